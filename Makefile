@@ -1,0 +1,47 @@
+# ocikit: `make demo` and `make test` do everything on a fresh Debian 12
+# machine as root (they install what they need through scripts/install-deps.sh).
+export PATH := /usr/local/go/bin:$(PATH)
+export GOFLAGS := -buildvcs=false
+
+GO      ?= go
+COMMIT  := $(shell git rev-parse --short HEAD 2>/dev/null)
+LDFLAGS := -s -w -X github.com/ocikit/ocikit/version.Commit=$(COMMIT)
+BIN     := $(CURDIR)/bin/ocikit
+FUZZTIME ?= 10s
+
+.PHONY: all build deps test unit fuzz demo bench conformance clean vet
+
+all: build
+
+deps:
+	bash scripts/install-deps.sh
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ocikit
+
+vet:
+	$(GO) vet ./...
+
+# Every test: unit tests (no root), integration tests against the real peers
+# (root; they skip cleanly without it), and a short run of every fuzz target.
+test: deps build vet
+	OCIKIT_BIN=$(BIN) $(GO) test -count=1 -timeout 30m ./...
+	FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
+
+unit: build
+	$(GO) test -count=1 -short ./...
+
+fuzz:
+	FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
+
+demo: deps build
+	OCIKIT=$(BIN) bash scripts/demo.sh
+
+bench: deps build
+	OCIKIT=$(BIN) bash bench/run.sh
+
+conformance: deps build
+	OCIKIT=$(BIN) bash conformance/run.sh
+
+clean:
+	rm -rf bin out bench/work conformance/bin

@@ -1,0 +1,14 @@
+package main
+
+import "github.com/spf13/cobra"
+
+// newImageCmd groups the image-spec commands: the image-layout store,
+// validation, unpack, repack and config editing.
+func newImageCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "image",
+		Short: "Manage OCI image layouts: create, tag, inspect, validate, unpack and repack images",
+	}
+	cmd.AddCommand()
+	return cmd
+}

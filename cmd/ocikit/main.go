@@ -1,0 +1,58 @@
+// Command ocikit implements the Open Container Initiative specifications:
+// an OCI runtime compatible with runc's command line, an OCI image-layout
+// store with layer unpack and repack, and validation of both specifications'
+// documents.
+//
+// This package holds no logic: each command lives in its own file and calls
+// the library packages.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g := &globals{}
+	root := newRootCmd(g)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			g.reportError(ee.err)
+		}
+		return ee.code
+	}
+	g.reportError(err)
+	return 1
+}
+
+// exitError carries a specific exit status out of a command (for example
+// `validate` exits 1 on an invalid document, `run` passes the container's
+// status through). A nil err means the command already reported.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }

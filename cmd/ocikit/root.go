@@ -1,0 +1,115 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// globals holds the global flags shared by every command. runc's callers
+// (containerd, podman, CRI-O) pass these before the command name.
+type globals struct {
+	root          string
+	logFile       string
+	logFormat     string
+	debug         bool
+	systemdCgroup bool
+	rootless      string
+
+	logger  *slog.Logger
+	logSink io.WriteCloser
+}
+
+func newRootCmd(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "ocikit",
+		Short: "OCI runtime, image-layout store and validator",
+		Long: `ocikit implements the Open Container Initiative specifications end to end:
+runtime-spec (a runc-compatible runtime), image-spec (an image-layout store,
+layer unpack and repack, bundle conversion) and validation of both.`,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		Version:           versionString(),
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return g.setup(cmd) },
+		PersistentPostRun: func(*cobra.Command, []string) { g.close() },
+	}
+	root.SetVersionTemplate("{{.Version}}\n")
+	f := root.PersistentFlags()
+	f.StringVar(&g.root, "root", defaultRoot(), "directory for container state (tmpfs recommended)")
+	f.StringVar(&g.logFile, "log", "", "write the log to this file instead of stderr")
+	f.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
+	f.BoolVar(&g.debug, "debug", false, "log debug messages")
+	f.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "use systemd for cgroups (cgroupsPath slice:prefix:name)")
+	f.StringVar(&g.rootless, "rootless", "auto", "ignore cgroup permission errors: true, false or auto")
+
+	root.AddCommand(
+		newVersionCmd(),
+		newImageCmd(g),
+	)
+	return root
+}
+
+func defaultRoot() string {
+	if os.Geteuid() != 0 {
+		if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+			return d + "/ocikit"
+		}
+	}
+	return "/run/ocikit"
+}
+
+// setup opens the log sink named by --log and --log-format.
+func (g *globals) setup(*cobra.Command) error {
+	var w io.Writer = os.Stderr
+	if g.logFile != "" {
+		f, err := os.OpenFile(g.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("open log: %w", err)
+		}
+		g.logSink = f
+		w = f
+	}
+	level := slog.LevelWarn
+	if g.debug {
+		level = slog.LevelDebug
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch strings.ToLower(g.logFormat) {
+	case "text", "":
+		g.logger = slog.New(slog.NewTextHandler(w, opts))
+	case "json":
+		g.logger = slog.New(slog.NewJSONHandler(w, opts))
+	default:
+		return fmt.Errorf("unknown --log-format %q: want text or json", g.logFormat)
+	}
+	return nil
+}
+
+func (g *globals) log() *slog.Logger {
+	if g.logger == nil {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return g.logger
+}
+
+func (g *globals) close() {
+	if g.logSink != nil {
+		g.logSink.Close()
+		g.logSink = nil
+	}
+}
+
+// reportError prints the one-line error for the user. When a log file was
+// requested (as containerd and podman do) the error is also written there,
+// since those callers read the runtime's last error from the log.
+func (g *globals) reportError(err error) {
+	fmt.Fprintf(os.Stderr, "ocikit: %v\n", err)
+	if g.logSink != nil && g.logger != nil {
+		g.logger.Error(err.Error())
+	}
+	g.close()
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs everything ocikit's build, tests, demo and benchmarks need on a
+# fresh Debian 12 machine, as root. Idempotent: installs only what is missing.
+set -euo pipefail
+
+GO_VERSION=${GO_VERSION:-1.26.8}
+PACKAGES=(
+	build-essential pkg-config libseccomp-dev git curl unzip file jq
+	busybox-static runc crun umoci skopeo podman uidmap
+	hyperfine e2fsprogs iproute2 procps psmisc
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing+=("$p")
+	fi
+done
+if ((${#missing[@]})); then
+	echo "install-deps: installing ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Go: the machine image ships it in /usr/local/go; a machine without it gets
+# the official toolchain from the Go module proxy (the only place reachable).
+export PATH=/usr/local/go/bin:$PATH
+if ! command -v go >/dev/null 2>&1; then
+	echo "install-deps: installing Go $GO_VERSION from the module proxy" >&2
+	tmp=$(mktemp -d)
+	curl -fsSL -o "$tmp/go.zip" \
+		"https://proxy.golang.org/golang.org/toolchain/@v/v0.0.1-go${GO_VERSION}.linux-amd64.zip"
+	unzip -q "$tmp/go.zip" -d "$tmp"
+	rm -rf /usr/local/go
+	mv "$tmp/golang.org/toolchain@v0.0.1-go${GO_VERSION}.linux-amd64" /usr/local/go
+	chmod +x /usr/local/go/bin/* /usr/local/go/pkg/tool/*/* 2>/dev/null || true
+	rm -rf "$tmp"
+fi
+go version >&2
