@@ -1,0 +1,356 @@
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	lc "github.com/opencontainers/cgroups"
+	_ "github.com/opencontainers/cgroups/devices" // device rules: v1 devices controller, v2 eBPF
+	"github.com/opencontainers/cgroups/fs"
+	"github.com/opencontainers/cgroups/fs2"
+	"github.com/opencontainers/cgroups/manager"
+	"github.com/opencontainers/cgroups/systemd"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"log/slog"
+)
+
+// Manager manages the cgroups of one container.
+type Manager struct {
+	st  State
+	m   lc.Manager
+	log *slog.Logger
+}
+
+// HostMode reports the host's cgroup layout as the library detects it.
+func HostMode() Mode {
+	switch {
+	case lc.IsCgroup2UnifiedMode():
+		return Unified
+	case lc.IsCgroup2HybridMode():
+		return Hybrid
+	default:
+		return Legacy
+	}
+}
+
+// New validates the container's cgroup configuration (linux.cgroupsPath,
+// linux.resources, linux.devices) and returns a Manager for it. Nothing is
+// created until Apply.
+//
+// As config-linux.md "Cgroups path" allows, a relative cgroupsPath is
+// interpreted relative to the runtime's own cgroup (as runc does), an
+// absolute one relative to the cgroup mount point. With WithSystemd the
+// path is "slice:prefix:name".
+func New(id string, spec *specs.Spec, opts ...Option) (*Manager, error) {
+	o := newOptions(opts)
+	if id == "" {
+		return nil, fmt.Errorf("%w: empty container id", ErrInvalidPath)
+	}
+	var linux specs.Linux
+	if spec != nil && spec.Linux != nil {
+		linux = *spec.Linux
+	}
+	st := State{
+		ID:          id,
+		CgroupsPath: linux.CgroupsPath,
+		Systemd:     o.systemd,
+		Rootless:    o.rootless,
+		Resources:   linux.Resources,
+		Devices:     linux.Devices,
+	}
+	if st.CgroupsPath == "" {
+		st.CgroupsPath = DefaultPath(id, o.systemd)
+	}
+	cg, err := cgroupConfig(&st)
+	if err != nil {
+		return nil, err
+	}
+	res, err := toResources(linux.Resources, linux.Devices, o.log)
+	if err != nil {
+		return nil, err
+	}
+	if len(res.Unified) > 0 && !lc.IsCgroup2UnifiedMode() {
+		return nil, fmt.Errorf("%w: linux.resources.unified needs a cgroup v2 host (this host is %s)", ErrInvalidResources, HostMode())
+	}
+	cg.Resources = res
+	m, err := manager.New(cg)
+	if err != nil {
+		return nil, fmt.Errorf("cgroups: %s: %w", st.CgroupsPath, err)
+	}
+	st.Paths = m.GetPaths()
+	return &Manager{st: st, m: m, log: o.log}, nil
+}
+
+// cgroupConfig builds the library's Cgroup (without resources) from st.
+func cgroupConfig(st *State) (*lc.Cgroup, error) {
+	cg := &lc.Cgroup{Rootless: st.Rootless, Systemd: st.Systemd}
+	if st.Systemd {
+		if !systemd.IsRunningSystemd() {
+			return nil, ErrSystemdUnavailable
+		}
+		parts := strings.Split(st.CgroupsPath, ":")
+		if len(parts) != 3 || parts[2] == "" {
+			return nil, fmt.Errorf("%w: %q: the systemd driver wants slice:prefix:name", ErrInvalidPath, st.CgroupsPath)
+		}
+		cg.Parent, cg.ScopePrefix, cg.Name = parts[0], parts[1], parts[2]
+		return cg, nil
+	}
+	p := st.CgroupsPath
+	if strings.Contains(p, ":") && !strings.HasPrefix(p, "/") {
+		return nil, fmt.Errorf("%w: %q looks like a systemd path (slice:prefix:name): use --systemd-cgroup", ErrInvalidPath, p)
+	}
+	for _, c := range strings.Split(p, "/") {
+		if c == ".." {
+			return nil, fmt.Errorf("%w: %q: must not contain \"..\"", ErrInvalidPath, p)
+		}
+	}
+	cg.Path = filepath.Clean(p)
+	return cg, nil
+}
+
+// Load rebuilds the Manager of a container from its persisted State.
+func Load(st State) (*Manager, error) {
+	cg, err := cgroupConfig(&st)
+	if err != nil {
+		return nil, err
+	}
+	// The v1 managers want non-nil resources; Set supplies the real ones.
+	cg.Resources = &lc.Resources{}
+	var m lc.Manager
+	switch {
+	case st.Systemd:
+		m, err = manager.NewWithPaths(cg, st.Paths)
+	case lc.IsCgroup2UnifiedMode():
+		m, err = fs2.NewManager(cg, st.Paths[""])
+	default:
+		m, err = fs.NewManager(cg, st.Paths)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cgroups: load %s: %w", st.CgroupsPath, err)
+	}
+	return &Manager{st: st, m: m, log: slog.New(slog.DiscardHandler)}, nil
+}
+
+// SetLogger sets the logger for warnings of a loaded Manager.
+func (m *Manager) SetLogger(l *slog.Logger) {
+	if l != nil {
+		m.log = l
+	}
+}
+
+// Apply creates the cgroup (on first use) and moves pid into it. pid -1
+// only creates it.
+func (m *Manager) Apply(pid int) error {
+	if err := m.m.Apply(pid); err != nil {
+		return fmt.Errorf("cgroups: join %s: %w", m.st.CgroupsPath, err)
+	}
+	m.st.Paths = m.m.GetPaths()
+	return nil
+}
+
+// Set writes r (the container's full linux.resources) to the cgroup. A nil
+// r writes the resources New was given.
+func (m *Manager) Set(r *specs.LinuxResources) error {
+	if r == nil {
+		r = m.st.Resources
+	}
+	res, err := toResources(r, m.st.Devices, m.log)
+	if err != nil {
+		return err
+	}
+	if err := m.set(r, res); err != nil {
+		return err
+	}
+	m.st.Resources = r
+	return nil
+}
+
+// Update merges the set fields of r into the current resources and writes
+// the result, as `runc update` does. The device allow-list is left alone
+// unless r carries one.
+func (m *Manager) Update(r *specs.LinuxResources) error {
+	merged := merge(m.st.Resources, r)
+	res, err := toResources(merged, m.st.Devices, m.log)
+	if err != nil {
+		return err
+	}
+	if r == nil || r.Devices == nil {
+		res.SkipDevices = true
+	}
+	if err := m.set(merged, res); err != nil {
+		return err
+	}
+	m.st.Resources = merged
+	return nil
+}
+
+func (m *Manager) set(r *specs.LinuxResources, res *lc.Resources) error {
+	if len(res.Unified) > 0 && !lc.IsCgroup2UnifiedMode() {
+		return fmt.Errorf("%w: linux.resources.unified needs a cgroup v2 host (this host is %s)", ErrInvalidResources, HostMode())
+	}
+	if n := r.Network; n != nil && (n.ClassID != nil || len(n.Priorities) > 0) && lc.IsCgroup2UnifiedMode() {
+		return fmt.Errorf("%w: linux.resources.network needs the cgroup v1 net_cls and net_prio controllers", ErrInvalidResources)
+	}
+	if err := m.m.Set(res); err != nil {
+		return fmt.Errorf("cgroups: set resources of %s: %w", m.st.CgroupsPath, err)
+	}
+	return m.setMemoryExtra(r)
+}
+
+// setMemoryExtra writes the memory settings the library has no field for:
+// kernelTCP and useHierarchy exist only in the cgroup v1 memory controller.
+func (m *Manager) setMemoryExtra(r *specs.LinuxResources) error {
+	if r == nil || r.Memory == nil {
+		return nil
+	}
+	mem := r.Memory
+	if lc.IsCgroup2UnifiedMode() {
+		if mem.KernelTCP != nil {
+			m.log.Warn("ignoring linux.resources.memory.kernelTCP: cgroup v2 has no kernel TCP memory limit")
+		}
+		if mem.UseHierarchy != nil && !*mem.UseHierarchy {
+			return fmt.Errorf("%w: memory.useHierarchy false: cgroup v2 is always hierarchical", ErrInvalidResources)
+		}
+		return nil
+	}
+	dir := m.m.Path("memory")
+	if dir == "" && (mem.KernelTCP != nil || mem.UseHierarchy != nil) {
+		return fmt.Errorf("%w: memory.kernelTCP/useHierarchy: no memory cgroup", ErrInvalidResources)
+	}
+	if mem.KernelTCP != nil {
+		if err := lc.WriteFile(dir, "memory.kmem.tcp.limit_in_bytes", strconv.FormatInt(*mem.KernelTCP, 10)); err != nil {
+			return fmt.Errorf("cgroups: set memory.kernelTCP: %w", err)
+		}
+	}
+	if mem.UseHierarchy != nil {
+		v := "0"
+		if *mem.UseHierarchy {
+			v = "1"
+		}
+		cur, err := lc.ReadFile(dir, "memory.use_hierarchy")
+		if err == nil && strings.TrimSpace(cur) == v {
+			return nil
+		}
+		if err := lc.WriteFile(dir, "memory.use_hierarchy", v); err != nil {
+			return fmt.Errorf("cgroups: set memory.useHierarchy: %w", err)
+		}
+	}
+	return nil
+}
+
+// State returns what the runtime persists to Load this Manager later.
+func (m *Manager) State() State {
+	st := m.st
+	st.Paths = maps.Clone(m.st.Paths)
+	return st
+}
+
+// Paths returns the absolute cgroup directories: per v1 controller, or
+// under the key "" the cgroup v2 directory (on v2 and, for the cgroup2
+// mount beside v1 controllers, in hybrid mode). The runtime bind-mounts
+// these into the container for a cgroup v1 /sys/fs/cgroup without a
+// cgroup namespace, or uses them to find the container's cgroup.
+func (m *Manager) Paths() map[string]string { return maps.Clone(m.m.GetPaths()) }
+
+// Path returns the directory of one controller ("" on cgroup v2).
+func (m *Manager) Path(controller string) string { return m.m.Path(controller) }
+
+// Exists reports whether the cgroup exists.
+func (m *Manager) Exists() bool { return m.m.Exists() }
+
+// Destroy removes the container's cgroups. It succeeds when they are
+// already gone. Processes still inside make it fail (EBUSY): kill them first.
+func (m *Manager) Destroy() error {
+	if err := m.m.Destroy(); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("cgroups: remove %s: %w", m.st.CgroupsPath, err)
+	}
+	return nil
+}
+
+// Pids returns the PIDs of every process in the cgroup and its descendants.
+func (m *Manager) Pids() ([]int, error) {
+	pids, err := m.m.GetAllPids()
+	if err != nil {
+		return nil, fmt.Errorf("cgroups: list processes of %s: %w", m.st.CgroupsPath, err)
+	}
+	return pids, nil
+}
+
+// Freeze stops every process of the cgroup (runtime.md has no pause, but
+// runc's pause is this) and returns when they are frozen.
+func (m *Manager) Freeze() error {
+	if err := m.m.Freeze(lc.Frozen); err != nil {
+		return fmt.Errorf("cgroups: freeze %s: %w", m.st.CgroupsPath, err)
+	}
+	return nil
+}
+
+// Thaw resumes the processes Freeze stopped.
+func (m *Manager) Thaw() error {
+	if err := m.m.Freeze(lc.Thawed); err != nil {
+		return fmt.Errorf("cgroups: thaw %s: %w", m.st.CgroupsPath, err)
+	}
+	return nil
+}
+
+// Frozen reports whether the cgroup is frozen.
+func (m *Manager) Frozen() (bool, error) {
+	s, err := m.m.GetFreezerState()
+	if err != nil {
+		return false, fmt.Errorf("cgroups: freezer state of %s: %w", m.st.CgroupsPath, err)
+	}
+	return s == lc.Frozen, nil
+}
+
+// OOMKillCount returns how many processes the OOM killer killed in the cgroup.
+func (m *Manager) OOMKillCount() (uint64, error) {
+	n, err := m.m.OOMKillCount()
+	if err != nil {
+		return 0, fmt.Errorf("cgroups: oom kill count of %s: %w", m.st.CgroupsPath, err)
+	}
+	return n, nil
+}
+
+// Stats returns the current statistics of the cgroup.
+func (m *Manager) Stats() (*Stats, error) {
+	s, err := m.m.GetStats()
+	if err != nil {
+		return nil, fmt.Errorf("cgroups: stats of %s: %w", m.st.CgroupsPath, err)
+	}
+	return convertStats(s), nil
+}
+
+func convertStats(s *lc.Stats) *Stats {
+	out := &Stats{}
+	cu := s.CpuStats.CpuUsage
+	out.CPU.Usage = CPUUsage{Total: cu.TotalUsage, Percpu: cu.PercpuUsage, Kernel: cu.UsageInKernelmode, User: cu.UsageInUsermode}
+	td := s.CpuStats.ThrottlingData
+	out.CPU.Throttling = Throttling{Periods: td.Periods, ThrottledPeriods: td.ThrottledPeriods, ThrottledTime: td.ThrottledTime}
+	ms := s.MemoryStats
+	mem := func(d lc.MemoryData) MemoryEntry {
+		return MemoryEntry{Limit: d.Limit, Usage: d.Usage, Max: d.MaxUsage, Failcnt: d.Failcnt}
+	}
+	out.Memory = Memory{Cache: ms.Cache, Usage: mem(ms.Usage), Swap: mem(ms.SwapUsage), Kernel: mem(ms.KernelUsage), KernelTCP: mem(ms.KernelTCPUsage), Raw: ms.Stats}
+	out.Pids = Pids{Current: s.PidsStats.Current, Limit: s.PidsStats.Limit}
+	blk := func(in []lc.BlkioStatEntry) []BlkioEntry {
+		var r []BlkioEntry
+		for _, e := range in {
+			r = append(r, BlkioEntry{Major: e.Major, Minor: e.Minor, Op: e.Op, Value: e.Value})
+		}
+		return r
+	}
+	out.Blkio = Blkio{IoServiceBytesRecursive: blk(s.BlkioStats.IoServiceBytesRecursive), IoServicedRecursive: blk(s.BlkioStats.IoServicedRecursive)}
+	if len(s.HugetlbStats) > 0 {
+		out.Hugetlb = make(map[string]Hugetlb, len(s.HugetlbStats))
+		for k, v := range s.HugetlbStats {
+			out.Hugetlb[k] = Hugetlb{Usage: v.Usage, Max: v.MaxUsage, Failcnt: v.Failcnt}
+		}
+	}
+	return out
+}
