@@ -1,0 +1,384 @@
+package layout
+
+import (
+	"bytes"
+	"context"
+	_ "crypto/sha256" // register the hashes go-digest looks up
+	_ "crypto/sha512"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	digest "github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// digestRE is the digest grammar of descriptor.md#digests.
+var digestRE = regexp.MustCompile(`^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$`)
+
+// CheckDigest reports whether d is a digest this layout can store and
+// verify: ErrInvalidDigest if it breaks the grammar of descriptor.md (or the
+// algorithm's encoding, e.g. 64 lowercase hex digits for sha256),
+// ErrUnsupportedDigest if its algorithm is neither sha256 nor sha512.
+func CheckDigest(d digest.Digest) error {
+	s := string(d)
+	if !digestRE.MatchString(s) {
+		return fmt.Errorf("digest %q: %w", clip(s), ErrInvalidDigest)
+	}
+	alg := d.Algorithm()
+	if alg != digest.SHA256 && alg != digest.SHA512 {
+		return fmt.Errorf("digest %q: algorithm %q: %w", clip(s), clip(string(alg)), ErrUnsupportedDigest)
+	}
+	if err := alg.Validate(d.Encoded()); err != nil {
+		return fmt.Errorf("digest %q: bad %s encoding: %w", clip(s), alg, ErrInvalidDigest)
+	}
+	return nil
+}
+
+// clip shortens attacker-sized strings quoted in error messages.
+func clip(s string) string {
+	if len(s) > 140 {
+		return s[:140] + "..."
+	}
+	return s
+}
+
+// blobPath is where blob d lives (image-layout.md: blobs/<alg>/<encoded>).
+// d must have passed CheckDigest.
+func (l *Layout) blobPath(d digest.Digest) string {
+	return filepath.Join(l.dir, blobsDir, string(d.Algorithm()), d.Encoded())
+}
+
+// PutBlob streams r into the layout and returns its descriptor: expect with
+// Digest and Size filled in (MediaType, annotations and the other fields of
+// expect are kept). expect.Digest is optional; when set, its algorithm is
+// used (sha256 or sha512, else ErrUnsupportedDigest) and the content must
+// match it (ErrDigestMismatch); without it the digest is sha256.
+// expect.Size is verified when non-zero (ErrSizeMismatch).
+//
+// The content goes to a temporary file in blobs/, is fsynced and verified,
+// and only then renamed into place (and the directory fsynced), so a blob
+// visible under its digest is always complete and correct. When expect
+// names a digest and size that are already stored, r is not read.
+func (l *Layout) PutBlob(ctx context.Context, r io.Reader, expect v1.Descriptor) (v1.Descriptor, error) {
+	alg := digest.Canonical
+	if expect.Digest != "" {
+		if err := CheckDigest(expect.Digest); err != nil {
+			return v1.Descriptor{}, fmt.Errorf("put blob: %w", err)
+		}
+		alg = expect.Digest.Algorithm()
+	}
+	if expect.Size < 0 {
+		return v1.Descriptor{}, fmt.Errorf("put blob: negative size %d: %w", expect.Size, ErrSizeMismatch)
+	}
+	if expect.Digest != "" && expect.Size > 0 {
+		if st, err := os.Stat(l.blobPath(expect.Digest)); err == nil && st.Mode().IsRegular() && st.Size() == expect.Size {
+			return expect, nil
+		}
+	}
+	tmp, err := l.createTemp(ctx)
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("put blob: %w", err)
+	}
+	tmpName := tmp.Name()
+	defer func() {
+		tmp.Close()
+		os.Remove(tmpName) // after a successful rename this fails harmlessly
+	}()
+
+	h := alg.Hash()
+	src := io.Reader(&ctxReader{ctx: ctx, r: r})
+	if expect.Size > 0 {
+		src = io.LimitReader(src, expect.Size+1)
+	}
+	n, err := io.Copy(io.MultiWriter(tmp, h), src)
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("put blob: %w", err)
+	}
+	got := digest.NewDigest(alg, h)
+	if expect.Size > 0 && n != expect.Size {
+		what := fmt.Sprintf("%d", n)
+		if n > expect.Size {
+			what = "more than " + fmt.Sprint(expect.Size)
+		}
+		return v1.Descriptor{}, fmt.Errorf("put blob %s: got %s bytes, want %d: %w", descName(expect.Digest, got), what, expect.Size, ErrSizeMismatch)
+	}
+	if expect.Digest != "" && got != expect.Digest {
+		return v1.Descriptor{}, fmt.Errorf("put blob %s: content is %s: %w", expect.Digest, got, ErrDigestMismatch)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return v1.Descriptor{}, fmt.Errorf("put blob: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return v1.Descriptor{}, fmt.Errorf("put blob: %w", err)
+	}
+	algDir := filepath.Join(l.dir, blobsDir, string(alg))
+	if _, err := os.Stat(algDir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.Mkdir(algDir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return v1.Descriptor{}, fmt.Errorf("put blob: %w", err)
+		}
+		if err := syncDir(filepath.Join(l.dir, blobsDir)); err != nil {
+			return v1.Descriptor{}, fmt.Errorf("put blob: %w", err)
+		}
+	}
+	if err := os.Rename(tmpName, l.blobPath(got)); err != nil {
+		return v1.Descriptor{}, fmt.Errorf("put blob: %w", err)
+	}
+	if err := syncDir(algDir); err != nil {
+		return v1.Descriptor{}, fmt.Errorf("put blob: %w", err)
+	}
+	desc := expect
+	desc.Digest = got
+	desc.Size = n
+	return desc, nil
+}
+
+func descName(want, got digest.Digest) digest.Digest {
+	if want != "" {
+		return want
+	}
+	return got
+}
+
+// createTemp creates a temporary file in blobs/ and flocks it, holding the
+// layout's shared lock meanwhile: GC (under the exclusive lock) removes only
+// temporary files it can lock, so it never takes one being written.
+func (l *Layout) createTemp(ctx context.Context) (*os.File, error) {
+	unlock, err := l.lock(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	tmp, err := os.CreateTemp(filepath.Join(l.dir, blobsDir), tmpPrefix)
+	if err != nil {
+		return nil, err
+	}
+	if err := flock(ctx, tmp, true); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return nil, err
+	}
+	return tmp, nil
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// PutJSON marshals v and stores it as a blob of the given media type.
+func (l *Layout) PutJSON(ctx context.Context, mediaType string, v any) (v1.Descriptor, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("put %s: %w", mediaType, err)
+	}
+	return l.PutBlob(ctx, strings.NewReader(string(data)), v1.Descriptor{
+		MediaType: mediaType,
+		Digest:    digest.FromBytes(data),
+		Size:      int64(len(data)),
+	})
+}
+
+// OpenBlob opens the blob desc names for reading. The size is checked at
+// once (ErrSizeMismatch); the returned reader hashes what it reads and, at
+// the end of the content, returns an error wrapping ErrDigestMismatch or
+// ErrSizeMismatch instead of io.EOF if the content is not what desc says.
+// A missing blob is ErrNotFound.
+func (l *Layout) OpenBlob(ctx context.Context, desc v1.Descriptor) (io.ReadCloser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := CheckDigest(desc.Digest); err != nil {
+		return nil, fmt.Errorf("open blob: %w", err)
+	}
+	path := l.blobPath(desc.Digest)
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("blob %s (%s): %w", desc.Digest, relBlob(desc.Digest), ErrNotFound)
+		}
+		return nil, fmt.Errorf("open blob: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open blob: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s: not a regular file: %w", path, ErrInvalidLayout)
+	}
+	if st.Size() != desc.Size {
+		f.Close()
+		return nil, fmt.Errorf("%s: %d bytes, descriptor says %d: %w", path, st.Size(), desc.Size, ErrSizeMismatch)
+	}
+	return &verifyReader{f: f, path: path, want: desc.Digest, size: desc.Size, h: desc.Digest.Algorithm().Hash()}, nil
+}
+
+func relBlob(d digest.Digest) string {
+	return blobsDir + "/" + string(d.Algorithm()) + "/" + d.Encoded()
+}
+
+// verifyReader hashes a blob while it is read and turns the end of the file
+// into an error unless size and digest match.
+type verifyReader struct {
+	f    *os.File
+	path string
+	want digest.Digest
+	size int64
+	n    int64
+	h    hash.Hash
+	err  error
+}
+
+func (v *verifyReader) Read(p []byte) (int, error) {
+	if v.err != nil {
+		return 0, v.err
+	}
+	// Never read more than one byte past the expected size: enough to see
+	// that the file grew, without hashing an unbounded tail.
+	if rem := v.size - v.n + 1; int64(len(p)) > rem {
+		p = p[:rem]
+	}
+	n, err := v.f.Read(p)
+	v.h.Write(p[:n])
+	v.n += int64(n)
+	if v.n > v.size {
+		v.err = fmt.Errorf("%s: longer than %d bytes: %w", v.path, v.size, ErrSizeMismatch)
+		return n - int(v.n-v.size), v.err
+	}
+	if err == io.EOF {
+		if v.n != v.size {
+			v.err = fmt.Errorf("%s: %d bytes, descriptor says %d: %w", v.path, v.n, v.size, ErrSizeMismatch)
+			return n, v.err
+		}
+		if got := digest.NewDigest(v.want.Algorithm(), v.h); got != v.want {
+			v.err = fmt.Errorf("%s: content is %s: %w", v.path, got, ErrDigestMismatch)
+			return n, v.err
+		}
+		v.err = io.EOF
+	} else if err != nil {
+		v.err = err
+	}
+	return n, err
+}
+
+func (v *verifyReader) Close() error { return v.f.Close() }
+
+// ReadBlob reads a whole blob, verified, refusing blobs larger than
+// MaxJSONSize (ErrTooLarge): it is meant for manifests, indexes and configs.
+func (l *Layout) ReadBlob(ctx context.Context, desc v1.Descriptor) ([]byte, error) {
+	if desc.Size < 0 {
+		return nil, fmt.Errorf("blob %s: negative size %d: %w", clip(string(desc.Digest)), desc.Size, ErrSizeMismatch)
+	}
+	if desc.Size > MaxJSONSize {
+		return nil, fmt.Errorf("blob %s: %d bytes, more than %d: %w", clip(string(desc.Digest)), desc.Size, MaxJSONSize, ErrTooLarge)
+	}
+	rc, err := l.OpenBlob(ctx, desc)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	var buf bytes.Buffer
+	buf.Grow(int(desc.Size) + 1)
+	if _, err := buf.ReadFrom(rc); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// StatBlob returns the size of the stored blob d, or ErrNotFound.
+func (l *Layout) StatBlob(ctx context.Context, d digest.Digest) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if err := CheckDigest(d); err != nil {
+		return 0, fmt.Errorf("stat blob: %w", err)
+	}
+	st, err := os.Stat(l.blobPath(d))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0, fmt.Errorf("blob %s: %w", d, ErrNotFound)
+		}
+		return 0, fmt.Errorf("stat blob: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return 0, fmt.Errorf("%s: not a regular file: %w", l.blobPath(d), ErrInvalidLayout)
+	}
+	return st.Size(), nil
+}
+
+// DeleteBlob removes blob d (ErrNotFound if it is not stored). It does not
+// check whether anything references it; GC does.
+func (l *Layout) DeleteBlob(ctx context.Context, d digest.Digest) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := CheckDigest(d); err != nil {
+		return fmt.Errorf("delete blob: %w", err)
+	}
+	if err := os.Remove(l.blobPath(d)); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("blob %s: %w", d, ErrNotFound)
+		}
+		return fmt.Errorf("delete blob: %w", err)
+	}
+	return nil
+}
+
+// Blobs lists the digests of the stored blobs, sorted. Files under blobs/
+// that are not named like a sha256 or sha512 blob (temporary files, other
+// algorithms) are skipped: image-layout.md asks implementations not to
+// error on unknown files.
+func (l *Layout) Blobs(ctx context.Context) ([]digest.Digest, error) {
+	var out []digest.Digest
+	err := l.walkBlobs(ctx, func(d digest.Digest, _ fs.DirEntry) error {
+		out = append(out, d)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out, nil
+}
+
+func (l *Layout) walkBlobs(ctx context.Context, fn func(digest.Digest, fs.DirEntry) error) error {
+	for _, alg := range []digest.Algorithm{digest.SHA256, digest.SHA512} {
+		dir := filepath.Join(l.dir, blobsDir, string(alg))
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			return fmt.Errorf("list blobs: %w", err)
+		}
+		for _, e := range entries {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if !e.Type().IsRegular() || alg.Validate(e.Name()) != nil {
+				continue
+			}
+			if err := fn(digest.NewDigestFromEncoded(alg, e.Name()), e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,108 @@
+package layout
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	digest "github.com/opencontainers/go-digest"
+)
+
+// DefaultTag is the tag of a reference that names none.
+const DefaultTag = "latest"
+
+// refNameRE is the grammar of org.opencontainers.image.ref.name
+// (annotations.md):
+//
+//	ref       ::= component ("/" component)*
+//	component ::= alphanum (separator alphanum)*
+//	alphanum  ::= [A-Za-z0-9]+
+//	separator ::= [-._:@+] | "--"
+var refNameRE = regexp.MustCompile(`^[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*(?:/[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*)*$`)
+
+// maxTagLen bounds tag names; the grammar has no limit, but a tag is a
+// human-sized label and index.json should stay small.
+const maxTagLen = 1024
+
+// ValidateTag checks a tag name against the ref grammar of annotations.md
+// (ErrInvalidReference).
+func ValidateTag(name string) error {
+	if name == "" {
+		return fmt.Errorf("empty tag: %w", ErrInvalidReference)
+	}
+	if len(name) > maxTagLen {
+		return fmt.Errorf("tag %q: longer than %d bytes: %w", clip(name), maxTagLen, ErrInvalidReference)
+	}
+	if !refNameRE.MatchString(name) {
+		return fmt.Errorf("tag %q: not a valid reference name (letters and digits separated by one of -._:@+ or --, components joined by /): %w", clip(name), ErrInvalidReference)
+	}
+	return nil
+}
+
+// Reference names an image in a layout on disk: DIR:TAG or DIR@DIGEST.
+// Exactly one of Tag and Digest is set.
+type Reference struct {
+	Dir    string
+	Tag    string
+	Digest digest.Digest
+}
+
+// Name is what Resolve and Lookup take: the digest if set, else the tag.
+func (r Reference) Name() string {
+	if r.Digest != "" {
+		return string(r.Digest)
+	}
+	return r.Tag
+}
+
+// String formats r as ParseReference reads it.
+func (r Reference) String() string {
+	if r.Digest != "" {
+		return r.Dir + "@" + string(r.Digest)
+	}
+	return r.Dir + ":" + r.Tag
+}
+
+// ParseReference parses "DIR", "DIR:TAG" or "DIR@ALG:HEX".
+//
+// How DIR is delimited, as with skopeo's and umoci's oci: references:
+//   - Digest form: when the text after the LAST '@' contains ':' but no '/',
+//     and the text before that '@' contains no ':', the text after '@' is a
+//     digest (checked: ErrInvalidDigest, ErrUnsupportedDigest) and DIR is
+//     everything before it. DIR may thus contain '@' but not ':'.
+//   - Tag form otherwise: DIR ends at the FIRST ':' and the rest is the tag,
+//     which may itself contain ':', '@' and '/' as the ref grammar allows
+//     ("dir:v1.0:debug" is tag "v1.0:debug"). Without ':' the tag is
+//     "latest".
+//
+// So a DIR containing ':' cannot be named; use a relative path or a
+// symbolic link. ParseReference does not touch the file system.
+func ParseReference(s string) (Reference, error) {
+	if s == "" {
+		return Reference{}, fmt.Errorf("empty image reference: %w", ErrInvalidReference)
+	}
+	if j := strings.LastIndexByte(s, '@'); j >= 0 {
+		dir, rest := s[:j], s[j+1:]
+		if strings.Contains(rest, ":") && !strings.Contains(rest, "/") && !strings.Contains(dir, ":") {
+			if dir == "" {
+				return Reference{}, fmt.Errorf("image reference %q: no layout directory before '@': %w", clip(s), ErrInvalidReference)
+			}
+			d := digest.Digest(rest)
+			if err := CheckDigest(d); err != nil {
+				return Reference{}, fmt.Errorf("image reference %q: %w", clip(s), err)
+			}
+			return Reference{Dir: dir, Digest: d}, nil
+		}
+	}
+	dir, tag, found := strings.Cut(s, ":")
+	if dir == "" {
+		return Reference{}, fmt.Errorf("image reference %q: no layout directory before ':': %w", clip(s), ErrInvalidReference)
+	}
+	if !found {
+		return Reference{Dir: dir, Tag: DefaultTag}, nil
+	}
+	if err := ValidateTag(tag); err != nil {
+		return Reference{}, fmt.Errorf("image reference %q: %w", clip(s), err)
+	}
+	return Reference{Dir: dir, Tag: tag}, nil
+}
