@@ -1,0 +1,386 @@
+package process
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"github.com/moby/sys/capability"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// SetRlimits applies process.rlimits to the calling process (inherited
+// across execve). Names are validated first; nothing is set when one is bad.
+func SetRlimits(rl []specs.POSIXRlimit) error {
+	if err := ValidateRlimits(rl); err != nil {
+		return err
+	}
+	for _, r := range rl {
+		lim := unix.Rlimit{Cur: r.Soft, Max: r.Hard}
+		if err := unix.Prlimit(0, rlimitNames[r.Type], &lim, nil); err != nil {
+			return fmt.Errorf("process: set rlimit %s to %d/%d: %w", r.Type, r.Soft, r.Hard, err)
+		}
+	}
+	return nil
+}
+
+// SetUser switches to process.user: the additional groups (setgroups(2),
+// skipped when a user namespace denies it and none are asked for), then
+// gid and uid with setresgid/setresuid, keeping the permitted capabilities
+// (PR_SET_KEEPCAPS) so ApplyCapabilities can then set the spec's sets for a
+// non-root user; and process.user.umask when set.
+//
+// Go applies setresuid/setresgid to all threads of the process (since Go
+// 1.16), so a multi-threaded init is consistent.
+func SetUser(p *specs.Process) error {
+	if p == nil {
+		return nil
+	}
+	u := p.User
+	if u.Umask != nil {
+		unix.Umask(int(*u.Umask & 0o777))
+	}
+	gids := make([]int, 0, len(u.AdditionalGids))
+	for _, g := range u.AdditionalGids {
+		gids = append(gids, int(g))
+	}
+	if setgroupsAllowed() {
+		if err := unix.Setgroups(gids); err != nil {
+			return fmt.Errorf("process: setgroups %v: %w", u.AdditionalGids, err)
+		}
+	} else if len(gids) > 0 {
+		return fmt.Errorf("process: additionalGids %v: setgroups is denied in this user namespace", u.AdditionalGids)
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("process: keep capabilities: %w", err)
+	}
+	defer unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0) //nolint:errcheck // best effort: keepcaps is cleared on execve anyway
+	if err := unix.Setresgid(int(u.GID), int(u.GID), int(u.GID)); err != nil {
+		return fmt.Errorf("process: setresgid %d: %w", u.GID, err)
+	}
+	if err := unix.Setresuid(int(u.UID), int(u.UID), int(u.UID)); err != nil {
+		return fmt.Errorf("process: setresuid %d: %w", u.UID, err)
+	}
+	return nil
+}
+
+// setgroupsAllowed reports whether setgroups(2) may be called: not in a user
+// namespace whose /proc/self/setgroups says "deny".
+func setgroupsAllowed() bool {
+	b, err := os.ReadFile("/proc/self/setgroups")
+	if err != nil {
+		return true // no user namespace support: setgroups is governed by CAP_SETGID only
+	}
+	return strings.TrimSpace(string(b)) != "deny"
+}
+
+// ApplyCapabilities sets the five capability sets of process.capabilities:
+// the bounding set is dropped first (which needs CAP_SETPCAP, so the
+// effective set is first raised to the permitted one), then effective,
+// permitted and inheritable, then ambient. A nil c leaves everything
+// unchanged.
+//
+// Unknown names are an error naming them (config.md "Valid values": the
+// runtime MUST generate an error for unsupported values; `features` lists
+// every name recognized). Names this package knows but the running kernel
+// does not (newer than /proc/sys/kernel/cap_last_cap) are ignored with a
+// warning, as runc does, so a config written for a newer kernel still runs:
+// the kernel could not grant them anyway.
+func ApplyCapabilities(c *specs.LinuxCapabilities, opts ...Option) error {
+	if c == nil {
+		return nil
+	}
+	o := newOptions(opts)
+	last, err := capability.LastCap()
+	if err != nil {
+		return fmt.Errorf("process: capabilities: %w", err)
+	}
+	parse := func(names []string) ([]capability.Cap, error) {
+		var out []capability.Cap
+		for _, n := range names {
+			cp, err := ParseCapability(n)
+			if err != nil {
+				return nil, err
+			}
+			if cp > last {
+				o.log.Warn("ignoring capability unknown to the running kernel", "capability", n)
+				continue
+			}
+			out = append(out, cp)
+		}
+		return out, nil
+	}
+	sets := []struct {
+		which capability.CapType
+		names []string
+	}{
+		{capability.BOUNDING, c.Bounding},
+		{capability.EFFECTIVE, c.Effective},
+		{capability.PERMITTED, c.Permitted},
+		{capability.INHERITABLE, c.Inheritable},
+		{capability.AMBIENT, c.Ambient},
+	}
+	want, err := capability.NewPid2(0)
+	if err != nil {
+		return fmt.Errorf("process: capabilities: %w", err)
+	}
+	want.Clear(capability.CAPS | capability.BOUNDS | capability.AMBS)
+	for _, s := range sets {
+		caps, err := parse(s.names)
+		if err != nil {
+			return err
+		}
+		want.Set(s.which, caps...)
+	}
+
+	// Raise the effective set to the permitted one so CAP_SETPCAP (needed
+	// to drop from the bounding set) is usable after SetUser cleared it.
+	cur, err := capability.NewPid2(0)
+	if err != nil {
+		return fmt.Errorf("process: capabilities: %w", err)
+	}
+	if err := cur.Load(); err != nil {
+		return fmt.Errorf("process: read capabilities: %w", err)
+	}
+	for i := capability.Cap(0); i <= last; i++ {
+		if cur.Get(capability.PERMITTED, i) {
+			cur.Set(capability.EFFECTIVE, i)
+		}
+	}
+	if err := cur.Apply(capability.CAPS); err != nil {
+		return fmt.Errorf("process: raise effective capabilities: %w", err)
+	}
+	if !cur.Get(capability.EFFECTIVE, capability.CAP_SETPCAP) {
+		for i := capability.Cap(0); i <= last; i++ {
+			if cur.Get(capability.BOUNDING, i) && !want.Get(capability.BOUNDING, i) {
+				return fmt.Errorf("process: drop %s from the bounding set: CAP_SETPCAP is not permitted", capName(i))
+			}
+		}
+	}
+	if err := want.Apply(capability.BOUNDS); err != nil {
+		return fmt.Errorf("process: drop bounding capabilities: %w", err)
+	}
+	if err := want.Apply(capability.CAPS); err != nil {
+		return fmt.Errorf("process: set capabilities: %w", err)
+	}
+	if err := want.Apply(capability.AMBS); err != nil {
+		return fmt.Errorf("process: set ambient capabilities: %w", err)
+	}
+	return nil
+}
+
+func capName(c capability.Cap) string { return "CAP_" + strings.ToUpper(c.String()) }
+
+// SetNoNewPrivileges sets no_new_privs (config.md "noNewPrivileges").
+func SetNoNewPrivileges() error {
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("process: set no_new_privs: %w", err)
+	}
+	return nil
+}
+
+// SetOOMScoreAdj writes process.oomScoreAdj to /proc/self/oom_score_adj;
+// nil leaves it unchanged, as config.md requires.
+func SetOOMScoreAdj(adj *int) error {
+	if adj == nil {
+		return nil
+	}
+	if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*adj)), 0); err != nil {
+		return fmt.Errorf("process: set oomScoreAdj %d: %w", *adj, err)
+	}
+	return nil
+}
+
+// SetScheduler applies process.scheduler with sched_setattr(2) to the
+// whole process (every thread: the init is multi-threaded, and execve
+// keeps the attributes of the thread that calls it).
+func SetScheduler(s *specs.Scheduler) error {
+	if s == nil {
+		return nil
+	}
+	if err := ValidateScheduler(s); err != nil {
+		return err
+	}
+	attr := &unix.SchedAttr{
+		Policy:   schedPolicies[s.Policy],
+		Nice:     s.Nice,
+		Priority: uint32(s.Priority),
+		Runtime:  s.Runtime,
+		Deadline: s.Deadline,
+		Period:   s.Period,
+	}
+	for _, f := range s.Flags {
+		attr.Flags |= schedFlags[f]
+	}
+	return forEachThread(func(tid int) error {
+		if err := unix.SchedSetAttr(tid, attr, 0); err != nil {
+			return fmt.Errorf("process: set scheduler %s: %w", s.Policy, err)
+		}
+		return nil
+	})
+}
+
+// forEachThread runs f for every thread of this process.
+func forEachThread(f func(tid int) error) error {
+	ents, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return f(0)
+	}
+	for _, e := range ents {
+		tid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if err := f(tid); err != nil {
+			if errors.Is(err, unix.ESRCH) {
+				continue // the thread exited meanwhile
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// IOPRIO_WHO_PGRP and the class shift of ioprio_set(2).
+const (
+	ioprioWhoPgrp    = 2
+	ioprioClassShift = 13
+)
+
+// SetIOPriority applies process.ioPriority with ioprio_set(2) to the
+// calling process group (config.md: applied to the whole process group).
+func SetIOPriority(p *specs.LinuxIOPriority) error {
+	if p == nil {
+		return nil
+	}
+	if err := ValidateIOPriority(p); err != nil {
+		return err
+	}
+	prio := ioprioClasses[p.Class]<<ioprioClassShift | p.Priority
+	if _, _, e := unix.Syscall(unix.SYS_IOPRIO_SET, ioprioWhoPgrp, 0, uintptr(prio)); e != 0 {
+		return fmt.Errorf("process: set ioPriority %s/%d: %w", p.Class, p.Priority, e)
+	}
+	return nil
+}
+
+// SetPersonality applies linux.personality with personality(2).
+func SetPersonality(p *specs.LinuxPersonality) error {
+	if p == nil {
+		return nil
+	}
+	if err := ValidatePersonality(p); err != nil {
+		return err
+	}
+	if _, _, e := unix.Syscall(unix.SYS_PERSONALITY, personalities[p.Domain], 0, 0); e != 0 {
+		return fmt.Errorf("process: set personality %s: %w", p.Domain, e)
+	}
+	return nil
+}
+
+// SetMemoryPolicy applies linux.memoryPolicy with set_mempolicy(2). The
+// policy is per thread and inherited by children and across execve: call
+// it on the thread that will execve (runtime.LockOSThread).
+func SetMemoryPolicy(p *specs.LinuxMemoryPolicy) error {
+	if p == nil {
+		return nil
+	}
+	mode, mask, err := memoryPolicyArgs(p)
+	if err != nil {
+		return err
+	}
+	var ptr unsafe.Pointer
+	maxnode := uintptr(0)
+	if len(mask) > 0 {
+		ptr = unsafe.Pointer(&mask[0])
+		maxnode = uintptr(len(mask)*64 + 1) // the kernel reads maxnode-1 bits
+	}
+	if _, _, e := unix.Syscall(unix.SYS_SET_MEMPOLICY, uintptr(mode), uintptr(ptr), maxnode); e != 0 {
+		return fmt.Errorf("process: set memoryPolicy %s %q: %w", p.Mode, p.Nodes, e)
+	}
+	return nil
+}
+
+// AppArmorEnabled reports whether AppArmor is enabled on this host.
+func AppArmorEnabled() bool {
+	b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
+	if err != nil || !bytes.HasPrefix(b, []byte("Y")) {
+		return false
+	}
+	_, err = os.Stat("/sys/kernel/security/apparmor")
+	return err == nil
+}
+
+// ApplyAppArmor makes the next execve of the calling thread switch to
+// profile (process.apparmorProfile). An empty profile does nothing. The
+// attribute is per thread: call it on the thread that will execve
+// (runtime.LockOSThread).
+func ApplyAppArmor(profile string) error {
+	if profile == "" {
+		return nil
+	}
+	if !AppArmorEnabled() {
+		return fmt.Errorf("%w: %q", ErrAppArmorUnavailable, profile)
+	}
+	data := []byte("exec " + profile)
+	for _, p := range []string{"/proc/thread-self/attr/apparmor/exec", "/proc/thread-self/attr/exec"} {
+		err := os.WriteFile(p, data, 0)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("process: apparmor profile %q: %w", profile, err)
+		}
+	}
+	return fmt.Errorf("%w: %q", ErrAppArmorUnavailable, profile)
+}
+
+// SELinuxEnabled reports whether SELinux is enabled on this host.
+func SELinuxEnabled() bool {
+	var st unix.Statfs_t
+	if err := unix.Statfs("/sys/fs/selinux", &st); err != nil || st.Type != unix.SELINUX_MAGIC {
+		return false
+	}
+	_, err := os.Stat("/sys/fs/selinux/enforce")
+	return err == nil
+}
+
+// SetSELinuxLabel makes the next execve of the calling thread run with
+// label (process.selinuxLabel). An empty label does nothing. Call it on the
+// thread that will execve (runtime.LockOSThread).
+func SetSELinuxLabel(label string) error {
+	if label == "" {
+		return nil
+	}
+	if !SELinuxEnabled() {
+		return fmt.Errorf("%w: %q", ErrSELinuxUnavailable, label)
+	}
+	if err := os.WriteFile("/proc/thread-self/attr/exec", []byte(label), 0); err != nil {
+		return fmt.Errorf("process: selinux label %q: %w", label, err)
+	}
+	return nil
+}
+
+// WriteSysctls writes linux.sysctl under /proc/sys of the calling
+// process's namespaces. Keys must be namespaced sysctls (SysctlNamespace);
+// create should have run ValidateSysctls against linux.namespaces, which
+// also checks that the container has the namespace each key needs.
+func WriteSysctls(sysctl map[string]string) error {
+	for _, k := range sortedKeys(sysctl) {
+		if SysctlNamespace(k) == "" || strings.Contains(k, "..") {
+			return invalid("sysctl %q: not namespaced, it would change the host", k)
+		}
+		p := "/proc/sys/" + strings.ReplaceAll(k, ".", "/")
+		if strings.Contains(k, "/") {
+			p = "/proc/sys/" + k
+		}
+		if err := os.WriteFile(p, []byte(sysctl[k]), 0); err != nil {
+			return fmt.Errorf("process: sysctl %s=%s: %w", k, sysctl[k], err)
+		}
+	}
+	return nil
+}
