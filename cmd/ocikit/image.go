@@ -9,6 +9,8 @@ func newImageCmd(g *globals) *cobra.Command {
 		Use:   "image",
 		Short: "Manage OCI image layouts: create, tag, inspect, validate, unpack and repack images",
 	}
-	cmd.AddCommand()
+	cmd.AddCommand(
+		newImageInitCmd(g), newImageLsCmd(g), newImageInspectCmd(g), newImageTagCmd(g), newImageRmCmd(g), newImageGCCmd(g),
+	)
 	return cmd
 }
