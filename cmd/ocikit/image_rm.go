@@ -12,7 +12,7 @@ func newImageRmCmd(*globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "rm DIR:TAG...",
 		Short: "Remove tags from a layout",
-		Long: `Remove the index.json entries named TAG. Blobs stay until "image gc".`,
+		Long:  `Remove the index.json entries named TAG. Blobs stay until "image gc".`,
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
