@@ -1,0 +1,30 @@
+//go:build !linux || !cgo
+
+package seccomp
+
+import (
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/runtime-spec/specs-go/features"
+)
+
+// Validate returns ErrNotSupported for a non-nil configuration.
+func Validate(cfg *specs.LinuxSeccomp) error {
+	if cfg == nil {
+		return nil
+	}
+	return ErrNotSupported
+}
+
+// Load returns ErrNotSupported for a non-nil configuration.
+func Load(cfg *specs.LinuxSeccomp, _ ...Option) (int, error) {
+	if cfg == nil {
+		return -1, nil
+	}
+	return -1, ErrNotSupported
+}
+
+// Features reports seccomp as not supported by this build.
+func Features() *features.Seccomp {
+	enabled := false
+	return &features.Seccomp{Enabled: &enabled}
+}
