@@ -1,0 +1,34 @@
+// Package layer applies and generates OCI image layers (image-spec v1.1.1
+// layer.md): the filesystem changesets that, applied in order, make an
+// image's root filesystem.
+//
+// The unpack side (Unpack, Apply, Decompress) promises:
+//
+//   - Containment. No entry, link target, whiteout or metadata change
+//     creates, modifies, deletes, chmods, chowns, retimes or follows anything
+//     outside the root being built. Every path is resolved inside the root
+//     (openat2 with RESOLVE_IN_ROOT where the kernel has it, filepath-
+//     securejoin otherwise), and every change is made with *at system calls
+//     on directory file descriptors that never follow a final symlink.
+//     Names that climb out of the root ("../x") are refused with
+//     ErrUnsafePath; absolute names are taken relative to the root; symlinks
+//     are created as they are but only ever followed as if the root were "/".
+//   - Verification in one pass. Unpack hashes the compressed blob against its
+//     descriptor and the uncompressed stream against the config's
+//     rootfs.diff_ids while it applies the layer; a mismatch fails the unpack.
+//     Digests are validated before anything uses them.
+//   - All or nothing. Unpack builds in a temporary sibling directory and
+//     renames it onto the target only when every layer applied and verified,
+//     so a failure leaves the target as it was.
+//   - Changeset semantics of layer.md: an entry over an existing path
+//     replaces it unless both are directories (then only the attributes are
+//     replaced); whiteouts (".wh.NAME") and opaque whiteouts (".wh..wh..opq")
+//     hide only entries of lower layers, whatever their position in the tar.
+//   - Rootless unpacking (WithRootless): no chown, no device nodes, the wanted
+//     owner kept in the "user.rootlesscontainers" xattr as umoci does, and
+//     directories kept usable while unpacking (their modes are restored at the
+//     end).
+//
+// The generate side (Generate, GenerateDir, Compress) writes layer tars from
+// a directory tree for repacking.
+package layer

@@ -1,0 +1,292 @@
+package layer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Errors of the unpack side. Callers test them with errors.Is; the returned
+// errors wrap them with the layer digest and the path concerned.
+var (
+	ErrUnsupportedMediaType = errors.New("layer: unsupported media type")
+	ErrDiffIDMismatch       = errors.New("layer: diff_id mismatch")
+	ErrDigestMismatch       = errors.New("layer: blob digest mismatch")
+	ErrSizeMismatch         = errors.New("layer: blob size mismatch")
+	ErrInvalidDigest        = errors.New("layer: invalid digest")
+	ErrUnsafePath           = errors.New("layer: unsafe path")
+	ErrInvalidRootFS        = errors.New("layer: invalid config rootfs")
+	ErrRootfsNotEmpty       = errors.New("layer: target exists and is not an empty directory")
+	ErrUnsupportedEntry     = errors.New("layer: unsupported tar entry type")
+)
+
+// BlobOpener opens a blob for reading. *layout.Layout satisfies it. Unpack
+// verifies what it reads against the descriptor itself, so an opener need
+// not (but may) verify.
+type BlobOpener interface {
+	OpenBlob(ctx context.Context, desc v1.Descriptor) (io.ReadCloser, error)
+}
+
+// Option configures Unpack and Apply.
+type Option func(*options)
+
+type options struct {
+	rootless bool
+	log      *slog.Logger
+}
+
+// WithRootless unpacks as an unprivileged user would: no chown (the wanted
+// owner is recorded in the "user.rootlesscontainers" xattr unless it is
+// root), no device nodes (skipped with a log line), xattrs the kernel refuses
+// are skipped with a log line, and directories stay owner-accessible while
+// unpacking, their modes restored at the end.
+func WithRootless() Option { return func(o *options) { o.rootless = true } }
+
+// WithLogger sets the logger for warnings (skipped devices, refused xattrs)
+// and debug lines. The default discards.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) {
+		if l != nil {
+			o.log = l
+		}
+	}
+}
+
+func buildOptions(opts []Option) options {
+	o := options{log: slog.New(slog.DiscardHandler)}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// Unpack applies manifest.Layers in order to build the root filesystem at
+// rootfs, which must not exist or be an empty directory. Each layer blob is
+// checked against its descriptor (digest and size) and its uncompressed
+// stream against config.RootFS.DiffIDs, both while the layer is applied.
+// The tree is built in a temporary sibling directory and renamed onto rootfs
+// only when everything succeeded: on failure rootfs is left as it was.
+func Unpack(ctx context.Context, blobs BlobOpener, manifest v1.Manifest, config v1.Image, rootfs string, opts ...Option) error {
+	o := buildOptions(opts)
+	if err := checkUnpackInput(manifest, config); err != nil {
+		return err
+	}
+	target, err := filepath.Abs(rootfs)
+	if err != nil {
+		return fmt.Errorf("rootfs %s: %w", rootfs, err)
+	}
+	if err := checkTargetEmpty(target); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(target), "."+filepath.Base(target)+".unpack-")
+	if err != nil {
+		return fmt.Errorf("create temporary rootfs: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			removeTree(tmp)
+		}
+	}()
+	// MkdirTemp made it 0700; a root filesystem is 0755 unless a layer has
+	// an entry for "/" that says otherwise.
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	a, err := newApplier(tmp, o)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	for i, desc := range manifest.Layers {
+		if err := unpackLayer(ctx, blobs, a, desc, config.RootFS.DiffIDs[i]); err != nil {
+			return fmt.Errorf("layer %s: %w", desc.Digest, err)
+		}
+	}
+	if err := a.finish(); err != nil {
+		return err
+	}
+	a.close()
+	// rename(2) replaces an empty directory; checkTargetEmpty made sure
+	// that is all there may be.
+	if err := os.Rename(tmp, target); err != nil {
+		return fmt.Errorf("move rootfs into place: %w", err)
+	}
+	ok = true
+	return nil
+}
+
+// checkUnpackInput validates, before anything is created, what Unpack will
+// use as a media type or digest (containers/image CVE-2024-3727: a digest is
+// never trusted as a path component before it is validated).
+func checkUnpackInput(manifest v1.Manifest, config v1.Image) error {
+	if config.RootFS.Type != "layers" {
+		return fmt.Errorf("%w: type %q, want \"layers\"", ErrInvalidRootFS, config.RootFS.Type)
+	}
+	if len(config.RootFS.DiffIDs) != len(manifest.Layers) {
+		return fmt.Errorf("%w: %d diff_ids for %d layers", ErrInvalidRootFS, len(config.RootFS.DiffIDs), len(manifest.Layers))
+	}
+	for i, desc := range manifest.Layers {
+		if err := desc.Digest.Validate(); err != nil {
+			return fmt.Errorf("layer %d: %w %q: %v", i, ErrInvalidDigest, desc.Digest, err)
+		}
+		if _, err := decompressorFor(desc.MediaType); err != nil {
+			return fmt.Errorf("layer %s: %w", desc.Digest, err)
+		}
+		if desc.Size < 0 {
+			return fmt.Errorf("layer %s: %w: negative size %d", desc.Digest, ErrSizeMismatch, desc.Size)
+		}
+		if err := config.RootFS.DiffIDs[i].Validate(); err != nil {
+			return fmt.Errorf("layer %s: diff_id: %w %q: %v", desc.Digest, ErrInvalidDigest, config.RootFS.DiffIDs[i], err)
+		}
+	}
+	return nil
+}
+
+func checkTargetEmpty(target string) error {
+	f, err := os.Open(target)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("rootfs: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("rootfs: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%w: %s", ErrRootfsNotEmpty, target)
+	}
+	names, err := f.Readdirnames(1)
+	if err != nil && err != io.EOF {
+		return fmt.Errorf("rootfs: %w", err)
+	}
+	if len(names) > 0 {
+		return fmt.Errorf("%w: %s", ErrRootfsNotEmpty, target)
+	}
+	return nil
+}
+
+// unpackLayer streams one blob through digest verification, decompression
+// and diff_id hashing into the applier.
+func unpackLayer(ctx context.Context, blobs BlobOpener, a *applier, desc v1.Descriptor, diffID digest.Digest) error {
+	rc, err := blobs.OpenBlob(ctx, desc)
+	if err != nil {
+		return fmt.Errorf("open blob: %w", err)
+	}
+	defer rc.Close()
+	blobHash := desc.Digest.Algorithm().Hash()
+	counted := &hashingReader{r: rc, h: blobHash}
+	dec, err := Decompress(desc.MediaType, counted)
+	if err != nil {
+		return err
+	}
+	defer dec.Close()
+	pipe := newHashPipe(dec, diffID.Algorithm().Hash())
+	defer pipe.Close()
+
+	if err := a.applyLayer(ctx, pipe); err != nil {
+		return err
+	}
+	// The tar reader stops at the end-of-archive marker; what follows (zero
+	// padding) is part of the diff_id and of the blob.
+	if _, err := io.Copy(io.Discard, pipe); err != nil {
+		return fmt.Errorf("decompress: %w", err)
+	}
+	if err := dec.Close(); err != nil {
+		return fmt.Errorf("decompress: %w", err)
+	}
+	if _, err := io.Copy(io.Discard, counted); err != nil {
+		return fmt.Errorf("read blob: %w", err)
+	}
+	if counted.n != desc.Size {
+		return fmt.Errorf("%w: read %d bytes, descriptor says %d", ErrSizeMismatch, counted.n, desc.Size)
+	}
+	if got := digest.NewDigest(desc.Digest.Algorithm(), blobHash); got != desc.Digest {
+		return fmt.Errorf("%w: content is %s", ErrDigestMismatch, got)
+	}
+	if got := digest.NewDigest(diffID.Algorithm(), pipe.h); got != diffID {
+		return fmt.Errorf("%w: uncompressed content is %s, config says %s", ErrDiffIDMismatch, got, diffID)
+	}
+	return nil
+}
+
+// hashingReader hashes and counts what is read through it.
+type hashingReader struct {
+	r io.Reader
+	h hash.Hash
+	n int64
+}
+
+func (r *hashingReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if n > 0 {
+		r.h.Write(p[:n])
+		r.n += int64(n)
+	}
+	return n, err
+}
+
+// Apply applies one uncompressed layer tar onto the existing tree at root,
+// with the changeset semantics of layer.md (whiteouts hide what is already
+// in root). Nothing outside root is touched. Unlike Unpack it changes root
+// in place: a failure can leave the layer partly applied.
+func Apply(ctx context.Context, root string, tarStream io.Reader, opts ...Option) error {
+	o := buildOptions(opts)
+	a, err := newApplier(root, o)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if err := a.applyLayer(ctx, tarStream); err != nil {
+		return err
+	}
+	return a.finish()
+}
+
+// cleanName turns a tar entry name into a path relative to the root: ""
+// for the root itself, otherwise a clean slash-separated path without "."
+// or ".." components. A leading "/" is dropped (the name is taken relative
+// to the root); a name that climbs above the root is refused.
+func cleanName(name string) (string, error) {
+	if strings.IndexByte(name, 0) >= 0 {
+		return "", fmt.Errorf("%w: %q contains NUL", ErrUnsafePath, name)
+	}
+	p := path.Clean(strings.TrimLeft(name, "/"))
+	if p == ".." || strings.HasPrefix(p, "../") {
+		return "", fmt.Errorf("%w: %q leaves the root", ErrUnsafePath, name)
+	}
+	if p == "." {
+		return "", nil
+	}
+	return p, nil
+}
+
+// splitRel splits a clean relative path into its parent ("" for the root)
+// and base name.
+func splitRel(rel string) (string, string) {
+	i := strings.LastIndexByte(rel, '/')
+	if i < 0 {
+		return "", rel
+	}
+	return rel[:i], rel[i+1:]
+}
+
+func joinRel(dir, base string) string {
+	if dir == "" {
+		return base
+	}
+	return dir + "/" + base
+}
