@@ -315,3 +315,9 @@ func Features() *features.Seccomp {
 	out.SupportedFlags = supported
 	return out
 }
+
+// LibraryVersion returns the version of the libseccomp in use ("2.5.4").
+func LibraryVersion() string {
+	maj, min, micro := libseccomp.GetLibraryVersion()
+	return fmt.Sprintf("%d.%d.%d", maj, min, micro)
+}

@@ -28,3 +28,6 @@ func Features() *features.Seccomp {
 	enabled := false
 	return &features.Seccomp{Enabled: &enabled}
 }
+
+// LibraryVersion returns "" in builds without libseccomp.
+func LibraryVersion() string { return "" }

@@ -49,6 +49,8 @@ layer unpack and repack, bundle conversion) and validation of both.`,
 	root.AddCommand(
 		newVersionCmd(),
 		newImageCmd(g),
+		newSpecCmd(),
+		newFeaturesCmd(),
 	)
 	return root
 }

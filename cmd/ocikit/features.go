@@ -1,0 +1,60 @@
+package main
+
+import (
+	"encoding/json"
+
+	"github.com/ocikit/ocikit/runtime/process"
+	"github.com/ocikit/ocikit/seccomp"
+	"github.com/ocikit/ocikit/version"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/runtime-spec/specs-go/features"
+	"github.com/spf13/cobra"
+)
+
+func newFeaturesCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "features",
+		Short: "Print the features this runtime implements as JSON (features.md)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetIndent("", "    ")
+			return enc.Encode(runtimeFeatures())
+		},
+	}
+}
+
+// runtimeFeatures lists only what ocikit implements (features.md: the
+// lists are what the runtime recognizes, independent of the host).
+func runtimeFeatures() *features.Features {
+	yes, no := true, false
+	v := version.Get()
+	ann := map[string]string{"org.ocikit.version": v.Version}
+	if v.Commit != "" {
+		ann["org.ocikit.commit"] = v.Commit
+	}
+	if lv := seccomp.LibraryVersion(); lv != "" {
+		ann["org.ocikit.libseccomp.version"] = lv
+	}
+	return &features.Features{
+		OCIVersionMin: "1.0.0",
+		OCIVersionMax: specs.Version,
+		Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
+		Linux: &features.Linux{
+			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time"},
+			Capabilities: process.KnownCapabilities(),
+			Cgroup: &features.Cgroup{
+				V1: &yes, V2: &yes, Systemd: &yes, SystemdUser: &no, Rdma: &yes,
+			},
+			Seccomp:  seccomp.Features(),
+			Apparmor: &features.Apparmor{Enabled: &yes},
+			Selinux:  &features.Selinux{Enabled: &yes},
+			IntelRdt: &features.IntelRdt{Enabled: &no},
+			MemoryPolicy: &features.MemoryPolicy{
+				Modes: process.MemoryPolicyModes(),
+				Flags: process.MemoryPolicyFlags(),
+			},
+		},
+		Annotations: ann,
+	}
+}
