@@ -1,0 +1,236 @@
+package rootfs
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/moby/sys/mountinfo"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+const cgroupRoot = "/sys/fs/cgroup"
+
+// hierarchy is a cgroup filesystem mounted on the host under /sys/fs/cgroup.
+type hierarchy struct {
+	mountpoint  string   // /sys/fs/cgroup/cpu,cpuacct
+	root        string   // the mount's root within the hierarchy (mountinfo field 4)
+	controllers []string // cpu, cpuacct, name=systemd; none for cgroup2
+}
+
+// mountCgroup mounts a "cgroup" mount: on a cgroup v2 host a cgroup2
+// filesystem (own cgroup namespace) or a bind of the container's cgroup;
+// on a v1 (or hybrid) host a tmpfs holding a bind of the container's cgroup
+// in every hierarchy, as runc does. "ro" applies to all of it.
+func (s *setup) mountCgroup(m *specs.Mount, o *mountOpts) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(cgroupRoot, &st); err != nil {
+		return mountErr(m, "", &os.PathError{Op: "statfs", Path: cgroupRoot, Err: err})
+	}
+	if st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return s.mountCgroup2(m, o)
+	}
+	return s.mountCgroup1(m, o)
+}
+
+func (s *setup) ownCgroupNS() bool {
+	if s.spec.Linux == nil {
+		return false
+	}
+	for _, ns := range s.spec.Linux.Namespaces {
+		if ns.Type == specs.CgroupNamespace {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *setup) mountCgroup2(m *specs.Mount, o *mountOpts) error {
+	dir := ""
+	if !s.ownCgroupNS() {
+		paths, err := s.cgroupPaths()
+		if err != nil {
+			return mountErr(m, "", err)
+		}
+		dir = paths[""]
+	}
+	if dir == "" {
+		fs := *m
+		fs.Type, fs.Source = "cgroup2", "cgroup2"
+		err := s.mountFS(&fs, o)
+		if err == nil || !(errors.Is(err, unix.EPERM) || errors.Is(err, unix.EBUSY)) {
+			return err
+		}
+		// Not the owner of the cgroup namespace: bind the cgroup we are in.
+		paths, perr := s.cgroupPaths()
+		if perr != nil || paths[""] == "" {
+			return err
+		}
+		dir = paths[""]
+	}
+	b := &specs.Mount{Destination: m.Destination, Source: dir, Type: "bind", Options: m.Options}
+	return s.mountBind(b, withBind(o), nil)
+}
+
+func (s *setup) mountCgroup1(m *specs.Mount, o *mountOpts) error {
+	hs, err := hierarchies()
+	if err != nil {
+		return mountErr(m, "", err)
+	}
+	paths, err := s.cgroupPaths()
+	if err != nil {
+		return mountErr(m, "", err)
+	}
+	t, err := s.root.resolve(m.Destination, kindDir)
+	if err != nil {
+		return mountErr(m, "", err)
+	}
+	defer t.Close()
+	tmpfsFlags := unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | o.flags&^(unix.MS_RDONLY|unix.MS_REMOUNT)
+	if err := mount("tmpfs", fdPath(t.fd), "tmpfs", tmpfsFlags, "mode=755", t.name); err != nil {
+		return mountErr(m, "", err)
+	}
+	top, err := t.top()
+	if err != nil {
+		return mountErr(m, "", err)
+	}
+	defer top.Close()
+	bindOpts := &mountOpts{flags: unix.MS_BIND | unix.MS_REC | o.flags&bindRemountFlags, clear: o.clear & bindRemountFlags}
+	for _, h := range hs {
+		dir := ""
+		if len(h.controllers) == 0 {
+			dir = paths[""]
+		}
+		for _, c := range h.controllers {
+			if p := paths[c]; p != "" {
+				dir = p
+				break
+			}
+		}
+		if dir == "" {
+			continue
+		}
+		name := path.Base(h.mountpoint)
+		dest := path.Join(containerPath(m.Destination), name)
+		b := &specs.Mount{Destination: dest, Source: dir, Type: "bind"}
+		if err := s.mountBind(b, bindOpts, nil); err != nil {
+			return err
+		}
+		// cpu -> cpu,cpuacct, as on the host.
+		if len(h.controllers) > 1 {
+			for _, c := range h.controllers {
+				if c == name {
+					continue
+				}
+				err := unix.Symlinkat(name, int(top.Fd()), c)
+				if err != nil && !errors.Is(err, unix.EEXIST) {
+					return mountErr(m, "", &os.PathError{Op: "symlink", Path: path.Join(t.name, c), Err: err})
+				}
+			}
+		}
+	}
+	if o.flags&unix.MS_RDONLY != 0 {
+		if err := mount("", fdPath(top), "", unix.MS_REMOUNT|unix.MS_RDONLY|tmpfsFlags, "mode=755", t.name); err != nil {
+			return mountErr(m, "remount read-only", err)
+		}
+	}
+	return s.finishMount(m, o, top)
+}
+
+// hierarchies lists the cgroup filesystems mounted directly under
+// /sys/fs/cgroup.
+func hierarchies() ([]hierarchy, error) {
+	ms, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
+	if err != nil {
+		return nil, err
+	}
+	var out []hierarchy
+	seen := map[string]bool{}
+	for _, mi := range ms {
+		if path.Dir(mi.Mountpoint) != cgroupRoot || seen[mi.Mountpoint] {
+			continue
+		}
+		seen[mi.Mountpoint] = true
+		h := hierarchy{mountpoint: mi.Mountpoint, root: mi.Root}
+		if mi.FSType == "cgroup" {
+			for _, opt := range strings.Split(mi.VFSOptions, ",") {
+				if opt == "rw" || opt == "ro" || strings.HasPrefix(opt, "release_agent=") || opt == "clone_children" || opt == "xattr" || opt == "noprefix" || opt == "cpuset_v2_mode" {
+					continue
+				}
+				h.controllers = append(h.controllers, opt)
+			}
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// cgroupPaths returns Options.CgroupPaths, or the cgroups the process is in
+// (/proc/self/cgroup mapped onto the host's hierarchies).
+func (s *setup) cgroupPaths() (map[string]string, error) {
+	if s.opts.CgroupPaths != nil {
+		return s.opts.CgroupPaths, nil
+	}
+	data, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	var hs []hierarchy
+	var st unix.Statfs_t
+	if unix.Statfs(cgroupRoot, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		hs = []hierarchy{{mountpoint: cgroupRoot, root: "/"}}
+	} else if hs, err = hierarchies(); err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		// hierarchy-ID:controller-list:cgroup-path (cgroups(7))
+		f := strings.SplitN(sc.Text(), ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		var ctrls []string
+		if f[1] != "" {
+			ctrls = strings.Split(f[1], ",")
+		}
+		for _, h := range hs {
+			if !sameControllers(h.controllers, ctrls) {
+				continue
+			}
+			rel, err := filepath.Rel(h.root, f[2])
+			if err != nil || strings.HasPrefix(rel, "..") {
+				continue
+			}
+			dir := filepath.Join(h.mountpoint, rel)
+			if len(ctrls) == 0 {
+				out[""] = dir
+			}
+			for _, c := range ctrls {
+				out[c] = dir
+			}
+		}
+	}
+	return out, sc.Err()
+}
+
+func sameControllers(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		found := false
+		for _, y := range b {
+			found = found || x == y
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,19 @@
+// Package rootfs sets up a container's root filesystem from inside the
+// container's init process, which is already in its new mount namespace
+// (and possibly a new user namespace): the bind of root.path onto itself,
+// the spec's mounts in order, the default and configured devices, the /dev
+// symbolic links, pivot_root (or MS_MOVE + chroot), rootfsPropagation,
+// maskedPaths, readonlyPaths and the read-only root.
+//
+// It promises that no path taken from the container's filesystem can
+// redirect a mount outside the root filesystem: every destination is
+// resolved inside the root (openat2 RESOLVE_IN_ROOT or its emulation, via
+// filepath-securejoin's pathrs-lite) into an O_PATH handle, and the mount is
+// made through that handle (/proc/self/fd/N or move_mount), never through a
+// path that could be swapped for a symbolic link between the check and the
+// mount.
+//
+// Errors are one line naming the mount and the problem
+// ("mount proc on /proc: operation not permitted"); the *os.PathError of the
+// failing system call is kept in the chain.
+package rootfs

@@ -1,0 +1,161 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/moby/sys/mountinfo"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Finish makes the root filesystem prepared by Prepare (the working
+// directory) the process's root: pivot_root, or MS_MOVE and chroot with
+// opts.NoPivot; then it applies rootfsPropagation, remounts a read-only
+// /dev tmpfs, masks maskedPaths, makes readonlyPaths read-only and remounts
+// the root read-only when root.readonly is set.
+func Finish(spec *specs.Spec, opts Options) error {
+	if spec == nil {
+		return errors.New("rootfs: no config")
+	}
+	prop, err := rootPropagation(spec)
+	if err != nil {
+		return err
+	}
+	if opts.NoPivot {
+		err = moveRoot()
+	} else {
+		err = pivotRoot()
+	}
+	if err != nil {
+		return err
+	}
+	if prop.after != 0 {
+		if err := mount("", "/", "", prop.after, "", "/"); err != nil {
+			return fmt.Errorf("set rootfsPropagation: %w", err)
+		}
+	}
+	for _, m := range spec.Mounts {
+		o, err := parseOptions(m.Options)
+		if err == nil && devReadonlyLater(&m, o) {
+			if err := mount("", "/dev", "", unix.MS_REMOUNT|o.flags, o.dataString(), "/dev"); err != nil {
+				return mountErr(&m, "remount read-only", err)
+			}
+		}
+	}
+	if spec.Linux != nil {
+		for _, p := range spec.Linux.MaskedPaths {
+			if err := maskPath(p); err != nil {
+				return fmt.Errorf("masked path %s: %w", p, err)
+			}
+		}
+		for _, p := range spec.Linux.ReadonlyPaths {
+			if err := readonlyPath(p); err != nil {
+				return fmt.Errorf("readonly path %s: %w", p, err)
+			}
+		}
+	}
+	if spec.Root != nil && spec.Root.Readonly {
+		if err := remountBind("/", unix.MS_RDONLY, 0, "/"); err != nil {
+			return fmt.Errorf("read-only root: %w", err)
+		}
+	}
+	return nil
+}
+
+// pivotRoot makes the working directory the root with the
+// pivot_root(".", ".") idiom: the old root ends up mounted on top of the
+// new one and is detached from there, without a directory for it.
+func pivotRoot() error {
+	oldroot, err := unix.Open("/", unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: "/", Err: err}
+	}
+	defer unix.Close(oldroot)
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return &os.PathError{Op: "pivot_root", Path: ".", Err: err}
+	}
+	// The working directory is the old root now; make sure of it.
+	if err := unix.Fchdir(oldroot); err != nil {
+		return &os.PathError{Op: "fchdir", Path: "old root", Err: err}
+	}
+	// An unmount must not propagate to the host through a shared mount.
+	if err := mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, "", "old root"); err != nil {
+		return err
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return &os.PathError{Op: "umount", Path: "old root", Err: err}
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return &os.PathError{Op: "chdir", Path: "/", Err: err}
+	}
+	return nil
+}
+
+// moveRoot is --no-pivot: it detaches every mount outside the root
+// filesystem (they would stay reachable from the namespace), moves the root
+// onto "/" and chroots into it.
+func moveRoot() error {
+	cwd, err := os.Getwd()
+	if err != nil {
+		return fmt.Errorf("no-pivot: %w", err)
+	}
+	ms, err := mountinfo.GetMounts(nil)
+	if err != nil {
+		return fmt.Errorf("no-pivot: %w", err)
+	}
+	// Deepest first, so children go before their parents.
+	sort.Slice(ms, func(i, j int) bool { return len(ms[i].Mountpoint) > len(ms[j].Mountpoint) })
+	for _, m := range ms {
+		p := m.Mountpoint
+		if p == "/" || p == cwd || strings.HasPrefix(p, cwd+"/") || strings.HasPrefix(cwd, p+"/") {
+			continue
+		}
+		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			// A locked mount (user namespace) cannot go: hide it.
+			if err := mount("tmpfs", p, "tmpfs", unix.MS_RDONLY, "size=0", p); err != nil {
+				return fmt.Errorf("no-pivot: hide %s: %w", p, err)
+			}
+		}
+	}
+	if err := mount(cwd, "/", "", unix.MS_MOVE, "", "/"); err != nil {
+		return fmt.Errorf("no-pivot: move root: %w", err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return &os.PathError{Op: "chroot", Path: cwd, Err: err}
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return &os.PathError{Op: "chdir", Path: "/", Err: err}
+	}
+	return nil
+}
+
+// maskPath covers p (config-linux.md "Masked Paths"): /dev/null over a
+// file, an empty read-only tmpfs over a directory. A missing path is
+// nothing to mask.
+func maskPath(p string) error {
+	err := mount("/dev/null", p, "", unix.MS_BIND, "", p)
+	if errors.Is(err, unix.ENOTDIR) {
+		err = mount("tmpfs", p, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0", p)
+	}
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	return err
+}
+
+// readonlyPath binds p onto itself and remounts the bind read-only
+// (config-linux.md "Readonly Paths"); a missing path is skipped.
+func readonlyPath(p string) error {
+	err := mount(p, p, "", unix.MS_BIND|unix.MS_REC, "", p)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return remountBind(p, unix.MS_RDONLY, 0, p)
+}

@@ -1,0 +1,373 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// setup is the state of one Prepare call.
+type setup struct {
+	spec   *specs.Spec
+	bundle string
+	opts   Options
+	log    *slog.Logger
+	root   *root
+	userNS bool
+}
+
+// Prepare builds the container's root filesystem, before pivot_root: it
+// sets the propagation of "/", binds root.path (relative to bundle) onto
+// itself, mounts spec.Mounts in order, creates the default devices (when
+// /dev is not a bind mount), the configured linux.devices, the /dev
+// symbolic links and /dev/ptmx, and binds opts.Console onto /dev/console.
+// It leaves the working directory at the root filesystem, where Finish
+// expects it (createContainer hooks run in between as child processes).
+func Prepare(spec *specs.Spec, bundle string, opts Options) (err error) {
+	defer func() {
+		for _, f := range opts.MountFds {
+			f.Close()
+		}
+	}()
+	if spec == nil || spec.Root == nil || spec.Root.Path == "" {
+		return errors.New("rootfs: config has no root.path")
+	}
+	rootPath := spec.Root.Path
+	if !filepath.IsAbs(rootPath) {
+		rootPath = filepath.Join(bundle, rootPath)
+	}
+	if rootPath, err = filepath.Abs(rootPath); err != nil {
+		return fmt.Errorf("root.path %s: %w", spec.Root.Path, err)
+	}
+	if rootPath, err = filepath.EvalSymlinks(rootPath); err != nil {
+		return fmt.Errorf("root.path %s: %w", spec.Root.Path, err)
+	}
+	if fi, err := os.Stat(rootPath); err != nil {
+		return fmt.Errorf("root.path %s: %w", spec.Root.Path, err)
+	} else if !fi.IsDir() {
+		return fmt.Errorf("root.path %s: not a directory", spec.Root.Path)
+	}
+	prop, err := rootPropagation(spec)
+	if err != nil {
+		return err
+	}
+	// Nothing may propagate back to the host, and pivot_root needs the new
+	// root and its parent mount not to be shared (pivot_root(2)).
+	if err := mount("", "/", "", prop.before, "", "/"); err != nil {
+		return fmt.Errorf("set propagation of /: %w", err)
+	}
+	// pivot_root needs the new root to be a mount point.
+	if err := mount(rootPath, rootPath, "", unix.MS_BIND|unix.MS_REC, "", rootPath); err != nil {
+		return fmt.Errorf("bind root %s: %w", rootPath, err)
+	}
+	r, err := openRoot(rootPath)
+	if err != nil {
+		return fmt.Errorf("open root: %w", err)
+	}
+	defer r.Close()
+	s := &setup{spec: spec, bundle: bundle, opts: opts, log: opts.logger(), root: r,
+		userNS: opts.UserNS || inUserNS()}
+	for i := range spec.Mounts {
+		if err := s.mountOne(i, &spec.Mounts[i]); err != nil {
+			return err
+		}
+	}
+	if err := s.devices(); err != nil {
+		return err
+	}
+	if opts.Console != "" {
+		if err := s.console(); err != nil {
+			return err
+		}
+	}
+	if err := unix.Chdir(rootPath); err != nil {
+		return &os.PathError{Op: "chdir", Path: rootPath, Err: err}
+	}
+	return nil
+}
+
+// inUserNS reports whether the process is in a user namespace other than
+// the initial one, whose uid_map is the identity on the whole range.
+func inUserNS() bool {
+	data, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(data))
+	return !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
+}
+
+// sourcePath is a bind mount's source on the host: absolute, or relative
+// to the bundle (config.md "Mounts").
+func (s *setup) sourcePath(m *specs.Mount) string {
+	if filepath.IsAbs(m.Source) {
+		return m.Source
+	}
+	return filepath.Join(s.bundle, m.Source)
+}
+
+func (s *setup) mountOne(i int, m *specs.Mount) error {
+	o, err := parseOptions(m.Options)
+	if err != nil {
+		return mountErr(m, "", err)
+	}
+	if err := s.check(m, o); err != nil {
+		return mountErr(m, "", err)
+	}
+	s.log.Debug("mount", "source", m.Source, "destination", m.Destination, "type", m.Type, "options", m.Options)
+	switch {
+	case s.opts.MountFds[i] != nil:
+		return s.mountBind(m, o, s.opts.MountFds[i])
+	case o.flags&unix.MS_REMOUNT != 0:
+		return s.remount(m, o)
+	case o.bind():
+		return s.mountBind(m, o, nil)
+	case m.Type == "cgroup" || m.Type == "cgroup2":
+		return s.mountCgroup(m, o)
+	default:
+		return s.mountFS(m, o)
+	}
+}
+
+// check rejects option combinations that cannot be honoured.
+func (s *setup) check(m *specs.Mount, o *mountOpts) error {
+	if m.Destination == "" {
+		return errors.New("no destination")
+	}
+	if (m.UIDMappings == nil) != (m.GIDMappings == nil) {
+		return errors.New("uidMappings and gidMappings must be given together")
+	}
+	if m.UIDMappings != nil && !o.idmap && !o.ridmap {
+		// config.md: the options SHOULD say idmap or ridmap; mappings
+		// alone still mean an idmapped mount.
+		o.idmap = true
+	}
+	if o.idmap && o.ridmap {
+		return errors.New("options idmap and ridmap are exclusive")
+	}
+	if (o.idmap || o.ridmap) && !o.bind() {
+		return errors.New("option idmap needs a bind mount")
+	}
+	if (o.idmap || o.ridmap) && m.UIDMappings == nil &&
+		(s.spec.Linux == nil || len(s.spec.Linux.UIDMappings) == 0) {
+		// config.md: without mappings on the mount and without a user
+		// namespace an error MUST be returned.
+		return errors.New("option idmap without uidMappings needs a user namespace")
+	}
+	if o.tmpcopyup && m.Type != "tmpfs" {
+		return errors.New("option tmpcopyup needs a tmpfs mount")
+	}
+	if o.tmpcopyup && o.bind() {
+		return errors.New("options tmpcopyup and bind are exclusive")
+	}
+	return nil
+}
+
+// mountBind binds the source (or moves the detached mount given) onto the
+// destination, then applies the per-mount flags by a bind remount that
+// keeps the source's flags the options do not change.
+func (s *setup) mountBind(m *specs.Mount, o *mountOpts, detached *os.File) error {
+	src := s.sourcePath(m)
+	k := kindDir
+	if detached != nil {
+		var st unix.Stat_t
+		if err := unix.Fstat(int(detached.Fd()), &st); err != nil {
+			return mountErr(m, "", &os.PathError{Op: "stat", Path: src, Err: err})
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			k = kindFile
+		}
+	} else {
+		fi, err := os.Stat(src)
+		if err != nil {
+			return mountErr(m, "", err)
+		}
+		if !fi.IsDir() {
+			k = kindFile
+		}
+	}
+	t, err := s.root.resolve(m.Destination, k)
+	if err != nil {
+		return mountErr(m, "", err)
+	}
+	defer t.Close()
+	switch {
+	case detached != nil:
+		err = moveMount(detached, t)
+	case o.idmap || o.ridmap:
+		var tree *os.File
+		if tree, err = openIDMapped(s.spec, m, o, src); err == nil {
+			err = moveMount(tree, t)
+			tree.Close()
+		}
+	default:
+		err = mount(src, fdPath(t.fd), "", unix.MS_BIND|o.flags&unix.MS_REC, "", t.name)
+	}
+	if err != nil {
+		return mountErr(m, "", err)
+	}
+	top, err := t.top()
+	if err != nil {
+		return mountErr(m, "", err)
+	}
+	defer top.Close()
+	if o.flags&bindRemountFlags != 0 || o.clear&bindRemountFlags != 0 {
+		if err := remountBind(fdPath(top), o.flags&bindRemountFlags, o.clear&bindRemountFlags, t.name); err != nil {
+			return mountErr(m, "remount", err)
+		}
+	}
+	return s.finishMount(m, o, top)
+}
+
+// remount changes a mount already at the destination (option "remount").
+func (s *setup) remount(m *specs.Mount, o *mountOpts) error {
+	t, err := s.root.resolve(m.Destination, kindNone)
+	if err != nil {
+		return mountErr(m, "", err)
+	}
+	defer t.Close()
+	if o.bind() {
+		err = remountBind(fdPath(t.fd), o.flags&bindRemountFlags, o.clear&bindRemountFlags, t.name)
+	} else {
+		err = mount(m.Source, fdPath(t.fd), m.Type, o.flags, o.dataString(), t.name)
+	}
+	if err != nil {
+		return mountErr(m, "", err)
+	}
+	return s.finishMount(m, o, t.fd)
+}
+
+// mountFS mounts a filesystem (tmpfs, proc, sysfs, devpts, mqueue, ...).
+func (s *setup) mountFS(m *specs.Mount, o *mountOpts) error {
+	t, err := s.root.resolve(m.Destination, kindDir)
+	if err != nil {
+		return mountErr(m, "", err)
+	}
+	defer t.Close()
+	flags := o.flags
+	if devReadonlyLater(m, o) {
+		// Devices are created on it first; Finish makes it read-only.
+		flags &^= unix.MS_RDONLY
+	}
+	var under *os.File
+	if o.tmpcopyup {
+		if under, err = reopenDir(t.fd); err != nil {
+			return mountErr(m, "tmpcopyup", err)
+		}
+		defer under.Close()
+		// Copy into a writable tmpfs; the ro flag comes after the copy.
+		flags &^= unix.MS_RDONLY
+	}
+	src := m.Source
+	if src == "" {
+		src = m.Type
+	}
+	err = mount(src, fdPath(t.fd), m.Type, flags, o.dataString(), t.name)
+	if err != nil && m.Type == "sysfs" && errors.Is(err, unix.EPERM) && s.userNS {
+		// sysfs can only be mounted by the owner of the network namespace:
+		// in a user namespace without its own network namespace, bind the
+		// host's /sys instead, as runc does.
+		s.log.Debug("sysfs not mountable in this user namespace: binding /sys", "destination", t.name)
+		return s.mountBind(&specs.Mount{Destination: m.Destination, Source: "/sys", Type: "none",
+			Options: append([]string{"rbind"}, m.Options...)}, withBind(o), nil)
+	}
+	if err != nil {
+		return mountErr(m, "", err)
+	}
+	top, err := t.top()
+	if err != nil {
+		return mountErr(m, "", err)
+	}
+	defer top.Close()
+	if o.tmpcopyup {
+		if err := copyTree(under, top); err != nil {
+			return mountErr(m, "tmpcopyup", err)
+		}
+		if o.flags&unix.MS_RDONLY != 0 {
+			if err := mount("", fdPath(top), "", unix.MS_REMOUNT|o.flags, o.dataString(), t.name); err != nil {
+				return mountErr(m, "remount read-only", err)
+			}
+		}
+	}
+	return s.finishMount(m, o, top)
+}
+
+// withBind is o for the /sys fallback: an rbind with the same flags.
+func withBind(o *mountOpts) *mountOpts {
+	c := *o
+	c.flags |= unix.MS_BIND | unix.MS_REC
+	return &c
+}
+
+// devReadonlyLater reports whether m is a read-only tmpfs on /dev, which
+// must stay writable until the devices are created.
+func devReadonlyLater(m *specs.Mount, o *mountOpts) bool {
+	return containerPath(m.Destination) == "/dev" && !o.bind() && o.flags&unix.MS_RDONLY != 0
+}
+
+// finishMount applies the propagation options (each a mount(2) call of its
+// own) and the recursive r* attributes (mount_setattr AT_RECURSIVE).
+func (s *setup) finishMount(m *specs.Mount, o *mountOpts, top *os.File) error {
+	for _, p := range o.propagation {
+		if err := mount("", fdPath(top), "", p, "", containerPath(m.Destination)); err != nil {
+			return mountErr(m, "set propagation", err)
+		}
+	}
+	if o.hasRecAttr() {
+		attr := o.recAttr
+		if err := mountSetattr(top, unix.AT_RECURSIVE, &attr, containerPath(m.Destination)); err != nil {
+			return mountErr(m, "set recursive attributes", err)
+		}
+	}
+	return nil
+}
+
+// reopenDir opens the directory an O_PATH handle holds for reading.
+func reopenDir(f *os.File) (*os.File, error) {
+	fd, err := unix.Openat(int(f.Fd()), ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: f.Name(), Err: err}
+	}
+	return os.NewFile(uintptr(fd), f.Name()), nil
+}
+
+// rootProp is how the propagation of the root is set: before, recursively
+// on the whole tree before anything is mounted; after, on the new root
+// after pivot_root (0: nothing to do).
+type rootProp struct {
+	before, after uintptr
+}
+
+// rootPropagation reads linux.rootfsPropagation (config-linux.md "Rootfs
+// Mount Propagation"). By default the tree is made rslave, as runc does:
+// host unmounts still reach the container, nothing goes back. "shared"
+// puts the root in a new peer group after pivot_root (it must not be shared
+// for pivot_root), not in the host's.
+func rootPropagation(spec *specs.Spec) (rootProp, error) {
+	v := ""
+	if spec.Linux != nil {
+		v = spec.Linux.RootfsPropagation
+	}
+	switch strings.TrimPrefix(v, "r") {
+	case "":
+		if v != "" {
+			break
+		}
+		return rootProp{before: unix.MS_SLAVE | unix.MS_REC}, nil
+	case "slave":
+		return rootProp{before: unix.MS_SLAVE | unix.MS_REC, after: unix.MS_SLAVE | unix.MS_REC}, nil
+	case "shared":
+		return rootProp{before: unix.MS_SLAVE | unix.MS_REC, after: unix.MS_SHARED}, nil
+	case "private":
+		return rootProp{before: unix.MS_PRIVATE | unix.MS_REC, after: unix.MS_PRIVATE | unix.MS_REC}, nil
+	case "unbindable":
+		return rootProp{before: unix.MS_PRIVATE | unix.MS_REC, after: unix.MS_UNBINDABLE}, nil
+	}
+	return rootProp{}, fmt.Errorf("rootfs: linux.rootfsPropagation %q: not one of shared, slave, private, unbindable", v)
+}

@@ -1,0 +1,148 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"golang.org/x/sys/unix"
+)
+
+// errEscape is returned when a destination resolves outside the root
+// filesystem (it cannot with RESOLVE_IN_ROOT; this is a second check).
+var errEscape = errors.New("rootfs: path resolves outside the root filesystem")
+
+// root is the container's root filesystem seen from the init process before
+// pivot_root: its host path and an O_PATH handle on the bind mount of it.
+type root struct {
+	path string   // absolute host path, symbolic links resolved
+	dir  *os.File // O_PATH|O_DIRECTORY handle
+}
+
+func openRoot(p string) (*root, error) {
+	f, err := os.OpenFile(p, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	return &root{path: p, dir: f}, nil
+}
+
+func (r *root) Close() error { return r.dir.Close() }
+
+// kind is what to create at a missing destination.
+type kind int
+
+const (
+	kindNone kind = iota // must exist
+	kindDir
+	kindFile
+)
+
+// target is a destination resolved inside the root: the handle of the
+// directory holding it and its name there, so the mount placed on it can be
+// opened again (openat(dir, name, O_NOFOLLOW) crosses into the new mount,
+// and the mount point itself cannot be renamed while mounted on).
+type target struct {
+	name   string   // container path, for messages
+	parent *os.File // O_PATH handle of the directory holding it
+	base   string   // final component within parent
+	fd     *os.File // O_PATH handle of the destination itself
+}
+
+func (t *target) Close() {
+	t.parent.Close()
+	t.fd.Close()
+}
+
+// resolve finds dest inside the root, creating it (with its parent
+// directories, mode 0755) as k says when it is missing. Symbolic links on
+// the way, including the last component, are resolved inside the root.
+func (r *root) resolve(dest string, k kind) (*target, error) {
+	dest = containerPath(dest)
+	if dest == "/" {
+		return nil, errors.New("rootfs: destination is the root itself")
+	}
+	fd, err := pathrs.OpenatInRoot(r.dir, dest)
+	if err == nil {
+		return r.targetOf(dest, fd)
+	}
+	if !errors.Is(err, os.ErrNotExist) || k == kindNone {
+		return nil, err
+	}
+	parent, err := pathrs.MkdirAllHandle(r.dir, path.Dir(dest), 0o755)
+	if err != nil {
+		return nil, err
+	}
+	base := path.Base(dest)
+	switch k {
+	case kindDir:
+		err = unix.Mkdirat(int(parent.Fd()), base, 0o755)
+	case kindFile:
+		var nfd int
+		nfd, err = unix.Openat(int(parent.Fd()), base, unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_RDONLY|unix.O_CLOEXEC, 0o644)
+		if err == nil {
+			unix.Close(nfd)
+		}
+	}
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		parent.Close()
+		return nil, &os.PathError{Op: "create", Path: dest, Err: err}
+	}
+	parent.Close()
+	// Resolve again: if something appeared there meanwhile (a symbolic
+	// link), it is followed inside the root like any other.
+	fd, err = pathrs.OpenatInRoot(r.dir, dest)
+	if err != nil {
+		return nil, err
+	}
+	return r.targetOf(dest, fd)
+}
+
+// targetOf finds the parent directory of the file fd holds, checking that
+// it is inside the root.
+func (r *root) targetOf(dest string, fd *os.File) (*target, error) {
+	real, err := os.Readlink(fdPath(fd))
+	if err != nil {
+		fd.Close()
+		return nil, err
+	}
+	rel, ok := strings.CutPrefix(real, strings.TrimSuffix(r.path, "/")+"/")
+	if !ok || rel == "" {
+		fd.Close()
+		return nil, &os.PathError{Op: "resolve", Path: dest, Err: errEscape}
+	}
+	parent, err := pathrs.OpenatInRoot(r.dir, path.Dir("/"+rel))
+	if err != nil {
+		fd.Close()
+		return nil, err
+	}
+	t := &target{name: dest, parent: parent, base: path.Base(rel), fd: fd}
+	// The handle and parent/base must name the same file.
+	var a, b unix.Stat_t
+	if err := unix.Fstat(int(fd.Fd()), &a); err != nil {
+		t.Close()
+		return nil, &os.PathError{Op: "stat", Path: dest, Err: err}
+	}
+	if err := unix.Fstatat(int(parent.Fd()), t.base, &b, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		t.Close()
+		return nil, &os.PathError{Op: "stat", Path: dest, Err: err}
+	}
+	if a.Dev != b.Dev || a.Ino != b.Ino {
+		t.Close()
+		return nil, &os.PathError{Op: "resolve", Path: dest, Err: fmt.Errorf("changed while resolving")}
+	}
+	return t, nil
+}
+
+// top opens what is now at the target: after a mount on it, the root of
+// that mount.
+func (t *target) top() (*os.File, error) {
+	fd, err := unix.Openat(int(t.parent.Fd()), t.base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: t.name, Err: err}
+	}
+	return os.NewFile(uintptr(fd), t.name), nil
+}

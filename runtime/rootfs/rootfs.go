@@ -1,0 +1,51 @@
+package rootfs
+
+import (
+	"errors"
+	"log/slog"
+	"os"
+	"path"
+)
+
+// ErrNotSupported is returned on platforms without Linux mount namespaces.
+var ErrNotSupported = errors.New("rootfs: not supported on this platform")
+
+// Options tunes Prepare and Finish. The zero value is a container without a
+// terminal that uses pivot_root.
+type Options struct {
+	// NoPivot moves the root with MS_MOVE and chroot instead of pivot_root
+	// (--no-pivot, for a root on a ramfs where pivot_root fails).
+	NoPivot bool
+	// Console is the host path of the pty slave bind-mounted onto
+	// /dev/console when process.terminal is set ("" = no console).
+	Console string
+	// Logger receives debug messages; nil discards them.
+	Logger *slog.Logger
+	// UserNS says the process is in a user namespace other than the initial
+	// one. When false, Prepare also detects it from /proc/self/uid_map.
+	// In a user namespace device nodes are bind-mounted from the host (mknod
+	// is not allowed) and sysfs, when it cannot be mounted, is /sys rbound.
+	UserNS bool
+	// CgroupPaths maps a cgroup v1 controller (as in cgroups.Manager
+	// GetPaths: "cpu", "memory", "name=systemd", ...) to the absolute host
+	// directory of the container's cgroup; the key "" is the cgroup v2
+	// (unified) directory. Mounts of type cgroup bind these directories. When
+	// nil the process's own cgroups (/proc/self/cgroup) are used.
+	CgroupPaths map[string]string
+	// MountFds holds, by index into spec.Mounts, detached mounts prepared
+	// outside the container's user namespace (see OpenIDMappedMounts).
+	// Prepare moves them into place instead of creating them itself;
+	// ownership of the files passes to Prepare, which closes them.
+	MountFds map[int]*os.File
+}
+
+func (o Options) logger() *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// containerPath makes dest absolute and clean; relative destinations are
+// relative to "/" (config.md "Mounts": deprecated but allowed).
+func containerPath(dest string) string { return path.Clean("/" + dest) }

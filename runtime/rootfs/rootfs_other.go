@@ -1,0 +1,23 @@
+//go:build !linux
+
+package rootfs
+
+import (
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Prepare is only supported on Linux.
+func Prepare(spec *specs.Spec, bundle string, opts Options) error { return ErrNotSupported }
+
+// Finish is only supported on Linux.
+func Finish(spec *specs.Spec, opts Options) error { return ErrNotSupported }
+
+// MountOptions returns nil: no mount options outside Linux.
+func MountOptions() []string { return nil }
+
+// OpenIDMappedMounts is only supported on Linux.
+func OpenIDMappedMounts(spec *specs.Spec, bundle string) (map[int]*os.File, error) {
+	return nil, ErrNotSupported
+}
