@@ -204,13 +204,13 @@ func (l *Layout) OpenBlob(ctx context.Context, desc v1.Descriptor) (io.ReadClose
 		return nil, err
 	}
 	if err := CheckDigest(desc.Digest); err != nil {
-		return nil, fmt.Errorf("open blob: %w", err)
+		return nil, err
 	}
 	path := l.blobPath(desc.Digest)
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("blob %s (%s): %w", desc.Digest, relBlob(desc.Digest), ErrNotFound)
+			return nil, fmt.Errorf("%s: blob missing: %w", path, ErrNotFound)
 		}
 		return nil, fmt.Errorf("open blob: %w", err)
 	}
@@ -228,10 +228,6 @@ func (l *Layout) OpenBlob(ctx context.Context, desc v1.Descriptor) (io.ReadClose
 		return nil, fmt.Errorf("%s: %d bytes, descriptor says %d: %w", path, st.Size(), desc.Size, ErrSizeMismatch)
 	}
 	return &verifyReader{f: f, path: path, want: desc.Digest, size: desc.Size, h: desc.Digest.Algorithm().Hash()}, nil
-}
-
-func relBlob(d digest.Digest) string {
-	return blobsDir + "/" + string(d.Algorithm()) + "/" + d.Encoded()
 }
 
 // verifyReader hashes a blob while it is read and turns the end of the file
@@ -313,7 +309,7 @@ func (l *Layout) StatBlob(ctx context.Context, d digest.Digest) (int64, error) {
 	st, err := os.Stat(l.blobPath(d))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return 0, fmt.Errorf("blob %s: %w", d, ErrNotFound)
+			return 0, fmt.Errorf("%s: blob missing: %w", l.blobPath(d), ErrNotFound)
 		}
 		return 0, fmt.Errorf("stat blob: %w", err)
 	}
@@ -334,7 +330,7 @@ func (l *Layout) DeleteBlob(ctx context.Context, d digest.Digest) error {
 	}
 	if err := os.Remove(l.blobPath(d)); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("blob %s: %w", d, ErrNotFound)
+			return fmt.Errorf("%s: blob missing: %w", l.blobPath(d), ErrNotFound)
 		}
 		return fmt.Errorf("delete blob: %w", err)
 	}

@@ -243,5 +243,8 @@ func (l *Layout) Lookup(ctx context.Context, name string) (v1.Descriptor, error)
 			}
 		}
 	}
+	if err := CheckDigest(found[0].Digest); err != nil {
+		return v1.Descriptor{}, fmt.Errorf("%s: tag %q: %w", filepath.Join(l.dir, indexFile), name, err)
+	}
 	return found[0], nil
 }
