@@ -51,6 +51,7 @@ layer unpack and repack, bundle conversion) and validation of both.`,
 		newImageCmd(g),
 		newSpecCmd(),
 		newFeaturesCmd(),
+		newCreateCmd(g), newStartCmd(g), newRunCmd(g), newStateCmd(g), newKillCmd(g), newDeleteCmd(g), newListCmd(g), newInitCmd(),
 	)
 	return root
 }

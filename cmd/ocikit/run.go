@@ -1,0 +1,51 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/ocikit/ocikit/runtime"
+	"github.com/spf13/cobra"
+)
+
+func newRunCmd(g *globals) *cobra.Command {
+	var bundle string
+	var detach bool
+	var o runtime.CreateOptions
+	cmd := &cobra.Command{
+		Use:   "run [flags] ID",
+		Short: "Create and start a container; in the foreground, wait and delete it",
+		Long: `Create and start a container. Without --detach ocikit stays in the
+foreground: it forwards signals to the container's program, wires the
+terminal (process.terminal) to its own, deletes the container when the
+program exits and exits with the program's status (128+N when killed by
+signal N).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rt := g.runtime()
+			id := args[0]
+			if detach {
+				if _, err := rt.Create(cmd.Context(), id, bundle, o); err != nil {
+					return fmt.Errorf("run %s: %w", id, err)
+				}
+				if err := rt.Start(cmd.Context(), id); err != nil {
+					if derr := rt.Delete(cmd.Context(), id, true); derr != nil {
+						g.log().Warn("delete after failed start", "container", id, "error", derr)
+					}
+					return fmt.Errorf("run %s: %w", id, err)
+				}
+				return nil
+			}
+			code, err := rt.Run(cmd.Context(), id, bundle, o)
+			if err != nil {
+				return fmt.Errorf("run %s: %w", id, err)
+			}
+			if code != 0 {
+				return &exitError{code: code}
+			}
+			return nil
+		},
+	}
+	addCreateFlags(cmd, &bundle, &o)
+	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "return once the program runs; do not wait for it")
+	return cmd
+}

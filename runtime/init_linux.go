@@ -1,0 +1,333 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+
+	"github.com/ocikit/ocikit/runtime/process"
+	"github.com/ocikit/ocikit/runtime/rootfs"
+	"github.com/ocikit/ocikit/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	// The constructor joining namespaces given by path runs before the Go
+	// runtime of the init starts.
+	_ "github.com/ocikit/ocikit/runtime/nsenter"
+)
+
+// initFDEnv names the inherited descriptor holding the init's
+// configuration; it is the only thing the init takes from its environment.
+const initFDEnv = "_OCIKIT_INITFD"
+
+// Init is the container init: the re-executed ocikit binary inside the
+// container's namespaces. It reads its configuration from the descriptor
+// named by _OCIKIT_INITFD, sets the container up, waits for start and
+// executes the user's program. It returns only on failure, after reporting
+// the error to the runtime; the caller then exits non-zero.
+func Init() error {
+	// Namespaces (the cgroup one unshared here), capabilities and
+	// no_new_privs belong to a thread: everything happens on this one,
+	// which also performs the execve.
+	goruntime.LockOSThread()
+	fd, err := strconv.Atoi(os.Getenv(initFDEnv))
+	if err != nil {
+		return errors.New("init: not started by ocikit create")
+	}
+	os.Unsetenv(initFDEnv)
+	f := os.NewFile(uintptr(fd), "config")
+	var cfg initConfig
+	err = json.NewDecoder(f).Decode(&cfg)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("init: read configuration: %w", err)
+	}
+	sync := os.NewFile(uintptr(cfg.SyncFD), "sync")
+	err = cfg.run(sync)
+	// run returns only on failure.
+	sendMsg(sync, syncMsg{Type: msgError, Msg: oneLine(err.Error())})
+	return err
+}
+
+// step names the setup step that failed in the error the user sees.
+func step(name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", name, err)
+}
+
+func (c *initConfig) run(sync *os.File) error {
+	spec := c.Spec
+	p := spec.Process
+	if _, err := unix.Setsid(); err != nil {
+		return step("setsid", err)
+	}
+	if c.SetRoot {
+		if err := unix.Setresgid(0, 0, 0); err != nil {
+			return step("become root in user namespace", err)
+		}
+		if err := unix.Setresuid(0, 0, 0); err != nil {
+			return step("become root in user namespace", err)
+		}
+	}
+	if c.ConsoleFD >= 0 {
+		if err := setupConsole(c.ConsoleFD, p.ConsoleSize); err != nil {
+			return step("console", err)
+		}
+	}
+	if c.NewCgroupNS {
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return step("unshare cgroup namespace", err)
+		}
+	}
+	if spec.Hostname != "" {
+		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+			return step("set hostname", err)
+		}
+	}
+	if spec.Domainname != "" {
+		if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
+			return step("set domainname", err)
+		}
+	}
+	opts := rootfs.Options{NoPivot: c.NoPivot, Console: c.ConsolePath, CgroupPaths: c.CgroupPaths, UserNS: c.UserNS}
+	if err := rootfs.Prepare(spec, c.Bundle, opts); err != nil {
+		return step("prepare rootfs", err)
+	}
+	// prestart and createRuntime hooks run in the runtime namespace, by
+	// the runtime, now that the mount namespace is set up and before
+	// pivot_root (config.md "CreateRuntime Hooks").
+	if c.RuntimeHooks {
+		if err := sendMsg(sync, syncMsg{Type: msgHooks}); err != nil {
+			return step("sync", err)
+		}
+		m, err := recvMsg(sync)
+		if err != nil || m.Type != msgOK {
+			// The runtime reports the hook's error itself.
+			os.Exit(1)
+		}
+	}
+	if spec.Hooks != nil && len(spec.Hooks.CreateContainer) > 0 {
+		st := c.hookState(specs.StateCreating)
+		if err := runHooks(context.Background(), "createContainer", spec.Hooks.CreateContainer, st); err != nil {
+			return err
+		}
+	}
+	if err := rootfs.Finish(spec, opts); err != nil {
+		return step("finish rootfs", err)
+	}
+	if spec.Linux != nil && len(spec.Linux.Sysctl) > 0 {
+		if err := process.WriteSysctls(spec.Linux.Sysctl); err != nil {
+			return step("sysctl", err)
+		}
+	}
+	if !c.NoNewKeyring {
+		// A session keyring of its own, so the container cannot read the
+		// caller's keys (as runc does unless --no-new-keyring).
+		if _, err := unix.KeyctlJoinSessionKeyring(c.ID); err != nil && !errors.Is(err, unix.ENOSYS) {
+			return step("join session keyring", err)
+		}
+	}
+	if err := process.SetRlimits(p.Rlimits); err != nil {
+		return step("rlimits", err)
+	}
+	if err := process.SetOOMScoreAdj(p.OOMScoreAdj); err != nil {
+		return step("oomScoreAdj", err)
+	}
+	if err := process.SetScheduler(p.Scheduler); err != nil {
+		return step("scheduler", err)
+	}
+	if err := process.SetIOPriority(p.IOPriority); err != nil {
+		return step("ioPriority", err)
+	}
+	if spec.Linux != nil {
+		if err := process.SetPersonality(spec.Linux.Personality); err != nil {
+			return step("personality", err)
+		}
+		if spec.Linux.MemoryPolicy != nil {
+			if err := process.SetMemoryPolicy(spec.Linux.MemoryPolicy); err != nil {
+				return step("memoryPolicy", err)
+			}
+		}
+	}
+	if p.ApparmorProfile != "" {
+		if err := process.ApplyAppArmor(p.ApparmorProfile); err != nil {
+			return step("apparmor", err)
+		}
+	}
+	if p.SelinuxLabel != "" {
+		if err := process.SetSELinuxLabel(p.SelinuxLabel); err != nil {
+			return step("selinux label", err)
+		}
+	}
+	var seccompCfg *specs.LinuxSeccomp
+	if spec.Linux != nil {
+		seccompCfg = spec.Linux.Seccomp
+	}
+	// Without no_new_privs loading a filter needs CAP_SYS_ADMIN, so it
+	// happens before the capabilities are dropped; with it, as late as
+	// possible, so the filter constrains only the user's program.
+	if seccompCfg != nil && !p.NoNewPrivileges {
+		if err := loadSeccomp(seccompCfg); err != nil {
+			return err
+		}
+	}
+	if err := process.SetUser(p); err != nil {
+		return step("user", err)
+	}
+	if err := process.ApplyCapabilities(p.Capabilities); err != nil {
+		return step("capabilities", err)
+	}
+	if p.NoNewPrivileges {
+		if err := process.SetNoNewPrivileges(); err != nil {
+			return step("noNewPrivileges", err)
+		}
+	}
+	cwd := p.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	if err := unix.Chdir(cwd); err != nil {
+		return step("cwd", &os.PathError{Op: "chdir", Path: cwd, Err: err})
+	}
+	path, err := lookPath(p.Args[0], p.Env)
+	if err != nil {
+		return step("exec", err)
+	}
+	if err := sendMsg(sync, syncMsg{Type: msgReady}); err != nil {
+		return step("sync", err)
+	}
+	sync.Close()
+
+	// Wait for start: accept(2) on the socket in the state directory.
+	lfd := c.StartFD
+	var conn int
+	for {
+		conn, _, err = unix.Accept4(lfd, unix.SOCK_CLOEXEC)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		os.Exit(1)
+	}
+	unix.Close(lfd)
+	startErr := func(err error) error {
+		unix.Write(conn, []byte(oneLine(err.Error())))
+		os.Exit(1)
+		return err
+	}
+	if spec.Hooks != nil && len(spec.Hooks.StartContainer) > 0 {
+		st := c.hookState(specs.StateCreated)
+		if err := runHooks(context.Background(), "startContainer", spec.Hooks.StartContainer, st); err != nil {
+			return startErr(err)
+		}
+	}
+	if seccompCfg != nil && p.NoNewPrivileges {
+		if err := loadSeccomp(seccompCfg); err != nil {
+			return startErr(err)
+		}
+	}
+	// Everything but stdio and the preserved descriptors is closed by the
+	// execve, including conn: start sees EOF and knows the exec happened.
+	if err := unix.CloseRange(uint(3+c.PreserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return startErr(step("close descriptors", err))
+	}
+	unix.CloseOnExec(conn)
+	err = unix.Exec(path, p.Args, p.Env)
+	return startErr(step("exec "+p.Args[0], err))
+}
+
+func loadSeccomp(cfg *specs.LinuxSeccomp) error {
+	fd, err := seccomp.Load(cfg)
+	if err != nil {
+		return step("seccomp", err)
+	}
+	if fd >= 0 {
+		// The listener protocol (seccomp.listenerPath) is not wired yet:
+		// refuse rather than leave the container's calls blocked forever.
+		unix.Close(fd)
+		return step("seccomp", errors.New("listenerPath is not supported"))
+	}
+	return nil
+}
+
+func (c *initConfig) hookState(status specs.ContainerState) *specs.State {
+	return &specs.State{
+		Version:     specs.Version,
+		ID:          c.ID,
+		Status:      status,
+		Pid:         os.Getpid(),
+		Bundle:      c.Bundle,
+		Annotations: c.Spec.Annotations,
+	}
+}
+
+// setupConsole makes the pty slave the controlling terminal and the stdio
+// of the init (and so of the user's program).
+func setupConsole(fd int, size *specs.Box) error {
+	if err := unix.IoctlSetInt(fd, unix.TIOCSCTTY, 0); err != nil {
+		return fmt.Errorf("set controlling terminal: %w", err)
+	}
+	if size != nil {
+		ws := &unix.Winsize{Row: uint16(size.Height), Col: uint16(size.Width)}
+		if err := unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, ws); err != nil {
+			return fmt.Errorf("set console size: %w", err)
+		}
+	}
+	for i := 0; i < 3; i++ {
+		if err := unix.Dup3(fd, i, 0); err != nil {
+			return fmt.Errorf("dup console: %w", err)
+		}
+	}
+	return unix.Close(fd)
+}
+
+// lookPath resolves the program as execvp would, with PATH from the
+// process's environment, inside the container (after pivot_root).
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		if err := checkExecutable(name); err != nil {
+			return "", err
+		}
+		return name, nil
+	}
+	pathEnv := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			pathEnv = v
+		}
+	}
+	for _, dir := range filepath.SplitList(pathEnv) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		if checkExecutable(p) == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%q: %w in $PATH", name, exec.ErrNotFound)
+}
+
+func checkExecutable(p string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		return &os.PathError{Op: "stat", Path: p, Err: err}
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return &os.PathError{Op: "exec", Path: p, Err: unix.EISDIR}
+	}
+	if st.Mode&0o111 == 0 {
+		return &os.PathError{Op: "exec", Path: p, Err: unix.EACCES}
+	}
+	return nil
+}

@@ -1,0 +1,27 @@
+// Package nsenter holds the C constructor that ocikit's container init runs
+// before the Go runtime starts: setns(2) and unshare(2) are per thread, and
+// joining a mount or user namespace is refused to a multi-threaded process,
+// so namespaces given by path (config-linux.md "Namespaces") must be joined
+// while the process still has exactly one thread.
+//
+// Importing the package (for its side effect) links the constructor into the
+// binary. The constructor does nothing unless the environment variable
+// _OCIKIT_NSENTER names an inherited file descriptor; package runtime writes
+// the plan to that descriptor:
+//
+//	sync <fd>                         socket for messages to the runtime
+//	join <type> <path>                setns into the namespace at path
+//	unshare <flags>                   unshare(2) these CLONE_NEW* flags
+//	timeoffset <clock> <secs> <nsecs> offset for a new time namespace
+//	fork                              fork once (pid or time namespace)
+//
+// Messages to the runtime are JSON objects, one per SOCK_SEQPACKET packet:
+// {"type":"maps","pid":N} (a new user namespace needs its maps written; the
+// runtime answers with one packet), {"type":"pid","pid":N} (the process
+// forked for the container) and {"type":"error","msg":"..."}.
+//
+// With _OCIKIT_NODUMP set the constructor makes the init non-dumpable before
+// anything else, so that no process of the container can open
+// /proc/<init>/exe while the init still runs ocikit's binary
+// (CVE-2019-5736); execve(2) of the user's program makes it dumpable again.
+package nsenter

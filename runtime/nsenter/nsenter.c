@@ -1,0 +1,208 @@
+//go:build linux && cgo
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+#define MAXJOIN 16
+
+static int syncfd = -1;
+
+/* send writes one JSON message to the runtime. */
+static void sendmsg_json(const char *fmt, ...)
+{
+	char buf[4096];
+	va_list ap;
+	int n;
+
+	if (syncfd < 0)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (n >= (int)sizeof(buf))
+		n = sizeof(buf) - 1;
+	while (send(syncfd, buf, n, MSG_NOSIGNAL) < 0 && errno == EINTR)
+		;
+}
+
+/* json_escape copies s into out, escaping what JSON requires. */
+static void json_escape(char *out, size_t size, const char *s)
+{
+	size_t i = 0;
+	for (; *s && i + 7 < size; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			out[i++] = '\\';
+			out[i++] = c;
+		} else if (c < 0x20) {
+			i += snprintf(out + i, size - i, "\\u%04x", c);
+		} else {
+			out[i++] = c;
+		}
+	}
+	out[i] = 0;
+}
+
+/* fail reports "<what>: <strerror>" to the runtime as one line and exits. */
+static void fail(const char *what, const char *arg, int err)
+{
+	char msg[2048], esc[4200];
+	if (arg)
+		snprintf(msg, sizeof(msg), "%s %s: %s", what, arg, strerror(err));
+	else
+		snprintf(msg, sizeof(msg), "%s: %s", what, strerror(err));
+	json_escape(esc, sizeof(esc), msg);
+	sendmsg_json("{\"type\":\"error\",\"msg\":\"%s\"}", esc);
+	_exit(1);
+}
+
+static int nstype(const char *t)
+{
+	if (!strcmp(t, "user")) return CLONE_NEWUSER;
+	if (!strcmp(t, "mount")) return CLONE_NEWNS;
+	if (!strcmp(t, "pid")) return CLONE_NEWPID;
+	if (!strcmp(t, "network")) return CLONE_NEWNET;
+	if (!strcmp(t, "ipc")) return CLONE_NEWIPC;
+	if (!strcmp(t, "uts")) return CLONE_NEWUTS;
+	if (!strcmp(t, "cgroup")) return CLONE_NEWCGROUP;
+	if (!strcmp(t, "time")) return CLONE_NEWTIME;
+	return 0;
+}
+
+static void writefile(const char *path, const char *data)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		fail("open", path, errno);
+	if (write(fd, data, strlen(data)) < 0)
+		fail("write", path, errno);
+	close(fd);
+}
+
+void ocikit_nsenter(void)
+{
+	const char *env = getenv("_OCIKIT_NSENTER");
+	char line[4352];
+	FILE *f;
+	int planfd, i, n = 0, unshare_flags = 0, dofork = 0, dumpable;
+	int joinfd[MAXJOIN], jointype[MAXJOIN];
+	char *joinpath[MAXJOIN];
+	char offsets[8192] = "";
+
+	if (getenv("_OCIKIT_NODUMP") != NULL) {
+		dumpable = 0;
+		unsetenv("_OCIKIT_NODUMP");
+		if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+			_exit(1);
+	} else {
+		dumpable = 1;
+	}
+	if (env == NULL)
+		return;
+	planfd = atoi(env);
+	unsetenv("_OCIKIT_NSENTER");
+	f = fdopen(planfd, "r");
+	if (f == NULL)
+		_exit(1);
+	while (fgets(line, sizeof(line), f)) {
+		char *nl = strchr(line, '\n');
+		if (nl)
+			*nl = 0;
+		if (!strncmp(line, "sync ", 5)) {
+			syncfd = atoi(line + 5);
+		} else if (!strncmp(line, "join ", 5) && n < MAXJOIN) {
+			char *sp = strchr(line + 5, ' ');
+			if (!sp)
+				continue;
+			*sp = 0;
+			jointype[n] = nstype(line + 5);
+			joinpath[n] = strdup(sp + 1);
+			n++;
+		} else if (!strncmp(line, "unshare ", 8)) {
+			unshare_flags = atoi(line + 8);
+		} else if (!strncmp(line, "timeoffset ", 11)) {
+			/* "<clock> <secs> <nsecs>": the format of timens_offsets */
+			size_t l = strlen(offsets);
+			snprintf(offsets + l, sizeof(offsets) - l, "%s\n", line + 11);
+		} else if (!strcmp(line, "fork")) {
+			dofork = 1;
+		}
+	}
+	fclose(f);
+
+	/* Open every path first: they name files in the runtime's mount
+	 * namespace (config-linux.md), which joining a mount namespace hides. */
+	for (i = 0; i < n; i++) {
+		joinfd[i] = open(joinpath[i], O_RDONLY | O_CLOEXEC);
+		if (joinfd[i] < 0)
+			fail("open namespace", joinpath[i], errno);
+	}
+	/* The user namespace first: the others may be owned by it. */
+	for (i = 0; i < n; i++) {
+		if (jointype[i] != CLONE_NEWUSER)
+			continue;
+		if (setns(joinfd[i], CLONE_NEWUSER) < 0)
+			fail("join user namespace", joinpath[i], errno);
+		if (setresgid(0, 0, 0) < 0)
+			fail("setresgid in joined user namespace", NULL, errno);
+		if (setresuid(0, 0, 0) < 0)
+			fail("setresuid in joined user namespace", NULL, errno);
+	}
+	for (i = 0; i < n; i++) {
+		if (jointype[i] == CLONE_NEWUSER)
+			continue;
+		if (setns(joinfd[i], jointype[i]) < 0) {
+			char what[64];
+			snprintf(what, sizeof(what), "join namespace");
+			fail(what, joinpath[i], errno);
+		}
+		close(joinfd[i]);
+	}
+	if (unshare_flags & CLONE_NEWUSER) {
+		char ack[64];
+		if (unshare(CLONE_NEWUSER) < 0)
+			fail("unshare user namespace", NULL, errno);
+		/* The runtime writes uid_map and gid_map; the process must be
+		 * dumpable for it to open them. */
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+		sendmsg_json("{\"type\":\"maps\",\"pid\":%d}", getpid());
+		if (recv(syncfd, ack, sizeof(ack), 0) <= 0)
+			_exit(1);
+		if (!dumpable)
+			prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+		if (setresgid(0, 0, 0) < 0)
+			fail("setresgid in new user namespace", NULL, errno);
+		if (setresuid(0, 0, 0) < 0)
+			fail("setresuid in new user namespace", NULL, errno);
+		unshare_flags &= ~CLONE_NEWUSER;
+	}
+	if (unshare_flags && unshare(unshare_flags) < 0)
+		fail("unshare namespaces", NULL, errno);
+	if (offsets[0])
+		writefile("/proc/self/timens_offsets", offsets);
+	if (dofork) {
+		pid_t pid = fork();
+		if (pid < 0)
+			fail("fork into pid namespace", NULL, errno);
+		if (pid > 0) {
+			sendmsg_json("{\"type\":\"pid\",\"pid\":%d}", pid);
+			_exit(0);
+		}
+	}
+}

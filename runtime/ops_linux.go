@@ -1,0 +1,256 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"syscall"
+
+	"github.com/ocikit/ocikit/cgroups"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// State returns the state of a container (runtime.md "Query State"). It
+// takes no lock: state.json is replaced atomically.
+func (r *Runtime) State(ctx context.Context, id string) (*State, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	rec, err := readState(r.dir(id), id)
+	if err != nil {
+		return nil, err
+	}
+	rec.refresh()
+	return publicState(rec), nil
+}
+
+func publicState(rec *record) *State {
+	st := rec.State
+	if st.Status == specs.StateStopped {
+		st.Pid = 0
+	}
+	return &st
+}
+
+// List returns the state of every container under the root, by id.
+func (r *Runtime) List(ctx context.Context) ([]State, error) {
+	ents, err := os.ReadDir(r.root)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list: %w", err)
+	}
+	var out []State
+	for _, e := range ents {
+		if !e.IsDir() || checkID(e.Name()) != nil {
+			continue
+		}
+		rec, err := readState(r.dir(e.Name()), e.Name())
+		if err != nil {
+			continue // being created or deleted
+		}
+		rec.refresh()
+		out = append(out, *publicState(rec))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// Start runs the user's program in a created container (runtime.md
+// "Start"): startContainer hooks in the container, then the program, then
+// poststart hooks here. A failing hook stops and destroys the container.
+func (r *Runtime) Start(ctx context.Context, id string) error {
+	l, err := r.lock(id)
+	if err != nil {
+		return err
+	}
+	defer l.unlock()
+	rec, err := readState(l.path, id)
+	if err != nil {
+		return err
+	}
+	rec.refresh()
+	if rec.State.Status != specs.StateCreated {
+		return errorf(ErrWrongState, "container %q is %s, not created", id, rec.State.Status)
+	}
+	if err := r.startInit(l.path); err != nil {
+		r.destroyAfterHook(ctx, l.path, rec)
+		return err
+	}
+	rec.State.Status = specs.StateRunning
+	if err := writeState(l.path, rec); err != nil {
+		return err
+	}
+	if h := rec.Spec.Hooks; h != nil && len(h.Poststart) > 0 {
+		st := rec.State.State
+		if err := runHooks(ctx, "poststart", h.Poststart, &st); err != nil {
+			r.destroyAfterHook(ctx, l.path, rec)
+			return err
+		}
+	}
+	return nil
+}
+
+// startInit wakes the waiting init and waits for its execve: the init
+// closes the connection by exec (close-on-exec) or writes the error.
+func (r *Runtime) startInit(dir string) error {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return os.NewSyscallError("socket", err)
+	}
+	defer unix.Close(fd)
+	sock := filepath.Join(dir, startSock)
+	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: sock}); err != nil {
+		return fmt.Errorf("wake init: %w", &os.PathError{Op: "connect", Path: sock, Err: err})
+	}
+	os.Remove(sock)
+	buf := make([]byte, 4096)
+	for {
+		n, err := unix.Read(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("wait for exec: %w", err)
+		}
+		if n == 0 {
+			return nil
+		}
+		return errors.New(string(buf[:n]))
+	}
+}
+
+// destroyAfterHook stops and destroys a container after a failing
+// startContainer or poststart hook, then runs the poststop hooks
+// (runtime.md "Lifecycle" steps 7 and 9 continue at step 12).
+func (r *Runtime) destroyAfterHook(ctx context.Context, dir string, rec *record) {
+	r.destroy(ctx, dir, rec)
+}
+
+// Kill sends sig to the container's init, or with all to every process of
+// its cgroup (runtime.md "Kill": only a created or running container).
+func (r *Runtime) Kill(ctx context.Context, id string, sig syscall.Signal, all bool) error {
+	l, err := r.lock(id)
+	if err != nil {
+		return err
+	}
+	defer l.unlock()
+	rec, err := readState(l.path, id)
+	if err != nil {
+		return err
+	}
+	rec.refresh()
+	if rec.State.Status != specs.StateCreated && rec.State.Status != specs.StateRunning {
+		return errorf(ErrWrongState, "container %q is %s: cannot signal it", id, rec.State.Status)
+	}
+	if all {
+		return r.signalAll(rec, sig)
+	}
+	return signalInit(rec, sig)
+}
+
+func signalInit(rec *record, sig unix.Signal) error {
+	pfd, err := unix.PidfdOpen(rec.State.Pid, 0)
+	if err != nil {
+		return fmt.Errorf("signal container: %w", os.NewSyscallError("pidfd_open", err))
+	}
+	defer unix.Close(pfd)
+	// The pid still names the init (the pidfd pins it from here on).
+	if !alive(rec.State.Pid, rec.InitStart) {
+		return errorf(ErrWrongState, "container %q is stopped: cannot signal it", rec.State.ID)
+	}
+	if err := unix.PidfdSendSignal(pfd, sig, nil, 0); err != nil {
+		return fmt.Errorf("signal container: %w", os.NewSyscallError("pidfd_send_signal", err))
+	}
+	return nil
+}
+
+func (r *Runtime) signalAll(rec *record, sig unix.Signal) error {
+	if rec.Cgroup == nil {
+		return signalInit(rec, sig)
+	}
+	m, err := cgroups.Load(*rec.Cgroup)
+	if err != nil {
+		return fmt.Errorf("signal container: %w", err)
+	}
+	// Freeze so no process forks between listing and signalling.
+	frozen := sig == unix.SIGKILL && m.Freeze() == nil
+	pids, err := m.Pids()
+	if err != nil {
+		if frozen {
+			m.Thaw()
+		}
+		return fmt.Errorf("signal container: %w", err)
+	}
+	for _, p := range pids {
+		unix.Kill(p, sig)
+	}
+	if frozen {
+		m.Thaw()
+	}
+	return nil
+}
+
+// Delete deletes a stopped container (runtime.md "Delete"), or with force
+// a container in any state, also one whose create was killed halfway:
+// its processes are killed first.
+func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
+	l, err := r.lock(id)
+	if err != nil {
+		return err
+	}
+	defer l.unlock()
+	rec, err := readState(l.path, id)
+	if err != nil {
+		return err
+	}
+	rec.refresh()
+	if rec.State.Status != specs.StateStopped && !force {
+		return errorf(ErrWrongState, "container %q is %s, not stopped: kill it first or use --force", id, rec.State.Status)
+	}
+	return r.destroy(ctx, l.path, rec)
+}
+
+// destroy kills what is left of the container, removes its cgroup and
+// state directory and runs the poststop hooks (warnings only).
+func (r *Runtime) destroy(ctx context.Context, dir string, rec *record) error {
+	if rec.State.Pid > 0 {
+		if err := killWait(rec.State.Pid, rec.InitStart); err != nil {
+			return fmt.Errorf("delete: %w", err)
+		}
+	}
+	if rec.Cgroup != nil {
+		m, err := cgroups.Load(*rec.Cgroup)
+		if err == nil {
+			// Processes outside the container's pid namespace (or when it
+			// has none) survive the init.
+			if pids, perr := m.Pids(); perr == nil && len(pids) > 0 {
+				r.signalAll(rec, unix.SIGKILL)
+				for _, p := range pids {
+					killWait(p, 0)
+				}
+			}
+			err = m.Destroy()
+		}
+		if err != nil {
+			return fmt.Errorf("delete: remove cgroup: %w", err)
+		}
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("delete: %w", err)
+	}
+	if h := rec.Spec.Hooks; h != nil && len(h.Poststop) > 0 {
+		st := rec.State.State
+		st.Status = specs.StateStopped
+		st.Pid = 0
+		if err := runHooks(ctx, "poststop", h.Poststop, &st); err != nil {
+			r.log.Warn("poststop hook failed", "container", rec.State.ID, "error", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,155 @@
+package runtime
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+
+	"golang.org/x/sys/unix"
+)
+
+// Run creates and starts a container and waits for its program in the
+// foreground, as `runc run` without --detach: signals received are
+// forwarded to the program, a terminal (process.terminal without a console
+// socket) is wired to the caller's, in raw mode and resized on SIGWINCH.
+// After the program exits the container is deleted. The result is the
+// program's exit status, 128+N when signal N killed it.
+func (r *Runtime) Run(ctx context.Context, id, bundle string, o CreateOptions) (int, error) {
+	// A container init forked by nsenter (pid or time namespace joined or
+	// new) is our grandchild: as a subreaper we still wait for it.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return -1, os.NewSyscallError("prctl", err)
+	}
+	sigs := make(chan os.Signal, 64)
+	signal.Notify(sigs)
+	defer signal.Stop(sigs)
+	ctx = context.WithoutCancel(ctx)
+
+	c, err := r.create(ctx, id, bundle, o, true)
+	if err != nil {
+		return -1, err
+	}
+	var tty *ttyCopy
+	if c.Console != nil {
+		tty = newTTYCopy(c.Console, orStd(o.Stdin, os.Stdin), orStd(o.Stdout, os.Stdout))
+	}
+	if err := r.Start(ctx, id); err != nil {
+		if tty != nil {
+			tty.close()
+		}
+		r.deleteQuiet(ctx, id)
+		return -1, err
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case s := <-sigs:
+				sig := s.(unix.Signal)
+				switch sig {
+				case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
+				case unix.SIGWINCH:
+					if tty != nil {
+						tty.resize()
+					}
+				default:
+					unix.Kill(c.Pid, sig)
+				}
+			}
+		}
+	}()
+	code := waitExit(c.Pid)
+	close(done)
+	if tty != nil {
+		tty.finish()
+	}
+	r.deleteQuiet(ctx, id)
+	return code, nil
+}
+
+func (r *Runtime) deleteQuiet(ctx context.Context, id string) {
+	if err := r.Delete(ctx, id, true); err != nil {
+		r.log.Warn("delete after run", "container", id, "error", err)
+	}
+}
+
+// waitExit reaps children until pid exits and returns its status.
+func waitExit(pid int) int {
+	for {
+		var ws unix.WaitStatus
+		wpid, err := unix.Wait4(-1, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 255
+		}
+		if wpid != pid {
+			continue
+		}
+		switch {
+		case ws.Exited():
+			return ws.ExitStatus()
+		case ws.Signaled():
+			return 128 + int(ws.Signal())
+		}
+	}
+}
+
+// ttyCopy connects a container's pty master to the caller's stdio.
+type ttyCopy struct {
+	master  *os.File
+	in, out *os.File
+	saved   *unix.Termios
+	outDone chan struct{}
+}
+
+func newTTYCopy(master, in, out *os.File) *ttyCopy {
+	t := &ttyCopy{master: master, in: in, out: out, outDone: make(chan struct{})}
+	if st, err := unix.IoctlGetTermios(int(in.Fd()), unix.TCGETS); err == nil {
+		t.saved = st
+		raw := *st
+		// cfmakeraw(3)
+		raw.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+		raw.Oflag &^= unix.OPOST
+		raw.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+		raw.Cflag &^= unix.CSIZE | unix.PARENB
+		raw.Cflag |= unix.CS8
+		raw.Cc[unix.VMIN] = 1
+		raw.Cc[unix.VTIME] = 0
+		unix.IoctlSetTermios(int(in.Fd()), unix.TCSETS, &raw)
+		t.resize()
+	}
+	go func() {
+		io.Copy(master, in)
+	}()
+	go func() {
+		io.Copy(out, master) // ends with EIO once the program's side closes
+		close(t.outDone)
+	}()
+	return t
+}
+
+func (t *ttyCopy) resize() {
+	ws, err := unix.IoctlGetWinsize(int(t.in.Fd()), unix.TIOCGWINSZ)
+	if err == nil {
+		unix.IoctlSetWinsize(int(t.master.Fd()), unix.TIOCSWINSZ, ws)
+	}
+}
+
+// finish drains the program's output, closes the master and restores the
+// caller's terminal.
+func (t *ttyCopy) finish() {
+	<-t.outDone
+	t.close()
+}
+
+func (t *ttyCopy) close() {
+	t.master.Close()
+	if t.saved != nil {
+		unix.IoctlSetTermios(int(t.in.Fd()), unix.TCSETS, t.saved)
+	}
+}

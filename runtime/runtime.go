@@ -1,0 +1,66 @@
+package runtime
+
+import (
+	"io"
+	"log/slog"
+	"os"
+)
+
+// Runtime manages the containers whose state lives under one root
+// directory (runc's --root).
+type Runtime struct {
+	root    string
+	log     *slog.Logger
+	systemd bool
+}
+
+// Option configures a Runtime.
+type Option func(*Runtime)
+
+// WithLogger sets the logger for warnings (a failing poststop hook) and
+// debug messages.
+func WithLogger(l *slog.Logger) Option { return func(r *Runtime) { r.log = l } }
+
+// WithSystemdCgroup makes cgroups be managed through systemd, with
+// cgroupsPath in the "slice:prefix:name" form.
+func WithSystemdCgroup(on bool) Option { return func(r *Runtime) { r.systemd = on } }
+
+// New returns a Runtime keeping container state under root.
+func New(root string, opts ...Option) *Runtime {
+	r := &Runtime{root: root}
+	for _, o := range opts {
+		o(r)
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return r
+}
+
+// CreateOptions are the options of the create operation (runc's flags).
+type CreateOptions struct {
+	// PidFile, when set, receives the init's pid once created.
+	PidFile string
+	// ConsoleSocket is the path of a unix socket that receives the pty
+	// master when process.terminal is true.
+	ConsoleSocket string
+	// NoPivot uses MS_MOVE and chroot instead of pivot_root (for a rootfs
+	// on a ramdisk).
+	NoPivot bool
+	// NoNewKeyring keeps the caller's session keyring instead of a new one.
+	NoNewKeyring bool
+	// PreserveFDs passes this many file descriptors after stderr (3, 4,
+	// ...) to the container process.
+	PreserveFDs int
+	// Stdin, Stdout and Stderr are the container's stdio when
+	// process.terminal is false (nil: the caller's). They are files because
+	// the container keeps them after create returns.
+	Stdin, Stdout, Stderr *os.File
+}
+
+func orStd(f, std *os.File) *os.File {
+	if f == nil {
+		return std
+	}
+	return f
+}

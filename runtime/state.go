@@ -1,0 +1,42 @@
+package runtime
+
+import (
+	"errors"
+	"regexp"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Sentinel errors; callers test them with errors.Is.
+var (
+	ErrNotFound     = errors.New("runtime: container does not exist")
+	ErrExist        = errors.New("runtime: container already exists")
+	ErrInvalidID    = errors.New("runtime: invalid container id")
+	ErrWrongState   = errors.New("runtime: operation not allowed in the container's state")
+	ErrInvalidSpec  = errors.New("runtime: invalid configuration")
+	ErrNotSupported = errors.New("runtime: not supported on this operating system")
+)
+
+// State is the state of a container as `state` prints it: the fields of
+// runtime.md "State" plus those runc adds and its callers read.
+type State struct {
+	specs.State
+	// Rootfs is the absolute path of the container's root filesystem.
+	Rootfs string `json:"rootfs"`
+	// Created is when the create operation started.
+	Created time.Time `json:"created"`
+	// Owner is the user owning the container (empty for root, as runc).
+	Owner string `json:"owner"`
+}
+
+// validID is the set of container ids runc accepts: a container id names a
+// directory, so no slash, no dot-dot, no empty string.
+var validID = regexp.MustCompile(`^[\w+\-.]+$`)
+
+func checkID(id string) error {
+	if id == "" || id == "." || id == ".." || len(id) > 1024 || !validID.MatchString(id) {
+		return errorf(ErrInvalidID, "invalid container id %q: want letters, digits, _ + - .", id)
+	}
+	return nil
+}

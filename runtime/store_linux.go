@@ -1,0 +1,174 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/ocikit/ocikit/cgroups"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+const stateFile = "state.json"
+
+// record is what state.json holds: the public state, what the runtime
+// needs to find the container's resources again, and the configuration as
+// it was at create time (runtime.md: later edits of config.json MUST NOT
+// affect the container).
+type record struct {
+	State State `json:"state"`
+	// InitStart is the init's start time (field 22 of /proc/<pid>/stat),
+	// so a recycled pid is never mistaken for the container.
+	InitStart uint64         `json:"initStart,omitempty"`
+	Cgroup    *cgroups.State `json:"cgroup,omitempty"`
+	Spec      *specs.Spec    `json:"spec"`
+}
+
+func (r *Runtime) dir(id string) string { return filepath.Join(r.root, id) }
+
+// lockedDir is a container's state directory held with an exclusive flock.
+type lockedDir struct {
+	path string
+	f    *os.File
+}
+
+// lock takes the container's lock, waiting for a concurrent operation to
+// finish. It fails with ErrNotFound when the container does not exist (or
+// was deleted while we waited).
+func (r *Runtime) lock(id string) (*lockedDir, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	p := r.dir(id)
+	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_DIRECTORY, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, errorf(ErrNotFound, "container %q does not exist", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open state: %w", err)
+	}
+	if err := flock(f, unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	// A delete that held the lock before us removed the directory.
+	if _, err := os.Stat(filepath.Join(p, stateFile)); err != nil {
+		f.Close()
+		return nil, errorf(ErrNotFound, "container %q does not exist", id)
+	}
+	return &lockedDir{path: p, f: f}, nil
+}
+
+func flock(f *os.File, how int) error {
+	for {
+		err := unix.Flock(int(f.Fd()), how)
+		if err != unix.EINTR {
+			if err != nil {
+				return &os.PathError{Op: "flock", Path: f.Name(), Err: err}
+			}
+			return nil
+		}
+	}
+}
+
+func (l *lockedDir) unlock() {
+	if l != nil && l.f != nil {
+		l.f.Close()
+		l.f = nil
+	}
+}
+
+// writeState replaces state.json atomically (write, fsync-free rename: the
+// root is a tmpfs in practice, and a torn file is what rename prevents).
+func writeState(dir string, rec *record) error {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	return writeFileAtomic(filepath.Join(dir, stateFile), data, 0o600)
+}
+
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp" + strconv.Itoa(os.Getpid())
+	if err := os.WriteFile(tmp, data, mode); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write state: %w", err)
+	}
+	return nil
+}
+
+func readState(dir, id string) (*record, error) {
+	data, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, errorf(ErrNotFound, "container %q does not exist", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state: %w", err)
+	}
+	var rec record
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return nil, fmt.Errorf("container %q: corrupt state.json: %w", id, err)
+	}
+	return &rec, nil
+}
+
+// refresh derives the current status: a container whose init has exited
+// (or whose pid now names another process) is stopped.
+func (rec *record) refresh() {
+	switch rec.State.Status {
+	case specs.StateCreating, specs.StateCreated, specs.StateRunning:
+		if rec.State.Pid <= 0 {
+			if rec.State.Status != specs.StateCreating {
+				rec.State.Status = specs.StateStopped
+			}
+			return
+		}
+		if !alive(rec.State.Pid, rec.InitStart) {
+			rec.State.Status = specs.StateStopped
+		}
+	}
+}
+
+// alive reports whether pid is a live (not zombie) process started at
+// start (when start is non-zero).
+func alive(pid int, start uint64) bool {
+	st, state, err := procStat(pid)
+	if err != nil {
+		return false
+	}
+	if state == 'Z' || state == 'X' {
+		return false
+	}
+	return start == 0 || st == start
+}
+
+// procStat returns the start time and state letter of pid.
+func procStat(pid int) (uint64, byte, error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 >= len(s) {
+		return 0, 0, fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	fields := strings.Fields(s[i+2:])
+	// fields[0] is field 3 (state); start time is field 22.
+	if len(fields) < 20 {
+		return 0, 0, fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	st, err := strconv.ParseUint(fields[19], 10, 64)
+	if err != nil {
+		return 0, 0, fmt.Errorf("parse /proc/%d/stat: %w", pid, err)
+	}
+	return st, fields[0][0], nil
+}

@@ -1,0 +1,97 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Message types on the sync socket between the runtime and the init. The
+// socket is SOCK_SEQPACKET: one JSON message per packet.
+const (
+	msgMaps    = "maps"  // init (nsenter): write the maps of a new user namespace
+	msgPid     = "pid"   // init (nsenter): the pid of the forked container init
+	msgError   = "error" // init: setup failed; Msg is one line
+	msgHooks   = "hooks" // init: run prestart and createRuntime hooks now
+	msgReady   = "ready" // init: set up, waiting for start
+	msgOK      = "ok"    // runtime: go on
+	msgAbort   = "abort" // runtime: a hook failed, exit
+	maxMsgSize = 1 << 16
+)
+
+type syncMsg struct {
+	Type string `json:"type"`
+	Pid  int    `json:"pid,omitempty"`
+	Msg  string `json:"msg,omitempty"`
+}
+
+// initConfig is what the runtime sends to the init over the config pipe.
+type initConfig struct {
+	ID           string      `json:"id"`
+	Bundle       string      `json:"bundle"`
+	Spec         *specs.Spec `json:"spec"`
+	NoPivot      bool        `json:"noPivot,omitempty"`
+	NoNewKeyring bool        `json:"noNewKeyring,omitempty"`
+	PreserveFDs  int         `json:"preserveFds,omitempty"`
+	SyncFD       int         `json:"syncFd"`
+	StartFD      int         `json:"startFd"`
+	ConsoleFD    int         `json:"consoleFd"`
+	ConsolePath  string      `json:"consolePath,omitempty"`
+	// RuntimeHooks tells the init to stop for prestart and createRuntime
+	// hooks; without them it saves the round trip.
+	RuntimeHooks bool `json:"runtimeHooks,omitempty"`
+	// NewCgroupNS asks the init to unshare the cgroup namespace once it is
+	// in its cgroup, so the container sees its own cgroup as the root.
+	NewCgroupNS bool `json:"newCgroupNs,omitempty"`
+	// SetRoot asks the init to become uid and gid 0 of a new user
+	// namespace created by clone(2).
+	SetRoot bool `json:"setRoot,omitempty"`
+	// UserNS tells rootfs the init is in a user namespace.
+	UserNS bool `json:"userNs,omitempty"`
+	// CgroupPaths are the container's cgroup directories, for mounts of
+	// type cgroup.
+	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
+}
+
+func sendMsg(f *os.File, m syncMsg) error {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	return err
+}
+
+// recvMsg reads one message; io.EOF when the peer closed its end.
+func recvMsg(f *os.File) (syncMsg, error) {
+	buf := make([]byte, maxMsgSize)
+	n, err := f.Read(buf)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return syncMsg{}, io.EOF
+		}
+		return syncMsg{}, err
+	}
+	if n == 0 {
+		return syncMsg{}, io.EOF
+	}
+	var m syncMsg
+	if err := json.Unmarshal(buf[:n], &m); err != nil {
+		return syncMsg{}, fmt.Errorf("bad message from init: %w", err)
+	}
+	return m, nil
+}
+
+// socketpair returns a connected SOCK_SEQPACKET pair, close-on-exec.
+func socketpair() (parent, child *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, os.NewSyscallError("socketpair", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync"), nil
+}
