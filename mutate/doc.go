@@ -1,0 +1,15 @@
+// Package mutate derives new images in an OCI image layout: an empty image
+// (New), an image with one more layer (AppendLayer, used by both repack and
+// add-layer), and an image with an edited config (EditConfig).
+//
+// Images are immutable (config.md "Image JSON"): every change stores a new
+// config blob and a new manifest and moves a tag to it. The previous blobs
+// stay in the layout until garbage collection, so other tags and digests
+// referring to them keep working. The config is handled through image-spec's
+// v1.Image, so fields outside the specification are not carried over.
+//
+// Output is reproducible: "created" of the config and of the history entry
+// comes from WithCreated (else the clock), JSON is marshalled
+// deterministically, and layers are compressed reproducibly
+// (layer.Compress).
+package mutate
