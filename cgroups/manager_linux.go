@@ -354,3 +354,5 @@ func convertStats(s *lc.Stats) *Stats {
 	}
 	return out
 }
+
+func isRunningSystemd() bool { return systemd.IsRunningSystemd() }

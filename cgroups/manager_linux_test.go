@@ -1,0 +1,351 @@
+package cgroups
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ocikit/ocikit/internal/testutil"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// child is a shell that waits for commands on stdin and answers on stdout,
+// so the test can run an action inside the cgroup after limits are set.
+type child struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Reader
+}
+
+func startChild(t *testing.T) *child {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", `while read line; do eval "$line"; echo done; done`)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &child{cmd: cmd, in: in, out: bufio.NewReader(out)}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return c
+}
+
+// run runs a shell command line in the child and returns its output lines.
+func (c *child) run(t *testing.T, line string) []string {
+	t.Helper()
+	if _, err := fmt.Fprintln(c.in, line); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for {
+		l, err := c.out.ReadString('\n')
+		if err != nil {
+			t.Fatalf("child: %v (output so far %q)", err, out)
+		}
+		l = strings.TrimSuffix(l, "\n")
+		if l == "done" {
+			return out
+		}
+		out = append(out, l)
+	}
+}
+
+func (c *child) stop() {
+	c.cmd.Process.Kill()
+	c.cmd.Wait()
+}
+
+func testPath(t *testing.T) string {
+	return fmt.Sprintf("/ocikit-test/%s-%d", strings.ReplaceAll(t.Name(), "/", "_"), os.Getpid())
+}
+
+func readFile(t *testing.T, dir, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func newTestManager(t *testing.T, linux *specs.Linux) *Manager {
+	t.Helper()
+	linux.CgroupsPath = testPath(t)
+	m, err := New("test", &specs.Spec{Linux: linux})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleanup(t, m)
+	return m
+}
+
+// cleanup destroys m at the end of the test and removes the ocikit-test
+// parent directories when they are empty.
+func cleanup(t *testing.T, m *Manager) {
+	t.Cleanup(func() {
+		paths := m.Paths()
+		if err := m.Destroy(); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+		for _, p := range paths {
+			os.Remove(filepath.Dir(p)) // fails while another test uses it
+		}
+	})
+}
+
+func TestManagerLimits(t *testing.T) {
+	testutil.RequireRoot(t)
+	t.Logf("host cgroup mode: %s", HostMode())
+	m := newTestManager(t, &specs.Linux{})
+	c := startChild(t)
+	if err := m.Apply(c.cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	res := &specs.LinuxResources{
+		Memory: &specs.LinuxMemory{Limit: ptr[int64](64 << 20), Reservation: ptr[int64](32 << 20), Swappiness: ptr[uint64](20), KernelTCP: ptr[int64](16 << 20)},
+		CPU:    &specs.LinuxCPU{Shares: ptr[uint64](512), Quota: ptr[int64](50000), Period: ptr[uint64](100000), Cpus: "0"},
+		Pids:   &specs.LinuxPids{Limit: ptr[int64](32)},
+	}
+	if HostMode() == Unified {
+		res.Memory.KernelTCP = nil
+		res.Memory.Swappiness = nil
+	}
+	if err := m.Set(res); err != nil {
+		t.Fatal(err)
+	}
+	pids, err := m.Pids()
+	if err != nil || !slices.Contains(pids, c.cmd.Process.Pid) {
+		t.Fatalf("Pids = %v, %v; want %d in it", pids, err, c.cmd.Process.Pid)
+	}
+	type want struct{ ctl, file, val string }
+	var wants []want
+	if HostMode() == Unified {
+		wants = []want{
+			{"", "memory.max", "67108864"}, {"", "memory.low", "33554432"}, {"", "pids.max", "32"},
+			{"", "cpu.max", "50000 100000"}, {"", "cpu.weight", "20"}, {"", "cpuset.cpus", "0"},
+		}
+	} else {
+		wants = []want{
+			{"memory", "memory.limit_in_bytes", "67108864"}, {"memory", "memory.soft_limit_in_bytes", "33554432"},
+			{"memory", "memory.swappiness", "20"}, {"memory", "memory.kmem.tcp.limit_in_bytes", "16777216"},
+			{"pids", "pids.max", "32"}, {"cpu", "cpu.cfs_quota_us", "50000"}, {"cpu", "cpu.cfs_period_us", "100000"},
+			{"cpu", "cpu.shares", "512"}, {"cpuset", "cpuset.cpus", "0"},
+		}
+	}
+	for _, w := range wants {
+		if got := readFile(t, m.Path(w.ctl), w.file); got != w.val {
+			t.Errorf("%s = %q, want %q", w.file, got, w.val)
+		}
+	}
+
+	// Update merges: only pids changes, the memory limit stays.
+	if err := m.Update(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr[int64](-1)}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, m.Path("pids"), "pids.max"); got != "max" {
+		t.Errorf("after update pids.max = %q, want max", got)
+	}
+	memFile, memCtl := "memory.limit_in_bytes", "memory"
+	if HostMode() == Unified {
+		memFile, memCtl = "memory.max", ""
+	}
+	if got := readFile(t, m.Path(memCtl), memFile); got != "67108864" {
+		t.Errorf("after update %s = %q, want unchanged 67108864", memFile, got)
+	}
+
+	st, err := m.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Pids.Current < 1 || st.Pids.Limit != 0 {
+		t.Errorf("stats: pids current %d limit %d, want >= 1 and unlimited", st.Pids.Current, st.Pids.Limit)
+	}
+	if _, err := json.Marshal(st); err != nil {
+		t.Fatal(err)
+	}
+
+	// The pids limit is enforced: with room for the shell, a subshell and
+	// one more process, forking six sleeps fails.
+	if err := m.Set(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr[int64](3)}}); err != nil {
+		t.Fatal(err)
+	}
+	out := c.run(t, `( for i in 1 2 3 4 5 6; do sleep 1 & done; wait ) 2>/dev/null; echo "rc=$?"`)
+	if len(out) != 1 || out[0] == "rc=0" {
+		t.Errorf("forking past pids.max: %q, want a failure", out)
+	}
+	if ev := readFile(t, m.Path("pids"), "pids.events"); ev == "max 0" {
+		t.Errorf("pids.events %q: no fork was refused", ev)
+	}
+}
+
+func TestManagerStateLoadDestroy(t *testing.T) {
+	testutil.RequireRoot(t)
+	m := newTestManager(t, &specs.Linux{Resources: &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr[int64](10)}}})
+	c := startChild(t)
+	if err := m.Apply(c.cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Set(nil); err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(m.State())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st State
+	if err := json.Unmarshal(data, &st); err != nil {
+		t.Fatal(err)
+	}
+	m2, err := Load(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if HostMode() == Hybrid {
+		if p := m2.Paths()[""]; !strings.HasPrefix(p, "/sys/fs/cgroup/unified/") {
+			t.Errorf("hybrid: cgroup2 path %q, want under /sys/fs/cgroup/unified", p)
+		}
+	}
+	pids, err := m2.Pids()
+	if err != nil || !slices.Contains(pids, c.cmd.Process.Pid) {
+		t.Fatalf("loaded manager Pids = %v, %v", pids, err)
+	}
+	// Update after Load merges into the persisted resources.
+	if err := m2.Update(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr[int64](128 << 20)}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := m2.State().Resources; got.Pids == nil || *got.Pids.Limit != 10 || *got.Memory.Limit != 128<<20 {
+		t.Errorf("merged state resources %+v", got)
+	}
+
+	if err := m2.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := m2.Frozen(); err != nil || !f {
+		t.Fatalf("Frozen = %v, %v after Freeze", f, err)
+	}
+	if s := procState(t, c.cmd.Process.Pid); HostMode() != Unified && s != "D" && s != "S" {
+		t.Logf("frozen child in state %s", s)
+	}
+	if err := m2.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := m2.Frozen(); err != nil || f {
+		t.Fatalf("Frozen = %v, %v after Thaw", f, err)
+	}
+	if out := c.run(t, "echo alive"); len(out) != 1 || out[0] != "alive" {
+		t.Fatalf("thawed child answered %q", out)
+	}
+
+	paths := m2.Paths()
+	c.stop()
+	if err := m2.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	for ctl, p := range paths {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s cgroup %s still exists after Destroy (%v)", ctl, p, err)
+		}
+	}
+	if err := m2.Destroy(); err != nil {
+		t.Errorf("second Destroy: %v", err)
+	}
+}
+
+func procState(t *testing.T, pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	return strings.Fields(s[strings.LastIndexByte(s, ')')+1:])[0]
+}
+
+func TestManagerDevices(t *testing.T) {
+	testutil.RequireRoot(t)
+	// Deny everything: the default devices stay usable, /dev/kmsg not.
+	m := newTestManager(t, &specs.Linux{Resources: &specs.LinuxResources{
+		Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
+	}})
+	c := startChild(t)
+	if err := m.Apply(c.cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Set(nil); err != nil {
+		t.Fatal(err)
+	}
+	probe := `for d in null zero full urandom kmsg; do if (: <"/dev/$d") 2>/dev/null; then echo "$d ok"; else echo "$d denied"; fi; done`
+	got := c.run(t, probe)
+	want := []string{"null ok", "zero ok", "full ok", "urandom ok", "kmsg denied"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("with deny-all: %q, want %q", got, want)
+	}
+	// Allow /dev/kmsg for reading only.
+	if err := m.Update(&specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{
+		{Allow: false, Access: "rwm"},
+		{Allow: true, Type: "c", Major: ptr[int64](1), Minor: ptr[int64](11), Access: "r"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	got = c.run(t, `if (: </dev/kmsg) 2>/dev/null; then echo read ok; fi; if (: >/dev/kmsg) 2>/dev/null; then echo write ok; else echo write denied; fi`)
+	if !slices.Equal(got, []string{"read ok", "write denied"}) {
+		t.Fatalf("with kmsg r: %q", got)
+	}
+	// /dev/null must also be denied when the spec denies it after... no:
+	// the default devices are always allowed (config-linux.md "Default Devices").
+}
+
+func TestManagerDefaultPathRelative(t *testing.T) {
+	testutil.RequireRoot(t)
+	rel := strings.TrimPrefix(testPath(t), "/")
+	m, err := New("rel", &specs.Spec{Linux: &specs.Linux{CgroupsPath: rel}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleanup(t, m)
+	if err := m.Apply(-1); err != nil {
+		t.Fatal(err)
+	}
+	// A relative path is under the runtime's own cgroup (as runc).
+	own := ownCgroup(t, "pids")
+	if HostMode() == Unified {
+		if !strings.HasSuffix(m.Path(""), rel) {
+			t.Fatalf("path %q does not end with %q", m.Path(""), rel)
+		}
+		return
+	}
+	if want := filepath.Join("/sys/fs/cgroup/pids", own, rel); m.Path("pids") != want {
+		t.Fatalf("pids path %q, want %q", m.Path("pids"), want)
+	}
+}
+
+func ownCgroup(t *testing.T, ctl string) string {
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		parts := strings.SplitN(l, ":", 3)
+		if len(parts) == 3 && slices.Contains(strings.Split(parts[1], ","), ctl) {
+			return parts[2]
+		}
+	}
+	t.Fatalf("no %s cgroup in /proc/self/cgroup", ctl)
+	return ""
+}
