@@ -66,6 +66,9 @@ func (l *Layout) GC(ctx context.Context, opts ...GCOption) (*GCReport, error) {
 	}
 	defer unlock()
 
+	if err := l.checkMarker(); err != nil {
+		return nil, fmt.Errorf("gc: %w", err)
+	}
 	marked, err := l.mark(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("gc: %w", err)

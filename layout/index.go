@@ -64,6 +64,11 @@ func (l *Layout) UpdateIndex(ctx context.Context, fn func(*v1.Index) error) erro
 }
 
 func (l *Layout) updateIndexLocked(ctx context.Context, fn func(*v1.Index) error) error {
+	// Re-check the marker: the directory may have changed since Open, and
+	// a write must not turn a broken or foreign directory into a layout.
+	if err := l.checkMarker(); err != nil {
+		return err
+	}
 	idx, err := l.Index(ctx)
 	if err != nil {
 		return err
