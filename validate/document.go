@@ -124,6 +124,8 @@ type checker struct {
 	// schemaAt holds the paths the schema flagged, so that a semantic
 	// check does not report the same field twice.
 	schemaAt map[string]bool
+	// strict: also report SHOULD-level omissions common tools make.
+	strict bool
 }
 
 func (c *checker) add(sev Severity, l loc, file, clause, format string, args ...any) {
@@ -169,9 +171,15 @@ func (c *checker) warnf(l loc, file, clause, format string, args ...any) {
 // values, annotation rules, config fields). Media types: the image index,
 // manifest, config, content descriptor and oci-layout types of image-spec
 // (and Docker's compatible manifest list, manifest and config types).
-func Document(mediaType string, data []byte) *Report {
+//
+// Of the options, only WithStrict applies.
+func Document(mediaType string, data []byte, opts ...Option) *Report {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	r := newReport(mediaType)
-	c := &checker{r: r}
+	c := &checker{r: r, strict: o.strict}
 	k := kindOf(mediaType)
 	if k == kindOther || k == kindEmpty {
 		c.errorf(rootLoc(""), "", clauseMediaTypes, "no validation defined for media type %q", mediaType)
@@ -599,7 +607,10 @@ func (c *checker) checkAnnotations(l loc, file string, a map[string]string) {
 // conflict with the referencing descriptor.
 func (c *checker) checkMediaTypeField(l loc, file, clause, own, claimed, want string) {
 	if own == "" {
-		c.warnf(l.field("mediaType"), file, clause, "mediaType field is missing; it SHOULD be %s", want)
+		// umoci and skopeo omit it; only pedantic runs say so.
+		if c.strict {
+			c.warnf(l.field("mediaType"), file, clause, "mediaType field is missing; it SHOULD be %s", want)
+		}
 		return
 	}
 	expect := want

@@ -11,6 +11,7 @@ func newImageCmd(g *globals) *cobra.Command {
 	}
 	cmd.AddCommand(
 		newImageInitCmd(g), newImageLsCmd(g), newImageInspectCmd(g), newImageTagCmd(g), newImageRmCmd(g), newImageGCCmd(g),
+		newImageValidateCmd(g),
 	)
 	return cmd
 }
