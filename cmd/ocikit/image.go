@@ -12,6 +12,7 @@ func newImageCmd(g *globals) *cobra.Command {
 	cmd.AddCommand(
 		newImageInitCmd(g), newImageLsCmd(g), newImageInspectCmd(g), newImageTagCmd(g), newImageRmCmd(g), newImageGCCmd(g),
 		newImageValidateCmd(g),
+		newImageUnpackCmd(g),
 	)
 	return cmd
 }
