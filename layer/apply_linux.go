@@ -944,3 +944,13 @@ func removeTree(p string) {
 	defer parent.Close()
 	_ = removeAllAt(int(parent.Fd()), filepath.Base(p))
 }
+
+// renameDir moves directory old onto new, which may be an empty directory
+// (os.Rename refuses an existing directory as the target; rename(2) does
+// not).
+func renameDir(old, new string) error {
+	if err := unix.Rename(old, new); err != nil {
+		return &os.LinkError{Op: "rename", Old: old, New: new, Err: err}
+	}
+	return nil
+}

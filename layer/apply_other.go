@@ -17,3 +17,5 @@ func (*applier) finish() error                               { return ErrNotSupp
 func (*applier) close()                                      {}
 
 func removeTree(p string) { _ = os.RemoveAll(p) }
+
+func renameDir(old, new string) error { return os.Rename(old, new) }

@@ -119,7 +119,7 @@ func Unpack(ctx context.Context, blobs BlobOpener, manifest v1.Manifest, config 
 	a.close()
 	// rename(2) replaces an empty directory; checkTargetEmpty made sure
 	// that is all there may be.
-	if err := os.Rename(tmp, target); err != nil {
+	if err := renameDir(tmp, target); err != nil {
 		return fmt.Errorf("move rootfs into place: %w", err)
 	}
 	ok = true
