@@ -49,9 +49,9 @@ func tHardlink(name, to string) ent {
 	return ent{name: name, typ: tar.TypeLink, link: to}
 }
 
-func (e ent) withMode(m int64) ent         { e.mode = m; return e }
-func (e ent) withOwner(uid, gid int) ent   { e.uid, e.gid = uid, gid; return e }
-func (e ent) withMtime(t time.Time) ent    { e.mtime = t; return e }
+func (e ent) withMode(m int64) ent       { e.mode = m; return e }
+func (e ent) withOwner(uid, gid int) ent { e.uid, e.gid = uid, gid; return e }
+func (e ent) withMtime(t time.Time) ent  { e.mtime = t; return e }
 func (e ent) withXattr(k, v string) ent {
 	m := map[string]string{}
 	for a, b := range e.xattrs {

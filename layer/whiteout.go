@@ -16,10 +16,10 @@ const (
 type whiteoutKind uint8
 
 const (
-	notWhiteout      whiteoutKind = iota
-	whiteoutExplicit              // ".wh.NAME": remove NAME
-	whiteoutDirOpaque             // ".wh..wh..opq": hide the directory's lower children
-	whiteoutIgnored               // AUFS metadata: skip
+	notWhiteout       whiteoutKind = iota
+	whiteoutExplicit               // ".wh.NAME": remove NAME
+	whiteoutDirOpaque              // ".wh..wh..opq": hide the directory's lower children
+	whiteoutIgnored                // AUFS metadata: skip
 )
 
 // parseWhiteout classifies the base name of a tar entry. For an explicit
