@@ -1,0 +1,298 @@
+package rootfs
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/moby/sys/mountinfo"
+	"github.com/ocikit/ocikit/internal/testutil"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// The tests run Prepare and Finish in a child process (this test binary
+// re-executed) in new mount and PID namespaces: the namespaces, and with
+// them every mount made, die with the child. The child reports what it sees
+// as JSON on stdout.
+
+const childEnv = "OCIKIT_ROOTFS_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if p := os.Getenv(childEnv); p != "" {
+		os.Exit(childMain(p))
+	}
+	os.Exit(m.Run())
+}
+
+// childConfig is what the child does.
+type childConfig struct {
+	Spec        *specs.Spec
+	Bundle      string
+	NoPivot     bool
+	Console     string
+	CgroupPaths map[string]string
+	// Tmpfs are host directories on which the child mounts a tmpfs before
+	// Prepare (sources with submounts); Shared ones are made shared.
+	Tmpfs  []string
+	Shared []string
+	// Locked are host directories given a nosuid,nodev tmpfs by an outer
+	// child, whose flags the inner child (in a user namespace) sees locked.
+	Locked []string
+	// OuterShared are host directories given a shared tmpfs by an outer
+	// child: the inner child's copies are their peers, so they have a
+	// master once Prepare makes the tree rslave.
+	OuterShared []string
+	// UserNS: the outer child re-executes itself as the inner one in a new
+	// user namespace (uid/gid 0-65535 mapped onto themselves) without a
+	// network namespace; NoPID leaves the inner one in the outer's PID
+	// namespace.
+	UserNS bool
+	NoPID  bool
+	// IDMapFds: prepare idmapped mounts with OpenIDMappedMounts first.
+	IDMapFds bool
+	Stat     []string // paths to lstat after Finish
+	Write    []string // paths to create a file at
+	Read     []string // files to read
+	List     []string // directories to list
+}
+
+func (c *childConfig) outer() bool {
+	return c.UserNS || len(c.Locked) > 0 || len(c.OuterShared) > 0
+}
+
+type statResult struct {
+	Exists bool
+	Mode   uint32 // st_mode
+	Major  uint32
+	Minor  uint32
+	UID    uint32
+	GID    uint32
+	Link   string
+}
+
+type childReport struct {
+	Err    string // Prepare or Finish error, if any
+	Pre    []*mountinfo.Info
+	Mounts []*mountinfo.Info
+	Stat   map[string]statResult
+	Write  map[string]string // "" or the error
+	Read   map[string]string
+	List   map[string][]string
+}
+
+func childMain(cfgPath string) int {
+	data, err := os.ReadFile(cfgPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	var cfg childConfig
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	rep := childReport{Stat: map[string]statResult{}, Write: map[string]string{}, Read: map[string]string{}, List: map[string][]string{}}
+	if err := childRun(cfgPath, &cfg, &rep); err != nil {
+		rep.Err = err.Error()
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(&rep); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	return 0
+}
+
+func childRun(cfgPath string, cfg *childConfig, rep *childReport) error {
+	if os.Getenv(childEnv+"_STAGE") == "" && cfg.outer() {
+		// Outer child: set up mounts, then run the inner one.
+		for _, d := range cfg.Locked {
+			if err := unix.Mount("tmpfs", d, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=755"); err != nil {
+				return fmt.Errorf("setup: %w", err)
+			}
+		}
+		for _, d := range cfg.OuterShared {
+			if err := unix.Mount("tmpfs", d, "tmpfs", 0, "mode=755"); err != nil {
+				return fmt.Errorf("setup: %w", err)
+			}
+			if err := unix.Mount("", d, "", unix.MS_SHARED, ""); err != nil {
+				return fmt.Errorf("setup: %w", err)
+			}
+		}
+		cmd := childCmd(cfgPath, cfg.UserNS, !cfg.NoPID)
+		cmd.Env = append(cmd.Env, childEnv+"_STAGE=inner")
+		cmd.Stdout = os.Stdout
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("inner child: %w", err)
+		}
+		os.Exit(0)
+	}
+	for _, d := range cfg.Tmpfs {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("setup: %w", err)
+		}
+		if err := unix.Mount("tmpfs", d, "tmpfs", 0, "mode=755"); err != nil {
+			return fmt.Errorf("setup: %w", err)
+		}
+	}
+	for _, d := range cfg.Shared {
+		if err := unix.Mount("", d, "", unix.MS_SHARED, ""); err != nil {
+			return fmt.Errorf("setup: %w", err)
+		}
+	}
+	opts := Options{NoPivot: cfg.NoPivot, Console: cfg.Console, CgroupPaths: cfg.CgroupPaths,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	if cfg.IDMapFds {
+		fds, err := OpenIDMappedMounts(cfg.Spec, cfg.Bundle)
+		if err != nil {
+			return err
+		}
+		opts.MountFds = fds
+	}
+	if err := Prepare(cfg.Spec, cfg.Bundle, opts); err != nil {
+		return err
+	}
+	pre, err := mountinfo.GetMounts(nil)
+	if err != nil {
+		return err
+	}
+	rep.Pre = pre
+	if err := Finish(cfg.Spec, opts); err != nil {
+		return err
+	}
+	if rep.Mounts, err = mountinfo.GetMounts(nil); err != nil {
+		return err
+	}
+	for _, p := range cfg.Stat {
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			rep.Stat[p] = statResult{}
+			continue
+		}
+		r := statResult{Exists: true, Mode: st.Mode, Major: unix.Major(st.Rdev), Minor: unix.Minor(st.Rdev), UID: st.Uid, GID: st.Gid}
+		r.Link, _ = os.Readlink(p)
+		rep.Stat[p] = r
+	}
+	for _, p := range cfg.Write {
+		rep.Write[p] = ""
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			rep.Write[p] = errText(err)
+		}
+	}
+	for _, p := range cfg.Read {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			rep.Read[p] = "error: " + errText(err)
+		} else {
+			rep.Read[p] = string(b)
+		}
+	}
+	for _, p := range cfg.List {
+		ents, err := os.ReadDir(p)
+		names := []string{}
+		if err != nil {
+			names = append(names, "error: "+errText(err))
+		}
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		rep.List[p] = names
+	}
+	return nil
+}
+
+func errText(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// childCmd is this test binary run as a child in new mount (and PID, and
+// user) namespaces.
+func childCmd(cfgPath string, userns, pidns bool) *exec.Cmd {
+	cmd := exec.Command("/proc/self/exe", "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+cfgPath)
+	flags := uintptr(unix.CLONE_NEWNS)
+	if pidns {
+		flags |= unix.CLONE_NEWPID
+	}
+	attr := &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: syscall.SIGKILL}
+	if userns {
+		attr.Cloneflags |= unix.CLONE_NEWUSER
+		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 65536}}
+		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 65536}}
+	}
+	cmd.SysProcAttr = attr
+	return cmd
+}
+
+// runChild runs cfg in a child and returns its report.
+func runChild(t *testing.T, cfg *childConfig) *childReport {
+	t.Helper()
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(t.TempDir(), "child.json")
+	if err := os.WriteFile(cfgPath, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := childCmd(cfgPath, false, !cfg.outer())
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("child: %v\nstderr:\n%s", err, stderr.String())
+	}
+	var rep childReport
+	if err := json.NewDecoder(io.MultiReader(&stdout)).Decode(&rep); err != nil {
+		t.Fatalf("child report: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	if testing.Verbose() && stderr.Len() > 0 {
+		t.Logf("child log:\n%s", stderr.String())
+	}
+	return &rep
+}
+
+// newBundle makes a bundle with a busybox rootfs and returns its path.
+func newBundle(t *testing.T) string {
+	t.Helper()
+	testutil.RequireRoot(t)
+	b := t.TempDir()
+	if err := os.Chmod(b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	testutil.BusyboxRootfs(t, filepath.Join(b, "rootfs"))
+	return b
+}
+
+// mountAt returns the topmost mount at mountpoint p, or nil.
+func mountAt(ms []*mountinfo.Info, p string) *mountinfo.Info {
+	var top *mountinfo.Info
+	for _, m := range ms {
+		if m.Mountpoint == p {
+			top = m
+		}
+	}
+	return top
+}
+
+func hasOpt(opts, o string) bool {
+	for _, x := range strings.Split(opts, ",") {
+		if x == o {
+			return true
+		}
+	}
+	return false
+}
