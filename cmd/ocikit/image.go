@@ -13,6 +13,7 @@ func newImageCmd(g *globals) *cobra.Command {
 		newImageInitCmd(g), newImageLsCmd(g), newImageInspectCmd(g), newImageTagCmd(g), newImageRmCmd(g), newImageGCCmd(g),
 		newImageValidateCmd(g),
 		newImageUnpackCmd(g),
+		newImageRepackCmd(g), newImageNewCmd(g), newImageAddLayerCmd(g), newImageConfigCmd(g),
 	)
 	return cmd
 }
