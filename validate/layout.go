@@ -302,7 +302,7 @@ func (w *walker) walkIndexJSON(idx *v1.Index) {
 			if w.ctx.Err() != nil {
 				return
 			}
-			w.follow(l.field("manifests").index(i), d, roleIndexEntry, 0)
+			w.follow(l.field("manifests").index(i), "index.json", d, roleIndexEntry, 0)
 		}
 		return
 	}
@@ -310,7 +310,7 @@ func (w *walker) walkIndexJSON(idx *v1.Index) {
 	for i, d := range idx.Manifests {
 		if d.Annotations[v1.AnnotationRefName] == ref || string(d.Digest) == ref {
 			found = true
-			w.follow(l.field("manifests").index(i), d, roleIndexEntry, 0)
+			w.follow(l.field("manifests").index(i), "index.json", d, roleIndexEntry, 0)
 		}
 	}
 	if found {
@@ -345,7 +345,7 @@ func (w *walker) followDigest(d digest.Digest) {
 	if k := sniffJSON(data); k == kindIndex {
 		mt = v1.MediaTypeImageIndex
 	}
-	w.follow(rootLoc(blobFile(d)), v1.Descriptor{MediaType: mt, Digest: d, Size: fi.Size()}, roleIndexEntry, 0)
+	w.follow(rootLoc(blobFile(d)), "", v1.Descriptor{MediaType: mt, Digest: d, Size: fi.Size()}, roleIndexEntry, 0)
 }
 
 // role is what a descriptor's target is to the document holding it.
@@ -361,12 +361,15 @@ const (
 // follow checks the blob a descriptor points to and, for documents,
 // descends into it. It returns the decoded document when there is one and
 // its content is trusted.
-func (w *walker) follow(l loc, d v1.Descriptor, r role, depth int) (parsed, bool) {
+func (w *walker) follow(l loc, from string, d v1.Descriptor, r role, depth int) (parsed, bool) {
 	if w.ctx.Err() != nil {
 		return parsed{}, false
 	}
 	if !digestGrammar(string(d.Digest)) {
 		return parsed{}, false // the schema reported it
+	}
+	if err := d.Digest.Validate(); err != nil && !errors.Is(err, digest.ErrDigestUnsupported) {
+		return parsed{}, false // checkDigest reported the bad encoding
 	}
 	k := kindOf(d.MediaType)
 	if r == roleLayer {
@@ -431,7 +434,7 @@ func (w *walker) follow(l loc, d v1.Descriptor, r role, depth int) (parsed, bool
 	key := docKey{d.Digest, k}
 	if ds, seen := w.docs[key]; seen {
 		if r == roleIndexEntry && ds.parsed.manifest != nil {
-			w.crossCheck(l, d, ds.parsed.manifest)
+			w.crossCheck(l, from, d, ds.parsed.manifest)
 		}
 		return ds.parsed, ds.ok
 	}
@@ -452,17 +455,17 @@ func (w *walker) follow(l loc, d v1.Descriptor, r role, depth int) (parsed, bool
 	case kindIndex:
 		if p.index != nil {
 			for i, m := range p.index.Manifests {
-				w.follow(el.field("manifests").index(i), m, roleIndexEntry, depth+1)
+				w.follow(el.field("manifests").index(i), file, m, roleIndexEntry, depth+1)
 			}
 			if p.index.Subject != nil {
-				w.follow(el.field("subject"), *p.index.Subject, roleSubject, depth+1)
+				w.follow(el.field("subject"), file, *p.index.Subject, roleSubject, depth+1)
 			}
 		}
 	case kindManifest:
 		if p.manifest != nil {
 			w.walkManifest(el, file, p.manifest, depth)
 			if r == roleIndexEntry {
-				w.crossCheck(l, d, p.manifest)
+				w.crossCheck(l, from, d, p.manifest)
 			}
 		}
 	}
@@ -475,8 +478,7 @@ func (w *walker) follow(l loc, d v1.Descriptor, r role, depth int) (parsed, bool
 // artifactType against the manifest's (descriptor.md: "the value of the
 // config descriptor mediaType when the descriptor references an image
 // manifest", or the manifest's own artifactType).
-func (w *walker) crossCheck(l loc, d v1.Descriptor, m *v1.Manifest) {
-	file := blobFile(d.Digest)
+func (w *walker) crossCheck(l loc, file string, d v1.Descriptor, m *v1.Manifest) {
 	if d.Platform != nil {
 		if cs, ok := w.docs[docKey{m.Config.Digest, kindConfig}]; ok && cs.parsed.config != nil {
 			have := cs.parsed.config.Platform
@@ -501,24 +503,24 @@ func (w *walker) crossCheck(l loc, d v1.Descriptor, m *v1.Manifest) {
 }
 
 func (w *walker) walkManifest(el loc, file string, m *v1.Manifest, depth int) {
-	cfg, ok := w.follow(el.field("config"), m.Config, roleConfig, depth+1)
+	cfg, ok := w.follow(el.field("config"), file, m.Config, roleConfig, depth+1)
 	var diffIDs []digest.Digest
 	if ok && cfg.config != nil {
 		diffIDs = cfg.config.RootFS.DiffIDs
 		if len(diffIDs) != len(m.Layers) {
-			w.errorf(el.field("config"), blobFile(m.Config.Digest), clauseConfigProps, "rootfs.diff_ids has %d entries, the manifest has %d layers", len(diffIDs), len(m.Layers))
+			w.errorf(el.field("config"), blobFile(m.Config.Digest), clauseConfigProps, "rootfs.diff_ids has %s, the manifest has %s", plural(len(diffIDs), "entry"), plural(len(m.Layers), "layer"))
 			diffIDs = nil
 		}
 	}
 	for i, layer := range m.Layers {
 		ll := el.field("layers").index(i)
-		w.follow(ll, layer, roleLayer, depth+1)
+		w.follow(ll, file, layer, roleLayer, depth+1)
 		if w.opts.diffIDs && diffIDs != nil {
 			w.checkDiffID(ll, layer, diffIDs[i])
 		}
 	}
 	if m.Subject != nil {
-		w.follow(el.field("subject"), *m.Subject, roleSubject, depth+1)
+		w.follow(el.field("subject"), file, *m.Subject, roleSubject, depth+1)
 	}
 }
 

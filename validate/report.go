@@ -162,6 +162,8 @@ func plural(n int, word string) string {
 	switch {
 	case strings.HasSuffix(word, "x"):
 		word += "es"
+	case strings.HasSuffix(word, "y"):
+		word = word[:len(word)-1] + "ies"
 	default:
 		word += "s"
 	}

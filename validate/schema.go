@@ -3,6 +3,7 @@ package validate
 import (
 	"bytes"
 	"embed"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -206,7 +207,25 @@ func describeKind(e *jsonschema.ValidationError) string {
 			return fmt.Sprintf("%s is not a valid digest (algorithm:encoded)", strconv.Quote(p.Got))
 		}
 	}
+	if en, ok := e.ErrorKind.(*kind.Enum); ok {
+		want := make([]string, len(en.Want))
+		for i, w := range en.Want {
+			want[i] = jsonText(w)
+		}
+		if len(want) == 1 {
+			return fmt.Sprintf("got %s, want %s", jsonText(en.Got), want[0])
+		}
+		return fmt.Sprintf("got %s, want one of %s", jsonText(en.Got), strings.Join(want, ", "))
+	}
 	return e.ErrorKind.LocalizedString(printer)
+}
+
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
 }
 
 func dedupe(in []schemaProblem) []schemaProblem {
