@@ -254,7 +254,6 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 	if h := spec.Hooks; h != nil {
 		cfg.RuntimeHooks = len(h.Prestart) > 0 || len(h.CreateRuntime) > 0
 	}
-	cmd := &exec.Cmd{Path: exe, Args: []string{"ocikit", "init"}}
 	var files []*os.File
 	for i := 0; i < s.o.PreserveFDs; i++ {
 		files = append(files, os.NewFile(uintptr(3+i), "preserved"))
@@ -263,6 +262,15 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 		files = append(files, f)
 		return 3 + len(files) - 1
 	}
+	// The init is executed through a descriptor: the state root may be
+	// closed to the init's user (a user namespace's root is not the
+	// host's), the binary itself is world-executable.
+	exeFile, err := os.OpenFile(exe, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open init binary: %w", err)
+	}
+	s.closeLater(exeFile)
+	cmd := &exec.Cmd{Path: "/proc/self/fd/" + strconv.Itoa(addFile(exeFile)), Args: []string{"ocikit", "init"}}
 
 	// Configuration pipe.
 	cfgR, cfgW, err := os.Pipe()
@@ -352,7 +360,11 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 			attr.UidMappings = idMaps(spec.Linux.UIDMappings)
 			attr.GidMappings = idMaps(spec.Linux.GIDMappings)
 			attr.GidMappingsEnableSetgroups = true
-			cfg.SetRoot = true
+			// Become the namespace's root before execve, or the init
+			// would run without capabilities in its own namespace.
+			if isMapped(spec.Linux.UIDMappings, 0) && isMapped(spec.Linux.GIDMappings, 0) {
+				attr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
+			}
 		}
 	}
 	cmd.SysProcAttr = attr
@@ -401,8 +413,10 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 	if err := writeState(s.dir, s.rec); err != nil {
 		return nil, err
 	}
-	if err := cg.Set(spec.Linux.Resources); err != nil {
-		return nil, step("cgroup", err)
+	if spec.Linux.Resources != nil {
+		if err := cg.Set(spec.Linux.Resources); err != nil {
+			return nil, step("cgroup", err)
+		}
 	}
 	cfg.CgroupPaths = cg.Paths()
 
@@ -450,6 +464,15 @@ func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
 		out[i] = syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)}
 	}
 	return out
+}
+
+func isMapped(m []specs.LinuxIDMapping, id uint32) bool {
+	for _, e := range m {
+		if id >= e.ContainerID && id-e.ContainerID < e.Size {
+			return true
+		}
+	}
+	return false
 }
 
 // hostID maps a container id to the host through the mappings (identity

@@ -315,7 +315,7 @@ func lookPath(name string, env []string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("%q: %w in $PATH", name, exec.ErrNotFound)
+	return "", fmt.Errorf("%q: %w", name, exec.ErrNotFound)
 }
 
 func checkExecutable(p string) error {

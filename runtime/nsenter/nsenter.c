@@ -62,11 +62,16 @@ static void json_escape(char *out, size_t size, const char *s)
 /* fail reports "<what>: <strerror>" to the runtime as one line and exits. */
 static void fail(const char *what, const char *arg, int err)
 {
-	char msg[2048], esc[4200];
+	char msg[2048], esc[4200], reason[256];
+
+	/* Lower-case, as Go's errors read: "invalid argument". */
+	snprintf(reason, sizeof(reason), "%s", strerror(err));
+	if (reason[0] >= 'A' && reason[0] <= 'Z')
+		reason[0] += 'a' - 'A';
 	if (arg)
-		snprintf(msg, sizeof(msg), "%s %s: %s", what, arg, strerror(err));
+		snprintf(msg, sizeof(msg), "%s %s: %s", what, arg, reason);
 	else
-		snprintf(msg, sizeof(msg), "%s: %s", what, strerror(err));
+		snprintf(msg, sizeof(msg), "%s: %s", what, reason);
 	json_escape(esc, sizeof(esc), msg);
 	sendmsg_json("{\"type\":\"error\",\"msg\":\"%s\"}", esc);
 	_exit(1);
