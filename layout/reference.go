@@ -65,25 +65,28 @@ func (r Reference) String() string {
 
 // ParseReference parses "DIR", "DIR:TAG" or "DIR@ALG:HEX".
 //
-// How DIR is delimited, as with skopeo's and umoci's oci: references:
-//   - Digest form: when the text after the LAST '@' contains ':' but no '/',
-//     and the text before that '@' contains no ':', the text after '@' is a
-//     digest (checked: ErrInvalidDigest, ErrUnsupportedDigest) and DIR is
-//     everything before it. DIR may thus contain '@' but not ':'.
-//   - Tag form otherwise: DIR ends at the FIRST ':' and the rest is the tag,
-//     which may itself contain ':', '@' and '/' as the ref grammar allows
-//     ("dir:v1.0:debug" is tag "v1.0:debug"). Without ':' the tag is
-//     "latest".
+// How DIR is delimited (as with skopeo's and umoci's oci: references, DIR
+// ends at a ':'):
+//   - Digest form: when the text after the LAST '@' has no '/' (the '@' is
+//     in the last path element) and no ':' comes before that '@', the text
+//     after it must be a digest (ErrInvalidDigest, ErrUnsupportedDigest)
+//     and DIR is everything before it: "oci@sha256:...".
+//   - Tag form otherwise: DIR ends at the FIRST ':' and the rest is the
+//     tag, which may itself contain ':', '@' and '/' as the ref grammar
+//     allows ("oci:v1.0:debug" is tag "v1.0:debug"). Without ':' the tag
+//     is "latest".
 //
-// So a DIR containing ':' cannot be named; use a relative path or a
-// symbolic link. ParseReference does not touch the file system.
+// So a DIR containing ':' cannot be named (use a relative path or a
+// symbolic link), and a DIR whose last element contains '@' needs a
+// trailing slash: "./a@b/:v1". ParseReference does not touch the file
+// system; String gives back a string that parses to the same Reference.
 func ParseReference(s string) (Reference, error) {
 	if s == "" {
 		return Reference{}, fmt.Errorf("empty image reference: %w", ErrInvalidReference)
 	}
 	if j := strings.LastIndexByte(s, '@'); j >= 0 {
 		dir, rest := s[:j], s[j+1:]
-		if strings.Contains(rest, ":") && !strings.Contains(rest, "/") && !strings.Contains(dir, ":") {
+		if !strings.Contains(rest, "/") && !strings.Contains(dir, ":") {
 			if dir == "" {
 				return Reference{}, fmt.Errorf("image reference %q: no layout directory before '@': %w", clip(s), ErrInvalidReference)
 			}
