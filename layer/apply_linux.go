@@ -84,10 +84,12 @@ func newApplier(root string, o options) (*applier, error) {
 		return nil, &os.PathError{Op: "stat", Path: root, Err: err}
 	}
 	a.rootSetgid = st.Mode&unix.S_ISGID != 0
-	fd, err := unix.Openat2(a.rootFd, ".", &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT})
-	if err == nil {
-		unix.Close(fd)
-		a.hasOpenat2 = true
+	if !o.noOpenat2 {
+		fd, err := unix.Openat2(a.rootFd, ".", &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT})
+		if err == nil {
+			unix.Close(fd)
+			a.hasOpenat2 = true
+		}
 	}
 	return a, nil
 }
@@ -173,7 +175,9 @@ func (a *applier) dir(rel string, create bool) (int, bool, error) {
 		// the root were "/" — it can never lead outside.
 		fd, err = a.resolveInRoot(rel)
 		if err == unix.ENOENT && create {
-			fd, err = a.mkdirInRoot(rel)
+			if fd, err = a.mkdirInRoot(rel); err != nil {
+				return -1, false, fmt.Errorf("open directory /%s: a symlink on the way leads nowhere in the root: %w", rel, err)
+			}
 		}
 	}
 	if err != nil {

@@ -43,6 +43,9 @@ type Option func(*options)
 type options struct {
 	rootless bool
 	log      *slog.Logger
+	// noOpenat2 makes path resolution use filepath-securejoin even where
+	// the kernel has openat2 (tests cover both paths with it).
+	noOpenat2 bool
 }
 
 // WithRootless unpacks as an unprivileged user would: no chown (the wanted
