@@ -224,7 +224,7 @@ func errText(err error) string {
 func childCmd(cfgPath string, userns, pidns bool) *exec.Cmd {
 	cmd := exec.Command("/proc/self/exe", "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+cfgPath)
-	flags := uintptr(unix.CLONE_NEWNS)
+	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWIPC)
 	if pidns {
 		flags |= unix.CLONE_NEWPID
 	}

@@ -1,0 +1,86 @@
+package rootfs
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestNoPivot: with NoPivot the root is moved onto "/" and chrooted into;
+// the host's mounts are gone from the container's view.
+func TestNoPivot(t *testing.T) {
+	for _, noPivot := range []bool{false, true} {
+		name := "pivot_root"
+		if noPivot {
+			name = "no-pivot"
+		}
+		t.Run(name, func(t *testing.T) {
+			b := newBundle(t)
+			writeFile(t, filepath.Join(b, "rootfs", "marker"), name)
+			spec := baseSpec()
+			rep := runChild(t, &childConfig{Spec: spec, Bundle: b, NoPivot: noPivot,
+				Read: []string{"/marker"}, List: []string{"/"}})
+			if rep.Err != "" {
+				t.Fatalf("prepare/finish: %s", rep.Err)
+			}
+			if rep.Read["/marker"] != name {
+				t.Errorf("/marker reads %q: the root is not the bundle's rootfs", rep.Read["/marker"])
+			}
+			for _, m := range rep.Mounts {
+				if strings.HasPrefix(m.Mountpoint, "/tmp/") || m.FSType == "devtmpfs" {
+					t.Errorf("host mount %s visible in the container", m.Mountpoint)
+				}
+			}
+			if m := mountAt(rep.Mounts, "/proc"); m == nil || m.FSType != "proc" {
+				t.Errorf("/proc: %+v, want the container's proc", m)
+			}
+		})
+	}
+}
+
+// TestRootfsPropagation checks linux.rootfsPropagation on the new root.
+func TestRootfsPropagation(t *testing.T) {
+	for _, c := range []struct {
+		value     string
+		want, not string
+	}{
+		{"shared", "shared:", ""},
+		{"rshared", "shared:", ""},
+		{"private", "", "shared:"},
+		{"unbindable", "unbindable", "shared:"},
+		{"slave", "", "shared:"},
+		{"", "", "shared:"},
+	} {
+		t.Run("value="+c.value, func(t *testing.T) {
+			b := newBundle(t)
+			spec := baseSpec()
+			spec.Linux.RootfsPropagation = c.value
+			rep := runChild(t, &childConfig{Spec: spec, Bundle: b})
+			if rep.Err != "" {
+				t.Fatalf("prepare/finish: %s", rep.Err)
+			}
+			m := mountAt(rep.Mounts, "/")
+			if m == nil {
+				t.Fatal("no root mount")
+			}
+			if c.want != "" && !strings.Contains(m.Optional, c.want) {
+				t.Errorf("/ optional fields %q lack %s", m.Optional, c.want)
+			}
+			if c.not != "" && strings.Contains(m.Optional, c.not) {
+				t.Errorf("/ optional fields %q have %s", m.Optional, c.not)
+			}
+			if c.value == "private" && m.Optional != "" {
+				t.Errorf("/ optional fields %q, want none", m.Optional)
+			}
+		})
+	}
+	t.Run("invalid", func(t *testing.T) {
+		b := newBundle(t)
+		spec := baseSpec()
+		spec.Linux.RootfsPropagation = "sideways"
+		rep := runChild(t, &childConfig{Spec: spec, Bundle: b})
+		if !strings.Contains(rep.Err, `rootfsPropagation "sideways"`) {
+			t.Errorf("error %q, want one naming the value", rep.Err)
+		}
+	})
+}

@@ -1,0 +1,120 @@
+package rootfs
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// TestSymlinkEscape: destinations that go through container-controlled
+// symbolic links (absolute, relative with "..", in the middle or at the
+// end) are resolved inside the root; nothing is mounted on the host path
+// they name.
+func TestSymlinkEscape(t *testing.T) {
+	b := newBundle(t)
+	rootfs := filepath.Join(b, "rootfs")
+	outside := filepath.Join(t.TempDir(), "outside")
+	mkdirs(t, outside)
+	writeFile(t, filepath.Join(b, "hostfile"), "x")
+	// The links name a path that exists on the host and inside the root.
+	mkdirs(t, filepath.Join(rootfs, outside, "reldir"))
+	writeFile(t, filepath.Join(rootfs, outside, "file"), "")
+	for name, target := range map[string]string{
+		"abs":     outside,
+		"rel":     strings.Repeat("../", 20) + strings.TrimPrefix(outside, "/") + "/reldir",
+		"absfile": filepath.Join(outside, "file"),
+	} {
+		if err := os.Symlink(target, filepath.Join(rootfs, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spec := baseSpec()
+	spec.Mounts = append(spec.Mounts,
+		specs.Mount{Destination: "/abs/mnt", Source: "tmpfs", Type: "tmpfs"},
+		specs.Mount{Destination: "/rel", Source: "tmpfs", Type: "tmpfs"},
+		specs.Mount{Destination: "/absfile", Source: filepath.Join(b, "hostfile"), Type: "none", Options: []string{"bind"}},
+		specs.Mount{Destination: "/rel/sub", Source: "tmpfs", Type: "tmpfs"},
+	)
+	spec.Linux.Devices = []specs.LinuxDevice{{Path: "/abs/devnull", Type: "c", Major: 1, Minor: 3}}
+	rep := runChild(t, &childConfig{Spec: spec, Bundle: b, Stat: []string{"/abs", outside + "/devnull"}})
+	if rep.Err != "" {
+		t.Fatalf("prepare/finish: %s", rep.Err)
+	}
+	for _, m := range rep.Pre {
+		if m.Mountpoint == outside || strings.HasPrefix(m.Mountpoint, outside+"/") {
+			t.Errorf("mount escaped the root: %s (%s)", m.Mountpoint, m.FSType)
+		}
+	}
+	for _, p := range []string{outside + "/mnt", outside + "/reldir", outside + "/file", outside + "/reldir/sub"} {
+		if mountAt(rep.Mounts, p) == nil {
+			t.Errorf("%s: no mount inside the container", p)
+		}
+		if mountAt(rep.Pre, filepath.Join(rootfs, p)) == nil {
+			t.Errorf("%s: not mounted under the root %s", p, rootfs)
+		}
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Errorf("files created outside the root: %v", ents)
+	}
+	if !rep.Stat[outside+"/devnull"].Exists {
+		t.Error("device behind a symlink not created inside the root")
+	}
+}
+
+// TestDestinationIsRoot: a destination that resolves to the root itself
+// is refused, naming the mount.
+func TestDestinationIsRoot(t *testing.T) {
+	b := newBundle(t)
+	if err := os.Symlink("/", filepath.Join(b, "rootfs", "toroot")); err != nil {
+		t.Fatal(err)
+	}
+	spec := baseSpec()
+	spec.Mounts = append(spec.Mounts, specs.Mount{Destination: "/toroot", Source: "tmpfs", Type: "tmpfs"})
+	rep := runChild(t, &childConfig{Spec: spec, Bundle: b})
+	if !strings.HasPrefix(rep.Err, "mount tmpfs on /toroot: ") {
+		t.Fatalf("error %q, want one about mount tmpfs on /toroot", rep.Err)
+	}
+}
+
+// TestDanglingSymlinkDestination: a link to a path missing in the root is
+// not followed to the host; the mount fails and nothing appears outside.
+func TestDanglingSymlinkDestination(t *testing.T) {
+	b := newBundle(t)
+	outside := filepath.Join(t.TempDir(), "outside")
+	mkdirs(t, outside)
+	writeFile(t, filepath.Join(b, "hostfile"), "x")
+	writeFile(t, filepath.Join(outside, "file"), "host")
+	for name, target := range map[string]string{"dir": outside, "file": filepath.Join(outside, "file")} {
+		if err := os.Symlink(target, filepath.Join(b, "rootfs", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range []specs.Mount{
+		{Destination: "/dir/mnt", Source: "tmpfs", Type: "tmpfs"},
+		{Destination: "/file", Source: filepath.Join(b, "hostfile"), Type: "none", Options: []string{"bind"}},
+	} {
+		t.Run(m.Destination, func(t *testing.T) {
+			spec := baseSpec()
+			spec.Mounts = append(spec.Mounts, m)
+			rep := runChild(t, &childConfig{Spec: spec, Bundle: b})
+			if !strings.HasPrefix(rep.Err, "mount ") || !strings.Contains(rep.Err, " on "+m.Destination+": ") {
+				t.Errorf("error %q, want one naming the mount on %s", rep.Err, m.Destination)
+			}
+			for _, mi := range rep.Pre {
+				if strings.HasPrefix(mi.Mountpoint, outside) {
+					t.Errorf("mount escaped the root: %s", mi.Mountpoint)
+				}
+			}
+			ents, _ := os.ReadDir(outside)
+			if len(ents) != 1 {
+				t.Errorf("outside holds %v, want only file", ents)
+			}
+			if data, _ := os.ReadFile(filepath.Join(outside, "file")); string(data) != "host" {
+				t.Errorf("host file changed: %q", data)
+			}
+		})
+	}
+}
