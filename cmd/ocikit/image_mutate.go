@@ -53,9 +53,19 @@ func createdOptions(epoch *time.Time) []mutate.Option {
 	return []mutate.Option{mutate.WithCreated(*epoch)}
 }
 
-// commandLine is the history created_by of a change: the command as run.
+// commandLine is the history created_by of a change: the command as run,
+// with arguments quoted for a POSIX shell where needed.
 func commandLine() string {
-	return "ocikit " + strings.Join(os.Args[1:], " ")
+	parts := []string{"ocikit"}
+	for _, a := range os.Args[1:] {
+		if a == "" || strings.ContainsFunc(a, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=@,+%", r))
+		}) {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
 }
 
 func addCompressFlag(cmd *cobra.Command, p *string) {
