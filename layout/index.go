@@ -98,7 +98,8 @@ func (l *Layout) updateIndexLocked(ctx context.Context, fn func(*v1.Index) error
 // of an index.json entry, annotations.md) at desc, replacing any entry
 // already carrying that name. The name must match the ref grammar of
 // annotations.md (ValidateTag), and desc must name a stored blob of its
-// size, so no tag ever dangles.
+// size; a manifest or index is read and checked, and so is a manifest's
+// config, so no tag dangles or names a corrupt image.
 func (l *Layout) Tag(ctx context.Context, name string, desc v1.Descriptor) error {
 	if err := ValidateTag(name); err != nil {
 		return err
@@ -109,12 +110,8 @@ func (l *Layout) Tag(ctx context.Context, name string, desc v1.Descriptor) error
 	if desc.MediaType == "" {
 		return fmt.Errorf("tag %s: descriptor %s has no mediaType: %w", name, desc.Digest, ErrInvalidDocument)
 	}
-	size, err := l.StatBlob(ctx, desc.Digest)
-	if err != nil {
+	if err := l.checkTarget(ctx, desc); err != nil {
 		return fmt.Errorf("tag %s: %w", name, err)
-	}
-	if size != desc.Size {
-		return fmt.Errorf("tag %s: blob %s is %d bytes, descriptor says %d: %w", name, desc.Digest, size, desc.Size, ErrSizeMismatch)
 	}
 	entry := desc
 	entry.Annotations = make(map[string]string, len(desc.Annotations)+1)
@@ -252,4 +249,43 @@ func (l *Layout) Lookup(ctx context.Context, name string) (v1.Descriptor, error)
 		return v1.Descriptor{}, fmt.Errorf("%s: tag %q: %w", filepath.Join(l.dir, indexFile), name, err)
 	}
 	return found[0], nil
+}
+
+// checkTarget verifies what a new tag will point at: the blob exists with
+// the descriptor's size; a manifest or index is intact and parses; a
+// manifest's config is intact. Layers are not read (PutBlob verified them
+// and reading them all would make tagging cost as much as copying).
+func (l *Layout) checkTarget(ctx context.Context, desc v1.Descriptor) error {
+	size, err := l.StatBlob(ctx, desc.Digest)
+	if err != nil {
+		return err
+	}
+	if size != desc.Size {
+		return fmt.Errorf("blob %s is %d bytes, descriptor says %d: %w", desc.Digest, size, desc.Size, ErrSizeMismatch)
+	}
+	switch {
+	case IsIndex(desc.MediaType):
+		data, err := l.ReadBlob(ctx, desc)
+		if err != nil {
+			return err
+		}
+		if _, err := ParseIndex(data); err != nil {
+			return fmt.Errorf("index %s: %w", desc.Digest, err)
+		}
+	case IsManifest(desc.MediaType):
+		data, err := l.ReadBlob(ctx, desc)
+		if err != nil {
+			return err
+		}
+		m, err := ParseManifest(data)
+		if err != nil {
+			return fmt.Errorf("manifest %s: %w", desc.Digest, err)
+		}
+		if m.Config.Size <= MaxJSONSize {
+			if _, err := l.ReadBlob(ctx, m.Config); err != nil {
+				return fmt.Errorf("config of manifest %s: %w", desc.Digest, err)
+			}
+		}
+	}
+	return nil
 }
