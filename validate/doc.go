@@ -1,0 +1,38 @@
+// Package validate checks OCI image-spec v1.1.1 content: single JSON
+// documents (Document) and whole image layouts on disk (Layout).
+//
+// Every check is either the image-spec's own JSON schema (the schema files
+// of github.com/opencontainers/image-spec/schema, embedded byte for byte and
+// compiled with santhosh-tekuri/jsonschema/v6) or a semantic rule the
+// schemas cannot express, each citing the clause it enforces: digest
+// encodings of the registered algorithms, blob presence, size and digest,
+// a descriptor's mediaType against the document it points to and against
+// the document's own mediaType field, layer media types against their
+// compression, the config's rootfs.diff_ids against the manifest's layers,
+// platform values, embedded data, annotation rules and the ref.name
+// grammar, the oci-layout version and blob file names.
+//
+// What it promises:
+//
+//   - All problems, not the first: a Report lists every Problem found, each
+//     with its location in the graph of documents ("index.json →
+//     manifests[0] → layers[2]"), the file at fault, a one-line message and
+//     the spec clause. Report.Err joins the errors (errors.Join).
+//   - Errors are MUST violations (or content that cannot be checked, such as
+//     a missing blob); warnings are SHOULDs, deprecated or unknown values
+//     the spec tells consumers to tolerate, and content that cannot be
+//     verified. Only errors make a report invalid.
+//   - What image-spec allows is not reported: unknown media types and
+//     annotation keys, unknown fields, unregistered digest algorithms that
+//     match the grammar (a warning), absent blobs of non-distributable
+//     layers, of descriptors with urls and of subject targets.
+//   - Layout reads the files itself rather than through package layout, so
+//     a layout that layout.Open refuses (missing oci-layout, bad version,
+//     malformed index.json) is still reported on in full. It reads each
+//     blob once however many images share it and never writes.
+//   - No panics on any input (FuzzDocument).
+//
+// Runtime-spec configuration validation is meant to live beside this, in a
+// sibling file (RuntimeConfig), reusing Report, Problem and the schema
+// compilation.
+package validate
