@@ -111,6 +111,9 @@ func userNS(uids, gids []specs.LinuxIDMapping) (*os.File, error) {
 	if len(uids) == 0 || len(gids) == 0 {
 		return nil, fmt.Errorf("no uid or gid mappings")
 	}
+	if err := ownProc(); err != nil {
+		return nil, err
+	}
 	// The tracer is the thread that started the helper.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -148,4 +151,21 @@ func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
 		out[i] = syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)}
 	}
 	return out
+}
+
+// ownProc makes sure /proc shows the caller's PID namespace: the helper's
+// uid_map is written through /proc/<pid> with the pid clone returned, in
+// the caller's namespace. In a container's init (a new PID namespace whose
+// /proc is still the host's before pivot_root) a procfs of its own is
+// mounted over /proc; that only touches the init's mount namespace, whose
+// old root goes away with pivot_root.
+func ownProc() error {
+	self, err := os.Readlink("/proc/self")
+	if err == nil && self == strconv.Itoa(os.Getpid()) {
+		return nil
+	}
+	if err := mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "", "/proc"); err != nil {
+		return fmt.Errorf("mount a procfs of this PID namespace: %w", err)
+	}
+	return nil
 }

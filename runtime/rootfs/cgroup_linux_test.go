@@ -1,0 +1,69 @@
+package rootfs
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestCgroupMount: a "cgroup" mount shows the container's own cgroups
+// given in Options.CgroupPaths: on a v1 or hybrid host, a tmpfs with a bind
+// of the container's directory per hierarchy; on a v2 host, a bind of the
+// container's directory (no cgroup namespace).
+func TestCgroupMount(t *testing.T) {
+	b := newBundle(t)
+	var st unix.Statfs_t
+	if err := unix.Statfs(cgroupRoot, &st); err != nil {
+		t.Skipf("no cgroup filesystem: %v", err)
+	}
+	v2 := st.Type == unix.CGROUP2_SUPER_MAGIC
+	name := "ocikit-rootfs-test-" + strconv.Itoa(os.Getpid())
+	paths := map[string]string{}
+	want := map[string]string{} // mount point in the container -> host dir
+	mk := func(hostDir, key, at string) {
+		dir := filepath.Join(hostDir, name)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Skipf("cannot create a cgroup: %v", err)
+		}
+		t.Cleanup(func() { os.Remove(dir) })
+		paths[key] = dir
+		want[at] = "/" + name
+	}
+	if v2 {
+		mk(cgroupRoot, "", "/sys/fs/cgroup")
+	} else {
+		hs, err := hierarchies()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range hs {
+			if len(h.controllers) == 1 && (h.controllers[0] == "memory" || h.controllers[0] == "pids") {
+				mk(h.mountpoint, h.controllers[0], "/sys/fs/cgroup/"+filepath.Base(h.mountpoint))
+			}
+		}
+		if len(paths) == 0 {
+			t.Skip("no memory or pids hierarchy")
+		}
+	}
+	spec := baseSpec()
+	rep := runChild(t, &childConfig{Spec: spec, Bundle: b, CgroupPaths: paths, List: []string{"/sys/fs/cgroup"}})
+	if rep.Err != "" {
+		t.Fatalf("prepare/finish: %s", rep.Err)
+	}
+	for at, root := range want {
+		m := mountAt(rep.Mounts, at)
+		if m == nil {
+			t.Errorf("%s: not mounted", at)
+			continue
+		}
+		if m.Root != root || !hasOpt(m.Options, "ro") {
+			t.Errorf("%s: root %s options %s, want root %s read-only", at, m.Root, m.Options, root)
+		}
+	}
+	if !v2 && len(rep.List["/sys/fs/cgroup"]) != len(want) {
+		t.Errorf("/sys/fs/cgroup holds %v, want only the hierarchies given", rep.List["/sys/fs/cgroup"])
+	}
+}
