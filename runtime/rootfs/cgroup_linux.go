@@ -86,7 +86,7 @@ func (s *setup) mountCgroup1(m *specs.Mount, o *mountOpts) error {
 	if err != nil {
 		return mountErr(m, "", err)
 	}
-	t, err := s.root.resolve(m.Destination, kindDir)
+	t, err := s.resolveMount(m, kindDir)
 	if err != nil {
 		return mountErr(m, "", err)
 	}

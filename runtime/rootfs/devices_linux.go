@@ -41,7 +41,7 @@ func setupDev(spec *specs.Spec) bool {
 		if containerPath(m.Destination) != "/dev" {
 			continue
 		}
-		o, err := parseOptions(m.Options)
+		o, err := parseMount(&m)
 		if err == nil && o.bind() {
 			return false
 		}

@@ -39,7 +39,7 @@ func Finish(spec *specs.Spec, opts Options) error {
 		}
 	}
 	for _, m := range spec.Mounts {
-		o, err := parseOptions(m.Options)
+		o, err := parseMount(&m)
 		if err == nil && devReadonlyLater(&m, o) {
 			if err := mount("", "/dev", "", unix.MS_REMOUNT|o.flags, o.dataString(), "/dev"); err != nil {
 				return mountErr(&m, "remount read-only", err)
@@ -139,7 +139,7 @@ func moveRoot() error {
 func maskPath(p string) error {
 	err := mount("/dev/null", p, "", unix.MS_BIND, "", p)
 	if errors.Is(err, unix.ENOTDIR) {
-		err = mount("tmpfs", p, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0", p)
+		err = mount("tmpfs", p, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "", p)
 	}
 	if errors.Is(err, unix.ENOENT) {
 		return nil

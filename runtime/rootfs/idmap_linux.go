@@ -33,7 +33,7 @@ func OpenIDMappedMounts(spec *specs.Spec, bundle string) (map[int]*os.File, erro
 	s := &setup{spec: spec, bundle: bundle}
 	for i := range spec.Mounts {
 		m := &spec.Mounts[i]
-		o, err := parseOptions(m.Options)
+		o, err := parseMount(m)
 		if err != nil {
 			closeAll()
 			return nil, mountErr(m, "", err)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -113,7 +114,7 @@ func (s *setup) sourcePath(m *specs.Mount) string {
 }
 
 func (s *setup) mountOne(i int, m *specs.Mount) error {
-	o, err := parseOptions(m.Options)
+	o, err := parseMount(m)
 	if err != nil {
 		return mountErr(m, "", err)
 	}
@@ -192,7 +193,7 @@ func (s *setup) mountBind(m *specs.Mount, o *mountOpts, detached *os.File) error
 			k = kindFile
 		}
 	}
-	t, err := s.root.resolve(m.Destination, k)
+	t, err := s.resolveMount(m, k)
 	if err != nil {
 		return mountErr(m, "", err)
 	}
@@ -227,7 +228,7 @@ func (s *setup) mountBind(m *specs.Mount, o *mountOpts, detached *os.File) error
 
 // remount changes a mount already at the destination (option "remount").
 func (s *setup) remount(m *specs.Mount, o *mountOpts) error {
-	t, err := s.root.resolve(m.Destination, kindNone)
+	t, err := s.resolveMount(m, kindNone)
 	if err != nil {
 		return mountErr(m, "", err)
 	}
@@ -245,7 +246,7 @@ func (s *setup) remount(m *specs.Mount, o *mountOpts) error {
 
 // mountFS mounts a filesystem (tmpfs, proc, sysfs, devpts, mqueue, ...).
 func (s *setup) mountFS(m *specs.Mount, o *mountOpts) error {
-	t, err := s.root.resolve(m.Destination, kindDir)
+	t, err := s.resolveMount(m, kindDir)
 	if err != nil {
 		return mountErr(m, "", err)
 	}
@@ -370,4 +371,49 @@ func rootPropagation(spec *specs.Spec) (rootProp, error) {
 		return rootProp{before: unix.MS_PRIVATE | unix.MS_REC, after: unix.MS_UNBINDABLE}, nil
 	}
 	return rootProp{}, fmt.Errorf("rootfs: linux.rootfsPropagation %q: not one of shared, slave, private, unbindable", v)
+}
+
+// resolveMount resolves a mount's destination inside the root and checks
+// that the mount may go there.
+func (s *setup) resolveMount(m *specs.Mount, k kind) (*target, error) {
+	t, err := s.root.resolve(m.Destination, k)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkProcDest(m, t); err != nil {
+		t.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+// procAllowed are the files under /proc that may be mounted over (by
+// lxcfs-like tools), as runc allows.
+var procAllowed = []string{
+	"/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps",
+	"/proc/uptime", "/proc/loadavg", "/proc/slabinfo", "/proc/net/dev", "/proc/sys/kernel/ns_last_pid",
+}
+
+// checkProcDest refuses a mount over the container's /proc or a file in it
+// unless it is a procfs (a proc mount, or a bind of one) or one of
+// procAllowed: a mount over /proc/self/attr/... or /proc/sys/... could
+// defeat the LSM or the read-only paths (CVE-2019-16884). The check is on
+// the path the destination resolved to, so a symbolic link cannot hide it.
+func checkProcDest(m *specs.Mount, t *target) error {
+	if t.real != "/proc" && !strings.HasPrefix(t.real, "/proc/") {
+		return nil
+	}
+	if slices.Contains(procAllowed, t.real) || strings.HasPrefix(t.real, "/proc/pressure/") {
+		return nil
+	}
+	if m.Type == "proc" {
+		return nil
+	}
+	if o, err := parseMount(m); err == nil && o.bind() {
+		var st unix.Statfs_t
+		if unix.Statfs(m.Source, &st) == nil && st.Type == unix.PROC_SUPER_MAGIC {
+			return nil
+		}
+	}
+	return fmt.Errorf("destination %s is inside /proc and the source is not a procfs", t.real)
 }

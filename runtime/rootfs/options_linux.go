@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -194,4 +195,18 @@ func (o *mountOpts) dataString() string { return strings.Join(o.data, ",") }
 
 func (o *mountOpts) hasRecAttr() bool {
 	return o.recAttr.Attr_set != 0 || o.recAttr.Attr_clr != 0
+}
+
+// parseMount parses a spec mount's options. A mount of type "bind" without
+// bind or rbind is an rbind, as with runc and crun (config.md only names
+// the options; configurations written for Docker rely on the type).
+func parseMount(m *specs.Mount) (*mountOpts, error) {
+	o, err := parseOptions(m.Options)
+	if err != nil {
+		return nil, err
+	}
+	if m.Type == "bind" && !o.bind() {
+		o.flags |= unix.MS_BIND | unix.MS_REC
+	}
+	return o, nil
 }

@@ -47,6 +47,7 @@ const (
 // and the mount point itself cannot be renamed while mounted on).
 type target struct {
 	name   string   // container path, for messages
+	real   string   // the path it resolved to inside the root
 	parent *os.File // O_PATH handle of the directory holding it
 	base   string   // final component within parent
 	fd     *os.File // O_PATH handle of the destination itself
@@ -119,7 +120,7 @@ func (r *root) targetOf(dest string, fd *os.File) (*target, error) {
 		fd.Close()
 		return nil, err
 	}
-	t := &target{name: dest, parent: parent, base: path.Base(rel), fd: fd}
+	t := &target{name: dest, real: "/" + rel, parent: parent, base: path.Base(rel), fd: fd}
 	// The handle and parent/base must name the same file.
 	var a, b unix.Stat_t
 	if err := unix.Fstat(int(fd.Fd()), &a); err != nil {

@@ -118,3 +118,37 @@ func TestDanglingSymlinkDestination(t *testing.T) {
 		})
 	}
 }
+
+// TestProcDestination: only procfs and a few files (lxcfs) may be mounted
+// inside /proc, also when a symbolic link leads there.
+func TestProcDestination(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		m    specs.Mount
+		want string // error, "" for none
+	}{
+		{"uptime allowed", specs.Mount{Destination: "/proc/uptime", Source: "hostfile", Type: "bind"}, ""},
+		{"sys refused", specs.Mount{Destination: "/proc/sys/kernel/hostname", Source: "hostfile", Options: []string{"bind"}},
+			"destination /proc/sys/kernel/hostname is inside /proc and the source is not a procfs"},
+		{"through a link", specs.Mount{Destination: "/tosys/kernel", Source: "tmpfs", Type: "tmpfs"},
+			"destination /proc/sys/kernel is inside /proc and the source is not a procfs"},
+		{"proc on proc", specs.Mount{Destination: "/proc/sys/fs/binfmt_misc", Source: "proc", Type: "proc"}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := newBundle(t)
+			writeFile(t, filepath.Join(b, "hostfile"), "host")
+			if err := os.Symlink("/proc/sys", filepath.Join(b, "rootfs", "tosys")); err != nil {
+				t.Fatal(err)
+			}
+			spec := baseSpec()
+			spec.Mounts = append(spec.Mounts, c.m)
+			rep := runChild(t, &childConfig{Spec: spec, Bundle: b})
+			if c.want == "" && rep.Err != "" {
+				t.Errorf("error %q, want none", rep.Err)
+			}
+			if c.want != "" && !strings.HasSuffix(rep.Err, c.want) {
+				t.Errorf("error %q, want one ending %q", rep.Err, c.want)
+			}
+		})
+	}
+}
