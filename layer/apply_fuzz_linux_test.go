@@ -1,0 +1,68 @@
+package layer
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzApply applies arbitrary bytes as a layer to a fresh root and checks
+// that nothing outside it changed, whatever Apply returned.
+func FuzzApply(f *testing.F) {
+	for _, hc := range hostileCases() {
+		for _, l := range hc.layers {
+			f.Add(mkTar(f, l...))
+		}
+	}
+	f.Add(mkTar(f, tDir("a/"), tFile("a/b", "c"), tFile("a/.wh..wh..opq", ""), tSymlink("l", "a"), tHardlink("h", "a/b"), tFile("l/x", "y")))
+	f.Add([]byte("not a tar"))
+	// One parent for every run (t.TempDir per run would make each exec,
+	// and so minimization, slow): it holds the outside world and the roots.
+	parent := f.TempDir()
+	outside := filepath.Join(parent, "outside")
+	if err := os.MkdirAll(filepath.Join(outside, "dir"), 0o755); err != nil {
+		f.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(outside, "file"), []byte("outside"), 0o644); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !smallTar(data) {
+			t.Skip("declares large files")
+		}
+		root, err := os.MkdirTemp(parent, "root")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer removeTree(root)
+		before := snapshot(t, outside)
+		_ = Apply(context.Background(), root, bytes.NewReader(data), WithRootless())
+		assertSameSnapshot(t, "outside", before, snapshot(t, outside))
+		entries, _ := os.ReadDir(parent)
+		if len(entries) != 2 {
+			t.Errorf("parent holds %d entries, want outside and root", len(entries))
+		}
+	})
+}
+
+// smallTar reports whether data, read as a tar, declares no entry above
+// 1 MiB (a fuzzed sparse header could otherwise ask for terabytes).
+func smallTar(data []byte) bool {
+	tr := tar.NewReader(bytes.NewReader(data))
+	for {
+		hdr, err := tr.Next()
+		if err != nil {
+			return true
+		}
+		if hdr.Size > 1<<20 {
+			return false
+		}
+		if _, err := io.Copy(io.Discard, io.LimitReader(tr, 1<<20)); err != nil {
+			return true
+		}
+	}
+}
