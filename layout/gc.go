@@ -47,6 +47,8 @@ func GCGracePeriod(d time.Duration) GCOption { return func(o *gcOptions) { o.gra
 // config, layers and subject, each index's subject. It holds the layout's
 // exclusive lock throughout, so no index.json update interleaves and no
 // blob being written (its temporary file is locked by its writer) is taken.
+// Removals are not fsynced: after a crash a removed blob may reappear,
+// which is harmless (the next GC removes it again).
 //
 // A manifest or index that is referenced but cannot be read and checked
 // (missing, corrupt, unsupported digest) stops GC before anything is
@@ -75,7 +77,6 @@ func (l *Layout) GC(ctx context.Context, opts ...GCOption) (*GCReport, error) {
 	}
 	rep := &GCReport{DryRun: o.dryRun}
 	now := time.Now()
-	var touched []string
 	err = l.walkBlobs(ctx, func(d digest.Digest, e fs.DirEntry) error {
 		if marked[d] {
 			rep.Kept++
@@ -98,30 +99,14 @@ func (l *Layout) GC(ctx context.Context, opts ...GCOption) (*GCReport, error) {
 		}
 		rep.Removed = append(rep.Removed, d)
 		rep.RemovedBytes += info.Size()
-		touched = append(touched, filepath.Dir(l.blobPath(d)))
 		return nil
 	})
 	if err != nil {
 		return rep, fmt.Errorf("gc: %w", err)
 	}
 	for _, dir := range []string{filepath.Join(l.dir, blobsDir), l.dir} {
-		n, err := l.sweepTemp(dir, o.dryRun, rep)
-		if err != nil {
+		if err := l.sweepTemp(dir, o.dryRun, rep); err != nil {
 			return rep, fmt.Errorf("gc: %w", err)
-		}
-		if n > 0 {
-			touched = append(touched, dir)
-		}
-	}
-	if !o.dryRun {
-		seen := map[string]bool{}
-		for _, dir := range touched {
-			if !seen[dir] {
-				seen[dir] = true
-				if err := syncDir(dir); err != nil {
-					return rep, fmt.Errorf("gc: %w", err)
-				}
-			}
 		}
 	}
 	return rep, nil
@@ -237,12 +222,11 @@ func kindOf(mediaType string) string {
 // sweepTemp removes this package's temporary files in dir that no writer
 // holds locked (the caller holds the layout's exclusive lock, so none can
 // be in creation).
-func (l *Layout) sweepTemp(dir string, dryRun bool, rep *GCReport) (int, error) {
+func (l *Layout) sweepTemp(dir string, dryRun bool, rep *GCReport) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	n := 0
 	for _, e := range entries {
 		if !strings.HasPrefix(e.Name(), tmpPrefix) || !e.Type().IsRegular() {
 			continue
@@ -253,7 +237,7 @@ func (l *Layout) sweepTemp(dir string, dryRun bool, rep *GCReport) (int, error) 
 			if errors.Is(err, fs.ErrNotExist) {
 				continue
 			}
-			return n, err
+			return err
 		}
 		free, err := tryFlock(f)
 		var size int64
@@ -265,7 +249,7 @@ func (l *Layout) sweepTemp(dir string, dryRun bool, rep *GCReport) (int, error) 
 		}
 		f.Close()
 		if err != nil {
-			return n, err
+			return err
 		}
 		if !free {
 			continue
@@ -273,7 +257,6 @@ func (l *Layout) sweepTemp(dir string, dryRun bool, rep *GCReport) (int, error) 
 		rel, _ := filepath.Rel(l.dir, path)
 		rep.TempFiles = append(rep.TempFiles, rel)
 		rep.TempBytes += size
-		n++
 	}
-	return n, nil
+	return nil
 }
