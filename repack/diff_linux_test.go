@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -110,7 +111,7 @@ func TestDiff(t *testing.T) {
 	}
 
 	t.Run("unchanged", func(t *testing.T) {
-		changes, err := Diff(ctx, rootfs, snap.Entries)
+		changes, _, err := Diff(ctx, rootfs, snap.Entries)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,9 +121,12 @@ func TestDiff(t *testing.T) {
 	})
 
 	modify(t, rootfs)
-	changes, err := Diff(ctx, rootfs, snap.Entries)
+	changes, now, err := Diff(ctx, rootfs, snap.Entries)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if taken, err := Take(ctx, rootfs); err != nil || !reflect.DeepEqual(now, taken) {
+		t.Errorf("Diff's snapshot of the current tree differs from Take's (%v)", err)
 	}
 	W, A, O := layer.ChangeWhiteout, layer.ChangeAdd, layer.ChangeOpaque
 	ch := func(p string, k layer.ChangeKind) layer.Change { return layer.Change{Path: p, Kind: k} }

@@ -88,7 +88,7 @@ func Repack(ctx context.Context, bundleDir string, l *layout.Layout, tag string,
 		return nil, fmt.Errorf("source image of %s: %w", bundleDir, err)
 	}
 	rootfs := rootfsOf(bundleDir)
-	changes, err := Diff(ctx, rootfs, snap.Entries)
+	changes, now, err := Diff(ctx, rootfs, snap.Entries)
 	if err != nil {
 		return nil, fmt.Errorf("diff %s: %w", rootfs, err)
 	}
@@ -107,7 +107,11 @@ func Repack(ctx context.Context, bundleDir string, l *layout.Layout, tag string,
 	}
 	source := desc
 	source.Annotations = map[string]string{v1.AnnotationRefName: tag}
-	if err := Record(ctx, bundleDir, l.Dir(), source); err != nil {
+	abs, err := filepath.Abs(l.Dir())
+	if err == nil {
+		err = record(bundleDir, &Snapshot{Layout: abs, Source: source, Entries: now})
+	}
+	if err != nil {
 		return nil, fmt.Errorf("image %s stored, but %w", desc.Digest, err)
 	}
 	return &Result{Manifest: desc, Changes: changes}, nil

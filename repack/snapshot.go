@@ -46,6 +46,7 @@ type Entry struct {
 	Mtime  int64 // nanoseconds since the Unix epoch
 	Ctime  int64 // nanoseconds since the Unix epoch
 	Ino    uint64
+	Btime  int64 // birth time (statx), nanoseconds; 0 if unknown
 	Rdev   uint64
 	Link   string            // symlink target
 	Xattrs map[string]string // extended attributes
@@ -60,7 +61,8 @@ type Entry struct {
 //	uvarint count of entries, then per entry:
 //	  uvarint shared prefix length with the previous path, uvarint suffix
 //	  length, suffix bytes (paths in walk order share long prefixes)
-//	  uvarint mode, uid, gid; varint size, mtime, ctime; uvarint ino, rdev
+//	  uvarint mode, uid, gid; varint size, mtime, ctime; uvarint ino;
+//	  varint btime; uvarint rdev
 //	  uvarint len, symlink target
 //	  uvarint xattr count, then per xattr (sorted by name): uvarint len,
 //	  name, uvarint len, value
@@ -105,6 +107,7 @@ func (s *Snapshot) MarshalBinary() ([]byte, error) {
 		b = binary.AppendVarint(b, e.Mtime)
 		b = binary.AppendVarint(b, e.Ctime)
 		b = binary.AppendUvarint(b, e.Ino)
+		b = binary.AppendVarint(b, e.Btime)
 		b = binary.AppendUvarint(b, e.Rdev)
 		b = appendString(b, e.Link)
 		b = binary.AppendUvarint(b, uint64(len(e.Xattrs)))
@@ -140,8 +143,8 @@ func (s *Snapshot) UnmarshalBinary(data []byte) error {
 		d.err = fmt.Errorf("header: %v", err)
 	}
 	n := d.uvarint()
-	// Every entry takes at least 12 bytes: a bound before allocating.
-	if d.err == nil && n > uint64(len(d.b))/12 {
+	// Every entry takes at least 13 bytes: a bound before allocating.
+	if d.err == nil && n > uint64(len(d.b))/13 {
 		d.fail("entry count %d exceeds the data", n)
 	}
 	var entries []Entry
@@ -166,6 +169,7 @@ func (s *Snapshot) UnmarshalBinary(data []byte) error {
 		e.Mtime = d.varint()
 		e.Ctime = d.varint()
 		e.Ino = d.uvarint()
+		e.Btime = d.varint()
 		e.Rdev = d.uvarint()
 		e.Link = d.string()
 		nx := d.uvarint()

@@ -27,10 +27,15 @@ func Record(ctx context.Context, bundleDir, layoutDir string, source v1.Descript
 	if err != nil {
 		return fmt.Errorf("record snapshot: %w", err)
 	}
-	if err := waitTick(bundleDir, entries); err != nil {
+	return record(bundleDir, &Snapshot{Layout: abs, Source: source, Entries: entries})
+}
+
+// record writes s once no later change can share a recorded ctime.
+func record(bundleDir string, s *Snapshot) error {
+	if err := waitTick(bundleDir, s.Entries); err != nil {
 		return fmt.Errorf("record snapshot: %w", err)
 	}
-	return writeSnapshot(bundleDir, &Snapshot{Layout: abs, Source: source, Entries: entries})
+	return writeSnapshot(bundleDir, s)
 }
 
 // waitTick returns once the filesystem's clock has moved past every ctime in
@@ -71,31 +76,21 @@ func Take(ctx context.Context, rootfs string) ([]Entry, error) {
 	var out []Entry
 	var walk func(dir string) error
 	walk = func(dir string) error {
-		names, err := readDirNames(filepath.Join(rootfs, filepath.FromSlash(dir)))
+		entries, err := scanDir(rootfs, dir)
 		if err != nil {
 			return err
 		}
-		for _, name := range names {
+		for i := range entries {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			rel := path.Join(dir, name)
-			full := filepath.Join(rootfs, filepath.FromSlash(rel))
-			e, err := lstatEntry(full, rel)
-			if err != nil {
+			e := &entries[i]
+			if err := readExtra(rootfs, e); err != nil {
 				return err
 			}
-			if e.Mode&unix.S_IFMT == unix.S_IFLNK {
-				if e.Link, err = os.Readlink(full); err != nil {
-					return err
-				}
-			}
-			if e.Xattrs, err = layer.Xattrs(full); err != nil {
-				return err
-			}
-			out = append(out, e)
-			if e.Mode&unix.S_IFMT == unix.S_IFDIR {
-				if err := walk(rel); err != nil {
+			out = append(out, *e)
+			if isDir(e.Mode) {
+				if err := walk(e.Path); err != nil {
 					return err
 				}
 			}
@@ -108,36 +103,57 @@ func Take(ctx context.Context, rootfs string) ([]Entry, error) {
 	return out, nil
 }
 
-func lstatEntry(full, rel string) (Entry, error) {
-	var st unix.Stat_t
-	if err := unix.Lstat(full, &st); err != nil {
-		return Entry{}, &os.PathError{Op: "lstat", Path: full, Err: err}
-	}
-	return Entry{
-		Path:  rel,
-		Mode:  st.Mode,
-		UID:   st.Uid,
-		GID:   st.Gid,
-		Size:  st.Size,
-		Mtime: st.Mtim.Nano(),
-		Ctime: st.Ctim.Nano(),
-		Ino:   st.Ino,
-		Rdev:  uint64(st.Rdev),
-	}, nil
-}
-
-func readDirNames(dir string) ([]string, error) {
-	f, err := os.Open(dir)
+// scanDir lists directory dir of rootfs, sorted by name, with the lstat of
+// each child (fstatat on the directory: no path walk per file).
+func scanDir(rootfs, dir string) ([]Entry, error) {
+	full := filepath.Join(rootfs, filepath.FromSlash(dir))
+	f, err := os.Open(full)
 	if err != nil {
 		return nil, err
 	}
+	defer f.Close()
 	names, err := f.Readdirnames(-1)
-	f.Close()
 	if err != nil {
 		return nil, err
 	}
 	slices.Sort(names)
-	return names, nil
+	fd := int(f.Fd())
+	out := make([]Entry, len(names))
+	for i, name := range names {
+		var st unix.Statx_t
+		if err := unix.Statx(fd, name, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_BASIC_STATS|unix.STATX_BTIME, &st); err != nil {
+			return nil, &os.PathError{Op: "statx", Path: filepath.Join(full, name), Err: err}
+		}
+		e := Entry{
+			Path:  path.Join(dir, name),
+			Mode:  uint32(st.Mode),
+			UID:   st.Uid,
+			GID:   st.Gid,
+			Size:  int64(st.Size),
+			Mtime: nanos(st.Mtime),
+			Ctime: nanos(st.Ctime),
+			Ino:   st.Ino,
+			Rdev:  unix.Mkdev(st.Rdev_major, st.Rdev_minor),
+		}
+		if st.Mask&unix.STATX_BTIME != 0 {
+			e.Btime = nanos(st.Btime)
+		}
+		out[i] = e
+	}
+	return out, nil
+}
+
+// readExtra fills in e's symlink target and xattrs.
+func readExtra(rootfs string, e *Entry) error {
+	full := filepath.Join(rootfs, filepath.FromSlash(e.Path))
+	var err error
+	if e.Mode&unix.S_IFMT == unix.S_IFLNK {
+		if e.Link, err = os.Readlink(full); err != nil {
+			return err
+		}
+	}
+	e.Xattrs, err = layer.Xattrs(full)
+	return err
 }
 
 // Diff compares rootfs with the entries of a snapshot taken of it and
@@ -152,8 +168,13 @@ func readDirNames(dir string) ([]string, error) {
 // directory whose inode changed was removed and recreated: it gets an opaque
 // whiteout and all of its current content. A directory replaced by a
 // non-directory gets a whiteout before its new entry, so appliers remove the
-// whole old tree.
-func Diff(ctx context.Context, rootfs string, old []Entry) ([]layer.Change, error) {
+// whole old tree. A directory counts as removed and recreated when its
+// inode or its birth time (statx btime, where the filesystem has it: an
+// inode number is often reused at once) changed.
+//
+// Diff also returns the entries of the tree as it is now, in walk order: a
+// snapshot of it (unchanged paths keep their recorded xattrs and targets).
+func Diff(ctx context.Context, rootfs string, old []Entry) ([]layer.Change, []Entry, error) {
 	d := &differ{ctx: ctx, rootfs: rootfs, old: make(map[string]*Entry, len(old)), children: map[string][]string{}}
 	for i := range old {
 		e := &old[i]
@@ -165,9 +186,9 @@ func Diff(ctx context.Context, rootfs string, old []Entry) ([]layer.Change, erro
 		d.children[dir] = append(d.children[dir], path.Base(e.Path))
 	}
 	if err := d.walk("", false); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return d.out, nil
+	return d.out, d.now, nil
 }
 
 type differ struct {
@@ -176,6 +197,7 @@ type differ struct {
 	old      map[string]*Entry
 	children map[string][]string
 	out      []layer.Change
+	now      []Entry
 }
 
 type item struct {
@@ -187,27 +209,22 @@ type item struct {
 // walk diffs directory dir. fresh means no old entry under dir is visible
 // any more (dir is new, or was replaced and gets an opaque whiteout).
 func (d *differ) walk(dir string, fresh bool) error {
-	names, err := readDirNames(filepath.Join(d.rootfs, filepath.FromSlash(dir)))
+	if err := d.ctx.Err(); err != nil {
+		return err
+	}
+	cur, err := scanDir(d.rootfs, dir)
 	if err != nil {
 		return err
 	}
-	items := make([]item, 0, len(names))
-	present := make(map[string]bool, len(names))
-	for _, name := range names {
-		if err := d.ctx.Err(); err != nil {
-			return err
-		}
-		rel := path.Join(dir, name)
-		cur, err := lstatEntry(filepath.Join(d.rootfs, filepath.FromSlash(rel)), rel)
-		if err != nil {
-			return err
-		}
-		it := item{rel: rel, cur: cur}
+	items := make([]item, len(cur))
+	present := make(map[string]bool, len(cur))
+	for i := range cur {
+		it := item{rel: cur[i].Path, cur: cur[i]}
 		if !fresh {
-			it.old = d.old[rel]
+			it.old = d.old[it.rel]
 		}
-		present[name] = !(it.old != nil && isDir(it.old.Mode) && !isDir(cur.Mode))
-		items = append(items, it)
+		present[path.Base(it.rel)] = !(it.old != nil && isDir(it.old.Mode) && !isDir(it.cur.Mode))
+		items[i] = it
 	}
 	if !fresh {
 		olds := slices.Clone(d.children[dir])
@@ -219,6 +236,13 @@ func (d *differ) walk(dir string, fresh bool) error {
 		}
 	}
 	for _, it := range items {
+		// Record the current state; unchanged paths keep what was read.
+		if it.old != nil && !changed(&it.cur, it.old) {
+			it.cur.Link, it.cur.Xattrs = it.old.Link, it.old.Xattrs
+		} else if err := readExtra(d.rootfs, &it.cur); err != nil {
+			return err
+		}
+		d.now = append(d.now, it.cur)
 		add := func() { d.out = append(d.out, layer.Change{Path: it.rel, Kind: layer.ChangeAdd}) }
 		switch {
 		case it.old == nil:
@@ -227,7 +251,7 @@ func (d *differ) walk(dir string, fresh bool) error {
 				err = d.walk(it.rel, true)
 			}
 		case isDir(it.cur.Mode) && isDir(it.old.Mode):
-			if it.cur.Ino != it.old.Ino {
+			if it.cur.Ino != it.old.Ino || it.cur.Btime != it.old.Btime {
 				add()
 				d.out = append(d.out, layer.Change{Path: it.rel, Kind: layer.ChangeOpaque})
 				err = d.walk(it.rel, true)
@@ -252,10 +276,12 @@ func (d *differ) walk(dir string, fresh bool) error {
 	return nil
 }
 
+func nanos(t unix.StatxTimestamp) int64 { return t.Sec*1e9 + int64(t.Nsec) }
+
 func isDir(mode uint32) bool { return mode&unix.S_IFMT == unix.S_IFDIR }
 
 func changed(cur, old *Entry) bool {
 	return cur.Mode != old.Mode || cur.UID != old.UID || cur.GID != old.GID ||
 		cur.Size != old.Size || cur.Mtime != old.Mtime || cur.Ctime != old.Ctime ||
-		cur.Ino != old.Ino || cur.Rdev != old.Rdev
+		cur.Ino != old.Ino || cur.Btime != old.Btime || cur.Rdev != old.Rdev
 }

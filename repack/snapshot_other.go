@@ -16,6 +16,8 @@ func Record(context.Context, string, string, v1.Descriptor) error { return layer
 func Take(context.Context, string) ([]Entry, error) { return nil, layer.ErrNotSupported }
 
 // Diff compares a rootfs with a snapshot; not supported on this platform.
-func Diff(context.Context, string, []Entry) ([]layer.Change, error) {
-	return nil, layer.ErrNotSupported
+func Diff(context.Context, string, []Entry) ([]layer.Change, []Entry, error) {
+	return nil, nil, layer.ErrNotSupported
 }
+
+func record(string, *Snapshot) error { return layer.ErrNotSupported }

@@ -21,7 +21,7 @@ func sampleSnapshot() *Snapshot {
 		},
 		Entries: []Entry{
 			{Path: "bin", Mode: 0o40755, Size: 4096, Mtime: 1, Ctime: 2, Ino: 10},
-			{Path: "bin/busybox", Mode: 0o100755, Size: 1 << 20, Mtime: -5, Ctime: 1700000000123456789, Ino: 11},
+			{Path: "bin/busybox", Mode: 0o100755, Size: 1 << 20, Mtime: -5, Ctime: 1700000000123456789, Ino: 11, Btime: 1600000000000000001},
 			{Path: "bin/sh", Mode: 0o120777, Size: 7, Ino: 12, Link: "busybox"},
 			{Path: "dev/null", Mode: 0o20666, Ino: 13, Rdev: 259, UID: 65534, GID: 4294967295},
 			{Path: "etc/passwd", Mode: 0o100644, Ino: 14, Xattrs: map[string]string{"user.a": "1", "security.capability": "\x00\x01\xff"}},
