@@ -276,7 +276,7 @@ func (s *setup) mountFS(m *specs.Mount, o *mountOpts) error {
 		// host's /sys instead, as runc does.
 		s.log.Debug("sysfs not mountable in this user namespace: binding /sys", "destination", t.name)
 		return s.mountBind(&specs.Mount{Destination: m.Destination, Source: "/sys", Type: "none",
-			Options: append([]string{"rbind"}, m.Options...)}, withBind(o), nil)
+			Options: append([]string{"rbind"}, m.Options...)}, sysfsBind(o), nil)
 	}
 	if err != nil {
 		return mountErr(m, "", err)
@@ -299,11 +299,33 @@ func (s *setup) mountFS(m *specs.Mount, o *mountOpts) error {
 	return s.finishMount(m, o, top)
 }
 
-// withBind is o for the /sys fallback: an rbind with the same flags.
+// withBind is o for a bind in place of a filesystem mount: an rbind with
+// the same flags.
 func withBind(o *mountOpts) *mountOpts {
 	c := *o
 	c.flags |= unix.MS_BIND | unix.MS_REC
 	return &c
+}
+
+// sysfsBind is o for the /sys fallback: an rbind whose ro, nosuid, nodev
+// and noexec also reach the host's mounts under /sys (cgroup hierarchies
+// among them), which a container could otherwise uncover rw by unmounting
+// what the config mounts over them.
+func sysfsBind(o *mountOpts) *mountOpts {
+	c := withBind(o)
+	for _, f := range []struct {
+		ms   uintptr
+		attr uint64
+	}{
+		{unix.MS_RDONLY, unix.MOUNT_ATTR_RDONLY}, {unix.MS_NOSUID, unix.MOUNT_ATTR_NOSUID},
+		{unix.MS_NODEV, unix.MOUNT_ATTR_NODEV}, {unix.MS_NOEXEC, unix.MOUNT_ATTR_NOEXEC},
+	} {
+		if o.flags&f.ms != 0 {
+			c.recAttr.Attr_set |= f.attr
+			c.recAttr.Attr_clr &^= f.attr
+		}
+	}
+	return c
 }
 
 // devReadonlyLater reports whether m is a read-only tmpfs on /dev, which

@@ -46,6 +46,19 @@ func TestUserNamespace(t *testing.T) {
 	if m := mountAt(rep.Mounts, "/sys"); m == nil || m.FSType != "sysfs" || !hasOpt(m.Options, "ro") {
 		t.Errorf("/sys: %+v, want the host's sysfs bound read-only", m)
 	}
+	// The host's mounts under /sys came along, read-only too.
+	n := 0
+	for _, m := range rep.Mounts {
+		if strings.HasPrefix(m.Mountpoint, "/sys/") && m.Mountpoint != "/sys/firmware" {
+			n++
+			if !hasOpt(m.Options, "ro") || !hasOpt(m.Options, "nosuid") {
+				t.Errorf("%s under the /sys bind: options %s, want ro,nosuid", m.Mountpoint, m.Options)
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no mount under /sys: the host's were not rbound")
+	}
 	m := mountAt(rep.Mounts, "/locked")
 	if m == nil {
 		t.Fatal("/locked: not mounted")
