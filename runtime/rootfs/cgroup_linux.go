@@ -53,7 +53,7 @@ func (s *setup) ownCgroupNS() bool {
 func (s *setup) mountCgroup2(m *specs.Mount, o *mountOpts) error {
 	dir := ""
 	if !s.ownCgroupNS() {
-		paths, err := s.cgroupPaths()
+		paths, err := s.cgroupPaths(nil)
 		if err != nil {
 			return mountErr(m, "", err)
 		}
@@ -67,7 +67,7 @@ func (s *setup) mountCgroup2(m *specs.Mount, o *mountOpts) error {
 			return err
 		}
 		// Not the owner of the cgroup namespace: bind the cgroup we are in.
-		paths, perr := s.cgroupPaths()
+		paths, perr := s.cgroupPaths(nil)
 		if perr != nil || paths[""] == "" {
 			return err
 		}
@@ -82,7 +82,7 @@ func (s *setup) mountCgroup1(m *specs.Mount, o *mountOpts) error {
 	if err != nil {
 		return mountErr(m, "", err)
 	}
-	paths, err := s.cgroupPaths()
+	paths, err := s.cgroupPaths(hs)
 	if err != nil {
 		return mountErr(m, "", err)
 	}
@@ -171,8 +171,9 @@ func hierarchies() ([]hierarchy, error) {
 }
 
 // cgroupPaths returns Options.CgroupPaths, or the cgroups the process is in
-// (/proc/self/cgroup mapped onto the host's hierarchies).
-func (s *setup) cgroupPaths() (map[string]string, error) {
+// (/proc/self/cgroup mapped onto the host's hierarchies hs: the v1 or
+// hybrid ones, nil on a v2 host).
+func (s *setup) cgroupPaths(hs []hierarchy) (map[string]string, error) {
 	if s.opts.CgroupPaths != nil {
 		return s.opts.CgroupPaths, nil
 	}
@@ -180,12 +181,8 @@ func (s *setup) cgroupPaths() (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var hs []hierarchy
-	var st unix.Statfs_t
-	if unix.Statfs(cgroupRoot, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+	if hs == nil {
 		hs = []hierarchy{{mountpoint: cgroupRoot, root: "/"}}
-	} else if hs, err = hierarchies(); err != nil {
-		return nil, err
 	}
 	out := map[string]string{}
 	sc := bufio.NewScanner(bytes.NewReader(data))

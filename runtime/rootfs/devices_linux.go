@@ -6,7 +6,6 @@ import (
 	"os"
 	"path"
 
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -116,7 +115,7 @@ func (s *setup) createDevice(d specs.LinuxDevice, bind *bool) error {
 	if typ == unix.S_IFIFO {
 		rdev = 0
 	}
-	parent, err := pathrs.MkdirAllHandle(s.root.dir, path.Dir(dest), 0o755)
+	parent, err := s.root.mkdirAll(path.Dir(dest))
 	if err != nil {
 		return fail(err)
 	}
@@ -193,7 +192,7 @@ func (s *setup) bindDevice(d specs.LinuxDevice, parent *os.File, base, dest stri
 // of runtime-linux.md when their sources exist, that is when /proc is a
 // procfs.
 func (s *setup) devSymlinks() error {
-	dev, err := pathrs.MkdirAllHandle(s.root.dir, "/dev", 0o755)
+	dev, err := s.root.mkdirAll("/dev")
 	if err != nil {
 		return fmt.Errorf("open /dev: %w", err)
 	}
@@ -219,7 +218,7 @@ func (s *setup) devSymlinks() error {
 
 // procMounted reports whether the container's /proc is a procfs.
 func (s *setup) procMounted() bool {
-	f, err := pathrs.OpenatInRoot(s.root.dir, "/proc")
+	f, err := openInRoot(s.root.dir, "/proc")
 	if err != nil {
 		return false
 	}

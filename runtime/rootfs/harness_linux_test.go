@@ -10,9 +10,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/moby/sys/mountinfo"
 	"github.com/ocikit/ocikit/internal/testutil"
@@ -82,6 +84,7 @@ type statResult struct {
 
 type childReport struct {
 	Err    string // Prepare or Finish error, if any
+	Nanos  int64  // time Prepare and Finish took
 	Pre    []*mountinfo.Info
 	Mounts []*mountinfo.Info
 	Stat   map[string]statResult
@@ -159,17 +162,33 @@ func childRun(cfgPath string, cfg *childConfig, rep *childReport) error {
 		}
 		opts.MountFds = fds
 	}
+	if dir := os.Getenv("OCIKIT_ROOTFS_TEST_CPUPROFILE"); dir != "" {
+		// Profiling the child: go test -bench PrepareFinish with this set
+		// to a directory, then go tool pprof DIR/*.
+		f, err := os.CreateTemp(dir, "cpu-")
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	start := time.Now()
 	if err := Prepare(cfg.Spec, cfg.Bundle, opts); err != nil {
 		return err
 	}
+	prepared := time.Since(start)
 	pre, err := mountinfo.GetMounts(nil)
 	if err != nil {
 		return err
 	}
 	rep.Pre = pre
+	start = time.Now()
 	if err := Finish(cfg.Spec, opts); err != nil {
 		return err
 	}
+	rep.Nanos = int64(prepared + time.Since(start))
 	if rep.Mounts, err = mountinfo.GetMounts(nil); err != nil {
 		return err
 	}
@@ -239,7 +258,7 @@ func childCmd(cfgPath string, userns, pidns bool) *exec.Cmd {
 }
 
 // runChild runs cfg in a child and returns its report.
-func runChild(t *testing.T, cfg *childConfig) *childReport {
+func runChild(t testing.TB, cfg *childConfig) *childReport {
 	t.Helper()
 	data, err := json.Marshal(cfg)
 	if err != nil {
@@ -266,7 +285,7 @@ func runChild(t *testing.T, cfg *childConfig) *childReport {
 }
 
 // newBundle makes a bundle with a busybox rootfs and returns its path.
-func newBundle(t *testing.T) string {
+func newBundle(t testing.TB) string {
 	t.Helper()
 	testutil.RequireRoot(t)
 	b := t.TempDir()

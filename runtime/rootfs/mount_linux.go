@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -74,14 +75,18 @@ func Prepare(spec *specs.Spec, bundle string, opts Options) (err error) {
 	defer r.Close()
 	s := &setup{spec: spec, bundle: bundle, opts: opts, log: opts.logger(), root: r,
 		userNS: opts.UserNS || inUserNS()}
+	start := time.Now()
 	for i := range spec.Mounts {
 		if err := s.mountOne(i, &spec.Mounts[i]); err != nil {
 			return err
 		}
 	}
+	mounted := time.Now()
 	if err := s.devices(); err != nil {
 		return err
 	}
+	s.log.Debug("rootfs prepared", "root", rootPath, "mounts", len(spec.Mounts),
+		"mountTime", mounted.Sub(start), "deviceTime", time.Since(mounted))
 	if opts.Console != "" {
 		if err := s.console(); err != nil {
 			return err

@@ -66,14 +66,14 @@ func (r *root) resolve(dest string, k kind) (*target, error) {
 	if dest == "/" {
 		return nil, errors.New("rootfs: destination is the root itself")
 	}
-	fd, err := pathrs.OpenatInRoot(r.dir, dest)
+	fd, err := openInRoot(r.dir, dest)
 	if err == nil {
 		return r.targetOf(dest, fd)
 	}
 	if !errors.Is(err, os.ErrNotExist) || k == kindNone {
 		return nil, err
 	}
-	parent, err := pathrs.MkdirAllHandle(r.dir, path.Dir(dest), 0o755)
+	parent, err := r.mkdirAll(path.Dir(dest))
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +95,7 @@ func (r *root) resolve(dest string, k kind) (*target, error) {
 	parent.Close()
 	// Resolve again: if something appeared there meanwhile (a symbolic
 	// link), it is followed inside the root like any other.
-	fd, err = pathrs.OpenatInRoot(r.dir, dest)
+	fd, err = openInRoot(r.dir, dest)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +115,7 @@ func (r *root) targetOf(dest string, fd *os.File) (*target, error) {
 		fd.Close()
 		return nil, &os.PathError{Op: "resolve", Path: dest, Err: errEscape}
 	}
-	parent, err := pathrs.OpenatInRoot(r.dir, path.Dir("/"+rel))
+	parent, err := openInRoot(r.dir, path.Dir("/"+rel))
 	if err != nil {
 		fd.Close()
 		return nil, err
@@ -146,4 +146,43 @@ func (t *target) top() (*os.File, error) {
 		return nil, &os.PathError{Op: "open", Path: t.name, Err: err}
 	}
 	return os.NewFile(uintptr(fd), t.name), nil
+}
+
+// openInRoot opens p as an O_PATH handle with every symbolic link resolved
+// inside root: openat2(RESOLVE_IN_ROOT) (Linux 5.6), or pathrs-lite's
+// emulation on older kernels.
+func openInRoot(root *os.File, p string) (*os.File, error) {
+	how := &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	for range 16 {
+		fd, err := unix.Openat2(int(root.Fd()), p, how)
+		switch {
+		case err == nil:
+			return os.NewFile(uintptr(fd), p), nil
+		case errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR):
+			// A rename or mount raced with the lookup; try again.
+			continue
+		case errors.Is(err, unix.ENOSYS):
+			return pathrs.OpenatInRoot(root, p)
+		default:
+			return nil, &os.PathError{Op: "openat2", Path: p, Err: err}
+		}
+	}
+	return nil, &os.PathError{Op: "openat2", Path: p, Err: unix.EAGAIN}
+}
+
+// mkdirAll returns a handle on directory p inside the root, creating it and
+// its parents (mode 0755) when missing. The usual case, an existing
+// directory, is one openat2.
+func (r *root) mkdirAll(p string) (*os.File, error) {
+	if f, err := openInRoot(r.dir, p); err == nil {
+		var st unix.Stat_t
+		if err := unix.Fstat(int(f.Fd()), &st); err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			return f, nil
+		}
+		f.Close()
+	}
+	return pathrs.MkdirAllHandle(r.dir, p, 0o755)
 }
