@@ -46,3 +46,23 @@ func TestGenerateBenchLayout(t *testing.T) {
 		return nil
 	}))
 }
+
+func BenchmarkParseIndex1000(b *testing.B) {
+	l, err := Init(context.Background(), b.TempDir()+"/l")
+	must(b, err)
+	d := putImage(b, l, amd64, "x")
+	var idx v1.Index
+	for i := range 1000 {
+		e := withPlatform(d, amd64)
+		e.Annotations = map[string]string{v1.AnnotationRefName: fmt.Sprintf("img-%04d", i)}
+		idx.Manifests = append(idx.Manifests, e)
+	}
+	data, err := marshalIndex(&idx)
+	must(b, err)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := ParseIndex(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

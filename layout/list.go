@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
+	"sync"
 
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -22,35 +24,65 @@ type Entry struct {
 	Err error
 }
 
-// Entries lists index.json's entries in order, reading each manifest (and
-// its config) or index to find the platforms. A broken entry sets its Err
-// instead of failing the listing; only an unreadable index.json fails it.
+// Entries lists index.json's entries in order with their platforms. An
+// entry whose descriptor names its platform costs one stat (the blob must
+// exist with its size); otherwise its manifest and config, or its index,
+// are read and verified. A broken entry sets its Err instead of failing
+// the listing; only an unreadable index.json fails it.
 func (l *Layout) Entries(ctx context.Context) ([]Entry, error) {
 	idx, err := l.Index(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Entry, 0, len(idx.Manifests))
-	for _, d := range idx.Manifests {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	out := make([]Entry, len(idx.Manifests))
+	// Entries are independent: read them with a few workers (the work is
+	// mostly open/read/close syscalls), keeping index.json's order.
+	workers := min(runtime.GOMAXPROCS(0)*2, len(idx.Manifests), 16)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				d := idx.Manifests[i]
+				e := Entry{Tag: d.Annotations[v1.AnnotationRefName], Descriptor: d}
+				e.Platforms, e.Err = l.platforms(ctx, d, 0)
+				out[i] = e
+			}
+		}()
+	}
+	for i := range idx.Manifests {
+		if ctx.Err() != nil {
+			break
 		}
-		e := Entry{Tag: d.Annotations[v1.AnnotationRefName], Descriptor: d}
-		e.Platforms, e.Err = l.platforms(ctx, d, 0)
-		out = append(out, e)
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
 func (l *Layout) platforms(ctx context.Context, d v1.Descriptor, depth int) ([]v1.Platform, error) {
 	if d.Platform != nil {
-		// The platform is still worth nothing if the blob is broken.
-		if IsIndex(d.MediaType) || IsManifest(d.MediaType) {
-			if _, err := l.ReadBlob(ctx, d); err != nil {
-				return []v1.Platform{*d.Platform}, err
-			}
+		// The descriptor says it all; only check that the blob is there
+		// with its size (a stat, not a read: Resolve and validation
+		// verify content).
+		ps := []v1.Platform{*d.Platform}
+		if !IsIndex(d.MediaType) && !IsManifest(d.MediaType) {
+			return ps, nil
 		}
-		return []v1.Platform{*d.Platform}, nil
+		size, err := l.StatBlob(ctx, d.Digest)
+		if err != nil {
+			return ps, err
+		}
+		if size != d.Size {
+			return ps, fmt.Errorf("%s: %d bytes, descriptor says %d: %w", l.blobPath(d.Digest), size, d.Size, ErrSizeMismatch)
+		}
+		return ps, nil
 	}
 	if depth > maxDepth {
 		return nil, fmt.Errorf("index %s: nested deeper than %d: %w", d.Digest, maxDepth, ErrInvalidDocument)

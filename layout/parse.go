@@ -35,14 +35,8 @@ func IsManifest(mediaType string) bool {
 // of unregistered algorithms pass (descriptor.md: implementations SHOULD
 // allow them); reading their blobs fails with ErrUnsupportedDigest.
 func ParseIndex(data []byte) (*v1.Index, error) {
-	var aux struct {
-		Manifests json.RawMessage `json:"manifests"`
-	}
 	var idx v1.Index
 	if err := json.Unmarshal(data, &idx); err != nil {
-		return nil, fmt.Errorf("malformed JSON (%s): %w", jsonErrorDetail(data, err), ErrInvalidDocument)
-	}
-	if err := json.Unmarshal(data, &aux); err != nil {
 		return nil, fmt.Errorf("malformed JSON (%s): %w", jsonErrorDetail(data, err), ErrInvalidDocument)
 	}
 	if idx.SchemaVersion != 2 {
@@ -51,7 +45,9 @@ func ParseIndex(data []byte) (*v1.Index, error) {
 	if idx.MediaType != "" && !IsIndex(idx.MediaType) {
 		return nil, fmt.Errorf("mediaType %q is not an image index: %w", clip(idx.MediaType), ErrInvalidDocument)
 	}
-	if len(aux.Manifests) == 0 || string(aux.Manifests) == "null" {
+	// encoding/json leaves the slice nil only for a missing or null
+	// manifests; [] decodes to an empty, non-nil slice.
+	if idx.Manifests == nil {
 		return nil, fmt.Errorf("no manifests array: %w", ErrInvalidDocument)
 	}
 	for i, d := range idx.Manifests {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -57,7 +58,7 @@ listed with the problem, and the command then exits 1.`,
 				}
 				rows = append(rows, r)
 			}
-			out := cmd.OutOrStdout()
+			out := bufio.NewWriter(cmd.OutOrStdout())
 			if asJSON {
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
@@ -83,6 +84,9 @@ listed with the problem, and the command then exits 1.`,
 				if err := tw.Flush(); err != nil {
 					return err
 				}
+			}
+			if err := out.Flush(); err != nil {
+				return err
 			}
 			if firstErr != nil {
 				if broken > 1 {
