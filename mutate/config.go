@@ -49,7 +49,7 @@ type ConfigChange struct {
 var (
 	envKeyRE   = regexp.MustCompile(`^[^=\x00]+$`)
 	portRE     = regexp.MustCompile(`^([0-9]{1,5})(?:/(tcp|udp|sctp))?$`)
-	signalRE   = regexp.MustCompile(`^(SIG[A-Z0-9]+(\+[0-9]+|-[0-9]+)?|[0-9]+)$`)
+	signalRE   = regexp.MustCompile(`^((SIG)?[A-Z][A-Z0-9]*([+-][0-9]+)?|[0-9]+)$`)
 	annotKeyRE = regexp.MustCompile(`^[^\x00]+$`)
 )
 
