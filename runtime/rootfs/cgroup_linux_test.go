@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"testing"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -65,5 +66,54 @@ func TestCgroupMount(t *testing.T) {
 	}
 	if !v2 && len(rep.List["/sys/fs/cgroup"]) != len(want) {
 		t.Errorf("/sys/fs/cgroup holds %v, want only the hierarchies given", rep.List["/sys/fs/cgroup"])
+	}
+}
+
+// TestCgroup2Mount: on a cgroup v2 host a "cgroup" mount is a bind of the
+// container's cgroup, or a cgroup2 filesystem when the container has its
+// own cgroup namespace. A hybrid host is made to look like v2 by mounting
+// its unified hierarchy on /sys/fs/cgroup in the child.
+func TestCgroup2Mount(t *testing.T) {
+	b := newBundle(t)
+	unified := cgroupRoot
+	var st unix.Statfs_t
+	if err := unix.Statfs(cgroupRoot, &st); err != nil {
+		t.Skipf("no cgroup filesystem: %v", err)
+	}
+	hybrid := st.Type != unix.CGROUP2_SUPER_MAGIC
+	if hybrid {
+		unified = filepath.Join(cgroupRoot, "unified")
+		if err := unix.Statfs(unified, &st); err != nil || st.Type != unix.CGROUP2_SUPER_MAGIC {
+			t.Skip("no cgroup v2 hierarchy")
+		}
+	}
+	name := "ocikit-rootfs-test-" + strconv.Itoa(os.Getpid())
+	if err := os.Mkdir(filepath.Join(unified, name), 0o755); err != nil {
+		t.Skipf("cannot create a cgroup: %v", err)
+	}
+	t.Cleanup(func() { os.Remove(filepath.Join(unified, name)) })
+	for _, c := range []struct {
+		name     string
+		cgroupns bool
+		root     string
+	}{
+		{"bind", false, "/" + name},
+		{"cgroupns", true, "/"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			spec := baseSpec()
+			if c.cgroupns {
+				spec.Linux.Namespaces = append(spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
+			}
+			rep := runChild(t, &childConfig{Spec: spec, Bundle: b, Cgroup2: hybrid,
+				CgroupPaths: map[string]string{"": filepath.Join(cgroupRoot, name)}})
+			if rep.Err != "" {
+				t.Fatalf("prepare/finish: %s", rep.Err)
+			}
+			m := mountAt(rep.Mounts, "/sys/fs/cgroup")
+			if m == nil || m.FSType != "cgroup2" || m.Root != c.root || !hasOpt(m.Options, "ro") {
+				t.Errorf("/sys/fs/cgroup: %+v, want cgroup2 root %s read-only", m, c.root)
+			}
+		})
 	}
 }

@@ -62,6 +62,9 @@ type childConfig struct {
 	NoPID  bool
 	// IDMapFds: prepare idmapped mounts with OpenIDMappedMounts first.
 	IDMapFds bool
+	// Cgroup2: mount a cgroup2 filesystem on /sys/fs/cgroup first, so a
+	// hybrid host looks like a cgroup v2 one.
+	Cgroup2 bool
 	Stat     []string // paths to lstat after Finish
 	Write    []string // paths to create a file at
 	Read     []string // files to read
@@ -139,6 +142,11 @@ func childRun(cfgPath string, cfg *childConfig, rep *childReport) error {
 			return fmt.Errorf("inner child: %w", err)
 		}
 		os.Exit(0)
+	}
+	if cfg.Cgroup2 {
+		if err := unix.Mount("cgroup2", cgroupRoot, "cgroup2", 0, ""); err != nil {
+			return fmt.Errorf("setup: %w", err)
+		}
 	}
 	for _, d := range cfg.Tmpfs {
 		if err := os.MkdirAll(d, 0o755); err != nil {

@@ -114,7 +114,7 @@ func TestPrepareFinish(t *testing.T) {
 
 	rep := runChild(t, &childConfig{
 		Spec: spec, Bundle: b, Console: console,
-		Tmpfs:       []string{filepath.Join(b, "rsrc"), filepath.Join(b, "rsrc", "sub"), filepath.Join(b, "shsrc")},
+		Tmpfs:       []string{filepath.Join(b, "rsrc"), filepath.Join(b, "rsrc", "sub")},
 		OuterShared: []string{filepath.Join(b, "shsrc")},
 		Stat: []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty",
 			"/dev/console", "/dev/ptmx", "/dev/fd", "/dev/stdin", "/dev/stdout", "/dev/stderr",
