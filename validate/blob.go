@@ -73,19 +73,29 @@ func (w *walker) blob(d digest.Digest, keep bool) *blobState {
 			h.Hash().Write(data)
 		}
 	} else {
-		br := bufio.NewReaderSize(f, 1<<20)
-		head, _ := br.Peek(sniffLen)
-		b.head = append([]byte(nil), head...)
+		head := make([]byte, sniffLen)
+		hn, err := io.ReadFull(f, head)
+		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+			b.digestOK, b.reported = false, true
+			w.errorf(rootLoc(blobFile(d)), blobFile(d), clauseLayoutBlobs, "cannot read blob: %v", err)
+			return b
+		}
+		b.head = head[:hn]
 		var dst io.Writer = io.Discard
 		if h != nil {
 			dst = h.Hash()
 		}
-		n, err := io.Copy(dst, br)
+		dst.Write(b.head)
+		if w.buf == nil {
+			w.buf = make([]byte, 256<<10)
+		}
+		n, err := io.CopyBuffer(dst, struct{ io.Reader }{f}, w.buf)
 		if err != nil {
 			b.digestOK, b.reported = false, true
 			w.errorf(rootLoc(blobFile(d)), blobFile(d), clauseLayoutBlobs, "cannot read blob: %v", err)
 			return b
 		}
+		n += int64(hn)
 		b.size = n
 	}
 	w.r.Checked.Blobs++
@@ -179,17 +189,18 @@ func (w *walker) diffID(layer v1.Descriptor, alg digest.Algorithm) (digest.Diges
 		return "", err
 	}
 	defer f.Close()
-	br := bufio.NewReaderSize(f, 1<<20)
+	br := bufio.NewReaderSize(f, 64<<10)
 	head, _ := br.Peek(4)
 	var r io.Reader = br
 	switch compression(head) {
 	case "gzip":
-		zr, err := gzip.NewReader(br)
-		if err != nil {
+		if w.gz == nil {
+			w.gz = new(gzip.Reader)
+		}
+		if err := w.gz.Reset(br); err != nil {
 			return "", fmt.Errorf("gzip: %w", err)
 		}
-		defer zr.Close()
-		r = zr
+		r = w.gz
 	case "zstd":
 		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
 		if err != nil {
@@ -198,8 +209,11 @@ func (w *walker) diffID(layer v1.Descriptor, alg digest.Algorithm) (digest.Diges
 		defer zr.Close()
 		r = zr
 	}
+	if w.buf == nil {
+		w.buf = make([]byte, 256<<10)
+	}
 	h := alg.Digester()
-	if _, err := io.Copy(h.Hash(), r); err != nil {
+	if _, err := io.CopyBuffer(h.Hash(), struct{ io.Reader }{r}, w.buf); err != nil {
 		return "", fmt.Errorf("decompress: %w", err)
 	}
 	return h.Digest(), nil

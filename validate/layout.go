@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -142,6 +143,8 @@ type walker struct {
 	opts  options
 	blobs map[digest.Digest]*blobState
 	docs  map[docKey]*docState
+	buf   []byte       // copy buffer for hashing, reused across blobs
+	gz    *gzip.Reader // reused across layers (WithDiffIDs)
 }
 
 // blobState caches what is known about one blob file, so that a blob

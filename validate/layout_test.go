@@ -623,3 +623,29 @@ func FuzzDocument(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkLayout validates a layout of 200 images sharing a base layer,
+// each with its own small layer, config and manifest.
+func BenchmarkLayout(b *testing.B) {
+	f := newFixture(b)
+	var entries []v1.Descriptor
+	for i := 0; i < 200; i++ {
+		gz, raw := tarGz(b, map[string]string{"srv/id": strings.Repeat("x", i)})
+		top := f.putRaw(b, v1.MediaTypeImageLayerGzip, gz)
+		c := f.cfg
+		c.RootFS.DiffIDs = []digest.Digest{f.diffID, digest.FromBytes(raw)}
+		c.History = nil
+		m := f.man
+		m.Config = f.putJSON(b, v1.MediaTypeImageConfig, c)
+		m.Layers = []v1.Descriptor{f.layer, top}
+		entries = append(entries, withTag(f.putJSON(b, v1.MediaTypeImageManifest, m), "img-"+strings.Repeat("1", i%7+1)+string(rune('a'+i%26))))
+	}
+	f.setIndexEntries(b, entries...)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r, err := Layout(context.Background(), f.dir)
+		if err != nil || r.Errors != 0 {
+			b.Fatalf("%v %v", err, r.Err())
+		}
+	}
+}
