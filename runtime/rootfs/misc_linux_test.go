@@ -57,3 +57,55 @@ func TestReadonlyDevAndBindType(t *testing.T) {
 		}
 	})
 }
+
+// TestConfigErrors: bad mounts and devices fail Prepare with one line
+// naming the object.
+func TestConfigErrors(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		mounts []specs.Mount
+		devs   []specs.LinuxDevice
+		want   string
+	}{
+		{"unknown filesystem", []specs.Mount{{Destination: "/x", Source: "nosuchfs", Type: "nosuchfs"}}, nil,
+			"mount nosuchfs on /x: no such device"},
+		{"missing bind source", []specs.Mount{{Destination: "/x", Source: "/nonexistent/src", Options: []string{"bind"}}}, nil,
+			"mount /nonexistent/src on /x: no such file or directory"},
+		{"bad tmpfs option", []specs.Mount{{Destination: "/x", Source: "tmpfs", Type: "tmpfs", Options: []string{"bogus=1"}}}, nil,
+			"mount tmpfs on /x: invalid argument"},
+		{"tmpcopyup on a bind", []specs.Mount{{Destination: "/x", Source: "/tmp", Options: []string{"bind", "tmpcopyup"}}}, nil,
+			"mount /tmp on /x: option tmpcopyup needs a tmpfs mount"},
+		{"empty option", []specs.Mount{{Destination: "/x", Source: "tmpfs", Type: "tmpfs", Options: []string{""}}}, nil,
+			"mount tmpfs on /x: empty option"},
+		{"device over a file", nil, []specs.LinuxDevice{{Path: "/etc/passwd", Type: "c", Major: 1, Minor: 3}},
+			"device /etc/passwd: a file that is not this device exists there"},
+		{"device type", nil, []specs.LinuxDevice{{Path: "/dev/x", Type: "q"}},
+			`device /dev/x: type "q": not one of c, b, u, p`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := newBundle(t)
+			spec := baseSpec()
+			spec.Mounts = append(spec.Mounts, c.mounts...)
+			spec.Linux.Devices = c.devs
+			rep := runChild(t, &childConfig{Spec: spec, Bundle: b})
+			if rep.Err != c.want {
+				t.Errorf("error %q, want %q", rep.Err, c.want)
+			}
+		})
+	}
+}
+
+// TestRelativeDestination: a relative destination (deprecated) is relative
+// to "/".
+func TestRelativeDestination(t *testing.T) {
+	b := newBundle(t)
+	spec := baseSpec()
+	spec.Mounts = append(spec.Mounts, specs.Mount{Destination: "rel/dir", Source: "tmpfs", Type: "tmpfs"})
+	rep := runChild(t, &childConfig{Spec: spec, Bundle: b})
+	if rep.Err != "" {
+		t.Fatalf("prepare/finish: %s", rep.Err)
+	}
+	if m := mountAt(rep.Mounts, "/rel/dir"); m == nil || m.FSType != "tmpfs" {
+		t.Errorf("/rel/dir: %+v, want a tmpfs", m)
+	}
+}

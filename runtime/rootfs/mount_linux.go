@@ -212,6 +212,11 @@ func (s *setup) mountBind(m *specs.Mount, o *mountOpts, detached *os.File) error
 			err = moveMount(tree, t)
 			tree.Close()
 		}
+		if errors.Is(err, unix.EPERM) && s.userNS {
+			// mount_setattr(2): idmapping a filesystem needs
+			// CAP_SYS_ADMIN in the user namespace it was mounted in.
+			err = fmt.Errorf("idmap inside a user namespace (the runtime must prepare it with OpenIDMappedMounts): %w", err)
+		}
 	default:
 		err = mount(src, fdPath(t.fd), "", unix.MS_BIND|o.flags&unix.MS_REC, "", t.name)
 	}

@@ -138,14 +138,34 @@ func (r *root) targetOf(dest string, fd *os.File) (*target, error) {
 	return t, nil
 }
 
-// top opens what is now at the target: after a mount on it, the root of
-// that mount.
+// top opens what is now at the target after a mount on it: the root of
+// that mount. It checks that this is a mount other than the one the target
+// was on, so the handle cannot be another file put there meanwhile.
 func (t *target) top() (*os.File, error) {
 	fd, err := unix.Openat(int(t.parent.Fd()), t.base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: t.name, Err: err}
 	}
-	return os.NewFile(uintptr(fd), t.name), nil
+	f := os.NewFile(uintptr(fd), t.name)
+	before, err1 := mountID(t.fd)
+	after, err2 := mountID(f)
+	if err1 == nil && err2 == nil && before == after {
+		f.Close()
+		return nil, &os.PathError{Op: "open", Path: t.name, Err: errors.New("no new mount there")}
+	}
+	return f, nil
+}
+
+// mountID is the id of the mount f is on (statx STATX_MNT_ID, Linux 5.8).
+func mountID(f *os.File) (uint64, error) {
+	var stx unix.Statx_t
+	if err := unix.Statx(int(f.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID, &stx); err != nil {
+		return 0, err
+	}
+	if stx.Mask&unix.STATX_MNT_ID == 0 {
+		return 0, unix.ENOSYS
+	}
+	return stx.Mnt_id, nil
 }
 
 // openInRoot opens p as an O_PATH handle with every symbolic link resolved
