@@ -54,7 +54,16 @@ type Change struct {
 type GenerateOption func(*genConfig)
 
 type genConfig struct {
-	epoch *time.Time
+	epoch    *time.Time
+	rootless bool
+}
+
+// WithRootlessOwners generates from a tree unpacked rootless (WithRootless):
+// an entry's owner is the one recorded in its "user.rootlesscontainers"
+// xattr, else root (the unprivileged user who owns the files stands for
+// root in the image), and that xattr is not written, as umoci does.
+func WithRootlessOwners() GenerateOption {
+	return func(c *genConfig) { c.rootless = true }
 }
 
 // WithSourceDateEpoch clamps every entry's mtime to t (and dates whiteouts
@@ -291,6 +300,20 @@ func (g *generator) addPathDir(root, rel string) (bool, error) {
 	xattrs, err := Xattrs(full)
 	if err != nil {
 		return false, err
+	}
+	if g.cfg.rootless {
+		hdr.Uid, hdr.Gid = 0, 0
+		if v, ok := xattrs[rootlessXattr]; ok {
+			if uid, gid, ok := parseRootlessPayload([]byte(v)); ok {
+				if uid != rootlessNoopID {
+					hdr.Uid = int(uid)
+				}
+				if gid != rootlessNoopID {
+					hdr.Gid = int(gid)
+				}
+			}
+			delete(xattrs, rootlessXattr)
+		}
 	}
 	for k, v := range xattrs {
 		if hdr.PAXRecords == nil {

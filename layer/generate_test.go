@@ -383,3 +383,33 @@ func equal(a, b []string) bool {
 	}
 	return true
 }
+
+func TestGenerateRootlessOwners(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"plain", "owned", "group-only"} {
+		if err := os.WriteFile(filepath.Join(dir, n), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set := func(name string, uid, gid int) {
+		payload, _ := rootlessPayload(uid, gid)
+		if err := unix.Lsetxattr(filepath.Join(dir, name), rootlessXattr, payload, 0); err != nil {
+			t.Skipf("no user xattrs here: %v", err)
+		}
+	}
+	set("owned", 1000, 100)
+	set("group-only", 0, 42)
+	var buf bytes.Buffer
+	if err := GenerateDir(context.Background(), &buf, dir, WithRootlessOwners()); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][2]int{"group-only": {0, 42}, "owned": {1000, 100}, "plain": {0, 0}}
+	for _, e := range readTar(t, buf.Bytes()) {
+		if got := [2]int{e.hdr.Uid, e.hdr.Gid}; got != want[e.hdr.Name] {
+			t.Errorf("%s: owner %v, want %v", e.hdr.Name, got, want[e.hdr.Name])
+		}
+		if _, ok := e.hdr.PAXRecords["SCHILY.xattr."+rootlessXattr]; ok {
+			t.Errorf("%s: rootless xattr written", e.hdr.Name)
+		}
+	}
+}

@@ -35,6 +35,13 @@ type options struct {
 	compression layer.Compression
 	epoch       *time.Time
 	history     v1.History
+	rootless    bool
+}
+
+// WithRootless repacks a bundle unpacked rootless: owners come from the
+// "user.rootlesscontainers" xattrs, else root (layer.WithRootlessOwners).
+func WithRootless() Option {
+	return func(o *options) { o.rootless = true }
 }
 
 // WithCompression sets the new layer's compression (default gzip).
@@ -93,6 +100,9 @@ func Repack(ctx context.Context, bundleDir string, l *layout.Layout, tag string,
 		return nil, fmt.Errorf("diff %s: %w", rootfs, err)
 	}
 	var genOpts []layer.GenerateOption
+	if o.rootless {
+		genOpts = append(genOpts, layer.WithRootlessOwners())
+	}
 	mopts := []mutate.Option{mutate.WithCompression(o.compression), mutate.WithHistory(o.history)}
 	if o.epoch != nil {
 		genOpts = append(genOpts, layer.WithSourceDateEpoch(*o.epoch))

@@ -12,7 +12,10 @@ import (
 )
 
 func newImageAddLayerCmd(*globals) *cobra.Command {
-	var compress, comment, createdBy string
+	var (
+		compress, comment, createdBy string
+		rootless                     bool
+	)
 	cmd := &cobra.Command{
 		Use:   "add-layer DIR[:TAG] PATH",
 		Short: "Append a layer made from a directory or a tar archive",
@@ -28,7 +31,11 @@ decompressed first), so its digest is the layer's diff_id.
 
 --compress chooses the stored compression: gzip (default, parallel), zstd or
 none. With SOURCE_DATE_EPOCH set, mtimes newer than it are clamped to it and
-it dates the config and history, so the same input gives the same digests.`,
+it dates the config and history, so the same input gives the same digests.
+
+--rootless (the default when not run as root) makes a directory's files
+belong to root in the layer, or to the owner in their user.rootlesscontainers
+xattr (as a rootless "image unpack" records it).`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -58,6 +65,9 @@ it dates the config and history, so the same input gives the same digests.`,
 				if epoch != nil {
 					gopts = append(gopts, layer.WithSourceDateEpoch(*epoch))
 				}
+				if rootlessDefault(cmd, rootless) {
+					gopts = append(gopts, layer.WithRootlessOwners())
+				}
 				gen = mutate.DirLayer(args[1], gopts...)
 			} else {
 				gen = mutate.TarLayer(args[1])
@@ -79,5 +89,6 @@ it dates the config and history, so the same input gives the same digests.`,
 	addCompressFlag(cmd, &compress)
 	cmd.Flags().StringVar(&comment, "history-comment", "", "comment of the layer's history entry")
 	cmd.Flags().StringVar(&createdBy, "history-created-by", "", "created_by of the layer's history entry (default: this command line)")
+	addRootlessFlag(cmd, &rootless)
 	return cmd
 }

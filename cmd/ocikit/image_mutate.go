@@ -75,3 +75,16 @@ func addCompressFlag(cmd *cobra.Command, p *string) {
 func printDigest(cmd *cobra.Command, d fmt.Stringer) {
 	fmt.Fprintln(cmd.OutOrStdout(), d.String())
 }
+
+func addRootlessFlag(cmd *cobra.Command, p *bool) {
+	cmd.Flags().BoolVar(p, "rootless", false, "owners from user.rootlesscontainers xattrs, else root (default: true unless root)")
+}
+
+// rootlessDefault is --rootless, which defaults to true when not root (as
+// for image unpack).
+func rootlessDefault(cmd *cobra.Command, flag bool) bool {
+	if !cmd.Flags().Changed("rootless") {
+		return os.Geteuid() != 0
+	}
+	return flag
+}

@@ -13,7 +13,10 @@ import (
 )
 
 func newImageRepackCmd(g *globals) *cobra.Command {
-	var compress, comment string
+	var (
+		compress, comment string
+		rootless          bool
+	)
 	cmd := &cobra.Command{
 		Use:   "repack BUNDLE [DIR[:TAG]]",
 		Short: "Store the changes made to an unpacked bundle's rootfs as a new layer",
@@ -31,7 +34,11 @@ then updated, so the next repack records only later changes.
 
 --compress chooses gzip (default, parallel), zstd or none. With
 SOURCE_DATE_EPOCH set, mtimes are clamped to it and it dates the config and
-history: the same rootfs then gives the same digests.`,
+history: the same rootfs then gives the same digests.
+
+--rootless (the default when not run as root) is for bundles unpacked
+rootless: owners are taken from the user.rootlesscontainers xattrs, files
+without one belong to root.`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -69,6 +76,9 @@ history: the same rootfs then gives the same digests.`,
 			if epoch != nil {
 				opts = append(opts, repack.WithSourceDateEpoch(*epoch))
 			}
+			if rootlessDefault(cmd, rootless) {
+				opts = append(opts, repack.WithRootless())
+			}
 			res, err := repack.Repack(ctx, bundle, l, tag, opts...)
 			if err != nil {
 				return err
@@ -80,5 +90,6 @@ history: the same rootfs then gives the same digests.`,
 	}
 	addCompressFlag(cmd, &compress)
 	cmd.Flags().StringVar(&comment, "history-comment", "", "comment of the new layer's history entry")
+	addRootlessFlag(cmd, &rootless)
 	return cmd
 }
