@@ -303,3 +303,89 @@ func inspectConfigDigest(t *testing.T, dir string) digest.Digest {
 	}
 	return img.Manifest.Config.Digest
 }
+
+// TestImageValidateCLI runs `ocikit image validate` on a valid layout, on
+// broken ones (which layout.Open refuses) and on single documents.
+func TestImageValidateCLI(t *testing.T) {
+	bin := testutil.Binary(t)
+	run := func(args ...string) (string, int) {
+		cmd := exec.Command(bin, args...)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if errb.Len() > 0 {
+			t.Logf("stderr: %s", errb.String())
+		}
+		return out.String(), code
+	}
+	dir, manifest, layerDesc := ocikitImage(t, "v1")
+
+	out, code := run("image", "validate", dir+":v1")
+	if code != 0 || !strings.HasSuffix(strings.TrimSpace(out), "valid (1 tag, 1 index, 1 manifest, 1 config, 1 layer, 3 blobs checked)") {
+		t.Fatalf("valid layout: exit %d\n%s", code, out)
+	}
+
+	// Alter the layer and break oci-layout: both reported, exit 1.
+	layerPath := filepath.Join(dir, "blobs", "sha256", layerDesc.Digest.Encoded())
+	data, err := os.ReadFile(layerPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 1
+	if err := os.WriteFile(layerPath, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion": "9.9"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code = run("image", "validate", dir)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 1 || len(lines) != 3 {
+		t.Fatalf("broken layout: exit %d, want 1 with 2 problems and a summary:\n%s", code, out)
+	}
+	for _, want := range []string{
+		`error: oci-layout → imageLayoutVersion: got "9.9", want "1.0.0" (image-layout.md#oci-layout-file)`,
+		"error: index.json → manifests[0] → layers[0]: content of blobs/sha256/" + layerDesc.Digest.Encoded() + " does not match its digest (image-layout.md#blobs)",
+		": invalid: 2 errors",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	out, code = run("image", "validate", "--json", dir)
+	var rep validate.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 1 || rep.Valid || rep.Errors != 2 || len(rep.Problems) != 2 {
+		t.Fatalf("--json: exit %d, err %v, report %+v", code, err, rep)
+	}
+	if p := rep.Problems[1]; p.File != "blobs/sha256/"+layerDesc.Digest.Encoded() || p.Path != "index.json → manifests[0] → layers[0]" || p.Clause != "image-layout.md#blobs" {
+		t.Errorf("--json problem: %+v", p)
+	}
+
+	// Single documents.
+	mdata, err := os.ReadFile(filepath.Join(dir, "blobs", "sha256", manifest.Digest.Encoded()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := filepath.Join(t.TempDir(), "manifest.json")
+	if err := os.WriteFile(doc, mdata, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := run("image", "validate", "--type", "manifest", doc); code != 0 {
+		t.Errorf("--type manifest on a valid manifest: exit %d\n%s", code, out)
+	}
+	out, code = run("image", "validate", "--type", "config", doc)
+	if code != 1 || !strings.Contains(out, "content is an image manifest, not the image config") {
+		t.Errorf("--type config on a manifest: exit %d\n%s", code, out)
+	}
+
+	// Not a directory: a one-line error from main, exit 1.
+	if _, code := run("image", "validate", filepath.Join(dir, "nope")); code != 1 {
+		t.Errorf("missing directory: exit %d, want 1", code)
+	}
+}
