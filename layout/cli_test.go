@@ -102,7 +102,7 @@ func TestCLILifecycle(t *testing.T) {
 	}
 
 	mustRun(t, "image", "tag", dir+":v1", "copy", "again")
-	mustRun(t, "image", "tag", dir+"@"+string(multi.Digest), "multi2")
+	mustRun(t, "image", "tag", dir+"@"+string(multi.Digest), dir+":multi2") // DST may repeat DIR
 	if tags := Tags(mustIndex(t, l)); strings.Join(tags, ",") != "again,copy,multi,multi2,v1" {
 		t.Fatalf("tags = %v", tags)
 	}
@@ -112,7 +112,10 @@ func TestCLILifecycle(t *testing.T) {
 	}
 
 	// The multi-platform image is now garbage: index + 2 manifests + 2
-	// configs + 2 layers.
+	// configs + 2 layers, all just written, so a grace period keeps them.
+	if out := mustRun(t, "image", "gc", "--grace-period", "1h", dir); !strings.Contains(out, "removed 0 blobs") {
+		t.Fatalf("gc --grace-period: %s", out)
+	}
 	dry := mustRun(t, "image", "gc", "--dry-run", dir)
 	if !strings.Contains(dry, "would remove 7 blobs") || strings.Count(dry, "would remove blob") != 7 {
 		t.Fatalf("gc --dry-run:\n%s", dry)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -9,7 +10,10 @@ import (
 )
 
 func newImageGCCmd(*globals) *cobra.Command {
-	var dryRun bool
+	var (
+		dryRun bool
+		grace  time.Duration
+	)
 	cmd := &cobra.Command{
 		Use:   "gc DIR",
 		Short: "Remove blobs no image in the layout references",
@@ -28,6 +32,9 @@ removes anything.`,
 			var opts []layout.GCOption
 			if dryRun {
 				opts = append(opts, layout.GCDryRun())
+			}
+			if grace > 0 {
+				opts = append(opts, layout.GCGracePeriod(grace))
 			}
 			rep, err := l.GC(ctx, opts...)
 			if err != nil {
@@ -50,5 +57,6 @@ removes anything.`,
 		},
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "report what would be removed without removing it")
+	cmd.Flags().DurationVar(&grace, "grace-period", 0, "keep unreferenced blobs modified more recently than this (e.g. 10m), for writers still to tag them")
 	return cmd
 }
