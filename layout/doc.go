@@ -21,4 +21,15 @@
 // A Layout holds no state besides its directory name; every call reads the
 // directory afresh. Files it does not know are left alone, as
 // image-layout.md asks.
+//
+// Locking: the lock is flock(2) on the layout directory itself, so no lock
+// file appears in the layout. It serializes this package's writers on a
+// local file system; other tools (umoci, skopeo) do not take it. Blob
+// writes take it only briefly (shared) to create their temporary file, so
+// a writer that stores blobs and tags them later can race a GC in
+// between: give GC a grace period (GCGracePeriod) when writers may be
+// running.
+//
+// References: ParseReference reads "DIR", "DIR:TAG" and "DIR@DIGEST"; see
+// its documentation for how a ':' or '@' inside DIR is handled.
 package layout
