@@ -1,0 +1,338 @@
+package integration
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	digest "github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/ocikit/ocikit/internal/testutil"
+	"github.com/ocikit/ocikit/layer"
+	"github.com/ocikit/ocikit/layout"
+)
+
+// bundleTestImage writes a layout holding a busybox image tagged "v1": one
+// tar+gzip layer of testutil.BusyboxRootfs and the given config.
+func bundleTestImage(t *testing.T, cfg v1.ImageConfig) string {
+	t.Helper()
+	ctx := context.Background()
+	src := t.TempDir()
+	testutil.BusyboxRootfs(t, src)
+	var tarBuf, gzBuf bytes.Buffer
+	if err := layer.GenerateDir(ctx, &tarBuf, src); err != nil {
+		t.Fatal(err)
+	}
+	zw := gzip.NewWriter(&gzBuf)
+	if _, err := zw.Write(tarBuf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "layout")
+	l, err := layout.Init(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layerDesc, err := l.PutBlob(ctx, &gzBuf, v1.Descriptor{MediaType: v1.MediaTypeImageLayerGzip})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := v1.Image{
+		Platform: v1.Platform{OS: "linux", Architecture: layout.HostPlatform().Architecture},
+		Config:   cfg,
+		RootFS:   v1.RootFS{Type: "layers", DiffIDs: []digest.Digest{digest.FromBytes(tarBuf.Bytes())}},
+	}
+	cfgDesc, err := l.PutJSON(ctx, v1.MediaTypeImageConfig, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := v1.Manifest{MediaType: v1.MediaTypeImageManifest, Config: cfgDesc, Layers: []v1.Descriptor{layerDesc}}
+	m.SchemaVersion = 2
+	mDesc, err := l.PutJSON(ctx, v1.MediaTypeImageManifest, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Tag(ctx, "v1", mDesc); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// bundleImageConfig prints what the runc test checks: the args, the ids,
+// the working directory and two environment variables.
+var bundleImageConfig = v1.ImageConfig{
+	User:       "user",
+	Entrypoint: []string{"/bin/sh", "-c"},
+	Cmd:        []string{`echo "hello from $0"; id -u; id -g; id -G; pwd; echo "GREETING=$GREETING HOME=$HOME"`},
+	Env:        []string{"PATH=/bin", "GREETING=hi"},
+	WorkingDir: "/home/user",
+	Volumes:    map[string]struct{}{"/data": {}},
+}
+
+func ocikit(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	cmd := exec.Command(testutil.Binary(t), args...)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	return out.String(), errb.String(), err
+}
+
+// runcRun runs the bundle with runc in the foreground and returns its
+// output; the container is deleted afterwards whatever happens.
+func runcRun(t *testing.T, bundle string) string {
+	t.Helper()
+	runc := testutil.RequireTool(t, "runc")
+	state := t.TempDir()
+	id := fmt.Sprintf("ocikit-bundle-%d", time.Now().UnixNano())
+	t.Cleanup(func() { _ = exec.Command(runc, "--root", state, "delete", "-f", id).Run() })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out, errb bytes.Buffer
+	cmd := exec.CommandContext(ctx, runc, "--root", state, "run", "--bundle", bundle, id)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("runc run: %v\nstdout: %s\nstderr: %s", err, out.String(), errb.String())
+	}
+	return out.String()
+}
+
+func checkLines(t *testing.T, got string, want []string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimRight(got, "\n"), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("output:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+	for i := range want {
+		if lines[i] != want[i] {
+			t.Errorf("line %d = %q, want %q", i+1, lines[i], want[i])
+		}
+	}
+}
+
+func TestBundleRunc(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireTool(t, "runc")
+	dir := bundleTestImage(t, bundleImageConfig)
+	schema := bundleRuntimeSchema(t)
+
+	t.Run("image config", func(t *testing.T) {
+		b := filepath.Join(t.TempDir(), "bundle")
+		if _, stderr, err := ocikit(t, "image", "unpack", dir+":v1", b); err != nil {
+			t.Fatalf("unpack: %v: %s", err, stderr)
+		}
+		bundleValidate(t, schema, b)
+		checkLines(t, runcRun(t, b), []string{
+			"hello from /bin/sh", "1000", "1000", "1000 10", "/home/user", "GREETING=hi HOME=/home/user",
+		})
+	})
+
+	t.Run("overrides", func(t *testing.T) {
+		b := filepath.Join(t.TempDir(), "bundle")
+		_, stderr, err := ocikit(t, "image", "unpack", "--user", "nobody:wheel", "--cwd", "/tmp",
+			"--env", "GREETING=yo", "-e", "HOME=/h", dir+":v1", b,
+			"--", `echo "args $0"; id -u; id -g; id -G; pwd; echo "GREETING=$GREETING HOME=$HOME"`)
+		if err != nil {
+			t.Fatalf("unpack: %v: %s", err, stderr)
+		}
+		bundleValidate(t, schema, b)
+		checkLines(t, runcRun(t, b), []string{
+			"args /bin/sh", "65534", "10", "10", "/tmp", "GREETING=yo HOME=/h",
+		})
+	})
+
+	t.Run("entrypoint", func(t *testing.T) {
+		b := filepath.Join(t.TempDir(), "bundle")
+		_, stderr, err := ocikit(t, "image", "unpack", "--entrypoint", "/bin/echo", "--args", "one", "--args", "two words", dir+":v1", b)
+		if err != nil {
+			t.Fatalf("unpack: %v: %s", err, stderr)
+		}
+		checkLines(t, runcRun(t, b), []string{"one two words"})
+	})
+
+	t.Run("volumes as mounts", func(t *testing.T) {
+		b := filepath.Join(t.TempDir(), "bundle")
+		_, stderr, err := ocikit(t, "image", "unpack", "--volumes-as-mounts", dir+":v1", b,
+			"--", `echo data > /data/file && stat -c '%u %a' /data && grep -c ' /data tmpfs ' /proc/mounts`)
+		if err != nil {
+			t.Fatalf("unpack: %v: %s", err, stderr)
+		}
+		bundleValidate(t, schema, b)
+		checkLines(t, runcRun(t, b), []string{"1000 755", "1"})
+		if _, err := os.Stat(filepath.Join(b, "rootfs", "data", "file")); !os.IsNotExist(err) {
+			t.Errorf("volume data reached the rootfs: %v", err)
+		}
+	})
+
+	t.Run("rootless config", func(t *testing.T) {
+		b := filepath.Join(t.TempDir(), "bundle")
+		_, stderr, err := ocikit(t, "image", "unpack", "--rootless", "--user", "0", dir+":v1", b, "--", "id -u; cat /proc/self/uid_map")
+		if err != nil {
+			t.Fatalf("unpack: %v: %s", err, stderr)
+		}
+		bundleValidate(t, schema, b)
+		out := runcRun(t, b)
+		fields := strings.Fields(out)
+		if len(fields) != 4 || fields[0] != "0" || fields[1] != "0" || fields[2] != "0" || fields[3] != "1" {
+			t.Errorf("output %q, want uid 0 in a user namespace mapping one id", out)
+		}
+	})
+
+	t.Run("rootfs only", func(t *testing.T) {
+		r := filepath.Join(t.TempDir(), "rootfs")
+		if _, stderr, err := ocikit(t, "image", "unpack", "--rootfs-only", dir+":v1", r); err != nil {
+			t.Fatalf("unpack: %v: %s", err, stderr)
+		}
+		for _, name := range []string{"bin/busybox", "etc/passwd"} {
+			if _, err := os.Stat(filepath.Join(r, name)); err != nil {
+				t.Error(err)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(r, "config.json")); !os.IsNotExist(err) {
+			t.Errorf("rootfs-only wrote config.json: %v", err)
+		}
+	})
+}
+
+// TestBundleUnpackBadInput: each bad input fails with one line naming the
+// problem, and BUNDLE is left as it was.
+func TestBundleUnpackBadInput(t *testing.T) {
+	dir := bundleTestImage(t, bundleImageConfig)
+	tests := []struct {
+		name   string
+		args   []string // {REF, BUNDLE} substituted
+		setup  string   // "", "empty" or "full"
+		expect string   // substring of the error line
+	}{
+		{"missing tag", []string{"image", "unpack", "REF:nope", "BUNDLE"}, "", `nope`},
+		{"unknown user", []string{"image", "unpack", "--user", "mallory", "REF:v1", "BUNDLE"}, "", `unknown user "mallory"`},
+		{"unknown user in empty dir", []string{"image", "unpack", "-u", "mallory", "REF:v1", "BUNDLE"}, "empty", `unknown user "mallory"`},
+		{"unknown group", []string{"image", "unpack", "--user", "user:staff", "REF:v1", "BUNDLE"}, "", `unknown group "staff"`},
+		{"bundle not empty", []string{"image", "unpack", "REF:v1", "BUNDLE"}, "full", "not an empty directory"},
+		{"bad platform", []string{"image", "unpack", "--platform", "linux", "REF:v1", "BUNDLE"}, "", `platform "linux"`},
+		{"other platform", []string{"image", "unpack", "--platform", "linux/s390x", "REF:v1", "BUNDLE"}, "", "s390x"},
+		{"relative cwd", []string{"image", "unpack", "--cwd", "rel", "REF:v1", "BUNDLE"}, "", `"rel": must be absolute`},
+		{"bad env", []string{"image", "unpack", "--env", "=x", "REF:v1", "BUNDLE"}, "", `"=x"`},
+		{"args twice", []string{"image", "unpack", "--args", "a", "REF:v1", "BUNDLE", "--", "b"}, "", "not both"},
+		{"no layout", []string{"image", "unpack", "/nonexistent/layout:v1", "BUNDLE"}, "", "/nonexistent/layout"},
+		{"one argument", []string{"image", "unpack", "REF:v1"}, "", "want DIR[:TAG] BUNDLE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			parent := t.TempDir()
+			b := filepath.Join(parent, "b")
+			switch tt.setup {
+			case "empty":
+				if err := os.Mkdir(b, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			case "full":
+				if err := os.MkdirAll(filepath.Join(b, "keep"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			args := make([]string, len(tt.args))
+			for i, a := range tt.args {
+				a = strings.Replace(a, "REF", dir, 1)
+				args[i] = strings.Replace(a, "BUNDLE", b, 1)
+			}
+			_, stderr, err := ocikit(t, args...)
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+				t.Fatalf("exit: %v, want status 1 (stderr %q)", err, stderr)
+			}
+			if !strings.HasPrefix(stderr, "ocikit: ") || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, tt.expect) {
+				t.Errorf("stderr = %q, want one line containing %q", stderr, tt.expect)
+			}
+			var want []string
+			switch tt.setup {
+			case "empty":
+				want = []string{"b"}
+				if es, _ := os.ReadDir(b); len(es) != 0 {
+					t.Errorf("BUNDLE holds %d entries after failure", len(es))
+				}
+			case "full":
+				want = []string{"b"}
+				if es, _ := os.ReadDir(b); len(es) != 1 || es[0].Name() != "keep" {
+					t.Errorf("BUNDLE changed after failure: %v", es)
+				}
+			}
+			es, _ := os.ReadDir(parent)
+			var got []string
+			for _, e := range es {
+				got = append(got, e.Name())
+			}
+			if strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("BUNDLE's parent holds %q after failure, want %q", got, want)
+			}
+		})
+	}
+}
+
+// bundleRuntimeSchema compiles the runtime-spec config schema of the
+// runtime-spec module this module builds against.
+func bundleRuntimeSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	out, err := exec.Command("go", "env", "GOMODCACHE").Output()
+	if err != nil {
+		t.Fatalf("go env GOMODCACHE: %v", err)
+	}
+	file := filepath.Join(strings.TrimSpace(string(out)),
+		"github.com/opencontainers/runtime-spec@v"+specs.Version, "schema", "config-schema.json")
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft4) // some files lack "$schema"; all are draft-04
+	c.UseLoader(bundleSchemaLoader{})
+	sch, err := c.Compile(file)
+	if err != nil {
+		t.Fatalf("compile %s: %v", file, err)
+	}
+	return sch
+}
+
+// bundleSchemaLoader repairs runtime-spec v1.3.0's one malformed reference
+// ("#definitions/uint32" in defs.json).
+type bundleSchemaLoader struct{}
+
+func (bundleSchemaLoader) Load(url string) (any, error) {
+	file, err := jsonschema.FileLoader{}.ToFile(url)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	data = bytes.ReplaceAll(data, []byte(`"#definitions/`), []byte(`"#/definitions/`))
+	return jsonschema.UnmarshalJSON(bytes.NewReader(data))
+}
+
+func bundleValidate(t *testing.T, sch *jsonschema.Schema, bundle string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(data, &spec); err != nil {
+		t.Fatal(err)
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Validate(inst); err != nil {
+		t.Errorf("config.json fails the runtime-spec schema: %v", err)
+	}
+}
