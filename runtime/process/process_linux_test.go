@@ -1,0 +1,319 @@
+package process
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"unsafe"
+
+	"github.com/ocikit/ocikit/internal/testutil"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Process attributes change the calling process, so each test runs in a
+// child: this test binary re-executed with OCIKIT_PROCESS_CHILD naming the
+// scenario and OCIKIT_PROCESS_SPEC holding the spec's process and linux
+// objects. The child applies them and prints what it observes as JSON.
+func TestMain(m *testing.M) {
+	if op := os.Getenv("OCIKIT_PROCESS_CHILD"); op != "" {
+		runtime.LockOSThread() // per-thread attributes are read back on this thread
+		out, err := childMain(op)
+		if err != nil {
+			out = map[string]string{"error": err.Error()}
+		}
+		json.NewEncoder(os.Stdout).Encode(out)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func status() map[string]string {
+	b, _ := os.ReadFile("/proc/self/status")
+	out := map[string]string{}
+	for _, l := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(l, ":")
+		if ok {
+			out[k] = strings.TrimSpace(v)
+		}
+	}
+	return out
+}
+
+func childMain(op string) (map[string]string, error) {
+	var spec specs.Spec
+	if err := json.Unmarshal([]byte(os.Getenv("OCIKIT_PROCESS_SPEC")), &spec); err != nil {
+		return nil, err
+	}
+	p, l := spec.Process, spec.Linux
+	out := map[string]string{}
+	switch op {
+	case "rlimits":
+		if err := SetRlimits(p.Rlimits); err != nil {
+			return nil, err
+		}
+		var lim unix.Rlimit
+		unix.Getrlimit(unix.RLIMIT_NOFILE, &lim)
+		out["nofile"] = fmt.Sprintf("%d/%d", lim.Cur, lim.Max)
+		unix.Getrlimit(unix.RLIMIT_CORE, &lim)
+		out["core"] = fmt.Sprintf("%d/%d", lim.Cur, lim.Max)
+	case "user":
+		if err := SetUser(p); err != nil {
+			return nil, err
+		}
+		if err := ApplyCapabilities(p.Capabilities); err != nil {
+			return nil, err
+		}
+		if p.NoNewPrivileges {
+			if err := SetNoNewPrivileges(); err != nil {
+				return nil, err
+			}
+		}
+		st := status()
+		for _, k := range []string{"Uid", "Gid", "Groups", "CapBnd", "CapEff", "CapPrm", "CapInh", "CapAmb", "NoNewPrivs", "Umask"} {
+			out[k] = st[k]
+		}
+		// After execve a non-root process keeps only the ambient set.
+		b, err := exec.Command("grep", "-E", "^(CapEff|CapAmb)", "/proc/self/status").Output()
+		if err != nil {
+			return nil, err
+		}
+		out["exec"] = strings.Join(strings.Fields(string(b)), " ")
+	case "attrs":
+		if err := SetOOMScoreAdj(p.OOMScoreAdj); err != nil {
+			return nil, err
+		}
+		if err := SetScheduler(p.Scheduler); err != nil {
+			return nil, err
+		}
+		if err := SetIOPriority(p.IOPriority); err != nil {
+			return nil, err
+		}
+		if err := SetPersonality(l.Personality); err != nil {
+			return nil, err
+		}
+		if err := SetMemoryPolicy(l.MemoryPolicy); err != nil {
+			return nil, err
+		}
+		b, _ := os.ReadFile("/proc/self/oom_score_adj")
+		out["oom"] = strings.TrimSpace(string(b))
+		// Every thread must have the scheduler policy.
+		ents, _ := os.ReadDir("/proc/self/task")
+		var pols []string
+		for _, e := range ents {
+			tid, _ := strconv.Atoi(e.Name())
+			a, err := unix.SchedGetAttr(tid, 0)
+			if err != nil {
+				return nil, err
+			}
+			pols = append(pols, fmt.Sprintf("%d/%d", a.Policy, a.Nice))
+		}
+		out["sched"] = strings.Join(pols, " ")
+		out["threads"] = strconv.Itoa(len(ents))
+		r, _, e := unix.Syscall(unix.SYS_IOPRIO_GET, 1, 0, 0) // IOPRIO_WHO_PROCESS, self
+		if e != 0 {
+			return nil, e
+		}
+		out["ioprio"] = fmt.Sprintf("%d/%d", r>>13, r&0x1fff)
+		r, _, _ = unix.Syscall(unix.SYS_PERSONALITY, 0xffffffff, 0, 0)
+		out["personality"] = fmt.Sprintf("%#x", r)
+		un, _ := exec.Command("uname", "-m").Output()
+		out["uname"] = strings.TrimSpace(string(un))
+		var mode int
+		var mask [16]uint64
+		if _, _, e := unix.Syscall6(unix.SYS_GET_MEMPOLICY, uintptr(unsafe.Pointer(&mode)), uintptr(unsafe.Pointer(&mask[0])), 16*64, 0, 0, 0); e != 0 {
+			return nil, e
+		}
+		out["mempolicy"] = fmt.Sprintf("%d/%#x", mode, mask[0])
+	case "sysctl":
+		if err := ValidateSysctls(l.Sysctl, l.Namespaces); err != nil {
+			return nil, err
+		}
+		if err := WriteSysctls(l.Sysctl); err != nil {
+			return nil, err
+		}
+		for k := range l.Sysctl {
+			b, err := os.ReadFile("/proc/sys/" + strings.ReplaceAll(k, ".", "/"))
+			if err != nil {
+				return nil, err
+			}
+			out[k] = strings.TrimSpace(string(b))
+		}
+	case "lsm":
+		out["apparmor"] = fmt.Sprint(ApplyAppArmor(p.ApparmorProfile))
+		out["selinux"] = fmt.Sprint(SetSELinuxLabel(p.SelinuxLabel))
+	}
+	return out, nil
+}
+
+func runChild(t *testing.T, op string, spec *specs.Spec, attr *syscall.SysProcAttr) map[string]string {
+	t.Helper()
+	data, err := json.Marshal(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "OCIKIT_PROCESS_CHILD="+op, "OCIKIT_PROCESS_SPEC="+string(data))
+	cmd.SysProcAttr = attr
+	cmd.Stderr = os.Stderr
+	b, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("child: %v", err)
+	}
+	out := map[string]string{}
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("child output %q: %v", b, err)
+	}
+	if e := out["error"]; e != "" {
+		t.Fatalf("child: %s", e)
+	}
+	return out
+}
+
+func expect(t *testing.T, got map[string]string, want map[string]string) {
+	t.Helper()
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+}
+
+func TestSetRlimits(t *testing.T) {
+	testutil.RequireRoot(t) // raising a hard limit needs CAP_SYS_RESOURCE
+	got := runChild(t, "rlimits", &specs.Spec{Process: &specs.Process{Rlimits: []specs.POSIXRlimit{
+		{Type: "RLIMIT_NOFILE", Soft: 100, Hard: 200},
+		{Type: "RLIMIT_CORE", Soft: 0, Hard: 1 << 20},
+	}}}, nil)
+	expect(t, got, map[string]string{"nofile": "100/200", "core": "0/1048576"})
+	if err := SetRlimits([]specs.POSIXRlimit{{Type: "RLIMIT_NOPE"}}); err == nil || !strings.Contains(err.Error(), "RLIMIT_NOPE") {
+		t.Errorf("bad rlimit name: %v", err)
+	}
+}
+
+func capMask(bits ...int) string {
+	var m uint64
+	for _, b := range bits {
+		m |= 1 << b
+	}
+	return fmt.Sprintf("%016x", m)
+}
+
+func TestUserAndCapabilities(t *testing.T) {
+	testutil.RequireRoot(t)
+	umask := uint32(0o027)
+	// CAP_CHOWN=0, CAP_KILL=5, CAP_NET_BIND_SERVICE=10.
+	spec := &specs.Spec{Process: &specs.Process{
+		User: specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{10, 20}, Umask: &umask},
+		Capabilities: &specs.LinuxCapabilities{
+			Bounding:    []string{"CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"},
+			Effective:   []string{"CAP_CHOWN", "CAP_NET_BIND_SERVICE"},
+			Permitted:   []string{"CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"},
+			Inheritable: []string{"CAP_NET_BIND_SERVICE"},
+			Ambient:     []string{"CAP_NET_BIND_SERVICE"},
+		},
+		NoNewPrivileges: true,
+	}}
+	got := runChild(t, "user", spec, nil)
+	expect(t, got, map[string]string{
+		"Uid":        "1000\t1000\t1000\t1000",
+		"Gid":        "1000\t1000\t1000\t1000",
+		"Groups":     "10 20",
+		"Umask":      "0027",
+		"CapBnd":     capMask(0, 5, 10),
+		"CapEff":     capMask(0, 10),
+		"CapPrm":     capMask(0, 5, 10),
+		"CapInh":     capMask(10),
+		"CapAmb":     capMask(10),
+		"NoNewPrivs": "1",
+		"exec":       "CapEff: " + capMask(10) + " CapAmb: " + capMask(10),
+	})
+}
+
+func TestApplyCapabilitiesUnknown(t *testing.T) {
+	err := ApplyCapabilities(&specs.LinuxCapabilities{Bounding: []string{"CAP_NOT_A_CAP"}})
+	if err == nil || !strings.Contains(err.Error(), `"CAP_NOT_A_CAP"`) || !errors.Is(err, ErrInvalid) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestProcessAttributes(t *testing.T) {
+	testutil.RequireRoot(t)
+	adj := 500
+	spec := &specs.Spec{
+		Process: &specs.Process{
+			OOMScoreAdj: &adj,
+			Scheduler:   &specs.Scheduler{Policy: specs.SchedBatch, Nice: 7},
+			IOPriority:  &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_BE, Priority: 6},
+		},
+		Linux: &specs.Linux{
+			Personality:  &specs.LinuxPersonality{Domain: specs.PerLinux32},
+			MemoryPolicy: &specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "0", Flags: []specs.MemoryPolicyFlagType{specs.MpolFStaticNodes}},
+		},
+	}
+	// Its own process group: the I/O priority applies to the whole group.
+	got := runChild(t, "attrs", spec, &syscall.SysProcAttr{Setpgid: true})
+	n, _ := strconv.Atoi(got["threads"])
+	want := map[string]string{
+		"oom":         "500",
+		"sched":       strings.TrimSpace(strings.Repeat("3/7 ", n)),
+		"ioprio":      "2/6",
+		"personality": "0x8",
+		"mempolicy":   fmt.Sprintf("%d/0x1", 2|1<<15),
+	}
+	if runtime.GOARCH == "amd64" {
+		want["uname"] = "i686"
+	}
+	expect(t, got, want)
+	if n < 2 {
+		t.Logf("child had %d thread(s): the per-thread scheduler check is weak", n)
+	}
+}
+
+func TestWriteSysctls(t *testing.T) {
+	testutil.RequireRoot(t)
+	host, err := os.ReadFile("/proc/sys/kernel/shmmni")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := &specs.Spec{Linux: &specs.Linux{
+		Namespaces: []specs.LinuxNamespace{{Type: specs.NetworkNamespace}, {Type: specs.IPCNamespace}, {Type: specs.UTSNamespace}},
+		Sysctl: map[string]string{
+			"net.ipv4.ip_forward": "1", "kernel.shmmni": "1234", "kernel.hostname": "ocikit-sysctl", "fs.mqueue.msg_max": "20",
+		},
+	}}
+	got := runChild(t, "sysctl", spec, &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS})
+	expect(t, got, spec.Linux.Sysctl)
+	if now, _ := os.ReadFile("/proc/sys/kernel/shmmni"); string(now) != string(host) {
+		t.Errorf("host kernel.shmmni changed: %q -> %q", host, now)
+	}
+	if err := WriteSysctls(map[string]string{"kernel.panic": "1"}); err == nil || !strings.Contains(err.Error(), "kernel.panic") {
+		t.Errorf("non-namespaced sysctl: %v", err)
+	}
+}
+
+func TestLSMUnavailable(t *testing.T) {
+	if AppArmorEnabled() || SELinuxEnabled() {
+		t.Skip("a security module is enabled here")
+	}
+	got := runChild(t, "lsm", &specs.Spec{Process: &specs.Process{ApparmorProfile: "ocikit-test", SelinuxLabel: "system_u:system_r:container_t:s0"}}, nil)
+	if !strings.Contains(got["apparmor"], "AppArmor is not enabled") || !strings.Contains(got["apparmor"], "ocikit-test") {
+		t.Errorf("apparmor: %s", got["apparmor"])
+	}
+	if !strings.Contains(got["selinux"], "SELinux is not enabled") {
+		t.Errorf("selinux: %s", got["selinux"])
+	}
+	if err := ValidateProcess(&specs.Process{ApparmorProfile: "x"}); !errors.Is(err, ErrAppArmorUnavailable) {
+		t.Errorf("ValidateProcess: %v", err)
+	}
+	if err := ApplyAppArmor(""); err != nil {
+		t.Errorf("empty profile: %v", err)
+	}
+}
