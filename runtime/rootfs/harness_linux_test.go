@@ -65,10 +65,13 @@ type childConfig struct {
 	// Cgroup2: mount a cgroup2 filesystem on /sys/fs/cgroup first, so a
 	// hybrid host looks like a cgroup v2 one.
 	Cgroup2 bool
-	Stat     []string // paths to lstat after Finish
-	Write    []string // paths to create a file at
-	Read     []string // files to read
-	List     []string // directories to list
+	// ProbePropagation: after Finish, bind "/" (rec) elsewhere, then mount
+	// something under "/": does it show in the copy? (as runtimetest does)
+	ProbePropagation bool
+	Stat             []string // paths to lstat after Finish
+	Write            []string // paths to create a file at
+	Read             []string // files to read
+	List             []string // directories to list
 }
 
 func (c *childConfig) outer() bool {
@@ -86,14 +89,18 @@ type statResult struct {
 }
 
 type childReport struct {
-	Err    string // Prepare or Finish error, if any
-	Nanos  int64  // time Prepare and Finish took
-	Pre    []*mountinfo.Info
-	Mounts []*mountinfo.Info
-	Stat   map[string]statResult
-	Write  map[string]string // "" or the error
-	Read   map[string]string
-	List   map[string][]string
+	Err   string // Prepare or Finish error, if any
+	Nanos int64  // time Prepare and Finish took
+	// ProbePropagation results: the error binding "/" ("" = none), and
+	// whether a later mount under "/" showed in the bind.
+	RootBindErr string
+	Exposed     bool
+	Pre         []*mountinfo.Info
+	Mounts      []*mountinfo.Info
+	Stat        map[string]statResult
+	Write       map[string]string // "" or the error
+	Read        map[string]string
+	List        map[string][]string
 }
 
 func childMain(cfgPath string) int {
@@ -199,6 +206,9 @@ func childRun(cfgPath string, cfg *childConfig, rep *childReport) error {
 	rep.Nanos = int64(prepared + time.Since(start))
 	if rep.Mounts, err = mountinfo.GetMounts(nil); err != nil {
 		return err
+	}
+	if cfg.ProbePropagation {
+		probePropagation(rep)
 	}
 	for _, p := range cfg.Stat {
 		var st unix.Stat_t
@@ -322,4 +332,27 @@ func hasOpt(opts, o string) bool {
 		}
 	}
 	return false
+}
+
+func probePropagation(rep *childReport) {
+	for _, d := range []string{"/ptarget", "/pmount", "/ptest"} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			rep.RootBindErr = err.Error()
+			return
+		}
+	}
+	if err := os.WriteFile("/ptest/file", nil, 0o644); err != nil {
+		rep.RootBindErr = err.Error()
+		return
+	}
+	if err := unix.Mount("/", "/ptarget", "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		rep.RootBindErr = errText(err)
+		return
+	}
+	if err := unix.Mount("/ptest", "/pmount", "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		rep.RootBindErr = errText(err)
+		return
+	}
+	_, err := os.Stat("/ptarget/pmount/file")
+	rep.Exposed = err == nil
 }

@@ -43,21 +43,27 @@ func TestRootfsPropagation(t *testing.T) {
 	for _, c := range []struct {
 		value     string
 		want, not string
+		exposed   bool   // a mount under "/" shows in a bind of "/"
+		bindErr   string // binding "/" fails so
 	}{
-		{"shared", "shared:", ""},
-		{"rshared", "shared:", ""},
-		{"private", "", "shared:"},
-		{"unbindable", "unbindable", "shared:"},
-		{"slave", "", "shared:"},
-		{"", "", "shared:"},
+		{"shared", "shared:", "", true, ""},
+		{"rshared", "shared:", "", true, ""},
+		{"private", "", "shared:", false, ""},
+		{"unbindable", "unbindable", "shared:", false, "invalid argument"},
+		{"slave", "", "shared:", false, ""},
+		{"", "", "shared:", false, ""},
 	} {
 		t.Run("value="+c.value, func(t *testing.T) {
 			b := newBundle(t)
 			spec := baseSpec()
 			spec.Linux.RootfsPropagation = c.value
-			rep := runChild(t, &childConfig{Spec: spec, Bundle: b})
+			rep := runChild(t, &childConfig{Spec: spec, Bundle: b, ProbePropagation: true})
 			if rep.Err != "" {
 				t.Fatalf("prepare/finish: %s", rep.Err)
+			}
+			if rep.RootBindErr != c.bindErr || rep.Exposed != c.exposed {
+				t.Errorf("bind of /: error %q, mount under / exposed in it: %v; want %q, %v",
+					rep.RootBindErr, rep.Exposed, c.bindErr, c.exposed)
 			}
 			m := mountAt(rep.Mounts, "/")
 			if m == nil {
