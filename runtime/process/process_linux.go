@@ -246,14 +246,17 @@ func forEachThread(f func(tid int) error) error {
 	return nil
 }
 
-// IOPRIO_WHO_PGRP and the class shift of ioprio_set(2).
+// IOPRIO_WHO_PROCESS and the class shift of ioprio_set(2).
 const (
-	ioprioWhoPgrp    = 2
+	ioprioWhoProcess = 1
 	ioprioClassShift = 13
 )
 
-// SetIOPriority applies process.ioPriority with ioprio_set(2) to the
-// calling process group (config.md: applied to the whole process group).
+// SetIOPriority applies process.ioPriority with ioprio_set(2) to every
+// thread of the calling process. Children inherit it, so every process of
+// the container gets it (config.md: applied to the container's process
+// group); setting it by process group instead would also change the
+// caller's processes when the init has not called setsid.
 func SetIOPriority(p *specs.LinuxIOPriority) error {
 	if p == nil {
 		return nil
@@ -262,10 +265,12 @@ func SetIOPriority(p *specs.LinuxIOPriority) error {
 		return err
 	}
 	prio := ioprioClasses[p.Class]<<ioprioClassShift | p.Priority
-	if _, _, e := unix.Syscall(unix.SYS_IOPRIO_SET, ioprioWhoPgrp, 0, uintptr(prio)); e != 0 {
-		return fmt.Errorf("process: set ioPriority %s/%d: %w", p.Class, p.Priority, e)
-	}
-	return nil
+	return forEachThread(func(tid int) error {
+		if _, _, e := unix.Syscall(unix.SYS_IOPRIO_SET, ioprioWhoProcess, uintptr(tid), uintptr(prio)); e != 0 {
+			return fmt.Errorf("process: set ioPriority %s/%d: %w", p.Class, p.Priority, e)
+		}
+		return nil
+	})
 }
 
 // SetPersonality applies linux.personality with personality(2).

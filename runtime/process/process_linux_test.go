@@ -117,11 +117,19 @@ func childMain(op string) (map[string]string, error) {
 		}
 		out["sched"] = strings.Join(pols, " ")
 		out["threads"] = strconv.Itoa(len(ents))
-		r, _, e := unix.Syscall(unix.SYS_IOPRIO_GET, 1, 0, 0) // IOPRIO_WHO_PROCESS, self
-		if e != 0 {
-			return nil, e
+		var prios []string
+		for _, e := range ents {
+			tid, _ := strconv.Atoi(e.Name())
+			r, _, errno := unix.Syscall(unix.SYS_IOPRIO_GET, 1, uintptr(tid), 0) // IOPRIO_WHO_PROCESS
+			if errno != 0 {
+				return nil, errno
+			}
+			prios = append(prios, fmt.Sprintf("%d/%d", r>>13, r&0x1fff))
 		}
-		out["ioprio"] = fmt.Sprintf("%d/%d", r>>13, r&0x1fff)
+		out["ioprio"] = strings.Join(prios, " ")
+		// The caller (the test binary) keeps its own I/O priority.
+		r, _, _ := unix.Syscall(unix.SYS_IOPRIO_GET, 1, uintptr(os.Getppid()), 0)
+		out["parentIoprio"] = fmt.Sprintf("%d/%d", r>>13, r&0x1fff)
 		r, _, _ = unix.Syscall(unix.SYS_PERSONALITY, 0xffffffff, 0, 0)
 		out["personality"] = fmt.Sprintf("%#x", r)
 		un, _ := exec.Command("uname", "-m").Output()
@@ -258,15 +266,16 @@ func TestProcessAttributes(t *testing.T) {
 			MemoryPolicy: &specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "0", Flags: []specs.MemoryPolicyFlagType{specs.MpolFStaticNodes}},
 		},
 	}
-	// Its own process group: the I/O priority applies to the whole group.
-	got := runChild(t, "attrs", spec, &syscall.SysProcAttr{Setpgid: true})
+	before, _, _ := unix.Syscall(unix.SYS_IOPRIO_GET, 1, 0, 0)
+	got := runChild(t, "attrs", spec, nil)
 	n, _ := strconv.Atoi(got["threads"])
 	want := map[string]string{
-		"oom":         "500",
-		"sched":       strings.TrimSpace(strings.Repeat("3/7 ", n)),
-		"ioprio":      "2/6",
-		"personality": "0x8",
-		"mempolicy":   fmt.Sprintf("%d/0x1", 2|1<<15),
+		"oom":          "500",
+		"sched":        strings.TrimSpace(strings.Repeat("3/7 ", n)),
+		"ioprio":       strings.TrimSpace(strings.Repeat("2/6 ", n)),
+		"parentIoprio": fmt.Sprintf("%d/%d", before>>13, before&0x1fff),
+		"personality":  "0x8",
+		"mempolicy":    fmt.Sprintf("%d/0x1", 2|1<<15),
 	}
 	if runtime.GOARCH == "amd64" {
 		want["uname"] = "i686"
