@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -23,6 +24,11 @@ const (
 // ErrNotSupported is returned by layer generation on platforms other than
 // Linux.
 var ErrNotSupported = errors.New("layer: not supported on this platform")
+
+// ErrWhiteoutName is returned when a tree to be written as a layer holds a
+// name starting with ".wh.": appliers would take it for a whiteout
+// (layer.md: such files cannot exist in an image's filesystem).
+var ErrWhiteoutName = errors.New("layer: name starting with .wh. cannot be stored in a layer")
 
 // errFileChanged means a file shrank between its lstat and its read: the
 // tree was modified while the layer was generated.
@@ -251,6 +257,9 @@ func (g *generator) addPath(root, rel string) error {
 func (g *generator) addPathDir(root, rel string) (bool, error) {
 	if rel == "" || rel == "." || !filepath.IsLocal(rel) {
 		return false, fmt.Errorf("layer: invalid changeset path %q", rel)
+	}
+	if strings.HasPrefix(path.Base(rel), WhiteoutPrefix) {
+		return false, fmt.Errorf("%s: %w", rel, ErrWhiteoutName)
 	}
 	full := filepath.Join(root, filepath.FromSlash(rel))
 	m, err := genLstat(full)

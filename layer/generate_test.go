@@ -203,6 +203,12 @@ func TestGenerateChanges(t *testing.T) {
 	if e := es[6]; e.hdr.Typeflag != tar.TypeLink || e.hdr.Linkname != "c-link" {
 		t.Errorf("a: type %c link %q, want hardlink to c-link", e.hdr.Typeflag, e.hdr.Linkname)
 	}
+	if err := os.WriteFile(filepath.Join(dir, "b/.wh.x"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := GenerateDir(context.Background(), io.Discard, dir); !errors.Is(err, ErrWhiteoutName) {
+		t.Errorf("tree with a .wh. name: %v", err)
+	}
 	for _, bad := range []string{"", ".", "../x", "/abs/../../x"} {
 		t.Run("bad "+bad, func(t *testing.T) {
 			if err := Generate(context.Background(), io.Discard, dir, []Change{{Path: bad}}); err == nil {
