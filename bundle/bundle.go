@@ -154,9 +154,10 @@ func Unpack(ctx context.Context, l *layout.Layout, img *layout.Image, dir string
 	if err != nil {
 		return err
 	}
-	if o.rootless && spec.Process.User.UID != 0 {
-		o.log.Warn("rootless bundle runs as a uid other than 0, which only a user namespace with more than one mapped id can run",
-			"uid", spec.Process.User.UID)
+	if u := spec.Process.User; o.rootless && (u.UID != 0 || u.GID != 0) {
+		// The rootless user namespace maps only the caller, as 0:0.
+		o.log.Warn("rootless bundle: the process user is not mapped in the user namespace (only 0:0 is); use --user 0:0 or add uid/gid mappings to config.json",
+			"uid", u.UID, "gid", u.GID)
 	}
 	data, err := json.MarshalIndent(spec, "", "\t")
 	if err != nil {

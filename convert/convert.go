@@ -103,7 +103,8 @@ func WithVolumesAsMounts() Option {
 }
 
 // WithRootless makes the configuration runnable by an unprivileged user
-// (defaults.ToRootless: a user namespace mapping the caller to root).
+// (defaults.ToRootless: a user namespace mapping the caller to root). The
+// process gets no supplementary groups: that namespace cannot hold them.
 func WithRootless() Option {
 	return func(o *options) { o.rootless = true }
 }
@@ -197,6 +198,11 @@ func RuntimeSpec(img v1.Image, rootfs string, opts ...Option) (*specs.Spec, erro
 	}
 	if o.rootless {
 		defaults.ToRootless(spec)
+		// The rootless user namespace maps the caller alone, and an
+		// unprivileged runtime must deny setgroups(2) in it
+		// (user_namespaces(7)): supplementary groups would make the
+		// container fail to start, so there are none.
+		p.User.AdditionalGids = nil
 	}
 	return spec, nil
 }

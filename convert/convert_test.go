@@ -248,7 +248,10 @@ func TestRuntimeSpecOverrides(t *testing.T) {
 				t.Errorf("user = %+v", u)
 			}
 		}},
-		{"rootless", []Option{WithRootless(), WithUser("0")}, func(t *testing.T, s *specs.Spec) {
+		{"rootless", []Option{WithRootless(), WithUser("alice")}, func(t *testing.T, s *specs.Spec) {
+			if u := s.Process.User; u.UID != 1000 || len(u.AdditionalGids) != 0 {
+				t.Errorf("user = %+v, want alice without supplementary groups", u)
+			}
 			want := *defaults.Spec()
 			defaults.ToRootless(&want)
 			if len(s.Linux.UIDMappings) != 1 || s.Linux.UIDMappings[0] != want.Linux.UIDMappings[0] || s.Linux.Resources != nil {

@@ -30,6 +30,11 @@ func bundleTestImage(t *testing.T, cfg v1.ImageConfig) string {
 	ctx := context.Background()
 	src := t.TempDir()
 	testutil.BusyboxRootfs(t, src)
+	// root in a supplementary group too, which a rootless bundle must drop.
+	group := "root:x:0:\nwheel:x:10:user,root\nuser:x:1000:\nnogroup:x:65534:\n"
+	if err := os.WriteFile(filepath.Join(src, "etc", "group"), []byte(group), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	var tarBuf, gzBuf bytes.Buffer
 	if err := layer.GenerateDir(ctx, &tarBuf, src); err != nil {
 		t.Fatal(err)
@@ -179,15 +184,15 @@ func TestBundleRunc(t *testing.T) {
 
 	t.Run("rootless config", func(t *testing.T) {
 		b := filepath.Join(t.TempDir(), "bundle")
-		_, stderr, err := ocikit(t, "image", "unpack", "--rootless", "--user", "0", dir+":v1", b, "--", "id -u; cat /proc/self/uid_map")
+		_, stderr, err := ocikit(t, "image", "unpack", "--rootless", "--user", "0", dir+":v1", b, "--", "id -u; id -G; cat /proc/self/uid_map")
 		if err != nil {
 			t.Fatalf("unpack: %v: %s", err, stderr)
 		}
 		bundleValidate(t, schema, b)
 		out := runcRun(t, b)
 		fields := strings.Fields(out)
-		if len(fields) != 4 || fields[0] != "0" || fields[1] != "0" || fields[2] != "0" || fields[3] != "1" {
-			t.Errorf("output %q, want uid 0 in a user namespace mapping one id", out)
+		if strings.Join(fields, " ") != "0 0 0 0 1" {
+			t.Errorf("output %q, want uid 0, groups 0, in a user namespace mapping one id", out)
 		}
 	})
 
