@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/moby/sys/mountinfo"
@@ -82,9 +83,16 @@ func (s *setup) mountCgroup1(m *specs.Mount, o *mountOpts) error {
 	if err != nil {
 		return mountErr(m, "", err)
 	}
-	paths, err := s.cgroupPaths(hs)
-	if err != nil {
-		return mountErr(m, "", err)
+	// In a cgroup namespace of its own, without the container's paths,
+	// each hierarchy is mounted: the kernel roots it at the namespace's
+	// cgroup. (/proc/self/cgroup shows paths relative to that root, which
+	// say nothing of the host directories to bind.)
+	mountFS := s.opts.CgroupPaths == nil && s.ownCgroupNS()
+	var paths map[string]string
+	if !mountFS {
+		if paths, err = s.cgroupPaths(hs); err != nil {
+			return mountErr(m, "", err)
+		}
 	}
 	t, err := s.resolveMount(m, kindDir)
 	if err != nil {
@@ -102,6 +110,26 @@ func (s *setup) mountCgroup1(m *specs.Mount, o *mountOpts) error {
 	defer top.Close()
 	bindOpts := &mountOpts{flags: unix.MS_BIND | unix.MS_REC | o.flags&bindRemountFlags, clear: o.clear & bindRemountFlags}
 	for _, h := range hs {
+		name := path.Base(h.mountpoint)
+		dest := path.Join(containerPath(m.Destination), name)
+		if mountFS {
+			fs := &specs.Mount{Destination: dest, Source: "cgroup", Type: "cgroup",
+				Options: append(slices.Clone(m.Options), h.controllers...)}
+			if len(h.controllers) == 0 {
+				fs.Source, fs.Type = "cgroup2", "cgroup2"
+			}
+			fo, err := parseMount(fs)
+			if err != nil {
+				return mountErr(fs, "", err)
+			}
+			if err := s.mountFS(fs, fo); err != nil {
+				return err
+			}
+			if err := cgroupLinks(top, name, h.controllers); err != nil {
+				return mountErr(m, "", err)
+			}
+			continue
+		}
 		dir := ""
 		if len(h.controllers) == 0 {
 			dir = paths[""]
@@ -115,23 +143,12 @@ func (s *setup) mountCgroup1(m *specs.Mount, o *mountOpts) error {
 		if dir == "" {
 			continue
 		}
-		name := path.Base(h.mountpoint)
-		dest := path.Join(containerPath(m.Destination), name)
 		b := &specs.Mount{Destination: dest, Source: dir, Type: "bind"}
 		if err := s.mountBind(b, bindOpts, nil); err != nil {
 			return err
 		}
-		// cpu -> cpu,cpuacct, as on the host.
-		if len(h.controllers) > 1 {
-			for _, c := range h.controllers {
-				if c == name {
-					continue
-				}
-				err := unix.Symlinkat(name, int(top.Fd()), c)
-				if err != nil && !errors.Is(err, unix.EEXIST) {
-					return mountErr(m, "", &os.PathError{Op: "symlink", Path: path.Join(t.name, c), Err: err})
-				}
-			}
+		if err := cgroupLinks(top, name, h.controllers); err != nil {
+			return mountErr(m, "", err)
 		}
 	}
 	if o.flags&unix.MS_RDONLY != 0 {
@@ -140,6 +157,24 @@ func (s *setup) mountCgroup1(m *specs.Mount, o *mountOpts) error {
 		}
 	}
 	return s.finishMount(m, o, top)
+}
+
+// cgroupLinks links each controller of a hierarchy mounted under a
+// combined name to it (cpu -> cpu,cpuacct), as on the host.
+func cgroupLinks(dir *os.File, name string, controllers []string) error {
+	if len(controllers) < 2 {
+		return nil
+	}
+	for _, c := range controllers {
+		if c == name || strings.HasPrefix(c, "name=") {
+			continue
+		}
+		err := unix.Symlinkat(name, int(dir.Fd()), c)
+		if err != nil && !errors.Is(err, unix.EEXIST) {
+			return &os.PathError{Op: "symlink", Path: c, Err: err}
+		}
+	}
+	return nil
 }
 
 // hierarchies lists the cgroup filesystems mounted directly under

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -115,5 +116,43 @@ func TestCgroup2Mount(t *testing.T) {
 				t.Errorf("/sys/fs/cgroup: %+v, want cgroup2 root %s read-only", m, c.root)
 			}
 		})
+	}
+}
+
+// TestCgroupNamespaceV1: with a cgroup namespace and no CgroupPaths, each
+// v1 hierarchy is mounted and the kernel roots it at the namespace's
+// cgroup: the container sees its cgroup's children, not its siblings.
+func TestCgroupNamespaceV1(t *testing.T) {
+	b := newBundle(t)
+	var st unix.Statfs_t
+	if err := unix.Statfs(cgroupRoot, &st); err != nil || st.Type == unix.CGROUP2_SUPER_MAGIC {
+		t.Skip("not a cgroup v1 or hybrid host")
+	}
+	mem := filepath.Join(cgroupRoot, "memory")
+	if err := unix.Statfs(mem, &st); err != nil || st.Type != unix.CGROUP_SUPER_MAGIC {
+		t.Skip("no memory hierarchy")
+	}
+	name := "ocikit-rootfs-test-" + strconv.Itoa(os.Getpid())
+	own, sibling := filepath.Join(mem, name), filepath.Join(mem, name+"-sibling")
+	for _, d := range []string{own, filepath.Join(own, "child"), sibling} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Skipf("cannot create a cgroup: %v", err)
+		}
+		t.Cleanup(func() { os.Remove(d) })
+	}
+	spec := baseSpec()
+	spec.Linux.Namespaces = append(spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
+	rep := runChild(t, &childConfig{Spec: spec, Bundle: b, JoinCgroups: []string{own}, CgroupNS: true,
+		List: []string{"/sys/fs/cgroup/memory"}})
+	if rep.Err != "" {
+		t.Fatalf("prepare/finish: %s", rep.Err)
+	}
+	m := mountAt(rep.Mounts, "/sys/fs/cgroup/memory")
+	if m == nil || m.FSType != "cgroup" || !hasOpt(m.Options, "ro") {
+		t.Fatalf("/sys/fs/cgroup/memory: %+v, want a read-only cgroup mount", m)
+	}
+	names := " " + strings.Join(rep.List["/sys/fs/cgroup/memory"], " ") + " "
+	if !strings.Contains(names, " child ") || strings.Contains(names, "-sibling") {
+		t.Errorf("/sys/fs/cgroup/memory lists %q, want the container's cgroup (child, no sibling)", names)
 	}
 }

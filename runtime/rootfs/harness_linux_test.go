@@ -65,6 +65,11 @@ type childConfig struct {
 	// Cgroup2: mount a cgroup2 filesystem on /sys/fs/cgroup first, so a
 	// hybrid host looks like a cgroup v2 one.
 	Cgroup2 bool
+	// JoinCgroups: cgroup directories whose cgroup.procs the child joins;
+	// CgroupNS: then it unshares a cgroup namespace (as the runtime's init
+	// does).
+	JoinCgroups []string
+	CgroupNS    bool
 	// ProbePropagation: after Finish, bind "/" (rec) elsewhere, then mount
 	// something under "/": does it show in the copy? (as runtimetest does)
 	ProbePropagation bool
@@ -149,6 +154,16 @@ func childRun(cfgPath string, cfg *childConfig, rep *childReport) error {
 			return fmt.Errorf("inner child: %w", err)
 		}
 		os.Exit(0)
+	}
+	for _, d := range cfg.JoinCgroups {
+		if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte("0"), 0o644); err != nil {
+			return fmt.Errorf("setup: %w", err)
+		}
+	}
+	if cfg.CgroupNS {
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return fmt.Errorf("setup: %w", err)
+		}
 	}
 	if cfg.Cgroup2 {
 		if err := unix.Mount("cgroup2", cgroupRoot, "cgroup2", 0, ""); err != nil {
