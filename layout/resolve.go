@@ -115,11 +115,15 @@ func (l *Layout) readImage(ctx context.Context, desc v1.Descriptor, want v1.Plat
 	return img, nil
 }
 
-// choosePlatform picks the index entry for want.
+// choosePlatform picks the index entry for want: the best-ranked match
+// (platformRank), the first of equals (image-index.md: "If multiple
+// manifests match a client or runtime's requirements, the first matching
+// entry SHOULD be used").
 func choosePlatform(idx *v1.Index, want v1.Platform, explicit bool) (v1.Descriptor, error) {
 	var unplatformed []v1.Descriptor
 	var have []string
-	for _, d := range idx.Manifests {
+	best, bestRank := -1, 0
+	for i, d := range idx.Manifests {
 		if !IsIndex(d.MediaType) && !IsManifest(d.MediaType) {
 			continue // image-index.md: unknown media types MUST NOT be an error
 		}
@@ -128,10 +132,13 @@ func choosePlatform(idx *v1.Index, want v1.Platform, explicit bool) (v1.Descript
 			have = append(have, "(no platform) "+string(d.Digest))
 			continue
 		}
-		if platformMatches(*d.Platform, want) {
-			return d, nil
-		}
 		have = append(have, FormatPlatform(*d.Platform))
+		if r := platformRank(*d.Platform, want); r >= 0 && (best < 0 || r < bestRank) {
+			best, bestRank = i, r
+		}
+	}
+	if best >= 0 {
+		return idx.Manifests[best], nil
 	}
 	// An entry without platform information applies to any platform; if it
 	// is the only candidate it is the answer (unless it is a nested index,
@@ -153,35 +160,92 @@ func choosePlatform(idx *v1.Index, want v1.Platform, explicit bool) (v1.Descript
 	return v1.Descriptor{}, fmt.Errorf("no manifest for %s: %w (has: %s%s)", FormatPlatform(want), ErrNotFound, list, hint)
 }
 
-// platformMatches reports whether an image for have runs on want. The
-// variant must match when want names one; arm64's variant defaults to v8
-// (image-index.md#platform-variants), so "" and "v8" are the same there.
-func platformMatches(have, want v1.Platform) bool {
-	if have.OS != want.OS || have.Architecture != want.Architecture {
-		return false
+// platformMatches reports whether an image for have runs on want.
+func platformMatches(have, want v1.Platform) bool { return platformRank(have, want) >= 0 }
+
+// platformRank says how well an image for have suits want: -1 not at
+// all, 0 exactly, n > 0 as a fallback (lower is better). OS and
+// architecture must match (after mapping the common aliases x86_64,
+// aarch64, armhf). A want without variant takes any variant. Variants are
+// ordered where the CPUs are backward compatible
+// (image-index.md#platform-variants): an arm v7 host runs v6 and v5
+// images, an amd64 v3 host runs v2 and v1 ones. An absent variant means
+// v8 on arm64, v7 on arm and v1 on amd64, as containerd reads them.
+func platformRank(have, want v1.Platform) int {
+	if have.OS != want.OS {
+		return -1
+	}
+	arch := normArch(want.Architecture)
+	if normArch(have.Architecture) != arch {
+		return -1
 	}
 	if want.Variant == "" {
-		return true
+		return 0
 	}
-	hv, wv := have.Variant, want.Variant
-	if have.Architecture == "arm64" {
-		if hv == "" {
-			hv = "v8"
-		}
-		if wv == "" {
-			wv = "v8"
+	hv, wv := normVariant(arch, have.Variant), normVariant(arch, want.Variant)
+	if hv == wv {
+		return 0
+	}
+	if arch == "arm" || arch == "amd64" {
+		h, okh := variantLevel(hv)
+		w, okw := variantLevel(wv)
+		if okh && okw && h < w {
+			return w - h
 		}
 	}
-	return hv == wv
+	return -1
+}
+
+func normArch(a string) string {
+	switch a {
+	case "x86_64", "x86-64":
+		return "amd64"
+	case "aarch64":
+		return "arm64"
+	case "armhf", "armel":
+		return "arm"
+	}
+	return a
+}
+
+func normVariant(arch, v string) string {
+	if v != "" {
+		return v
+	}
+	switch arch {
+	case "arm64":
+		return "v8"
+	case "arm":
+		return "v7"
+	case "amd64":
+		return "v1"
+	}
+	return ""
+}
+
+// variantLevel reads "v7" as 7.
+func variantLevel(v string) (int, bool) {
+	if len(v) < 2 || len(v) > 3 || v[0] != 'v' {
+		return 0, false
+	}
+	n := 0
+	for _, c := range v[1:] {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
 }
 
 // HostPlatform is the platform Resolve chooses by default: runtime.GOOS and
-// runtime.GOARCH, with variant v7 on arm and v8 on arm64.
+// runtime.GOARCH; on arm the variant is the CPU's (from /proc/cpuinfo on
+// Linux, else v7), on arm64 it is v8.
 func HostPlatform() v1.Platform {
 	p := v1.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH}
 	switch runtime.GOARCH {
 	case "arm":
-		p.Variant = "v7"
+		p.Variant = armVariant()
 	case "arm64":
 		p.Variant = "v8"
 	}

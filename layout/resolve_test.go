@@ -109,6 +109,8 @@ func TestChoosePlatform(t *testing.T) {
 		return v1.Descriptor{MediaType: v1.MediaTypeImageManifest, Digest: digest.FromString(seed), Size: 1, Platform: p}
 	}
 	arm64NoVariant := v1.Platform{OS: "linux", Architecture: "arm64"}
+	armv5 := v1.Platform{OS: "linux", Architecture: "arm", Variant: "v5"}
+	armv6 := v1.Platform{OS: "linux", Architecture: "arm", Variant: "v6"}
 	xml := v1.Descriptor{MediaType: "application/xml", Digest: digest.FromString("xml"), Size: 1}
 	tests := []struct {
 		name    string
@@ -125,6 +127,13 @@ func TestChoosePlatform(t *testing.T) {
 		{"two unplatformed", []v1.Descriptor{m(nil, "u"), m(nil, "v")}, s390x, "", ErrAmbiguous},
 		{"platformed beats unplatformed", []v1.Descriptor{m(nil, "u"), m(&s390x, "s")}, s390x, "s", nil},
 		{"nothing", []v1.Descriptor{xml}, amd64, "", ErrNotFound},
+		{"arm v7 runs v6", []v1.Descriptor{m(&armv5, "v5"), m(&armv6, "v6")}, armv7, "v6", nil},
+		{"exact beats earlier fallback", []v1.Descriptor{m(&armv6, "v6"), m(&armv7, "v7")}, armv7, "v7", nil},
+		{"arm v6 does not run v7", []v1.Descriptor{m(&armv7, "v7")}, armv6, "", ErrNotFound},
+		{"arm without variant is v7", []v1.Descriptor{m(&v1.Platform{OS: "linux", Architecture: "arm"}, "a")}, armv7, "a", nil},
+		{"amd64 v3 runs v2", []v1.Descriptor{m(&v1.Platform{OS: "linux", Architecture: "amd64", Variant: "v2"}, "v2")}, v1.Platform{OS: "linux", Architecture: "amd64", Variant: "v3"}, "v2", nil},
+		{"x86_64 alias", []v1.Descriptor{m(&v1.Platform{OS: "linux", Architecture: "x86_64"}, "x")}, amd64, "x", nil},
+		{"arm64 is not arm", []v1.Descriptor{m(&arm64, "a")}, armv7, "", ErrNotFound},
 		{"empty", nil, amd64, "", ErrNotFound},
 	}
 	for _, tt := range tests {
