@@ -111,4 +111,3 @@ func TestV2Inner(t *testing.T) {
 		t.Fatalf("%s still exists", paths[""])
 	}
 }
-
