@@ -5,15 +5,24 @@
 // symbolic links, pivot_root (or MS_MOVE + chroot), rootfsPropagation,
 // maskedPaths, readonlyPaths and the read-only root.
 //
+// Prepare does everything before pivot_root and leaves the working
+// directory at the root filesystem; Finish, called by the same process
+// after the createContainer hooks, pivots there and finishes.
+// OpenIDMappedMounts is for the runtime's own process: it makes the
+// idmapped mounts a container in a user namespace cannot make itself.
+// MountOptions lists the option strings understood, for `features`.
+//
 // It promises that no path taken from the container's filesystem can
 // redirect a mount outside the root filesystem: every destination is
-// resolved inside the root (openat2 RESOLVE_IN_ROOT or its emulation, via
-// filepath-securejoin's pathrs-lite) into an O_PATH handle, and the mount is
-// made through that handle (/proc/self/fd/N or move_mount), never through a
-// path that could be swapped for a symbolic link between the check and the
-// mount.
+// resolved inside the root (openat2 RESOLVE_IN_ROOT, or pathrs-lite's
+// emulation) into an O_PATH handle, checked to be inside the root, and the
+// mount is made through that handle (/proc/self/fd/N or move_mount), never
+// through a path that could be swapped for a symbolic link between the
+// check and the mount. Nothing propagates back to the host: the tree is
+// made rslave (or rprivate) before anything is mounted.
 //
 // Errors are one line naming the mount and the problem
 // ("mount proc on /proc: operation not permitted"); the *os.PathError of the
-// failing system call is kept in the chain.
+// failing system call is kept in the chain (errors.As, errors.Is(err,
+// unix.EPERM)).
 package rootfs

@@ -99,9 +99,10 @@ func pivotRoot() error {
 // filesystem (they would stay reachable from the namespace), moves the root
 // onto "/" and chroots into it.
 func moveRoot() error {
-	cwd, err := os.Getwd()
+	// getcwd(2) itself: os.Getwd may answer with $PWD, another name.
+	cwd, err := unix.Getwd()
 	if err != nil {
-		return fmt.Errorf("no-pivot: %w", err)
+		return &os.PathError{Op: "getcwd", Path: ".", Err: err}
 	}
 	ms, err := mountinfo.GetMounts(nil)
 	if err != nil {
