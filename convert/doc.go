@@ -26,7 +26,10 @@
 // a symlinked /etc/passwd cannot make the converter read a host file. A
 // user or group name that does not resolve is an error naming it
 // (ErrUnknownUser, ErrUnknownGroup); a numeric uid without a passwd entry
-// is used as is. ParseUserSpec, ParsePasswd, ParseGroup and ResolveUser are
+// is used as is. Supplementary groups come from /etc/group when no group is
+// given, for a numeric uid too: config.md and Docker do so, although
+// conversion.md says a converter SHOULD NOT for a numeric uid; an image
+// then behaves the same under `docker run` and in a bundle. ParseUserSpec, ParsePasswd, ParseGroup and ResolveUser are
 // exported for other places that resolve a user (such as `exec --user`).
 //
 // The package uses the specifications' own Go types throughout; it keeps
