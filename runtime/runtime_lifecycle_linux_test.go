@@ -1,0 +1,247 @@
+package runtime_test
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func TestLifecycle(t *testing.T) {
+	e := newEnv(t)
+	id := e.id("life")
+	b := e.bundle([]string{"sleep", "1000"}, nil)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	e.must("create", "--bundle", b, "--pid-file", pidFile, id)
+
+	st := e.state(id)
+	if st.Status != specs.StateCreated || st.Pid <= 0 || st.Bundle != b || st.ID != id || st.Version != specs.Version {
+		t.Fatalf("after create: %+v", st)
+	}
+	if st.Rootfs != e.rootfs || st.Created.IsZero() {
+		t.Errorf("state lacks rootfs or created: %+v", st)
+	}
+	data, err := os.ReadFile(pidFile)
+	if err != nil || strings.TrimSpace(string(data)) != strconv.Itoa(st.Pid) {
+		t.Errorf("pid file = %q, %v; want %d", data, err, st.Pid)
+	}
+	// The init waits: it has not executed sleep yet.
+	if exe, _ := os.Readlink("/proc/" + strconv.Itoa(st.Pid) + "/exe"); strings.HasSuffix(exe, "/busybox") {
+		t.Fatalf("created container already runs its program")
+	}
+	if list := e.must("list", "-q"); strings.TrimSpace(list) != id {
+		t.Errorf("list -q = %q, want %q", list, id)
+	}
+
+	e.must("start", id)
+	if st := e.state(id); st.Status != specs.StateRunning {
+		t.Fatalf("after start: status %s", st.Status)
+	}
+	exe, err := os.Readlink("/proc/" + strconv.Itoa(st.Pid) + "/exe")
+	if err != nil || !strings.HasSuffix(exe, "/busybox") {
+		t.Errorf("running container's process is %q, %v; want busybox", exe, err)
+	}
+	if out := e.must("list", "--format", "json"); !strings.Contains(out, `"status":"running"`) {
+		t.Errorf("list --format json = %s", out)
+	}
+
+	e.must("kill", id, "KILL")
+	waitGone(t, st.Pid)
+	if st := e.state(id); st.Status != specs.StateStopped {
+		t.Fatalf("after kill: status %s", st.Status)
+	}
+	e.must("delete", id)
+	e.fails("does not exist", "state", id)
+	if cgroupExists(id) {
+		t.Errorf("cgroup of %s left behind", id)
+	}
+	if _, err := os.Stat(filepath.Join(e.root, id)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state directory left behind: %v", err)
+	}
+}
+
+func TestWrongState(t *testing.T) {
+	e := newEnv(t)
+	id := e.id("wrong")
+	b := e.bundle([]string{"sleep", "1000"}, nil)
+	e.fails("does not exist", "start", id)
+	e.fails("does not exist", "kill", id)
+	e.fails("does not exist", "delete", id)
+	e.fails("invalid container id", "create", "--bundle", b, "../x")
+	e.must("create", "--bundle", b, id)
+	e.fails("already exists", "create", "--bundle", b, id)
+	pid := e.state(id).Pid
+
+	// runtime.md "Delete": a created container is not stopped.
+	e.fails("not stopped", "delete", id)
+	if st := e.state(id); st.Status != specs.StateCreated || st.Pid != pid {
+		t.Fatalf("failed delete changed the container: %+v", st)
+	}
+	e.fails("unknown signal", "kill", id, "SIGNOPE")
+	e.must("start", id)
+	e.fails("not created", "start", id)
+	e.must("kill", id, "9")
+	waitGone(t, pid)
+	e.fails("cannot signal", "kill", id, "TERM")
+	e.fails("not created", "start", id)
+	e.must("delete", id)
+}
+
+func TestKillSignalNames(t *testing.T) {
+	e := newEnv(t)
+	for _, sig := range []string{"SIGKILL", "KILL", "kill", "9"} {
+		t.Run(sig, func(t *testing.T) {
+			id := e.id("sig")
+			e.must("run", "-d", "--bundle", e.bundle([]string{"sleep", "1000"}, nil), id)
+			pid := e.state(id).Pid
+			e.must("kill", id, sig)
+			waitGone(t, pid)
+			e.must("delete", id)
+		})
+	}
+}
+
+func TestKillAll(t *testing.T) {
+	e := newEnv(t)
+	id := e.id("all")
+	// No pid namespace: the children survive the init unless all are
+	// signalled.
+	b := e.bundle([]string{"sh", "-c", "sleep 1000 & sleep 1000 & wait"}, func(s *specs.Spec) { dropNS(s, specs.PIDNamespace) })
+	e.must("run", "-d", "--bundle", b, id)
+	pid := e.state(id).Pid
+	e.must("kill", "--all", id, "KILL")
+	waitGone(t, pid)
+	e.must("delete", id)
+	if cgroupExists(id) {
+		t.Errorf("cgroup of %s left behind", id)
+	}
+}
+
+func TestRunForeground(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		name   string
+		args   []string
+		mutate func(*specs.Spec)
+		code   int
+		out    string
+	}{
+		{name: "true", args: []string{"true"}},
+		{name: "exit7", args: []string{"sh", "-c", "exit 7"}, code: 7},
+		{name: "stdout", args: []string{"sh", "-c", "echo hello"}, out: "hello\n"},
+		{name: "hostname", args: []string{"hostname"}, mutate: func(s *specs.Spec) { s.Hostname = "box1" }, out: "box1\n"},
+		{name: "env", args: []string{"sh", "-c", "echo $FOO"}, mutate: func(s *specs.Spec) { s.Process.Env = append(s.Process.Env, "FOO=bar") }, out: "bar\n"},
+		{name: "cwd", args: []string{"sh", "-c", "pwd"}, mutate: func(s *specs.Spec) { s.Process.Cwd = "/tmp" }, out: "/tmp\n"},
+		// Without a pid namespace the program can kill itself: 128+9.
+		{name: "killed", args: []string{"sh", "-c", "kill -KILL $$"}, mutate: func(s *specs.Spec) { dropNS(s, specs.PIDNamespace) }, code: 137},
+		{name: "pid1", args: []string{"sh", "-c", "echo $$"}, out: "1\n"},
+		{name: "user", args: []string{"id"}, mutate: func(s *specs.Spec) {
+			s.Process.User = specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{10}}
+		}, out: "uid=1000(user) gid=1000(user) groups=10(wheel)\n"},
+		{name: "userns", args: []string{"cat", "/proc/self/uid_map"}, mutate: func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
+		}, out: "         0     200000      65536\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			id := e.id(tc.name)
+			out, stderr, err := e.run("run", "--bundle", e.bundle(tc.args, tc.mutate), id)
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.code {
+				t.Fatalf("exit status %d, want %d (stderr %q)", code, tc.code, stderr)
+			}
+			if tc.out != "" && out != tc.out {
+				t.Errorf("stdout %q, want %q", out, tc.out)
+			}
+			// run deletes the container once its program exited.
+			e.fails("does not exist", "state", id)
+			if cgroupExists(id) {
+				t.Errorf("cgroup left behind")
+			}
+		})
+	}
+}
+
+func TestDetach(t *testing.T) {
+	e := newEnv(t)
+	id := e.id("detach")
+	e.must("run", "--detach", "--bundle", e.bundle([]string{"sleep", "1000"}, nil), id)
+	st := e.state(id)
+	if st.Status != specs.StateRunning {
+		t.Fatalf("status %s after run -d", st.Status)
+	}
+	e.must("delete", "--force", id)
+	waitGone(t, st.Pid)
+	e.fails("does not exist", "state", id)
+}
+
+func TestConcurrentStart(t *testing.T) {
+	e := newEnv(t)
+	id := e.id("conc")
+	e.must("create", "--bundle", e.bundle([]string{"sleep", "1000"}, nil), id)
+	const n = 6
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, errs[i] = e.run("start", id)
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d of %d concurrent starts succeeded, want exactly 1", ok, n)
+	}
+	// Concurrent creates of distinct containers and deletes of one.
+	ids := make([]string, n)
+	for i := range n {
+		ids[i] = e.id("many")
+	}
+	b := e.bundle([]string{"sleep", "1000"}, nil)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, errs[i] = e.run("run", "-d", "--bundle", b, ids[i])
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("run -d %s: %v", ids[i], err)
+		}
+	}
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, errs[i] = e.run("delete", "--force", id)
+		}()
+	}
+	wg.Wait()
+	e.fails("does not exist", "state", id)
+	for _, x := range ids {
+		e.must("delete", "-f", x)
+	}
+}
