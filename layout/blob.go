@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	digest "github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -67,7 +68,8 @@ func (l *Layout) blobPath(d digest.Digest) string {
 // The content goes to a temporary file in blobs/, is fsynced and verified,
 // and only then renamed into place (and the directory fsynced), so a blob
 // visible under its digest is always complete and correct. When expect
-// names a digest and size that are already stored, r is not read.
+// names a digest and size that are already stored, r is not read (the
+// blob's mtime is refreshed, for GCGracePeriod).
 func (l *Layout) PutBlob(ctx context.Context, r io.Reader, expect v1.Descriptor) (v1.Descriptor, error) {
 	alg := digest.Canonical
 	if expect.Digest != "" {
@@ -80,7 +82,12 @@ func (l *Layout) PutBlob(ctx context.Context, r io.Reader, expect v1.Descriptor)
 		return v1.Descriptor{}, fmt.Errorf("put blob: negative size %d: %w", expect.Size, ErrSizeMismatch)
 	}
 	if expect.Digest != "" && expect.Size > 0 {
-		if st, err := os.Stat(l.blobPath(expect.Digest)); err == nil && st.Mode().IsRegular() && st.Size() == expect.Size {
+		path := l.blobPath(expect.Digest)
+		if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() && st.Size() == expect.Size {
+			// Refresh the mtime: GC's grace period counts from it, and
+			// the caller is about to reference this blob anew.
+			now := time.Now()
+			_ = os.Chtimes(path, now, now)
 			return expect, nil
 		}
 	}

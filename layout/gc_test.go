@@ -162,6 +162,15 @@ func TestGCGracePeriod(t *testing.T) {
 	if _, err := l.StatBlob(ctx, fresh.Digest); err != nil {
 		t.Fatal(err)
 	}
+	// Storing an old blob again (the no-copy path) restarts its grace.
+	must(t, os.Chtimes(l.blobPath(fresh.Digest), past, past))
+	_, err = l.PutBlob(ctx, strings.NewReader("fresh"), fresh)
+	must(t, err)
+	rep, err = l.GC(ctx, GCGracePeriod(time.Hour))
+	must(t, err)
+	if len(rep.Removed) != 0 {
+		t.Fatalf("removed %v, a blob just stored again", rep.Removed)
+	}
 }
 
 func TestGCFollowsUnknownMediaTypes(t *testing.T) {
