@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -197,10 +198,65 @@ func (m *Manager) set(r *specs.LinuxResources, res *lc.Resources) error {
 	if n := r.Network; n != nil && (n.ClassID != nil || len(n.Priorities) > 0) && lc.IsCgroup2UnifiedMode() {
 		return fmt.Errorf("%w: linux.resources.network needs the cgroup v1 net_cls and net_prio controllers", ErrInvalidResources)
 	}
+	// Hybrid hosts may have hugetlb only in the cgroup2 hierarchy beside
+	// the v1 controllers (as here): the v1 manager cannot reach it.
+	hybridHugetlb := HostMode() == Hybrid && m.m.Path("hugetlb") == "" && m.m.Path("") != "" && len(res.HugetlbLimit) > 0
+	var huge []*lc.HugepageLimit
+	if hybridHugetlb {
+		huge, res.HugetlbLimit = res.HugetlbLimit, nil
+	}
 	if err := m.m.Set(res); err != nil {
 		return fmt.Errorf("cgroups: set resources of %s: %w", m.st.CgroupsPath, err)
 	}
+	if hybridHugetlb {
+		if err := setUnifiedHugetlb(m.m.Path(""), huge); err != nil {
+			return fmt.Errorf("cgroups: set hugepageLimits of %s: %w", m.st.CgroupsPath, err)
+		}
+	}
 	return m.setMemoryExtra(r)
+}
+
+// setUnifiedHugetlb writes hugetlb limits in a cgroup2 directory of a
+// hybrid host: it enables the hugetlb controller in the subtree_control of
+// every ancestor below the cgroup2 mount, then writes hugetlb.<size>.max
+// and, where the kernel has it, the reservation limit hugetlb.<size>.rsvd.max
+// (config-linux.md "Huge page limits": reservation limits if supported).
+func setUnifiedHugetlb(dir string, limits []*lc.HugepageLimit) error {
+	const mnt = "/sys/fs/cgroup/unified"
+	rel, err := filepath.Rel(mnt, dir)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return fmt.Errorf("cgroup2 directory %s is not under %s", dir, mnt)
+	}
+	avail, err := lc.ReadFile(mnt, "cgroup.controllers")
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(strings.Fields(avail), "hugetlb") {
+		return errors.New("no hugetlb controller on this host")
+	}
+	parent := mnt
+	for _, c := range strings.Split(rel, string(filepath.Separator)) {
+		cur, err := lc.ReadFile(parent, "cgroup.subtree_control")
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(strings.Fields(cur), "hugetlb") {
+			if err := lc.WriteFile(parent, "cgroup.subtree_control", "+hugetlb"); err != nil {
+				return err
+			}
+		}
+		parent = filepath.Join(parent, c)
+	}
+	for _, l := range limits {
+		v := strconv.FormatUint(l.Limit, 10)
+		if err := lc.WriteFile(dir, "hugetlb."+l.Pagesize+".max", v); err != nil {
+			return err
+		}
+		if err := lc.WriteFile(dir, "hugetlb."+l.Pagesize+".rsvd.max", v); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 // setMemoryExtra writes the memory settings the library has no field for:

@@ -349,3 +349,25 @@ func ownCgroup(t *testing.T, ctl string) string {
 	t.Fatalf("no %s cgroup in /proc/self/cgroup", ctl)
 	return ""
 }
+
+func TestManagerHugetlb(t *testing.T) {
+	testutil.RequireRoot(t)
+	if _, err := os.Stat("/sys/kernel/mm/hugepages/hugepages-2048kB"); err != nil {
+		t.Skip("no 2MB huge pages")
+	}
+	m := newTestManager(t, &specs.Linux{})
+	if err := m.Apply(-1); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Set(&specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 4 << 20}}}); err != nil {
+		t.Fatal(err)
+	}
+	dir, file := m.Path("hugetlb"), "hugetlb.2MB.limit_in_bytes"
+	if HostMode() != Legacy && dir == "" {
+		// v2, or hugetlb only in the cgroup2 hierarchy of a hybrid host.
+		dir, file = m.Path(""), "hugetlb.2MB.max"
+	}
+	if got := readFile(t, dir, file); got != "4194304" {
+		t.Fatalf("%s = %q, want 4194304", file, got)
+	}
+}
