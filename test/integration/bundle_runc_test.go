@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -341,3 +342,59 @@ func bundleValidate(t *testing.T, sch *jsonschema.Schema, bundle string) {
 		t.Errorf("config.json fails the runtime-spec schema: %v", err)
 	}
 }
+
+// TestBundleMatchesUmoci unpacks one image with ocikit and umoci and
+// compares what conversion.md fixes: args, cwd, user and groups, the
+// image's environment and the implicit annotations.
+func TestBundleMatchesUmoci(t *testing.T) {
+	testutil.RequireRoot(t)
+	umoci := testutil.RequireTool(t, "umoci")
+	cfg := bundleImageConfig
+	cfg.ExposedPorts = map[string]struct{}{"8080/tcp": {}, "53/udp": {}}
+	cfg.StopSignal = "SIGTERM"
+	dir := bundleTestImage(t, cfg)
+	ours := filepath.Join(t.TempDir(), "ocikit")
+	if _, stderr, err := ocikit(t, "image", "unpack", dir+":v1", ours); err != nil {
+		t.Fatalf("ocikit unpack: %v: %s", err, stderr)
+	}
+	theirs := filepath.Join(t.TempDir(), "umoci")
+	if out, err := exec.Command(umoci, "unpack", "--image", dir+":v1", theirs).CombinedOutput(); err != nil {
+		t.Fatalf("umoci unpack: %v: %s", err, out)
+	}
+	read := func(b string) specs.Spec {
+		var s specs.Spec
+		data, err := os.ReadFile(filepath.Join(b, "config.json"))
+		if err == nil {
+			err = json.Unmarshal(data, &s)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	o, u := read(ours), read(theirs)
+	if strings.Join(o.Process.Args, "\x00") != strings.Join(u.Process.Args, "\x00") {
+		t.Errorf("args: ocikit %q, umoci %q", o.Process.Args, u.Process.Args)
+	}
+	if o.Process.Cwd != u.Process.Cwd {
+		t.Errorf("cwd: ocikit %q, umoci %q", o.Process.Cwd, u.Process.Cwd)
+	}
+	if fmt.Sprint(o.Process.User) != fmt.Sprint(u.Process.User) {
+		t.Errorf("user: ocikit %+v, umoci %+v", o.Process.User, u.Process.User)
+	}
+	if o.Root.Path != u.Root.Path {
+		t.Errorf("root.path: ocikit %q, umoci %q", o.Root.Path, u.Root.Path)
+	}
+	for _, e := range append(slices.Clone(cfg.Env), "HOME=/home/user") {
+		if !slices.Contains(o.Process.Env, e) || !slices.Contains(u.Process.Env, e) {
+			t.Errorf("env %q: ocikit %q, umoci %q", e, o.Process.Env, u.Process.Env)
+		}
+	}
+	for _, k := range []string{"org.opencontainers.image.os", "org.opencontainers.image.architecture",
+		"org.opencontainers.image.exposedPorts", "org.opencontainers.image.stopSignal"} {
+		if o.Annotations[k] == "" || o.Annotations[k] != u.Annotations[k] {
+			t.Errorf("annotation %s: ocikit %q, umoci %q", k, o.Annotations[k], u.Annotations[k])
+		}
+	}
+}
+
