@@ -397,4 +397,3 @@ func TestBundleMatchesUmoci(t *testing.T) {
 		}
 	}
 }
-
