@@ -70,28 +70,36 @@ var schemaFiles = map[string]string{
 // schemas compiles the image-spec schemas once, on first use: compiling
 // takes milliseconds and most ocikit commands never validate. The result is
 // immutable and safe for concurrent use.
-var schemas = sync.OnceValues(compileSchemas)
+var schemas = sync.OnceValues(func() (map[string]*jsonschema.Schema, error) {
+	return compileFS(schemaFS, "schema", schemaAliases, schemaFiles)
+})
 
-func compileSchemas() (map[string]*jsonschema.Schema, error) {
+// compileFS compiles the schema files in dir of fsys, each registered under
+// its file name and its aliases, and returns the schemas named by roots
+// (key -> file).
+func compileFS(fsys embed.FS, dir string, aliases map[string][]string, roots map[string]string) (map[string]*jsonschema.Schema, error) {
 	c := jsonschema.NewCompiler()
 	// The schemas are draft-04, whose "format" keyword asserts (the
 	// descriptor "urls" must be URIs, "created" a date-time); say so
 	// explicitly rather than rely on the draft default.
 	c.AssertFormat()
-	entries, err := schemaFS.ReadDir("schema")
+	// Files without $schema (defs.json, config-vm.json, ...) are draft-04
+	// like the files that include them, not v6's default 2020-12.
+	c.DefaultDraft(jsonschema.Draft4)
+	entries, err := fsys.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
 	for _, e := range entries {
-		data, err := schemaFS.ReadFile("schema/" + e.Name())
+		data, err := fsys.ReadFile(dir + "/" + e.Name())
 		if err != nil {
 			return nil, err
 		}
-		aliases, ok := schemaAliases[e.Name()]
-		if !ok {
-			return nil, fmt.Errorf("validate: schema %s has no aliases", e.Name())
-		}
-		for _, url := range append([]string{e.Name()}, aliases...) {
+		// runtime-spec v1.3.0's defs.json has `"$ref": "#definitions/uint32"`
+		// (no slash), a fragment draft-04 validators such as gojsonschema
+		// read as the JSON pointer it means; read it so too.
+		data = bytes.ReplaceAll(data, []byte(`"#definitions/`), []byte(`"#/definitions/`))
+		for _, url := range append([]string{e.Name()}, aliases[e.Name()]...) {
 			doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
 			if err != nil {
 				return nil, fmt.Errorf("validate: schema %s: %w", e.Name(), err)
@@ -101,13 +109,13 @@ func compileSchemas() (map[string]*jsonschema.Schema, error) {
 			}
 		}
 	}
-	out := make(map[string]*jsonschema.Schema, len(schemaFiles))
-	for mt, file := range schemaFiles {
+	out := make(map[string]*jsonschema.Schema, len(roots))
+	for key, file := range roots {
 		s, err := c.Compile(file)
 		if err != nil {
 			return nil, fmt.Errorf("validate: compile schema %s: %w", file, err)
 		}
-		out[mt] = s
+		out[key] = s
 	}
 	return out, nil
 }
@@ -133,20 +141,25 @@ func checkSchema(mediaType string, doc any) ([]schemaProblem, error) {
 	if !ok {
 		return nil, fmt.Errorf("validate: no schema for %s", mediaType)
 	}
-	err = s.Validate(doc)
+	return validateSchema(s, doc), nil
+}
+
+// validateSchema runs one compiled schema over doc.
+func validateSchema(s *jsonschema.Schema, doc any) []schemaProblem {
+	err := s.Validate(doc)
 	if err == nil {
-		return nil, nil
+		return nil
 	}
 	ve, ok := err.(*jsonschema.ValidationError)
 	if !ok {
-		return []schemaProblem{{msg: err.Error()}}, nil
+		return []schemaProblem{{msg: err.Error()}}
 	}
 	var out []schemaProblem
 	flatten(ve, &out)
 	sort.SliceStable(out, func(i, j int) bool {
 		return strings.Join(out[i].at, "/") < strings.Join(out[j].at, "/")
 	})
-	return dedupe(out), nil
+	return dedupe(out)
 }
 
 func flatten(e *jsonschema.ValidationError, out *[]schemaProblem) {

@@ -95,34 +95,7 @@ Exit status: 0 valid, 1 invalid (with --strict, also on warnings).`,
 				}
 				reports = append(reports, r)
 			}
-			failed := false
-			for _, r := range reports {
-				if !r.Valid || strict && r.Warnings > 0 {
-					failed = true
-				}
-			}
-			if jsonOut {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				var v any = reports
-				if len(reports) == 1 {
-					v = reports[0]
-				}
-				if err := enc.Encode(v); err != nil {
-					return err
-				}
-			} else {
-				for _, r := range reports {
-					for _, p := range r.Problems {
-						fmt.Fprintf(out, "%s: %s\n", p.Severity, p.Error())
-					}
-					fmt.Fprintln(out, r.Summary())
-				}
-			}
-			if failed {
-				return &exitError{code: 1}
-			}
-			return nil
+			return writeReports(out, reports, jsonOut, strict)
 		},
 	}
 	f := cmd.Flags()
@@ -152,4 +125,39 @@ func readDocument(stdin io.Reader, name string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: larger than 64 MiB", name)
 	}
 	return data, nil
+}
+
+// writeReports prints validation reports: one line per problem and a
+// summary line per report, or JSON (one object, or an array for several).
+// It returns exitError 1 when a report is invalid (with strict, also when
+// it has warnings).
+func writeReports(out io.Writer, reports []*validate.Report, jsonOut, strict bool) error {
+	failed := false
+	for _, r := range reports {
+		if !r.Valid || strict && r.Warnings > 0 {
+			failed = true
+		}
+	}
+	if jsonOut {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		var v any = reports
+		if len(reports) == 1 {
+			v = reports[0]
+		}
+		if err := enc.Encode(v); err != nil {
+			return err
+		}
+	} else {
+		for _, r := range reports {
+			for _, p := range r.Problems {
+				fmt.Fprintf(out, "%s: %s\n", p.Severity, p.Error())
+			}
+			fmt.Fprintln(out, r.Summary())
+		}
+	}
+	if failed {
+		return &exitError{code: 1}
+	}
+	return nil
 }
