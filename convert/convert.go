@@ -146,7 +146,7 @@ func RuntimeSpec(img v1.Image, rootfs string, opts ...Option) (*specs.Spec, erro
 	}
 	p.Args = append(slices.Clone(entrypoint), cmd...)
 	if len(p.Args) == 0 {
-		return nil, fmt.Errorf("%w: image config has neither Entrypoint nor Cmd", ErrNoCommand)
+		return nil, fmt.Errorf("%w: neither Entrypoint nor Cmd is set", ErrNoCommand)
 	}
 
 	p.Cwd = "/"

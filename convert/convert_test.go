@@ -296,7 +296,7 @@ func TestRuntimeSpecErrors(t *testing.T) {
 		want   error
 		msg    string
 	}{
-		{"no command", base, nil, "testdata/rootfs", ErrNoCommand, "convert: no command: image config has neither Entrypoint nor Cmd"},
+		{"no command", base, nil, "testdata/rootfs", ErrNoCommand, "convert: no command: neither Entrypoint nor Cmd is set"},
 		{"entrypoint override leaves nothing", with(func(i *v1.Image) {}), []Option{WithEntrypoint()}, "testdata/rootfs", ErrNoCommand, ""},
 		{"windows", with(func(i *v1.Image) { i.OS = "windows" }), nil, "", ErrUnsupportedOS, `convert: unsupported image os "windows": want linux`},
 		{"unknown user", with(func(i *v1.Image) { i.Config.User = "mallory" }), nil, "testdata/rootfs", ErrUnknownUser, `convert: unknown user "mallory": not in /etc/passwd`},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 
@@ -123,7 +124,11 @@ device nodes and writes a configuration with a user namespace.
 			if err != nil {
 				return err
 			}
-			return bundle.Unpack(ctx, l, img, target, opts...)
+			err = bundle.Unpack(ctx, l, img, target, opts...)
+			if errors.Is(err, convert.ErrNoCommand) {
+				return fmt.Errorf("%w; give one after --", err)
+			}
+			return err
 		},
 	}
 	f := cmd.Flags()
