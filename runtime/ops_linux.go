@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
 
 	"github.com/ocikit/ocikit/cgroups"
@@ -79,7 +80,12 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 		return errorf(ErrWrongState, "container %q is %s, not created", id, rec.State.Status)
 	}
 	if err := r.startInit(l.path); err != nil {
-		r.destroyAfterHook(ctx, l.path, rec)
+		// A failing startContainer hook stops and destroys the container
+		// (runtime.md "Lifecycle" step 7); a failed exec leaves it
+		// stopped, for delete.
+		if strings.HasPrefix(err.Error(), "startContainer hook") {
+			r.destroyAfterHook(ctx, l.path, rec)
+		}
 		return err
 	}
 	rec.State.Status = specs.StateRunning

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"os/signal"
@@ -71,7 +72,7 @@ func (r *Runtime) Run(ctx context.Context, id, bundle string, o CreateOptions) (
 }
 
 func (r *Runtime) deleteQuiet(ctx context.Context, id string) {
-	if err := r.Delete(ctx, id, true); err != nil {
+	if err := r.Delete(ctx, id, true); err != nil && !errors.Is(err, ErrNotFound) {
 		r.log.Warn("delete after run", "container", id, "error", err)
 	}
 }
