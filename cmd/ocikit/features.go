@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/ocikit/ocikit/runtime/process"
+	"github.com/ocikit/ocikit/runtime/rootfs"
 	"github.com/ocikit/ocikit/seccomp"
 	"github.com/ocikit/ocikit/version"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -40,6 +41,7 @@ func runtimeFeatures() *features.Features {
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: specs.Version,
 		Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
+		MountOptions:  rootfs.MountOptions(),
 		Linux: &features.Linux{
 			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time"},
 			Capabilities: process.KnownCapabilities(),
@@ -54,6 +56,10 @@ func runtimeFeatures() *features.Features {
 				Modes: process.MemoryPolicyModes(),
 				Flags: process.MemoryPolicyFlags(),
 			},
+			// runtime/rootfs makes idmapped mounts from a mount's
+			// uidMappings/gidMappings (and the idmap/ridmap options).
+			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &yes}},
+			NetDevices:      &features.NetDevices{Enabled: &no},
 		},
 		Annotations: ann,
 	}
