@@ -295,8 +295,10 @@ func (g *generator) addPathDir(root, rel string) (bool, error) {
 		hdr.Devmajor, hdr.Devminor = int64(m.rdevMj), int64(m.rdevMn)
 	case genIFIFO:
 		hdr.Typeflag = tar.TypeFifo
-	default: // sockets (and anything unknown) have no tar representation
+	case genIFSOCK: // no tar representation; recreated by whoever listens
 		return false, nil
+	default:
+		return false, fmt.Errorf("layer: %s: unsupported file type %#o", rel, m.mode&genIFMT)
 	}
 	if !isDir && m.nlink > 1 {
 		key := genInode{m.dev, m.ino}
