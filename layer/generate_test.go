@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -70,6 +71,9 @@ func makeTree(t *testing.T) string {
 	must(os.Symlink("b/sub/file", filepath.Join(dir, "d-sym")))
 	must(unix.Mkfifo(filepath.Join(dir, "e-fifo"), 0o600))
 	must(os.WriteFile(filepath.Join(dir, "empty"), nil, 0o600))
+	sock, err := net.Listen("unix", filepath.Join(dir, "f-sock")) // skipped: no tar form
+	must(err)
+	t.Cleanup(func() { sock.Close() })
 	old := time.Date(2001, 2, 3, 4, 5, 6, 789, time.UTC)
 	must(os.Chtimes(filepath.Join(dir, "a"), old, old))
 	return dir
