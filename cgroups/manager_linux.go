@@ -198,6 +198,9 @@ func (m *Manager) set(r *specs.LinuxResources, res *lc.Resources) error {
 	if n := r.Network; n != nil && (n.ClassID != nil || len(n.Priorities) > 0) && lc.IsCgroup2UnifiedMode() {
 		return fmt.Errorf("%w: linux.resources.network needs the cgroup v1 net_cls and net_prio controllers", ErrInvalidResources)
 	}
+	if err := m.checkControllers(r); err != nil {
+		return err
+	}
 	// Hybrid hosts may have hugetlb only in the cgroup2 hierarchy beside
 	// the v1 controllers (as here): the v1 manager cannot reach it.
 	hybridHugetlb := HostMode() == Hybrid && m.m.Path("hugetlb") == "" && m.m.Path("") != "" && len(res.HugetlbLimit) > 0
@@ -412,3 +415,77 @@ func convertStats(s *lc.Stats) *Stats {
 }
 
 func isRunningSystemd() bool { return systemd.IsRunningSystemd() }
+
+// wanted lists the controllers r needs, by the v1 name and the v2 name,
+// with the field that needs it for the error message.
+func wanted(r *specs.LinuxResources) (out []struct{ v1, v2, field string }) {
+	add := func(v1, v2, field string) { out = append(out, struct{ v1, v2, field string }{v1, v2, field}) }
+	if r == nil {
+		return nil
+	}
+	if m := r.Memory; m != nil && (m.Limit != nil || m.Reservation != nil || m.Swap != nil || m.Swappiness != nil || m.DisableOOMKiller != nil) {
+		add("memory", "memory", "memory")
+	}
+	if c := r.CPU; c != nil {
+		if c.Shares != nil || c.Quota != nil || c.Period != nil || c.Burst != nil || c.RealtimeRuntime != nil || c.RealtimePeriod != nil || c.Idle != nil {
+			add("cpu", "cpu", "cpu")
+		}
+		if c.Cpus != "" || c.Mems != "" {
+			add("cpuset", "cpuset", "cpu.cpus/mems")
+		}
+	}
+	if r.Pids != nil && r.Pids.Limit != nil {
+		add("pids", "pids", "pids")
+	}
+	if b := r.BlockIO; b != nil && (b.Weight != nil || b.LeafWeight != nil || len(b.WeightDevice) > 0 || len(b.ThrottleReadBpsDevice) > 0 ||
+		len(b.ThrottleWriteBpsDevice) > 0 || len(b.ThrottleReadIOPSDevice) > 0 || len(b.ThrottleWriteIOPSDevice) > 0) {
+		add("blkio", "io", "blockIO")
+	}
+	if n := r.Network; n != nil {
+		if n.ClassID != nil {
+			add("net_cls", "", "network.classID")
+		}
+		if len(n.Priorities) > 0 {
+			add("net_prio", "", "network.priorities")
+		}
+	}
+	if len(r.Rdma) > 0 {
+		add("rdma", "rdma", "rdma")
+	}
+	if len(r.HugepageLimits) > 0 {
+		add("hugetlb", "hugetlb", "hugepageLimits")
+	}
+	return out
+}
+
+// checkControllers turns the library's late "no such file" errors for a
+// controller this host lacks into one line naming the setting and the
+// controller.
+func (m *Manager) checkControllers(r *specs.LinuxResources) error {
+	need := wanted(r)
+	if len(need) == 0 {
+		return nil
+	}
+	if lc.IsCgroup2UnifiedMode() {
+		avail, err := lc.ReadFile(m.m.Path(""), "cgroup.controllers")
+		if err != nil {
+			return nil // not created yet: the library reports it
+		}
+		for _, w := range need {
+			if w.v2 != "" && !slices.Contains(strings.Fields(avail), w.v2) {
+				return fmt.Errorf("%w: linux.resources.%s needs the %s controller, which is not available in %s", ErrInvalidResources, w.field, w.v2, m.m.Path(""))
+			}
+		}
+		return nil
+	}
+	for _, w := range need {
+		if m.m.Path(w.v1) != "" {
+			continue
+		}
+		if w.v1 == "hugetlb" && HostMode() == Hybrid && m.m.Path("") != "" {
+			continue // set through the cgroup2 hierarchy
+		}
+		return fmt.Errorf("%w: linux.resources.%s needs the cgroup v1 %s controller, which is not mounted on this host", ErrInvalidResources, w.field, w.v1)
+	}
+	return nil
+}

@@ -3,6 +3,7 @@ package cgroups
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -369,5 +370,31 @@ func TestManagerHugetlb(t *testing.T) {
 	}
 	if got := readFile(t, dir, file); got != "4194304" {
 		t.Fatalf("%s = %q, want 4194304", file, got)
+	}
+}
+
+func TestManagerMissingController(t *testing.T) {
+	testutil.RequireRoot(t)
+	m := newTestManager(t, &specs.Linux{})
+	if err := m.Apply(-1); err != nil {
+		t.Fatal(err)
+	}
+	// net_cls and rdma are not mounted on the hybrid test host; skip where they are.
+	for _, tc := range []struct {
+		ctl string
+		res *specs.LinuxResources
+	}{
+		{"net_cls", &specs.LinuxResources{Network: &specs.LinuxNetwork{ClassID: ptr[uint32](0x100001)}}},
+		{"rdma", &specs.LinuxResources{Rdma: map[string]specs.LinuxRdma{"mlx5_0": {HcaHandles: ptr[uint32](1)}}}},
+	} {
+		t.Run(tc.ctl, func(t *testing.T) {
+			if HostMode() == Unified || m.Path(tc.ctl) != "" {
+				t.Skipf("%s is available", tc.ctl)
+			}
+			err := m.Set(tc.res)
+			if !errors.Is(err, ErrInvalidResources) || !strings.Contains(err.Error(), tc.ctl) {
+				t.Fatalf("got %v, want an error naming %s", err, tc.ctl)
+			}
+		})
 	}
 }
