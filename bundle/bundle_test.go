@@ -20,6 +20,7 @@ import (
 	"github.com/ocikit/ocikit/layer"
 	"github.com/ocikit/ocikit/layout"
 	"github.com/ocikit/ocikit/repack"
+	"github.com/ocikit/ocikit/validate"
 )
 
 // testImage stores in a new layout an image of one gzip layer holding
@@ -163,6 +164,13 @@ func TestUnpack(t *testing.T) {
 	gotJSON, _ := json.Marshal(s)
 	if !bytes.Equal(wantJSON, gotJSON) {
 		t.Errorf("config.json differs from convert.RuntimeSpec:\n%s\n%s", gotJSON, wantJSON)
+	}
+	r, err := validate.Bundle(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Err(); err != nil {
+		t.Errorf("invalid bundle: %v", err)
 	}
 	snap, err := repack.Load(dir)
 	if err != nil {

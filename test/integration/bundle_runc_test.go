@@ -17,11 +17,11 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/ocikit/ocikit/internal/testutil"
 	"github.com/ocikit/ocikit/layer"
 	"github.com/ocikit/ocikit/layout"
+	"github.com/ocikit/ocikit/validate"
 )
 
 // bundleTestImage writes a layout holding a busybox image tagged "v1": one
@@ -133,14 +133,13 @@ func TestBundleRunc(t *testing.T) {
 	testutil.RequireRoot(t)
 	testutil.RequireTool(t, "runc")
 	dir := bundleTestImage(t, bundleImageConfig)
-	schema := bundleRuntimeSchema(t)
 
 	t.Run("image config", func(t *testing.T) {
 		b := filepath.Join(t.TempDir(), "bundle")
 		if _, stderr, err := ocikit(t, "image", "unpack", dir+":v1", b); err != nil {
 			t.Fatalf("unpack: %v: %s", err, stderr)
 		}
-		bundleValidate(t, schema, b)
+		bundleValidate(t, b)
 		checkLines(t, runcRun(t, b), []string{
 			"hello from /bin/sh", "1000", "1000", "1000 10", "/home/user", "GREETING=hi HOME=/home/user",
 		})
@@ -154,7 +153,7 @@ func TestBundleRunc(t *testing.T) {
 		if err != nil {
 			t.Fatalf("unpack: %v: %s", err, stderr)
 		}
-		bundleValidate(t, schema, b)
+		bundleValidate(t, b)
 		checkLines(t, runcRun(t, b), []string{
 			"args /bin/sh", "65534", "10", "10", "/tmp", "GREETING=yo HOME=/h",
 		})
@@ -176,7 +175,7 @@ func TestBundleRunc(t *testing.T) {
 		if err != nil {
 			t.Fatalf("unpack: %v: %s", err, stderr)
 		}
-		bundleValidate(t, schema, b)
+		bundleValidate(t, b)
 		checkLines(t, runcRun(t, b), []string{"1000 755", "1"})
 		if _, err := os.Stat(filepath.Join(b, "rootfs", "data", "file")); !os.IsNotExist(err) {
 			t.Errorf("volume data reached the rootfs: %v", err)
@@ -189,7 +188,7 @@ func TestBundleRunc(t *testing.T) {
 		if err != nil {
 			t.Fatalf("unpack: %v: %s", err, stderr)
 		}
-		bundleValidate(t, schema, b)
+		bundleValidate(t, b)
 		out := runcRun(t, b)
 		fields := strings.Fields(out)
 		if strings.Join(fields, " ") != "0 0 0 0 1" {
@@ -287,59 +286,16 @@ func TestBundleUnpackBadInput(t *testing.T) {
 	}
 }
 
-// bundleRuntimeSchema compiles the runtime-spec config schema of the
-// runtime-spec module this module builds against.
-func bundleRuntimeSchema(t *testing.T) *jsonschema.Schema {
+// bundleValidate checks the bundle with the validate package: the
+// runtime-spec v1.3.0 schema plus the semantic rules of config.md.
+func bundleValidate(t *testing.T, bundle string) {
 	t.Helper()
-	out, err := exec.Command("go", "env", "GOMODCACHE").Output()
-	if err != nil {
-		t.Fatalf("go env GOMODCACHE: %v", err)
-	}
-	file := filepath.Join(strings.TrimSpace(string(out)),
-		"github.com/opencontainers/runtime-spec@v"+specs.Version, "schema", "config-schema.json")
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft4) // some files lack "$schema"; all are draft-04
-	c.UseLoader(bundleSchemaLoader{})
-	sch, err := c.Compile(file)
-	if err != nil {
-		t.Fatalf("compile %s: %v", file, err)
-	}
-	return sch
-}
-
-// bundleSchemaLoader repairs runtime-spec v1.3.0's one malformed reference
-// ("#definitions/uint32" in defs.json).
-type bundleSchemaLoader struct{}
-
-func (bundleSchemaLoader) Load(url string) (any, error) {
-	file, err := jsonschema.FileLoader{}.ToFile(url)
-	if err != nil {
-		return nil, err
-	}
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
-	}
-	data = bytes.ReplaceAll(data, []byte(`"#definitions/`), []byte(`"#/definitions/`))
-	return jsonschema.UnmarshalJSON(bytes.NewReader(data))
-}
-
-func bundleValidate(t *testing.T, sch *jsonschema.Schema, bundle string) {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	r, err := validate.Bundle(context.Background(), bundle)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var spec specs.Spec
-	if err := json.Unmarshal(data, &spec); err != nil {
-		t.Fatal(err)
-	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sch.Validate(inst); err != nil {
-		t.Errorf("config.json fails the runtime-spec schema: %v", err)
+	if err := r.Err(); err != nil {
+		t.Errorf("invalid bundle: %v", err)
 	}
 }
 
