@@ -93,6 +93,8 @@ func TestPrepareFinish(t *testing.T) {
 		specs.Mount{Destination: "/t/sync", Source: "tmpfs", Type: "tmpfs", Options: []string{"sync", "dirsync", "mand", "lazytime", "silent", "defaults"}},
 		specs.Mount{Destination: "/t/remount", Source: "tmpfs", Type: "tmpfs"},
 		specs.Mount{Destination: "/t/remount", Source: "tmpfs", Type: "tmpfs", Options: []string{"remount", "ro", "nosuid"}},
+		specs.Mount{Destination: "/t/bremount", Source: "tmpfs", Type: "tmpfs", Options: []string{"nodev"}},
+		specs.Mount{Destination: "/t/bremount", Type: "none", Options: []string{"bind", "remount", "ro"}},
 		specs.Mount{Destination: "/t/shared", Source: "tmpfs", Type: "tmpfs", Options: []string{"shared"}},
 		specs.Mount{Destination: "/t/rshared", Source: "tmpfs", Type: "tmpfs", Options: []string{"rshared"}},
 		specs.Mount{Destination: "/t/unbindable", Source: "tmpfs", Type: "tmpfs", Options: []string{"runbindable"}},
@@ -121,7 +123,7 @@ func TestPrepareFinish(t *testing.T) {
 			"/dev/fuse", "/dev/loopx", "/dev/myfifo", "/dev/unbuf", "/opt/devs/null2", "/etc/hostfile",
 			"/copy/sub/f", "/copy/link", "/dev/core"},
 		Write: []string{"/etc/probe", "/tmp/probe", "/rwt/probe", "/data/probe", "/rdata/probe",
-			"/rdata2/probe", "/rdata3/probe", "/t/remount/probe", "/proc/sys/kernel/hostname", "/copy/probe",
+			"/rdata2/probe", "/rdata3/probe", "/t/remount/probe", "/t/bremount/probe", "/proc/sys/kernel/hostname", "/copy/probe",
 			"/rdata/sub/probe", "/rdata2/sub/probe"},
 		Read: []string{"/data/file", "/etc/hostfile", "/proc/timer_list", "/etc/secret-file", "/copy/sub/f"},
 		List: []string{"/etc/secret-dir", "/sys/fs/cgroup"},
@@ -155,7 +157,10 @@ func TestPrepareFinish(t *testing.T) {
 			{"/t/strict", "tmpfs", nil, []string{"relatime", "noatime"}, nil},
 			{"/t/rel", "tmpfs", []string{"relatime", "nodiratime", "nosymfollow"}, nil, nil},
 			{"/t/sync", "tmpfs", nil, nil, []string{"sync", "dirsync", "lazytime"}},
-			{"/t/remount", "tmpfs", []string{"ro", "nosuid"}, nil, nil},
+			{"/t/remount", "tmpfs", []string{"ro", "nosuid"}, nil, []string{"ro"}},
+			// A bind remount changes the mount, not the filesystem, and
+			// keeps the flags it does not name.
+			{"/t/bremount", "tmpfs", []string{"ro", "nodev"}, nil, []string{"rw"}},
 			{"/rwt", "tmpfs", []string{"ro"}, nil, nil},
 			{"/copy", "tmpfs", []string{"ro"}, nil, nil},
 			{"/dev/console", "devpts", nil, nil, nil},
@@ -195,7 +200,7 @@ func TestPrepareFinish(t *testing.T) {
 			"/etc/probe": "read-only file system", "/tmp/probe": "", "/rwt/probe": "read-only file system",
 			"/data/probe": "read-only file system", "/rdata/probe": "read-only file system",
 			"/rdata2/probe": "read-only file system", "/rdata3/probe": "", "/copy/probe": "read-only file system",
-			"/t/remount/probe": "read-only file system", "/proc/sys/kernel/hostname": "read-only file system",
+			"/t/remount/probe": "read-only file system", "/t/bremount/probe": "read-only file system", "/proc/sys/kernel/hostname": "read-only file system",
 		}
 		for p, w := range want {
 			if got := rep.Write[p]; got != w {
