@@ -62,8 +62,12 @@ func memoryPolicyArgs(p *specs.LinuxMemoryPolicy) (int, []uint64, error) {
 	return mode, mask, nil
 }
 
-// parseNodes parses a list such as "0-3,7" into a bit mask.
-func parseNodes(s string) ([]uint64, error) {
+// parseNodes parses a node list such as "0-3,7" into a bit mask.
+func parseNodes(s string) ([]uint64, error) { return parseList("memoryPolicy nodes", s, 4096) }
+
+// parseList parses a comma-separated list of numbers and ranges ("0-3,7")
+// below limit into a bit mask; field names it in errors.
+func parseList(field, s string, limit uint64) ([]uint64, error) {
 	var mask []uint64
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
@@ -72,16 +76,16 @@ func parseNodes(s string) ([]uint64, error) {
 		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
 		a, err := strconv.ParseUint(lo, 10, 16)
 		if err != nil {
-			return nil, invalid("memoryPolicy nodes %q: bad number %q", s, lo)
+			return nil, invalid("%s %q: bad number %q", field, s, lo)
 		}
 		b := a
 		if isRange {
 			if b, err = strconv.ParseUint(hi, 10, 16); err != nil || b < a {
-				return nil, invalid("memoryPolicy nodes %q: bad range %q", s, part)
+				return nil, invalid("%s %q: bad range %q", field, s, part)
 			}
 		}
-		if b >= 4096 {
-			return nil, invalid("memoryPolicy nodes %q: node %d out of range", s, b)
+		if b >= limit {
+			return nil, invalid("%s %q: %d out of range", field, s, b)
 		}
 		for n := a; n <= b; n++ {
 			for int(n/64) >= len(mask) {
@@ -91,4 +95,16 @@ func parseNodes(s string) ([]uint64, error) {
 		}
 	}
 	return mask, nil
+}
+
+// ValidateCPUAffinity checks process.execCPUAffinity's CPU lists.
+func ValidateCPUAffinity(a *specs.CPUAffinity) error {
+	if a == nil {
+		return nil
+	}
+	if _, err := parseList("execCPUAffinity.initial", a.Initial, 8192); err != nil {
+		return err
+	}
+	_, err := parseList("execCPUAffinity.final", a.Final, 8192)
+	return err
 }

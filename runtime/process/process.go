@@ -218,6 +218,7 @@ func ValidateProcess(p *specs.Process) error {
 		ValidateCapabilities(p.Capabilities),
 		ValidateScheduler(p.Scheduler),
 		ValidateIOPriority(p.IOPriority),
+		ValidateCPUAffinity(p.ExecCPUAffinity),
 	}
 	if p.OOMScoreAdj != nil && (*p.OOMScoreAdj < -1000 || *p.OOMScoreAdj > 1000) {
 		errs = append(errs, invalid("oomScoreAdj %d: want -1000 to 1000", *p.OOMScoreAdj))

@@ -389,3 +389,32 @@ func WriteSysctls(sysctl map[string]string) error {
 	}
 	return nil
 }
+
+// SetCPUAffinity pins every thread of the calling process to cpus, a list
+// such as "0-3,7" (process.execCPUAffinity: the runtime applies "initial"
+// before joining the container's cgroup and "final" after). An empty list
+// does nothing (config.md: without final the affinity is left to the kernel).
+func SetCPUAffinity(cpus string) error {
+	mask, err := parseList("cpu affinity", cpus, 8192)
+	if err != nil || len(mask) == 0 {
+		return err
+	}
+	var set unix.CPUSet
+	for i, w := range mask {
+		for b := 0; b < 64; b++ {
+			if w&(1<<b) != 0 {
+				cpu := i*64 + b
+				if cpu >= len(set)*64 {
+					return invalid("cpu affinity %q: cpu %d beyond the supported %d", cpus, cpu, len(set)*64)
+				}
+				set.Set(cpu)
+			}
+		}
+	}
+	return forEachThread(func(tid int) error {
+		if err := unix.SchedSetaffinity(tid, &set); err != nil {
+			return fmt.Errorf("process: set cpu affinity %q: %w", cpus, err)
+		}
+		return nil
+	})
+}

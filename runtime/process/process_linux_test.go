@@ -154,6 +154,28 @@ func childMain(op string) (map[string]string, error) {
 			}
 			out[k] = strings.TrimSpace(string(b))
 		}
+	case "affinity":
+		if err := SetCPUAffinity(p.ExecCPUAffinity.Final); err != nil {
+			return nil, err
+		}
+		ents, _ := os.ReadDir("/proc/self/task")
+		var sets []string
+		for _, e := range ents {
+			tid, _ := strconv.Atoi(e.Name())
+			var set unix.CPUSet
+			if err := unix.SchedGetaffinity(tid, &set); err != nil {
+				return nil, err
+			}
+			var cpus []string
+			for c := 0; c < 64; c++ {
+				if set.IsSet(c) {
+					cpus = append(cpus, strconv.Itoa(c))
+				}
+			}
+			sets = append(sets, strings.Join(cpus, ","))
+		}
+		out["affinity"] = strings.Join(sets, " ")
+		out["threads"] = strconv.Itoa(len(ents))
 	case "lsm":
 		out["apparmor"] = fmt.Sprint(ApplyAppArmor(p.ApparmorProfile))
 		out["selinux"] = fmt.Sprint(SetSELinuxLabel(p.SelinuxLabel))
@@ -324,5 +346,17 @@ func TestLSMUnavailable(t *testing.T) {
 	}
 	if err := ApplyAppArmor(""); err != nil {
 		t.Errorf("empty profile: %v", err)
+	}
+}
+
+func TestSetCPUAffinity(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		t.Skip("needs two CPUs")
+	}
+	got := runChild(t, "affinity", &specs.Spec{Process: &specs.Process{ExecCPUAffinity: &specs.CPUAffinity{Final: "1"}}}, nil)
+	n, _ := strconv.Atoi(got["threads"])
+	expect(t, got, map[string]string{"affinity": strings.TrimSpace(strings.Repeat("1 ", n))})
+	if err := ValidateCPUAffinity(&specs.CPUAffinity{Initial: "0-", Final: "1"}); err == nil || !strings.Contains(err.Error(), "execCPUAffinity.initial") {
+		t.Errorf("bad initial list: %v", err)
 	}
 }

@@ -18,3 +18,4 @@ func ApplyAppArmor(string) error                                  { return ErrNo
 func SELinuxEnabled() bool                                        { return false }
 func SetSELinuxLabel(string) error                                { return ErrNotSupported }
 func WriteSysctls(map[string]string) error                        { return ErrNotSupported }
+func SetCPUAffinity(string) error                                 { return ErrNotSupported }
