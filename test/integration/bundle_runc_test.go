@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -352,4 +353,66 @@ func TestBundleMatchesUmoci(t *testing.T) {
 			t.Errorf("annotation %s: ocikit %q, umoci %q", k, o.Annotations[k], u.Annotations[k])
 		}
 	}
+}
+
+// TestBundleRootlessRunc unpacks and runs a bundle as an unprivileged user
+// (nobody): image unpack defaults to rootless, and runc runs the result in
+// its single-id user namespace.
+func TestBundleRootlessRunc(t *testing.T) {
+	testutil.RequireRoot(t)
+	runc := testutil.RequireTool(t, "runc")
+	const nobody = 65534
+	dir := bundleTestImage(t, bundleImageConfig)
+	// The layout must be readable by nobody: open up the test directories
+	// above it.
+	for d := filepath.Dir(dir); d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := exec.Command("chmod", "-R", "a+rX", dir).Run(); err != nil {
+		t.Fatal(err)
+	}
+	base, err := os.MkdirTemp("", "ocikit-rootless-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	if err := os.Chown(base, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(base, "ocikit")
+	data, err := os.ReadFile(testutil.Binary(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	asNobody := func(name string, args ...string) *exec.Cmd {
+		cmd := exec.Command(name, args...)
+		cmd.Dir = base
+		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + base, "XDG_RUNTIME_DIR=" + base}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}}}
+		return cmd
+	}
+	b := filepath.Join(base, "bundle")
+	if out, err := asNobody(bin, "image", "unpack", "--user", "0", dir+":v1", b, "--",
+		`echo "hello $0"; id -u; id -G; stat -c %u /bin/busybox`).CombinedOutput(); err != nil {
+		t.Fatalf("unpack as nobody: %v: %s", err, out)
+	}
+	bundleValidate(t, b)
+	id := fmt.Sprintf("ocikit-rootless-%d", time.Now().UnixNano())
+	state := filepath.Join(base, "runc")
+	t.Cleanup(func() { _ = asNobody(runc, "--root", state, "delete", "-f", id).Run() })
+	var out, errb bytes.Buffer
+	cmd := asNobody(runc, "--root", state, "run", "--bundle", b, id)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("runc run as nobody: %v\n%s%s", err, out.String(), errb.String())
+	}
+	checkLines(t, out.String(), []string{"hello /bin/sh", "0", "0", "0"})
 }
