@@ -47,8 +47,9 @@ func Finish(spec *specs.Spec, opts Options) error {
 		}
 	}
 	if spec.Linux != nil {
+		label := mountLabel(spec)
 		for _, p := range spec.Linux.MaskedPaths {
-			if err := maskPath(p); err != nil {
+			if err := maskPath(p, label); err != nil {
 				return fmt.Errorf("masked path %s: %w", p, err)
 			}
 		}
@@ -137,10 +138,10 @@ func moveRoot() error {
 // maskPath covers p (config-linux.md "Masked Paths"): /dev/null over a
 // file, an empty read-only tmpfs over a directory. A missing path is
 // nothing to mask.
-func maskPath(p string) error {
+func maskPath(p, label string) error {
 	err := mount("/dev/null", p, "", unix.MS_BIND, "", p)
 	if errors.Is(err, unix.ENOTDIR) {
-		err = mount("tmpfs", p, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "", p)
+		err = mount("tmpfs", p, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, withLabel("", "tmpfs", label), p)
 	}
 	if errors.Is(err, unix.ENOENT) {
 		return nil

@@ -22,6 +22,7 @@ type setup struct {
 	log    *slog.Logger
 	root   *root
 	userNS bool
+	label  string // linux.mountLabel when SELinux is enabled, else ""
 }
 
 // Prepare builds the container's root filesystem, before pivot_root: it
@@ -74,7 +75,7 @@ func Prepare(spec *specs.Spec, bundle string, opts Options) (err error) {
 	}
 	defer r.Close()
 	s := &setup{spec: spec, bundle: bundle, opts: opts, log: opts.logger(), root: r,
-		userNS: opts.UserNS || inUserNS()}
+		userNS: opts.UserNS || inUserNS(), label: mountLabel(spec)}
 	start := time.Now()
 	for i := range spec.Mounts {
 		if err := s.mountOne(i, &spec.Mounts[i]); err != nil {
@@ -279,7 +280,8 @@ func (s *setup) mountFS(m *specs.Mount, o *mountOpts) error {
 	if src == "" {
 		src = m.Type
 	}
-	err = mount(src, fdPath(t.fd), m.Type, flags, o.dataString(), t.name)
+	data := withLabel(o.dataString(), m.Type, s.label)
+	err = mount(src, fdPath(t.fd), m.Type, flags, data, t.name)
 	if err != nil && m.Type == "sysfs" && errors.Is(err, unix.EPERM) && s.userNS {
 		// sysfs can only be mounted by the owner of the network namespace:
 		// in a user namespace without its own network namespace, bind the
@@ -301,7 +303,7 @@ func (s *setup) mountFS(m *specs.Mount, o *mountOpts) error {
 			return mountErr(m, "tmpcopyup", err)
 		}
 		if o.flags&unix.MS_RDONLY != 0 {
-			if err := mount("", fdPath(top), "", unix.MS_REMOUNT|o.flags, o.dataString(), t.name); err != nil {
+			if err := mount("", fdPath(top), "", unix.MS_REMOUNT|o.flags, data, t.name); err != nil {
 				return mountErr(m, "remount read-only", err)
 			}
 		}
@@ -448,4 +450,35 @@ func checkProcDest(m *specs.Mount, t *target) error {
 		}
 	}
 	return fmt.Errorf("destination %s is inside /proc and the source is not a procfs", t.real)
+}
+
+// mountLabel is linux.mountLabel (config-linux.md "Mount Label") when
+// SELinux is enabled on the host: without it the kernel refuses a context=
+// option, and runc and crun ignore the label.
+func mountLabel(spec *specs.Spec) string {
+	if spec.Linux == nil || spec.Linux.MountLabel == "" {
+		return ""
+	}
+	var st unix.Statfs_t
+	if unix.Statfs("/sys/fs/selinux", &st) != nil || st.Type != unix.SELINUX_MAGIC {
+		return ""
+	}
+	return spec.Linux.MountLabel
+}
+
+// withLabel adds the SELinux context of the mount to its data, for the
+// filesystems that take one (proc, sysfs and cgroup have their own labels).
+func withLabel(data, fstype, label string) string {
+	switch fstype {
+	case "", "proc", "sysfs", "cgroup", "cgroup2", "bind", "none":
+		return data
+	}
+	if label == "" {
+		return data
+	}
+	ctx := `context="` + label + `"`
+	if data == "" {
+		return ctx
+	}
+	return data + "," + ctx
 }

@@ -119,3 +119,20 @@ func FuzzParseOptions(f *testing.F) {
 		}
 	})
 }
+
+func TestWithLabel(t *testing.T) {
+	const l = "system_u:object_r:container_file_t:s0:c1,c2"
+	for _, c := range []struct {
+		data, fstype, label, want string
+	}{
+		{"mode=755", "tmpfs", l, `mode=755,context="` + l + `"`},
+		{"", "mqueue", l, `context="` + l + `"`},
+		{"", "proc", l, ""},
+		{"", "sysfs", l, ""},
+		{"mode=755", "tmpfs", "", "mode=755"},
+	} {
+		if got := withLabel(c.data, c.fstype, c.label); got != c.want {
+			t.Errorf("withLabel(%q, %q): %q, want %q", c.data, c.fstype, got, c.want)
+		}
+	}
+}
