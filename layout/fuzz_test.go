@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 )
 
@@ -105,6 +106,21 @@ func FuzzParsePlatform(f *testing.F) {
 		}
 		if FormatPlatform(p) != s {
 			t.Fatalf("%q -> %+v -> %q", s, p, FormatPlatform(p))
+		}
+	})
+}
+
+// digestGrammarRE is descriptor.md's digest grammar as a regular
+// expression, the reference for the hand-written validDigestSyntax.
+var digestGrammarRE = regexp.MustCompile(`^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$`)
+
+func FuzzDigestSyntax(f *testing.F) {
+	for _, s := range []string{"sha256:abc", "a+b.c_d-e:x=", "a..b:c", ".a:c", "a.:c", ":", "a:", ":b", "sha256:ABC-_=", "a:b:c", "A:b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := validDigestSyntax(s), digestGrammarRE.MatchString(s); got != want {
+			t.Fatalf("validDigestSyntax(%q) = %v, grammar says %v", s, got, want)
 		}
 	})
 }

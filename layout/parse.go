@@ -99,7 +99,7 @@ func checkDescriptor(d v1.Descriptor) error {
 	if d.MediaType == "" {
 		return fmt.Errorf("descriptor has no mediaType: %w", ErrInvalidDocument)
 	}
-	if !digestRE.MatchString(string(d.Digest)) {
+	if !validDigestSyntax(string(d.Digest)) {
 		return fmt.Errorf("descriptor digest %q: %w", clip(string(d.Digest)), ErrInvalidDigest)
 	}
 	if d.Size < 0 {
