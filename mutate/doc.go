@@ -5,7 +5,8 @@
 // Images are immutable (config.md "Image JSON"): every change stores a new
 // config blob and a new manifest and moves a tag to it. The previous blobs
 // stay in the layout until garbage collection, so other tags and digests
-// referring to them keep working. The config is handled through image-spec's
+// referring to them keep working. A tag that named an image index names the
+// new manifest afterwards. The config is handled through image-spec's
 // v1.Image, so fields outside the specification are not carried over.
 //
 // Output is reproducible: "created" of the config and of the history entry

@@ -13,8 +13,8 @@ import (
 
 func newImageAddLayerCmd(*globals) *cobra.Command {
 	var (
-		compress, comment, createdBy string
-		rootless                     bool
+		compress, comment, createdBy, platform string
+		rootless                               bool
 	)
 	cmd := &cobra.Command{
 		Use:   "add-layer DIR[:TAG] PATH",
@@ -55,7 +55,7 @@ xattr (as a rootless "image unpack" records it).`,
 			if err != nil {
 				return err
 			}
-			img, err := l.Resolve(ctx, tag)
+			img, err := resolveBase(ctx, l, tag, platform)
 			if err != nil {
 				return err
 			}
@@ -90,5 +90,6 @@ xattr (as a rootless "image unpack" records it).`,
 	cmd.Flags().StringVar(&comment, "history-comment", "", "comment of the layer's history entry")
 	cmd.Flags().StringVar(&createdBy, "history-created-by", "", "created_by of the layer's history entry (default: this command line)")
 	addRootlessFlag(cmd, &rootless)
+	addPlatformFlag(cmd, &platform)
 	return cmd
 }

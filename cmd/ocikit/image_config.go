@@ -9,9 +9,9 @@ import (
 
 func newImageConfigCmd(*globals) *cobra.Command {
 	var (
-		entrypoint, cmdArgs, env, labels, annotations, ports, volumes []string
-		workdir, user, stopSignal, author, comment, createdBy         string
-		ch                                                            mutate.ConfigChange
+		entrypoint, cmdArgs, env, labels, annotations, ports, volumes   []string
+		workdir, user, stopSignal, author, comment, createdBy, platform string
+		ch                                                              mutate.ConfigChange
 	)
 	cmd := &cobra.Command{
 		Use:   "config DIR[:TAG] [flags]",
@@ -77,7 +77,7 @@ With SOURCE_DATE_EPOCH set it dates the config and history entry.`,
 			if err != nil {
 				return err
 			}
-			img, err := l.Resolve(ctx, tag)
+			img, err := resolveBase(ctx, l, tag, platform)
 			if err != nil {
 				return err
 			}
@@ -107,6 +107,7 @@ With SOURCE_DATE_EPOCH set it dates the config and history entry.`,
 	f.StringVar(&author, "author", "", "image author")
 	f.StringVar(&comment, "history-comment", "", "comment of the history entry")
 	f.StringVar(&createdBy, "history-created-by", "", "created_by of the history entry (default: this command line)")
+	addPlatformFlag(cmd, &platform)
 	f.Bool("clear-entrypoint", false, "empty the entrypoint")
 	f.Bool("clear-cmd", false, "empty the default arguments")
 	f.BoolVar(&ch.ClearEnv, "clear-env", false, "empty the environment before --env applies")

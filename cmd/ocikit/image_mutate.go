@@ -88,3 +88,21 @@ func rootlessDefault(cmd *cobra.Command, flag bool) bool {
 	}
 	return flag
 }
+
+// resolveBase resolves the image a tag names, choosing from an image index
+// by --platform (default: this host's).
+func resolveBase(ctx context.Context, l *layout.Layout, tag, platform string) (*layout.Image, error) {
+	var opts []layout.ResolveOption
+	if platform != "" {
+		p, err := layout.ParsePlatform(platform)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, layout.WithPlatform(p))
+	}
+	return l.Resolve(ctx, tag, opts...)
+}
+
+func addPlatformFlag(cmd *cobra.Command, p *string) {
+	cmd.Flags().StringVar(p, "platform", "", "when TAG names an image index, the platform to take from it: os/arch[/variant] (default: this host's); TAG then names the new manifest")
+}
