@@ -99,6 +99,25 @@ func TestImageBuildRunsInPodman(t *testing.T) {
 	if last := lines[len(lines)-1]; last != "hi" {
 		t.Errorf("podman run printed %q, want hi", out)
 	}
+
+	// A zstd layer on top (umoci 0.4 cannot read zstd; podman can).
+	extra := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(extra, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(extra, "etc/zstd-layer"), []byte("from zstd\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	repackRunOK(t, nil, "image", "tag", dir+":v1", "v1z")
+	repackRunOK(t, nil, "image", "add-layer", "--compress", "zstd", dir+":v1z", extra)
+	args[len(args)-3], args[len(args)-2], args[len(args)-1] = "oci:"+dir+":v1z", "cat", "/etc/zstd-layer"
+	out, err = exec.Command(podman, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("podman run (zstd layer): %v\n%s", err, out)
+	}
+	if !strings.HasSuffix(strings.TrimSpace(string(out)), "from zstd") {
+		t.Errorf("podman run (zstd layer) printed %q", out)
+	}
 }
 
 // repackModify changes a busybox rootfs in every way repack must record.
