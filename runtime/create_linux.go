@@ -369,9 +369,11 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 	}
 	cmd.SysProcAttr = attr
 	cmd.ExtraFiles = files
+	t0 := time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
+	s.r.log.Debug("init started", "container", s.id, "pid", cmd.Process.Pid)
 	s.cmd = cmd
 	syncC.Close()
 	cfgR.Close()
@@ -419,6 +421,7 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 		}
 	}
 	cfg.CgroupPaths = cg.Paths()
+	s.r.log.Debug("cgroup applied", "container", s.id, "elapsed", time.Since(t0))
 
 	data, err := json.Marshal(cfg)
 	if err != nil {
@@ -431,6 +434,7 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 	if err := s.converse(ctx, syncP); err != nil {
 		return nil, err
 	}
+	s.r.log.Debug("init ready", "container", s.id, "elapsed", time.Since(t0))
 	if s.master != nil && s.o.ConsoleSocket != "" {
 		if err := sendConsole(s.o.ConsoleSocket, s.master); err != nil {
 			return nil, err

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -27,10 +28,12 @@ func (r *Runtime) Run(ctx context.Context, id, bundle string, o CreateOptions) (
 	defer signal.Stop(sigs)
 	ctx = context.WithoutCancel(ctx)
 
+	t0 := time.Now()
 	c, err := r.create(ctx, id, bundle, o, true)
 	if err != nil {
 		return -1, err
 	}
+	r.log.Debug("created", "container", id, "pid", c.Pid, "elapsed", time.Since(t0))
 	var tty *ttyCopy
 	if c.Console != nil {
 		tty = newTTYCopy(c.Console, orStd(o.Stdin, os.Stdin), orStd(o.Stdout, os.Stdout))
@@ -42,6 +45,7 @@ func (r *Runtime) Run(ctx context.Context, id, bundle string, o CreateOptions) (
 		r.deleteQuiet(ctx, id)
 		return -1, err
 	}
+	r.log.Debug("started", "container", id, "elapsed", time.Since(t0))
 	done := make(chan struct{})
 	go func() {
 		for {
@@ -67,7 +71,9 @@ func (r *Runtime) Run(ctx context.Context, id, bundle string, o CreateOptions) (
 	if tty != nil {
 		tty.finish()
 	}
+	r.log.Debug("exited", "container", id, "status", code, "elapsed", time.Since(t0))
 	r.deleteQuiet(ctx, id)
+	r.log.Debug("deleted", "container", id, "elapsed", time.Since(t0))
 	return code, nil
 }
 
