@@ -264,3 +264,27 @@ func TestOpenBlobFileChangesAfterOpen(t *testing.T) {
 		})
 	}
 }
+
+func TestPutBlobConcurrentSameContent(t *testing.T) {
+	ctx := context.Background()
+	l := newLayout(t)
+	content := strings.Repeat("shared layer ", 10000)
+	errs := make(chan error, 16)
+	for range 16 {
+		go func() {
+			_, err := l.PutBlob(ctx, strings.NewReader(content), v1.Descriptor{})
+			errs <- err
+		}()
+	}
+	for range 16 {
+		must(t, <-errs)
+	}
+	d := v1.Descriptor{Digest: digest.FromString(content), Size: int64(len(content))}
+	if got, err := l.ReadBlob(ctx, d); err != nil || string(got) != content {
+		t.Fatalf("ReadBlob: %v", err)
+	}
+	entries, _ := os.ReadDir(filepath.Join(l.Dir(), "blobs"))
+	if len(entries) != 1 {
+		t.Fatalf("blobs/ holds %d entries, want only sha256/", len(entries))
+	}
+}
