@@ -73,6 +73,7 @@ type childConfig struct {
 	// ProbePropagation: after Finish, bind "/" (rec) elsewhere, then mount
 	// something under "/": does it show in the copy? (as runtimetest does)
 	ProbePropagation bool
+	ProbeMounts      []string // tmpfs to mount after Finish (directories made)
 	Stat             []string // paths to lstat after Finish
 	Write            []string // paths to create a file at
 	Read             []string // files to read
@@ -100,12 +101,14 @@ type childReport struct {
 	// whether a later mount under "/" showed in the bind.
 	RootBindErr string
 	Exposed     bool
-	Pre         []*mountinfo.Info
-	Mounts      []*mountinfo.Info
-	Stat        map[string]statResult
-	Write       map[string]string // "" or the error
-	Read        map[string]string
-	List        map[string][]string
+	// Outer: the mounts the outer child sees after the inner one is done.
+	Outer  []*mountinfo.Info
+	Pre    []*mountinfo.Info
+	Mounts []*mountinfo.Info
+	Stat   map[string]statResult
+	Write  map[string]string // "" or the error
+	Read   map[string]string
+	List   map[string][]string
 }
 
 func childMain(cfgPath string) int {
@@ -148,12 +151,18 @@ func childRun(cfgPath string, cfg *childConfig, rep *childReport) error {
 		}
 		cmd := childCmd(cfgPath, cfg.UserNS, !cfg.NoPID)
 		cmd.Env = append(cmd.Env, childEnv+"_STAGE=inner")
-		cmd.Stdout = os.Stdout
+		var out bytes.Buffer
+		cmd.Stdout = &out
 		cmd.Stderr = os.Stderr
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("inner child: %w", err)
 		}
-		os.Exit(0)
+		if err := json.Unmarshal(out.Bytes(), rep); err != nil {
+			return fmt.Errorf("inner child report: %w", err)
+		}
+		var err error
+		rep.Outer, err = mountinfo.GetMounts(nil)
+		return err
 	}
 	for _, d := range cfg.JoinCgroups {
 		if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte("0"), 0o644); err != nil {
@@ -224,6 +233,14 @@ func childRun(cfgPath string, cfg *childConfig, rep *childReport) error {
 	}
 	if cfg.ProbePropagation {
 		probePropagation(rep)
+	}
+	for _, p := range cfg.ProbeMounts {
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			return fmt.Errorf("probe: %w", err)
+		}
+		if err := unix.Mount("tmpfs", p, "tmpfs", 0, ""); err != nil {
+			return fmt.Errorf("probe: %w", err)
+		}
 	}
 	for _, p := range cfg.Stat {
 		var st unix.Stat_t

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -60,10 +61,18 @@ func Prepare(spec *specs.Spec, bundle string, opts Options) (err error) {
 	if err != nil {
 		return err
 	}
-	// Nothing may propagate back to the host, and pivot_root needs the new
-	// root and its parent mount not to be shared (pivot_root(2)).
 	if err := mount("", "/", "", prop.before, "", "/"); err != nil {
 		return fmt.Errorf("set propagation of /: %w", err)
+	}
+	if prop.before&unix.MS_SHARED != 0 {
+		// pivot_root(2) needs the parent mounts of the new and the current
+		// root not to be shared; nothing mounted in the root may reach the
+		// host either.
+		for _, p := range []string{rootPath, "/"} {
+			if err := privateParent(p); err != nil {
+				return err
+			}
+		}
 	}
 	// pivot_root needs the new root to be a mount point.
 	if err := mount(rootPath, rootPath, "", unix.MS_BIND|unix.MS_REC, "", rootPath); err != nil {
@@ -381,9 +390,14 @@ type rootProp struct {
 
 // rootPropagation reads linux.rootfsPropagation (config-linux.md "Rootfs
 // Mount Propagation"). By default the tree is made rslave, as runc does:
-// host unmounts still reach the container, nothing goes back. "shared"
-// puts the root in a new peer group after pivot_root (it must not be shared
-// for pivot_root), not in the host's.
+// host unmounts still reach the container, nothing goes back. "private"
+// and "unbindable" make it rprivate, and the root unbindable after
+// pivot_root (an unbindable tree could not be bound as the root).
+// "shared" keeps the host's peer groups (rshared, as runc), so that a
+// volume bound with "rshared" propagates both ways (Kubernetes
+// Bidirectional), while the mount holding the root is made private and the
+// root itself, after pivot_root, gets a new peer group: "this does not
+// mean that it's shared with the host".
 func rootPropagation(spec *specs.Spec) (rootProp, error) {
 	v := ""
 	if spec.Linux != nil {
@@ -398,7 +412,7 @@ func rootPropagation(spec *specs.Spec) (rootProp, error) {
 	case "slave":
 		return rootProp{before: unix.MS_SLAVE | unix.MS_REC, after: unix.MS_SLAVE | unix.MS_REC}, nil
 	case "shared":
-		return rootProp{before: unix.MS_SLAVE | unix.MS_REC, after: unix.MS_SHARED}, nil
+		return rootProp{before: unix.MS_SHARED | unix.MS_REC, after: unix.MS_SHARED}, nil
 	case "private":
 		return rootProp{before: unix.MS_PRIVATE | unix.MS_REC, after: unix.MS_PRIVATE | unix.MS_REC}, nil
 	case "unbindable":
@@ -481,4 +495,25 @@ func withLabel(data, fstype, label string) string {
 		return ctx
 	}
 	return data + "," + ctx
+}
+
+// privateParent makes the mount holding p private (not recursively).
+func privateParent(p string) error {
+	ms, err := mountinfo.GetMounts(mountinfo.ParentsFilter(p))
+	if err != nil {
+		return fmt.Errorf("find the mount of %s: %w", p, err)
+	}
+	var best *mountinfo.Info
+	for _, m := range ms {
+		if best == nil || len(m.Mountpoint) >= len(best.Mountpoint) {
+			best = m
+		}
+	}
+	if best == nil || !strings.Contains(best.Optional, "shared:") {
+		return nil
+	}
+	if err := mount("", best.Mountpoint, "", unix.MS_PRIVATE, "", best.Mountpoint); err != nil {
+		return fmt.Errorf("make the mount of the root private: %w", err)
+	}
+	return nil
 }

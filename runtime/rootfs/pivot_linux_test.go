@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // TestNoPivot: with NoPivot the root is moved onto "/" and chrooted into;
@@ -89,4 +91,41 @@ func TestRootfsPropagation(t *testing.T) {
 			t.Errorf("error %q, want one naming the value", rep.Err)
 		}
 	})
+}
+
+// TestBidirectionalVolume: with rootfsPropagation rshared, a volume bound
+// with rshared propagates mounts made in the container back to the host
+// (Kubernetes mountPropagation: Bidirectional); by default it does not.
+// Nothing else the container mounts ever reaches the host.
+func TestBidirectionalVolume(t *testing.T) {
+	for _, c := range []struct {
+		name, rootProp string
+		back           bool
+	}{
+		{"rshared root", "rshared", true},
+		{"shared root", "shared", true},
+		{"default root", "", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := newBundle(t)
+			vol := filepath.Join(b, "vol")
+			mkdirs(t, vol)
+			spec := baseSpec()
+			spec.Linux.RootfsPropagation = c.rootProp
+			spec.Mounts = append(spec.Mounts, specs.Mount{Destination: "/vol", Source: vol, Type: "bind", Options: []string{"rbind", "rshared"}})
+			rep := runChild(t, &childConfig{Spec: spec, Bundle: b, OuterShared: []string{vol},
+				ProbeMounts: []string{"/vol/sub", "/plain"}})
+			if rep.Err != "" {
+				t.Fatalf("prepare/finish: %s", rep.Err)
+			}
+			if got := mountAt(rep.Outer, filepath.Join(vol, "sub")) != nil; got != c.back {
+				t.Errorf("mount under the volume seen by the host: %v, want %v", got, c.back)
+			}
+			for _, m := range rep.Outer {
+				if strings.HasPrefix(m.Mountpoint, filepath.Join(b, "rootfs")) {
+					t.Errorf("container mount reached the host: %s", m.Mountpoint)
+				}
+			}
+		})
+	}
 }
