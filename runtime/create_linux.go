@@ -589,6 +589,13 @@ func (s *setup) converse(ctx context.Context, sync *os.File) error {
 				s.hookFail = true
 			}
 			return errors.New(m.Msg)
+		case msgSeccomp:
+			err := s.r.sendSeccomp(s.spec, s.rec.State.State, m.fd)
+			if err != nil {
+				sendMsg(sync, syncMsg{Type: msgAbort})
+				return err
+			}
+			sendMsg(sync, syncMsg{Type: msgOK})
 		case msgReady:
 			return nil
 		default:

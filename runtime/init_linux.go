@@ -176,7 +176,7 @@ func (c *initConfig) run(sync *os.File) error {
 	// happens before the capabilities are dropped; with it, as late as
 	// possible, so the filter constrains only the user's program.
 	if seccompCfg != nil && !p.NoNewPrivileges {
-		if err := loadSeccomp(seccompCfg); err != nil {
+		if err := loadSeccomp(seccompCfg, int(sync.Fd()), sync); err != nil {
 			return err
 		}
 	}
@@ -232,7 +232,7 @@ func (c *initConfig) run(sync *os.File) error {
 		}
 	}
 	if seccompCfg != nil && p.NoNewPrivileges {
-		if err := loadSeccomp(seccompCfg); err != nil {
+		if err := loadSeccomp(seccompCfg, conn, nil); err != nil {
 			return startErr(err)
 		}
 	}
@@ -246,16 +246,27 @@ func (c *initConfig) run(sync *os.File) error {
 	return startErr(step("exec "+p.Args[0], err))
 }
 
-func loadSeccomp(cfg *specs.LinuxSeccomp) error {
+// loadSeccomp loads the filter; a notify descriptor (SCMP_ACT_NOTIFY) goes
+// to the runtime over sock, which passes it to the agent at listenerPath
+// in the runtime's mount namespace (config-linux.md "Seccomp"). With ack
+// (the sync socket) the init waits until the runtime has done so.
+func loadSeccomp(cfg *specs.LinuxSeccomp, sock int, ack *os.File) error {
 	fd, err := seccomp.Load(cfg)
 	if err != nil {
 		return step("seccomp", err)
 	}
-	if fd >= 0 {
-		// The listener protocol (seccomp.listenerPath) is not wired yet:
-		// refuse rather than leave the container's calls blocked forever.
-		unix.Close(fd)
-		return step("seccomp", errors.New("listenerPath is not supported"))
+	if fd < 0 {
+		return nil
+	}
+	defer unix.Close(fd)
+	if err := sendFd(sock, syncMsg{Type: msgSeccomp}, fd); err != nil {
+		return step("seccomp: send notify fd", err)
+	}
+	if ack != nil {
+		m, err := recvMsg(ack)
+		if err != nil || m.Type != msgOK {
+			os.Exit(1) // the runtime reports the error
+		}
 	}
 	return nil
 }

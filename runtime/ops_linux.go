@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/ocikit/ocikit/cgroups"
+	"github.com/ocikit/ocikit/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -79,7 +80,7 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	if rec.State.Status != specs.StateCreated {
 		return errorf(ErrWrongState, "container %q is %s, not created", id, rec.State.Status)
 	}
-	if err := r.startInit(l.path); err != nil {
+	if err := r.startInit(l.path, rec); err != nil {
 		// A failing startContainer hook stops and destroys the container
 		// (runtime.md "Lifecycle" step 7); a failed exec leaves it
 		// stopped, for delete.
@@ -103,32 +104,62 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 }
 
 // startInit wakes the waiting init and waits for its execve: the init
-// closes the connection by exec (close-on-exec) or writes the error.
-func (r *Runtime) startInit(dir string) error {
+// closes the connection by exec (close-on-exec) or writes the error. A
+// seccomp notify descriptor loaded just before the exec arrives first.
+func (r *Runtime) startInit(dir string, rec *record) error {
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return os.NewSyscallError("socket", err)
 	}
-	defer unix.Close(fd)
+	f := os.NewFile(uintptr(fd), "start")
+	defer f.Close()
 	sock := filepath.Join(dir, startSock)
 	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: sock}); err != nil {
 		return fmt.Errorf("wake init: %w", &os.PathError{Op: "connect", Path: sock, Err: err})
 	}
 	os.Remove(sock)
-	buf := make([]byte, 4096)
 	for {
-		n, err := unix.Read(fd, buf)
+		buf := make([]byte, 4096)
+		oob := make([]byte, unix.CmsgSpace(4))
+		n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("wait for exec: %w", err)
+			return fmt.Errorf("wait for exec: %w", os.NewSyscallError("recvmsg", err))
 		}
 		if n == 0 {
 			return nil
 		}
+		if oobn > 0 {
+			cms, perr := unix.ParseSocketControlMessage(oob[:oobn])
+			if perr == nil && len(cms) > 0 {
+				if fds, perr := unix.ParseUnixRights(&cms[0]); perr == nil && len(fds) > 0 {
+					st := rec.State.State
+					st.Status = specs.StateCreated
+					err := r.sendSeccomp(rec.Spec, st, fds[0])
+					if err != nil {
+						unix.Kill(rec.State.Pid, unix.SIGKILL)
+						return err
+					}
+					continue
+				}
+			}
+		}
 		return errors.New(string(buf[:n]))
 	}
+}
+
+// sendSeccomp hands a seccomp notify descriptor to the agent listening at
+// linux.seccomp.listenerPath and closes our copy.
+func (r *Runtime) sendSeccomp(spec *specs.Spec, st specs.State, fd int) error {
+	defer unix.Close(fd)
+	sc := spec.Linux.Seccomp
+	if sc == nil || sc.ListenerPath == "" {
+		return errors.New("seccomp: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath")
+	}
+	ps := specs.ContainerProcessState{Version: specs.Version, Pid: st.Pid, Metadata: sc.ListenerMetadata, State: st}
+	return seccomp.SendNotifyFd(sc.ListenerPath, ps, fd)
 }
 
 // destroyAfterHook stops and destroys a container after a failing

@@ -345,3 +345,69 @@ func TestStateJSON(t *testing.T) {
 	}
 	e.must("delete", "-f", id)
 }
+
+// TestSeccompListener checks that a notify descriptor reaches the agent
+// at listenerPath with the container process state, both when the filter
+// is loaded at create (no noNewPrivileges) and at start.
+func TestSeccompListener(t *testing.T) {
+	e := newEnv(t)
+	for _, nnp := range []bool{false, true} {
+		t.Run("noNewPrivileges="+strconv.FormatBool(nnp), func(t *testing.T) {
+			sock := filepath.Join(t.TempDir(), "agent.sock")
+			l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			type got struct {
+				st  specs.ContainerProcessState
+				fds int
+				err error
+			}
+			ch := make(chan got, 1)
+			go func() {
+				c, err := l.AcceptUnix()
+				if err != nil {
+					ch <- got{err: err}
+					return
+				}
+				defer c.Close()
+				buf, oob := make([]byte, 8192), make([]byte, unix.CmsgSpace(4))
+				n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
+				if err != nil {
+					ch <- got{err: err}
+					return
+				}
+				var g got
+				g.err = json.Unmarshal(buf[:n], &g.st)
+				if cms, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil && len(cms) == 1 {
+					if fds, err := unix.ParseUnixRights(&cms[0]); err == nil {
+						g.fds = len(fds)
+						for _, fd := range fds {
+							unix.Close(fd)
+						}
+					}
+				}
+				ch <- g
+			}()
+			id := e.id("notify")
+			b := e.bundle([]string{"true"}, func(s *specs.Spec) {
+				s.Process.NoNewPrivileges = nnp
+				s.Linux.Seccomp = &specs.LinuxSeccomp{
+					DefaultAction:    specs.ActAllow,
+					ListenerPath:     sock,
+					ListenerMetadata: "meta",
+					Syscalls:         []specs.LinuxSyscall{{Names: []string{"acct"}, Action: specs.ActNotify}},
+				}
+			})
+			e.must("run", "--bundle", b, id)
+			g := <-ch
+			if g.err != nil {
+				t.Fatal(g.err)
+			}
+			if g.fds != 1 || g.st.State.ID != id || g.st.Metadata != "meta" || len(g.st.Fds) != 1 || g.st.Fds[0] != specs.SeccompFdName || g.st.Pid <= 0 {
+				t.Errorf("agent got %d fds and %+v", g.fds, g.st)
+			}
+		})
+	}
+}

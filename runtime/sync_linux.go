@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,13 +13,14 @@ import (
 // Message types on the sync socket between the runtime and the init. The
 // socket is SOCK_SEQPACKET: one JSON message per packet.
 const (
-	msgMaps    = "maps"  // init (nsenter): write the maps of a new user namespace
-	msgPid     = "pid"   // init (nsenter): the pid of the forked container init
-	msgError   = "error" // init: setup failed; Msg is one line
-	msgHooks   = "hooks" // init: run prestart and createRuntime hooks now
-	msgReady   = "ready" // init: set up, waiting for start
-	msgOK      = "ok"    // runtime: go on
-	msgAbort   = "abort" // runtime: a hook failed, exit
+	msgMaps    = "maps"    // init (nsenter): write the maps of a new user namespace
+	msgPid     = "pid"     // init (nsenter): the pid of the forked container init
+	msgError   = "error"   // init: setup failed; Msg is one line
+	msgHooks   = "hooks"   // init: run prestart and createRuntime hooks now
+	msgReady   = "ready"   // init: set up, waiting for start
+	msgSeccomp = "seccomp" // init: the seccomp notify fd rides along (SCM_RIGHTS)
+	msgOK      = "ok"      // runtime: go on
+	msgAbort   = "abort"   // runtime: a hook failed, exit
 	maxMsgSize = 1 << 16
 )
 
@@ -28,6 +28,8 @@ type syncMsg struct {
 	Type string `json:"type"`
 	Pid  int    `json:"pid,omitempty"`
 	Msg  string `json:"msg,omitempty"`
+	// fd is a descriptor received with the message (-1: none).
+	fd int
 }
 
 // initConfig is what the runtime sends to the init over the config pipe.
@@ -67,24 +69,49 @@ func sendMsg(f *os.File, m syncMsg) error {
 	return err
 }
 
-// recvMsg reads one message; io.EOF when the peer closed its end.
+// recvMsg reads one message and the descriptor it may carry; io.EOF when
+// the peer closed its end.
 func recvMsg(f *os.File) (syncMsg, error) {
 	buf := make([]byte, maxMsgSize)
-	n, err := f.Read(buf)
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return syncMsg{}, io.EOF
+	oob := make([]byte, unix.CmsgSpace(4))
+	var n, oobn int
+	var err error
+	for {
+		n, oobn, _, _, err = unix.Recvmsg(int(f.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err != unix.EINTR {
+			break
 		}
-		return syncMsg{}, err
+	}
+	if err != nil {
+		return syncMsg{}, os.NewSyscallError("recvmsg", err)
 	}
 	if n == 0 {
 		return syncMsg{}, io.EOF
 	}
-	var m syncMsg
+	m := syncMsg{fd: -1}
+	if oobn > 0 {
+		if cms, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil && len(cms) > 0 {
+			if fds, err := unix.ParseUnixRights(&cms[0]); err == nil && len(fds) > 0 {
+				m.fd = fds[0]
+			}
+		}
+	}
 	if err := json.Unmarshal(buf[:n], &m); err != nil {
+		if m.fd >= 0 {
+			unix.Close(m.fd)
+		}
 		return syncMsg{}, fmt.Errorf("bad message from init: %w", err)
 	}
 	return m, nil
+}
+
+// sendFd sends a message with fd attached.
+func sendFd(sock int, m syncMsg, fd int) error {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return unix.Sendmsg(sock, data, unix.UnixRights(fd), nil, 0)
 }
 
 // socketpair returns a connected SOCK_SEQPACKET pair, close-on-exec.
