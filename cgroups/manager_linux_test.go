@@ -398,3 +398,73 @@ func TestManagerMissingController(t *testing.T) {
 		})
 	}
 }
+
+// TestManagerMoreLimits covers the v1 settings beyond the common ones:
+// CPU burst, realtime bandwidth, idle, block I/O weight and throttling,
+// OOM killer, checkBeforeUpdate.
+func TestManagerMoreLimits(t *testing.T) {
+	testutil.RequireRoot(t)
+	if HostMode() == Unified {
+		t.Skip("v1 file names")
+	}
+	m := newTestManager(t, &specs.Linux{})
+	if err := m.Apply(-1); err != nil {
+		t.Fatal(err)
+	}
+	loop := specs.LinuxBlockIODevice{Major: 7, Minor: 0} // /dev/loop0
+	if _, err := os.Stat("/sys/dev/block/7:0"); err != nil {
+		t.Skip("no /dev/loop0 block device")
+	}
+	res := &specs.LinuxResources{
+		CPU: &specs.LinuxCPU{Quota: ptr[int64](20000), Period: ptr[uint64](100000), Burst: ptr[uint64](5000),
+			RealtimeRuntime: ptr[int64](10000), RealtimePeriod: ptr[uint64](1000000)},
+		BlockIO: &specs.LinuxBlockIO{
+			ThrottleReadBpsDevice:   []specs.LinuxThrottleDevice{{LinuxBlockIODevice: loop, Rate: 1 << 20}},
+			ThrottleWriteIOPSDevice: []specs.LinuxThrottleDevice{{LinuxBlockIODevice: loop, Rate: 100}},
+		},
+		Memory: &specs.LinuxMemory{Limit: ptr[int64](32 << 20), Swap: ptr[int64](64 << 20), DisableOOMKiller: ptr(true), UseHierarchy: ptr(true)},
+	}
+	// Realtime bandwidth must be granted by the parent first (the kernel
+	// refuses more than the parent has; runc and the library leave the
+	// parents to the administrator).
+	parent := filepath.Dir(m.Path("cpu"))
+	if err := os.WriteFile(filepath.Join(parent, "cpu.rt_runtime_us"), []byte("20000"), 0); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.WriteFile(filepath.Join(parent, "cpu.rt_runtime_us"), []byte("0"), 0) })
+	if err := m.Set(res); err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct{ ctl, file, want string }{
+		{"cpu", "cpu.cfs_burst_us", "5000"},
+		{"cpu", "cpu.rt_runtime_us", "10000"},
+		{"cpu", "cpu.rt_period_us", "1000000"},
+		{"blkio", "blkio.throttle.read_bps_device", "7:0 1048576"},
+		{"blkio", "blkio.throttle.write_iops_device", "7:0 100"},
+		{"memory", "memory.memsw.limit_in_bytes", "67108864"},
+		{"memory", "memory.use_hierarchy", "1"},
+	}
+	for _, c := range checks {
+		if got := readFile(t, m.Path(c.ctl), c.file); got != c.want {
+			t.Errorf("%s = %q, want %q", c.file, got, c.want)
+		}
+	}
+	if oom := readFile(t, m.Path("memory"), "memory.oom_control"); !strings.Contains(oom, "oom_kill_disable 1") {
+		t.Errorf("memory.oom_control %q", oom)
+	}
+	// cpu.idle is exclusive with shares: its own Set.
+	if err := m.Set(&specs.LinuxResources{CPU: &specs.LinuxCPU{Idle: ptr[int64](1)}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, m.Path("cpu"), "cpu.idle"); got != "1" {
+		t.Errorf("cpu.idle = %q", got)
+	}
+	// useHierarchy false cannot be honoured by current kernels: an error, not silence.
+	if err := m.Set(&specs.LinuxResources{Memory: &specs.LinuxMemory{UseHierarchy: ptr(false)}}); err == nil {
+		if readFile(t, m.Path("memory"), "memory.use_hierarchy") != "0" {
+			t.Error("useHierarchy false accepted but not applied")
+		}
+	} else if !strings.Contains(err.Error(), "useHierarchy") {
+		t.Errorf("useHierarchy error does not name it: %v", err)
+	}
+}
