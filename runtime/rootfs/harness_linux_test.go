@@ -74,10 +74,14 @@ type childConfig struct {
 	// something under "/": does it show in the copy? (as runtimetest does)
 	ProbePropagation bool
 	ProbeMounts      []string // tmpfs to mount after Finish (directories made)
-	Stat             []string // paths to lstat after Finish
-	Write            []string // paths to create a file at
-	Read             []string // files to read
-	List             []string // directories to list
+	// RaceSwap: two host paths exchanged (renameat2 RENAME_EXCHANGE) in a
+	// loop while Prepare runs: a directory and a symbolic link leading out
+	// of the root.
+	RaceSwap []string
+	Stat     []string // paths to lstat after Finish
+	Write    []string // paths to create a file at
+	Read     []string // files to read
+	List     []string // directories to list
 }
 
 func (c *childConfig) outer() bool {
@@ -101,6 +105,7 @@ type childReport struct {
 	// whether a later mount under "/" showed in the bind.
 	RootBindErr string
 	Exposed     bool
+	Swaps       int // exchanges made by RaceSwap
 	// Outer: the mounts the outer child sees after the inner one is done.
 	Outer  []*mountinfo.Info
 	Pre    []*mountinfo.Info
@@ -213,8 +218,32 @@ func childRun(cfgPath string, cfg *childConfig, rep *childReport) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if len(cfg.RaceSwap) == 2 {
+		stop := make(chan struct{})
+		done := make(chan int)
+		go func() {
+			n := 0
+			for {
+				select {
+				case <-stop:
+					done <- n
+					return
+				default:
+				}
+				if unix.Renameat2(unix.AT_FDCWD, cfg.RaceSwap[0], unix.AT_FDCWD, cfg.RaceSwap[1], unix.RENAME_EXCHANGE) == nil {
+					n++
+				}
+			}
+		}()
+		defer func() {
+			close(stop)
+			rep.Swaps = <-done
+		}()
+	}
 	start := time.Now()
 	if err := Prepare(cfg.Spec, cfg.Bundle, opts); err != nil {
+		// What was mounted before the failure, to look for escapes.
+		rep.Pre, _ = mountinfo.GetMounts(nil)
 		return err
 	}
 	prepared := time.Since(start)

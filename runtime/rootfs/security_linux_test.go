@@ -3,6 +3,7 @@ package rootfs
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -150,5 +151,51 @@ func TestProcDestination(t *testing.T) {
 				t.Errorf("error %q, want one ending %q", rep.Err, c.want)
 			}
 		})
+	}
+}
+
+// TestSymlinkRace: while Prepare mounts 200 tmpfs under /evil, another
+// thread keeps exchanging /evil, a directory, with a symbolic link to a
+// host directory. Mounts may fail (the path changes under them), but none
+// lands outside the root and nothing is created there.
+func TestSymlinkRace(t *testing.T) {
+	b := newBundle(t)
+	rootfs := filepath.Join(b, "rootfs")
+	outside := filepath.Join(t.TempDir(), "outside")
+	// The link's target also exists inside the root, so that mounts go on
+	// through both states of the race: each must land inside the root.
+	mkdirs(t, outside, filepath.Join(rootfs, "evil"), filepath.Join(rootfs, outside))
+	if err := os.Symlink(outside, filepath.Join(rootfs, "evil-link")); err != nil {
+		t.Fatal(err)
+	}
+	spec := baseSpec()
+	for i := range 200 {
+		spec.Mounts = append(spec.Mounts, specs.Mount{Destination: "/evil/m" + strconv.Itoa(i), Source: "tmpfs", Type: "tmpfs"})
+	}
+	rep := runChild(t, &childConfig{Spec: spec, Bundle: b,
+		RaceSwap: []string{filepath.Join(rootfs, "evil"), filepath.Join(rootfs, "evil-link")}})
+	inside := 0
+	for _, m := range rep.Pre {
+		if strings.HasPrefix(m.Mountpoint, rootfs+"/evil/m") || strings.HasPrefix(m.Mountpoint, filepath.Join(rootfs, outside)+"/m") {
+			inside++
+		}
+	}
+	t.Logf("%d exchanges, %d mounts made; Prepare/Finish: %q", rep.Swaps, inside, rep.Err)
+	if rep.Swaps == 0 {
+		t.Fatal("no exchange happened: the race was not run")
+	}
+	if rep.Err != "" && !strings.HasPrefix(rep.Err, "mount tmpfs on /evil/m") {
+		t.Errorf("unexpected error %q", rep.Err)
+	}
+	if len(rep.Pre) == 0 {
+		t.Fatal("no mount table reported")
+	}
+	for _, m := range rep.Pre {
+		if strings.HasPrefix(m.Mountpoint, outside) {
+			t.Errorf("mount escaped the root: %s", m.Mountpoint)
+		}
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Errorf("created outside the root: %v", ents)
 	}
 }
