@@ -84,6 +84,7 @@ func TestPrepareFinish(t *testing.T) {
 	spec.Mounts = append(spec.Mounts,
 		specs.Mount{Destination: "/data", Source: "data", Type: "bind", Options: []string{"bind", "ro", "nosuid", "nodev"}},
 		specs.Mount{Destination: "/etc/hostfile", Source: filepath.Join(b, "hostfile"), Type: "none", Options: []string{"bind"}},
+		specs.Mount{Destination: "/etc/new/hostfile-ro", Source: filepath.Join(b, "hostfile"), Type: "none", Options: []string{"bind", "ro"}},
 		specs.Mount{Destination: "/rdata", Source: filepath.Join(b, "rsrc"), Type: "none", Options: []string{"rbind", "rro"}},
 		specs.Mount{Destination: "/rdata2", Source: filepath.Join(b, "rsrc"), Type: "none", Options: []string{"rbind", "ro"}},
 		specs.Mount{Destination: "/rdata3", Source: filepath.Join(b, "rsrc"), Type: "none", Options: []string{"rbind", "rnosuid", "rnodev", "rnoexec", "rnoatime", "rnodiratime"}},
@@ -123,9 +124,9 @@ func TestPrepareFinish(t *testing.T) {
 			"/dev/fuse", "/dev/loopx", "/dev/myfifo", "/dev/unbuf", "/opt/devs/null2", "/etc/hostfile",
 			"/copy/sub/f", "/copy/link", "/dev/core"},
 		Write: []string{"/etc/probe", "/tmp/probe", "/rwt/probe", "/data/probe", "/rdata/probe",
-			"/rdata2/probe", "/rdata3/probe", "/t/remount/probe", "/t/bremount/probe", "/proc/sys/kernel/hostname", "/copy/probe",
+			"/rdata2/probe", "/rdata3/probe", "/t/remount/probe", "/t/bremount/probe", "/etc/hostfile", "/etc/new/hostfile-ro", "/proc/sys/kernel/hostname", "/copy/probe",
 			"/rdata/sub/probe", "/rdata2/sub/probe"},
-		Read: []string{"/data/file", "/etc/hostfile", "/proc/timer_list", "/etc/secret-file", "/copy/sub/f"},
+		Read: []string{"/data/file", "/etc/hostfile", "/etc/new/hostfile-ro", "/proc/timer_list", "/etc/secret-file", "/copy/sub/f"},
 		List: []string{"/etc/secret-dir", "/sys/fs/cgroup"},
 	})
 	if rep.Err != "" {
@@ -150,6 +151,7 @@ func TestPrepareFinish(t *testing.T) {
 			{"/sys/fs/cgroup", "tmpfs", []string{"ro", "nosuid", "nodev", "noexec"}, nil, nil},
 			{"/data", "ext4", []string{"ro", "nosuid", "nodev"}, nil, nil},
 			{"/etc/hostfile", "ext4", []string{"rw"}, nil, nil},
+			{"/etc/new/hostfile-ro", "ext4", []string{"ro"}, nil, nil},
 			{"/rdata", "tmpfs", []string{"ro"}, nil, nil},
 			{"/rdata2", "tmpfs", []string{"ro"}, nil, nil},
 			{"/rdata3", "tmpfs", []string{"nosuid", "nodev", "noexec", "noatime", "nodiratime"}, nil, nil},
@@ -197,7 +199,8 @@ func TestPrepareFinish(t *testing.T) {
 
 	t.Run("writes", func(t *testing.T) {
 		want := map[string]string{
-			"/etc/probe": "read-only file system", "/tmp/probe": "", "/rwt/probe": "read-only file system",
+			"/etc/probe": "read-only file system", "/tmp/probe": "",
+			"/etc/hostfile": "", "/etc/new/hostfile-ro": "read-only file system", "/rwt/probe": "read-only file system",
 			"/data/probe": "read-only file system", "/rdata/probe": "read-only file system",
 			"/rdata2/probe": "read-only file system", "/rdata3/probe": "", "/copy/probe": "read-only file system",
 			"/t/remount/probe": "read-only file system", "/t/bremount/probe": "read-only file system", "/proc/sys/kernel/hostname": "read-only file system",
@@ -210,7 +213,7 @@ func TestPrepareFinish(t *testing.T) {
 	})
 
 	t.Run("reads", func(t *testing.T) {
-		want := map[string]string{"/data/file": "hello", "/etc/hostfile": "file content", "/proc/timer_list": "", "/etc/secret-file": "", "/copy/sub/f": "copied"}
+		want := map[string]string{"/data/file": "hello", "/etc/hostfile": "x", "/etc/new/hostfile-ro": "x", "/proc/timer_list": "", "/etc/secret-file": "", "/copy/sub/f": "copied"}
 		for p, w := range want {
 			if got := rep.Read[p]; got != w {
 				t.Errorf("read %s: %q, want %q", p, got, w)
