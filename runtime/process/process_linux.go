@@ -82,8 +82,9 @@ func setgroupsAllowed() bool {
 // ApplyCapabilities sets the five capability sets of process.capabilities:
 // the bounding set is dropped first (which needs CAP_SETPCAP, so the
 // effective set is first raised to the permitted one), then effective,
-// permitted and inheritable, then ambient. A nil c leaves everything
-// unchanged.
+// permitted and inheritable, then ambient. A nil c (no
+// process.capabilities) means no capabilities at all, as runc does: a root
+// process in a container never keeps the caller's full set by omission.
 //
 // Unknown names are an error naming them (config.md "Valid values": the
 // runtime MUST generate an error for unsupported values; `features` lists
@@ -93,7 +94,7 @@ func setgroupsAllowed() bool {
 // the kernel could not grant them anyway.
 func ApplyCapabilities(c *specs.LinuxCapabilities, opts ...Option) error {
 	if c == nil {
-		return nil
+		c = &specs.LinuxCapabilities{}
 	}
 	o := newOptions(opts)
 	last, err := capability.LastCap()

@@ -360,3 +360,10 @@ func TestSetCPUAffinity(t *testing.T) {
 		t.Errorf("bad initial list: %v", err)
 	}
 }
+
+func TestNoCapabilitiesMeansNone(t *testing.T) {
+	testutil.RequireRoot(t)
+	got := runChild(t, "user", &specs.Spec{Process: &specs.Process{}}, nil)
+	zero := capMask()
+	expect(t, got, map[string]string{"Uid": "0\t0\t0\t0", "CapBnd": zero, "CapEff": zero, "CapPrm": zero, "CapInh": zero, "CapAmb": zero})
+}
