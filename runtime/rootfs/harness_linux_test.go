@@ -221,6 +221,7 @@ func childRun(cfgPath string, cfg *childConfig, rep *childReport) error {
 	if len(cfg.RaceSwap) == 2 {
 		stop := make(chan struct{})
 		done := make(chan int)
+		started := make(chan struct{})
 		go func() {
 			n := 0
 			for {
@@ -232,6 +233,9 @@ func childRun(cfgPath string, cfg *childConfig, rep *childReport) error {
 				}
 				if unix.Renameat2(unix.AT_FDCWD, cfg.RaceSwap[0], unix.AT_FDCWD, cfg.RaceSwap[1], unix.RENAME_EXCHANGE) == nil {
 					n++
+					if n == 1 {
+						close(started)
+					}
 				}
 			}
 		}()
@@ -239,6 +243,7 @@ func childRun(cfgPath string, cfg *childConfig, rep *childReport) error {
 			close(stop)
 			rep.Swaps = <-done
 		}()
+		<-started
 	}
 	start := time.Now()
 	if err := Prepare(cfg.Spec, cfg.Bundle, opts); err != nil {
