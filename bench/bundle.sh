@@ -43,9 +43,9 @@ best() {
 		t0=$(date +%s.%N)
 		"${@//BUNDLE/$out}" >/dev/null 2>"$work/stderr" || { cat "$work/stderr" >&2; exit 1; }
 		t1=$(date +%s.%N)
-		dt=$(echo "$t1 - $t0" | bc)
+		dt=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
 		rm -rf "$out"
-		if [[ -z $b ]] || (($(echo "$dt < $b" | bc))); then b=$dt; fi
+		if [[ -z $b ]] || awk -v d="$dt" -v b="$b" 'BEGIN { exit !(d < b) }'; then b=$dt; fi
 	done
 	echo "$b"
 }
@@ -53,5 +53,5 @@ best() {
 o=$(best ocikit "$OCIKIT" image unpack "$L:bench" BUNDLE)
 u=$(best umoci umoci unpack --image "$L:bench" BUNDLE)
 printf '%-36s %8.3fs\n' "ocikit image unpack" "$o" "umoci unpack" "$u"
-printf 'ratio umoci/ocikit: %.2fx\n' "$(echo "$u / $o" | bc -l)"
+awk -v o="$o" -v u="$u" 'BEGIN { printf "ratio umoci/ocikit: %.2fx\n", u / o }'
 
