@@ -11,23 +11,26 @@ import (
 
 // defaultDeviceRules allow the default devices every container gets
 // (config-linux.md "Default Devices": /dev/null, zero, full, random,
-// urandom, tty, console, ptmx and the devpts instance), plus mknod of any
-// character or block device as runc allows: creating a node is harmless
-// when reading and writing it stays denied.
+// urandom, tty, ptmx and the devpts instance, whose pty also backs
+// /dev/console), plus, as runc allows, mknod of any character or block
+// device (creating a node is harmless when reading and writing it stays
+// denied) and /dev/net/tun (usable only with CAP_NET_ADMIN in the
+// container's network namespace). The host console 5:1 is deliberately not
+// allowed: the container's console is a pty.
 func defaultDeviceRules() []*devcfg.Rule {
 	w := int64(devcfg.Wildcard)
 	return []*devcfg.Rule{
 		{Type: devcfg.CharDevice, Major: w, Minor: w, Permissions: "m", Allow: true},
 		{Type: devcfg.BlockDevice, Major: w, Minor: w, Permissions: "m", Allow: true},
-		{Type: devcfg.CharDevice, Major: 1, Minor: 3, Permissions: "rwm", Allow: true},   // null
-		{Type: devcfg.CharDevice, Major: 1, Minor: 5, Permissions: "rwm", Allow: true},   // zero
-		{Type: devcfg.CharDevice, Major: 1, Minor: 7, Permissions: "rwm", Allow: true},   // full
-		{Type: devcfg.CharDevice, Major: 1, Minor: 8, Permissions: "rwm", Allow: true},   // random
-		{Type: devcfg.CharDevice, Major: 1, Minor: 9, Permissions: "rwm", Allow: true},   // urandom
-		{Type: devcfg.CharDevice, Major: 5, Minor: 0, Permissions: "rwm", Allow: true},   // tty
-		{Type: devcfg.CharDevice, Major: 5, Minor: 1, Permissions: "rwm", Allow: true},   // console
-		{Type: devcfg.CharDevice, Major: 5, Minor: 2, Permissions: "rwm", Allow: true},   // ptmx
-		{Type: devcfg.CharDevice, Major: 136, Minor: w, Permissions: "rwm", Allow: true}, // /dev/pts/*
+		{Type: devcfg.CharDevice, Major: 1, Minor: 3, Permissions: "rwm", Allow: true},    // null
+		{Type: devcfg.CharDevice, Major: 1, Minor: 5, Permissions: "rwm", Allow: true},    // zero
+		{Type: devcfg.CharDevice, Major: 1, Minor: 7, Permissions: "rwm", Allow: true},    // full
+		{Type: devcfg.CharDevice, Major: 1, Minor: 8, Permissions: "rwm", Allow: true},    // random
+		{Type: devcfg.CharDevice, Major: 1, Minor: 9, Permissions: "rwm", Allow: true},    // urandom
+		{Type: devcfg.CharDevice, Major: 5, Minor: 0, Permissions: "rwm", Allow: true},    // tty
+		{Type: devcfg.CharDevice, Major: 5, Minor: 2, Permissions: "rwm", Allow: true},    // ptmx
+		{Type: devcfg.CharDevice, Major: 10, Minor: 200, Permissions: "rwm", Allow: true}, // net/tun
+		{Type: devcfg.CharDevice, Major: 136, Minor: w, Permissions: "rwm", Allow: true},  // /dev/pts/*
 	}
 }
 
@@ -37,7 +40,7 @@ func defaultDeviceRules() []*devcfg.Rule {
 // and for every device of linux.devices, which the container must be able
 // to use (config-linux.md "Devices").
 func deviceRules(list []specs.LinuxDeviceCgroup, devs []specs.LinuxDevice) ([]*devcfg.Rule, error) {
-	rules := make([]*devcfg.Rule, 0, len(list)+len(devs)+11)
+	rules := make([]*devcfg.Rule, 0, len(list)+len(devs)+len(defaultDeviceRules()))
 	for i, d := range list {
 		r := &devcfg.Rule{Allow: d.Allow, Major: devcfg.Wildcard, Minor: devcfg.Wildcard}
 		switch d.Type {
