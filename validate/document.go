@@ -337,8 +337,26 @@ func (c *checker) wellFormed(l loc, file string, data []byte) bool {
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	var scan func(at loc) error
-	scan = func(at loc) error {
+	// path holds the keys and indexes down to the current value; a loc is
+	// built from it only for a duplicate, so the scan stays linear however
+	// deep the document nests.
+	var path []any
+	at := func() loc {
+		r := l
+		for _, p := range path {
+			if i, ok := p.(int); ok {
+				r = r.index(i)
+			} else {
+				r = r.field(p.(string))
+			}
+		}
+		return r
+	}
+	var scan func(depth int) error
+	scan = func(depth int) error {
+		if depth > maxJSONDepth {
+			return errTooDeep
+		}
 		tok, err := dec.Token()
 		if err != nil {
 			return err
@@ -358,19 +376,25 @@ func (c *checker) wellFormed(l loc, file string, data []byte) bool {
 				key, _ := kt.(string)
 				if seen[key] {
 					clause := clauseJSONNames
-					if strings.HasSuffix(at.String(), "annotations") || strings.HasSuffix(at.String(), "Labels") {
+					if n := len(path); n > 0 && (path[n-1] == "annotations" || path[n-1] == "Labels") {
 						clause = clauseAnnotationRules
 					}
-					c.errorf(at.field(key), file, clause, "duplicate key %q", key)
+					c.errorf(at().field(key), file, clause, "duplicate key %q", key)
 				}
 				seen[key] = true
-				if err := scan(at.field(key)); err != nil {
+				path = append(path, key)
+				err = scan(depth + 1)
+				path = path[:len(path)-1]
+				if err != nil {
 					return err
 				}
 			}
 		case '[':
 			for i := 0; dec.More(); i++ {
-				if err := scan(at.index(i)); err != nil {
+				path = append(path, i)
+				err := scan(depth + 1)
+				path = path[:len(path)-1]
+				if err != nil {
 					return err
 				}
 			}
@@ -378,7 +402,11 @@ func (c *checker) wellFormed(l loc, file string, data []byte) bool {
 		_, err = dec.Token() // the closing delimiter
 		return err
 	}
-	err := scan(l)
+	err := scan(0)
+	if errors.Is(err, errTooDeep) {
+		c.errorf(l, file, clauseJSON, "JSON nested deeper than %d levels", maxJSONDepth)
+		return false
+	}
 	if err == nil {
 		if _, terr := dec.Token(); terr != io.EOF {
 			c.errorf(l, file, clauseJSON, "malformed JSON: data after the top-level value at %s", lineCol(data, dec.InputOffset()))
@@ -389,6 +417,12 @@ func (c *checker) wellFormed(l loc, file string, data []byte) bool {
 	c.errorf(l, file, clauseJSON, "malformed JSON: %s", jsonErrorText(data, err))
 	return false
 }
+
+// maxJSONDepth is encoding/json's own nesting limit: deeper documents
+// cannot be decoded anyway.
+const maxJSONDepth = 10000
+
+var errTooDeep = errors.New("too deep")
 
 // jsonErrorText renders a decoding error with its line and column.
 func jsonErrorText(data []byte, err error) string {

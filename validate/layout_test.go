@@ -649,3 +649,71 @@ func BenchmarkLayout(b *testing.B) {
 		}
 	}
 }
+
+// FuzzLayoutIndex walks a layout whose index.json and one manifest blob are
+// fuzzed: the walker must not panic whatever the documents say.
+func FuzzLayoutIndex(f *testing.F) {
+	fx := newFixture(f)
+	idx, err := os.ReadFile(filepath.Join(fx.dir, "index.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	man, err := os.ReadFile(filepath.Join(fx.dir, filepath.FromSlash(blobFile(fx.manifest.Digest))))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(idx, man)
+	f.Add([]byte(`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"sha256:`+fx.manifest.Digest.Encoded()+`","size":1,"data":"e30="}]}`), man)
+	f.Add([]byte(`{"manifests":[{"digest":"md5:x","size":-1,"mediaType":"a/b","urls":["::"]}]}`), []byte(`{"layers":[{"digest":"sha256:`+strings.Repeat("0", 64)+`"}]}`))
+	// One directory for every input (a fuzz worker runs them one at a
+	// time): the fixture's blobs, then the fuzzed files written over.
+	dir := f.TempDir()
+	for _, name := range []string{"oci-layout", filepath.FromSlash(blobFile(fx.config.Digest)), filepath.FromSlash(blobFile(fx.layer.Digest))} {
+		data, err := os.ReadFile(filepath.Join(fx.dir, name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			f.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			f.Fatal(err)
+		}
+	}
+	f.Fuzz(func(t *testing.T, index, manifest []byte) {
+		// The fuzzed manifest is stored under the digest index.json's
+		// first entry may name (the fixture's) and under its own.
+		own := filepath.Join(dir, filepath.FromSlash(blobFile(digest.FromBytes(manifest))))
+		defer os.Remove(own)
+		for _, p := range []string{filepath.Join(dir, filepath.FromSlash(blobFile(fx.manifest.Digest))), own} {
+			if err := os.WriteFile(p, manifest, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, "index.json"), index, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r, err := Layout(context.Background(), dir, WithDiffIDs(), WithAllBlobs())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Valid != (r.Err() == nil) {
+			t.Fatalf("Valid=%v, Err=%v", r.Valid, r.Err())
+		}
+	})
+}
+
+func TestDeepJSON(t *testing.T) {
+	for _, depth := range []int{9000, 200000} {
+		doc := strings.Repeat("[", depth) + strings.Repeat("]", depth)
+		r := Document(v1.MediaTypeImageIndex, []byte(doc))
+		if r.Valid || len(r.Problems) != 1 {
+			t.Errorf("depth %d: %v", depth, r.Problems)
+		}
+		doc = `{"a":` + strings.Repeat(`{"a":`, depth) + "1" + strings.Repeat("}", depth+1)
+		r = Document(v1.MediaTypeImageConfig, []byte(doc))
+		if r.Valid {
+			t.Errorf("depth %d: valid", depth)
+		}
+	}
+}
