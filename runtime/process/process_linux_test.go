@@ -176,6 +176,11 @@ func childMain(op string) (map[string]string, error) {
 		}
 		out["affinity"] = strings.Join(sets, " ")
 		out["threads"] = strconv.Itoa(len(ents))
+	case "setuser":
+		err := SetUser(p)
+		out["err"] = fmt.Sprint(err)
+		st := status()
+		out["Uid"], out["Groups"] = st["Uid"], st["Groups"]
 	case "lsm":
 		out["apparmor"] = fmt.Sprint(ApplyAppArmor(p.ApparmorProfile))
 		out["selinux"] = fmt.Sprint(SetSELinuxLabel(p.SelinuxLabel))
@@ -366,4 +371,22 @@ func TestNoCapabilitiesMeansNone(t *testing.T) {
 	got := runChild(t, "user", &specs.Spec{Process: &specs.Process{}}, nil)
 	zero := capMask()
 	expect(t, got, map[string]string{"Uid": "0\t0\t0\t0", "CapBnd": zero, "CapEff": zero, "CapPrm": zero, "CapInh": zero, "CapAmb": zero})
+}
+
+func TestSetUserSetgroupsDenied(t *testing.T) {
+	testutil.RequireRoot(t)
+	attr := func() *syscall.SysProcAttr {
+		return &syscall.SysProcAttr{
+			Cloneflags:                 unix.CLONE_NEWUSER,
+			UidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 65536}},
+			GidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 65536}},
+			GidMappingsEnableSetgroups: false,
+		}
+	}
+	got := runChild(t, "setuser", &specs.Spec{Process: &specs.Process{User: specs.User{UID: 1000, GID: 1000}}}, attr())
+	expect(t, got, map[string]string{"err": "<nil>", "Uid": "1000\t1000\t1000\t1000"})
+	got = runChild(t, "setuser", &specs.Spec{Process: &specs.Process{User: specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{10}}}}, attr())
+	if !strings.Contains(got["err"], "setgroups is denied") {
+		t.Errorf("additionalGids with setgroups denied: %s", got["err"])
+	}
 }
