@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -117,6 +118,9 @@ type childReport struct {
 }
 
 func childMain(cfgPath string) int {
+	// A cgroup namespace unshared here belongs to this thread only: stay
+	// on it, as the runtime's init does.
+	runtime.LockOSThread()
 	data, err := os.ReadFile(cfgPath)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
