@@ -227,6 +227,15 @@ func TestManagerStateLoadDestroy(t *testing.T) {
 	if err != nil || !slices.Contains(pids, c.cmd.Process.Pid) {
 		t.Fatalf("loaded manager Pids = %v, %v", pids, err)
 	}
+	// A loaded manager joins further processes (runtime exec).
+	c2 := startChild(t)
+	if err := m2.Apply(c2.cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	if pids, _ := m2.Pids(); !slices.Contains(pids, c2.cmd.Process.Pid) {
+		t.Fatalf("Pids %v lack the joined %d", pids, c2.cmd.Process.Pid)
+	}
+	c2.stop()
 	// Update after Load merges into the persisted resources.
 	if err := m2.Update(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr[int64](128 << 20)}}); err != nil {
 		t.Fatal(err)
