@@ -416,3 +416,33 @@ func TestBundleRootlessRunc(t *testing.T) {
 	}
 	checkLines(t, out.String(), []string{"hello /bin/sh", "0", "0", "0"})
 }
+
+// TestBundleOcikitRun runs an unpacked bundle with ocikit's own runtime,
+// expecting what runc prints in TestBundleRunc.
+func TestBundleOcikitRun(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.BusyboxRootfs(t, t.TempDir()) // skips without busybox-static
+	dir := bundleTestImage(t, bundleImageConfig)
+	b := filepath.Join(t.TempDir(), "bundle")
+	if _, stderr, err := ocikit(t, "image", "unpack", dir+":v1", b); err != nil {
+		t.Fatalf("unpack: %v: %s", err, stderr)
+	}
+	state := t.TempDir()
+	id := fmt.Sprintf("ocikit-bundle-%d", time.Now().UnixNano())
+	t.Cleanup(func() {
+		_, _, _ = ocikit(t, "--root", state, "delete", "-f", id)
+		// The runtime keeps a read-only bind mount of its binary in the
+		// state directory (CVE-2019-5736); it outlives the container.
+		mounts, _ := filepath.Glob(filepath.Join(state, ".ocikit-*"))
+		for _, m := range mounts {
+			_ = syscall.Unmount(m, syscall.MNT_DETACH)
+		}
+	})
+	out, stderr, err := ocikit(t, "--root", state, "run", "--bundle", b, id)
+	if err != nil {
+		t.Fatalf("ocikit run: %v\nstdout: %s\nstderr: %s", err, out, stderr)
+	}
+	checkLines(t, out, []string{
+		"hello from /bin/sh", "1000", "1000", "1000 10", "/home/user", "GREETING=hi HOME=/home/user",
+	})
+}
