@@ -220,6 +220,11 @@ func describeKind(e *jsonschema.ValidationError) string {
 			return fmt.Sprintf("%s is not a valid digest (algorithm:encoded)", strconv.Quote(p.Got))
 		}
 	}
+	if _, ok := e.ErrorKind.(*kind.MinItems); ok && len(e.InstanceLocation) == 1 && e.InstanceLocation[0] == "layers" {
+		// manifest.md says only "layers SHOULD have at least one entry";
+		// the schema (and so this validator) requires one.
+		return "layers is empty; image-spec's manifest schema requires at least one entry (the prose: SHOULD, for portability)"
+	}
 	if en, ok := e.ErrorKind.(*kind.Enum); ok {
 		want := make([]string, len(en.Want))
 		for i, w := range en.Want {
