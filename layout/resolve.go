@@ -105,8 +105,14 @@ func (l *Layout) readImage(ctx context.Context, desc v1.Descriptor, want v1.Plat
 		if err := json.Unmarshal(cfg, &img.Config); err != nil {
 			return nil, fmt.Errorf("config %s: malformed JSON (%s): %w", m.Config.Digest, jsonErrorDetail(cfg, err), ErrInvalidDocument)
 		}
-		if explicit && desc.Platform == nil {
+		if explicit {
+			// An explicit --platform must match a manifest named directly by
+			// a tag too: by its descriptor's platform where index.json gives
+			// one, else by its config's os/architecture/variant.
 			got := v1.Platform{OS: img.Config.OS, Architecture: img.Config.Architecture, Variant: img.Config.Variant}
+			if desc.Platform != nil {
+				got = *desc.Platform
+			}
 			if !platformMatches(got, want) {
 				return nil, fmt.Errorf("manifest %s is for %s, not %s: %w", desc.Digest, FormatPlatform(got), FormatPlatform(want), ErrNotFound)
 			}

@@ -254,3 +254,38 @@ func TestParseReference(t *testing.T) {
 		})
 	}
 }
+
+// TestResolveTaggedManifestPlatform: an explicit platform must also match a
+// manifest a tag names directly when index.json gives its platform.
+func TestResolveTaggedManifestPlatform(t *testing.T) {
+	ctx := context.Background()
+	l, err := Init(ctx, t.TempDir())
+	must(t, err)
+	cfg, err := l.PutJSON(ctx, v1.MediaTypeImageConfig, v1.Image{
+		Platform: v1.Platform{OS: "linux", Architecture: "amd64"},
+		RootFS:   v1.RootFS{Type: "layers"},
+	})
+	must(t, err)
+	man, err := l.PutJSON(ctx, v1.MediaTypeImageManifest, v1.Manifest{
+		Versioned: specsVersioned(), MediaType: v1.MediaTypeImageManifest, Config: cfg, Layers: []v1.Descriptor{},
+	})
+	must(t, err)
+	man.Platform = &v1.Platform{OS: "linux", Architecture: "amd64"}
+	must(t, l.Tag(ctx, "app", man))
+	for _, tt := range []struct {
+		platform string
+		wantErr  error
+	}{
+		{"linux/amd64", nil},
+		{"linux/arm64", ErrNotFound},
+	} {
+		t.Run(tt.platform, func(t *testing.T) {
+			p, err := ParsePlatform(tt.platform)
+			must(t, err)
+			_, err = l.Resolve(ctx, "app", WithPlatform(p))
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Resolve(app, %s) err = %v, want %v", tt.platform, err, tt.wantErr)
+			}
+		})
+	}
+}
