@@ -13,15 +13,19 @@ import (
 )
 
 // loadRuntimeSchema compiles the runtime-spec config schema shipped in the
-// module cache with the runtime-spec version this module builds against.
+// runtime-spec module this module builds against (`go list -m` finds it in
+// whatever module cache the build uses).
 func loadRuntimeSchema(t *testing.T) *jsonschema.Schema {
 	t.Helper()
-	out, err := exec.Command("go", "env", "GOMODCACHE").Output()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/opencontainers/runtime-spec").Output()
 	if err != nil {
-		t.Fatalf("go env GOMODCACHE: %v", err)
+		t.Fatalf("locate the runtime-spec module: %v", err)
 	}
-	file := filepath.Join(strings.TrimSpace(string(out)),
-		"github.com/opencontainers/runtime-spec@v"+specs.Version, "schema", "config-schema.json")
+	dir := strings.TrimSpace(string(out))
+	if !strings.HasSuffix(dir, "@v"+specs.Version) {
+		t.Fatalf("runtime-spec module at %s, want version %s", dir, specs.Version)
+	}
+	file := filepath.Join(dir, "schema", "config-schema.json")
 	// Some of the schema files have no "$schema"; they are all draft-04.
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft4)
