@@ -99,7 +99,7 @@ device nodes and writes a configuration with a user namespace.
 			if cwd != "" {
 				conv = append(conv, convert.WithCwd(cwd))
 			}
-			if cmd.Flags().Changed("user") {
+			if user != "" { // as docker: an empty --user keeps the image's
 				conv = append(conv, convert.WithUser(user))
 			}
 			if volumesAsMounts {

@@ -446,3 +446,78 @@ func TestBundleOcikitRun(t *testing.T) {
 		"hello from /bin/sh", "1000", "1000", "1000 10", "/home/user", "GREETING=hi HOME=/home/user",
 	})
 }
+
+// TestBundleUnpackPlatform: from an image index, image unpack takes the
+// host's manifest by default and the one --platform names otherwise.
+func TestBundleUnpackPlatform(t *testing.T) {
+	ctx := context.Background()
+	dir := bundleTestImage(t, bundleImageConfig)
+	l, err := layout.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, err := l.Resolve(ctx, "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second manifest for another architecture, sharing the layer.
+	other := "s390x"
+	if host.Config.Architecture == other {
+		other = "arm64"
+	}
+	cfg := host.Config
+	cfg.Architecture = other
+	cfg.Config.Cmd = []string{"echo other"}
+	cfgDesc, err := l.PutJSON(ctx, v1.MediaTypeImageConfig, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := host.Manifest
+	m.Config = cfgDesc
+	mDesc, err := l.PutJSON(ctx, v1.MediaTypeImageManifest, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostDesc := host.Descriptor
+	hostDesc.Annotations = nil
+	hostDesc.Platform = &v1.Platform{OS: "linux", Architecture: host.Config.Architecture}
+	mDesc.Platform = &v1.Platform{OS: "linux", Architecture: other}
+	idx := v1.Index{MediaType: v1.MediaTypeImageIndex, Manifests: []v1.Descriptor{mDesc, hostDesc}}
+	idx.SchemaVersion = 2
+	idxDesc, err := l.PutJSON(ctx, v1.MediaTypeImageIndex, idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Tag(ctx, "multi", idxDesc); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		platform, arch, arg string
+	}{
+		{"", host.Config.Architecture, "echo \"hello from $0\"; id -u; id -g; id -G; pwd; echo \"GREETING=$GREETING HOME=$HOME\""},
+		{"linux/" + other, other, "echo other"},
+	} {
+		b := filepath.Join(t.TempDir(), "bundle")
+		args := []string{"image", "unpack", dir + ":multi", b}
+		if tt.platform != "" {
+			args = append(args, "--platform", tt.platform)
+		}
+		if _, stderr, err := ocikit(t, args...); err != nil {
+			t.Fatalf("unpack %q: %v: %s", tt.platform, err, stderr)
+		}
+		var s specs.Spec
+		data, err := os.ReadFile(filepath.Join(b, "config.json"))
+		if err == nil {
+			err = json.Unmarshal(data, &s)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Annotations["org.opencontainers.image.architecture"]; got != tt.arch {
+			t.Errorf("--platform %q: architecture %q, want %q", tt.platform, got, tt.arch)
+		}
+		if got := s.Process.Args[len(s.Process.Args)-1]; got != tt.arg {
+			t.Errorf("--platform %q: last arg %q, want %q", tt.platform, got, tt.arg)
+		}
+	}
+}
