@@ -1,7 +1,6 @@
 package validate
 
 import (
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/klauspost/compress/gzip"
 	digest "github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -118,6 +119,8 @@ func Layout(ctx context.Context, dir string, opts ...Option) (*Report, error) {
 		blobs:   map[digest.Digest]*blobState{},
 		docs:    map[docKey]*docState{},
 	}
+	start := time.Now()
+	o.log.Debug("validate layout", "dir", dir, "ref", o.ref, "all-blobs", o.allBlobs, "diff-ids", o.diffIDs)
 	w.layoutHeader()
 	present := w.blobsDir()
 	idx := w.indexJSON()
@@ -133,6 +136,8 @@ func Layout(ctx context.Context, dir string, opts ...Option) (*Report, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	o.log.Debug("validated layout", "dir", dir, "errors", w.r.Errors, "warnings", w.r.Warnings,
+		"blobs", w.r.Checked.Blobs, "bytes", w.r.Checked.Bytes, "duration", time.Since(start))
 	return w.r, nil
 }
 
