@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -171,16 +172,13 @@ func Unpack(ctx context.Context, l *layout.Layout, img *layout.Image, dir string
 	}
 	source := img.Descriptor
 	if o.tag != "" {
-		source.Annotations = map[string]string{}
-		for k, v := range img.Descriptor.Annotations {
-			source.Annotations[k] = v
+		source.Annotations = maps.Clone(source.Annotations)
+		if source.Annotations == nil {
+			source.Annotations = map[string]string{}
 		}
 		source.Annotations[v1.AnnotationRefName] = o.tag
 	}
-	if err := repack.Record(ctx, dir, l.Dir(), source); err != nil {
-		return err
-	}
-	return nil
+	return repack.Record(ctx, dir, l.Dir(), source)
 }
 
 // unpackRootfs unpacks img's layers into dir itself. layer.Unpack leaves
