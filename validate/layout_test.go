@@ -28,6 +28,7 @@ type fixture struct {
 	manifest v1.Descriptor
 	cfg      v1.Image
 	man      v1.Manifest
+	ref      string // a WithRef name a test case computes
 }
 
 func tarGz(t testing.TB, files map[string]string) (gz, raw []byte) {
@@ -520,6 +521,19 @@ func TestLayoutProblems(t *testing.T) {
 			want:   []want{{sev: Error, path: "index.json", msg: `no entry with ref.name "v2"`}},
 		},
 		{
+			name: "untagged manifest by digest (WithRef)",
+			mutate: func(t *testing.T, f *fixture) {
+				m := f.man
+				m.Layers = []v1.Descriptor{{MediaType: v1.MediaTypeImageLayerGzip, Digest: digest.FromString("gone"), Size: 4}}
+				d := f.putJSON(t, v1.MediaTypeImageManifest, m)
+				// Point the option at the new, untagged manifest.
+				f.ref = string(d.Digest)
+			},
+			want: []want{
+				{sev: Error, path: "blobs/sha256/", msg: "referenced blob " + string(digest.FromString("gone")) + " is missing"},
+			},
+		},
+		{
 			name: "nested index",
 			mutate: func(t *testing.T, f *fixture) {
 				bad := f.manifest
@@ -536,7 +550,11 @@ func TestLayoutProblems(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
 			tt.mutate(t, f)
-			r, err := Layout(context.Background(), f.dir, tt.opts...)
+			opts := tt.opts
+			if f.ref != "" {
+				opts = append(opts, WithRef(f.ref))
+			}
+			r, err := Layout(context.Background(), f.dir, opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
