@@ -267,9 +267,9 @@ func (c *checker) document(l loc, file string, k docKind, claimed string, data [
 	case kindIndex:
 		c.checkIndex(l, file, claimed, out.index, obj)
 	case kindManifest:
-		c.checkManifest(l, file, claimed, out.manifest, obj)
+		c.checkManifest(l, file, claimed, out.manifest)
 	case kindConfig:
-		c.checkConfig(l, file, out.config, obj)
+		c.checkConfig(l, file, out.config)
 	case kindDescriptor:
 		c.checkDescriptor(l, file, out.desc)
 	}
@@ -305,7 +305,6 @@ func schemaClause(k docKind) string {
 func sniffKind(obj map[string]any) docKind {
 	_, manifests := obj["manifests"]
 	_, layers := obj["layers"]
-	_, cfg := obj["config"]
 	_, rootfs := obj["rootfs"]
 	_, schemaVersion := obj["schemaVersion"]
 	switch {
@@ -314,7 +313,6 @@ func sniffKind(obj map[string]any) docKind {
 	case layers && schemaVersion && !manifests:
 		return kindManifest
 	case rootfs && !schemaVersion && !layers:
-		_ = cfg
 		return kindConfig
 	}
 	if mt, ok := obj["mediaType"].(string); ok {
@@ -661,8 +659,19 @@ func (c *checker) checkMediaTypeField(l loc, file, clause, own, claimed, want st
 
 func (c *checker) checkIndex(l loc, file, claimed string, idx *v1.Index, obj map[string]any) {
 	c.checkMediaTypeField(l, file, clauseIndexProps, idx.MediaType, claimed, v1.MediaTypeImageIndex)
+	raw, _ := obj["manifests"].([]any)
 	for i := range idx.Manifests {
-		c.checkDescriptor(l.field("manifests").index(i), file, &idx.Manifests[i])
+		ml := l.field("manifests").index(i)
+		c.checkDescriptor(ml, file, &idx.Manifests[i])
+		// platform.features: "This property is RESERVED for future
+		// versions of the specification" (not in the Go type).
+		if i < len(raw) {
+			if m, ok := raw[i].(map[string]any); ok {
+				if p, ok := m["platform"].(map[string]any); ok && p["features"] != nil {
+					c.warnf(ml.field("platform").field("features"), file, clauseIndexProps, "platform.features is reserved for future versions of the specification")
+				}
+			}
+		}
 	}
 	if idx.Subject != nil {
 		c.checkDescriptor(l.field("subject"), file, idx.Subject)
@@ -670,7 +679,7 @@ func (c *checker) checkIndex(l loc, file, claimed string, idx *v1.Index, obj map
 	c.checkAnnotations(l.field("annotations"), file, idx.Annotations)
 }
 
-func (c *checker) checkManifest(l loc, file, claimed string, m *v1.Manifest, obj map[string]any) {
+func (c *checker) checkManifest(l loc, file, claimed string, m *v1.Manifest) {
 	c.checkMediaTypeField(l, file, clauseManifestProps, m.MediaType, claimed, v1.MediaTypeImageManifest)
 	c.checkDescriptor(l.field("config"), file, &m.Config)
 	switch m.Config.MediaType {
@@ -715,7 +724,7 @@ var portRE = regexp.MustCompile(`^[0-9]{1,5}(/(tcp|udp|sctp))?$`)
 
 var signalRE = regexp.MustCompile(`^(SIG[A-Z0-9]+([+-][0-9]+)?|[0-9]+)$`)
 
-func (c *checker) checkConfig(l loc, file string, img *v1.Image, obj map[string]any) {
+func (c *checker) checkConfig(l loc, file string, img *v1.Image) {
 	c.checkPlatform(l, file, clauseConfigProps, img.Platform)
 	for i, d := range img.RootFS.DiffIDs {
 		dl := l.field("rootfs").field("diff_ids").index(i)
