@@ -406,8 +406,12 @@ func (c *checker) wellFormed(l loc, file string, data []byte) bool {
 		return false
 	}
 	if err == nil {
+		end := dec.InputOffset()
 		if _, terr := dec.Token(); terr != io.EOF {
-			c.errorf(l, file, clauseJSON, "malformed JSON: data after the top-level value at %s", lineCol(data, dec.InputOffset()))
+			for end < int64(len(data)) && strings.IndexByte(" \t\r\n", data[end]) >= 0 {
+				end++
+			}
+			c.errorf(l, file, clauseJSON, "malformed JSON: data after the top-level value at %s", lineCol(data, end))
 			return false
 		}
 		return true
