@@ -231,17 +231,17 @@ func (c *initConfig) run(sync *os.File) error {
 			return startErr(err)
 		}
 	}
+	// Everything but stdio and the preserved descriptors is closed by the
+	// execve, including conn: start sees EOF and knows the exec happened.
+	// Before seccomp, whose filter may refuse close_range(2).
+	if err := closeOnExecFrom(3 + c.PreserveFDs); err != nil {
+		return startErr(step("close descriptors", err))
+	}
 	if seccompCfg != nil && p.NoNewPrivileges {
 		if err := loadSeccomp(seccompCfg, conn, nil); err != nil {
 			return startErr(err)
 		}
 	}
-	// Everything but stdio and the preserved descriptors is closed by the
-	// execve, including conn: start sees EOF and knows the exec happened.
-	if err := unix.CloseRange(uint(3+c.PreserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return startErr(step("close descriptors", err))
-	}
-	unix.CloseOnExec(conn)
 	err = unix.Exec(path, p.Args, p.Env)
 	return startErr(step("exec "+p.Args[0], err))
 }
@@ -280,6 +280,25 @@ func (c *initConfig) hookState(status specs.ContainerState) *specs.State {
 		Bundle:      c.Bundle,
 		Annotations: c.Spec.Annotations,
 	}
+}
+
+// closeOnExecFrom marks every descriptor from lowfd on close-on-exec.
+func closeOnExecFrom(lowfd int) error {
+	if unix.CloseRange(uint(lowfd), ^uint(0), unix.CLOSE_RANGE_CLOEXEC) == nil {
+		return nil
+	}
+	// Kernels before 5.11, or a seccomp profile (loaded already without
+	// noNewPrivileges) that predates close_range(2).
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd >= lowfd {
+			unix.CloseOnExec(fd)
+		}
+	}
+	return nil
 }
 
 // setupConsole makes the pty slave the controlling terminal and the stdio
