@@ -17,7 +17,23 @@ var (
 // Option configures Load.
 type Option func(*options)
 
-type options struct{ log *slog.Logger }
+type options struct {
+	log      *slog.Logger
+	cacheDir string
+}
+
+// WithCacheDir makes Compile keep compiled programs in dir, keyed by the
+// profile's content, the libseccomp version and the architecture.
+func WithCacheDir(dir string) Option { return func(o *options) { o.cacheDir = dir } }
+
+// Program is a compiled filter: a classic BPF program (struct sock_filter
+// entries in host byte order) and the seccomp(2) SECCOMP_FILTER_FLAG_*
+// flags to install it with. It is plain data, so a runtime can compile in
+// one process and load in another (the container's init).
+type Program struct {
+	BPF   []byte `json:"bpf"`
+	Flags uint   `json:"flags"`
+}
 
 // WithLogger sets the logger for debug messages (skipped syscall names).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }

@@ -3,8 +3,15 @@
 package seccomp
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -87,7 +94,8 @@ func Validate(cfg *specs.LinuxSeccomp) error {
 
 // Load installs cfg as the seccomp filter of the calling process (all
 // threads) and returns the user notification fd when an SCMP_ACT_NOTIFY
-// rule is present, otherwise -1. A nil cfg does nothing.
+// rule is present, otherwise -1. A nil cfg does nothing. It is Compile
+// followed by Program.Load.
 //
 // Load does not set no_new_privs itself (config.md noNewPrivileges is the
 // runtime's decision): without it the caller needs CAP_SYS_ADMIN, so the
@@ -96,29 +104,111 @@ func Load(cfg *specs.LinuxSeccomp, opts ...Option) (notifyFd int, err error) {
 	if cfg == nil {
 		return -1, nil
 	}
-	f, notify, err := build(cfg, newOptions(opts))
+	p, err := Compile(cfg, opts...)
+	if err != nil {
+		return -1, err
+	}
+	return p.Load()
+}
+
+// Compile translates cfg into the BPF program libseccomp generates for it
+// and the seccomp(2) flags to load it with. Generating a large profile
+// takes libseccomp tens of milliseconds, so a runtime compiles in the
+// parent, caches by content (WithCacheDir) and hands the Program to the
+// container's init, which only loads it.
+func Compile(cfg *specs.LinuxSeccomp, opts ...Option) (*Program, error) {
+	if cfg == nil {
+		return nil, nil
+	}
+	o := newOptions(opts)
+	flags, err := kernelFlags(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var key string
+	if o.cacheDir != "" {
+		key = cacheKey(cfg)
+		if bpf, err := os.ReadFile(filepath.Join(o.cacheDir, key)); err == nil && len(bpf) > 0 && len(bpf)%8 == 0 {
+			return &Program{BPF: bpf, Flags: flags}, nil
+		}
+	}
+	f, _, err := build(cfg, o)
 	if f != nil {
 		defer f.Release()
 	}
 	if err != nil {
-		return -1, err
+		return nil, err
 	}
-	if err := f.Load(); err != nil {
-		return -1, fmt.Errorf("seccomp: load filter: %w", err)
-	}
-	if !notify {
-		return -1, nil
-	}
-	fd, err := f.GetNotifFd()
+	bpf, err := export(f)
 	if err != nil {
-		return -1, fmt.Errorf("seccomp: get notify fd: %w", err)
+		return nil, err
 	}
-	// Our own copy: the filter context may close its fd when released.
-	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if key != "" {
+		storeCache(o, key, bpf)
+	}
+	return &Program{BPF: bpf, Flags: flags}, nil
+}
+
+// export returns the filter's BPF through a memfd (seccomp_export_bpf;
+// the in-memory variant needs libseccomp 2.6).
+func export(f *libseccomp.ScmpFilter) ([]byte, error) {
+	fd, err := unix.MemfdCreate("ocikit-seccomp", unix.MFD_CLOEXEC)
 	if err != nil {
-		return -1, fmt.Errorf("seccomp: dup notify fd: %w", err)
+		return nil, fmt.Errorf("seccomp: export filter: %w", os.NewSyscallError("memfd_create", err))
 	}
-	return nfd, nil
+	file := os.NewFile(uintptr(fd), "ocikit-seccomp")
+	defer file.Close()
+	if err := f.ExportBPF(file); err != nil {
+		return nil, fmt.Errorf("seccomp: export filter: %w", err)
+	}
+	if _, err := file.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("seccomp: export filter: %w", err)
+	}
+	bpf, err := io.ReadAll(file)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: export filter: %w", err)
+	}
+	if len(bpf) == 0 || len(bpf)%8 != 0 {
+		return nil, fmt.Errorf("seccomp: export filter: %d bytes is not a BPF program", len(bpf))
+	}
+	return bpf, nil
+}
+
+// cacheKey names the compiled form of cfg: its JSON (without the listener
+// fields, which do not change the program), the libseccomp version and the
+// architecture.
+func cacheKey(cfg *specs.LinuxSeccomp) string {
+	c := *cfg
+	c.ListenerPath, c.ListenerMetadata = "", ""
+	data, _ := json.Marshal(&c)
+	h := sha256.New()
+	h.Write(data)
+	fmt.Fprintf(h, "\x00%s\x00%s", LibraryVersion(), goruntime.GOARCH)
+	return hex.EncodeToString(h.Sum(nil)) + ".bpf"
+}
+
+// storeCache writes bpf atomically; a failure only costs the next compile.
+func storeCache(o *options, key string, bpf []byte) {
+	if err := os.MkdirAll(o.cacheDir, 0o700); err != nil {
+		o.log.Debug("seccomp: cache", "error", err)
+		return
+	}
+	tmp, err := os.CreateTemp(o.cacheDir, ".tmp-")
+	if err != nil {
+		o.log.Debug("seccomp: cache", "error", err)
+		return
+	}
+	_, err = tmp.Write(bpf)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), filepath.Join(o.cacheDir, key))
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		o.log.Debug("seccomp: cache", "error", err)
+	}
 }
 
 func build(cfg *specs.LinuxSeccomp, o *options) (*libseccomp.ScmpFilter, bool, error) {
@@ -143,10 +233,8 @@ func build(cfg *specs.LinuxSeccomp, o *options) (*libseccomp.ScmpFilter, bool, e
 		}
 		archs = append(archs, v)
 	}
-	for _, fl := range cfg.Flags {
-		if !known(Flags, string(fl)) {
-			return nil, false, invalid("unknown flag %q", fl)
-		}
+	if _, err := kernelFlags(cfg); err != nil {
+		return nil, false, err
 	}
 	type rule struct {
 		act   libseccomp.ScmpAction
@@ -182,6 +270,12 @@ func build(cfg *specs.LinuxSeccomp, o *options) (*libseccomp.ScmpFilter, bool, e
 	if err != nil {
 		return nil, false, fmt.Errorf("seccomp: new filter: %w", err)
 	}
+	// A binary tree of syscall numbers instead of a linear list: for a
+	// profile of hundreds of names both generating and running the filter
+	// are much faster (libseccomp >= 2.5; older ones keep the linear list).
+	if err := f.SetOptimize(2); err != nil {
+		o.log.Debug("seccomp: binary tree optimization unavailable", "error", err)
+	}
 	// no_new_privs is set by the runtime from process.noNewPrivileges.
 	if err := f.SetNoNewPrivsBit(false); err != nil {
 		return f, false, fmt.Errorf("seccomp: clear no_new_privs attribute: %w", err)
@@ -189,21 +283,6 @@ func build(cfg *specs.LinuxSeccomp, o *options) (*libseccomp.ScmpFilter, bool, e
 	for _, a := range archs {
 		if err := f.AddArch(a); err != nil && !errors.Is(err, unix.EEXIST) {
 			return f, false, fmt.Errorf("seccomp: add architecture %s: %w", a, err)
-		}
-	}
-	for _, fl := range cfg.Flags {
-		switch fl {
-		case "SECCOMP_FILTER_FLAG_TSYNC":
-			// Always on: libseccomp-golang installs every filter with TSYNC.
-		case specs.LinuxSeccompFlagLog:
-			err = f.SetLogBit(true)
-		case specs.LinuxSeccompFlagSpecAllow:
-			err = f.SetSSB(true)
-		case specs.LinuxSeccompFlagWaitKillableRecv:
-			err = f.SetWaitKill(true)
-		}
-		if err != nil {
-			return f, false, fmt.Errorf("seccomp: flag %s: %w", fl, err)
 		}
 	}
 	for _, r := range rules {
@@ -299,19 +378,9 @@ func Features() *features.Seccomp {
 			out.Archs = append(out.Archs, a)
 		}
 	}
-	api, _ := libseccomp.GetAPI()
-	maj, min, _ := libseccomp.GetLibraryVersion()
-	ver := maj*100 + min
-	supported := []string{"SECCOMP_FILTER_FLAG_TSYNC"}
-	if api >= 3 {
-		supported = append(supported, "SECCOMP_FILTER_FLAG_LOG")
-	}
-	if api >= 4 && ver >= 205 {
-		supported = append(supported, "SECCOMP_FILTER_FLAG_SPEC_ALLOW")
-	}
-	if api >= 7 && ver >= 206 {
-		supported = append(supported, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV")
-	}
+	// The kernel loads the program (Program.Load), so the flags it
+	// accepts are what is supported, whatever libseccomp's version.
+	supported := SupportedFlags()
 	out.SupportedFlags = supported
 	return out
 }

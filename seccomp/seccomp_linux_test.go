@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -73,7 +74,18 @@ func childMain(op string) int {
 	for i := 0; i < threads; i++ {
 		<-ready
 	}
-	fd, err := Load(&cfg)
+	var fd int
+	var err error
+	if pj := os.Getenv("OCIKIT_SECCOMP_PROGRAM"); pj != "" {
+		var p Program
+		if err := json.Unmarshal([]byte(pj), &p); err != nil {
+			fmt.Println(err)
+			return 3
+		}
+		fd, err = p.Load()
+	} else {
+		fd, err = Load(&cfg)
+	}
 	res.NotifyFd = fd
 	if err != nil {
 		res.Err = err.Error()
@@ -276,6 +288,10 @@ func TestNotify(t *testing.T) {
 	cfg := &specs.LinuxSeccomp{
 		DefaultAction: specs.ActAllow, ListenerPath: sock, ListenerMetadata: "meta",
 		Syscalls: []specs.LinuxSyscall{{Names: []string{"getppid"}, Action: specs.ActNotify}},
+		Flags:    []specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_TSYNC"},
+	}
+	if slices.Contains(SupportedFlags(), string(specs.LinuxSeccompFlagWaitKillableRecv)) {
+		cfg.Flags = append(cfg.Flags, specs.LinuxSeccompFlagWaitKillableRecv)
 	}
 	res, _, err := runChild(t, "notify", cfg, "OCIKIT_SECCOMP_LISTENER="+sock)
 	if err != nil {
@@ -407,5 +423,73 @@ func TestActions(t *testing.T) {
 				t.Fatalf("action(%s) = %v, %v; want %v", tc.in, got, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestProgramAcrossProcesses compiles in the test process and loads the
+// Program, passed as JSON, in the child: the split a runtime uses to keep
+// libseccomp's compile time out of the container's start.
+func TestProgramAcrossProcesses(t *testing.T) {
+	cfg := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+		{Names: []string{"mkdirat", "mkdir"}, Action: specs.ActErrno, ErrnoRet: ptr[uint](uint(unix.EMLINK))},
+	}}
+	p, err := Compile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(p)
+	res, _, err := runChild(t, "mkdir", cfg, "OCIKIT_SECCOMP_PROGRAM="+string(data))
+	if err != nil || res.Err != "" {
+		t.Fatalf("child: %v %s", err, res.Err)
+	}
+	if res.Errnos["755"] != int(unix.EMLINK) || res.Errnos["thread0"] != int(unix.EMLINK) {
+		t.Fatalf("errnos %v, want EMLINK", res.Errnos)
+	}
+}
+
+func TestCompileCache(t *testing.T) {
+	dir := t.TempDir()
+	cfgA := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActErrno}}}
+	cfgB := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"rmdir"}, Action: specs.ActErrno}}}
+	a, err := Compile(cfgA, WithCacheDir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Compile(cfgB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(a.BPF) == string(b.BPF) {
+		t.Fatal("different profiles compiled to the same program")
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Fatalf("cache holds %d entries, want 1", len(ents))
+	}
+	// Plant B's program under A's key: a cache hit must return it.
+	if err := os.WriteFile(filepath.Join(dir, ents[0].Name()), b.BPF, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Compile(cfgA, WithCacheDir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(again.BPF) != string(b.BPF) {
+		t.Fatal("Compile did not use the cache")
+	}
+	// The listener fields do not change the key; the rules do.
+	withListener := *cfgA
+	withListener.ListenerPath = "/x"
+	if cacheKey(&withListener) != cacheKey(cfgA) || cacheKey(cfgA) == cacheKey(cfgB) {
+		t.Fatal("cache key")
+	}
+}
+
+func TestProgramLoadErrors(t *testing.T) {
+	if _, err := (&Program{BPF: []byte{1, 2, 3}}).Load(); err == nil || !strings.Contains(err.Error(), "not a BPF program") {
+		t.Fatalf("bad program: %v", err)
+	}
+	if fd, err := (*Program)(nil).Load(); fd != -1 || err != nil {
+		t.Fatalf("nil program: %d %v", fd, err)
 	}
 }

@@ -23,6 +23,14 @@ func Load(cfg *specs.LinuxSeccomp, _ ...Option) (int, error) {
 	return -1, ErrNotSupported
 }
 
+// Compile returns ErrNotSupported for a non-nil configuration.
+func Compile(cfg *specs.LinuxSeccomp, _ ...Option) (*Program, error) {
+	if cfg == nil {
+		return nil, nil
+	}
+	return nil, ErrNotSupported
+}
+
 // Features reports seccomp as not supported by this build.
 func Features() *features.Seccomp {
 	enabled := false
