@@ -357,15 +357,6 @@ func conditions(args []specs.LinuxSeccompArg) ([][]libseccomp.ScmpCondition, err
 	return out, nil
 }
 
-func known(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 // Features describes seccomp support for `ocikit features`
 // (features-linux.md "Seccomp"): the recognized actions, operators,
 // architectures (those this libseccomp knows) and flags, and the flags the
