@@ -484,6 +484,9 @@ func (m *Manager) checkControllers(r *specs.LinuxResources) error {
 		if w.v1 == "hugetlb" && HostMode() == Hybrid && m.m.Path("") != "" {
 			continue // set through the cgroup2 hierarchy
 		}
+		if m.st.Rootless {
+			return fmt.Errorf("%w: linux.resources.%s: the cgroup v1 %s controller is not writable by this rootless container", ErrInvalidResources, w.field, w.v1)
+		}
 		return fmt.Errorf("%w: linux.resources.%s needs the cgroup v1 %s controller, which is not mounted on this host", ErrInvalidResources, w.field, w.v1)
 	}
 	return nil
