@@ -88,11 +88,11 @@ best() {
 "$OCIKIT" image validate "$L" | tail -1
 v=$(best "$OCIKIT" image validate "$L")
 vt=$(best "$OCIKIT" image validate "$L:img-$((IMAGES / 2))")
-va=$(best "$OCIKIT" image validate --all-blobs --diff-ids "$L")
+va=$(best "$OCIKIT" image validate --all-blobs --layers "$L")
 ls_o=$(best "$OCIKIT" image ls "$L")
 printf '%-52s %8.3fs\n' "ocikit image validate DIR ($IMAGES images)" "$v"
 printf '%-52s %8.3fs\n' "ocikit image validate DIR:TAG (one image)" "$vt"
-printf '%-52s %8.3fs\n' "ocikit image validate --all-blobs --diff-ids DIR" "$va"
+printf '%-52s %8.3fs\n' "ocikit image validate --all-blobs --layers DIR" "$va"
 printf '%-52s %8.3fs\n' "ocikit image ls DIR" "$ls_o"
 if command -v umoci >/dev/null; then
 	printf '%-52s %8.3fs\n' "umoci ls --layout DIR (index.json only)" "$(best umoci ls --layout "$L")"

@@ -1,12 +1,15 @@
 package validate
 
 import (
+	"archive/tar"
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -164,29 +167,66 @@ func (w *walker) checkLayerContent(l loc, file string, d v1.Descriptor, b *blobS
 	}
 }
 
-// checkDiffID decompresses a layer and compares the digest of its tar
-// stream with the config's diff_id for it (config.md#layer-diffid).
-func (w *walker) checkDiffID(l loc, layer v1.Descriptor, want digest.Digest) {
+// layerContents is what reading a layer's tar stream found.
+type layerContents struct {
+	diffIDs  map[digest.Algorithm]digest.Digest
+	problems []layerProblem
+	err      error
+}
+
+type layerProblem struct {
+	sev    Severity
+	clause string
+	msg    string
+}
+
+// checkLayer decompresses a container-image layer (WithLayerContents) and
+// checks its tar stream: well-formed (layer.md#distributable-format), no
+// duplicate entries, whiteouts that are empty regular files and hide
+// nothing in their own layer (layer.md#whiteouts), and its digest against
+// the config's diff_id (config.md#layer-diffid) when want is set. Problems
+// of the content are reported once per blob; a diff_id mismatch once per
+// manifest referring to it.
+func (w *walker) checkLayer(l loc, layer v1.Descriptor, want digest.Digest) {
 	b := w.blobs[layer.Digest]
-	if b == nil || !b.exists || !b.digestOK || b.unverifiable || want.Validate() != nil {
+	if b == nil || !b.exists || !b.digestOK || b.unverifiable || wantCompression(layer.MediaType) == "" {
 		return
 	}
-	if b.diffID == "" && b.diffErr == nil {
-		b.diffID, b.diffErr = w.diffID(layer, want.Algorithm())
+	alg := digest.SHA256
+	if want != "" && want.Validate() == nil {
+		alg = want.Algorithm()
 	}
 	file := blobFile(layer.Digest)
-	switch {
-	case b.diffErr != nil:
-		w.errorf(l, file, clauseDiffID, "cannot compute the layer's diff_id: %v", b.diffErr)
-	case b.diffID != want:
-		w.errorf(l, file, clauseDiffID, "uncompressed layer hashes to %s, config rootfs.diff_ids says %s", b.diffID, want)
+	if b.layer == nil {
+		b.layer = &layerContents{diffIDs: map[digest.Algorithm]digest.Digest{}}
+		d, probs, err := w.readLayer(layer, alg)
+		b.layer.diffIDs[alg], b.layer.problems, b.layer.err = d, probs, err
+		for _, p := range probs {
+			w.add(p.sev, l, file, p.clause, "%s", p.msg)
+		}
+		if err != nil && !errors.Is(err, errLayerBroken) {
+			w.errorf(l, file, clauseLayerTar, "layer content unreadable: %v", err)
+		}
+	} else if _, ok := b.layer.diffIDs[alg]; !ok && b.layer.err == nil {
+		b.layer.diffIDs[alg], _, b.layer.err = w.readLayer(layer, alg)
+	}
+	if want == "" || b.layer.err != nil || want.Validate() != nil {
+		return
+	}
+	if got := b.layer.diffIDs[alg]; got != want {
+		w.errorf(l, file, clauseDiffID, "uncompressed layer hashes to %s, config rootfs.diff_ids says %s", got, want)
 	}
 }
 
-func (w *walker) diffID(layer v1.Descriptor, alg digest.Algorithm) (digest.Digest, error) {
+// maxLayerProblems bounds the tar-entry problems reported per layer.
+const maxLayerProblems = 20
+
+// readLayer decompresses a layer, hashing the tar stream with alg and
+// checking its entries.
+func (w *walker) readLayer(layer v1.Descriptor, alg digest.Algorithm) (digest.Digest, []layerProblem, error) {
 	f, err := os.Open(filepath.Join(w.dir, filepath.FromSlash(blobFile(layer.Digest))))
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	defer f.Close()
 	br := bufio.NewReaderSize(f, 64<<10)
@@ -198,13 +238,13 @@ func (w *walker) diffID(layer v1.Descriptor, alg digest.Algorithm) (digest.Diges
 			w.gz = new(gzip.Reader)
 		}
 		if err := w.gz.Reset(br); err != nil {
-			return "", fmt.Errorf("gzip: %w", err)
+			return "", nil, fmt.Errorf("gzip: %w", err)
 		}
 		r = w.gz
 	case "zstd":
 		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
 		if err != nil {
-			return "", fmt.Errorf("zstd: %w", err)
+			return "", nil, fmt.Errorf("zstd: %w", err)
 		}
 		defer zr.Close()
 		r = zr
@@ -213,10 +253,117 @@ func (w *walker) diffID(layer v1.Descriptor, alg digest.Algorithm) (digest.Diges
 		w.buf = make([]byte, 256<<10)
 	}
 	h := alg.Digester()
-	if _, err := io.CopyBuffer(h.Hash(), struct{ io.Reader }{r}, w.buf); err != nil {
-		return "", fmt.Errorf("decompress: %w", err)
+	tee := io.TeeReader(r, h.Hash())
+	probs, broken := tarProblems(tee, w.buf)
+	if broken {
+		return "", probs, errLayerBroken
 	}
-	return h.Digest(), nil
+	// The hash covers the whole stream, including the end-of-archive
+	// blocks and any padding after them.
+	if _, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{tee}, w.buf); err != nil {
+		return "", probs, fmt.Errorf("decompress: %w", err)
+	}
+	return h.Digest(), probs, nil
+}
+
+// errLayerBroken: the tar stream could not be read to its end; the
+// problems say why.
+var errLayerBroken = errors.New("layer tar stream broken")
+
+// tarProblems reads a tar stream and reports what layer.md forbids; broken
+// says the stream could not be read to its end.
+func tarProblems(r io.Reader, buf []byte) (probs []layerProblem, broken bool) {
+	add := func(sev Severity, clause, format string, args ...any) {
+		if len(probs) < maxLayerProblems {
+			probs = append(probs, layerProblem{sev, clause, fmt.Sprintf(format, args...)})
+		} else if len(probs) == maxLayerProblems {
+			probs = append(probs, layerProblem{Warning, clause, "more problems in this layer not shown"})
+		}
+	}
+	tr := tar.NewReader(r)
+	seen := map[string]bool{}
+	var whiteouts []string // paths hidden by whiteouts in this layer
+	n := 0
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if n == 0 {
+				add(Error, clauseLayerTar, "content is not a tar archive: %v", err)
+			} else {
+				add(Error, clauseLayerTar, "tar archive broken after %d entries: %v", n, err)
+			}
+			return probs, true
+		}
+		n++
+		name := cleanEntry(hdr.Name)
+		if name == "" {
+			// The root directory itself ("./").
+			if _, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{tr}, buf); err != nil {
+				add(Error, clauseLayerTar, "tar entry %q: %v", hdr.Name, err)
+				return probs, true
+			}
+			continue
+		}
+		if seen[name] {
+			add(Error, clauseLayerTar, "duplicate tar entry %q", hdr.Name)
+		}
+		seen[name] = true
+		if escapes(hdr.Name) {
+			add(Warning, clauseLayerTar, "tar entry %q points outside the root", hdr.Name)
+		}
+		dir, base := path.Split(name)
+		switch {
+		case base == ".wh..wh..opq":
+			if hdr.Typeflag != tar.TypeReg || hdr.Size != 0 {
+				add(Warning, "layer.md#opaque-whiteout", "opaque whiteout %q is not an empty regular file", hdr.Name)
+			}
+		case strings.HasPrefix(base, ".wh..wh."):
+			add(Warning, "layer.md#whiteouts", "tar entry %q uses the reserved .wh..wh. prefix", hdr.Name)
+		case strings.HasPrefix(base, ".wh."):
+			if hdr.Typeflag != tar.TypeReg || hdr.Size != 0 {
+				add(Warning, "layer.md#whiteouts", "whiteout %q is not an empty regular file", hdr.Name)
+			}
+			whiteouts = append(whiteouts, dir+strings.TrimPrefix(base, ".wh."))
+		}
+		if _, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{tr}, buf); err != nil {
+			add(Error, clauseLayerTar, "tar entry %q: %v", hdr.Name, err)
+			return probs, true
+		}
+	}
+	for _, p := range whiteouts {
+		if seen[p] {
+			add(Error, "layer.md#whiteouts", "whiteout for %q in the layer that adds it (whiteouts MUST only apply to lower layers)", p)
+		}
+	}
+	return probs, false
+}
+
+// cleanEntry normalises a tar entry name to a relative path without "./"
+// or trailing slash, as an unpacker would place it.
+func cleanEntry(name string) string {
+	c := path.Clean("/" + name)
+	return strings.TrimPrefix(c, "/")
+}
+
+// escapes reports whether a tar name climbs above the root with "..".
+func escapes(name string) bool {
+	depth := 0
+	for _, part := range strings.Split(name, "/") {
+		switch part {
+		case "", ".":
+		case "..":
+			depth--
+			if depth < 0 {
+				return true
+			}
+		default:
+			depth++
+		}
+	}
+	return false
 }
 
 // unreferenced hashes the blobs no descriptor reached (WithAllBlobs).

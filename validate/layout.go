@@ -38,7 +38,7 @@ type Option func(*options)
 type options struct {
 	ref      string
 	allBlobs bool
-	diffIDs  bool
+	layers   bool
 	strict   bool
 	log      *slog.Logger
 }
@@ -60,11 +60,14 @@ func WithRef(name string) Option { return func(o *options) { o.ref = name } }
 // digest"). By default only referenced blobs are hashed.
 func WithAllBlobs() Option { return func(o *options) { o.allBlobs = true } }
 
-// WithDiffIDs decompresses every layer of an image and checks its digest
-// against the config's rootfs.diff_ids (config.md#layer-diffid). This reads
-// every layer twice over in CPU terms; by default only the count of
+// WithLayerContents decompresses the layers of container images and checks
+// their tar streams: the digest against the config's rootfs.diff_ids
+// (config.md#layer-diffid), a well-formed tar archive without duplicate
+// entries (layer.md#distributable-format) and whiteouts that are empty
+// regular files hiding nothing of their own layer (layer.md#whiteouts).
+// This costs a decompression of every layer; by default only the count of
 // diff_ids is checked.
-func WithDiffIDs() Option { return func(o *options) { o.diffIDs = true } }
+func WithLayerContents() Option { return func(o *options) { o.layers = true } }
 
 // WithLogger logs progress at debug level.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
@@ -120,7 +123,7 @@ func Layout(ctx context.Context, dir string, opts ...Option) (*Report, error) {
 		docs:    map[docKey]*docState{},
 	}
 	start := time.Now()
-	o.log.Debug("validate layout", "dir", dir, "ref", o.ref, "all-blobs", o.allBlobs, "diff-ids", o.diffIDs)
+	o.log.Debug("validate layout", "dir", dir, "ref", o.ref, "all-blobs", o.allBlobs, "layers", o.layers)
 	w.layoutHeader()
 	present := w.blobsDir()
 	idx := w.indexJSON()
@@ -149,7 +152,7 @@ type walker struct {
 	blobs map[digest.Digest]*blobState
 	docs  map[docKey]*docState
 	buf   []byte       // copy buffer for hashing, reused across blobs
-	gz    *gzip.Reader // reused across layers (WithDiffIDs)
+	gz    *gzip.Reader // reused across layers (WithLayerContents)
 }
 
 // blobState caches what is known about one blob file, so that a blob
@@ -161,11 +164,10 @@ type blobState struct {
 	size         int64
 	digestOK     bool // content hashes to the name (or cannot be verified)
 	unverifiable bool
-	data         []byte        // content, kept only for JSON documents
-	head         []byte        // first bytes, for the compression sniff
-	diffID       digest.Digest // digest of the uncompressed content (WithDiffIDs)
-	diffErr      error
-	reported     bool // a blob-level problem (unreadable, altered) was reported
+	data         []byte         // content, kept only for JSON documents
+	head         []byte         // first bytes, for the compression sniff
+	layer        *layerContents // WithLayerContents
+	reported     bool           // a blob-level problem (unreadable, altered) was reported
 }
 
 // docKey names a document: the same digest read as a different kind is a
@@ -513,7 +515,8 @@ func (w *walker) crossCheck(l loc, file string, d v1.Descriptor, m *v1.Manifest)
 func (w *walker) walkManifest(el loc, file string, m *v1.Manifest, depth int) {
 	cfg, ok := w.follow(el.field("config"), file, m.Config, roleConfig, depth+1)
 	var diffIDs []digest.Digest
-	if ok && cfg.config != nil {
+	image := ok && cfg.config != nil
+	if image {
 		diffIDs = cfg.config.RootFS.DiffIDs
 		if len(diffIDs) != len(m.Layers) {
 			w.errorf(el.field("config"), blobFile(m.Config.Digest), clauseConfigProps, "rootfs.diff_ids has %s, the manifest has %s", plural(len(diffIDs), "entry"), plural(len(m.Layers), "layer"))
@@ -523,8 +526,12 @@ func (w *walker) walkManifest(el loc, file string, m *v1.Manifest, depth int) {
 	for i, layer := range m.Layers {
 		ll := el.field("layers").index(i)
 		w.follow(ll, file, layer, roleLayer, depth+1)
-		if w.opts.diffIDs && diffIDs != nil {
-			w.checkDiffID(ll, layer, diffIDs[i])
+		if w.opts.layers && image {
+			var want digest.Digest
+			if diffIDs != nil {
+				want = diffIDs[i]
+			}
+			w.checkLayer(ll, layer, want)
 		}
 	}
 	if m.Subject != nil {

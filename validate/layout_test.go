@@ -182,7 +182,7 @@ func (w want) matches(p Problem) bool {
 
 func TestLayoutValid(t *testing.T) {
 	f := newFixture(t)
-	for _, opts := range [][]Option{nil, {WithRef("v1")}, {WithRef(string(f.manifest.Digest))}, {WithAllBlobs(), WithDiffIDs(), WithStrict()}} {
+	for _, opts := range [][]Option{nil, {WithRef("v1")}, {WithRef(string(f.manifest.Digest))}, {WithAllBlobs(), WithLayerContents(), WithStrict()}} {
 		r, err := Layout(context.Background(), f.dir, opts...)
 		if err != nil {
 			t.Fatal(err)
@@ -377,14 +377,88 @@ func TestLayoutProblems(t *testing.T) {
 			want: []want{{sev: Error, path: "index.json → manifests[0] → config", msg: "rootfs.diff_ids has 2 entries, the manifest has 1 layer", clause: "config.md"}},
 		},
 		{
-			name: "diff_id value (WithDiffIDs)",
-			opts: []Option{WithDiffIDs()},
+			name: "diff_id value (WithLayerContents)",
+			opts: []Option{WithLayerContents()},
 			mutate: func(t *testing.T, f *fixture) {
 				c := f.cfg
 				c.RootFS.DiffIDs = []digest.Digest{digest.FromString("other")}
 				f.setConfig(t, c)
 			},
 			want: []want{{sev: Error, path: "index.json → manifests[0] → layers[0]", msg: "uncompressed layer hashes to " + "sha256:", clause: "config.md#layer-diffid"}},
+		},
+		{
+			name: "layer tar problems (WithLayerContents)",
+			opts: []Option{WithLayerContents()},
+			mutate: func(t *testing.T, f *fixture) {
+				var tb bytes.Buffer
+				tw := tar.NewWriter(&tb)
+				for _, e := range []struct {
+					name string
+					body string
+					typ  byte
+				}{
+					{"etc/", "", tar.TypeDir},
+					{"etc/hosts", "a", tar.TypeReg},
+					{"./etc/hosts", "b", tar.TypeReg},
+					{"etc/.wh.hosts", "", tar.TypeReg},
+					{"etc/.wh.passwd", "not empty", tar.TypeReg},
+					{"../evil", "x", tar.TypeReg},
+				} {
+					if err := tw.WriteHeader(&tar.Header{Name: e.name, Typeflag: e.typ, Mode: 0o644, Size: int64(len(e.body))}); err != nil {
+						t.Fatal(err)
+					}
+					tw.Write([]byte(e.body))
+				}
+				tw.Close()
+				var zb bytes.Buffer
+				zw := gzip.NewWriter(&zb)
+				zw.Write(tb.Bytes())
+				zw.Close()
+				d := f.putRaw(t, v1.MediaTypeImageLayerGzip, zb.Bytes())
+				m := f.man
+				m.Layers = []v1.Descriptor{d}
+				c := f.cfg
+				c.RootFS.DiffIDs = []digest.Digest{digest.FromBytes(tb.Bytes())}
+				m.Config = f.putJSON(t, v1.MediaTypeImageConfig, c)
+				f.setManifest(t, m)
+			},
+			want: []want{
+				{sev: Error, path: "index.json → manifests[0] → layers[0]", msg: `duplicate tar entry "./etc/hosts"`, clause: "layer.md#distributable-format"},
+				{sev: Error, path: "index.json → manifests[0] → layers[0]", msg: `whiteout for "etc/hosts" in the layer that adds it`, clause: "layer.md#whiteouts"},
+				{sev: Warning, msg: `whiteout "etc/.wh.passwd" is not an empty regular file`},
+				{sev: Warning, msg: `tar entry "../evil" points outside the root`},
+			},
+		},
+		{
+			name: "layer not a tar (WithLayerContents)",
+			opts: []Option{WithLayerContents()},
+			mutate: func(t *testing.T, f *fixture) {
+				var zb bytes.Buffer
+				zw := gzip.NewWriter(&zb)
+				zw.Write([]byte(strings.Repeat("not a tar archive ", 100)))
+				zw.Close()
+				d := f.putRaw(t, v1.MediaTypeImageLayerGzip, zb.Bytes())
+				m := f.man
+				m.Layers = []v1.Descriptor{d}
+				f.setManifest(t, m)
+			},
+			want: []want{
+				{sev: Error, path: "index.json → manifests[0] → layers[0]", msg: "content is not a tar archive"},
+			},
+		},
+		{
+			name: "truncated gzip (WithLayerContents)",
+			opts: []Option{WithLayerContents()},
+			mutate: func(t *testing.T, f *fixture) {
+				gz, _ := tarGz(t, map[string]string{"a": strings.Repeat("x", 5000)})
+				d := f.putRaw(t, v1.MediaTypeImageLayerGzip, gz[:len(gz)-20])
+				m := f.man
+				m.Layers = []v1.Descriptor{d}
+				f.setManifest(t, m)
+			},
+			want: []want{
+				{sev: Error, path: "index.json → manifests[0] → layers[0]", msg: `tar entry "a": unexpected EOF`},
+			},
 		},
 		{
 			name: "config schema and semantics",
@@ -711,7 +785,7 @@ func FuzzLayoutIndex(f *testing.F) {
 		if err := os.WriteFile(filepath.Join(dir, "index.json"), index, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		r, err := Layout(context.Background(), dir, WithDiffIDs(), WithAllBlobs())
+		r, err := Layout(context.Background(), dir, WithLayerContents(), WithAllBlobs())
 		if err != nil {
 			t.Fatal(err)
 		}

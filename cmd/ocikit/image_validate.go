@@ -25,8 +25,8 @@ var documentTypes = map[string]string{
 
 func newImageValidateCmd(g *globals) *cobra.Command {
 	var (
-		jsonOut, strict, allBlobs, diffIDs bool
-		docType                            string
+		jsonOut, strict, allBlobs, layers bool
+		docType                           string
 	)
 	cmd := &cobra.Command{
 		Use:   "validate DIR[:TAG|@DIGEST] | --type TYPE FILE...",
@@ -86,8 +86,8 @@ Exit status: 0 valid, 1 invalid (with --strict, also on warnings).`,
 				if allBlobs {
 					opts = append(opts, validate.WithAllBlobs())
 				}
-				if diffIDs {
-					opts = append(opts, validate.WithDiffIDs())
+				if layers {
+					opts = append(opts, validate.WithLayerContents())
 				}
 				r, err := validate.Layout(cmd.Context(), dir, opts...)
 				if err != nil {
@@ -102,7 +102,7 @@ Exit status: 0 valid, 1 invalid (with --strict, also on warnings).`,
 	f.BoolVar(&jsonOut, "json", false, "print the report as JSON")
 	f.BoolVar(&strict, "strict", false, "also warn about SHOULD-level omissions (such as a manifest without its mediaType field) and exit 1 on warnings")
 	f.BoolVar(&allBlobs, "all-blobs", false, "also verify the digest of blobs nothing references")
-	f.BoolVar(&diffIDs, "diff-ids", false, "decompress every layer and check it against the config's rootfs.diff_ids")
+	f.BoolVar(&layers, "layers", false, "decompress every layer: check its tar stream (format, duplicate entries, whiteouts) and its config rootfs.diff_ids")
 	f.StringVar(&docType, "type", "", "validate FILE arguments as single documents: index, manifest, config, descriptor or layout")
 	return cmd
 }

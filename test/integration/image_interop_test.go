@@ -39,7 +39,7 @@ func runTool(t *testing.T, name string, args ...string) string {
 // on any error or warning, logging the report.
 func requireValid(t *testing.T, dir, ref string) *validate.Report {
 	t.Helper()
-	opts := []validate.Option{validate.WithAllBlobs(), validate.WithDiffIDs()}
+	opts := []validate.Option{validate.WithAllBlobs(), validate.WithLayerContents()}
 	if ref != "" {
 		opts = append(opts, validate.WithRef(ref))
 	}
