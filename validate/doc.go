@@ -10,7 +10,10 @@
 // the document's own mediaType field, layer media types against their
 // compression, the config's rootfs.diff_ids against the manifest's layers,
 // platform values, embedded data, annotation rules and the ref.name
-// grammar, the oci-layout version and blob file names.
+// grammar, the oci-layout version and blob file names; with
+// WithLayerContents also each layer's tar stream (format, duplicate
+// entries, whiteouts) and its diff_id. RuntimeConfig and Bundle do the same
+// for runtime-spec config.json files (runtime.go).
 //
 // What it promises:
 //
@@ -32,7 +35,8 @@
 //     blob once however many images share it and never writes.
 //   - No panics on any input (FuzzDocument).
 //
-// Runtime-spec configuration validation is meant to live beside this, in a
-// sibling file (RuntimeConfig), reusing Report, Problem and the schema
-// compilation.
+// Both specifications' schemas are compiled once per process, on first
+// use. Note that linking jsonschema/v6 runs its init (compiling the JSON
+// Schema metaschemas, a few milliseconds) in every program that imports
+// this package.
 package validate
