@@ -110,6 +110,12 @@ func cgroupConfig(st *State) (*lc.Cgroup, error) {
 			return nil, fmt.Errorf("%w: %q: must not contain \"..\"", ErrInvalidPath, p)
 		}
 	}
+	if p == DefaultPath(st.ID, false) {
+		// As Parent and Name, like runc without a cgroupsPath: then a
+		// rootless container tolerates a cgroup it cannot create.
+		cg.Parent, cg.Name = filepath.Dir(p), st.ID
+		return cg, nil
+	}
 	cg.Path = filepath.Clean(p)
 	return cg, nil
 }
@@ -148,7 +154,13 @@ func (m *Manager) SetLogger(l *slog.Logger) {
 // only creates it.
 func (m *Manager) Apply(pid int) error {
 	if err := m.m.Apply(pid); err != nil {
-		return fmt.Errorf("cgroups: join %s: %w", m.st.CgroupsPath, err)
+		if m.st.Rootless && errors.Is(err, lc.ErrRootless) {
+			// A rootless container without a delegated cgroup runs in the
+			// caller's cgroups, as with runc.
+			m.log.Warn("rootless container: cgroup not created, running without cgroup limits", "cgroup", m.st.CgroupsPath)
+		} else {
+			return fmt.Errorf("cgroups: join %s: %w", m.st.CgroupsPath, err)
+		}
 	}
 	m.st.Paths = m.m.GetPaths()
 	return nil
@@ -159,6 +171,9 @@ func (m *Manager) Apply(pid int) error {
 func (m *Manager) Set(r *specs.LinuxResources) error {
 	if r == nil {
 		r = m.st.Resources
+	}
+	if r == nil {
+		r = &specs.LinuxResources{}
 	}
 	res, err := toResources(r, m.st.Devices, m.log)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/ocikit/ocikit/internal/testutil"
@@ -486,5 +487,86 @@ func TestManagerMoreLimits(t *testing.T) {
 		}
 	} else if !strings.Contains(err.Error(), "useHierarchy") {
 		t.Errorf("useHierarchy error does not name it: %v", err)
+	}
+}
+
+// TestRootless runs TestRootlessInner as an unprivileged user: without a
+// cgroupsPath, WithRootless tolerates the cgroup it cannot create, and a
+// limit it cannot set is one clear error.
+func TestRootless(t *testing.T) {
+	testutil.RequireRoot(t)
+	// The test binary's directory is root's; nobody needs a readable copy.
+	dir, err := os.MkdirTemp("", "ocikit-cgroups-rootless-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "cgroups.test")
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^TestRootlessInner$", "-test.v")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "OCIKIT_CGROUP_ROOTLESS_INNER=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestRootlessInner") {
+		t.Fatalf("inner test: %v\n%s", err, out)
+	}
+}
+
+func TestRootlessInner(t *testing.T) {
+	if os.Getenv("OCIKIT_CGROUP_ROOTLESS_INNER") == "" {
+		t.Skip("run by TestRootless")
+	}
+	id := fmt.Sprintf("rootless-%d", os.Getpid())
+	m, err := New(id, &specs.Spec{Linux: &specs.Linux{}}, WithRootless(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Apply(os.Getpid()); err != nil {
+		t.Fatalf("rootless Apply: %v", err)
+	}
+	if err := m.Set(nil); err != nil {
+		t.Fatalf("rootless Set without limits: %v", err)
+	}
+	err = m.Set(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr[int64](10)}})
+	if !errors.Is(err, ErrInvalidResources) || !strings.Contains(err.Error(), "rootless") {
+		t.Fatalf("rootless pids limit: %v", err)
+	}
+	if err := m.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	// Without WithRootless the same is an error.
+	m2, err := New(id, &specs.Spec{Linux: &specs.Linux{}})
+	if err == nil {
+		err = m2.Apply(-1)
+	}
+	if err == nil {
+		t.Fatal("unprivileged Apply without WithRootless succeeded")
+	}
+}
+
+func TestManagerNoResources(t *testing.T) {
+	testutil.RequireRoot(t)
+	m := newTestManager(t, &specs.Linux{})
+	if err := m.Apply(-1); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []func() error{
+		func() error { return m.Set(nil) },
+		func() error { return m.Update(nil) },
+		func() error { return m.Update(&specs.LinuxResources{}) },
+	} {
+		if err := f(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
