@@ -99,7 +99,7 @@ func Layout(ctx context.Context, dir string, opts ...Option) (*Report, error) {
 	target := dir
 	if o.ref != "" {
 		sep := ":"
-		if digestGrammar(o.ref) && strings.Count(o.ref, ":") == 1 && !strings.Contains(o.ref, "/") {
+		if isDigestRef(o.ref) {
 			sep = "@"
 		}
 		target = dir + sep + o.ref
@@ -326,12 +326,16 @@ func (w *walker) walkIndexJSON(idx *v1.Index) {
 	if found {
 		return
 	}
-	if digestGrammar(ref) && !strings.Contains(ref, "/") {
+	if isDigestRef(ref) {
 		w.followDigest(digest.Digest(ref))
 		return
 	}
 	w.errorf(l, "index.json", clauseLayoutIndex, "no entry with ref.name %q", ref)
 }
+
+// isDigestRef tells a digest (of an algorithm this program verifies) from a
+// tag: "v1:2" is a tag, "sha256:<64 hex>" a digest.
+func isDigestRef(ref string) bool { return digest.Digest(ref).Validate() == nil }
 
 // followDigest starts the walk at a blob no index.json entry names (the
 // DIR@DIGEST form), taking its media type from its content.
