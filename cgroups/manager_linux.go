@@ -483,6 +483,9 @@ func (m *Manager) checkControllers(r *specs.LinuxResources) error {
 	if lc.IsCgroup2UnifiedMode() {
 		avail, err := lc.ReadFile(m.m.Path(""), "cgroup.controllers")
 		if err != nil {
+			if m.st.Rootless {
+				return fmt.Errorf("%w: linux.resources.%s: this rootless container has no cgroup of its own", ErrInvalidResources, need[0].field)
+			}
 			return nil // not created yet: the library reports it
 		}
 		for _, w := range need {
