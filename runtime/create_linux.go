@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -107,6 +108,9 @@ func loadSpec(bundle string) (*specs.Spec, error) {
 // no container is created).
 func checkSpec(spec *specs.Spec, plan *nsPlan, o CreateOptions, fg bool) error {
 	bad := func(format string, args ...any) error { return errorf(ErrInvalidSpec, format, args...) }
+	if !validVersion.MatchString(spec.Version) {
+		return bad("config.json: ociVersion %q is not a runtime-spec 1.x version", spec.Version)
+	}
 	p := spec.Process
 	if p == nil {
 		return bad("config.json: process is required")
@@ -150,6 +154,10 @@ func checkSpec(spec *specs.Spec, plan *nsPlan, o CreateOptions, fg bool) error {
 	}
 	return process.ValidateLinux(l)
 }
+
+// validVersion matches the SemVer 2.0.0 versions of runtime-spec 1.x
+// (config.md "Specification version").
+var validVersion = regexp.MustCompile(`^1\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
 
 // setup is one create in progress.
 type setup struct {

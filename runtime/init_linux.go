@@ -27,6 +27,17 @@ import (
 // configuration; it is the only thing the init takes from its environment.
 const initFDEnv = "_OCIKIT_INITFD"
 
+func init() {
+	// In the container init, keep the main goroutine on the main thread
+	// (locked during package initialization): the namespaces and
+	// credentials the init changes per thread are then those of the
+	// thread-group leader, which /proc/<pid>/ns/* and the kernel's
+	// execve(2) see.
+	if os.Getenv(initFDEnv) != "" {
+		goruntime.LockOSThread()
+	}
+}
+
 // Init is the container init: the re-executed ocikit binary inside the
 // container's namespaces. It reads its configuration from the descriptor
 // named by _OCIKIT_INITFD, sets the container up, waits for start and

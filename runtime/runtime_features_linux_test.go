@@ -234,6 +234,7 @@ func TestFailureCleanup(t *testing.T) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.PIDNamespace})
 		}, "pid namespace listed twice"},
 		{"no process", nil, func(s *specs.Spec) { s.Process = nil }, "process is required"},
+		{"bad version", []string{"true"}, func(s *specs.Spec) { s.Version = "invalid" }, `ociVersion "invalid"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
