@@ -280,9 +280,17 @@ func build(cfg *specs.LinuxSeccomp, o *options) (*libseccomp.ScmpFilter, bool, e
 	if err := f.SetNoNewPrivsBit(false); err != nil {
 		return f, false, fmt.Errorf("seccomp: clear no_new_privs attribute: %w", err)
 	}
-	for _, a := range archs {
-		if err := f.AddArch(a); err != nil && !errors.Is(err, unix.EEXIST) {
-			return f, false, fmt.Errorf("seccomp: add architecture %s: %w", a, err)
+	for i, a := range archs {
+		err := f.AddArch(a)
+		switch {
+		case err == nil, errors.Is(err, unix.EEXIST):
+		case errors.Is(err, unix.EDOM):
+			// The other byte order: one filter cannot hold both, and this
+			// host cannot run such binaries natively, so the profile's
+			// entry is moot here (profiles often list every architecture).
+			o.log.Debug("seccomp: skipping architecture of the other byte order", "arch", cfg.Architectures[i])
+		default:
+			return f, false, fmt.Errorf("seccomp: architecture %s: %w", cfg.Architectures[i], err)
 		}
 	}
 	for _, r := range rules {
@@ -364,9 +372,25 @@ func conditions(args []specs.LinuxSeccompArg) ([][]libseccomp.ScmpCondition, err
 func Features() *features.Seccomp {
 	enabled := true
 	out := &features.Seccomp{Enabled: &enabled, Actions: Actions, Operators: Operators, KnownFlags: Flags}
-	for _, a := range Archs {
-		if _, err := arch(specs.Arch(a)); err == nil {
-			out.Archs = append(out.Archs, a)
+	// An architecture is listed when this libseccomp knows it (the Go
+	// binding knows names the C library may not); those of the other byte
+	// order are recognized and skipped by Compile.
+	f, err := libseccomp.NewFilter(libseccomp.ActAllow)
+	if err == nil {
+		defer f.Release()
+		native, _ := libseccomp.GetNativeArch()
+		for _, a := range Archs {
+			v, err := arch(specs.Arch(a))
+			if err != nil {
+				continue
+			}
+			if v == native {
+				out.Archs = append(out.Archs, a)
+				continue
+			}
+			if err := f.AddArch(v); err == nil || errors.Is(err, unix.EEXIST) || errors.Is(err, unix.EDOM) {
+				out.Archs = append(out.Archs, a)
+			}
 		}
 	}
 	// The kernel loads the program (Program.Load), so the flags it

@@ -352,7 +352,16 @@ func TestValidateErrors(t *testing.T) {
 			}
 		})
 	}
+	// A library that lacks an architecture: an error naming it.
+	if !slices.Contains(Features().Archs, "SCMP_ARCH_M68K") {
+		err := Validate(base(func(c *specs.LinuxSeccomp) { c.Architectures = []specs.Arch{specs.ArchM68K} }))
+		if err == nil || !strings.Contains(err.Error(), "SCMP_ARCH_M68K") {
+			t.Errorf("unsupported architecture: %v", err)
+		}
+	}
 	ok := base(func(c *specs.LinuxSeccomp) {
+		// Every architecture of the other byte order is skipped.
+		c.Architectures = []specs.Arch{specs.ArchX86_64, specs.ArchS390X, specs.ArchPPC64, specs.ArchMIPS}
 		c.Syscalls = append(c.Syscalls, specs.LinuxSyscall{Names: []string{"no_such_syscall"}, Action: specs.ActErrno})
 		c.Flags = []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog, specs.LinuxSeccompFlagSpecAllow}
 	})
