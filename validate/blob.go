@@ -22,6 +22,83 @@ import (
 // sniffLen is how much of a blob is kept to recognise its format.
 const sniffLen = 512
 
+// blobRead is what reading one blob file found. readBlob fills it without
+// touching the walker, so that layers can be read in parallel.
+type blobRead struct {
+	exists       bool
+	regular      bool
+	size         int64
+	digestOK     bool
+	unverifiable bool
+	data         []byte
+	head         []byte
+	err          error // the file exists but could not be read
+	hashed       bool  // content was read and hashed (counts as checked)
+}
+
+// readBlob reads and hashes the blob file at path, keeping the content when
+// keep is set and it is at most maxDocumentSize bytes.
+func readBlob(path string, d digest.Digest, keep bool, buf []byte) blobRead {
+	var r blobRead
+	fi, err := os.Stat(path)
+	if err != nil {
+		return r
+	}
+	r.exists = true
+	r.size = fi.Size()
+	if !fi.Mode().IsRegular() {
+		return r // reported by the blobs/ scan; nothing to read
+	}
+	r.regular = true
+	verifier := d.Validate() == nil
+	r.unverifiable = !verifier
+	f, err := os.Open(path)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	defer f.Close()
+	var h digest.Digester
+	if verifier {
+		h = d.Algorithm().Digester()
+	}
+	if keep && r.size <= maxDocumentSize {
+		data, err := io.ReadAll(f)
+		if err != nil {
+			r.err = err
+			return r
+		}
+		r.size = int64(len(data))
+		r.data = data
+		r.head = data[:min(len(data), sniffLen)]
+		if h != nil {
+			h.Hash().Write(data)
+		}
+	} else {
+		head := make([]byte, sniffLen)
+		hn, err := io.ReadFull(f, head)
+		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+			r.err = err
+			return r
+		}
+		r.head = head[:hn]
+		var dst io.Writer = io.Discard
+		if h != nil {
+			dst = h.Hash()
+		}
+		dst.Write(r.head)
+		n, err := io.CopyBuffer(dst, struct{ io.Reader }{f}, buf)
+		if err != nil {
+			r.err = err
+			return r
+		}
+		r.size = n + int64(hn)
+	}
+	r.hashed = true
+	r.digestOK = h == nil || h.Digest() == d
+	return r
+}
+
 // blob reads and hashes blob d once, keeping its content when keep is set
 // (JSON documents) and the blob is small enough.
 func (w *walker) blob(d digest.Digest, keep bool) *blobState {
@@ -33,78 +110,30 @@ func (w *walker) blob(d digest.Digest, keep bool) *blobState {
 	if b.checked && (!keep || b.data != nil || !b.exists || !b.digestOK || b.size > maxDocumentSize) {
 		return b
 	}
-	path := filepath.Join(w.dir, filepath.FromSlash(blobFile(d)))
-	fi, err := os.Stat(path)
-	b.checked = true
-	if err != nil {
-		b.exists = false
-		return b
+	if w.buf == nil {
+		w.buf = make([]byte, 256<<10)
 	}
-	b.exists = true
-	b.size = fi.Size()
-	if !fi.Mode().IsRegular() {
-		// Reported by the blobs/ scan; nothing to read.
-		b.digestOK = false
+	w.store(b, d, readBlob(filepath.Join(w.dir, filepath.FromSlash(blobFile(d))), d, keep, w.buf))
+	if b.readErr != nil && !b.reported {
 		b.reported = true
-		return b
+		w.errorf(rootLoc(blobFile(d)), blobFile(d), clauseLayoutBlobs, "cannot read blob: %v", b.readErr)
 	}
-	verifier := d.Validate() == nil
-	b.unverifiable = !verifier
-	f, err := os.Open(path)
-	if err != nil {
-		b.digestOK = false
-		b.reported = true
-		w.errorf(rootLoc(blobFile(d)), blobFile(d), clauseLayoutBlobs, "cannot read blob: %v", err)
-		return b
-	}
-	defer f.Close()
-	var h digest.Digester
-	if verifier {
-		h = d.Algorithm().Digester()
-	}
-	if keep && b.size <= maxDocumentSize {
-		data, err := io.ReadAll(f)
-		if err != nil {
-			b.digestOK, b.reported = false, true
-			w.errorf(rootLoc(blobFile(d)), blobFile(d), clauseLayoutBlobs, "cannot read blob: %v", err)
-			return b
-		}
-		b.size = int64(len(data))
-		b.data = data
-		b.head = data[:min(len(data), sniffLen)]
-		if h != nil {
-			h.Hash().Write(data)
-		}
-	} else {
-		head := make([]byte, sniffLen)
-		hn, err := io.ReadFull(f, head)
-		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
-			b.digestOK, b.reported = false, true
-			w.errorf(rootLoc(blobFile(d)), blobFile(d), clauseLayoutBlobs, "cannot read blob: %v", err)
-			return b
-		}
-		b.head = head[:hn]
-		var dst io.Writer = io.Discard
-		if h != nil {
-			dst = h.Hash()
-		}
-		dst.Write(b.head)
-		if w.buf == nil {
-			w.buf = make([]byte, 256<<10)
-		}
-		n, err := io.CopyBuffer(dst, struct{ io.Reader }{f}, w.buf)
-		if err != nil {
-			b.digestOK, b.reported = false, true
-			w.errorf(rootLoc(blobFile(d)), blobFile(d), clauseLayoutBlobs, "cannot read blob: %v", err)
-			return b
-		}
-		n += int64(hn)
-		b.size = n
-	}
-	w.r.Checked.Blobs++
-	w.r.Checked.Bytes += b.size
-	b.digestOK = h == nil || h.Digest() == d
 	return b
+}
+
+// store records a read in the blob's state.
+func (w *walker) store(b *blobState, d digest.Digest, r blobRead) {
+	b.checked = true
+	b.exists, b.size, b.unverifiable = r.exists, r.size, r.unverifiable
+	b.data, b.head, b.readErr = r.data, r.head, r.err
+	b.digestOK = r.digestOK
+	if r.exists && !r.regular {
+		b.reported = true // the blobs/ scan said it
+	}
+	if r.hashed {
+		w.r.Checked.Blobs++
+		w.r.Checked.Bytes += r.size
+	}
 }
 
 // compression recognises a blob's format by its magic bytes.
@@ -192,23 +221,26 @@ func (w *walker) checkLayer(l loc, layer v1.Descriptor, want digest.Digest) {
 	if b == nil || !b.exists || !b.digestOK || b.unverifiable || wantCompression(layer.MediaType) == "" {
 		return
 	}
-	alg := digest.SHA256
-	if want != "" && want.Validate() == nil {
-		alg = want.Algorithm()
+	alg := diffIDAlgorithm(want)
+	path := filepath.Join(w.dir, filepath.FromSlash(blobFile(layer.Digest)))
+	if w.buf == nil {
+		w.buf = make([]byte, 256<<10)
+	}
+	if b.layer == nil {
+		b.layer = readLayerContents(path, alg, &w.gz, w.buf)
+	} else if _, ok := b.layer.diffIDs[alg]; !ok && b.layer.err == nil {
+		other := readLayerContents(path, alg, &w.gz, w.buf)
+		b.layer.diffIDs[alg], b.layer.err = other.diffIDs[alg], other.err
 	}
 	file := blobFile(layer.Digest)
-	if b.layer == nil {
-		b.layer = &layerContents{diffIDs: map[digest.Algorithm]digest.Digest{}}
-		d, probs, err := w.readLayer(layer, alg)
-		b.layer.diffIDs[alg], b.layer.problems, b.layer.err = d, probs, err
-		for _, p := range probs {
+	if !b.layerReported {
+		b.layerReported = true
+		for _, p := range b.layer.problems {
 			w.add(p.sev, l, file, p.clause, "%s", p.msg)
 		}
-		if err != nil && !errors.Is(err, errLayerBroken) {
+		if err := b.layer.err; err != nil && !errors.Is(err, errLayerBroken) {
 			w.errorf(l, file, clauseLayerTar, "layer content unreadable: %v", err)
 		}
-	} else if _, ok := b.layer.diffIDs[alg]; !ok && b.layer.err == nil {
-		b.layer.diffIDs[alg], _, b.layer.err = w.readLayer(layer, alg)
 	}
 	if want == "" || b.layer.err != nil || want.Validate() != nil {
 		return
@@ -218,13 +250,32 @@ func (w *walker) checkLayer(l loc, layer v1.Descriptor, want digest.Digest) {
 	}
 }
 
+// diffIDAlgorithm is the algorithm of the diff_id a layer is checked
+// against (sha256 when there is none).
+func diffIDAlgorithm(want digest.Digest) digest.Algorithm {
+	if want != "" && want.Validate() == nil {
+		return want.Algorithm()
+	}
+	return digest.SHA256
+}
+
+// readLayerContents decompresses the layer file at path, hashing its tar
+// stream with alg and checking its entries. gz is a gzip reader to reuse
+// (created when nil); buf a copy buffer.
+func readLayerContents(path string, alg digest.Algorithm, gz **gzip.Reader, buf []byte) *layerContents {
+	lc := &layerContents{diffIDs: map[digest.Algorithm]digest.Digest{}}
+	d, probs, err := readLayer(path, alg, gz, buf)
+	lc.diffIDs[alg], lc.problems, lc.err = d, probs, err
+	return lc
+}
+
 // maxLayerProblems bounds the tar-entry problems reported per layer.
 const maxLayerProblems = 20
 
 // readLayer decompresses a layer, hashing the tar stream with alg and
 // checking its entries.
-func (w *walker) readLayer(layer v1.Descriptor, alg digest.Algorithm) (digest.Digest, []layerProblem, error) {
-	f, err := os.Open(filepath.Join(w.dir, filepath.FromSlash(blobFile(layer.Digest))))
+func readLayer(path string, alg digest.Algorithm, gz **gzip.Reader, buf []byte) (digest.Digest, []layerProblem, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return "", nil, err
 	}
@@ -234,13 +285,13 @@ func (w *walker) readLayer(layer v1.Descriptor, alg digest.Algorithm) (digest.Di
 	var r io.Reader = br
 	switch compression(head) {
 	case "gzip":
-		if w.gz == nil {
-			w.gz = new(gzip.Reader)
+		if *gz == nil {
+			*gz = new(gzip.Reader)
 		}
-		if err := w.gz.Reset(br); err != nil {
+		if err := (*gz).Reset(br); err != nil {
 			return "", nil, fmt.Errorf("gzip: %w", err)
 		}
-		r = w.gz
+		r = *gz
 	case "zstd":
 		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
 		if err != nil {
@@ -249,18 +300,15 @@ func (w *walker) readLayer(layer v1.Descriptor, alg digest.Algorithm) (digest.Di
 		defer zr.Close()
 		r = zr
 	}
-	if w.buf == nil {
-		w.buf = make([]byte, 256<<10)
-	}
 	h := alg.Digester()
 	tee := io.TeeReader(r, h.Hash())
-	probs, broken := tarProblems(tee, w.buf)
+	probs, broken := tarProblems(tee, buf)
 	if broken {
 		return "", probs, errLayerBroken
 	}
 	// The hash covers the whole stream, including the end-of-archive
 	// blocks and any padding after them.
-	if _, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{tee}, w.buf); err != nil {
+	if _, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{tee}, buf); err != nil {
 		return "", probs, fmt.Errorf("decompress: %w", err)
 	}
 	return h.Digest(), probs, nil

@@ -31,9 +31,11 @@
 //     layers, of descriptors with urls and of subject targets.
 //   - Layout reads the files itself rather than through package layout, so
 //     a layout that layout.Open refuses (missing oci-layout, bad version,
-//     malformed index.json) is still reported on in full. It reads each
-//     blob once however many images share it and never writes.
-//   - No panics on any input (FuzzDocument).
+//     malformed index.json) is still reported on in full. It hashes each
+//     blob once however many images share it (layers and other opaque
+//     blobs in parallel, one per CPU, after the documents are walked; the
+//     report still reads in walk order) and never writes.
+//   - No panics on any input (FuzzDocument, FuzzLayoutIndex).
 //
 // Both specifications' schemas are compiled once per process, on first
 // use. Note that linking jsonschema/v6 runs its init (compiling the JSON

@@ -130,6 +130,7 @@ func Layout(ctx context.Context, dir string, opts ...Option) (*Report, error) {
 	if idx != nil {
 		w.walkIndexJSON(idx)
 	}
+	w.runJobs()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -151,6 +152,7 @@ type walker struct {
 	opts  options
 	blobs map[digest.Digest]*blobState
 	docs  map[docKey]*docState
+	jobs  []*blobJob   // opaque blobs (layers, unknown types) to hash after the walk
 	buf   []byte       // copy buffer for hashing, reused across blobs
 	gz    *gzip.Reader // reused across layers (WithLayerContents)
 }
@@ -159,15 +161,17 @@ type walker struct {
 // shared by many images (a base layer, a config) is read and hashed once
 // and its problems reported once.
 type blobState struct {
-	checked      bool
-	exists       bool
-	size         int64
-	digestOK     bool // content hashes to the name (or cannot be verified)
-	unverifiable bool
-	data         []byte         // content, kept only for JSON documents
-	head         []byte         // first bytes, for the compression sniff
-	layer        *layerContents // WithLayerContents
-	reported     bool           // a blob-level problem (unreadable, altered) was reported
+	checked       bool
+	exists        bool
+	size          int64
+	digestOK      bool // content hashes to the name (or cannot be verified)
+	unverifiable  bool
+	data          []byte         // content, kept only for JSON documents
+	readErr       error          // the file exists but could not be read
+	head          []byte         // first bytes, for the compression sniff
+	layer         *layerContents // WithLayerContents
+	layerReported bool           // layer's content problems were reported
+	reported      bool           // a blob-level problem (unreadable, altered) was reported
 }
 
 // docKey names a document: the same digest read as a different kind is a
@@ -372,53 +376,43 @@ const (
 	roleSubject
 )
 
-// follow checks the blob a descriptor points to and, for documents,
-// descends into it. It returns the decoded document when there is one and
-// its content is trusted.
-func (w *walker) follow(l loc, from string, d v1.Descriptor, r role, depth int) (parsed, bool) {
-	if w.ctx.Err() != nil {
-		return parsed{}, false
-	}
-	if !digestGrammar(string(d.Digest)) {
-		return parsed{}, false // the schema reported it
-	}
-	if err := d.Digest.Validate(); err != nil && !errors.Is(err, digest.ErrDigestUnsupported) {
-		return parsed{}, false // checkDigest reported the bad encoding
-	}
-	k := kindOf(d.MediaType)
-	if r == roleLayer {
-		k = kindOther
-	}
+// blobProblems reports what is wrong with the blob d names (missing where
+// it must be present, size, digest, unverifiable) and returns its content
+// (for documents) and whether the content can be trusted.
+func (w *walker) blobProblems(l loc, d v1.Descriptor, r role, b *blobState) ([]byte, bool) {
 	file := blobFile(d.Digest)
-	b := w.blob(d.Digest, k != kindOther)
+	if b.readErr != nil && !b.reported {
+		b.reported = true
+		w.errorf(l, file, clauseLayoutBlobs, "cannot read blob: %v", b.readErr)
+	}
 	var data []byte
 	switch {
 	case !b.exists && d.Data != nil && int64(len(d.Data)) == d.Size && verifies(d.Digest, d.Data):
 		// descriptor.md#embedded-content: the data field is the content.
-		data = d.Data
+		return d.Data, true
 	case !b.exists:
 		switch {
 		case r == roleSubject:
 			// manifest.md: subject is a weak association to another
 			// graph, which the layout need not hold.
-			return parsed{}, false
+			return nil, false
 		case r == roleLayer && (isNonDistributable(d.MediaType) || len(d.URLs) > 0):
 			// layer.md#non-distributable-layers and descriptor.md urls:
 			// the content MAY be fetched from elsewhere.
-			return parsed{}, false
+			return nil, false
 		}
 		if !b.reported {
 			w.errorf(l, file, clauseLayoutBlobs, "referenced blob %s is missing", d.Digest)
 			b.reported = true
 		}
-		return parsed{}, false
+		return nil, false
 	case b.size != d.Size:
 		w.errorf(l, file, clauseDescriptor, "size mismatch: %s has %d bytes, descriptor says %d", file, b.size, d.Size)
 		w.blobContentProblem(l, file, d.Digest, b)
-		return parsed{}, false
+		return nil, false
 	case !b.digestOK:
 		w.blobContentProblem(l, file, d.Digest, b)
-		return parsed{}, false
+		return nil, false
 	default:
 		data = b.data
 	}
@@ -426,15 +420,37 @@ func (w *walker) follow(l loc, from string, d v1.Descriptor, r role, depth int) 
 		w.warnf(l, file, clauseRegistered, "content of %s not verified: digest algorithm %q unsupported", file, d.Digest.Algorithm())
 		b.reported = true
 	}
+	return data, true
+}
 
-	switch k {
-	case kindOther:
-		if r == roleLayer {
-			w.r.Checked.Layers++
-			w.checkLayerContent(l, file, d, b)
-		}
+// checkable reports whether a descriptor's digest can name a blob file:
+// it matches the grammar (the schema reports it otherwise) and, for the
+// algorithms this program knows, their encoding (checkDigest reports it).
+func checkable(d digest.Digest) bool {
+	if !digestGrammar(string(d)) {
+		return false
+	}
+	err := d.Validate()
+	return err == nil || errors.Is(err, digest.ErrDigestUnsupported)
+}
+
+// follow checks the blob a descriptor points to and, for documents,
+// descends into it. It returns the decoded document when there is one and
+// its content is trusted.
+func (w *walker) follow(l loc, from string, d v1.Descriptor, r role, depth int) (parsed, bool) {
+	if w.ctx.Err() != nil || !checkable(d.Digest) {
 		return parsed{}, false
-	case kindDescriptor, kindLayoutHeader:
+	}
+	k := kindOf(d.MediaType)
+	if r == roleLayer || k == kindOther || k == kindDescriptor || k == kindLayoutHeader {
+		// Opaque content: hashed later, in parallel (runJobs).
+		w.queue(l, d, r)
+		return parsed{}, false
+	}
+	file := blobFile(d.Digest)
+	b := w.blob(d.Digest, true)
+	data, ok := w.blobProblems(l, d, r, b)
+	if !ok {
 		return parsed{}, false
 	}
 	if depth > maxDepth {
@@ -528,14 +544,12 @@ func (w *walker) walkManifest(el loc, file string, m *v1.Manifest, depth int) {
 		}
 	}
 	for i, layer := range m.Layers {
-		ll := el.field("layers").index(i)
-		w.follow(ll, file, layer, roleLayer, depth+1)
-		if w.opts.layers && image {
-			var want digest.Digest
+		j := w.queue(el.field("layers").index(i), layer, roleLayer)
+		if j != nil && w.opts.layers && image {
+			j.contents = true
 			if diffIDs != nil {
-				want = diffIDs[i]
+				j.want = diffIDs[i]
 			}
-			w.checkLayer(ll, layer, want)
 		}
 	}
 	if m.Subject != nil {
