@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ocikit/ocikit/cgroups"
+	"github.com/ocikit/ocikit/runtime/nsenter"
 	"github.com/ocikit/ocikit/runtime/process"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -349,6 +350,9 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 		cmd.Env = append(cmd.Env, "_OCIKIT_NODUMP=1")
 	}
 	attr := &syscall.SysProcAttr{}
+	if plan.viaC && !nsenter.Available {
+		return nil, errorf(ErrNotSupported, "namespaces given by path and time namespaces need ocikit built with cgo")
+	}
 	if plan.viaC {
 		planText := s.nsenterPlan(cfg.SyncFD)
 		pr, pw, err := os.Pipe()
