@@ -84,11 +84,9 @@ func planNamespaces(l *specs.Linux) (*nsPlan, error) {
 		p.joins = append(p.joins, ns)
 	}
 	p.viaC = len(p.joins) > 0 || p.has[specs.TimeNamespace]
-	p.fork = p.viaC && (p.has[specs.PIDNamespace] && (p.newNS[specs.PIDNamespace] || len(p.joins) > 0) || p.has[specs.TimeNamespace])
-	if p.viaC && p.has[specs.PIDNamespace] {
-		// Joining or unsharing a pid namespace affects only children.
-		p.fork = true
-	}
+	// Joining or unsharing a pid or time namespace affects only the
+	// children of the caller: nsenter forks the init once.
+	p.fork = p.viaC && (p.has[specs.PIDNamespace] || p.has[specs.TimeNamespace])
 	return p, nil
 }
 
@@ -331,9 +329,6 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 			if err := slave.Chown(int(hostUID), int(hostGID)); err != nil {
 				return nil, step("console", err)
 			}
-		}
-		if plan.has[specs.UserNamespace] && !plan.newNS[specs.UserNamespace] {
-			// Ownership of a joined namespace's ids is unknown here.
 		}
 		cfg.ConsoleFD = addFile(slave)
 		cfg.ConsolePath = slavePath

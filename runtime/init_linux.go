@@ -81,14 +81,6 @@ func (c *initConfig) run(sync *os.File) error {
 	if _, err := unix.Setsid(); err != nil {
 		return step("setsid", err)
 	}
-	if c.SetRoot {
-		if err := unix.Setresgid(0, 0, 0); err != nil {
-			return step("become root in user namespace", err)
-		}
-		if err := unix.Setresuid(0, 0, 0); err != nil {
-			return step("become root in user namespace", err)
-		}
-	}
 	if c.ConsoleFD >= 0 {
 		if err := setupConsole(c.ConsoleFD, p.ConsoleSize); err != nil {
 			return step("console", err)

@@ -85,7 +85,7 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 		// (runtime.md "Lifecycle" step 7); a failed exec leaves it
 		// stopped, for delete.
 		if strings.HasPrefix(err.Error(), "startContainer hook") {
-			r.destroyAfterHook(ctx, l.path, rec)
+			r.destroy(ctx, l.path, rec)
 		}
 		return err
 	}
@@ -96,7 +96,8 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	if h := rec.Spec.Hooks; h != nil && len(h.Poststart) > 0 {
 		st := rec.State.State
 		if err := runHooks(ctx, "poststart", h.Poststart, &st); err != nil {
-			r.destroyAfterHook(ctx, l.path, rec)
+			// runtime.md "Lifecycle" step 9: stop, destroy, poststop.
+			r.destroy(ctx, l.path, rec)
 			return err
 		}
 	}
@@ -160,13 +161,6 @@ func (r *Runtime) sendSeccomp(spec *specs.Spec, st specs.State, fd int) error {
 	}
 	ps := specs.ContainerProcessState{Version: specs.Version, Pid: st.Pid, Metadata: sc.ListenerMetadata, State: st}
 	return seccomp.SendNotifyFd(sc.ListenerPath, ps, fd)
-}
-
-// destroyAfterHook stops and destroys a container after a failing
-// startContainer or poststart hook, then runs the poststop hooks
-// (runtime.md "Lifecycle" steps 7 and 9 continue at step 12).
-func (r *Runtime) destroyAfterHook(ctx context.Context, dir string, rec *record) {
-	r.destroy(ctx, dir, rec)
 }
 
 // Kill sends sig to the container's init, or with all to every process of

@@ -50,9 +50,6 @@ type initConfig struct {
 	// NewCgroupNS asks the init to unshare the cgroup namespace once it is
 	// in its cgroup, so the container sees its own cgroup as the root.
 	NewCgroupNS bool `json:"newCgroupNs,omitempty"`
-	// SetRoot asks the init to become uid and gid 0 of a new user
-	// namespace created by clone(2).
-	SetRoot bool `json:"setRoot,omitempty"`
 	// UserNS tells rootfs the init is in a user namespace.
 	UserNS bool `json:"userNs,omitempty"`
 	// CgroupPaths are the container's cgroup directories, for mounts of
