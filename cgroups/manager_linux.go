@@ -495,6 +495,23 @@ func (m *Manager) checkControllers(r *specs.LinuxResources) error {
 		}
 		return nil
 	}
+	if b := r.BlockIO; b != nil && m.m.Path("blkio") != "" {
+		// Leaf weights exist only with the CFQ scheduler, gone since 5.0.
+		leaf := b.LeafWeight != nil
+		for _, wd := range b.WeightDevice {
+			leaf = leaf || wd.LeafWeight != nil
+		}
+		if _, err := os.Stat(filepath.Join(m.m.Path("blkio"), "blkio.leaf_weight")); leaf && err != nil {
+			return fmt.Errorf("%w: linux.resources.blockIO.leafWeight needs the CFQ I/O scheduler (blkio.leaf_weight), which this kernel lacks", ErrInvalidResources)
+		}
+		if b.Weight != nil || len(b.WeightDevice) > 0 {
+			_, err1 := os.Stat(filepath.Join(m.m.Path("blkio"), "blkio.weight"))
+			_, err2 := os.Stat(filepath.Join(m.m.Path("blkio"), "blkio.bfq.weight"))
+			if err1 != nil && err2 != nil {
+				return fmt.Errorf("%w: linux.resources.blockIO.weight needs a proportional I/O scheduler (CFQ or BFQ), none is available", ErrInvalidResources)
+			}
+		}
+	}
 	for _, w := range need {
 		if m.m.Path(w.v1) != "" {
 			continue

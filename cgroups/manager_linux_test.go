@@ -570,3 +570,39 @@ func TestManagerNoResources(t *testing.T) {
 		}
 	}
 }
+
+func TestManagerBlkioWeights(t *testing.T) {
+	testutil.RequireRoot(t)
+	if HostMode() == Unified {
+		t.Skip("v1 files")
+	}
+	m := newTestManager(t, &specs.Linux{})
+	if err := m.Apply(-1); err != nil {
+		t.Fatal(err)
+	}
+	dir := m.Path("blkio")
+	_, leafErr := os.Stat(filepath.Join(dir, "blkio.leaf_weight"))
+	err := m.Set(&specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{LeafWeight: ptr[uint16](300)}})
+	if leafErr != nil {
+		if !errors.Is(err, ErrInvalidResources) || !strings.Contains(err.Error(), "leafWeight") {
+			t.Errorf("leafWeight without CFQ: %v", err)
+		}
+	} else if err != nil {
+		t.Errorf("leafWeight: %v", err)
+	}
+	_, w1 := os.Stat(filepath.Join(dir, "blkio.weight"))
+	_, w2 := os.Stat(filepath.Join(dir, "blkio.bfq.weight"))
+	err = m.Set(&specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: ptr[uint16](300)}})
+	switch {
+	case w1 != nil && w2 != nil:
+		if !errors.Is(err, ErrInvalidResources) {
+			t.Errorf("weight without a proportional scheduler: %v", err)
+		}
+	case err != nil:
+		t.Errorf("weight: %v", err)
+	case w2 == nil:
+		if got := readFile(t, dir, "blkio.bfq.weight"); !strings.Contains(got, "300") {
+			t.Errorf("blkio.bfq.weight = %q", got)
+		}
+	}
+}
