@@ -149,6 +149,20 @@ func TestRunForeground(t *testing.T) {
 			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
 			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
 		}, out: "         0     200000      65536\n"},
+		// A new time namespace: nsenter unshares it, writes the offsets
+		// and forks the init (pid 1 of its new pid namespace).
+		{name: "timens", args: []string{"sh", "-c", "cat /proc/self/timens_offsets; echo $$"}, mutate: func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace})
+			s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"monotonic": {Secs: 100}, "boottime": {Secs: 7, Nanosecs: 5}}
+		}, out: "monotonic         100         0\nboottime            7         5\n1\n"},
+		// A new user namespace with a joined network namespace: nsenter
+		// asks the runtime for the maps.
+		{name: "userns+joined", args: []string{"sh", "-c", "cat /proc/self/uid_map; readlink /proc/self/ns/net"}, mutate: func(s *specs.Spec) {
+			setNS(s, specs.NetworkNamespace, "/proc/self/ns/net")
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
+		}, out: "         0     200000      65536\n" + hostNetNS() + "\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -244,4 +258,12 @@ func TestConcurrentStart(t *testing.T) {
 	for _, x := range ids {
 		e.must("delete", "-f", x)
 	}
+}
+
+// hostNetNS is the network namespace of the test (and of the init of a
+// container joining /proc/self/ns/net, resolved by nsenter in the
+// runtime's process).
+func hostNetNS() string {
+	l, _ := os.Readlink("/proc/self/ns/net")
+	return l
 }
