@@ -6,9 +6,17 @@
 // types and acts on the calling process, so the container's init calls
 // them in order just before execve:
 //
-//	SetRlimits, SetPersonality, SetMemoryPolicy, WriteSysctls (needs /proc/sys),
-//	SetOOMScoreAdj, SetScheduler, SetIOPriority, SetUser, ApplyCapabilities,
-//	SetNoNewPrivileges, ApplyAppArmor/SetSELinuxLabel (on the execve thread).
+//	WriteSysctls (needs /proc/sys writable: before read-only paths are applied),
+//	SetPersonality, SetMemoryPolicy, SetOOMScoreAdj, SetScheduler,
+//	SetIOPriority, SetCPUAffinity, SetUser, ApplyCapabilities,
+//	SetNoNewPrivileges, ApplyAppArmor/SetSELinuxLabel (on the execve thread),
+//	SetRlimits last.
+//
+// Rlimits constrain the runtime's own remaining work too: under a 1 GiB
+// RLIMIT_AS a Go process (which reserves more address space than that at
+// start) cannot even allocate, so libseccomp fails to compile a filter
+// (ENOMEM). Set them right before execve, after the seccomp filter is
+// loaded, or compile the filter in the parent (seccomp.Compile).
 //
 // ValidateProcess and ValidateLinux check a configuration without changing
 // anything, so `create` can reject a bad config.json before it starts a
