@@ -1,6 +1,7 @@
 package layer
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"hash"
@@ -65,6 +66,11 @@ func Decompress(mediaType string, r io.Reader) (io.ReadCloser, error) {
 	}
 	switch c {
 	case codecGzip:
+		// pgzip reads through a 4 KiB bufio.Reader unless r is already an
+		// io.ByteReader: give it a large one (fewer read syscalls).
+		if _, ok := r.(io.ByteReader); !ok {
+			r = bufio.NewReaderSize(r, gzipBlockSize)
+		}
 		z, err := pgzip.NewReaderN(r, gzipBlockSize, gzipBlocks)
 		if err != nil {
 			return nil, fmt.Errorf("gzip: %w", err)
@@ -126,8 +132,8 @@ type hashPipe struct {
 }
 
 const (
-	pipeChunk  = 256 << 10
-	pipeChunks = 8
+	pipeChunk  = 1 << 20
+	pipeChunks = 4
 )
 
 func newHashPipe(src io.Reader, h hash.Hash) *hashPipe {
