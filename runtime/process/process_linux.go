@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"unsafe"
 
 	"github.com/moby/sys/capability"
@@ -35,8 +36,8 @@ func SetRlimits(rl []specs.POSIXRlimit) error {
 // (PR_SET_KEEPCAPS) so ApplyCapabilities can then set the spec's sets for a
 // non-root user; and process.user.umask when set.
 //
-// Go applies setresuid/setresgid to all threads of the process (since Go
-// 1.16), so a multi-threaded init is consistent.
+// Go applies setgroups, setresuid and setresgid to all threads of the
+// process (since Go 1.16), so a multi-threaded init is consistent.
 func SetUser(p *specs.Process) error {
 	if p == nil {
 		return nil
@@ -50,7 +51,10 @@ func SetUser(p *specs.Process) error {
 		gids = append(gids, int(g))
 	}
 	if setgroupsAllowed() {
-		if err := unix.Setgroups(gids); err != nil {
+		// syscall.Setgroups, like Setresuid/Setresgid below, changes every
+		// thread (credentials are per thread); unix.Setgroups would change
+		// only the calling one.
+		if err := syscall.Setgroups(gids); err != nil {
 			return fmt.Errorf("process: setgroups %v: %w", u.AdditionalGids, err)
 		}
 	} else if len(gids) > 0 {

@@ -80,6 +80,19 @@ func childMain(op string) (map[string]string, error) {
 		for _, k := range []string{"Uid", "Gid", "Groups", "CapBnd", "CapEff", "CapPrm", "CapInh", "CapAmb", "NoNewPrivs", "Umask"} {
 			out[k] = st[k]
 		}
+		// Credentials are per thread: every thread must have them.
+		ents, _ := os.ReadDir("/proc/self/task")
+		for _, e := range ents {
+			b, _ := os.ReadFile("/proc/self/task/" + e.Name() + "/status")
+			for _, l := range strings.Split(string(b), "\n") {
+				for _, k := range []string{"Uid", "Gid", "Groups"} {
+					if v, ok := strings.CutPrefix(l, k+":"); ok && strings.TrimSpace(v) != st[k] {
+						out["thread"+k] = fmt.Sprintf("thread %s has %s %q, the process %q", e.Name(), k, strings.TrimSpace(v), st[k])
+					}
+				}
+			}
+		}
+		out["threads"] = strconv.Itoa(len(ents))
 		// After execve a non-root process keeps only the ambient set.
 		b, err := exec.Command("grep", "-E", "^(CapEff|CapAmb)", "/proc/self/status").Output()
 		if err != nil {
@@ -268,6 +281,7 @@ func TestUserAndCapabilities(t *testing.T) {
 		"CapInh":     capMask(10),
 		"CapAmb":     capMask(10),
 		"NoNewPrivs": "1",
+		"threadUid":  "", "threadGid": "", "threadGroups": "",
 		"exec":       "CapEff: " + capMask(10) + " CapAmb: " + capMask(10),
 	})
 }
