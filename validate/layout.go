@@ -261,6 +261,10 @@ func (w *walker) blobsDir() []digest.Digest {
 			case !encodedRE.MatchString(enc):
 				w.errorf(el, file, clauseLayoutBlobs, "file name %q does not match the digest encoding grammar", enc)
 				continue
+			case e.Type()&fs.ModeSymlink != 0:
+				// Not forbidden, but the layout is no longer
+				// self-contained (a copy or an archive of it breaks).
+				w.warnf(el, file, clauseLayoutBlobs, "blob is a symbolic link")
 			case !e.Type().IsRegular():
 				w.errorf(el, file, clauseLayoutBlobs, "blob is not a regular file (%s)", e.Type())
 				continue
@@ -575,7 +579,16 @@ func verifies(d digest.Digest, data []byte) bool {
 }
 
 // readCapped reads a whole file, refusing more than max bytes.
+// Anything but a regular file (a FIFO would block the read forever) is
+// refused.
 func readCapped(path string, max int64) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file (%s)", st.Mode().Type())
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
