@@ -12,6 +12,13 @@
 //	SetNoNewPrivileges, ApplyAppArmor/SetSELinuxLabel (on the execve thread),
 //	SetRlimits last.
 //
+// Capabilities, no_new_privs, personality, the memory policy and the
+// AppArmor/SELinux exec labels are attributes of the calling thread, and
+// execve keeps those of the thread that calls it: the init must run on one
+// locked OS thread (runtime.LockOSThread) from the first setter to execve.
+// Groups, uid/gid, the scheduler, the I/O priority and the CPU affinity
+// are applied to every thread.
+//
 // Rlimits constrain the runtime's own remaining work too: under a 1 GiB
 // RLIMIT_AS a Go process (which reserves more address space than that at
 // start) cannot even allocate, so libseccomp fails to compile a filter
