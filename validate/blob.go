@@ -414,24 +414,6 @@ func escapes(name string) bool {
 	return false
 }
 
-// unreferenced hashes the blobs no descriptor reached (WithAllBlobs).
-func (w *walker) unreferenced(present []digest.Digest) {
-	for _, d := range present {
-		if w.ctx.Err() != nil {
-			return
-		}
-		if b := w.blobs[d]; b != nil && b.checked {
-			continue
-		}
-		b := w.blob(d, false)
-		if b.exists && !b.digestOK && !b.reported {
-			b.reported = true
-			file := blobFile(d)
-			w.errorf(rootLoc(file), file, clauseLayoutBlobs, "content of %s does not match its digest", file)
-		}
-	}
-}
-
 // sniffJSON tells an index from a manifest by its members.
 func sniffJSON(data []byte) docKind {
 	var obj map[string]any

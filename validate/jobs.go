@@ -36,6 +36,22 @@ func (w *walker) queue(l loc, d v1.Descriptor, r role) *blobJob {
 	return j
 }
 
+// queueUnreferenced queues the blobs present in blobs/ that neither the
+// walk read nor a job names (WithAllBlobs).
+func (w *walker) queueUnreferenced(present []digest.Digest) {
+	queued := map[digest.Digest]bool{}
+	for _, j := range w.jobs {
+		queued[j.d.Digest] = true
+	}
+	for _, d := range present {
+		if b := w.blobs[d]; (b != nil && b.checked) || queued[d] {
+			continue
+		}
+		queued[d] = true
+		w.queue(rootLoc(blobFile(d)), v1.Descriptor{Digest: d}, roleUnreferenced)
+	}
+}
+
 // blobWork is one distinct blob to read for the queued jobs.
 type blobWork struct {
 	d        digest.Digest
@@ -139,6 +155,18 @@ func (w *walker) runJobs() {
 // finishJob reports on one queued blob, now read.
 func (w *walker) finishJob(j *blobJob) {
 	b := w.blob(j.d.Digest, false) // already read: returns the state
+	if j.r == roleUnreferenced {
+		file := blobFile(j.d.Digest)
+		switch {
+		case b.readErr != nil && !b.reported:
+			b.reported = true
+			w.errorf(j.l, file, clauseLayoutBlobs, "cannot read blob: %v", b.readErr)
+		case b.exists && !b.digestOK && !b.reported:
+			b.reported = true
+			w.errorf(j.l, file, clauseLayoutBlobs, "content of %s does not match its digest", file)
+		}
+		return
+	}
 	if _, ok := w.blobProblems(j.l, j.d, j.r, b); !ok {
 		return
 	}

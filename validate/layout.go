@@ -130,13 +130,10 @@ func Layout(ctx context.Context, dir string, opts ...Option) (*Report, error) {
 	if idx != nil {
 		w.walkIndexJSON(idx)
 	}
-	w.runJobs()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	if o.allBlobs {
-		w.unreferenced(present)
+		w.queueUnreferenced(present)
 	}
+	w.runJobs()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -378,6 +375,7 @@ const (
 	roleConfig
 	roleLayer
 	roleSubject
+	roleUnreferenced // a blob no descriptor reaches (WithAllBlobs)
 )
 
 // blobProblems reports what is wrong with the blob d names (missing where
