@@ -124,13 +124,16 @@ func (c *initConfig) run(sync *os.File) error {
 			return err
 		}
 	}
-	if err := rootfs.Finish(spec, opts); err != nil {
-		return step("finish rootfs", err)
-	}
+	// Sysctls before Finish makes /proc/sys read-only (readonlyPaths),
+	// through the runtime's /proc still visible here: the namespaced
+	// sysctls act on the caller's namespaces, which are the container's.
 	if spec.Linux != nil && len(spec.Linux.Sysctl) > 0 {
 		if err := process.WriteSysctls(spec.Linux.Sysctl); err != nil {
 			return step("sysctl", err)
 		}
+	}
+	if err := rootfs.Finish(spec, opts); err != nil {
+		return step("finish rootfs", err)
 	}
 	if !c.NoNewKeyring {
 		// A session keyring of its own, so the container cannot read the
