@@ -141,6 +141,10 @@ func TestRunForeground(t *testing.T) {
 		// Without a pid namespace the program can kill itself: 128+9.
 		{name: "killed", args: []string{"sh", "-c", "kill -KILL $$"}, mutate: func(s *specs.Spec) { dropNS(s, specs.PIDNamespace) }, code: 137},
 		{name: "pid1", args: []string{"sh", "-c", "echo $$"}, out: "1\n"},
+		// Written before /proc/sys becomes read-only (readonlyPaths).
+		{name: "sysctl", args: []string{"cat", "/proc/sys/net/ipv4/ping_group_range"}, mutate: func(s *specs.Spec) {
+			s.Linux.Sysctl = map[string]string{"net.ipv4.ping_group_range": "0 0"}
+		}, out: "0\t0\n"},
 		{name: "user", args: []string{"id"}, mutate: func(s *specs.Spec) {
 			s.Process.User = specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{10}}
 		}, out: "uid=1000(user) gid=1000(user) groups=10(wheel)\n"},
