@@ -85,7 +85,8 @@ var ErrNotLayout = errors.New("validate: not an image layout directory")
 // diff_ids against the manifest's layers.
 //
 // Layout reads the raw files itself, so it reports on layouts that
-// layout.Open refuses. The error is nil unless dir is not a directory
+// layout.Open refuses. It holds package layout's shared lock while it
+// reads, so a concurrent `ocikit image gc` waits for it. The error is nil unless dir is not a directory
 // (ErrNotLayout) or ctx ends; every problem with the content is in the
 // report.
 func Layout(ctx context.Context, dir string, opts ...Option) (*Report, error) {
@@ -124,6 +125,14 @@ func Layout(ctx context.Context, dir string, opts ...Option) (*Report, error) {
 	}
 	start := time.Now()
 	o.log.Debug("validate layout", "dir", dir, "ref", o.ref, "all-blobs", o.allBlobs, "layers", o.layers)
+	unlock, err := lockShared(ctx, dir)
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, ctxErr
+		}
+		o.log.Debug("validating unlocked", "dir", dir, "error", err)
+	}
+	defer unlock()
 	w.layoutHeader()
 	present := w.blobsDir()
 	idx := w.indexJSON()

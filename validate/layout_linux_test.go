@@ -2,6 +2,7 @@ package validate
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,5 +56,40 @@ func TestLayoutSpecialFiles(t *testing.T) {
 	}
 	if r.Errors != 1 || !strings.Contains(r.Summary(), "invalid: 1 error, 1 warning") {
 		t.Errorf("summary %q:\n%s", r.Summary(), got)
+	}
+}
+
+// TestLayoutWaitsForWriters: Layout takes package layout's shared lock, so
+// it waits while a writer (here a bare exclusive flock, as layout's GC and
+// index updates take) holds the directory.
+func TestLayoutWaitsForWriters(t *testing.T) {
+	f := newFixture(t)
+	d, err := os.Open(f.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := syscall.Flock(int(d.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := Layout(ctx, f.dir); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("with the layout locked: err = %v, want DeadlineExceeded", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		r, err := Layout(context.Background(), f.dir)
+		if err == nil && !r.Valid {
+			err = r.Err()
+		}
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	if err := syscall.Flock(int(d.Fd()), syscall.LOCK_UN); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("after unlock: %v", err)
 	}
 }
