@@ -1,0 +1,65 @@
+package runtime_test
+
+import (
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ocikit/ocikit/internal/testutil"
+)
+
+// TestPodman drives ocikit through podman and conmon, a real runtime
+// caller: --log/--log-format json, --pid-file, the console socket, exit
+// status, kill and delete. Podman's storage is private to the test (vfs
+// under a temporary root).
+func TestPodman(t *testing.T) {
+	e := newEnv(t)
+	podman := testutil.RequireTool(t, "podman")
+	dir := t.TempDir()
+	tarball := filepath.Join(dir, "rootfs.tar")
+	if out, err := exec.Command("tar", "-C", e.rootfs, "-cf", tarball, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v: %s", err, out)
+	}
+	base := []string{"--root", filepath.Join(dir, "storage"), "--runroot", filepath.Join(dir, "run"),
+		"--storage-driver", "vfs", "--runtime", e.bin, "--cgroup-manager", "cgroupfs", "--events-backend", "none"}
+	pm := func(args ...string) (string, error) {
+		cmd := exec.Command(podman, append(append([]string(nil), base...), args...)...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	t.Cleanup(func() {
+		pm("rm", "-af")
+		pm("rmi", "-af")
+		exec.Command("umount", "-R", filepath.Join(dir, "run")).Run()
+		exec.Command("umount", "-R", filepath.Join(dir, "storage")).Run()
+	})
+	if out, err := pm("import", tarball, "localhost/ocikit-test:latest"); err != nil {
+		t.Fatalf("podman import: %v: %s", err, out)
+	}
+	// This host refuses podman's default RLIMIT_NPROC and NOFILE.
+	run := []string{"run", "--rm", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "localhost/ocikit-test:latest"}
+	out, err := pm(append(run, "sh", "-c", "echo hello; exit 3")...)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.Contains(out, "hello") {
+		t.Fatalf("podman run: %v: %s", err, out)
+	}
+	d := []string{"run", "-d", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "localhost/ocikit-test:latest", "sleep", "1000"}
+	out, err = pm(d...)
+	if err != nil {
+		t.Fatalf("podman run -d: %v: %s", err, out)
+	}
+	id := strings.TrimSpace(out)
+	if out, err := pm("inspect", "--format", "{{.State.Status}}", id); err != nil || strings.TrimSpace(out) != "running" {
+		t.Fatalf("podman inspect: %v: %s", err, out)
+	}
+	if out, err := pm("rm", "-f", "-t", "0", id); err != nil {
+		t.Fatalf("podman rm -f: %v: %s", err, out)
+	}
+	// A failing create reaches podman as ocikit's one-line error.
+	out, err = pm(append(append([]string(nil), run...), "/nonexistent")...)
+	if err == nil || !strings.Contains(out, `exec: stat /nonexistent: no such file or directory`) {
+		t.Errorf("podman run of a missing program: %v: %s", err, out)
+	}
+}
