@@ -360,13 +360,17 @@ func futimens(fd int, ts *[2]unix.Timespec) error {
 
 func (a *applier) file(tr *tar.Reader, hdr *tar.Header, pfd int, psetgid bool, rel, base string) error {
 	mode := uint32(hdr.Mode) & 0o7777
+	createMode := mode & 0o777
+	if a.o.rootless {
+		createMode |= 0o600 // writable until its xattrs are set
+	}
 	const flags = unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC
-	fd, err := unix.Openat(pfd, base, flags, mode&0o777)
+	fd, err := unix.Openat(pfd, base, flags, createMode)
 	if err == unix.EEXIST {
 		if _, err := a.replace(pfd, rel, base, false); err != nil {
 			return err
 		}
-		fd, err = unix.Openat(pfd, base, flags, mode&0o777)
+		fd, err = unix.Openat(pfd, base, flags, createMode)
 	}
 	if err != nil {
 		return pathErr("create", rel, err)
@@ -386,7 +390,7 @@ func (a *applier) file(tr *tar.Reader, hdr *tar.Header, pfd int, psetgid bool, r
 			return fmt.Errorf("read tar: %s: %w", hdr.Name, rerr)
 		}
 	}
-	if err := a.metaFd(fd, rel, hdr, mode, true, psetgid, false, nil); err != nil {
+	if err := a.metaFd(fd, rel, hdr, mode, createMode, true, psetgid, false, nil); err != nil {
 		return err
 	}
 	ts := timesOf(hdr)
@@ -439,7 +443,7 @@ func (a *applier) mkdir(hdr *tar.Header, pfd int, psetgid bool, rel, base string
 		return pathErr("open", rel, err)
 	}
 	a.cacheDir(rel, dirEntry{fd: fd, setgid: mode&unix.S_ISGID != 0})
-	if err := a.metaFd(fd, rel, hdr, mode, true, psetgid, true, nil); err != nil {
+	if err := a.metaFd(fd, rel, hdr, mode, createMode, true, psetgid, true, nil); err != nil {
 		return err
 	}
 	a.fixups[rel] = dirFixup{times: timesOf(hdr), mode: mode, restoreMode: a.o.rootless && mode&0o700 != 0o700}
@@ -466,7 +470,7 @@ func (a *applier) existingDir(fd int, rel string, hdr *tar.Header, psetgid *bool
 	if err := a.clearXattrs(fd, rel, hdr); err != nil {
 		return err
 	}
-	if err := a.metaFd(fd, rel, hdr, mode, false, false, true, &st); err != nil {
+	if err := a.metaFd(fd, rel, hdr, mode, 0, false, false, true, &st); err != nil {
 		return err
 	}
 	a.fixups[rel] = dirFixup{times: timesOf(hdr), mode: mode, restoreMode: a.o.rootless && mode&0o700 != 0o700}
@@ -475,12 +479,23 @@ func (a *applier) existingDir(fd int, rel string, hdr *tar.Header, psetgid *bool
 
 // metaFd sets owner, mode and xattrs of an open file or directory, in that
 // order: chown clears setuid/setgid bits and security.capability, so the
-// mode and the xattrs come after it. created says the inode was just made by
-// us (owned by our euid, mode from creation less the umask); cur is its stat
-// otherwise.
-func (a *applier) metaFd(fd int, rel string, hdr *tar.Header, mode uint32, created, psetgid, isDir bool, cur *unix.Stat_t) error {
+// mode and the xattrs come after it. Rootless there is no chown, and the
+// xattrs go first: user.* xattrs need write permission, which the final
+// mode may not give even to the owner. created says the inode was just made
+// by us with createMode (less the umask, owned by our euid); cur is its
+// stat otherwise.
+func (a *applier) metaFd(fd int, rel string, hdr *tar.Header, mode, createMode uint32, created, psetgid, isDir bool, cur *unix.Stat_t) error {
+	setX := func() error {
+		return a.setXattrs(rel, hdr, func(name string, value []byte) error {
+			return unix.Fsetxattr(fd, name, value, 0)
+		})
+	}
 	chowned := false
-	if !a.o.rootless {
+	if a.o.rootless {
+		if err := setX(); err != nil {
+			return err
+		}
+	} else {
 		need := true
 		if created {
 			need = hdr.Uid != a.euid || hdr.Gid != a.egid || psetgid
@@ -498,7 +513,7 @@ func (a *applier) metaFd(fd int, rel string, hdr *tar.Header, mode uint32, creat
 	if isDir && a.o.rootless {
 		want |= 0o700
 	}
-	needChmod := chowned || !created || want&0o7000 != 0 || want&a.umask != 0 || (isDir && psetgid)
+	needChmod := chowned || !created || want != createMode || want&0o7000 != 0 || want&a.umask != 0 || (isDir && psetgid)
 	if cur != nil && !chowned && cur.Mode&0o7777 == want {
 		needChmod = false
 	}
@@ -507,9 +522,10 @@ func (a *applier) metaFd(fd int, rel string, hdr *tar.Header, mode uint32, creat
 			return pathErr("chmod", rel, err)
 		}
 	}
-	return a.setXattrs(rel, hdr, func(name string, value []byte) error {
-		return unix.Fsetxattr(fd, name, value, 0)
-	})
+	if a.o.rootless {
+		return nil
+	}
+	return setX()
 }
 
 // metaAt sets owner, mode and times of a non-directory, non-regular entry
