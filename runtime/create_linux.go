@@ -247,10 +247,11 @@ func (s *setup) closeLater(c io.Closer) { s.closers = append(s.closers, c) }
 
 func (s *setup) run(ctx context.Context) (*Container, error) {
 	spec, plan := s.spec, s.plan
-	exe, err := s.r.initBinary()
+	exeFile, err := s.r.initBinary()
 	if err != nil {
 		return nil, err
 	}
+	s.closeLater(exeFile)
 	cfg := &initConfig{
 		ID: s.id, Bundle: s.bundle, Spec: spec,
 		NoPivot: s.o.NoPivot, NoNewKeyring: s.o.NoNewKeyring, PreserveFDs: s.o.PreserveFDs,
@@ -272,11 +273,6 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 	// The init is executed through a descriptor: the state root may be
 	// closed to the init's user (a user namespace's root is not the
 	// host's), the binary itself is world-executable.
-	exeFile, err := os.OpenFile(exe, unix.O_PATH|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open init binary: %w", err)
-	}
-	s.closeLater(exeFile)
 	cmd := &exec.Cmd{Path: "/proc/self/fd/" + strconv.Itoa(addFile(exeFile)), Args: []string{"ocikit", "init"}}
 
 	// Configuration pipe.

@@ -119,6 +119,7 @@ exit 0
 	}
 	for _, tc := range tests {
 		t.Run("fail="+tc.failAt, func(t *testing.T) {
+			e := e.sub(t)
 			os.Remove(log)
 			id := e.id("hooks")
 			b := e.bundle([]string{"true"}, func(s *specs.Spec) {
@@ -144,6 +145,7 @@ exit 0
 		})
 	}
 	t.Run("timeout", func(t *testing.T) {
+		e := e.sub(t)
 		one := 1
 		b := e.bundle([]string{"true"}, func(s *specs.Spec) {
 			s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sleep", Args: []string{"sleep", "100"}, Timeout: &one}}}
@@ -238,6 +240,7 @@ func TestFailureCleanup(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			e := e.sub(t)
 			id := e.id("fail")
 			b := e.bundle(tc.args, tc.mutate)
 			e.fails(tc.want, "create", "--bundle", b, id)
@@ -354,6 +357,7 @@ func TestSeccompListener(t *testing.T) {
 	e := newEnv(t)
 	for _, nnp := range []bool{false, true} {
 		t.Run("noNewPrivileges="+strconv.FormatBool(nnp), func(t *testing.T) {
+			e := e.sub(t)
 			sock := filepath.Join(t.TempDir(), "agent.sock")
 			l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
 			if err != nil {

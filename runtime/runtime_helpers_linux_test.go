@@ -53,6 +53,13 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
+// sub is e for a subtest: failures are reported on t.
+func (e *env) sub(t *testing.T) *env {
+	c := *e
+	c.t = t
+	return &c
+}
+
 // id returns a container id unique on the host (other tests and
 // engineers share its cgroup tree).
 func (e *env) id(name string) string {

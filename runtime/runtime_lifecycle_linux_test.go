@@ -97,6 +97,7 @@ func TestKillSignalNames(t *testing.T) {
 	e := newEnv(t)
 	for _, sig := range []string{"SIGKILL", "KILL", "kill", "9"} {
 		t.Run(sig, func(t *testing.T) {
+			e := e.sub(t)
 			id := e.id("sig")
 			e.must("run", "-d", "--bundle", e.bundle([]string{"sleep", "1000"}, nil), id)
 			pid := e.state(id).Pid
@@ -170,6 +171,7 @@ func TestRunForeground(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			e := e.sub(t)
 			id := e.id(tc.name)
 			out, stderr, err := e.run("run", "--bundle", e.bundle(tc.args, tc.mutate), id)
 			code := 0
