@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# Boots a throw-away virtual machine on a PURE cgroup v2 kernel and runs
+# ocikit's cgroup checks (test/vm/checks.sh) inside it through the ocikit
+# CLI. The development and CI machines are cgroup-hybrid, so this is where
+# the v2 code paths (cgroup2 mount, eBPF device filter, cpu.weight, ...) run
+# for real.
+#
+# Usage: test/vm/run.sh [deps|kernel|run]   (default: run)
+#   deps    install qemu-system-x86, cpio, jq and busybox-static if missing
+#           (apt-get, root) and fetch the kernel
+#   kernel  print the path of the kernel, fetching it into the cache first
+#   run     build the initramfs, boot it and print the VM's console
+#
+# The VM prints one line per check on its console:
+#   VMTEST plan NAME...          every check it is going to run
+#   VMTEST ok NAME
+#   VMTEST fail NAME: REASON
+#   VMTEST info KEY VALUE        measurements (boot_seconds, checks_seconds)
+#   VMTEST done
+# run exits 0 when the VM reached "VMTEST done" and every check passed, 1
+# when a check failed, 2 when the VM did not finish.
+#
+# Environment:
+#   OCIKIT           ocikit binary to test (default: bin/ocikit, built by
+#                    `make build` when missing)
+#   OCIKIT_VM_KERNEL kernel image to boot (default: Debian's cloud kernel,
+#                    see `kernel`)
+#   OCIKIT_VM_CACHE  where the kernel package is kept (/var/cache/ocikit-vm)
+#   OCIKIT_VM_TIMEOUT seconds before the VM is killed (300)
+#   OCIKIT_VM_KEEP   keep the work directory (initramfs, console log)
+#   OCIKIT_VM_CHECKS run only these checks (names separated by spaces or
+#                    commas; checks that read the limits container need no
+#                    other check before them)
+#
+# The accelerator is TCG (software emulation) on purpose: KVM hangs on the
+# development machines.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+cache=${OCIKIT_VM_CACHE:-/var/cache/ocikit-vm}
+timeout_s=${OCIKIT_VM_TIMEOUT:-300}
+# The kernel flavour: Debian's cloud kernel has every cgroup controller,
+# BPF device filtering, namespaces, seccomp and an initramfs decompressor
+# built in, so the VM needs no modules.
+kernel_meta=linux-image-cloud-amd64
+
+log() { echo "vmtest: $*" >&2; }
+die() {
+	log "$*"
+	exit 2
+}
+
+install_deps() {
+	local want=() p
+	for p in qemu-system-x86 cpio jq busybox-static; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || want+=("$p")
+	done
+	((${#want[@]})) || return 0
+	[[ $(id -u) == 0 ]] || die "need root to install ${want[*]}"
+	log "installing ${want[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
+}
+
+# kernel_path prints a kernel image: $OCIKIT_VM_KERNEL, else one already in
+# the cache, else the cloud kernel package downloaded with `apt-get download`
+# and extracted into the cache (the host's /boot is never touched).
+kernel_path() {
+	if [[ -n ${OCIKIT_VM_KERNEL:-} ]]; then
+		[[ -f $OCIKIT_VM_KERNEL ]] || die "OCIKIT_VM_KERNEL=$OCIKIT_VM_KERNEL: no such file"
+		echo "$OCIKIT_VM_KERNEL"
+		return
+	fi
+	local k
+	k=$(find_cached_kernel)
+	if [[ -z $k ]]; then
+		fetch_kernel
+		k=$(find_cached_kernel)
+		[[ -n $k ]] || die "no kernel image in $cache/root/boot after extracting $kernel_meta"
+	fi
+	echo "$k"
+}
+
+find_cached_kernel() {
+	local k
+	k=$(ls -1 "$cache"/root/boot/vmlinuz-*-cloud-amd64 2>/dev/null | sort -V | tail -n 1 || true)
+	echo "$k"
+}
+
+fetch_kernel() {
+	local pkg deb
+	mkdir -p "$cache"
+	# The meta package depends on the versioned image package; resolve it
+	# (refreshing the package lists once if they do not know it).
+	pkg=$(resolve_kernel_pkg)
+	if [[ -z $pkg ]]; then
+		log "apt-get update (no $kernel_meta in the package lists)"
+		apt-get update -qq
+		pkg=$(resolve_kernel_pkg)
+	fi
+	[[ -n $pkg ]] || die "cannot resolve $kernel_meta to a kernel package"
+	log "downloading $pkg into $cache"
+	if ! (cd "$cache" && apt-get download -qq "$pkg" 2>/dev/null); then
+		apt-get update -qq
+		(cd "$cache" && apt-get download -qq "$pkg") || die "apt-get download $pkg failed"
+	fi
+	deb=$(ls -1 "$cache"/"$pkg"_*.deb | tail -n 1)
+	rm -rf "$cache/root.tmp"
+	dpkg-deb -x "$deb" "$cache/root.tmp"
+	rm -rf "$cache/root"
+	mv "$cache/root.tmp" "$cache/root"
+}
+
+resolve_kernel_pkg() {
+	apt-cache depends "$kernel_meta" 2>/dev/null |
+		awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }'
+}
+
+# copy_with_libs copies an executable and the shared libraries ldd lists
+# (with the dynamic loader) into the initramfs tree, keeping their paths.
+copy_with_libs() {
+	local bin=$1 dest=$2 lib
+	install -D -m 0755 "$bin" "$tree$dest"
+	for lib in $(ldd "$bin" 2>/dev/null | grep -o '/[^ ]*' || true); do
+		[[ -e $tree$lib ]] && continue
+		install -D -m 0755 "$(readlink -f "$lib")" "$tree$lib"
+	done
+}
+
+build_initramfs() {
+	local bb ocikit=$1 out=$2
+	bb=$(command -v busybox) || die "busybox not found (install busybox-static)"
+	file -L "$bb" | grep -q 'statically linked' || die "$bb is not static (install busybox-static)"
+	command -v jq >/dev/null || die "jq not found"
+	tree=$work/tree
+	rm -rf "$tree"
+	mkdir -p "$tree"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,run,tmp,newroot,vm/rootfs}
+
+	install -m 0755 "$bb" "$tree/bin/busybox"
+	ln -s busybox "$tree/bin/sh"
+	install -m 0755 "$here/init.sh" "$tree/init"
+	install -m 0644 "$here/checks.sh" "$tree/vm/checks.sh"
+	copy_with_libs "$ocikit" /usr/bin/ocikit
+	copy_with_libs "$(command -v jq)" /usr/bin/jq
+
+	# The containers' root filesystem: busybox and its applets.
+	local r=$tree/vm/rootfs applet
+	mkdir -p "$r"/{bin,etc,proc,sys,dev,tmp,root,testdev}
+	install -m 0755 "$bb" "$r/bin/busybox"
+	for applet in $("$bb" --list); do
+		[[ $applet == busybox ]] || ln -s busybox "$r/bin/$applet"
+	done
+	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$r/etc/passwd"
+	printf 'root:x:0:\nnogroup:x:65534:\n' >"$r/etc/group"
+
+	(cd "$tree" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) | gzip -1 >"$out"
+}
+
+run_vm() {
+	local ocikit=${OCIKIT:-$top/bin/ocikit} kernel start end rc append
+	if [[ -z ${OCIKIT:-} && ! -x $ocikit ]]; then
+		log "building $ocikit"
+		make -C "$top" build >/dev/null
+	fi
+	[[ -x $ocikit ]] || die "OCIKIT=$ocikit: not an executable"
+	command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found (test/vm/run.sh deps)"
+	command -v cpio >/dev/null || die "cpio not found (test/vm/run.sh deps)"
+	kernel=$(kernel_path)
+
+	work=$(mktemp -d /tmp/ocikit-vm.XXXXXX)
+	if [[ -z ${OCIKIT_VM_KEEP:-} ]]; then
+		trap 'rm -rf "$work"' EXIT
+	else
+		log "work directory: $work"
+	fi
+	start=$(date +%s.%N)
+	build_initramfs "$ocikit" "$work/initrd.gz"
+	log "kernel $kernel, initramfs $(du -h "$work/initrd.gz" | cut -f1), built in $(elapsed "$start")s"
+
+	append="console=ttyS0 panic=-1 quiet"
+	if [[ -n ${OCIKIT_VM_CHECKS:-} ]]; then
+		append+=" vmtest.checks=$(echo "$OCIKIT_VM_CHECKS" | tr ' ' ',' | tr -s ,)"
+	fi
+	start=$(date +%s.%N)
+	rc=0
+	# -nographic puts the serial console on stdio; stdin is /dev/null so
+	# that nothing typed reaches the VM's shell.
+	timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
+		-accel tcg -m 1024 -smp 1 -nographic -no-reboot -nic none \
+		-kernel "$kernel" -initrd "$work/initrd.gz" \
+		-append "$append" </dev/null |
+		tr -d '\r' | tee "$work/console.log" || rc=$?
+	end=$(elapsed "$start")
+	echo "VMTEST info vm_seconds $end"
+	if ((rc == 124 || rc == 137)); then
+		log "the VM did not finish within ${timeout_s}s"
+		return 2
+	fi
+	grep -q '^VMTEST done' "$work/console.log" || {
+		log "the VM stopped before VMTEST done"
+		return 2
+	}
+	if grep -q '^VMTEST fail' "$work/console.log"; then
+		return 1
+	fi
+	return 0
+}
+
+elapsed() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
+
+case ${1:-run} in
+deps)
+	install_deps
+	kernel_path >/dev/null
+	;;
+kernel) kernel_path ;;
+run) run_vm ;;
+*) die "unknown command ${1}: want deps, kernel or run" ;;
+esac
