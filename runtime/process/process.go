@@ -101,6 +101,8 @@ func ParseCapability(name string) (capability.Cap, error) {
 	return 0, invalid("capability %q: unknown", name)
 }
 
+func capName(c capability.Cap) string { return "CAP_" + strings.ToUpper(c.String()) }
+
 // KnownCapabilities returns every capability name this package accepts
 // (for `features`), in kernel order.
 func KnownCapabilities() []string {

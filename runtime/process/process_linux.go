@@ -179,7 +179,6 @@ func ApplyCapabilities(c *specs.LinuxCapabilities, opts ...Option) error {
 	return nil
 }
 
-func capName(c capability.Cap) string { return "CAP_" + strings.ToUpper(c.String()) }
 
 // SetNoNewPrivileges sets no_new_privs (config.md "noNewPrivileges").
 func SetNoNewPrivileges() error {
