@@ -179,7 +179,6 @@ func ApplyCapabilities(c *specs.LinuxCapabilities, opts ...Option) error {
 	return nil
 }
 
-
 // SetNoNewPrivileges sets no_new_privs (config.md "noNewPrivileges").
 func SetNoNewPrivileges() error {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {

@@ -282,7 +282,7 @@ func TestUserAndCapabilities(t *testing.T) {
 		"CapAmb":     capMask(10),
 		"NoNewPrivs": "1",
 		"threadUid":  "", "threadGid": "", "threadGroups": "",
-		"exec":       "CapEff: " + capMask(10) + " CapAmb: " + capMask(10),
+		"exec": "CapEff: " + capMask(10) + " CapAmb: " + capMask(10),
 	})
 }
 
