@@ -271,18 +271,20 @@ func TestUserAndCapabilities(t *testing.T) {
 	}}
 	got := runChild(t, "user", spec, nil)
 	expect(t, got, map[string]string{
-		"Uid":        "1000\t1000\t1000\t1000",
-		"Gid":        "1000\t1000\t1000\t1000",
-		"Groups":     "10 20",
-		"Umask":      "0027",
-		"CapBnd":     capMask(0, 5, 10),
-		"CapEff":     capMask(0, 10),
-		"CapPrm":     capMask(0, 5, 10),
-		"CapInh":     capMask(10),
-		"CapAmb":     capMask(10),
-		"NoNewPrivs": "1",
-		"threadUid":  "", "threadGid": "", "threadGroups": "",
-		"exec": "CapEff: " + capMask(10) + " CapAmb: " + capMask(10),
+		"Uid":          "1000\t1000\t1000\t1000",
+		"Gid":          "1000\t1000\t1000\t1000",
+		"Groups":       "10 20",
+		"Umask":        "0027",
+		"CapBnd":       capMask(0, 5, 10),
+		"CapEff":       capMask(0, 10),
+		"CapPrm":       capMask(0, 5, 10),
+		"CapInh":       capMask(10),
+		"CapAmb":       capMask(10),
+		"NoNewPrivs":   "1",
+		"threadUid":    "",
+		"threadGid":    "",
+		"threadGroups": "",
+		"exec":         "CapEff: " + capMask(10) + " CapAmb: " + capMask(10),
 	})
 }
 
