@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -261,3 +262,5 @@ func mustNotExist(t testing.TB, p string) {
 		t.Errorf("%s exists (err=%v), want it gone", p, err)
 	}
 }
+
+func newTestHash() hash.Hash { return sha256.New() }

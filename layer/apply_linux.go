@@ -486,7 +486,7 @@ func (a *applier) existingDir(fd int, rel string, hdr *tar.Header, psetgid *bool
 // stat otherwise.
 func (a *applier) metaFd(fd int, rel string, hdr *tar.Header, mode, createMode uint32, created, psetgid, isDir bool, cur *unix.Stat_t) error {
 	setX := func() error {
-		return a.setXattrs(rel, hdr, func(name string, value []byte) error {
+		return a.setXattrs(rel, hdr, false, func(name string, value []byte) error {
 			return unix.Fsetxattr(fd, name, value, 0)
 		})
 	}
@@ -542,7 +542,7 @@ func (a *applier) metaAt(pfd int, rel, base string, hdr *tar.Header, psetgid, is
 		}
 	}
 	proc := "/proc/self/fd/" + strconv.Itoa(pfd) + "/" + base
-	if err := a.setXattrs(rel, hdr, func(name string, value []byte) error {
+	if err := a.setXattrs(rel, hdr, true, func(name string, value []byte) error {
 		return unix.Lsetxattr(proc, name, value, 0)
 	}); err != nil {
 		return err
@@ -573,11 +573,11 @@ func fchmodatNoFollow(pfd int, base string, mode uint32) error {
 }
 
 // setXattrs sets the entry's xattrs and, rootless, the owner record. The
-// kernel may refuse some (ENOTSUP on filesystems without xattrs, EPERM for
-// trusted.* or security.* without privilege, or for user.* on symlinks and
-// devices): those are logged and skipped when rootless or not supported,
-// and fail the unpack otherwise.
-func (a *applier) setXattrs(rel string, hdr *tar.Header, set func(string, []byte) error) error {
+// kernel may refuse some: ENOTSUP on filesystems without xattrs, EPERM for
+// trusted.* or security.* without privilege, and EPERM for user.* on
+// symlinks, devices and FIFOs (special) whoever asks. Those are logged and
+// skipped; any other failure fails the unpack.
+func (a *applier) setXattrs(rel string, hdr *tar.Header, special bool, set func(string, []byte) error) error {
 	a.xattrs = entryXattrs(a.xattrs[:0], hdr)
 	if len(a.xattrs) == 0 && (!a.o.rootless || (hdr.Uid == 0 && hdr.Gid == 0)) {
 		return nil
@@ -601,7 +601,8 @@ func (a *applier) setXattrs(rel string, hdr *tar.Header, set func(string, []byte
 		if err == nil {
 			continue
 		}
-		if err == unix.ENOTSUP || (a.o.rootless && (err == unix.EPERM || err == unix.EACCES)) {
+		userOnSpecial := special && err == unix.EPERM && strings.HasPrefix(x.name, "user.")
+		if err == unix.ENOTSUP || userOnSpecial || (a.o.rootless && (err == unix.EPERM || err == unix.EACCES)) {
 			a.o.log.Warn("skipping xattr", "path", "/"+rel, "xattr", x.name, "error", err)
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -364,5 +365,31 @@ func TestApplyCanceled(t *testing.T) {
 	err := Apply(ctx, t.TempDir(), bytes.NewReader(mkTar(t, tFile("a", "b"))))
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
+
+// TestApplyUserXattrOnSpecial: the kernel never allows user.* xattrs on
+// symlinks, devices and FIFOs; such records are skipped (with a warning),
+// not fatal, while the entries are still made.
+func TestApplyUserXattrOnSpecial(t *testing.T) {
+	testutil.RequireRoot(t)
+	layer := mkTar(t,
+		tSymlink("l", "target").withXattr("user.x", "1").withXattr("trusted.y", "2"),
+		ent{name: "p", typ: tar.TypeFifo, mode: 0o600, xattrs: map[string]string{"user.x": "1"}},
+	)
+	root := t.TempDir()
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	if err := Apply(context.Background(), root, bytes.NewReader(layer), WithLogger(log)); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	if v, ok := getxattr(t, filepath.Join(root, "l"), "trusted.y"); !ok || v != "2" {
+		t.Errorf("symlink trusted.y = %q, %v", v, ok)
+	}
+	if st := lstatT(t, filepath.Join(root, "p")); st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		t.Errorf("p mode %o", st.Mode)
+	}
+	if !strings.Contains(logs.String(), "skipping xattr") {
+		t.Errorf("no warning logged: %q", logs.String())
 	}
 }

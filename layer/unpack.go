@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -112,9 +113,11 @@ func Unpack(ctx context.Context, blobs BlobOpener, manifest v1.Manifest, config 
 	}
 	defer a.close()
 	for i, desc := range manifest.Layers {
+		start := time.Now()
 		if err := unpackLayer(ctx, blobs, a, desc, config.RootFS.DiffIDs[i]); err != nil {
 			return fmt.Errorf("layer %s: %w", desc.Digest, err)
 		}
+		o.log.Debug("applied layer", "digest", desc.Digest, "mediaType", desc.MediaType, "size", desc.Size, "duration", time.Since(start))
 	}
 	if err := a.finish(); err != nil {
 		return err
