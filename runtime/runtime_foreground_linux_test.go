@@ -91,3 +91,34 @@ func TestRunTerminal(t *testing.T) {
 		t.Errorf("terminal output %q, want is-a-tty and the caller's size 21 61", out)
 	}
 }
+
+// TestRunFlags covers --preserve-fds and --no-pivot.
+func TestRunFlags(t *testing.T) {
+	e := newEnv(t)
+	t.Run("preserve-fds", func(t *testing.T) {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		b := e.bundle([]string{"sh", "-c", "echo through-fd3 >&3"}, nil)
+		cmd := exec.Command(e.bin, "--root", e.root, "run", "--preserve-fds", "1", "--bundle", b, e.id("fds"))
+		cmd.ExtraFiles = []*os.File{w}
+		out, err := cmd.CombinedOutput()
+		w.Close()
+		if err != nil {
+			t.Fatalf("run: %v: %s", err, out)
+		}
+		data, _ := io.ReadAll(r)
+		if string(data) != "through-fd3\n" {
+			t.Errorf("fd 3 carried %q", data)
+		}
+	})
+	t.Run("no-pivot", func(t *testing.T) {
+		e := e.sub(t)
+		out := e.must("run", "--no-pivot", "--bundle", e.bundle([]string{"sh", "-c", "ls /bin/busybox"}, nil), e.id("nopivot"))
+		if out != "/bin/busybox\n" {
+			t.Errorf("output %q", out)
+		}
+	})
+}
