@@ -943,7 +943,7 @@ func (a *applier) finish() error {
 			continue // replaced by a later layer
 		}
 		if fx.restoreMode {
-			if err := unix.Fchmodat(pfd, base, fx.mode, 0); err != nil {
+			if err := fchmodatNoFollow(pfd, base, fx.mode); err != nil {
 				return pathErr("chmod", rel, err)
 			}
 		}
