@@ -372,9 +372,28 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 	}
 	cmd.SysProcAttr = attr
 	cmd.ExtraFiles = files
+	// On a pure cgroup v2 host the init is born in its cgroup
+	// (clone3 CLONE_INTO_CGROUP): no migration, whose write lock on the
+	// cgroup hierarchy costs an RCU grace period.
+	intoCgroup, err := s.cgroupAtClone(attr)
+	if err != nil {
+		return nil, err
+	}
 	t0 := time.Now()
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start init: %w", err)
+		if !intoCgroup {
+			return nil, fmt.Errorf("start init: %w", err)
+		}
+		// A kernel without clone3 or a cgroup refusing processes: start
+		// the usual way and migrate the init below.
+		s.r.log.Debug("clone into cgroup failed", "container", s.id, "error", err)
+		intoCgroup = false
+		attr.UseCgroupFD, attr.CgroupFD = false, -1
+		cmd = &exec.Cmd{Path: cmd.Path, Args: cmd.Args, Env: cmd.Env, Stdin: cmd.Stdin, Stdout: cmd.Stdout,
+			Stderr: cmd.Stderr, ExtraFiles: cmd.ExtraFiles, SysProcAttr: attr}
+		if err := cmd.Start(); err != nil {
+			return nil, fmt.Errorf("start init: %w", err)
+		}
 	}
 	s.r.log.Debug("init started", "container", s.id, "pid", cmd.Process.Pid)
 	s.cmd = cmd
@@ -405,13 +424,18 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 	}
 
 	// The cgroup, before the init runs anything of the container's.
-	cg, err := cgroups.New(s.id, spec, cgroups.WithSystemd(s.r.systemd), cgroups.WithLogger(s.r.log))
-	if err != nil {
-		return nil, step("cgroup", err)
+	if s.cg == nil {
+		cg, err := cgroups.New(s.id, spec, cgroups.WithSystemd(s.r.systemd), cgroups.WithLogger(s.r.log))
+		if err != nil {
+			return nil, step("cgroup", err)
+		}
+		s.cg = cg
 	}
-	s.cg = cg
-	if err := cg.Apply(s.pid); err != nil {
-		return nil, step("cgroup", err)
+	cg := s.cg
+	if !intoCgroup {
+		if err := cg.Apply(s.pid); err != nil {
+			return nil, step("cgroup", err)
+		}
 	}
 	cgState := cg.State()
 	s.rec.Cgroup = &cgState
@@ -464,6 +488,35 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 }
 
 const startSock = "start.sock"
+
+// cgroupAtClone prepares attr to start the init in the container's
+// cgroup when the host has only cgroup v2 and the cgroup driver is the
+// filesystem one; it reports whether it did.
+func (s *setup) cgroupAtClone(attr *syscall.SysProcAttr) (bool, error) {
+	if s.r.systemd || cgroups.HostMode() != cgroups.Unified {
+		return false, nil
+	}
+	cg, err := cgroups.New(s.id, s.spec, cgroups.WithLogger(s.r.log))
+	if err != nil {
+		return false, step("cgroup", err)
+	}
+	s.cg = cg
+	// pid -1 creates the cgroup without moving anyone into it.
+	if err := cg.Apply(-1); err != nil {
+		return false, step("cgroup", err)
+	}
+	dir := cg.Path("")
+	if dir == "" {
+		return false, nil
+	}
+	f, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false, nil
+	}
+	s.closeLater(f)
+	attr.UseCgroupFD, attr.CgroupFD = true, int(f.Fd())
+	return true, nil
+}
 
 func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
 	out := make([]syscall.SysProcIDMap, len(m))

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ocikit/ocikit/internal/testutil"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -272,4 +273,33 @@ func TestConcurrentStart(t *testing.T) {
 func hostNetNS() string {
 	l, _ := os.Readlink("/proc/self/ns/net")
 	return l
+}
+
+// TestCgroupV2BornInCgroup checks that on a cgroup v2 host the init starts
+// in its cgroup (clone3 CLONE_INTO_CGROUP). A hybrid host is made to look
+// like a pure v2 one in a private mount namespace.
+func TestCgroupV2BornInCgroup(t *testing.T) {
+	e := newEnv(t)
+	testutil.RequireTool(t, "unshare")
+	id := e.id("v2")
+	b := e.bundle([]string{"cat", "/proc/self/cgroup"}, func(s *specs.Spec) { dropNS(s, specs.CgroupNamespace) })
+	script := `if ! stat -fc %T /sys/fs/cgroup | grep -q cgroup2; then umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup || exit 77; fi; exec "$@"`
+	cmd := exec.Command("unshare", "-m", "sh", "-c", script, "sh", e.bin, "--debug", "--root", e.root, "run", "--bundle", b, id)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() == 77 {
+		t.Skip("cannot mount cgroup2 here")
+	}
+	if err != nil {
+		t.Fatalf("run: %v: %s", err, out)
+	}
+	if !strings.Contains(string(out), "0::/ocikit/"+id+"\n") {
+		t.Errorf("cgroups of the container: %s", out)
+	}
+	if strings.Contains(string(out), "clone into cgroup failed") {
+		t.Errorf("the init was migrated, not born in its cgroup: %s", out)
+	}
+	if cgroupExists(id) {
+		t.Errorf("cgroup left behind")
+	}
 }
