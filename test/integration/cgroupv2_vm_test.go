@@ -56,6 +56,8 @@ func TestCgroupV2VM(t *testing.T) {
 			switch {
 			case !ok:
 				t.Fatalf("no result: the VM stopped before this check\nconsole:\n%s", tail(out, 40))
+			case r.skip:
+				t.Skip(r.reason)
 			case !r.ok:
 				t.Fatalf("%s%s", r.reason, r.detail)
 			}
@@ -66,10 +68,12 @@ func TestCgroupV2VM(t *testing.T) {
 	}
 }
 
-// vmResult is the outcome of one check: ok, or the reason and the lines of
-// the check's log the VM printed after it.
+// vmResult is the outcome of one check: ok, skipped for a reason, or
+// failed for a reason with the lines of the check's log the VM printed
+// after it.
 type vmResult struct {
 	ok     bool
+	skip   bool
 	reason string
 	detail string
 }
@@ -81,7 +85,7 @@ type vmReport struct {
 	done    bool
 }
 
-// parseVMTest reads the VM's console: "VMTEST plan|ok|fail|info|done"
+// parseVMTest reads the VM's console: "VMTEST plan|ok|fail|skip|info|done"
 // lines (possibly preceded by terminal escapes on the same line) and the
 // "  | " log lines following a failure. Anything else is console noise.
 func parseVMTest(console []byte) vmReport {
@@ -112,6 +116,9 @@ func parseVMTest(console []byte) vmReport {
 			name, reason, _ := strings.Cut(rest, ": ")
 			rep.results[name] = vmResult{reason: reason}
 			last = name
+		case "skip":
+			name, reason, _ := strings.Cut(rest, ": ")
+			rep.results[name] = vmResult{skip: true, reason: reason}
 		case "info":
 			rep.info = append(rep.info, rest)
 		case "done":
@@ -136,6 +143,7 @@ func TestParseVMTest(t *testing.T) {
 		console string
 		plan    []string
 		ok      []string
+		skipped []string
 		failed  map[string]string // check -> reason + detail
 		missing []string
 		done    bool
@@ -150,12 +158,13 @@ func TestParseVMTest(t *testing.T) {
 		},
 		{
 			name: "failure with reason and log",
-			console: "VMTEST plan a b\nVMTEST fail a: x is \"1\", want \"2\": really\n  | ocikit: boom\n" +
-				"VMTEST info seconds_a 0.1\n  | not a's\nVMTEST ok b\nVMTEST done\n",
-			plan:   []string{"a", "b"},
-			ok:     []string{"b"},
-			failed: map[string]string{"a": "x is \"1\", want \"2\": really\n  | ocikit: boom"},
-			done:   true,
+			console: "VMTEST plan a b c\nVMTEST fail a: x is \"1\", want \"2\": really\n  | ocikit: boom\n" +
+				"VMTEST info seconds_a 0.1\n  | not a's\nVMTEST ok b\nVMTEST skip c: no loop.ko\nVMTEST done\n",
+			plan:    []string{"a", "b", "c"},
+			ok:      []string{"b"},
+			skipped: []string{"c"},
+			failed:  map[string]string{"a": "x is \"1\", want \"2\": really\n  | ocikit: boom"},
+			done:    true,
 		},
 		{
 			name:    "VM stopped early",
@@ -178,6 +187,11 @@ func TestParseVMTest(t *testing.T) {
 			for _, name := range tt.ok {
 				if r, found := rep.results[name]; !found || !r.ok {
 					t.Errorf("%s: %+v, want ok", name, r)
+				}
+			}
+			for _, name := range tt.skipped {
+				if r, found := rep.results[name]; !found || !r.skip || r.ok {
+					t.Errorf("%s: %+v, want skipped", name, r)
 				}
 			}
 			for name, want := range tt.failed {

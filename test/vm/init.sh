@@ -38,6 +38,11 @@ mount -t tmpfs -o mode=1777 tmp /tmp
 mount -t cgroup2 -o nosuid,nodev,noexec,nsdelegate cgroup2 /sys/fs/cgroup
 hostname vmtest
 
+# The loop driver gives the io.max check block devices (7:N).
+if [ -e /vm/modules/loop.ko ]; then
+	insmod /vm/modules/loop.ko || echo "VMTEST info insmod loop.ko failed"
+fi
+
 read -r up _ </proc/uptime
 echo "VMTEST info boot_seconds $up"
 echo "VMTEST info kernel $(uname -r)"

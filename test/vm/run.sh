@@ -15,6 +15,7 @@
 #   VMTEST plan NAME...          every check it is going to run
 #   VMTEST ok NAME
 #   VMTEST fail NAME: REASON
+#   VMTEST skip NAME: REASON     the VM lacks what the check needs
 #   VMTEST info KEY VALUE        measurements (boot_seconds, checks_seconds)
 #   VMTEST done
 # run exits 0 when the VM reached "VMTEST done" and every check passed, 1
@@ -109,8 +110,12 @@ fetch_kernel() {
 	deb=$(ls -1 "$cache"/"$pkg"_*.deb | tail -n 1)
 	rm -rf "$cache/root.tmp"
 	dpkg-deb -x "$deb" "$cache/root.tmp"
+	# Keep the kernel, its config and the loop driver; drop the rest of
+	# the modules and the package.
+	find "$cache/root.tmp/lib/modules" -type f ! -name loop.ko -delete
 	rm -rf "$cache/root"
 	mv "$cache/root.tmp" "$cache/root"
+	rm -f "$deb"
 }
 
 resolve_kernel_pkg() {
@@ -129,8 +134,17 @@ copy_with_libs() {
 	done
 }
 
+# loop_module prints the loop block driver (uncompressed) of the kernel
+# image $1, from the same package tree, if there is one. With it the VM has
+# block devices for the io.max check.
+loop_module() {
+	local ver=${1##*/vmlinuz-} root
+	root=$(dirname "$(dirname "$1")")
+	ls -1 "$root/lib/modules/$ver/kernel/drivers/block/loop.ko" 2>/dev/null || true
+}
+
 build_initramfs() {
-	local bb ocikit=$1 out=$2
+	local bb ocikit=$1 out=$2 kernel=$3 mod
 	bb=$(command -v busybox) || die "busybox not found (install busybox-static)"
 	file -L "$bb" | grep -q 'statically linked' || die "$bb is not static (install busybox-static)"
 	command -v jq >/dev/null || die "jq not found"
@@ -144,6 +158,8 @@ build_initramfs() {
 	install -m 0644 "$here/checks.sh" "$tree/vm/checks.sh"
 	copy_with_libs "$ocikit" /usr/bin/ocikit
 	copy_with_libs "$(command -v jq)" /usr/bin/jq
+	mod=$(loop_module "$kernel")
+	[[ -z $mod ]] || install -D -m 0644 "$mod" "$tree/vm/modules/loop.ko"
 
 	# The containers' root filesystem: busybox and its applets.
 	local r=$tree/vm/rootfs applet
@@ -176,7 +192,7 @@ run_vm() {
 		log "work directory: $work"
 	fi
 	start=$(date +%s.%N)
-	build_initramfs "$ocikit" "$work/initrd.gz"
+	build_initramfs "$ocikit" "$work/initrd.gz" "$kernel"
 	log "kernel $kernel, initramfs $(du -h "$work/initrd.gz" | cut -f1), built in $(elapsed "$start")s"
 
 	append="console=ttyS0 panic=-1 quiet"
