@@ -110,6 +110,9 @@ void ocikit_nsenter(void)
 	char *joinpath[MAXJOIN];
 	char offsets[8192] = "";
 
+	/* The init runs from /proc/self/fd/N: name it for ps(1). */
+	if (getenv("_OCIKIT_INITFD") != NULL)
+		prctl(PR_SET_NAME, "ocikit:init", 0, 0, 0);
 	if (getenv("_OCIKIT_NODUMP") != NULL) {
 		dumpable = 0;
 		unsetenv("_OCIKIT_NODUMP");
