@@ -15,7 +15,8 @@ import (
 // runHooks runs hooks in order (config.md "POSIX-platform Hooks"), each
 // with the container's state on stdin, and stops at the first failure. The
 // error names the hook kind and path and carries the hook's stderr on one
-// line.
+// line. As with runc, hooks run in the bundle directory, except
+// startContainer hooks, which run inside the container.
 func runHooks(ctx context.Context, kind string, hooks []specs.Hook, st *specs.State) error {
 	if len(hooks) == 0 {
 		return nil
@@ -24,15 +25,19 @@ func runHooks(ctx context.Context, kind string, hooks []specs.Hook, st *specs.St
 	if err != nil {
 		return fmt.Errorf("%s hook: encode state: %w", kind, err)
 	}
+	dir := st.Bundle
+	if kind == "startContainer" {
+		dir = ""
+	}
 	for _, h := range hooks {
-		if err := runHook(ctx, h, data); err != nil {
+		if err := runHook(ctx, h, data, dir); err != nil {
 			return fmt.Errorf("%s hook %s: %w", kind, h.Path, err)
 		}
 	}
 	return nil
 }
 
-func runHook(ctx context.Context, h specs.Hook, state []byte) error {
+func runHook(ctx context.Context, h specs.Hook, state []byte, dir string) error {
 	if h.Timeout != nil {
 		if *h.Timeout <= 0 {
 			return errors.New("timeout must be greater than zero")
@@ -50,6 +55,7 @@ func runHook(ctx context.Context, h specs.Hook, state []byte) error {
 	if cmd.Env == nil {
 		cmd.Env = []string{}
 	}
+	cmd.Dir = dir
 	cmd.Stdin = bytes.NewReader(state)
 	var out bytes.Buffer
 	cmd.Stdout = &limitedBuffer{b: &out, n: 4096}

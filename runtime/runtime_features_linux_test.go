@@ -79,6 +79,7 @@ func TestHooks(t *testing.T) {
 st=$(cat)
 status=$(echo "$st" | sed 's/.*"status":"\([a-z]*\)".*/\1/')
 echo "$1 $status" >> `+log+`
+[ -f config.json ] || { echo "hook $1 not run in the bundle: $(pwd)" >&2; exit 4; }
 [ "$2" = fail ] && { echo "hook $1 refuses" >&2; exit 3; }
 exit 0
 `), 0o755)
