@@ -90,16 +90,16 @@ func planNamespaces(l *specs.Linux) (*nsPlan, error) {
 	return p, nil
 }
 
-func loadSpec(bundle string) (*specs.Spec, error) {
-	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+func loadSpec(bundle string) (*specs.Spec, []byte, error) {
+	data, err := os.ReadFile(filepath.Join(bundle, configFile))
 	if err != nil {
-		return nil, fmt.Errorf("read bundle: %w", err)
+		return nil, nil, fmt.Errorf("read bundle: %w", err)
 	}
 	var spec specs.Spec
 	if err := json.Unmarshal(data, &spec); err != nil {
-		return nil, errorf(ErrInvalidSpec, "%s: %v", filepath.Join(bundle, "config.json"), err)
+		return nil, nil, errorf(ErrInvalidSpec, "%s: %v", filepath.Join(bundle, configFile), err)
 	}
-	return &spec, nil
+	return &spec, data, nil
 }
 
 // checkSpec rejects what the runtime cannot apply, before anything starts
@@ -186,7 +186,7 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o CreateOptions
 	if err != nil {
 		return nil, fmt.Errorf("bundle: %w", err)
 	}
-	spec, err := loadSpec(bundle)
+	spec, specData, err := loadSpec(bundle)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +224,15 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o CreateOptions
 		rootPath = filepath.Join(bundle, rootPath)
 	}
 	s := &setup{r: r, id: id, bundle: bundle, spec: spec, o: o, fg: fg, plan: plan, dir: dir}
-	s.rec = &record{Spec: spec, State: State{
+	if err := os.WriteFile(filepath.Join(dir, configFile), specData, 0o600); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	needsSpec := spec.Linux.Seccomp != nil && spec.Linux.Seccomp.ListenerPath != ""
+	if h := spec.Hooks; h != nil && (len(h.Poststart) > 0 || len(h.Poststop) > 0) {
+		needsSpec = true
+	}
+	s.rec = &record{spec: spec, Hooks: needsSpec, State: State{
 		State: specs.State{
 			Version: specs.Version, ID: id, Status: specs.StateCreating,
 			Bundle: bundle, Annotations: spec.Annotations,

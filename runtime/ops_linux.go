@@ -93,7 +93,14 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	if err := writeState(l.path, rec); err != nil {
 		return err
 	}
-	if h := rec.Spec.Hooks; h != nil && len(h.Poststart) > 0 {
+	if !rec.Hooks {
+		return nil
+	}
+	spec, err := rec.loadSpec(l.path)
+	if err != nil {
+		return err
+	}
+	if h := spec.Hooks; h != nil && len(h.Poststart) > 0 {
 		st := rec.State.State
 		if err := runHooks(ctx, "poststart", h.Poststart, &st); err != nil {
 			// runtime.md "Lifecycle" step 9: stop, destroy, poststop.
@@ -138,7 +145,12 @@ func (r *Runtime) startInit(dir string, rec *record) error {
 				if fds, perr := unix.ParseUnixRights(&cms[0]); perr == nil && len(fds) > 0 {
 					st := rec.State.State
 					st.Status = specs.StateCreated
-					err := r.sendSeccomp(rec.Spec, st, fds[0])
+					spec, err := rec.loadSpec(dir)
+					if err == nil {
+						err = r.sendSeccomp(spec, st, fds[0])
+					} else {
+						unix.Close(fds[0])
+					}
 					if err != nil {
 						unix.Kill(rec.State.Pid, unix.SIGKILL)
 						return err
@@ -272,10 +284,24 @@ func (r *Runtime) destroy(ctx context.Context, dir string, rec *record) error {
 			return fmt.Errorf("delete: remove cgroup: %w", err)
 		}
 	}
+	// The copy of the configuration goes with the directory: read it
+	// first for the poststop hooks.
+	var spec *specs.Spec
+	var specErr error
+	if rec.Hooks {
+		spec, specErr = rec.loadSpec(dir)
+	}
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("delete: %w", err)
 	}
-	if h := rec.Spec.Hooks; h != nil && len(h.Poststop) > 0 {
+	if !rec.Hooks {
+		return nil
+	}
+	if specErr != nil {
+		r.log.Warn("poststop hooks skipped", "container", rec.State.ID, "error", specErr)
+		return nil
+	}
+	if h := spec.Hooks; h != nil && len(h.Poststop) > 0 {
 		st := rec.State.State
 		st.Status = specs.StateStopped
 		st.Pid = 0

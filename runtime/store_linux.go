@@ -16,17 +16,41 @@ import (
 
 const stateFile = "state.json"
 
-// record is what state.json holds: the public state, what the runtime
-// needs to find the container's resources again, and the configuration as
-// it was at create time (runtime.md: later edits of config.json MUST NOT
-// affect the container).
+// record is what state.json holds: the public state and what the runtime
+// needs to find the container's resources again. The configuration as it
+// was at create time (runtime.md: later edits of config.json MUST NOT
+// affect the container) is a copy, config.json, in the same directory,
+// read only by the operations that need it (hooks).
 type record struct {
 	State State `json:"state"`
 	// InitStart is the init's start time (field 22 of /proc/<pid>/stat),
 	// so a recycled pid is never mistaken for the container.
 	InitStart uint64         `json:"initStart,omitempty"`
 	Cgroup    *cgroups.State `json:"cgroup,omitempty"`
-	Spec      *specs.Spec    `json:"spec"`
+	// Hooks says the configuration has poststart or poststop hooks or a
+	// seccomp listener: start and delete read the configuration only then.
+	Hooks bool `json:"hooks,omitempty"`
+
+	spec *specs.Spec
+}
+
+const configFile = "config.json"
+
+// loadSpec returns the container's configuration from its copy in dir.
+func (rec *record) loadSpec(dir string) (*specs.Spec, error) {
+	if rec.spec != nil {
+		return rec.spec, nil
+	}
+	data, err := os.ReadFile(filepath.Join(dir, configFile))
+	if err != nil {
+		return nil, fmt.Errorf("container %q: %w", rec.State.ID, err)
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(data, &spec); err != nil {
+		return nil, fmt.Errorf("container %q: corrupt config.json copy: %w", rec.State.ID, err)
+	}
+	rec.spec = &spec
+	return rec.spec, nil
 }
 
 func (r *Runtime) dir(id string) string { return filepath.Join(r.root, id) }
