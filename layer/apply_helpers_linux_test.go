@@ -2,7 +2,9 @@ package layer
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -81,3 +83,43 @@ func lstatT(t testing.TB, p string) unix.Stat_t {
 	}
 	return st
 }
+
+// snapshot describes every path under dir (not following symlinks): type,
+// mode, owner, size, mtime, link target, content hash and xattrs. Two equal
+// snapshots mean nothing under dir was touched.
+func snapshot(t testing.TB, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		out[rel] = describe(t, p)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("snapshot %s: %v", dir, err)
+	}
+	return out
+}
+
+func assertSameSnapshot(t testing.TB, what string, before, after map[string]string) {
+	t.Helper()
+	var diffs []string
+	for k, v := range before {
+		if after[k] != v {
+			diffs = append(diffs, fmt.Sprintf("%s: %q -> %q", k, v, after[k]))
+		}
+	}
+	for k, v := range after {
+		if _, ok := before[k]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%s: new %q", k, v))
+		}
+	}
+	sort.Strings(diffs)
+	if len(diffs) > 0 {
+		t.Errorf("%s changed:\n%s", what, strings.Join(diffs, "\n"))
+	}
+}
+
