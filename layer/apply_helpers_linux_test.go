@@ -122,4 +122,3 @@ func assertSameSnapshot(t testing.TB, what string, before, after map[string]stri
 		t.Errorf("%s changed:\n%s", what, strings.Join(diffs, "\n"))
 	}
 }
-
