@@ -160,15 +160,16 @@ var validVersion = regexp.MustCompile(`^1\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-
 
 // setup is one create in progress.
 type setup struct {
-	r      *Runtime
-	id     string
-	bundle string
-	spec   *specs.Spec
-	o      CreateOptions
-	fg     bool
-	plan   *nsPlan
-	dir    string
-	rec    *record
+	r       *Runtime
+	id      string
+	bundle  string
+	spec    *specs.Spec
+	o       CreateOptions
+	fg      bool
+	plan    *nsPlan
+	dir     string
+	dirFile *os.File // the state directory, open (and locked)
+	rec     *record
 
 	cmd      *exec.Cmd
 	pid      int
@@ -223,7 +224,7 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o CreateOptions
 	if !filepath.IsAbs(rootPath) {
 		rootPath = filepath.Join(bundle, rootPath)
 	}
-	s := &setup{r: r, id: id, bundle: bundle, spec: spec, o: o, fg: fg, plan: plan, dir: dir}
+	s := &setup{r: r, id: id, bundle: bundle, spec: spec, o: o, fg: fg, plan: plan, dir: dir, dirFile: lf}
 	if err := os.WriteFile(filepath.Join(dir, configFile), specData, 0o600); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("state: %w", err)
@@ -306,9 +307,8 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 	}
 	lf := os.NewFile(uintptr(lfd), "start.sock")
 	s.closeLater(lf)
-	sockPath := filepath.Join(s.dir, startSock)
-	if err := unix.Bind(lfd, &unix.SockaddrUnix{Name: sockPath}); err != nil {
-		return nil, &os.PathError{Op: "bind", Path: sockPath, Err: err}
+	if err := unix.Bind(lfd, &unix.SockaddrUnix{Name: sockPath(s.dirFile)}); err != nil {
+		return nil, &os.PathError{Op: "bind", Path: filepath.Join(s.dir, startSock), Err: err}
 	}
 	if err := unix.Listen(lfd, 1); err != nil {
 		return nil, os.NewSyscallError("listen", err)
@@ -496,6 +496,12 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 }
 
 const startSock = "start.sock"
+
+// sockPath names the start socket through the open state directory: a
+// unix socket path is limited to 107 bytes, a state directory's is not.
+func sockPath(dir *os.File) string {
+	return "/proc/self/fd/" + strconv.Itoa(int(dir.Fd())) + "/" + startSock
+}
 
 // cgroupAtClone prepares attr to start the init in the container's
 // cgroup when the host has only cgroup v2 and the cgroup driver is the

@@ -80,7 +80,7 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	if rec.State.Status != specs.StateCreated {
 		return errorf(ErrWrongState, "container %q is %s, not created", id, rec.State.Status)
 	}
-	if err := r.startInit(l.path, rec); err != nil {
+	if err := r.startInit(l, rec); err != nil {
 		// A failing startContainer hook stops and destroys the container
 		// (runtime.md "Lifecycle" step 7); a failed exec leaves it
 		// stopped, for delete.
@@ -114,7 +114,8 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 // startInit wakes the waiting init and waits for its execve: the init
 // closes the connection by exec (close-on-exec) or writes the error. A
 // seccomp notify descriptor loaded just before the exec arrives first.
-func (r *Runtime) startInit(dir string, rec *record) error {
+func (r *Runtime) startInit(l *lockedDir, rec *record) error {
+	dir := l.path
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return os.NewSyscallError("socket", err)
@@ -122,7 +123,7 @@ func (r *Runtime) startInit(dir string, rec *record) error {
 	f := os.NewFile(uintptr(fd), "start")
 	defer f.Close()
 	sock := filepath.Join(dir, startSock)
-	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: sock}); err != nil {
+	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: sockPath(l.f)}); err != nil {
 		return fmt.Errorf("wake init: %w", &os.PathError{Op: "connect", Path: sock, Err: err})
 	}
 	os.Remove(sock)

@@ -303,3 +303,15 @@ func TestCgroupV2BornInCgroup(t *testing.T) {
 		t.Errorf("cgroup left behind")
 	}
 }
+
+// TestLongID runs a container whose state directory path is longer than a
+// unix socket path may be (107 bytes).
+func TestLongID(t *testing.T) {
+	e := newEnv(t)
+	id := e.id(strings.Repeat("x", 150))
+	e.must("create", "--bundle", e.bundle([]string{"true"}, nil), id)
+	e.must("start", id)
+	pid := e.state(id).Pid
+	waitGone(t, pid)
+	e.must("delete", id)
+}
