@@ -309,9 +309,10 @@ func TestCgroupV2BornInCgroup(t *testing.T) {
 func TestLongID(t *testing.T) {
 	e := newEnv(t)
 	id := e.id(strings.Repeat("x", 150))
-	e.must("create", "--bundle", e.bundle([]string{"true"}, nil), id)
+	e.must("create", "--bundle", e.bundle([]string{"sleep", "1000"}, nil), id)
 	e.must("start", id)
 	pid := e.state(id).Pid
+	e.must("kill", id, "KILL")
 	waitGone(t, pid)
 	e.must("delete", id)
 }
