@@ -195,38 +195,51 @@ func unpackLayer(ctx context.Context, blobs BlobOpener, a *applier, desc v1.Desc
 	defer rc.Close()
 	blobHash := desc.Digest.Algorithm().Hash()
 	counted := &hashingReader{r: rc, h: blobHash}
+	var applyErr error
 	dec, err := Decompress(desc.MediaType, counted)
 	if err != nil {
-		return err
+		applyErr = err
+	} else {
+		pipe := newHashPipe(dec, diffID.Algorithm().Hash())
+		applyErr = a.applyLayer(ctx, pipe)
+		if applyErr == nil {
+			// The tar reader stops at the end-of-archive marker; what
+			// follows (zero padding) is part of the diff_id too.
+			if _, err := io.Copy(io.Discard, pipe); err != nil {
+				applyErr = fmt.Errorf("decompress: %w", err)
+			}
+		}
+		pipe.Close()
+		if err := dec.Close(); err != nil && applyErr == nil {
+			applyErr = fmt.Errorf("decompress: %w", err)
+		}
+		if applyErr == nil {
+			if got := digest.NewDigest(diffID.Algorithm(), pipe.h); got != diffID {
+				applyErr = fmt.Errorf("%w: uncompressed content is %s, config says %s", ErrDiffIDMismatch, got, diffID)
+			}
+		}
 	}
-	defer dec.Close()
-	pipe := newHashPipe(dec, diffID.Algorithm().Hash())
-	defer pipe.Close()
-
-	if err := a.applyLayer(ctx, pipe); err != nil {
-		return err
+	if applyErr != nil && ctx.Err() != nil {
+		return applyErr
 	}
-	// The tar reader stops at the end-of-archive marker; what follows (zero
-	// padding) is part of the diff_id and of the blob.
-	if _, err := io.Copy(io.Discard, pipe); err != nil {
-		return fmt.Errorf("decompress: %w", err)
-	}
-	if err := dec.Close(); err != nil {
-		return fmt.Errorf("decompress: %w", err)
-	}
+	// Read the blob to its end and check it, also when the layer failed:
+	// a blob that is not what the descriptor says explains any failure
+	// (garbage tar headers, a bad checksum) better than its symptom.
+	var blobErr error
 	if _, err := io.Copy(io.Discard, counted); err != nil {
-		return fmt.Errorf("read blob: %w", err)
+		blobErr = fmt.Errorf("read blob: %w", err)
+	} else if counted.n != desc.Size {
+		blobErr = fmt.Errorf("%w: read %d bytes, descriptor says %d", ErrSizeMismatch, counted.n, desc.Size)
+	} else if got := digest.NewDigest(desc.Digest.Algorithm(), blobHash); got != desc.Digest {
+		blobErr = fmt.Errorf("%w: content is %s", ErrDigestMismatch, got)
 	}
-	if counted.n != desc.Size {
-		return fmt.Errorf("%w: read %d bytes, descriptor says %d", ErrSizeMismatch, counted.n, desc.Size)
+	switch {
+	case blobErr != nil && applyErr != nil:
+		return fmt.Errorf("%w (which made it fail with: %v)", blobErr, applyErr)
+	case blobErr != nil:
+		return blobErr
 	}
-	if got := digest.NewDigest(desc.Digest.Algorithm(), blobHash); got != desc.Digest {
-		return fmt.Errorf("%w: content is %s", ErrDigestMismatch, got)
-	}
-	if got := digest.NewDigest(diffID.Algorithm(), pipe.h); got != diffID {
-		return fmt.Errorf("%w: uncompressed content is %s, config says %s", ErrDiffIDMismatch, got, diffID)
-	}
-	return nil
+	return applyErr
 }
 
 // hashingReader hashes and counts what is read through it.

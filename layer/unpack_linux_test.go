@@ -80,6 +80,7 @@ func TestUnpackFailures(t *testing.T) {
 				corrupt(img, 0, func(b []byte) { b[len(b)/2] ^= 0xff })
 				return img
 			},
+			want:   ErrDigestMismatch,
 			substr: "gzip",
 		},
 		{
@@ -89,6 +90,7 @@ func TestUnpackFailures(t *testing.T) {
 				corrupt(img, 0, func(b []byte) { b[0] = 0 })
 				return img
 			},
+			want:   ErrDigestMismatch,
 			substr: "gzip",
 		},
 		{
@@ -98,7 +100,25 @@ func TestUnpackFailures(t *testing.T) {
 				corrupt(img, 0, func(b []byte) { b[len(b)/2] ^= 0xff; b[len(b)-3] ^= 0xff })
 				return img
 			},
+			want:   ErrDigestMismatch,
 			substr: "zstd",
+		},
+		{
+			// A gzip stream with a wrong checksum but a blob matching its
+			// descriptor (the image was built from it): the gzip error.
+			name: "gzip checksum",
+			build: func(t *testing.T) *testImage {
+				img := newTestImage(t, v1.MediaTypeImageLayerGzip, good)
+				d := img.manifest.Layers[0].Digest
+				b := bytes.Clone(img.blobs.blobs[d])
+				b[len(b)-8] ^= 0xff // CRC-32 of the gzip trailer
+				delete(img.blobs.blobs, d)
+				nd := digest.FromBytes(b)
+				img.blobs.blobs[nd] = b
+				img.manifest.Layers[0].Digest = nd
+				return img
+			},
+			substr: "gzip",
 		},
 		{
 			name: "truncated tar",
