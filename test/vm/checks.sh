@@ -22,7 +22,8 @@ PLAN="spec run-exit-status lifecycle list-and-state memory-max memory-low
 memory-swap memory-enforced pids-max pids-enforced cpu-max cpu-burst
 cpu-weight cpuset io-weight io-max unified hugetlb-max
 devices-default-deny devices-allow-rule cgroupns cgroupspath-relative
-cgroupspath-absolute delete-force-running delete-removes-cgroup"
+cgroupspath-absolute kill-all rootless-delegated delete-force-running
+delete-removes-cgroup"
 
 # oc runs the CLI with a deadline: a hanging command fails its check
 # instead of stalling the whole VM.
@@ -377,6 +378,81 @@ check_cgroupspath_absolute() {
 	want "$dir/pids.max" 33
 	oc delete -f abs || fail "delete -f failed"
 	[ -d "$dir" ] && fail "$dir still exists after delete"
+	return 0
+}
+
+# Without a pid namespace the init's children survive it: kill --all
+# signals every process of the cgroup (freezing it first for SIGKILL, so
+# nothing forks in between, and thawing it after).
+check_kill_all() {
+	script killall <<-'EOF'
+		sleep 1000 &
+		sleep 1001 &
+		exec sleep 1002
+	EOF
+	b=$(bundle killall '.linux.namespaces -= [{"type": "pid"}] | .process.args = ["sh", "/s/killall.sh"]') || exit
+	dir=$(created killall "$b") || exit
+	oc start killall || fail "start failed"
+	i=0
+	while [ "$(wc -l <"$dir/cgroup.procs")" -lt 3 ]; do
+		i=$((i + 1))
+		[ $i -le 100 ] || fail "the container's 3 processes did not start: $(tr '\n' ' ' <"$dir/cgroup.procs")"
+		sleep 0.1
+	done
+	oc kill --all killall KILL || fail "ocikit kill --all killall KILL failed"
+	i=0
+	until grep -qx 'populated 0' "$dir/cgroup.events"; do
+		i=$((i + 1))
+		[ $i -le 100 ] || fail "processes left after kill --all: $(tr '\n' ' ' <"$dir/cgroup.procs")"
+		sleep 0.1
+	done
+	want "$dir/cgroup.freeze" 0
+	oc delete killall || fail "delete after kill --all failed"
+	[ -d "$dir" ] && fail "cgroup $dir still exists after delete"
+	return 0
+}
+
+# A rootless container in a delegated subtree, as systemd's Delegate=yes
+# gives a user's session: user rl (1000) owns /vmtest/rl, its shell sits in
+# /vmtest/rl/shell, and ocikit run as rl creates the container's cgroup
+# (relative cgroupsPath "ct") beside it and writes its limits there.
+as_rl() {
+	sh -c 'echo $$ >'"$CG/vmtest/rl/shell/cgroup.procs"' && exec su -s /bin/sh rl -c "$0"' "$*"
+}
+
+check_rootless_delegated() {
+	rl=$CG/vmtest/rl
+	mkdir -p $rl/shell || fail "mkdir $rl/shell failed"
+	for f in $rl $rl/cgroup.procs $rl/cgroup.subtree_control $rl/cgroup.threads \
+		$rl/shell $rl/shell/cgroup.procs $rl/shell/cgroup.subtree_control $rl/shell/cgroup.threads; do
+		chown 1000:1000 "$f" || fail "chown $f failed"
+	done
+	b=/vm/b/rl
+	rm -rf $b
+	mkdir -p $b
+	chown 1000:1000 $b
+	as_rl "ocikit spec --rootless -b $b" >/tmp/vmtest.rl.out 2>&1 || fail "ocikit spec --rootless as rl: $(tail -n 1 /tmp/vmtest.rl.out)"
+	jq --arg root "$ROOTFS" '.root.path = $root | .process.terminal = false | .process.args = ["sleep", "1000"]
+		| .linux.cgroupsPath = "ct"
+		| .linux.resources = {"memory": {"limit": 33554432}, "pids": {"limit": 20}}' \
+		$b/config.json >$b/config.new || fail "jq edit of the rootless config failed"
+	mv $b/config.new $b/config.json
+	m=$(jq -c '.linux.uidMappings' $b/config.json)
+	[ "$m" = '[{"containerID":0,"hostID":1000,"size":1}]' ] || fail "spec --rootless as rl maps $m, want rl (1000) to 0"
+	as_rl "ocikit --root /tmp/rl-state create -b $b rlc" >/tmp/vmtest.rl.out 2>&1 ||
+		fail "ocikit create as rl: $(tail -n 1 /tmp/vmtest.rl.out)"
+	set -- $(timeout 60 ocikit --root /tmp/rl-state state rlc | jq -r '.status + " " + (.pid | tostring)')
+	[ "$1" = created ] || fail "rootless container is \"$1\" after create, want created"
+	dir=$CG$(cgroup_of "$2")
+	[ "$dir" = $rl/ct ] || fail "rootless init $2 is in $dir, want $rl/ct"
+	want "$dir/memory.max" 33554432
+	want "$dir/pids.max" 20
+	[ "$(stat -c %u /proc/$2)" = 1000 ] || fail "rootless init $2 runs as uid $(stat -c %u /proc/$2), want 1000"
+	as_rl "ocikit --root /tmp/rl-state start rlc" >/tmp/vmtest.rl.out 2>&1 ||
+		fail "ocikit start as rl: $(tail -n 1 /tmp/vmtest.rl.out)"
+	as_rl "ocikit --root /tmp/rl-state delete -f rlc" >/tmp/vmtest.rl.out 2>&1 ||
+		fail "ocikit delete -f as rl: $(tail -n 1 /tmp/vmtest.rl.out)"
+	[ -d "$dir" ] && fail "cgroup $dir still exists after delete -f"
 	return 0
 }
 

@@ -150,7 +150,10 @@ build_initramfs() {
 	command -v jq >/dev/null || die "jq not found"
 	tree=$work/tree
 	rm -rf "$tree"
-	mkdir -p "$tree"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,run,tmp,newroot,vm/rootfs}
+	mkdir -p "$tree"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,run,tmp,newroot,vm/rootfs}
+	# rl runs the rootless check.
+	printf 'root:x:0:0:root:/root:/bin/sh\nrl:x:1000:1000:rootless:/tmp:/bin/sh\n' >"$tree/etc/passwd"
+	printf 'root:x:0:\nrl:x:1000:\n' >"$tree/etc/group"
 
 	install -m 0755 "$bb" "$tree/bin/busybox"
 	ln -s busybox "$tree/bin/sh"
