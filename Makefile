@@ -9,7 +9,7 @@ LDFLAGS := -s -w -X github.com/ocikit/ocikit/version.Commit=$(COMMIT)
 BIN     := $(CURDIR)/bin/ocikit
 FUZZTIME ?= 10s
 
-.PHONY: all build deps test unit fuzz demo bench conformance clean vet
+.PHONY: all build deps test unit fuzz demo bench conformance vmtest clean vet
 
 all: build
 
@@ -39,6 +39,13 @@ demo: deps build
 
 bench: deps build
 	OCIKIT=$(BIN) bash bench/run.sh
+
+# Pure cgroup v2: boots a throw-away qemu VM (software emulation) with
+# Debian's cloud kernel and runs the runtime's cgroup checks inside it. Also
+# part of `make test` (test/integration TestCgroupV2VM).
+vmtest: deps build
+	bash test/vm/run.sh deps
+	OCIKIT=$(BIN) bash test/vm/run.sh run
 
 conformance: deps build
 	OCIKIT=$(BIN) bash conformance/run.sh
