@@ -112,7 +112,8 @@ func checkSpec(spec *specs.Spec, plan *nsPlan, o CreateOptions, fg bool) error {
 	}
 	p := spec.Process
 	if p == nil {
-		return bad("config.json: process is required")
+		// runtime.md "Start" (not create) MUST fail without a process.
+		p = &specs.Process{Args: []string{"-"}}
 	}
 	if len(p.Args) == 0 || p.Args[0] == "" {
 		return bad("config.json: process.args must not be empty")
@@ -148,8 +149,10 @@ func checkSpec(spec *specs.Spec, plan *nsPlan, o CreateOptions, fg bool) error {
 	if o.PreserveFDs < 0 {
 		return bad("--preserve-fds must not be negative")
 	}
-	if err := process.ValidateProcess(p); err != nil {
-		return err
+	if spec.Process != nil {
+		if err := process.ValidateProcess(p); err != nil {
+			return err
+		}
 	}
 	return process.ValidateLinux(l)
 }
@@ -315,7 +318,7 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 	}
 	cfg.StartFD = addFile(lf)
 	// Terminal.
-	if spec.Process.Terminal {
+	if spec.Process != nil && spec.Process.Terminal {
 		master, slavePath, err := openPty()
 		if err != nil {
 			return nil, step("console", err)

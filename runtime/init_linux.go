@@ -142,6 +142,12 @@ func (c *initConfig) run(sync *os.File) error {
 			return step("join session keyring", err)
 		}
 	}
+	if p == nil {
+		// Nothing to run: start MUST fail (runtime.md "Start").
+		conn := c.waitStart(sync)
+		unix.Write(conn, []byte("config.json: process is not set: nothing to start"))
+		os.Exit(1)
+	}
 	if err := process.SetRlimits(p.Rlimits); err != nil {
 		return step("rlimits", err)
 	}
@@ -208,24 +214,7 @@ func (c *initConfig) run(sync *os.File) error {
 	if err != nil {
 		return step("exec", err)
 	}
-	if err := sendMsg(sync, syncMsg{Type: msgReady}); err != nil {
-		return step("sync", err)
-	}
-	sync.Close()
-
-	// Wait for start: accept(2) on the socket in the state directory.
-	lfd := c.StartFD
-	var conn int
-	for {
-		conn, _, err = unix.Accept4(lfd, unix.SOCK_CLOEXEC)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		os.Exit(1)
-	}
-	unix.Close(lfd)
+	conn := c.waitStart(sync)
 	startErr := func(err error) error {
 		unix.Write(conn, []byte(oneLine(err.Error())))
 		os.Exit(1)
@@ -256,6 +245,27 @@ func (c *initConfig) run(sync *os.File) error {
 // to the runtime over sock, which passes it to the agent at listenerPath
 // in the runtime's mount namespace (config-linux.md "Seccomp"). With ack
 // (the sync socket) the init waits until the runtime has done so.
+// waitStart tells the runtime the container is created and waits for
+// start: accept(2) on the socket in the state directory. It returns the
+// connection to `start`; without one (the runtime is gone) the init exits.
+func (c *initConfig) waitStart(sync *os.File) int {
+	if err := sendMsg(sync, syncMsg{Type: msgReady}); err != nil {
+		os.Exit(1)
+	}
+	sync.Close()
+	for {
+		conn, _, err := unix.Accept4(c.StartFD, unix.SOCK_CLOEXEC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			os.Exit(1)
+		}
+		unix.Close(c.StartFD)
+		return conn
+	}
+}
+
 func loadSeccomp(cfg *specs.LinuxSeccomp, sock int, ack *os.File) error {
 	fd, err := seccomp.Load(cfg)
 	if err != nil {

@@ -236,7 +236,6 @@ func TestFailureCleanup(t *testing.T) {
 		{"duplicate namespace", []string{"true"}, func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.PIDNamespace})
 		}, "pid namespace listed twice"},
-		{"no process", nil, func(s *specs.Spec) { s.Process = nil }, "process is required"},
 		{"bad version", []string{"true"}, func(s *specs.Spec) { s.Version = "invalid" }, `ociVersion "invalid"`},
 	}
 	for _, tc := range tests {
@@ -449,4 +448,19 @@ func TestBinaryMountReplaced(t *testing.T) {
 	if len(now) != 1 || now[0] == old[0] {
 		t.Errorf("binary mounts after an upgrade: %v (before: %v)", now, old)
 	}
+}
+
+// TestNoProcess: runtime.md lets create succeed without process; start
+// MUST then fail.
+func TestNoProcess(t *testing.T) {
+	e := newEnv(t)
+	id := e.id("noproc")
+	e.must("create", "--bundle", e.bundle(nil, func(s *specs.Spec) { s.Process = nil }), id)
+	pid := e.state(id).Pid
+	e.fails("process is not set", "start", id)
+	waitGone(t, pid)
+	if st := e.state(id); st.Status != specs.StateStopped {
+		t.Errorf("status %s after the failed start", st.Status)
+	}
+	e.must("delete", id)
 }
