@@ -81,7 +81,7 @@ func (g *globals) setup(*cobra.Command) error {
 	if g.debug {
 		level = slog.LevelDebug
 	}
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: lowerLevel}
 	switch strings.ToLower(g.logFormat) {
 	case "text", "":
 		g.logger = slog.New(slog.NewTextHandler(w, opts))
@@ -91,6 +91,27 @@ func (g *globals) setup(*cobra.Command) error {
 		return fmt.Errorf("unknown --log-format %q: want text or json", g.logFormat)
 	}
 	return nil
+}
+
+// lowerLevel writes levels as runc's logrus does ("error", "warning"):
+// containerd's go-runc takes the runtime's last error from the --log file
+// only from records whose level is exactly "error".
+func lowerLevel(_ []string, a slog.Attr) slog.Attr {
+	if a.Key == slog.LevelKey {
+		if l, ok := a.Value.Any().(slog.Level); ok {
+			switch {
+			case l >= slog.LevelError:
+				return slog.String(a.Key, "error")
+			case l >= slog.LevelWarn:
+				return slog.String(a.Key, "warning")
+			case l >= slog.LevelInfo:
+				return slog.String(a.Key, "info")
+			default:
+				return slog.String(a.Key, "debug")
+			}
+		}
+	}
+	return a
 }
 
 func (g *globals) log() *slog.Logger {

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ocikit/ocikit/internal/testutil"
+)
+
+// TestLogFileErrors: with --log and --log-format json a failing command
+// writes its error to the log as containerd's go-runc reads it (a record
+// whose "level" is exactly "error"), and prints one line on stderr.
+func TestLogFileErrors(t *testing.T) {
+	bin := testutil.Binary(t)
+	dir := t.TempDir()
+	tests := []struct {
+		name   string
+		format string
+		check  func(t *testing.T, log string)
+	}{
+		{"json", "json", func(t *testing.T, log string) {
+			sc := bufio.NewScanner(strings.NewReader(log))
+			found := false
+			for sc.Scan() {
+				var rec map[string]any
+				if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+					t.Fatalf("log line %q is not JSON: %v", sc.Text(), err)
+				}
+				if rec["level"] == "error" && strings.Contains(rec["msg"].(string), "nosuch") {
+					found = true
+				}
+			}
+			if !found {
+				t.Fatalf("no {\"level\":\"error\"} record naming the container in %q", log)
+			}
+		}},
+		{"text", "text", func(t *testing.T, log string) {
+			if !strings.Contains(log, "level=error") || !strings.Contains(log, "nosuch") {
+				t.Fatalf("log %q has no level=error record naming the container", log)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logFile := filepath.Join(dir, tt.name+".log")
+			cmd := exec.Command(bin, "--root", filepath.Join(dir, "state"), "--log", logFile, "--log-format", tt.format, "state", "nosuch")
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("state of a missing container succeeded: %s", out)
+			}
+			if lines := strings.Count(strings.TrimSpace(string(out)), "\n") + 1; lines != 1 || !strings.HasPrefix(string(out), "ocikit: ") {
+				t.Errorf("stderr = %q, want one line starting with \"ocikit: \"", out)
+			}
+			data, err := os.ReadFile(logFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, string(data))
+		})
+	}
+	t.Run("bad format", func(t *testing.T) {
+		out, err := exec.Command(bin, "--log-format", "xml", "version").CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "unknown --log-format") {
+			t.Fatalf("--log-format xml: err=%v out=%q", err, out)
+		}
+	})
+}
