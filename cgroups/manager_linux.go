@@ -167,7 +167,9 @@ func (m *Manager) Apply(pid int) error {
 }
 
 // Set writes r (the container's full linux.resources) to the cgroup. A nil
-// r writes the resources New was given.
+// r writes the resources New was given. It is meant for a container being
+// created, whose processes do not run yet: on cgroup v1 the device list is
+// rewritten from scratch (Update freezes a running container for that).
 func (m *Manager) Set(r *specs.LinuxResources) error {
 	if r == nil {
 		r = m.st.Resources
@@ -179,7 +181,7 @@ func (m *Manager) Set(r *specs.LinuxResources) error {
 	if err != nil {
 		return err
 	}
-	if err := m.set(r, res); err != nil {
+	if err := m.set(r, res, false); err != nil {
 		return err
 	}
 	m.st.Resources = r
@@ -198,14 +200,16 @@ func (m *Manager) Update(r *specs.LinuxResources) error {
 	if r == nil || r.Devices == nil {
 		res.SkipDevices = true
 	}
-	if err := m.set(merged, res); err != nil {
+	if err := m.set(merged, res, true); err != nil {
 		return err
 	}
 	m.st.Resources = merged
 	return nil
 }
 
-func (m *Manager) set(r *specs.LinuxResources, res *lc.Resources) error {
+// set writes res; live says the container's processes run (an update),
+// which matters for the v1 device list (setDevicesV1).
+func (m *Manager) set(r *specs.LinuxResources, res *lc.Resources, live bool) error {
 	if len(res.Unified) > 0 && !lc.IsCgroup2UnifiedMode() {
 		return fmt.Errorf("%w: linux.resources.unified needs a cgroup v2 host (this host is %s)", ErrInvalidResources, HostMode())
 	}
@@ -222,8 +226,25 @@ func (m *Manager) set(r *specs.LinuxResources, res *lc.Resources) error {
 	if hybridHugetlb {
 		huge, res.HugetlbLimit = res.HugetlbLimit, nil
 	}
+	// The v1 device list is written in config order here, not by the
+	// library (setDevicesV1); cgroup v2 keeps the library's eBPF program.
+	devDir := ""
+	if !lc.IsCgroup2UnifiedMode() && !m.st.Systemd && !res.SkipDevices {
+		devDir = m.m.Path("devices")
+	}
+	devRules := res.Devices
+	if devDir != "" {
+		res.SkipDevices = true
+	}
 	if err := m.m.Set(res); err != nil {
 		return fmt.Errorf("cgroups: set resources of %s: %w", m.st.CgroupsPath, err)
+	}
+	if devDir != "" {
+		if err := m.setDevicesV1(devDir, devRules, live); err != nil && !m.st.Rootless {
+			// A rootless container's device list is not expected to be
+			// writable, as with the library.
+			return fmt.Errorf("cgroups: set devices of %s: %w", m.st.CgroupsPath, err)
+		}
 	}
 	if hybridHugetlb {
 		if err := setUnifiedHugetlb(m.m.Path(""), huge); err != nil {

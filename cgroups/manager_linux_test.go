@@ -606,3 +606,71 @@ func TestManagerBlkioWeights(t *testing.T) {
 		}
 	}
 }
+
+// TestManagerDevicesOrder checks that a cgroup v1 device list holds the
+// allow-list in config order (config-linux.md "Allowed Device list": applied
+// in order), followed by the default devices, at create and after an
+// update of the running container, and that a later deny narrows an earlier
+// allow as the kernel applies it.
+func TestManagerDevicesOrder(t *testing.T) {
+	testutil.RequireRoot(t)
+	if HostMode() == Unified {
+		t.Skip("cgroup v2 has an eBPF program, no device list")
+	}
+	dev := func(allow bool, typ string, major, minor int64, access string) specs.LinuxDeviceCgroup {
+		return specs.LinuxDeviceCgroup{Allow: allow, Type: typ, Major: ptr(major), Minor: ptr(minor), Access: access}
+	}
+	denyAll := specs.LinuxDeviceCgroup{Allow: false, Access: "rwm"}
+	defaults := []string{"c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
+		"c 5:0 rwm", "c 5:2 rwm", "c 10:200 rwm", "c 136:* rwm"}
+	m := newTestManager(t, &specs.Linux{Resources: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{
+		denyAll, dev(true, "c", 10, 229, "rwm"), dev(true, "b", 8, 20, "rw"), dev(true, "b", 10, 200, "r"),
+	}}})
+	c := startChild(t)
+	if err := m.Apply(c.cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Set(nil); err != nil {
+		t.Fatal(err)
+	}
+	want := append([]string{"c 10:229 rwm", "b 8:20 rw", "b 10:200 r"}, defaults...)
+	if got := strings.Split(readFile(t, m.Path("devices"), "devices.list"), "\n"); !slices.Equal(got, want) {
+		t.Errorf("after create: devices.list\n%q\nwant\n%q", got, want)
+	}
+
+	// An update of the running container: the same order, a deny that
+	// narrows the allow before it, and the container not left frozen.
+	if err := m.Update(&specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{
+		denyAll, dev(true, "c", 1, 11, "rw"), dev(false, "c", 1, 11, "w"), dev(true, "b", 7, 0, "r"),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	want = append([]string{"c 1:11 r", "b 7:0 r"}, defaults...)
+	if got := strings.Split(readFile(t, m.Path("devices"), "devices.list"), "\n"); !slices.Equal(got, want) {
+		t.Errorf("after update: devices.list\n%q\nwant\n%q", got, want)
+	}
+	if frozen, err := m.Frozen(); err != nil || frozen {
+		t.Errorf("after update: frozen %v, %v", frozen, err)
+	}
+	got := c.run(t, `if (: </dev/kmsg) 2>/dev/null; then echo read ok; fi; if (: >/dev/kmsg) 2>/dev/null; then echo write ok; else echo write denied; fi`)
+	if !slices.Equal(got, []string{"read ok", "write denied"}) {
+		t.Errorf("kmsg after update: %q", got)
+	}
+
+	// A paused container stays paused across an update.
+	if err := m.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Update(&specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{denyAll}}); err != nil {
+		t.Fatal(err)
+	}
+	if frozen, err := m.Frozen(); err != nil || !frozen {
+		t.Errorf("paused container after update: frozen %v, %v", frozen, err)
+	}
+	if err := m.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Split(readFile(t, m.Path("devices"), "devices.list"), "\n"); !slices.Equal(got, defaults) {
+		t.Errorf("after deny-all update: devices.list\n%q\nwant\n%q", got, defaults)
+	}
+}
