@@ -19,6 +19,8 @@ import (
 	"github.com/ocikit/ocikit/cgroups"
 	"github.com/ocikit/ocikit/runtime/nsenter"
 	"github.com/ocikit/ocikit/runtime/process"
+	"github.com/ocikit/ocikit/runtime/rootfs"
+	"github.com/ocikit/ocikit/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -259,7 +261,14 @@ func (s *setup) closeLater(c io.Closer) { s.closers = append(s.closers, c) }
 
 func (s *setup) run(ctx context.Context) (*Container, error) {
 	spec, plan := s.spec, s.plan
-	exeFile, err := s.r.initBinary()
+	// The cgroup manager first: a configuration it refuses (or a missing
+	// systemd) fails before any process starts. Nothing is created yet.
+	cg, err := s.r.newCgroup(s.id, spec)
+	if err != nil {
+		return nil, err
+	}
+	s.cg = cg
+	exeFile, err := initBinary()
 	if err != nil {
 		return nil, err
 	}
@@ -281,6 +290,37 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 	addFile := func(f *os.File) int {
 		files = append(files, f)
 		return 3 + len(files) - 1
+	}
+	if spec.Linux.Seccomp != nil {
+		// Compiled here, loaded by the init: see initConfig.Seccomp.
+		prog, err := seccomp.Compile(spec.Linux.Seccomp,
+			seccomp.WithCacheDir(filepath.Join(s.r.root, seccompCache)), seccomp.WithLogger(s.r.log))
+		if err != nil {
+			return nil, err // "seccomp: ..."
+		}
+		cfg.Seccomp = prog
+		l := *spec.Linux
+		l.Seccomp = nil
+		sp := *spec
+		sp.Linux = &l
+		cfg.Spec = &sp
+	}
+	// Idmapped mounts are made here, in the runtime's user namespace:
+	// inside the container's, mount_setattr(2) would need privileges over
+	// the filesystem's owner namespace. Not for a mount namespace joined
+	// by path, where the sources are the joined namespace's.
+	if !plan.has[specs.MountNamespace] || plan.newNS[specs.MountNamespace] {
+		fds, err := rootfs.OpenIDMappedMounts(spec, s.bundle)
+		if err != nil {
+			return nil, step("prepare rootfs", err)
+		}
+		for i, f := range fds {
+			s.closeLater(f)
+			if cfg.MountFds == nil {
+				cfg.MountFds = map[int]int{}
+			}
+			cfg.MountFds[i] = addFile(f)
+		}
 	}
 	// The init is executed through a descriptor: the state root may be
 	// closed to the init's user (a user namespace's root is not the
@@ -373,7 +413,9 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 		if plan.newNS[specs.UserNamespace] {
 			attr.UidMappings = idMaps(spec.Linux.UIDMappings)
 			attr.GidMappings = idMaps(spec.Linux.GIDMappings)
-			attr.GidMappingsEnableSetgroups = true
+			// An unprivileged user may write gid_map only after denying
+			// setgroups(2) (user_namespaces(7)).
+			attr.GidMappingsEnableSetgroups = os.Geteuid() == 0
 			// Become the namespace's root before execve, or the init
 			// would run without capabilities in its own namespace.
 			if isMapped(spec.Linux.UIDMappings, 0) && isMapped(spec.Linux.GIDMappings, 0) {
@@ -435,14 +477,6 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 	}
 
 	// The cgroup, before the init runs anything of the container's.
-	if s.cg == nil {
-		cg, err := cgroups.New(s.id, spec, cgroups.WithSystemd(s.r.systemd), cgroups.WithLogger(s.r.log))
-		if err != nil {
-			return nil, step("cgroup", err)
-		}
-		s.cg = cg
-	}
-	cg := s.cg
 	if !intoCgroup {
 		if err := cg.Apply(s.pid); err != nil {
 			return nil, step("cgroup", err)
@@ -500,6 +534,10 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 
 const startSock = "start.sock"
 
+// seccompCache is the directory under the root holding compiled seccomp
+// programs (`list` skips it: it has no state.json).
+const seccompCache = ".seccomp-cache"
+
 // sockPath names the start socket through the open state directory: a
 // unix socket path is limited to 107 bytes, a state directory's is not.
 func sockPath(dir *os.File) string {
@@ -513,11 +551,7 @@ func (s *setup) cgroupAtClone(attr *syscall.SysProcAttr) (bool, error) {
 	if s.r.systemd || cgroups.HostMode() != cgroups.Unified {
 		return false, nil
 	}
-	cg, err := cgroups.New(s.id, s.spec, cgroups.WithLogger(s.r.log))
-	if err != nil {
-		return false, step("cgroup", err)
-	}
-	s.cg = cg
+	cg := s.cg
 	// pid -1 creates the cgroup without moving anyone into it.
 	if err := cg.Apply(-1); err != nil {
 		return false, step("cgroup", err)
@@ -533,6 +567,19 @@ func (s *setup) cgroupAtClone(attr *syscall.SysProcAttr) (bool, error) {
 	s.closeLater(f)
 	attr.UseCgroupFD, attr.CgroupFD = true, int(f.Fd())
 	return true, nil
+}
+
+// newCgroup returns the container's cgroup manager for the runtime's
+// driver and rootless mode.
+func (r *Runtime) newCgroup(id string, spec *specs.Spec) (*cgroups.Manager, error) {
+	cg, err := cgroups.New(id, spec, cgroups.WithSystemd(r.systemd), cgroups.WithRootless(r.rootless), cgroups.WithLogger(r.log))
+	if errors.Is(err, cgroups.ErrSystemdUnavailable) {
+		return nil, errorf(ErrNotSupported, "--systemd-cgroup: the systemd cgroup driver is not available (systemd is not running on this host)")
+	}
+	if err != nil {
+		return nil, step("cgroup", err)
+	}
+	return cg, nil
 }
 
 func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {

@@ -16,7 +16,16 @@
 //
 // Every operation on a container holds an flock(2) on its state directory;
 // state.json is replaced atomically. The binary is executed from a
-// read-only bind mount under the root so that a container can never write
-// to it through /proc/<pid>/exe (CVE-2019-5736); the init is non-dumpable
-// until execve(2).
+// detached read-only bind mount of itself (open_tree(2), mount_setattr(2);
+// attached nowhere, gone with its last user, so nothing is left under the
+// root) or, without the privilege to mount, from a sealed memfd copy, so
+// that a container can never write to it through /proc/<pid>/exe
+// (CVE-2019-5736); the init is non-dumpable until execve(2).
+//
+// The parent does what the init cannot or should not: it compiles the
+// seccomp profile (cached under <root>/.seccomp-cache; the init only
+// loads the program, after its rlimits, so a low RLIMIT_AS cannot starve
+// libseccomp) and opens idmapped mounts in its own user namespace. With
+// WithRootless (--rootless, auto for a non-root caller) a cgroup that
+// cannot be created is tolerated, as runc does.
 package runtime

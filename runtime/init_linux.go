@@ -102,6 +102,12 @@ func (c *initConfig) run(sync *os.File) error {
 		}
 	}
 	opts := rootfs.Options{NoPivot: c.NoPivot, Console: c.ConsolePath, CgroupPaths: c.CgroupPaths, UserNS: c.UserNS}
+	if len(c.MountFds) > 0 {
+		opts.MountFds = make(map[int]*os.File, len(c.MountFds))
+		for i, fd := range c.MountFds {
+			opts.MountFds[i] = os.NewFile(uintptr(fd), "idmapped mount")
+		}
+	}
 	if err := rootfs.Prepare(spec, c.Bundle, opts); err != nil {
 		return step("prepare rootfs", err)
 	}
@@ -148,9 +154,6 @@ func (c *initConfig) run(sync *os.File) error {
 		unix.Write(conn, []byte("config.json: process is not set: nothing to start"))
 		os.Exit(1)
 	}
-	if err := process.SetRlimits(p.Rlimits); err != nil {
-		return step("rlimits", err)
-	}
 	if err := process.SetOOMScoreAdj(p.OOMScoreAdj); err != nil {
 		return step("oomScoreAdj", err)
 	}
@@ -180,17 +183,22 @@ func (c *initConfig) run(sync *os.File) error {
 			return step("selinux label", err)
 		}
 	}
-	var seccompCfg *specs.LinuxSeccomp
-	if spec.Linux != nil {
-		seccompCfg = spec.Linux.Seccomp
-	}
 	// Without no_new_privs loading a filter needs CAP_SYS_ADMIN, so it
 	// happens before the capabilities are dropped; with it, as late as
 	// possible, so the filter constrains only the user's program.
-	if seccompCfg != nil && !p.NoNewPrivileges {
-		if err := loadSeccomp(seccompCfg, int(sync.Fd()), sync); err != nil {
+	if c.Seccomp != nil && !p.NoNewPrivileges {
+		if err := loadSeccomp(c.Seccomp, int(sync.Fd()), sync); err != nil {
 			return err
 		}
+	}
+	// The rlimits as late as they can be: a limit such as RLIMIT_AS below
+	// what this Go process has mapped already makes every later mmap(2)
+	// fail. Not later: raising a hard limit needs CAP_SYS_RESOURCE, which
+	// the capabilities below may drop, and RLIMIT_NPROC must hold when
+	// setresuid(2) switches to the user (a user over the limit then
+	// cannot execve(2), setrlimit(2)).
+	if err := process.SetRlimits(p.Rlimits); err != nil {
+		return step("rlimits", err)
 	}
 	if err := process.SetUser(p); err != nil {
 		return step("user", err)
@@ -232,8 +240,8 @@ func (c *initConfig) run(sync *os.File) error {
 	if err := closeOnExecFrom(3 + c.PreserveFDs); err != nil {
 		return startErr(step("close descriptors", err))
 	}
-	if seccompCfg != nil && p.NoNewPrivileges {
-		if err := loadSeccomp(seccompCfg, conn, nil); err != nil {
+	if c.Seccomp != nil && p.NoNewPrivileges {
+		if err := loadSeccomp(c.Seccomp, conn, nil); err != nil {
 			return startErr(err)
 		}
 	}
@@ -241,10 +249,6 @@ func (c *initConfig) run(sync *os.File) error {
 	return startErr(step("exec "+p.Args[0], err))
 }
 
-// loadSeccomp loads the filter; a notify descriptor (SCMP_ACT_NOTIFY) goes
-// to the runtime over sock, which passes it to the agent at listenerPath
-// in the runtime's mount namespace (config-linux.md "Seccomp"). With ack
-// (the sync socket) the init waits until the runtime has done so.
 // waitStart tells the runtime the container is created and waits for
 // start: accept(2) on the socket in the state directory. It returns the
 // connection to `start`; without one (the runtime is gone) the init exits.
@@ -266,10 +270,14 @@ func (c *initConfig) waitStart(sync *os.File) int {
 	}
 }
 
-func loadSeccomp(cfg *specs.LinuxSeccomp, sock int, ack *os.File) error {
-	fd, err := seccomp.Load(cfg)
+// loadSeccomp loads the filter; a notify descriptor (SCMP_ACT_NOTIFY) goes
+// to the runtime over sock, which passes it to the agent at listenerPath
+// in the runtime's mount namespace (config-linux.md "Seccomp"). With ack
+// (the sync socket) the init waits until the runtime has done so.
+func loadSeccomp(prog *seccomp.Program, sock int, ack *os.File) error {
+	fd, err := prog.Load()
 	if err != nil {
-		return step("seccomp", err)
+		return err // "seccomp: ..."
 	}
 	if fd < 0 {
 		return nil

@@ -9,9 +9,10 @@ import (
 // Runtime manages the containers whose state lives under one root
 // directory (runc's --root).
 type Runtime struct {
-	root    string
-	log     *slog.Logger
-	systemd bool
+	root     string
+	log      *slog.Logger
+	systemd  bool
+	rootless bool
 }
 
 // Option configures a Runtime.
@@ -24,6 +25,12 @@ func WithLogger(l *slog.Logger) Option { return func(r *Runtime) { r.log = l } }
 // WithSystemdCgroup makes cgroups be managed through systemd, with
 // cgroupsPath in the "slice:prefix:name" form.
 func WithSystemdCgroup(on bool) Option { return func(r *Runtime) { r.systemd = on } }
+
+// WithRootless tolerates what an unprivileged user cannot do with
+// cgroups, as runc --rootless does: a cgroup that cannot be created or
+// joined leaves the container in the caller's cgroup (with a warning).
+// Permission errors are fatal otherwise.
+func WithRootless(on bool) Option { return func(r *Runtime) { r.rootless = on } }
 
 // New returns a Runtime keeping container state under root.
 func New(root string, opts ...Option) *Runtime {

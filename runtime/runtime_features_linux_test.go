@@ -417,39 +417,6 @@ func TestSeccompListener(t *testing.T) {
 	}
 }
 
-// TestBinaryMountReplaced checks that the read-only mount of a replaced
-// binary goes away once unused, so upgrades leave no mounts behind.
-func TestBinaryMountReplaced(t *testing.T) {
-	e := newEnv(t)
-	b := e.bundle([]string{"true"}, nil)
-	e.must("run", "--bundle", b, e.id("old"))
-	mounts := func() []string {
-		m, _ := filepath.Glob(filepath.Join(e.root, ".ocikit-*"))
-		return m
-	}
-	old := mounts()
-	if len(old) != 1 {
-		t.Fatalf("binary mounts after one run: %v", old)
-	}
-	data, err := os.ReadFile(e.bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	os.Chmod(dir, 0o755)
-	newBin := filepath.Join(dir, "ocikit")
-	if err := os.WriteFile(newBin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	e2 := *e
-	e2.bin = newBin
-	e2.must("run", "--bundle", b, e.id("new"))
-	now := mounts()
-	if len(now) != 1 || now[0] == old[0] {
-		t.Errorf("binary mounts after an upgrade: %v (before: %v)", now, old)
-	}
-}
-
 // TestNoProcess: runtime.md lets create succeed without process; start
 // MUST then fail.
 func TestNoProcess(t *testing.T) {

@@ -18,7 +18,7 @@ import (
 )
 
 // env is a state root with the ocikit binary, cleaned up after the test:
-// containers force-deleted, the read-only binary mount unmounted.
+// containers force-deleted.
 type env struct {
 	t      *testing.T
 	bin    string
@@ -44,10 +44,6 @@ func newEnv(t *testing.T) *env {
 		out, _ := exec.Command(e.bin, "--root", e.root, "list", "-q").Output()
 		for _, id := range strings.Fields(string(out)) {
 			exec.Command(e.bin, "--root", e.root, "delete", "--force", id).Run()
-		}
-		ms, _ := filepath.Glob(filepath.Join(e.root, ".ocikit-*"))
-		for _, m := range ms {
-			unix.Unmount(m, unix.MNT_DETACH)
 		}
 	})
 	return e

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/ocikit/ocikit/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -55,6 +56,14 @@ type initConfig struct {
 	// CgroupPaths are the container's cgroup directories, for mounts of
 	// type cgroup.
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
+	// Seccomp is linux.seccomp compiled by the runtime (Spec carries no
+	// seccomp then): the init only loads it, allocating nothing in C
+	// after its rlimits (RLIMIT_AS) apply, and the compiled form is
+	// cached under the root.
+	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
+	// MountFds are the inherited descriptors of detached idmapped mounts
+	// the runtime prepared, by index into Spec.Mounts (rootfs.MountFds).
+	MountFds map[int]int `json:"mountFds,omitempty"`
 }
 
 func sendMsg(f *os.File, m syncMsg) error {

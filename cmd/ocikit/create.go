@@ -1,14 +1,51 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"os"
 
 	"github.com/ocikit/ocikit/runtime"
 	"github.com/spf13/cobra"
 )
 
-func (g *globals) runtime() *runtime.Runtime {
-	return runtime.New(g.root, runtime.WithLogger(g.log()), runtime.WithSystemdCgroup(g.systemdCgroup))
+// runtime returns the Runtime the global flags describe.
+func (g *globals) runtime() (*runtime.Runtime, error) {
+	rootless, err := g.rootlessCgroups()
+	if err != nil {
+		return nil, err
+	}
+	return runtime.New(g.root, runtime.WithLogger(g.log()), runtime.WithSystemdCgroup(g.systemdCgroup),
+		runtime.WithRootless(rootless)), nil
+}
+
+// rootlessCgroups is --rootless: true, false, or auto as runc decides it:
+// rootless unless root of the host's user namespace (a rootless podman
+// runs the runtime as root of a user namespace of its own).
+func (g *globals) rootlessCgroups() (bool, error) {
+	switch g.rootless {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	case "auto", "":
+		if os.Geteuid() != 0 {
+			return true, nil
+		}
+		m, err := os.ReadFile("/proc/self/uid_map")
+		if err != nil {
+			return false, nil
+		}
+		return !isHostUIDMap(m), nil
+	}
+	return false, fmt.Errorf("--rootless %q: want true, false or auto", g.rootless)
+}
+
+// isHostUIDMap reports whether uid_map is the initial user namespace's
+// ("0 0 4294967295").
+func isHostUIDMap(m []byte) bool {
+	f := bytes.Fields(m)
+	return len(f) == 3 && string(f[0]) == "0" && string(f[1]) == "0" && string(f[2]) == "4294967295"
 }
 
 // addCreateFlags adds the flags create and run share (runc's).
@@ -33,7 +70,11 @@ filesystem and process attributes, run its prestart, createRuntime and
 createContainer hooks, and leave its init waiting for "start".`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := g.runtime().Create(cmd.Context(), args[0], bundle, o); err != nil {
+			rt, err := g.runtime()
+			if err != nil {
+				return err
+			}
+			if _, err := rt.Create(cmd.Context(), args[0], bundle, o); err != nil {
 				return fmt.Errorf("create %s: %w", args[0], err)
 			}
 			return nil

@@ -19,7 +19,10 @@ hooks. runtime-spec allows deleting only a stopped container; --force kills
 a created or running one first (also one whose create was interrupted).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rt := g.runtime()
+			rt, err := g.runtime()
+			if err != nil {
+				return err
+			}
 			var errs []error
 			for _, id := range args {
 				err := rt.Delete(cmd.Context(), id, force)

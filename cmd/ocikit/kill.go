@@ -25,7 +25,11 @@ process in its cgroup. SIGNAL is a name with or without the SIG prefix
 			if err != nil {
 				return fmt.Errorf("kill %s: %w", args[0], err)
 			}
-			if err := g.runtime().Kill(cmd.Context(), args[0], sig, all); err != nil {
+			rt, err := g.runtime()
+			if err != nil {
+				return err
+			}
+			if err := rt.Kill(cmd.Context(), args[0], sig, all); err != nil {
 				return fmt.Errorf("kill %s: %w", args[0], err)
 			}
 			return nil

@@ -20,7 +20,11 @@ func newListCmd(g *globals) *cobra.Command {
 		Short:   "List containers",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			list, err := g.runtime().List(cmd.Context())
+			rt, err := g.runtime()
+			if err != nil {
+				return err
+			}
+			list, err := rt.List(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -21,7 +21,10 @@ program exits and exits with the program's status (128+N when killed by
 signal N).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rt := g.runtime()
+			rt, err := g.runtime()
+			if err != nil {
+				return err
+			}
 			id := args[0]
 			if detach {
 				if _, err := rt.Create(cmd.Context(), id, bundle, o); err != nil {

@@ -12,7 +12,11 @@ func newStartCmd(g *globals) *cobra.Command {
 		Short: "Run the program of a created container",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := g.runtime().Start(cmd.Context(), args[0]); err != nil {
+			rt, err := g.runtime()
+			if err != nil {
+				return err
+			}
+			if err := rt.Start(cmd.Context(), args[0]); err != nil {
 				return fmt.Errorf("start %s: %w", args[0], err)
 			}
 			return nil

@@ -14,7 +14,11 @@ func newStateCmd(g *globals) *cobra.Command {
 		Short: "Print the state of a container as JSON",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := g.runtime().State(cmd.Context(), args[0])
+			rt, err := g.runtime()
+			if err != nil {
+				return err
+			}
+			st, err := rt.State(cmd.Context(), args[0])
 			if err != nil {
 				return fmt.Errorf("state %s: %w", args[0], err)
 			}

@@ -1,0 +1,225 @@
+package runtime_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/ocikit/ocikit/runtime/defaults"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+const nobody = 65534
+
+// rootlessEnv is e with a copy of the binary and a state root that user
+// nobody can use, and a runner executing ocikit as nobody.
+type rootlessEnv struct {
+	*env
+}
+
+func newRootlessEnv(t *testing.T) *rootlessEnv {
+	e := newEnv(t)
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(e.bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.bin = filepath.Join(dir, "ocikit")
+	if err := os.WriteFile(e.bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.root = filepath.Join(dir, "state")
+	if err := os.Mkdir(e.root, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(e.root, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	return &rootlessEnv{e}
+}
+
+// bundle is a rootless bundle for nobody (`ocikit spec --rootless`).
+func (e *rootlessEnv) bundle(args []string, mutate func(*specs.Spec)) string {
+	b := e.env.bundle(args, func(s *specs.Spec) {
+		defaults.ToRootlessFor(s, nobody, nobody)
+		if mutate != nil {
+			mutate(s)
+		}
+	})
+	if err := os.Chmod(b, 0o755); err != nil {
+		e.t.Fatal(err)
+	}
+	return b
+}
+
+// run runs ocikit as nobody, without supplementary groups.
+func (e *rootlessEnv) run(args ...string) (string, string, error) {
+	e.t.Helper()
+	cmd := exec.Command(e.bin, append([]string{"--root", e.root}, args...)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}}}
+	cmd.Env = []string{"PATH=/usr/bin:/bin"}
+	out, errf := e.tempFile(), e.tempFile()
+	defer out.Close()
+	defer errf.Close()
+	cmd.Stdout, cmd.Stderr = out, errf
+	err := cmd.Run()
+	o, _ := os.ReadFile(out.Name())
+	se, _ := os.ReadFile(errf.Name())
+	return string(o), string(se), err
+}
+
+func (e *rootlessEnv) must(args ...string) string {
+	e.t.Helper()
+	out, stderr, err := e.run(args...)
+	if err != nil {
+		e.t.Fatalf("ocikit %s as nobody: %v: %s", strings.Join(args, " "), err, stderr)
+	}
+	return out
+}
+
+// TestRootless runs containers as an unprivileged user: the binary is a
+// sealed memfd (no bind mount without privileges), gid_map is written after
+// setgroups is denied, and cgroups that cannot be created are tolerated
+// only in rootless mode (--rootless auto: not root).
+func TestRootless(t *testing.T) {
+	e := newRootlessEnv(t)
+	out := e.must("run", "--bundle", e.bundle([]string{"sh", "-c", "id -u; cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups"}, nil), e.id("run"))
+	want := "0\n         0      65534          1\n         0      65534          1\ndeny\n"
+	if out != want {
+		t.Errorf("rootless run printed %q, want %q", out, want)
+	}
+
+	// The waiting init runs from a sealed memfd that nobody can write.
+	id := e.id("created")
+	e.must("create", "--bundle", e.bundle([]string{"true"}, nil), id)
+	pid := e.state(id).Pid
+	exe := "/proc/" + strconv.Itoa(pid) + "/exe"
+	if link, err := os.Readlink(exe); err != nil || !strings.HasPrefix(link, "/memfd:ocikit") {
+		t.Errorf("rootless init runs %q (%v), want a memfd", link, err)
+	}
+	if w, err := os.OpenFile(exe, os.O_WRONLY, 0); err == nil {
+		_, werr := w.Write([]byte("x"))
+		w.Close()
+		if werr == nil {
+			t.Error("wrote to the rootless init's binary")
+		}
+	}
+	e.must("start", id)
+	waitGone(t, pid)
+	e.must("delete", id)
+
+	// Explicitly not rootless, the same cgroup error is fatal.
+	_, stderr, err := e.run("--rootless=false", "run", "--bundle", e.bundle([]string{"true"}, nil), e.id("strict"))
+	if err == nil || !strings.Contains(stderr, "cgroup") {
+		t.Errorf("--rootless=false as nobody: %v, stderr %q; want a cgroup error", err, stderr)
+	}
+	_, stderr, err = e.run("--rootless=maybe", "list")
+	if err == nil || strings.TrimSpace(stderr) != `ocikit: --rootless "maybe": want true, false or auto` {
+		t.Errorf("--rootless=maybe: %v, stderr %q", err, stderr)
+	}
+	// No mount, no lock file: nothing remains.
+	ents, _ := os.ReadDir(e.root)
+	if len(ents) != 0 {
+		t.Errorf("state root not empty after delete: %v", ents)
+	}
+}
+
+// TestRootRemovable: the read-only view of the binary is a detached mount
+// that goes away with its last user, so no mount appears under the root
+// and a throwaway root is removed with a plain rm -rf, even while a
+// container waits for start.
+func TestRootRemovable(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle([]string{"true"}, nil)
+	e.must("run", "--bundle", b, e.id("ran"))
+	id := e.id("waiting")
+	e.must("create", "--bundle", b, id)
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(mi), "\n") {
+		if f := strings.Fields(l); len(f) > 4 && strings.HasPrefix(f[4], e.root+"/") {
+			t.Errorf("mount under the state root: %s", l)
+		}
+	}
+	pid := e.state(id).Pid
+	link, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The init's binary is ocikit's, on a read-only mount.
+	var st, self unix.Stat_t
+	if err := unix.Stat("/proc/"+strconv.Itoa(pid)+"/exe", &st); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Stat(e.bin, &self); err != nil {
+		t.Fatal(err)
+	}
+	if st.Ino != self.Ino || st.Dev != self.Dev {
+		t.Errorf("init runs %s, not ocikit's binary", link)
+	}
+	var fs unix.Statfs_t
+	if err := unix.Statfs("/proc/"+strconv.Itoa(pid)+"/exe", &fs); err != nil || fs.Flags&unix.ST_RDONLY == 0 {
+		t.Errorf("init binary's mount flags %#x (%v), want read-only", fs.Flags, err)
+	}
+	e.must("delete", "--force", id)
+	if err := os.RemoveAll(e.root); err != nil {
+		t.Errorf("remove the state root: %v", err)
+	}
+}
+
+// TestSeccompUnderRlimitAS: the seccomp program is compiled by create (and
+// cached under the root), so an init whose RLIMIT_AS is below what the Go
+// runtime has mapped still loads it.
+func TestSeccompUnderRlimitAS(t *testing.T) {
+	e := newEnv(t)
+	gib := uint64(1 << 30)
+	b := e.bundle([]string{"sh", "-c", "ulimit -v; echo ok"}, func(s *specs.Spec) {
+		s.Process.Rlimits = append(s.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_AS", Hard: gib, Soft: gib})
+		s.Linux.Seccomp = bigProfile()
+	})
+	for i := 0; i < 2; i++ { // the second run finds the program in the cache
+		if out := e.must("run", "--bundle", b, e.id("rlimit-as")); out != "1048576\nok\n" {
+			t.Errorf("run %d printed %q", i, out)
+		}
+	}
+	cached, _ := filepath.Glob(filepath.Join(e.root, ".seccomp-cache", "*.bpf"))
+	if len(cached) != 1 {
+		t.Errorf("seccomp cache holds %v, want one program", cached)
+	}
+}
+
+// bigProfile refuses (EPERM) the syscalls a container rarely needs, for
+// three architectures and with argument conditions, as container engines'
+// default profiles do: libseccomp needs memory to build it.
+func bigProfile() *specs.LinuxSeccomp {
+	names := strings.Fields(`acct add_key bpf clock_adjtime clock_settime create_module delete_module
+		finit_module get_kernel_syms get_mempolicy init_module ioperm iopl kcmp kexec_file_load
+		kexec_load keyctl lookup_dcookie mbind mount move_pages nfsservctl open_by_handle_at
+		perf_event_open pivot_root process_vm_readv process_vm_writev ptrace query_module quotactl
+		reboot request_key set_mempolicy setns settimeofday stime swapon swapoff sysfs _sysctl
+		umount umount2 unshare uselib userfaultfd ustat vm86 vm86old fsopen fsconfig fsmount
+		fspick move_mount open_tree mount_setattr name_to_handle_at syslog vhangup`)
+	eperm := uint(1)
+	p := &specs.LinuxSeccomp{
+		DefaultAction: specs.ActAllow,
+		Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32},
+		Syscalls:      []specs.LinuxSyscall{{Names: names, Action: specs.ActErrno, ErrnoRet: &eperm}},
+	}
+	for _, n := range []string{"personality", "clone", "socket", "prctl", "ioctl", "fcntl", "setsockopt"} {
+		for v := uint64(1); v < 40; v++ {
+			p.Syscalls = append(p.Syscalls, specs.LinuxSyscall{Names: []string{n}, Action: specs.ActErrno, ErrnoRet: &eperm,
+				Args: []specs.LinuxSeccompArg{{Index: 0, Value: 1 << 40, ValueTwo: v, Op: specs.OpMaskedEqual}}})
+		}
+	}
+	return p
+}
