@@ -223,3 +223,53 @@ func bigProfile() *specs.LinuxSeccomp {
 	}
 	return p
 }
+
+// TestIDMappedMountInUserNS: an idmapped bind mount for a container in a
+// new user namespace is made by the runtime (in the host's user
+// namespace), so root-owned host files appear owned by the container's
+// root; without idmap they appear as the overflow id.
+func TestIDMappedMountInUserNS(t *testing.T) {
+	e := newEnv(t)
+	src := t.TempDir()
+	if err := os.Chmod(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		opts []string
+		want string
+	}{
+		{"idmap", []string{"bind", "idmap"}, "0:0\n"},
+		{"ridmap", []string{"rbind", "ridmap"}, "0:0\n"},
+		{"plain", []string{"bind"}, "65534:65534\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := e.sub(t)
+			b := e.bundle([]string{"stat", "-c", "%u:%g", "/root/f"}, func(s *specs.Spec) {
+				s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+				s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
+				s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/root", Type: "bind", Source: src, Options: tc.opts})
+			})
+			if out := e.must("run", "--bundle", b, e.id(tc.name)); out != tc.want {
+				t.Errorf("owner of the mounted file %q, want %q", out, tc.want)
+			}
+		})
+	}
+}
+
+// TestSystemdCgroupUnavailable: --systemd-cgroup on a host without systemd
+// fails before any process starts, with one line naming the driver.
+func TestSystemdCgroupUnavailable(t *testing.T) {
+	if _, err := os.Stat("/run/systemd/system"); err == nil {
+		t.Skip("systemd runs on this host")
+	}
+	e := newEnv(t)
+	id := e.id("systemd")
+	e.fails("--systemd-cgroup: the systemd cgroup driver is not available", "--systemd-cgroup", "run", "--bundle", e.bundle([]string{"true"}, nil), id)
+	e.fails("does not exist", "state", id)
+}
