@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"syscall"
@@ -117,11 +116,9 @@ func userNS(uids, gids []specs.LinuxIDMapping) (*os.File, error) {
 	// The tracer is the thread that started the helper.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	exe, err := os.Executable()
-	if err != nil {
-		exe = "/proc/self/exe"
-	}
-	cmd := exec.Command(filepath.Clean(exe))
+	// /proc/self/exe, not os.Executable: the runtime's init runs from a
+	// detached mount or a memfd, whose paths cannot be executed.
+	cmd := exec.Command("/proc/self/exe")
 	cmd.Args = []string{"ocikit-userns-helper"}
 	cmd.Env = []string{}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
