@@ -29,8 +29,8 @@ type Option func(*options)
 
 type options struct{ log *slog.Logger }
 
-// WithLogger sets the logger for warnings (capabilities unknown to the
-// running kernel).
+// WithLogger sets the logger for warnings (capabilities that are unknown
+// or cannot be granted).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
 func newOptions(opts []Option) *options {
@@ -113,29 +113,20 @@ func KnownCapabilities() []string {
 	return out
 }
 
-// ValidateCapabilities checks every name of every set.
-func ValidateCapabilities(c *specs.LinuxCapabilities) error {
+// UnknownCapabilities returns the names in c that name no capability this
+// package knows, each once, in order. config.md "capabilities" (runtime-spec
+// 1.3) makes them a warning, not an error: ValidateProcess logs them and
+// ApplyCapabilities leaves them out.
+func UnknownCapabilities(c *specs.LinuxCapabilities) []string {
 	if c == nil {
 		return nil
 	}
-	var errs []error
+	var out []string
 	for _, set := range [][]string{c.Bounding, c.Effective, c.Inheritable, c.Permitted, c.Ambient} {
 		for _, n := range set {
-			if _, err := ParseCapability(n); err != nil {
-				errs = append(errs, err)
+			if _, err := ParseCapability(n); err != nil && !slices.Contains(out, n) {
+				out = append(out, n)
 			}
-		}
-	}
-	return errors.Join(dedup(errs)...)
-}
-
-func dedup(errs []error) []error {
-	var out []error
-	seen := map[string]bool{}
-	for _, e := range errs {
-		if !seen[e.Error()] {
-			seen[e.Error()] = true
-			out = append(out, e)
 		}
 	}
 	return out
@@ -210,14 +201,19 @@ func ValidateIOPriority(p *specs.LinuxIOPriority) error {
 // ValidateProcess checks everything of process that can be checked
 // without starting it: rlimits, capabilities, scheduler, I/O priority,
 // oomScoreAdj, and that a requested AppArmor profile or SELinux label can
-// be applied on this host. It returns every problem found.
-func ValidateProcess(p *specs.Process) error {
+// be applied on this host. It returns every problem found. Unknown
+// capability names are not errors but warnings (WithLogger), as config.md
+// "capabilities" requires.
+func ValidateProcess(p *specs.Process, opts ...Option) error {
 	if p == nil {
 		return nil
 	}
+	o := newOptions(opts)
+	for _, n := range UnknownCapabilities(p.Capabilities) {
+		o.log.Warn("ignoring unknown capability", "capability", n)
+	}
 	errs := []error{
 		ValidateRlimits(p.Rlimits),
-		ValidateCapabilities(p.Capabilities),
 		ValidateScheduler(p.Scheduler),
 		ValidateIOPriority(p.IOPriority),
 		ValidateCPUAffinity(p.ExecCPUAffinity),
@@ -273,9 +269,9 @@ func ValidateLinux(l *specs.Linux) error {
 }
 
 // ValidateSpec runs ValidateProcess and ValidateLinux.
-func ValidateSpec(s *specs.Spec) error {
+func ValidateSpec(s *specs.Spec, opts ...Option) error {
 	if s == nil {
 		return nil
 	}
-	return errors.Join(ValidateProcess(s.Process), ValidateLinux(s.Linux))
+	return errors.Join(ValidateProcess(s.Process, opts...), ValidateLinux(s.Linux))
 }

@@ -90,12 +90,14 @@ func setgroupsAllowed() bool {
 // process.capabilities) means no capabilities at all, as runc does: a root
 // process in a container never keeps the caller's full set by omission.
 //
-// Unknown names are an error naming them (config.md "Valid values": the
-// runtime MUST generate an error for unsupported values; `features` lists
-// every name recognized). Names this package knows but the running kernel
-// does not (newer than /proc/sys/kernel/cap_last_cap) are ignored with a
-// warning, as runc does, so a config written for a newer kernel still runs:
-// the kernel could not grant them anyway.
+// config.md "capabilities" (runtime-spec 1.3): a value that cannot be
+// mapped to a kernel interface, or cannot be granted, MUST be logged as a
+// warning, and the runtime SHOULD NOT fail for capabilities it cannot
+// grant. So unknown names, names newer than the running kernel
+// (/proc/sys/kernel/cap_last_cap), and capabilities the caller does not
+// hold itself (a runtime in a restricted environment: not in its permitted
+// set, which capset(2) cannot add to) are left out, each with one warning
+// (WithLogger), as runc and crun do.
 func ApplyCapabilities(c *specs.LinuxCapabilities, opts ...Option) error {
 	if c == nil {
 		c = &specs.LinuxCapabilities{}
@@ -105,20 +107,19 @@ func ApplyCapabilities(c *specs.LinuxCapabilities, opts ...Option) error {
 	if err != nil {
 		return fmt.Errorf("process: capabilities: %w", err)
 	}
-	parse := func(names []string) ([]capability.Cap, error) {
-		var out []capability.Cap
-		for _, n := range names {
-			cp, err := ParseCapability(n)
-			if err != nil {
-				return nil, err
-			}
-			if cp > last {
-				o.log.Warn("ignoring capability unknown to the running kernel", "capability", n)
-				continue
-			}
-			out = append(out, cp)
+	cur, err := capability.NewPid2(0)
+	if err != nil {
+		return fmt.Errorf("process: capabilities: %w", err)
+	}
+	if err := cur.Load(); err != nil {
+		return fmt.Errorf("process: read capabilities: %w", err)
+	}
+	warned := map[string]bool{}
+	warn := func(name, why string) {
+		if !warned[name] {
+			warned[name] = true
+			o.log.Warn("ignoring capability: "+why, "capability", name)
 		}
-		return out, nil
 	}
 	sets := []struct {
 		which capability.CapType
@@ -136,22 +137,22 @@ func ApplyCapabilities(c *specs.LinuxCapabilities, opts ...Option) error {
 	}
 	want.Clear(capability.CAPS | capability.BOUNDS | capability.AMBS)
 	for _, s := range sets {
-		caps, err := parse(s.names)
-		if err != nil {
-			return err
+		for _, n := range s.names {
+			cp, err := ParseCapability(n)
+			switch {
+			case err != nil:
+				warn(n, "unknown")
+			case cp > last:
+				warn(n, "unknown to the running kernel")
+			case !grantable(cur, s.which, cp):
+				warn(n, "the runtime does not hold it, so it cannot be granted")
+			default:
+				want.Set(s.which, cp)
+			}
 		}
-		want.Set(s.which, caps...)
 	}
-
 	// Raise the effective set to the permitted one so CAP_SETPCAP (needed
 	// to drop from the bounding set) is usable after SetUser cleared it.
-	cur, err := capability.NewPid2(0)
-	if err != nil {
-		return fmt.Errorf("process: capabilities: %w", err)
-	}
-	if err := cur.Load(); err != nil {
-		return fmt.Errorf("process: read capabilities: %w", err)
-	}
 	for i := capability.Cap(0); i <= last; i++ {
 		if cur.Get(capability.PERMITTED, i) {
 			cur.Set(capability.EFFECTIVE, i)
@@ -177,6 +178,21 @@ func ApplyCapabilities(c *specs.LinuxCapabilities, opts ...Option) error {
 		return fmt.Errorf("process: set ambient capabilities: %w", err)
 	}
 	return nil
+}
+
+// grantable reports whether the caller, with capabilities cur, can put cp
+// in set which: nothing adds to the bounding set, and capset(2) keeps the
+// permitted set, and the inheritable one short of CAP_SETPCAP, within
+// what the caller has; ambient needs permitted.
+func grantable(cur capability.Capabilities, which capability.CapType, cp capability.Cap) bool {
+	switch which {
+	case capability.BOUNDING:
+		return cur.Get(capability.BOUNDING, cp)
+	case capability.INHERITABLE:
+		return cur.Get(capability.PERMITTED, cp) || cur.Get(capability.INHERITABLE, cp)
+	default:
+		return cur.Get(capability.PERMITTED, cp)
+	}
 }
 
 // SetNoNewPrivileges sets no_new_privs (config.md "noNewPrivileges").

@@ -1,9 +1,11 @@
 package process
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"runtime"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/moby/sys/capability"
 	"github.com/ocikit/ocikit/internal/testutil"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -99,6 +102,28 @@ func childMain(op string) (map[string]string, error) {
 			return nil, err
 		}
 		out["exec"] = strings.Join(strings.Fields(string(b)), " ")
+	case "restricted":
+		// Drop CAP_KILL from every set first, as a restricted caller.
+		c, err := capability.NewPid2(0)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.Load(); err != nil {
+			return nil, err
+		}
+		c.Unset(capability.CAPS|capability.BOUNDS, capability.CAP_KILL)
+		if err := c.Apply(capability.CAPS | capability.BOUNDS); err != nil {
+			return nil, err
+		}
+		var logged bytes.Buffer
+		if err := ApplyCapabilities(p.Capabilities, WithLogger(slog.New(slog.NewTextHandler(&logged, nil)))); err != nil {
+			return nil, err
+		}
+		st := status()
+		for _, k := range []string{"CapBnd", "CapEff", "CapPrm", "CapInh", "CapAmb"} {
+			out[k] = st[k]
+		}
+		out["warnings"] = logged.String()
 	case "attrs":
 		if err := SetOOMScoreAdj(p.OOMScoreAdj); err != nil {
 			return nil, err
@@ -288,10 +313,31 @@ func TestUserAndCapabilities(t *testing.T) {
 	})
 }
 
-func TestApplyCapabilitiesUnknown(t *testing.T) {
-	err := ApplyCapabilities(&specs.LinuxCapabilities{Bounding: []string{"CAP_NOT_A_CAP"}})
-	if err == nil || !strings.Contains(err.Error(), `"CAP_NOT_A_CAP"`) || !errors.Is(err, ErrInvalid) {
-		t.Fatalf("got %v", err)
+// TestApplyCapabilitiesNotGranted runs a child that lacks CAP_KILL (as a
+// runtime in a restricted environment may) and asks for it, for a name no
+// kernel knows and for capabilities it has: config.md "capabilities" wants
+// a warning for each that cannot be granted or mapped, and no failure.
+func TestApplyCapabilitiesNotGranted(t *testing.T) {
+	testutil.RequireRoot(t)
+	all := []string{"CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_SETPCAP", "CAP_NOT_A_CAP"}
+	got := runChild(t, "restricted", &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{
+		Bounding: all, Effective: all, Permitted: all, Inheritable: all, Ambient: all,
+	}}}, nil)
+	// CAP_CHOWN=0, CAP_KILL=5, CAP_SETPCAP=8, CAP_NET_BIND_SERVICE=10.
+	expect(t, got, map[string]string{
+		"CapBnd": capMask(0, 8, 10),
+		"CapEff": capMask(0, 8, 10),
+		"CapPrm": capMask(0, 8, 10),
+		"CapInh": capMask(0, 8, 10),
+		"CapAmb": capMask(0, 8, 10),
+	})
+	for _, name := range []string{"CAP_KILL", "CAP_NOT_A_CAP"} {
+		if strings.Count(got["warnings"], name) != 1 {
+			t.Errorf("want one warning about %s, got %q", name, got["warnings"])
+		}
+	}
+	if strings.Contains(got["warnings"], "CAP_CHOWN") {
+		t.Errorf("warning about a granted capability: %q", got["warnings"])
 	}
 }
 

@@ -1,7 +1,9 @@
 package process
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -71,9 +73,9 @@ func TestParseCapability(t *testing.T) {
 	if len(known) < 41 || known[0] != "CAP_CHOWN" || !slices.Contains(known, "CAP_CHECKPOINT_RESTORE") {
 		t.Errorf("KnownCapabilities = %v", known)
 	}
-	err := ValidateCapabilities(&specs.LinuxCapabilities{Bounding: []string{"CAP_FOO", "CAP_CHOWN"}, Effective: []string{"CAP_FOO", "CAP_BAR"}})
-	if err == nil || strings.Count(err.Error(), "CAP_FOO") != 1 || !strings.Contains(err.Error(), "CAP_BAR") {
-		t.Errorf("ValidateCapabilities: %v (want CAP_FOO once and CAP_BAR)", err)
+	unknown := UnknownCapabilities(&specs.LinuxCapabilities{Bounding: []string{"CAP_FOO", "CAP_CHOWN"}, Effective: []string{"CAP_FOO", "CAP_BAR"}})
+	if !slices.Equal(unknown, []string{"CAP_FOO", "CAP_BAR"}) {
+		t.Errorf("UnknownCapabilities = %q, want CAP_FOO once and CAP_BAR", unknown)
 	}
 }
 
@@ -180,10 +182,20 @@ func TestValidateSpec(t *testing.T) {
 			Personality: &specs.LinuxPersonality{Domain: "BSD"},
 		},
 	})
-	for _, want := range []string{"RLIMIT_BOGUS", "CAP_BOGUS", "oomScoreAdj 2000", "kernel.panic", `"BSD"`} {
+	for _, want := range []string{"RLIMIT_BOGUS", "oomScoreAdj 2000", "kernel.panic", `"BSD"`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("ValidateSpec error %v lacks %q", err, want)
 		}
+	}
+	// An unknown capability is a warning (config.md "capabilities"), not an error.
+	if err != nil && strings.Contains(err.Error(), "CAP_BOGUS") {
+		t.Errorf("ValidateSpec reports the unknown capability as an error: %v", err)
+	}
+	var logged bytes.Buffer
+	err = ValidateSpec(&specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: []string{"CAP_BOGUS"}}}},
+		WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
+	if err != nil || !strings.Contains(logged.String(), "CAP_BOGUS") {
+		t.Errorf("unknown capability: error %v, warnings %q", err, logged.String())
 	}
 	checkErr(t, ValidatePersonality(&specs.LinuxPersonality{Domain: specs.PerLinux32}), "")
 	checkErr(t, ValidatePersonality(&specs.LinuxPersonality{Domain: specs.PerLinux, Flags: []specs.LinuxPersonalityFlag{"X"}}), `flag "X"`)
