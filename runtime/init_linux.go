@@ -193,10 +193,11 @@ func (c *initConfig) run(sync *os.File) error {
 	}
 	// The rlimits as late as they can be: a limit such as RLIMIT_AS below
 	// what this Go process has mapped already makes every later mmap(2)
-	// fail. Not later: raising a hard limit needs CAP_SYS_RESOURCE, which
-	// the capabilities below may drop, and RLIMIT_NPROC must hold when
-	// setresuid(2) switches to the user (a user over the limit then
-	// cannot execve(2), setrlimit(2)).
+	// fail (the seccomp program is compiled by the runtime for this
+	// reason). Not later: raising a hard limit needs CAP_SYS_RESOURCE,
+	// which the capabilities below may drop, and RLIMIT_NPROC must apply
+	// when setresuid(2) switches to the user, so that execve(2) fails
+	// with EAGAIN for a user over it (setrlimit(2)), as with runc.
 	if err := process.SetRlimits(p.Rlimits); err != nil {
 		return step("rlimits", err)
 	}
