@@ -451,6 +451,11 @@ func convertStats(s *lc.Stats) *Stats {
 
 func isRunningSystemd() bool { return systemd.IsRunningSystemd() }
 
+// SystemdAvailable reports whether the systemd driver (WithSystemd) can
+// work on this host: systemd must be the init system, whose D-Bus API
+// creates the scopes. `features` claims the driver only then.
+func SystemdAvailable() bool { return isRunningSystemd() }
+
 // wanted lists the controllers r needs, by the v1 name and the v2 name,
 // with the field that needs it for the error message.
 func wanted(r *specs.LinuxResources) (out []struct{ v1, v2, field string }) {

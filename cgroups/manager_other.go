@@ -14,6 +14,9 @@ type Manager struct{}
 // HostMode reports the host's cgroup layout ("" where there are no cgroups).
 func HostMode() Mode { return "" }
 
+// SystemdAvailable reports false outside Linux.
+func SystemdAvailable() bool { return false }
+
 // New returns ErrNotSupported outside Linux.
 func New(string, *specs.Spec, ...Option) (*Manager, error) { return nil, ErrNotSupported }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 
+	"github.com/ocikit/ocikit/cgroups"
 	"github.com/ocikit/ocikit/runtime/process"
 	"github.com/ocikit/ocikit/runtime/rootfs"
 	"github.com/ocikit/ocikit/seccomp"
@@ -26,9 +27,12 @@ func newFeaturesCmd() *cobra.Command {
 }
 
 // runtimeFeatures lists only what ocikit implements (features.md: the
-// lists are what the runtime recognizes, independent of the host).
+// lists are what the runtime recognizes, independent of the host). The
+// one host-dependent answer is the systemd cgroup driver, which cannot
+// work without a running systemd.
 func runtimeFeatures() *features.Features {
 	yes, no := true, false
+	systemd := cgroups.SystemdAvailable()
 	v := version.Get()
 	ann := map[string]string{"org.ocikit.version": v.Version}
 	if v.Commit != "" {
@@ -45,8 +49,10 @@ func runtimeFeatures() *features.Features {
 		Linux: &features.Linux{
 			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time"},
 			Capabilities: process.KnownCapabilities(),
+			// The systemd driver needs a running systemd (its D-Bus API
+			// creates the scopes): claimed only where it can work.
 			Cgroup: &features.Cgroup{
-				V1: &yes, V2: &yes, Systemd: &yes, SystemdUser: &no, Rdma: &yes,
+				V1: &yes, V2: &yes, Systemd: &systemd, SystemdUser: &no, Rdma: &yes,
 			},
 			Seccomp:  seccomp.Features(),
 			Apparmor: &features.Apparmor{Enabled: &yes},

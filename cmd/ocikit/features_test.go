@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
 	"slices"
 	"testing"
@@ -54,6 +55,12 @@ func TestFeaturesCommand(t *testing.T) {
 		if !slices.Contains(l.Seccomp.Operators, "SCMP_CMP_MASKED_EQ") {
 			t.Error("operators lack SCMP_CMP_MASKED_EQ")
 		}
+	}
+	// The systemd cgroup driver is claimed only where systemd runs (it is
+	// the init system when /run/systemd/system exists, sd_booted(3)).
+	_, err = os.Stat("/run/systemd/system")
+	if l.Cgroup.Systemd == nil || *l.Cgroup.Systemd != (err == nil) {
+		t.Errorf("cgroup.systemd = %v, but /run/systemd/system: %v", l.Cgroup.Systemd, err)
 	}
 	// runc is the reference: every capability it recognizes, we do too.
 	if runc, err := exec.LookPath("runc"); err == nil {
