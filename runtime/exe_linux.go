@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,10 +24,15 @@ import (
 //     the init until its execve): nothing is left under the root, so a
 //     throwaway root can simply be removed, and it costs no more than
 //     checking a shared mount would (two syscalls, ~0.1 ms).
-//   - Without it (EPERM: an unprivileged user), or on kernels before 5.12
-//     (ENOSYS: no mount_setattr): a sealed memfd copy of the binary
-//     (memfd_create(2), F_SEAL_WRITE and friends), which costs a copy of
-//     the binary per container.
+//   - Without it (EPERM: an unprivileged user), when the caller cannot
+//     write the binary (a root-owned /usr/bin/ocikit): the binary itself.
+//     The container's credentials are at most the caller's (a rootless
+//     container maps the caller's own uid and gid; capabilities in its
+//     user namespace do not reach files whose owner is not mapped there),
+//     so what the caller cannot write, the container cannot either.
+//   - Otherwise (a binary the user owns, or kernels before 5.12 without
+//     mount_setattr): a sealed memfd copy of the binary (memfd_create(2),
+//     F_SEAL_WRITE and friends), which costs a copy per container.
 func initBinary() (*os.File, error) {
 	f, err := detachedBinary()
 	if err == nil {
@@ -34,6 +40,11 @@ func initBinary() (*os.File, error) {
 	}
 	if !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EACCES) {
 		return nil, fmt.Errorf("protect binary: %w", err)
+	}
+	if errors.Is(err, unix.EPERM) && os.Geteuid() != 0 {
+		if f, ok := unwritableBinary(); ok {
+			return f, nil
+		}
 	}
 	f, merr := sealedBinary()
 	if merr != nil {
@@ -56,6 +67,23 @@ func detachedBinary() (*os.File, error) {
 		return nil, &os.PathError{Op: "mount_setattr", Path: "/proc/self/exe", Err: err}
 	}
 	return f, nil
+}
+
+// unwritableBinary opens the binary (O_PATH) when the caller may not
+// write it, judged on the open file: its effective ids, groups and the
+// file's mode and ACL (faccessat2(2) AT_EACCESS through /proc/self/fd).
+func unwritableBinary() (*os.File, bool) {
+	f, err := os.OpenFile("/proc/self/exe", unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, false
+	}
+	p := "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
+	err = unix.Faccessat2(unix.AT_FDCWD, p, unix.W_OK, unix.AT_EACCESS)
+	if err != unix.EACCES && err != unix.EROFS && err != unix.EPERM {
+		f.Close()
+		return nil, false
+	}
+	return f, true
 }
 
 // sealedBinary copies the binary into a memfd sealed against any change.

@@ -85,8 +85,9 @@ func (e *rootlessEnv) must(args ...string) string {
 	return out
 }
 
-// TestRootless runs containers as an unprivileged user: the binary is a
-// sealed memfd (no bind mount without privileges), gid_map is written after
+// TestRootless runs containers as an unprivileged user: without the
+// privilege to mount, the init runs from the binary itself when the user
+// cannot write it, else from a sealed memfd; gid_map is written after
 // setgroups is denied, and cgroups that cannot be created are tolerated
 // only in rootless mode (--rootless auto: not root).
 func TestRootless(t *testing.T) {
@@ -97,24 +98,38 @@ func TestRootless(t *testing.T) {
 		t.Errorf("rootless run printed %q, want %q", out, want)
 	}
 
-	// The waiting init runs from a sealed memfd that nobody can write.
-	id := e.id("created")
-	e.must("create", "--bundle", e.bundle([]string{"true"}, nil), id)
-	pid := e.state(id).Pid
-	exe := "/proc/" + strconv.Itoa(pid) + "/exe"
-	if link, err := os.Readlink(exe); err != nil || !strings.HasPrefix(link, "/memfd:ocikit") {
-		t.Errorf("rootless init runs %q (%v), want a memfd", link, err)
-	}
-	if w, err := os.OpenFile(exe, os.O_WRONLY, 0); err == nil {
-		_, werr := w.Write([]byte("x"))
-		w.Close()
-		if werr == nil {
-			t.Error("wrote to the rootless init's binary")
+	// The waiting init runs from the binary when nobody cannot write it
+	// (it belongs to root), else from a sealed memfd copy.
+	for _, owner := range []int{0, nobody} {
+		if err := os.Chown(e.bin, owner, owner); err != nil {
+			t.Fatal(err)
 		}
+		id := e.id("created")
+		e.must("create", "--bundle", e.bundle([]string{"true"}, nil), id)
+		pid := e.state(id).Pid
+		exe := "/proc/" + strconv.Itoa(pid) + "/exe"
+		link, err := os.Readlink(exe)
+		switch {
+		case err != nil:
+			t.Error(err)
+		case owner == 0 && link != e.bin:
+			t.Errorf("rootless init runs %q, want the root-owned binary %s", link, e.bin)
+		case owner == nobody && !strings.HasPrefix(link, "/memfd:ocikit"):
+			t.Errorf("rootless init runs %q, want a memfd copy of nobody's binary", link)
+		}
+		if owner == nobody {
+			if w, err := os.OpenFile(exe, os.O_WRONLY, 0); err == nil {
+				_, werr := w.Write([]byte("x"))
+				w.Close()
+				if werr == nil {
+					t.Error("wrote to the rootless init's binary")
+				}
+			}
+		}
+		e.must("start", id)
+		waitGone(t, pid)
+		e.must("delete", id)
 	}
-	e.must("start", id)
-	waitGone(t, pid)
-	e.must("delete", id)
 
 	// Explicitly not rootless, the same cgroup error is fatal.
 	_, stderr, err := e.run("--rootless=false", "run", "--bundle", e.bundle([]string{"true"}, nil), e.id("strict"))
