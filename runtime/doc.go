@@ -18,7 +18,8 @@
 // state.json is replaced atomically. The binary is executed from a
 // detached read-only bind mount of itself (open_tree(2), mount_setattr(2);
 // attached nowhere, gone with its last user, so nothing is left under the
-// root) or, without the privilege to mount, from a sealed memfd copy, so
+// root) or, without the privilege to mount, from the binary itself when
+// the (rootless) caller cannot write it, else from a sealed memfd copy, so
 // that a container can never write to it through /proc/<pid>/exe
 // (CVE-2019-5736); the init is non-dumpable until execve(2).
 //
