@@ -222,6 +222,11 @@ func (r *Runtime) signalAll(rec *record, sig unix.Signal) error {
 	if err != nil {
 		return fmt.Errorf("signal container: %w", err)
 	}
+	if rec.Cgroup.Rootless && !m.Exists() {
+		// A rootless container without a cgroup of its own (none could
+		// be created): its init is all we know, as with runc.
+		return signalInit(rec, sig)
+	}
 	// Freeze so no process forks between listing and signalling.
 	frozen := sig == unix.SIGKILL && m.Freeze() == nil
 	pids, err := m.Pids()

@@ -131,6 +131,14 @@ func TestRootless(t *testing.T) {
 		e.must("delete", id)
 	}
 
+	// kill --all without a cgroup of its own signals the init.
+	id := e.id("killall")
+	e.must("run", "--detach", "--bundle", e.bundle([]string{"sleep", "100"}, nil), id)
+	pid := e.state(id).Pid
+	e.must("kill", "--all", id, "KILL")
+	waitGone(t, pid)
+	e.must("delete", id)
+
 	// Explicitly not rootless, the same cgroup error is fatal.
 	_, stderr, err := e.run("--rootless=false", "run", "--bundle", e.bundle([]string{"true"}, nil), e.id("strict"))
 	if err == nil || !strings.Contains(stderr, "cgroup") {
