@@ -647,6 +647,13 @@ func (s *setup) writeMaps(pid int) error {
 	if err := os.WriteFile(base+"/uid_map", format(s.spec.Linux.UIDMappings), 0); err != nil {
 		return step("uidMappings", err)
 	}
+	if os.Geteuid() != 0 {
+		// An unprivileged user may write gid_map only after denying
+		// setgroups(2) (user_namespaces(7)).
+		if err := os.WriteFile(base+"/setgroups", []byte("deny"), 0); err != nil {
+			return step("gidMappings", err)
+		}
+	}
 	if err := os.WriteFile(base+"/gid_map", format(s.spec.Linux.GIDMappings), 0); err != nil {
 		return step("gidMappings", err)
 	}

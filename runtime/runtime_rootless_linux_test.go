@@ -98,6 +98,16 @@ func TestRootless(t *testing.T) {
 		t.Errorf("rootless run printed %q, want %q", out, want)
 	}
 
+	// With a time namespace nsenter unshares the user namespace and the
+	// runtime writes the maps (setgroups denied first).
+	out = e.must("run", "--bundle", e.bundle([]string{"sh", "-c", "cat /proc/self/gid_map /proc/self/timens_offsets"}, func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace})
+		s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"monotonic": {Secs: 100}}
+	}), e.id("timens"))
+	if want := "         0      65534          1\nmonotonic         100         0\nboottime            0         0\n"; out != want {
+		t.Errorf("rootless run with a time namespace printed %q, want %q", out, want)
+	}
+
 	// The waiting init runs from the binary when nobody cannot write it
 	// (it belongs to root), else from a sealed memfd copy.
 	for _, owner := range []int{0, nobody} {
