@@ -21,7 +21,6 @@ import (
 
 	digest "github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // Media types outside image-spec's own that OCI layouts carry: Docker's
@@ -205,7 +204,7 @@ func (c *checker) document(l loc, file string, k docKind, claimed string, data [
 	if !c.wellFormed(l, file, data) {
 		return parsed{}
 	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	doc, err := decodeJSON(data)
 	if err != nil {
 		c.errorf(l, file, clauseJSON, "malformed JSON: %v", err)
 		return parsed{}
@@ -231,6 +230,9 @@ func (c *checker) document(l loc, file string, k docKind, claimed string, data [
 	if err != nil {
 		c.errorf(l, file, "", "%v", err)
 		return parsed{}
+	}
+	if k == kindConfig {
+		probs = append(probs, checkDateTimes(obj, probs)...)
 	}
 	before := c.r.Errors
 	for _, p := range probs {

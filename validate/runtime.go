@@ -1,7 +1,6 @@
 package validate
 
 import (
-	"bytes"
 	"context"
 	"embed"
 	"encoding/json"
@@ -16,7 +15,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/xeipuuv/gojsonschema"
 )
 
 // runtimeSchemaFS holds the JSON schemas of runtime-spec v1.3.0, byte for
@@ -25,8 +24,8 @@ import (
 //go:embed runtime-schema/*.json
 var runtimeSchemaFS embed.FS
 
-var runtimeSchemas = sync.OnceValues(func() (map[string]*jsonschema.Schema, error) {
-	return compileFS(runtimeSchemaFS, "runtime-schema", nil, map[string]string{"config": "config-schema.json"})
+var runtimeSchemas = sync.OnceValues(func() (map[string]*gojsonschema.Schema, error) {
+	return compileFS(runtimeSchemaFS, "runtime-schema", map[string]string{"config": "config-schema.json"})
 })
 
 // Runtime-spec clauses (file and the spec's own anchors).
@@ -132,7 +131,7 @@ func (c *checker) runtimeConfig(l loc, file string, data []byte) *specs.Spec {
 	if !c.wellFormed(l, file, data) {
 		return nil
 	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	doc, err := decodeJSON(data)
 	if err != nil {
 		c.errorf(l, file, clauseJSON, "malformed JSON: %v", err)
 		return nil
