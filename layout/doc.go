@@ -28,7 +28,8 @@
 // writes take it only briefly (shared) to create their temporary file, so
 // a writer that stores blobs and tags them later can race a GC in
 // between: give GC a grace period (GCGracePeriod) when writers may be
-// running.
+// running. LockShared takes the readers' side for code that reads a
+// layout's files without Open (package validate).
 //
 // References: ParseReference reads "DIR", "DIR:TAG" and "DIR@DIGEST"; see
 // its documentation for how a ':' or '@' inside DIR is handled.

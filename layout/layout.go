@@ -234,10 +234,24 @@ func syncDir(dir string) error {
 // mistakes a just-created temporary file for a stale one). The returned
 // function releases it.
 func (l *Layout) lock(ctx context.Context, exclusive bool) (func(), error) {
+	return lockDir(ctx, l.dir, exclusive)
+}
+
+// LockShared takes, on the layout directory dir, the shared lock this
+// package's readers take (index.json updates and GC take it exclusive), for
+// code that reads a layout's files without Open, such as a validator that
+// must also report on layouts Open refuses. It waits until the lock is free
+// or ctx ends; unlock releases it. Where flock(2) does not exist the error
+// wraps ErrNotSupported.
+func LockShared(ctx context.Context, dir string) (unlock func(), err error) {
+	return lockDir(ctx, dir, false)
+}
+
+func lockDir(ctx context.Context, dir string, exclusive bool) (func(), error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	d, err := os.Open(l.dir)
+	d, err := os.Open(dir)
 	if err != nil {
 		return nil, fmt.Errorf("lock layout: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/ocikit/ocikit/layout"
 	digest "github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -125,12 +126,15 @@ func Layout(ctx context.Context, dir string, opts ...Option) (*Report, error) {
 	}
 	start := time.Now()
 	o.log.Debug("validate layout", "dir", dir, "ref", o.ref, "all-blobs", o.allBlobs, "layers", o.layers)
-	unlock, err := lockShared(ctx, dir)
+	// A directory that cannot be locked (flock(2) refused, or no flock
+	// on this OS) is validated unlocked.
+	unlock, err := layout.LockShared(ctx, dir)
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, ctxErr
 		}
 		o.log.Debug("validating unlocked", "dir", dir, "error", err)
+		unlock = func() {}
 	}
 	defer unlock()
 	w.layoutHeader()
