@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -527,14 +526,14 @@ func (c *checker) checkLayoutHeader(l loc, file string, obj map[string]any, sche
 
 // algorithmRE and encodedRE are the digest grammar of descriptor.md#digests.
 var (
-	algorithmRE = regexp.MustCompile(`^[a-z0-9]+(?:[+._-][a-z0-9]+)*$`)
-	encodedRE   = regexp.MustCompile(`^[a-zA-Z0-9=_-]+$`)
+	algorithmRE = lazyRegexp(`^[a-z0-9]+(?:[+._-][a-z0-9]+)*$`)
+	encodedRE   = lazyRegexp(`^[a-zA-Z0-9=_-]+$`)
 )
 
 // digestGrammar reports whether d matches the digest grammar.
 func digestGrammar(d string) bool {
 	alg, enc, ok := strings.Cut(d, ":")
-	return ok && algorithmRE.MatchString(alg) && encodedRE.MatchString(enc)
+	return ok && algorithmRE().MatchString(alg) && encodedRE().MatchString(enc)
 }
 
 // checkDigest checks a digest that matched the grammar (the schema reports
@@ -610,11 +609,11 @@ func (c *checker) checkDescriptor(l loc, file string, d *v1.Descriptor) {
 }
 
 // refNameRE is the ref.name grammar of annotations.md.
-var refNameRE = regexp.MustCompile(`^[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*(?:/[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*)*$`)
+var refNameRE = lazyRegexp(`^[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*(?:/[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*)*$`)
 
 // ValidRefName reports whether s matches the grammar annotations.md gives
 // for org.opencontainers.image.ref.name.
-func ValidRefName(s string) bool { return refNameRE.MatchString(s) }
+func ValidRefName(s string) bool { return refNameRE().MatchString(s) }
 
 // checkAnnotations checks the values of the pre-defined keys whose format
 // annotations.md fixes. Unknown keys are fine ("Consumers MUST NOT generate
@@ -724,11 +723,11 @@ func (c *checker) checkManifest(l loc, file, claimed string, m *v1.Manifest) {
 
 // envRE is the VARNAME=VARVALUE form of config.md (and image-spec's own
 // schema validator).
-var envRE = regexp.MustCompile(`^[^=]+=`)
+var envRE = lazyRegexp(`^[^=]+=`)
 
-var portRE = regexp.MustCompile(`^[0-9]{1,5}(/(tcp|udp|sctp))?$`)
+var portRE = lazyRegexp(`^[0-9]{1,5}(/(tcp|udp|sctp))?$`)
 
-var signalRE = regexp.MustCompile(`^(SIG[A-Z0-9]+([+-][0-9]+)?|[0-9]+)$`)
+var signalRE = lazyRegexp(`^(SIG[A-Z0-9]+([+-][0-9]+)?|[0-9]+)$`)
 
 func (c *checker) checkConfig(l loc, file string, img *v1.Image) {
 	c.checkPlatform(l, file, clauseConfigProps, img.Platform)
@@ -743,18 +742,18 @@ func (c *checker) checkConfig(l loc, file string, img *v1.Image) {
 	cfg := img.Config
 	cl := l.field("config")
 	for i, e := range cfg.Env {
-		if !envRE.MatchString(e) {
+		if !envRE().MatchString(e) {
 			c.errorf(cl.field("Env").index(i), file, clauseConfigProps, "Env entry %q is not VARNAME=VARVALUE", e)
 		}
 	}
 	for _, p := range sortedKeys(cfg.ExposedPorts) {
-		if !portRE.MatchString(p) {
+		if !portRE().MatchString(p) {
 			c.warnf(cl.field("ExposedPorts").field(p), file, clauseConfigProps, "exposed port %q is not port, port/tcp or port/udp", p)
 		} else if n, _ := strconv.Atoi(strings.SplitN(p, "/", 2)[0]); n > 65535 || n == 0 {
 			c.warnf(cl.field("ExposedPorts").field(p), file, clauseConfigProps, "exposed port %q is out of range", p)
 		}
 	}
-	if cfg.StopSignal != "" && !signalRE.MatchString(cfg.StopSignal) {
+	if cfg.StopSignal != "" && !signalRE().MatchString(cfg.StopSignal) {
 		c.warnf(cl.field("StopSignal"), file, clauseConfigProps, "StopSignal %q is not a signal name (SIGNAME) or number", cfg.StopSignal)
 	}
 	if len(img.History) > 0 {

@@ -250,7 +250,7 @@ func (w *walker) blobsDir() []digest.Digest {
 			w.errorf(al, "blobs/"+name, clauseLayoutBlobs, "%q in blobs/ is not an algorithm directory", name)
 			continue
 		}
-		if !algorithmRE.MatchString(name) {
+		if !algorithmRE().MatchString(name) {
 			w.errorf(al, "blobs/"+name, clauseLayoutBlobs, "directory name %q does not match the digest algorithm grammar", name)
 			continue
 		}
@@ -268,7 +268,7 @@ func (w *walker) blobsDir() []digest.Digest {
 			el := rootLoc(file)
 			d := digest.Digest(name + ":" + enc)
 			switch {
-			case !encodedRE.MatchString(enc):
+			case !encodedRE().MatchString(enc):
 				w.errorf(el, file, clauseLayoutBlobs, "file name %q does not match the digest encoding grammar", enc)
 				continue
 			case e.Type()&fs.ModeSymlink != 0:

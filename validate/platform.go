@@ -3,6 +3,7 @@ package validate
 import (
 	"regexp"
 	"strings"
+	"sync"
 
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -20,13 +21,20 @@ var knownArch = setOf("386", "amd64", "amd64p32", "arm", "armbe", "arm64", "arm6
 // knownVariants follows image-index.md#platform-variants: the table's
 // values and the open-ended series its "…" stands for (the Go analogs
 // GOARM, GOARM64, GOPPC64, GORISCV64, GOAMD64).
-var knownVariants = map[string]*regexp.Regexp{
-	"arm":     regexp.MustCompile(`^v[5-8]$`),
-	"arm64":   regexp.MustCompile(`^v(8|9)(\.[0-9])?$`),
-	"ppc64le": regexp.MustCompile(`^power(8|9|10)$`),
-	"ppc64":   regexp.MustCompile(`^power(8|9|10)$`),
-	"riscv64": regexp.MustCompile(`^rva2[0-9]u64$`),
-	"amd64":   regexp.MustCompile(`^v[1-4]$`),
+var knownVariants = map[string]func() *regexp.Regexp{
+	"arm":     lazyRegexp(`^v[5-8]$`),
+	"arm64":   lazyRegexp(`^v(8|9)(\.[0-9])?$`),
+	"ppc64le": lazyRegexp(`^power(8|9|10)$`),
+	"ppc64":   lazyRegexp(`^power(8|9|10)$`),
+	"riscv64": lazyRegexp(`^rva2[0-9]u64$`),
+	"amd64":   lazyRegexp(`^v[1-4]$`),
+}
+
+// lazyRegexp compiles expr on first use: this package is linked into every
+// ocikit process (the runtime's create, start and init included), and most
+// of them never validate.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }
 
 func setOf(vals ...string) map[string]bool {
@@ -53,7 +61,7 @@ func (c *checker) checkPlatform(l loc, file, clause string, p v1.Platform) {
 		c.warnf(l.field("architecture"), file, clause, "architecture %q is not a GOARCH value", p.Architecture)
 	}
 	if p.Variant != "" {
-		if re, ok := knownVariants[p.Architecture]; ok && !re.MatchString(p.Variant) {
+		if re, ok := knownVariants[p.Architecture]; ok && !re().MatchString(p.Variant) {
 			c.warnf(l.field("variant"), file, clauseVariants, "variant %q is not a known variant of %s", p.Variant, p.Architecture)
 		} else if !ok && knownArch[p.Architecture] {
 			c.warnf(l.field("variant"), file, clauseVariants, "variant %q given for %s, which has no variants in the table", p.Variant, p.Architecture)

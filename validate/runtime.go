@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -47,7 +46,7 @@ const (
 )
 
 // semverRE is SemVer 2.0.0 (semver.org's recommended expression).
-var semverRE = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$`)
+var semverRE = lazyRegexp(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$`)
 
 // linuxRlimits are the resources of getrlimit(2).
 var linuxRlimits = setOf("RLIMIT_AS", "RLIMIT_CORE", "RLIMIT_CPU", "RLIMIT_DATA", "RLIMIT_FSIZE", "RLIMIT_LOCKS",
@@ -162,7 +161,7 @@ func (c *checker) runtimeConfig(l loc, file string, data []byte) *specs.Spec {
 
 func (c *checker) checkRuntimeSpec(l loc, file string, s *specs.Spec) {
 	if s.Version != "" {
-		if !semverRE.MatchString(s.Version) {
+		if !semverRE().MatchString(s.Version) {
 			c.errorf(l.field("ociVersion"), file, clauseRtVersion, "ociVersion %q is not SemVer 2.0.0", s.Version)
 		} else if !strings.HasPrefix(s.Version, "1.") {
 			c.warnf(l.field("ociVersion"), file, clauseRtVersion, "ociVersion %q: this validator knows runtime-spec 1.x", s.Version)
@@ -198,7 +197,7 @@ func (c *checker) checkRuntimeSpec(l loc, file string, s *specs.Spec) {
 			}
 		}
 		for i, e := range p.Env {
-			if !envRE.MatchString(e) {
+			if !envRE().MatchString(e) {
 				c.errorf(pl.field("env").index(i), file, clauseRtProcess, "env entry %q is not NAME=VALUE (environ)", e)
 			}
 		}
@@ -256,7 +255,7 @@ func (c *checker) checkRuntimeSpec(l loc, file string, s *specs.Spec) {
 				c.errorf(al, file, clauseRtAnnots, "created %q is not an RFC 3339 date-time (image-spec config.md created)", v)
 			}
 		case "org.opencontainers.image.stopSignal":
-			if !signalRE.MatchString(v) {
+			if !signalRE().MatchString(v) {
 				c.errorf(al, file, clauseRtAnnots, "stopSignal %q is not a signal name or number", v)
 			}
 		}
