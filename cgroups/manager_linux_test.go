@@ -674,3 +674,41 @@ func TestManagerDevicesOrder(t *testing.T) {
 		t.Errorf("after deny-all update: devices.list\n%q\nwant\n%q", got, defaults)
 	}
 }
+
+// TestManagerDevicesWithChildren updates the device list of a v1 cgroup
+// that has a child cgroup (as a container with a cgroup namespace may
+// create): the kernel refuses to clear its list, and the update goes
+// through the library's transition instead.
+func TestManagerDevicesWithChildren(t *testing.T) {
+	testutil.RequireRoot(t)
+	if HostMode() == Unified {
+		t.Skip("cgroup v2 has an eBPF program, no device list")
+	}
+	m := newTestManager(t, &specs.Linux{Resources: &specs.LinuxResources{
+		Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
+	}})
+	if err := m.Apply(-1); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Set(nil); err != nil {
+		t.Fatal(err)
+	}
+	child := filepath.Join(m.Path("devices"), "child")
+	if err := os.Mkdir(child, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(child) })
+	if err := m.Update(&specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{
+		{Allow: false, Access: "rwm"},
+		{Allow: true, Type: "c", Major: ptr[int64](1), Minor: ptr[int64](11), Access: "r"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	list := readFile(t, m.Path("devices"), "devices.list")
+	if !strings.Contains(list, "c 1:11 r") || !strings.Contains(list, "c 1:3 rwm") {
+		t.Errorf("devices.list after the update:\n%s", list)
+	}
+	if err := os.Remove(child); err != nil {
+		t.Fatal(err)
+	}
+}
