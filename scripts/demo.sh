@@ -8,9 +8,6 @@ OCIKIT=${OCIKIT:-$(pwd)/bin/ocikit}
 work=$(mktemp -d /tmp/ocikit-demo.XXXXXX)
 cleanup() {
 	"$OCIKIT" --root "$work/state" delete --force demo >/dev/null 2>&1 || true
-	# ocikit keeps a read-only bind mount of its own binary under --root (the
-	# CVE-2019-5736 protection); a throwaway --root must release it.
-	for m in "$work"/state/.ocikit-*; do [[ -e $m ]] && umount "$m" 2>/dev/null; done
 	rm -rf "$work"
 }
 trap cleanup EXIT
