@@ -6,7 +6,7 @@ set -euo pipefail
 GO_VERSION=${GO_VERSION:-1.26.8}
 PACKAGES=(
 	build-essential pkg-config libseccomp-dev git curl unzip file jq
-	busybox-static runc crun umoci skopeo podman uidmap
+	busybox-static runc crun umoci skopeo podman uidmap containerd
 	hyperfine bc e2fsprogs iproute2 procps psmisc qemu-system-x86 cpio
 )
 
