@@ -15,4 +15,8 @@
 // does). State returns a JSON-serializable value that the runtime persists;
 // Load rebuilds a Manager from it in a later invocation so that kill,
 // pause, resume, events and delete work on the same cgroups.
+//
+// The device allow-list goes to the v1 devices controller in config order
+// (the kernel's devices.list then lists the entries as configured, the
+// default devices after them) and to an eBPF program on cgroup v2.
 package cgroups

@@ -27,5 +27,7 @@
 //
 // ValidateProcess and ValidateLinux check a configuration without changing
 // anything, so `create` can reject a bad config.json before it starts a
-// process. Their errors name the offending field and value.
+// process. Their errors name the offending field and value. Capabilities
+// are the exception runtime-spec 1.3 makes: unknown names and capabilities
+// the runtime cannot grant are warnings (WithLogger), not errors.
 package process
