@@ -189,13 +189,18 @@ func (r *Runtime) Kill(ctx context.Context, id string, sig syscall.Signal, all b
 		return err
 	}
 	rec.refresh()
-	if rec.State.Status != specs.StateCreated && rec.State.Status != specs.StateRunning {
+	switch rec.State.Status {
+	case specs.StateCreated, specs.StateRunning, StatePaused:
+	default:
 		return errorf(ErrWrongState, "container %q is %s: cannot signal it", id, rec.State.Status)
 	}
 	if all {
-		return r.signalAll(rec, sig)
+		err = r.signalAll(rec, sig)
+	} else {
+		err = signalInit(rec, sig)
 	}
-	return signalInit(rec, sig)
+	thawKilled(rec, sig)
+	return err
 }
 
 func signalInit(rec *record, sig unix.Signal) error {
@@ -261,6 +266,12 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 	rec.refresh()
 	if rec.State.Status != specs.StateStopped && !force {
 		return errorf(ErrWrongState, "container %q is %s, not stopped: kill it first or use --force", id, rec.State.Status)
+	}
+	if rec.State.Status == StatePaused {
+		// destroy waits for the init's death, which a cgroup v1 freezer
+		// holds back until the thaw.
+		signalInit(rec, unix.SIGKILL)
+		thawKilled(rec, unix.SIGKILL)
 	}
 	return r.destroy(ctx, l.path, rec)
 }

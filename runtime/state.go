@@ -18,6 +18,11 @@ var (
 	ErrNotSupported = errors.New("runtime: not supported on this operating system")
 )
 
+// StatePaused is the status of a container whose processes are frozen by
+// pause: runc's addition to the statuses of runtime.md "State". The
+// container is otherwise running; resume makes it running again.
+const StatePaused specs.ContainerState = "paused"
+
 // State is the state of a container as `state` prints it: the fields of
 // runtime.md "State" plus those runc adds and its callers read.
 type State struct {

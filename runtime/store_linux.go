@@ -148,7 +148,7 @@ func readState(dir, id string) (*record, error) {
 // (or whose pid now names another process) is stopped.
 func (rec *record) refresh() {
 	switch rec.State.Status {
-	case specs.StateCreating, specs.StateCreated, specs.StateRunning:
+	case specs.StateCreating, specs.StateCreated, specs.StateRunning, StatePaused:
 		if rec.State.Pid <= 0 {
 			if rec.State.Status != specs.StateCreating {
 				rec.State.Status = specs.StateStopped

@@ -52,6 +52,7 @@ layer unpack and repack, bundle conversion) and validation of both.`,
 		newSpecCmd(),
 		newFeaturesCmd(),
 		newCreateCmd(g), newStartCmd(g), newRunCmd(g), newStateCmd(g), newKillCmd(g), newDeleteCmd(g), newListCmd(g), newInitCmd(),
+		newPauseCmd(g), newResumeCmd(g),
 		newValidateConfigCmd(),
 	)
 	return root
