@@ -134,6 +134,11 @@ func (g *globals) close() {
 // since those callers read the runtime's last error from the log.
 func (g *globals) reportError(err error) {
 	fmt.Fprintf(os.Stderr, "ocikit: %v\n", err)
+	if g.logSink == nil && g.logFile != "" {
+		// A flag error stops cobra before setup: open the log now, or
+		// containerd's shim sees only "exit status 1".
+		_ = g.setup(nil)
+	}
 	if g.logSink != nil && g.logger != nil {
 		g.logger.Error(err.Error())
 	}

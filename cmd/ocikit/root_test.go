@@ -63,6 +63,23 @@ func TestLogFileErrors(t *testing.T) {
 			tt.check(t, string(data))
 		})
 	}
+	// A flag the command lacks fails before the command runs; the shim
+	// must still find the error in the log (else it reports "exit status 1").
+	t.Run("flag error", func(t *testing.T) {
+		logFile := filepath.Join(dir, "flag.log")
+		out, err := exec.Command(bin, "--root", filepath.Join(dir, "state"), "--log", logFile, "--log-format", "json", "create", "--no-such-flag", "x").CombinedOutput()
+		if err == nil {
+			t.Fatalf("create --no-such-flag succeeded: %s", out)
+		}
+		data, err := os.ReadFile(logFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec map[string]any
+		if err := json.Unmarshal(data, &rec); err != nil || rec["level"] != "error" || !strings.Contains(rec["msg"].(string), "no-such-flag") {
+			t.Fatalf("log %q: want one {\"level\":\"error\"} record naming the flag (%v)", data, err)
+		}
+	})
 	t.Run("bad format", func(t *testing.T) {
 		out, err := exec.Command(bin, "--log-format", "xml", "version").CombinedOutput()
 		if err == nil || !strings.Contains(string(out), "unknown --log-format") {
