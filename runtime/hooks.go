@@ -13,7 +13,10 @@ import (
 )
 
 // runHooks runs hooks in order (config.md "POSIX-platform Hooks"), each
-// with the container's state on stdin, and stops at the first failure. The
+// with the container's state on stdin, and stops at the first failure,
+// except for poststop hooks: runtime.md's lifecycle step 12 has a failing
+// poststop hook logged as a warning while "the remaining hooks and
+// lifecycle continue", so those all run and their errors are joined. The
 // error names the hook kind and path and carries the hook's stderr on one
 // line. As with runc, hooks run in the bundle directory, except
 // startContainer hooks, which run inside the container.
@@ -29,12 +32,17 @@ func runHooks(ctx context.Context, kind string, hooks []specs.Hook, st *specs.St
 	if kind == "startContainer" {
 		dir = ""
 	}
+	var errs []error
 	for _, h := range hooks {
 		if err := runHook(ctx, h, data, dir); err != nil {
-			return fmt.Errorf("%s hook %s: %w", kind, h.Path, err)
+			err = fmt.Errorf("%s hook %s: %w", kind, h.Path, err)
+			if kind != "poststop" {
+				return err
+			}
+			errs = append(errs, err)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func runHook(ctx context.Context, h specs.Hook, state []byte, dir string) error {

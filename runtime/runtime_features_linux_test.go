@@ -102,7 +102,9 @@ exit 0
 			// writing through a bind mount of the log's directory.
 			StartContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo startContainer created >> /hooks/hooks.log" + map[bool]string{true: "; exit 1"}[failAt == "startContainer"]}}},
 			Poststart:      []specs.Hook{hook("poststart", failAt == "poststart")},
-			Poststop:       []specs.Hook{hook("poststop", failAt == "poststop")},
+			// Two poststop hooks: a failing one must not stop the next
+			// (runtime.md lifecycle step 12).
+			Poststop: []specs.Hook{hook("poststop", failAt == "poststop"), hook("poststop2", false)},
 		}
 	}
 	bind := specs.Mount{Destination: "/hooks", Type: "bind", Source: dir, Options: []string{"bind"}}
@@ -111,12 +113,12 @@ exit 0
 		want   string
 		errMsg string
 	}{
-		{"", "prestart creating,createRuntime creating,createContainer creating,startContainer created,poststart running,poststop stopped", ""},
-		{"poststop", "prestart creating,createRuntime creating,createContainer creating,startContainer created,poststart running,poststop stopped", ""},
-		{"createRuntime", "prestart creating,createRuntime creating,poststop stopped", "createRuntime hook " + script + ": exit status 3: hook createRuntime refuses"},
-		{"createContainer", "prestart creating,createRuntime creating,createContainer creating,poststop stopped", "createContainer hook"},
-		{"startContainer", "prestart creating,createRuntime creating,createContainer creating,startContainer created,poststop stopped", "startContainer hook /bin/sh"},
-		{"poststart", "prestart creating,createRuntime creating,createContainer creating,startContainer created,poststart running,poststop stopped", "poststart hook"},
+		{"", "prestart creating,createRuntime creating,createContainer creating,startContainer created,poststart running,poststop stopped,poststop2 stopped", ""},
+		{"poststop", "prestart creating,createRuntime creating,createContainer creating,startContainer created,poststart running,poststop stopped,poststop2 stopped", ""},
+		{"createRuntime", "prestart creating,createRuntime creating,poststop stopped,poststop2 stopped", "createRuntime hook " + script + ": exit status 3: hook createRuntime refuses"},
+		{"createContainer", "prestart creating,createRuntime creating,createContainer creating,poststop stopped,poststop2 stopped", "createContainer hook"},
+		{"startContainer", "prestart creating,createRuntime creating,createContainer creating,startContainer created,poststop stopped,poststop2 stopped", "startContainer hook /bin/sh"},
+		{"poststart", "prestart creating,createRuntime creating,createContainer creating,startContainer created,poststart running,poststop stopped,poststop2 stopped", "poststart hook"},
 	}
 	for _, tc := range tests {
 		t.Run("fail="+tc.failAt, func(t *testing.T) {
