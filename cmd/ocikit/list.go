@@ -16,7 +16,7 @@ func newListCmd(g *globals) *cobra.Command {
 	var quiet bool
 	cmd := &cobra.Command{
 		Use:     "list",
-		Aliases: []string{"ps", "ls"},
+		Aliases: []string{"ls"},
 		Short:   "List containers",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -52,7 +52,8 @@ layer unpack and repack, bundle conversion) and validation of both.`,
 		newSpecCmd(),
 		newFeaturesCmd(),
 		newCreateCmd(g), newStartCmd(g), newRunCmd(g), newStateCmd(g), newKillCmd(g), newDeleteCmd(g), newListCmd(g), newInitCmd(),
-		newPauseCmd(g), newResumeCmd(g),
+		newExecCmd(g),
+		newPauseCmd(g), newResumeCmd(g), newPsCmd(g),
 		newValidateConfigCmd(),
 	)
 	return root
