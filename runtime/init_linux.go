@@ -44,6 +44,9 @@ func init() {
 // executes the user's program. It returns only on failure, after reporting
 // the error to the runtime; the caller then exits non-zero.
 func Init() error {
+	if os.Getenv(execFDEnv) != "" {
+		return execInit() // a process exec'd into a running container
+	}
 	// Namespaces (the cgroup one unshared here), capabilities and
 	// no_new_privs belong to a thread: everything happens on this one,
 	// which also performs the execve.

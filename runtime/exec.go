@@ -1,0 +1,135 @@
+package runtime
+
+import (
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// ExecOptions are the options of exec (runc's flags). Without Process the
+// new process is the container's configured process with Args and the
+// overrides below applied.
+type ExecOptions struct {
+	// Process is the complete process to run (runc's --process, the
+	// process.json containerd writes); the overrides are then ignored.
+	Process *specs.Process
+
+	// Args is the command and its arguments (required without Process).
+	Args []string
+	// Env is added to the configured environment; a variable already
+	// set is replaced.
+	Env []string
+	// Cwd, when set, replaces the working directory.
+	Cwd string
+	// User, when set, is "uid[:gid]" (numeric, in the container).
+	User string
+	// AdditionalGids are added to the configured additional groups.
+	AdditionalGids []uint32
+	// Caps are added to the bounding, effective and permitted sets (and
+	// to the ambient set when the configuration has an inheritable one).
+	Caps []string
+	// Tty allocates a terminal (process.terminal).
+	Tty bool
+	// NoNewPrivileges sets process.noNewPrivileges.
+	NoNewPrivileges bool
+	// ApparmorProfile and ProcessLabel, when set, replace the configured
+	// AppArmor profile and SELinux label.
+	ApparmorProfile string
+	ProcessLabel    string
+
+	// ConsoleSocket receives the pty master (with a terminal).
+	ConsoleSocket string
+	// PidFile receives the new process's pid once it runs.
+	PidFile string
+	// Detach returns once the process runs instead of waiting for it.
+	Detach bool
+	// PreserveFDs passes this many file descriptors after stderr.
+	PreserveFDs int
+	// Stdin, Stdout and Stderr are the process's stdio without a
+	// terminal (nil: the caller's).
+	Stdin, Stdout, Stderr *os.File
+}
+
+// execProcess returns the process exec runs: o.Process, or base (the
+// container's process.json, modified in place) with o's overrides.
+func execProcess(base *specs.Process, o *ExecOptions) (*specs.Process, error) {
+	if o.Process != nil {
+		p := o.Process
+		if len(p.Args) == 0 || p.Args[0] == "" {
+			return nil, errorf(ErrInvalidSpec, "--process: args must not be empty")
+		}
+		return p, nil
+	}
+	if len(o.Args) == 0 || o.Args[0] == "" {
+		return nil, errorf(ErrInvalidSpec, "exec: a command is required (or --process)")
+	}
+	p := base
+	if p == nil {
+		p = &specs.Process{}
+	}
+	p.Args = o.Args
+	p.Terminal = o.Tty
+	// A console size is the container's terminal's, not ours.
+	p.ConsoleSize = nil
+	for _, kv := range o.Env {
+		name, _, ok := strings.Cut(kv, "=")
+		if !ok || name == "" {
+			return nil, errorf(ErrInvalidSpec, "--env %q: want NAME=VALUE", kv)
+		}
+		p.Env = slices.DeleteFunc(p.Env, func(e string) bool { return strings.HasPrefix(e, name+"=") })
+		p.Env = append(p.Env, kv)
+	}
+	if o.Cwd != "" {
+		p.Cwd = o.Cwd
+	}
+	if o.User != "" {
+		uid, gid, hasGID := strings.Cut(o.User, ":")
+		u, err := strconv.ParseUint(uid, 10, 32)
+		if err != nil {
+			return nil, errorf(ErrInvalidSpec, "--user %q: want uid[:gid] (numbers)", o.User)
+		}
+		p.User.UID = uint32(u)
+		if hasGID {
+			g, err := strconv.ParseUint(gid, 10, 32)
+			if err != nil {
+				return nil, errorf(ErrInvalidSpec, "--user %q: want uid[:gid] (numbers)", o.User)
+			}
+			p.User.GID = uint32(g)
+		}
+	}
+	p.User.AdditionalGids = append(p.User.AdditionalGids, o.AdditionalGids...)
+	if len(o.Caps) > 0 {
+		if p.Capabilities == nil {
+			p.Capabilities = &specs.LinuxCapabilities{}
+		}
+		c := p.Capabilities
+		for _, name := range o.Caps {
+			name = strings.ToUpper(name)
+			if !strings.HasPrefix(name, "CAP_") {
+				name = "CAP_" + name
+			}
+			c.Bounding = append(c.Bounding, name)
+			c.Effective = append(c.Effective, name)
+			c.Permitted = append(c.Permitted, name)
+			// An ambient capability needs it inheritable too, which
+			// --cap does not add: only with an inheritable set.
+			if len(c.Inheritable) > 0 {
+				c.Inheritable = append(c.Inheritable, name)
+				c.Ambient = append(c.Ambient, name)
+			}
+		}
+	}
+	if o.NoNewPrivileges {
+		p.NoNewPrivileges = true
+	}
+	if o.ApparmorProfile != "" {
+		p.ApparmorProfile = o.ApparmorProfile
+	}
+	if o.ProcessLabel != "" {
+		p.SelinuxLabel = o.ProcessLabel
+	}
+	return p, nil
+}

@@ -1,0 +1,574 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"unsafe"
+
+	"github.com/ocikit/ocikit/cgroups"
+	"github.com/ocikit/ocikit/runtime/nsenter"
+	"github.com/ocikit/ocikit/runtime/process"
+	"github.com/ocikit/ocikit/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// execFDEnv names the inherited descriptor holding an exec'd process's
+// configuration (execConfig); Init dispatches on it.
+const execFDEnv = "_OCIKIT_EXECFD"
+
+func init() {
+	// As for the container init: the joined namespaces, credentials and
+	// capabilities are the main thread's, which performs the execve.
+	if os.Getenv(execFDEnv) != "" {
+		goruntime.LockOSThread()
+	}
+}
+
+// execConfig is what exec sends to its re-executed binary, which runs in
+// the container's namespaces already (nsenter joined them).
+type execConfig struct {
+	ID          string                  `json:"id"`
+	Process     *specs.Process          `json:"process"`
+	Personality *specs.LinuxPersonality `json:"personality,omitempty"`
+	SyncFD      int                     `json:"syncFd"`
+	RootFD      int                     `json:"rootFd"`
+	ConsoleFD   int                     `json:"consoleFd"`
+	PreserveFDs int                     `json:"preserveFds,omitempty"`
+	// Seccomp is the container's linux.seccomp compiled by exec (from the
+	// cache under the root): the process only loads it.
+	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
+}
+
+// nsFiles names the /proc/<pid>/ns entry of each namespace type.
+var nsFiles = map[specs.LinuxNamespaceType]string{
+	specs.UserNamespace:    "user",
+	specs.MountNamespace:   "mnt",
+	specs.PIDNamespace:     "pid",
+	specs.NetworkNamespace: "net",
+	specs.IPCNamespace:     "ipc",
+	specs.UTSNamespace:     "uts",
+	specs.CgroupNamespace:  "cgroup",
+	specs.TimeNamespace:    "time",
+}
+
+// Exec runs a new process in a running container, as `runc exec`: it joins
+// every namespace of the container's init (its user namespace first), the
+// container's cgroup and root directory, and gets the container's process
+// attributes (capabilities, rlimits, noNewPrivileges, AppArmor, seccomp,
+// user, cwd, environment) with o's overrides. In the foreground (without
+// o.Detach) signals are forwarded to it, a terminal is wired to the
+// caller's, and the result is its exit status (128+N when signal N killed
+// it); with o.Detach Exec returns once the program runs.
+func (r *Runtime) Exec(ctx context.Context, id string, o ExecOptions) (int, error) {
+	if !o.Detach {
+		// The process is our grandchild when a pid namespace is joined
+		// (nsenter forks): as a subreaper we still wait for it.
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return -1, os.NewSyscallError("prctl", err)
+		}
+	}
+	var sigs chan os.Signal
+	if !o.Detach {
+		// From now on, so that no signal meant for the process is lost.
+		sigs = make(chan os.Signal, 64)
+		signal.Notify(sigs)
+		defer signal.Stop(sigs)
+	}
+	x, err := r.startExec(ctx, id, &o)
+	if err != nil {
+		return -1, err
+	}
+	if o.Detach {
+		return 0, nil
+	}
+	var tty *ttyCopy
+	if x.master != nil {
+		tty = newTTYCopy(x.master, orStd(o.Stdin, os.Stdin), orStd(o.Stdout, os.Stdout))
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case s := <-sigs:
+				switch sig := s.(unix.Signal); sig {
+				case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
+				case unix.SIGWINCH:
+					if tty != nil {
+						tty.resize()
+					}
+				default:
+					unix.Kill(x.pid, sig)
+				}
+			}
+		}
+	}()
+	code := waitExit(x.pid)
+	close(done)
+	if tty != nil {
+		tty.finish()
+	}
+	return code, nil
+}
+
+// execution is an exec'd process that runs.
+type execution struct {
+	pid    int
+	master *os.File // pty master kept for the foreground
+}
+
+// execSetup is one exec in progress.
+type execSetup struct {
+	r       *Runtime
+	id      string
+	rec     *record
+	spec    *specs.Spec
+	closers []io.Closer
+}
+
+func (x *execSetup) closeLater(c io.Closer) { x.closers = append(x.closers, c) }
+
+func (r *Runtime) startExec(ctx context.Context, id string, o *ExecOptions) (*execution, error) {
+	l, err := r.lock(id)
+	if err != nil {
+		return nil, err
+	}
+	// Held until the process is in the container's cgroup and runs:
+	// delete cannot remove the cgroup under it.
+	defer l.unlock()
+	rec, err := readState(l.path, id)
+	if err != nil {
+		return nil, err
+	}
+	rec.refresh()
+	if rec.State.Status != specs.StateRunning {
+		return nil, errorf(ErrWrongState, "container %q is %s, not running: cannot exec in it", id, rec.State.Status)
+	}
+	spec, err := rec.loadSpec(l.path)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Linux == nil {
+		spec.Linux = &specs.Linux{}
+	}
+	p, err := execProcess(spec.Process, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := process.ValidateProcess(p, process.WithLogger(r.log)); err != nil {
+		return nil, err
+	}
+	switch {
+	case o.PreserveFDs < 0:
+		return nil, errorf(ErrInvalidSpec, "--preserve-fds must not be negative")
+	case p.Terminal && o.Detach && o.ConsoleSocket == "":
+		return nil, errorf(ErrInvalidSpec, "a terminal with --detach needs --console-socket")
+	case !p.Terminal && o.ConsoleSocket != "":
+		return nil, errorf(ErrInvalidSpec, "--console-socket given without a terminal (--tty or process.terminal)")
+	case !nsenter.Available:
+		return nil, errorf(ErrNotSupported, "exec needs ocikit built with cgo")
+	}
+	x := &execSetup{r: r, id: id, rec: rec, spec: spec}
+	e, err := x.run(ctx, p, o)
+	for _, c := range x.closers {
+		c.Close()
+	}
+	return e, err
+}
+
+func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (*execution, error) {
+	spec, initPid := x.spec, x.rec.State.Pid
+	cfg := &execConfig{ID: x.id, Process: p, Personality: spec.Linux.Personality, ConsoleFD: -1, PreserveFDs: o.PreserveFDs}
+	var files []*os.File
+	for i := 0; i < o.PreserveFDs; i++ {
+		files = append(files, os.NewFile(uintptr(3+i), "preserved"))
+	}
+	addFile := func(f *os.File) int {
+		files = append(files, f)
+		return 3 + len(files) - 1
+	}
+	// The init's namespaces and root, opened here and checked to belong
+	// to the container's init afterwards: a recycled pid cannot slip in.
+	// nsenter reopens them through /proc/self/fd.
+	var plan strings.Builder
+	fork, userNS := false, false
+	for _, ns := range spec.Linux.Namespaces {
+		name, ok := nsFiles[ns.Type]
+		if !ok {
+			continue
+		}
+		path := "/proc/" + strconv.Itoa(initPid) + "/ns/" + name
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("container %q: %s namespace: %w", x.id, ns.Type, err)
+		}
+		x.closeLater(f)
+		if sameNS(f, "/proc/self/ns/"+name) {
+			continue // shared with the host (joining our own user namespace fails)
+		}
+		fmt.Fprintf(&plan, "join %s /proc/self/fd/%d\n", ns.Type, addFile(f))
+		switch ns.Type {
+		case specs.PIDNamespace, specs.TimeNamespace:
+			// They apply to the children of the caller only.
+			fork = true
+		case specs.UserNamespace:
+			userNS = true
+		}
+	}
+	root, err := os.OpenFile("/proc/"+strconv.Itoa(initPid)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("container %q: root: %w", x.id, err)
+	}
+	x.closeLater(root)
+	if !alive(initPid, x.rec.InitStart) {
+		return nil, errorf(ErrWrongState, "container %q is stopped, not running: cannot exec in it", x.id)
+	}
+	cfg.RootFD = addFile(root)
+	if fork {
+		plan.WriteString("fork\n")
+	}
+	if spec.Linux.Seccomp != nil {
+		prog, err := seccomp.Compile(spec.Linux.Seccomp,
+			seccomp.WithCacheDir(filepath.Join(x.r.root, seccompCache)), seccomp.WithLogger(x.r.log))
+		if err != nil {
+			return nil, err // "seccomp: ..."
+		}
+		cfg.Seccomp = prog
+	}
+	exeFile, err := initBinary()
+	if err != nil {
+		return nil, err
+	}
+	x.closeLater(exeFile)
+	cmd := &exec.Cmd{Path: "/proc/self/fd/" + strconv.Itoa(addFile(exeFile)), Args: []string{"ocikit", "init"}}
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("config pipe: %w", err)
+	}
+	x.closeLater(cfgR)
+	x.closeLater(cfgW)
+	cfgFD := addFile(cfgR)
+	syncP, syncC, err := socketpair()
+	if err != nil {
+		return nil, err
+	}
+	x.closeLater(syncP)
+	x.closeLater(syncC)
+	cfg.SyncFD = addFile(syncC)
+	var master *os.File
+	if p.Terminal {
+		m, slavePath, err := openPty()
+		if err != nil {
+			return nil, step("console", err)
+		}
+		master = m
+		x.closeLater(m)
+		slave, err := openSlave(slavePath)
+		if err != nil {
+			return nil, step("console", err)
+		}
+		x.closeLater(slave)
+		if p.User.UID != 0 || p.User.GID != 0 {
+			hostUID := hostID(spec.Linux.UIDMappings, p.User.UID)
+			hostGID := hostID(spec.Linux.GIDMappings, p.User.GID)
+			if err := slave.Chown(int(hostUID), int(hostGID)); err != nil {
+				return nil, step("console", err)
+			}
+		}
+		cfg.ConsoleFD = addFile(slave)
+	} else {
+		cmd.Stdin = orStd(o.Stdin, os.Stdin)
+		cmd.Stdout = orStd(o.Stdout, os.Stdout)
+		cmd.Stderr = orStd(o.Stderr, os.Stderr)
+	}
+	fmt.Fprintf(&plan, "sync %d\n", cfg.SyncFD)
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("nsenter pipe: %w", err)
+	}
+	x.closeLater(pr)
+	_, err = pw.WriteString(plan.String())
+	pw.Close()
+	if err != nil {
+		return nil, fmt.Errorf("nsenter pipe: %w", err)
+	}
+	cmd.Env = []string{execFDEnv + "=" + strconv.Itoa(cfgFD), "_OCIKIT_NSENTER=" + strconv.Itoa(addFile(pr))}
+	if !userNS {
+		// Non-dumpable until execve (CVE-2019-5736), as the init. In a
+		// user namespace the process must be able to write its own /proc
+		// files (oom_score_adj); its root cannot write the binary anyway.
+		cmd.Env = append(cmd.Env, "_OCIKIT_NODUMP=1")
+	}
+	cmd.ExtraFiles = files
+	attr := &syscall.SysProcAttr{}
+	cmd.SysProcAttr = attr
+
+	var cg *cgroups.Manager
+	if x.rec.Cgroup != nil {
+		cg, err = cgroups.Load(*x.rec.Cgroup)
+		if err != nil {
+			return nil, step("cgroup", err)
+		}
+		cg.SetLogger(x.r.log)
+	}
+	// Born in the container's cgroup where the host allows it (cgroup v2,
+	// clone3 CLONE_INTO_CGROUP); nsenter's fork stays there.
+	intoCgroup := false
+	if cg != nil && !x.r.systemd && cgroups.HostMode() == cgroups.Unified {
+		if dir := cg.Path(""); dir != "" {
+			if f, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+				x.closeLater(f)
+				attr.UseCgroupFD, attr.CgroupFD = true, int(f.Fd())
+				intoCgroup = true
+			}
+		}
+	}
+	if err := cmd.Start(); err != nil {
+		if !intoCgroup {
+			return nil, fmt.Errorf("start exec: %w", err)
+		}
+		intoCgroup = false
+		attr.UseCgroupFD, attr.CgroupFD = false, -1
+		cmd = &exec.Cmd{Path: cmd.Path, Args: cmd.Args, Env: cmd.Env, Stdin: cmd.Stdin, Stdout: cmd.Stdout,
+			Stderr: cmd.Stderr, ExtraFiles: cmd.ExtraFiles, SysProcAttr: attr}
+		if err := cmd.Start(); err != nil {
+			return nil, fmt.Errorf("start exec: %w", err)
+		}
+	}
+	syncC.Close()
+	cfgR.Close()
+	pid := cmd.Process.Pid
+	if fork {
+		m, err := recvMsg(syncP)
+		switch {
+		case err == io.EOF:
+			cmd.Wait()
+			return nil, errors.New("exec: the process exited while joining the container's namespaces")
+		case err != nil:
+			cmd.Process.Kill()
+			cmd.Wait()
+			return nil, err
+		case m.Type == msgError:
+			cmd.Wait()
+			return nil, errors.New(m.Msg)
+		case m.Type != msgPid:
+			cmd.Process.Kill()
+			cmd.Wait()
+			return nil, fmt.Errorf("unexpected message %q from exec", m.Type)
+		}
+		pid = m.Pid
+		cmd.Wait() // the intermediate process exits after reporting
+	}
+	fail := func(err error) (*execution, error) {
+		unix.Kill(pid, unix.SIGKILL)
+		if !fork {
+			cmd.Wait()
+		}
+		return nil, err
+	}
+	if cg != nil && !intoCgroup {
+		if err := cg.Apply(pid); err != nil {
+			return fail(step("cgroup", err))
+		}
+	}
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		return fail(fmt.Errorf("encode exec config: %w", err))
+	}
+	go func() {
+		cfgW.Write(data)
+		cfgW.Close()
+	}()
+	// The process reports an error, or a seccomp notify descriptor, or
+	// closes the socket by execve(2).
+	for {
+		m, err := recvMsg(syncP)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fail(err)
+		}
+		switch m.Type {
+		case msgError:
+			if !fork {
+				cmd.Wait()
+			}
+			return nil, errors.New(m.Msg)
+		case msgSeccomp:
+			st := x.rec.State.State
+			if err := x.r.sendSeccomp(spec, st, m.fd); err != nil {
+				return fail(err)
+			}
+			sendMsg(syncP, syncMsg{Type: msgOK})
+		default:
+			return fail(fmt.Errorf("unexpected message %q from exec", m.Type))
+		}
+	}
+	x.r.log.Debug("exec started", "container", x.id, "pid", pid)
+	if master != nil && o.ConsoleSocket != "" {
+		if err := sendConsole(o.ConsoleSocket, master); err != nil {
+			return fail(err)
+		}
+		master = nil
+	}
+	if o.PidFile != "" {
+		pf, err := filepath.Abs(o.PidFile)
+		if err == nil {
+			err = writeFileAtomic(pf, []byte(strconv.Itoa(pid)), 0o644)
+		}
+		if err != nil {
+			return fail(fmt.Errorf("pid file: %w", err))
+		}
+	}
+	e := &execution{pid: pid}
+	if master != nil {
+		// Ours now: not closed with the setup's files.
+		dup, err := unix.FcntlInt(master.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			return fail(os.NewSyscallError("fcntl", err))
+		}
+		e.master = os.NewFile(uintptr(dup), master.Name())
+	}
+	return e, nil
+}
+
+// sameNS reports whether the namespace f is the one at path.
+func sameNS(f *os.File, path string) bool {
+	var a, b unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &a) != nil || unix.Stat(path, &b) != nil {
+		return false
+	}
+	return a.Dev == b.Dev && a.Ino == b.Ino
+}
+
+// execInit is the exec'd process before its execve: inside the
+// container's namespaces and cgroup, it reads its configuration, takes the
+// container's root and the process's attributes and executes the program.
+// It returns only on failure, after reporting the error.
+func execInit() error {
+	goruntime.LockOSThread()
+	fd, err := strconv.Atoi(os.Getenv(execFDEnv))
+	if err != nil {
+		return errors.New("init: not started by ocikit exec")
+	}
+	os.Unsetenv(execFDEnv)
+	f := os.NewFile(uintptr(fd), "config")
+	var cfg execConfig
+	err = json.NewDecoder(f).Decode(&cfg)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("exec: read configuration: %w", err)
+	}
+	sync := os.NewFile(uintptr(cfg.SyncFD), "sync")
+	err = cfg.run(sync)
+	sendMsg(sync, syncMsg{Type: msgError, Msg: oneLine(err.Error())})
+	return err
+}
+
+func (c *execConfig) run(sync *os.File) error {
+	p := c.Process
+	// Executed from /proc/self/fd/N: name it for ps(1) in the container.
+	if name, err := unix.BytePtrFromString("ocikit:exec"); err == nil {
+		unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(name)), 0, 0, 0)
+	}
+	if _, err := unix.Setsid(); err != nil {
+		return step("setsid", err)
+	}
+	if c.ConsoleFD >= 0 {
+		if err := setupConsole(c.ConsoleFD, p.ConsoleSize); err != nil {
+			return step("console", err)
+		}
+	}
+	// Joining the mount namespace put us at its root; the container's
+	// root is the init's (a --no-pivot container chroot'ed into it).
+	if err := unix.Fchdir(c.RootFD); err != nil {
+		return step("root", os.NewSyscallError("fchdir", err))
+	}
+	if err := unix.Chroot("."); err != nil {
+		return step("root", &os.PathError{Op: "chroot", Path: ".", Err: err})
+	}
+	unix.Close(c.RootFD)
+	if _, err := unix.KeyctlJoinSessionKeyring(c.ID); err != nil && !errors.Is(err, unix.ENOSYS) {
+		return step("join session keyring", err)
+	}
+	if err := process.SetOOMScoreAdj(p.OOMScoreAdj); err != nil {
+		return step("oomScoreAdj", err)
+	}
+	if err := process.SetScheduler(p.Scheduler); err != nil {
+		return step("scheduler", err)
+	}
+	if err := process.SetIOPriority(p.IOPriority); err != nil {
+		return step("ioPriority", err)
+	}
+	if err := process.SetPersonality(c.Personality); err != nil {
+		return step("personality", err)
+	}
+	if p.ApparmorProfile != "" {
+		if err := process.ApplyAppArmor(p.ApparmorProfile); err != nil {
+			return step("apparmor", err)
+		}
+	}
+	if p.SelinuxLabel != "" {
+		if err := process.SetSELinuxLabel(p.SelinuxLabel); err != nil {
+			return step("selinux label", err)
+		}
+	}
+	// The order of the init's (init_linux.go): seccomp before dropping
+	// capabilities without no_new_privs, rlimits just before the user.
+	if c.Seccomp != nil && !p.NoNewPrivileges {
+		if err := loadSeccomp(c.Seccomp, int(sync.Fd()), sync); err != nil {
+			return err
+		}
+	}
+	if err := process.SetRlimits(p.Rlimits); err != nil {
+		return step("rlimits", err)
+	}
+	if err := process.SetUser(p); err != nil {
+		return step("user", err)
+	}
+	if err := process.ApplyCapabilities(p.Capabilities); err != nil {
+		return step("capabilities", err)
+	}
+	if p.NoNewPrivileges {
+		if err := process.SetNoNewPrivileges(); err != nil {
+			return step("noNewPrivileges", err)
+		}
+	}
+	cwd := p.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	if err := unix.Chdir(cwd); err != nil {
+		return step("cwd", &os.PathError{Op: "chdir", Path: cwd, Err: err})
+	}
+	path, err := lookPath(p.Args[0], p.Env)
+	if err != nil {
+		return step("exec", err)
+	}
+	// Everything but stdio and the preserved descriptors is closed by the
+	// execve, the sync socket included: exec sees EOF.
+	if err := closeOnExecFrom(3 + c.PreserveFDs); err != nil {
+		return step("close descriptors", err)
+	}
+	if c.Seccomp != nil && p.NoNewPrivileges {
+		if err := loadSeccomp(c.Seccomp, int(sync.Fd()), sync); err != nil {
+			return err
+		}
+	}
+	err = unix.Exec(path, p.Args, p.Env)
+	return step("exec "+p.Args[0], err)
+}
