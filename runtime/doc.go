@@ -1,7 +1,11 @@
 // Package runtime runs containers as runtime-spec v1.3.0 describes them
 // (runtime.md "Lifecycle"): create, start, state, kill, delete and a
 // foreground run, with the state of every container kept in a directory
-// under the runtime's root so that it survives the ocikit process.
+// under the runtime's root so that it survives the ocikit process. runc's
+// operations beyond runtime.md work on the container's cgroup: Pause and
+// Resume (the freezer; status "paused"), Pids and Ps, Stats and Events
+// (statistics, OOM notifications) and Update (resources merged into the
+// saved ones).
 //
 // One container costs one re-exec of ocikit's binary: the container init.
 // New namespaces come from clone(2) flags; namespaces given by path (and
