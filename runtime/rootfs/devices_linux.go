@@ -56,7 +56,8 @@ func (s *setup) devices() error {
 		configured = s.spec.Linux.Devices
 	}
 	bind := s.userNS
-	if setupDev(s.spec) {
+	ours := setupDev(s.spec)
+	if ours {
 		have := map[string]bool{}
 		for _, d := range configured {
 			have[containerPath(d.Path)] = true
@@ -74,6 +75,12 @@ func (s *setup) devices() error {
 		}
 	}
 	for _, d := range configured {
+		if ours && containerPath(d.Path) == "/dev/ptmx" {
+			// The link to the container's own devpts made above is the
+			// /dev/ptmx of config-linux.md; runc likewise replaces a
+			// configured one (containerd's --privileged lists the host's).
+			continue
+		}
 		if err := s.createDevice(d, &bind); err != nil {
 			return err
 		}

@@ -111,6 +111,7 @@ func TestPrepareFinish(t *testing.T) {
 		{Path: "/dev/myfifo", Type: "p", FileMode: fileMode(0o620)},
 		{Path: "/dev/unbuf", Type: "u", Major: 1, Minor: 3},
 		{Path: "/opt/devs/null2", Type: "c", Major: 1, Minor: 3, FileMode: fileMode(0o666)},
+		{Path: "/dev/ptmx", Type: "c", Major: 5, Minor: 2, FileMode: fileMode(0o666)}, // stays the link to pts/ptmx
 	}
 	spec.Linux.MaskedPaths = append(defaults.MaskedPaths(), "/etc/secret-dir", "/etc/secret-file", "/nonexistent")
 	spec.Linux.ReadonlyPaths = append(defaults.ReadonlyPaths(), "/rwt", "/nonexistent2")
