@@ -23,7 +23,7 @@ memory-swap memory-enforced pids-max pids-enforced cpu-max cpu-burst
 cpu-weight cpuset io-weight io-max unified hugetlb-max
 devices-default-deny devices-allow-rule cgroupns cgroupspath-relative
 cgroupspath-absolute kill-all rootless-delegated delete-force-running
-delete-removes-cgroup"
+pause-resume update delete-removes-cgroup"
 
 # oc runs the CLI with a deadline: a hanging command fails its check
 # instead of stalling the whole VM.
@@ -465,6 +465,65 @@ check_delete_force_running() {
 	[ -d "$dir" ] && fail "cgroup $dir still exists after delete -f"
 	[ -e /proc/$2/stat ] && read -r _ _ st _ </proc/$2/stat && [ "$st" != Z ] && fail "init $2 still runs after delete -f"
 	return 0
+}
+
+# pause freezes the container's cgroup (cgroup.freeze, and cgroup.events
+# says frozen once every process stopped), resume thaws it; SIGKILL
+# reaches the processes of a paused container on cgroup v2, and
+# delete --force removes a paused one.
+check_pause_resume() {
+	b=$(bundle pause '.process.args = ["sh", "-c", "sleep 1000 & sleep 1001"]') || exit
+	dir=$(created pause "$b") || exit
+	oc start pause || fail "start failed"
+	oc pause pause || fail "ocikit pause failed"
+	set -- $(state pause)
+	[ "$1" = paused ] || fail "status \"$1\" after pause, want paused"
+	want "$dir/cgroup.freeze" 1
+	grep -qx 'frozen 1' "$dir/cgroup.events" || fail "cgroup.events does not say frozen after pause"
+	oc pause pause 2>/dev/null && fail "a second pause succeeded"
+	oc events --stats pause >/tmp/vmtest.ev || fail "events --stats of the paused container failed"
+	jq -e '.type == "stats" and .id == "pause" and .data.memory.usage.usage > 0 and .data.pids.current > 0' /tmp/vmtest.ev >/dev/null ||
+		fail "events --stats: $(head -c 200 /tmp/vmtest.ev)"
+	oc resume pause || fail "ocikit resume failed"
+	want "$dir/cgroup.freeze" 0
+	grep -qx 'frozen 0' "$dir/cgroup.events" || fail "cgroup.events says frozen after resume"
+	set -- $(state pause)
+	[ "$1" = running ] || fail "status \"$1\" after resume, want running"
+	oc resume pause 2>/dev/null && fail "resume of a running container succeeded"
+	oc pause pause || fail "second pause failed"
+	oc kill pause KILL || fail "kill of the paused container failed"
+	wait_stopped pause "$2"
+	oc delete pause || fail "delete failed"
+	b=$(bundle pausedel '.process.args = ["sleep", "1000"]') || exit
+	dir=$(created pausedel "$b") || exit
+	oc start pausedel || fail "start failed"
+	oc pause pausedel || fail "pause failed"
+	oc delete -f pausedel || fail "delete -f of a paused container failed"
+	[ -d "$dir" ] && fail "cgroup $dir still exists after delete -f"
+	return 0
+}
+
+# update merges new limits into the current ones and writes them to the
+# cgroup v2 files; a bad value is refused and changes nothing.
+check_update() {
+	b=$(bundle upd '.process.args = ["sleep", "1000"]
+		| .linux.resources.memory = {"limit": 67108864} | .linux.resources.pids = {"limit": 42}') || exit
+	dir=$(created upd "$b") || exit
+	oc start upd || fail "start failed"
+	oc update --memory 128m --memory-swap 256m --cpu-quota 20000 --cpu-period 100000 upd || fail "ocikit update failed"
+	want "$dir/memory.max" 134217728
+	want "$dir/memory.swap.max" 134217728
+	want "$dir/cpu.max" "20000 100000"
+	want "$dir/pids.max" 42
+	echo '{"pids": {"limit": 50}}' >/tmp/vmtest.res
+	oc update -r /tmp/vmtest.res upd || fail "ocikit update -r failed"
+	want "$dir/pids.max" 50
+	want "$dir/memory.max" 134217728
+	oc update --pids-limit many upd 2>/dev/null && fail "update --pids-limit many succeeded"
+	want "$dir/pids.max" 50
+	n=$(oc ps -f json upd | jq length)
+	[ "$n" = 1 ] || fail "ps -f json lists $n processes, want 1"
+	oc delete -f upd || fail "delete -f failed"
 }
 
 # The limits container runs "true"; its cgroup outlives the program and
