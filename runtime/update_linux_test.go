@@ -3,6 +3,7 @@ package runtime_test
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -57,6 +58,12 @@ func TestUpdate(t *testing.T) {
 	e.must("update", "-r", res, id)
 	if memory() != "100663296" || pidsMax() != "60" {
 		t.Errorf("after update -r: memory %s, pids %s", memory(), pidsMax())
+	}
+	// -r - reads standard input, as containerd and podman pass it.
+	cmd := exec.Command(e.bin, "--root", e.root, "update", "-r", "-", id)
+	cmd.Stdin = strings.NewReader(`{"pids":{"limit":65}}`)
+	if out, err := cmd.CombinedOutput(); err != nil || pidsMax() != "65" {
+		t.Errorf("update -r -: %v: %s; pids.max %s", err, out, pidsMax())
 	}
 	// Docker's spelling and runc's.
 	e.must("update", "--cpu-shares", "512", id)
