@@ -23,7 +23,7 @@ memory-swap memory-enforced pids-max pids-enforced cpu-max cpu-burst
 cpu-weight cpuset io-weight io-max unified hugetlb-max
 devices-default-deny devices-allow-rule cgroupns cgroupspath-relative
 cgroupspath-absolute kill-all rootless-delegated delete-force-running
-pause-resume update delete-removes-cgroup"
+pause-resume update events-oom delete-removes-cgroup"
 
 # oc runs the CLI with a deadline: a hanging command fails its check
 # instead of stalling the whole VM.
@@ -524,6 +524,29 @@ check_update() {
 	n=$(oc ps -f json upd | jq length)
 	[ "$n" = 1 ] || fail "ps -f json lists $n processes, want 1"
 	oc delete -f upd || fail "delete -f failed"
+}
+
+# events reports the OOM killer's action in the container's memory cgroup
+# (inotify on memory.events, whose oom_kill grew) and exits when the
+# container stops.
+check_events_oom() {
+	b=$(bundle evoom '.linux.resources.memory = {"limit": 16777216, "swap": 16777216}
+		| .process.args = ["sh", "-c", "x=0123456789; while :; do x=$x$x; done"]') || exit
+	created evoom "$b" >/dev/null || exit
+	oc events --interval 200ms evoom >/tmp/vmtest.evoom 2>&1 &
+	ev=$!
+	# The first statistics say the watch is set up.
+	i=0
+	until [ -s /tmp/vmtest.evoom ]; do
+		i=$((i + 1))
+		[ $i -le 300 ] || fail "no statistics from events in 30s"
+		sleep 0.1
+	done
+	oc start evoom || fail "start failed"
+	wait $ev || fail "events exited with status $?: $(tail -n 1 /tmp/vmtest.evoom)"
+	grep -q '^{"type":"oom","id":"evoom"}$' /tmp/vmtest.evoom ||
+		fail "no oom event before the container stopped: $(grep -v '"stats"' /tmp/vmtest.evoom | head -c 200)"
+	oc delete evoom || fail "delete failed"
 }
 
 # The limits container runs "true"; its cgroup outlives the program and
