@@ -1,16 +1,21 @@
 package runtime_test
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // running creates and starts a container running sleep with mutate
@@ -251,5 +256,153 @@ func TestExecSeccompAndCapabilities(t *testing.T) {
 	out = e.must("exec", "--no-new-privs", id, "grep", "^NoNewPrivs:", "/proc/self/status")
 	if !strings.Contains(out, "1") {
 		t.Errorf("--no-new-privs: %q", out)
+	}
+}
+
+// TestExecForwardsSignals sends SIGUSR1 to a foreground exec: the
+// process gets it and its exit status comes back.
+func TestExecForwardsSignals(t *testing.T) {
+	e := newEnv(t)
+	id, _ := e.running("fwd", nil)
+	cmd := exec.Command(e.bin, "--root", e.root, "exec", id, "sh", "-c", `trap "echo got; exit 3" USR1; echo ready; sleep 1000 >/dev/null & wait`)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(out)
+	line, err := r.ReadString('\n')
+	if err != nil || line != "ready\n" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("first line %q, %v", line, err)
+	}
+	cmd.Process.Signal(syscall.SIGUSR1)
+	rest, _ := io.ReadAll(r)
+	if err := cmd.Wait(); exitCode(err) != 3 {
+		t.Fatalf("exec exited with %v, want status 3", err)
+	}
+	if string(rest) != "got\n" {
+		t.Errorf("output after the signal %q, want got", rest)
+	}
+}
+
+// TestExecTerminal: exec --tty from a terminal wires the process's pty to
+// the caller's; with --detach the pty master goes to --console-socket.
+func TestExecTerminal(t *testing.T) {
+	e := newEnv(t)
+	id, _ := e.running("term", nil)
+	t.Run("foreground", func(t *testing.T) {
+		ptmx, tty := openTestPty(t)
+		defer ptmx.Close()
+		unix.IoctlSetWinsize(int(tty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 21, Col: 61})
+		cmd := exec.Command(e.bin, "--root", e.root, "exec", "--tty", id, "sh", "-c", "test -t 0 && echo is-a-tty; stty size; exit 5")
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		tty.Close()
+		outc := make(chan string, 1)
+		go func() {
+			data, _ := io.ReadAll(ptmx) // EIO once ocikit and the process are gone
+			outc <- string(data)
+		}()
+		if err := cmd.Wait(); exitCode(err) != 5 {
+			t.Errorf("exec exited with %v, want status 5", err)
+		}
+		if out := <-outc; !strings.Contains(out, "is-a-tty") || !strings.Contains(out, "21 61") {
+			t.Errorf("terminal output %q, want is-a-tty and the caller's size 21 61", out)
+		}
+	})
+	t.Run("console-socket", func(t *testing.T) {
+		e := e.sub(t)
+		sock := filepath.Join(t.TempDir(), "console.sock")
+		l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		got := make(chan string, 1)
+		go func() {
+			c, err := l.AcceptUnix()
+			if err != nil {
+				got <- err.Error()
+				return
+			}
+			defer c.Close()
+			buf, oob := make([]byte, 256), make([]byte, unix.CmsgSpace(4))
+			_, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
+			msgs, perr := unix.ParseSocketControlMessage(oob[:oobn])
+			if err != nil || perr != nil || len(msgs) != 1 {
+				got <- "no control message"
+				return
+			}
+			fds, err := unix.ParseUnixRights(&msgs[0])
+			if err != nil || len(fds) != 1 {
+				got <- "no fd"
+				return
+			}
+			master := os.NewFile(uintptr(fds[0]), "master")
+			defer master.Close()
+			out, _ := io.ReadAll(master)
+			got <- string(out)
+		}()
+		e.fails("a terminal with --detach needs --console-socket", "exec", "-t", "-d", id, "true")
+		e.fails("--console-socket given without a terminal", "exec", "--console-socket", sock, id, "true")
+		e.must("exec", "-t", "-d", "--console-socket", sock, id, "sh", "-c", "test -t 1 && echo tty-ok")
+		if out := <-got; out != "tty-ok\r\n" {
+			t.Errorf("terminal output %q, want tty-ok", out)
+		}
+	})
+}
+
+func openTestPty(t *testing.T) (ptmx, tty *os.File) {
+	t.Helper()
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tty, err = os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ptmx, tty
+}
+
+// TestExecRootAndFDs: the process gets the init's root in a --no-pivot
+// container (where the mount namespace's root is the host's), and
+// --preserve-fds passes descriptors.
+func TestExecRootAndFDs(t *testing.T) {
+	e := newEnv(t)
+	id := e.id("nopivot")
+	e.must("run", "--detach", "--no-pivot", "--bundle", e.bundle([]string{"sleep", "1000"}, nil), id)
+	if out := e.must("exec", id, "ls", "/bin/busybox"); out != "/bin/busybox\n" {
+		t.Errorf("exec in a --no-pivot container sees %q, want the container's root", out)
+	}
+	f, err := os.CreateTemp(t.TempDir(), "fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("preserved")
+	f.Seek(0, 0)
+	cmd := exec.Command(e.bin, "--root", e.root, "exec", "--preserve-fds", "1", id, "sh", "-c", "cat <&3; ls /proc/self/fd")
+	cmd.ExtraFiles = []*os.File{f}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("exec --preserve-fds: %v", err)
+	}
+	// cat's output, then stdio, 3 and ls's own directory descriptor.
+	if fds := strings.Fields(strings.TrimPrefix(string(out), "preserved")); !strings.HasPrefix(string(out), "preserved") || len(fds) != 5 {
+		t.Errorf("exec --preserve-fds 1: %q, want the file's content and descriptors 0-3 (+ ls's)", out)
 	}
 }
