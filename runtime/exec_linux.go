@@ -157,6 +157,9 @@ func (r *Runtime) startExec(ctx context.Context, id string, o *ExecOptions) (*ex
 	if rec.State.Status != specs.StateRunning {
 		return nil, errorf(ErrWrongState, "container %q is %s, not running: cannot exec in it", id, rec.State.Status)
 	}
+	if rec.Cgroup != nil && (r.systemd || cgroups.HostMode() != cgroups.Unified) {
+		primeMigration(rec.Cgroup, rec.State.Pid)
+	}
 	spec, err := rec.loadSpec(l.path)
 	if err != nil {
 		return nil, err
@@ -270,16 +273,22 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 	cfg.SyncFD = addFile(syncC)
 	var master *os.File
 	if p.Terminal {
-		m, slavePath, err := openPty()
+		// In the container's devpts, as runc, so the terminal has a name
+		// there; the runtime's when it has none (/dev bound from the host).
+		m, slave, err := openContainerPty(initPid)
 		if err != nil {
-			return nil, step("console", err)
+			x.r.log.Debug("exec terminal from the runtime's devpts", "container", x.id, "reason", err)
+			var slavePath string
+			if m, slavePath, err = openPty(); err != nil {
+				return nil, step("console", err)
+			}
+			if slave, err = openSlave(slavePath); err != nil {
+				m.Close()
+				return nil, step("console", err)
+			}
 		}
 		master = m
 		x.closeLater(m)
-		slave, err := openSlave(slavePath)
-		if err != nil {
-			return nil, step("console", err)
-		}
 		x.closeLater(slave)
 		if p.User.UID != 0 || p.User.GID != 0 {
 			hostUID := hostID(spec.Linux.UIDMappings, p.User.UID)
@@ -444,6 +453,23 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 		e.master = os.NewFile(uintptr(dup), master.Name())
 	}
 	return e, nil
+}
+
+// primeMigration starts, in the background, a no-op move of the init into
+// the cgroup it is in. On cgroup v1 the first migration of a process after
+// a quiet period waits for an RCU grace period (the kernel's rcu_sync of
+// cgroup_threadgroup_rwsem; ~10 ms here), and later ones within a grace
+// period do not: the wait then overlaps with the rest of the setup
+// instead of delaying the exec'd process's own migration. (Pure cgroup v2
+// needs none: the process is born in its cgroup.)
+func primeMigration(st *cgroups.State, pid int) {
+	for _, dir := range st.Paths {
+		go func() {
+			// Errors do not matter: the real migration reports its own.
+			os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0)
+		}()
+		return
+	}
 }
 
 // sameNS reports whether the namespace f is the one at path.
