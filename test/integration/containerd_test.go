@@ -241,6 +241,19 @@ func (c *containerd) run(args ...string) (string, error) {
 	return string(out), err
 }
 
+// script runs ctr on a terminal of its own, which ctr -t needs: script(1)
+// gives it one. args are joined into script's shell command line as they
+// are (quote them for sh).
+func (c *containerd) script(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	script := testutil.RequireTool(t, "script")
+	line := strings.Join(append([]string{c.ctr, "-a", c.sock, "-n", c.ns}, args...), " ")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, script, "-qec", line, "/dev/null").CombinedOutput()
+	return string(out), err
+}
+
 func (c *containerd) mustRun(args ...string) string {
 	c.t.Helper()
 	out, err := c.run(args...)
@@ -356,18 +369,58 @@ func TestContainerd(t *testing.T) {
 	})
 
 	t.Run("terminal", func(t *testing.T) {
-		// ctr -t needs a terminal of its own: script(1) gives it one.
-		script := testutil.RequireTool(t, "script")
-		line := strings.Join(append([]string{c.ctr, "-a", c.sock, "-n", c.ns},
-			c.runArgs("--rm", "-t", ctrImage, "tty1", "sh", "-c", "'test -t 0 && test -t 1 && echo on-a-tty; exit 4'")...), " ")
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, script, "-qec", line, "/dev/null")
-		out, err := cmd.CombinedOutput()
+		out, err := c.script(t, c.runArgs("--rm", "-t", ctrImage, "tty1", "sh", "-c", "'test -t 0 && test -t 1 && echo on-a-tty; exit 4'")...)
 		if code := exitCode(err); code != 4 || !strings.Contains(string(out), "on-a-tty") {
 			t.Errorf("ctr run -t: %v (status %d), want on-a-tty and status 4\n%q", err, code, out)
 		}
 	})
+
+	// ctr run options that change the spec the shim hands to ocikit. Not
+	// --uidmap: ctr 1.6 then drops --runc-binary and the shim runs runc.
+	capEff := ""
+	if status, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, l := range strings.Split(string(status), "\n") {
+			if strings.HasPrefix(l, "CapEff:") {
+				capEff = l
+			}
+		}
+	}
+	hostDir := filepath.Join(dir, "hostdir")
+	if err := os.MkdirAll(hostDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(hostDir, "f"), []byte("from-host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		cmd   string
+		want  []string
+		code  int
+	}{
+		{"privileged", []string{"--privileged"},
+			"grep CapEff: /proc/self/status; test -L /dev/ptmx && test -c /dev/null && echo devices-ok",
+			[]string{capEff, "devices-ok"}, 0},
+		{"read-only", []string{"--read-only"}, "touch /x", []string{"Read-only file system"}, 1},
+		{"seccomp", []string{"--seccomp"}, "grep Seccomp: /proc/self/status", []string{"Seccomp:\t2"}, 0},
+		{"bind mount", []string{"--mount", "type=bind,src=" + hostDir + ",dst=/h,options=rbind:ro"},
+			"cat /h/f; touch /h/y", []string{"from-host", "Read-only file system"}, 1},
+		{"cwd and env", []string{"--cwd", "/tmp", "--env", "FOO=bar"}, `echo "$PWD $FOO"`, []string{"/tmp bar"}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := c.runArgs(append(append([]string{"--rm"}, tc.flags...), ctrImage, "opt", "sh", "-c", tc.cmd)...)
+			out, err := c.run(args...)
+			if code := exitCode(err); code != tc.code && !(tc.code == 0 && err == nil) {
+				t.Errorf("ctr run %s: %v (status %d), want status %d\n%s", strings.Join(tc.flags, " "), err, code, tc.code, out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("ctr run %s: output lacks %q:\n%s", strings.Join(tc.flags, " "), w, out)
+				}
+			}
+		})
+	}
 
 	t.Run("detached", func(t *testing.T) {
 		const id = "bg"
@@ -408,6 +461,11 @@ func TestContainerd(t *testing.T) {
 			out, err := c.run("task", "exec", "--fifo-dir", c.fifoDir, "--exec-id", "e2", id, "sh", "-c", "exit 5")
 			if code := exitCode(err); code != 5 {
 				t.Errorf("ctr task exec of `exit 5`: %v (status %d)\n%s", err, code, out)
+			}
+			// A terminal of the container's devpts: tty(1) names it there.
+			out, err = c.script(t, "task", "exec", "--fifo-dir", c.fifoDir, "-t", "--exec-id", "e3", id, "sh", "-c", "'tty; exit 6'")
+			if code := exitCode(err); code != 6 || !strings.Contains(out, "/dev/pts/") {
+				t.Errorf("ctr task exec -t: %v (status %d), want /dev/pts/N and status 6\n%q", err, code, out)
 			}
 		})
 		t.Run("ps", func(t *testing.T) {
