@@ -289,6 +289,14 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 		}
 		master = m
 		x.closeLater(m)
+		if o.ConsoleSocket == "" && p.ConsoleSize == nil {
+			// The caller's terminal size from the start: the program may
+			// ask for it before Exec wires the terminal.
+			in := orStd(o.Stdin, os.Stdin)
+			if ws, err := unix.IoctlGetWinsize(int(in.Fd()), unix.TIOCGWINSZ); err == nil {
+				unix.IoctlSetWinsize(int(m.Fd()), unix.TIOCSWINSZ, ws)
+			}
+		}
 		x.closeLater(slave)
 		if p.User.UID != 0 || p.User.GID != 0 {
 			hostUID := hostID(spec.Linux.UIDMappings, p.User.UID)
