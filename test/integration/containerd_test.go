@@ -406,6 +406,7 @@ func TestContainerd(t *testing.T) {
 		{"seccomp", []string{"--seccomp"}, "grep Seccomp: /proc/self/status", []string{"Seccomp:\t2"}, 0},
 		{"bind mount", []string{"--mount", "type=bind,src=" + hostDir + ",dst=/h,options=rbind:ro"},
 			"cat /h/f; touch /h/y", []string{"from-host", "Read-only file system"}, 1},
+		{"no pivot", []string{"--no-pivot"}, "echo nopivot", []string{"nopivot"}, 0},
 		{"cwd and env", []string{"--cwd", "/tmp", "--env", "FOO=bar"}, `echo "$PWD $FOO"`, []string{"/tmp bar"}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -478,8 +479,9 @@ func TestContainerd(t *testing.T) {
 		})
 
 		// sleep is the pid namespace's init: SIGTERM without a handler
-		// does nothing (as with runc), so KILL.
-		c.mustRun("task", "kill", "-s", "SIGKILL", id)
+		// does nothing (as with runc), so KILL; --all: every process of
+		// the container (ocikit kill --all).
+		c.mustRun("task", "kill", "--all", "-s", "SIGKILL", id)
 		deadline := time.Now().Add(20 * time.Second)
 		for c.taskStatus(id) != "STOPPED" {
 			if time.Now().After(deadline) {
