@@ -27,6 +27,14 @@
 // that a container can never write to it through /proc/<pid>/exe
 // (CVE-2019-5736); the init is non-dumpable until execve(2).
 //
+// Exec (`ocikit exec`) re-executes the same protected binary: nsenter
+// joins every namespace of the container's init (by descriptors opened
+// and checked by the runtime, user namespace first) and forks into its pid
+// namespace; the runtime moves the process into the container's cgroup
+// (or clones it there on cgroup v2); the process takes the init's root
+// (/proc/<pid>/root, right also for a --no-pivot container) and the
+// container's process attributes, then executes the program.
+//
 // The parent does what the init cannot or should not: it compiles the
 // seccomp profile (cached under <root>/.seccomp-cache; the init only
 // loads the program, after its rlimits, so a low RLIMIT_AS cannot starve
