@@ -406,3 +406,31 @@ func TestExecRootAndFDs(t *testing.T) {
 		t.Errorf("exec --preserve-fds 1: %q, want the file's content and descriptors 0-3 (+ ls's)", out)
 	}
 }
+
+// TestExecRootless: an unprivileged user execs into its rootless
+// container (joining the user namespace it owns; no cgroup to join).
+func TestExecRootless(t *testing.T) {
+	e := newRootlessEnv(t)
+	id := e.id("rootless")
+	e.must("run", "--detach", "--bundle", e.bundle([]string{"sleep", "1000"}, nil), id)
+	initPid := e.state(id).Pid
+	out := e.must("exec", id, "sh", "-c", "id -u; cat /proc/1/cmdline; echo; cat /proc/self/uid_map")
+	if f := strings.Fields(out); len(f) != 5 || f[0] != "0" || f[1] != "sleep\x001000\x00" || f[2] != "0" || f[3] != "65534" {
+		t.Errorf("rootless exec printed %q, want uid 0, the container's init and the map 0 65534 1", out)
+	}
+	pidFile := filepath.Join(e.t.TempDir(), "pid")
+	if err := os.Chmod(filepath.Dir(pidFile), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	e.must("exec", "-d", "--pid-file", pidFile, id, "sleep", "1000")
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range []string{"user", "mnt", "pid"} {
+		want, _ := os.Readlink("/proc/" + strconv.Itoa(initPid) + "/ns/" + ns)
+		if got, _ := os.Readlink("/proc/" + strings.TrimSpace(string(b)) + "/ns/" + ns); got != want {
+			t.Errorf("%s namespace %q, init's %q", ns, got, want)
+		}
+	}
+}
