@@ -27,13 +27,18 @@ work=$(mktemp -d /tmp/ocikit-bench-containerd.XXXXXX)
 daemon=
 cleanup() {
 	if [[ -n $daemon ]]; then
-		for id in $(ctr -a "$work/c.sock" -n bench task ls -q 2>/dev/null); do
-			ctr -a "$work/c.sock" -n bench task rm -f "$id" >/dev/null 2>&1 || true
+		for id in $(ctr -a "$work/c.sock" -n ocikit-bench task ls -q 2>/dev/null); do
+			ctr -a "$work/c.sock" -n ocikit-bench task rm -f "$id" >/dev/null 2>&1 || true
 		done
 		kill "$daemon" 2>/dev/null || true
 		wait "$daemon" 2>/dev/null || true
 	fi
 	rm -rf "$work"
+	# The tasks' parent cgroup /ocikit-bench (ctr's /NS/ID) is ours.
+	for d in /sys/fs/cgroup/*/ocikit-bench /sys/fs/cgroup/ocikit-bench; do
+		[[ -d $d && ! -L $d ]] && rmdir "$d" 2>/dev/null
+	done
+	return 0
 }
 trap cleanup EXIT
 
@@ -64,7 +69,7 @@ unshare -m --propagation private sh -c \
 	'umount /sys/fs/cgroup/unified 2>/dev/null; exec containerd --config "$1"' sh "$work/config.toml" \
 	>"$work/containerd.log" 2>&1 &
 daemon=$!
-ctr=(ctr -a "$work/c.sock" -n bench)
+ctr=(ctr -a "$work/c.sock" -n ocikit-bench)
 for ((i = 0; i < 100; i++)); do
 	"${ctr[@]}" version >/dev/null 2>&1 && break
 	kill -0 "$daemon" 2>/dev/null || { cat "$work/containerd.log" >&2; exit 1; }

@@ -55,7 +55,7 @@ func startContainerd(t *testing.T, dir string) *containerd {
 		t:        t,
 		ctr:      testutil.RequireTool(t, "ctr"),
 		sock:     filepath.Join(dir, "c.sock"),
-		ns:       "test",
+		ns:       "ocikit-ctd-test",
 		bin:      testutil.Binary(t),
 		runcRoot: filepath.Join(dir, "runc"),
 		fifoDir:  filepath.Join(dir, "fifo"),
@@ -170,6 +170,14 @@ func (c *containerd) cleanup(daemon *os.Process, exited <-chan struct{}, dir str
 		}
 	}
 	unmountUnder(c.t, dir)
+	// ctr puts a task in the cgroup /NS/ID; the runtime removes ID, the
+	// parent /NS stays (as with runc). Empty by now: rmdir removes it.
+	parents, _ := filepath.Glob("/sys/fs/cgroup/*/" + c.ns)
+	for _, p := range append(parents, "/sys/fs/cgroup/"+c.ns) {
+		if err := unix.Rmdir(p); err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENOTDIR) {
+			c.t.Errorf("cleanup: remove cgroup %s: %v", p, err)
+		}
+	}
 }
 
 // unmountUnder detaches every mount at or below dir, deepest first.
