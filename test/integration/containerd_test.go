@@ -337,6 +337,17 @@ func ctrArchive(t *testing.T, bin, dir string) string {
 	return archive
 }
 
+// lineWith returns the last line of out that contains s ("" if none).
+func lineWith(out, s string) string {
+	var line string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, s) {
+			line = l
+		}
+	}
+	return line
+}
+
 func exitCode(err error) int {
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -471,6 +482,13 @@ func TestContainerd(t *testing.T) {
 			if code := exitCode(err); code != 5 {
 				t.Errorf("ctr task exec of `exit 5`: %v (status %d)\n%s", err, code, out)
 			}
+			if out := c.mustRun("task", "exec", "--fifo-dir", c.fifoDir, "--user", "1000", "--cwd", "/tmp", "--exec-id", "e4", id, "sh", "-c", "echo $(id -u) $PWD"); out != "1000 /tmp\n" {
+				t.Errorf("ctr task exec --user 1000 --cwd /tmp printed %q", out)
+			}
+			out, err = c.run("task", "exec", "--fifo-dir", c.fifoDir, "--exec-id", "e5", id, "/nonexistent")
+			if line := lineWith(out, "OCI runtime exec failed"); err == nil || !strings.Contains(line, "/nonexistent") || strings.Contains(line, "did not terminate successfully") {
+				t.Errorf("ctr task exec /nonexistent: %v, want ocikit's error on the \"OCI runtime exec failed\" line:\n%s", err, out)
+			}
 			// A terminal of the container's devpts: tty(1) names it there.
 			out, err = c.script(t, "task", "exec", "--fifo-dir", c.fifoDir, "-t", "--exec-id", "e3", id, "sh", "-c", "'tty; exit 6'")
 			if code := exitCode(err); code != 6 || !strings.Contains(out, "/dev/pts/") {
@@ -512,12 +530,7 @@ func TestContainerd(t *testing.T) {
 		// The shim takes the message from ocikit's --log JSON file (its
 		// last "error" record); without it the line says only "... did not
 		// terminate successfully: exit status 1: unknown".
-		var line string
-		for _, l := range strings.Split(out, "\n") {
-			if strings.Contains(l, "OCI runtime create failed") {
-				line = l
-			}
-		}
+		line := lineWith(out, "OCI runtime create failed")
 		if !strings.Contains(line, "stat /nonexistent: no such file or directory") || strings.Contains(line, "did not terminate successfully") {
 			t.Errorf("ctr run /nonexistent: want ocikit's error on the \"OCI runtime create failed\" line, got:\n%s", out)
 		}
