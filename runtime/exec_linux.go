@@ -46,10 +46,16 @@ type execConfig struct {
 	RootFD      int                     `json:"rootFd"`
 	ConsoleFD   int                     `json:"consoleFd"`
 	PreserveFDs int                     `json:"preserveFds,omitempty"`
+	// CPUInitial: the process sets execCPUAffinity.initial, then asks for
+	// the move into the container's cgroup (msgCgroup).
+	CPUInitial bool `json:"cpuInitial,omitempty"`
 	// Seccomp is the container's linux.seccomp compiled by exec (from the
 	// cache under the root): the process only loads it.
 	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
 }
+
+// msgCgroup (exec'd process): move me into the container's cgroup now.
+const msgCgroup = "cgroup"
 
 // nsFiles names the /proc/<pid>/ns entry of each namespace type.
 var nsFiles = map[specs.LinuxNamespaceType]string{
@@ -396,10 +402,20 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 		}
 		return nil, err
 	}
-	if cg != nil && !intoCgroup {
-		if err := cg.Apply(pid); err != nil {
-			return fail(step("cgroup", err))
+	// process.execCPUAffinity.initial applies before the move into the
+	// container's cgroup (config.md): the process sets it and asks for the
+	// move (msgCgroup); otherwise the move comes first, before the process
+	// reads its configuration.
+	join := func() error {
+		if cg != nil && !intoCgroup {
+			return step("cgroup", cg.Apply(pid))
 		}
+		return nil
+	}
+	if a := p.ExecCPUAffinity; a != nil && a.Initial != "" {
+		cfg.CPUInitial = true
+	} else if err := join(); err != nil {
+		return fail(err)
 	}
 	data, err := json.Marshal(cfg)
 	if err != nil {
@@ -420,6 +436,11 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 			return fail(err)
 		}
 		switch m.Type {
+		case msgCgroup:
+			if err := join(); err != nil {
+				return fail(err)
+			}
+			sendMsg(syncP, syncMsg{Type: msgOK})
 		case msgError:
 			if !fork {
 				cmd.Wait()
@@ -518,6 +539,23 @@ func (c *execConfig) run(sync *os.File) error {
 	// Executed from /proc/self/fd/N: name it for ps(1) in the container.
 	if name, err := unix.BytePtrFromString("ocikit:exec"); err == nil {
 		unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(name)), 0, 0, 0)
+	}
+	if a := p.ExecCPUAffinity; a != nil {
+		if c.CPUInitial {
+			if err := process.SetCPUAffinity(a.Initial); err != nil {
+				return step("execCPUAffinity", err)
+			}
+			if err := sendMsg(sync, syncMsg{Type: msgCgroup}); err != nil {
+				return step("sync", err)
+			}
+			if m, err := recvMsg(sync); err != nil || m.Type != msgOK {
+				os.Exit(1) // the runtime reports the error
+			}
+		}
+		// In its cgroup now, whose cpuset may have reset the affinity.
+		if err := process.SetCPUAffinity(a.Final); err != nil {
+			return step("execCPUAffinity", err)
+		}
 	}
 	if _, err := unix.Setsid(); err != nil {
 		return step("setsid", err)

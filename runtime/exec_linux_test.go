@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -433,4 +434,46 @@ func TestExecRootless(t *testing.T) {
 			t.Errorf("%s namespace %q, init's %q", ns, got, want)
 		}
 	}
+}
+
+// TestExecCPUAffinity: process.execCPUAffinity of a --process file; final
+// is the affinity of the program (initial holds until the cgroup move).
+func TestExecCPUAffinity(t *testing.T) {
+	if goruntime.NumCPU() < 2 {
+		t.Skip("needs two CPUs")
+	}
+	e := newEnv(t)
+	id, _ := e.running("affinity", nil)
+	tests := []struct {
+		name string
+		aff  specs.CPUAffinity
+		want string
+	}{
+		{"initial and final", specs.CPUAffinity{Initial: "0", Final: "1"}, "1"},
+		{"final", specs.CPUAffinity{Final: "0"}, "0"},
+		{"final range", specs.CPUAffinity{Initial: "1", Final: "0-1"}, "0-1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := e.sub(t)
+			aff := tc.aff
+			p := specs.Process{Args: []string{"grep", "Cpus_allowed_list", "/proc/self/status"}, Env: []string{"PATH=/bin"}, Cwd: "/", ExecCPUAffinity: &aff}
+			data, _ := json.Marshal(p)
+			f := filepath.Join(t.TempDir(), "process.json")
+			if err := os.WriteFile(f, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out := e.must("exec", "--process", f, id)
+			if got := strings.TrimSpace(strings.TrimPrefix(out, "Cpus_allowed_list:")); got != tc.want {
+				t.Errorf("affinity %q, want %q", got, tc.want)
+			}
+		})
+	}
+	p := specs.Process{Args: []string{"true"}, Cwd: "/", ExecCPUAffinity: &specs.CPUAffinity{Final: "x"}}
+	data, _ := json.Marshal(p)
+	f := filepath.Join(t.TempDir(), "bad.json")
+	if err := os.WriteFile(f, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.fails(`execCPUAffinity.final "x"`, "exec", "--process", f, id)
 }
