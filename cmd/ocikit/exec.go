@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -24,7 +25,12 @@ cgroup and the root of its init, with the container's process attributes
 or with the process described by --process. In the foreground ocikit
 forwards signals to it and exits with its status (128+N when killed by
 signal N); with --detach it returns once the program runs.`,
-		Args: cobra.MinimumNArgs(1),
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return errors.New("exec: a container id is required")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := args[0]
 			o.Args = args[1:]
