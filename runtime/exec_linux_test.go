@@ -477,3 +477,63 @@ func TestExecCPUAffinity(t *testing.T) {
 	}
 	e.fails(`execCPUAffinity.final "x"`, "exec", "--process", f, id)
 }
+
+// TestExecSeccompListener: the notify descriptor of an exec'd process's
+// filter reaches the agent at linux.seccomp.listenerPath, as the init's
+// does, with and without noNewPrivileges.
+func TestExecSeccompListener(t *testing.T) {
+	e := newEnv(t)
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	type got struct {
+		st  specs.ContainerProcessState
+		fds int
+		err error
+	}
+	ch := make(chan got, 8)
+	go func() {
+		for {
+			c, err := l.AcceptUnix()
+			if err != nil {
+				return
+			}
+			buf, oob := make([]byte, 8192), make([]byte, unix.CmsgSpace(4))
+			n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
+			c.Close()
+			var g got
+			if g.err = err; err == nil {
+				g.err = json.Unmarshal(buf[:n], &g.st)
+			}
+			if cms, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil && len(cms) == 1 {
+				if fds, err := unix.ParseUnixRights(&cms[0]); err == nil {
+					g.fds = len(fds)
+					for _, fd := range fds {
+						unix.Close(fd)
+					}
+				}
+			}
+			ch <- g
+		}
+	}()
+	id, _ := e.running("notify", func(s *specs.Spec) {
+		s.Linux.Seccomp = &specs.LinuxSeccomp{
+			DefaultAction: specs.ActAllow,
+			ListenerPath:  sock,
+			Syscalls:      []specs.LinuxSyscall{{Names: []string{"acct"}, Action: specs.ActNotify}},
+		}
+	})
+	if g := <-ch; g.err != nil || g.fds != 1 {
+		t.Fatalf("init's notify descriptor: %+v", g)
+	}
+	for _, args := range [][]string{{"exec", id, "true"}, {"exec", "--no-new-privs", id, "true"}} {
+		e.must(args...)
+		g := <-ch
+		if g.err != nil || g.fds != 1 || g.st.State.ID != id || g.st.State.Status != specs.StateRunning {
+			t.Errorf("ocikit %v: agent got %d fds and %+v (%v)", args, g.fds, g.st, g.err)
+		}
+	}
+}
