@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,6 +22,7 @@ import (
 	"github.com/ocikit/ocikit/runtime/nsenter"
 	"github.com/ocikit/ocikit/runtime/process"
 	"github.com/ocikit/ocikit/seccomp"
+	lc "github.com/opencontainers/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -163,7 +166,7 @@ func (r *Runtime) startExec(ctx context.Context, id string, o *ExecOptions) (*ex
 	if rec.State.Status != specs.StateRunning {
 		return nil, errorf(ErrWrongState, "container %q is %s, not running: cannot exec in it", id, rec.State.Status)
 	}
-	if rec.Cgroup != nil && (r.systemd || cgroups.HostMode() != cgroups.Unified) {
+	if rec.Cgroup != nil && cgroups.HostMode() != cgroups.Unified {
 		primeMigration(rec.Cgroup, rec.State.Pid)
 	}
 	spec, err := rec.loadSpec(l.path)
@@ -339,19 +342,12 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 	attr := &syscall.SysProcAttr{}
 	cmd.SysProcAttr = attr
 
-	var cg *cgroups.Manager
-	if x.rec.Cgroup != nil {
-		cg, err = cgroups.Load(*x.rec.Cgroup)
-		if err != nil {
-			return nil, step("cgroup", err)
-		}
-		cg.SetLogger(x.r.log)
-	}
 	// Born in the container's cgroup where the host allows it (cgroup v2,
 	// clone3 CLONE_INTO_CGROUP); nsenter's fork stays there.
+	cgState := x.rec.Cgroup
 	intoCgroup := false
-	if cg != nil && !x.r.systemd && cgroups.HostMode() == cgroups.Unified {
-		if dir := cg.Path(""); dir != "" {
+	if cgState != nil && cgroups.HostMode() == cgroups.Unified {
+		if dir := cgState.Paths[""]; dir != "" {
 			if f, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
 				x.closeLater(f)
 				attr.UseCgroupFD, attr.CgroupFD = true, int(f.Fd())
@@ -407,8 +403,8 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 	// move (msgCgroup); otherwise the move comes first, before the process
 	// reads its configuration.
 	join := func() error {
-		if cg != nil && !intoCgroup {
-			return step("cgroup", cg.Apply(pid))
+		if cgState != nil && !intoCgroup {
+			return step("cgroup", enterCgroup(cgState, pid))
 		}
 		return nil
 	}
@@ -482,6 +478,29 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 		e.master = os.NewFile(uintptr(dup), master.Name())
 	}
 	return e, nil
+}
+
+// enterCgroup moves pid into the container's cgroup directories, which
+// exist: a write to cgroup.procs of each (as runc's exec). Not the
+// cgroup manager's Apply, which with the systemd driver would start the
+// container's unit again. A rootless container may have directories it
+// could not create or may not write (cgroups.State.Rootless): its
+// processes then stay in the caller's cgroup, as its init did.
+func enterCgroup(st *cgroups.State, pid int) error {
+	dirs := slices.Sorted(maps.Values(st.Paths))
+	for i, dir := range dirs {
+		if i > 0 && dir == dirs[i-1] {
+			continue // a directory listed for two controllers
+		}
+		err := lc.WriteCgroupProc(dir, pid)
+		if err != nil && st.Rootless && (errors.Is(err, os.ErrPermission) || errors.Is(err, os.ErrNotExist)) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("join %s: %w", dir, err)
+		}
+	}
+	return nil
 }
 
 // primeMigration starts, in the background, a no-op move of the init into
