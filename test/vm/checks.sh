@@ -23,7 +23,7 @@ memory-swap memory-enforced pids-max pids-enforced cpu-max cpu-burst
 cpu-weight cpuset io-weight io-max unified hugetlb-max
 devices-default-deny devices-allow-rule cgroupns cgroupspath-relative
 cgroupspath-absolute kill-all rootless-delegated delete-force-running
-pause-resume update events-oom delete-removes-cgroup"
+pause-resume update events-oom exec delete-removes-cgroup"
 
 # oc runs the CLI with a deadline: a hanging command fails its check
 # instead of stalling the whole VM.
@@ -608,4 +608,26 @@ run_checks() {
 		fi
 	done
 	cleanup all
+}
+
+# exec: the process is born in the container's cgroup (clone3
+# CLONE_INTO_CGROUP), in its namespaces, and its status comes back.
+check_exec() {
+	b=$(bundle ex '.process.args = ["sleep", "1000"] | .linux.resources.pids = {"limit": 20}') || exit
+	dir=$(created ex "$b") || exit
+	oc start ex || fail "start failed"
+	set -- $(state ex)
+	init=$2
+	oc exec -d --pid-file /tmp/vmtest.ex.pid ex sleep 1003 >/tmp/vmtest.ex.out 2>&1 || fail "exec -d: $(tail -n 1 /tmp/vmtest.ex.out)"
+	pid=$(cat /tmp/vmtest.ex.pid)
+	[ "$(cgroup_of "$pid")" = "$(cgroup_of "$init")" ] || fail "exec'd process in $(cgroup_of "$pid"), init in $(cgroup_of "$init")"
+	grep -qx "$pid" "$dir/cgroup.procs" || fail "exec'd pid $pid not in $dir/cgroup.procs"
+	[ "$(readlink /proc/$pid/ns/pid)" = "$(readlink /proc/$init/ns/pid)" ] || fail "exec'd process not in the init's pid namespace"
+	out=$(oc exec ex cat /proc/1/cmdline | tr '\0' ' ')
+	[ "$out" = "sleep 1000 " ] || fail "exec sees /proc/1/cmdline \"$out\""
+	oc exec ex sh -c 'exit 7'
+	rc=$?
+	[ $rc = 7 ] || fail "exec of exit 7 returned $rc"
+	oc delete -f ex || fail "delete -f failed"
+	return 0
 }
