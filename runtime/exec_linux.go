@@ -625,7 +625,7 @@ func (c *execConfig) run(sync *os.File) error {
 			return err
 		}
 	}
-	if err := process.SetRlimits(p.Rlimits); err != nil {
+	if err := process.SetRlimitsEarly(p.Rlimits); err != nil {
 		return step("rlimits", err)
 	}
 	if err := process.SetUser(p); err != nil {
@@ -654,6 +654,11 @@ func (c *execConfig) run(sync *os.File) error {
 	// execve, the sync socket included: exec sees EOF.
 	if err := closeOnExecFrom(3 + c.PreserveFDs); err != nil {
 		return step("close descriptors", err)
+	}
+	// The address-space rlimits last: from here on this process maps
+	// nothing new before execve (process.SetRlimitsEarly).
+	if err := process.SetRlimitsLate(p.Rlimits); err != nil {
+		return step("rlimits", err)
 	}
 	if c.Seccomp != nil && p.NoNewPrivileges {
 		if err := loadSeccomp(c.Seccomp, int(sync.Fd()), sync); err != nil {

@@ -194,14 +194,15 @@ func (c *initConfig) run(sync *os.File) error {
 			return err
 		}
 	}
-	// The rlimits as late as they can be: a limit such as RLIMIT_AS below
-	// what this Go process has mapped already makes every later mmap(2)
-	// fail (the seccomp program is compiled by the runtime for this
-	// reason). Not later: raising a hard limit needs CAP_SYS_RESOURCE,
-	// which the capabilities below may drop, and RLIMIT_NPROC must apply
-	// when setresuid(2) switches to the user, so that execve(2) fails
-	// with EAGAIN for a user over it (setrlimit(2)), as with runc.
-	if err := process.SetRlimits(p.Rlimits); err != nil {
+	// The rlimits before the user and capabilities: raising a hard limit
+	// needs CAP_SYS_RESOURCE, which the capabilities below may drop, and
+	// RLIMIT_NPROC must apply when setresuid(2) switches to the user, so
+	// that execve(2) fails with EAGAIN for a user over it (setrlimit(2)),
+	// as with runc. RLIMIT_AS and RLIMIT_DATA below what this Go process
+	// has mapped already would make its later mmap(2) calls fail: they
+	// are set last, just before execve (SetRlimitsLate), and the seccomp
+	// program is compiled by the runtime for the same reason.
+	if err := process.SetRlimitsEarly(p.Rlimits); err != nil {
 		return step("rlimits", err)
 	}
 	if err := process.SetUser(p); err != nil {
@@ -243,6 +244,11 @@ func (c *initConfig) run(sync *os.File) error {
 	// Before seccomp, whose filter may refuse close_range(2).
 	if err := closeOnExecFrom(3 + c.PreserveFDs); err != nil {
 		return startErr(step("close descriptors", err))
+	}
+	// The address-space rlimits last: from here on this process maps
+	// nothing new before execve (process.SetRlimitsEarly).
+	if err := process.SetRlimitsLate(p.Rlimits); err != nil {
+		return startErr(step("rlimits", err))
 	}
 	if c.Seccomp != nil && p.NoNewPrivileges {
 		if err := loadSeccomp(c.Seccomp, conn, nil); err != nil {

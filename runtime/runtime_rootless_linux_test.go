@@ -306,3 +306,22 @@ func TestSystemdCgroupUnavailable(t *testing.T) {
 	e.fails("--systemd-cgroup: the systemd cgroup driver is not available", "--systemd-cgroup", "run", "--bundle", e.bundle([]string{"true"}, nil), id)
 	e.fails("does not exist", "state", id)
 }
+
+// TestSmallAddressSpaceRlimits: RLIMIT_AS and RLIMIT_DATA far below what
+// the Go init has mapped are set last, just before the execve
+// (process.SetRlimitsLate), and the program sees exactly the configured
+// values.
+func TestSmallAddressSpaceRlimits(t *testing.T) {
+	e := newEnv(t)
+	const mib32 = uint64(32 << 20)
+	b := e.bundle([]string{"sh", "-c", "ulimit -v; ulimit -d; echo ok"}, func(s *specs.Spec) {
+		s.Process.Rlimits = append(s.Process.Rlimits,
+			specs.POSIXRlimit{Type: "RLIMIT_AS", Hard: mib32, Soft: mib32},
+			specs.POSIXRlimit{Type: "RLIMIT_DATA", Hard: mib32, Soft: mib32})
+	})
+	for i := 0; i < 3; i++ {
+		if out := e.must("run", "--bundle", b, e.id("small-as")); out != "32768\n32768\nok\n" {
+			t.Errorf("run %d printed %q", i, out)
+		}
+	}
+}

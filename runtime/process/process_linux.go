@@ -30,6 +30,56 @@ func SetRlimits(rl []specs.POSIXRlimit) error {
 	return nil
 }
 
+// addressSpaceLimits constrain the calling process's own later mmap(2)
+// calls. The runtime's Go init keeps running (and mapping memory) between
+// setting the rlimits and its execve(2), so a limit below what it has
+// mapped already would make the Go runtime fail with "out of memory".
+var addressSpaceLimits = map[string]bool{"RLIMIT_AS": true, "RLIMIT_DATA": true}
+
+// SetRlimitsEarly applies the rlimits that may be set while the caller
+// still has its privileges (before SetUser and ApplyCapabilities): every
+// limit but the address-space ones, whose hard limits it only raises where
+// asked (raising needs CAP_SYS_RESOURCE); SetRlimitsLate then sets those
+// exactly, right before execve(2). Lowering a limit needs no privilege.
+func SetRlimitsEarly(rl []specs.POSIXRlimit) error {
+	if err := ValidateRlimits(rl); err != nil {
+		return err
+	}
+	for _, r := range rl {
+		res := rlimitNames[r.Type]
+		lim := unix.Rlimit{Cur: r.Soft, Max: r.Hard}
+		if addressSpaceLimits[r.Type] {
+			var cur unix.Rlimit
+			if err := unix.Prlimit(0, res, nil, &cur); err != nil {
+				return fmt.Errorf("process: get rlimit %s: %w", r.Type, err)
+			}
+			if r.Hard <= cur.Max {
+				continue
+			}
+			lim = unix.Rlimit{Cur: cur.Cur, Max: r.Hard}
+		}
+		if err := unix.Prlimit(0, res, &lim, nil); err != nil {
+			return fmt.Errorf("process: set rlimit %s to %d/%d: %w", r.Type, lim.Cur, lim.Max, err)
+		}
+	}
+	return nil
+}
+
+// SetRlimitsLate sets the address-space rlimits (RLIMIT_AS, RLIMIT_DATA)
+// that SetRlimitsEarly left for last; call it just before execve(2).
+func SetRlimitsLate(rl []specs.POSIXRlimit) error {
+	for _, r := range rl {
+		if !addressSpaceLimits[r.Type] {
+			continue
+		}
+		lim := unix.Rlimit{Cur: r.Soft, Max: r.Hard}
+		if err := unix.Prlimit(0, rlimitNames[r.Type], &lim, nil); err != nil {
+			return fmt.Errorf("process: set rlimit %s to %d/%d: %w", r.Type, r.Soft, r.Hard, err)
+		}
+	}
+	return nil
+}
+
 // SetUser switches to process.user: the additional groups (setgroups(2),
 // skipped when a user namespace denies it and none are asked for), then
 // gid and uid with setresgid/setresuid, keeping the permitted capabilities

@@ -5,6 +5,8 @@ package process
 import specs "github.com/opencontainers/runtime-spec/specs-go"
 
 func SetRlimits([]specs.POSIXRlimit) error                        { return ErrNotSupported }
+func SetRlimitsEarly([]specs.POSIXRlimit) error                   { return ErrNotSupported }
+func SetRlimitsLate([]specs.POSIXRlimit) error                    { return ErrNotSupported }
 func SetUser(*specs.Process) error                                { return ErrNotSupported }
 func ApplyCapabilities(*specs.LinuxCapabilities, ...Option) error { return ErrNotSupported }
 func SetNoNewPrivileges() error                                   { return ErrNotSupported }
