@@ -123,9 +123,6 @@ func checkSpec(spec *specs.Spec, plan *nsPlan, o CreateOptions, fg bool) error {
 	if spec.Root == nil || spec.Root.Path == "" {
 		return bad("config.json: root.path is required")
 	}
-	if !plan.has[specs.MountNamespace] {
-		return bad("config.json: a mount namespace is required")
-	}
 	if spec.Hostname != "" && !plan.has[specs.UTSNamespace] {
 		return bad("config.json: hostname needs a uts namespace")
 	}
@@ -246,6 +243,17 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o CreateOptions
 		Rootfs:  rootPath,
 		Created: time.Now().UTC(),
 	}}
+	if !plan.has[specs.MountNamespace] {
+		// config-linux.md "Namespaces": a type not listed is inherited.
+		// The init mounts in the runtime's mount namespace, under the
+		// root filesystem; delete must unmount what it mounted there.
+		hm, err := newHostMounts(rootPath)
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		s.rec.HostMounts = hm
+	}
 	c, err := s.run(ctx)
 	for _, cl := range s.closers {
 		cl.Close()
@@ -255,6 +263,21 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o CreateOptions
 		return nil, err
 	}
 	return c, nil
+}
+
+// newHostMounts resolves the root filesystem as the init will (symbolic
+// links and all) and notes the mounts already there, which are not the
+// container's to remove.
+func newHostMounts(rootPath string) (*hostMounts, error) {
+	p, err := filepath.EvalSymlinks(rootPath)
+	if err != nil {
+		return nil, fmt.Errorf("root.path: %w", err)
+	}
+	keep, err := rootfs.MountsUnder(p)
+	if err != nil {
+		return nil, err
+	}
+	return &hostMounts{Root: p, Keep: keep}, nil
 }
 
 func (s *setup) closeLater(c io.Closer) { s.closers = append(s.closers, c) }
@@ -275,7 +298,7 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 	s.closeLater(exeFile)
 	cfg := &initConfig{
 		ID: s.id, Bundle: s.bundle, Spec: spec,
-		NoPivot: s.o.NoPivot, NoNewKeyring: s.o.NoNewKeyring, PreserveFDs: s.o.PreserveFDs,
+		NoPivot: s.o.NoPivot, NoMountNS: !plan.has[specs.MountNamespace], NoNewKeyring: s.o.NoNewKeyring, PreserveFDs: s.o.PreserveFDs,
 		ConsoleFD:   -1,
 		UserNS:      plan.has[specs.UserNamespace],
 		NewCgroupNS: plan.newNS[specs.CgroupNamespace],
@@ -767,6 +790,9 @@ func (s *setup) abort(ctx context.Context) {
 		if err := s.cg.Destroy(); err != nil {
 			s.r.log.Warn("remove cgroup", "container", s.id, "error", err)
 		}
+	}
+	if err := s.rec.HostMounts.unmount(); err != nil {
+		s.r.log.Warn("unmount", "container", s.id, "error", err)
 	}
 	os.RemoveAll(s.dir)
 	if s.hookFail && s.spec.Hooks != nil {

@@ -18,6 +18,13 @@
 // socket in the container's state directory: nothing polls. `start`
 // learns that the program runs when the connection closes on execve(2).
 //
+// A configuration without a mount namespace inherits the runtime's
+// (config-linux.md "Namespaces"), as runc: the init mounts under the root
+// filesystem in the host's mount table, leaves the host's propagation
+// alone and chroots instead of pivot_root; the state records it, and
+// delete (or a failed create) unmounts every mount the container left
+// under its root filesystem.
+//
 // Every operation on a container holds an flock(2) on its state directory;
 // state.json is replaced atomically. The binary is executed from a
 // detached read-only bind mount of itself (open_tree(2), mount_setattr(2);

@@ -104,7 +104,7 @@ func (c *initConfig) run(sync *os.File) error {
 			return step("set domainname", err)
 		}
 	}
-	opts := rootfs.Options{NoPivot: c.NoPivot, Console: c.ConsolePath, CgroupPaths: c.CgroupPaths, UserNS: c.UserNS}
+	opts := rootfs.Options{NoPivot: c.NoPivot, NoMountNS: c.NoMountNS, Console: c.ConsolePath, CgroupPaths: c.CgroupPaths, UserNS: c.UserNS}
 	if len(c.MountFds) > 0 {
 		opts.MountFds = make(map[int]*os.File, len(c.MountFds))
 		for i, fd := range c.MountFds {

@@ -301,6 +301,10 @@ func (r *Runtime) destroy(ctx context.Context, dir string, rec *record) error {
 			return fmt.Errorf("delete: remove cgroup: %w", err)
 		}
 	}
+	// Processes are gone: nothing holds the mounts any more.
+	if err := rec.HostMounts.unmount(); err != nil {
+		return fmt.Errorf("delete: %w", err)
+	}
 	// The copy of the configuration goes with the directory: read it
 	// first for the poststop hooks.
 	var spec *specs.Spec

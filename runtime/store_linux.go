@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ocikit/ocikit/cgroups"
+	"github.com/ocikit/ocikit/runtime/rootfs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -30,8 +31,31 @@ type record struct {
 	// Hooks says the configuration has poststart or poststop hooks or a
 	// seccomp listener: start and delete read the configuration only then.
 	Hooks bool `json:"hooks,omitempty"`
+	// HostMounts is set for a container without a mount namespace: its
+	// mounts are in the runtime's mount table, under its root filesystem,
+	// and delete unmounts them.
+	HostMounts *hostMounts `json:"hostMounts,omitempty"`
 
 	spec *specs.Spec
+}
+
+// hostMounts is what delete unmounts for a container without a mount
+// namespace: every mount at or under Root (symbolic links resolved) but the
+// ones that were there before create (Keep, mount ids).
+type hostMounts struct {
+	Root string `json:"root"`
+	Keep []int  `json:"keep,omitempty"`
+}
+
+// unmount removes the container's mounts from the host's mount table.
+func (h *hostMounts) unmount() error {
+	if h == nil {
+		return nil
+	}
+	if err := rootfs.UnmountUnder(h.Root, h.Keep); err != nil {
+		return fmt.Errorf("unmount container mounts: %w", err)
+	}
+	return nil
 }
 
 const configFile = "config.json"

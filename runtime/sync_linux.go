@@ -35,16 +35,19 @@ type syncMsg struct {
 
 // initConfig is what the runtime sends to the init over the config pipe.
 type initConfig struct {
-	ID           string      `json:"id"`
-	Bundle       string      `json:"bundle"`
-	Spec         *specs.Spec `json:"spec"`
-	NoPivot      bool        `json:"noPivot,omitempty"`
-	NoNewKeyring bool        `json:"noNewKeyring,omitempty"`
-	PreserveFDs  int         `json:"preserveFds,omitempty"`
-	SyncFD       int         `json:"syncFd"`
-	StartFD      int         `json:"startFd"`
-	ConsoleFD    int         `json:"consoleFd"`
-	ConsolePath  string      `json:"consolePath,omitempty"`
+	ID      string      `json:"id"`
+	Bundle  string      `json:"bundle"`
+	Spec    *specs.Spec `json:"spec"`
+	NoPivot bool        `json:"noPivot,omitempty"`
+	// NoMountNS: the config has no mount namespace, the init mounts in
+	// the runtime's and chroots (rootfs.Options.NoMountNS).
+	NoMountNS    bool   `json:"noMountNs,omitempty"`
+	NoNewKeyring bool   `json:"noNewKeyring,omitempty"`
+	PreserveFDs  int    `json:"preserveFds,omitempty"`
+	SyncFD       int    `json:"syncFd"`
+	StartFD      int    `json:"startFd"`
+	ConsoleFD    int    `json:"consoleFd"`
+	ConsolePath  string `json:"consolePath,omitempty"`
 	// RuntimeHooks tells the init to stop for prestart and createRuntime
 	// hooks; without them it saves the round trip.
 	RuntimeHooks bool `json:"runtimeHooks,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -25,9 +26,15 @@ func Finish(spec *specs.Spec, opts Options) error {
 	if err != nil {
 		return err
 	}
-	if opts.NoPivot {
+	switch {
+	case opts.NoMountNS:
+		// runc does the same: pivot_root and MS_MOVE would change the
+		// host's root; no propagation to set on the host's mounts.
+		prop.after = 0
+		err = chrootHere()
+	case opts.NoPivot:
 		err = moveRoot()
-	} else {
+	default:
 		err = pivotRoot()
 	}
 	if err != nil {
@@ -94,6 +101,85 @@ func pivotRoot() error {
 		return &os.PathError{Op: "chdir", Path: "/", Err: err}
 	}
 	return nil
+}
+
+// chrootHere makes the working directory the root with chroot(2) alone.
+func chrootHere() error {
+	if err := unix.Chroot("."); err != nil {
+		return &os.PathError{Op: "chroot", Path: ".", Err: err}
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return &os.PathError{Op: "chdir", Path: "/", Err: err}
+	}
+	return nil
+}
+
+// MountsUnder returns the ids of the mounts at or under dir (an absolute
+// path without symbolic links), for UnmountUnder to keep: a root
+// filesystem may be a mount the caller made (containerd's overlay).
+func MountsUnder(dir string) ([]int, error) {
+	ms, err := mountsUnder(dir)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int, 0, len(ms))
+	for _, m := range ms {
+		ids = append(ids, m.ID)
+	}
+	return ids, nil
+}
+
+func mountsUnder(dir string) ([]*mountinfo.Info, error) {
+	if !filepath.IsAbs(dir) || filepath.Clean(dir) != dir || dir == "/" {
+		return nil, fmt.Errorf("rootfs: mounts under %q: not an absolute path below /", dir)
+	}
+	ms, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
+	if err != nil {
+		return nil, fmt.Errorf("mounts under %s: %w", dir, err)
+	}
+	return ms, nil
+}
+
+// UnmountUnder detaches every mount at or under dir (an absolute path
+// without symbolic links) but those in keep, deepest first: what a
+// container without a mount namespace left in the host's mount table. A
+// mount is unmounted only while it is the top one at its path (statx
+// STATX_MNT_ID), so a kept mount below it is never hit.
+func UnmountUnder(dir string, keep []int) error {
+	kept := make(map[int]bool, len(keep))
+	for _, id := range keep {
+		kept[id] = true
+	}
+	// A few rounds: a mount hidden under another one is the top one only
+	// once the upper one is gone.
+	for round := 0; round < 16; round++ {
+		all, err := mountsUnder(dir)
+		if err != nil {
+			return err
+		}
+		var ms []*mountinfo.Info
+		for _, m := range all {
+			if !kept[m.ID] {
+				ms = append(ms, m)
+			}
+		}
+		if len(ms) == 0 {
+			return nil
+		}
+		sort.SliceStable(ms, func(i, j int) bool { return len(ms[i].Mountpoint) > len(ms[j].Mountpoint) })
+		for _, m := range ms {
+			var stx unix.Statx_t
+			err := unix.Statx(unix.AT_FDCWD, m.Mountpoint, unix.AT_SYMLINK_NOFOLLOW|unix.AT_NO_AUTOMOUNT, unix.STATX_MNT_ID, &stx)
+			if err != nil || stx.Mask&unix.STATX_MNT_ID == 0 || int(stx.Mnt_id) != m.ID {
+				continue // hidden, or gone with its parent
+			}
+			err = unix.Unmount(m.Mountpoint, unix.MNT_DETACH)
+			if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+				return &os.PathError{Op: "umount", Path: m.Mountpoint, Err: err}
+			}
+		}
+	}
+	return fmt.Errorf("rootfs: unmount under %s: mounts remain", dir)
 }
 
 // moveRoot is --no-pivot: it detaches every mount outside the root

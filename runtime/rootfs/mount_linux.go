@@ -61,7 +61,10 @@ func Prepare(spec *specs.Spec, bundle string, opts Options) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := mount("", "/", "", prop.before, "", "/"); err != nil {
+	if opts.NoMountNS {
+		// The host's mount table: its propagation is not ours to change.
+		prop = rootProp{}
+	} else if err := mount("", "/", "", prop.before, "", "/"); err != nil {
 		return fmt.Errorf("set propagation of /: %w", err)
 	}
 	if prop.before&unix.MS_SHARED != 0 {
@@ -77,6 +80,14 @@ func Prepare(spec *specs.Spec, bundle string, opts Options) (err error) {
 	// pivot_root needs the new root to be a mount point.
 	if err := mount(rootPath, rootPath, "", unix.MS_BIND|unix.MS_REC, "", rootPath); err != nil {
 		return fmt.Errorf("bind root %s: %w", rootPath, err)
+	}
+	if opts.NoMountNS {
+		// Only the bind just made becomes private: what is mounted under
+		// the root then stays there, not copied into the peers of the
+		// host mount holding it (where delete could not reach it).
+		if err := mount("", rootPath, "", unix.MS_PRIVATE, "", rootPath); err != nil {
+			return fmt.Errorf("make root %s private: %w", rootPath, err)
+		}
 	}
 	r, err := openRoot(rootPath)
 	if err != nil {

@@ -16,6 +16,14 @@ type Options struct {
 	// NoPivot moves the root with MS_MOVE and chroot instead of pivot_root
 	// (--no-pivot, for a root on a ramfs where pivot_root fails).
 	NoPivot bool
+	// NoMountNS says the process shares the runtime's mount namespace (the
+	// config has none: config-linux.md "Namespaces", a type not listed is
+	// inherited). Prepare then leaves the propagation of the host's mounts
+	// alone and mounts only under the root filesystem, where the host sees
+	// the mounts (the runtime removes them on delete, see UnmountUnder);
+	// Finish chroots into the root instead of pivot_root and ignores
+	// rootfsPropagation and NoPivot.
+	NoMountNS bool
 	// Console is the host path of the pty slave bind-mounted onto
 	// /dev/console when process.terminal is set ("" = no console).
 	Console string

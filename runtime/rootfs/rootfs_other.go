@@ -21,3 +21,9 @@ func MountOptions() []string { return nil }
 func OpenIDMappedMounts(spec *specs.Spec, bundle string) (map[int]*os.File, error) {
 	return nil, ErrNotSupported
 }
+
+// MountsUnder is only supported on Linux.
+func MountsUnder(dir string) ([]int, error) { return nil, ErrNotSupported }
+
+// UnmountUnder is only supported on Linux.
+func UnmountUnder(dir string, keep []int) error { return ErrNotSupported }
