@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -107,7 +108,7 @@ func loadSpec(bundle string) (*specs.Spec, []byte, error) {
 // checkSpec rejects what the runtime cannot apply, before anything starts
 // (runtime.md "Create": a property that cannot be applied is an error and
 // no container is created).
-func checkSpec(spec *specs.Spec, plan *nsPlan, o CreateOptions, fg bool) error {
+func checkSpec(spec *specs.Spec, plan *nsPlan, o CreateOptions, fg bool, log *slog.Logger) error {
 	bad := func(format string, args ...any) error { return errorf(ErrInvalidSpec, format, args...) }
 	if !validVersion.MatchString(spec.Version) {
 		return bad("config.json: ociVersion %q is not a runtime-spec 1.x version", spec.Version)
@@ -149,7 +150,9 @@ func checkSpec(spec *specs.Spec, plan *nsPlan, o CreateOptions, fg bool) error {
 		return bad("--preserve-fds must not be negative")
 	}
 	if spec.Process != nil {
-		if err := process.ValidateProcess(p); err != nil {
+		// Unknown capability names are a warning, not an error
+		// (config.md "Linux Process", runtime-spec 1.3).
+		if err := process.ValidateProcess(p, process.WithLogger(log)); err != nil {
 			return err
 		}
 	}
@@ -200,7 +203,7 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o CreateOptions
 	if err != nil {
 		return nil, err
 	}
-	if err := checkSpec(spec, plan, o, fg); err != nil {
+	if err := checkSpec(spec, plan, o, fg, r.log); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(r.root, 0o700); err != nil {

@@ -433,3 +433,20 @@ func TestNoProcess(t *testing.T) {
 	}
 	e.must("delete", id)
 }
+
+// TestUnknownCapabilityWarns: an unknown capability name is logged as a
+// warning and the container runs (config.md "Linux Process": runtimes
+// SHOULD NOT fail for a capability they cannot map, and MUST log it).
+func TestUnknownCapabilityWarns(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle([]string{"true"}, func(s *specs.Spec) {
+		s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_NO_SUCH_THING")
+	})
+	_, stderr, err := e.run("run", "--bundle", b, e.id("unknown-cap"))
+	if err != nil {
+		t.Fatalf("run: %v: %s", err, stderr)
+	}
+	if !strings.Contains(stderr, "CAP_NO_SUCH_THING") {
+		t.Errorf("stderr %q does not warn about CAP_NO_SUCH_THING", stderr)
+	}
+}
