@@ -376,12 +376,26 @@ func (a *applier) file(tr *tar.Reader, hdr *tar.Header, pfd int, psetgid bool, r
 		return pathErr("create", rel, err)
 	}
 	defer unix.Close(fd)
+	// A sparse entry (GNU or PAX sparse) reads back its holes as zeros:
+	// writing them out would let a tiny layer fill the disk (3 GiB from a
+	// 10 KiB tar). Zero blocks of such an entry stay holes, and ftruncate
+	// gives the file its size.
+	sparse := isSparse(hdr)
+	var off int64
 	for {
 		n, rerr := tr.Read(a.buf)
 		if n > 0 {
-			if err := writeAll(fd, a.buf[:n]); err != nil {
-				return pathErr("write", rel, err)
+			switch {
+			case !sparse:
+				if err := writeAll(fd, a.buf[:n]); err != nil {
+					return pathErr("write", rel, err)
+				}
+			case !allZero(a.buf[:n]):
+				if err := pwriteAll(fd, a.buf[:n], off); err != nil {
+					return pathErr("write", rel, err)
+				}
 			}
+			off += int64(n)
 		}
 		if rerr == io.EOF {
 			break
@@ -390,12 +404,55 @@ func (a *applier) file(tr *tar.Reader, hdr *tar.Header, pfd int, psetgid bool, r
 			return fmt.Errorf("read tar: %s: %w", hdr.Name, rerr)
 		}
 	}
+	if sparse {
+		if err := unix.Ftruncate(fd, off); err != nil {
+			return pathErr("truncate", rel, err)
+		}
+	}
 	if err := a.metaFd(fd, rel, hdr, mode, createMode, true, psetgid, false, nil); err != nil {
 		return err
 	}
 	ts := timesOf(hdr)
 	if err := futimens(fd, &ts); err != nil {
 		return pathErr("utimes", rel, err)
+	}
+	return nil
+}
+
+// isSparse reports whether hdr is a GNU sparse entry, in the old GNU
+// format or as GNU.sparse.* PAX records.
+func isSparse(hdr *tar.Header) bool {
+	if hdr.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func pwriteAll(fd int, b []byte, off int64) error {
+	for len(b) > 0 {
+		n, err := unix.Pwrite(fd, b, off)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+		off += int64(n)
 	}
 	return nil
 }
