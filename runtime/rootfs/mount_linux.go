@@ -458,8 +458,22 @@ var procAllowed = []string{
 // procAllowed: a mount over /proc/self/attr/... or /proc/sys/... could
 // defeat the LSM or the read-only paths (CVE-2019-16884). The check is on
 // the path the destination resolved to, so a symbolic link cannot hide it.
+//
+// A proc mount must not go through a symbolic link: an image whose /proc
+// is a link would otherwise move procfs elsewhere, out of reach of the
+// path checks here (CVE-2019-19921). Beyond the path, a destination whose
+// directory is on a procfs (wherever procfs was mounted) counts as inside
+// /proc.
 func checkProcDest(m *specs.Mount, t *target) error {
-	if t.real != "/proc" && !strings.HasPrefix(t.real, "/proc/") {
+	if m.Type == "proc" && filepath.Join("/", m.Destination) != t.real {
+		return fmt.Errorf("proc mount destination %s goes through a symbolic link (to %s)", m.Destination, t.real)
+	}
+	onProc := false
+	if t.parent != nil {
+		var st unix.Statfs_t
+		onProc = unix.Fstatfs(int(t.parent.Fd()), &st) == nil && st.Type == unix.PROC_SUPER_MAGIC
+	}
+	if !onProc && t.real != "/proc" && !strings.HasPrefix(t.real, "/proc/") {
 		return nil
 	}
 	if slices.Contains(procAllowed, t.real) || strings.HasPrefix(t.real, "/proc/pressure/") {

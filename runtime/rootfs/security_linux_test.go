@@ -123,17 +123,37 @@ func TestDanglingSymlinkDestination(t *testing.T) {
 // TestProcDestination: only procfs and a few files (lxcfs) may be mounted
 // inside /proc, also when a symbolic link leads there.
 func TestProcDestination(t *testing.T) {
+	// procLink makes the image's /proc a symbolic link to /pp.
+	procLink := func(t *testing.T, rootfs string) {
+		if err := os.RemoveAll(filepath.Join(rootfs, "proc")); err != nil {
+			t.Fatal(err)
+		}
+		mkdirs(t, filepath.Join(rootfs, "pp"))
+		if err := os.Symlink("/pp", filepath.Join(rootfs, "proc")); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, c := range []struct {
-		name string
-		m    specs.Mount
-		want string // error, "" for none
+		name  string
+		m     []specs.Mount
+		setup func(t *testing.T, rootfs string)
+		want  string // error, "" for none
 	}{
-		{"uptime allowed", specs.Mount{Destination: "/proc/uptime", Source: "hostfile", Type: "bind"}, ""},
-		{"sys refused", specs.Mount{Destination: "/proc/sys/kernel/hostname", Source: "hostfile", Options: []string{"bind"}},
+		{"uptime allowed", []specs.Mount{{Destination: "/proc/uptime", Source: "hostfile", Type: "bind"}}, nil, ""},
+		{"sys refused", []specs.Mount{{Destination: "/proc/sys/kernel/hostname", Source: "hostfile", Options: []string{"bind"}}}, nil,
 			"destination /proc/sys/kernel/hostname is inside /proc and the source is not a procfs"},
-		{"through a link", specs.Mount{Destination: "/tosys/kernel", Source: "tmpfs", Type: "tmpfs"},
+		{"through a link", []specs.Mount{{Destination: "/tosys/kernel", Source: "tmpfs", Type: "tmpfs"}}, nil,
 			"destination /proc/sys/kernel is inside /proc and the source is not a procfs"},
-		{"proc on proc", specs.Mount{Destination: "/proc/sys/fs/binfmt_misc", Source: "proc", Type: "proc"}, ""},
+		{"proc on proc", []specs.Mount{{Destination: "/proc/sys/fs/binfmt_misc", Source: "proc", Type: "proc"}}, nil, ""},
+		// CVE-2019-19921: the image's /proc is a link; procfs must not
+		// follow it to where the /proc checks would not see it.
+		{"proc through a link", nil, procLink, "proc mount destination /proc goes through a symbolic link (to /pp)"},
+		// procfs mounted elsewhere: what is on it counts as inside /proc.
+		{"attr on procfs elsewhere", []specs.Mount{
+			{Destination: "/pp", Source: "proc", Type: "proc"},
+			{Destination: "/pp/thread-self/attr", Source: "tmpfs", Type: "tmpfs"},
+		}, func(t *testing.T, rootfs string) { mkdirs(t, filepath.Join(rootfs, "pp")) },
+			"is inside /proc and the source is not a procfs"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			b := newBundle(t)
@@ -141,8 +161,11 @@ func TestProcDestination(t *testing.T) {
 			if err := os.Symlink("/proc/sys", filepath.Join(b, "rootfs", "tosys")); err != nil {
 				t.Fatal(err)
 			}
+			if c.setup != nil {
+				c.setup(t, filepath.Join(b, "rootfs"))
+			}
 			spec := baseSpec()
-			spec.Mounts = append(spec.Mounts, c.m)
+			spec.Mounts = append(spec.Mounts, c.m...)
 			rep := runChild(t, &childConfig{Spec: spec, Bundle: b})
 			if c.want == "" && rep.Err != "" {
 				t.Errorf("error %q, want none", rep.Err)
