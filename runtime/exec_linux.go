@@ -596,59 +596,10 @@ func (c *execConfig) run(sync *os.File) error {
 	if _, err := unix.KeyctlJoinSessionKeyring(c.ID); err != nil && !errors.Is(err, unix.ENOSYS) {
 		return step("join session keyring", err)
 	}
-	if err := process.SetOOMScoreAdj(p.OOMScoreAdj); err != nil {
-		return step("oomScoreAdj", err)
-	}
-	if err := process.SetScheduler(p.Scheduler); err != nil {
-		return step("scheduler", err)
-	}
-	if err := process.SetIOPriority(p.IOPriority); err != nil {
-		return step("ioPriority", err)
-	}
-	if err := process.SetPersonality(c.Personality); err != nil {
-		return step("personality", err)
-	}
-	if p.ApparmorProfile != "" {
-		if err := process.ApplyAppArmor(p.ApparmorProfile); err != nil {
-			return step("apparmor", err)
-		}
-	}
-	if p.SelinuxLabel != "" {
-		if err := process.SetSELinuxLabel(p.SelinuxLabel); err != nil {
-			return step("selinux label", err)
-		}
-	}
-	// The order of the init's (init_linux.go): seccomp before dropping
-	// capabilities without no_new_privs, rlimits just before the user.
-	if c.Seccomp != nil && !p.NoNewPrivileges {
-		if err := loadSeccomp(c.Seccomp, int(sync.Fd()), sync); err != nil {
-			return err
-		}
-	}
-	if err := process.SetRlimitsEarly(p.Rlimits); err != nil {
-		return step("rlimits", err)
-	}
-	if err := process.SetUser(p); err != nil {
-		return step("user", err)
-	}
-	if err := process.ApplyCapabilities(p.Capabilities); err != nil {
-		return step("capabilities", err)
-	}
-	if p.NoNewPrivileges {
-		if err := process.SetNoNewPrivileges(); err != nil {
-			return step("noNewPrivileges", err)
-		}
-	}
-	cwd := p.Cwd
-	if cwd == "" {
-		cwd = "/"
-	}
-	if err := unix.Chdir(cwd); err != nil {
-		return step("cwd", &os.PathError{Op: "chdir", Path: cwd, Err: err})
-	}
-	path, err := lookPath(p.Args[0], p.Env)
+	// The container's memory policy is not applied to exec'd processes.
+	path, err := setupProcess(p, c.Personality, nil, c.Seccomp, sync)
 	if err != nil {
-		return step("exec", err)
+		return err
 	}
 	// Everything but stdio and the preserved descriptors is closed by the
 	// execve, the sync socket included: exec sees EOF.

@@ -157,75 +157,14 @@ func (c *initConfig) run(sync *os.File) error {
 		unix.Write(conn, []byte("config.json: process is not set: nothing to start"))
 		os.Exit(1)
 	}
-	if err := process.SetOOMScoreAdj(p.OOMScoreAdj); err != nil {
-		return step("oomScoreAdj", err)
-	}
-	if err := process.SetScheduler(p.Scheduler); err != nil {
-		return step("scheduler", err)
-	}
-	if err := process.SetIOPriority(p.IOPriority); err != nil {
-		return step("ioPriority", err)
-	}
+	var personality *specs.LinuxPersonality
+	var memPolicy *specs.LinuxMemoryPolicy
 	if spec.Linux != nil {
-		if err := process.SetPersonality(spec.Linux.Personality); err != nil {
-			return step("personality", err)
-		}
-		if spec.Linux.MemoryPolicy != nil {
-			if err := process.SetMemoryPolicy(spec.Linux.MemoryPolicy); err != nil {
-				return step("memoryPolicy", err)
-			}
-		}
+		personality, memPolicy = spec.Linux.Personality, spec.Linux.MemoryPolicy
 	}
-	if p.ApparmorProfile != "" {
-		if err := process.ApplyAppArmor(p.ApparmorProfile); err != nil {
-			return step("apparmor", err)
-		}
-	}
-	if p.SelinuxLabel != "" {
-		if err := process.SetSELinuxLabel(p.SelinuxLabel); err != nil {
-			return step("selinux label", err)
-		}
-	}
-	// Without no_new_privs loading a filter needs CAP_SYS_ADMIN, so it
-	// happens before the capabilities are dropped; with it, as late as
-	// possible, so the filter constrains only the user's program.
-	if c.Seccomp != nil && !p.NoNewPrivileges {
-		if err := loadSeccomp(c.Seccomp, int(sync.Fd()), sync); err != nil {
-			return err
-		}
-	}
-	// The rlimits before the user and capabilities: raising a hard limit
-	// needs CAP_SYS_RESOURCE, which the capabilities below may drop, and
-	// RLIMIT_NPROC must apply when setresuid(2) switches to the user, so
-	// that execve(2) fails with EAGAIN for a user over it (setrlimit(2)),
-	// as with runc. RLIMIT_AS and RLIMIT_DATA below what this Go process
-	// has mapped already would make its later mmap(2) calls fail: they
-	// are set last, just before execve (SetRlimitsLate), and the seccomp
-	// program is compiled by the runtime for the same reason.
-	if err := process.SetRlimitsEarly(p.Rlimits); err != nil {
-		return step("rlimits", err)
-	}
-	if err := process.SetUser(p); err != nil {
-		return step("user", err)
-	}
-	if err := process.ApplyCapabilities(p.Capabilities); err != nil {
-		return step("capabilities", err)
-	}
-	if p.NoNewPrivileges {
-		if err := process.SetNoNewPrivileges(); err != nil {
-			return step("noNewPrivileges", err)
-		}
-	}
-	cwd := p.Cwd
-	if cwd == "" {
-		cwd = "/"
-	}
-	if err := unix.Chdir(cwd); err != nil {
-		return step("cwd", &os.PathError{Op: "chdir", Path: cwd, Err: err})
-	}
-	path, err := lookPath(p.Args[0], p.Env)
+	path, err := setupProcess(p, personality, memPolicy, c.Seccomp, sync)
 	if err != nil {
-		return step("exec", err)
+		return err
 	}
 	conn := c.waitStart(sync)
 	startErr := func(err error) error {
