@@ -151,18 +151,13 @@ type execSetup struct {
 func (x *execSetup) closeLater(c io.Closer) { x.closers = append(x.closers, c) }
 
 func (r *Runtime) startExec(ctx context.Context, id string, o *ExecOptions) (*execution, error) {
-	l, err := r.lock(id)
+	l, rec, err := r.lockState(id)
 	if err != nil {
 		return nil, err
 	}
 	// Held until the process is in the container's cgroup and runs:
 	// delete cannot remove the cgroup under it.
 	defer l.unlock()
-	rec, err := readState(l.path, id)
-	if err != nil {
-		return nil, err
-	}
-	rec.refresh()
 	if rec.State.Status != specs.StateRunning {
 		return nil, errorf(ErrWrongState, "container %q is %s, not running: cannot exec in it", id, rec.State.Status)
 	}

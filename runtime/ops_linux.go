@@ -67,16 +67,11 @@ func (r *Runtime) List(ctx context.Context) ([]State, error) {
 // "Start"): startContainer hooks in the container, then the program, then
 // poststart hooks here. A failing hook stops and destroys the container.
 func (r *Runtime) Start(ctx context.Context, id string) error {
-	l, err := r.lock(id)
+	l, rec, err := r.lockState(id)
 	if err != nil {
 		return err
 	}
 	defer l.unlock()
-	rec, err := readState(l.path, id)
-	if err != nil {
-		return err
-	}
-	rec.refresh()
 	if rec.State.Status != specs.StateCreated {
 		return errorf(ErrWrongState, "container %q is %s, not created", id, rec.State.Status)
 	}
@@ -179,16 +174,11 @@ func (r *Runtime) sendSeccomp(spec *specs.Spec, st specs.State, fd int) error {
 // Kill sends sig to the container's init, or with all to every process of
 // its cgroup (runtime.md "Kill": only a created or running container).
 func (r *Runtime) Kill(ctx context.Context, id string, sig syscall.Signal, all bool) error {
-	l, err := r.lock(id)
+	l, rec, err := r.lockState(id)
 	if err != nil {
 		return err
 	}
 	defer l.unlock()
-	rec, err := readState(l.path, id)
-	if err != nil {
-		return err
-	}
-	rec.refresh()
 	switch rec.State.Status {
 	case specs.StateCreated, specs.StateRunning, StatePaused:
 	default:
@@ -254,16 +244,11 @@ func (r *Runtime) signalAll(rec *record, sig unix.Signal) error {
 // a container in any state, also one whose create was killed halfway:
 // its processes are killed first.
 func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
-	l, err := r.lock(id)
+	l, rec, err := r.lockState(id)
 	if err != nil {
 		return err
 	}
 	defer l.unlock()
-	rec, err := readState(l.path, id)
-	if err != nil {
-		return err
-	}
-	rec.refresh()
 	if rec.State.Status != specs.StateStopped && !force {
 		return errorf(ErrWrongState, "container %q is %s, not stopped: kill it first or use --force", id, rec.State.Status)
 	}

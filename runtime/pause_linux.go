@@ -14,16 +14,11 @@ import (
 // runtime.md has no pause. The container's status is then "paused" until
 // Resume.
 func (r *Runtime) Pause(ctx context.Context, id string) error {
-	l, err := r.lock(id)
+	l, rec, err := r.lockState(id)
 	if err != nil {
 		return err
 	}
 	defer l.unlock()
-	rec, err := readState(l.path, id)
-	if err != nil {
-		return err
-	}
-	rec.refresh()
 	if rec.State.Status != specs.StateRunning {
 		return errorf(ErrWrongState, "container %q is %s, not running: cannot pause it", id, rec.State.Status)
 	}
@@ -46,16 +41,11 @@ func (r *Runtime) Pause(ctx context.Context, id string) error {
 
 // Resume thaws a container Pause froze.
 func (r *Runtime) Resume(ctx context.Context, id string) error {
-	l, err := r.lock(id)
+	l, rec, err := r.lockState(id)
 	if err != nil {
 		return err
 	}
 	defer l.unlock()
-	rec, err := readState(l.path, id)
-	if err != nil {
-		return err
-	}
-	rec.refresh()
 	if rec.State.Status != StatePaused {
 		return errorf(ErrWrongState, "container %q is %s, not paused: cannot resume it", id, rec.State.Status)
 	}

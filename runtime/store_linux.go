@@ -85,6 +85,22 @@ type lockedDir struct {
 	f    *os.File
 }
 
+// lockState takes the container's lock (lock) and reads its state with the
+// status brought up to date (refresh). The caller unlocks.
+func (r *Runtime) lockState(id string) (*lockedDir, *record, error) {
+	l, err := r.lock(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec, err := readState(l.path, id)
+	if err != nil {
+		l.unlock()
+		return nil, nil, err
+	}
+	rec.refresh()
+	return l, rec, nil
+}
+
 // lock takes the container's lock, waiting for a concurrent operation to
 // finish. It fails with ErrNotFound when the container does not exist (or
 // was deleted while we waited).

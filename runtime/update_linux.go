@@ -16,16 +16,11 @@ import (
 // configuration (linux.resources). Only a created, running or paused
 // container can be updated.
 func (r *Runtime) Update(ctx context.Context, id string, res *specs.LinuxResources) error {
-	l, err := r.lock(id)
+	l, rec, err := r.lockState(id)
 	if err != nil {
 		return err
 	}
 	defer l.unlock()
-	rec, err := readState(l.path, id)
-	if err != nil {
-		return err
-	}
-	rec.refresh()
 	switch rec.State.Status {
 	case specs.StateCreated, specs.StateRunning, StatePaused:
 	default:
