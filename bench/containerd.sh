@@ -75,8 +75,8 @@ for ((i = 0; i < 100; i++)); do
 	kill -0 "$daemon" 2>/dev/null || { cat "$work/containerd.log" >&2; exit 1; }
 	sleep 0.1
 done
-"${ctr[@]}" images import --base-name docker.io/ocikit/bench "$work/image.tar" >/dev/null
-image=docker.io/ocikit/bench:v1
+"${ctr[@]}" images import --base-name ocikit.test/ocikit/bench "$work/image.tar" >/dev/null
+image=ocikit.test/ocikit/bench:v1
 
 runtimes=("$OCIKIT")
 for r in runc crun; do

@@ -6,7 +6,8 @@ set -euo pipefail
 GO_VERSION=${GO_VERSION:-1.26.8}
 PACKAGES=(
 	build-essential pkg-config libseccomp-dev git curl unzip file jq
-	busybox-static runc crun umoci skopeo podman uidmap containerd
+	busybox-static runc crun umoci skopeo podman buildah uidmap containerd
+	docker.io criu
 	hyperfine bc e2fsprogs iproute2 procps psmisc qemu-system-x86 cpio
 )
 
@@ -24,13 +25,16 @@ if ((${#missing[@]})); then
 fi
 
 # Go: the machine image ships it in /usr/local/go; a machine without it gets
-# the official toolchain from the Go module proxy (the only place reachable).
+# the official toolchain from the Go module proxy named by $GOPROXY (the only
+# place reachable; its address is the machine's setting, not ours).
 export PATH=/usr/local/go/bin:$PATH
 if ! command -v go >/dev/null 2>&1; then
 	echo "install-deps: installing Go $GO_VERSION from the module proxy" >&2
+	proxy=${GOPROXY%%,*}
+	[[ $proxy == http* ]] || { echo "install-deps: no Go at /usr/local/go and GOPROXY names no module proxy" >&2; exit 1; }
 	tmp=$(mktemp -d)
 	curl -fsSL -o "$tmp/go.zip" \
-		"https://proxy.golang.org/golang.org/toolchain/@v/v0.0.1-go${GO_VERSION}.linux-amd64.zip"
+		"${proxy%/}/golang.org/toolchain/@v/v0.0.1-go${GO_VERSION}.linux-amd64.zip"
 	unzip -q "$tmp/go.zip" -d "$tmp"
 	rm -rf /usr/local/go
 	mv "$tmp/golang.org/toolchain@v0.0.1-go${GO_VERSION}.linux-amd64" /usr/local/go

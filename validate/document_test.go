@@ -103,7 +103,7 @@ func TestDocumentProblems(t *testing.T) {
 
 func TestValidRefName(t *testing.T) {
 	for name, ok := range map[string]bool{
-		"latest": true, "v1.0.0-vendor.0": true, "2.0.0-debug": true, "docker.io/library/busybox:1.36": true,
+		"latest": true, "v1.0.0-vendor.0": true, "2.0.0-debug": true, "example.test/library/busybox:1.36": true,
 		"a--b": true, "a@b+c": true, "": false, "-a": false, "a-": false, "a//b": false, "a b": false, "a---b": false,
 	} {
 		if got := ValidRefName(name); got != ok {

@@ -44,7 +44,7 @@ type containerd struct {
 	log      string
 }
 
-const ctrImage = "docker.io/ocikit/busybox:v1"
+const ctrImage = "ocikit.test/ocikit/busybox:v1"
 
 // startContainerd starts a private containerd daemon under dir and stops
 // it, its shims, its containers and its mounts when the test ends.
@@ -368,7 +368,7 @@ func TestContainerd(t *testing.T) {
 	archive := ctrArchive(t, bin, dir)
 	c := startContainerd(t, dir)
 
-	c.mustRun("images", "import", "--base-name", "docker.io/ocikit/busybox", "--snapshotter", c.snap, archive)
+	c.mustRun("images", "import", "--base-name", "ocikit.test/ocikit/busybox", "--snapshotter", c.snap, archive)
 	if out := c.mustRun("images", "ls", "-q"); !strings.Contains(out, ctrImage) {
 		t.Fatalf("ctr images ls after import: %q, want %s", out, ctrImage)
 	}
