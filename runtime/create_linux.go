@@ -294,6 +294,14 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 		return nil, err
 	}
 	s.cg = cg
+	// The first state, before anything exists outside the state
+	// directory: a create killed from here on leaves a "creating"
+	// container that names its cgroup, so delete --force finds all of it.
+	cgState := cg.State()
+	s.rec.Cgroup = &cgState
+	if err := writeState(s.dir, s.rec); err != nil {
+		return nil, err
+	}
 	exeFile, err := initBinary()
 	if err != nil {
 		return nil, err
@@ -497,7 +505,7 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 		s.rec.InitStart = st
 	}
 	// Record the pid now: a create killed from here on leaves a
-	// "creating" container that delete --force can clean up.
+	// "creating" container whose init delete --force kills.
 	if err := writeState(s.dir, s.rec); err != nil {
 		return nil, err
 	}
@@ -507,11 +515,6 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 		if err := cg.Apply(s.pid); err != nil {
 			return nil, step("cgroup", err)
 		}
-	}
-	cgState := cg.State()
-	s.rec.Cgroup = &cgState
-	if err := writeState(s.dir, s.rec); err != nil {
-		return nil, err
 	}
 	if spec.Linux.Resources != nil {
 		if err := cg.Set(spec.Linux.Resources); err != nil {
@@ -797,7 +800,7 @@ func (s *setup) abort(ctx context.Context) {
 	if err := s.rec.HostMounts.unmount(); err != nil {
 		s.r.log.Warn("unmount", "container", s.id, "error", err)
 	}
-	os.RemoveAll(s.dir)
+	removeStateDir(s.dir)
 	if s.hookFail && s.spec.Hooks != nil {
 		st := s.rec.State.State
 		st.Status = specs.StateStopped

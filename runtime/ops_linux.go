@@ -245,6 +245,9 @@ func (r *Runtime) signalAll(rec *record, sig unix.Signal) error {
 // its processes are killed first.
 func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 	l, rec, err := r.lockState(id)
+	if errors.Is(err, ErrNotFound) && force {
+		return r.removeRemains(id)
+	}
 	if err != nil {
 		return err
 	}
@@ -297,7 +300,7 @@ func (r *Runtime) destroy(ctx context.Context, dir string, rec *record) error {
 	if rec.Hooks {
 		spec, specErr = rec.loadSpec(dir)
 	}
-	if err := os.RemoveAll(dir); err != nil {
+	if err := removeStateDir(dir); err != nil {
 		return fmt.Errorf("delete: %w", err)
 	}
 	if !rec.Hooks {

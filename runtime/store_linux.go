@@ -128,6 +128,66 @@ func (r *Runtime) lock(id string) (*lockedDir, error) {
 	return &lockedDir{path: p, f: f}, nil
 }
 
+// removeRemains removes the state directory of a container whose create
+// or delete was killed before it wrote its first state or after it
+// removed its last (state.json is written before anything exists outside
+// the directory and removed after everything else): nothing else of the
+// container is left. It reports ErrNotFound when there is no such
+// directory, or when it belongs to a create still running.
+func (r *Runtime) removeRemains(id string) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	p := r.dir(id)
+	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return errorf(ErrNotFound, "container %q does not exist", id)
+	}
+	defer f.Close()
+	// A create in progress holds the lock for its whole run.
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return errorf(ErrNotFound, "container %q does not exist", id)
+	}
+	var held, named unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &held) != nil || unix.Stat(p, &named) != nil ||
+		held.Dev != named.Dev || held.Ino != named.Ino {
+		return errorf(ErrNotFound, "container %q does not exist", id)
+	}
+	if _, err := os.Lstat(filepath.Join(p, stateFile)); err == nil {
+		return errorf(ErrWrongState, "container %q: state appeared while deleting, try again", id)
+	}
+	r.log.Debug("removing the remains of an interrupted create or delete", "container", id)
+	return removeStateDir(p)
+}
+
+// removeStateDir removes a container's state directory with state.json
+// last, so that a delete killed halfway leaves either a state that names
+// what is left or a directory with nothing else to clean (removeRemains).
+func removeStateDir(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if e.Name() == stateFile {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	if err := os.Remove(filepath.Join(dir, stateFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
 func flock(f *os.File, how int) error {
 	for {
 		err := unix.Flock(int(f.Fd()), how)
