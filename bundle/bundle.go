@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/ocikit/ocikit/errdefs"
+
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ocikit/ocikit/convert"
@@ -24,10 +26,10 @@ import (
 var (
 	// ErrNotEmpty: the target directory exists and is not empty (or is not
 	// a directory). Unpack never writes into existing content.
-	ErrNotEmpty = errors.New("bundle: target exists and is not an empty directory")
+	ErrNotEmpty = errdefs.New(errdefs.ErrFailedPrecondition, "bundle: target exists and is not an empty directory")
 	// ErrNotImage: the manifest's config is not an image configuration (an
 	// artifact), so there is no root filesystem or process to unpack.
-	ErrNotImage = errors.New("bundle: not a container image")
+	ErrNotImage = errdefs.New(errdefs.ErrInvalid, "bundle: not a container image")
 )
 
 // ConfigFile is the name of the runtime configuration in a bundle

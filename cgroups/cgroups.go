@@ -1,22 +1,23 @@
 package cgroups
 
 import (
-	"errors"
 	"log/slog"
+
+	"github.com/ocikit/ocikit/errdefs"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 var (
 	// ErrNotSupported is returned on operating systems without cgroups.
-	ErrNotSupported = errors.New("cgroups: not supported on this operating system")
+	ErrNotSupported = errdefs.New(errdefs.ErrUnsupported, "cgroups: not supported on this operating system")
 	// ErrSystemdUnavailable is returned by New with WithSystemd(true) when
 	// systemd is not the init system of this host.
-	ErrSystemdUnavailable = errors.New("cgroups: systemd cgroup driver not available: systemd is not running on this host")
+	ErrSystemdUnavailable = errdefs.New(errdefs.ErrUnsupported, "cgroups: systemd cgroup driver not available: systemd is not running on this host")
 	// ErrInvalidPath is returned for a malformed cgroupsPath.
-	ErrInvalidPath = errors.New("cgroups: invalid cgroupsPath")
+	ErrInvalidPath = errdefs.New(errdefs.ErrInvalid, "cgroups: invalid cgroupsPath")
 	// ErrInvalidResources is returned for resource values the runtime cannot apply.
-	ErrInvalidResources = errors.New("cgroups: invalid resources")
+	ErrInvalidResources = errdefs.New(errdefs.ErrInvalid, "cgroups: invalid resources")
 )
 
 // State is what the runtime persists between invocations to find a

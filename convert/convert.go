@@ -1,13 +1,14 @@
 package convert
 
 import (
-	"errors"
 	"fmt"
 	"path"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ocikit/ocikit/errdefs"
 
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -18,13 +19,13 @@ import (
 var (
 	// ErrNoCommand: neither the image nor the caller gives a command, and
 	// runtime-spec requires at least one entry in process.args.
-	ErrNoCommand = errors.New("convert: no command")
+	ErrNoCommand = errdefs.New(errdefs.ErrInvalid, "convert: no command")
 	// ErrInvalidEnv: an environment override is not KEY=VALUE.
-	ErrInvalidEnv = errors.New("convert: invalid environment variable")
+	ErrInvalidEnv = errdefs.New(errdefs.ErrInvalid, "convert: invalid environment variable")
 	// ErrInvalidCwd: a working directory override is not absolute.
-	ErrInvalidCwd = errors.New("convert: invalid working directory")
+	ErrInvalidCwd = errdefs.New(errdefs.ErrInvalid, "convert: invalid working directory")
 	// ErrUnsupportedOS: the image is built for an OS other than Linux.
-	ErrUnsupportedOS = errors.New("convert: unsupported image os")
+	ErrUnsupportedOS = errdefs.New(errdefs.ErrUnsupported, "convert: unsupported image os")
 )
 
 // Annotation keys set from the image configuration (conversion.md

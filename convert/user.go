@@ -2,11 +2,12 @@ package convert
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/ocikit/ocikit/errdefs"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -15,14 +16,14 @@ var (
 	// ErrUnknownUser: a user name in Config.User has no /etc/passwd entry
 	// (conversion.md: "If Config.User does not correspond to a user in the
 	// container's context, the converter MUST return an error").
-	ErrUnknownUser = errors.New("convert: unknown user")
+	ErrUnknownUser = errdefs.New(errdefs.ErrNotFound, "convert: unknown user")
 	// ErrUnknownGroup: a group name in Config.User has no /etc/group entry.
-	ErrUnknownGroup = errors.New("convert: unknown group")
+	ErrUnknownGroup = errdefs.New(errdefs.ErrNotFound, "convert: unknown group")
 	// ErrInvalidUser: Config.User is not one of user, uid, user:group,
 	// uid:gid, user:gid or uid:group.
-	ErrInvalidUser = errors.New("convert: invalid user")
+	ErrInvalidUser = errdefs.New(errdefs.ErrInvalid, "convert: invalid user")
 	// ErrDatabase: /etc/passwd or /etc/group cannot be parsed.
-	ErrDatabase = errors.New("convert: invalid user database")
+	ErrDatabase = errdefs.New(errdefs.ErrInvalid, "convert: invalid user database")
 )
 
 // maxID is the largest uid or gid accepted. uid_t is 32 bits but the

@@ -1,11 +1,12 @@
 package layer
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"runtime"
 	"time"
+
+	"github.com/ocikit/ocikit/errdefs"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/klauspost/pgzip"
@@ -14,7 +15,7 @@ import (
 
 // ErrUnknownCompression is returned by ParseCompression for a name it does
 // not know.
-var ErrUnknownCompression = errors.New("layer: unknown compression")
+var ErrUnknownCompression = errdefs.New(errdefs.ErrUnsupported, "layer: unknown compression")
 
 // Compression is the compression applied to a generated layer.
 type Compression int

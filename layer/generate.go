@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ocikit/ocikit/errdefs"
 )
 
 // Whiteout names (layer.md "Whiteouts" and "Opaque Whiteout").
@@ -23,12 +25,12 @@ const (
 
 // ErrNotSupported is returned by layer generation on platforms other than
 // Linux.
-var ErrNotSupported = errors.New("layer: not supported on this platform")
+var ErrNotSupported = errdefs.New(errdefs.ErrUnsupported, "layer: not supported on this platform")
 
 // ErrWhiteoutName is returned when a tree to be written as a layer holds a
 // name starting with ".wh.": appliers would take it for a whiteout
 // (layer.md: such files cannot exist in an image's filesystem).
-var ErrWhiteoutName = errors.New("layer: name starting with .wh. cannot be stored in a layer")
+var ErrWhiteoutName = errdefs.New(errdefs.ErrInvalid, "layer: name starting with .wh. cannot be stored in a layer")
 
 // errFileChanged means a file shrank between its lstat and its read: the
 // tree was modified while the layer was generated.

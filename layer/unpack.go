@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ocikit/ocikit/errdefs"
+
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -20,15 +22,15 @@ import (
 // Errors of the unpack side. Callers test them with errors.Is; the returned
 // errors wrap them with the layer digest and the path concerned.
 var (
-	ErrUnsupportedMediaType = errors.New("layer: unsupported media type")
-	ErrDiffIDMismatch       = errors.New("layer: diff_id mismatch")
-	ErrDigestMismatch       = errors.New("layer: blob digest mismatch")
-	ErrSizeMismatch         = errors.New("layer: blob size mismatch")
-	ErrInvalidDigest        = errors.New("layer: invalid digest")
-	ErrUnsafePath           = errors.New("layer: unsafe path")
-	ErrInvalidRootFS        = errors.New("layer: invalid config rootfs")
-	ErrRootfsNotEmpty       = errors.New("layer: target exists and is not an empty directory")
-	ErrUnsupportedEntry     = errors.New("layer: unsupported tar entry type")
+	ErrUnsupportedMediaType = errdefs.New(errdefs.ErrUnsupported, "layer: unsupported media type")
+	ErrDiffIDMismatch       = errdefs.New(errdefs.ErrDigestMismatch, "layer: diff_id mismatch")
+	ErrDigestMismatch       = errdefs.New(errdefs.ErrDigestMismatch, "layer: blob digest mismatch")
+	ErrSizeMismatch         = errdefs.New(errdefs.ErrDigestMismatch, "layer: blob size mismatch")
+	ErrInvalidDigest        = errdefs.New(errdefs.ErrInvalid, "layer: invalid digest")
+	ErrUnsafePath           = errdefs.New(errdefs.ErrInvalid, "layer: unsafe path")
+	ErrInvalidRootFS        = errdefs.New(errdefs.ErrInvalid, "layer: invalid config rootfs")
+	ErrRootfsNotEmpty       = errdefs.New(errdefs.ErrFailedPrecondition, "layer: target exists and is not an empty directory")
+	ErrUnsupportedEntry     = errdefs.New(errdefs.ErrUnsupported, "layer: unsupported tar entry type")
 )
 
 // BlobOpener opens a blob for reading. *layout.Layout satisfies it. Unpack

@@ -1,38 +1,42 @@
 package layout
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/ocikit/ocikit/errdefs"
+)
 
 // Sentinel errors. Every error returned by this package that concerns one of
 // these conditions wraps the matching sentinel, so callers test with
 // errors.Is; the message around it names the file or object concerned.
 var (
 	// ErrNotFound: a blob, tag or index entry does not exist.
-	ErrNotFound = errors.New("layout: not found")
+	ErrNotFound = errdefs.New(errdefs.ErrNotFound, "layout: not found")
 	// ErrDigestMismatch: content does not hash to the digest naming it.
-	ErrDigestMismatch = errors.New("layout: digest mismatch")
+	ErrDigestMismatch = errdefs.New(errdefs.ErrDigestMismatch, "layout: digest mismatch")
 	// ErrSizeMismatch: content length differs from the descriptor's size.
-	ErrSizeMismatch = errors.New("layout: size mismatch")
+	ErrSizeMismatch = errdefs.New(errdefs.ErrDigestMismatch, "layout: size mismatch")
 	// ErrInvalidLayout: the directory is not a well-formed OCI image layout
 	// (missing or malformed oci-layout, index.json or blobs/).
-	ErrInvalidLayout = errors.New("layout: invalid image layout")
+	ErrInvalidLayout = errdefs.New(errdefs.ErrInvalid, "layout: invalid image layout")
 	// ErrUnsupportedVersion: oci-layout names an imageLayoutVersion this
 	// package does not implement.
-	ErrUnsupportedVersion = errors.New("layout: unsupported image layout version")
+	ErrUnsupportedVersion = errdefs.New(errdefs.ErrUnsupported, "layout: unsupported image layout version")
 	// ErrUnsupportedDigest: a digest uses an algorithm other than sha256 or
 	// sha512 (the algorithms registered by descriptor.md).
-	ErrUnsupportedDigest = errors.New("layout: unsupported digest algorithm")
+	ErrUnsupportedDigest = errdefs.New(errdefs.ErrUnsupported, "layout: unsupported digest algorithm")
 	// ErrInvalidDigest: a digest string does not match the digest grammar.
-	ErrInvalidDigest = errors.New("layout: invalid digest")
+	ErrInvalidDigest = errdefs.New(errdefs.ErrInvalid, "layout: invalid digest")
 	// ErrInvalidReference: a tag name or "DIR:TAG" reference is malformed.
-	ErrInvalidReference = errors.New("layout: invalid reference")
+	ErrInvalidReference = errdefs.New(errdefs.ErrInvalid, "layout: invalid reference")
 	// ErrInvalidDocument: a manifest, index or config blob is malformed.
-	ErrInvalidDocument = errors.New("layout: invalid document")
+	ErrInvalidDocument = errdefs.New(errdefs.ErrInvalid, "layout: invalid document")
 	// ErrAmbiguous: a name or platform matches more than one candidate.
-	ErrAmbiguous = errors.New("layout: ambiguous reference")
+	ErrAmbiguous = errdefs.New(errdefs.ErrInvalid, "layout: ambiguous reference")
 	// ErrTooLarge: a blob read whole (ReadBlob) exceeds MaxJSONSize.
-	ErrTooLarge = errors.New("layout: blob too large")
+	ErrTooLarge = errdefs.New(errdefs.ErrInvalid, "layout: blob too large")
 	// ErrNotSupported: the operation is not available on this OS.
-	ErrNotSupported = errors.New("layout: not supported on this platform")
+	ErrNotSupported = errdefs.New(errdefs.ErrUnsupported, "layout: not supported on this platform")
 )
 
 // kindError adds a sentinel to an error's chain without changing its

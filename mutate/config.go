@@ -3,7 +3,6 @@ package mutate
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"path"
@@ -11,13 +10,15 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ocikit/ocikit/errdefs"
+
 	"github.com/ocikit/ocikit/layout"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // ErrInvalidConfig is returned for a configuration change or image config
 // that breaks config.md.
-var ErrInvalidConfig = errors.New("mutate: invalid config")
+var ErrInvalidConfig = errdefs.New(errdefs.ErrInvalid, "mutate: invalid config")
 
 // ConfigChange is an edit of an image config (config.md "config" object)
 // and of the manifest annotations. Nil pointers and empty lists leave a

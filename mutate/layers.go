@@ -10,12 +10,14 @@ import (
 	"io"
 	"os"
 
+	"github.com/ocikit/ocikit/errdefs"
+
 	"github.com/ocikit/ocikit/layer"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // ErrNotTar is returned by TarLayer for a file that is not a tar archive.
-var ErrNotTar = errors.New("mutate: not a tar archive")
+var ErrNotTar = errdefs.New(errdefs.ErrInvalid, "mutate: not a tar archive")
 
 // DirLayer returns a LayerFunc writing every file under dir (see
 // layer.GenerateDir: reproducible order and headers).

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ocikit/ocikit/errdefs"
+
 	"github.com/ocikit/ocikit/layer"
 	"github.com/ocikit/ocikit/layout"
 	"github.com/ocikit/ocikit/mutate"
@@ -20,12 +22,12 @@ import (
 var (
 	// ErrNoSnapshot: the bundle has no snapshot file, so it was not unpacked
 	// by ocikit (or the file was removed).
-	ErrNoSnapshot = errors.New("repack: bundle has no snapshot")
+	ErrNoSnapshot = errdefs.New(errdefs.ErrNotFound, "repack: bundle has no snapshot")
 	// ErrSourceGone: the image the bundle was unpacked from is no longer in
 	// the layout, so there is nothing to append a layer to.
-	ErrSourceGone = errors.New("repack: source image is gone")
+	ErrSourceGone = errdefs.New(errdefs.ErrNotFound, "repack: source image is gone")
 	// ErrNoTag: no tag was given and the source had none.
-	ErrNoTag = errors.New("repack: no tag to move")
+	ErrNoTag = errdefs.New(errdefs.ErrInvalid, "repack: no tag to move")
 )
 
 // Option configures Repack.

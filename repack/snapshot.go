@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"path"
 	"slices"
+
+	"github.com/ocikit/ocikit/errdefs"
 
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -18,7 +19,7 @@ import (
 const SnapshotFile = "ocikit-snapshot"
 
 // ErrBadSnapshot is returned for a snapshot file that cannot be decoded.
-var ErrBadSnapshot = errors.New("repack: corrupt snapshot")
+var ErrBadSnapshot = errdefs.New(errdefs.ErrInvalid, "repack: corrupt snapshot")
 
 // Snapshot is the state of a bundle's rootfs right after unpack, and where it
 // came from. Repack compares the rootfs against it to find what changed.

@@ -1,21 +1,22 @@
 package runtime
 
 import (
-	"errors"
 	"regexp"
 	"time"
+
+	"github.com/ocikit/ocikit/errdefs"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // Sentinel errors; callers test them with errors.Is.
 var (
-	ErrNotFound     = errors.New("runtime: container does not exist")
-	ErrExist        = errors.New("runtime: container already exists")
-	ErrInvalidID    = errors.New("runtime: invalid container id")
-	ErrWrongState   = errors.New("runtime: operation not allowed in the container's state")
-	ErrInvalidSpec  = errors.New("runtime: invalid configuration")
-	ErrNotSupported = errors.New("runtime: not supported on this operating system")
+	ErrNotFound     = errdefs.New(errdefs.ErrNotFound, "runtime: container does not exist")
+	ErrExist        = errdefs.New(errdefs.ErrAlreadyExists, "runtime: container already exists")
+	ErrInvalidID    = errdefs.New(errdefs.ErrInvalid, "runtime: invalid container id")
+	ErrWrongState   = errdefs.New(errdefs.ErrFailedPrecondition, "runtime: operation not allowed in the container's state")
+	ErrInvalidSpec  = errdefs.New(errdefs.ErrInvalid, "runtime: invalid configuration")
+	ErrNotSupported = errdefs.New(errdefs.ErrUnsupported, "runtime: not supported on this operating system")
 )
 
 // StatePaused is the status of a container whose processes are frozen by

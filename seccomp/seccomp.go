@@ -1,17 +1,18 @@
 package seccomp
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
+
+	"github.com/ocikit/ocikit/errdefs"
 )
 
 var (
 	// ErrNotSupported is returned by builds without libseccomp (no cgo, or
 	// not Linux).
-	ErrNotSupported = errors.New("seccomp: not supported by this build (needs linux and cgo with libseccomp)")
+	ErrNotSupported = errdefs.New(errdefs.ErrUnsupported, "seccomp: not supported by this build (needs linux and cgo with libseccomp)")
 	// ErrInvalid wraps configuration errors.
-	ErrInvalid = errors.New("seccomp: invalid configuration")
+	ErrInvalid = errdefs.New(errdefs.ErrInvalid, "seccomp: invalid configuration")
 )
 
 // Option configures Load.

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ocikit/ocikit/errdefs"
+
 	"github.com/klauspost/compress/gzip"
 	"github.com/ocikit/ocikit/layout"
 	digest "github.com/opencontainers/go-digest"
@@ -75,7 +77,7 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
 // ErrNotLayout is returned (wrapped) by Layout when dir does not exist or is
 // not a directory: there is nothing to report on.
-var ErrNotLayout = errors.New("validate: not an image layout directory")
+var ErrNotLayout = errdefs.New(errdefs.ErrInvalid, "validate: not an image layout directory")
 
 // Layout validates the OCI image layout in dir: the oci-layout file, the
 // blobs directory and its entry names, index.json, and, following every

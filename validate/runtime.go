@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ocikit/ocikit/errdefs"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/xeipuuv/gojsonschema"
 )
@@ -123,7 +125,7 @@ func Bundle(ctx context.Context, dir string) (*Report, error) {
 }
 
 // ErrNotBundle is returned (wrapped) by Bundle when dir is not a directory.
-var ErrNotBundle = errors.New("validate: not a bundle directory")
+var ErrNotBundle = errdefs.New(errdefs.ErrInvalid, "validate: not a bundle directory")
 
 func (c *checker) runtimeConfig(l loc, file string, data []byte) *specs.Spec {
 	c.r.Checked.Documents++

@@ -7,21 +7,23 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ocikit/ocikit/errdefs"
+
 	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 var (
 	// ErrNotSupported is returned on operating systems other than Linux.
-	ErrNotSupported = errors.New("process: not supported on this operating system")
+	ErrNotSupported = errdefs.New(errdefs.ErrUnsupported, "process: not supported on this operating system")
 	// ErrInvalid wraps every validation error.
-	ErrInvalid = errors.New("process: invalid configuration")
+	ErrInvalid = errdefs.New(errdefs.ErrInvalid, "process: invalid configuration")
 	// ErrAppArmorUnavailable is returned when a profile is asked for on a
 	// host without AppArmor.
-	ErrAppArmorUnavailable = errors.New("process: apparmor profile requested but AppArmor is not enabled on this host")
+	ErrAppArmorUnavailable = errdefs.New(errdefs.ErrUnsupported, "process: apparmor profile requested but AppArmor is not enabled on this host")
 	// ErrSELinuxUnavailable is returned when a label is asked for on a host
 	// without SELinux.
-	ErrSELinuxUnavailable = errors.New("process: selinux label requested but SELinux is not enabled on this host")
+	ErrSELinuxUnavailable = errdefs.New(errdefs.ErrUnsupported, "process: selinux label requested but SELinux is not enabled on this host")
 )
 
 // Option configures the functions that may log.

@@ -1,14 +1,15 @@
 package rootfs
 
 import (
-	"errors"
 	"log/slog"
 	"os"
 	"path"
+
+	"github.com/ocikit/ocikit/errdefs"
 )
 
 // ErrNotSupported is returned on platforms without Linux mount namespaces.
-var ErrNotSupported = errors.New("rootfs: not supported on this platform")
+var ErrNotSupported = errdefs.New(errdefs.ErrUnsupported, "rootfs: not supported on this platform")
 
 // Options tunes Prepare and Finish. The zero value is a container without a
 // terminal that uses pivot_root.
