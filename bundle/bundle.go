@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/ocikit/ocikit/errdefs"
+	"github.com/ocikit/ocikit/internal/fsutil"
 
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -242,26 +243,10 @@ func checkTarget(dir string) (existed bool, err error) {
 	return true, nil
 }
 
-// writeFile writes data to name through a temporary file and a rename, so
-// name is never seen half-written.
+// writeFile writes data to name atomically and durably (never seen
+// half-written).
 func writeFile(name string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+"-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", filepath.Base(name), err)
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", filepath.Base(name), err)
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", filepath.Base(name), err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", filepath.Base(name), err)
-	}
-	if err := os.Rename(f.Name(), name); err != nil {
+	if err := fsutil.WriteFile(name, data, mode); err != nil {
 		return fmt.Errorf("write %s: %w", filepath.Base(name), err)
 	}
 	return nil

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ocikit/ocikit/internal/fsutil"
 	digest "github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -191,14 +192,14 @@ func (l *Layout) PutBlob(ctx context.Context, r io.Reader, expect v1.Descriptor)
 		if err := os.Mkdir(algDir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 			return v1.Descriptor{}, fmt.Errorf("put blob: %w", err)
 		}
-		if err := syncDir(filepath.Join(l.dir, blobsDir)); err != nil {
+		if err := fsutil.SyncDir(filepath.Join(l.dir, blobsDir)); err != nil {
 			return v1.Descriptor{}, fmt.Errorf("put blob: %w", err)
 		}
 	}
 	if err := os.Rename(tmpName, l.blobPath(got)); err != nil {
 		return v1.Descriptor{}, fmt.Errorf("put blob: %w", err)
 	}
-	if err := syncDir(algDir); err != nil {
+	if err := fsutil.SyncDir(algDir); err != nil {
 		return v1.Descriptor{}, fmt.Errorf("put blob: %w", err)
 	}
 	desc := expect
@@ -227,7 +228,7 @@ func (l *Layout) createTemp(ctx context.Context) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := flock(ctx, tmp, true); err != nil {
+	if err := fsutil.Lock(ctx, tmp, true); err != nil {
 		tmp.Close()
 		os.Remove(tmp.Name())
 		return nil, err

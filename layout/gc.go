@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ocikit/ocikit/internal/fsutil"
 	digest "github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -239,7 +240,7 @@ func (l *Layout) sweepTemp(dir string, dryRun bool, rep *GCReport) error {
 			}
 			return err
 		}
-		free, err := tryFlock(f)
+		free, err := fsutil.TryLock(f)
 		var size int64
 		if st, serr := f.Stat(); serr == nil {
 			size = st.Size()

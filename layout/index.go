@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ocikit/ocikit/internal/fsutil"
 	digest "github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -20,7 +21,7 @@ func (l *Layout) Index(ctx context.Context) (*v1.Index, error) {
 		return nil, err
 	}
 	path := filepath.Join(l.dir, indexFile)
-	data, err := readFileCapped(path, MaxJSONSize)
+	data, err := fsutil.ReadFileLimit(path, MaxJSONSize)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%s: missing index.json: %w", l.dir, ErrInvalidLayout)
@@ -88,7 +89,7 @@ func (l *Layout) updateIndexLocked(ctx context.Context, fn func(*v1.Index) error
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := l.writeFileAtomic(indexFile, data); err != nil {
+	if err := fsutil.WriteFile(filepath.Join(l.dir, indexFile), data, 0o644); err != nil {
 		return fmt.Errorf("write index: %w", err)
 	}
 	return nil

@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 
+	"github.com/ocikit/ocikit/internal/fsutil"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -22,7 +22,7 @@ const (
 	// tmpPrefix starts the names of the temporary files this package writes
 	// (in blobs/ for blobs, in the layout root for index.json). GC removes
 	// the ones no live writer holds locked.
-	tmpPrefix = ".ocikit-tmp-"
+	tmpPrefix = fsutil.TempPrefix
 
 	// MaxJSONSize caps documents read whole: index.json, oci-layout and
 	// ReadBlob. Registries cap manifests at 4 MiB; 64 MiB leaves room for
@@ -70,14 +70,14 @@ func Init(ctx context.Context, dir string) (*Layout, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := l.writeFileAtomic(indexFile, index); err != nil {
+	if err := fsutil.WriteFile(filepath.Join(l.dir, indexFile), index, 0o644); err != nil {
 		return nil, fmt.Errorf("init layout: %w", err)
 	}
 	marker, err := json.Marshal(v1.ImageLayout{Version: v1.ImageLayoutVersion})
 	if err != nil {
 		return nil, err
 	}
-	if err := l.writeFileAtomic(layoutFile, marker); err != nil {
+	if err := fsutil.WriteFile(filepath.Join(l.dir, layoutFile), marker, 0o644); err != nil {
 		return nil, fmt.Errorf("init layout: %w", err)
 	}
 	return l, nil
@@ -117,7 +117,7 @@ func Open(ctx context.Context, dir string) (*Layout, error) {
 
 func (l *Layout) checkMarker() error {
 	path := filepath.Join(l.dir, layoutFile)
-	data, err := readFileCapped(path, 1<<20)
+	data, err := fsutil.ReadFileLimit(path, 1<<20)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("%s: missing oci-layout file, not an OCI image layout: %w", l.dir, ErrInvalidLayout)
@@ -162,72 +162,6 @@ func jsonErrorDetail(data []byte, err error) string {
 	return err.Error()
 }
 
-// readFileCapped reads a whole file refusing more than max bytes.
-func readFileCapped(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("%s: larger than %d bytes: %w", path, max, ErrTooLarge)
-	}
-	return data, nil
-}
-
-// writeFileAtomic replaces name (relative to the layout root) with data:
-// temporary file, fsync, rename, fsync of the directory. A crash at any
-// moment leaves either the old or the new file, never a mix.
-func (l *Layout) writeFileAtomic(name string, data []byte) error {
-	dir := filepath.Join(l.dir, filepath.Dir(name))
-	tmp, err := os.CreateTemp(dir, tmpPrefix+filepath.Base(name)+"-")
-	if err != nil {
-		return err
-	}
-	tmpName := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmpName)
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmpName, filepath.Join(l.dir, name)); err != nil {
-		return err
-	}
-	ok = true
-	return syncDir(dir)
-}
-
-// syncDir fsyncs a directory so that a rename or create in it is durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return &os.PathError{Op: "fsync", Path: dir, Err: err}
-	}
-	return nil
-}
-
 // lock takes the layout's lock: flock(2) on the layout directory itself, so
 // no extra file appears in the layout. Exclusive for index.json updates and
 // GC; shared while a blob writer creates its temporary file (so GC never
@@ -255,7 +189,7 @@ func lockDir(ctx context.Context, dir string, exclusive bool) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock layout: %w", err)
 	}
-	if err := flock(ctx, d, exclusive); err != nil {
+	if err := fsutil.Lock(ctx, d, exclusive); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("lock layout: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ocikit/ocikit/errdefs"
+	"github.com/ocikit/ocikit/internal/fsutil"
 
 	"github.com/ocikit/ocikit/layer"
 	"github.com/ocikit/ocikit/layout"
@@ -138,19 +139,7 @@ func writeSnapshot(bundleDir string, s *Snapshot) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(bundleDir, "."+SnapshotFile+"-*")
-	if err != nil {
-		return fmt.Errorf("record snapshot: %w", err)
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("record snapshot: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("record snapshot: %w", err)
-	}
-	if err := os.Rename(f.Name(), filepath.Join(bundleDir, SnapshotFile)); err != nil {
+	if err := fsutil.WriteFile(filepath.Join(bundleDir, SnapshotFile), data, 0o600); err != nil {
 		return fmt.Errorf("record snapshot: %w", err)
 	}
 	return nil

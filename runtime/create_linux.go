@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ocikit/ocikit/cgroups"
+	"github.com/ocikit/ocikit/internal/fsutil"
 	"github.com/ocikit/ocikit/runtime/nsenter"
 	"github.com/ocikit/ocikit/runtime/process"
 	"github.com/ocikit/ocikit/runtime/rootfs"
@@ -218,7 +219,7 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o CreateOptions
 	}
 	lf, err := os.Open(dir)
 	if err == nil {
-		err = flock(lf, unix.LOCK_EX)
+		err = fsutil.Lock(ctx, lf, true)
 	}
 	if err != nil {
 		os.RemoveAll(dir)
@@ -550,7 +551,7 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 	if s.o.PidFile != "" {
 		pf, err := filepath.Abs(s.o.PidFile)
 		if err == nil {
-			err = writeFileAtomic(pf, []byte(strconv.Itoa(s.pid)), 0o644)
+			err = fsutil.WriteFile(pf, []byte(strconv.Itoa(s.pid)), 0o644, fsutil.NoSync())
 		}
 		if err != nil {
 			return nil, fmt.Errorf("pid file: %w", err)

@@ -19,6 +19,7 @@ import (
 	"unsafe"
 
 	"github.com/ocikit/ocikit/cgroups"
+	"github.com/ocikit/ocikit/internal/fsutil"
 	"github.com/ocikit/ocikit/runtime/nsenter"
 	"github.com/ocikit/ocikit/runtime/process"
 	"github.com/ocikit/ocikit/seccomp"
@@ -457,7 +458,7 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 	if o.PidFile != "" {
 		pf, err := filepath.Abs(o.PidFile)
 		if err == nil {
-			err = writeFileAtomic(pf, []byte(strconv.Itoa(pid)), 0o644)
+			err = fsutil.WriteFile(pf, []byte(strconv.Itoa(pid)), 0o644, fsutil.NoSync())
 		}
 		if err != nil {
 			return fail(fmt.Errorf("pid file: %w", err))

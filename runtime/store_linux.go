@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/ocikit/ocikit/cgroups"
+	"github.com/ocikit/ocikit/internal/fsutil"
 	"github.com/ocikit/ocikit/runtime/rootfs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -116,7 +118,7 @@ func (r *Runtime) lock(id string) (*lockedDir, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state: %w", err)
 	}
-	if err := flock(f, unix.LOCK_EX); err != nil {
+	if err := fsutil.Lock(context.Background(), f, true); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -145,7 +147,7 @@ func (r *Runtime) removeRemains(id string) error {
 	}
 	defer f.Close()
 	// A create in progress holds the lock for its whole run.
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if ok, err := fsutil.TryLock(f); !ok || err != nil {
 		return errorf(ErrNotFound, "container %q does not exist", id)
 	}
 	var held, named unix.Stat_t
@@ -188,18 +190,6 @@ func removeStateDir(dir string) error {
 	return nil
 }
 
-func flock(f *os.File, how int) error {
-	for {
-		err := unix.Flock(int(f.Fd()), how)
-		if err != unix.EINTR {
-			if err != nil {
-				return &os.PathError{Op: "flock", Path: f.Name(), Err: err}
-			}
-			return nil
-		}
-	}
-}
-
 func (l *lockedDir) unlock() {
 	if l != nil && l.f != nil {
 		l.f.Close()
@@ -214,19 +204,7 @@ func writeState(dir string, rec *record) error {
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}
-	return writeFileAtomic(filepath.Join(dir, stateFile), data, 0o600)
-}
-
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp" + strconv.Itoa(os.Getpid())
-	if err := os.WriteFile(tmp, data, mode); err != nil {
-		return fmt.Errorf("write state: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write state: %w", err)
-	}
-	return nil
+	return fsutil.WriteFile(filepath.Join(dir, stateFile), data, 0o600, fsutil.NoSync())
 }
 
 func readState(dir, id string) (*record, error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/ocikit/ocikit/internal/fsutil"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -51,5 +52,5 @@ func (r *Runtime) Update(ctx context.Context, id string, res *specs.LinuxResourc
 	if err != nil {
 		return fmt.Errorf("encode config: %w", err)
 	}
-	return writeFileAtomic(filepath.Join(l.path, configFile), data, 0o600)
+	return fsutil.WriteFile(filepath.Join(l.path, configFile), data, 0o600, fsutil.NoSync())
 }

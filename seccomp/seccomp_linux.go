@@ -14,6 +14,7 @@ import (
 	goruntime "runtime"
 	"strings"
 
+	"github.com/ocikit/ocikit/internal/fsutil"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 	libseccomp "github.com/seccomp/libseccomp-golang"
@@ -193,20 +194,8 @@ func storeCache(o *options, key string, bpf []byte) {
 		o.log.Debug("seccomp: cache", "error", err)
 		return
 	}
-	tmp, err := os.CreateTemp(o.cacheDir, ".tmp-")
-	if err != nil {
-		o.log.Debug("seccomp: cache", "error", err)
-		return
-	}
-	_, err = tmp.Write(bpf)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), filepath.Join(o.cacheDir, key))
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	// A lost or missing entry only costs the next compile: no fsync.
+	if err := fsutil.WriteFile(filepath.Join(o.cacheDir, key), bpf, 0o600, fsutil.NoSync()); err != nil {
 		o.log.Debug("seccomp: cache", "error", err)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ocikit/ocikit/errdefs"
+	"github.com/ocikit/ocikit/internal/fsutil"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/ocikit/ocikit/layout"
@@ -207,7 +207,7 @@ func blobFile(d digest.Digest) string {
 // exist, be a JSON object and contain imageLayoutVersion).
 func (w *walker) layoutHeader() {
 	l := rootLoc(v1.ImageLayoutFile)
-	data, err := readCapped(filepath.Join(w.dir, v1.ImageLayoutFile), 1<<20)
+	data, err := fsutil.ReadFileLimit(filepath.Join(w.dir, v1.ImageLayoutFile), 1<<20)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			w.errorf(l, v1.ImageLayoutFile, clauseLayoutContent, "oci-layout file is missing: not an OCI image layout")
@@ -295,7 +295,7 @@ func (w *walker) blobsDir() []digest.Digest {
 // exist and be an image index) and returns it decoded.
 func (w *walker) indexJSON() *v1.Index {
 	l := rootLoc("index.json")
-	data, err := readCapped(filepath.Join(w.dir, "index.json"), maxDocumentSize)
+	data, err := fsutil.ReadFileLimit(filepath.Join(w.dir, "index.json"), maxDocumentSize)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			w.errorf(l, "index.json", clauseLayoutContent, "index.json is missing")
@@ -370,7 +370,7 @@ func (w *walker) followDigest(d digest.Digest) {
 		w.errorf(l, blobFile(d), clauseLayoutBlobs, "blob %s is missing", d)
 		return
 	}
-	data, err := readCapped(filepath.Join(w.dir, filepath.FromSlash(blobFile(d))), maxDocumentSize)
+	data, err := fsutil.ReadFileLimit(filepath.Join(w.dir, filepath.FromSlash(blobFile(d))), maxDocumentSize)
 	if err != nil {
 		w.errorf(l, blobFile(d), clauseLayoutBlobs, "cannot read: %v", err)
 		return
@@ -589,30 +589,4 @@ func verifies(d digest.Digest, data []byte) bool {
 		return false
 	}
 	return d.Algorithm().FromBytes(data) == d
-}
-
-// readCapped reads a whole file, refusing more than max bytes.
-// Anything but a regular file (a FIFO would block the read forever) is
-// refused.
-func readCapped(path string, max int64) ([]byte, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file (%s)", st.Mode().Type())
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("larger than %d bytes", max)
-	}
-	return data, nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ocikit/ocikit/errdefs"
+	"github.com/ocikit/ocikit/internal/fsutil"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/xeipuuv/gojsonschema"
@@ -98,7 +99,7 @@ func Bundle(ctx context.Context, dir string) (*Report, error) {
 	r := newReport(dir)
 	c := &checker{r: r}
 	l := rootLoc("config.json")
-	data, err := readCapped(filepath.Join(dir, "config.json"), maxDocumentSize)
+	data, err := fsutil.ReadFileLimit(filepath.Join(dir, "config.json"), maxDocumentSize)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			c.errorf(l, "config.json", "bundle.md", "config.json is missing")
