@@ -20,4 +20,3 @@ func TestReadFileLimitNotRegular(t *testing.T) {
 		}
 	}
 }
-
