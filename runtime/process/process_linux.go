@@ -265,13 +265,21 @@ func ApplyCapabilities(c *specs.LinuxCapabilities, opts ...Option) error {
 	if err := capability.ResetAmbient(); err != nil && !errors.Is(err, unix.EINVAL) {
 		return fmt.Errorf("process: reset ambient capabilities: %w", err)
 	}
+	// One warning names them all: callers such as buildah ask for a dozen
+	// on every run.
+	var refused []string
+	var lastErr error
 	for i := capability.Cap(0); i <= last; i++ {
 		if !want.Get(capability.AMBIENT, i) {
 			continue
 		}
 		if err := capability.SetAmbient(true, i); err != nil {
-			o.log.Warn("cannot raise ambient capability", "capability", capName(i), "error", err)
+			refused, lastErr = append(refused, capName(i)), err
 		}
+	}
+	if len(refused) > 0 {
+		o.log.Warn("cannot raise ambient capabilities (each must be permitted and inheritable)",
+			"capabilities", strings.Join(refused, ","), "error", lastErr)
 	}
 	return nil
 }

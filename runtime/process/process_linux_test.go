@@ -395,8 +395,11 @@ func TestApplyCapabilitiesAmbient(t *testing.T) {
 				t.Fatal(e)
 			}
 			expect(t, got, tc.want)
+			if strings.Count(got["warnings"], "\n") != 1 || !strings.Contains(got["warnings"], `msg="cannot raise ambient capabilities`) {
+				t.Errorf("want one warning, got %q", got["warnings"])
+			}
 			for _, n := range tc.warned {
-				if !strings.Contains(got["warnings"], `msg="cannot raise ambient capability" capability=`+n) {
+				if !strings.Contains(got["warnings"], n) {
 					t.Errorf("no warning about ambient %s: %q", n, got["warnings"])
 				}
 			}
