@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -109,7 +108,7 @@ func loadSpec(bundle string) (*specs.Spec, []byte, error) {
 // checkSpec rejects what the runtime cannot apply, before anything starts
 // (runtime.md "Create": a property that cannot be applied is an error and
 // no container is created).
-func checkSpec(spec *specs.Spec, plan *nsPlan, o CreateOptions, fg bool, log *slog.Logger) error {
+func checkSpec(spec *specs.Spec, plan *nsPlan, o CreateOptions, fg bool) error {
 	bad := func(format string, args ...any) error { return errorf(ErrInvalidSpec, format, args...) }
 	if !validVersion.MatchString(spec.Version) {
 		return bad("config.json: ociVersion %q is not a runtime-spec 1.x version", spec.Version)
@@ -152,8 +151,9 @@ func checkSpec(spec *specs.Spec, plan *nsPlan, o CreateOptions, fg bool, log *sl
 	}
 	if spec.Process != nil {
 		// Unknown capability names are a warning, not an error
-		// (config.md "Linux Process", runtime-spec 1.3).
-		if err := process.ValidateProcess(p, process.WithLogger(log)); err != nil {
+		// (config.md "Linux Process", runtime-spec 1.3), which the init
+		// sends when it applies the capabilities (syncLogger).
+		if err := process.ValidateProcess(p); err != nil {
 			return err
 		}
 	}
@@ -204,7 +204,7 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o CreateOptions
 	if err != nil {
 		return nil, err
 	}
-	if err := checkSpec(spec, plan, o, fg, r.log); err != nil {
+	if err := checkSpec(spec, plan, o, fg); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(r.root, 0o700); err != nil {
@@ -317,6 +317,7 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 	}
 	if h := spec.Hooks; h != nil {
 		cfg.RuntimeHooks = len(h.Prestart) > 0 || len(h.CreateRuntime) > 0
+		cfg.EmptyEnvHooks = emptyEnvHooks(h)
 	}
 	var files []*os.File
 	for i := 0; i < s.o.PreserveFDs; i++ {
@@ -731,9 +732,9 @@ func (s *setup) converse(ctx context.Context, sync *os.File) error {
 		case msgHooks:
 			st := s.rec.State.State
 			h := s.spec.Hooks
-			err := runHooks(ctx, "prestart", h.Prestart, &st)
+			err := runHooks(ctx, "prestart", h.Prestart, &st, os.Environ())
 			if err == nil {
-				err = runHooks(ctx, "createRuntime", h.CreateRuntime, &st)
+				err = runHooks(ctx, "createRuntime", h.CreateRuntime, &st, os.Environ())
 			}
 			if err != nil {
 				s.hookFail = true
@@ -753,6 +754,8 @@ func (s *setup) converse(ctx context.Context, sync *os.File) error {
 				return err
 			}
 			sendMsg(sync, syncMsg{Type: msgOK})
+		case msgWarn:
+			logWarning(s.r.log, s.id, m)
 		case msgReady:
 			return nil
 		default:
@@ -806,7 +809,7 @@ func (s *setup) abort(ctx context.Context) {
 		st := s.rec.State.State
 		st.Status = specs.StateStopped
 		st.Pid = 0
-		if err := runHooks(ctx, "poststop", s.spec.Hooks.Poststop, &st); err != nil {
+		if err := runHooks(ctx, "poststop", s.spec.Hooks.Poststop, &st, os.Environ()); err != nil {
 			s.r.log.Warn("poststop hook failed", "container", s.id, "error", err)
 		}
 	}

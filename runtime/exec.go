@@ -2,10 +2,10 @@ package runtime
 
 import (
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/ocikit/ocikit/runtime/process"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -79,9 +79,10 @@ func execProcess(base *specs.Process, o *ExecOptions) (*specs.Process, error) {
 		if !ok || name == "" {
 			return nil, errorf(ErrInvalidSpec, "--env %q: want NAME=VALUE", kv)
 		}
-		p.Env = slices.DeleteFunc(p.Env, func(e string) bool { return strings.HasPrefix(e, name+"=") })
-		p.Env = append(p.Env, kv)
 	}
+	// As runc exec: a variable set again keeps its place with the last
+	// value.
+	p.Env = process.MergeEnv(append(p.Env, o.Env...))
 	if o.Cwd != "" {
 		p.Cwd = o.Cwd
 	}

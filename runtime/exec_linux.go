@@ -176,7 +176,8 @@ func (r *Runtime) startExec(ctx context.Context, id string, o *ExecOptions) (*ex
 	if err != nil {
 		return nil, err
 	}
-	if err := process.ValidateProcess(p, process.WithLogger(r.log)); err != nil {
+	// Warnings (unknown capabilities) come from the process (syncLogger).
+	if err := process.ValidateProcess(p); err != nil {
 		return nil, err
 	}
 	switch {
@@ -444,6 +445,8 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 				return fail(err)
 			}
 			sendMsg(syncP, syncMsg{Type: msgOK})
+		case msgWarn:
+			logWarning(x.r.log, x.id, m)
 		default:
 			return fail(fmt.Errorf("unexpected message %q from exec", m.Type))
 		}

@@ -32,8 +32,9 @@ func TestExecProcess(t *testing.T) {
 				t.Errorf("got %+v", p)
 			}
 		}},
-		{name: "env replaces and adds", base: base(), o: ExecOptions{Args: []string{"sh"}, Env: []string{"A=2", "B=3", "AB=4"}}, check: func(t *testing.T, p *specs.Process) {
-			if want := []string{"PATH=/bin", "A=2", "B=3", "AB=4"}; !reflect.DeepEqual(p.Env, want) {
+		// runc exec: a replaced variable keeps its place, the last -e wins.
+		{name: "env replaces and adds", base: base(), o: ExecOptions{Args: []string{"sh"}, Env: []string{"PATH=/usr/bin", "B=3", "AB=4", "B=5"}}, check: func(t *testing.T, p *specs.Process) {
+			if want := []string{"PATH=/usr/bin", "A=1", "B=5", "AB=4"}; !reflect.DeepEqual(p.Env, want) {
 				t.Errorf("env %q, want %q", p.Env, want)
 			}
 		}},

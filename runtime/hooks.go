@@ -18,9 +18,19 @@ import (
 // poststop hook logged as a warning while "the remaining hooks and
 // lifecycle continue", so those all run and their errors are joined. The
 // error names the hook kind and path and carries the hook's stderr on one
-// line. As with runc, hooks run in the bundle directory, except
-// startContainer hooks, which run inside the container.
-func runHooks(ctx context.Context, kind string, hooks []specs.Hook, st *specs.State) error {
+// line.
+//
+// The spec leaves a hook's working directory and, without env, its
+// environment open; ocikit does what runc does. A hook without env
+// inherits one: env, which is the runtime's own environment for the
+// hooks the runtime runs and the container process's for createContainer
+// and startContainer hooks (runc runs those in its init, whose environment
+// is the process's by then; a createContainer hook sees it before HOME is
+// added). Hooks run in the bundle directory, except those two kinds, run
+// by the init: createContainer hooks start in the container's root
+// (rootfs.Prepare leaves the init there, as runc chdirs there before
+// them), startContainer hooks in the process's working directory.
+func runHooks(ctx context.Context, kind string, hooks []specs.Hook, st *specs.State, env []string) error {
 	if len(hooks) == 0 {
 		return nil
 	}
@@ -29,12 +39,12 @@ func runHooks(ctx context.Context, kind string, hooks []specs.Hook, st *specs.St
 		return fmt.Errorf("%s hook: encode state: %w", kind, err)
 	}
 	dir := st.Bundle
-	if kind == "startContainer" {
-		dir = ""
+	if kind == "createContainer" || kind == "startContainer" {
+		dir = "" // the init's working directory
 	}
 	var errs []error
 	for _, h := range hooks {
-		if err := runHook(ctx, h, data, dir); err != nil {
+		if err := runHook(ctx, h, data, dir, env); err != nil {
 			err = fmt.Errorf("%s hook %s: %w", kind, h.Path, err)
 			if kind != "poststop" {
 				return err
@@ -45,7 +55,43 @@ func runHooks(ctx context.Context, kind string, hooks []specs.Hook, st *specs.St
 	return errors.Join(errs...)
 }
 
-func runHook(ctx context.Context, h specs.Hook, state []byte, dir string) error {
+// emptyEnvHooks lists, by kind, the createContainer and startContainer
+// hooks whose env is given but empty: the init receives the spec encoded
+// again (specs.Hook's env is omitempty), where that would become no env,
+// which inherits one (restoreEmptyEnv undoes it).
+func emptyEnvHooks(h *specs.Hooks) map[string][]int {
+	if h == nil {
+		return nil
+	}
+	var m map[string][]int
+	for kind, hooks := range map[string][]specs.Hook{"createContainer": h.CreateContainer, "startContainer": h.StartContainer} {
+		for i, hk := range hooks {
+			if hk.Env != nil && len(hk.Env) == 0 {
+				if m == nil {
+					m = map[string][]int{}
+				}
+				m[kind] = append(m[kind], i)
+			}
+		}
+	}
+	return m
+}
+
+// restoreEmptyEnv gives the hooks emptyEnvHooks listed their empty env.
+func restoreEmptyEnv(h *specs.Hooks, m map[string][]int) {
+	if h == nil {
+		return
+	}
+	for kind, hooks := range map[string][]specs.Hook{"createContainer": h.CreateContainer, "startContainer": h.StartContainer} {
+		for _, i := range m[kind] {
+			if i >= 0 && i < len(hooks) {
+				hooks[i].Env = []string{}
+			}
+		}
+	}
+}
+
+func runHook(ctx context.Context, h specs.Hook, state []byte, dir string, env []string) error {
 	if h.Timeout != nil {
 		if *h.Timeout <= 0 {
 			return errors.New("timeout must be greater than zero")
@@ -58,8 +104,12 @@ func runHook(ctx context.Context, h specs.Hook, state []byte, dir string) error 
 	if len(h.Args) > 0 {
 		cmd.Args = h.Args
 	}
-	// The hook's environment is exactly hook.env (execv semantics).
+	// hook.env is the whole environment (execv semantics); without it,
+	// env (runHooks). Never exec.Cmd's default, the caller's.
 	cmd.Env = h.Env
+	if cmd.Env == nil {
+		cmd.Env = env
+	}
 	if cmd.Env == nil {
 		cmd.Env = []string{}
 	}

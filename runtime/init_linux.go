@@ -63,6 +63,9 @@ func Init() error {
 	if err != nil {
 		return fmt.Errorf("init: read configuration: %w", err)
 	}
+	if cfg.Spec != nil {
+		restoreEmptyEnv(cfg.Spec.Hooks, cfg.EmptyEnvHooks)
+	}
 	sync := os.NewFile(uintptr(cfg.SyncFD), "sync")
 	err = cfg.run(sync)
 	// run returns only on failure.
@@ -129,7 +132,11 @@ func (c *initConfig) run(sync *os.File) error {
 	}
 	if spec.Hooks != nil && len(spec.Hooks.CreateContainer) > 0 {
 		st := c.hookState(specs.StateCreating)
-		if err := runHooks(context.Background(), "createContainer", spec.Hooks.CreateContainer, st); err != nil {
+		var env []string
+		if p != nil {
+			env = process.MergeEnv(p.Env)
+		}
+		if err := runHooks(context.Background(), "createContainer", spec.Hooks.CreateContainer, st, env); err != nil {
 			return err
 		}
 	}
@@ -174,7 +181,7 @@ func (c *initConfig) run(sync *os.File) error {
 	}
 	if spec.Hooks != nil && len(spec.Hooks.StartContainer) > 0 {
 		st := c.hookState(specs.StateCreated)
-		if err := runHooks(context.Background(), "startContainer", spec.Hooks.StartContainer, st); err != nil {
+		if err := runHooks(context.Background(), "startContainer", spec.Hooks.StartContainer, st, p.Env); err != nil {
 			return startErr(err)
 		}
 	}

@@ -97,7 +97,7 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	}
 	if h := spec.Hooks; h != nil && len(h.Poststart) > 0 {
 		st := rec.State.State
-		if err := runHooks(ctx, "poststart", h.Poststart, &st); err != nil {
+		if err := runHooks(ctx, "poststart", h.Poststart, &st, os.Environ()); err != nil {
 			// runtime.md "Lifecycle" step 9: stop, destroy, poststop.
 			r.destroy(ctx, l.path, rec)
 			return err
@@ -314,7 +314,7 @@ func (r *Runtime) destroy(ctx context.Context, dir string, rec *record) error {
 		st := rec.State.State
 		st.Status = specs.StateStopped
 		st.Pid = 0
-		if err := runHooks(ctx, "poststop", h.Poststop, &st); err != nil {
+		if err := runHooks(ctx, "poststop", h.Poststop, &st, os.Environ()); err != nil {
 			r.log.Warn("poststop hook failed", "container", rec.State.ID, "error", err)
 		}
 	}

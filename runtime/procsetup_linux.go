@@ -13,9 +13,16 @@ import (
 // the container's init and exec both need, and returns the path of the
 // program to execute. prog is the container's compiled seccomp filter (nil
 // for none); sync is the socket to the runtime that receives a notify
-// descriptor. What must come last (closing descriptors, the address-space
-// rlimits, a no_new_privs seccomp filter, execve) stays with the caller.
+// descriptor. It completes p.Env as runc does (process.Environ: duplicate
+// names collapsed, HOME from the container's /etc/passwd when unset); the
+// caller executes the program with it. What must come last (closing
+// descriptors, the address-space rlimits, a no_new_privs seccomp filter,
+// execve) stays with the caller. The calling process must be in the
+// container's root already.
 func setupProcess(p *specs.Process, personality *specs.LinuxPersonality, memPolicy *specs.LinuxMemoryPolicy, prog *seccomp.Program, sync *os.File) (string, error) {
+	// Read while the process is still root, as runc reads /etc/passwd
+	// before it switches to the user.
+	p.Env = process.Environ(p.Env, func() string { return process.HomeDir("/etc/passwd", p.User.UID) })
 	if err := process.SetOOMScoreAdj(p.OOMScoreAdj); err != nil {
 		return "", step("oomScoreAdj", err)
 	}
@@ -65,7 +72,7 @@ func setupProcess(p *specs.Process, personality *specs.LinuxPersonality, memPoli
 	if err := process.SetUser(p); err != nil {
 		return "", step("user", err)
 	}
-	if err := process.ApplyCapabilities(p.Capabilities); err != nil {
+	if err := process.ApplyCapabilities(p.Capabilities, process.WithLogger(syncLogger(sync))); err != nil {
 		return "", step("capabilities", err)
 	}
 	if p.NoNewPrivileges {

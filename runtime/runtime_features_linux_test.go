@@ -74,12 +74,20 @@ func TestHooks(t *testing.T) {
 	os.Chmod(dir, 0o755)
 	log := filepath.Join(dir, "hooks.log")
 	script := filepath.Join(dir, "hook.sh")
+	realRootfs, err := filepath.EvalSymlinks(e.rootfs)
+	if err != nil {
+		t.Fatal(err)
+	}
 	// args: kind [fail]; appends "kind status pid" to the log.
-	err := os.WriteFile(script, []byte(`#!/bin/sh
+	err = os.WriteFile(script, []byte(`#!/bin/sh
 st=$(cat)
 status=$(echo "$st" | sed 's/.*"status":"\([a-z]*\)".*/\1/')
 echo "$1 $status" >> `+log+`
-[ -f config.json ] || { echo "hook $1 not run in the bundle: $(pwd)" >&2; exit 4; }
+if [ "$1" = createContainer ]; then
+	[ "$(pwd -P)" = "`+realRootfs+`" ] || { echo "hook $1 not run in the container's root: $(pwd)" >&2; exit 4; }
+else
+	[ -f config.json ] || { echo "hook $1 not run in the bundle: $(pwd)" >&2; exit 4; }
+fi
 [ "$2" = fail ] && { echo "hook $1 refuses" >&2; exit 3; }
 exit 0
 `), 0o755)

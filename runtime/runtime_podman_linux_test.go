@@ -12,7 +12,7 @@ import (
 
 // TestPodman drives ocikit through podman and conmon, a real runtime
 // caller: --log/--log-format json, --pid-file, the console socket, exit
-// status, kill and delete. Podman's storage is private to the test (vfs
+// status, --memory and --cpus, a terminal (-t), kill and delete. Podman's storage is private to the test (vfs
 // under a temporary root).
 func TestPodman(t *testing.T) {
 	e := newEnv(t)
@@ -44,6 +44,22 @@ func TestPodman(t *testing.T) {
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.Contains(out, "hello") {
 		t.Fatalf("podman run: %v: %s", err, out)
+	}
+	// Limits podman puts in linux.resources, as the container reads them
+	// in the cgroup podman shows it (v1 files here, v2 elsewhere).
+	limits := append(append([]string(nil), run[:len(run)-1]...), "--memory", "64m", "--cpus", "0.5", run[len(run)-1], "sh", "-c",
+		"{ cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us ||"+
+			" cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max; } 2>/dev/null")
+	out, err = pm(limits...)
+	if got := strings.Join(strings.Fields(out), " "); err != nil || got != "67108864 50000 100000" {
+		t.Errorf("podman run --memory 64m --cpus 0.5: %v: %q, want memory 67108864, cpu quota 50000 per 100000", err, out)
+	}
+	// A terminal (-t): stdin and stdout are one, and the exit status
+	// still comes through. Line endings are the terminal's business.
+	tty := append(append([]string(nil), run[:len(run)-1]...), "-t", run[len(run)-1], "sh", "-c", "test -t 0 && test -t 1 && echo tty; exit 5")
+	out, err = pm(tty...)
+	if !errors.As(err, &ee) || ee.ExitCode() != 5 || strings.ReplaceAll(out, "\r\n", "\n") != "tty\n" {
+		t.Errorf("podman run -t: %v: %q, want tty and exit status 5", err, out)
 	}
 	d := []string{"run", "-d", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "localhost/ocikit-test:latest", "sleep", "1000"}
 	out, err = pm(d...)

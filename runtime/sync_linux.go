@@ -1,10 +1,13 @@
 package runtime
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"slices"
 
 	"github.com/ocikit/ocikit/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -20,6 +23,7 @@ const (
 	msgHooks   = "hooks"   // init: run prestart and createRuntime hooks now
 	msgReady   = "ready"   // init: set up, waiting for start
 	msgSeccomp = "seccomp" // init: the seccomp notify fd rides along (SCM_RIGHTS)
+	msgWarn    = "warn"    // init: a warning for the runtime's log (Msg, Attrs); no reply
 	msgOK      = "ok"      // runtime: go on
 	msgAbort   = "abort"   // runtime: a hook failed, exit
 	maxMsgSize = 1 << 16
@@ -29,6 +33,8 @@ type syncMsg struct {
 	Type string `json:"type"`
 	Pid  int    `json:"pid,omitempty"`
 	Msg  string `json:"msg,omitempty"`
+	// Attrs are a warning's keys and values, in pairs.
+	Attrs []string `json:"attrs,omitempty"`
 	// fd is a descriptor received with the message (-1: none).
 	fd int
 }
@@ -67,6 +73,9 @@ type initConfig struct {
 	// MountFds are the inherited descriptors of detached idmapped mounts
 	// the runtime prepared, by index into Spec.Mounts (rootfs.MountFds).
 	MountFds map[int]int `json:"mountFds,omitempty"`
+	// EmptyEnvHooks are the container-side hooks whose env is given but
+	// empty, which Spec's encoding loses (emptyEnvHooks).
+	EmptyEnvHooks map[string][]int `json:"emptyEnvHooks,omitempty"`
 }
 
 func sendMsg(f *os.File, m syncMsg) error {
@@ -121,6 +130,48 @@ func sendFd(sock int, m syncMsg, fd int) error {
 		return err
 	}
 	return unix.Sendmsg(sock, data, unix.UnixRights(fd), nil, 0)
+}
+
+// syncLogger returns the logger of an init or exec'd process: each warning
+// goes to the runtime over sync (msgWarn), which writes it to its own log
+// (logWarning). The process has no log of its own, and what it warns about
+// (config.md "capabilities": one it cannot grant) must reach --log, as
+// runc's init sends its log lines to runc.
+func syncLogger(sync *os.File) *slog.Logger { return slog.New(&syncHandler{f: sync}) }
+
+type syncHandler struct {
+	f     *os.File
+	attrs []string
+}
+
+func (h *syncHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+
+func (h *syncHandler) Handle(_ context.Context, r slog.Record) error {
+	attrs := slices.Clone(h.attrs)
+	r.Attrs(func(a slog.Attr) bool {
+		attrs = append(attrs, a.Key, a.Value.String())
+		return true
+	})
+	return sendMsg(h.f, syncMsg{Type: msgWarn, Msg: r.Message, Attrs: attrs})
+}
+
+func (h *syncHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	attrs := slices.Clone(h.attrs)
+	for _, a := range as {
+		attrs = append(attrs, a.Key, a.Value.String())
+	}
+	return &syncHandler{f: h.f, attrs: attrs}
+}
+
+func (h *syncHandler) WithGroup(string) slog.Handler { return h }
+
+// logWarning writes a warning a container's process sent (msgWarn).
+func logWarning(log *slog.Logger, id string, m syncMsg) {
+	args := []any{"container", id}
+	for i := 0; i+1 < len(m.Attrs); i += 2 {
+		args = append(args, m.Attrs[i], m.Attrs[i+1])
+	}
+	log.Warn(m.Msg, args...)
 }
 
 // socketpair returns a connected SOCK_SEQPACKET pair, close-on-exec.

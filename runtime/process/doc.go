@@ -25,9 +25,14 @@
 // (ENOMEM). Set them right before execve, after the seccomp filter is
 // loaded, or compile the filter in the parent (seccomp.Compile).
 //
+// Environ completes process.env as runc does (duplicate names collapsed,
+// HOME from HomeDir, the container's /etc/passwd, when it is unset).
+//
 // ValidateProcess and ValidateLinux check a configuration without changing
 // anything, so `create` can reject a bad config.json before it starts a
 // process. Their errors name the offending field and value. Capabilities
 // are the exception runtime-spec 1.3 makes: unknown names and capabilities
-// the runtime cannot grant are warnings (WithLogger), not errors.
+// the runtime cannot grant are warnings (WithLogger), not errors, as are
+// ambient capabilities the kernel refuses to raise (not also permitted
+// and inheritable).
 package process

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/moby/sys/capability"
+	"github.com/ocikit/ocikit/convert"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -123,6 +125,35 @@ func SetUser(p *specs.Process) error {
 	return nil
 }
 
+// maxPasswd bounds how much of a container's /etc/passwd HomeDir reads.
+const maxPasswd = 16 << 20
+
+// HomeDir returns the home directory of uid in the passwd(5) file at path,
+// read as the calling process sees it (inside the container: after
+// pivot_root or chroot), or "/" when there is no such entry, as runc does
+// for HOME. The file comes from the container: anything but a regular
+// file (a FIFO would block), or a broken one, counts as no entry.
+func HomeDir(path string, uid uint32) string {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "/"
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return "/"
+	}
+	entries, err := convert.ParsePasswd(io.LimitReader(f, maxPasswd))
+	if err != nil {
+		return "/"
+	}
+	for _, e := range entries {
+		if e.UID == uid && e.Home != "" {
+			return e.Home
+		}
+	}
+	return "/"
+}
+
 // setgroupsAllowed reports whether setgroups(2) may be called: not in a user
 // namespace whose /proc/self/setgroups says "deny".
 func setgroupsAllowed() bool {
@@ -224,8 +255,31 @@ func ApplyCapabilities(c *specs.LinuxCapabilities, opts ...Option) error {
 	if err := want.Apply(capability.CAPS); err != nil {
 		return fmt.Errorf("process: set capabilities: %w", err)
 	}
-	if err := want.Apply(capability.AMBS); err != nil {
-		return fmt.Errorf("process: set ambient capabilities: %w", err)
+	// The kernel raises an ambient capability only when it is in both
+	// the permitted and the inheritable set (PR_CAP_AMBIENT_RAISE: EPERM
+	// otherwise), which configs written by `runc spec` 1.1 and later do
+	// not grant (no inheritable set). runc has always gone on without it
+	// (1.1 silently, later with a warning), so every raise is tried on
+	// its own and a refusal is a warning; config.md "capabilities" lets
+	// a runtime not fail for capabilities it cannot grant.
+	if err := capability.ResetAmbient(); err != nil && !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("process: reset ambient capabilities: %w", err)
+	}
+	// One warning names them all: callers such as buildah ask for a dozen
+	// on every run.
+	var refused []string
+	var lastErr error
+	for i := capability.Cap(0); i <= last; i++ {
+		if !want.Get(capability.AMBIENT, i) {
+			continue
+		}
+		if err := capability.SetAmbient(true, i); err != nil {
+			refused, lastErr = append(refused, capName(i)), err
+		}
+	}
+	if len(refused) > 0 {
+		o.log.Warn("cannot raise ambient capabilities (each must be permitted and inheritable)",
+			"capabilities", strings.Join(refused, ","), "error", lastErr)
 	}
 	return nil
 }

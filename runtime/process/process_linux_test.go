@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -102,6 +103,16 @@ func childMain(op string) (map[string]string, error) {
 			return nil, err
 		}
 		out["exec"] = strings.Join(strings.Fields(string(b)), " ")
+	case "caps":
+		var logged bytes.Buffer
+		if err := ApplyCapabilities(p.Capabilities, WithLogger(slog.New(slog.NewTextHandler(&logged, nil)))); err != nil {
+			return nil, err
+		}
+		st := status()
+		for _, k := range []string{"CapBnd", "CapEff", "CapPrm", "CapInh", "CapAmb"} {
+			out[k] = st[k]
+		}
+		out["warnings"] = logged.String()
 	case "restricted":
 		// Drop CAP_KILL from every set first, as a restricted caller.
 		c, err := capability.NewPid2(0)
@@ -341,6 +352,66 @@ func TestApplyCapabilitiesNotGranted(t *testing.T) {
 	}
 }
 
+// TestApplyCapabilitiesAmbient: an ambient capability the kernel cannot
+// raise (not also inheritable and permitted) is left out with a warning,
+// as runc does; configs from `runc spec` 1.1 have exactly that shape.
+func TestApplyCapabilitiesAmbient(t *testing.T) {
+	testutil.RequireRoot(t)
+	runcSpec := []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}
+	// CAP_KILL=5, CAP_NET_BIND_SERVICE=10, CAP_AUDIT_WRITE=29.
+	for _, tc := range []struct {
+		name    string
+		caps    specs.LinuxCapabilities
+		want    map[string]string
+		warned  []string
+		silence []string
+	}{
+		{
+			name:   "runc spec 1.1: no inheritable set",
+			caps:   specs.LinuxCapabilities{Bounding: runcSpec, Effective: runcSpec, Permitted: runcSpec, Ambient: runcSpec},
+			want:   map[string]string{"CapEff": capMask(5, 10, 29), "CapPrm": capMask(5, 10, 29), "CapInh": capMask(), "CapAmb": capMask()},
+			warned: runcSpec,
+		},
+		{
+			name: "one of three inheritable",
+			caps: specs.LinuxCapabilities{Bounding: runcSpec, Effective: runcSpec, Permitted: runcSpec,
+				Inheritable: []string{"CAP_KILL"}, Ambient: runcSpec},
+			want:    map[string]string{"CapPrm": capMask(5, 10, 29), "CapInh": capMask(5), "CapAmb": capMask(5)},
+			warned:  []string{"CAP_AUDIT_WRITE", "CAP_NET_BIND_SERVICE"},
+			silence: []string{"CAP_KILL"},
+		},
+		{
+			name: "inheritable but not permitted",
+			caps: specs.LinuxCapabilities{Bounding: runcSpec, Permitted: []string{"CAP_KILL"},
+				Inheritable: runcSpec, Ambient: []string{"CAP_KILL", "CAP_AUDIT_WRITE"}},
+			want:    map[string]string{"CapPrm": capMask(5), "CapAmb": capMask(5)},
+			warned:  []string{"CAP_AUDIT_WRITE"},
+			silence: []string{"CAP_KILL"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := runChild(t, "caps", &specs.Spec{Process: &specs.Process{Capabilities: &tc.caps}}, nil)
+			if e := got["error"]; e != "" {
+				t.Fatal(e)
+			}
+			expect(t, got, tc.want)
+			if strings.Count(got["warnings"], "\n") != 1 || !strings.Contains(got["warnings"], `msg="cannot raise ambient capabilities`) {
+				t.Errorf("want one warning, got %q", got["warnings"])
+			}
+			for _, n := range tc.warned {
+				if !strings.Contains(got["warnings"], n) {
+					t.Errorf("no warning about ambient %s: %q", n, got["warnings"])
+				}
+			}
+			for _, n := range tc.silence {
+				if strings.Contains(got["warnings"], n) {
+					t.Errorf("warning about %s, which was raised: %q", n, got["warnings"])
+				}
+			}
+		})
+	}
+}
+
 func TestProcessAttributes(t *testing.T) {
 	testutil.RequireRoot(t)
 	adj := 500
@@ -450,5 +521,38 @@ func TestSetUserSetgroupsDenied(t *testing.T) {
 	got = runChild(t, "setuser", &specs.Spec{Process: &specs.Process{User: specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{10}}}}, attr())
 	if !strings.Contains(got["err"], "setgroups is denied") {
 		t.Errorf("additionalGids with setgroups denied: %s", got["err"])
+	}
+}
+
+func TestHomeDir(t *testing.T) {
+	dir := t.TempDir()
+	passwd := filepath.Join(dir, "passwd")
+	content := "# comment\nroot:x:0:0:root:/root:/bin/sh\nbroken:x:notanumber:0::/broken:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\nagain:x:1000:1000::/home/again:/bin/sh\nnohome:x:7:7:::/bin/sh\n"
+	if err := os.WriteFile(passwd, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := unix.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		path string
+		uid  uint32
+		want string
+	}{
+		{"root", passwd, 0, "/root"},
+		{"first entry of a uid", passwd, 1000, "/home/user"},
+		{"no entry", passwd, 1234, "/"},
+		{"entry without a home", passwd, 7, "/"},
+		{"no file", filepath.Join(dir, "missing"), 0, "/"},
+		{"a directory", dir, 0, "/"},
+		{"a fifo does not block", fifo, 0, "/"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := HomeDir(tc.path, tc.uid); got != tc.want {
+				t.Errorf("HomeDir(%s, %d) = %q, want %q", tc.path, tc.uid, got, tc.want)
+			}
+		})
 	}
 }

@@ -21,3 +21,4 @@ func SELinuxEnabled() bool                                        { return false
 func SetSELinuxLabel(string) error                                { return ErrNotSupported }
 func WriteSysctls(map[string]string) error                        { return ErrNotSupported }
 func SetCPUAffinity(string) error                                 { return ErrNotSupported }
+func HomeDir(string, uint32) string                               { return "/" }
