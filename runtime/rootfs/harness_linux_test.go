@@ -48,6 +48,10 @@ type childConfig struct {
 	// Prepare (sources with submounts); Shared ones are made shared.
 	Tmpfs  []string
 	Shared []string
+	// Flagged are host directories on which the child mounts a
+	// ro,nosuid,nodev,noexec,noatime tmpfs before Prepare (bind sources
+	// whose flags a bind must not carry over).
+	Flagged []string
 	// Locked are host directories given a nosuid,nodev tmpfs by an outer
 	// child, whose flags the inner child (in a user namespace) sees locked.
 	Locked []string
@@ -193,6 +197,14 @@ func childRun(cfgPath string, cfg *childConfig, rep *childReport) error {
 			return fmt.Errorf("setup: %w", err)
 		}
 		if err := unix.Mount("tmpfs", d, "tmpfs", 0, "mode=755"); err != nil {
+			return fmt.Errorf("setup: %w", err)
+		}
+	}
+	for _, d := range cfg.Flagged {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("setup: %w", err)
+		}
+		if err := unix.Mount("tmpfs", d, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC|unix.MS_NOATIME, "mode=755"); err != nil {
 			return fmt.Errorf("setup: %w", err)
 		}
 	}

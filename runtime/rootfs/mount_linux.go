@@ -197,8 +197,8 @@ func (s *setup) check(m *specs.Mount, o *mountOpts) error {
 }
 
 // mountBind binds the source (or moves the detached mount given) onto the
-// destination, then applies the per-mount flags by a bind remount that
-// keeps the source's flags the options do not change.
+// destination, then, when the options name per-mount flags, gives it
+// exactly those (setBindFlags).
 func (s *setup) mountBind(m *specs.Mount, o *mountOpts, detached *os.File) error {
 	src := s.sourcePath(m)
 	k := kindDir
@@ -250,7 +250,7 @@ func (s *setup) mountBind(m *specs.Mount, o *mountOpts, detached *os.File) error
 	}
 	defer top.Close()
 	if o.flags&bindRemountFlags != 0 || o.clear&bindRemountFlags != 0 {
-		if err := remountBind(fdPath(top), o.flags&bindRemountFlags, o.clear&bindRemountFlags, t.name); err != nil {
+		if err := setBindFlags(fdPath(top), o.flags&bindRemountFlags, o.clear&bindRemountFlags, t.name); err != nil {
 			return mountErr(m, "remount", err)
 		}
 	}
@@ -300,7 +300,13 @@ func (s *setup) mountFS(m *specs.Mount, o *mountOpts) error {
 	if src == "" {
 		src = m.Type
 	}
-	data := withLabel(o.dataString(), m.Type, s.label)
+	data := o.dataString()
+	if m.Type == "tmpfs" && !t.created {
+		if data, err = keepDirMode(t.fd, data); err != nil {
+			return mountErr(m, "", err)
+		}
+	}
+	data = withLabel(data, m.Type, s.label)
 	err = mount(src, fdPath(t.fd), m.Type, flags, data, t.name)
 	if err != nil && m.Type == "sysfs" && errors.Is(err, unix.EPERM) && s.userNS {
 		// sysfs can only be mounted by the owner of the network namespace:
@@ -329,6 +335,31 @@ func (s *setup) mountFS(m *specs.Mount, o *mountOpts) error {
 		}
 	}
 	return s.finishMount(m, o, top)
+}
+
+// keepDirMode gives a tmpfs mounted over an existing directory that
+// directory's mode, setuid, setgid and sticky bits included, unless the
+// options say mode= themselves (as runc does: "mode=%04o" put before the
+// options, so a later mode= wins). A tmpfs on a directory made for it
+// keeps the kernel's default, 1777.
+func keepDirMode(dir *os.File, data string) (string, error) {
+	for _, opt := range strings.Split(data, ",") {
+		if strings.HasPrefix(opt, "mode=") {
+			return data, nil
+		}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(dir.Fd()), &st); err != nil {
+		return "", &os.PathError{Op: "stat", Path: dir.Name(), Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return data, nil
+	}
+	mode := fmt.Sprintf("mode=%04o", st.Mode&0o7777)
+	if data == "" {
+		return mode, nil
+	}
+	return mode + "," + data, nil
 }
 
 // withBind is o for a bind in place of a filesystem mount: an rbind with
