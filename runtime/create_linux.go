@@ -518,7 +518,7 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 			return nil, step("cgroup", err)
 		}
 	}
-	cfg.CgroupPaths = cg.Paths()
+	cfg.CgroupPaths = mountCgroupPaths(cg, s.pid)
 	s.r.log.Debug("cgroup applied", "container", s.id, "elapsed", time.Since(t0))
 
 	data, err := json.Marshal(cfg)
@@ -593,6 +593,32 @@ func (s *setup) cgroupAtClone(attr *syscall.SysProcAttr) (bool, error) {
 	s.closeLater(f)
 	attr.UseCgroupFD, attr.CgroupFD = true, int(f.Fd())
 	return true, nil
+}
+
+// mountCgroupPaths are the cgroup directories a cgroup mount binds: the
+// container's; when some are missing (a rootless container whose cgroups
+// could not be created), the cgroups its init runs in, the caller's, in
+// every hierarchy, as runc binds its init's own (/proc/self/cgroup).
+func mountCgroupPaths(cg *cgroups.Manager, pid int) map[string]string {
+	paths := cg.Paths()
+	exists := func(p string) bool { _, err := os.Stat(p); return err == nil }
+	complete := len(paths) > 0
+	for _, p := range paths {
+		complete = complete && exists(p)
+	}
+	if complete {
+		return paths
+	}
+	own, err := rootfs.ProcessCgroups(pid)
+	if err != nil {
+		own = map[string]string{}
+	}
+	for k, p := range paths {
+		if exists(p) {
+			own[k] = p
+		}
+	}
+	return own
 }
 
 // newCgroup returns the container's cgroup manager for the runtime's

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -75,6 +76,9 @@ type childConfig struct {
 	// does).
 	JoinCgroups []string
 	CgroupNS    bool
+	// ProbeCgroups: report ProcessCgroups of the child itself (after the
+	// cgroup set-up, before Prepare).
+	ProbeCgroups bool
 	// ProbePropagation: after Finish, bind "/" (rec) elsewhere, then mount
 	// something under "/": does it show in the copy? (as runtimetest does)
 	ProbePropagation bool
@@ -111,6 +115,7 @@ type childReport struct {
 	RootBindErr string
 	Exposed     bool
 	Swaps       int // exchanges made by RaceSwap
+	Cgroups     map[string]string // ProbeCgroups
 	// Outer: the mounts the outer child sees after the inner one is done.
 	Outer  []*mountinfo.Info
 	Pre    []*mountinfo.Info
@@ -190,6 +195,20 @@ func childRun(cfgPath string, cfg *childConfig, rep *childReport) error {
 	if cfg.Cgroup2 {
 		if err := unix.Mount("cgroup2", cgroupRoot, "cgroup2", 0, ""); err != nil {
 			return fmt.Errorf("setup: %w", err)
+		}
+	}
+	if cfg.ProbeCgroups {
+		// The host's procfs: /proc/self names the child by its host pid.
+		self, err := os.Readlink("/proc/self")
+		if err != nil {
+			return err
+		}
+		pid, err := strconv.Atoi(self)
+		if err != nil {
+			return err
+		}
+		if rep.Cgroups, err = ProcessCgroups(pid); err != nil {
+			return err
 		}
 	}
 	for _, d := range cfg.Tmpfs {
