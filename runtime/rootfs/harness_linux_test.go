@@ -66,8 +66,9 @@ type childConfig struct {
 	// namespace.
 	UserNS bool
 	NoPID  bool
-	// IDMapFds: prepare idmapped mounts with OpenIDMappedMounts first.
-	IDMapFds bool
+	// OpenSources: Prepare asks OpenMountSource, in this process, for
+	// the sources the runtime would open.
+	OpenSources bool
 	// Cgroup2: mount a cgroup2 filesystem on /sys/fs/cgroup first, so a
 	// hybrid host looks like a cgroup v2 one.
 	Cgroup2 bool
@@ -114,7 +115,7 @@ type childReport struct {
 	// whether a later mount under "/" showed in the bind.
 	RootBindErr string
 	Exposed     bool
-	Swaps       int // exchanges made by RaceSwap
+	Swaps       int               // exchanges made by RaceSwap
 	Cgroups     map[string]string // ProbeCgroups
 	// Outer: the mounts the outer child sees after the inner one is done.
 	Outer  []*mountinfo.Info
@@ -234,12 +235,13 @@ func childRun(cfgPath string, cfg *childConfig, rep *childReport) error {
 	}
 	opts := Options{NoPivot: cfg.NoPivot, Console: cfg.Console, CgroupPaths: cfg.CgroupPaths,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))}
-	if cfg.IDMapFds {
-		fds, err := OpenIDMappedMounts(cfg.Spec, cfg.Bundle)
+	if cfg.OpenSources {
+		mntns, err := os.Open("/proc/self/ns/mnt")
 		if err != nil {
 			return err
 		}
-		opts.MountFds = fds
+		defer mntns.Close()
+		opts.OpenSource = func(i int) (*os.File, error) { return OpenMountSource(cfg.Spec, cfg.Bundle, i, mntns) }
 	}
 	if dir := os.Getenv("OCIKIT_ROOTFS_TEST_CPUPROFILE"); dir != "" {
 		// Profiling the child: go test -bench PrepareFinish with this set
