@@ -181,6 +181,7 @@ type setup struct {
 	pid      int
 	cg       *cgroups.Manager
 	master   *os.File
+	mntns    *os.File // the init's mount namespace, once a mount source is asked for
 	closers  []io.Closer
 	hookFail bool
 }
@@ -341,23 +342,13 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 		sp.Linux = &l
 		cfg.Spec = &sp
 	}
-	// Idmapped mounts are made here, in the runtime's user namespace:
-	// inside the container's, mount_setattr(2) would need privileges over
-	// the filesystem's owner namespace. Not for a mount namespace joined
-	// by path, where the sources are the joined namespace's.
-	if !plan.has[specs.MountNamespace] || plan.newNS[specs.MountNamespace] {
-		fds, err := rootfs.OpenIDMappedMounts(spec, s.bundle)
-		if err != nil {
-			return nil, step("prepare rootfs", err)
-		}
-		for i, f := range fds {
-			s.closeLater(f)
-			if cfg.MountFds == nil {
-				cfg.MountFds = map[int]int{}
-			}
-			cfg.MountFds[i] = addFile(f)
-		}
-	}
+	// In a user namespace the init asks for the bind sources it cannot
+	// reach and for idmapped mounts (mount_setattr(2) needs privileges
+	// over the filesystem's user namespace), one at a time as it comes to
+	// them: the runtime opens them in the init's mount namespace. Not
+	// when the runtime itself has no more privileges than the container
+	// (rootless: it could not join the init's mount namespace either).
+	cfg.MountSources = plan.has[specs.UserNamespace] && os.Geteuid() == 0
 	// The init is executed through a descriptor: the state root may be
 	// closed to the init's user (a user namespace's root is not the
 	// host's), the binary itself is world-executable.
@@ -523,7 +514,7 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 			return nil, step("cgroup", err)
 		}
 	}
-	cfg.CgroupPaths = cg.Paths()
+	cfg.CgroupPaths = mountCgroupPaths(cg, s.pid)
 	s.r.log.Debug("cgroup applied", "container", s.id, "elapsed", time.Since(t0))
 
 	data, err := json.Marshal(cfg)
@@ -598,6 +589,32 @@ func (s *setup) cgroupAtClone(attr *syscall.SysProcAttr) (bool, error) {
 	s.closeLater(f)
 	attr.UseCgroupFD, attr.CgroupFD = true, int(f.Fd())
 	return true, nil
+}
+
+// mountCgroupPaths are the cgroup directories a cgroup mount binds: the
+// container's; when some are missing (a rootless container whose cgroups
+// could not be created), the cgroups its init runs in, the caller's, in
+// every hierarchy, as runc binds its init's own (/proc/self/cgroup).
+func mountCgroupPaths(cg *cgroups.Manager, pid int) map[string]string {
+	paths := cg.Paths()
+	exists := func(p string) bool { _, err := os.Stat(p); return err == nil }
+	complete := len(paths) > 0
+	for _, p := range paths {
+		complete = complete && exists(p)
+	}
+	if complete {
+		return paths
+	}
+	own, err := rootfs.ProcessCgroups(pid)
+	if err != nil {
+		own = map[string]string{}
+	}
+	for k, p := range paths {
+		if exists(p) {
+			own[k] = p
+		}
+	}
+	return own
 }
 
 // newCgroup returns the container's cgroup manager for the runtime's
@@ -729,6 +746,10 @@ func (s *setup) converse(ctx context.Context, sync *os.File) error {
 				return err
 			}
 			sendMsg(sync, syncMsg{Type: msgOK})
+		case msgSource:
+			if err := s.sendMountSource(sync, m.Mount); err != nil {
+				return err
+			}
 		case msgHooks:
 			st := s.rec.State.State
 			h := s.spec.Hooks
@@ -762,6 +783,29 @@ func (s *setup) converse(ctx context.Context, sync *os.File) error {
 			return fmt.Errorf("unexpected message %q from init", m.Type)
 		}
 	}
+}
+
+// sendMountSource answers the init's msgSource: the source of mount i,
+// opened in the init's mount namespace with the runtime's privileges
+// (rootfs.OpenMountSource), or why it could not be, for the init to report.
+func (s *setup) sendMountSource(sync *os.File, i int) error {
+	if s.mntns == nil {
+		f, err := os.Open("/proc/" + strconv.Itoa(s.pid) + "/ns/mnt")
+		if err != nil {
+			return fmt.Errorf("mount source: %w", err)
+		}
+		s.mntns = f
+		s.closeLater(f)
+	}
+	f, err := rootfs.OpenMountSource(s.spec, s.bundle, i, s.mntns)
+	if err != nil {
+		return sendMsg(sync, syncMsg{Type: msgError, Msg: oneLine(err.Error())})
+	}
+	defer f.Close()
+	if err := sendFd(int(sync.Fd()), syncMsg{Type: msgOK}, int(f.Fd())); err != nil {
+		return fmt.Errorf("mount source: %w", os.NewSyscallError("sendmsg", err))
+	}
+	return nil
 }
 
 // initDied builds the error for an init that closed the sync socket

@@ -73,6 +73,27 @@ func Init() error {
 	return err
 }
 
+// askMountSource asks the runtime for the source of mount i
+// (rootfs.Options.OpenSource).
+func askMountSource(sync *os.File, i int) (*os.File, error) {
+	if err := sendMsg(sync, syncMsg{Type: msgSource, Mount: i}); err != nil {
+		return nil, fmt.Errorf("ask the runtime for the source: %w", err)
+	}
+	m, err := recvMsg(sync)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("ask the runtime for the source: %w", err)
+	case m.Type == msgOK && m.fd >= 0:
+		return os.NewFile(uintptr(m.fd), "mount source"), nil
+	case m.fd >= 0:
+		unix.Close(m.fd)
+	}
+	if m.Msg == "" {
+		m.Msg = "the runtime sent no source"
+	}
+	return nil, errors.New(m.Msg)
+}
+
 // step names the setup step that failed in the error the user sees.
 func step(name string, err error) error {
 	if err == nil {
@@ -108,11 +129,8 @@ func (c *initConfig) run(sync *os.File) error {
 		}
 	}
 	opts := rootfs.Options{NoPivot: c.NoPivot, NoMountNS: c.NoMountNS, Console: c.ConsolePath, CgroupPaths: c.CgroupPaths, UserNS: c.UserNS}
-	if len(c.MountFds) > 0 {
-		opts.MountFds = make(map[int]*os.File, len(c.MountFds))
-		for i, fd := range c.MountFds {
-			opts.MountFds[i] = os.NewFile(uintptr(fd), "idmapped mount")
-		}
+	if c.MountSources {
+		opts.OpenSource = func(i int) (*os.File, error) { return askMountSource(sync, i) }
 	}
 	if err := rootfs.Prepare(spec, c.Bundle, opts); err != nil {
 		return step("prepare rootfs", err)

@@ -325,3 +325,70 @@ func TestSmallAddressSpaceRlimits(t *testing.T) {
 		}
 	}
 }
+
+// TestMountSourcesInUserNS: for a container in a user namespace whose root
+// is not the host's, the runtime opens bind sources with its own
+// privileges (a source behind a directory only the host's root may search
+// is bound, as runc 1.1.5 does), and each when the init comes to it, so an
+// idmapped mount's source may be something an earlier mount put in place
+// (as current runc, which asks the runtime mount by mount).
+func TestMountSourcesInUserNS(t *testing.T) {
+	e := newEnv(t)
+	private := filepath.Join(t.TempDir(), "private") // under a 0700 directory of root's
+	if err := os.MkdirAll(filepath.Join(private, "pub"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(private, "pub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(private, "pub", "f"), []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	vol := filepath.Join(private, "vol")
+	if err := os.MkdirAll(filepath.Join(vol, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(vol, "sub", "g"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Fresh destinations in the shared rootfs (its root cannot make them).
+	dest := "/" + filepath.Base(t.TempDir())
+	for _, d := range []string{"pub", "vol", "idm"} {
+		if err := os.MkdirAll(filepath.Join(e.rootfs, dest, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { os.RemoveAll(filepath.Join(e.rootfs, dest)) })
+	userns := func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
+	}
+	for _, c := range []struct {
+		name   string
+		script string
+		mounts []specs.Mount
+		want   string
+	}{
+		{"unreachable", "cat " + dest + "/pub/f", []specs.Mount{
+			{Destination: dest + "/pub", Type: "bind", Source: filepath.Join(private, "pub"), Options: []string{"bind", "ro"}},
+		}, "hello\n"},
+		{"in order", "stat -c %u:%g " + dest + "/idm/g", []specs.Mount{
+			{Destination: dest + "/vol", Type: "bind", Source: vol, Options: []string{"rbind"}},
+			// Only in the container's mount namespace, once the bind
+			// above is there.
+			{Destination: dest + "/idm", Type: "bind", Source: filepath.Join(e.rootfs, dest, "vol", "sub"), Options: []string{"bind", "idmap"}},
+		}, "0:0\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := e.sub(t)
+			b := e.bundle([]string{"sh", "-c", c.script}, func(s *specs.Spec) {
+				userns(s)
+				s.Mounts = append(s.Mounts, c.mounts...)
+			})
+			if out := e.must("run", "--bundle", b, e.id("mountsrc")); out != c.want {
+				t.Errorf("container printed %q, want %q", out, c.want)
+			}
+		})
+	}
+}

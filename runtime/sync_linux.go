@@ -24,6 +24,7 @@ const (
 	msgReady   = "ready"   // init: set up, waiting for start
 	msgSeccomp = "seccomp" // init: the seccomp notify fd rides along (SCM_RIGHTS)
 	msgWarn    = "warn"    // init: a warning for the runtime's log (Msg, Attrs); no reply
+	msgSource  = "source"  // init: open the source of Mount (runtime: ok with the fd, or error)
 	msgOK      = "ok"      // runtime: go on
 	msgAbort   = "abort"   // runtime: a hook failed, exit
 	maxMsgSize = 1 << 16
@@ -35,6 +36,8 @@ type syncMsg struct {
 	Msg  string `json:"msg,omitempty"`
 	// Attrs are a warning's keys and values, in pairs.
 	Attrs []string `json:"attrs,omitempty"`
+	// Mount is the index into spec.mounts of a msgSource request.
+	Mount int `json:"mount,omitempty"`
 	// fd is a descriptor received with the message (-1: none).
 	fd int
 }
@@ -70,12 +73,13 @@ type initConfig struct {
 	// after its rlimits (RLIMIT_AS) apply, and the compiled form is
 	// cached under the root.
 	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
-	// MountFds are the inherited descriptors of detached idmapped mounts
-	// the runtime prepared, by index into Spec.Mounts (rootfs.MountFds).
-	MountFds map[int]int `json:"mountFds,omitempty"`
 	// EmptyEnvHooks are the container-side hooks whose env is given but
 	// empty, which Spec's encoding loses (emptyEnvHooks).
 	EmptyEnvHooks map[string][]int `json:"emptyEnvHooks,omitempty"`
+	// MountSources: the init asks the runtime (msgSource) for the bind
+	// sources it cannot reach and the idmapped mounts it cannot make in
+	// its user namespace (rootfs.Options.OpenSource).
+	MountSources bool `json:"mountSources,omitempty"`
 }
 
 func sendMsg(f *os.File, m syncMsg) error {

@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/moby/sys/mountinfo"
@@ -212,7 +213,32 @@ func (s *setup) cgroupPaths(hs []hierarchy) (map[string]string, error) {
 	if s.opts.CgroupPaths != nil {
 		return s.opts.CgroupPaths, nil
 	}
-	data, err := os.ReadFile("/proc/self/cgroup")
+	return cgroupsOf("/proc/self/cgroup", hs)
+}
+
+// ProcessCgroups returns the host directories of the cgroups process pid
+// is in, keyed as Options.CgroupPaths: what a cgroup mount binds for a
+// rootless container that has no cgroup of its own and runs in its
+// caller's, as runc binds its init's (/proc/self/cgroup).
+func ProcessCgroups(pid int) (map[string]string, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(cgroupRoot, &st); err != nil {
+		return nil, &os.PathError{Op: "statfs", Path: cgroupRoot, Err: err}
+	}
+	var hs []hierarchy
+	if st.Type != unix.CGROUP2_SUPER_MAGIC {
+		var err error
+		if hs, err = hierarchies(); err != nil {
+			return nil, err
+		}
+	}
+	return cgroupsOf("/proc/"+strconv.Itoa(pid)+"/cgroup", hs)
+}
+
+// cgroupsOf maps a /proc/PID/cgroup file onto the host's hierarchies hs
+// (nil on a cgroup v2 host).
+func cgroupsOf(file string, hs []hierarchy) (map[string]string, error) {
+	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, err
 	}

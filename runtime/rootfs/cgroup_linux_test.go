@@ -156,3 +156,61 @@ func TestCgroupNamespaceV1(t *testing.T) {
 		t.Errorf("/sys/fs/cgroup/memory lists %q, want the container's cgroup (child, no sibling)", names)
 	}
 }
+
+// TestProcessCgroups: the cgroups a process is in, as host directories
+// keyed by controller ("" for the cgroup v2 one), on this host's layout
+// and on a cgroup v2 one (the unified hierarchy mounted on /sys/fs/cgroup
+// in the child): what a rootless container without cgroups of its own
+// binds.
+func TestProcessCgroups(t *testing.T) {
+	b := newBundle(t)
+	var st unix.Statfs_t
+	if err := unix.Statfs(cgroupRoot, &st); err != nil {
+		t.Skipf("no cgroup filesystem: %v", err)
+	}
+	unified := cgroupRoot
+	hybrid := st.Type != unix.CGROUP2_SUPER_MAGIC
+	if hybrid {
+		unified = filepath.Join(cgroupRoot, "unified")
+		if err := unix.Statfs(unified, &st); err != nil || st.Type != unix.CGROUP2_SUPER_MAGIC {
+			t.Skip("no cgroup v2 hierarchy")
+		}
+	}
+	name := "ocikit-rootfs-procgroups-" + strconv.Itoa(os.Getpid())
+	dirs := []string{filepath.Join(unified, name)}
+	if hybrid {
+		dirs = append(dirs, filepath.Join(cgroupRoot, "pids", name))
+	}
+	for _, d := range dirs {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Skipf("cannot create a cgroup: %v", err)
+		}
+		t.Cleanup(func() { os.Remove(d) })
+	}
+	t.Run("host", func(t *testing.T) {
+		rep := runChild(t, &childConfig{Spec: baseSpec(), Bundle: b, JoinCgroups: dirs, ProbeCgroups: true})
+		if rep.Err != "" {
+			t.Fatal(rep.Err)
+		}
+		want := map[string]string{"": dirs[0]}
+		if hybrid {
+			want["pids"] = dirs[1]
+		}
+		for k, w := range want {
+			if rep.Cgroups[k] != w {
+				t.Errorf("cgroup %q: %q, want %q (all: %v)", k, rep.Cgroups[k], w, rep.Cgroups)
+			}
+		}
+	})
+	if hybrid {
+		t.Run("v2", func(t *testing.T) {
+			rep := runChild(t, &childConfig{Spec: baseSpec(), Bundle: b, JoinCgroups: dirs[:1], Cgroup2: true, ProbeCgroups: true})
+			if rep.Err != "" {
+				t.Fatal(rep.Err)
+			}
+			if want := filepath.Join(cgroupRoot, name); rep.Cgroups[""] != want || len(rep.Cgroups) != 1 {
+				t.Errorf("cgroups %v, want only %q: %q", rep.Cgroups, "", want)
+			}
+		})
+	}
+}

@@ -8,8 +8,10 @@
 // Prepare does everything before pivot_root and leaves the working
 // directory at the root filesystem; Finish, called by the same process
 // after the createContainer hooks, pivots there and finishes.
-// OpenIDMappedMounts is for the runtime's own process: it makes the
-// idmapped mounts a container in a user namespace cannot make itself.
+// OpenMountSource is for the runtime's own process: on the init's request
+// it opens the bind sources and makes the idmapped mounts a container in a
+// user namespace cannot reach or make itself, one at a time, in order.
+// ProcessCgroups tells what a cgroup mount binds for a process.
 // MountOptions lists the option strings understood, for `features`.
 //
 // It promises that no path taken from the container's filesystem can

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -48,6 +49,10 @@ type childConfig struct {
 	// Prepare (sources with submounts); Shared ones are made shared.
 	Tmpfs  []string
 	Shared []string
+	// Flagged are host directories on which the child mounts a
+	// ro,nosuid,nodev,noexec,noatime tmpfs before Prepare (bind sources
+	// whose flags a bind must not carry over).
+	Flagged []string
 	// Locked are host directories given a nosuid,nodev tmpfs by an outer
 	// child, whose flags the inner child (in a user namespace) sees locked.
 	Locked []string
@@ -61,8 +66,9 @@ type childConfig struct {
 	// namespace.
 	UserNS bool
 	NoPID  bool
-	// IDMapFds: prepare idmapped mounts with OpenIDMappedMounts first.
-	IDMapFds bool
+	// OpenSources: Prepare asks OpenMountSource, in this process, for
+	// the sources the runtime would open.
+	OpenSources bool
 	// Cgroup2: mount a cgroup2 filesystem on /sys/fs/cgroup first, so a
 	// hybrid host looks like a cgroup v2 one.
 	Cgroup2 bool
@@ -71,6 +77,9 @@ type childConfig struct {
 	// does).
 	JoinCgroups []string
 	CgroupNS    bool
+	// ProbeCgroups: report ProcessCgroups of the child itself (after the
+	// cgroup set-up, before Prepare).
+	ProbeCgroups bool
 	// ProbePropagation: after Finish, bind "/" (rec) elsewhere, then mount
 	// something under "/": does it show in the copy? (as runtimetest does)
 	ProbePropagation bool
@@ -106,7 +115,8 @@ type childReport struct {
 	// whether a later mount under "/" showed in the bind.
 	RootBindErr string
 	Exposed     bool
-	Swaps       int // exchanges made by RaceSwap
+	Swaps       int               // exchanges made by RaceSwap
+	Cgroups     map[string]string // ProbeCgroups
 	// Outer: the mounts the outer child sees after the inner one is done.
 	Outer  []*mountinfo.Info
 	Pre    []*mountinfo.Info
@@ -188,11 +198,33 @@ func childRun(cfgPath string, cfg *childConfig, rep *childReport) error {
 			return fmt.Errorf("setup: %w", err)
 		}
 	}
+	if cfg.ProbeCgroups {
+		// The host's procfs: /proc/self names the child by its host pid.
+		self, err := os.Readlink("/proc/self")
+		if err != nil {
+			return err
+		}
+		pid, err := strconv.Atoi(self)
+		if err != nil {
+			return err
+		}
+		if rep.Cgroups, err = ProcessCgroups(pid); err != nil {
+			return err
+		}
+	}
 	for _, d := range cfg.Tmpfs {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("setup: %w", err)
 		}
 		if err := unix.Mount("tmpfs", d, "tmpfs", 0, "mode=755"); err != nil {
+			return fmt.Errorf("setup: %w", err)
+		}
+	}
+	for _, d := range cfg.Flagged {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("setup: %w", err)
+		}
+		if err := unix.Mount("tmpfs", d, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC|unix.MS_NOATIME, "mode=755"); err != nil {
 			return fmt.Errorf("setup: %w", err)
 		}
 	}
@@ -203,12 +235,13 @@ func childRun(cfgPath string, cfg *childConfig, rep *childReport) error {
 	}
 	opts := Options{NoPivot: cfg.NoPivot, Console: cfg.Console, CgroupPaths: cfg.CgroupPaths,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))}
-	if cfg.IDMapFds {
-		fds, err := OpenIDMappedMounts(cfg.Spec, cfg.Bundle)
+	if cfg.OpenSources {
+		mntns, err := os.Open("/proc/self/ns/mnt")
 		if err != nil {
 			return err
 		}
-		opts.MountFds = fds
+		defer mntns.Close()
+		opts.OpenSource = func(i int) (*os.File, error) { return OpenMountSource(cfg.Spec, cfg.Bundle, i, mntns) }
 	}
 	if dir := os.Getenv("OCIKIT_ROOTFS_TEST_CPUPROFILE"); dir != "" {
 		// Profiling the child: go test -bench PrepareFinish with this set

@@ -1,9 +1,11 @@
 package rootfs
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"syscall"
@@ -12,54 +14,90 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// OpenIDMappedMounts prepares, in the caller's mount and user namespaces,
-// a detached idmapped copy of the source of every mount of spec that asks
-// for one (idmap, ridmap, or uidMappings), keyed by index into
-// spec.Mounts, for Options.MountFds.
+// OpenMountSource opens the source of the bind mount spec.Mounts[i] for a
+// container's init that asked for it (Options.OpenSource): with the
+// caller's privileges, in the mount namespace mntns (the init's, so the
+// source is looked up where the init would look, after the mounts before
+// it). For an idmapped mount (idmap, ridmap, or uidMappings) it is a
+// detached copy of the source with the mount's idmapping applied, else an
+// O_PATH handle on the source. The caller owns the file. Errors do not name
+// the mount: the init reporting them does.
 //
-// An idmapped mount of a host filesystem needs CAP_SYS_ADMIN in the user
-// namespace that owns the filesystem (mount_setattr(2)), so a container in a
-// user namespace must have them made by the runtime outside it; Prepare
-// moves them into place. The caller owns the files until it hands them to
-// Prepare.
-func OpenIDMappedMounts(spec *specs.Spec, bundle string) (map[int]*os.File, error) {
-	out := map[int]*os.File{}
-	closeAll := func() {
-		for _, f := range out {
-			f.Close()
-		}
+// A bind source may lie where only the host's root can look it up, and an
+// idmapped mount of a host filesystem needs CAP_SYS_ADMIN in the user
+// namespace that owns the filesystem (mount_setattr(2)): a container in a
+// user namespace cannot do either itself.
+func OpenMountSource(spec *specs.Spec, bundle string, i int, mntns *os.File) (*os.File, error) {
+	if spec == nil || i < 0 || i >= len(spec.Mounts) {
+		return nil, fmt.Errorf("rootfs: no mount %d in the config", i)
+	}
+	m := &spec.Mounts[i]
+	o, err := parseMount(m)
+	if err != nil {
+		return nil, err
 	}
 	s := &setup{spec: spec, bundle: bundle}
-	for i := range spec.Mounts {
-		m := &spec.Mounts[i]
-		o, err := parseMount(m)
-		if err != nil {
-			closeAll()
-			return nil, mountErr(m, "", err)
-		}
-		if !o.idmap && !o.ridmap && m.UIDMappings == nil {
-			continue
-		}
-		if err := s.check(m, o); err != nil {
-			closeAll()
-			return nil, mountErr(m, "", err)
-		}
-		f, err := openIDMapped(spec, m, o, s.sourcePath(m))
-		if err != nil {
-			closeAll()
-			return nil, mountErr(m, "", err)
-		}
-		out[i] = f
+	if err := s.check(m, o); err != nil {
+		return nil, err
 	}
-	return out, nil
+	if !o.bind() {
+		return nil, errors.New("not a bind mount")
+	}
+	src, err := filepath.Abs(s.sourcePath(m))
+	if err != nil {
+		return nil, err
+	}
+	var ns *os.File
+	if o.idmap || o.ridmap {
+		if ns, err = idmapNS(spec, m); err != nil {
+			return nil, err
+		}
+		defer ns.Close()
+	}
+	return inMountNS(mntns, func() (*os.File, error) {
+		if ns != nil {
+			return openIDMapped(ns, o, src)
+		}
+		fd, err := unix.Open(src, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, &os.PathError{Op: "open", Path: src, Err: err}
+		}
+		return os.NewFile(uintptr(fd), src), nil
+	})
 }
 
-// openIDMapped clones the source tree (open_tree OPEN_TREE_CLONE, with its
-// submounts for rbind) and applies the mount's idmapping (MOUNT_ATTR_IDMAP,
-// to the whole tree for ridmap) with a user namespace holding the mount's
-// uidMappings/gidMappings, or the container's when the mount has none
-// (config.md "idmap").
-func openIDMapped(spec *specs.Spec, m *specs.Mount, o *mountOpts, src string) (*os.File, error) {
+// inMountNS runs fn on a thread of its own that has joined the mount
+// namespace mntns. The thread is never unlocked: it ends with the
+// goroutine, its file system attributes and namespace with it.
+func inMountNS(mntns *os.File, fn func() (*os.File, error)) (*os.File, error) {
+	type result struct {
+		f   *os.File
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		// setns(2) into a mount namespace needs a file system context
+		// (root, cwd) no other thread shares.
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			ch <- result{err: os.NewSyscallError("unshare", err)}
+			return
+		}
+		if err := unix.Setns(int(mntns.Fd()), unix.CLONE_NEWNS); err != nil {
+			ch <- result{err: os.NewSyscallError("setns mount namespace", err)}
+			return
+		}
+		f, err := fn()
+		ch <- result{f, err}
+	}()
+	r := <-ch
+	return r.f, r.err
+}
+
+// idmapNS returns a user namespace holding the mount's uidMappings and
+// gidMappings, or the container's when the mount has none (config.md
+// "idmap").
+func idmapNS(spec *specs.Spec, m *specs.Mount) (*os.File, error) {
 	uids, gids := m.UIDMappings, m.GIDMappings
 	if uids == nil && spec.Linux != nil {
 		uids, gids = spec.Linux.UIDMappings, spec.Linux.GIDMappings
@@ -68,7 +106,13 @@ func openIDMapped(spec *specs.Spec, m *specs.Mount, o *mountOpts, src string) (*
 	if err != nil {
 		return nil, fmt.Errorf("user namespace for idmap: %w", err)
 	}
-	defer ns.Close()
+	return ns, nil
+}
+
+// openIDMapped clones the source tree (open_tree OPEN_TREE_CLONE, with its
+// submounts for rbind) and applies the idmapping of the user namespace ns
+// (MOUNT_ATTR_IDMAP, to the whole tree for ridmap).
+func openIDMapped(ns *os.File, o *mountOpts, src string) (*os.File, error) {
 	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)
 	if o.rec() {
 		flags |= unix.AT_RECURSIVE

@@ -12,12 +12,12 @@ import (
 // through a mount idmapped with containerID 0 -> hostID 1000 (size 100), as
 // with runc and crun: the container's user namespace would map 1000 back to
 // its root. ridmap reaches the submount of an rbind, idmap does not. Both ways of making the mount are
-// run: inside Prepare, and prepared beforehand with OpenIDMappedMounts.
+// run: inside Prepare, and by OpenMountSource as Prepare asks for it.
 func TestIDMappedMount(t *testing.T) {
 	for _, viaFds := range []bool{false, true} {
 		name := "in-prepare"
 		if viaFds {
-			name = "OpenIDMappedMounts"
+			name = "OpenMountSource"
 		}
 		t.Run(name, func(t *testing.T) {
 			b := newBundle(t)
@@ -39,7 +39,7 @@ func TestIDMappedMount(t *testing.T) {
 				specs.Mount{Destination: "/ridm", Source: src, Type: "bind", Options: []string{"rbind", "ridmap", "ro"},
 					UIDMappings: maps, GIDMappings: maps},
 			)
-			rep := runChild(t, &childConfig{Spec: spec, Bundle: b, IDMapFds: viaFds,
+			rep := runChild(t, &childConfig{Spec: spec, Bundle: b, OpenSources: viaFds,
 				// A tmpfs inside the source: the submount.
 				Tmpfs: []string{filepath.Join(src, "sub")},
 				Stat:  []string{"/idm/a", "/idm/b", "/idm", "/idm/sub", "/ridm/a", "/ridm/sub"},
@@ -64,8 +64,9 @@ func TestIDMappedMount(t *testing.T) {
 	}
 }
 
-// TestIDMapErrors: invalid idmap configurations are refused naming the
-// mount, before anything is mounted.
+// TestIDMapErrors: invalid idmap configurations are refused by
+// OpenMountSource before anything is opened (Prepare, checking the same
+// before it asks, names the mount).
 func TestIDMapErrors(t *testing.T) {
 	maps := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
 	for _, c := range []struct {
@@ -74,18 +75,18 @@ func TestIDMapErrors(t *testing.T) {
 		want string
 	}{
 		{"no mappings, no userns", specs.Mount{Destination: "/x", Source: "/tmp", Options: []string{"bind", "idmap"}},
-			"mount /tmp on /x: option idmap without uidMappings needs a user namespace"},
+			"option idmap without uidMappings needs a user namespace"},
 		{"not a bind", specs.Mount{Destination: "/x", Source: "tmpfs", Type: "tmpfs", Options: []string{"idmap"}, UIDMappings: maps, GIDMappings: maps},
-			"mount tmpfs on /x: option idmap needs a bind mount"},
+			"option idmap needs a bind mount"},
 		{"uid only", specs.Mount{Destination: "/x", Source: "/tmp", Options: []string{"bind", "idmap"}, UIDMappings: maps},
-			"mount /tmp on /x: uidMappings and gidMappings must be given together"},
+			"uidMappings and gidMappings must be given together"},
 		{"both", specs.Mount{Destination: "/x", Source: "/tmp", Options: []string{"bind", "idmap", "ridmap"}, UIDMappings: maps, GIDMappings: maps},
-			"mount /tmp on /x: options idmap and ridmap are exclusive"},
+			"options idmap and ridmap are exclusive"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			spec := baseSpec()
 			spec.Mounts = []specs.Mount{c.m}
-			_, err := OpenIDMappedMounts(spec, "/")
+			_, err := OpenMountSource(spec, "/", 0, selfMountNS(t))
 			if err == nil || err.Error() != c.want {
 				t.Errorf("error %v, want %q", err, c.want)
 			}
@@ -101,11 +102,20 @@ func requireIDMap(t *testing.T, dir string) {
 	maps := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
 	spec := &specs.Spec{Mounts: []specs.Mount{{Destination: "/x", Source: dir, Options: []string{"bind", "idmap"},
 		UIDMappings: maps, GIDMappings: maps}}}
-	fds, err := OpenIDMappedMounts(spec, "/")
+	f, err := OpenMountSource(spec, "/", 0, selfMountNS(t))
 	if err != nil {
 		t.Skipf("idmapped mounts not supported here: %v", err)
 	}
-	for _, f := range fds {
-		f.Close()
+	f.Close()
+}
+
+// selfMountNS is a handle on this process's mount namespace.
+func selfMountNS(t *testing.T) *os.File {
+	t.Helper()
+	f, err := os.Open("/proc/self/ns/mnt")
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { f.Close() })
+	return f
 }

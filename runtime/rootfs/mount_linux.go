@@ -34,11 +34,6 @@ type setup struct {
 // It leaves the working directory at the root filesystem, where Finish
 // expects it (createContainer hooks run in between as child processes).
 func Prepare(spec *specs.Spec, bundle string, opts Options) (err error) {
-	defer func() {
-		for _, f := range opts.MountFds {
-			f.Close()
-		}
-	}()
 	if spec == nil || spec.Root == nil || spec.Root.Path == "" {
 		return errors.New("rootfs: config has no root.path")
 	}
@@ -149,12 +144,20 @@ func (s *setup) mountOne(i int, m *specs.Mount) error {
 	}
 	s.log.Debug("mount", "source", m.Source, "destination", m.Destination, "type", m.Type, "options", m.Options)
 	switch {
-	case s.opts.MountFds[i] != nil:
-		return s.mountBind(m, o, s.opts.MountFds[i])
 	case o.flags&unix.MS_REMOUNT != 0:
 		return s.remount(m, o)
 	case o.bind():
-		return s.mountBind(m, o, nil)
+		if s.opts.OpenSource == nil || !(o.idmap || o.ridmap || !reachable(s.sourcePath(m))) {
+			return s.mountBind(m, o, nil)
+		}
+		// Mounts apply in order: the runtime opens the source now, so
+		// that it may be something an earlier mount put in place.
+		f, err := s.opts.OpenSource(i)
+		if err != nil {
+			return mountErr(m, "", err)
+		}
+		defer f.Close()
+		return s.mountBind(m, o, f)
 	case m.Type == "cgroup" || m.Type == "cgroup2":
 		return s.mountCgroup(m, o)
 	default:
@@ -196,15 +199,24 @@ func (s *setup) check(m *specs.Mount, o *mountOpts) error {
 	return nil
 }
 
-// mountBind binds the source (or moves the detached mount given) onto the
-// destination, then applies the per-mount flags by a bind remount that
-// keeps the source's flags the options do not change.
-func (s *setup) mountBind(m *specs.Mount, o *mountOpts, detached *os.File) error {
+// reachable reports whether this process can look up p: in a user
+// namespace a bind source may be behind a directory only the host's root
+// may search.
+func reachable(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// mountBind binds the source onto the destination, then, when the options
+// name per-mount flags, gives it exactly those (setBindFlags). opened is
+// the source the runtime opened (Options.OpenSource), or nil: a detached
+// idmapped tree, moved into place, or an O_PATH handle of a bind source.
+func (s *setup) mountBind(m *specs.Mount, o *mountOpts, opened *os.File) error {
 	src := s.sourcePath(m)
 	k := kindDir
-	if detached != nil {
+	if opened != nil {
 		var st unix.Stat_t
-		if err := unix.Fstat(int(detached.Fd()), &st); err != nil {
+		if err := unix.Fstat(int(opened.Fd()), &st); err != nil {
 			return mountErr(m, "", &os.PathError{Op: "stat", Path: src, Err: err})
 		}
 		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
@@ -225,18 +237,24 @@ func (s *setup) mountBind(m *specs.Mount, o *mountOpts, detached *os.File) error
 	}
 	defer t.Close()
 	switch {
-	case detached != nil:
-		err = moveMount(detached, t)
+	case opened != nil && (o.idmap || o.ridmap):
+		err = moveMount(opened, t)
+	case opened != nil:
+		err = mount(fdPath(opened), fdPath(t.fd), "", unix.MS_BIND|o.flags&unix.MS_REC, "", t.name)
 	case o.idmap || o.ridmap:
-		var tree *os.File
-		if tree, err = openIDMapped(s.spec, m, o, src); err == nil {
+		var ns, tree *os.File
+		if ns, err = idmapNS(s.spec, m); err == nil {
+			tree, err = openIDMapped(ns, o, src)
+			ns.Close()
+		}
+		if err == nil {
 			err = moveMount(tree, t)
 			tree.Close()
 		}
 		if errors.Is(err, unix.EPERM) && s.userNS {
 			// mount_setattr(2): idmapping a filesystem needs
 			// CAP_SYS_ADMIN in the user namespace it was mounted in.
-			err = fmt.Errorf("idmap inside a user namespace (the runtime must prepare it with OpenIDMappedMounts): %w", err)
+			err = fmt.Errorf("idmap inside a user namespace (the runtime must open it with OpenMountSource): %w", err)
 		}
 	default:
 		err = mount(src, fdPath(t.fd), "", unix.MS_BIND|o.flags&unix.MS_REC, "", t.name)
@@ -250,7 +268,7 @@ func (s *setup) mountBind(m *specs.Mount, o *mountOpts, detached *os.File) error
 	}
 	defer top.Close()
 	if o.flags&bindRemountFlags != 0 || o.clear&bindRemountFlags != 0 {
-		if err := remountBind(fdPath(top), o.flags&bindRemountFlags, o.clear&bindRemountFlags, t.name); err != nil {
+		if err := setBindFlags(fdPath(top), o.flags&bindRemountFlags, o.clear&bindRemountFlags, t.name); err != nil {
 			return mountErr(m, "remount", err)
 		}
 	}
@@ -300,7 +318,13 @@ func (s *setup) mountFS(m *specs.Mount, o *mountOpts) error {
 	if src == "" {
 		src = m.Type
 	}
-	data := withLabel(o.dataString(), m.Type, s.label)
+	data := o.dataString()
+	if m.Type == "tmpfs" && !t.created {
+		if data, err = keepDirMode(t.fd, data); err != nil {
+			return mountErr(m, "", err)
+		}
+	}
+	data = withLabel(data, m.Type, s.label)
 	err = mount(src, fdPath(t.fd), m.Type, flags, data, t.name)
 	if err != nil && m.Type == "sysfs" && errors.Is(err, unix.EPERM) && s.userNS {
 		// sysfs can only be mounted by the owner of the network namespace:
@@ -329,6 +353,31 @@ func (s *setup) mountFS(m *specs.Mount, o *mountOpts) error {
 		}
 	}
 	return s.finishMount(m, o, top)
+}
+
+// keepDirMode gives a tmpfs mounted over an existing directory that
+// directory's mode, setuid, setgid and sticky bits included, unless the
+// options say mode= themselves (as runc does: "mode=%04o" put before the
+// options, so a later mode= wins). A tmpfs on a directory made for it
+// keeps the kernel's default, 1777.
+func keepDirMode(dir *os.File, data string) (string, error) {
+	for _, opt := range strings.Split(data, ",") {
+		if strings.HasPrefix(opt, "mode=") {
+			return data, nil
+		}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(dir.Fd()), &st); err != nil {
+		return "", &os.PathError{Op: "stat", Path: dir.Name(), Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return data, nil
+	}
+	mode := fmt.Sprintf("mode=%04o", st.Mode&0o7777)
+	if data == "" {
+		return mode, nil
+	}
+	return mode + "," + data, nil
 }
 
 // withBind is o for a bind in place of a filesystem mount: an rbind with

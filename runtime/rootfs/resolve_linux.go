@@ -7,6 +7,7 @@ import (
 	"path"
 	"strings"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 )
@@ -51,6 +52,8 @@ type target struct {
 	parent *os.File // O_PATH handle of the directory holding it
 	base   string   // final component within parent
 	fd     *os.File // O_PATH handle of the destination itself
+	// created says resolve made the destination itself (it was missing).
+	created bool
 }
 
 func (t *target) Close() {
@@ -60,7 +63,10 @@ func (t *target) Close() {
 
 // resolve finds dest inside the root, creating it (with its parent
 // directories, mode 0755) as k says when it is missing. Symbolic links on
-// the way, including the last component, are resolved inside the root.
+// the way, including the last component, are resolved inside the root; a
+// dangling one leads to where it points inside the root, and what is
+// missing there is created (as runc does: images whose /etc/resolv.conf
+// is a link to a file that does not exist yet are bound over that way).
 func (r *root) resolve(dest string, k kind) (*target, error) {
 	dest = containerPath(dest)
 	if dest == "/" {
@@ -73,11 +79,21 @@ func (r *root) resolve(dest string, k kind) (*target, error) {
 	if !errors.Is(err, os.ErrNotExist) || k == kindNone {
 		return nil, err
 	}
-	parent, err := r.mkdirAll(path.Dir(dest))
+	// Where the links lead: SecureJoin follows them lexically, clamped to
+	// the root. It only chooses what to create; the creation and the
+	// final lookup go through handles resolved inside the root, so a
+	// link swapped meanwhile cannot lead outside.
+	create := dest
+	if joined, err := securejoin.SecureJoin(r.path, dest); err == nil {
+		if rel, ok := strings.CutPrefix(joined, strings.TrimSuffix(r.path, "/")+"/"); ok && rel != "" {
+			create = "/" + rel
+		}
+	}
+	parent, err := r.mkdirAll(path.Dir(create))
 	if err != nil {
 		return nil, err
 	}
-	base := path.Base(dest)
+	base := path.Base(create)
 	switch k {
 	case kindDir:
 		err = unix.Mkdirat(int(parent.Fd()), base, 0o755)
@@ -99,7 +115,12 @@ func (r *root) resolve(dest string, k kind) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.targetOf(dest, fd)
+	t, err := r.targetOf(dest, fd)
+	if err != nil {
+		return nil, err
+	}
+	t.created = true
+	return t, nil
 }
 
 // targetOf finds the parent directory of the file fd holds, checking that

@@ -41,11 +41,12 @@ type Options struct {
 	// (unified) directory. Mounts of type cgroup bind these directories. When
 	// nil the process's own cgroups (/proc/self/cgroup) are used.
 	CgroupPaths map[string]string
-	// MountFds holds, by index into spec.Mounts, detached mounts prepared
-	// outside the container's user namespace (see OpenIDMappedMounts).
-	// Prepare moves them into place instead of creating them itself;
-	// ownership of the files passes to Prepare, which closes them.
-	MountFds map[int]*os.File
+	// OpenSource, when set, asks the runtime for the source of
+	// spec.Mounts[i], opened with the runtime's own privileges outside the
+	// container's user namespace (OpenMountSource). Prepare asks, when it
+	// comes to that mount, for every idmapped mount and for a bind source
+	// it cannot reach itself; the file returned is Prepare's to close.
+	OpenSource func(i int) (*os.File, error)
 }
 
 func (o Options) logger() *slog.Logger {

@@ -17,10 +17,13 @@ func Finish(spec *specs.Spec, opts Options) error { return ErrNotSupported }
 // MountOptions returns nil: no mount options outside Linux.
 func MountOptions() []string { return nil }
 
-// OpenIDMappedMounts is only supported on Linux.
-func OpenIDMappedMounts(spec *specs.Spec, bundle string) (map[int]*os.File, error) {
+// OpenMountSource is only supported on Linux.
+func OpenMountSource(spec *specs.Spec, bundle string, i int, mntns *os.File) (*os.File, error) {
 	return nil, ErrNotSupported
 }
+
+// ProcessCgroups is only supported on Linux.
+func ProcessCgroups(pid int) (map[string]string, error) { return nil, ErrNotSupported }
 
 // MountsUnder is only supported on Linux.
 func MountsUnder(dir string) ([]int, error) { return nil, ErrNotSupported }

@@ -80,43 +80,77 @@ func TestDestinationIsRoot(t *testing.T) {
 	}
 }
 
-// TestDanglingSymlinkDestination: a link to a path missing in the root is
-// not followed to the host; the mount fails and nothing appears outside.
+// TestDanglingSymlinkDestination: a mount whose destination is, or passes
+// through, a link to a path missing in the root goes where the link points
+// inside the root, creating what is missing there (as runc 1.1.5 does for
+// an image's /etc/resolv.conf -> ../run/resolvconf/resolv.conf); the link
+// is never followed to the host, where nothing is created or changed.
 func TestDanglingSymlinkDestination(t *testing.T) {
 	b := newBundle(t)
+	rootfs := filepath.Join(b, "rootfs")
 	outside := filepath.Join(t.TempDir(), "outside")
 	mkdirs(t, outside)
-	writeFile(t, filepath.Join(b, "hostfile"), "x")
+	writeFile(t, filepath.Join(b, "hostfile"), "bound")
 	writeFile(t, filepath.Join(outside, "file"), "host")
-	for name, target := range map[string]string{"dir": outside, "file": filepath.Join(outside, "file")} {
-		if err := os.Symlink(target, filepath.Join(b, "rootfs", name)); err != nil {
+	for name, target := range map[string]string{
+		"dir":             outside,
+		"file":            filepath.Join(outside, "file"),
+		"etc/resolv.conf": "../run/resolvconf/resolv.conf",
+		"etc/hosts":       "/../../etc/hosts.real",
+		"etc/chain":       "resolv.conf",
+		"up":              "../../../../../..",
+	} {
+		mkdirs(t, filepath.Dir(filepath.Join(rootfs, name)))
+		os.Remove(filepath.Join(rootfs, name))
+		if err := os.Symlink(target, filepath.Join(rootfs, name)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, m := range []specs.Mount{
-		{Destination: "/dir/mnt", Source: "tmpfs", Type: "tmpfs"},
-		{Destination: "/file", Source: filepath.Join(b, "hostfile"), Type: "none", Options: []string{"bind"}},
-	} {
-		t.Run(m.Destination, func(t *testing.T) {
-			spec := baseSpec()
-			spec.Mounts = append(spec.Mounts, m)
-			rep := runChild(t, &childConfig{Spec: spec, Bundle: b})
-			if !strings.HasPrefix(rep.Err, "mount ") || !strings.Contains(rep.Err, " on "+m.Destination+": ") {
-				t.Errorf("error %q, want one naming the mount on %s", rep.Err, m.Destination)
-			}
-			for _, mi := range rep.Pre {
-				if strings.HasPrefix(mi.Mountpoint, outside) {
-					t.Errorf("mount escaped the root: %s", mi.Mountpoint)
-				}
-			}
-			ents, _ := os.ReadDir(outside)
-			if len(ents) != 1 {
-				t.Errorf("outside holds %v, want only file", ents)
-			}
-			if data, _ := os.ReadFile(filepath.Join(outside, "file")); string(data) != "host" {
-				t.Errorf("host file changed: %q", data)
-			}
-		})
+	hostfile := filepath.Join(b, "hostfile")
+	spec := baseSpec()
+	spec.Mounts = append(spec.Mounts,
+		specs.Mount{Destination: "/dir/mnt", Source: "tmpfs", Type: "tmpfs"},
+		specs.Mount{Destination: "/file", Source: hostfile, Type: "none", Options: []string{"bind"}},
+		specs.Mount{Destination: "/etc/resolv.conf", Source: hostfile, Type: "bind", Options: []string{"rbind", "ro"}},
+		specs.Mount{Destination: "/etc/hosts", Source: hostfile, Type: "bind", Options: []string{"rbind"}},
+		specs.Mount{Destination: "/up/new/dir", Source: "tmpfs", Type: "tmpfs"},
+	)
+	rep := runChild(t, &childConfig{Spec: spec, Bundle: b,
+		Read: []string{"/file", "/etc/resolv.conf", "/etc/chain", "/etc/hosts", "/etc/hosts.real", "/run/resolvconf/resolv.conf", outside + "/file"},
+		Stat: []string{"/etc/resolv.conf"}})
+	if rep.Err != "" {
+		t.Fatalf("prepare/finish: %s", rep.Err)
+	}
+	for _, mi := range rep.Pre {
+		if strings.HasPrefix(mi.Mountpoint, outside) {
+			t.Errorf("mount escaped the root: %s", mi.Mountpoint)
+		}
+	}
+	for _, p := range []string{"/file", "/etc/resolv.conf", "/etc/chain", "/etc/hosts", "/etc/hosts.real", "/run/resolvconf/resolv.conf", outside + "/file"} {
+		if got := rep.Read[p]; got != "bound" {
+			t.Errorf("%s reads %q in the container, want the bound file", p, got)
+		}
+	}
+	if st := rep.Stat["/etc/resolv.conf"]; st.Link != "../run/resolvconf/resolv.conf" {
+		t.Errorf("/etc/resolv.conf: %+v, want the image's link kept", st)
+	}
+	for _, p := range []string{outside + "/mnt", "/new/dir"} {
+		if mountAt(rep.Mounts, p) == nil {
+			t.Errorf("%s: no mount inside the container", p)
+		}
+		if mountAt(rep.Pre, filepath.Join(rootfs, p)) == nil {
+			t.Errorf("%s: not mounted under the root %s", p, rootfs)
+		}
+	}
+	ents, _ := os.ReadDir(outside)
+	if len(ents) != 1 {
+		t.Errorf("outside holds %v, want only file", ents)
+	}
+	if data, _ := os.ReadFile(filepath.Join(outside, "file")); string(data) != "host" {
+		t.Errorf("host file changed: %q", data)
+	}
+	if _, err := os.Stat("/etc/hosts.real"); err == nil {
+		t.Error("/etc/hosts.real created on the host")
 	}
 }
 

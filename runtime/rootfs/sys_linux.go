@@ -79,6 +79,48 @@ func remountBind(target string, set, clear uintptr, name string) error {
 	return mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|flags, "", name)
 }
 
+// lockableFlags are the per-mount flags the kernel locks on the mounts a
+// less privileged mount namespace inherits (mount_namespaces(7) "locked
+// mounts"): a remount must keep them, the atime mode as it is.
+const lockableFlags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC |
+	atimeFlags | unix.MS_NODIRATIME
+
+// setBindFlags gives a new bind mount exactly the per-mount flags its
+// options name: a flag not named (read-only, nosuid, nodev, noexec) is not
+// carried over from the source, as with runc. The atime mode is kept when
+// the options name none (the kernel's default for a remount). When the
+// remount is refused because the mount's flags are locked (a bind in a
+// user namespace of a mount the parent namespace made ro or nosuid), it is
+// retried keeping them, as runc does, unless the options clear a locked
+// flag or name another atime mode: that mount cannot be made as asked.
+func setBindFlags(target string, set, clear uintptr, name string) error {
+	flags := set & bindRemountFlags
+	err := mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|flags, "", name)
+	if err == nil || !errors.Is(err, unix.EPERM) {
+		return err
+	}
+	cur, serr := statfsFlags(target)
+	if serr != nil {
+		return err
+	}
+	locked := cur & lockableFlags
+	if locked&clear != 0 {
+		return err
+	}
+	if flags&atimeFlags != 0 {
+		// statfs(2) has no flag for strictatime: it is neither of the others.
+		curAtime := cur & atimeFlags
+		if curAtime == 0 {
+			curAtime = unix.MS_STRICTATIME
+		}
+		if flags&atimeFlags != curAtime {
+			return err
+		}
+		locked &^= atimeFlags
+	}
+	return mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|flags|locked, "", name)
+}
+
 // mountSetattr is mount_setattr(2) on the mount an O_PATH handle is on.
 func mountSetattr(f *os.File, flags uint, attr *unix.MountAttr, name string) error {
 	err := unix.MountSetattr(int(f.Fd()), "", unix.AT_EMPTY_PATH|flags, attr)

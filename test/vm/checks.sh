@@ -22,7 +22,8 @@ PLAN="spec run-exit-status lifecycle list-and-state memory-max memory-low
 memory-swap memory-enforced pids-max pids-enforced cpu-max cpu-burst
 cpu-weight cpuset io-weight io-max unified hugetlb-max
 devices-default-deny devices-allow-rule cgroupns cgroupspath-relative
-cgroupspath-absolute kill-all rootless-delegated delete-force-running
+cgroupspath-absolute kill-all rootless-delegated rootless-undelegated
+delete-force-running
 pause-resume update events-oom exec delete-removes-cgroup"
 
 # oc runs the CLI with a deadline: a hanging command fails its check
@@ -453,6 +454,35 @@ check_rootless_delegated() {
 	as_rl "ocikit --root /tmp/rl-state delete -f rlc" >/tmp/vmtest.rl.out 2>&1 ||
 		fail "ocikit delete -f as rl: $(tail -n 1 /tmp/vmtest.rl.out)"
 	[ -d "$dir" ] && fail "cgroup $dir still exists after delete -f"
+	return 0
+}
+
+# A rootless container that gets no cgroup of its own (rl's shell sits in
+# /vmtest/rlu, which rl does not own), with the cgroup mount and without
+# the cgroup namespace of runc's rootless config: the mount binds the
+# cgroup the init runs in, the caller's, read-only, instead of failing on
+# the container's missing one.
+check_rootless_undelegated() {
+	mkdir -p $CG/vmtest/rlu || fail "mkdir $CG/vmtest/rlu failed"
+	b=/vm/b/rlu
+	rm -rf $b
+	mkdir -p $b
+	chown 1000:1000 $b
+	su -s /bin/sh rl -c "ocikit spec --rootless -b $b" >/tmp/vmtest.rlu.out 2>&1 ||
+		fail "ocikit spec --rootless as rl: $(tail -n 1 /tmp/vmtest.rlu.out)"
+	jq --arg root "$ROOTFS" '.root.path = $root | .process.terminal = false
+		| .process.args = ["grep", " /sys/fs/cgroup ", "/proc/self/mountinfo"]
+		| .linux.namespaces |= map(select(.type != "cgroup"))
+		| .mounts += [{"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+			"options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}]' \
+		$b/config.json >$b/config.new || fail "jq edit of the rootless config failed"
+	mv $b/config.new $b/config.json
+	sh -c 'echo $$ >'"$CG/vmtest/rlu/cgroup.procs"' && exec su -s /bin/sh rl -c "$0"' \
+		"ocikit --root /tmp/rlu-state run -b $b rlu" >/tmp/vmtest.rlu.out 2>&1 ||
+		fail "ocikit run as rl: $(tail -n 1 /tmp/vmtest.rlu.out)"
+	set -- $(grep ' /sys/fs/cgroup ' /tmp/vmtest.rlu.out | tail -n 1)
+	[ "$4" = /vmtest/rlu ] || fail "the container's /sys/fs/cgroup binds \"$4\", want the caller's /vmtest/rlu: $(tail -n 1 /tmp/vmtest.rlu.out)"
+	case ",$6," in *,ro,*) ;; *) fail "the container's /sys/fs/cgroup is $6, want ro" ;; esac
 	return 0
 }
 
