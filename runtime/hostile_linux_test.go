@@ -3,6 +3,8 @@ package runtime_test
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/ocikit/ocikit/runtime/defaults"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // The hostile-container suite: containers, some holding CAP_SYS_ADMIN,
@@ -221,6 +224,141 @@ func TestHostile(t *testing.T) {
 			t.Fatal("the ocikit binary changed")
 		}
 	})
+
+	// CVE-2025-31133: the container's /dev (here the user's, bound from
+	// the bundle) has /dev/null as a symbolic link to a procfs file, so
+	// masking /proc/keys "with /dev/null" would bind that file over it,
+	// writable (with /proc/sys/kernel/core_pattern: a host escape; here
+	// the namespaced hostname). Masking must refuse anything but the null
+	// device.
+	t.Run("masked-path-devnull-symlink", func(t *testing.T) {
+		e := e.sub(t)
+		dev := userDev(t, map[string]string{"null": "/proc/sys/kernel/hostname"})
+		id := e.id("devnull")
+		_, stderr, err := e.run("create", "--bundle", e.bundle([]string{"true"}, func(s *specs.Spec) {
+			s.Hostname = "hostile-mask"
+			bindDev(s, dev)
+			s.Linux.MaskedPaths = []string{"/proc/keys"}
+		}), id)
+		if err != nil {
+			if !strings.Contains(stderr, "masked path /proc/keys") {
+				t.Errorf("create failed, but not at the masked path: %s", stderr)
+			}
+			return
+		}
+		defer e.run("delete", "--force", id)
+		got := readHead(t, "/proc/"+strconv.Itoa(e.state(id).Pid)+"/root/proc/keys")
+		t.Errorf("create succeeded with /dev/null a symbolic link; /proc/keys reads %q", got)
+	})
+
+	// Masked and read-only paths that are, or pass through, symbolic
+	// links the image put there are refused rather than followed (the
+	// mount would land on what the link names).
+	t.Run("masked-readonly-path-symlink", func(t *testing.T) {
+		e := newEnv(t)
+		for _, l := range [][2]string{{"/etc", "masklink"}, {"/etc/passwd", "filelink"}, {"etc", "rolink"}} {
+			if err := os.Symlink(l[0], filepath.Join(e.rootfs, l[1])); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, tc := range []struct {
+			name   string
+			mutate func(*specs.Spec)
+			want   string
+		}{
+			{"masked-dir", func(s *specs.Spec) { s.Linux.MaskedPaths = []string{"/masklink"} }, "masked path /masklink"},
+			{"masked-file", func(s *specs.Spec) { s.Linux.MaskedPaths = []string{"/filelink"} }, "masked path /filelink"},
+			{"masked-through", func(s *specs.Spec) { s.Linux.MaskedPaths = []string{"/masklink/passwd"} }, "masked path /masklink/passwd"},
+			{"readonly", func(s *specs.Spec) { s.Linux.ReadonlyPaths = []string{"/rolink"} }, "readonly path /rolink"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				e := e.sub(t)
+				e.fails(tc.want, "run", "--bundle", e.bundle([]string{"true"}, tc.mutate), e.id("link"))
+			})
+		}
+		// The paths themselves (not links) are still masked and read-only.
+		out := e.must("run", "--bundle", e.bundle([]string{"sh", "-c", "cat /etc/passwd | wc -c; touch /etc/x 2>/dev/null || echo ro"}, func(s *specs.Spec) {
+			s.Linux.MaskedPaths = []string{"/etc/passwd"}
+			s.Linux.ReadonlyPaths = []string{"/etc"}
+		}), e.id("plain"))
+		if strings.Fields(out)[0] != "0" || !strings.Contains(out, "ro") {
+			t.Errorf("masked /etc/passwd and read-only /etc: %q", out)
+		}
+	})
+
+	// CVE-2025-52565: /dev/console a symbolic link (to another file of
+	// the root) would put the terminal over that file.
+	t.Run("console-symlink", func(t *testing.T) {
+		e := e.sub(t)
+		dev := userDev(t, map[string]string{"console": "/etc/group"})
+		sock := consoleSocket(t)
+		id := e.id("console")
+		_, stderr, err := e.run("create", "--console-socket", sock, "--bundle", e.bundle([]string{"true"}, func(s *specs.Spec) {
+			bindDev(s, dev)
+			s.Process.Terminal = true
+		}), id)
+		if err != nil {
+			if !strings.Contains(stderr, "console") {
+				t.Errorf("create failed, but not at the console: %s", stderr)
+			}
+			return
+		}
+		defer e.run("delete", "--force", id)
+		fi, err := os.Stat("/proc/" + strconv.Itoa(e.state(id).Pid) + "/root/etc/group")
+		t.Errorf("create succeeded with /dev/console a symbolic link; /etc/group is now %v (%v)", fi.Mode(), err)
+	})
+
+	// The runtime's own mounts must not give a container without
+	// CAP_SYS_ADMIN, nor a user-namespaced one with every capability in
+	// its namespace, a way to the host's procfs, sysfs or cgroupfs: they
+	// are read-only or masked, and what the runtime mounted stays locked.
+	t.Run("host-proc-sys-cgroup", func(t *testing.T) {
+		// First strip what the runtime put in the way, then try to write.
+		attack := `busybox umount /proc/timer_list 2>/dev/null && echo "STRIP umount timer_list"
+busybox umount -l /proc/sys 2>/dev/null && echo "STRIP umount proc/sys"
+busybox umount -l /sys/firmware 2>/dev/null && echo "STRIP umount sys/firmware"
+mount -o remount,rw /sys 2>/dev/null && echo "STRIP remount sys"
+mount -o remount,rw,bind /proc/sys 2>/dev/null && echo "STRIP remount proc/sys"
+w() { (printf %s "$2" > "$1") 2>/dev/null && echo "WROTE $1"; }
+w /proc/sys/kernel/printk_ratelimit "$(cat /proc/sys/kernel/printk_ratelimit)"
+w /proc/sys/vm/overcommit_ratio "$(cat /proc/sys/vm/overcommit_ratio)"
+for c in /sys/fs/cgroup/*/ /sys/fs/cgroup/; do mkdir $c/hostile-escape 2>/dev/null && echo "WROTE mkdir $c" && rmdir $c/hostile-escape; w $c/cgroup.procs $$; done
+mkdir /sys/kernel/hostile 2>/dev/null && echo "WROTE mkdir /sys/kernel"
+w /sys/kernel/mm/transparent_hugepage/khugepaged/defrag "$(cat /sys/kernel/mm/transparent_hugepage/khugepaged/defrag)"
+test -n "$(head -c 16 /proc/timer_list 2>/dev/null)" && echo "READ timer_list"
+echo end`
+		for _, tc := range []struct {
+			name   string
+			mutate func(*specs.Spec)
+		}{
+			{"default-caps", nil},
+			{"userns-all-caps", both(userNS(320000), func(s *specs.Spec) {
+				c := s.Process.Capabilities
+				for _, n := range []string{"CAP_SYS_ADMIN", "CAP_NET_ADMIN", "CAP_SYS_PTRACE", "CAP_DAC_READ_SEARCH"} {
+					c.Bounding, c.Effective, c.Permitted = append(c.Bounding, n), append(c.Effective, n), append(c.Permitted, n)
+				}
+			})},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				e := e.sub(t)
+				out := e.must("run", "--bundle", e.bundle([]string{"sh", "-c", attack}, tc.mutate), e.id("hostfs"))
+				if !strings.HasSuffix(out, "end\n") || strings.Contains(out, "WROTE") || strings.Contains(out, "READ") {
+					t.Errorf("reached the host:\n%s", out)
+				}
+				// Without CAP_SYS_ADMIN nothing of the runtime's mounts
+				// goes. With it in its own user namespace the container may
+				// unmount what the runtime mounted there (only mounts
+				// inherited from the host are locked, as with runc); the
+				// kernel still refuses it the host's sysctls, cgroups and
+				// sysfs, which the writes above check.
+				if tc.mutate == nil && strings.Contains(out, "STRIP") {
+					t.Errorf("stripped the runtime's mounts without CAP_SYS_ADMIN:\n%s", out)
+				} else if strings.Contains(out, "STRIP") {
+					t.Logf("user-namespaced container removed runtime mounts:\n%s", out)
+				}
+			})
+		}
+	})
 }
 
 // mustRunning starts a container running sleep with mutate and returns its
@@ -228,4 +366,79 @@ func TestHostile(t *testing.T) {
 func mustRunning(e *env, mutate func(*specs.Spec)) string {
 	id, _ := e.running("sleeper", mutate)
 	return id
+}
+
+// userDev makes a directory to bind onto the container's /dev (the user's
+// /dev: ocikit then creates no devices in it) holding the null device and
+// the symbolic links links (name → target).
+func userDev(t *testing.T, links map[string]string) string {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := links["null"]; !ok {
+		if err := unix.Mknod(filepath.Join(dir, "null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, target := range links {
+		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// bindDev replaces the config's /dev tmpfs with a bind of dir.
+func bindDev(s *specs.Spec, dir string) {
+	for i, m := range s.Mounts {
+		if m.Destination == "/dev" {
+			s.Mounts[i] = specs.Mount{Destination: "/dev", Type: "bind", Source: dir, Options: []string{"rbind"}}
+		}
+	}
+}
+
+func readHead(t *testing.T, p string) string {
+	f, err := os.Open(p)
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	buf := make([]byte, 64)
+	n, _ := io.ReadFull(f, buf)
+	return string(buf[:n])
+}
+
+// consoleSocket listens for console masters (--console-socket) and keeps
+// them open until the test ends.
+func consoleSocket(t *testing.T) string {
+	sock := filepath.Join(t.TempDir(), "console.sock")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.AcceptUnix()
+			if err != nil {
+				return
+			}
+			buf, oob := make([]byte, 256), make([]byte, unix.CmsgSpace(4))
+			_, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
+			c.Close()
+			if err != nil {
+				continue
+			}
+			if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil && len(msgs) == 1 {
+				if fds, err := unix.ParseUnixRights(&msgs[0]); err == nil {
+					for _, fd := range fds {
+						f := os.NewFile(uintptr(fd), "master")
+						t.Cleanup(func() { f.Close() })
+					}
+				}
+			}
+		}
+	}()
+	return sock
 }
