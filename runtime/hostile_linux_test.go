@@ -46,8 +46,11 @@ func userNS(hostID uint32) func(*specs.Spec) {
 // returns its host path.
 func shared(t *testing.T) (string, func(*specs.Spec)) {
 	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o777); err != nil {
-		t.Fatal(err)
+	// A user namespace's root is not the host's: let it reach the directory.
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if err := os.Chmod(d, 0o777); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return dir, func(s *specs.Spec) {
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/shared", Type: "bind", Source: dir, Options: []string{"rbind"}})
@@ -357,6 +360,122 @@ echo end`
 					t.Logf("user-namespaced container removed runtime mounts:\n%s", out)
 				}
 			})
+		}
+	})
+
+	// A container racing the creation of another that shares its root
+	// filesystem (CVE-2021-30465 class): it swaps a directory on the way
+	// to a mount destination for a symbolic link to a host directory, and
+	// a file given as a masked path for a link to /etc/passwd. Mounts must
+	// stay inside the root; the mask must never land on what the link
+	// names; failing create is fine.
+	t.Run("symlink-swap-race", func(t *testing.T) {
+		e := newEnv(t)
+		dir, mnt := shared(t)
+		victim := t.TempDir()
+		vol := t.TempDir()
+		if err := os.WriteFile(filepath.Join(vol, "marker"), []byte("vol"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range []string{"mnt/x", "data"} {
+			if err := os.MkdirAll(filepath.Join(e.rootfs, d), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(e.rootfs, "data/secret"), []byte("secret"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		race := `while test ! -e /shared/stop; do
+rm -rf /mnt/x; ln -s ` + victim + ` /mnt/x; rm -f /mnt/x; mkdir /mnt/x
+rm -f /data/secret; ln -s /etc/passwd /data/secret; rm -f /data/secret; echo secret > /data/secret
+echo -n s >> /shared/swaps
+done`
+		_, pid := e.running("racer", both(mnt, func(s *specs.Spec) { s.Process.Args = []string{"sh", "-c", race} }))
+		refused := 0
+		for range 20 {
+			out, stderr, err := e.run("run", "--bundle", e.bundle([]string{"sh", "-c", "wc -c < /etc/passwd"}, func(s *specs.Spec) {
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt/x/vol", Type: "bind", Source: vol, Options: []string{"bind", "ro"}})
+				s.Linux.MaskedPaths = append(s.Linux.MaskedPaths, "/data/secret")
+			}), e.id("raced"))
+			if err != nil {
+				refused++
+				t.Logf("refused: %s", strings.TrimSpace(stderr))
+				continue
+			}
+			if strings.TrimSpace(out) == "0" {
+				t.Errorf("the mask of /data/secret landed on /etc/passwd")
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, "stop"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		waitGone(t, pid)
+		if ents, _ := os.ReadDir(victim); len(ents) != 0 {
+			t.Errorf("created in the host directory the link named: %v", ents)
+		}
+		if m := hostMountsUnder(t, victim); len(m) != 0 {
+			t.Errorf("mounted on the host: %v", m)
+		}
+		if b, _ := os.ReadFile(filepath.Join(vol, "marker")); string(b) != "vol" {
+			t.Errorf("the volume changed: %q", b)
+		}
+		swaps, _ := os.ReadFile(filepath.Join(dir, "swaps"))
+		if len(swaps) == 0 {
+			t.Fatal("no swap happened: the race was not run")
+		}
+		t.Logf("20 creates raced with %d swaps, %d refused", len(swaps), refused)
+	})
+
+	// Executing /proc/self/fd/N (a descriptor the runtime might leak into
+	// the exec'd process, such as ocikit's own binary) must fail or run
+	// something of the container; the binary stays as it was.
+	t.Run("exec-leaked-fd-program", func(t *testing.T) {
+		e := e.sub(t)
+		before := fileSum(t, e.bin)
+		id, _ := e.running("fdprog", nil)
+		for n := 3; n <= 12; n++ {
+			out, _, err := e.run("exec", id, "/proc/self/fd/"+strconv.Itoa(n))
+			if err == nil {
+				t.Errorf("exec of /proc/self/fd/%d ran: %q", n, out)
+			}
+		}
+		if fileSum(t, e.bin) != before {
+			t.Fatal("the ocikit binary changed")
+		}
+	})
+
+	// The root of a user-namespaced container (CAP_SYS_PTRACE in its
+	// namespace) watches for exec'd processes joining it and tries to read
+	// their environment and descriptors before they execve.
+	t.Run("userns-ptrace-exec", func(t *testing.T) {
+		e := e.sub(t)
+		// A directory of the root filesystem (a bind from the host would
+		// need the user namespace's root to reach the host path).
+		dir := filepath.Join(e.rootfs, "ptracer")
+		if err := os.Mkdir(dir, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		watch := `while test ! -e /ptracer/stop; do for p in /proc/[0-9]*; do
+if test "$(cat $p/comm 2>/dev/null)" = ocikit:exec; then
+  (cat $p/environ; ls $p/fd/) >/dev/null 2>&1 && echo "READ $p" >> /ptracer/log
+fi; done; done`
+		id, pid := e.running("ptracer", both(userNS(330000), func(s *specs.Spec) {
+			s.Process.Args = []string{"sh", "-c", watch}
+			c := s.Process.Capabilities
+			c.Bounding, c.Effective, c.Permitted = append(c.Bounding, "CAP_SYS_PTRACE"), append(c.Effective, "CAP_SYS_PTRACE"), append(c.Permitted, "CAP_SYS_PTRACE")
+		}))
+		for range 15 {
+			e.must("exec", id, "true")
+		}
+		if err := os.WriteFile(filepath.Join(dir, "stop"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		waitGone(t, pid)
+		if log, _ := os.ReadFile(filepath.Join(dir, "log")); len(log) > 0 {
+			t.Errorf("the container read an exec'd process before its execve: %s", log)
 		}
 	})
 }
