@@ -678,18 +678,17 @@ func (s *setup) writeMaps(pid int) error {
 		}
 		return []byte(b.String())
 	}
-	base := "/proc/" + strconv.Itoa(pid)
-	if err := os.WriteFile(base+"/uid_map", format(s.spec.Linux.UIDMappings), 0); err != nil {
+	if err := writeProcPid(pid, "uid_map", format(s.spec.Linux.UIDMappings)); err != nil {
 		return step("uidMappings", err)
 	}
 	if os.Geteuid() != 0 {
 		// An unprivileged user may write gid_map only after denying
 		// setgroups(2) (user_namespaces(7)).
-		if err := os.WriteFile(base+"/setgroups", []byte("deny"), 0); err != nil {
+		if err := writeProcPid(pid, "setgroups", []byte("deny")); err != nil {
 			return step("gidMappings", err)
 		}
 	}
-	if err := os.WriteFile(base+"/gid_map", format(s.spec.Linux.GIDMappings), 0); err != nil {
+	if err := writeProcPid(pid, "gid_map", format(s.spec.Linux.GIDMappings)); err != nil {
 		return step("gidMappings", err)
 	}
 	return nil
