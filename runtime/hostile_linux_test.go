@@ -478,6 +478,42 @@ fi; done; done`
 			t.Errorf("the container read an exec'd process before its execve: %s", log)
 		}
 	})
+
+	// An image whose /proc or /dev is a symbolic link (CVE-2025-52565's
+	// /dev variant): the runtime's procfs must not be mounted where the
+	// link points, and /dev/null and /dev/console must not be looked up
+	// through it.
+	t.Run("image-proc-dev-symlink", func(t *testing.T) {
+		for _, tc := range []struct{ dir, target, want string }{
+			{"proc", "/sys/fs/cgroup", "proc"},
+			{"proc", "/etc", "proc"},
+			{"dev", "/etc", "/dev"},
+			{"dev", "/proc/sys/kernel", "/dev"},
+		} {
+			t.Run(tc.dir+"-"+strings.ReplaceAll(strings.Trim(tc.target, "/"), "/", "-"), func(t *testing.T) {
+				e := newEnv(t)
+				d := filepath.Join(e.rootfs, tc.dir)
+				if err := os.Remove(d); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink(tc.target, d); err != nil {
+					t.Fatal(err)
+				}
+				out, stderr, err := e.run("run", "--bundle", e.bundle([]string{"sh", "-c", "cat /etc/passwd | wc -c; stat -f -c %T /proc /dev"}, nil), e.id("imglink"))
+				if err != nil {
+					if !strings.Contains(stderr, tc.want) {
+						t.Errorf("refused, but not for %s: %s", tc.want, stderr)
+					}
+					t.Logf("refused: %s", strings.TrimSpace(stderr))
+					return
+				}
+				// Run: then everything must be where it belongs.
+				if f := strings.Fields(out); len(f) != 3 || f[0] == "0" || f[1] != "proc" || f[2] != "tmpfs" {
+					t.Errorf("with /%s a link to %s: %q", tc.dir, tc.target, out)
+				}
+			})
+		}
+	})
 }
 
 // mustRunning starts a container running sleep with mutate and returns its
