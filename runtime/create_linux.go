@@ -428,7 +428,7 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 	}
 	attr := &syscall.SysProcAttr{}
 	if plan.viaC && !nsenter.Available {
-		return nil, errorf(ErrNotSupported, "namespaces given by path and time namespaces need ocikit built with cgo")
+		return nil, errorf(ErrNotSupported, "user namespaces, namespaces given by path and time namespaces need ocikit built with cgo")
 	}
 	if plan.viaC {
 		planText := s.nsenterPlan(cfg.SyncFD)
