@@ -86,7 +86,11 @@ func planNamespaces(l *specs.Linux) (*nsPlan, error) {
 		}
 		p.joins = append(p.joins, ns)
 	}
-	p.viaC = len(p.joins) > 0 || p.has[specs.TimeNamespace]
+	// A new user namespace too, as runc does: nsenter unshares it after
+	// execve, so the init runs as the runtime's user (not the container's
+	// root, whose host uid others may share) until it is non-dumpable,
+	// and is dumpable only while the runtime writes its id maps.
+	p.viaC = len(p.joins) > 0 || p.has[specs.TimeNamespace] || p.newNS[specs.UserNamespace]
 	// Joining or unsharing a pid or time namespace affects only the
 	// children of the caller: nsenter forks the init once.
 	p.fork = p.viaC && (p.has[specs.PIDNamespace] || p.has[specs.TimeNamespace])
@@ -412,15 +416,20 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 		cmd.Stderr = orStd(s.o.Stderr, os.Stderr)
 	}
 	cmd.Env = []string{initFDEnv + "=" + strconv.Itoa(cfgFD)}
-	if !plan.has[specs.UserNamespace] {
-		// In a user namespace the init needs to write its own /proc files
-		// (a non-dumpable process's belong to the host's root) and its
-		// root cannot write the host's binary anyway.
-		cmd.Env = append(cmd.Env, "_OCIKIT_NODUMP=1")
+	// Non-dumpable from its first instruction to execve (nsenter), so
+	// that no process of the container, and none with the same host uid as
+	// a user-namespaced container's root, can ptrace it or open its
+	// /proc/<pid>/exe and descriptors (CVE-2019-5736). What it must write
+	// in its own /proc meanwhile is written by nsenter before
+	// (oom_score_adj, timens_offsets) or by the runtime while nsenter
+	// makes it dumpable for that moment (uid_map, gid_map).
+	cmd.Env = append(cmd.Env, "_OCIKIT_NODUMP=1")
+	if spec.Process != nil && spec.Process.OOMScoreAdj != nil {
+		cmd.Env = append(cmd.Env, oomEnv+"="+strconv.Itoa(*spec.Process.OOMScoreAdj))
 	}
 	attr := &syscall.SysProcAttr{}
 	if plan.viaC && !nsenter.Available {
-		return nil, errorf(ErrNotSupported, "namespaces given by path and time namespaces need ocikit built with cgo")
+		return nil, errorf(ErrNotSupported, "user namespaces, namespaces given by path and time namespaces need ocikit built with cgo")
 	}
 	if plan.viaC {
 		planText := s.nsenterPlan(cfg.SyncFD)
@@ -691,18 +700,17 @@ func (s *setup) writeMaps(pid int) error {
 		}
 		return []byte(b.String())
 	}
-	base := "/proc/" + strconv.Itoa(pid)
-	if err := os.WriteFile(base+"/uid_map", format(s.spec.Linux.UIDMappings), 0); err != nil {
+	if err := writeProcPid(pid, "uid_map", format(s.spec.Linux.UIDMappings)); err != nil {
 		return step("uidMappings", err)
 	}
 	if os.Geteuid() != 0 {
 		// An unprivileged user may write gid_map only after denying
 		// setgroups(2) (user_namespaces(7)).
-		if err := os.WriteFile(base+"/setgroups", []byte("deny"), 0); err != nil {
+		if err := writeProcPid(pid, "setgroups", []byte("deny")); err != nil {
 			return step("gidMappings", err)
 		}
 	}
-	if err := os.WriteFile(base+"/gid_map", format(s.spec.Linux.GIDMappings), 0); err != nil {
+	if err := writeProcPid(pid, "gid_map", format(s.spec.Linux.GIDMappings)); err != nil {
 		return step("gidMappings", err)
 	}
 	return nil

@@ -213,7 +213,7 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 	// to the container's init afterwards: a recycled pid cannot slip in.
 	// nsenter reopens them through /proc/self/fd.
 	var plan strings.Builder
-	fork, userNS := false, false
+	fork := false
 	for _, ns := range spec.Linux.Namespaces {
 		name, ok := nsFiles[ns.Type]
 		if !ok {
@@ -233,8 +233,6 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 		case specs.PIDNamespace, specs.TimeNamespace:
 			// They apply to the children of the caller only.
 			fork = true
-		case specs.UserNamespace:
-			userNS = true
 		}
 	}
 	root, err := os.OpenFile("/proc/"+strconv.Itoa(initPid)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -329,11 +327,13 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 		return nil, fmt.Errorf("nsenter pipe: %w", err)
 	}
 	cmd.Env = []string{execFDEnv + "=" + strconv.Itoa(cfgFD), "_OCIKIT_NSENTER=" + strconv.Itoa(addFile(pr))}
-	if !userNS {
-		// Non-dumpable until execve (CVE-2019-5736), as the init. In a
-		// user namespace the process must be able to write its own /proc
-		// files (oom_score_adj); its root cannot write the binary anyway.
-		cmd.Env = append(cmd.Env, "_OCIKIT_NODUMP=1")
+	// Non-dumpable until execve (CVE-2019-5736), as the init, in a user
+	// namespace too: the container's root holds CAP_SYS_PTRACE there and
+	// could otherwise attach to the process while it still holds the
+	// runtime's descriptors. nsenter writes oom_score_adj before that.
+	cmd.Env = append(cmd.Env, "_OCIKIT_NODUMP=1")
+	if p.OOMScoreAdj != nil {
+		cmd.Env = append(cmd.Env, oomEnv+"="+strconv.Itoa(*p.OOMScoreAdj))
 	}
 	cmd.ExtraFiles = files
 	attr := &syscall.SysProcAttr{}

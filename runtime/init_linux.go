@@ -286,13 +286,14 @@ func closeOnExecFrom(lowfd int) error {
 		return nil
 	}
 	// Kernels before 5.11, or a seccomp profile (loaded already without
-	// noNewPrivileges) that predates close_range(2).
-	ents, err := os.ReadDir("/proc/self/fd")
+	// noNewPrivileges) that predates close_range(2). The list comes from
+	// a verified procfs: the container's /proc/self/fd could hide some.
+	fds, err := process.OpenDescriptors()
 	if err != nil {
 		return err
 	}
-	for _, e := range ents {
-		if fd, err := strconv.Atoi(e.Name()); err == nil && fd >= lowfd {
+	for _, fd := range fds {
+		if fd >= lowfd {
 			unix.CloseOnExec(fd)
 		}
 	}

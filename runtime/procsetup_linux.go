@@ -1,8 +1,12 @@
 package runtime
 
 import (
+	"fmt"
 	"os"
+	"strconv"
+	"strings"
 
+	"github.com/ocikit/ocikit/runtime/nsenter"
 	"github.com/ocikit/ocikit/runtime/process"
 	"github.com/ocikit/ocikit/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -23,7 +27,7 @@ func setupProcess(p *specs.Process, personality *specs.LinuxPersonality, memPoli
 	// Read while the process is still root, as runc reads /etc/passwd
 	// before it switches to the user.
 	p.Env = process.Environ(p.Env, func() string { return process.HomeDir("/etc/passwd", p.User.UID) })
-	if err := process.SetOOMScoreAdj(p.OOMScoreAdj); err != nil {
+	if err := setOOMScoreAdj(p.OOMScoreAdj); err != nil {
 		return "", step("oomScoreAdj", err)
 	}
 	if err := process.SetScheduler(p.Scheduler); err != nil {
@@ -87,9 +91,46 @@ func setupProcess(p *specs.Process, personality *specs.LinuxPersonality, memPoli
 	if err := unix.Chdir(cwd); err != nil {
 		return "", step("cwd", &os.PathError{Op: "chdir", Path: cwd, Err: err})
 	}
+	// A cwd such as /proc/self/fd/N lands on whatever descriptor N is at
+	// this moment: one the runtime holds (a procfs handle, a namespace or
+	// a host directory) would leave the program outside its root, where
+	// ".." climbs further (CVE-2024-21626). getcwd(2) tells: it answers
+	// "(unreachable)…" (unix.Getwd: ENOENT) for a directory outside the
+	// root.
+	if wd, err := unix.Getwd(); err != nil || !strings.HasPrefix(wd, "/") {
+		return "", step("cwd", fmt.Errorf("%s is outside the container's root filesystem", cwd))
+	}
 	path, err := lookPath(p.Args[0], p.Env)
 	if err != nil {
 		return "", step("exec", err)
 	}
 	return path, nil
+}
+
+// oomEnv carries process.oomScoreAdj to the nsenter constructor of the init
+// or exec'd process, which writes it to the runtime's /proc before joining
+// any namespace; oomErrEnv is its errno when that failed.
+const (
+	oomEnv    = "_OCIKIT_OOM"
+	oomErrEnv = "_OCIKIT_OOMERR"
+)
+
+// setOOMScoreAdj reports what nsenter did with process.oomScoreAdj, or,
+// in a build without it, writes it through a verified procfs handle.
+// Never through the container's /proc: a container holding
+// CAP_SYS_ADMIN can cover it before an exec (CVE-2025-52881).
+func setOOMScoreAdj(adj *int) error {
+	if !nsenter.Available {
+		return process.SetOOMScoreAdj(adj)
+	}
+	v, failed := os.LookupEnv(oomErrEnv)
+	os.Unsetenv(oomErrEnv)
+	if adj == nil || !failed {
+		return nil
+	}
+	errno, err := strconv.Atoi(v)
+	if err != nil {
+		return fmt.Errorf("set %d: %s", *adj, v)
+	}
+	return fmt.Errorf("set %d: %w", *adj, &os.PathError{Op: "write", Path: "/proc/self/oom_score_adj", Err: unix.Errno(errno)})
 }

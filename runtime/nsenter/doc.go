@@ -20,8 +20,16 @@
 // runtime answers with one packet), {"type":"pid","pid":N} (the process
 // forked for the container) and {"type":"error","msg":"..."}.
 //
-// With _OCIKIT_NODUMP set the constructor makes the init non-dumpable before
-// anything else, so that no process of the container can open
-// /proc/<init>/exe while the init still runs ocikit's binary
-// (CVE-2019-5736); execve(2) of the user's program makes it dumpable again.
+// With _OCIKIT_NODUMP set the constructor makes the process non-dumpable
+// before it joins or creates any namespace, so that no process of the
+// container (nor one sharing the host uid of a user-namespaced container's
+// root) can ptrace it or open /proc/<init>/exe and its descriptors while it
+// still runs ocikit's binary (CVE-2019-5736); execve(2) of the user's
+// program makes it dumpable again. It is dumpable again only while the
+// runtime writes the id maps of a user namespace it unshared. What the
+// process must write in its own /proc is written before: _OCIKIT_OOM
+// (process.oomScoreAdj, to /proc/self/oom_score_adj; a failure is left in
+// _OCIKIT_OOMERR as an errno for the Go side to report) and the time
+// namespace offsets, both through the runtime's /proc, checked to be a
+// procfs, never a /proc of a joined mount namespace (CVE-2025-52881).
 package nsenter

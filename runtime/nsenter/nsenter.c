@@ -11,10 +11,15 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
+#endif
+
+#ifndef PROC_SUPER_MAGIC
+#define PROC_SUPER_MAGIC 0x9fa0
 #endif
 
 #define MAXJOIN 16
@@ -90,14 +95,61 @@ static int nstype(const char *t)
 	return 0;
 }
 
-static void writefile(const char *path, const char *data)
+/* openproc opens a file of the runtime's own /proc for writing, checking
+ * that it is on a procfs. Called before any namespace is joined: the /proc
+ * of a mount namespace joined later may be a container's, covered by its
+ * own files (CVE-2025-52881). Returns -errno on failure. */
+static int openproc(const char *path)
 {
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	struct statfs sfs;
+	int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		fail("open", path, errno);
-	if (write(fd, data, strlen(data)) < 0)
-		fail("write", path, errno);
-	close(fd);
+		return -errno;
+	if (fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC) {
+		close(fd);
+		return -EXDEV;
+	}
+	return fd;
+}
+
+/* setoom writes process.oomScoreAdj (_OCIKIT_OOM) to /proc/self/oom_score_adj
+ * while the process is still in the runtime's namespaces and may write its
+ * own /proc files (a non-dumpable process in a user namespace it entered
+ * after execve may not: they belong to the host's root then), as runc's
+ * nsexec does. A failure is left in _OCIKIT_OOMERR (an errno) for the Go
+ * side to report with the other process attributes. */
+static void setoom(void)
+{
+	const char *val = getenv("_OCIKIT_OOM");
+	char num[16];
+	int fd, err = 0;
+
+	if (val == NULL)
+		return;
+	fd = openproc("/proc/self/oom_score_adj");
+	if (fd < 0)
+		err = -fd;
+	else if (write(fd, val, strlen(val)) < 0)
+		err = errno;
+	if (fd >= 0)
+		close(fd);
+	unsetenv("_OCIKIT_OOM");
+	if (err) {
+		snprintf(num, sizeof(num), "%d", err);
+		setenv("_OCIKIT_OOMERR", num, 1);
+	}
+}
+
+/* nodump makes the process non-dumpable when _OCIKIT_NODUMP asks for it
+ * (see doc.go) and reports whether it stays dumpable. */
+static int nodump(void)
+{
+	if (getenv("_OCIKIT_NODUMP") == NULL)
+		return 1;
+	unsetenv("_OCIKIT_NODUMP");
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		_exit(1);
+	return 0;
 }
 
 void ocikit_nsenter(void)
@@ -105,7 +157,7 @@ void ocikit_nsenter(void)
 	const char *env = getenv("_OCIKIT_NSENTER");
 	char line[4352];
 	FILE *f;
-	int planfd, i, n = 0, unshare_flags = 0, dofork = 0, dumpable;
+	int planfd, i, n = 0, unshare_flags = 0, dofork = 0, dumpable, timensfd = -1;
 	int joinfd[MAXJOIN], jointype[MAXJOIN];
 	char *joinpath[MAXJOIN];
 	char offsets[8192] = "";
@@ -113,16 +165,11 @@ void ocikit_nsenter(void)
 	/* The init runs from /proc/self/fd/N: name it for ps(1). */
 	if (getenv("_OCIKIT_INITFD") != NULL)
 		prctl(PR_SET_NAME, "ocikit:init", 0, 0, 0);
-	if (getenv("_OCIKIT_NODUMP") != NULL) {
-		dumpable = 0;
-		unsetenv("_OCIKIT_NODUMP");
-		if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-			_exit(1);
-	} else {
-		dumpable = 1;
-	}
-	if (env == NULL)
+	if (env == NULL) {
+		setoom();
+		nodump();
 		return;
+	}
 	planfd = atoi(env);
 	unsetenv("_OCIKIT_NSENTER");
 	f = fdopen(planfd, "r");
@@ -154,6 +201,18 @@ void ocikit_nsenter(void)
 	}
 	fclose(f);
 
+	/* timens_offsets too is opened now, in the runtime's /proc and while
+	 * the file is still ours (after unshare(CLONE_NEWUSER) a non-dumpable
+	 * process's /proc files belong to the host's root); the write checks
+	 * CAP_SYS_TIME against the credentials of the opener. */
+	if (offsets[0]) {
+		timensfd = openproc("/proc/self/timens_offsets");
+		if (timensfd < 0)
+			fail("open", "/proc/self/timens_offsets", -timensfd);
+	}
+	/* Both while the process may still write its own /proc files. */
+	setoom();
+	dumpable = nodump();
 	/* Open every path first: they name files in the runtime's mount
 	 * namespace (config-linux.md), which joining a mount namespace hides. */
 	for (i = 0; i < n; i++) {
@@ -202,8 +261,11 @@ void ocikit_nsenter(void)
 	}
 	if (unshare_flags && unshare(unshare_flags) < 0)
 		fail("unshare namespaces", NULL, errno);
-	if (offsets[0])
-		writefile("/proc/self/timens_offsets", offsets);
+	if (timensfd >= 0) {
+		if (write(timensfd, offsets, strlen(offsets)) < 0)
+			fail("write", "/proc/self/timens_offsets", errno);
+		close(timensfd);
+	}
 	if (dofork) {
 		pid_t pid = fork();
 		if (pid < 0)

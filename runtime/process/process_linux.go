@@ -157,7 +157,7 @@ func HomeDir(path string, uid uint32) string {
 // setgroupsAllowed reports whether setgroups(2) may be called: not in a user
 // namespace whose /proc/self/setgroups says "deny".
 func setgroupsAllowed() bool {
-	b, err := os.ReadFile("/proc/self/setgroups")
+	b, err := readProc(procSelf, "setgroups")
 	if err != nil {
 		return true // no user namespace support: setgroups is governed by CAP_SETGID only
 	}
@@ -192,7 +192,7 @@ func ApplyCapabilities(c *specs.LinuxCapabilities, opts ...Option) error {
 	if err != nil {
 		return fmt.Errorf("process: capabilities: %w", err)
 	}
-	if err := cur.Load(); err != nil {
+	if err := loadCaps(cur, last); err != nil {
 		return fmt.Errorf("process: read capabilities: %w", err)
 	}
 	warned := map[string]bool{}
@@ -284,6 +284,39 @@ func ApplyCapabilities(c *specs.LinuxCapabilities, opts ...Option) error {
 	return nil
 }
 
+// loadCaps fills c with the calling thread's capability sets from the
+// kernel itself (capget(2), PR_CAPBSET_READ, PR_CAP_AMBIENT_IS_SET), not
+// from /proc/self/status as capability's Load does: in exec that would be
+// the container's /proc, which a container holding CAP_SYS_ADMIN can cover
+// with a status file of its own.
+func loadCaps(c capability.Capabilities, last capability.Cap) error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return os.NewSyscallError("capget", err)
+	}
+	c.Clear(capability.CAPS | capability.BOUNDS | capability.AMBS)
+	for i := capability.Cap(0); i <= last; i++ {
+		w, bit := i/32, uint32(1)<<(i%32)
+		if data[w].Effective&bit != 0 {
+			c.Set(capability.EFFECTIVE, i)
+		}
+		if data[w].Permitted&bit != 0 {
+			c.Set(capability.PERMITTED, i)
+		}
+		if data[w].Inheritable&bit != 0 {
+			c.Set(capability.INHERITABLE, i)
+		}
+		if r, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(i), 0, 0, 0); err == nil && r == 1 {
+			c.Set(capability.BOUNDING, i)
+		}
+		if r, err := unix.PrctlRetInt(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_IS_SET, uintptr(i), 0, 0); err == nil && r == 1 {
+			c.Set(capability.AMBIENT, i)
+		}
+	}
+	return nil
+}
+
 // grantable reports whether the caller, with capabilities cur, can put cp
 // in set which: nothing adds to the bounding set, and capset(2) keeps the
 // permitted set, and the inheritable one short of CAP_SETPCAP, within
@@ -307,13 +340,16 @@ func SetNoNewPrivileges() error {
 	return nil
 }
 
-// SetOOMScoreAdj writes process.oomScoreAdj to /proc/self/oom_score_adj;
-// nil leaves it unchanged, as config.md requires.
+// SetOOMScoreAdj writes process.oomScoreAdj to /proc/self/oom_score_adj
+// of a verified procfs; nil leaves it unchanged, as config.md requires.
+// (ocikit's init and exec have it written by the nsenter constructor,
+// before they join the container's namespaces; this is for builds
+// without it.)
 func SetOOMScoreAdj(adj *int) error {
 	if adj == nil {
 		return nil
 	}
-	if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*adj)), 0); err != nil {
+	if err := writeProc(procSelf, "oom_score_adj", []byte(strconv.Itoa(*adj))); err != nil {
 		return fmt.Errorf("process: set oomScoreAdj %d: %w", *adj, err)
 	}
 	return nil
@@ -350,12 +386,12 @@ func SetScheduler(s *specs.Scheduler) error {
 
 // forEachThread runs f for every thread of this process.
 func forEachThread(f func(tid int) error) error {
-	ents, err := os.ReadDir("/proc/self/task")
+	names, err := readProcDir(procSelf, "task")
 	if err != nil {
 		return f(0)
 	}
-	for _, e := range ents {
-		tid, err := strconv.Atoi(e.Name())
+	for _, n := range names {
+		tid, err := strconv.Atoi(n)
 		if err != nil {
 			continue
 		}
@@ -455,8 +491,8 @@ func ApplyAppArmor(profile string) error {
 		return fmt.Errorf("%w: %q", ErrAppArmorUnavailable, profile)
 	}
 	data := []byte("exec " + profile)
-	for _, p := range []string{"/proc/thread-self/attr/apparmor/exec", "/proc/thread-self/attr/exec"} {
-		err := os.WriteFile(p, data, 0)
+	for _, p := range []string{"attr/apparmor/exec", "attr/exec"} {
+		err := writeProc(procThreadSelf, p, data)
 		if err == nil {
 			return nil
 		}
@@ -487,7 +523,7 @@ func SetSELinuxLabel(label string) error {
 	if !SELinuxEnabled() {
 		return fmt.Errorf("%w: %q", ErrSELinuxUnavailable, label)
 	}
-	if err := os.WriteFile("/proc/thread-self/attr/exec", []byte(label), 0); err != nil {
+	if err := writeProc(procThreadSelf, "attr/exec", []byte(label)); err != nil {
 		return fmt.Errorf("process: selinux label %q: %w", label, err)
 	}
 	return nil
@@ -502,11 +538,11 @@ func WriteSysctls(sysctl map[string]string) error {
 		if SysctlNamespace(k) == "" || strings.Contains(k, "..") {
 			return invalid("sysctl %q: not namespaced, it would change the host", k)
 		}
-		p := "/proc/sys/" + strings.ReplaceAll(k, ".", "/")
+		p := "sys/" + strings.ReplaceAll(k, ".", "/")
 		if strings.Contains(k, "/") {
-			p = "/proc/sys/" + k
+			p = "sys/" + k
 		}
-		if err := os.WriteFile(p, []byte(sysctl[k]), 0); err != nil {
+		if err := writeProc(procRoot, p, []byte(sysctl[k])); err != nil {
 			return fmt.Errorf("process: sysctl %s=%s: %w", k, sysctl[k], err)
 		}
 	}

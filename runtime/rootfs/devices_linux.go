@@ -233,17 +233,3 @@ func (s *setup) procMounted() bool {
 	var st unix.Statfs_t
 	return unix.Fstatfs(int(f.Fd()), &st) == nil && st.Type == unix.PROC_SUPER_MAGIC
 }
-
-// console binds the pty slave onto /dev/console (config-linux.md "Default
-// Devices").
-func (s *setup) console() error {
-	t, err := s.root.resolve("/dev/console", kindFile)
-	if err != nil {
-		return fmt.Errorf("console: %w", err)
-	}
-	defer t.Close()
-	if err := mount(s.opts.Console, fdPath(t.fd), "", unix.MS_BIND, "", t.name); err != nil {
-		return fmt.Errorf("console %s: %w", s.opts.Console, err)
-	}
-	return nil
-}

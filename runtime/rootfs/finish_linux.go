@@ -53,15 +53,21 @@ func Finish(spec *specs.Spec, opts Options) error {
 			}
 		}
 	}
-	if spec.Linux != nil {
+	if spec.Linux != nil && len(spec.Linux.MaskedPaths)+len(spec.Linux.ReadonlyPaths) > 0 {
+		// The paths are resolved below the new root, by handle (mask_linux.go).
+		root, err := os.OpenFile("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open root: %w", err)
+		}
+		defer root.Close()
 		label := mountLabel(spec)
 		for _, p := range spec.Linux.MaskedPaths {
-			if err := maskPath(p, label); err != nil {
+			if err := maskPath(root, p, label); err != nil {
 				return fmt.Errorf("masked path %s: %w", p, err)
 			}
 		}
 		for _, p := range spec.Linux.ReadonlyPaths {
-			if err := readonlyPath(p); err != nil {
+			if err := readonlyPath(root, p); err != nil {
 				return fmt.Errorf("readonly path %s: %w", p, err)
 			}
 		}
@@ -219,31 +225,4 @@ func moveRoot() error {
 		return &os.PathError{Op: "chdir", Path: "/", Err: err}
 	}
 	return nil
-}
-
-// maskPath covers p (config-linux.md "Masked Paths"): /dev/null over a
-// file, an empty read-only tmpfs over a directory. A missing path is
-// nothing to mask.
-func maskPath(p, label string) error {
-	err := mount("/dev/null", p, "", unix.MS_BIND, "", p)
-	if errors.Is(err, unix.ENOTDIR) {
-		err = mount("tmpfs", p, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, withLabel("", "tmpfs", label), p)
-	}
-	if errors.Is(err, unix.ENOENT) {
-		return nil
-	}
-	return err
-}
-
-// readonlyPath binds p onto itself and remounts the bind read-only
-// (config-linux.md "Readonly Paths"); a missing path is skipped.
-func readonlyPath(p string) error {
-	err := mount(p, p, "", unix.MS_BIND|unix.MS_REC, "", p)
-	if errors.Is(err, unix.ENOENT) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	return remountBind(p, unix.MS_RDONLY, 0, p)
 }
