@@ -38,6 +38,19 @@ func publicState(rec *record) *State {
 	return &st
 }
 
+// livePids counts the processes of pids that are neither gone nor
+// zombies (a zombie holds its cgroup until its parent reaps it, but is
+// dead: Destroy waits for that).
+func livePids(pids []int) int {
+	n := 0
+	for _, p := range pids {
+		if _, st, err := procStat(p); err == nil && st != 'Z' && st != 'X' {
+			n++
+		}
+	}
+	return n
+}
+
 // List returns the state of every container under the root, by id.
 func (r *Runtime) List(ctx context.Context) ([]State, error) {
 	ents, err := os.ReadDir(r.root)
@@ -275,15 +288,29 @@ func (r *Runtime) destroy(ctx context.Context, dir string, rec *record) error {
 	if rec.Cgroup != nil {
 		m, err := cgroups.Load(*rec.Cgroup)
 		if err == nil {
-			// Processes outside the container's pid namespace (or when it
-			// has none) survive the init.
+			shared := false
 			if pids, perr := m.Pids(); perr == nil && len(pids) > 0 {
-				r.signalAll(rec, unix.SIGKILL)
-				for _, p := range pids {
-					killWait(p, 0)
+				if rec.OwnPidNS && rec.State.Pid > 0 && livePids(pids) > 0 {
+					// The init's death took its whole pid namespace with it
+					// (the kernel waits for them before the init exits):
+					// what is left belongs to another container sharing the
+					// cgroupsPath (config-linux.md "Cgroups path": the same
+					// value attaches to the same place). Not ours to kill;
+					// the last one out removes the cgroup.
+					shared = true
+					r.log.Debug("cgroup shared with other processes: left in place", "container", rec.State.ID)
+				} else {
+					// Without a pid namespace of its own (or with the init
+					// unknown) the container's processes survive the init.
+					r.signalAll(rec, unix.SIGKILL)
+					for _, p := range pids {
+						killWait(p, 0)
+					}
 				}
 			}
-			err = m.Destroy()
+			if !shared {
+				err = m.Destroy()
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("delete: remove cgroup: %w", err)

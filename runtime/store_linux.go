@@ -37,6 +37,11 @@ type record struct {
 	// mounts are in the runtime's mount table, under its root filesystem,
 	// and delete unmounts them.
 	HostMounts *hostMounts `json:"hostMounts,omitempty"`
+	// OwnPidNS says the container has a pid namespace of its own: when
+	// its init dies the kernel kills every process of the namespace, so
+	// a process left in the cgroup after that is another's (containers
+	// may share a cgroupsPath) and delete leaves it alone, as runc does.
+	OwnPidNS bool `json:"ownPidNS,omitempty"`
 
 	spec *specs.Spec
 }
