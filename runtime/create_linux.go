@@ -39,7 +39,14 @@ type Container struct {
 // namespaces, cgroup, root filesystem and process attributes are set up and
 // its init waits for Start. On failure nothing is left behind.
 func (r *Runtime) Create(ctx context.Context, id, bundle string, o CreateOptions) (*Container, error) {
-	return r.create(ctx, id, bundle, o, false)
+	c, err := r.create(ctx, id, bundle, o, false)
+	if err == nil && o.PidfdSocket != "" {
+		if err = sendPidfd(o.PidfdSocket, c.Pid); err != nil {
+			r.deleteQuiet(ctx, id)
+			return nil, err
+		}
+	}
+	return c, err
 }
 
 var nsFlags = map[specs.LinuxNamespaceType]uintptr{

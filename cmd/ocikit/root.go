@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -36,7 +37,17 @@ layer unpack and repack, bundle conversion) and validation of both.`,
 		Version:           versionString(),
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return g.setup(cmd) },
 		PersistentPostRun: func(*cobra.Command, []string) { g.close() },
+		// Without a command: the help, as runc. An unknown command exits
+		// 3, as runc's (urfave/cli's "No help topic").
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return &exitError{code: 3, err: fmt.Errorf("unknown command %q: see ocikit --help", args[0])}
+			}
+			return cmd.Help()
+		},
 	}
+	root.SetHelpCommand(newHelpCmd())
 	root.SetVersionTemplate("{{.Version}}\n")
 	f := root.PersistentFlags()
 	f.StringVar(&g.root, "root", defaultRoot(), "directory for container state (tmpfs recommended)")
@@ -45,6 +56,11 @@ layer unpack and repack, bundle conversion) and validation of both.`,
 	f.BoolVar(&g.debug, "debug", false, "log debug messages")
 	f.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "use systemd for cgroups (cgroupsPath slice:prefix:name)")
 	f.StringVar(&g.rootless, "rootless", "auto", "ignore cgroup permission errors: true, false or auto")
+	// runc's --criu names the criu binary for checkpoint and restore
+	// (hidden and ignored since runc 1.2). ocikit has neither yet: the
+	// flag is accepted so that callers passing it work, and ignored.
+	f.String("criu", "criu", "accepted and ignored (no checkpoint/restore yet)")
+	f.MarkHidden("criu")
 
 	root.AddCommand(
 		newVersionCmd(),
@@ -57,6 +73,23 @@ layer unpack and repack, bundle conversion) and validation of both.`,
 		newValidateConfigCmd(),
 	)
 	return root
+}
+
+// newHelpCmd is `help [COMMAND]` (alias h, as runc's); an unknown topic
+// exits 3, as runc's.
+func newHelpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "help [command]",
+		Aliases: []string{"h"},
+		Short:   "Help about any command",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			target, rest, err := cmd.Root().Find(args)
+			if err != nil || target == nil || len(rest) > 0 {
+				return &exitError{code: 3, err: fmt.Errorf("no help topic for %q", strings.Join(args, " "))}
+			}
+			return target.Help()
+		},
+	}
 }
 
 func defaultRoot() string {
@@ -95,10 +128,15 @@ func (g *globals) setup(*cobra.Command) error {
 	return nil
 }
 
-// lowerLevel writes levels as runc's logrus does ("error", "warning"):
+// lowerLevel writes times and levels as runc's logrus does (RFC 3339 to
+// the second; "error", "warning"):
 // containerd's go-runc takes the runtime's last error from the --log file
 // only from records whose level is exactly "error".
-func lowerLevel(_ []string, a slog.Attr) slog.Attr {
+func lowerLevel(groups []string, a slog.Attr) slog.Attr {
+	if a.Key == slog.TimeKey && len(groups) == 0 {
+		// logrus's default time format.
+		return slog.String(a.Key, a.Value.Time().Format(time.RFC3339))
+	}
 	if a.Key == slog.LevelKey {
 		if l, ok := a.Value.Any().(slog.Level); ok {
 			switch {
