@@ -219,6 +219,7 @@ func TestRuncCompatLifecycle(t *testing.T) {
 			runcPid, ocikitPid = statePid(t, r), statePid(t, o)
 		}},
 		{"kill 0 running", []string{"kill", "ID", "0"}, sameCode},
+		{"events --stats", []string{"events", "--stats", "ID"}, sameEventKeys},
 		{"ps json", []string{"ps", "--format", "json", "ID"}, samePsJSON},
 		{"ps table header", []string{"ps", "ID"}, func(t *testing.T, r, o result) {
 			sameCode(t, r, o)
@@ -418,4 +419,51 @@ func waitExit(t *testing.T, pid int) {
 			return
 		}
 	}
+}
+
+// sameEventKeys: events --stats has runc's type, id and the same sections
+// of data, with the same fields in cpu.usage and memory.
+func sameEventKeys(t *testing.T, r, o result) {
+	t.Helper()
+	sameCode(t, r, o)
+	rk, ok := objectKeys(t, []byte(r.stdout)), objectKeys(t, []byte(o.stdout))
+	if strings.Join(rk, ",") != strings.Join(ok, ",") {
+		t.Errorf("event fields: runc %v, ocikit %v", rk, ok)
+	}
+	var re, oe struct {
+		Type string
+		Data struct {
+			CPU struct {
+				Usage json.RawMessage
+			}
+			Memory json.RawMessage
+		}
+	}
+	json.Unmarshal([]byte(r.stdout), &re)
+	json.Unmarshal([]byte(o.stdout), &oe)
+	if re.Type != oe.Type {
+		t.Errorf("type: runc %q, ocikit %q", re.Type, oe.Type)
+	}
+	pairs := []struct {
+		name string
+		r, o []byte
+	}{
+		{"data", dataOf(t, r.stdout), dataOf(t, o.stdout)},
+		{"cpu.usage", re.Data.CPU.Usage, oe.Data.CPU.Usage},
+		{"memory", re.Data.Memory, oe.Data.Memory},
+	}
+	for _, p := range pairs {
+		rk, ok := objectKeys(t, p.r), objectKeys(t, p.o)
+		if strings.Join(rk, ",") != strings.Join(ok, ",") {
+			t.Errorf("%s fields: runc %v, ocikit %v", p.name, rk, ok)
+		}
+	}
+}
+
+func dataOf(t *testing.T, s string) []byte {
+	var e struct{ Data json.RawMessage }
+	if err := json.Unmarshal([]byte(s), &e); err != nil {
+		t.Fatalf("event %q: %v", s, err)
+	}
+	return e.Data
 }
