@@ -100,14 +100,19 @@ func planNamespaces(l *specs.Linux) (*nsPlan, error) {
 	return p, nil
 }
 
-func loadSpec(bundle string) (*specs.Spec, []byte, error) {
-	data, err := os.ReadFile(filepath.Join(bundle, configFile))
+// loadSpec reads config (runc's --config), by default the bundle's
+// config.json.
+func loadSpec(bundle, config string) (*specs.Spec, []byte, error) {
+	if config == "" {
+		config = filepath.Join(bundle, configFile)
+	}
+	data, err := os.ReadFile(config)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read bundle: %w", err)
 	}
 	var spec specs.Spec
 	if err := json.Unmarshal(data, &spec); err != nil {
-		return nil, nil, errorf(ErrInvalidSpec, "%s: %v", filepath.Join(bundle, configFile), err)
+		return nil, nil, errorf(ErrInvalidSpec, "%s: %v", config, err)
 	}
 	return &spec, data, nil
 }
@@ -199,7 +204,7 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o CreateOptions
 	if err != nil {
 		return nil, fmt.Errorf("bundle: %w", err)
 	}
-	spec, specData, err := loadSpec(bundle)
+	spec, specData, err := loadSpec(bundle, o.Config)
 	if err != nil {
 		return nil, err
 	}

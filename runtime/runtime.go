@@ -59,6 +59,10 @@ type CreateOptions struct {
 	// PreserveFDs passes this many file descriptors after stderr (3, 4,
 	// ...) to the container process.
 	PreserveFDs int
+	// Config is the configuration file (runc's --config; default the
+	// bundle's config.json). Relative paths in it, root.path among them,
+	// stay relative to the bundle.
+	Config string
 	// PidfdSocket is the path of a unix socket that receives a pidfd of
 	// the init once created (runc's --pidfd-socket).
 	PidfdSocket string

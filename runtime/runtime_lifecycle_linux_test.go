@@ -466,3 +466,26 @@ func pidfdPid(fd int) int {
 	}
 	return -1
 }
+
+// TestRunConfigFlag: --config names the configuration instead of the
+// bundle's config.json (current runc's flag).
+func TestRunConfigFlag(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle([]string{"sh", "-c", "echo from-bundle"}, nil)
+	other := e.bundle([]string{"sh", "-c", "echo from-config"}, nil)
+	cfg := filepath.Join(t.TempDir(), "other.json")
+	data, err := os.ReadFile(filepath.Join(other, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := e.must("run", "--bundle", b, "--config", cfg, e.id("config")); out != "from-config\n" {
+		t.Errorf("run --config printed %q, want from-config", out)
+	}
+	if out := e.must("run", "--bundle", b, e.id("noconfig")); out != "from-bundle\n" {
+		t.Errorf("run without --config printed %q, want from-bundle", out)
+	}
+	e.fails("no such file", "create", "--bundle", b, "--config", filepath.Join(t.TempDir(), "missing.json"), e.id("missing"))
+}

@@ -27,6 +27,7 @@ func addCreateFlags(cmd *cobra.Command, bundle *string, o *runtime.CreateOptions
 	f.BoolVar(&o.NoNewKeyring, "no-new-keyring", false, "keep the caller's session keyring")
 	f.IntVar(&o.PreserveFDs, "preserve-fds", 0, "pass this many extra file descriptors (3 and up) to the container")
 	f.StringVar(&o.PidfdSocket, "pidfd-socket", "", "unix socket receiving a pidfd of the container's init")
+	f.StringVar(&o.Config, "config", "", "configuration file instead of the bundle's config.json (its relative paths stay relative to the bundle)")
 }
 
 func newCreateCmd(g *globals) *cobra.Command {

@@ -11,12 +11,12 @@ import (
 
 // runcFlags are the flags of runc's commands, 1.1 and later (1.2 added
 // --pidfd-socket, exec --cgroup; --criu and the kernel memory flags are
-// hidden and ignored since then): "name" or "name/shorthand". checkpoint
+// hidden and ignored since then; later create and run gained --config): "name" or "name/shorthand". checkpoint
 // and restore are not here: ocikit has neither yet (README).
 var runcFlags = map[string][]string{
 	"":       {"debug", "log", "log-format", "root", "criu", "systemd-cgroup", "rootless", "help/h", "version/v"},
-	"create": {"bundle/b", "console-socket", "pidfd-socket", "pid-file", "no-pivot", "no-new-keyring", "preserve-fds", "no-subreaper"},
-	"run":    {"bundle/b", "console-socket", "pidfd-socket", "detach/d", "keep", "pid-file", "no-subreaper", "no-pivot", "no-new-keyring", "preserve-fds"},
+	"create": {"bundle/b", "config", "console-socket", "pidfd-socket", "pid-file", "no-pivot", "no-new-keyring", "preserve-fds", "no-subreaper"},
+	"run":    {"bundle/b", "config", "console-socket", "pidfd-socket", "detach/d", "keep", "pid-file", "no-subreaper", "no-pivot", "no-new-keyring", "preserve-fds"},
 	"delete": {"force/f"},
 	"events": {"interval", "stats"},
 	"exec": {"console-socket", "pidfd-socket", "cwd", "env/e", "tty/t", "user/u", "additional-gids/g", "process/p", "detach/d",
