@@ -178,28 +178,44 @@ func TestExecOverrides(t *testing.T) {
 	e.fails("executable file not found", "exec", id, "no-such-program")
 }
 
-// TestExecCreated: as runc, exec runs in a created container, passes its
-// program's status through and leaves the container created; start then
-// runs the configured program.
+// TestExecCreated: as runc, exec runs in a created container (also one
+// with a user namespace), passes its program's status through and leaves
+// the container created; start then runs the configured program.
 func TestExecCreated(t *testing.T) {
 	e := newEnv(t)
-	id := e.id("created")
-	e.must("create", "--bundle", e.bundle([]string{"sh", "-c", "echo started; sleep 1000"}, nil), id)
-	pid := e.state(id).Pid
-	// Pid 1 of the container is still the waiting init ("ocikit init").
-	if out := e.must("exec", id, "cat", "/proc/1/cmdline"); !strings.Contains(out, "init") {
-		t.Errorf("exec in the created container: pid 1 is %q, want the waiting init", out)
+	tests := []struct {
+		name   string
+		mutate func(*specs.Spec)
+	}{
+		{"plain", nil},
+		{"userns", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 300000, Size: 65536}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 300000, Size: 65536}}
+		}},
 	}
-	_, stderr, err := e.run("exec", id, "sh", "-c", "exit 7")
-	if code := exitCode(err); code != 7 {
-		t.Errorf("exec ... exit 7 in a created container: exit %d (%q)", code, stderr)
-	}
-	if st := e.state(id); st.Status != specs.StateCreated || st.Pid != pid {
-		t.Fatalf("exec changed the created container: %+v", st)
-	}
-	e.must("start", id)
-	if out := e.must("exec", id, "cat", "/proc/1/cmdline"); !strings.Contains(out, "sleep") {
-		t.Errorf("after start, pid 1 is %q, want the configured program", out)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := e.sub(t)
+			id := e.id("created")
+			e.must("create", "--bundle", e.bundle([]string{"sleep", "1000"}, tc.mutate), id)
+			pid := e.state(id).Pid
+			// Pid 1 of the container is still the waiting init.
+			if out := e.must("exec", id, "cat", "/proc/1/cmdline"); !strings.Contains(out, "init") {
+				t.Errorf("exec in the created container: pid 1 is %q, want the waiting init", out)
+			}
+			_, stderr, err := e.run("exec", id, "sh", "-c", "exit 7")
+			if code := exitCode(err); code != 7 {
+				t.Errorf("exec ... exit 7 in a created container: exit %d (%q)", code, stderr)
+			}
+			if st := e.state(id); st.Status != specs.StateCreated || st.Pid != pid {
+				t.Fatalf("exec changed the created container: %+v", st)
+			}
+			e.must("start", id)
+			if out := e.must("exec", id, "cat", "/proc/1/cmdline"); !strings.Contains(out, "sleep") {
+				t.Errorf("after start, pid 1 is %q, want the configured program", out)
+			}
+		})
 	}
 }
 
