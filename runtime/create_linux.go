@@ -250,7 +250,7 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o CreateOptions
 	if h := spec.Hooks; h != nil && (len(h.Poststart) > 0 || len(h.Poststop) > 0) {
 		needsSpec = true
 	}
-	s.rec = &record{spec: spec, Hooks: needsSpec, State: State{
+	s.rec = &record{spec: spec, Hooks: needsSpec, NoNewKeyring: o.NoNewKeyring, State: State{
 		State: specs.State{
 			Version: specs.Version, ID: id, Status: specs.StateCreating,
 			Bundle: bundle, Annotations: spec.Annotations,

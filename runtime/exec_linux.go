@@ -49,6 +49,8 @@ type execConfig struct {
 	RootFD      int                     `json:"rootFd"`
 	ConsoleFD   int                     `json:"consoleFd"`
 	PreserveFDs int                     `json:"preserveFds,omitempty"`
+	// NoNewKeyring: the container was created with --no-new-keyring.
+	NoNewKeyring bool `json:"noNewKeyring,omitempty"`
 	// CPUInitial: the process sets execCPUAffinity.initial, then asks for
 	// the move into the container's cgroup (msgCgroup).
 	CPUInitial bool `json:"cpuInitial,omitempty"`
@@ -222,7 +224,8 @@ func (r *Runtime) startExec(ctx context.Context, id string, o *ExecOptions) (*ex
 
 func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (*execution, error) {
 	spec, initPid := x.spec, x.rec.State.Pid
-	cfg := &execConfig{ID: x.id, Process: p, Personality: spec.Linux.Personality, ConsoleFD: -1, PreserveFDs: o.PreserveFDs}
+	cfg := &execConfig{ID: x.id, Process: p, Personality: spec.Linux.Personality, ConsoleFD: -1, PreserveFDs: o.PreserveFDs,
+		NoNewKeyring: x.rec.NoNewKeyring}
 	var files []*os.File
 	for i := 0; i < o.PreserveFDs; i++ {
 		files = append(files, os.NewFile(uintptr(3+i), "preserved"))
@@ -647,8 +650,10 @@ func (c *execConfig) run(sync *os.File) error {
 		return step("root", &os.PathError{Op: "chroot", Path: ".", Err: err})
 	}
 	unix.Close(c.RootFD)
-	if _, err := unix.KeyctlJoinSessionKeyring(c.ID); err != nil && !errors.Is(err, unix.ENOSYS) {
-		return step("join session keyring", err)
+	if !c.NoNewKeyring {
+		if _, err := unix.KeyctlJoinSessionKeyring(c.ID); err != nil && !errors.Is(err, unix.ENOSYS) {
+			return step("join session keyring", err)
+		}
 	}
 	// The container's memory policy is not applied to exec'd processes.
 	path, err := setupProcess(p, c.Personality, nil, c.Seccomp, sync)

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -634,5 +635,33 @@ func TestExecSeccompListener(t *testing.T) {
 		if g.err != nil || g.fds != 1 || g.st.State.ID != id || g.st.State.Status != specs.StateRunning {
 			t.Errorf("ocikit %v: agent got %d fds and %+v (%v)", args, g.fds, g.st, g.err)
 		}
+	}
+}
+
+// TestExecNoNewKeyring: an exec'd process joins the container's session
+// keyring (named by the container id) unless the container was created
+// with --no-new-keyring, as runc's exec follows the container's setting.
+func TestExecNoNewKeyring(t *testing.T) {
+	e := newEnv(t)
+	unmaskKeys := func(s *specs.Spec) {
+		s.Linux.MaskedPaths = slices.DeleteFunc(s.Linux.MaskedPaths, func(p string) bool { return p == "/proc/keys" })
+	}
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		named bool
+	}{
+		{"default", nil, true},
+		{"no-new-keyring", []string{"--no-new-keyring"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := e.sub(t)
+			id := e.id("keyring")
+			e.must(append(append([]string{"run", "-d", "--bundle", e.bundle([]string{"sleep", "1000"}, unmaskKeys)}, tc.flags...), id)...)
+			out := e.must("exec", id, "cat", "/proc/keys")
+			if named := strings.Contains(out, id); named != tc.named {
+				t.Errorf("exec's /proc/keys names the container's keyring: %v, want %v:\n%s", named, tc.named, out)
+			}
+		})
 	}
 }

@@ -35,6 +35,9 @@ type record struct {
 	// mounts are in the runtime's mount table, under its root filesystem,
 	// and delete unmounts them.
 	HostMounts *hostMounts `json:"hostMounts,omitempty"`
+	// NoNewKeyring is create's --no-new-keyring: exec'd processes keep
+	// the caller's session keyring too, as with runc.
+	NoNewKeyring bool `json:"noNewKeyring,omitempty"`
 
 	spec *specs.Spec
 }
