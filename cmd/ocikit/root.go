@@ -26,6 +26,7 @@ type globals struct {
 }
 
 func newRootCmd(g *globals) *cobra.Command {
+	var showVersion bool
 	root := &cobra.Command{
 		Use:   "ocikit",
 		Short: "OCI runtime, image-layout store and validator",
@@ -34,13 +35,16 @@ runtime-spec (a runc-compatible runtime), image-spec (an image-layout store,
 layer unpack and repack, bundle conversion) and validation of both.`,
 		SilenceUsage:      true,
 		SilenceErrors:     true,
-		Version:           versionString(),
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return g.setup(cmd) },
 		PersistentPostRun: func(*cobra.Command, []string) { g.close() },
 		// Without a command: the help, as runc. An unknown command exits
 		// 3, as runc's (urfave/cli's "No help topic").
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if showVersion {
+				_, err := fmt.Fprintln(cmd.OutOrStdout(), versionString())
+				return err
+			}
 			if len(args) > 0 {
 				return &exitError{code: 3, err: fmt.Errorf("unknown command %q: see ocikit --help", args[0])}
 			}
@@ -48,7 +52,10 @@ layer unpack and repack, bundle conversion) and validation of both.`,
 		},
 	}
 	root.SetHelpCommand(newHelpCmd())
-	root.SetVersionTemplate("{{.Version}}\n")
+	// runc's --version/-v, a flag of the top level only. Not cobra's
+	// Version field: that would compute the version lines (a libseccomp
+	// call) on every start, the container init's included.
+	root.Flags().BoolVarP(&showVersion, "version", "v", false, "print the version")
 	f := root.PersistentFlags()
 	f.StringVar(&g.root, "root", defaultRoot(), "directory for container state (tmpfs recommended)")
 	f.StringVar(&g.logFile, "log", "", "write the log to this file instead of stderr")
