@@ -45,8 +45,8 @@ type CPUUsage struct {
 	// PercpuKernel and PercpuUser split Percpu (cgroup v1 only).
 	PercpuKernel []uint64 `json:"percpu_kernel,omitempty"`
 	PercpuUser   []uint64 `json:"percpu_user,omitempty"`
-	Kernel uint64   `json:"kernel"`
-	User   uint64   `json:"user"`
+	Kernel       uint64   `json:"kernel"`
+	User         uint64   `json:"user"`
 }
 
 // Throttling of the CPU bandwidth controller.
