@@ -177,8 +177,20 @@ func (g *globals) close() {
 
 // reportError prints the one-line error for the user. When a log file was
 // requested (as containerd and podman do) the error is also written there,
-// since those callers read the runtime's last error from the log.
+// since those callers read the runtime's last error from the log; with
+// --log-format json and no file, stderr gets the JSON record instead.
 func (g *globals) reportError(err error) {
+	if g.logFile == "" && strings.EqualFold(g.logFormat, "json") {
+		// The log is stderr and JSON: the error is one JSON record
+		// there, as runc writes it, for callers that parse stderr.
+		if g.logger == nil {
+			_ = g.setup(nil)
+		}
+		if g.logger != nil {
+			g.logger.Error(err.Error())
+			return
+		}
+	}
 	fmt.Fprintf(os.Stderr, "ocikit: %v\n", err)
 	if g.logSink == nil && g.logFile != "" {
 		// A flag error stops cobra before setup: open the log now, or
