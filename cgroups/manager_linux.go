@@ -423,14 +423,25 @@ func (m *Manager) Stats() (*Stats, error) {
 func convertStats(s *lc.Stats) *Stats {
 	out := &Stats{}
 	cu := s.CpuStats.CpuUsage
-	out.CPU.Usage = CPUUsage{Total: cu.TotalUsage, Percpu: cu.PercpuUsage, Kernel: cu.UsageInKernelmode, User: cu.UsageInUsermode}
+	out.CPU.Usage = CPUUsage{Total: cu.TotalUsage, Percpu: cu.PercpuUsage, PercpuKernel: cu.PercpuUsageInKernelmode,
+		PercpuUser: cu.PercpuUsageInUsermode, Kernel: cu.UsageInKernelmode, User: cu.UsageInUsermode}
+	cs := s.CPUSetStats
+	out.CPUSet = CPUSet{CPUs: cs.CPUs, CPUExclusive: cs.CPUExclusive, Mems: cs.Mems, MemHardwall: cs.MemHardwall,
+		MemExclusive: cs.MemExclusive, MemoryMigrate: cs.MemoryMigrate, MemorySpreadPage: cs.MemorySpreadPage,
+		MemorySpreadSlab: cs.MemorySpreadSlab, MemoryPressure: cs.MemoryPressure, SchedLoadBalance: cs.SchedLoadBalance,
+		SchedRelaxDomainLevel: cs.SchedRelaxDomainLevel}
 	td := s.CpuStats.ThrottlingData
 	out.CPU.Throttling = Throttling{Periods: td.Periods, ThrottledPeriods: td.ThrottledPeriods, ThrottledTime: td.ThrottledTime}
 	ms := s.MemoryStats
 	mem := func(d lc.MemoryData) MemoryEntry {
 		return MemoryEntry{Limit: d.Limit, Usage: d.Usage, Max: d.MaxUsage, Failcnt: d.Failcnt}
 	}
-	out.Memory = Memory{Cache: ms.Cache, Usage: mem(ms.Usage), Swap: mem(ms.SwapUsage), Kernel: mem(ms.KernelUsage), KernelTCP: mem(ms.KernelTCPUsage), Raw: ms.Stats}
+	cache := ms.Cache
+	if cache == 0 {
+		// Page cache as runc reports it: v1's "cache", v2's "file".
+		cache = ms.Stats["cache"] + ms.Stats["file"]
+	}
+	out.Memory = Memory{Cache: cache, Usage: mem(ms.Usage), Swap: mem(ms.SwapUsage), Kernel: mem(ms.KernelUsage), KernelTCP: mem(ms.KernelTCPUsage), Raw: ms.Stats}
 	out.Pids = Pids{Current: s.PidsStats.Current, Limit: s.PidsStats.Limit}
 	blk := func(in []lc.BlkioStatEntry) []BlkioEntry {
 		var r []BlkioEntry
@@ -440,11 +451,9 @@ func convertStats(s *lc.Stats) *Stats {
 		return r
 	}
 	out.Blkio = Blkio{IoServiceBytesRecursive: blk(s.BlkioStats.IoServiceBytesRecursive), IoServicedRecursive: blk(s.BlkioStats.IoServicedRecursive)}
-	if len(s.HugetlbStats) > 0 {
-		out.Hugetlb = make(map[string]Hugetlb, len(s.HugetlbStats))
-		for k, v := range s.HugetlbStats {
-			out.Hugetlb[k] = Hugetlb{Usage: v.Usage, Max: v.MaxUsage, Failcnt: v.Failcnt}
-		}
+	out.Hugetlb = make(map[string]Hugetlb, len(s.HugetlbStats))
+	for k, v := range s.HugetlbStats {
+		out.Hugetlb[k] = Hugetlb{Usage: v.Usage, Max: v.MaxUsage, Failcnt: v.Failcnt}
 	}
 	return out
 }

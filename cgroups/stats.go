@@ -5,10 +5,31 @@ package cgroups
 // read ocikit's too.
 type Stats struct {
 	CPU     CPU                `json:"cpu"`
+	CPUSet  CPUSet             `json:"cpuset"`
 	Memory  Memory             `json:"memory"`
 	Pids    Pids               `json:"pids"`
 	Blkio   Blkio              `json:"blkio"`
-	Hugetlb map[string]Hugetlb `json:"hugetlb,omitempty"`
+	Hugetlb map[string]Hugetlb `json:"hugetlb"`
+	// IntelRdt and NetworkInterfaces are in runc's events for the shape
+	// callers parse; ocikit has no Intel RDT and collects no network
+	// statistics (runc neither, without a hook), so they stay empty.
+	IntelRdt          struct{}   `json:"intel_rdt"`
+	NetworkInterfaces []struct{} `json:"network_interfaces"`
+}
+
+// CPUSet is the cpuset controller's configuration (cgroup v1 flags).
+type CPUSet struct {
+	CPUs                  []uint16 `json:"cpus,omitempty"`
+	CPUExclusive          uint64   `json:"cpu_exclusive"`
+	Mems                  []uint16 `json:"mems,omitempty"`
+	MemHardwall           uint64   `json:"mem_hardwall"`
+	MemExclusive          uint64   `json:"mem_exclusive"`
+	MemoryMigrate         uint64   `json:"memory_migrate"`
+	MemorySpreadPage      uint64   `json:"memory_spread_page"`
+	MemorySpreadSlab      uint64   `json:"memory_spread_slab"`
+	MemoryPressure        uint64   `json:"memory_pressure"`
+	SchedLoadBalance      uint64   `json:"sched_load_balance"`
+	SchedRelaxDomainLevel int64    `json:"sched_relax_domain_level"`
 }
 
 // CPU usage, in nanoseconds, and throttling.
@@ -21,8 +42,11 @@ type CPU struct {
 type CPUUsage struct {
 	Total  uint64   `json:"total,omitempty"`
 	Percpu []uint64 `json:"percpu,omitempty"`
-	Kernel uint64   `json:"kernel"`
-	User   uint64   `json:"user"`
+	// PercpuKernel and PercpuUser split Percpu (cgroup v1 only).
+	PercpuKernel []uint64 `json:"percpu_kernel,omitempty"`
+	PercpuUser   []uint64 `json:"percpu_user,omitempty"`
+	Kernel       uint64   `json:"kernel"`
+	User         uint64   `json:"user"`
 }
 
 // Throttling of the CPU bandwidth controller.

@@ -39,7 +39,14 @@ type Container struct {
 // namespaces, cgroup, root filesystem and process attributes are set up and
 // its init waits for Start. On failure nothing is left behind.
 func (r *Runtime) Create(ctx context.Context, id, bundle string, o CreateOptions) (*Container, error) {
-	return r.create(ctx, id, bundle, o, false)
+	c, err := r.create(ctx, id, bundle, o, false)
+	if err == nil && o.PidfdSocket != "" {
+		if err = sendPidfd(o.PidfdSocket, c.Pid); err != nil {
+			r.deleteQuiet(ctx, id)
+			return nil, err
+		}
+	}
+	return c, err
 }
 
 var nsFlags = map[specs.LinuxNamespaceType]uintptr{
@@ -97,14 +104,19 @@ func planNamespaces(l *specs.Linux) (*nsPlan, error) {
 	return p, nil
 }
 
-func loadSpec(bundle string) (*specs.Spec, []byte, error) {
-	data, err := os.ReadFile(filepath.Join(bundle, configFile))
+// loadSpec reads config (runc's --config), by default the bundle's
+// config.json.
+func loadSpec(bundle, config string) (*specs.Spec, []byte, error) {
+	if config == "" {
+		config = filepath.Join(bundle, configFile)
+	}
+	data, err := os.ReadFile(config)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read bundle: %w", err)
 	}
 	var spec specs.Spec
 	if err := json.Unmarshal(data, &spec); err != nil {
-		return nil, nil, errorf(ErrInvalidSpec, "%s: %v", filepath.Join(bundle, configFile), err)
+		return nil, nil, errorf(ErrInvalidSpec, "%s: %v", config, err)
 	}
 	return &spec, data, nil
 }
@@ -198,7 +210,7 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o CreateOptions
 	if err != nil {
 		return nil, fmt.Errorf("bundle: %w", err)
 	}
-	spec, specData, err := loadSpec(bundle)
+	spec, specData, err := loadSpec(bundle, o.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +256,7 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o CreateOptions
 	if h := spec.Hooks; h != nil && (len(h.Poststart) > 0 || len(h.Poststop) > 0) {
 		needsSpec = true
 	}
-	s.rec = &record{spec: spec, Hooks: needsSpec, OwnPidNS: plan.newNS[specs.PIDNamespace], State: State{
+	s.rec = &record{spec: spec, Hooks: needsSpec, OwnPidNS: plan.newNS[specs.PIDNamespace], NoNewKeyring: o.NoNewKeyring, State: State{
 		State: specs.State{
 			Version: specs.Version, ID: id, Status: specs.StateCreating,
 			Bundle: bundle, Annotations: spec.Annotations,

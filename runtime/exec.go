@@ -1,7 +1,9 @@
 package runtime
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -44,10 +46,21 @@ type ExecOptions struct {
 	ConsoleSocket string
 	// PidFile receives the new process's pid once it runs.
 	PidFile string
+	// PidfdSocket is the path of a unix socket that receives a pidfd of
+	// the process once it runs (runc's --pidfd-socket).
+	PidfdSocket string
 	// Detach returns once the process runs instead of waiting for it.
 	Detach bool
 	// PreserveFDs passes this many file descriptors after stderr.
 	PreserveFDs int
+	// SubCgroups are runc's --cgroup arguments: the process joins these
+	// existing sub-cgroups of the container's cgroup instead, as
+	// "[controller[,controller...]:]path" (without a controller: the
+	// cgroup v2 path, given alone).
+	SubCgroups []string
+	// IgnorePaused allows exec into a paused container (the process
+	// starts frozen, and runs on resume).
+	IgnorePaused bool
 	// Stdin, Stdout and Stderr are the process's stdio without a
 	// terminal (nil: the caller's).
 	Stdin, Stdout, Stderr *os.File
@@ -133,4 +146,50 @@ func execProcess(base *specs.Process, o *ExecOptions) (*specs.Process, error) {
 		p.SelinuxLabel = o.ProcessLabel
 	}
 	return p, nil
+}
+
+// parseSubCgroups parses --cgroup arguments into a map from controller to
+// sub-cgroup path ("" for cgroup v2's single path). A path is relative to
+// the container's cgroup and never leaves it.
+func parseSubCgroups(args []string) (map[string]string, error) {
+	if len(args) == 0 {
+		return nil, nil
+	}
+	paths := make(map[string]string, len(args))
+	for _, a := range args {
+		ctrls, path, ok := strings.Cut(a, ":")
+		if !ok {
+			if len(args) != 1 {
+				return nil, errorf(ErrInvalidSpec, "--cgroup %q: a controller prefix is needed with several --cgroup", a)
+			}
+			ctrls, path = "", a
+		}
+		path = filepath.Clean("/" + path)
+		for _, c := range strings.Split(ctrls, ",") {
+			if c == "" && ok {
+				return nil, errorf(ErrInvalidSpec, "--cgroup %q: empty controller", a)
+			}
+			if _, dup := paths[c]; dup {
+				return nil, errorf(ErrInvalidSpec, "--cgroup: controller %s given twice", c)
+			}
+			paths[c] = path
+		}
+	}
+	return paths, nil
+}
+
+// subCgroupPath returns dir with the sub-cgroup of controller, if any (a
+// path given without a controller applies to every one, as with runc).
+func subCgroupPath(dir, controller string, sub map[string]string) (string, error) {
+	p, ok := sub[controller]
+	if !ok {
+		if p, ok = sub[""]; !ok {
+			return dir, nil
+		}
+	}
+	d := filepath.Join(dir, p)
+	if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
+		return "", fmt.Errorf("--cgroup: sub-cgroup %s does not exist", d)
+	}
+	return d, nil
 }

@@ -50,6 +50,8 @@ type execConfig struct {
 	RootFD      int                     `json:"rootFd"`
 	ConsoleFD   int                     `json:"consoleFd"`
 	PreserveFDs int                     `json:"preserveFds,omitempty"`
+	// NoNewKeyring: the container was created with --no-new-keyring.
+	NoNewKeyring bool `json:"noNewKeyring,omitempty"`
 	// CPUInitial: the process sets execCPUAffinity.initial, then asks for
 	// the move into the container's cgroup (msgCgroup).
 	CPUInitial bool `json:"cpuInitial,omitempty"`
@@ -73,7 +75,8 @@ var nsFiles = map[specs.LinuxNamespaceType]string{
 	specs.TimeNamespace:    "time",
 }
 
-// Exec runs a new process in a running container, as `runc exec`: it joins
+// Exec runs a new process in a created or running container (a paused one
+// with o.IgnorePaused), as `runc exec`: it joins
 // every namespace of the container's init (its user namespace first), the
 // container's cgroup and root directory, and gets the container's process
 // attributes (capabilities, rlimits, noNewPrivileges, AppArmor, seccomp,
@@ -146,7 +149,11 @@ type execSetup struct {
 	id      string
 	rec     *record
 	spec    *specs.Spec
+	cgroup  *cgroups.State // the container's, or with --cgroup its sub-cgroups
 	closers []io.Closer
+	// joined, when set, runs once the process is in the container's
+	// cgroup.
+	joined func()
 }
 
 func (x *execSetup) closeLater(c io.Closer) { x.closers = append(x.closers, c) }
@@ -159,8 +166,17 @@ func (r *Runtime) startExec(ctx context.Context, id string, o *ExecOptions) (*ex
 	// Held until the process is in the container's cgroup and runs:
 	// delete cannot remove the cgroup under it.
 	defer l.unlock()
-	if rec.State.Status != specs.StateRunning {
-		return nil, errorf(ErrWrongState, "container %q is %s, not running: cannot exec in it", id, rec.State.Status)
+	// As runc: a created container takes exec'd processes (its init waits
+	// for start in its finished namespaces and root) and stays created; a
+	// paused one only when asked, since the process starts frozen.
+	switch rec.State.Status {
+	case specs.StateCreated, specs.StateRunning:
+	case StatePaused:
+		if !o.IgnorePaused {
+			return nil, errorf(ErrWrongState, "container %q is paused: cannot exec in it (--ignore-paused to override)", id)
+		}
+	default:
+		return nil, errorf(ErrWrongState, "container %q is %s: cannot exec in it", id, rec.State.Status)
 	}
 	if rec.Cgroup != nil && cgroups.HostMode() != cgroups.Unified {
 		primeMigration(rec.Cgroup, rec.State.Pid)
@@ -190,7 +206,17 @@ func (r *Runtime) startExec(ctx context.Context, id string, o *ExecOptions) (*ex
 	case !nsenter.Available:
 		return nil, errorf(ErrNotSupported, "exec needs ocikit built with cgo")
 	}
-	x := &execSetup{r: r, id: id, rec: rec, spec: spec}
+	x := &execSetup{r: r, id: id, rec: rec, spec: spec, cgroup: rec.Cgroup}
+	if len(o.SubCgroups) > 0 {
+		if x.cgroup, err = execSubCgroup(rec.Cgroup, o.SubCgroups); err != nil {
+			return nil, err
+		}
+	}
+	if rec.State.Status == StatePaused {
+		// The process freezes once in the cgroup and runs only on
+		// resume, which takes the lock: release it after the join.
+		x.joined = l.unlock
+	}
 	e, err := x.run(ctx, p, o)
 	for _, c := range x.closers {
 		c.Close()
@@ -200,7 +226,8 @@ func (r *Runtime) startExec(ctx context.Context, id string, o *ExecOptions) (*ex
 
 func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (*execution, error) {
 	spec, initPid := x.spec, x.rec.State.Pid
-	cfg := &execConfig{ID: x.id, Process: p, Personality: spec.Linux.Personality, ConsoleFD: -1, PreserveFDs: o.PreserveFDs}
+	cfg := &execConfig{ID: x.id, Process: p, Personality: spec.Linux.Personality, ConsoleFD: -1, PreserveFDs: o.PreserveFDs,
+		NoNewKeyring: x.rec.NoNewKeyring}
 	var files []*os.File
 	for i := 0; i < o.PreserveFDs; i++ {
 		files = append(files, os.NewFile(uintptr(3+i), "preserved"))
@@ -241,7 +268,7 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 	}
 	x.closeLater(root)
 	if !alive(initPid, x.rec.InitStart) {
-		return nil, errorf(ErrWrongState, "container %q is stopped, not running: cannot exec in it", x.id)
+		return nil, errorf(ErrWrongState, "container %q is stopped: cannot exec in it", x.id)
 	}
 	cfg.RootFD = addFile(root)
 	if fork {
@@ -341,7 +368,7 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 
 	// Born in the container's cgroup where the host allows it (cgroup v2,
 	// clone3 CLONE_INTO_CGROUP); nsenter's fork stays there.
-	cgState := x.rec.Cgroup
+	cgState := x.cgroup
 	intoCgroup := false
 	if cgState != nil && cgroups.HostMode() == cgroups.Unified {
 		if dir := cgState.Paths[""]; dir != "" {
@@ -401,7 +428,12 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 	// reads its configuration.
 	join := func() error {
 		if cgState != nil && !intoCgroup {
-			return step("cgroup", enterCgroup(cgState, pid))
+			if err := enterCgroup(cgState, pid); err != nil {
+				return step("cgroup", err)
+			}
+		}
+		if x.joined != nil {
+			x.joined()
 		}
 		return nil
 	}
@@ -467,6 +499,11 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 			return fail(fmt.Errorf("pid file: %w", err))
 		}
 	}
+	if o.PidfdSocket != "" {
+		if err := sendPidfd(o.PidfdSocket, pid); err != nil {
+			return fail(err)
+		}
+	}
 	e := &execution{pid: pid}
 	if master != nil {
 		// Ours now: not closed with the setup's files.
@@ -500,6 +537,31 @@ func enterCgroup(st *cgroups.State, pid int) error {
 		}
 	}
 	return nil
+}
+
+// execSubCgroup returns the cgroup state of an exec'd process with
+// --cgroup: the container's directories with the sub-cgroups given.
+func execSubCgroup(st *cgroups.State, args []string) (*cgroups.State, error) {
+	sub, err := parseSubCgroups(args)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return nil, errorf(ErrInvalidSpec, "--cgroup: the container has no cgroup")
+	}
+	c := *st
+	c.Paths = make(map[string]string, len(st.Paths))
+	for ctrl, dir := range st.Paths {
+		if c.Paths[ctrl], err = subCgroupPath(dir, ctrl, sub); err != nil {
+			return nil, err
+		}
+	}
+	for ctrl := range sub {
+		if _, ok := st.Paths[ctrl]; !ok && ctrl != "" {
+			return nil, errorf(ErrInvalidSpec, "--cgroup: the container has no %q cgroup controller", ctrl)
+		}
+	}
+	return &c, nil
 }
 
 // primeMigration starts, in the background, a no-op move of the init into
@@ -592,8 +654,10 @@ func (c *execConfig) run(sync *os.File) error {
 		return step("root", &os.PathError{Op: "chroot", Path: ".", Err: err})
 	}
 	unix.Close(c.RootFD)
-	if _, err := unix.KeyctlJoinSessionKeyring(c.ID); err != nil && !errors.Is(err, unix.ENOSYS) {
-		return step("join session keyring", err)
+	if !c.NoNewKeyring {
+		if _, err := unix.KeyctlJoinSessionKeyring(c.ID); err != nil && !errors.Is(err, unix.ENOSYS) {
+			return step("join session keyring", err)
+		}
 	}
 	// The container's memory policy is not applied to exec'd processes.
 	path, err := setupProcess(p, c.Personality, nil, c.Seccomp, sync)

@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -10,10 +11,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -176,19 +179,116 @@ func TestExecOverrides(t *testing.T) {
 	e.fails("executable file not found", "exec", id, "no-such-program")
 }
 
-func TestExecWrongState(t *testing.T) {
+// TestExecCreated: as runc, exec runs in a created container (also one
+// with a user namespace), passes its program's status through and leaves
+// the container created; start then runs the configured program.
+func TestExecCreated(t *testing.T) {
 	e := newEnv(t)
-	e.fails("does not exist", "exec", e.id("missing"), "true")
-	id := e.id("created")
-	e.must("create", "--bundle", e.bundle([]string{"sleep", "1000"}, nil), id)
-	e.fails("container \""+id+"\" is created, not running", "exec", id, "true")
+	tests := []struct {
+		name   string
+		mutate func(*specs.Spec)
+	}{
+		{"plain", nil},
+		{"userns", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 300000, Size: 65536}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 300000, Size: 65536}}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := e.sub(t)
+			id := e.id("created")
+			e.must("create", "--bundle", e.bundle([]string{"sleep", "1000"}, tc.mutate), id)
+			pid := e.state(id).Pid
+			// Pid 1 of the container is still the waiting init.
+			if out := e.must("exec", id, "cat", "/proc/1/cmdline"); !strings.Contains(out, "init") {
+				t.Errorf("exec in the created container: pid 1 is %q, want the waiting init", out)
+			}
+			_, stderr, err := e.run("exec", id, "sh", "-c", "exit 7")
+			if code := exitCode(err); code != 7 {
+				t.Errorf("exec ... exit 7 in a created container: exit %d (%q)", code, stderr)
+			}
+			if st := e.state(id); st.Status != specs.StateCreated || st.Pid != pid {
+				t.Fatalf("exec changed the created container: %+v", st)
+			}
+			e.must("start", id)
+			if out := e.must("exec", id, "cat", "/proc/1/cmdline"); !strings.Contains(out, "sleep") {
+				t.Errorf("after start, pid 1 is %q, want the configured program", out)
+			}
+		})
+	}
+}
 
+// TestExecFailureStatus: a failure of exec itself exits 255 (runc's
+// status for it), never a status the program could have had.
+func TestExecFailureStatus(t *testing.T) {
+	e := newEnv(t)
+	id, _ := e.running("fail", nil)
 	stopped := e.id("stopped")
 	e.must("run", "--detach", "--bundle", e.bundle([]string{"true"}, nil), stopped)
 	if pid := e.state(stopped).Pid; pid > 0 {
 		waitGone(t, pid)
 	}
-	e.fails("is stopped, not running", "exec", stopped, "true")
+	paused, _ := e.running("paused", nil)
+	e.must("pause", paused)
+	defer e.run("resume", paused)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no such container", []string{e.id("missing"), "true"}, "does not exist"},
+		{"no such program", []string{id, "no-such-program"}, "executable file not found"},
+		{"no command", []string{id}, "a command is required"},
+		{"bad pid file", []string{"--pid-file", "/nonexistent/dir/pid", id, "true"}, "pid file"},
+		{"bad process file", []string{"--process", "/nonexistent/process.json", id}, "--process"},
+		{"bad user", []string{"-u", "x", id, "true"}, "--user"},
+		{"stopped", []string{stopped, "true"}, "is stopped"},
+		{"paused", []string{paused, "true"}, "--ignore-paused"},
+		{"missing sub-cgroup", []string{"--cgroup", "no-such-sub", id, "true"}, "does not exist"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, stderr, err := e.sub(t).run(append([]string{"exec"}, tc.args...)...)
+			if code := exitCode(err); code != 255 {
+				t.Errorf("exec %v: exit %d, want 255 (%q)", tc.args, code, stderr)
+			}
+			if !strings.Contains(stderr, tc.want) {
+				t.Errorf("exec %v: %q does not say %q", tc.args, stderr, tc.want)
+			}
+		})
+	}
+}
+
+// TestExecIgnorePaused: exec --ignore-paused into a paused container
+// returns once resume lets the process run (exec must not hold the
+// container's lock meanwhile: resume takes it).
+func TestExecIgnorePaused(t *testing.T) {
+	e := newEnv(t)
+	id, _ := e.running("ignpaused", nil)
+	e.must("pause", id)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a hang guard only
+	defer cancel()
+	out := filepath.Join(t.TempDir(), "out")
+	cmd := exec.CommandContext(ctx, e.bin, "--root", e.root, "exec", "--ignore-paused", id, "sh", "-c", "echo done")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	e.must("resume", id)
+	if err := cmd.Wait(); err != nil {
+		data, _ := os.ReadFile(out)
+		t.Fatalf("exec --ignore-paused: %v: %s", err, data)
+	}
+	if data, _ := os.ReadFile(out); string(data) != "done\n" {
+		t.Errorf("exec --ignore-paused printed %q", data)
+	}
 }
 
 func TestExecUserNamespace(t *testing.T) {
@@ -535,5 +635,33 @@ func TestExecSeccompListener(t *testing.T) {
 		if g.err != nil || g.fds != 1 || g.st.State.ID != id || g.st.State.Status != specs.StateRunning {
 			t.Errorf("ocikit %v: agent got %d fds and %+v (%v)", args, g.fds, g.st, g.err)
 		}
+	}
+}
+
+// TestExecNoNewKeyring: an exec'd process joins the container's session
+// keyring (named by the container id) unless the container was created
+// with --no-new-keyring, as runc's exec follows the container's setting.
+func TestExecNoNewKeyring(t *testing.T) {
+	e := newEnv(t)
+	unmaskKeys := func(s *specs.Spec) {
+		s.Linux.MaskedPaths = slices.DeleteFunc(s.Linux.MaskedPaths, func(p string) bool { return p == "/proc/keys" })
+	}
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		named bool
+	}{
+		{"default", nil, true},
+		{"no-new-keyring", []string{"--no-new-keyring"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := e.sub(t)
+			id := e.id("keyring")
+			e.must(append(append([]string{"run", "-d", "--bundle", e.bundle([]string{"sleep", "1000"}, unmaskKeys)}, tc.flags...), id)...)
+			out := e.must("exec", id, "cat", "/proc/keys")
+			if named := strings.Contains(out, id); named != tc.named {
+				t.Errorf("exec's /proc/keys names the container's keyring: %v, want %v:\n%s", named, tc.named, out)
+			}
+		})
 	}
 }

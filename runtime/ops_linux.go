@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -51,7 +53,9 @@ func livePids(pids []int) int {
 	return n
 }
 
-// List returns the state of every container under the root, by id.
+// List returns the state of every container under the root, by id. As
+// with runc, Owner is the name of the user owning the container's state
+// directory ("#UID" without one), where State leaves it empty.
 func (r *Runtime) List(ctx context.Context) ([]State, error) {
 	ents, err := os.ReadDir(r.root)
 	if errors.Is(err, os.ErrNotExist) {
@@ -70,7 +74,13 @@ func (r *Runtime) List(ctx context.Context) ([]State, error) {
 			continue // being created or deleted
 		}
 		rec.refresh()
-		out = append(out, *publicState(rec))
+		st := publicState(rec)
+		if info, err := e.Info(); err == nil {
+			if sys, ok := info.Sys().(*syscall.Stat_t); ok {
+				st.Owner = userName(sys.Uid)
+			}
+		}
+		out = append(out, *st)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
@@ -186,6 +196,11 @@ func (r *Runtime) sendSeccomp(spec *specs.Spec, st specs.State, fd int) error {
 
 // Kill sends sig to the container's init, or with all to every process of
 // its cgroup (runtime.md "Kill": only a created or running container).
+// Signal 0 sends nothing: it succeeds while the init lives, a liveness
+// probe as with runc. Signalling a stopped container fails with an
+// ErrWrongState error saying "container not running" (containerd's shim
+// matches those words to treat the process as gone), except with all,
+// which signals what is left in the cgroup and succeeds, as runc does.
 func (r *Runtime) Kill(ctx context.Context, id string, sig syscall.Signal, all bool) error {
 	l, rec, err := r.lockState(id)
 	if err != nil {
@@ -194,6 +209,11 @@ func (r *Runtime) Kill(ctx context.Context, id string, sig syscall.Signal, all b
 	defer l.unlock()
 	switch rec.State.Status {
 	case specs.StateCreated, specs.StateRunning, StatePaused:
+	case specs.StateStopped:
+		if all {
+			return r.signalLeft(rec, sig)
+		}
+		return notRunning(id)
 	default:
 		return errorf(ErrWrongState, "container %q is %s: cannot signal it", id, rec.State.Status)
 	}
@@ -206,17 +226,50 @@ func (r *Runtime) Kill(ctx context.Context, id string, sig syscall.Signal, all b
 	return err
 }
 
+// notRunning is the error of signalling a stopped container. Its text
+// holds runc's "container not running", which callers match.
+func notRunning(id string) error {
+	return errorf(ErrWrongState, "container %q is stopped: container not running", id)
+}
+
+// signalLeft is kill --all of a stopped container: processes outside the
+// container's pid namespace may outlive its init; without a cgroup there
+// is nothing left to signal.
+func (r *Runtime) signalLeft(rec *record, sig unix.Signal) error {
+	if rec.Cgroup == nil {
+		return nil
+	}
+	m, err := cgroups.Load(*rec.Cgroup)
+	if err != nil || !m.Exists() {
+		return nil
+	}
+	pids, err := m.Pids()
+	if err != nil {
+		return fmt.Errorf("signal container: %w", err)
+	}
+	for _, p := range pids {
+		unix.Kill(p, sig)
+	}
+	return nil
+}
+
 func signalInit(rec *record, sig unix.Signal) error {
 	pfd, err := unix.PidfdOpen(rec.State.Pid, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return notRunning(rec.State.ID)
+	}
 	if err != nil {
 		return fmt.Errorf("signal container: %w", os.NewSyscallError("pidfd_open", err))
 	}
 	defer unix.Close(pfd)
 	// The pid still names the init (the pidfd pins it from here on).
 	if !alive(rec.State.Pid, rec.InitStart) {
-		return errorf(ErrWrongState, "container %q is stopped: cannot signal it", rec.State.ID)
+		return notRunning(rec.State.ID)
 	}
 	if err := unix.PidfdSendSignal(pfd, sig, nil, 0); err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return notRunning(rec.State.ID)
+		}
 		return fmt.Errorf("signal container: %w", os.NewSyscallError("pidfd_send_signal", err))
 	}
 	return nil
@@ -346,4 +399,13 @@ func (r *Runtime) destroy(ctx context.Context, dir string, rec *record) error {
 		}
 	}
 	return nil
+}
+
+// userName is the name of the host user uid, or "#uid" when it has none.
+func userName(uid uint32) string {
+	id := strconv.FormatUint(uint64(uid), 10)
+	if u, err := user.LookupId(id); err == nil {
+		return u.Username
+	}
+	return "#" + id
 }

@@ -20,8 +20,10 @@ import (
 func (r *Runtime) Run(ctx context.Context, id, bundle string, o CreateOptions) (int, error) {
 	// A container init forked by nsenter (pid or time namespace joined or
 	// new) is our grandchild: as a subreaper we still wait for it.
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		return -1, os.NewSyscallError("prctl", err)
+	if !o.NoSubreaper {
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return -1, os.NewSyscallError("prctl", err)
+		}
 	}
 	sigs := make(chan os.Signal, 64)
 	signal.Notify(sigs)
@@ -32,6 +34,15 @@ func (r *Runtime) Run(ctx context.Context, id, bundle string, o CreateOptions) (
 	c, err := r.create(ctx, id, bundle, o, true)
 	if err != nil {
 		return -1, err
+	}
+	if o.PidfdSocket != "" {
+		if err := sendPidfd(o.PidfdSocket, c.Pid); err != nil {
+			if c.Console != nil {
+				c.Console.Close()
+			}
+			r.deleteQuiet(ctx, id)
+			return -1, err
+		}
 	}
 	r.log.Debug("created", "container", id, "pid", c.Pid, "elapsed", time.Since(t0))
 	var tty *ttyCopy
@@ -72,9 +83,26 @@ func (r *Runtime) Run(ctx context.Context, id, bundle string, o CreateOptions) (
 		tty.finish()
 	}
 	r.log.Debug("exited", "container", id, "status", code, "elapsed", time.Since(t0))
+	if o.Keep {
+		return code, nil
+	}
 	r.deleteQuiet(ctx, id)
 	r.log.Debug("deleted", "container", id, "elapsed", time.Since(t0))
 	return code, nil
+}
+
+// RunDetached creates and starts a container and returns once its program
+// runs, as `runc run --detach`; a container that fails to start is
+// deleted.
+func (r *Runtime) RunDetached(ctx context.Context, id, bundle string, o CreateOptions) error {
+	if _, err := r.Create(ctx, id, bundle, o); err != nil {
+		return err
+	}
+	if err := r.Start(ctx, id); err != nil {
+		r.deleteQuiet(ctx, id)
+		return err
+	}
+	return nil
 }
 
 func (r *Runtime) deleteQuiet(ctx context.Context, id string) {
@@ -83,13 +111,28 @@ func (r *Runtime) deleteQuiet(ctx context.Context, id string) {
 	}
 }
 
-// waitExit reaps children until pid exits and returns its status.
+// waitExit reaps children until pid exits and returns its status. A pid
+// that is not our child (nsenter forked it and we are no subreaper) has a
+// status nobody can read: waitExit waits for its end through a pidfd and
+// returns 255, as runc fails to read it then.
 func waitExit(pid int) int {
+	pfd, perr := unix.PidfdOpen(pid, 0)
+	if perr == nil {
+		defer unix.Close(pfd)
+	}
 	for {
 		var ws unix.WaitStatus
 		wpid, err := unix.Wait4(-1, &ws, 0, nil)
 		if err == unix.EINTR {
 			continue
+		}
+		if err == unix.ECHILD && perr == nil {
+			fds := []unix.PollFd{{Fd: int32(pfd), Events: unix.POLLIN}}
+			for {
+				if _, err := unix.Poll(fds, -1); err != unix.EINTR {
+					return 255
+				}
+			}
 		}
 		if err != nil {
 			return 255

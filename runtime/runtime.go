@@ -59,6 +59,21 @@ type CreateOptions struct {
 	// PreserveFDs passes this many file descriptors after stderr (3, 4,
 	// ...) to the container process.
 	PreserveFDs int
+	// Config is the configuration file (runc's --config; default the
+	// bundle's config.json). Relative paths in it, root.path among them,
+	// stay relative to the bundle.
+	Config string
+	// PidfdSocket is the path of a unix socket that receives a pidfd of
+	// the init once created (runc's --pidfd-socket).
+	PidfdSocket string
+	// Keep leaves a container that Run started in the foreground in
+	// place, stopped, when its program exits (runc run --keep); delete
+	// removes it.
+	Keep bool
+	// NoSubreaper makes Run not a child subreaper (runc --no-subreaper).
+	// An init that nsenter forks (a new pid or time namespace) is then
+	// not Run's child: Run waits for it through a pidfd instead.
+	NoSubreaper bool
 	// Stdin, Stdout and Stderr are the container's stdio when
 	// process.terminal is false (nil: the caller's). They are files because
 	// the container keeps them after create returns.

@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/ocikit/ocikit/internal/testutil"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 func TestLifecycle(t *testing.T) {
@@ -89,8 +91,50 @@ func TestWrongState(t *testing.T) {
 	e.fails("not created", "start", id)
 	e.must("kill", id, "9")
 	waitGone(t, pid)
-	e.fails("cannot signal", "kill", id, "TERM")
+	e.fails("container not running", "kill", id, "TERM")
 	e.fails("not created", "start", id)
+	e.must("delete", id)
+}
+
+// TestKillContract: kill as runc's callers use it. Signal 0 probes a
+// created or running init; a stopped container fails with "container not
+// running" (containerd's shim matches those words), except with --all.
+func TestKillContract(t *testing.T) {
+	e := newEnv(t)
+	id := e.id("kc")
+	e.must("create", "--bundle", e.bundle([]string{"sleep", "1000"}, nil), id)
+	pid := e.state(id).Pid
+	e.must("kill", id, "0")
+	if st := e.state(id); st.Status != specs.StateCreated || st.Pid != pid {
+		t.Fatalf("kill 0 changed the created container: %+v", st)
+	}
+	e.must("start", id)
+	e.must("kill", id, "0")
+	e.must("kill", "--all", id, "0")
+	e.must("kill", id, "KILL")
+	waitGone(t, pid)
+	tests := []struct {
+		args []string
+		want string // "" when it succeeds
+	}{
+		{[]string{"kill", id, "0"}, "container not running"},
+		{[]string{"kill", id}, "container not running"},
+		{[]string{"kill", id, "SIGKILL"}, "container not running"},
+		{[]string{"kill", "--all", id, "KILL"}, ""},
+		{[]string{"kill", "-a", id}, ""},
+		{[]string{"kill", id, "NOSUCH"}, "unknown signal"},
+		{[]string{"kill", id, "65"}, "invalid signal"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			e := e.sub(t)
+			if tc.want == "" {
+				e.must(tc.args...)
+			} else {
+				e.fails(tc.want, tc.args...)
+			}
+		})
+	}
 	e.must("delete", id)
 }
 
@@ -315,4 +359,133 @@ func TestLongID(t *testing.T) {
 	e.must("kill", id, "KILL")
 	waitGone(t, pid)
 	e.must("delete", id)
+}
+
+// TestRunKeep: run --keep leaves the stopped container for delete, as
+// runc; without it run deletes it. --no-subreaper still reports the
+// status of an init that is run's own child.
+func TestRunKeep(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		name  string
+		flags []string
+		kept  bool
+	}{
+		{"keep", []string{"--keep"}, true},
+		{"default", nil, false},
+		{"no-subreaper", []string{"--no-subreaper"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := e.sub(t)
+			id := e.id("keep")
+			b := e.bundle([]string{"sh", "-c", "exit 3"}, func(s *specs.Spec) { dropNS(s, specs.PIDNamespace) })
+			_, stderr, err := e.run(append(append([]string{"run", "--bundle", b}, tc.flags...), id)...)
+			if code := exitCode(err); code != 3 {
+				t.Fatalf("run %v: exit %d, want 3 (%q)", tc.flags, code, stderr)
+			}
+			_, _, serr := e.run("state", id)
+			if (serr == nil) != tc.kept {
+				t.Fatalf("run %v: container kept = %v, want %v", tc.flags, serr == nil, tc.kept)
+			}
+			if !tc.kept {
+				return
+			}
+			if st := e.state(id); st.Status != specs.StateStopped || st.Pid != 0 {
+				t.Errorf("kept container: %+v, want stopped with pid 0", st)
+			}
+			if out := e.must("list", "-q"); !strings.Contains(out, id) {
+				t.Errorf("list -q lacks the kept container: %q", out)
+			}
+			e.must("delete", id)
+			e.fails("does not exist", "state", id)
+		})
+	}
+}
+
+// TestPidfdSocket: --pidfd-socket of create and exec sends a pidfd of the
+// init and of the exec'd process (runc 1.2's flag).
+func TestPidfdSocket(t *testing.T) {
+	e := newEnv(t)
+	sock := filepath.Join(t.TempDir(), "pidfd.sock")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	pidfds := make(chan int, 2)
+	go func() {
+		for {
+			c, err := l.AcceptUnix()
+			if err != nil {
+				return
+			}
+			buf, oob := make([]byte, 64), make([]byte, unix.CmsgSpace(4))
+			_, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
+			c.Close()
+			pid := -1
+			if err == nil {
+				if cms, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil && len(cms) == 1 {
+					if fds, err := unix.ParseUnixRights(&cms[0]); err == nil && len(fds) == 1 {
+						pid = pidfdPid(fds[0])
+						unix.Close(fds[0])
+					}
+				}
+			}
+			pidfds <- pid
+		}
+	}()
+	id := e.id("pidfd")
+	e.must("create", "--pidfd-socket", sock, "--bundle", e.bundle([]string{"sleep", "1000"}, nil), id)
+	if got, want := <-pidfds, e.state(id).Pid; got != want {
+		t.Errorf("create --pidfd-socket sent a pidfd of %d, want the init %d", got, want)
+	}
+	e.must("start", id)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	e.must("exec", "-d", "--pid-file", pidFile, "--pidfd-socket", sock, id, "sleep", "1000")
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := <-pidfds; strconv.Itoa(got) != string(data) {
+		t.Errorf("exec --pidfd-socket sent a pidfd of %d, want the process %s", got, data)
+	}
+}
+
+// pidfdPid is the pid a pidfd refers to (its fdinfo's Pid line).
+func pidfdPid(fd int) int {
+	data, err := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(fd))
+	if err != nil {
+		return -1
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "Pid:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	return -1
+}
+
+// TestRunConfigFlag: --config names the configuration instead of the
+// bundle's config.json (current runc's flag).
+func TestRunConfigFlag(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle([]string{"sh", "-c", "echo from-bundle"}, nil)
+	other := e.bundle([]string{"sh", "-c", "echo from-config"}, nil)
+	cfg := filepath.Join(t.TempDir(), "other.json")
+	data, err := os.ReadFile(filepath.Join(other, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := e.must("run", "--bundle", b, "--config", cfg, e.id("config")); out != "from-config\n" {
+		t.Errorf("run --config printed %q, want from-config", out)
+	}
+	if out := e.must("run", "--bundle", b, e.id("noconfig")); out != "from-bundle\n" {
+		t.Errorf("run without --config printed %q, want from-bundle", out)
+	}
+	e.fails("no such file", "create", "--bundle", b, "--config", filepath.Join(t.TempDir(), "missing.json"), e.id("missing"))
 }

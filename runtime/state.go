@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"encoding/json"
 	"regexp"
 	"time"
 
@@ -34,6 +35,23 @@ type State struct {
 	Created time.Time `json:"created"`
 	// Owner is the user owning the container (empty for root, as runc).
 	Owner string `json:"owner"`
+}
+
+// MarshalJSON writes the state as runc's `state` and `list --format json`
+// do: their field order, and "pid" also when 0 (a stopped container),
+// where runtime-spec's State omits it.
+func (s State) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Version     string               `json:"ociVersion"`
+		ID          string               `json:"id"`
+		Pid         int                  `json:"pid"`
+		Status      specs.ContainerState `json:"status"`
+		Bundle      string               `json:"bundle"`
+		Rootfs      string               `json:"rootfs"`
+		Created     time.Time            `json:"created"`
+		Annotations map[string]string    `json:"annotations,omitempty"`
+		Owner       string               `json:"owner"`
+	}{s.Version, s.ID, s.Pid, s.Status, s.Bundle, s.Rootfs, s.Created, s.Annotations, s.Owner})
 }
 
 // validID is the set of container ids runc accepts: a container id names a

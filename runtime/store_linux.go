@@ -42,6 +42,9 @@ type record struct {
 	// a process left in the cgroup after that is another's (containers
 	// may share a cgroupsPath) and delete leaves it alone, as runc does.
 	OwnPidNS bool `json:"ownPidNS,omitempty"`
+	// NoNewKeyring is create's --no-new-keyring: exec'd processes keep
+	// the caller's session keyring too, as with runc.
+	NoNewKeyring bool `json:"noNewKeyring,omitempty"`
 
 	spec *specs.Spec
 }

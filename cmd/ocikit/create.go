@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
-	"os"
 
 	"github.com/ocikit/ocikit/runtime"
 	"github.com/spf13/cobra"
@@ -11,41 +9,12 @@ import (
 
 // runtime returns the Runtime the global flags describe.
 func (g *globals) runtime() (*runtime.Runtime, error) {
-	rootless, err := g.rootlessCgroups()
+	rootless, err := runtime.RootlessCgroups(g.rootless)
 	if err != nil {
 		return nil, err
 	}
 	return runtime.New(g.root, runtime.WithLogger(g.log()), runtime.WithSystemdCgroup(g.systemdCgroup),
 		runtime.WithRootless(rootless)), nil
-}
-
-// rootlessCgroups is --rootless: true, false, or auto as runc decides it:
-// rootless unless root of the host's user namespace (a rootless podman
-// runs the runtime as root of a user namespace of its own).
-func (g *globals) rootlessCgroups() (bool, error) {
-	switch g.rootless {
-	case "true":
-		return true, nil
-	case "false":
-		return false, nil
-	case "auto", "":
-		if os.Geteuid() != 0 {
-			return true, nil
-		}
-		m, err := os.ReadFile("/proc/self/uid_map")
-		if err != nil {
-			return false, nil
-		}
-		return !isHostUIDMap(m), nil
-	}
-	return false, fmt.Errorf("--rootless %q: want true, false or auto", g.rootless)
-}
-
-// isHostUIDMap reports whether uid_map is the initial user namespace's
-// ("0 0 4294967295").
-func isHostUIDMap(m []byte) bool {
-	f := bytes.Fields(m)
-	return len(f) == 3 && string(f[0]) == "0" && string(f[1]) == "0" && string(f[2]) == "4294967295"
 }
 
 // addCreateFlags adds the flags create and run share (runc's).
@@ -57,6 +26,8 @@ func addCreateFlags(cmd *cobra.Command, bundle *string, o *runtime.CreateOptions
 	f.BoolVar(&o.NoPivot, "no-pivot", false, "use MS_MOVE and chroot instead of pivot_root (rootfs on a ramdisk)")
 	f.BoolVar(&o.NoNewKeyring, "no-new-keyring", false, "keep the caller's session keyring")
 	f.IntVar(&o.PreserveFDs, "preserve-fds", 0, "pass this many extra file descriptors (3 and up) to the container")
+	f.StringVar(&o.PidfdSocket, "pidfd-socket", "", "unix socket receiving a pidfd of the container's init")
+	f.StringVar(&o.Config, "config", "", "configuration file instead of the bundle's config.json (its relative paths stay relative to the bundle)")
 }
 
 func newCreateCmd(g *globals) *cobra.Command {
@@ -81,5 +52,8 @@ createContainer hooks, and leave its init waiting for "start".`,
 		},
 	}
 	addCreateFlags(cmd, &bundle, &o)
+	// Accepted for runc's callers; create never waits for the init, so
+	// whether it would be a subreaper does not matter.
+	cmd.Flags().Bool("no-subreaper", false, "accepted and ignored: create does not wait for the container")
 	return cmd
 }

@@ -18,8 +18,8 @@ func newExecCmd(g *globals) *cobra.Command {
 	var gids []uint
 	cmd := &cobra.Command{
 		Use:   "exec [flags] ID [COMMAND ARGS...]",
-		Short: "Run a new process in a running container",
-		Long: `Run a new process in a running container: in all the namespaces, the
+		Short: "Run a new process in a created or running container",
+		Long: `Run a new process in a created or running container: in all the namespaces, the
 cgroup and the root of its init, with the container's process attributes
 (capabilities, rlimits, seccomp, user, environment) changed by the flags,
 or with the process described by --process. In the foreground ocikit
@@ -31,29 +31,12 @@ signal N); with --detach it returns once the program runs.`,
 			}
 			return nil
 		},
+		// Once the arguments are parsed, a failure of exec itself exits
+		// 255, as runc's: never a status the program could have had.
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id := args[0]
-			o.Args = args[1:]
-			if processFile != "" {
-				p, err := readProcess(processFile)
-				if err != nil {
-					return fmt.Errorf("exec %s: %w", id, err)
-				}
-				o.Process = p
-			}
-			for _, gid := range gids {
-				if gid > math.MaxUint32 {
-					return fmt.Errorf("exec %s: --additional-gids %d: out of range", id, gid)
-				}
-				o.AdditionalGids = append(o.AdditionalGids, uint32(gid))
-			}
-			rt, err := g.runtime()
+			code, err := runExec(cmd, g, &o, processFile, gids, args)
 			if err != nil {
-				return err
-			}
-			code, err := rt.Exec(cmd.Context(), id, o)
-			if err != nil {
-				return fmt.Errorf("exec %s: %w", id, err)
+				return &exitError{code: 255, err: err}
 			}
 			if code != 0 {
 				return &exitError{code: code}
@@ -78,7 +61,38 @@ signal N); with --detach it returns once the program runs.`,
 	f.StringVar(&o.PidFile, "pid-file", "", "write the process's pid to this file")
 	f.BoolVarP(&o.Detach, "detach", "d", false, "return once the program runs; do not wait for it")
 	f.IntVar(&o.PreserveFDs, "preserve-fds", 0, "pass this many extra file descriptors (3 and up) to the process")
+	f.StringVar(&o.PidfdSocket, "pidfd-socket", "", "unix socket receiving a pidfd of the process")
+	f.StringArrayVar(&o.SubCgroups, "cgroup", nil, "join this existing sub-cgroup of the container's: [controller[,controller]:]path (repeatable)")
+	f.BoolVar(&o.IgnorePaused, "ignore-paused", false, "allow exec in a paused container (the process runs on resume)")
 	return cmd
+}
+
+// runExec runs exec and returns the program's exit status.
+func runExec(cmd *cobra.Command, g *globals, o *runtime.ExecOptions, processFile string, gids []uint, args []string) (int, error) {
+	id := args[0]
+	o.Args = args[1:]
+	if processFile != "" {
+		p, err := readProcess(processFile)
+		if err != nil {
+			return -1, fmt.Errorf("exec %s: %w", id, err)
+		}
+		o.Process = p
+	}
+	for _, gid := range gids {
+		if gid > math.MaxUint32 {
+			return -1, fmt.Errorf("exec %s: --additional-gids %d: out of range", id, gid)
+		}
+		o.AdditionalGids = append(o.AdditionalGids, uint32(gid))
+	}
+	rt, err := g.runtime()
+	if err != nil {
+		return -1, err
+	}
+	code, err := rt.Exec(cmd.Context(), id, *o)
+	if err != nil {
+		return -1, fmt.Errorf("exec %s: %w", id, err)
+	}
+	return code, nil
 }
 
 // readProcess reads a runtime-spec process object from path.

@@ -3,13 +3,7 @@ package main
 import (
 	"encoding/json"
 
-	"github.com/ocikit/ocikit/cgroups"
-	"github.com/ocikit/ocikit/runtime/process"
-	"github.com/ocikit/ocikit/runtime/rootfs"
-	"github.com/ocikit/ocikit/seccomp"
-	"github.com/ocikit/ocikit/version"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/opencontainers/runtime-spec/specs-go/features"
+	"github.com/ocikit/ocikit/runtime"
 	"github.com/spf13/cobra"
 )
 
@@ -19,54 +13,13 @@ func newFeaturesCmd() *cobra.Command {
 		Short: "Print the features this runtime implements as JSON (features.md)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := runtime.Features()
+			if err != nil {
+				return err
+			}
 			enc := json.NewEncoder(cmd.OutOrStdout())
 			enc.SetIndent("", "    ")
-			return enc.Encode(runtimeFeatures())
+			return enc.Encode(f)
 		},
-	}
-}
-
-// runtimeFeatures lists only what ocikit implements (features.md: the
-// lists are what the runtime recognizes, independent of the host). The
-// one host-dependent answer is the systemd cgroup driver, which cannot
-// work without a running systemd.
-func runtimeFeatures() *features.Features {
-	yes, no := true, false
-	systemd := cgroups.SystemdAvailable()
-	v := version.Get()
-	ann := map[string]string{"org.ocikit.version": v.Version}
-	if v.Commit != "" {
-		ann["org.ocikit.commit"] = v.Commit
-	}
-	if lv := seccomp.LibraryVersion(); lv != "" {
-		ann["org.ocikit.libseccomp.version"] = lv
-	}
-	return &features.Features{
-		OCIVersionMin: "1.0.0",
-		OCIVersionMax: specs.Version,
-		Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
-		MountOptions:  rootfs.MountOptions(),
-		Linux: &features.Linux{
-			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time"},
-			Capabilities: process.KnownCapabilities(),
-			// The systemd driver needs a running systemd (its D-Bus API
-			// creates the scopes): claimed only where it can work.
-			Cgroup: &features.Cgroup{
-				V1: &yes, V2: &yes, Systemd: &systemd, SystemdUser: &no, Rdma: &yes,
-			},
-			Seccomp:  seccomp.Features(),
-			Apparmor: &features.Apparmor{Enabled: &yes},
-			Selinux:  &features.Selinux{Enabled: &yes},
-			IntelRdt: &features.IntelRdt{Enabled: &no},
-			MemoryPolicy: &features.MemoryPolicy{
-				Modes: process.MemoryPolicyModes(),
-				Flags: process.MemoryPolicyFlags(),
-			},
-			// runtime/rootfs makes idmapped mounts from a mount's
-			// uidMappings/gidMappings (and the idmap/ridmap options).
-			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &yes}},
-			NetDevices:      &features.NetDevices{Enabled: &no},
-		},
-		Annotations: ann,
 	}
 }

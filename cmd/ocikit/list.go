@@ -7,7 +7,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/ocikit/ocikit/runtime"
 	"github.com/spf13/cobra"
 )
 
@@ -36,9 +35,7 @@ func newListCmd(g *globals) *cobra.Command {
 			}
 			switch format {
 			case "json":
-				if list == nil {
-					list = []runtime.State{}
-				}
+				// As runc: no container is "null".
 				return json.NewEncoder(os.Stdout).Encode(list)
 			case "table", "":
 				w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)

@@ -16,7 +16,8 @@ func newPsCmd(g *globals) *cobra.Command {
 		Short: "List the processes of a container",
 		Long: `List the processes in a container's cgroup. The table format runs the
 host's ps with PS-OPTIONS (default -ef) and keeps the lines of the
-container's processes; json prints their host pids as a JSON array.`,
+container's processes; json prints their host pids as a JSON array (and
+ignores PS-OPTIONS, as runc).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, psArgs := args[0], args[1:]
@@ -25,9 +26,6 @@ container's processes; json prints their host pids as a JSON array.`,
 			}
 			if format != "table" && format != "json" {
 				return fmt.Errorf("ps %s: unknown --format %q: want table or json", id, format)
-			}
-			if format == "json" && len(psArgs) > 0 {
-				return fmt.Errorf("ps %s: ps options cannot be used with --format json", id)
 			}
 			rt, err := g.runtime()
 			if err != nil {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -25,6 +26,7 @@ type globals struct {
 }
 
 func newRootCmd(g *globals) *cobra.Command {
+	var showVersion bool
 	root := &cobra.Command{
 		Use:   "ocikit",
 		Short: "OCI runtime, image-layout store and validator",
@@ -33,11 +35,27 @@ runtime-spec (a runc-compatible runtime), image-spec (an image-layout store,
 layer unpack and repack, bundle conversion) and validation of both.`,
 		SilenceUsage:      true,
 		SilenceErrors:     true,
-		Version:           versionString(),
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return g.setup(cmd) },
 		PersistentPostRun: func(*cobra.Command, []string) { g.close() },
+		// Without a command: the help, as runc. An unknown command exits
+		// 3, as runc's (urfave/cli's "No help topic").
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if showVersion {
+				_, err := fmt.Fprintln(cmd.OutOrStdout(), versionString())
+				return err
+			}
+			if len(args) > 0 {
+				return &exitError{code: 3, err: fmt.Errorf("unknown command %q: see ocikit --help", args[0])}
+			}
+			return cmd.Help()
+		},
 	}
-	root.SetVersionTemplate("{{.Version}}\n")
+	root.SetHelpCommand(newHelpCmd())
+	// runc's --version/-v, a flag of the top level only. Not cobra's
+	// Version field: that would compute the version lines (a libseccomp
+	// call) on every start, the container init's included.
+	root.Flags().BoolVarP(&showVersion, "version", "v", false, "print the version")
 	f := root.PersistentFlags()
 	f.StringVar(&g.root, "root", defaultRoot(), "directory for container state (tmpfs recommended)")
 	f.StringVar(&g.logFile, "log", "", "write the log to this file instead of stderr")
@@ -45,6 +63,11 @@ layer unpack and repack, bundle conversion) and validation of both.`,
 	f.BoolVar(&g.debug, "debug", false, "log debug messages")
 	f.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "use systemd for cgroups (cgroupsPath slice:prefix:name)")
 	f.StringVar(&g.rootless, "rootless", "auto", "ignore cgroup permission errors: true, false or auto")
+	// runc's --criu names the criu binary for checkpoint and restore
+	// (hidden and ignored since runc 1.2). ocikit has neither yet: the
+	// flag is accepted so that callers passing it work, and ignored.
+	f.String("criu", "criu", "accepted and ignored (no checkpoint/restore yet)")
+	f.MarkHidden("criu")
 
 	root.AddCommand(
 		newVersionCmd(),
@@ -57,6 +80,23 @@ layer unpack and repack, bundle conversion) and validation of both.`,
 		newValidateConfigCmd(),
 	)
 	return root
+}
+
+// newHelpCmd is `help [COMMAND]` (alias h, as runc's); an unknown topic
+// exits 3, as runc's.
+func newHelpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "help [command]",
+		Aliases: []string{"h"},
+		Short:   "Help about any command",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			target, rest, err := cmd.Root().Find(args)
+			if err != nil || target == nil || len(rest) > 0 {
+				return &exitError{code: 3, err: fmt.Errorf("no help topic for %q", strings.Join(args, " "))}
+			}
+			return target.Help()
+		},
+	}
 }
 
 func defaultRoot() string {
@@ -95,10 +135,15 @@ func (g *globals) setup(*cobra.Command) error {
 	return nil
 }
 
-// lowerLevel writes levels as runc's logrus does ("error", "warning"):
+// lowerLevel writes times and levels as runc's logrus does (RFC 3339 to
+// the second; "error", "warning"):
 // containerd's go-runc takes the runtime's last error from the --log file
 // only from records whose level is exactly "error".
-func lowerLevel(_ []string, a slog.Attr) slog.Attr {
+func lowerLevel(groups []string, a slog.Attr) slog.Attr {
+	if a.Key == slog.TimeKey && len(groups) == 0 {
+		// logrus's default time format.
+		return slog.String(a.Key, a.Value.Time().Format(time.RFC3339))
+	}
 	if a.Key == slog.LevelKey {
 		if l, ok := a.Value.Any().(slog.Level); ok {
 			switch {
@@ -132,8 +177,20 @@ func (g *globals) close() {
 
 // reportError prints the one-line error for the user. When a log file was
 // requested (as containerd and podman do) the error is also written there,
-// since those callers read the runtime's last error from the log.
+// since those callers read the runtime's last error from the log; with
+// --log-format json and no file, stderr gets the JSON record instead.
 func (g *globals) reportError(err error) {
+	if g.logFile == "" && strings.EqualFold(g.logFormat, "json") {
+		// The log is stderr and JSON: the error is one JSON record
+		// there, as runc writes it, for callers that parse stderr.
+		if g.logger == nil {
+			_ = g.setup(nil)
+		}
+		if g.logger != nil {
+			g.logger.Error(err.Error())
+			return
+		}
+	}
 	fmt.Fprintf(os.Stderr, "ocikit: %v\n", err)
 	if g.logSink == nil && g.logFile != "" {
 		// A flag error stops cobra before setup: open the log now, or

@@ -80,6 +80,20 @@ func TestLogFileErrors(t *testing.T) {
 			t.Fatalf("log %q: want one {\"level\":\"error\"} record naming the flag (%v)", data, err)
 		}
 	})
+	// Without --log the log is stderr: in JSON, the error is a JSON
+	// record there, as runc writes it.
+	t.Run("json on stderr", func(t *testing.T) {
+		var stderr strings.Builder
+		cmd := exec.Command(bin, "--root", filepath.Join(dir, "state"), "--log-format", "json", "state", "nosuch")
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err == nil {
+			t.Fatal("state of a missing container succeeded")
+		}
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(stderr.String()), &rec); err != nil || rec["level"] != "error" || rec["time"] == nil || !strings.Contains(rec["msg"].(string), "does not exist") {
+			t.Fatalf("stderr %q: want one {\"level\":\"error\",\"msg\",\"time\"} record (%v)", stderr.String(), err)
+		}
+	})
 	t.Run("bad format", func(t *testing.T) {
 		out, err := exec.Command(bin, "--log-format", "xml", "version").CombinedOutput()
 		if err == nil || !strings.Contains(string(out), "unknown --log-format") {

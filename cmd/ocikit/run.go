@@ -17,8 +17,8 @@ func newRunCmd(g *globals) *cobra.Command {
 		Long: `Create and start a container. Without --detach ocikit stays in the
 foreground: it forwards signals to the container's program, wires the
 terminal (process.terminal) to its own, deletes the container when the
-program exits and exits with the program's status (128+N when killed by
-signal N).`,
+program exits (unless --keep) and exits with the program's status (128+N
+when killed by signal N).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rt, err := g.runtime()
@@ -27,13 +27,7 @@ signal N).`,
 			}
 			id := args[0]
 			if detach {
-				if _, err := rt.Create(cmd.Context(), id, bundle, o); err != nil {
-					return fmt.Errorf("run %s: %w", id, err)
-				}
-				if err := rt.Start(cmd.Context(), id); err != nil {
-					if derr := rt.Delete(cmd.Context(), id, true); derr != nil {
-						g.log().Warn("delete after failed start", "container", id, "error", derr)
-					}
+				if err := rt.RunDetached(cmd.Context(), id, bundle, o); err != nil {
 					return fmt.Errorf("run %s: %w", id, err)
 				}
 				return nil
@@ -49,6 +43,9 @@ signal N).`,
 		},
 	}
 	addCreateFlags(cmd, &bundle, &o)
-	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "return once the program runs; do not wait for it")
+	f := cmd.Flags()
+	f.BoolVarP(&detach, "detach", "d", false, "return once the program runs; do not wait for it")
+	f.BoolVar(&o.Keep, "keep", false, "do not delete the container after its program exits (delete removes it)")
+	f.BoolVar(&o.NoSubreaper, "no-subreaper", false, "do not become a subreaper (the exit status of an init in a new pid namespace is then unknown: 255)")
 	return cmd
 }

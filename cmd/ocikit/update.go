@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ocikit/ocikit/runtime"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -29,6 +30,17 @@ suffix (powers of 1024); -1 is unlimited.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := args[0]
+			f := cmd.Flags()
+			for _, n := range []string{"l3-cache-schema", "mem-bw-schema"} {
+				if f.Changed(n) {
+					return fmt.Errorf("update %s: --%s: %w (Intel RDT)", id, n, runtime.ErrNotSupported)
+				}
+			}
+			for _, n := range []string{"kernel-memory", "kernel-memory-tcp"} {
+				if f.Changed(n) {
+					g.log().Warn("--" + n + " is ignored: kernel memory limits are gone from the kernel (as runc)")
+				}
+			}
 			var res *specs.LinuxResources
 			var err error
 			if resources != "" {
@@ -59,6 +71,15 @@ suffix (powers of 1024); -1 is unlimited.`,
 		v[fl.name] = s
 		f.StringVar(s, fl.name, "", fl.usage)
 	}
+	// runc's Intel RDT flags: ocikit has no Intel RDT (features says
+	// so), so they fail when given. runc's obsolete kernel memory flags
+	// are accepted, hidden, and ignored with a warning, as runc does.
+	f.String("l3-cache-schema", "", "Intel RDT/CAT L3 cache schema (not supported)")
+	f.String("mem-bw-schema", "", "Intel RDT/MBA memory bandwidth schema (not supported)")
+	f.String("kernel-memory", "", "obsolete, ignored")
+	f.String("kernel-memory-tcp", "", "obsolete, ignored")
+	f.MarkHidden("kernel-memory")
+	f.MarkHidden("kernel-memory-tcp")
 	// Docker's spelling of runc's --cpu-share.
 	f.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
 		if name == "cpu-shares" {

@@ -4,17 +4,24 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/ocikit/ocikit/seccomp"
 	"github.com/ocikit/ocikit/version"
 	"github.com/spf13/cobra"
 )
 
+// versionString is --version: runc's lines in runc's order (callers read
+// the first line and "spec:"), then the image-spec version.
 func versionString() string {
 	v := version.Get()
 	s := "ocikit version " + v.Version
 	if v.Commit != "" {
 		s += "\ncommit: " + v.Commit
 	}
-	return s + "\nspec: " + v.RuntimeSpec + "\nimage-spec: " + v.ImageSpec + "\ngo: " + v.GoVersion
+	s += "\nspec: " + v.RuntimeSpec + "\ngo: " + v.GoVersion
+	if lv := seccomp.LibraryVersion(); lv != "" {
+		s += "\nlibseccomp: " + lv
+	}
+	return s + "\nimage-spec: " + v.ImageSpec
 }
 
 func newVersionCmd() *cobra.Command {
