@@ -302,16 +302,15 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 	cfg := &initConfig{
 		ID: s.id, Bundle: s.bundle, Spec: spec,
 		NoPivot: s.o.NoPivot, NoMountNS: !plan.has[specs.MountNamespace], NoNewKeyring: s.o.NoNewKeyring, PreserveFDs: s.o.PreserveFDs,
-		ConsoleFD:   -1,
 		UserNS:      plan.has[specs.UserNamespace],
 		NewCgroupNS: plan.newNS[specs.CgroupNamespace],
 	}
 	if h := spec.Hooks; h != nil {
 		cfg.RuntimeHooks = len(h.Prestart) > 0 || len(h.CreateRuntime) > 0
 	}
-	var files []*os.File
-	for i := 0; i < s.o.PreserveFDs; i++ {
-		files = append(files, os.NewFile(uintptr(3+i), "preserved"))
+	files, err := inheritFDs(s.o.PreserveFDs)
+	if err != nil {
+		return nil, err
 	}
 	addFile := func(f *os.File) int {
 		files = append(files, f)
@@ -383,29 +382,9 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 		return nil, os.NewSyscallError("listen", err)
 	}
 	cfg.StartFD = addFile(lf)
-	// Terminal.
-	if spec.Process != nil && spec.Process.Terminal {
-		master, slavePath, err := openPty()
-		if err != nil {
-			return nil, step("console", err)
-		}
-		s.master = master
-		slave, err := openSlave(slavePath)
-		if err != nil {
-			return nil, step("console", err)
-		}
-		s.closeLater(slave)
-		if uid := spec.Process.User.UID; uid != 0 || spec.Process.User.GID != 0 {
-			// The program owns its terminal, as with a login.
-			hostUID := hostID(spec.Linux.UIDMappings, uid)
-			hostGID := hostID(spec.Linux.GIDMappings, spec.Process.User.GID)
-			if err := slave.Chown(int(hostUID), int(hostGID)); err != nil {
-				return nil, step("console", err)
-			}
-		}
-		cfg.ConsoleFD = addFile(slave)
-		cfg.ConsolePath = slavePath
-	} else {
+	// A terminal is the init's to open in the container's devpts
+	// (setupTerminal); it sends the master back (msgConsole).
+	if spec.Process == nil || !spec.Process.Terminal {
 		cmd.Stdin = orStd(s.o.Stdin, os.Stdin)
 		cmd.Stdout = orStd(s.o.Stdout, os.Stdout)
 		cmd.Stderr = orStd(s.o.Stderr, os.Stderr)
@@ -749,6 +728,20 @@ func (s *setup) converse(ctx context.Context, sync *os.File) error {
 				return err
 			}
 			sendMsg(sync, syncMsg{Type: msgOK})
+		case msgConsole:
+			if m.fd < 0 {
+				return errors.New("console: no pty from init")
+			}
+			if s.master != nil {
+				s.master.Close()
+			}
+			s.master = os.NewFile(uintptr(m.fd), "/dev/ptmx")
+			if s.fg && s.o.ConsoleSocket == "" {
+				// Relayed by Run: plain newlines, as runc's.
+				if err := clearONLCR(s.master); err != nil {
+					return step("console", err)
+				}
+			}
 		case msgReady:
 			return nil
 		default:

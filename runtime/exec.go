@@ -46,7 +46,8 @@ type ExecOptions struct {
 	PidFile string
 	// Detach returns once the process runs instead of waiting for it.
 	Detach bool
-	// PreserveFDs passes this many file descriptors after stderr.
+	// PreserveFDs passes this many file descriptors after stderr, as
+	// CreateOptions.PreserveFDs.
 	PreserveFDs int
 	// Stdin, Stdout and Stderr are the process's stdio without a
 	// terminal (nil: the caller's).

@@ -199,9 +199,9 @@ func (r *Runtime) startExec(ctx context.Context, id string, o *ExecOptions) (*ex
 func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (*execution, error) {
 	spec, initPid := x.spec, x.rec.State.Pid
 	cfg := &execConfig{ID: x.id, Process: p, Personality: spec.Linux.Personality, ConsoleFD: -1, PreserveFDs: o.PreserveFDs}
-	var files []*os.File
-	for i := 0; i < o.PreserveFDs; i++ {
-		files = append(files, os.NewFile(uintptr(3+i), "preserved"))
+	files, err := inheritFDs(o.PreserveFDs)
+	if err != nil {
+		return nil, err
 	}
 	addFile := func(f *os.File) int {
 		files = append(files, f)
@@ -282,32 +282,32 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 		m, slave, err := openContainerPty(initPid)
 		if err != nil {
 			x.r.log.Debug("exec terminal from the runtime's devpts", "container", x.id, "reason", err)
-			var slavePath string
-			if m, slavePath, err = openPty(); err != nil {
-				return nil, step("console", err)
-			}
-			if slave, err = openSlave(slavePath); err != nil {
-				m.Close()
+			if m, slave, err = openRuntimePty(); err != nil {
 				return nil, step("console", err)
 			}
 		}
 		master = m
 		x.closeLater(m)
-		if o.ConsoleSocket == "" && p.ConsoleSize == nil {
-			// The caller's terminal size from the start: the program may
-			// ask for it before Exec wires the terminal.
-			in := orStd(o.Stdin, os.Stdin)
-			if ws, err := unix.IoctlGetWinsize(int(in.Fd()), unix.TIOCGWINSZ); err == nil {
-				unix.IoctlSetWinsize(int(m.Fd()), unix.TIOCSWINSZ, ws)
-			}
-		}
 		x.closeLater(slave)
-		if p.User.UID != 0 || p.User.GID != 0 {
-			hostUID := hostID(spec.Linux.UIDMappings, p.User.UID)
-			hostGID := hostID(spec.Linux.GIDMappings, p.User.GID)
-			if err := slave.Chown(int(hostUID), int(hostGID)); err != nil {
+		if o.ConsoleSocket == "" {
+			// Relayed by Exec: plain newlines, as runc's, from the
+			// program's first byte on.
+			if err := clearONLCR(m); err != nil {
 				return nil, step("console", err)
 			}
+			if p.ConsoleSize == nil {
+				// The caller's terminal size from the start: the program
+				// may ask for it before Exec wires the terminal.
+				in := orStd(o.Stdin, os.Stdin)
+				if ws, err := unix.IoctlGetWinsize(int(in.Fd()), unix.TIOCGWINSZ); err == nil {
+					unix.IoctlSetWinsize(int(m.Fd()), unix.TIOCSWINSZ, ws)
+				}
+			}
+		}
+		// The process's user owns its terminal; the group and mode stay
+		// those the devpts mount gave it (gid=5, 620), as with runc.
+		if err := chownTerminal(slave, int(hostID(spec.Linux.UIDMappings, p.User.UID))); err != nil {
+			return nil, step("console", err)
 		}
 		cfg.ConsoleFD = addFile(slave)
 	} else {
@@ -575,7 +575,7 @@ func (c *execConfig) run(sync *os.File) error {
 		return step("setsid", err)
 	}
 	if c.ConsoleFD >= 0 {
-		if err := setupConsole(c.ConsoleFD, p.ConsoleSize); err != nil {
+		if err := setupConsole(os.NewFile(uintptr(c.ConsoleFD), "console"), p.ConsoleSize); err != nil {
 			return step("console", err)
 		}
 	}

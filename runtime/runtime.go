@@ -57,7 +57,9 @@ type CreateOptions struct {
 	// NoNewKeyring keeps the caller's session keyring instead of a new one.
 	NoNewKeyring bool
 	// PreserveFDs passes this many file descriptors after stderr (3, 4,
-	// ...) to the container process.
+	// ...) to the container process. They must be inheritable (not
+	// close-on-exec), as those the runtime's caller passed are; every other
+	// descriptor is kept from the container.
 	PreserveFDs int
 	// Stdin, Stdout and Stderr are the container's stdio when
 	// process.terminal is false (nil: the caller's). They are files because

@@ -234,16 +234,28 @@ func (s *setup) procMounted() bool {
 	return unix.Fstatfs(int(f.Fd()), &st) == nil && st.Type == unix.PROC_SUPER_MAGIC
 }
 
-// console binds the pty slave onto /dev/console (config-linux.md "Default
-// Devices").
-func (s *setup) console() error {
-	t, err := s.root.resolve("/dev/console", kindFile)
+// BindConsole binds the pty slave onto /dev/console (config-linux.md
+// "Default Devices") of the root filesystem Prepare left as the working
+// directory, creating the file when it is missing. It comes between
+// Prepare and Finish: the terminal is a pty of the container's own devpts
+// (runc opens it there too), which exists only once Prepare has mounted it.
+func BindConsole(slave *os.File) error {
+	cwd, err := unix.Getwd()
+	if err != nil {
+		return fmt.Errorf("console: %w", os.NewSyscallError("getcwd", err))
+	}
+	r, err := openRoot(cwd)
+	if err != nil {
+		return fmt.Errorf("console: open root: %w", err)
+	}
+	defer r.Close()
+	t, err := r.resolve("/dev/console", kindFile)
 	if err != nil {
 		return fmt.Errorf("console: %w", err)
 	}
 	defer t.Close()
-	if err := mount(s.opts.Console, fdPath(t.fd), "", unix.MS_BIND, "", t.name); err != nil {
-		return fmt.Errorf("console %s: %w", s.opts.Console, err)
+	if err := mount(fdPath(slave), fdPath(t.fd), "", unix.MS_BIND, "", t.name); err != nil {
+		return fmt.Errorf("console %s: %w", slave.Name(), err)
 	}
 	return nil
 }
