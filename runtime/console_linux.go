@@ -14,7 +14,8 @@ import (
 // as runc's init does: a new pty of the container's own devpts, opened in
 // the root filesystem Prepare left as the working directory, so it is
 // /dev/pts/N in the container with the group and mode of that devpts mount
-// (gid=5,mode=620 in the usual config) and the process's user as owner.
+// (gid=5,mode=620 in the usual config); as stdio it then goes to the
+// process's user (fixStdioOwner).
 // The slave is bound on /dev/console and becomes the controlling terminal
 // and stdio; the master goes to the runtime over sync, which relays it in
 // the foreground or passes it on to --console-socket. A container without
@@ -33,10 +34,6 @@ func (c *initConfig) setupTerminal(sync *os.File) error {
 		}
 	}
 	defer master.Close()
-	if err := chownTerminal(slave, int(p.User.UID)); err != nil {
-		slave.Close()
-		return err
-	}
 	if err := rootfs.BindConsole(slave); err != nil {
 		slave.Close()
 		return err
@@ -71,9 +68,11 @@ func setupConsole(f *os.File, size *specs.Box) error {
 }
 
 // chownTerminal gives the pty slave to uid and leaves its group, which the
-// devpts mount chose (runc's fixStdioPermissions does the same). As there,
-// an owner or uid the caller's user namespace does not map (EINVAL, EPERM)
-// leaves the terminal as it is.
+// devpts mount chose, as fixStdioOwner does in the container. A pty the
+// runtime opens for exec needs it from the runtime: the runtime's root,
+// its owner, is not mapped in a container's user namespace. An owner or
+// uid the caller's user namespace does not map (EINVAL, EPERM) leaves the
+// terminal as it is.
 func chownTerminal(f *os.File, uid int) error {
 	err := unix.Fchown(int(f.Fd()), uid, -1)
 	if err == nil || err == unix.EINVAL || err == unix.EPERM {

@@ -314,3 +314,33 @@ func pipeHolders(t *testing.T, r *os.File, pid int) []string {
 	}
 	return held
 }
+
+// TestStdioOwner: the process's stdio belongs to its user, group kept, as
+// with runc, so a program running as that user can reopen /dev/stdout
+// (a file or pipe of the caller's, mode 0600); /dev/null stays root's.
+func TestStdioOwner(t *testing.T) {
+	e := newEnv(t)
+	// Appending: stdout is a file, whose fd 1 writes at its own offset.
+	script := `stat -L -c '%u %g' /proc/self/fd/1 /dev/null; echo out >>/dev/stdout; echo err >>/dev/stderr`
+	id, _ := e.running("stdio", nil)
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"run", []string{"run", "--bundle", e.bundle([]string{"sh", "-c", script}, func(s *specs.Spec) {
+			s.Process.User = specs.User{UID: 1000, GID: 1000}
+		}), e.id("stdio-run")}},
+		{"exec", []string{"exec", "--user", "1000:1000", id, "sh", "-c", script}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, stderr, err := e.sub(t).run(tc.args...)
+			if err != nil {
+				t.Fatalf("ocikit %s: %v: %s", tc.name, err, stderr)
+			}
+			if want := "1000 0\n0 0\nout\n"; out != want || stderr != "err\n" {
+				t.Errorf("ocikit %s: stdout %q, stderr %q; want %q and %q", tc.name, out, stderr, want, "err\n")
+			}
+		})
+	}
+}
