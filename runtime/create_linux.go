@@ -689,8 +689,8 @@ func (s *setup) waitForkedPid(sync *os.File) (int, error) {
 	}
 }
 
-// converse serves the init until it is ready: user namespace maps,
-// runtime hooks, errors.
+// converse serves the init until it is ready: user namespace maps, its
+// terminal, runtime hooks, errors.
 func (s *setup) converse(ctx context.Context, sync *os.File) error {
 	for {
 		m, err := recvMsg(sync)
