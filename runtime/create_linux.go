@@ -33,6 +33,8 @@ type Container struct {
 	// Console is the pty master of a foreground container with
 	// process.terminal and no console socket; nil otherwise.
 	Console *os.File
+	// stdio relays a foreground container's stdio without a terminal.
+	stdio *pipeRelay
 }
 
 // Create creates a container from the bundle (runtime.md "Create"): its
@@ -180,6 +182,7 @@ type setup struct {
 	pid      int
 	cg       *cgroups.Manager
 	master   *os.File
+	stdio    *pipeRelay
 	closers  []io.Closer
 	hookFail bool
 }
@@ -384,7 +387,17 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 	cfg.StartFD = addFile(lf)
 	// A terminal is the init's to open in the container's devpts
 	// (setupTerminal); it sends the master back (msgConsole).
-	if spec.Process == nil || !spec.Process.Terminal {
+	switch {
+	case spec.Process != nil && spec.Process.Terminal:
+	case s.fg:
+		relay, err := newPipeRelay(int(hostID(spec.Linux.UIDMappings, 0)), int(hostID(spec.Linux.GIDMappings, 0)),
+			orStd(s.o.Stdin, os.Stdin), orStd(s.o.Stdout, os.Stdout), orStd(s.o.Stderr, os.Stderr))
+		if err != nil {
+			return nil, fmt.Errorf("stdio pipes: %w", err)
+		}
+		s.stdio = relay
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = relay.child[0], relay.child[1], relay.child[2]
+	default:
 		cmd.Stdin = orStd(s.o.Stdin, os.Stdin)
 		cmd.Stdout = orStd(s.o.Stdout, os.Stdout)
 		cmd.Stderr = orStd(s.o.Stderr, os.Stderr)
@@ -532,8 +545,8 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 			return nil, fmt.Errorf("pid file: %w", err)
 		}
 	}
-	c := &Container{ID: s.id, Pid: s.pid, Console: s.master}
-	s.master = nil
+	c := &Container{ID: s.id, Pid: s.pid, Console: s.master, stdio: s.stdio}
+	s.master, s.stdio = nil, nil
 	return c, nil
 }
 
@@ -772,6 +785,9 @@ func (s *setup) initDied(err error) error {
 func (s *setup) abort(ctx context.Context) {
 	if s.master != nil {
 		s.master.Close()
+	}
+	if s.stdio != nil {
+		defer s.stdio.finish() // once the init is gone
 	}
 	if s.pid > 0 {
 		killWait(s.pid, s.rec.InitStart)

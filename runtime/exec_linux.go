@@ -130,13 +130,17 @@ func (r *Runtime) Exec(ctx context.Context, id string, o ExecOptions) (int, erro
 	if tty != nil {
 		tty.finish()
 	}
+	if x.stdio != nil {
+		x.stdio.finish()
+	}
 	return code, nil
 }
 
 // execution is an exec'd process that runs.
 type execution struct {
 	pid    int
-	master *os.File // pty master kept for the foreground
+	master *os.File   // pty master kept for the foreground
+	stdio  *pipeRelay // stdio relayed in the foreground without a terminal
 }
 
 // execSetup is one exec in progress.
@@ -145,6 +149,7 @@ type execSetup struct {
 	id      string
 	rec     *record
 	spec    *specs.Spec
+	stdio   *pipeRelay
 	closers []io.Closer
 }
 
@@ -192,6 +197,9 @@ func (r *Runtime) startExec(ctx context.Context, id string, o *ExecOptions) (*ex
 	e, err := x.run(ctx, p, o)
 	for _, c := range x.closers {
 		c.Close()
+	}
+	if x.stdio != nil {
+		x.stdio.closeAll() // failed
 	}
 	return e, err
 }
@@ -310,6 +318,14 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 			return nil, step("console", err)
 		}
 		cfg.ConsoleFD = addFile(slave)
+	} else if !o.Detach {
+		relay, err := newPipeRelay(int(hostID(spec.Linux.UIDMappings, 0)), int(hostID(spec.Linux.GIDMappings, 0)),
+			orStd(o.Stdin, os.Stdin), orStd(o.Stdout, os.Stdout), orStd(o.Stderr, os.Stderr))
+		if err != nil {
+			return nil, fmt.Errorf("stdio pipes: %w", err)
+		}
+		x.stdio = relay
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = relay.child[0], relay.child[1], relay.child[2]
 	} else {
 		cmd.Stdin = orStd(o.Stdin, os.Stdin)
 		cmd.Stdout = orStd(o.Stdout, os.Stdout)
@@ -463,7 +479,8 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 			return fail(fmt.Errorf("pid file: %w", err))
 		}
 	}
-	e := &execution{pid: pid}
+	e := &execution{pid: pid, stdio: x.stdio}
+	x.stdio = nil
 	if master != nil {
 		// Ours now: not closed with the setup's files.
 		dup, err := unix.FcntlInt(master.Fd(), unix.F_DUPFD_CLOEXEC, 0)

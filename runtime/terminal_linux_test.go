@@ -317,29 +317,56 @@ func pipeHolders(t *testing.T, r *os.File, pid int) []string {
 
 // TestStdioOwner: the process's stdio belongs to its user, group kept, as
 // with runc, so a program running as that user can reopen /dev/stdout
-// (a file or pipe of the caller's, mode 0600); /dev/null stays root's.
+// (mode 0600); /dev/null stays root's. In the foreground (run, exec) the
+// stdio are pipes the runtime relays, as runc's, so the caller's own files
+// (here its stdout file, elsewhere its terminal) keep their owner; a
+// detached container's stdio are the caller's files, which runc changes
+// too.
 func TestStdioOwner(t *testing.T) {
 	e := newEnv(t)
-	// Appending: stdout is a file, whose fd 1 writes at its own offset.
-	script := `stat -L -c '%u %g' /proc/self/fd/1 /dev/null; echo out >>/dev/stdout; echo err >>/dev/stderr`
+	// Appending: stdout may be a file, whose fd 1 writes at its offset.
+	script := `stat -L -c '%u %g %F' /proc/self/fd/1; stat -c '%u %g' /dev/null; echo out >>/dev/stdout; echo err >>/dev/stderr`
+	user := func(s *specs.Spec) { s.Process.User = specs.User{UID: 1000, GID: 1000} }
 	id, _ := e.running("stdio", nil)
 	tests := []struct {
-		name string
-		args []string
+		name  string
+		steps [][]string
+		kind  string // of the process's stdout
+		owner uint32 // of the caller's stdout file afterwards
 	}{
-		{"run", []string{"run", "--bundle", e.bundle([]string{"sh", "-c", script}, func(s *specs.Spec) {
-			s.Process.User = specs.User{UID: 1000, GID: 1000}
-		}), e.id("stdio-run")}},
-		{"exec", []string{"exec", "--user", "1000:1000", id, "sh", "-c", script}},
+		{"run", [][]string{{"run", "--bundle", e.bundle([]string{"sh", "-c", script}, user), e.id("stdio-run")}}, "fifo", 0},
+		{"exec", [][]string{{"exec", "--user", "1000:1000", id, "sh", "-c", script}}, "fifo", 0},
+		{"create", [][]string{{"create", "--bundle", e.bundle([]string{"sh", "-c", script}, user), e.id("stdio-create")}}, "regular empty file", 1000},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out, stderr, err := e.sub(t).run(tc.args...)
-			if err != nil {
-				t.Fatalf("ocikit %s: %v: %s", tc.name, err, stderr)
+			e := e.sub(t)
+			out, errf := e.tempFile(), e.tempFile()
+			for _, args := range tc.steps {
+				cmd := exec.Command(e.bin, append([]string{"--root", e.root}, args...)...)
+				cmd.Stdout, cmd.Stderr = out, errf
+				if err := cmd.Run(); err != nil {
+					data, _ := os.ReadFile(errf.Name())
+					t.Fatalf("ocikit %s: %v: %s", args[0], err, data)
+				}
 			}
-			if want := "1000 0\n0 0\nout\n"; out != want || stderr != "err\n" {
-				t.Errorf("ocikit %s: stdout %q, stderr %q; want %q and %q", tc.name, out, stderr, want, "err\n")
+			if tc.name == "create" {
+				id := tc.steps[0][len(tc.steps[0])-1]
+				pid := e.state(id).Pid
+				e.must("start", id)
+				waitGone(t, pid)
+			}
+			stdout, _ := os.ReadFile(out.Name())
+			stderr, _ := os.ReadFile(errf.Name())
+			if want := "1000 0 " + tc.kind + "\n0 0\nout\n"; string(stdout) != want || string(stderr) != "err\n" {
+				t.Errorf("stdout %q, stderr %q; want %q and %q", stdout, stderr, want, "err\n")
+			}
+			var st unix.Stat_t
+			if err := unix.Fstat(int(out.Fd()), &st); err != nil {
+				t.Fatal(err)
+			}
+			if st.Uid != tc.owner {
+				t.Errorf("the caller's stdout file belongs to %d, want %d", st.Uid, tc.owner)
 			}
 		})
 	}
