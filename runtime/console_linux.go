@@ -14,12 +14,12 @@ import (
 // as runc's init does: a new pty of the container's own devpts, opened in
 // the root filesystem Prepare left as the working directory, so it is
 // /dev/pts/N in the container with the group and mode of that devpts mount
-// (gid=5,mode=620 in the usual config); as stdio it then goes to the
-// process's user (fixStdioOwner).
-// The slave is bound on /dev/console and becomes the controlling terminal
-// and stdio; the master goes to the runtime over sync, which relays it in
-// the foreground or passes it on to --console-socket. A container without
-// a devpts of its own (no /dev/pts mount) gets a pty of the runtime's.
+// (gid=5,mode=620 in the usual config). The slave is bound on /dev/console
+// and becomes the controlling terminal and stdio (which fixStdioOwner later
+// gives to the process's user); the master goes to the runtime over sync,
+// which relays it in the foreground or passes it on to --console-socket. A
+// container without a devpts of its own (no /dev/pts mount) gets a pty of
+// the runtime's, where runc fails.
 func (c *initConfig) setupTerminal(sync *os.File) error {
 	p := c.Spec.Process
 	root, err := unix.Open(".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
