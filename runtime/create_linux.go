@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -150,6 +151,9 @@ func checkSpec(spec *specs.Spec, plan *nsPlan, o CreateOptions, fg bool, log *sl
 	}
 	if o.PreserveFDs < 0 {
 		return bad("--preserve-fds must not be negative")
+	}
+	if o.ListenFDs < 0 {
+		return bad("LISTEN_FDS must not be negative")
 	}
 	if spec.Process != nil {
 		// Unknown capability names are a warning, not an error
@@ -304,14 +308,14 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 	s.closeLater(exeFile)
 	cfg := &initConfig{
 		ID: s.id, Bundle: s.bundle, Spec: spec,
-		NoPivot: s.o.NoPivot, NoMountNS: !plan.has[specs.MountNamespace], NoNewKeyring: s.o.NoNewKeyring, PreserveFDs: s.o.PreserveFDs,
+		NoPivot: s.o.NoPivot, NoMountNS: !plan.has[specs.MountNamespace], NoNewKeyring: s.o.NoNewKeyring, PreserveFDs: s.o.ListenFDs + s.o.PreserveFDs,
 		UserNS:      plan.has[specs.UserNamespace],
 		NewCgroupNS: plan.newNS[specs.CgroupNamespace],
 	}
 	if h := spec.Hooks; h != nil {
 		cfg.RuntimeHooks = len(h.Prestart) > 0 || len(h.CreateRuntime) > 0
 	}
-	files, err := inheritFDs(s.o.PreserveFDs)
+	files, err := inheritFDs(s.o.ListenFDs, s.o.PreserveFDs)
 	if err != nil {
 		return nil, err
 	}
@@ -331,6 +335,15 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 		l.Seccomp = nil
 		sp := *spec
 		sp.Linux = &l
+		cfg.Spec = &sp
+	}
+	if n := s.o.ListenFDs; n > 0 && spec.Process != nil {
+		// Socket activation passed on, as runc: the descriptors are the
+		// process's first, for the program's sd_listen_fds(3).
+		proc := *cfg.Spec.Process
+		proc.Env = append(slices.Clip(proc.Env), "LISTEN_FDS="+strconv.Itoa(n), "LISTEN_PID=1")
+		sp := *cfg.Spec
+		sp.Process = &proc
 		cfg.Spec = &sp
 	}
 	// Idmapped mounts are made here, in the runtime's user namespace:

@@ -207,7 +207,7 @@ func (r *Runtime) startExec(ctx context.Context, id string, o *ExecOptions) (*ex
 func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (*execution, error) {
 	spec, initPid := x.spec, x.rec.State.Pid
 	cfg := &execConfig{ID: x.id, Process: p, Personality: spec.Linux.Personality, ConsoleFD: -1, PreserveFDs: o.PreserveFDs}
-	files, err := inheritFDs(o.PreserveFDs)
+	files, err := inheritFDs(0, o.PreserveFDs)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 )
 
 // Runtime manages the containers whose state lives under one root
@@ -61,10 +62,29 @@ type CreateOptions struct {
 	// close-on-exec), as those the runtime's caller passed are; every other
 	// descriptor is kept from the container.
 	PreserveFDs int
+	// ListenFDs passes this many socket-activation descriptors (3, 4, ...,
+	// the preserved ones follow them) to the container process, whose
+	// environment gains LISTEN_FDS and LISTEN_PID=1, as runc does when
+	// systemd starts it (sd_listen_fds(3)). See SocketActivation.
+	ListenFDs int
 	// Stdin, Stdout and Stderr are the container's stdio when
 	// process.terminal is false (nil: the caller's). They are files because
 	// the container keeps them after create returns.
 	Stdin, Stdout, Stderr *os.File
+}
+
+// SocketActivation is the number of descriptors a socket activation
+// passed to this process: LISTEN_FDS when LISTEN_PID is this process
+// (sd_listen_fds(3)), 0 otherwise. create and run pass them on as runc.
+func SocketActivation() int {
+	if os.Getenv("LISTEN_PID") != strconv.Itoa(os.Getpid()) {
+		return 0
+	}
+	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 func orStd(f, std *os.File) *os.File {

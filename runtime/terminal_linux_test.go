@@ -240,6 +240,24 @@ func TestInheritedFDs(t *testing.T) {
 			t.Errorf("exec'd process has descriptors %q, want 0-2 (+ ls's)", got)
 		}
 	})
+	t.Run("socket activation", func(t *testing.T) {
+		// As systemd starts runc: LISTEN_PID is the runtime's pid (the
+		// shell's, which execs it), LISTEN_FDS the descriptors from 3.
+		// The container gets them first, then the preserved one, with
+		// LISTEN_FDS and LISTEN_PID=1; the pipe past them stays out.
+		e := e.sub(t)
+		_, pw := pipe(t)
+		b := e.bundle([]string{"sh", "-c", `echo $LISTEN_FDS $LISTEN_PID; cat <&3; cat <&4; cat <&5; ls /proc/self/fd`}, nil)
+		cmd := exec.Command("sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=2 exec "$0" "$@"`, e.bin, "--root", e.root, "run", "--preserve-fds", "1", "--bundle", b, e.id("listen"))
+		cmd.ExtraFiles = highFD(pw, tempFileWith(t, "l1\n"), tempFileWith(t, "l2\n"), tempFileWith(t, "p1\n"))
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+		if got := strings.Join(strings.Fields(string(out)), " "); got != "2 1 l1 l2 p1 0 1 2 3 4 5 6" {
+			t.Errorf("container printed %q, want LISTEN_FDS 2 LISTEN_PID 1, the three files and descriptors 0-5 (+ ls's)", got)
+		}
+	})
 	t.Run("not passed", func(t *testing.T) {
 		e := e.sub(t)
 		id, _ := e.running("fds-missing", nil)

@@ -25,6 +25,7 @@ signal N).`,
 			if err != nil {
 				return err
 			}
+			o.ListenFDs = runtime.SocketActivation()
 			id := args[0]
 			if detach {
 				if _, err := rt.Create(cmd.Context(), id, bundle, o); err != nil {
