@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -33,6 +34,8 @@ type Container struct {
 	// Console is the pty master of a foreground container with
 	// process.terminal and no console socket; nil otherwise.
 	Console *os.File
+	// stdio relays a foreground container's stdio without a terminal.
+	stdio *pipeRelay
 }
 
 // Create creates a container from the bundle (runtime.md "Create"): its
@@ -165,6 +168,9 @@ func checkSpec(spec *specs.Spec, plan *nsPlan, o CreateOptions, fg bool) error {
 	if o.PreserveFDs < 0 {
 		return bad("--preserve-fds must not be negative")
 	}
+	if o.ListenFDs < 0 {
+		return bad("LISTEN_FDS must not be negative")
+	}
 	if spec.Process != nil {
 		// Unknown capability names are a warning, not an error
 		// (config.md "Linux Process", runtime-spec 1.3), which the init
@@ -198,6 +204,7 @@ type setup struct {
 	cg       *cgroups.Manager
 	master   *os.File
 	mntns    *os.File // the init's mount namespace, once a mount source is asked for
+	stdio    *pipeRelay
 	closers  []io.Closer
 	hookFail bool
 }
@@ -327,8 +334,7 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 	s.closeLater(exeFile)
 	cfg := &initConfig{
 		ID: s.id, Bundle: s.bundle, Spec: spec,
-		NoPivot: s.o.NoPivot, NoMountNS: !plan.has[specs.MountNamespace], NoNewKeyring: s.o.NoNewKeyring, PreserveFDs: s.o.PreserveFDs,
-		ConsoleFD:   -1,
+		NoPivot: s.o.NoPivot, NoMountNS: !plan.has[specs.MountNamespace], NoNewKeyring: s.o.NoNewKeyring, PreserveFDs: s.o.ListenFDs + s.o.PreserveFDs,
 		UserNS:      plan.has[specs.UserNamespace],
 		NewCgroupNS: plan.newNS[specs.CgroupNamespace],
 	}
@@ -336,9 +342,9 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 		cfg.RuntimeHooks = len(h.Prestart) > 0 || len(h.CreateRuntime) > 0
 		cfg.EmptyEnvHooks = emptyEnvHooks(h)
 	}
-	var files []*os.File
-	for i := 0; i < s.o.PreserveFDs; i++ {
-		files = append(files, os.NewFile(uintptr(3+i), "preserved"))
+	files, err := inheritFDs(s.o.ListenFDs, s.o.PreserveFDs)
+	if err != nil {
+		return nil, err
 	}
 	addFile := func(f *os.File) int {
 		files = append(files, f)
@@ -365,6 +371,15 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 	// when the runtime itself has no more privileges than the container
 	// (rootless: it could not join the init's mount namespace either).
 	cfg.MountSources = plan.has[specs.UserNamespace] && os.Geteuid() == 0
+	if n := s.o.ListenFDs; n > 0 && spec.Process != nil {
+		// Socket activation passed on, as runc: the descriptors are the
+		// process's first, for the program's sd_listen_fds(3).
+		proc := *cfg.Spec.Process
+		proc.Env = append(slices.Clip(proc.Env), "LISTEN_FDS="+strconv.Itoa(n), "LISTEN_PID=1")
+		sp := *cfg.Spec
+		sp.Process = &proc
+		cfg.Spec = &sp
+	}
 	// The init is executed through a descriptor: the state root may be
 	// closed to the init's user (a user namespace's root is not the
 	// host's), the binary itself is world-executable.
@@ -400,29 +415,19 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 		return nil, os.NewSyscallError("listen", err)
 	}
 	cfg.StartFD = addFile(lf)
-	// Terminal.
-	if spec.Process != nil && spec.Process.Terminal {
-		master, slavePath, err := openPty()
+	// A terminal is the init's to open in the container's devpts
+	// (setupTerminal); it sends the master back (msgConsole).
+	switch {
+	case spec.Process != nil && spec.Process.Terminal:
+	case s.fg:
+		relay, err := newPipeRelay(int(hostID(spec.Linux.UIDMappings, 0)), int(hostID(spec.Linux.GIDMappings, 0)),
+			orStd(s.o.Stdin, os.Stdin), orStd(s.o.Stdout, os.Stdout), orStd(s.o.Stderr, os.Stderr))
 		if err != nil {
-			return nil, step("console", err)
+			return nil, fmt.Errorf("stdio pipes: %w", err)
 		}
-		s.master = master
-		slave, err := openSlave(slavePath)
-		if err != nil {
-			return nil, step("console", err)
-		}
-		s.closeLater(slave)
-		if uid := spec.Process.User.UID; uid != 0 || spec.Process.User.GID != 0 {
-			// The program owns its terminal, as with a login.
-			hostUID := hostID(spec.Linux.UIDMappings, uid)
-			hostGID := hostID(spec.Linux.GIDMappings, spec.Process.User.GID)
-			if err := slave.Chown(int(hostUID), int(hostGID)); err != nil {
-				return nil, step("console", err)
-			}
-		}
-		cfg.ConsoleFD = addFile(slave)
-		cfg.ConsolePath = slavePath
-	} else {
+		s.stdio = relay
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = relay.child[0], relay.child[1], relay.child[2]
+	default:
 		cmd.Stdin = orStd(s.o.Stdin, os.Stdin)
 		cmd.Stdout = orStd(s.o.Stdout, os.Stdout)
 		cmd.Stderr = orStd(s.o.Stderr, os.Stderr)
@@ -570,8 +575,8 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 			return nil, fmt.Errorf("pid file: %w", err)
 		}
 	}
-	c := &Container{ID: s.id, Pid: s.pid, Console: s.master}
-	s.master = nil
+	c := &Container{ID: s.id, Pid: s.pid, Console: s.master, stdio: s.stdio}
+	s.master, s.stdio = nil, nil
 	return c, nil
 }
 
@@ -752,8 +757,8 @@ func (s *setup) waitForkedPid(sync *os.File) (int, error) {
 	}
 }
 
-// converse serves the init until it is ready: user namespace maps,
-// runtime hooks, errors.
+// converse serves the init until it is ready: user namespace maps, its
+// terminal, runtime hooks, errors.
 func (s *setup) converse(ctx context.Context, sync *os.File) error {
 	for {
 		m, err := recvMsg(sync)
@@ -797,6 +802,20 @@ func (s *setup) converse(ctx context.Context, sync *os.File) error {
 			sendMsg(sync, syncMsg{Type: msgOK})
 		case msgWarn:
 			logWarning(s.r.log, s.id, m)
+		case msgConsole:
+			if m.fd < 0 {
+				return errors.New("console: no pty from init")
+			}
+			if s.master != nil {
+				s.master.Close()
+			}
+			s.master = os.NewFile(uintptr(m.fd), "/dev/ptmx")
+			if s.fg && s.o.ConsoleSocket == "" {
+				// Relayed by Run: plain newlines, as runc's.
+				if err := clearONLCR(s.master); err != nil {
+					return step("console", err)
+				}
+			}
 		case msgReady:
 			return nil
 		default:
@@ -850,6 +869,9 @@ func (s *setup) initDied(err error) error {
 func (s *setup) abort(ctx context.Context) {
 	if s.master != nil {
 		s.master.Close()
+	}
+	if s.stdio != nil {
+		defer s.stdio.finish() // once the init is gone
 	}
 	if s.pid > 0 {
 		killWait(s.pid, s.rec.InitStart)

@@ -51,7 +51,8 @@ type ExecOptions struct {
 	PidfdSocket string
 	// Detach returns once the process runs instead of waiting for it.
 	Detach bool
-	// PreserveFDs passes this many file descriptors after stderr.
+	// PreserveFDs passes this many file descriptors after stderr, as
+	// CreateOptions.PreserveFDs.
 	PreserveFDs int
 	// SubCgroups are runc's --cgroup arguments: the process joins these
 	// existing sub-cgroups of the container's cgroup instead, as

@@ -134,13 +134,17 @@ func (r *Runtime) Exec(ctx context.Context, id string, o ExecOptions) (int, erro
 	if tty != nil {
 		tty.finish()
 	}
+	if x.stdio != nil {
+		x.stdio.finish()
+	}
 	return code, nil
 }
 
 // execution is an exec'd process that runs.
 type execution struct {
 	pid    int
-	master *os.File // pty master kept for the foreground
+	master *os.File   // pty master kept for the foreground
+	stdio  *pipeRelay // stdio relayed in the foreground without a terminal
 }
 
 // execSetup is one exec in progress.
@@ -150,6 +154,7 @@ type execSetup struct {
 	rec     *record
 	spec    *specs.Spec
 	cgroup  *cgroups.State // the container's, or with --cgroup its sub-cgroups
+	stdio   *pipeRelay
 	closers []io.Closer
 	// joined, when set, runs once the process is in the container's
 	// cgroup.
@@ -221,6 +226,9 @@ func (r *Runtime) startExec(ctx context.Context, id string, o *ExecOptions) (*ex
 	for _, c := range x.closers {
 		c.Close()
 	}
+	if x.stdio != nil {
+		x.stdio.closeAll() // failed
+	}
 	return e, err
 }
 
@@ -228,9 +236,9 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 	spec, initPid := x.spec, x.rec.State.Pid
 	cfg := &execConfig{ID: x.id, Process: p, Personality: spec.Linux.Personality, ConsoleFD: -1, PreserveFDs: o.PreserveFDs,
 		NoNewKeyring: x.rec.NoNewKeyring}
-	var files []*os.File
-	for i := 0; i < o.PreserveFDs; i++ {
-		files = append(files, os.NewFile(uintptr(3+i), "preserved"))
+	files, err := inheritFDs(0, o.PreserveFDs)
+	if err != nil {
+		return nil, err
 	}
 	addFile := func(f *os.File) int {
 		files = append(files, f)
@@ -309,34 +317,42 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 		m, slave, err := openContainerPty(initPid)
 		if err != nil {
 			x.r.log.Debug("exec terminal from the runtime's devpts", "container", x.id, "reason", err)
-			var slavePath string
-			if m, slavePath, err = openPty(); err != nil {
-				return nil, step("console", err)
-			}
-			if slave, err = openSlave(slavePath); err != nil {
-				m.Close()
+			if m, slave, err = openRuntimePty(); err != nil {
 				return nil, step("console", err)
 			}
 		}
 		master = m
 		x.closeLater(m)
-		if o.ConsoleSocket == "" && p.ConsoleSize == nil {
-			// The caller's terminal size from the start: the program may
-			// ask for it before Exec wires the terminal.
-			in := orStd(o.Stdin, os.Stdin)
-			if ws, err := unix.IoctlGetWinsize(int(in.Fd()), unix.TIOCGWINSZ); err == nil {
-				unix.IoctlSetWinsize(int(m.Fd()), unix.TIOCSWINSZ, ws)
-			}
-		}
 		x.closeLater(slave)
-		if p.User.UID != 0 || p.User.GID != 0 {
-			hostUID := hostID(spec.Linux.UIDMappings, p.User.UID)
-			hostGID := hostID(spec.Linux.GIDMappings, p.User.GID)
-			if err := slave.Chown(int(hostUID), int(hostGID)); err != nil {
+		if o.ConsoleSocket == "" {
+			// Relayed by Exec: plain newlines, as runc's, from the
+			// program's first byte on.
+			if err := clearONLCR(m); err != nil {
 				return nil, step("console", err)
 			}
+			if p.ConsoleSize == nil {
+				// The caller's terminal size from the start: the program
+				// may ask for it before Exec wires the terminal.
+				in := orStd(o.Stdin, os.Stdin)
+				if ws, err := unix.IoctlGetWinsize(int(in.Fd()), unix.TIOCGWINSZ); err == nil {
+					unix.IoctlSetWinsize(int(m.Fd()), unix.TIOCSWINSZ, ws)
+				}
+			}
+		}
+		// The process's user owns its terminal; the group and mode stay
+		// those the devpts mount gave it (gid=5, 620), as with runc.
+		if err := chownTerminal(slave, int(hostID(spec.Linux.UIDMappings, p.User.UID))); err != nil {
+			return nil, step("console", err)
 		}
 		cfg.ConsoleFD = addFile(slave)
+	} else if !o.Detach {
+		relay, err := newPipeRelay(int(hostID(spec.Linux.UIDMappings, 0)), int(hostID(spec.Linux.GIDMappings, 0)),
+			orStd(o.Stdin, os.Stdin), orStd(o.Stdout, os.Stdout), orStd(o.Stderr, os.Stderr))
+		if err != nil {
+			return nil, fmt.Errorf("stdio pipes: %w", err)
+		}
+		x.stdio = relay
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = relay.child[0], relay.child[1], relay.child[2]
 	} else {
 		cmd.Stdin = orStd(o.Stdin, os.Stdin)
 		cmd.Stdout = orStd(o.Stdout, os.Stdout)
@@ -504,7 +520,8 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 			return fail(err)
 		}
 	}
-	e := &execution{pid: pid}
+	e := &execution{pid: pid, stdio: x.stdio}
+	x.stdio = nil
 	if master != nil {
 		// Ours now: not closed with the setup's files.
 		dup, err := unix.FcntlInt(master.Fd(), unix.F_DUPFD_CLOEXEC, 0)
@@ -641,7 +658,7 @@ func (c *execConfig) run(sync *os.File) error {
 		return step("setsid", err)
 	}
 	if c.ConsoleFD >= 0 {
-		if err := setupConsole(c.ConsoleFD, p.ConsoleSize); err != nil {
+		if err := setupConsole(os.NewFile(uintptr(c.ConsoleFD), "console"), p.ConsoleSize); err != nil {
 			return step("console", err)
 		}
 	}

@@ -365,7 +365,9 @@ func TestExecSeccompAndCapabilities(t *testing.T) {
 func TestExecForwardsSignals(t *testing.T) {
 	e := newEnv(t)
 	id, _ := e.running("fwd", nil)
-	cmd := exec.Command(e.bin, "--root", e.root, "exec", id, "sh", "-c", `trap "echo got; exit 3" USR1; echo ready; sleep 1000 >/dev/null & wait`)
+	// The background sleep's stdio away from exec's: exec relays the
+	// process's output until every holder has closed it, as runc's.
+	cmd := exec.Command(e.bin, "--root", e.root, "exec", id, "sh", "-c", `trap "echo got; exit 3" USR1; echo ready; sleep 1000 >/dev/null 2>&1 & wait`)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -108,11 +108,6 @@ func (c *initConfig) run(sync *os.File) error {
 	if _, err := unix.Setsid(); err != nil {
 		return step("setsid", err)
 	}
-	if c.ConsoleFD >= 0 {
-		if err := setupConsole(c.ConsoleFD, p.ConsoleSize); err != nil {
-			return step("console", err)
-		}
-	}
 	if c.NewCgroupNS {
 		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 			return step("unshare cgroup namespace", err)
@@ -128,12 +123,19 @@ func (c *initConfig) run(sync *os.File) error {
 			return step("set domainname", err)
 		}
 	}
-	opts := rootfs.Options{NoPivot: c.NoPivot, NoMountNS: c.NoMountNS, Console: c.ConsolePath, CgroupPaths: c.CgroupPaths, UserNS: c.UserNS}
+	opts := rootfs.Options{NoPivot: c.NoPivot, NoMountNS: c.NoMountNS, CgroupPaths: c.CgroupPaths, UserNS: c.UserNS}
 	if c.MountSources {
 		opts.OpenSource = func(i int) (*os.File, error) { return askMountSource(sync, i) }
 	}
 	if err := rootfs.Prepare(spec, c.Bundle, opts); err != nil {
 		return step("prepare rootfs", err)
+	}
+	// The terminal once the container's devpts is mounted, before Finish
+	// may make /dev read-only.
+	if p != nil && p.Terminal {
+		if err := c.setupTerminal(sync); err != nil {
+			return step("console", err)
+		}
 	}
 	// prestart and createRuntime hooks run in the runtime namespace, by
 	// the runtime, now that the mount namespace is set up and before
@@ -298,26 +300,6 @@ func closeOnExecFrom(lowfd int) error {
 		}
 	}
 	return nil
-}
-
-// setupConsole makes the pty slave the controlling terminal and the stdio
-// of the init (and so of the user's program).
-func setupConsole(fd int, size *specs.Box) error {
-	if err := unix.IoctlSetInt(fd, unix.TIOCSCTTY, 0); err != nil {
-		return fmt.Errorf("set controlling terminal: %w", err)
-	}
-	if size != nil {
-		ws := &unix.Winsize{Row: uint16(size.Height), Col: uint16(size.Width)}
-		if err := unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, ws); err != nil {
-			return fmt.Errorf("set console size: %w", err)
-		}
-	}
-	for i := 0; i < 3; i++ {
-		if err := unix.Dup3(fd, i, 0); err != nil {
-			return fmt.Errorf("dup console: %w", err)
-		}
-	}
-	return unix.Close(fd)
 }
 
 // lookPath resolves the program as execvp would, with PATH from the

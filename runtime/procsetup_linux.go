@@ -73,6 +73,9 @@ func setupProcess(p *specs.Process, personality *specs.LinuxPersonality, memPoli
 	if err := process.SetRlimitsEarly(p.Rlimits); err != nil {
 		return "", step("rlimits", err)
 	}
+	if err := fixStdioOwner(p.User.UID); err != nil {
+		return "", step("stdio", err)
+	}
 	if err := process.SetUser(p); err != nil {
 		return "", step("user", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -54,6 +55,9 @@ func (r *Runtime) Run(ctx context.Context, id, bundle string, o CreateOptions) (
 			tty.close()
 		}
 		r.deleteQuiet(ctx, id)
+		if c.stdio != nil {
+			c.stdio.finish()
+		}
 		return -1, err
 	}
 	r.log.Debug("started", "container", id, "elapsed", time.Since(t0))
@@ -88,6 +92,10 @@ func (r *Runtime) Run(ctx context.Context, id, bundle string, o CreateOptions) (
 	}
 	r.deleteQuiet(ctx, id)
 	r.log.Debug("deleted", "container", id, "elapsed", time.Since(t0))
+	if c.stdio != nil {
+		// Everything in the container is gone: the output ends.
+		c.stdio.finish()
+	}
 	return code, nil
 }
 
@@ -202,4 +210,77 @@ func (t *ttyCopy) close() {
 	if t.saved != nil {
 		unix.IoctlSetTermios(int(t.in.Fd()), unix.TCSETS, t.saved)
 	}
+}
+
+// pipeRelay is the stdio of a process the runtime waits for in the
+// foreground without a terminal, as with runc (setupProcessPipes): three
+// pipes the runtime copies from the caller's stdin and to its stdout and
+// stderr. The process so neither holds the caller's files nor, as its
+// stdio goes to its user (fixStdioOwner), changes their owner: the
+// caller's terminal stays the caller's. Copying starts at once, so
+// output written before start (createContainer hooks) cannot fill a pipe.
+type pipeRelay struct {
+	child  [3]*os.File // the process's ends: stdin, stdout, stderr
+	parent [3]*os.File // the runtime's
+	out    sync.WaitGroup
+}
+
+// newPipeRelay makes the pipes, owned by uid:gid (the container's root
+// on the host, so the process can give them to its user), and starts
+// copying between them and in, out and errOut.
+func newPipeRelay(uid, gid int, in, out, errOut *os.File) (*pipeRelay, error) {
+	p := &pipeRelay{}
+	for i := range 3 {
+		r, w, err := os.Pipe()
+		if err != nil {
+			p.closeAll()
+			return nil, err
+		}
+		if i == 0 {
+			p.child[i], p.parent[i] = r, w
+		} else {
+			p.child[i], p.parent[i] = w, r
+		}
+		// Best effort, as a rootless runtime may not give its pipes away.
+		p.child[i].Chown(uid, gid)
+	}
+	go func() {
+		io.Copy(p.parent[0], in)
+		p.parent[0].Close() // EOF for the process
+	}()
+	for i, w := range []*os.File{out, errOut} {
+		p.out.Add(1)
+		go func() {
+			defer p.out.Done()
+			io.Copy(w, p.parent[i+1])
+			p.parent[i+1].Close()
+		}()
+	}
+	return p, nil
+}
+
+// closeChild closes the process's ends in the runtime, once the process
+// has them.
+func (p *pipeRelay) closeChild() {
+	for _, f := range p.child {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+func (p *pipeRelay) closeAll() {
+	p.closeChild()
+	for _, f := range p.parent {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// finish waits until the process's side of stdout and stderr is closed
+// (it and whatever inherited them exited) and all its output is copied.
+func (p *pipeRelay) finish() {
+	p.closeChild()
+	p.out.Wait()
 }

@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 )
 
 // Runtime manages the containers whose state lives under one root
@@ -57,7 +58,9 @@ type CreateOptions struct {
 	// NoNewKeyring keeps the caller's session keyring instead of a new one.
 	NoNewKeyring bool
 	// PreserveFDs passes this many file descriptors after stderr (3, 4,
-	// ...) to the container process.
+	// ...) to the container process. They must be inheritable (not
+	// close-on-exec), as those the runtime's caller passed are; every other
+	// descriptor is kept from the container.
 	PreserveFDs int
 	// Config is the configuration file (runc's --config; default the
 	// bundle's config.json). Relative paths in it, root.path among them,
@@ -74,10 +77,29 @@ type CreateOptions struct {
 	// An init that nsenter forks (a new pid or time namespace) is then
 	// not Run's child: Run waits for it through a pidfd instead.
 	NoSubreaper bool
+	// ListenFDs passes this many socket-activation descriptors (3, 4, ...,
+	// the preserved ones follow them) to the container process, whose
+	// environment gains LISTEN_FDS and LISTEN_PID=1, as runc does when
+	// systemd starts it (sd_listen_fds(3)). See SocketActivation.
+	ListenFDs int
 	// Stdin, Stdout and Stderr are the container's stdio when
 	// process.terminal is false (nil: the caller's). They are files because
 	// the container keeps them after create returns.
 	Stdin, Stdout, Stderr *os.File
+}
+
+// SocketActivation is the number of descriptors a socket activation
+// passed to this process: LISTEN_FDS when LISTEN_PID is this process
+// (sd_listen_fds(3)), 0 otherwise. create and run pass them on as runc.
+func SocketActivation() int {
+	if os.Getenv("LISTEN_PID") != strconv.Itoa(os.Getpid()) {
+		return 0
+	}
+	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 func orStd(f, std *os.File) *os.File {

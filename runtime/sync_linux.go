@@ -25,6 +25,7 @@ const (
 	msgSeccomp = "seccomp" // init: the seccomp notify fd rides along (SCM_RIGHTS)
 	msgWarn    = "warn"    // init: a warning for the runtime's log (Msg, Attrs); no reply
 	msgSource  = "source"  // init: open the source of Mount (runtime: ok with the fd, or error)
+	msgConsole = "console" // init: the terminal's pty master rides along (SCM_RIGHTS)
 	msgOK      = "ok"      // runtime: go on
 	msgAbort   = "abort"   // runtime: a hook failed, exit
 	maxMsgSize = 1 << 16
@@ -50,13 +51,11 @@ type initConfig struct {
 	NoPivot bool        `json:"noPivot,omitempty"`
 	// NoMountNS: the config has no mount namespace, the init mounts in
 	// the runtime's and chroots (rootfs.Options.NoMountNS).
-	NoMountNS    bool   `json:"noMountNs,omitempty"`
-	NoNewKeyring bool   `json:"noNewKeyring,omitempty"`
-	PreserveFDs  int    `json:"preserveFds,omitempty"`
-	SyncFD       int    `json:"syncFd"`
-	StartFD      int    `json:"startFd"`
-	ConsoleFD    int    `json:"consoleFd"`
-	ConsolePath  string `json:"consolePath,omitempty"`
+	NoMountNS    bool `json:"noMountNs,omitempty"`
+	NoNewKeyring bool `json:"noNewKeyring,omitempty"`
+	PreserveFDs  int  `json:"preserveFds,omitempty"`
+	SyncFD       int  `json:"syncFd"`
+	StartFD      int  `json:"startFd"`
 	// RuntimeHooks tells the init to stop for prestart and createRuntime
 	// hooks; without them it saves the round trip.
 	RuntimeHooks bool `json:"runtimeHooks,omitempty"`

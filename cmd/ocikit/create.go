@@ -45,6 +45,7 @@ createContainer hooks, and leave its init waiting for "start".`,
 			if err != nil {
 				return err
 			}
+			o.ListenFDs = runtime.SocketActivation()
 			if _, err := rt.Create(cmd.Context(), args[0], bundle, o); err != nil {
 				return fmt.Errorf("create %s: %w", args[0], err)
 			}

@@ -25,6 +25,7 @@ when killed by signal N).`,
 			if err != nil {
 				return err
 			}
+			o.ListenFDs = runtime.SocketActivation()
 			id := args[0]
 			if detach {
 				if err := rt.RunDetached(cmd.Context(), id, bundle, o); err != nil {

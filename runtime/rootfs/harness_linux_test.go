@@ -40,9 +40,11 @@ func TestMain(m *testing.M) {
 
 // childConfig is what the child does.
 type childConfig struct {
-	Spec        *specs.Spec
-	Bundle      string
-	NoPivot     bool
+	Spec    *specs.Spec
+	Bundle  string
+	NoPivot bool
+	// Console is the path of a pty slave bound on /dev/console after
+	// Prepare.
 	Console     string
 	CgroupPaths map[string]string
 	// Tmpfs are host directories on which the child mounts a tmpfs before
@@ -233,7 +235,7 @@ func childRun(cfgPath string, cfg *childConfig, rep *childReport) error {
 			return fmt.Errorf("setup: %w", err)
 		}
 	}
-	opts := Options{NoPivot: cfg.NoPivot, Console: cfg.Console, CgroupPaths: cfg.CgroupPaths,
+	opts := Options{NoPivot: cfg.NoPivot, CgroupPaths: cfg.CgroupPaths,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	if cfg.OpenSources {
 		mntns, err := os.Open("/proc/self/ns/mnt")
@@ -287,6 +289,17 @@ func childRun(cfgPath string, cfg *childConfig, rep *childReport) error {
 		// What was mounted before the failure, to look for escapes.
 		rep.Pre, _ = mountinfo.GetMounts(nil)
 		return err
+	}
+	if cfg.Console != "" {
+		slave, err := os.OpenFile(cfg.Console, os.O_RDWR|unix.O_NOCTTY, 0)
+		if err != nil {
+			return err
+		}
+		err = BindConsole(slave)
+		slave.Close()
+		if err != nil {
+			return err
+		}
 	}
 	prepared := time.Since(start)
 	pre, err := mountinfo.GetMounts(nil)

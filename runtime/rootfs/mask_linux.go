@@ -259,26 +259,30 @@ func readonlyPath(root *os.File, p string) error {
 // (Documentation/admin-guide/devices.txt: 136-143).
 func ptySlave(rdev uint64) bool { m := unix.Major(rdev); return m >= 136 && m <= 143 }
 
-// console binds the pty slave opts.Console onto /dev/console
-// (config-linux.md "Default Devices"): the source must be a pty slave, the
-// target a file or character device reached without symbolic links
-// (created as an empty file when missing).
-func (s *setup) console() error {
+// BindConsole binds the pty slave onto /dev/console (config-linux.md
+// "Default Devices") of the root filesystem Prepare left as the working
+// directory. It comes between Prepare and Finish: the terminal is a pty of
+// the container's own devpts (runc opens it there too), which exists only
+// once Prepare has mounted it. The source must be a pty slave, the target
+// a file or character device reached without symbolic links (created as an
+// empty file when missing): an image whose /dev/console is a link must not
+// put the terminal over another file (CVE-2025-52565).
+func BindConsole(slave *os.File) error {
 	fail := func(err error) error { return fmt.Errorf("console: %w", err) }
-	src, err := os.OpenFile(s.opts.Console, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fail(err)
-	}
-	defer src.Close()
-	if typ, rdev, err := fileType(src); err != nil {
+	if typ, rdev, err := fileType(slave); err != nil {
 		return fail(err)
 	} else if typ != unix.S_IFCHR || !ptySlave(rdev) {
-		return fail(fmt.Errorf("%s is not a pty", s.opts.Console))
+		return fail(fmt.Errorf("%s is not a pty", slave.Name()))
 	}
-	dst, err := openNoSymlinks(s.root.dir, "/dev/console")
+	root, err := os.OpenFile(".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fail(fmt.Errorf("open root: %w", err))
+	}
+	defer root.Close()
+	dst, err := openNoSymlinks(root, "/dev/console")
 	if errors.Is(err, unix.ENOENT) {
 		var dev *os.File
-		if dev, err = openNoSymlinks(s.root.dir, "/dev"); err != nil {
+		if dev, err = openNoSymlinks(root, "/dev"); err != nil {
 			return fail(err)
 		}
 		fd, cerr := unix.Openat(int(dev.Fd()), "console", unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_RDONLY|unix.O_CLOEXEC, 0o644)
@@ -289,7 +293,7 @@ func (s *setup) console() error {
 		if cerr == nil {
 			unix.Close(fd)
 		}
-		dst, err = openNoSymlinks(s.root.dir, "/dev/console")
+		dst, err = openNoSymlinks(root, "/dev/console")
 	}
 	if err != nil {
 		return fail(err)
@@ -300,7 +304,7 @@ func (s *setup) console() error {
 	} else if typ != unix.S_IFREG && typ != unix.S_IFCHR {
 		return fail(errors.New("/dev/console is neither a file nor a character device"))
 	}
-	if err := bindHandle(src, dst, false, 0, "/dev/console"); err != nil {
+	if err := bindHandle(slave, dst, false, 0, "/dev/console"); err != nil {
 		return fail(err)
 	}
 	return nil

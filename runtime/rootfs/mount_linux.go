@@ -30,7 +30,7 @@ type setup struct {
 // sets the propagation of "/", binds root.path (relative to bundle) onto
 // itself, mounts spec.Mounts in order, creates the default devices (when
 // /dev is not a bind mount), the configured linux.devices, the /dev
-// symbolic links and /dev/ptmx, and binds opts.Console onto /dev/console.
+// symbolic links and /dev/ptmx (a terminal's /dev/console is BindConsole's).
 // It leaves the working directory at the root filesystem, where Finish
 // expects it (createContainer hooks run in between as child processes).
 func Prepare(spec *specs.Spec, bundle string, opts Options) (err error) {
@@ -103,11 +103,6 @@ func Prepare(spec *specs.Spec, bundle string, opts Options) (err error) {
 	}
 	s.log.Debug("rootfs prepared", "root", rootPath, "mounts", len(spec.Mounts),
 		"mountTime", mounted.Sub(start), "deviceTime", time.Since(mounted))
-	if opts.Console != "" {
-		if err := s.console(); err != nil {
-			return err
-		}
-	}
 	if err := unix.Chdir(rootPath); err != nil {
 		return &os.PathError{Op: "chdir", Path: rootPath, Err: err}
 	}

@@ -11,8 +11,8 @@ import (
 // ErrNotSupported is returned on platforms without Linux mount namespaces.
 var ErrNotSupported = errdefs.New(errdefs.ErrUnsupported, "rootfs: not supported on this platform")
 
-// Options tunes Prepare and Finish. The zero value is a container without a
-// terminal that uses pivot_root.
+// Options tunes Prepare and Finish. The zero value is a container that uses
+// pivot_root.
 type Options struct {
 	// NoPivot moves the root with MS_MOVE and chroot instead of pivot_root
 	// (--no-pivot, for a root on a ramfs where pivot_root fails).
@@ -25,9 +25,6 @@ type Options struct {
 	// Finish chroots into the root instead of pivot_root and ignores
 	// rootfsPropagation and NoPivot.
 	NoMountNS bool
-	// Console is the host path of the pty slave bind-mounted onto
-	// /dev/console when process.terminal is set ("" = no console).
-	Console string
 	// Logger receives debug messages; nil discards them.
 	Logger *slog.Logger
 	// UserNS says the process is in a user namespace other than the initial
