@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -110,7 +109,7 @@ func loadSpec(bundle string) (*specs.Spec, []byte, error) {
 // no container is created).
 func checkSpec(spec *specs.Spec, plan *nsPlan, o CreateOptions, fg bool, log *slog.Logger) error {
 	bad := func(format string, args ...any) error { return errorf(ErrInvalidSpec, format, args...) }
-	if !validVersion.MatchString(spec.Version) {
+	if !validVersion(spec.Version) {
 		return bad("config.json: ociVersion %q is not a runtime-spec 1.x version", spec.Version)
 	}
 	p := spec.Process
@@ -159,9 +158,51 @@ func checkSpec(spec *specs.Spec, plan *nsPlan, o CreateOptions, fg bool, log *sl
 	return process.ValidateLinux(l)
 }
 
-// validVersion matches the SemVer 2.0.0 versions of runtime-spec 1.x
-// (config.md "Specification version").
-var validVersion = regexp.MustCompile(`^1\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
+// validVersion reports whether v is a SemVer 2.0.0 version of runtime-spec
+// 1.x (config.md "Specification version"), as the expression
+// `^1\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`
+// would; a parser rather than a regexp compiled at package initialization.
+func validVersion(v string) bool {
+	rest, ok := strings.CutPrefix(v, "1.")
+	if !ok {
+		return false
+	}
+	// number: 0 or a digit string without a leading zero.
+	number := func(s string) (string, bool) {
+		n := 0
+		for n < len(s) && '0' <= s[n] && s[n] <= '9' {
+			n++
+		}
+		if n == 0 || (n > 1 && s[0] == '0') {
+			return s, false
+		}
+		return s[n:], true
+	}
+	// ident: one or more of [0-9A-Za-z.-].
+	ident := func(s string) bool {
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '-') {
+				return false
+			}
+		}
+		return s != ""
+	}
+	if rest, ok = number(rest); !ok || !strings.HasPrefix(rest, ".") {
+		return false
+	}
+	if rest, ok = number(rest[1:]); !ok {
+		return false
+	}
+	pre, build, hasBuild := strings.Cut(rest, "+")
+	if hasBuild && !ident(build) {
+		return false
+	}
+	if pre == "" {
+		return true
+	}
+	return pre[0] == '-' && ident(pre[1:])
+}
 
 // setup is one create in progress.
 type setup struct {
