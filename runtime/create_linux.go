@@ -543,12 +543,20 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 		return nil, err
 	}
 
-	// The cgroup, before the init runs anything of the container's.
+	// The cgroup, before the init runs anything of the container's: now,
+	// or (late) when the init asks, once it has set up the root
+	// filesystem, so that its own memory is not charged to the container.
+	late := !intoCgroup && s.lateCgroup()
 	if !intoCgroup {
-		if err := cg.Apply(s.pid); err != nil {
+		pid := s.pid
+		if late {
+			pid = -1 // create it, set its limits; the init joins later
+		}
+		if err := cg.Apply(pid); err != nil {
 			return nil, step("cgroup", err)
 		}
 	}
+	cfg.JoinCgroup = late
 	cgState := cg.State()
 	s.rec.Cgroup = &cgState
 	if err := writeState(s.dir, s.rec); err != nil {
@@ -634,6 +642,32 @@ func (s *setup) cgroupAtClone(attr *syscall.SysProcAttr) (bool, error) {
 	s.closeLater(f)
 	attr.UseCgroupFD, attr.CgroupFD = true, int(f.Fd())
 	return true, nil
+}
+
+// lateCgroup reports whether the init may join its cgroup late, after it
+// has prepared the root filesystem, instead of before it runs: the Go
+// init's own pages (runtime, heap, the configuration it decodes, the mount
+// table it reads) are charged to the memory cgroup the process is in when
+// it touches them, and a charge stays with its cgroup after the process
+// moves (cgroup v1 without memory.move_charge_at_immigrate; always on v2),
+// so this keeps about 2.5 MiB of ocikit's memory off the container's
+// account. Not with:
+//   - hooks before the program (prestart, createRuntime, createContainer):
+//     runc has the init in its cgroup when they run, and hooks rely on it
+//     (a device plugin's hook finds the container's cgroup through
+//     /proc/<pid>/cgroup);
+//   - the systemd driver, whose scope cannot be created empty;
+//   - rootless mode, where the cgroup may not exist: the init then stays
+//     in the caller's cgroup, and a cgroup namespace it unshares must be
+//     rooted there before the cgroup mounts are made.
+func (s *setup) lateCgroup() bool {
+	if s.r.systemd || s.r.rootless {
+		return false
+	}
+	if h := s.spec.Hooks; h != nil && (len(h.Prestart) > 0 || len(h.CreateRuntime) > 0 || len(h.CreateContainer) > 0) {
+		return false
+	}
+	return true
 }
 
 // newCgroup returns the container's cgroup manager for the runtime's
@@ -788,6 +822,12 @@ func (s *setup) converse(ctx context.Context, sync *os.File) error {
 			if err != nil {
 				sendMsg(sync, syncMsg{Type: msgAbort})
 				return err
+			}
+			sendMsg(sync, syncMsg{Type: msgOK})
+		case msgCgroup:
+			// The init asks late (initConfig.JoinCgroup).
+			if err := s.cg.Apply(s.pid); err != nil {
+				return step("cgroup", err)
 			}
 			sendMsg(sync, syncMsg{Type: msgOK})
 		case msgReady:

@@ -57,7 +57,8 @@ type execConfig struct {
 	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
 }
 
-// msgCgroup (exec'd process): move me into the container's cgroup now.
+// msgCgroup (exec'd process, or an init with initConfig.JoinCgroup): move
+// me into the container's cgroup now.
 const msgCgroup = "cgroup"
 
 // nsFiles names the /proc/<pid>/ns entry of each namespace type.
