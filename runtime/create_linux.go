@@ -826,9 +826,11 @@ func (s *setup) converse(ctx context.Context, sync *os.File) error {
 			sendMsg(sync, syncMsg{Type: msgOK})
 		case msgCgroup:
 			// The init asks late (initConfig.JoinCgroup).
+			t0 := time.Now()
 			if err := s.cg.Apply(s.pid); err != nil {
 				return step("cgroup", err)
 			}
+			s.r.log.Debug("cgroup joined", "container", s.id, "took", time.Since(t0))
 			sendMsg(sync, syncMsg{Type: msgOK})
 		case msgReady:
 			return nil
