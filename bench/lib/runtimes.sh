@@ -2,9 +2,9 @@
 # concurrent.sh, cgroupmem.sh) share; sourced, not run (bench/run.sh runs
 # only bench/*.sh).
 #
-# Runtimes compared, in this order: $OCIKIT, $OCIKIT_BASE when set (a
-# second ocikit binary, e.g. a build of main, for before/after numbers in
-# the same run; it must have another file name), crun, runc. Results are
+# Runtimes compared, in this order: $OCIKIT, the binaries listed in
+# $OCIKIT_BASE (other ocikit builds, e.g. of main, for before/after numbers
+# in the same run; each with a file name of its own), crun, runc. Results are
 # printed as ratios to crun (at most 1.0 is the target of issue 7).
 
 # runtimes_init NAME: checks, the work directory ($work, removed on exit)
@@ -15,14 +15,15 @@ runtimes_init() {
 	bb=$(command -v busybox) || { echo "$bench bench: busybox-static missing" >&2; exit 1; }
 	OCIKIT=$(cd "$(dirname "$OCIKIT")" && pwd)/$(basename "$OCIKIT")
 	runtimes=("$OCIKIT")
-	if [[ -n ${OCIKIT_BASE:-} ]]; then
-		OCIKIT_BASE=$(cd "$(dirname "$OCIKIT_BASE")" && pwd)/$(basename "$OCIKIT_BASE")
-		[[ $(basename "$OCIKIT_BASE") != "$(basename "$OCIKIT")" ]] || {
-			echo "$bench bench: OCIKIT_BASE needs a file name other than $(basename "$OCIKIT")" >&2
+	local b
+	for b in ${OCIKIT_BASE:-}; do
+		b=$(cd "$(dirname "$b")" && pwd)/$(basename "$b")
+		[[ $(basename "$b") != "$(basename "$OCIKIT")" ]] || {
+			echo "$bench bench: OCIKIT_BASE needs file names other than $(basename "$OCIKIT")" >&2
 			exit 1
 		}
-		runtimes+=("$OCIKIT_BASE")
-	fi
+		runtimes+=("$b")
+	done
 	for r in crun runc; do
 		if command -v "$r" >/dev/null; then runtimes+=("$(command -v "$r")"); else echo "$r: not installed, skipped"; fi
 	done
