@@ -24,9 +24,9 @@ make_rootfs "$work/rootfs"
 prefix=ocikit-bench-mem-$$
 for rt in "${runtimes[@]}"; do
 	for ((i = 0; i < N; i++)); do
-		make_config "$work/b/$(basename "$rt")-$i" "$work/rootfs" "/$prefix/$(basename "$rt")-$i" -- /bin/sleep 100000
+		echo "$work/b/$(basename "$rt")-$i /$prefix/$(basename "$rt")-$i"
 	done
-done >/dev/null
+done | make_configs "$work/rootfs" /bin/sleep 100000
 
 cat >"$work/loop.sh" <<SH
 $loop_prelude

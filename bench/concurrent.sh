@@ -28,10 +28,10 @@ prefix=ocikit-bench-conc-$$
 for rt in "${runtimes[@]}"; do
 	for ((r = 0; r < R; r++)); do
 		for ((i = 0; i < C; i++)); do
-			make_config "$work/b/$(basename "$rt")-$r-$i" "$work/rootfs" "/$prefix-$(basename "$rt")-$r/c$i" -- /bin/true
+			echo "$work/b/$(basename "$rt")-$r-$i /$prefix-$(basename "$rt")-$r/c$i"
 		done
 	done
-done >/dev/null
+done | make_configs "$work/rootfs" /bin/true
 
 cat >"$work/loop.sh" <<SH
 $loop_prelude

@@ -18,7 +18,7 @@ N=${N:-50}
 runtimes_init exec
 
 make_rootfs "$work/rootfs"
-make_config "$work/bundle" "$work/rootfs" "" -- /bin/sleep 100000
+echo "$work/bundle" | make_configs "$work/rootfs" /bin/sleep 100000
 
 cat >"$work/loop.sh" <<SH
 $loop_prelude

@@ -17,7 +17,7 @@ N=${N:-100}
 runtimes_init runtime
 
 make_rootfs "$work/rootfs"
-make_config "$work/bundle" "$work/rootfs" "" -- /bin/true
+echo "$work/bundle" | make_configs "$work/rootfs" /bin/true
 
 cat >"$work/loop.sh" <<SH
 $loop_prelude

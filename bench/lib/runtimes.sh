@@ -39,27 +39,35 @@ make_rootfs() {
 	ln -s busybox "$1/bin/sleep"
 }
 
-# make_config DIR ROOTFS [CGROUPS_PATH] -- ARGS...: DIR/config.json from
-# `ocikit spec`, without a terminal, running ARGS, with ROOTFS as root.path
-# (absolute: runc refuses a symbolic link) and linux.cgroupsPath when given.
-make_config() {
-	local dir=$1 rootfs=$2 cgpath=${3:-}
-	shift 3
-	[[ ${1:-} == -- ]] && shift
-	mkdir -p "$dir"
-	(cd "$dir" && "$OCIKIT" spec)
-	python3 - "$dir/config.json" "$rootfs" "$cgpath" "$@" <<'PY'
-import json, sys
-p, rootfs, cgpath, args = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-c = json.load(open(p))
+# make_configs ROOTFS ARGS...: for each line "DIR [CGROUPS_PATH]" on
+# stdin, DIR/config.json from `ocikit spec`, without a terminal, running
+# ARGS, with ROOTFS as root.path (absolute: runc refuses a symbolic link)
+# and linux.cgroupsPath when given. One python process for all: the
+# concurrent bench writes hundreds.
+make_configs() {
+	local rootfs=$1
+	shift
+	mkdir -p "$work/spec"
+	[[ -e $work/spec/config.json ]] || (cd "$work/spec" && "$OCIKIT" spec)
+	# The script on descriptor 3: stdin is the list.
+	python3 /dev/fd/3 "$work/spec/config.json" "$rootfs" "$@" 3<<'PY'
+import json, os, sys
+base, rootfs, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+c = json.load(open(base))
 c["process"]["terminal"] = False
 c["process"]["args"] = args
 c["root"]["path"] = rootfs
-if cgpath:
-    c["linux"]["cgroupsPath"] = cgpath
 # crun 1.8 rejects ociVersion 1.3.0; every runtime gets the same config.
 c["ociVersion"] = "1.0.2"
-json.dump(c, open(p, "w"))
+for line in sys.stdin:
+    parts = line.split()
+    if not parts:
+        continue
+    c["linux"].pop("cgroupsPath", None)
+    if len(parts) > 1:
+        c["linux"]["cgroupsPath"] = parts[1]
+    os.makedirs(parts[0], exist_ok=True)
+    json.dump(c, open(os.path.join(parts[0], "config.json"), "w"))
 PY
 }
 
