@@ -79,3 +79,26 @@ func memoryController() bool {
 	data, err := os.ReadFile("/sys/fs/cgroup/cgroup.controllers")
 	return err == nil && strings.Contains(" "+string(data)+" ", " memory ")
 }
+
+// TestExecMemoryNotCharged execs into a container whose memory limit
+// (1 MiB) is below what the Go process exec starts uses: it asks to join
+// the container's cgroup only once its own setup is done, so only the
+// program counts against the limit. Before, it was moved in right after it
+// started and was OOM-killed.
+func TestExecMemoryNotCharged(t *testing.T) {
+	e := newEnv(t)
+	if !memoryController() {
+		t.Skip("no memory cgroup controller")
+	}
+	b := e.bundle([]string{"sleep", "1000"}, func(s *specs.Spec) {
+		l := int64(1 << 20)
+		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &l}
+		dropNS(s, specs.CgroupNamespace)
+	})
+	id := e.id("execmem")
+	e.must("run", "--detach", "--bundle", b, id)
+	out := e.must("exec", id, "cat", "/proc/self/cgroup")
+	if got, want := memoryCgroup(out), "/ocikit/"+id; got != want {
+		t.Errorf("memory cgroup of the exec'd program: %q, want %q (%s)", got, want, out)
+	}
+}
