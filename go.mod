@@ -30,3 +30,7 @@ require (
 	github.com/spf13/pflag v1.0.9 // indirect
 	github.com/xeipuuv/gojsonpointer v0.0.0-20180127040702-4e3ac2762d5f // indirect
 )
+
+replace github.com/xeipuuv/gojsonschema => ./third_party/gojsonschema
+
+replace github.com/opencontainers/go-digest => ./third_party/go-digest
