@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 
 	"github.com/ocikit/ocikit/internal/fsutil"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -33,7 +32,7 @@ const (
 // versionRE accepts the imageLayoutVersion values of image-spec's layout
 // format 1.0 (image-layout.md: "will pin a given version until changes to
 // the image layout are required").
-var versionRE = regexp.MustCompile(`^1\.0\.[0-9]+$`)
+var versionRE = lazyRegexp(`^1\.0\.[0-9]+$`)
 
 // Layout is an OCI image layout directory. It holds no open files and no
 // cached state: every method reads the directory afresh, so a Layout is
@@ -136,7 +135,7 @@ func (l *Layout) checkMarker() error {
 	if err := json.Unmarshal(raw, &version); err != nil {
 		return fmt.Errorf("%s: imageLayoutVersion is not a string: %w", path, ErrInvalidLayout)
 	}
-	if !versionRE.MatchString(version) {
+	if !versionRE().MatchString(version) {
 		return fmt.Errorf("%s: imageLayoutVersion %q (want %s): %w", path, version, v1.ImageLayoutVersion, ErrUnsupportedVersion)
 	}
 	return nil

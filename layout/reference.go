@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	digest "github.com/opencontainers/go-digest"
 )
@@ -18,7 +19,13 @@ const DefaultTag = "latest"
 //	component ::= alphanum (separator alphanum)*
 //	alphanum  ::= [A-Za-z0-9]+
 //	separator ::= [-._:@+] | "--"
-var refNameRE = regexp.MustCompile(`^[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*(?:/[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*)*$`)
+var refNameRE = lazyRegexp(`^[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*(?:/[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*)*$`)
+
+// lazyRegexp compiles expr on first use, not at package initialization:
+// every ocikit process (the container init too) links this package.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
 
 // maxTagLen bounds tag names; the grammar has no limit, but a tag is a
 // human-sized label and index.json should stay small.
@@ -33,7 +40,7 @@ func ValidateTag(name string) error {
 	if len(name) > maxTagLen {
 		return fmt.Errorf("tag %q: longer than %d bytes: %w", clip(name), maxTagLen, ErrInvalidReference)
 	}
-	if !refNameRE.MatchString(name) {
+	if !refNameRE().MatchString(name) {
 		return fmt.Errorf("tag %q: not a valid reference name (letters and digits separated by one of -._:@+ or --, components joined by /): %w", clip(name), ErrInvalidReference)
 	}
 	return nil

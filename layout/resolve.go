@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"runtime"
 	"strings"
 
@@ -258,7 +257,7 @@ func HostPlatform() v1.Platform {
 	return p
 }
 
-var platformPartRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+var platformPartRE = lazyRegexp(`^[A-Za-z0-9._-]+$`)
 
 // ParsePlatform parses "os/arch" or "os/arch/variant".
 func ParsePlatform(s string) (v1.Platform, error) {
@@ -267,7 +266,7 @@ func ParsePlatform(s string) (v1.Platform, error) {
 		return v1.Platform{}, fmt.Errorf("platform %q: want os/arch[/variant]: %w", clip(s), ErrInvalidReference)
 	}
 	for _, p := range parts {
-		if !platformPartRE.MatchString(p) {
+		if !platformPartRE().MatchString(p) {
 			return v1.Platform{}, fmt.Errorf("platform %q: want os/arch[/variant] of letters, digits, '.', '_' and '-': %w", clip(s), ErrInvalidReference)
 		}
 	}

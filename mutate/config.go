@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ocikit/ocikit/errdefs"
 
@@ -47,35 +48,41 @@ type ConfigChange struct {
 	Volumes      []string // absolute paths
 }
 
+// The patterns compile on first use, not at package initialization: every
+// ocikit process (the container init too) links this package.
 var (
-	envKeyRE   = regexp.MustCompile(`^[^=\x00]+$`)
-	portRE     = regexp.MustCompile(`^([0-9]{1,5})(?:/(tcp|udp|sctp))?$`)
-	signalRE   = regexp.MustCompile(`^((SIG)?[A-Z][A-Z0-9]*([+-][0-9]+)?|[0-9]+)$`)
-	annotKeyRE = regexp.MustCompile(`^[^\x00]+$`)
+	envKeyRE   = lazyRegexp(`^[^=\x00]+$`)
+	portRE     = lazyRegexp(`^([0-9]{1,5})(?:/(tcp|udp|sctp))?$`)
+	signalRE   = lazyRegexp(`^((SIG)?[A-Z][A-Z0-9]*([+-][0-9]+)?|[0-9]+)$`)
+	annotKeyRE = lazyRegexp(`^[^\x00]+$`)
 )
+
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
 
 // Apply edits m and img in place after checking every value; on error
 // neither is modified.
 func (c *ConfigChange) Apply(m *v1.Manifest, img *v1.Image) error {
 	for _, e := range c.Env {
 		k, _, ok := strings.Cut(e, "=")
-		if !ok || !envKeyRE.MatchString(k) {
+		if !ok || !envKeyRE().MatchString(k) {
 			return fmt.Errorf("%w: env %q: want KEY=VALUE", ErrInvalidConfig, e)
 		}
 	}
 	for k := range c.Labels {
-		if !annotKeyRE.MatchString(k) {
+		if !annotKeyRE().MatchString(k) {
 			return fmt.Errorf("%w: empty label key", ErrInvalidConfig)
 		}
 	}
 	for k := range c.Annotations {
-		if !annotKeyRE.MatchString(k) {
+		if !annotKeyRE().MatchString(k) {
 			return fmt.Errorf("%w: empty annotation key", ErrInvalidConfig)
 		}
 	}
 	ports := make([]string, 0, len(c.ExposedPorts))
 	for _, p := range c.ExposedPorts {
-		sm := portRE.FindStringSubmatch(p)
+		sm := portRE().FindStringSubmatch(p)
 		if sm == nil {
 			return fmt.Errorf("%w: exposed port %q: want PORT[/tcp|udp|sctp]", ErrInvalidConfig, p)
 		}
@@ -93,7 +100,7 @@ func (c *ConfigChange) Apply(m *v1.Manifest, img *v1.Image) error {
 			return fmt.Errorf("%w: volume %q: want an absolute path", ErrInvalidConfig, v)
 		}
 	}
-	if c.StopSignal != nil && *c.StopSignal != "" && !signalRE.MatchString(*c.StopSignal) {
+	if c.StopSignal != nil && *c.StopSignal != "" && !signalRE().MatchString(*c.StopSignal) {
 		return fmt.Errorf("%w: stop signal %q: want a name like SIGTERM or SIGRTMIN+3", ErrInvalidConfig, *c.StopSignal)
 	}
 

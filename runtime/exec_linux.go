@@ -52,15 +52,17 @@ type execConfig struct {
 	PreserveFDs int                     `json:"preserveFds,omitempty"`
 	// NoNewKeyring: the container was created with --no-new-keyring.
 	NoNewKeyring bool `json:"noNewKeyring,omitempty"`
-	// CPUInitial: the process sets execCPUAffinity.initial, then asks for
-	// the move into the container's cgroup (msgCgroup).
+	// CPUInitial: the process sets execCPUAffinity.initial before it asks
+	// for the move into the container's cgroup (msgCgroup), which it
+	// always does.
 	CPUInitial bool `json:"cpuInitial,omitempty"`
 	// Seccomp is the container's linux.seccomp compiled by exec (from the
 	// cache under the root): the process only loads it.
 	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
 }
 
-// msgCgroup (exec'd process): move me into the container's cgroup now.
+// msgCgroup (exec'd process, or an init with initConfig.JoinCgroup): move
+// me into the container's cgroup now.
 const msgCgroup = "cgroup"
 
 // nsFiles names the /proc/<pid>/ns entry of each namespace type.
@@ -438,10 +440,12 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 		}
 		return nil, err
 	}
-	// process.execCPUAffinity.initial applies before the move into the
-	// container's cgroup (config.md): the process sets it and asks for the
-	// move (msgCgroup); otherwise the move comes first, before the process
-	// reads its configuration.
+	// The process asks for the move into the container's cgroup
+	// (msgCgroup) once its own setup is done, just before it takes the
+	// process's attributes, so that what its Go runtime allocates is
+	// charged to the caller's cgroup, not the container's (as the init's,
+	// initConfig.JoinCgroup). process.execCPUAffinity.initial applies
+	// until then (config.md).
 	join := func() error {
 		if cgState != nil && !intoCgroup {
 			if err := enterCgroup(cgState, pid); err != nil {
@@ -453,11 +457,7 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 		}
 		return nil
 	}
-	if a := p.ExecCPUAffinity; a != nil && a.Initial != "" {
-		cfg.CPUInitial = true
-	} else if err := join(); err != nil {
-		return fail(err)
-	}
+	cfg.CPUInitial = p.ExecCPUAffinity != nil && p.ExecCPUAffinity.Initial != ""
 	data, err := json.Marshal(cfg)
 	if err != nil {
 		return fail(fmt.Errorf("encode exec config: %w", err))
@@ -637,20 +637,8 @@ func (c *execConfig) run(sync *os.File) error {
 	if name, err := unix.BytePtrFromString("ocikit:exec"); err == nil {
 		unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(name)), 0, 0, 0)
 	}
-	if a := p.ExecCPUAffinity; a != nil {
-		if c.CPUInitial {
-			if err := process.SetCPUAffinity(a.Initial); err != nil {
-				return step("execCPUAffinity", err)
-			}
-			if err := sendMsg(sync, syncMsg{Type: msgCgroup}); err != nil {
-				return step("sync", err)
-			}
-			if m, err := recvMsg(sync); err != nil || m.Type != msgOK {
-				os.Exit(1) // the runtime reports the error
-			}
-		}
-		// In its cgroup now, whose cpuset may have reset the affinity.
-		if err := process.SetCPUAffinity(a.Final); err != nil {
+	if a := p.ExecCPUAffinity; a != nil && c.CPUInitial {
+		if err := process.SetCPUAffinity(a.Initial); err != nil {
 			return step("execCPUAffinity", err)
 		}
 	}
@@ -674,6 +662,20 @@ func (c *execConfig) run(sync *os.File) error {
 	if !c.NoNewKeyring {
 		if _, err := unix.KeyctlJoinSessionKeyring(c.ID); err != nil && !errors.Is(err, unix.ENOSYS) {
 			return step("join session keyring", err)
+		}
+	}
+	// Into the container's cgroup (the runtime moves us), then the
+	// process's attributes: the user and capabilities, a seccomp filter.
+	if err := sendMsg(sync, syncMsg{Type: msgCgroup}); err != nil {
+		return step("sync", err)
+	}
+	if m, err := recvMsg(sync); err != nil || m.Type != msgOK {
+		os.Exit(1) // the runtime reports the error
+	}
+	if a := p.ExecCPUAffinity; a != nil {
+		// In its cgroup now, whose cpuset may have reset the affinity.
+		if err := process.SetCPUAffinity(a.Final); err != nil {
+			return step("execCPUAffinity", err)
 		}
 	}
 	// The container's memory policy is not applied to exec'd processes.

@@ -108,9 +108,10 @@ func (c *initConfig) run(sync *os.File) error {
 	if _, err := unix.Setsid(); err != nil {
 		return step("setsid", err)
 	}
-	if c.NewCgroupNS {
-		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-			return step("unshare cgroup namespace", err)
+	if !c.JoinCgroup {
+		// In the container's cgroup already.
+		if err := c.unshareCgroupNS(); err != nil {
+			return err
 		}
 	}
 	if spec.Hostname != "" {
@@ -135,6 +136,13 @@ func (c *initConfig) run(sync *os.File) error {
 	if p != nil && p.Terminal {
 		if err := c.setupTerminal(sync); err != nil {
 			return step("console", err)
+		}
+	}
+	if c.JoinCgroup {
+		// The move waits for an RCU grace period on cgroup v1: ask now,
+		// wait for it below, after the rest of the root filesystem.
+		if err := sendMsg(sync, syncMsg{Type: msgCgroup}); err != nil {
+			return step("sync", err)
 		}
 	}
 	// prestart and createRuntime hooks run in the runtime namespace, by
@@ -176,6 +184,14 @@ func (c *initConfig) run(sync *os.File) error {
 		// caller's keys (as runc does unless --no-new-keyring).
 		if _, err := unix.KeyctlJoinSessionKeyring(c.ID); err != nil && !errors.Is(err, unix.ENOSYS) {
 			return step("join session keyring", err)
+		}
+	}
+	if c.JoinCgroup {
+		if m, err := recvMsg(sync); err != nil || m.Type != msgOK {
+			os.Exit(1) // the runtime reports the error
+		}
+		if err := c.unshareCgroupNS(); err != nil {
+			return err
 		}
 	}
 	if p == nil {
@@ -223,6 +239,16 @@ func (c *initConfig) run(sync *os.File) error {
 	}
 	err = unix.Exec(path, p.Args, p.Env)
 	return startErr(step("exec "+p.Args[0], err))
+}
+
+// unshareCgroupNS gives the container a cgroup namespace of its own when
+// the configuration asks for one; the init is in its cgroup, which becomes
+// the namespace's root.
+func (c *initConfig) unshareCgroupNS() error {
+	if !c.NewCgroupNS {
+		return nil
+	}
+	return step("unshare cgroup namespace", unix.Unshare(unix.CLONE_NEWCGROUP))
 }
 
 // waitStart tells the runtime the container is created and waits for

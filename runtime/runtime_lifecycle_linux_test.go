@@ -319,32 +319,69 @@ func hostNetNS() string {
 	return l
 }
 
-// TestCgroupV2BornInCgroup checks that on a cgroup v2 host the init starts
-// in its cgroup (clone3 CLONE_INTO_CGROUP). A hybrid host is made to look
-// like a pure v2 one in a private mount namespace.
+// TestCgroupV2BornInCgroup checks how the init enters its cgroup on a
+// cgroup v2 host: born in it (clone3 CLONE_INTO_CGROUP) when it must be
+// there from the start (a createRuntime hook; a cgroup namespace, whose
+// cgroup2 mount is rooted where the init unshared it), moved late
+// otherwise (TestInitMemoryNotCharged); the program is in the cgroup
+// either way and a cgroup namespace's /sys/fs/cgroup shows the
+// container's cgroup only. A hybrid host is made to look like a pure v2
+// one in a private mount namespace.
 func TestCgroupV2BornInCgroup(t *testing.T) {
 	e := newEnv(t)
 	testutil.RequireTool(t, "unshare")
-	id := e.id("v2")
-	b := e.bundle([]string{"cat", "/proc/self/cgroup"}, func(s *specs.Spec) { dropNS(s, specs.CgroupNamespace) })
-	script := `if ! stat -fc %T /sys/fs/cgroup | grep -q cgroup2; then umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup || exit 77; fi; exec "$@"`
-	cmd := exec.Command("unshare", "-m", "sh", "-c", script, "sh", e.bin, "--debug", "--root", e.root, "run", "--bundle", b, id)
-	out, err := cmd.CombinedOutput()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) && ee.ExitCode() == 77 {
-		t.Skip("cannot mount cgroup2 here")
-	}
-	if err != nil {
-		t.Fatalf("run: %v: %s", err, out)
-	}
-	if !strings.Contains(string(out), "0::/ocikit/"+id+"\n") {
-		t.Errorf("cgroups of the container: %s", out)
-	}
-	if strings.Contains(string(out), "clone into cgroup failed") {
-		t.Errorf("the init was migrated, not born in its cgroup: %s", out)
-	}
-	if cgroupExists(id) {
-		t.Errorf("cgroup left behind")
+	for _, tt := range []struct {
+		name           string
+		hook, cgroupNS bool
+		late           bool
+	}{
+		{"hook", true, false, false},
+		{"cgroup namespace", false, true, false},
+		{"neither", false, false, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := e.sub(t)
+			id := e.id("v2")
+			// A file in the container's cgroup only, to see where
+			// /sys/fs/cgroup is rooted.
+			b := e.bundle([]string{"sh", "-c", "cat /proc/self/cgroup; ls /sys/fs/cgroup"}, func(s *specs.Spec) {
+				if !tt.cgroupNS {
+					dropNS(s, specs.CgroupNamespace)
+				}
+				if tt.hook {
+					s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/true"}}}
+				}
+			})
+			script := `if ! stat -fc %T /sys/fs/cgroup | grep -q cgroup2; then umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup || exit 77; fi; exec "$@"`
+			cmd := exec.Command("unshare", "-m", "sh", "-c", script, "sh", e.bin, "--debug", "--root", e.root, "run", "--bundle", b, id)
+			out, err := cmd.CombinedOutput()
+			var ee *exec.ExitError
+			if errors.As(err, &ee) && ee.ExitCode() == 77 {
+				t.Skip("cannot mount cgroup2 here")
+			}
+			if err != nil {
+				t.Fatalf("run: %v: %s", err, out)
+			}
+			want := "0::/ocikit/" + id + "\n"
+			if tt.cgroupNS {
+				want = "0::/\n"
+			}
+			if !strings.Contains(string(out), want) {
+				t.Errorf("cgroups of the container: want %q: %s", want, out)
+			}
+			if tt.cgroupNS && strings.Contains(string(out), "\nocikit\n") {
+				t.Errorf("/sys/fs/cgroup shows the host's hierarchy: %s", out)
+			}
+			if strings.Contains(string(out), "clone into cgroup failed") {
+				t.Errorf("the init was migrated, not born in its cgroup: %s", out)
+			}
+			if late := strings.Contains(string(out), "cgroup joined"); late != tt.late {
+				t.Errorf("joined late: %v, want %v: %s", late, tt.late, out)
+			}
+			if cgroupExists(id) {
+				t.Errorf("cgroup left behind")
+			}
+		})
 	}
 }
 

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"encoding/json"
-	"regexp"
 	"time"
 
 	"github.com/ocikit/ocikit/errdefs"
@@ -54,12 +53,22 @@ func (s State) MarshalJSON() ([]byte, error) {
 	}{s.Version, s.ID, s.Pid, s.Status, s.Bundle, s.Rootfs, s.Created, s.Annotations, s.Owner})
 }
 
-// validID is the set of container ids runc accepts: a container id names a
-// directory, so no slash, no dot-dot, no empty string.
-var validID = regexp.MustCompile(`^[\w+\-.]+$`)
+// validID reports whether id is in the set of container ids runc accepts
+// (`^[\w+\-.]+$`): a container id names a directory, so no slash, no
+// dot-dot, no empty string. A loop, not a regexp: no compilation at package
+// initialization, which every ocikit process (the container init too) pays.
+func validID(id string) bool {
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '+' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return id != ""
+}
 
 func checkID(id string) error {
-	if id == "" || id == "." || id == ".." || len(id) > 1024 || !validID.MatchString(id) {
+	if id == "" || id == "." || id == ".." || len(id) > 1024 || !validID(id) {
 		return errorf(ErrInvalidID, "invalid container id %q: want letters, digits, _ + - .", id)
 	}
 	return nil

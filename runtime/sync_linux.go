@@ -62,6 +62,11 @@ type initConfig struct {
 	// NewCgroupNS asks the init to unshare the cgroup namespace once it is
 	// in its cgroup, so the container sees its own cgroup as the root.
 	NewCgroupNS bool `json:"newCgroupNs,omitempty"`
+	// JoinCgroup: the init is not in the container's cgroup yet (which
+	// exists, with its limits set) and asks the runtime to move it there
+	// (msgCgroup) once the root filesystem is prepared, so that what the
+	// Go init itself allocates stays charged to the caller's cgroup.
+	JoinCgroup bool `json:"joinCgroup,omitempty"`
 	// UserNS tells rootfs the init is in a user namespace.
 	UserNS bool `json:"userNs,omitempty"`
 	// CgroupPaths are the container's cgroup directories, for mounts of

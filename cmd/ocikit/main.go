@@ -14,9 +14,18 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/ocikit/ocikit/runtime"
 )
 
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == "init" {
+		// The container init that create re-executes: straight to the
+		// runtime, without building the command tree, which every
+		// container's start would wait for (see newInitCmd).
+		runtime.Init()
+		os.Exit(1)
+	}
 	os.Exit(run())
 }
 
