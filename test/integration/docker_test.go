@@ -247,8 +247,8 @@ func (d *dockerd) ocikitState(id string) (string, error) {
 
 // TestDocker: Docker's daemon with ocikit as the runtime (`docker run
 // --runtime ocikit`): a busybox image imported from a tar, run with output
-// and exit status, a terminal, a memory limit seen in the container's
-// cgroup, exec into a running container (output, status, terminal), and
+// and exit status, a terminal, limits (--memory, --cpus, --cpu-shares,
+// --pids-limit) seen in the container's cgroup, exec into a running container (output, status, terminal), and
 // ocikit's own error reaching the docker client.
 func TestDocker(t *testing.T) {
 	testutil.RequireRoot(t)
@@ -283,13 +283,17 @@ func TestDocker(t *testing.T) {
 		}
 	})
 
-	t.Run("memory", func(t *testing.T) {
-		// The container's own memory cgroup: v1 (hybrid here) has it under
-		// memory/, v2 (a private cgroup namespace) at the top.
-		out := d.mustRun(runArgs("--rm", "--memory", "64m", dockerImage, "sh", "-c",
-			"cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max")...)
-		if out != "67108864\n" {
-			t.Errorf("memory limit in the container's cgroup: %q, want 67108864", out)
+	t.Run("limits", func(t *testing.T) {
+		// The container's own cgroup: on v1 (hybrid here) one directory
+		// per controller, on v2 (a private cgroup namespace) the top.
+		out := d.mustRun(runArgs("--rm", "--memory", "64m", "--cpus", "0.5", "--cpu-shares", "512", "--pids-limit", "100", dockerImage, "sh", "-c",
+			"cd /sys/fs/cgroup; cat memory/memory.limit_in_bytes cpu/cpu.cfs_quota_us cpu/cpu.shares pids/pids.max 2>/dev/null || cat memory.max cpu.max pids.max")...)
+		want := "67108864\n50000\n512\n100\n"
+		if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+			want = "67108864\n50000 100000\n100\n" // v2 has no cpu.shares file
+		}
+		if out != want {
+			t.Errorf("limits in the container's cgroup (memory, cpu quota, v1 shares, pids):\n%q\nwant\n%q", out, want)
 		}
 	})
 
