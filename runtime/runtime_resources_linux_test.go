@@ -1,7 +1,11 @@
 package runtime_test
 
 import (
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -43,3 +47,46 @@ func TestListedDeviceAccess(t *testing.T) {
 }
 
 func ptrInt64(v int64) *int64 { return &v }
+
+// TestSmallPidsLimit: a pids limit smaller than the threads of ocikit's own
+// (Go) init still runs the container, as with runc (`docker run
+// --pids-limit 1`), and binds the container's program: with room for one
+// task the shell cannot fork (busybox sh then exits 2). 0 is a limit too
+// (config-linux.md "PIDs"), written as 1 as the library and systemd do.
+func TestSmallPidsLimit(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		limit int64
+		out   string
+		fork  bool
+	}{
+		{0, "up\n", false},
+		{1, "up\n", false},
+		{3, "up\nforked\n", true},
+	} {
+		t.Run(fmt.Sprint(tc.limit), func(t *testing.T) {
+			e := e.sub(t)
+			bundle := e.bundle([]string{"sh", "-c", "echo up; (true); echo forked"}, func(s *specs.Spec) {
+				s.Linux.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptrInt64(tc.limit)}}
+			})
+			out, stderr, err := e.run("run", "--bundle", bundle, e.id("pids"))
+			if out != tc.out {
+				t.Errorf("pids.limit %d: output %q, want %q (%v, stderr %.300q)", tc.limit, out, tc.out, err, stderr)
+			}
+			if tc.fork && err != nil {
+				t.Errorf("pids.limit %d: %v (stderr %.300q)", tc.limit, err, stderr)
+			}
+			if !tc.fork && (exitStatus(err) != 2 || !strings.Contains(stderr, "can't fork")) {
+				t.Errorf("pids.limit %d: %v, stderr %.300q; want the shell's \"can't fork\" and status 2", tc.limit, err, stderr)
+			}
+		})
+	}
+}
+
+func exitStatus(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	return -1
+}
