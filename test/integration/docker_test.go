@@ -297,6 +297,16 @@ func TestDocker(t *testing.T) {
 		}
 	})
 
+	t.Run("privileged", func(t *testing.T) {
+		// Every host device in linux.devices, an allow-all device list
+		// and more capabilities than Docker's default set (a80425fb).
+		out, err := d.run(runArgs("--rm", "--privileged", dockerImage, "sh", "-c",
+			"test -c /dev/kmsg && : >/dev/kmsg && echo kmsg-writable; grep CapEff: /proc/self/status")...)
+		if err != nil || !strings.Contains(out, "kmsg-writable") || !strings.Contains(out, "CapEff:") || strings.Contains(out, "a80425fb") {
+			t.Errorf("docker run --privileged: %v, want /dev/kmsg writable and more than the default capabilities:\n%s", err, out)
+		}
+	})
+
 	t.Run("exec", func(t *testing.T) {
 		id := strings.TrimSpace(d.mustRun(runArgs("-d", dockerImage, "sleep", "1000")...))
 		if st, err := d.ocikitState(id); err != nil || st != "running" {
