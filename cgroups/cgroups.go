@@ -35,11 +35,9 @@ type State struct {
 	// cgroup v2 the single key "" holds the unified directory. In hybrid
 	// mode the "" key holds the cgroup2 directory beside the v1 ones.
 	Paths map[string]string `json:"paths"`
-	// Resources are the limits currently applied (the base Update merges into).
+	// Resources are the limits currently applied (the base Update merges
+	// into), without the values that mean "not set" (withoutUnset).
 	Resources *specs.LinuxResources `json:"resources,omitempty"`
-	// Devices are linux.devices, allowed in the device controller besides
-	// the default devices.
-	Devices []specs.LinuxDevice `json:"devices,omitempty"`
 }
 
 // Option configures New.

@@ -15,8 +15,8 @@ import (
 // the spec describes: so rather than the library's emulator, which writes a
 // minimal transition and leaves devices.list in its own order, a deny of
 // "a" clears the list and each rule is written to devices.allow or
-// devices.deny as listed (the spec's entries, then the default devices and
-// linux.devices, as deviceRules orders them). The kernel then holds
+// devices.deny as listed (the spec's entries, then the default devices,
+// as deviceRules orders them). The kernel then holds
 // exactly the listed exceptions in that order.
 //
 // Between the clearing deny and the last allow the cgroup's processes

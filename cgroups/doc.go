@@ -18,5 +18,11 @@
 //
 // The device allow-list goes to the v1 devices controller in config order
 // (the kernel's devices.list then lists the entries as configured, the
-// default devices after them) and to an eBPF program on cgroup v2.
+// default devices after them) and to an eBPF program on cgroup v2. Only
+// linux.resources.devices and runc's default rules decide access: a device
+// of linux.devices gets its node, not an allow rule.
+//
+// Values that runc 1.1 treats as "not set" (a zero cpu.shares,
+// blockIO.weight, memory limit …, as Docker writes them) are dropped before
+// anything is checked or written (withoutUnset lists them).
 package cgroups

@@ -20,9 +20,10 @@ func FuzzToResources(f *testing.F) {
 			return
 		}
 		log := slog.New(slog.DiscardHandler)
-		_, _ = toResources(&r, []specs.LinuxDevice{{Type: "c", Major: 1, Minor: 1}}, log)
+		_, _ = toResources(&r, log)
+		_ = wanted(withoutUnset(&r))
 		m := merge(&r, &r)
-		_, _ = toResources(m, nil, log)
+		_, _ = toResources(m, log)
 		_ = wanted(m)
 	})
 }

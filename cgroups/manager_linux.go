@@ -40,7 +40,7 @@ func HostMode() Mode {
 }
 
 // New validates the container's cgroup configuration (linux.cgroupsPath,
-// linux.resources, linux.devices) and returns a Manager for it. Nothing is
+// linux.resources) and returns a Manager for it. Nothing is
 // created until Apply.
 //
 // As config-linux.md "Cgroups path" allows, a relative cgroupsPath is
@@ -61,8 +61,7 @@ func New(id string, spec *specs.Spec, opts ...Option) (*Manager, error) {
 		CgroupsPath: linux.CgroupsPath,
 		Systemd:     o.systemd,
 		Rootless:    o.rootless,
-		Resources:   linux.Resources,
-		Devices:     linux.Devices,
+		Resources:   withoutUnset(linux.Resources),
 	}
 	if st.CgroupsPath == "" {
 		st.CgroupsPath = DefaultPath(id, o.systemd)
@@ -71,7 +70,7 @@ func New(id string, spec *specs.Spec, opts ...Option) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := toResources(linux.Resources, linux.Devices, o.log)
+	res, err := toResources(linux.Resources, o.log)
 	if err != nil {
 		return nil, err
 	}
@@ -174,10 +173,11 @@ func (m *Manager) Set(r *specs.LinuxResources) error {
 	if r == nil {
 		r = m.st.Resources
 	}
+	r = withoutUnset(r)
 	if r == nil {
 		r = &specs.LinuxResources{}
 	}
-	res, err := toResources(r, m.st.Devices, m.log)
+	res, err := toResources(r, m.log)
 	if err != nil {
 		return err
 	}
@@ -189,11 +189,12 @@ func (m *Manager) Set(r *specs.LinuxResources) error {
 }
 
 // Update merges the set fields of r into the current resources and writes
-// the result, as `runc update` does. The device allow-list is left alone
+// the result, as `runc update` does (a value meaning "not set", such as a
+// zero cpu.shares, leaves the current one). The device allow-list is left alone
 // unless r carries one.
 func (m *Manager) Update(r *specs.LinuxResources) error {
-	merged := merge(m.st.Resources, r)
-	res, err := toResources(merged, m.st.Devices, m.log)
+	merged := merge(m.st.Resources, withoutUnset(r))
+	res, err := toResources(merged, m.log)
 	if err != nil {
 		return err
 	}
@@ -539,7 +540,11 @@ func (m *Manager) checkControllers(r *specs.LinuxResources) error {
 		if _, err := os.Stat(filepath.Join(m.m.Path("blkio"), "blkio.leaf_weight")); leaf && err != nil {
 			return fmt.Errorf("%w: linux.resources.blockIO.leafWeight needs the CFQ I/O scheduler (blkio.leaf_weight), which this kernel lacks", ErrInvalidResources)
 		}
-		if b.Weight != nil || len(b.WeightDevice) > 0 {
+		weight := b.Weight != nil
+		for _, wd := range b.WeightDevice {
+			weight = weight || wd.Weight != nil
+		}
+		if weight {
 			_, err1 := os.Stat(filepath.Join(m.m.Path("blkio"), "blkio.weight"))
 			_, err2 := os.Stat(filepath.Join(m.m.Path("blkio"), "blkio.bfq.weight"))
 			if err1 != nil && err2 != nil {

@@ -712,3 +712,70 @@ func TestManagerDevicesWithChildren(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestManagerUnsetZeros applies what Docker 20.10 writes for `docker run`
+// without limits (its devices, `cpu.shares: 0`, `blockIO.weight: 0`,
+// `disableOOMKiller: false`) and the other zeros runc 1.1.5 treats as
+// unset: no controller is asked for (this host has no proportional I/O
+// scheduler and no net_cls), nothing is written, and an update with zeros
+// keeps the current values.
+func TestManagerUnsetZeros(t *testing.T) {
+	testutil.RequireRoot(t)
+	zeros := &specs.LinuxResources{
+		Devices: []specs.LinuxDeviceCgroup{
+			{Allow: false, Access: "rwm"},
+			{Allow: true, Type: "c", Major: ptr[int64](1), Minor: ptr[int64](5), Access: "rwm"},
+			{Allow: true, Type: "c", Major: ptr[int64](5), Minor: ptr[int64](1), Access: "rwm"},
+			{Allow: false, Type: "c", Major: ptr[int64](10), Minor: ptr[int64](229), Access: "rwm"},
+		},
+		Memory: &specs.LinuxMemory{Limit: ptr[int64](0), Reservation: ptr[int64](0), Swap: ptr[int64](0), KernelTCP: ptr[int64](0),
+			DisableOOMKiller: ptr(false), Swappiness: ptr(^uint64(0))},
+		CPU: &specs.LinuxCPU{Shares: ptr[uint64](0), Quota: ptr[int64](0), Period: ptr[uint64](0),
+			RealtimeRuntime: ptr[int64](0), RealtimePeriod: ptr[uint64](0)},
+		BlockIO: &specs.LinuxBlockIO{Weight: ptr[uint16](0), LeafWeight: ptr[uint16](0),
+			WeightDevice: []specs.LinuxWeightDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 7, Minor: 0}, Weight: ptr[uint16](0)}}},
+		Network: &specs.LinuxNetwork{ClassID: ptr[uint32](0)},
+	}
+	m := newTestManager(t, &specs.Linux{Resources: zeros})
+	c := startChild(t)
+	if err := m.Apply(c.cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Set(nil); err != nil {
+		t.Fatalf("Docker's defaults: %v", err)
+	}
+	// The defaults of a new cgroup stay: zero was not written.
+	type file struct{ ctl, name, def string }
+	files := []file{{"cpu", "cpu.shares", "1024"}, {"cpu", "cpu.cfs_quota_us", "-1"}, {"memory", "memory.soft_limit_in_bytes", "9223372036854771712"}}
+	if HostMode() == Unified {
+		files = []file{{"", "cpu.weight", "100"}, {"", "cpu.max", "max 100000"}, {"", "memory.low", "0"}}
+	}
+	shares := files[0]
+	for _, f := range files {
+		if got := readFile(t, m.Path(f.ctl), f.name); got != f.def {
+			t.Errorf("%s = %q after zeros, want the default %q", f.name, got, f.def)
+		}
+	}
+	limit := "memory.limit_in_bytes"
+	if HostMode() == Unified {
+		limit = "memory.max"
+	}
+	if got := readFile(t, m.Path(files[2].ctl), limit); got == "0" {
+		t.Errorf("%s = 0: a zero limit was written", limit)
+	}
+
+	// A set value stays when an update carries zeros for it.
+	if err := m.Update(&specs.LinuxResources{CPU: &specs.LinuxCPU{Shares: ptr[uint64](512)}}); err != nil {
+		t.Fatal(err)
+	}
+	want := readFile(t, m.Path(shares.ctl), shares.name)
+	if err := m.Update(zeros); err != nil {
+		t.Fatalf("update with zeros: %v", err)
+	}
+	if got := readFile(t, m.Path(shares.ctl), shares.name); got != want {
+		t.Errorf("%s = %q after an update with shares 0, want %q", shares.name, got, want)
+	}
+	if s := m.State().Resources.CPU.Shares; s == nil || *s != 512 {
+		t.Errorf("state after the update: shares %v, want 512", s)
+	}
+}

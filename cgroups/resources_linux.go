@@ -36,11 +36,16 @@ func defaultDeviceRules() []*devcfg.Rule {
 
 // deviceRules translates the allowed device list (config-linux.md "Allowed
 // Device list": entries applied in order, unset type means "a", unset
-// major/minor mean "*") and appends allow rules for the default devices
-// and for every device of linux.devices, which the container must be able
-// to use (config-linux.md "Devices").
-func deviceRules(list []specs.LinuxDeviceCgroup, devs []specs.LinuxDevice) ([]*devcfg.Rule, error) {
-	rules := make([]*devcfg.Rule, 0, len(list)+len(devs)+len(defaultDeviceRules()))
+// major/minor mean "*") and appends allow rules for the default devices,
+// as runc does.
+//
+// linux.devices adds no rule: config-linux.md "Devices" makes a listed
+// device available (the node exists), and access to it is what this list
+// decides, so that a deny-all keeps a listed /dev/kmsg unwritable (runc
+// 1.1: the same; callers such as Docker and podman put an allow rule for
+// each device they pass in beside it).
+func deviceRules(list []specs.LinuxDeviceCgroup) ([]*devcfg.Rule, error) {
+	rules := make([]*devcfg.Rule, 0, len(list)+len(defaultDeviceRules()))
 	for i, d := range list {
 		r := &devcfg.Rule{Allow: d.Allow, Major: devcfg.Wildcard, Minor: devcfg.Wildcard}
 		switch d.Type {
@@ -61,7 +66,8 @@ func deviceRules(list []specs.LinuxDeviceCgroup, devs []specs.LinuxDevice) ([]*d
 		}
 		r.Permissions = devcfg.Permissions(d.Access)
 		if d.Access == "" {
-			// The kernel's "a" rule and runc treat no access as all of rwm.
+			// The kernel's "a" rule treats no access as all of rwm. The
+			// spec makes access OPTIONAL; runc 1.1 refuses it as empty.
 			r.Permissions = "rwm"
 		}
 		if !r.Permissions.IsValid() {
@@ -69,32 +75,21 @@ func deviceRules(list []specs.LinuxDeviceCgroup, devs []specs.LinuxDevice) ([]*d
 		}
 		rules = append(rules, r)
 	}
-	rules = append(rules, defaultDeviceRules()...)
-	for _, d := range devs {
-		var t devcfg.Type
-		switch d.Type {
-		case "c", "u":
-			t = devcfg.CharDevice
-		case "b":
-			t = devcfg.BlockDevice
-		default:
-			continue // fifos are not subject to the device controller
-		}
-		rules = append(rules, &devcfg.Rule{Type: t, Major: d.Major, Minor: d.Minor, Permissions: "rwm", Allow: true})
-	}
-	return rules, nil
+	return append(rules, defaultDeviceRules()...), nil
 }
 
 // toResources translates the spec's resources into the library's. This is
-// the only place the library's Resources type is built. v2 only reads
-// CpuWeight, so shares are translated for both versions; the library
-// converts memory swap and block I/O weights for v2 itself.
-func toResources(r *specs.LinuxResources, devs []specs.LinuxDevice, log *slog.Logger) (*lc.Resources, error) {
+// the only place the library's Resources type is built. Values that mean
+// "not set" are dropped first (withoutUnset). v2 only reads CpuWeight, so
+// shares are translated for both versions; the library converts memory
+// swap and block I/O weights for v2 itself.
+func toResources(r *specs.LinuxResources, log *slog.Logger) (*lc.Resources, error) {
 	out := &lc.Resources{}
+	r = withoutUnset(r)
 	if r == nil {
 		r = &specs.LinuxResources{}
 	}
-	rules, err := deviceRules(r.Devices, devs)
+	rules, err := deviceRules(r.Devices)
 	if err != nil {
 		return nil, err
 	}

@@ -584,8 +584,17 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 		}
 	}
 	cfg.JoinCgroup = late
-	if spec.Linux.Resources != nil {
-		if err := cg.Set(spec.Linux.Resources); err != nil {
+	// The pids limit waits until the init is set up (msgReady below): the
+	// init is a Go program whose runtime starts threads while it sets up,
+	// and each counts against pids.max, so `docker run --pids-limit 2`
+	// would abort it. runc likewise sets its limits only once its init
+	// has prepared the rootfs; the container's own program, started by
+	// execve, is bound by the limit from its first instruction.
+	var pids *specs.LinuxPids
+	if res := spec.Linux.Resources; res != nil {
+		early := *res
+		pids, early.Pids = res.Pids, nil
+		if err := cg.Set(&early); err != nil {
 			return nil, step("cgroup", err)
 		}
 	}
@@ -602,6 +611,11 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 	}()
 	if err := s.converse(ctx, syncP); err != nil {
 		return nil, err
+	}
+	if pids != nil {
+		if err := cg.Update(&specs.LinuxResources{Pids: pids}); err != nil {
+			return nil, step("cgroup", err)
+		}
 	}
 	s.r.log.Debug("init ready", "container", s.id, "elapsed", time.Since(t0))
 	if s.master != nil && s.o.ConsoleSocket != "" {
