@@ -21,6 +21,7 @@ import (
 	"github.com/ocikit/ocikit/runtime/nsenter"
 	"github.com/ocikit/ocikit/runtime/process"
 	"github.com/ocikit/ocikit/runtime/rootfs"
+	"github.com/ocikit/ocikit/runtime/rules"
 	"github.com/ocikit/ocikit/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -51,17 +52,6 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, o CreateOptions
 	return c, err
 }
 
-var nsFlags = map[specs.LinuxNamespaceType]uintptr{
-	specs.PIDNamespace:     unix.CLONE_NEWPID,
-	specs.NetworkNamespace: unix.CLONE_NEWNET,
-	specs.MountNamespace:   unix.CLONE_NEWNS,
-	specs.IPCNamespace:     unix.CLONE_NEWIPC,
-	specs.UTSNamespace:     unix.CLONE_NEWUTS,
-	specs.UserNamespace:    unix.CLONE_NEWUSER,
-	specs.CgroupNamespace:  unix.CLONE_NEWCGROUP,
-	specs.TimeNamespace:    unix.CLONE_NEWTIME,
-}
-
 // nsPlan is how the init gets its namespaces.
 type nsPlan struct {
 	newFlags uintptr // namespaces to create (without cgroup: the init unshares it)
@@ -75,7 +65,8 @@ type nsPlan struct {
 func planNamespaces(l *specs.Linux) (*nsPlan, error) {
 	p := &nsPlan{has: map[specs.LinuxNamespaceType]bool{}, newNS: map[specs.LinuxNamespaceType]bool{}}
 	for _, ns := range l.Namespaces {
-		f, ok := nsFlags[ns.Type]
+		nsRule, ok := rules.LookupNamespace(ns.Type)
+		f := nsRule.CloneFlag
 		if !ok {
 			return nil, errorf(ErrInvalidSpec, "linux.namespaces: unknown type %q", ns.Type)
 		}
@@ -128,7 +119,7 @@ func loadSpec(bundle, config string) (*specs.Spec, []byte, error) {
 // no container is created).
 func checkSpec(spec *specs.Spec, plan *nsPlan, o CreateOptions, fg bool) error {
 	bad := func(format string, args ...any) error { return errorf(ErrInvalidSpec, format, args...) }
-	if !validVersion(spec.Version) {
+	if !rules.SupportedVersion(spec.Version) {
 		return bad("config.json: ociVersion %q is not a runtime-spec 1.x version", spec.Version)
 	}
 	p := spec.Process
@@ -179,52 +170,6 @@ func checkSpec(spec *specs.Spec, plan *nsPlan, o CreateOptions, fg bool) error {
 		}
 	}
 	return process.ValidateLinux(l)
-}
-
-// validVersion reports whether v is a SemVer 2.0.0 version of runtime-spec
-// 1.x (config.md "Specification version"), as the expression
-// `^1\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`
-// would; a parser rather than a regexp compiled at package initialization.
-func validVersion(v string) bool {
-	rest, ok := strings.CutPrefix(v, "1.")
-	if !ok {
-		return false
-	}
-	// number: 0 or a digit string without a leading zero.
-	number := func(s string) (string, bool) {
-		n := 0
-		for n < len(s) && '0' <= s[n] && s[n] <= '9' {
-			n++
-		}
-		if n == 0 || (n > 1 && s[0] == '0') {
-			return s, false
-		}
-		return s[n:], true
-	}
-	// ident: one or more of [0-9A-Za-z.-].
-	ident := func(s string) bool {
-		for i := 0; i < len(s); i++ {
-			c := s[i]
-			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '-') {
-				return false
-			}
-		}
-		return s != ""
-	}
-	if rest, ok = number(rest); !ok || !strings.HasPrefix(rest, ".") {
-		return false
-	}
-	if rest, ok = number(rest[1:]); !ok {
-		return false
-	}
-	pre, build, hasBuild := strings.Cut(rest, "+")
-	if hasBuild && !ident(build) {
-		return false
-	}
-	if pre == "" {
-		return true
-	}
-	return pre[0] == '-' && ident(pre[1:])
 }
 
 // setup is one create in progress.

@@ -22,6 +22,7 @@ import (
 	"github.com/ocikit/ocikit/internal/fsutil"
 	"github.com/ocikit/ocikit/runtime/nsenter"
 	"github.com/ocikit/ocikit/runtime/process"
+	"github.com/ocikit/ocikit/runtime/rules"
 	"github.com/ocikit/ocikit/seccomp"
 	lc "github.com/opencontainers/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -64,18 +65,6 @@ type execConfig struct {
 // msgCgroup (exec'd process, or an init with initConfig.JoinCgroup): move
 // me into the container's cgroup now.
 const msgCgroup = "cgroup"
-
-// nsFiles names the /proc/<pid>/ns entry of each namespace type.
-var nsFiles = map[specs.LinuxNamespaceType]string{
-	specs.UserNamespace:    "user",
-	specs.MountNamespace:   "mnt",
-	specs.PIDNamespace:     "pid",
-	specs.NetworkNamespace: "net",
-	specs.IPCNamespace:     "ipc",
-	specs.UTSNamespace:     "uts",
-	specs.CgroupNamespace:  "cgroup",
-	specs.TimeNamespace:    "time",
-}
 
 // Exec runs a new process in a created or running container (a paused one
 // with o.IgnorePaused), as `runc exec`: it joins
@@ -252,10 +241,11 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 	var plan strings.Builder
 	fork := false
 	for _, ns := range spec.Linux.Namespaces {
-		name, ok := nsFiles[ns.Type]
+		nsRule, ok := rules.LookupNamespace(ns.Type)
 		if !ok {
 			continue
 		}
+		name := nsRule.ProcName
 		path := "/proc/" + strconv.Itoa(initPid) + "/ns/" + name
 		f, err := os.Open(path)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"github.com/ocikit/ocikit/cgroups"
 	"github.com/ocikit/ocikit/runtime/process"
 	"github.com/ocikit/ocikit/runtime/rootfs"
+	"github.com/ocikit/ocikit/runtime/rules"
 	"github.com/ocikit/ocikit/seccomp"
 	"github.com/ocikit/ocikit/version"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -28,11 +29,11 @@ func Features() (*features.Features, error) {
 	return &features.Features{
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: specs.Version,
-		Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
+		Hooks:         rules.Hooks(),
 		MountOptions:  rootfs.MountOptions(),
 		Linux: &features.Linux{
-			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time"},
-			Capabilities: process.KnownCapabilities(),
+			Namespaces:   rules.NamespaceTypes(),
+			Capabilities: rules.Capabilities(),
 			// The systemd driver needs a running systemd (its D-Bus API
 			// creates the scopes): claimed only where it can work.
 			Cgroup: &features.Cgroup{

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ocikit/ocikit/errdefs"
 	"github.com/ocikit/ocikit/internal/fsutil"
+	"github.com/ocikit/ocikit/runtime/rules"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/xeipuuv/gojsonschema"
@@ -47,23 +48,6 @@ const (
 	clauseRtReadonly   = "config-linux.md#configLinuxReadonlyPaths"
 	clauseRtSchema     = "runtime-spec schema/config-schema.json"
 )
-
-// semverRE is SemVer 2.0.0 (semver.org's recommended expression).
-var semverRE = lazyRegexp(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$`)
-
-// linuxRlimits are the resources of getrlimit(2).
-var linuxRlimits = setOf("RLIMIT_AS", "RLIMIT_CORE", "RLIMIT_CPU", "RLIMIT_DATA", "RLIMIT_FSIZE", "RLIMIT_LOCKS",
-	"RLIMIT_MEMLOCK", "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_NOFILE", "RLIMIT_NPROC", "RLIMIT_RSS",
-	"RLIMIT_RTPRIO", "RLIMIT_RTTIME", "RLIMIT_SIGPENDING", "RLIMIT_STACK")
-
-// linuxCaps are the capabilities of capabilities(7).
-var linuxCaps = setOf("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-	"CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
-	"CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE",
-	"CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT",
-	"CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-	"CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
-	"CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE")
 
 // RuntimeConfig validates a runtime-spec v1.3.0 config.json on its own:
 // JSON well-formedness, the runtime-spec schema, and the semantic rules of
@@ -164,9 +148,9 @@ func (c *checker) runtimeConfig(l loc, file string, data []byte) *specs.Spec {
 
 func (c *checker) checkRuntimeSpec(l loc, file string, s *specs.Spec) {
 	if s.Version != "" {
-		if !semverRE().MatchString(s.Version) {
+		if major, ok := rules.SemVer(s.Version); !ok {
 			c.errorf(l.field("ociVersion"), file, clauseRtVersion, "ociVersion %q is not SemVer 2.0.0", s.Version)
-		} else if !strings.HasPrefix(s.Version, "1.") {
+		} else if major != 1 {
 			c.warnf(l.field("ociVersion"), file, clauseRtVersion, "ociVersion %q: this validator knows runtime-spec 1.x", s.Version)
 		}
 	}
@@ -211,7 +195,7 @@ func (c *checker) checkRuntimeSpec(l loc, file string, s *specs.Spec) {
 				c.errorf(rll.field("type"), file, clauseRtRlimits, "rlimit %s duplicates rlimits[%d]", rl.Type, j)
 			}
 			seen[rl.Type] = i
-			if linux && !linuxRlimits[rl.Type] {
+			if _, known := rules.Rlimit(rl.Type); linux && !known {
 				c.errorf(rll.field("type"), file, clauseRtRlimits, "rlimit %s is not a Linux resource (getrlimit(2))", rl.Type)
 			}
 			if rl.Soft > rl.Hard {
@@ -224,7 +208,7 @@ func (c *checker) checkRuntimeSpec(l loc, file string, s *specs.Spec) {
 				caps []string
 			}{{"bounding", caps.Bounding}, {"effective", caps.Effective}, {"inheritable", caps.Inheritable}, {"permitted", caps.Permitted}, {"ambient", caps.Ambient}} {
 				for i, cp := range set.caps {
-					if !linuxCaps[cp] {
+					if !rules.IsCapability(cp) {
 						c.warnf(pl.field("capabilities").field(set.name).index(i), file, clauseRtCaps, "unknown capability %q (capabilities(7)); runtimes warn and ignore it", cp)
 					}
 				}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ocikit/ocikit/errdefs"
+	"github.com/ocikit/ocikit/runtime/rules"
 
 	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -50,31 +51,12 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
 }
 
-// rlimitNames maps the getrlimit(2) names config.md accepts to their
-// Linux resource numbers.
-var rlimitNames = map[string]int{
-	"RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3,
-	"RLIMIT_CORE": 4, "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7,
-	"RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9, "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11,
-	"RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13, "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
-}
-
-// RlimitNames returns the rlimit types this package accepts, sorted.
-func RlimitNames() []string {
-	out := make([]string, 0, len(rlimitNames))
-	for k := range rlimitNames {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}
-
 // ValidateRlimits checks names, duplicates (config.md: duplicated types
 // MUST be an error) and soft <= hard.
 func ValidateRlimits(rl []specs.POSIXRlimit) error {
 	seen := map[string]bool{}
 	for _, r := range rl {
-		if _, ok := rlimitNames[r.Type]; !ok {
+		if _, ok := rules.Rlimit(r.Type); !ok {
 			return invalid("rlimit %q: unknown type", r.Type)
 		}
 		if seen[r.Type] {
@@ -104,16 +86,6 @@ func ParseCapability(name string) (capability.Cap, error) {
 }
 
 func capName(c capability.Cap) string { return "CAP_" + strings.ToUpper(c.String()) }
-
-// KnownCapabilities returns every capability name this package accepts
-// (for `features`), in kernel order.
-func KnownCapabilities() []string {
-	var out []string
-	for _, c := range capability.ListKnown() {
-		out = append(out, "CAP_"+strings.ToUpper(c.String()))
-	}
-	return out
-}
 
 // UnknownCapabilities returns the names in c that name no capability this
 // package knows, each once, in order. config.md "capabilities" (runtime-spec

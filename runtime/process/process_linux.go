@@ -13,6 +13,7 @@ import (
 
 	"github.com/moby/sys/capability"
 	"github.com/ocikit/ocikit/convert"
+	"github.com/ocikit/ocikit/runtime/rules"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -25,7 +26,7 @@ func SetRlimits(rl []specs.POSIXRlimit) error {
 	}
 	for _, r := range rl {
 		lim := unix.Rlimit{Cur: r.Soft, Max: r.Hard}
-		if err := unix.Prlimit(0, rlimitNames[r.Type], &lim, nil); err != nil {
+		if err := unix.Prlimit(0, rlimitResource(r.Type), &lim, nil); err != nil {
 			return fmt.Errorf("process: set rlimit %s to %d/%d: %w", r.Type, r.Soft, r.Hard, err)
 		}
 	}
@@ -48,7 +49,7 @@ func SetRlimitsEarly(rl []specs.POSIXRlimit) error {
 		return err
 	}
 	for _, r := range rl {
-		res := rlimitNames[r.Type]
+		res := rlimitResource(r.Type)
 		lim := unix.Rlimit{Cur: r.Soft, Max: r.Hard}
 		if addressSpaceLimits[r.Type] {
 			var cur unix.Rlimit
@@ -75,7 +76,7 @@ func SetRlimitsLate(rl []specs.POSIXRlimit) error {
 			continue
 		}
 		lim := unix.Rlimit{Cur: r.Soft, Max: r.Hard}
-		if err := unix.Prlimit(0, rlimitNames[r.Type], &lim, nil); err != nil {
+		if err := unix.Prlimit(0, rlimitResource(r.Type), &lim, nil); err != nil {
 			return fmt.Errorf("process: set rlimit %s to %d/%d: %w", r.Type, r.Soft, r.Hard, err)
 		}
 	}
@@ -576,4 +577,10 @@ func SetCPUAffinity(cpus string) error {
 		}
 		return nil
 	})
+}
+
+// rlimitResource is the resource number of a validated rlimit type.
+func rlimitResource(name string) int {
+	n, _ := rules.Rlimit(name)
+	return n
 }
