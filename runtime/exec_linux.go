@@ -668,15 +668,16 @@ func (c *execConfig) run(sync *os.File) error {
 			return step("execCPUAffinity", err)
 		}
 	}
+	// Everything but stdio and the preserved descriptors is closed by the
+	// execve, the sync socket included: exec sees EOF. Before setupProcess,
+	// whose seccomp filter may refuse close_range(2) (as the init).
+	if err := closeOnExecFrom(3 + c.PreserveFDs); err != nil {
+		return step("close descriptors", err)
+	}
 	// The container's memory policy is not applied to exec'd processes.
 	path, err := setupProcess(p, c.Personality, nil, c.Seccomp, sync)
 	if err != nil {
 		return err
-	}
-	// Everything but stdio and the preserved descriptors is closed by the
-	// execve, the sync socket included: exec sees EOF.
-	if err := closeOnExecFrom(3 + c.PreserveFDs); err != nil {
-		return step("close descriptors", err)
 	}
 	// The address-space rlimits last: from here on this process maps
 	// nothing new before execve (process.SetRlimitsEarly).

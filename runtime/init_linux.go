@@ -205,6 +205,15 @@ func (c *initConfig) run(sync *os.File) error {
 	if spec.Linux != nil {
 		personality, memPolicy = spec.Linux.Personality, spec.Linux.MemoryPolicy
 	}
+	// Everything but stdio and the preserved descriptors is closed by the
+	// execve, including the start connection (accepted close-on-exec): start
+	// sees EOF and knows the exec happened. Before setupProcess, which may
+	// load the container's seccomp filter (without noNewPrivileges), and a
+	// filter may refuse close_range(2) and the statx(2) of the procfs
+	// fallback (runtime-tools' default profile does).
+	if err := closeOnExecFrom(3 + c.PreserveFDs); err != nil {
+		return step("close descriptors", err)
+	}
 	path, err := setupProcess(p, personality, memPolicy, c.Seccomp, sync)
 	if err != nil {
 		return err
@@ -220,12 +229,6 @@ func (c *initConfig) run(sync *os.File) error {
 		if err := runHooks(context.Background(), "startContainer", spec.Hooks.StartContainer, st, p.Env); err != nil {
 			return startErr(err)
 		}
-	}
-	// Everything but stdio and the preserved descriptors is closed by the
-	// execve, including conn: start sees EOF and knows the exec happened.
-	// Before seccomp, whose filter may refuse close_range(2).
-	if err := closeOnExecFrom(3 + c.PreserveFDs); err != nil {
-		return startErr(step("close descriptors", err))
 	}
 	// The address-space rlimits last: from here on this process maps
 	// nothing new before execve (process.SetRlimitsEarly).

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -99,8 +100,12 @@ func setupProcess(p *specs.Process, personality *specs.LinuxPersonality, memPoli
 	// a host directory) would leave the program outside its root, where
 	// ".." climbs further (CVE-2024-21626). getcwd(2) tells: it answers
 	// "(unreachable)…" (unix.Getwd: ENOENT) for a directory outside the
-	// root.
-	if wd, err := unix.Getwd(); err != nil || !strings.HasPrefix(wd, "/") {
+	// root. Another error is the container's own seccomp filter refusing
+	// getcwd(2) (runtime-tools' linux_seccomp does): then it cannot tell.
+	// A hostile image cannot arrange that (its config sets the cwd, not
+	// the seccomp profile), and the first defence stays: the runtime's
+	// descriptors are close-on-exec and its procfs handles private.
+	if wd, err := unix.Getwd(); errors.Is(err, unix.ENOENT) || err == nil && !strings.HasPrefix(wd, "/") {
 		return "", step("cwd", fmt.Errorf("%s is outside the container's root filesystem", cwd))
 	}
 	path, err := lookPath(p.Args[0], p.Env)
