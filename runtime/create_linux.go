@@ -670,22 +670,18 @@ func mountCgroupPaths(cg *cgroups.Manager, pid int) map[string]string {
 //   - the systemd driver, whose scope cannot be created empty;
 //   - rootless mode, where the cgroup may not exist: the init then stays
 //     in the caller's cgroup, and a cgroup namespace it unshares must be
-//     rooted there before the cgroup mounts are made;
-//   - a new cgroup namespace on a pure cgroup v2 host, where a cgroup
-//     mount is a new cgroup2 mount rooted at the init's namespace. (On
-//     cgroup v1 and hybrid hosts, cgroup mounts bind the container's
-//     cgroup directories, whatever the namespace.)
+//     rooted there before the cgroup mounts are made.
+//
+// With a new cgroup namespace on a pure cgroup v2 host, where a cgroup
+// mount is a new cgroup2 mount rooted at the init's namespace, the init
+// joins and unshares right before its first cgroup mount
+// (rootfs.Options.BeforeCgroupMount). On cgroup v1 and hybrid hosts cgroup
+// mounts bind the container's cgroup directories, whatever the namespace.
 //
 // On a pure cgroup v2 host this replaces clone3 CLONE_INTO_CGROUP (born in
 // the cgroup, no migration), which remains for the cases above.
 func (s *setup) lateCgroup() bool {
 	if s.r.systemd || s.r.rootless {
-		return false
-	}
-	if s.plan.newNS[specs.CgroupNamespace] && cgroups.HostMode() == cgroups.Unified {
-		// A cgroup mount is then a new cgroup2 mount (rootfs), rooted at
-		// the cgroup namespace the init is in: unshared in its cgroup
-		// first, or it would show the host's hierarchy.
 		return false
 	}
 	if h := s.spec.Hooks; h != nil && (len(h.Prestart) > 0 || len(h.CreateRuntime) > 0 || len(h.CreateContainer) > 0) {

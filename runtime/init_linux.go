@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ocikit/ocikit/cgroups"
 	"github.com/ocikit/ocikit/runtime/process"
 	"github.com/ocikit/ocikit/runtime/rootfs"
 	"github.com/ocikit/ocikit/seccomp"
@@ -128,6 +129,19 @@ func (c *initConfig) run(sync *os.File) error {
 	if c.MountSources {
 		opts.OpenSource = func(i int) (*os.File, error) { return askMountSource(sync, i) }
 	}
+	joined := false
+	if c.JoinCgroup && c.NewCgroupNS && cgroups.HostMode() == cgroups.Unified {
+		// A cgroup mount is then a new cgroup2 mount rooted at the cgroup
+		// namespace: join the cgroup and unshare the namespace right
+		// before it (the mounts before it are charged to the caller).
+		opts.BeforeCgroupMount = func() error {
+			if err := c.joinCgroupNow(sync); err != nil {
+				return err
+			}
+			joined = true
+			return c.unshareCgroupNS()
+		}
+	}
 	if err := rootfs.Prepare(spec, c.Bundle, opts); err != nil {
 		return step("prepare rootfs", err)
 	}
@@ -138,7 +152,7 @@ func (c *initConfig) run(sync *os.File) error {
 			return step("console", err)
 		}
 	}
-	if c.JoinCgroup {
+	if c.JoinCgroup && !joined {
 		// The move waits for an RCU grace period on cgroup v1: ask now,
 		// wait for it below, after the rest of the root filesystem.
 		if err := sendMsg(sync, syncMsg{Type: msgCgroup}); err != nil {
@@ -186,7 +200,7 @@ func (c *initConfig) run(sync *os.File) error {
 			return step("join session keyring", err)
 		}
 	}
-	if c.JoinCgroup {
+	if c.JoinCgroup && !joined {
 		if m, err := recvMsg(sync); err != nil || m.Type != msgOK {
 			os.Exit(1) // the runtime reports the error
 		}
@@ -247,6 +261,18 @@ func (c *initConfig) run(sync *os.File) error {
 // unshareCgroupNS gives the container a cgroup namespace of its own when
 // the configuration asks for one; the init is in its cgroup, which becomes
 // the namespace's root.
+// joinCgroupNow asks the runtime to move this process into the
+// container's cgroup and waits until it has.
+func (c *initConfig) joinCgroupNow(sync *os.File) error {
+	if err := sendMsg(sync, syncMsg{Type: msgCgroup}); err != nil {
+		return step("sync", err)
+	}
+	if m, err := recvMsg(sync); err != nil || m.Type != msgOK {
+		os.Exit(1) // the runtime reports the error
+	}
+	return nil
+}
+
 func (c *initConfig) unshareCgroupNS() error {
 	if !c.NewCgroupNS {
 		return nil

@@ -321,9 +321,9 @@ func hostNetNS() string {
 
 // TestCgroupV2BornInCgroup checks how the init enters its cgroup on a
 // cgroup v2 host: born in it (clone3 CLONE_INTO_CGROUP) when it must be
-// there from the start (a createRuntime hook; a cgroup namespace, whose
-// cgroup2 mount is rooted where the init unshared it), moved late
-// otherwise (TestInitMemoryNotCharged); the program is in the cgroup
+// there from the start (a createRuntime hook), moved late otherwise
+// (TestInitMemoryNotCharged), with a cgroup namespace right before the
+// cgroup2 mount, which is rooted where the init unshared it; the program is in the cgroup
 // either way and a cgroup namespace's /sys/fs/cgroup shows the
 // container's cgroup only. A hybrid host is made to look like a pure v2
 // one in a private mount namespace.
@@ -336,7 +336,7 @@ func TestCgroupV2BornInCgroup(t *testing.T) {
 		late           bool
 	}{
 		{"hook", true, false, false},
-		{"cgroup namespace", false, true, false},
+		{"cgroup namespace", false, true, true},
 		{"neither", false, false, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

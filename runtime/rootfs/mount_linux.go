@@ -154,6 +154,12 @@ func (s *setup) mountOne(i int, m *specs.Mount) error {
 		defer f.Close()
 		return s.mountBind(m, o, f)
 	case m.Type == "cgroup" || m.Type == "cgroup2":
+		if f := s.opts.BeforeCgroupMount; f != nil {
+			s.opts.BeforeCgroupMount = nil
+			if err := f(); err != nil {
+				return err
+			}
+		}
 		return s.mountCgroup(m, o)
 	default:
 		return s.mountFS(m, o)

@@ -44,6 +44,12 @@ type Options struct {
 	// comes to that mount, for every idmapped mount and for a bind source
 	// it cannot reach itself; the file returned is Prepare's to close.
 	OpenSource func(i int) (*os.File, error)
+	// BeforeCgroupMount, when set, runs once, just before the first mount
+	// of type cgroup or cgroup2: a process that joins its cgroup and
+	// unshares its cgroup namespace late does it there, so that a cgroup2
+	// mount is rooted at the container's cgroup while the mounts before it
+	// happen, and are charged, outside.
+	BeforeCgroupMount func() error
 }
 
 func (o Options) logger() *slog.Logger {

@@ -210,10 +210,9 @@ check_memory_enforced() {
 # The init joins its cgroup once it has set up the root filesystem, so the
 # Go init's own memory is charged to the caller, not the container: a
 # container limited to 1 MiB runs, and a created container's memory.peak
-# stays well under the ~2.5 MiB a Go process touches. Not with a new cgroup
-# namespace on cgroup v2, whose root is the cgroup the init is in when it
-# unshares it, before its mounts (a cgroup2 mount shows that root): there
-# the init is born in its cgroup, and that peak is only reported.
+# stays well under the ~2.5 MiB a Go process touches, also with a new
+# cgroup namespace (the init joins and unshares right before its cgroup2
+# mount, whose root is the namespace's).
 check_memory_charged() {
 	nocgns='.linux.namespaces |= map(select(.type != "cgroup"))'
 	b=$(bundle tiny "$nocgns"' | .linux.resources.memory = {"limit": 1048576} | .process.args = ["echo", "tiny"]') || exit
@@ -227,8 +226,8 @@ check_memory_charged() {
 		peak=$(cat "$dir/memory.peak" 2>/dev/null) || peak=$(cat "$dir/memory.current")
 		oc delete -f "$id" >/dev/null 2>&1
 		info "memory_charged_$id" "$peak"
-		[ "$id" = peakns ] || [ "$peak" -lt 1048576 ] ||
-			fail "memory charged to a created container: $peak bytes, want under 1 MiB"
+		[ "$peak" -lt 1048576 ] ||
+			fail "memory charged to a created container ($id): $peak bytes, want under 1 MiB"
 	done
 	return 0
 }
