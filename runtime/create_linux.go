@@ -20,7 +20,6 @@ import (
 	"github.com/ocikit/ocikit/runtime/process"
 	"github.com/ocikit/ocikit/runtime/rootfs"
 	"github.com/ocikit/ocikit/runtime/rules"
-	"github.com/ocikit/ocikit/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -335,14 +334,11 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 		cfg.RuntimeHooks = len(h.Prestart) > 0 || len(h.CreateRuntime) > 0
 		cfg.EmptyEnvHooks = emptyEnvHooks(h)
 	}
-	if spec.Linux.Seccomp != nil {
-		// Compiled here, loaded by the init: see initConfig.Seccomp.
-		prog, err := seccomp.Compile(spec.Linux.Seccomp,
-			seccomp.WithCacheDir(filepath.Join(s.r.root, seccompCache)), seccomp.WithLogger(s.r.log))
-		if err != nil {
-			return nil, err // "seccomp: ..."
-		}
-		cfg.Seccomp = prog
+	// Compiled here, loaded by the init: see initConfig.Seccomp.
+	if cfg.Seccomp, err = l.compileSeccomp(); err != nil {
+		return nil, err
+	}
+	if cfg.Seccomp != nil {
 		lx := *spec.Linux
 		lx.Seccomp = nil
 		sp := *spec
@@ -485,12 +481,8 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 		return nil, err
 	}
 	if s.o.PidFile != "" {
-		pf, err := filepath.Abs(s.o.PidFile)
-		if err == nil {
-			err = fsutil.WriteFile(pf, []byte(strconv.Itoa(s.pid)), 0o644, fsutil.NoSync())
-		}
-		if err != nil {
-			return nil, fmt.Errorf("pid file: %w", err)
+		if err := writePidFile(s.o.PidFile, s.pid); err != nil {
+			return nil, err
 		}
 	}
 	c := &Container{ID: s.id, Pid: s.pid, Console: s.master, stdio: l.takeStdio()}

@@ -6,14 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	goruntime "runtime"
 	"strconv"
 	"unsafe"
 
 	"github.com/ocikit/ocikit/cgroups"
-	"github.com/ocikit/ocikit/internal/fsutil"
 	"github.com/ocikit/ocikit/runtime/nsenter"
 	"github.com/ocikit/ocikit/runtime/process"
 	"github.com/ocikit/ocikit/runtime/rules"
@@ -69,19 +67,15 @@ const msgCgroup = "cgroup"
 // caller's, and the result is its exit status (128+N when signal N killed
 // it); with o.Detach Exec returns once the program runs.
 func (r *Runtime) Exec(ctx context.Context, id string, o ExecOptions) (int, error) {
+	var fg *foreground
 	if !o.Detach {
 		// The process is our grandchild when a pid namespace is joined
 		// (nsenter forks): as a subreaper we still wait for it.
-		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-			return -1, os.NewSyscallError("prctl", err)
+		var err error
+		if fg, err = newForeground(true); err != nil {
+			return -1, err
 		}
-	}
-	var sigs chan os.Signal
-	if !o.Detach {
-		// From now on, so that no signal meant for the process is lost.
-		sigs = make(chan os.Signal, 64)
-		signal.Notify(sigs)
-		defer signal.Stop(sigs)
+		defer fg.stop()
 	}
 	x, err := r.startExec(ctx, id, &o)
 	if err != nil {
@@ -94,30 +88,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, o ExecOptions) (int, erro
 	if x.master != nil {
 		tty = newTTYCopy(x.master, orStd(o.Stdin, os.Stdin), orStd(o.Stdout, os.Stdout))
 	}
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case s := <-sigs:
-				switch sig := s.(unix.Signal); sig {
-				case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
-				case unix.SIGWINCH:
-					if tty != nil {
-						tty.resize()
-					}
-				default:
-					unix.Kill(x.pid, sig)
-				}
-			}
-		}
-	}()
-	code := waitExit(x.pid)
-	close(done)
-	if tty != nil {
-		tty.finish()
-	}
+	code := fg.wait(x.pid, tty)
 	if x.stdio != nil {
 		x.stdio.finish()
 	}
@@ -268,13 +239,8 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 	if !alive(initPid, x.rec.InitStart) {
 		return nil, errorf(ErrWrongState, "container %q is stopped: cannot exec in it", x.id)
 	}
-	if spec.Linux.Seccomp != nil {
-		prog, err := seccomp.Compile(spec.Linux.Seccomp,
-			seccomp.WithCacheDir(filepath.Join(x.r.root, seccompCache)), seccomp.WithLogger(x.r.log))
-		if err != nil {
-			return nil, err // "seccomp: ..."
-		}
-		cfg.Seccomp = prog
+	if cfg.Seccomp, err = l.compileSeccomp(); err != nil {
+		return nil, err
 	}
 	var master *os.File
 	if p.Terminal {
@@ -352,12 +318,8 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 		master = nil
 	}
 	if o.PidFile != "" {
-		pf, err := filepath.Abs(o.PidFile)
-		if err == nil {
-			err = fsutil.WriteFile(pf, []byte(strconv.Itoa(pid)), 0o644, fsutil.NoSync())
-		}
-		if err != nil {
-			return nil, fmt.Errorf("pid file: %w", err)
+		if err := writePidFile(o.PidFile, pid); err != nil {
+			return nil, err
 		}
 	}
 	if o.PidfdSocket != "" {

@@ -8,12 +8,15 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/ocikit/ocikit/cgroups"
+	"github.com/ocikit/ocikit/internal/fsutil"
+	"github.com/ocikit/ocikit/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -314,6 +317,28 @@ func (l *launcher) waitForkedPid() (int, error) {
 			return 0, fmt.Errorf("unexpected message %q from %s", m.Type, l.what)
 		}
 	}
+}
+
+// compileSeccomp compiles the container's linux.seccomp (from the cache
+// under the root) for the process to load: nil without one.
+func (l *launcher) compileSeccomp() (*seccomp.Program, error) {
+	sc := l.spec.Linux.Seccomp
+	if sc == nil {
+		return nil, nil
+	}
+	return seccomp.Compile(sc, seccomp.WithCacheDir(filepath.Join(l.r.root, seccompCache)), seccomp.WithLogger(l.r.log)) // "seccomp: ..."
+}
+
+// writePidFile writes the launched process's pid to path (--pid-file).
+func writePidFile(path string, pid int) error {
+	pf, err := filepath.Abs(path)
+	if err == nil {
+		err = fsutil.WriteFile(pf, []byte(strconv.Itoa(pid)), 0o644, fsutil.NoSync())
+	}
+	if err != nil {
+		return fmt.Errorf("pid file: %w", err)
+	}
+	return nil
 }
 
 // sendConfig writes the process's configuration to its pipe.
