@@ -263,7 +263,7 @@ func (l *launcher) run(intoCgroup bool) (bool, error) {
 			return false, fmt.Errorf("start %s: %w", l.what, err)
 		}
 		// A kernel without clone3 or a cgroup refusing processes: start
-		// the usual way, the process is moved when it asks.
+		// the usual way; the process is moved into its cgroup later.
 		l.r.log.Debug("clone into cgroup failed", "container", l.id, "error", err)
 		intoCgroup = false
 		l.attr.UseCgroupFD, l.attr.CgroupFD = false, -1
@@ -454,6 +454,9 @@ func (l *launcher) exited(err error) error {
 		return fmt.Errorf("sync with %s: %w", l.what, err)
 	}
 	if l.cmd != nil {
+		if l.pid == l.cmd.Process.Pid {
+			l.pid = 0 // reaped: the pid is free for others
+		}
 		werr := l.cmd.Wait()
 		l.cmd = nil
 		if werr != nil {
