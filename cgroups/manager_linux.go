@@ -165,6 +165,29 @@ func (m *Manager) Apply(pid int) error {
 	return nil
 }
 
+// Enter moves pid into the cgroup's directories, which exist: a write to
+// cgroup.procs of each, as runc's exec (and the init's late join). Unlike
+// Apply it creates nothing and, with the systemd driver, does not start
+// the container's unit again. A rootless cgroup may have directories it
+// could not create or may not write: pid then stays where it is there, as
+// the container's init did.
+func (m *Manager) Enter(pid int) error {
+	dirs := slices.Sorted(maps.Values(m.st.Paths))
+	for i, dir := range dirs {
+		if i > 0 && dir == dirs[i-1] {
+			continue // a directory listed for two controllers
+		}
+		err := lc.WriteCgroupProc(dir, pid)
+		if err != nil && m.st.Rootless && (errors.Is(err, os.ErrPermission) || errors.Is(err, os.ErrNotExist)) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("cgroups: join %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
 // Set writes r (the container's full linux.resources) to the cgroup. A nil
 // r writes the resources New was given. It is meant for a container being
 // created, whose processes do not run yet: on cgroup v1 the device list is

@@ -779,3 +779,58 @@ func TestManagerUnsetZeros(t *testing.T) {
 		t.Errorf("state after the update: shares %v, want 512", s)
 	}
 }
+
+// TestManagerEnter moves a process into a cgroup's existing directories
+// (runtime exec, the init's late join): a write to every cgroup.procs,
+// nothing created, and a rootless cgroup's missing directories skipped.
+func TestManagerEnter(t *testing.T) {
+	testutil.RequireRoot(t)
+	m := newTestManager(t, &specs.Linux{})
+	if err := m.Apply(-1); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name     string
+		sub      string // a sub-cgroup that does not exist
+		rootless bool
+		wantErr  bool
+	}{
+		{name: "existing"},
+		{name: "missing", sub: "missing", wantErr: true},
+		{name: "rootless missing", sub: "missing", rootless: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := m.State()
+			st.Rootless = tt.rootless
+			for k, p := range st.Paths {
+				st.Paths[k] = filepath.Join(p, tt.sub)
+			}
+			m2, err := Load(st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := startChild(t)
+			pid := c.cmd.Process.Pid
+			err = m2.Enter(pid)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Enter: %v, want error %v", err, tt.wantErr)
+			}
+			if tt.wantErr && !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("Enter: %v, want ErrNotExist", err)
+			}
+			for _, p := range st.Paths {
+				procs, rerr := os.ReadFile(filepath.Join(p, "cgroup.procs"))
+				if tt.sub != "" {
+					if rerr == nil {
+						t.Errorf("%s created", p)
+					}
+					continue
+				}
+				if !slices.Contains(strings.Fields(string(procs)), fmt.Sprint(pid)) {
+					t.Errorf("%s/cgroup.procs lacks %d: %v", p, pid, rerr)
+				}
+			}
+			c.stop() // empty again for Destroy
+		})
+	}
+}

@@ -24,6 +24,7 @@ func New(string, *specs.Spec, ...Option) (*Manager, error) { return nil, ErrNotS
 func Load(State) (*Manager, error) { return nil, ErrNotSupported }
 
 func (*Manager) Apply(int) error                    { return ErrNotSupported }
+func (*Manager) Enter(int) error                    { return ErrNotSupported }
 func (*Manager) Set(*specs.LinuxResources) error    { return ErrNotSupported }
 func (*Manager) Update(*specs.LinuxResources) error { return ErrNotSupported }
 func (*Manager) State() State                       { return State{} }

@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -22,7 +20,6 @@ import (
 	"github.com/ocikit/ocikit/runtime/process"
 	"github.com/ocikit/ocikit/runtime/rootfs"
 	"github.com/ocikit/ocikit/runtime/rules"
-	"github.com/ocikit/ocikit/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -185,13 +182,12 @@ type setup struct {
 	dirFile *os.File // the state directory, open (and locked)
 	rec     *record
 
-	cmd      *exec.Cmd
+	l        *launcher
 	pid      int
 	cg       *cgroups.Manager
 	master   *os.File
-	mntns    *os.File // the init's mount namespace, once a mount source is asked for
-	stdio    *pipeRelay
-	closers  []io.Closer
+	mntns    *os.File   // the init's mount namespace, once a mount source is asked for
+	stdio    *pipeRelay // relayed stdio of a failed create, finished by abort
 	hookFail bool
 }
 
@@ -269,8 +265,11 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o CreateOptions
 		s.rec.HostMounts = hm
 	}
 	c, err := s.run(ctx)
-	for _, cl := range s.closers {
-		cl.Close()
+	if s.l != nil {
+		if err != nil {
+			s.stdio = s.l.takeStdio()
+		}
+		s.l.close()
 	}
 	if err != nil {
 		s.abort(ctx)
@@ -294,8 +293,6 @@ func newHostMounts(rootPath string) (*hostMounts, error) {
 	return &hostMounts{Root: p, Keep: keep}, nil
 }
 
-func (s *setup) closeLater(c io.Closer) { s.closers = append(s.closers, c) }
-
 func (s *setup) run(ctx context.Context) (*Container, error) {
 	spec, plan := s.spec, s.plan
 	// The cgroup manager first: a configuration it refuses (or a missing
@@ -313,41 +310,39 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 	if err := writeState(s.dir, s.rec); err != nil {
 		return nil, err
 	}
-	exeFile, err := initBinary()
+	if plan.viaC && !nsenter.Available {
+		return nil, errorf(ErrNotSupported, "user namespaces, namespaces given by path and time namespaces need ocikit built with cgo")
+	}
+	l, err := newLauncher(s.r, s.id, "init", initFDEnv, s.o.ListenFDs, s.o.PreserveFDs)
 	if err != nil {
 		return nil, err
 	}
-	s.closeLater(exeFile)
+	s.l = l
+	l.spec, l.rec, l.cgroup = spec, s.rec, cg
+	l.onMaps = s.writeMaps
+	l.onSource = s.sendMountSource
+	l.onHooks = s.runtimeHooks
+	l.onConsole = s.console
 	cfg := &initConfig{
 		ID: s.id, Bundle: s.bundle, Spec: spec,
 		NoPivot: s.o.NoPivot, NoMountNS: !plan.has[specs.MountNamespace], NoNewKeyring: s.o.NoNewKeyring, PreserveFDs: s.o.ListenFDs + s.o.PreserveFDs,
 		UserNS:      plan.has[specs.UserNamespace],
 		NewCgroupNS: plan.newNS[specs.CgroupNamespace],
+		SyncFD:      l.syncFD,
 	}
 	if h := spec.Hooks; h != nil {
 		cfg.RuntimeHooks = len(h.Prestart) > 0 || len(h.CreateRuntime) > 0
 		cfg.EmptyEnvHooks = emptyEnvHooks(h)
 	}
-	files, err := inheritFDs(s.o.ListenFDs, s.o.PreserveFDs)
-	if err != nil {
+	// Compiled here, loaded by the init: see initConfig.Seccomp.
+	if cfg.Seccomp, err = l.compileSeccomp(); err != nil {
 		return nil, err
 	}
-	addFile := func(f *os.File) int {
-		files = append(files, f)
-		return 3 + len(files) - 1
-	}
-	if spec.Linux.Seccomp != nil {
-		// Compiled here, loaded by the init: see initConfig.Seccomp.
-		prog, err := seccomp.Compile(spec.Linux.Seccomp,
-			seccomp.WithCacheDir(filepath.Join(s.r.root, seccompCache)), seccomp.WithLogger(s.r.log))
-		if err != nil {
-			return nil, err // "seccomp: ..."
-		}
-		cfg.Seccomp = prog
-		l := *spec.Linux
-		l.Seccomp = nil
+	if cfg.Seccomp != nil {
+		lx := *spec.Linux
+		lx.Seccomp = nil
 		sp := *spec
-		sp.Linux = &l
+		sp.Linux = &lx
 		cfg.Spec = &sp
 	}
 	// In a user namespace the init asks for the bind sources it cannot
@@ -366,149 +361,61 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 		sp.Process = &proc
 		cfg.Spec = &sp
 	}
-	// The init is executed through a descriptor: the state root may be
-	// closed to the init's user (a user namespace's root is not the
-	// host's), the binary itself is world-executable.
-	cmd := &exec.Cmd{Path: "/proc/self/fd/" + strconv.Itoa(addFile(exeFile)), Args: []string{"ocikit", "init"}}
-
-	// Configuration pipe.
-	cfgR, cfgW, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("config pipe: %w", err)
-	}
-	s.closeLater(cfgR)
-	s.closeLater(cfgW)
-	cfgFD := addFile(cfgR)
-	// Sync socket.
-	syncP, syncC, err := socketpair()
-	if err != nil {
-		return nil, err
-	}
-	s.closeLater(syncP)
-	s.closeLater(syncC)
-	cfg.SyncFD = addFile(syncC)
 	// Start socket: the init accepts on it once ready; `start` connects.
 	lfd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, os.NewSyscallError("socket", err)
 	}
-	lf := os.NewFile(uintptr(lfd), "start.sock")
-	s.closeLater(lf)
+	cfg.StartFD = l.add(os.NewFile(uintptr(lfd), "start.sock"))
 	if err := unix.Bind(lfd, &unix.SockaddrUnix{Name: sockPath(s.dirFile)}); err != nil {
 		return nil, &os.PathError{Op: "bind", Path: filepath.Join(s.dir, startSock), Err: err}
 	}
 	if err := unix.Listen(lfd, 1); err != nil {
 		return nil, os.NewSyscallError("listen", err)
 	}
-	cfg.StartFD = addFile(lf)
 	// A terminal is the init's to open in the container's devpts
 	// (setupTerminal); it sends the master back (msgConsole).
-	switch {
-	case spec.Process != nil && spec.Process.Terminal:
-	case s.fg:
-		relay, err := newPipeRelay(int(hostID(spec.Linux.UIDMappings, 0)), int(hostID(spec.Linux.GIDMappings, 0)),
+	if spec.Process == nil || !spec.Process.Terminal {
+		err := l.setStdio(s.fg, int(hostID(spec.Linux.UIDMappings, 0)), int(hostID(spec.Linux.GIDMappings, 0)),
 			orStd(s.o.Stdin, os.Stdin), orStd(s.o.Stdout, os.Stdout), orStd(s.o.Stderr, os.Stderr))
 		if err != nil {
-			return nil, fmt.Errorf("stdio pipes: %w", err)
+			return nil, err
 		}
-		s.stdio = relay
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = relay.child[0], relay.child[1], relay.child[2]
-	default:
-		cmd.Stdin = orStd(s.o.Stdin, os.Stdin)
-		cmd.Stdout = orStd(s.o.Stdout, os.Stdout)
-		cmd.Stderr = orStd(s.o.Stderr, os.Stderr)
 	}
-	cmd.Env = []string{initFDEnv + "=" + strconv.Itoa(cfgFD)}
-	// Non-dumpable from its first instruction to execve (nsenter), so
-	// that no process of the container, and none with the same host uid as
-	// a user-namespaced container's root, can ptrace it or open its
-	// /proc/<pid>/exe and descriptors (CVE-2019-5736). What it must write
-	// in its own /proc meanwhile is written by nsenter before
-	// (oom_score_adj, timens_offsets) or by the runtime while nsenter
-	// makes it dumpable for that moment (uid_map, gid_map).
-	cmd.Env = append(cmd.Env, "_OCIKIT_NODUMP=1")
-	if spec.Process != nil && spec.Process.OOMScoreAdj != nil {
-		cmd.Env = append(cmd.Env, oomEnv+"="+strconv.Itoa(*spec.Process.OOMScoreAdj))
-	}
-	attr := &syscall.SysProcAttr{}
-	if plan.viaC && !nsenter.Available {
-		return nil, errorf(ErrNotSupported, "user namespaces, namespaces given by path and time namespaces need ocikit built with cgo")
-	}
+	l.oomScoreAdj(spec.Process)
 	if plan.viaC {
-		planText := s.nsenterPlan(cfg.SyncFD)
-		pr, pw, err := os.Pipe()
-		if err != nil {
-			return nil, fmt.Errorf("nsenter pipe: %w", err)
+		l.useNsenter()
+		for _, ns := range plan.joins {
+			l.joinNS(ns.Type, ns.Path)
 		}
-		s.closeLater(pr)
-		if _, err := pw.WriteString(planText); err != nil {
-			pw.Close()
-			return nil, fmt.Errorf("nsenter pipe: %w", err)
+		if plan.newFlags != 0 {
+			l.nsenterLine("unshare %d", plan.newFlags)
 		}
-		pw.Close()
-		cmd.Env = append(cmd.Env, "_OCIKIT_NSENTER="+strconv.Itoa(addFile(pr)))
-	} else {
-		attr.Cloneflags = plan.newFlags
-		if plan.newNS[specs.UserNamespace] {
-			attr.UidMappings = idMaps(spec.Linux.UIDMappings)
-			attr.GidMappings = idMaps(spec.Linux.GIDMappings)
-			// An unprivileged user may write gid_map only after denying
-			// setgroups(2) (user_namespaces(7)).
-			attr.GidMappingsEnableSetgroups = os.Geteuid() == 0
-			// Become the namespace's root before execve, or the init
-			// would run without capabilities in its own namespace.
-			if isMapped(spec.Linux.UIDMappings, 0) && isMapped(spec.Linux.GIDMappings, 0) {
-				attr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
+		if plan.newNS[specs.TimeNamespace] {
+			for clock, off := range spec.Linux.TimeOffsets {
+				l.nsenterLine("timeoffset %s %d %d", clock, off.Secs, off.Nanosecs)
 			}
 		}
+		if plan.fork {
+			l.forkOnce()
+		}
+	} else {
+		l.cloneNamespaces(plan.newFlags, spec.Linux.UIDMappings, spec.Linux.GIDMappings)
 	}
-	cmd.SysProcAttr = attr
-	cmd.ExtraFiles = files
 	// On a pure cgroup v2 host the init is born in its cgroup
 	// (clone3 CLONE_INTO_CGROUP): no migration, whose write lock on the
 	// cgroup hierarchy costs an RCU grace period.
-	intoCgroup, err := s.cgroupAtClone(attr)
+	intoCgroup, err := s.cgroupAtClone()
 	if err != nil {
 		return nil, err
 	}
 	t0 := time.Now()
-	if err := cmd.Start(); err != nil {
-		if !intoCgroup {
-			return nil, fmt.Errorf("start init: %w", err)
-		}
-		// A kernel without clone3 or a cgroup refusing processes: start
-		// the usual way and migrate the init below.
-		s.r.log.Debug("clone into cgroup failed", "container", s.id, "error", err)
-		intoCgroup = false
-		attr.UseCgroupFD, attr.CgroupFD = false, -1
-		cmd = &exec.Cmd{Path: cmd.Path, Args: cmd.Args, Env: cmd.Env, Stdin: cmd.Stdin, Stdout: cmd.Stdout,
-			Stderr: cmd.Stderr, ExtraFiles: cmd.ExtraFiles, SysProcAttr: attr}
-		if err := cmd.Start(); err != nil {
-			return nil, fmt.Errorf("start init: %w", err)
-		}
+	if intoCgroup, err = l.run(intoCgroup); err != nil {
+		return nil, err
 	}
-	s.r.log.Debug("init started", "container", s.id, "pid", cmd.Process.Pid)
-	s.cmd = cmd
-	syncC.Close()
-	cfgR.Close()
-	lf.Close()
-
-	if plan.fork {
-		pid, err := s.waitForkedPid(syncP)
-		if err != nil {
-			return nil, err
-		}
-		s.pid = pid
-		// The intermediate process exits right after reporting.
-		cmd.Wait()
-		s.cmd = nil
-	} else {
-		s.pid = cmd.Process.Pid
-	}
+	s.pid = l.pid
 	s.rec.State.Pid = s.pid
-	if st, _, err := procStat(s.pid); err == nil {
-		s.rec.InitStart = st
-	}
+	s.rec.InitStart = l.start
 	// Record the pid now: a create killed from here on leaves a
 	// "creating" container whose init delete --force kills.
 	if err := writeState(s.dir, s.rec); err != nil {
@@ -546,15 +453,14 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 	cfg.CgroupPaths = mountCgroupPaths(cg, s.pid)
 	s.r.log.Debug("cgroup applied", "container", s.id, "elapsed", time.Since(t0))
 
-	data, err := json.Marshal(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("encode init config: %w", err)
+	if err := l.sendConfig(cfg); err != nil {
+		return nil, err
 	}
-	go func() {
-		cfgW.Write(data)
-		cfgW.Close()
-	}()
-	if err := s.converse(ctx, syncP); err != nil {
+	if err := l.converse(ctx); err != nil {
+		if strings.HasPrefix(err.Error(), "createContainer hook") {
+			// Reported by the init (runtime.md "Lifecycle" step 6).
+			s.hookFail = true
+		}
 		return nil, err
 	}
 	if pids != nil {
@@ -575,16 +481,12 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 		return nil, err
 	}
 	if s.o.PidFile != "" {
-		pf, err := filepath.Abs(s.o.PidFile)
-		if err == nil {
-			err = fsutil.WriteFile(pf, []byte(strconv.Itoa(s.pid)), 0o644, fsutil.NoSync())
-		}
-		if err != nil {
-			return nil, fmt.Errorf("pid file: %w", err)
+		if err := writePidFile(s.o.PidFile, s.pid); err != nil {
+			return nil, err
 		}
 	}
-	c := &Container{ID: s.id, Pid: s.pid, Console: s.master, stdio: s.stdio}
-	s.master, s.stdio = nil, nil
+	c := &Container{ID: s.id, Pid: s.pid, Console: s.master, stdio: l.takeStdio()}
+	s.master = nil
 	return c, nil
 }
 
@@ -600,32 +502,21 @@ func sockPath(dir *os.File) string {
 	return "/proc/self/fd/" + strconv.Itoa(int(dir.Fd())) + "/" + startSock
 }
 
-// cgroupAtClone prepares attr to start the init in the container's
-// cgroup when the host has only cgroup v2, the cgroup driver is the
-// filesystem one and the init does not join late; it reports whether it
-// did.
-func (s *setup) cgroupAtClone(attr *syscall.SysProcAttr) (bool, error) {
+// cgroupAtClone reports whether the init is to start in the container's
+// cgroup (launcher.run) and then creates the cgroup: when the host has
+// only cgroup v2, the cgroup driver is the filesystem one and the init
+// does not join late.
+func (s *setup) cgroupAtClone() (bool, error) {
 	if s.r.systemd || cgroups.HostMode() != cgroups.Unified || s.lateCgroup() {
 		// Late, the init's own memory is not the container's (lateCgroup):
 		// worth a migration, which measured no slower here (0.4 ms,
 		// overlapped with the init's setup).
 		return false, nil
 	}
-	cg := s.cg
 	// pid -1 creates the cgroup without moving anyone into it.
-	if err := cg.Apply(-1); err != nil {
+	if err := s.cg.Apply(-1); err != nil {
 		return false, step("cgroup", err)
 	}
-	dir := cg.Path("")
-	if dir == "" {
-		return false, nil
-	}
-	f, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return false, nil
-	}
-	s.closeLater(f)
-	attr.UseCgroupFD, attr.CgroupFD = true, int(f.Fd())
 	return true, nil
 }
 
@@ -734,26 +625,6 @@ func hostID(m []specs.LinuxIDMapping, id uint32) uint32 {
 	return id
 }
 
-func (s *setup) nsenterPlan(syncFD int) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "sync %d\n", syncFD)
-	for _, ns := range s.plan.joins {
-		fmt.Fprintf(&b, "join %s %s\n", ns.Type, ns.Path)
-	}
-	if s.plan.newFlags != 0 {
-		fmt.Fprintf(&b, "unshare %d\n", s.plan.newFlags)
-	}
-	if s.plan.newNS[specs.TimeNamespace] {
-		for clock, off := range s.spec.Linux.TimeOffsets {
-			fmt.Fprintf(&b, "timeoffset %s %d %d\n", clock, off.Secs, off.Nanosecs)
-		}
-	}
-	if s.plan.fork {
-		b.WriteString("fork\n")
-	}
-	return b.String()
-}
-
 // writeMaps writes the id maps of the init's new user namespace (nsenter
 // unshared it and waits).
 func (s *setup) writeMaps(pid int) error {
@@ -780,116 +651,51 @@ func (s *setup) writeMaps(pid int) error {
 	return nil
 }
 
-// waitForkedPid handles nsenter's messages until it reports the pid of the
-// container init it forked.
-func (s *setup) waitForkedPid(sync *os.File) (int, error) {
-	for {
-		m, err := recvMsg(sync)
-		if err != nil {
-			return 0, s.initDied(err)
-		}
-		switch m.Type {
-		case msgMaps:
-			if err := s.writeMaps(m.Pid); err != nil {
-				return 0, err
-			}
-			sendMsg(sync, syncMsg{Type: msgOK})
-		case msgPid:
-			return m.Pid, nil
-		case msgError:
-			return 0, errors.New(m.Msg)
-		default:
-			return 0, fmt.Errorf("unexpected message %q from init", m.Type)
-		}
+// runtimeHooks runs the prestart and createRuntime hooks when the init
+// asks (msgHooks), in the runtime's namespaces.
+func (s *setup) runtimeHooks(ctx context.Context) error {
+	st := s.rec.State.State
+	h := s.spec.Hooks
+	err := runHooks(ctx, "prestart", h.Prestart, &st, os.Environ())
+	if err == nil {
+		err = runHooks(ctx, "createRuntime", h.CreateRuntime, &st, os.Environ())
 	}
+	if err != nil {
+		s.hookFail = true
+	}
+	return err
 }
 
-// converse serves the init until it is ready: user namespace maps, its
-// terminal, runtime hooks, errors.
-func (s *setup) converse(ctx context.Context, sync *os.File) error {
-	for {
-		m, err := recvMsg(sync)
-		if err != nil {
-			return s.initDied(err)
-		}
-		switch m.Type {
-		case msgMaps:
-			if err := s.writeMaps(m.Pid); err != nil {
-				return err
-			}
-			sendMsg(sync, syncMsg{Type: msgOK})
-		case msgSource:
-			if err := s.sendMountSource(sync, m.Mount); err != nil {
-				return err
-			}
-		case msgHooks:
-			st := s.rec.State.State
-			h := s.spec.Hooks
-			err := runHooks(ctx, "prestart", h.Prestart, &st, os.Environ())
-			if err == nil {
-				err = runHooks(ctx, "createRuntime", h.CreateRuntime, &st, os.Environ())
-			}
-			if err != nil {
-				s.hookFail = true
-				sendMsg(sync, syncMsg{Type: msgAbort})
-				return err
-			}
-			sendMsg(sync, syncMsg{Type: msgOK})
-		case msgError:
-			if strings.HasPrefix(m.Msg, "createContainer hook") {
-				s.hookFail = true
-			}
-			return errors.New(m.Msg)
-		case msgSeccomp:
-			err := s.r.sendSeccomp(s.spec, s.rec.State.State, m.fd)
-			if err != nil {
-				sendMsg(sync, syncMsg{Type: msgAbort})
-				return err
-			}
-			sendMsg(sync, syncMsg{Type: msgOK})
-		case msgWarn:
-			logWarning(s.r.log, s.id, m)
-		case msgConsole:
-			if m.fd < 0 {
-				return errors.New("console: no pty from init")
-			}
-			if s.master != nil {
-				s.master.Close()
-			}
-			s.master = os.NewFile(uintptr(m.fd), "/dev/ptmx")
-			if s.fg && s.o.ConsoleSocket == "" {
-				// Relayed by Run: plain newlines, as runc's.
-				if err := clearONLCR(s.master); err != nil {
-					return step("console", err)
-				}
-			}
-		case msgCgroup:
-			// The init asks late (initConfig.JoinCgroup).
-			t0 := time.Now()
-			if err := s.cg.Apply(s.pid); err != nil {
-				return step("cgroup", err)
-			}
-			s.r.log.Debug("cgroup joined", "container", s.id, "took", time.Since(t0))
-			sendMsg(sync, syncMsg{Type: msgOK})
-		case msgReady:
-			return nil
-		default:
-			return fmt.Errorf("unexpected message %q from init", m.Type)
+// console takes the pty master the init opened (msgConsole).
+func (s *setup) console(fd int) error {
+	if fd < 0 {
+		return errors.New("console: no pty from init")
+	}
+	if s.master != nil {
+		s.master.Close()
+	}
+	s.master = os.NewFile(uintptr(fd), "/dev/ptmx")
+	if s.fg && s.o.ConsoleSocket == "" {
+		// Relayed by Run: plain newlines, as runc's.
+		if err := clearONLCR(s.master); err != nil {
+			return step("console", err)
 		}
 	}
+	return nil
 }
 
 // sendMountSource answers the init's msgSource: the source of mount i,
 // opened in the init's mount namespace with the runtime's privileges
 // (rootfs.OpenMountSource), or why it could not be, for the init to report.
-func (s *setup) sendMountSource(sync *os.File, i int) error {
+func (s *setup) sendMountSource(i int) error {
+	sync := s.l.sync
 	if s.mntns == nil {
 		f, err := os.Open("/proc/" + strconv.Itoa(s.pid) + "/ns/mnt")
 		if err != nil {
 			return fmt.Errorf("mount source: %w", err)
 		}
 		s.mntns = f
-		s.closeLater(f)
+		s.l.closeLater(f)
 	}
 	f, err := rootfs.OpenMountSource(s.spec, s.bundle, i, s.mntns)
 	if err != nil {
@@ -902,22 +708,6 @@ func (s *setup) sendMountSource(sync *os.File, i int) error {
 	return nil
 }
 
-// initDied builds the error for an init that closed the sync socket
-// without saying why.
-func (s *setup) initDied(err error) error {
-	if err != io.EOF {
-		return fmt.Errorf("sync with init: %w", err)
-	}
-	if s.cmd != nil {
-		if werr := s.cmd.Wait(); werr != nil {
-			s.cmd = nil
-			return fmt.Errorf("init exited during setup: %w", werr)
-		}
-		s.cmd = nil
-	}
-	return errors.New("init exited during setup")
-}
-
 // abort undoes a failed create: kill the init, remove its cgroup and the
 // state directory. After a failing hook the poststop hooks run too
 // (runtime.md "Lifecycle" steps 3-5 continue at step 12).
@@ -928,14 +718,8 @@ func (s *setup) abort(ctx context.Context) {
 	if s.stdio != nil {
 		defer s.stdio.finish() // once the init is gone
 	}
-	if s.pid > 0 {
-		killWait(s.pid, s.rec.InitStart)
-	}
-	if s.cmd != nil {
-		if s.cmd.Process != nil && s.pid != s.cmd.Process.Pid {
-			s.cmd.Process.Kill()
-		}
-		s.cmd.Wait()
+	if s.l != nil {
+		s.l.kill()
 	}
 	if s.cg != nil {
 		if err := s.cg.Destroy(); err != nil {

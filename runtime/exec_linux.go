@@ -5,26 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"maps"
 	"os"
-	"os/exec"
-	"os/signal"
 	"path/filepath"
 	goruntime "runtime"
-	"slices"
 	"strconv"
-	"strings"
-	"syscall"
 	"unsafe"
 
 	"github.com/ocikit/ocikit/cgroups"
-	"github.com/ocikit/ocikit/internal/fsutil"
 	"github.com/ocikit/ocikit/runtime/nsenter"
 	"github.com/ocikit/ocikit/runtime/process"
 	"github.com/ocikit/ocikit/runtime/rules"
 	"github.com/ocikit/ocikit/seccomp"
-	lc "github.com/opencontainers/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -76,19 +67,15 @@ const msgCgroup = "cgroup"
 // caller's, and the result is its exit status (128+N when signal N killed
 // it); with o.Detach Exec returns once the program runs.
 func (r *Runtime) Exec(ctx context.Context, id string, o ExecOptions) (int, error) {
+	var fg *foreground
 	if !o.Detach {
 		// The process is our grandchild when a pid namespace is joined
 		// (nsenter forks): as a subreaper we still wait for it.
-		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-			return -1, os.NewSyscallError("prctl", err)
+		var err error
+		if fg, err = newForeground(true); err != nil {
+			return -1, err
 		}
-	}
-	var sigs chan os.Signal
-	if !o.Detach {
-		// From now on, so that no signal meant for the process is lost.
-		sigs = make(chan os.Signal, 64)
-		signal.Notify(sigs)
-		defer signal.Stop(sigs)
+		defer fg.stop()
 	}
 	x, err := r.startExec(ctx, id, &o)
 	if err != nil {
@@ -101,30 +88,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, o ExecOptions) (int, erro
 	if x.master != nil {
 		tty = newTTYCopy(x.master, orStd(o.Stdin, os.Stdin), orStd(o.Stdout, os.Stdout))
 	}
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case s := <-sigs:
-				switch sig := s.(unix.Signal); sig {
-				case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
-				case unix.SIGWINCH:
-					if tty != nil {
-						tty.resize()
-					}
-				default:
-					unix.Kill(x.pid, sig)
-				}
-			}
-		}
-	}()
-	code := waitExit(x.pid)
-	close(done)
-	if tty != nil {
-		tty.finish()
-	}
+	code := fg.wait(x.pid, tty)
 	if x.stdio != nil {
 		x.stdio.finish()
 	}
@@ -140,19 +104,16 @@ type execution struct {
 
 // execSetup is one exec in progress.
 type execSetup struct {
-	r       *Runtime
-	id      string
-	rec     *record
-	spec    *specs.Spec
-	cgroup  *cgroups.State // the container's, or with --cgroup its sub-cgroups
-	stdio   *pipeRelay
-	closers []io.Closer
+	r      *Runtime
+	id     string
+	rec    *record
+	spec   *specs.Spec
+	cgroup *cgroups.Manager // the container's, or with --cgroup its sub-cgroups
+	l      *launcher
 	// joined, when set, runs once the process is in the container's
 	// cgroup.
 	joined func()
 }
-
-func (x *execSetup) closeLater(c io.Closer) { x.closers = append(x.closers, c) }
 
 func (r *Runtime) startExec(ctx context.Context, id string, o *ExecOptions) (*execution, error) {
 	l, rec, err := r.lockState(id)
@@ -202,11 +163,20 @@ func (r *Runtime) startExec(ctx context.Context, id string, o *ExecOptions) (*ex
 	case !nsenter.Available:
 		return nil, errorf(ErrNotSupported, "exec needs ocikit built with cgo")
 	}
-	x := &execSetup{r: r, id: id, rec: rec, spec: spec, cgroup: rec.Cgroup}
+	x := &execSetup{r: r, id: id, rec: rec, spec: spec}
+	cgState := rec.Cgroup
 	if len(o.SubCgroups) > 0 {
-		if x.cgroup, err = execSubCgroup(rec.Cgroup, o.SubCgroups); err != nil {
+		if cgState, err = execSubCgroup(rec.Cgroup, o.SubCgroups); err != nil {
 			return nil, err
 		}
+	}
+	if cgState != nil {
+		// Its directories exist: the process joins them (Enter), the
+		// cgroup is not set up again.
+		if x.cgroup, err = cgroups.Load(*cgState); err != nil {
+			return nil, step("cgroup", err)
+		}
+		x.cgroup.SetLogger(r.log)
 	}
 	if rec.State.Status == StatePaused {
 		// The process freezes once in the cgroup and runs only on
@@ -214,32 +184,31 @@ func (r *Runtime) startExec(ctx context.Context, id string, o *ExecOptions) (*ex
 		x.joined = l.unlock
 	}
 	e, err := x.run(ctx, p, o)
-	for _, c := range x.closers {
-		c.Close()
-	}
-	if x.stdio != nil {
-		x.stdio.closeAll() // failed
+	if x.l != nil {
+		if err != nil {
+			x.l.kill()
+		}
+		x.l.close() // a relay not taken is closed: failed
 	}
 	return e, err
 }
 
 func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (*execution, error) {
 	spec, initPid := x.spec, x.rec.State.Pid
-	cfg := &execConfig{ID: x.id, Process: p, Personality: spec.Linux.Personality, ConsoleFD: -1, PreserveFDs: o.PreserveFDs,
-		NoNewKeyring: x.rec.NoNewKeyring}
-	files, err := inheritFDs(0, o.PreserveFDs)
+	l, err := newLauncher(x.r, x.id, "exec", execFDEnv, 0, o.PreserveFDs)
 	if err != nil {
 		return nil, err
 	}
-	addFile := func(f *os.File) int {
-		files = append(files, f)
-		return 3 + len(files) - 1
-	}
+	x.l = l
+	l.spec, l.rec, l.cgroup, l.joined = spec, x.rec, x.cgroup, x.joined
+	l.untilExec = true
+	l.died = "exec: the process exited while joining the container's namespaces"
+	cfg := &execConfig{ID: x.id, Process: p, Personality: spec.Linux.Personality, ConsoleFD: -1, PreserveFDs: o.PreserveFDs,
+		NoNewKeyring: x.rec.NoNewKeyring, SyncFD: l.syncFD}
 	// The init's namespaces and root, opened here and checked to belong
 	// to the container's init afterwards: a recycled pid cannot slip in.
 	// nsenter reopens them through /proc/self/fd.
-	var plan strings.Builder
-	fork := false
+	l.useNsenter()
 	for _, ns := range spec.Linux.Namespaces {
 		nsRule, ok := rules.LookupNamespace(ns.Type)
 		if !ok {
@@ -251,57 +220,28 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 		if err != nil {
 			return nil, fmt.Errorf("container %q: %s namespace: %w", x.id, ns.Type, err)
 		}
-		x.closeLater(f)
 		if sameNS(f, "/proc/self/ns/"+name) {
+			f.Close()
 			continue // shared with the host (joining our own user namespace fails)
 		}
-		fmt.Fprintf(&plan, "join %s /proc/self/fd/%d\n", ns.Type, addFile(f))
+		l.joinNS(ns.Type, "/proc/self/fd/"+strconv.Itoa(l.add(f)))
 		switch ns.Type {
 		case specs.PIDNamespace, specs.TimeNamespace:
 			// They apply to the children of the caller only.
-			fork = true
+			l.forkOnce()
 		}
 	}
 	root, err := os.OpenFile("/proc/"+strconv.Itoa(initPid)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("container %q: root: %w", x.id, err)
 	}
-	x.closeLater(root)
+	cfg.RootFD = l.add(root)
 	if !alive(initPid, x.rec.InitStart) {
 		return nil, errorf(ErrWrongState, "container %q is stopped: cannot exec in it", x.id)
 	}
-	cfg.RootFD = addFile(root)
-	if fork {
-		plan.WriteString("fork\n")
-	}
-	if spec.Linux.Seccomp != nil {
-		prog, err := seccomp.Compile(spec.Linux.Seccomp,
-			seccomp.WithCacheDir(filepath.Join(x.r.root, seccompCache)), seccomp.WithLogger(x.r.log))
-		if err != nil {
-			return nil, err // "seccomp: ..."
-		}
-		cfg.Seccomp = prog
-	}
-	exeFile, err := initBinary()
-	if err != nil {
+	if cfg.Seccomp, err = l.compileSeccomp(); err != nil {
 		return nil, err
 	}
-	x.closeLater(exeFile)
-	cmd := &exec.Cmd{Path: "/proc/self/fd/" + strconv.Itoa(addFile(exeFile)), Args: []string{"ocikit", "init"}}
-	cfgR, cfgW, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("config pipe: %w", err)
-	}
-	x.closeLater(cfgR)
-	x.closeLater(cfgW)
-	cfgFD := addFile(cfgR)
-	syncP, syncC, err := socketpair()
-	if err != nil {
-		return nil, err
-	}
-	x.closeLater(syncP)
-	x.closeLater(syncC)
-	cfg.SyncFD = addFile(syncC)
 	var master *os.File
 	if p.Terminal {
 		// In the container's devpts, as runc, so the terminal has a name
@@ -314,8 +254,8 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 			}
 		}
 		master = m
-		x.closeLater(m)
-		x.closeLater(slave)
+		l.closeLater(m)
+		cfg.ConsoleFD = l.add(slave)
 		if o.ConsoleSocket == "" {
 			// Relayed by Exec: plain newlines, as runc's, from the
 			// program's first byte on.
@@ -336,214 +276,68 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 		if err := chownTerminal(slave, int(hostID(spec.Linux.UIDMappings, p.User.UID))); err != nil {
 			return nil, step("console", err)
 		}
-		cfg.ConsoleFD = addFile(slave)
-	} else if !o.Detach {
-		relay, err := newPipeRelay(int(hostID(spec.Linux.UIDMappings, 0)), int(hostID(spec.Linux.GIDMappings, 0)),
+	} else {
+		err := l.setStdio(!o.Detach, int(hostID(spec.Linux.UIDMappings, 0)), int(hostID(spec.Linux.GIDMappings, 0)),
 			orStd(o.Stdin, os.Stdin), orStd(o.Stdout, os.Stdout), orStd(o.Stderr, os.Stderr))
 		if err != nil {
-			return nil, fmt.Errorf("stdio pipes: %w", err)
+			return nil, err
 		}
-		x.stdio = relay
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = relay.child[0], relay.child[1], relay.child[2]
-	} else {
-		cmd.Stdin = orStd(o.Stdin, os.Stdin)
-		cmd.Stdout = orStd(o.Stdout, os.Stdout)
-		cmd.Stderr = orStd(o.Stderr, os.Stderr)
 	}
-	fmt.Fprintf(&plan, "sync %d\n", cfg.SyncFD)
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("nsenter pipe: %w", err)
-	}
-	x.closeLater(pr)
-	_, err = pw.WriteString(plan.String())
-	pw.Close()
-	if err != nil {
-		return nil, fmt.Errorf("nsenter pipe: %w", err)
-	}
-	cmd.Env = []string{execFDEnv + "=" + strconv.Itoa(cfgFD), "_OCIKIT_NSENTER=" + strconv.Itoa(addFile(pr))}
 	// Non-dumpable until execve (CVE-2019-5736), as the init, in a user
 	// namespace too: the container's root holds CAP_SYS_PTRACE there and
 	// could otherwise attach to the process while it still holds the
-	// runtime's descriptors. nsenter writes oom_score_adj before that.
-	cmd.Env = append(cmd.Env, "_OCIKIT_NODUMP=1")
-	if p.OOMScoreAdj != nil {
-		cmd.Env = append(cmd.Env, oomEnv+"="+strconv.Itoa(*p.OOMScoreAdj))
-	}
-	cmd.ExtraFiles = files
-	attr := &syscall.SysProcAttr{}
-	cmd.SysProcAttr = attr
-
+	// runtime's descriptors (newLauncher). nsenter writes oom_score_adj
+	// before that.
+	l.oomScoreAdj(p)
 	// Born in the container's cgroup where the host allows it (cgroup v2,
 	// clone3 CLONE_INTO_CGROUP); nsenter's fork stays there.
-	cgState := x.cgroup
-	intoCgroup := false
-	if cgState != nil && cgroups.HostMode() == cgroups.Unified {
-		if dir := cgState.Paths[""]; dir != "" {
-			if f, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
-				x.closeLater(f)
-				attr.UseCgroupFD, attr.CgroupFD = true, int(f.Fd())
-				intoCgroup = true
-			}
-		}
-	}
-	if err := cmd.Start(); err != nil {
-		if !intoCgroup {
-			return nil, fmt.Errorf("start exec: %w", err)
-		}
-		intoCgroup = false
-		attr.UseCgroupFD, attr.CgroupFD = false, -1
-		cmd = &exec.Cmd{Path: cmd.Path, Args: cmd.Args, Env: cmd.Env, Stdin: cmd.Stdin, Stdout: cmd.Stdout,
-			Stderr: cmd.Stderr, ExtraFiles: cmd.ExtraFiles, SysProcAttr: attr}
-		if err := cmd.Start(); err != nil {
-			return nil, fmt.Errorf("start exec: %w", err)
-		}
-	}
-	syncC.Close()
-	cfgR.Close()
-	pid := cmd.Process.Pid
-	if fork {
-		m, err := recvMsg(syncP)
-		switch {
-		case err == io.EOF:
-			cmd.Wait()
-			return nil, errors.New("exec: the process exited while joining the container's namespaces")
-		case err != nil:
-			cmd.Process.Kill()
-			cmd.Wait()
-			return nil, err
-		case m.Type == msgError:
-			cmd.Wait()
-			return nil, errors.New(m.Msg)
-		case m.Type != msgPid:
-			cmd.Process.Kill()
-			cmd.Wait()
-			return nil, fmt.Errorf("unexpected message %q from exec", m.Type)
-		}
-		pid = m.Pid
-		cmd.Wait() // the intermediate process exits after reporting
-	}
-	fail := func(err error) (*execution, error) {
-		unix.Kill(pid, unix.SIGKILL)
-		if !fork {
-			cmd.Wait()
-		}
+	if _, err := l.run(l.cgroup != nil && cgroups.HostMode() == cgroups.Unified); err != nil {
 		return nil, err
 	}
+	pid := l.pid
 	// The process asks for the move into the container's cgroup
 	// (msgCgroup) once its own setup is done, just before it takes the
 	// process's attributes, so that what its Go runtime allocates is
 	// charged to the caller's cgroup, not the container's (as the init's,
 	// initConfig.JoinCgroup). process.execCPUAffinity.initial applies
 	// until then (config.md).
-	join := func() error {
-		if cgState != nil && !intoCgroup {
-			if err := enterCgroup(cgState, pid); err != nil {
-				return step("cgroup", err)
-			}
-		}
-		if x.joined != nil {
-			x.joined()
-		}
-		return nil
-	}
 	cfg.CPUInitial = p.ExecCPUAffinity != nil && p.ExecCPUAffinity.Initial != ""
-	data, err := json.Marshal(cfg)
-	if err != nil {
-		return fail(fmt.Errorf("encode exec config: %w", err))
+	if err := l.sendConfig(cfg); err != nil {
+		return nil, err
 	}
-	go func() {
-		cfgW.Write(data)
-		cfgW.Close()
-	}()
 	// The process reports an error, or a seccomp notify descriptor, or
 	// closes the socket by execve(2).
-	for {
-		m, err := recvMsg(syncP)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fail(err)
-		}
-		switch m.Type {
-		case msgCgroup:
-			if err := join(); err != nil {
-				return fail(err)
-			}
-			sendMsg(syncP, syncMsg{Type: msgOK})
-		case msgError:
-			if !fork {
-				cmd.Wait()
-			}
-			return nil, errors.New(m.Msg)
-		case msgSeccomp:
-			st := x.rec.State.State
-			if err := x.r.sendSeccomp(spec, st, m.fd); err != nil {
-				return fail(err)
-			}
-			sendMsg(syncP, syncMsg{Type: msgOK})
-		case msgWarn:
-			logWarning(x.r.log, x.id, m)
-		default:
-			return fail(fmt.Errorf("unexpected message %q from exec", m.Type))
-		}
+	if err := l.converse(ctx); err != nil {
+		return nil, err
 	}
 	x.r.log.Debug("exec started", "container", x.id, "pid", pid)
 	if master != nil && o.ConsoleSocket != "" {
 		if err := sendConsole(o.ConsoleSocket, master); err != nil {
-			return fail(err)
+			return nil, err
 		}
 		master = nil
 	}
 	if o.PidFile != "" {
-		pf, err := filepath.Abs(o.PidFile)
-		if err == nil {
-			err = fsutil.WriteFile(pf, []byte(strconv.Itoa(pid)), 0o644, fsutil.NoSync())
-		}
-		if err != nil {
-			return fail(fmt.Errorf("pid file: %w", err))
+		if err := writePidFile(o.PidFile, pid); err != nil {
+			return nil, err
 		}
 	}
 	if o.PidfdSocket != "" {
 		if err := sendPidfd(o.PidfdSocket, pid); err != nil {
-			return fail(err)
+			return nil, err
 		}
 	}
-	e := &execution{pid: pid, stdio: x.stdio}
-	x.stdio = nil
+	e := &execution{pid: pid}
 	if master != nil {
 		// Ours now: not closed with the setup's files.
 		dup, err := unix.FcntlInt(master.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 		if err != nil {
-			return fail(os.NewSyscallError("fcntl", err))
+			return nil, os.NewSyscallError("fcntl", err)
 		}
 		e.master = os.NewFile(uintptr(dup), master.Name())
 	}
+	e.stdio = l.takeStdio()
 	return e, nil
-}
-
-// enterCgroup moves pid into the container's cgroup directories, which
-// exist: a write to cgroup.procs of each (as runc's exec). Not the
-// cgroup manager's Apply, which with the systemd driver would start the
-// container's unit again. A rootless container may have directories it
-// could not create or may not write (cgroups.State.Rootless): its
-// processes then stay in the caller's cgroup, as its init did.
-func enterCgroup(st *cgroups.State, pid int) error {
-	dirs := slices.Sorted(maps.Values(st.Paths))
-	for i, dir := range dirs {
-		if i > 0 && dir == dirs[i-1] {
-			continue // a directory listed for two controllers
-		}
-		err := lc.WriteCgroupProc(dir, pid)
-		if err != nil && st.Rootless && (errors.Is(err, os.ErrPermission) || errors.Is(err, os.ErrNotExist)) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("join %s: %w", dir, err)
-		}
-	}
-	return nil
 }
 
 // execSubCgroup returns the cgroup state of an exec'd process with

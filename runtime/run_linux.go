@@ -21,14 +21,11 @@ import (
 func (r *Runtime) Run(ctx context.Context, id, bundle string, o CreateOptions) (int, error) {
 	// A container init forked by nsenter (pid or time namespace joined or
 	// new) is our grandchild: as a subreaper we still wait for it.
-	if !o.NoSubreaper {
-		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-			return -1, os.NewSyscallError("prctl", err)
-		}
+	fg, err := newForeground(!o.NoSubreaper)
+	if err != nil {
+		return -1, err
 	}
-	sigs := make(chan os.Signal, 64)
-	signal.Notify(sigs)
-	defer signal.Stop(sigs)
+	defer fg.stop()
 	ctx = context.WithoutCancel(ctx)
 
 	t0 := time.Now()
@@ -61,31 +58,7 @@ func (r *Runtime) Run(ctx context.Context, id, bundle string, o CreateOptions) (
 		return -1, err
 	}
 	r.log.Debug("started", "container", id, "elapsed", time.Since(t0))
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case s := <-sigs:
-				sig := s.(unix.Signal)
-				switch sig {
-				case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
-				case unix.SIGWINCH:
-					if tty != nil {
-						tty.resize()
-					}
-				default:
-					unix.Kill(c.Pid, sig)
-				}
-			}
-		}
-	}()
-	code := waitExit(c.Pid)
-	close(done)
-	if tty != nil {
-		tty.finish()
-	}
+	code := fg.wait(c.Pid, tty)
 	r.log.Debug("exited", "container", id, "status", code, "elapsed", time.Since(t0))
 	if o.Keep {
 		return code, nil
@@ -117,6 +90,60 @@ func (r *Runtime) deleteQuiet(ctx context.Context, id string) {
 	if err := r.Delete(ctx, id, true); err != nil && !errors.Is(err, ErrNotFound) {
 		r.log.Warn("delete after run", "container", id, "error", err)
 	}
+}
+
+// foreground is the runtime waiting for a process it started (run, exec
+// without --detach): signals it receives go to the process, a terminal
+// relayed to the caller follows the caller's size.
+type foreground struct {
+	sigs chan os.Signal
+}
+
+// newForeground catches every signal from now on, before the process
+// exists, so that none meant for it is lost; with subreaper the runtime
+// also reaps a process nsenter forked (its grandchild).
+func newForeground(subreaper bool) (*foreground, error) {
+	if subreaper {
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return nil, os.NewSyscallError("prctl", err)
+		}
+	}
+	f := &foreground{sigs: make(chan os.Signal, 64)}
+	signal.Notify(f.sigs)
+	return f, nil
+}
+
+func (f *foreground) stop() { signal.Stop(f.sigs) }
+
+// wait forwards signals to pid (SIGWINCH resizes tty, which may be nil)
+// until it exits, drains and restores the terminal and returns the exit
+// status (waitExit).
+func (f *foreground) wait(pid int, tty *ttyCopy) int {
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case s := <-f.sigs:
+				switch sig := s.(unix.Signal); sig {
+				case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
+				case unix.SIGWINCH:
+					if tty != nil {
+						tty.resize()
+					}
+				default:
+					unix.Kill(pid, sig)
+				}
+			}
+		}
+	}()
+	code := waitExit(pid)
+	close(done)
+	if tty != nil {
+		tty.finish()
+	}
+	return code
 }
 
 // waitExit reaps children until pid exits and returns its status. A pid
