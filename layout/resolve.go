@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"runtime"
 	"strings"
 
+	"github.com/ocikit/ocikit/platform"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -166,122 +166,23 @@ func choosePlatform(idx *v1.Index, want v1.Platform, explicit bool) (v1.Descript
 }
 
 // platformMatches reports whether an image for have runs on want.
-func platformMatches(have, want v1.Platform) bool { return platformRank(have, want) >= 0 }
+func platformMatches(have, want v1.Platform) bool { return platform.Match(have, want) }
 
-// platformRank says how well an image for have suits want: -1 not at
-// all, 0 exactly, n > 0 as a fallback (lower is better). OS and
-// architecture must match (after mapping the common aliases x86_64,
-// aarch64, armhf). A want without variant takes any variant. Variants are
-// ordered where the CPUs are backward compatible
-// (image-index.md#platform-variants): an arm v7 host runs v6 and v5
-// images, an amd64 v3 host runs v2 and v1 ones. An absent variant means
-// v8 on arm64, v7 on arm and v1 on amd64, as containerd reads them.
-func platformRank(have, want v1.Platform) int {
-	if have.OS != want.OS {
-		return -1
-	}
-	arch := normArch(want.Architecture)
-	if normArch(have.Architecture) != arch {
-		return -1
-	}
-	if want.Variant == "" {
-		return 0
-	}
-	hv, wv := normVariant(arch, have.Variant), normVariant(arch, want.Variant)
-	if hv == wv {
-		return 0
-	}
-	if arch == "arm" || arch == "amd64" {
-		h, okh := variantLevel(hv)
-		w, okw := variantLevel(wv)
-		if okh && okw && h < w {
-			return w - h
-		}
-	}
-	return -1
-}
+// platformRank ranks have for want as platform.Rank does.
+func platformRank(have, want v1.Platform) int { return platform.Rank(have, want) }
 
-func normArch(a string) string {
-	switch a {
-	case "x86_64", "x86-64":
-		return "amd64"
-	case "aarch64":
-		return "arm64"
-	case "armhf", "armel":
-		return "arm"
-	}
-	return a
-}
+// HostPlatform is the platform Resolve chooses by default (platform.Host).
+func HostPlatform() v1.Platform { return platform.Host() }
 
-func normVariant(arch, v string) string {
-	if v != "" {
-		return v
-	}
-	switch arch {
-	case "arm64":
-		return "v8"
-	case "arm":
-		return "v7"
-	case "amd64":
-		return "v1"
-	}
-	return ""
-}
-
-// variantLevel reads "v7" as 7.
-func variantLevel(v string) (int, bool) {
-	if len(v) < 2 || len(v) > 3 || v[0] != 'v' {
-		return 0, false
-	}
-	n := 0
-	for _, c := range v[1:] {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n, true
-}
-
-// HostPlatform is the platform Resolve chooses by default: runtime.GOOS and
-// runtime.GOARCH; on arm the variant is the CPU's (from /proc/cpuinfo on
-// Linux, else v7), on arm64 it is v8.
-func HostPlatform() v1.Platform {
-	p := v1.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH}
-	switch runtime.GOARCH {
-	case "arm":
-		p.Variant = armVariant()
-	case "arm64":
-		p.Variant = "v8"
-	}
-	return p
-}
-
-var platformPartRE = lazyRegexp(`^[A-Za-z0-9._-]+$`)
-
-// ParsePlatform parses "os/arch" or "os/arch/variant".
+// ParsePlatform parses "os/arch" or "os/arch/variant" (platform.Parse); its
+// errors also wrap ErrInvalidReference.
 func ParsePlatform(s string) (v1.Platform, error) {
-	parts := strings.Split(s, "/")
-	if len(parts) < 2 || len(parts) > 3 {
-		return v1.Platform{}, fmt.Errorf("platform %q: want os/arch[/variant]: %w", clip(s), ErrInvalidReference)
-	}
-	for _, p := range parts {
-		if !platformPartRE().MatchString(p) {
-			return v1.Platform{}, fmt.Errorf("platform %q: want os/arch[/variant] of letters, digits, '.', '_' and '-': %w", clip(s), ErrInvalidReference)
-		}
-	}
-	p := v1.Platform{OS: parts[0], Architecture: parts[1]}
-	if len(parts) == 3 {
-		p.Variant = parts[2]
+	p, err := platform.Parse(s)
+	if err != nil {
+		return v1.Platform{}, withKind(err, ErrInvalidReference)
 	}
 	return p, nil
 }
 
-// FormatPlatform writes p as ParsePlatform reads it.
-func FormatPlatform(p v1.Platform) string {
-	s := p.OS + "/" + p.Architecture
-	if p.Variant != "" {
-		s += "/" + p.Variant
-	}
-	return s
-}
+// FormatPlatform writes p as ParsePlatform reads it (platform.Format).
+func FormatPlatform(p v1.Platform) string { return platform.Format(p) }

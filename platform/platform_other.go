@@ -1,6 +1,6 @@
 //go:build !linux
 
-package layout
+package platform
 
 // armVariant assumes ARMv7 where /proc/cpuinfo is not available.
 func armVariant() string { return "v7" }
