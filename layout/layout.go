@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/ocikit/ocikit/content"
 	"github.com/ocikit/ocikit/internal/fsutil"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -194,3 +195,12 @@ func lockDir(ctx context.Context, dir string, exclusive bool) (func(), error) {
 	}
 	return func() { d.Close() }, nil
 }
+
+// A Layout is each of package content's interfaces (checked by
+// content/contenttest in conformance_test.go).
+var (
+	_ content.ImageSource = (*Layout)(nil)
+	_ content.Stater      = (*Layout)(nil)
+	_ content.Ingester    = (*Layout)(nil)
+	_ content.Tagger      = (*Layout)(nil)
+)

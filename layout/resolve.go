@@ -6,33 +6,21 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/ocikit/ocikit/content"
 	"github.com/ocikit/ocikit/platform"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// Image is a resolved image: the manifest's descriptor (carrying the
-// platform of the index entry it was chosen from, if any), the manifest
-// (whose Config field is the config descriptor) and the decoded config. For
-// an artifact whose config is not an image config, Config is zero.
-type Image struct {
-	Descriptor v1.Descriptor
-	Manifest   v1.Manifest
-	Config     v1.Image
-}
+// Image is a resolved image (content.Image).
+type Image = content.Image
 
-// ResolveOption adjusts Resolve.
-type ResolveOption func(*resolveOptions)
-
-type resolveOptions struct {
-	platform *v1.Platform
-}
+// ResolveOption adjusts Resolve (content.ResolveOption).
+type ResolveOption = content.ResolveOption
 
 // WithPlatform makes Resolve choose the manifest for p from image indexes
 // (os and architecture must match; the variant too when p names one), and
 // refuse a single-manifest image whose config names another platform.
-func WithPlatform(p v1.Platform) ResolveOption {
-	return func(o *resolveOptions) { o.platform = &p }
-}
+func WithPlatform(p v1.Platform) ResolveOption { return content.WithPlatform(p) }
 
 // maxDepth bounds index nesting; it also stops an index that lists itself.
 const maxDepth = 8
@@ -46,17 +34,14 @@ const maxDepth = 8
 // ErrAmbiguous) listing the platforms it has. The manifest and config blobs
 // are read verified.
 func (l *Layout) Resolve(ctx context.Context, name string, opts ...ResolveOption) (*Image, error) {
-	var o resolveOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
+	o := content.NewResolveOptions(opts...)
 	desc, err := l.Lookup(ctx, name)
 	if err != nil {
 		return nil, err
 	}
 	want, explicit := HostPlatform(), false
-	if o.platform != nil {
-		want, explicit = *o.platform, true
+	if o.Platform != nil {
+		want, explicit = *o.Platform, true
 	}
 	for depth := 0; ; depth++ {
 		if depth > maxDepth {
