@@ -13,7 +13,6 @@ import (
 
 	"github.com/ocikit/ocikit/errdefs"
 
-	"github.com/ocikit/ocikit/layout"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -185,14 +184,14 @@ func editSet(m map[string]struct{}, clear bool, add []string) map[string]struct{
 // EditConfig applies change to base and config and commits the result under
 // tag, with an empty_layer history entry per WithHistory (config.md
 // "history": the change made no filesystem diff).
-func EditConfig(ctx context.Context, l *layout.Layout, tag string, base v1.Manifest, config v1.Image, change ConfigChange, opts ...Option) (v1.Descriptor, error) {
+func EditConfig(ctx context.Context, s Store, tag string, base v1.Manifest, config v1.Image, change ConfigChange, opts ...Option) (v1.Descriptor, error) {
 	o := newOptions(opts)
 	if err := change.Apply(&base, &config); err != nil {
 		return v1.Descriptor{}, err
 	}
 	config.History = append(append([]v1.History{}, config.History...), o.historyEntry(true))
 	config.Created = o.created
-	return Commit(ctx, l, tag, base, config)
+	return Commit(ctx, s, tag, base, config)
 }
 
 // ParseArgList turns the values of a repeated list flag (--entrypoint,

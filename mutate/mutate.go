@@ -8,12 +8,19 @@ import (
 	"io"
 	"time"
 
+	"github.com/ocikit/ocikit/content"
 	"github.com/ocikit/ocikit/layer"
-	"github.com/ocikit/ocikit/layout"
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
+
+// Store is what this package writes an image through: its blobs, then a
+// tag naming its manifest. *layout.Layout is one.
+type Store interface {
+	content.Ingester
+	content.Tagger
+}
 
 // LayerFunc writes an uncompressed layer tar to w.
 type LayerFunc func(ctx context.Context, w io.Writer) error
@@ -74,7 +81,7 @@ func (o *options) historyEntry(emptyLayer bool) v1.History {
 // New stores an empty image for platform p (a config with rootfs type
 // "layers" and no diff_ids, and a manifest with no layers) and points tag
 // at it.
-func New(ctx context.Context, l *layout.Layout, tag string, p v1.Platform, opts ...Option) (v1.Descriptor, error) {
+func New(ctx context.Context, s Store, tag string, p v1.Platform, opts ...Option) (v1.Descriptor, error) {
 	o := newOptions(opts)
 	if p.OS == "" || p.Architecture == "" {
 		return v1.Descriptor{}, fmt.Errorf("%w: new image needs an os and an architecture", ErrInvalidConfig)
@@ -84,15 +91,15 @@ func New(ctx context.Context, l *layout.Layout, tag string, p v1.Platform, opts 
 		Platform: p,
 		RootFS:   v1.RootFS{Type: "layers", DiffIDs: []digest.Digest{}},
 	}
-	return Commit(ctx, l, tag, v1.Manifest{}, cfg)
+	return Commit(ctx, s, tag, v1.Manifest{}, cfg)
 }
 
 // Commit stores config and a manifest made from base (its annotations kept,
 // config and layers as given, subject dropped: the result is a new image,
 // not an artifact about base) and points tag at the manifest. The
-// descriptor in index.json carries the config's platform. Blobs of the
-// previous image stay in the layout until garbage collection.
-func Commit(ctx context.Context, l *layout.Layout, tag string, base v1.Manifest, config v1.Image) (v1.Descriptor, error) {
+// descriptor tagged carries the config's platform. Blobs of the previous
+// image stay in the store until garbage collection.
+func Commit(ctx context.Context, s Store, tag string, base v1.Manifest, config v1.Image) (v1.Descriptor, error) {
 	if config.RootFS.Type != "layers" {
 		return v1.Descriptor{}, fmt.Errorf("%w: rootfs.type %q, want \"layers\"", ErrInvalidConfig, config.RootFS.Type)
 	}
@@ -102,7 +109,7 @@ func Commit(ctx context.Context, l *layout.Layout, tag string, base v1.Manifest,
 	if len(config.RootFS.DiffIDs) != len(base.Layers) {
 		return v1.Descriptor{}, fmt.Errorf("%w: %d layers but %d diff_ids", ErrInvalidConfig, len(base.Layers), len(config.RootFS.DiffIDs))
 	}
-	cdesc, err := l.PutJSON(ctx, v1.MediaTypeImageConfig, config)
+	cdesc, err := content.PutJSON(ctx, s, v1.MediaTypeImageConfig, config)
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("store config: %w", err)
 	}
@@ -116,13 +123,13 @@ func Commit(ctx context.Context, l *layout.Layout, tag string, base v1.Manifest,
 	if m.Layers == nil {
 		m.Layers = []v1.Descriptor{}
 	}
-	mdesc, err := l.PutJSON(ctx, v1.MediaTypeImageManifest, m)
+	mdesc, err := content.PutJSON(ctx, s, v1.MediaTypeImageManifest, m)
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("store manifest: %w", err)
 	}
 	p := config.Platform
 	mdesc.Platform = &p
-	if err := l.Tag(ctx, tag, mdesc); err != nil {
+	if err := s.Tag(ctx, tag, mdesc); err != nil {
 		return v1.Descriptor{}, err
 	}
 	return mdesc, nil
@@ -133,12 +140,12 @@ func Commit(ctx context.Context, l *layout.Layout, tag string, base v1.Manifest,
 // WithHistory, dated per WithCreated, which also dates the config), and
 // commits the result under tag. It is the one step shared by repack and
 // add-layer.
-func AppendLayer(ctx context.Context, l *layout.Layout, tag string, base v1.Manifest, config v1.Image, gen LayerFunc, opts ...Option) (v1.Descriptor, error) {
+func AppendLayer(ctx context.Context, s Store, tag string, base v1.Manifest, config v1.Image, gen LayerFunc, opts ...Option) (v1.Descriptor, error) {
 	o := newOptions(opts)
 	if len(config.RootFS.DiffIDs) != len(base.Layers) {
 		return v1.Descriptor{}, fmt.Errorf("%w: %d layers but %d diff_ids", ErrInvalidConfig, len(base.Layers), len(config.RootFS.DiffIDs))
 	}
-	ldesc, diffID, err := WriteLayer(ctx, l, o.compression, gen)
+	ldesc, diffID, err := WriteLayer(ctx, s, o.compression, gen)
 	if err != nil {
 		return v1.Descriptor{}, err
 	}
@@ -149,15 +156,15 @@ func AppendLayer(ctx context.Context, l *layout.Layout, tag string, base v1.Mani
 	config.RootFS.DiffIDs = append(append([]digest.Digest{}, config.RootFS.DiffIDs...), diffID)
 	config.History = append(append([]v1.History{}, config.History...), o.historyEntry(false))
 	config.Created = o.created
-	return Commit(ctx, l, tag, base, config)
+	return Commit(ctx, s, tag, base, config)
 }
 
 // WriteLayer stores the layer gen produces, compressed with c, and returns
 // its descriptor and DiffID (the digest of the uncompressed tar,
 // config.md "Layer DiffID"). The tar is hashed and compressed while it is
-// generated and streamed into the layout: it never lands on disk
+// generated and streamed into i: it never lands on disk
 // uncompressed.
-func WriteLayer(ctx context.Context, l *layout.Layout, c layer.Compression, gen LayerFunc) (v1.Descriptor, digest.Digest, error) {
+func WriteLayer(ctx context.Context, i content.Ingester, c layer.Compression, gen LayerFunc) (v1.Descriptor, digest.Digest, error) {
 	pr, pw := io.Pipe()
 	type result struct {
 		diffID digest.Digest
@@ -176,7 +183,7 @@ func WriteLayer(ctx context.Context, l *layout.Layout, c layer.Compression, gen 
 		pw.CloseWithError(err)
 		done <- result{digest.NewDigest(digest.SHA256, h), err}
 	}()
-	desc, err := l.PutBlob(ctx, pr, v1.Descriptor{MediaType: c.MediaType()})
+	desc, err := i.PutBlob(ctx, pr, v1.Descriptor{MediaType: c.MediaType()})
 	pr.CloseWithError(errors.Join(err, io.ErrClosedPipe)) // unblock gen if PutBlob failed
 	res := <-done
 	if res.err != nil && !errors.Is(res.err, io.ErrClosedPipe) {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocikit/ocikit/content"
+	"github.com/ocikit/ocikit/errdefs"
 	"github.com/ocikit/ocikit/layer"
 	"github.com/ocikit/ocikit/layout"
 	digest "github.com/opencontainers/go-digest"
@@ -351,5 +354,46 @@ func TestParseArgList(t *testing.T) {
 	}
 	if m, err := ParseKeyValues("label", []string{"a=b=c", "e="}); err != nil || m["a"] != "b=c" || m["e"] != "" {
 		t.Errorf("got %v %v", m, err)
+	}
+}
+
+// narrowStore hides everything of a layout but what Store asks for.
+type narrowStore struct {
+	content.Ingester
+	content.Tagger
+}
+
+// failTagger refuses every tag, as a store missing the target would.
+type failTagger struct{}
+
+func (failTagger) Tag(context.Context, string, v1.Descriptor) error {
+	return fmt.Errorf("tag: %w", errdefs.ErrNotFound)
+}
+
+// TestStore writes through nothing but content.Ingester and content.Tagger,
+// and passes a failing Tag through with its kind.
+func TestStore(t *testing.T) {
+	ctx := context.Background()
+	l := newLayout(t)
+	p := v1.Platform{OS: "linux", Architecture: "amd64"}
+	if _, err := New(ctx, narrowStore{l, l}, "app", p, WithCreated(epoch)); err != nil {
+		t.Fatal(err)
+	}
+	img, err := l.Resolve(ctx, "app", layout.WithPlatform(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := tree(t)
+	gen := DirLayer(dir)
+	d, err := AppendLayer(ctx, narrowStore{l, l}, "app", img.Manifest, img.Config, gen, WithCreated(epoch))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := l.Lookup(ctx, "app"); err != nil || got.Digest != d.Digest {
+		t.Fatalf("app is %s, %v; want %s", got.Digest, err, d.Digest)
+	}
+	_, err = AppendLayer(ctx, narrowStore{l, failTagger{}}, "app", img.Manifest, img.Config, gen, WithCreated(epoch))
+	if !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("AppendLayer with a failing tagger: err = %v, want kind errdefs.ErrNotFound", err)
 	}
 }
