@@ -18,6 +18,7 @@ import (
 
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocikit/ocikit/content"
 	"github.com/ocikit/ocikit/convert"
 	"github.com/ocikit/ocikit/layer"
 	"github.com/ocikit/ocikit/layout"
@@ -93,11 +94,13 @@ func WithLogger(l *slog.Logger) Option {
 // tag by default.
 func WithTag(tag string) Option { return func(o *options) { o.tag = tag } }
 
-// Unpack extracts img from l into a runtime bundle at dir (runtime-spec
+// Unpack extracts img, reading its layers from p, into a runtime bundle at dir (runtime-spec
 // bundle.md): dir/rootfs holds the image's layers applied in order
 // (layer.Unpack) and dir/config.json the converted image configuration
 // (convert.RuntimeSpec, with users resolved in the new rootfs). It then
-// records a snapshot of the rootfs for a later repack (repack.Record).
+// records a snapshot of the rootfs for a later repack (repack.Record),
+// naming p's directory when p is a content.LocalStore (an OCI layout), so
+// that a repack without DIR finds it.
 //
 // dir must not exist (its parent must) or be an empty directory. Unpack
 // either succeeds or leaves dir as it found it: a directory it created is
@@ -107,7 +110,7 @@ func WithTag(tag string) Option { return func(o *options) { o.tag = tag } }
 // environment variable, a relative working directory, an OS other than
 // Linux) are rejected before anything is written; only user and group
 // names must wait for the rootfs.
-func Unpack(ctx context.Context, l *layout.Layout, img *layout.Image, dir string, opts ...Option) (err error) {
+func Unpack(ctx context.Context, p content.Provider, img *content.Image, dir string, opts ...Option) (err error) {
 	o := options{log: slog.New(slog.DiscardHandler)}
 	for _, opt := range opts {
 		opt(&o)
@@ -132,7 +135,7 @@ func Unpack(ctx context.Context, l *layout.Layout, img *layout.Image, dir string
 		return err
 	}
 	if o.rootfsOnly {
-		return unpackRootfs(ctx, l, img, dir, existed, layerOpts, o.log)
+		return unpackRootfs(ctx, p, img, dir, existed, layerOpts, o.log)
 	}
 
 	if !existed {
@@ -150,7 +153,7 @@ func Unpack(ctx context.Context, l *layout.Layout, img *layout.Image, dir string
 	}()
 
 	rootfs := filepath.Join(dir, RootfsDir)
-	if err := layer.Unpack(ctx, l, img.Manifest, img.Config, rootfs, layerOpts...); err != nil {
+	if err := layer.Unpack(ctx, p, img.Manifest, img.Config, rootfs, layerOpts...); err != nil {
 		return fmt.Errorf("unpack %s: %w", dir, err)
 	}
 	o.log.Debug("unpacked root filesystem", "image", img.Descriptor.Digest, "rootfs", rootfs)
@@ -181,14 +184,18 @@ func Unpack(ctx context.Context, l *layout.Layout, img *layout.Image, dir string
 		}
 		source.Annotations[v1.AnnotationRefName] = o.tag
 	}
-	return repack.Record(ctx, dir, l.Dir(), source)
+	layoutDir := ""
+	if ls, ok := p.(content.LocalStore); ok {
+		layoutDir = ls.Dir()
+	}
+	return repack.Record(ctx, dir, layoutDir, source)
 }
 
 // unpackRootfs unpacks img's layers into dir itself. layer.Unpack leaves
 // its target as it was on failure; an existing empty dir is replaced by
 // rename(2), which (unlike os.Rename) accepts an empty directory as the
 // new name, so the swap is atomic.
-func unpackRootfs(ctx context.Context, l *layout.Layout, img *layout.Image, dir string, existed bool, opts []layer.Option, log *slog.Logger) error {
+func unpackRootfs(ctx context.Context, p content.Provider, img *content.Image, dir string, existed bool, opts []layer.Option, log *slog.Logger) error {
 	target := dir
 	if existed {
 		tmp, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".rootfs-")
@@ -200,7 +207,7 @@ func unpackRootfs(ctx context.Context, l *layout.Layout, img *layout.Image, dir 
 		}
 		target = tmp
 	}
-	if err := layer.Unpack(ctx, l, img.Manifest, img.Config, target, opts...); err != nil {
+	if err := layer.Unpack(ctx, p, img.Manifest, img.Config, target, opts...); err != nil {
 		return fmt.Errorf("unpack %s: %w", dir, err)
 	}
 	if target != dir {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,7 +17,9 @@ import (
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/ocikit/ocikit/content"
 	"github.com/ocikit/ocikit/convert"
+	"github.com/ocikit/ocikit/errdefs"
 	"github.com/ocikit/ocikit/layer"
 	"github.com/ocikit/ocikit/layout"
 	"github.com/ocikit/ocikit/repack"
@@ -322,5 +325,53 @@ func TestUnpackCancelled(t *testing.T) {
 	}
 	if names := entries(t, parent); len(names) != 0 {
 		t.Errorf("parent holds %q after cancel", names)
+	}
+}
+
+// onlyProvider hides everything of a layout but content.Provider.
+type onlyProvider struct{ content.Provider }
+
+// lyingProvider serves other bytes than the blob's, unverified, as a
+// hostile registry would.
+type lyingProvider struct{}
+
+func (lyingProvider) OpenBlob(context.Context, v1.Descriptor) (io.ReadCloser, error) {
+	return io.NopCloser(strings.NewReader("not the layer")), nil
+}
+
+// TestUnpackFromProvider unpacks through nothing but a content.Provider:
+// the bundle is the same, and its snapshot names no layout, as the
+// provider is not a local one. Content that is not the blob's is refused
+// and leaves nothing behind.
+func TestUnpackFromProvider(t *testing.T) {
+	ctx := context.Background()
+	l, img := testImage(t, baseFiles, baseConfig)
+	dir := filepath.Join(t.TempDir(), "b")
+	if err := Unpack(ctx, onlyProvider{l}, img, dir); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range baseFiles {
+		if strings.HasSuffix(name, "/") {
+			continue
+		}
+		if got, err := os.ReadFile(filepath.Join(dir, RootfsDir, name)); err != nil || string(got) != want {
+			t.Errorf("%s = %q, %v; want %q", name, got, err, want)
+		}
+	}
+	snap, err := repack.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Layout != "" || snap.Source.Digest != img.Descriptor.Digest {
+		t.Errorf("snapshot source = %q %s, want no layout and %s", snap.Layout, snap.Source.Digest, img.Descriptor.Digest)
+	}
+
+	parent := t.TempDir()
+	err = Unpack(ctx, lyingProvider{}, img, filepath.Join(parent, "b"))
+	if !errors.Is(err, errdefs.ErrDigestMismatch) {
+		t.Fatalf("unpack of content that is not the layer: err = %v, want a digest mismatch", err)
+	}
+	if names := entries(t, parent); len(names) != 0 {
+		t.Errorf("parent holds %q after a failed unpack", names)
 	}
 }

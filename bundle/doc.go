@@ -1,6 +1,7 @@
-// Package bundle turns an image of an OCI image layout into an OCI
-// runtime bundle (runtime-spec bundle.md), the orchestration behind
-// `ocikit image unpack`.
+// Package bundle turns an image into an OCI runtime bundle (runtime-spec
+// bundle.md), the orchestration behind `ocikit image unpack`. The image is
+// resolved by the caller (content.Resolver) and its layers read from any
+// content.Provider, an OCI image layout in ocikit's CLI.
 //
 // Unpack puts three things in the bundle directory:
 //

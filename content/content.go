@@ -61,19 +61,33 @@ type Tagger interface {
 // whose blobs it provides.
 type ImageSource interface {
 	Provider
+	Resolver
 	// Lookup returns the descriptor of the manifest or index ref names (a
 	// tag or a digest), before any platform choice: errdefs.ErrNotFound if
 	// there is none, errdefs.ErrInvalid for a malformed or ambiguous ref.
 	Lookup(ctx context.Context, ref string) (v1.Descriptor, error)
-	// Resolve looks ref up and descends image indexes to one manifest:
+}
+
+// Resolver turns a reference into one image.
+type Resolver interface {
+	// Resolve finds what ref (a tag or a digest) names, as
+	// ImageSource.Lookup, and descends image indexes to one manifest:
 	// in each index the best match of the platform (WithPlatform, default
 	// platform.Host) by platform.Rank, the first of equals
 	// (image-index.md). With WithPlatform, a manifest named directly must
 	// be for that platform too. The manifest and config are read verified.
-	// No match is errdefs.ErrNotFound; several entries without platform
+	// An unknown ref or no match is errdefs.ErrNotFound; several entries without platform
 	// and no match errdefs.ErrInvalid; a malformed manifest, index or
 	// config errdefs.ErrInvalid.
 	Resolve(ctx context.Context, ref string, opts ...ResolveOption) (*Image, error)
+}
+
+// LocalStore is a store in a local directory (an OCI image layout), which
+// code that must find the store again later records: a bundle's repack
+// snapshot names the layout it was unpacked from. It is optional; helpers
+// probe for it.
+type LocalStore interface {
+	Dir() string
 }
 
 // Image is a resolved image: the manifest's descriptor (carrying the

@@ -203,4 +203,5 @@ var (
 	_ content.Stater      = (*Layout)(nil)
 	_ content.Ingester    = (*Layout)(nil)
 	_ content.Tagger      = (*Layout)(nil)
+	_ content.LocalStore  = (*Layout)(nil)
 )

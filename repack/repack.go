@@ -10,11 +10,11 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ocikit/ocikit/content"
 	"github.com/ocikit/ocikit/errdefs"
 	"github.com/ocikit/ocikit/internal/fsutil"
 
 	"github.com/ocikit/ocikit/layer"
-	"github.com/ocikit/ocikit/layout"
 	"github.com/ocikit/ocikit/mutate"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -70,12 +70,20 @@ type Result struct {
 	Changes  []layer.Change
 }
 
+// Store is where Repack finds the bundle's source image (by digest) and
+// stores the new one. *layout.Layout is one.
+type Store interface {
+	content.Resolver
+	mutate.Store
+}
+
 // Repack appends to the bundle's source image one layer holding what
 // changed in BUNDLE/rootfs since the snapshot (see Diff), stores the new
-// config and manifest in l, and points tag at it; an empty tag means the
+// config and manifest in s, and points tag at it; an empty tag means the
 // tag the bundle was unpacked from. The snapshot is then re-recorded
-// against the new image, so a later repack holds only later changes.
-func Repack(ctx context.Context, bundleDir string, l *layout.Layout, tag string, opts ...Option) (*Result, error) {
+// against the new image, so a later repack holds only later changes; it
+// names s's directory when s is a content.LocalStore (an OCI layout).
+func Repack(ctx context.Context, bundleDir string, s Store, tag string, opts ...Option) (*Result, error) {
 	o := &options{compression: layer.Gzip, history: v1.History{CreatedBy: "ocikit image repack"}}
 	for _, f := range opts {
 		f(o)
@@ -90,9 +98,17 @@ func Repack(ctx context.Context, bundleDir string, l *layout.Layout, tag string,
 			return nil, fmt.Errorf("%w: the source of %s had no tag; name one (DIR:TAG)", ErrNoTag, bundleDir)
 		}
 	}
-	base, err := l.Resolve(ctx, string(snap.Source.Digest))
-	if errors.Is(err, layout.ErrNotFound) {
-		return nil, fmt.Errorf("%w: %s was unpacked from %s, which is not in %s (garbage collected?)", ErrSourceGone, bundleDir, snap.Source.Digest, l.Dir())
+	layoutDir := ""
+	if ls, ok := s.(content.LocalStore); ok {
+		layoutDir = ls.Dir()
+	}
+	base, err := s.Resolve(ctx, string(snap.Source.Digest))
+	if errors.Is(err, errdefs.ErrNotFound) {
+		where := layoutDir
+		if where == "" {
+			where = "the store"
+		}
+		return nil, fmt.Errorf("%w: %s was unpacked from %s, which is not in %s (garbage collected?)", ErrSourceGone, bundleDir, snap.Source.Digest, where)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("source image of %s: %w", bundleDir, err)
@@ -114,13 +130,16 @@ func Repack(ctx context.Context, bundleDir string, l *layout.Layout, tag string,
 	gen := func(ctx context.Context, w io.Writer) error {
 		return layer.Generate(ctx, w, rootfs, changes, genOpts...)
 	}
-	desc, err := mutate.AppendLayer(ctx, l, tag, base.Manifest, base.Config, gen, mopts...)
+	desc, err := mutate.AppendLayer(ctx, s, tag, base.Manifest, base.Config, gen, mopts...)
 	if err != nil {
 		return nil, err
 	}
 	source := desc
 	source.Annotations = map[string]string{v1.AnnotationRefName: tag}
-	abs, err := filepath.Abs(l.Dir())
+	abs := ""
+	if layoutDir != "" {
+		abs, err = filepath.Abs(layoutDir)
+	}
 	if err == nil {
 		err = record(bundleDir, &Snapshot{Layout: abs, Source: source, Entries: now})
 	}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocikit/ocikit/content"
+	"github.com/ocikit/ocikit/errdefs"
 	"github.com/ocikit/ocikit/layer"
 	"github.com/ocikit/ocikit/layout"
 	"github.com/ocikit/ocikit/mutate"
@@ -143,5 +145,44 @@ func TestRepackErrors(t *testing.T) {
 	}
 	if _, err := Repack(ctx, bundle, l, "x"); !errors.Is(err, ErrBadSnapshot) {
 		t.Errorf("corrupt snapshot: %v", err)
+	}
+}
+
+// narrowStore hides everything of a layout but what Store asks for (it is
+// no content.LocalStore).
+type narrowStore struct {
+	content.Resolver
+	content.Ingester
+	content.Tagger
+}
+
+// TestRepackStore repacks through nothing but the Store interfaces: the
+// tag moves as with a layout, the re-recorded snapshot names no layout,
+// and a source missing from the store is ErrSourceGone.
+func TestRepackStore(t *testing.T) {
+	ctx := context.Background()
+	l := baseImage(t)
+	bundle := unpackBundle(t, l, "base")
+	modify(t, rootfsOf(bundle))
+	res, err := Repack(ctx, bundle, narrowStore{l, l, l}, "next")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := l.Lookup(ctx, "next"); err != nil || d.Digest != res.Manifest.Digest {
+		t.Fatalf("tag next = %s, %v; want %s", d.Digest, err, res.Manifest.Digest)
+	}
+	snap, err := Load(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Layout != "" || snap.Source.Digest != res.Manifest.Digest {
+		t.Errorf("snapshot source = %q %s, want no layout and %s", snap.Layout, snap.Source.Digest, res.Manifest.Digest)
+	}
+	other, err := layout.Init(ctx, filepath.Join(t.TempDir(), "other"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Repack(ctx, bundle, narrowStore{other, other, other}, "x"); !errors.Is(err, ErrSourceGone) || !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("source not in store: %v", err)
 	}
 }

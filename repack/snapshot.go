@@ -25,7 +25,7 @@ var ErrBadSnapshot = errdefs.New(errdefs.ErrInvalid, "repack: corrupt snapshot")
 // came from. Repack compares the rootfs against it to find what changed.
 type Snapshot struct {
 	// Layout is the absolute path of the image layout the bundle was
-	// unpacked from.
+	// unpacked from; empty if it came from no local layout.
 	Layout string
 	// Source is the descriptor of the image manifest that was unpacked.
 	Source v1.Descriptor

@@ -17,11 +17,15 @@ import (
 // Record writes BUNDLE/ocikit-snapshot: the source of the bundle (the layout
 // directory and the manifest descriptor it was unpacked from) and a
 // snapshot of BUNDLE/rootfs. Image unpack calls it once the rootfs is in
-// place; repack reads it to find what changed since.
+// place; repack reads it to find what changed since. An empty layoutDir
+// (the image came from no local layout) is recorded as empty.
 func Record(ctx context.Context, bundleDir, layoutDir string, source v1.Descriptor) error {
-	abs, err := filepath.Abs(layoutDir)
-	if err != nil {
-		return fmt.Errorf("record snapshot: %w", err)
+	abs := ""
+	if layoutDir != "" {
+		var err error
+		if abs, err = filepath.Abs(layoutDir); err != nil {
+			return fmt.Errorf("record snapshot: %w", err)
+		}
 	}
 	entries, err := Take(ctx, rootfsOf(bundleDir))
 	if err != nil {
