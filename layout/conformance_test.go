@@ -55,3 +55,7 @@ func TestContentIngester(t *testing.T) {
 func TestContentImageSource(t *testing.T) {
 	contenttest.TestImageSource(t, func(t *testing.T, f contenttest.Fixture) content.ImageSource { return seeded(t, f) })
 }
+
+func TestContentTagger(t *testing.T) {
+	contenttest.TestTagger(t, func(t *testing.T, f contenttest.Fixture) contenttest.TagStore { return seeded(t, f) })
+}

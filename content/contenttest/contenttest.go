@@ -421,3 +421,59 @@ func TestImageSource(t *testing.T, newSource func(t *testing.T, f Fixture) conte
 		}
 	})
 }
+
+// TagStore is a backend whose tags can be moved and read back.
+type TagStore interface {
+	content.Tagger
+	content.ImageSource
+}
+
+// TestTagger checks a Tagger, reading tags back through Lookup; each
+// subtest gets a store seeded with a Fixture by newStore.
+func TestTagger(t *testing.T, newStore func(t *testing.T, f Fixture) TagStore) {
+	f := newFixture(t)
+	ctx := context.Background()
+
+	t.Run("Tag", func(t *testing.T) {
+		s := newStore(t, f.Fixture)
+		if err := s.Tag(ctx, "new", f.arm64); err != nil {
+			t.Fatal(err)
+		}
+		if d, err := s.Lookup(ctx, "new"); err != nil || d.Digest != f.arm64.Digest {
+			t.Fatalf("Lookup(new) = %s, %v; want %s", d.Digest, err, f.arm64.Digest)
+		}
+	})
+	t.Run("Move", func(t *testing.T) {
+		s := newStore(t, f.Fixture)
+		if err := s.Tag(ctx, "single", f.index); err != nil {
+			t.Fatal(err)
+		}
+		if d, err := s.Lookup(ctx, "single"); err != nil || d.Digest != f.index.Digest {
+			t.Fatalf("Lookup(single) = %s, %v; want %s", d.Digest, err, f.index.Digest)
+		}
+		if d, err := s.Lookup(ctx, "multi"); err != nil || d.Digest != f.index.Digest {
+			t.Fatalf("other tag changed: Lookup(multi) = %s, %v", d.Digest, err)
+		}
+	})
+	t.Run("Missing", func(t *testing.T) {
+		s := newStore(t, f.Fixture)
+		missing := v1.Descriptor{MediaType: v1.MediaTypeImageManifest, Digest: digest.FromString("not stored"), Size: 10}
+		wantKind(t, "tag a missing manifest", s.Tag(ctx, "gone", missing), errdefs.ErrNotFound)
+		_, err := s.Lookup(ctx, "gone")
+		wantKind(t, "lookup after a failed tag", err, errdefs.ErrNotFound)
+	})
+	t.Run("BadName", func(t *testing.T) {
+		s := newStore(t, f.Fixture)
+		for _, name := range []string{"", "bad name", "-x", strings.Repeat("a", 300) + "/"} {
+			wantKind(t, fmt.Sprintf("tag %q", name), s.Tag(ctx, name, f.arm64), errdefs.ErrInvalid)
+		}
+	})
+	t.Run("Corrupt", func(t *testing.T) {
+		s := newStore(t, f.Fixture)
+		d := f.corrupt
+		d.MediaType = v1.MediaTypeImageManifest
+		// Content is verified before it is parsed: the mismatch is found
+		// first, whatever the bytes say.
+		wantKind(t, "tag a corrupt manifest", s.Tag(ctx, "corrupt", d), errdefs.ErrDigestMismatch)
+	})
+}
