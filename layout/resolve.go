@@ -97,7 +97,7 @@ func (l *Layout) readImage(ctx context.Context, desc v1.Descriptor, want v1.Plat
 			if desc.Platform != nil {
 				got = *desc.Platform
 			}
-			if !platformMatches(got, want) {
+			if !platform.Match(got, want) {
 				return nil, fmt.Errorf("manifest %s is for %s, not %s: %w", desc.Digest, FormatPlatform(got), FormatPlatform(want), ErrNotFound)
 			}
 		}
@@ -106,7 +106,7 @@ func (l *Layout) readImage(ctx context.Context, desc v1.Descriptor, want v1.Plat
 }
 
 // choosePlatform picks the index entry for want: the best-ranked match
-// (platformRank), the first of equals (image-index.md: "If multiple
+// (platform.Rank), the first of equals (image-index.md: "If multiple
 // manifests match a client or runtime's requirements, the first matching
 // entry SHOULD be used").
 func choosePlatform(idx *v1.Index, want v1.Platform, explicit bool) (v1.Descriptor, error) {
@@ -123,7 +123,7 @@ func choosePlatform(idx *v1.Index, want v1.Platform, explicit bool) (v1.Descript
 			continue
 		}
 		have = append(have, FormatPlatform(*d.Platform))
-		if r := platformRank(*d.Platform, want); r >= 0 && (best < 0 || r < bestRank) {
+		if r := platform.Rank(*d.Platform, want); r >= 0 && (best < 0 || r < bestRank) {
 			best, bestRank = i, r
 		}
 	}
@@ -149,12 +149,6 @@ func choosePlatform(idx *v1.Index, want v1.Platform, explicit bool) (v1.Descript
 	}
 	return v1.Descriptor{}, fmt.Errorf("no manifest for %s: %w (has: %s%s)", FormatPlatform(want), ErrNotFound, list, hint)
 }
-
-// platformMatches reports whether an image for have runs on want.
-func platformMatches(have, want v1.Platform) bool { return platform.Match(have, want) }
-
-// platformRank ranks have for want as platform.Rank does.
-func platformRank(have, want v1.Platform) int { return platform.Rank(have, want) }
 
 // HostPlatform is the platform Resolve chooses by default (platform.Host).
 func HostPlatform() v1.Platform { return platform.Host() }
