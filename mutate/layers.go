@@ -70,7 +70,12 @@ func TarLayer(file string) LayerFunc {
 		if n == 0 {
 			return fmt.Errorf("%s: %w (no entries)", file, ErrNotTar)
 		}
-		if _, err := io.Copy(w, r); err != nil {
+		// Through cw too: a compressed stream may go on far past the
+		// marker (a decompression bomb), and ctx must still stop it.
+		if _, err := io.Copy(cw, r); err != nil {
+			if cw.err != nil {
+				return cw.err
+			}
 			return fmt.Errorf("%s: %w", file, err)
 		}
 		return nil
