@@ -30,6 +30,16 @@ type entry struct {
 // writeTar writes entries as a tar file and returns its path.
 func writeTar(t *testing.T, entries []entry) string {
 	t.Helper()
+	p := filepath.Join(t.TempDir(), "archive.tar")
+	if err := os.WriteFile(p, tarData(t, entries), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// tarData makes a tar of entries.
+func tarData(t testing.TB, entries []entry) []byte {
+	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, e := range entries {
@@ -53,11 +63,7 @@ func writeTar(t *testing.T, entries []entry) string {
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(t.TempDir(), "archive.tar")
-	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return buf.Bytes()
 }
 
 // fixtureEntries lays f out as an image layout's entries, blobs raw (the
