@@ -36,9 +36,18 @@ func TestImageCopySkopeoArchive(t *testing.T) {
 		t.Fatalf("manifest digest changed through skopeo's archive, want %s:\n%s", manifest.Digest, out)
 	}
 
+	// An archive skopeo writes without a tag (no ref.name annotation) names
+	// its only image.
+	untagged := filepath.Join(tmp, "untagged.tar")
+	runTool(t, skopeo, "copy", "oci:"+dir+":v1", "oci-archive:"+untagged)
+	out := runTool(t, bin, "image", "copy", "oci-archive:"+untagged, filepath.Join(tmp, "untagged")+":v1")
+	if !strings.Contains(out, string(manifest.Digest)) {
+		t.Fatalf("copy of skopeo's untagged archive: want %s:\n%s", manifest.Digest, out)
+	}
+
 	// ocikit writes the archive, skopeo inspects and copies it.
 	ocArchive := filepath.Join(tmp, "ocikit.tar")
-	out := runTool(t, bin, "image", "copy", "oci:"+dir+":v1", "oci-archive:"+ocArchive+":v1")
+	out = runTool(t, bin, "image", "copy", "oci:"+dir+":v1", "oci-archive:"+ocArchive+":v1")
 	if !strings.Contains(out, string(manifest.Digest)) {
 		t.Fatalf("image copy output does not name %s:\n%s", manifest.Digest, out)
 	}
