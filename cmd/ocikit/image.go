@@ -7,10 +7,10 @@ import "github.com/spf13/cobra"
 func newImageCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "image",
-		Short: "Manage OCI image layouts: create, tag, inspect, validate, unpack and repack images",
+		Short: "Manage OCI image layouts: create, tag, copy, inspect, validate, unpack and repack images",
 	}
 	cmd.AddCommand(
-		newImageInitCmd(g), newImageLsCmd(g), newImageInspectCmd(g), newImageTagCmd(g), newImageRmCmd(g), newImageGCCmd(g),
+		newImageInitCmd(g), newImageLsCmd(g), newImageInspectCmd(g), newImageTagCmd(g), newImageRmCmd(g), newImageGCCmd(g), newImageCopyCmd(g),
 		newImageValidateCmd(g),
 		newImageUnpackCmd(g),
 		newImageRepackCmd(g), newImageNewCmd(g), newImageAddLayerCmd(g), newImageConfigCmd(g),

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ocikit/ocikit/distribution"
+	"github.com/ocikit/ocikit/platform"
+)
+
+func newImageCopyCmd(*globals) *cobra.Command {
+	var (
+		all   bool
+		plat  string
+		quiet bool
+	)
+	cmd := &cobra.Command{
+		Use:   "copy [--all] [--platform OS/ARCH[/VARIANT]] [-q] SRC DST",
+		Short: "Copy an image between OCI layouts and OCI archives",
+		Long: `Copy the image SRC names to DST. References use skopeo's syntax:
+  oci:DIR[:TAG]            an OCI image layout (made if DIR is missing or empty)
+  DIR[:TAG]                the same, as the other image commands take it
+  oci:DIR@DIGEST           an image by digest (source only)
+  oci-archive:FILE[:TAG]   a tar of an OCI image layout (skopeo, podman save)
+Without TAG a source names its only image (else "latest") and a destination
+is tagged "latest". An image index is copied for this host's platform, or
+--platform's; --all copies every platform and the index itself. Blobs the
+destination has are skipped; everything else is verified as it streams. The
+destination's tag is set only after every blob is in place, and an archive
+is written (atomically, replacing FILE) only once the copy succeeded.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var opts []distribution.Option
+			if all {
+				opts = append(opts, distribution.WithAll())
+			}
+			if plat != "" {
+				p, err := platform.Parse(plat)
+				if err != nil {
+					return err
+				}
+				opts = append(opts, distribution.WithPlatform(p))
+			}
+			if !quiet {
+				errOut := cmd.ErrOrStderr()
+				opts = append(opts, distribution.WithProgress(func(e distribution.Event) {
+					verb := "copied"
+					if e.Skipped {
+						verb = "exists"
+					}
+					fmt.Fprintf(errOut, "%s %s (%d bytes)\n", verb, e.Descriptor.Digest, e.Descriptor.Size)
+				}))
+			}
+			rep, err := distribution.CopyReference(cmd.Context(), args[0], args[1], opts...)
+			if err != nil {
+				return err
+			}
+			if !quiet {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: %d blobs, %d skipped, %d bytes copied\n", rep.Descriptor.Digest, rep.Blobs, rep.Skipped, rep.Bytes)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "copy every platform of an image index, and the index")
+	cmd.Flags().StringVar(&plat, "platform", "", "copy this platform's manifest out of an index (default: this host's)")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing on success")
+	cmd.MarkFlagsMutuallyExclusive("all", "platform")
+	return cmd
+}

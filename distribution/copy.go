@@ -1,0 +1,234 @@
+package distribution
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/ocikit/ocikit/content"
+	"github.com/ocikit/ocikit/errdefs"
+	"github.com/ocikit/ocikit/layout"
+	digest "github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// MaxManifestSize caps a manifest or index read from a source, as
+// registries cap them (4 MiB).
+const MaxManifestSize = 4 << 20
+
+// maxDepth bounds index nesting; with the self-reference check it stops
+// an index that lists itself through others.
+const maxDepth = 8
+
+// Destination is where Copy writes an image.
+type Destination interface {
+	content.Ingester
+	content.Tagger
+}
+
+// Event reports one blob done.
+type Event struct {
+	Descriptor v1.Descriptor
+	// Skipped: the destination had it already; nothing was read.
+	Skipped bool
+}
+
+// Report is what a copy did.
+type Report struct {
+	// Descriptor is the manifest or index tagged at the destination.
+	Descriptor v1.Descriptor
+	// Blobs counts every blob of the image (manifests and indexes too);
+	// Skipped those the destination had; Bytes what was transferred.
+	Blobs, Skipped int
+	Bytes          int64
+}
+
+// Option adjusts Copy.
+type Option func(*options)
+
+type options struct {
+	all      bool
+	platform *v1.Platform
+	progress func(Event)
+}
+
+// WithAll copies an image index whole: every platform's manifest.
+func WithAll() Option { return func(o *options) { o.all = true } }
+
+// WithPlatform copies the manifest for p out of an index (default: this
+// host's platform, platform.Host), and refuses a single manifest for
+// another platform.
+func WithPlatform(p v1.Platform) Option { return func(o *options) { o.platform = &p } }
+
+// WithProgress calls fn after each blob.
+func WithProgress(fn func(Event)) Option { return func(o *options) { o.progress = fn } }
+
+// Copy copies the image name names in src (a tag or a digest; "" is the
+// only image in src, else the tag "latest") to dst, and tags it tag there
+// ("" is "latest"). Without WithAll an index is resolved to one platform's
+// manifest (content.Resolver's rules), which is what is copied and tagged;
+// with it the index and every manifest it lists are copied. Blobs dst
+// already has (content.Stater) are not read; every other byte is verified
+// as it streams (the source's verified reader, and dst's PutBlob). The tag
+// is set last, once every blob is in place: a copy that fails leaves dst's
+// tags as they were. A manifest or index over MaxManifestSize, or an index
+// listing itself, is errdefs.ErrInvalid.
+func Copy(ctx context.Context, src content.ImageSource, name string, dst Destination, tag string, opts ...Option) (*Report, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if tag == "" {
+		tag = layout.DefaultTag
+	}
+	if name == "" {
+		var err error
+		if name, err = defaultName(ctx, src); err != nil {
+			return nil, err
+		}
+	}
+	desc, err := src.Lookup(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if !o.all && (layout.IsIndex(desc.MediaType) || o.platform != nil) {
+		var ropts []content.ResolveOption
+		if o.platform != nil {
+			ropts = append(ropts, content.WithPlatform(*o.platform))
+		}
+		img, err := src.Resolve(ctx, name, ropts...)
+		if err != nil {
+			return nil, err
+		}
+		desc = img.Descriptor
+	}
+	desc = v1.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size, ArtifactType: desc.ArtifactType}
+	c := &copier{src: src, dst: dst, o: o, seen: map[digest.Digest]bool{}, rep: &Report{Descriptor: desc}}
+	if st, ok := dst.(content.Stater); ok {
+		c.stat = st
+	}
+	if err := c.node(ctx, desc, 0); err != nil {
+		return nil, err
+	}
+	if err := dst.Tag(ctx, tag, desc); err != nil {
+		return nil, err
+	}
+	return c.rep, nil
+}
+
+// defaultName is what a reference without tag or digest names: the only
+// image of a source that lists its images (a layout's or archive's
+// index.json), else the tag "latest" (skopeo's rule for oci: and
+// oci-archive:).
+func defaultName(ctx context.Context, src content.ImageSource) (string, error) {
+	lister, ok := src.(interface {
+		Index(context.Context) (*v1.Index, error)
+	})
+	if !ok {
+		return layout.DefaultTag, nil
+	}
+	idx, err := lister.Index(ctx)
+	if err != nil {
+		return "", err
+	}
+	if len(idx.Manifests) == 1 {
+		return string(idx.Manifests[0].Digest), nil
+	}
+	return layout.DefaultTag, nil
+}
+
+type copier struct {
+	src  content.ImageSource
+	dst  Destination
+	stat content.Stater
+	o    options
+	seen map[digest.Digest]bool
+	rep  *Report
+}
+
+// node copies a manifest or index and everything under it, children first.
+func (c *copier) node(ctx context.Context, desc v1.Descriptor, depth int) error {
+	if depth > maxDepth {
+		return fmt.Errorf("index %s: nested deeper than %d: %w", desc.Digest, maxDepth, errdefs.ErrInvalid)
+	}
+	if c.seen[desc.Digest] {
+		return nil
+	}
+	data, err := content.ReadAll(ctx, c.src, desc, MaxManifestSize)
+	if err != nil {
+		return err
+	}
+	switch {
+	case layout.IsIndex(desc.MediaType):
+		idx, err := layout.ParseIndex(data)
+		if err != nil {
+			return fmt.Errorf("index %s: %w", desc.Digest, err)
+		}
+		for _, child := range idx.Manifests {
+			if child.Digest == desc.Digest {
+				return fmt.Errorf("index %s: lists itself: %w", desc.Digest, errdefs.ErrInvalid)
+			}
+			if layout.IsIndex(child.MediaType) || layout.IsManifest(child.MediaType) {
+				err = c.node(ctx, child, depth+1)
+			} else {
+				err = c.blob(ctx, child)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	case layout.IsManifest(desc.MediaType):
+		m, err := layout.ParseManifest(data)
+		if err != nil {
+			return fmt.Errorf("manifest %s: %w", desc.Digest, err)
+		}
+		for _, d := range append([]v1.Descriptor{m.Config}, m.Layers...) {
+			if err := c.blob(ctx, d); err != nil {
+				return fmt.Errorf("manifest %s: %w", desc.Digest, err)
+			}
+		}
+	default:
+		return fmt.Errorf("%s: media type %q is not an image manifest or index: %w", desc.Digest, clip(desc.MediaType), errdefs.ErrInvalid)
+	}
+	return c.put(ctx, desc, bytes.NewReader(data))
+}
+
+// blob copies one blob unless dst has it.
+func (c *copier) blob(ctx context.Context, d v1.Descriptor) error {
+	if c.seen[d.Digest] {
+		return nil
+	}
+	if c.stat != nil {
+		if n, err := c.stat.StatBlob(ctx, d.Digest); err == nil && n == d.Size {
+			c.seen[d.Digest] = true
+			c.rep.Blobs++
+			c.rep.Skipped++
+			c.event(Event{Descriptor: d, Skipped: true})
+			return nil
+		}
+	}
+	rc, err := c.src.OpenBlob(ctx, d)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	return c.put(ctx, d, rc)
+}
+
+func (c *copier) put(ctx context.Context, d v1.Descriptor, r io.Reader) error {
+	if _, err := c.dst.PutBlob(ctx, r, d); err != nil {
+		return fmt.Errorf("copy blob %s: %w", d.Digest, err)
+	}
+	c.seen[d.Digest] = true
+	c.rep.Blobs++
+	c.rep.Bytes += d.Size
+	c.event(Event{Descriptor: d})
+	return nil
+}
+
+func (c *copier) event(e Event) {
+	if c.o.progress != nil {
+		c.o.progress(e)
+	}
+}

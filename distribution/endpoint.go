@@ -1,0 +1,145 @@
+package distribution
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/ocikit/ocikit/content"
+	"github.com/ocikit/ocikit/errdefs"
+	"github.com/ocikit/ocikit/layout"
+	"github.com/ocikit/ocikit/ociarchive"
+)
+
+// OpenSource opens the image source ref names; close releases it (an
+// archive's temporary layout).
+func OpenSource(ctx context.Context, ref Reference) (src content.ImageSource, close func() error, err error) {
+	switch ref.Transport {
+	case TransportOCI:
+		l, err := layout.Open(ctx, ref.Path)
+		if err != nil {
+			return nil, nil, err
+		}
+		return l, func() error { return nil }, nil
+	case TransportOCIArchive:
+		a, err := ociarchive.Open(ctx, ref.Path)
+		if err != nil {
+			return nil, nil, err
+		}
+		return a, a.Close, nil
+	}
+	return nil, nil, fmt.Errorf("transport %q: %w", ref.Transport, errdefs.ErrUnsupported)
+}
+
+// Target is an open destination: Commit makes what was written visible
+// (an archive is written then; a layout has nothing left to do), Close
+// releases it, discarding what was not committed.
+type Target interface {
+	Destination
+	Commit(ctx context.Context) error
+	Close() error
+}
+
+// OpenTarget opens the destination ref names: a layout, made if the
+// directory is missing or empty (as skopeo does), or a new archive that
+// replaces the file on Commit. A digest cannot name a destination
+// (errdefs.ErrInvalid).
+func OpenTarget(ctx context.Context, ref Reference) (Target, error) {
+	if ref.Digest != "" {
+		return nil, fmt.Errorf("destination %s: a digest cannot be tagged, name a tag: %w", ref, errdefs.ErrInvalid)
+	}
+	switch ref.Transport {
+	case TransportOCI:
+		return openOrInit(ctx, ref.Path)
+	case TransportOCIArchive:
+		return ociarchive.Create(ctx, ref.Path)
+	}
+	return nil, fmt.Errorf("transport %q: %w", ref.Transport, errdefs.ErrUnsupported)
+}
+
+// openOrInit opens the layout in dir, or makes one where there is no
+// directory or an empty one; a layout made here is removed again by Close
+// unless committed, so a failed copy to a new directory leaves none.
+func openOrInit(ctx context.Context, dir string) (*layoutTarget, error) {
+	entries, err := os.ReadDir(dir)
+	missing := errors.Is(err, fs.ErrNotExist)
+	if missing || err == nil && len(entries) == 0 {
+		l, err := layout.Init(ctx, dir)
+		if err != nil {
+			return nil, err
+		}
+		t := &layoutTarget{Layout: l}
+		if missing {
+			t.cleanup = func() error { return os.RemoveAll(dir) }
+		} else {
+			t.cleanup = func() error { return removeEntries(dir) }
+		}
+		return t, nil
+	}
+	l, err := layout.Open(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	return &layoutTarget{Layout: l}, nil
+}
+
+func removeEntries(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		errs = append(errs, os.RemoveAll(filepath.Join(dir, e.Name())))
+	}
+	return errors.Join(errs...)
+}
+
+type layoutTarget struct {
+	*layout.Layout
+	cleanup func() error // for a layout made by OpenTarget, until Commit
+}
+
+func (t *layoutTarget) Commit(context.Context) error { t.cleanup = nil; return nil }
+
+func (t *layoutTarget) Close() error {
+	if t.cleanup != nil {
+		return t.cleanup()
+	}
+	return nil
+}
+
+// CopyReference copies the image srcRef names to dstRef (transport
+// references, ParseReference), as Copy does; an archive destination is
+// written only once the copy succeeded.
+func CopyReference(ctx context.Context, srcRef, dstRef string, opts ...Option) (*Report, error) {
+	sr, err := ParseReference(srcRef)
+	if err != nil {
+		return nil, err
+	}
+	dr, err := ParseReference(dstRef)
+	if err != nil {
+		return nil, err
+	}
+	src, closeSrc, err := OpenSource(ctx, sr)
+	if err != nil {
+		return nil, err
+	}
+	defer closeSrc()
+	dst, err := OpenTarget(ctx, dr)
+	if err != nil {
+		return nil, err
+	}
+	defer dst.Close()
+	rep, err := Copy(ctx, src, sr.Name(), dst, dr.Tag, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("copy %s: %w", clip(srcRef), err)
+	}
+	if err := dst.Commit(ctx); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}

@@ -1,0 +1,111 @@
+package distribution
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/ocikit/ocikit/errdefs"
+	"github.com/ocikit/ocikit/layout"
+	digest "github.com/opencontainers/go-digest"
+)
+
+// Transports a Reference can name.
+const (
+	// TransportOCI is an OCI image layout directory: "oci:DIR[:TAG]", or
+	// plain "DIR[:TAG]".
+	TransportOCI = "oci"
+	// TransportOCIArchive is a tar of an OCI image layout:
+	// "oci-archive:FILE[:TAG]".
+	TransportOCIArchive = "oci-archive"
+)
+
+// unsupported are skopeo's other transport names: a reference starting with
+// one is refused as not supported yet, rather than taken for a directory.
+var unsupported = []string{"docker", "docker-archive", "docker-daemon", "containers-storage", "dir", "sif", "tarball", "ostree"}
+
+// Reference names an image in one of the transports, in skopeo's syntax.
+type Reference struct {
+	Transport string
+	// Path is the layout directory or the archive file.
+	Path string
+	// Tag is the tag named, empty if none (see Name); Digest the digest
+	// named instead (oci layouts only). At most one is set.
+	Tag    string
+	Digest digest.Digest
+}
+
+// Name is what the source is asked for: the digest, else the tag, else ""
+// (no name: the only image there, else the tag "latest").
+func (r Reference) Name() string {
+	if r.Digest != "" {
+		return string(r.Digest)
+	}
+	return r.Tag
+}
+
+// String formats r as ParseReference reads it.
+func (r Reference) String() string {
+	s := r.Transport + ":" + r.Path
+	switch {
+	case r.Digest != "":
+		s += "@" + string(r.Digest)
+	case r.Tag != "":
+		s += ":" + r.Tag
+	}
+	return s
+}
+
+// ParseReference parses a transport reference: "oci:DIR[:TAG]",
+// "oci:DIR@DIGEST", plain "DIR[:TAG]" or "DIR@DIGEST" (layout.ParseReference,
+// as every other ocikit image command takes), and "oci-archive:FILE[:TAG]".
+// As in skopeo, DIR and FILE end at the first ':' (a path containing ':'
+// cannot be named), and a transport name comes first: a directory named
+// like a transport ("dir", "docker") is written "./dir:TAG" or "oci:dir:TAG". skopeo's other transports ("docker://", "docker-archive:"
+// ...) are errdefs.ErrUnsupported; malformed references errdefs.ErrInvalid.
+func ParseReference(s string) (Reference, error) {
+	if s == "" {
+		return Reference{}, fmt.Errorf("empty image reference: %w", errdefs.ErrInvalid)
+	}
+	transport, rest, found := strings.Cut(s, ":")
+	if found {
+		for _, u := range unsupported {
+			if transport == u {
+				return Reference{}, fmt.Errorf("image reference %q: transport %q is not supported yet (supported: oci:, oci-archive:): %w", clip(s), u, errdefs.ErrUnsupported)
+			}
+		}
+	}
+	switch {
+	case found && transport == TransportOCIArchive:
+		file, tag, hasTag := strings.Cut(rest, ":")
+		if file == "" {
+			return Reference{}, fmt.Errorf("image reference %q: no archive file: %w", clip(s), errdefs.ErrInvalid)
+		}
+		r := Reference{Transport: TransportOCIArchive, Path: file}
+		if hasTag {
+			if err := layout.ValidateTag(tag); err != nil {
+				return Reference{}, fmt.Errorf("image reference %q: %w", clip(s), err)
+			}
+			r.Tag = tag
+		}
+		return r, nil
+	case found && transport == TransportOCI:
+		s = rest
+	}
+	lr, err := layout.ParseReference(s)
+	if err != nil {
+		return Reference{}, err
+	}
+	r := Reference{Transport: TransportOCI, Path: lr.Dir, Digest: lr.Digest}
+	if lr.Digest == "" && strings.Contains(s, ":") {
+		r.Tag = lr.Tag // layout.ParseReference fills in "latest" when none is named
+	}
+	return r, nil
+}
+
+// clip shortens attacker-sized strings quoted in error messages.
+func clip(s string) string {
+	if len(s) > 140 {
+		return s[:140] + "..."
+	}
+	return s
+}

@@ -1,0 +1,177 @@
+package ociarchive
+
+import (
+	"archive/tar"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/ocikit/ocikit/content"
+	"github.com/ocikit/ocikit/internal/fsutil"
+	"github.com/ocikit/ocikit/layout"
+	digest "github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Writer builds a new OCI archive: a content.Ingester and content.Tagger
+// (and, to read back what it holds, a content.ImageSource) over a
+// temporary layout. Commit writes the archive; Close discards the
+// temporary layout (after Commit or instead of it).
+type Writer struct {
+	file string
+	tmp  string
+	l    *layout.Layout
+}
+
+var (
+	_ content.Ingester    = (*Writer)(nil)
+	_ content.Tagger      = (*Writer)(nil)
+	_ content.ImageSource = (*Writer)(nil)
+	_ content.Stater      = (*Writer)(nil)
+)
+
+// Create starts an archive that Commit writes to file, replacing any file
+// there (as skopeo's oci-archive destination does). Nothing is written to
+// file's directory before Commit.
+func Create(ctx context.Context, file string, opts ...Option) (*Writer, error) {
+	o := newOptions(opts)
+	if file == "" {
+		return nil, fmt.Errorf("create archive: empty file name: %w", ErrInvalidArchive)
+	}
+	tmp, err := os.MkdirTemp(o.tempDir, "ocikit-archive-")
+	if err != nil {
+		return nil, fmt.Errorf("create archive: %w", err)
+	}
+	l, err := layout.Init(ctx, filepath.Join(tmp, "layout"))
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, fmt.Errorf("create archive: %w", err)
+	}
+	return &Writer{file: file, tmp: tmp, l: l}, nil
+}
+
+// PutBlob stages a blob, verified (content.Ingester).
+func (w *Writer) PutBlob(ctx context.Context, r io.Reader, expect v1.Descriptor) (v1.Descriptor, error) {
+	return w.l.PutBlob(ctx, r, expect)
+}
+
+// Tag names a staged manifest or index (content.Tagger): the
+// org.opencontainers.image.ref.name of its index.json entry.
+func (w *Writer) Tag(ctx context.Context, name string, desc v1.Descriptor) error {
+	return w.l.Tag(ctx, name, desc)
+}
+
+// OpenBlob reads a staged blob back (content.Provider).
+func (w *Writer) OpenBlob(ctx context.Context, desc v1.Descriptor) (io.ReadCloser, error) {
+	return w.l.OpenBlob(ctx, desc)
+}
+
+// StatBlob reports a staged blob's size (content.Stater).
+func (w *Writer) StatBlob(ctx context.Context, d digest.Digest) (int64, error) {
+	return w.l.StatBlob(ctx, d)
+}
+
+// Lookup finds a staged tag or digest (content.ImageSource).
+func (w *Writer) Lookup(ctx context.Context, ref string) (v1.Descriptor, error) {
+	return w.l.Lookup(ctx, ref)
+}
+
+// Resolve resolves a staged ref to one image (content.Resolver).
+func (w *Writer) Resolve(ctx context.Context, ref string, opts ...content.ResolveOption) (*content.Image, error) {
+	return w.l.Resolve(ctx, ref, opts...)
+}
+
+// Commit writes the archive: the tar of the staged layout (oci-layout,
+// index.json, then blobs/ALG/ENCODED in order, owned by 0:0 with a zero
+// modification time, so the same content gives the same bytes) to a
+// temporary file beside the archive, fsynced and renamed over it.
+func (w *Writer) Commit(ctx context.Context) (err error) {
+	dir := filepath.Dir(w.file)
+	f, err := os.CreateTemp(dir, fsutil.TempPrefix)
+	if err != nil {
+		return fmt.Errorf("write archive: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err := w.writeTar(ctx, f); err != nil {
+		return fmt.Errorf("write archive %s: %w", w.file, err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return fmt.Errorf("write archive: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("write archive: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write archive: %w", err)
+	}
+	if err := os.Rename(f.Name(), w.file); err != nil {
+		return fmt.Errorf("write archive: %w", err)
+	}
+	return fsutil.SyncDir(dir)
+}
+
+func (w *Writer) writeTar(ctx context.Context, out io.Writer) error {
+	tw := tar.NewWriter(out)
+	root := w.l.Dir()
+	epoch := time.Unix(0, 0)
+	dirHdr := func(name string) error {
+		return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name + "/", Mode: 0o755, ModTime: epoch, Format: tar.FormatPAX})
+	}
+	file := func(name string) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		f, err := os.Open(filepath.Join(root, filepath.FromSlash(name)))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Size: st.Size(), Mode: 0o644, ModTime: epoch, Format: tar.FormatPAX}); err != nil {
+			return err
+		}
+		_, err = io.Copy(tw, f)
+		return err
+	}
+	for _, name := range []string{v1.ImageLayoutFile, v1.ImageIndexFile} {
+		if err := file(name); err != nil {
+			return err
+		}
+	}
+	if err := dirHdr(v1.ImageBlobsDir); err != nil {
+		return err
+	}
+	blobs, err := w.l.Blobs(ctx)
+	if err != nil {
+		return err
+	}
+	sort.Slice(blobs, func(i, j int) bool { return blobs[i] < blobs[j] })
+	algs := map[digest.Algorithm]bool{}
+	for _, d := range blobs {
+		if !algs[d.Algorithm()] {
+			algs[d.Algorithm()] = true
+			if err := dirHdr(v1.ImageBlobsDir + "/" + string(d.Algorithm())); err != nil {
+				return err
+			}
+		}
+		if err := file(v1.ImageBlobsDir + "/" + string(d.Algorithm()) + "/" + d.Encoded()); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
+}
+
+// Close removes the staged layout; without Commit, no archive is written.
+func (w *Writer) Close() error { return os.RemoveAll(w.tmp) }
