@@ -21,7 +21,7 @@ import (
 )
 
 // dockerd drives ocikit as a runtime of Docker's daemon (Debian's
-// docker.io 20.10 and later): a daemon of the test's own (data root, exec
+// Docker package, 20.10 and later): a daemon of the test's own (data root, exec
 // root, pid file, socket, cgroup parent, containerd namespace) on a
 // private containerd, with ocikit registered as `--add-runtime ocikit=BIN`.
 // dockerd hands the runtime to containerd's runc shim v2 as its
