@@ -89,34 +89,19 @@ func (w *Writer) Resolve(ctx context.Context, ref string, opts ...content.Resolv
 // index.json, then blobs/ALG/ENCODED in order, owned by 0:0 with a zero
 // modification time, so the same content gives the same bytes) to a
 // temporary file beside the archive, fsynced and renamed over it.
-func (w *Writer) Commit(ctx context.Context) (err error) {
-	dir := filepath.Dir(w.file)
-	f, err := os.CreateTemp(dir, fsutil.TempPrefix)
-	if err != nil {
+func (w *Writer) Commit(ctx context.Context) error {
+	var tarErr error
+	err := fsutil.WriteFileFrom(w.file, 0o644, func(f io.Writer) error {
+		tarErr = w.writeTar(ctx, f)
+		return tarErr
+	})
+	switch {
+	case tarErr != nil:
+		return fmt.Errorf("write archive %s: %w", w.file, tarErr)
+	case err != nil:
 		return fmt.Errorf("write archive: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err := w.writeTar(ctx, f); err != nil {
-		return fmt.Errorf("write archive %s: %w", w.file, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return fmt.Errorf("write archive: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("write archive: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write archive: %w", err)
-	}
-	if err := os.Rename(f.Name(), w.file); err != nil {
-		return fmt.Errorf("write archive: %w", err)
-	}
-	return fsutil.SyncDir(dir)
+	return nil
 }
 
 func (w *Writer) writeTar(ctx context.Context, out io.Writer) error {

@@ -3,6 +3,7 @@ package fsutil
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -47,6 +48,29 @@ func TestWriteFile(t *testing.T) {
 	var pe *os.PathError
 	if !errors.As(err, &pe) {
 		t.Errorf("error %v is not a *os.PathError", err)
+	}
+}
+
+// A failing writer leaves the old file and no temporary one.
+func TestWriteFileFromFailure(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "a.tar")
+	if err := WriteFile(p, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	err := WriteFileFrom(p, 0o644, func(w io.Writer) error {
+		w.Write([]byte("partial"))
+		return boom
+	})
+	if err != boom {
+		t.Fatalf("error %v, want the writer's own", err)
+	}
+	if data, _ := os.ReadFile(p); string(data) != "old" {
+		t.Errorf("content %q after a failed write, want old", data)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("temporary files left: %v", ents)
 	}
 }
 

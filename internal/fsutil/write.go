@@ -1,6 +1,7 @@
 package fsutil
 
 import (
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -28,6 +29,17 @@ func NoSync() WriteOption { return func(o *writeOptions) { o.sync = false } }
 // path, and the directory fsynced. A crash at any moment leaves either the
 // old or the new file. Errors are *os.PathError.
 func WriteFile(path string, data []byte, perm fs.FileMode, opts ...WriteOption) error {
+	return WriteFileFrom(path, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	}, opts...)
+}
+
+// WriteFileFrom is WriteFile for content streamed by write (an archive,
+// say, too large to hold in memory): path is replaced only when write
+// returns nil, and a failed write leaves no temporary file behind. write's
+// error is returned as it is.
+func WriteFileFrom(path string, perm fs.FileMode, write func(io.Writer) error, opts ...WriteOption) error {
 	o := writeOptions{sync: true}
 	for _, f := range opts {
 		f(&o)
@@ -45,7 +57,7 @@ func WriteFile(path string, data []byte, perm fs.FileMode, opts ...WriteOption) 
 			os.Remove(name)
 		}
 	}()
-	if _, err := tmp.Write(data); err != nil {
+	if err := write(tmp); err != nil {
 		return err
 	}
 	if err := tmp.Chmod(perm); err != nil {
