@@ -74,13 +74,8 @@ func ValidateRlimits(rl []specs.POSIXRlimit) error {
 // library's value. Names are case-sensitive as in capabilities(7); a name
 // the library does not know is an error naming it.
 func ParseCapability(name string) (capability.Cap, error) {
-	if rest, ok := strings.CutPrefix(name, "CAP_"); ok {
-		lower := strings.ToLower(rest)
-		for _, c := range capability.ListKnown() {
-			if c.String() == lower && strings.ToUpper(lower) == rest {
-				return c, nil
-			}
-		}
+	if c, ok := rules.Capability(name); ok {
+		return c, nil
 	}
 	return 0, invalid("capability %q: unknown", name)
 }

@@ -9,6 +9,7 @@ package rules
 import (
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -93,10 +94,27 @@ func Capabilities() []string {
 	return out
 }
 
-// IsCapability reports whether name is a capability name (case-sensitive,
-// as in capabilities(7)).
+// capabilities maps each name of Capabilities to its value, built on first
+// use (nothing at package initialization).
+var capabilities = sync.OnceValue(func() map[string]capability.Cap {
+	m := map[string]capability.Cap{}
+	for _, c := range capability.ListKnown() {
+		m["CAP_"+strings.ToUpper(c.String())] = c
+	}
+	return m
+})
+
+// Capability returns the capability a name stands for (case-sensitive,
+// as in capabilities(7): "CAP_SYS_ADMIN").
+func Capability(name string) (capability.Cap, bool) {
+	c, ok := capabilities()[name]
+	return c, ok
+}
+
+// IsCapability reports whether name is a capability name.
 func IsCapability(name string) bool {
-	return slices.Contains(Capabilities(), name)
+	_, ok := Capability(name)
+	return ok
 }
 
 // Hooks are the hook kinds of config.md "POSIX-platform Hooks", in
