@@ -101,21 +101,10 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 		}
 	})
 
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, err := c.run("version"); err == nil {
-			break
-		}
-		select {
-		case <-exited:
-			t.Fatal("containerd exited at start")
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("containerd did not answer on its socket within 30s")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitDaemon(t, "containerd", exited, 30*time.Second, 100*time.Millisecond, func() error {
+		_, err := c.run("version")
+		return err
+	})
 	// overlayfs where the file system under dir supports it (its plugin
 	// probes that at start), else native, which works anywhere.
 	out, err := c.run("plugins", "ls")
@@ -538,4 +527,23 @@ func TestContainerd(t *testing.T) {
 			t.Errorf("ctr run --rm left the failed container: %q", out)
 		}
 	})
+}
+
+// waitDaemon polls probe every interval until it succeeds, failing the
+// test when the daemon (whose exit closes exited) stops first or timeout
+// passes.
+func waitDaemon(t *testing.T, name string, exited <-chan struct{}, timeout, interval time.Duration, probe func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for probe() != nil {
+		select {
+		case <-exited:
+			t.Fatalf("%s exited at start", name)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not answer on its socket within %v", name, timeout)
+		}
+		time.Sleep(interval)
+	}
 }

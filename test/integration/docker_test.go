@@ -119,21 +119,10 @@ func startDockerd(t *testing.T, dir string) *dockerd {
 		}
 	})
 
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if _, err := d.run("version"); err == nil {
-			break
-		}
-		select {
-		case <-exited:
-			t.Fatal("dockerd exited at start")
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("dockerd did not answer on its socket within 60s")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitDaemon(t, "dockerd", exited, 60*time.Second, 200*time.Millisecond, func() error {
+		_, err := d.run("version")
+		return err
+	})
 	return d
 }
 
