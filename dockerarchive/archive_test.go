@@ -1,0 +1,352 @@
+package dockerarchive_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/ocikit/ocikit/content"
+	"github.com/ocikit/ocikit/content/contenttest"
+	"github.com/ocikit/ocikit/dockerarchive"
+	"github.com/ocikit/ocikit/errdefs"
+	digest "github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+type entry struct {
+	name     string
+	typeflag byte
+	data     []byte
+	linkname string
+}
+
+func writeTar(t testing.TB, entries []entry) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "archive.tar")
+	if err := os.WriteFile(p, tarData(t, entries), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func tarData(t testing.TB, entries []entry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range entries {
+		tf := e.typeflag
+		if tf == 0 {
+			tf = tar.TypeReg
+		}
+		hdr := &tar.Header{Name: e.name, Typeflag: tf, Mode: 0o644, Size: int64(len(e.data)), Linkname: e.linkname}
+		if tf != tar.TypeReg {
+			hdr.Size = 0
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if tf == tar.TypeReg {
+			if _, err := tw.Write(e.data); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func mustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// fixtureEntries lays f out as docker 25 writes an archive: an OCI layout
+// (blobs raw, the fixture's corrupt one too) and a manifest.json listing
+// each image manifest of the fixture.
+func fixtureEntries(t *testing.T, f contenttest.Fixture) []entry {
+	t.Helper()
+	idx := v1.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: v1.MediaTypeImageIndex, Manifests: []v1.Descriptor{}}
+	names := make([]string, 0, len(f.Refs))
+	for name := range f.Refs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		d := f.Refs[name]
+		d.Annotations = map[string]string{v1.AnnotationRefName: name}
+		idx.Manifests = append(idx.Manifests, d)
+	}
+	es := []entry{
+		{name: "blobs/", typeflag: tar.TypeDir},
+		{name: "blobs/sha256/", typeflag: tar.TypeDir},
+	}
+	var items []dockerarchive.ManifestItem
+	for d, data := range f.Blobs {
+		es = append(es, entry{name: "blobs/sha256/" + d.Encoded(), data: data})
+		var m v1.Manifest
+		if json.Unmarshal(data, &m) == nil && m.MediaType == v1.MediaTypeImageManifest && digest.FromBytes(data) == d {
+			it := dockerarchive.ManifestItem{Config: "blobs/sha256/" + m.Config.Digest.Encoded()}
+			for _, l := range m.Layers {
+				it.Layers = append(it.Layers, "blobs/sha256/"+l.Digest.Encoded())
+			}
+			items = append(items, it)
+		}
+	}
+	return append(es,
+		entry{name: "oci-layout", data: []byte(`{"imageLayoutVersion":"1.0.0"}`)},
+		entry{name: "index.json", data: mustJSON(t, idx)},
+		entry{name: "manifest.json", data: mustJSON(t, items)},
+	)
+}
+
+func open(t *testing.T, file string) *dockerarchive.Archive {
+	t.Helper()
+	a, err := dockerarchive.Open(context.Background(), file, dockerarchive.WithTempDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a
+}
+
+func TestContentProvider(t *testing.T) {
+	contenttest.TestProvider(t, func(t *testing.T, f contenttest.Fixture) content.Provider {
+		return open(t, writeTar(t, fixtureEntries(t, f)))
+	})
+}
+
+func TestContentImageSource(t *testing.T) {
+	contenttest.TestImageSource(t, func(t *testing.T, f contenttest.Fixture) content.ImageSource {
+		return open(t, writeTar(t, fixtureEntries(t, f)))
+	})
+}
+
+func TestContentIngester(t *testing.T) {
+	contenttest.TestIngester(t, func(t *testing.T) contenttest.Store {
+		w, err := dockerarchive.Create(context.Background(), filepath.Join(t.TempDir(), "out.tar"), dockerarchive.WithTempDir(t.TempDir()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { w.Close() })
+		return w
+	})
+}
+
+// legacyImage is an image in the legacy layout docker save (before 25),
+// skopeo and podman write: layer tars at <id>/layer.tar (or <hex>.tar
+// with <id>/layer.tar linking to it), the config at <hex>.json.
+type legacyImage struct {
+	layers  [][]byte
+	config  []byte
+	cfgDesc v1.Descriptor
+}
+
+func newLegacyImage(t testing.TB, layers ...[]byte) *legacyImage {
+	t.Helper()
+	img := &legacyImage{layers: layers}
+	cfg := v1.Image{Platform: v1.Platform{OS: "linux", Architecture: "amd64"}, RootFS: v1.RootFS{Type: "layers", DiffIDs: []digest.Digest{}}}
+	for _, l := range layers {
+		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, digest.FromBytes(l))
+	}
+	img.config = mustJSON(t, cfg)
+	img.cfgDesc = v1.Descriptor{MediaType: v1.MediaTypeImageConfig, Digest: digest.FromBytes(img.config), Size: int64(len(img.config))}
+	return img
+}
+
+// entries lays the image out as skopeo does: <hex>.tar files, linked from
+// <id>/layer.tar, which manifest.json names.
+func (img *legacyImage) entries(t testing.TB, tags ...string) []entry {
+	t.Helper()
+	var es []entry
+	it := dockerarchive.ManifestItem{Config: img.cfgDesc.Digest.Encoded() + ".json", RepoTags: tags}
+	es = append(es, entry{name: it.Config, data: img.config})
+	for i, l := range img.layers {
+		hex := digest.FromBytes(l).Encoded()
+		id := strings.Repeat(string(rune('a'+i)), 64)
+		es = append(es,
+			entry{name: hex + ".tar", data: l},
+			entry{name: id + "/", typeflag: tar.TypeDir},
+			entry{name: id + "/layer.tar", typeflag: tar.TypeSymlink, linkname: "../" + hex + ".tar"},
+			entry{name: id + "/VERSION", data: []byte("1.0")},
+		)
+		it.Layers = append(it.Layers, id+"/layer.tar")
+	}
+	return append(es, entry{name: "manifest.json", data: mustJSON(t, []dockerarchive.ManifestItem{it})})
+}
+
+func TestOpenLegacy(t *testing.T) {
+	ctx := context.Background()
+	img := newLegacyImage(t, []byte("layer one"), []byte("layer two"))
+	a := open(t, writeTar(t, img.entries(t, "example/app:v1", "other:latest")))
+	for _, ref := range []string{"example/app:v1", "other:latest", "@0"} {
+		got, err := a.Resolve(ctx, ref)
+		if err != nil {
+			t.Fatalf("Resolve(%q): %v", ref, err)
+		}
+		if got.Manifest.Config.Digest != img.cfgDesc.Digest || len(got.Manifest.Layers) != 2 {
+			t.Fatalf("Resolve(%q) = %+v", ref, got.Manifest)
+		}
+		for i, l := range got.Manifest.Layers {
+			if l.MediaType != v1.MediaTypeImageLayer || l.Digest != digest.FromBytes(img.layers[i]) {
+				t.Fatalf("layer %d = %+v", i, l)
+			}
+			data, err := content.ReadAll(ctx, a, l, 1<<20)
+			if err != nil || !bytes.Equal(data, img.layers[i]) {
+				t.Fatalf("read layer %d: %q, %v", i, data, err)
+			}
+		}
+	}
+	for _, ref := range []string{"@1", "nope:latest"} {
+		if _, err := a.Lookup(ctx, ref); !errors.Is(err, errdefs.ErrNotFound) {
+			t.Fatalf("Lookup(%q) = %v, want not found", ref, err)
+		}
+	}
+	idx, err := a.Index(ctx)
+	if err != nil || len(idx.Manifests) != 1 {
+		t.Fatalf("Index = %+v, %v", idx, err)
+	}
+}
+
+func TestOpenHostile(t *testing.T) {
+	img := newLegacyImage(t, []byte("layer one"))
+	good := img.entries(t, "app:v1")
+	replace := func(name string, e entry) []entry {
+		out := append([]entry{}, good...)
+		for i := range out {
+			if out[i].name == name {
+				out[i] = e
+			}
+		}
+		return out
+	}
+	with := func(extra ...entry) []entry { return append(append([]entry{}, good...), extra...) }
+	hex := digest.FromBytes(img.layers[0]).Encoded()
+	layerLink := strings.Repeat("a", 64) + "/layer.tar"
+	manifest := func(items any) []entry {
+		return replace("manifest.json", entry{name: "manifest.json", data: mustJSON(t, items)})
+	}
+	tests := []struct {
+		name    string
+		entries []entry
+		kind    error
+	}{
+		{"dotdot", with(entry{name: "../escape", data: []byte("x")}), errdefs.ErrInvalid},
+		{"dotdot inside", with(entry{name: "a/../../escape", data: []byte("x")}), errdefs.ErrInvalid},
+		{"absolute", with(entry{name: "/tmp/escape", data: []byte("x")}), errdefs.ErrInvalid},
+		{"symlink out", replace(layerLink, entry{name: layerLink, typeflag: tar.TypeSymlink, linkname: "../../etc/passwd"}), errdefs.ErrInvalid},
+		{"symlink absolute", replace(layerLink, entry{name: layerLink, typeflag: tar.TypeSymlink, linkname: "/etc/passwd"}), errdefs.ErrInvalid},
+		{"hardlink out", replace(layerLink, entry{name: layerLink, typeflag: tar.TypeLink, linkname: "../x"}), errdefs.ErrInvalid},
+		{"symlink loop", replace(layerLink, entry{name: layerLink, typeflag: tar.TypeSymlink, linkname: "layer.tar"}), errdefs.ErrInvalid},
+		{"dangling link", replace(layerLink, entry{name: layerLink, typeflag: tar.TypeSymlink, linkname: "../none.tar"}), errdefs.ErrInvalid},
+		{"device", with(entry{name: "dev", typeflag: tar.TypeChar}), errdefs.ErrInvalid},
+		{"fifo", with(entry{name: "fifo", typeflag: tar.TypeFifo}), errdefs.ErrInvalid},
+		{"duplicate", with(entry{name: "./" + hex + ".tar", data: []byte("other")}), errdefs.ErrInvalid},
+		{"no manifest", good[:len(good)-1], errdefs.ErrInvalid},
+		{"manifest not a list", manifest(map[string]string{"a": "b"}), errdefs.ErrInvalid},
+		{"manifest null", manifest(nil), errdefs.ErrInvalid},
+		{"manifest oversized", replace("manifest.json", entry{name: "manifest.json", data: bytes.Repeat([]byte(" "), dockerarchive.MaxManifestSize+1)}), errdefs.ErrInvalid},
+		{"no config", manifest([]dockerarchive.ManifestItem{{Layers: []string{layerLink}}}), errdefs.ErrInvalid},
+		{"config missing", manifest([]dockerarchive.ManifestItem{{Config: "none.json", Layers: []string{layerLink}}}), errdefs.ErrInvalid},
+		{"config not json", manifest([]dockerarchive.ManifestItem{{Config: hex + ".tar", Layers: []string{layerLink}}}), errdefs.ErrInvalid},
+		{"config path escapes", manifest([]dockerarchive.ManifestItem{{Config: "../x.json", Layers: []string{layerLink}}}), errdefs.ErrInvalid},
+		{"layer missing", manifest([]dockerarchive.ManifestItem{{Config: img.cfgDesc.Digest.Encoded() + ".json", Layers: []string{"none.tar"}}}), errdefs.ErrInvalid},
+		{"too few layers", manifest([]dockerarchive.ManifestItem{{Config: img.cfgDesc.Digest.Encoded() + ".json", Layers: []string{}}}), errdefs.ErrInvalid},
+		{"layer not the diff_id", replace(hex+".tar", entry{name: hex + ".tar", data: []byte("LAYER ONE")}), errdefs.ErrDigestMismatch},
+		{"blob not its name", append(replace(hex+".tar", entry{name: "blobs/sha256/" + hex, data: []byte("LAYER ONE")}),
+			entry{name: "x", typeflag: tar.TypeSymlink, linkname: "blobs/sha256/" + hex}), errdefs.ErrDigestMismatch},
+		{"bad RepoTag", manifest([]dockerarchive.ManifestItem{{Config: img.cfgDesc.Digest.Encoded() + ".json", Layers: []string{layerLink}, RepoTags: []string{"bad tag!"}}}), errdefs.ErrInvalid},
+		{"blob over the cap", with(entry{name: "big", data: make([]byte, 2000)}), errdefs.ErrInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.name == "blob not its name" { // the manifest names the link to the corrupt blob
+				for i := range tt.entries {
+					if tt.entries[i].name == layerLink {
+						tt.entries[i].linkname = "../x"
+					}
+				}
+			}
+			tmp := t.TempDir()
+			_, err := dockerarchive.Open(context.Background(), writeTar(t, tt.entries), dockerarchive.WithTempDir(tmp), dockerarchive.WithMaxBlobSize(1000))
+			if !errors.Is(err, tt.kind) {
+				t.Fatalf("Open = %v, want kind %v", err, tt.kind)
+			}
+			t.Log(err)
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error is not one line: %q", err)
+			}
+			if left, _ := os.ReadDir(tmp); len(left) != 0 {
+				t.Fatalf("temporary layout left behind: %v", left)
+			}
+			if _, err := os.Lstat(filepath.Join(filepath.Dir(tmp), "escape")); err == nil {
+				t.Fatal("an entry escaped")
+			}
+		})
+	}
+}
+
+func TestOpenTruncated(t *testing.T) {
+	img := newLegacyImage(t, bytes.Repeat([]byte("x"), 10000))
+	file := writeTar(t, img.entries(t, "app:v1"))
+	whole, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{len(whole) - 1024 - 600, 2000, 700, 1} {
+		if err := os.WriteFile(file, whole[:n], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := dockerarchive.Open(context.Background(), file, dockerarchive.WithTempDir(t.TempDir()))
+		if !errors.Is(err, errdefs.ErrInvalid) {
+			t.Fatalf("truncated to %d of %d bytes: Open = %v, want kind %v", n, len(whole), err, errdefs.ErrInvalid)
+		}
+	}
+	if _, err := dockerarchive.Open(context.Background(), filepath.Join(t.TempDir(), "none.tar")); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("Open of a missing file = %v", err)
+	}
+}
+
+func TestParseName(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"busybox", "busybox:latest"},
+		{"busybox:1.36", "busybox:1.36"},
+		{"example.com/a/b:v1", "example.com/a/b:v1"},
+		{"localhost:5000/app", "localhost:5000/app:latest"},
+		{"localhost:5000/app:v2", "localhost:5000/app:v2"},
+		{"localhost/app_x__y-z.w:t", "localhost/app_x__y-z.w:t"},
+		{"Upper.Host/app", "Upper.Host/app:latest"},
+		{"Busybox", ""},
+		{"app@sha256:" + strings.Repeat("a", 64), ""},
+		{"app:", ""},
+		{"app:-x", ""},
+		{"", ""},
+		{":tag", ""},
+		{"a//b", ""},
+		{"a/b:" + strings.Repeat("t", 129), ""},
+	} {
+		got, err := dockerarchive.ParseName(tt.in)
+		if tt.want == "" {
+			if !errors.Is(err, errdefs.ErrInvalid) {
+				t.Errorf("ParseName(%q) = %q, %v; want an invalid name", tt.in, got, err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("ParseName(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+}
