@@ -7,8 +7,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/ocikit/ocikit/content"
+	"github.com/ocikit/ocikit/dockerarchive"
 	"github.com/ocikit/ocikit/errdefs"
 	"github.com/ocikit/ocikit/layout"
 	"github.com/ocikit/ocikit/ociarchive"
@@ -26,6 +28,12 @@ func OpenSource(ctx context.Context, ref Reference) (src content.ImageSource, cl
 		return l, func() error { return nil }, nil
 	case TransportOCIArchive:
 		a, err := ociarchive.Open(ctx, ref.Path)
+		if err != nil {
+			return nil, nil, err
+		}
+		return a, a.Close, nil
+	case TransportDockerArchive:
+		a, err := dockerarchive.Open(ctx, ref.Path)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -56,6 +64,11 @@ func OpenTarget(ctx context.Context, ref Reference) (Target, error) {
 		return openOrInit(ctx, ref.Path)
 	case TransportOCIArchive:
 		return ociarchive.Create(ctx, ref.Path)
+	case TransportDockerArchive:
+		if strings.HasPrefix(ref.Tag, "@") {
+			return nil, fmt.Errorf("destination %s: @N names an image of a source archive, name the image NAME[:TAG]: %w", ref, errdefs.ErrInvalid)
+		}
+		return dockerarchive.Create(ctx, ref.Path)
 	}
 	return nil, fmt.Errorf("transport %q: %w", ref.Transport, errdefs.ErrUnsupported)
 }

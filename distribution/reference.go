@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/ocikit/ocikit/dockerarchive"
 	"github.com/ocikit/ocikit/errdefs"
 	"github.com/ocikit/ocikit/layout"
 	digest "github.com/opencontainers/go-digest"
@@ -17,11 +18,15 @@ const (
 	// TransportOCIArchive is a tar of an OCI image layout:
 	// "oci-archive:FILE[:TAG]".
 	TransportOCIArchive = "oci-archive"
+	// TransportDockerArchive is a docker save archive:
+	// "docker-archive:FILE[:NAME[:TAG]]", or "docker-archive:FILE:@N" for
+	// the N-th image of a source.
+	TransportDockerArchive = "docker-archive"
 )
 
 // unsupported are skopeo's other transport names: a reference starting with
 // one is refused as not supported yet, rather than taken for a directory.
-var unsupported = []string{"docker", "docker-archive", "docker-daemon", "containers-storage", "dir", "sif", "tarball", "ostree"}
+var unsupported = []string{"docker", "docker-daemon", "containers-storage", "dir", "sif", "tarball", "ostree"}
 
 // Reference names an image in one of the transports, in skopeo's syntax.
 type Reference struct {
@@ -29,7 +34,9 @@ type Reference struct {
 	// Path is the layout directory or the archive file.
 	Path string
 	// Tag is the tag named, empty if none (see Name); Digest the digest
-	// named instead (oci layouts only). At most one is set.
+	// named instead (oci layouts only). At most one is set. For a docker
+	// archive Tag is the image's name "NAME:TAG" (dockerarchive.ParseName)
+	// or "@N".
 	Tag    string
 	Digest digest.Digest
 }
@@ -57,11 +64,12 @@ func (r Reference) String() string {
 
 // ParseReference parses a transport reference: "oci:DIR[:TAG]",
 // "oci:DIR@DIGEST", plain "DIR[:TAG]" or "DIR@DIGEST" (layout.ParseReference,
-// as every other ocikit image command takes), and "oci-archive:FILE[:TAG]".
+// as every other ocikit image command takes), "oci-archive:FILE[:TAG]" and
+// "docker-archive:FILE[:NAME[:TAG]]" or "docker-archive:FILE:@N".
 // As in skopeo, DIR and FILE end at the first ':' (a path containing ':'
 // cannot be named), and a transport name comes first: a directory named
-// like a transport ("dir", "docker") is written "./dir:TAG" or "oci:dir:TAG". skopeo's other transports ("docker://", "docker-archive:"
-// ...) are errdefs.ErrUnsupported; malformed references errdefs.ErrInvalid.
+// like a transport ("dir", "docker") is written "./dir:TAG" or "oci:dir:TAG". skopeo's other transports ("docker://",
+// "containers-storage:" ...) are errdefs.ErrUnsupported; malformed references errdefs.ErrInvalid.
 func ParseReference(s string) (Reference, error) {
 	if s == "" {
 		return Reference{}, fmt.Errorf("empty image reference: %w", errdefs.ErrInvalid)
@@ -70,7 +78,7 @@ func ParseReference(s string) (Reference, error) {
 	if found {
 		for _, u := range unsupported {
 			if transport == u {
-				return Reference{}, fmt.Errorf("image reference %q: transport %q is not supported yet (supported: oci:, oci-archive:): %w", clip(s), u, errdefs.ErrUnsupported)
+				return Reference{}, fmt.Errorf("image reference %q: transport %q is not supported yet (supported: oci:, oci-archive:, docker-archive:): %w", clip(s), u, errdefs.ErrUnsupported)
 			}
 		}
 	}
@@ -88,6 +96,8 @@ func ParseReference(s string) (Reference, error) {
 			r.Tag = tag
 		}
 		return r, nil
+	case found && transport == TransportDockerArchive:
+		return parseDockerArchive(s, rest)
 	case found && transport == TransportOCI:
 		s = rest
 	}
@@ -99,6 +109,33 @@ func ParseReference(s string) (Reference, error) {
 	if lr.Digest == "" && strings.Contains(s, ":") {
 		r.Tag = lr.Tag // layout.ParseReference fills in "latest" when none is named
 	}
+	return r, nil
+}
+
+// parseDockerArchive parses what follows "docker-archive:": FILE, then
+// optionally ":NAME[:TAG]" (a docker reference, tag "latest" by default)
+// or ":@N" (skopeo's source index).
+func parseDockerArchive(s, rest string) (Reference, error) {
+	file, name, hasName := strings.Cut(rest, ":")
+	if file == "" {
+		return Reference{}, fmt.Errorf("image reference %q: no archive file: %w", clip(s), errdefs.ErrInvalid)
+	}
+	r := Reference{Transport: TransportDockerArchive, Path: file}
+	if !hasName {
+		return r, nil
+	}
+	if _, ok, err := dockerarchive.ParseSourceIndex(name); ok {
+		if err != nil {
+			return Reference{}, fmt.Errorf("image reference %q: %w", clip(s), err)
+		}
+		r.Tag = name
+		return r, nil
+	}
+	n, err := dockerarchive.ParseName(name)
+	if err != nil {
+		return Reference{}, fmt.Errorf("image reference %q: %w", clip(s), err)
+	}
+	r.Tag = n
 	return r, nil
 }
 

@@ -28,6 +28,17 @@ func TestParseReference(t *testing.T) {
 		{in: "oci-archive:img.tar", want: Reference{Transport: "oci-archive", Path: "img.tar"}},
 		{in: "oci-archive:/tmp/img.tar:v2", want: Reference{Transport: "oci-archive", Path: "/tmp/img.tar", Tag: "v2"}},
 		{in: "oci-archive:img.tar:a/b:c", want: Reference{Transport: "oci-archive", Path: "img.tar", Tag: "a/b:c"}},
+		{in: "docker-archive:img.tar", want: Reference{Transport: "docker-archive", Path: "img.tar"}},
+		{in: "docker-archive:img.tar:app", want: Reference{Transport: "docker-archive", Path: "img.tar", Tag: "app:latest"}},
+		{in: "docker-archive:/t/img.tar:localhost:5000/a/b:v1", want: Reference{Transport: "docker-archive", Path: "/t/img.tar", Tag: "localhost:5000/a/b:v1"}},
+		{in: "docker-archive:img.tar:@2", want: Reference{Transport: "docker-archive", Path: "img.tar", Tag: "@2"}},
+		{in: "docker-archive:", kind: errdefs.ErrInvalid},
+		{in: "docker-archive::app", kind: errdefs.ErrInvalid},
+		{in: "docker-archive:f.tar:", kind: errdefs.ErrInvalid},
+		{in: "docker-archive:f.tar:App", kind: errdefs.ErrInvalid},
+		{in: "docker-archive:f.tar:@-1", kind: errdefs.ErrInvalid},
+		{in: "docker-archive:f.tar:@x", kind: errdefs.ErrInvalid},
+		{in: "docker-archive:f.tar:app@" + dgst, kind: errdefs.ErrInvalid},
 		{in: "", kind: errdefs.ErrInvalid},
 		{in: "oci:", kind: errdefs.ErrInvalid},
 		{in: "oci::v1", kind: errdefs.ErrInvalid},
@@ -38,7 +49,6 @@ func TestParseReference(t *testing.T) {
 		{in: "oci-archive:f.tar:", kind: errdefs.ErrInvalid},
 		{in: "oci-archive:f.tar:-x", kind: errdefs.ErrInvalid},
 		{in: "docker://host:5000/repo:tag", kind: errdefs.ErrUnsupported},
-		{in: "docker-archive:f.tar:repo:tag", kind: errdefs.ErrUnsupported},
 		{in: "containers-storage:img", kind: errdefs.ErrUnsupported},
 		{in: "dir:/x", kind: errdefs.ErrUnsupported},
 	}
@@ -66,7 +76,7 @@ func TestParseReference(t *testing.T) {
 }
 
 func FuzzParseReference(f *testing.F) {
-	for _, s := range []string{"oci:dir:v1", "img", "oci-archive:f.tar:v1", "dir@" + dgst, "docker://h/r:t", "oci:a@b/:c", "oci-archive:a:b@c"} {
+	for _, s := range []string{"oci:dir:v1", "img", "oci-archive:f.tar:v1", "dir@" + dgst, "docker://h/r:t", "oci:a@b/:c", "oci-archive:a:b@c", "docker-archive:f.tar:a/b:c", "docker-archive:f:@0"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

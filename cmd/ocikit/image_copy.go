@@ -17,12 +17,18 @@ func newImageCopyCmd(*globals) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "copy [--all] [--platform OS/ARCH[/VARIANT]] [-q] SRC DST",
-		Short: "Copy an image between OCI layouts and OCI archives",
+		Short: "Copy an image between OCI layouts, OCI archives and docker archives",
 		Long: `Copy the image SRC names to DST. References use skopeo's syntax:
   oci:DIR[:TAG]            an OCI image layout (made if DIR is missing or empty)
   DIR[:TAG]                the same, as the other image commands take it
   oci:DIR@DIGEST           an image by digest (source only)
   oci-archive:FILE[:TAG]   a tar of an OCI image layout (skopeo, podman save)
+  docker-archive:FILE[:NAME[:TAG]]
+                           a docker save archive (docker/podman load read it);
+                           NAME[:TAG] picks the image by its RepoTags (source)
+                           or names it (destination); layers are written
+                           uncompressed
+  docker-archive:FILE:@N   the N-th image of a docker archive, from 0 (source)
 Without TAG a source names its only image (else "latest") and a destination
 is tagged "latest". An image index is copied for this host's platform, or
 --platform's; --all copies every platform and the index itself. Blobs the
