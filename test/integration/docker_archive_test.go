@@ -1,0 +1,120 @@
+//go:build linux
+
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ocikit/ocikit/internal/testutil"
+)
+
+// ocikit image copy with docker archives against real peers: an archive
+// ocikit writes is loaded and run by podman (and docker), archives podman
+// and docker save are copied by ocikit into layouts `ocikit image
+// validate` accepts, keeping the config.
+
+// busyboxLayout builds a runnable busybox image (gzip layer, cmd true)
+// with the ocikit binary and returns its layout reference.
+func busyboxLayout(t *testing.T, bin string) string {
+	t.Helper()
+	dir := t.TempDir()
+	rootfs := filepath.Join(dir, "rootfs")
+	testutil.BusyboxRootfs(t, rootfs)
+	ref := filepath.Join(dir, "layout") + ":app"
+	runTool(t, bin, "image", "init", filepath.Join(dir, "layout"))
+	runTool(t, bin, "image", "new", ref)
+	runTool(t, bin, "image", "add-layer", ref, rootfs)
+	runTool(t, bin, "image", "config", ref, "--env", "PATH=/bin", "--cmd", "true")
+	return ref
+}
+
+func configDigestOf(t *testing.T, bin, ref string) string {
+	t.Helper()
+	var img struct {
+		Manifest struct {
+			Config struct{ Digest string }
+		}
+	}
+	out := runTool(t, bin, "image", "inspect", ref)
+	if err := json.Unmarshal([]byte(out), &img); err != nil || img.Manifest.Config.Digest == "" {
+		t.Fatalf("image inspect %s: %v\n%s", ref, err, out)
+	}
+	return img.Manifest.Config.Digest
+}
+
+func TestImageCopyDockerArchivePodman(t *testing.T) {
+	testutil.RequireRoot(t)
+	podman := testutil.RequireTool(t, "podman")
+	testutil.RequireTool(t, "runc")
+	bin := testutil.Binary(t)
+	src := busyboxLayout(t, bin)
+	tmp := t.TempDir()
+	name := fmt.Sprintf("localhost/ocikit-dockerarchive-%d:v1", os.Getpid())
+
+	archive := filepath.Join(tmp, "ocikit.tar")
+	runTool(t, bin, "image", "copy", "-q", src, "docker-archive:"+archive+":"+name)
+
+	short, err := os.MkdirTemp("", "ocikit-da-") // podman refuses a runroot over 50 characters
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Podman here: runc (crun refuses the hybrid cgroup layout), cgroupfs,
+	// no event log, rlimits within the hard limits.
+	pod := []string{"--root", filepath.Join(short, "root"), "--runroot", filepath.Join(short, "run"), "--storage-driver", "vfs",
+		"--cgroup-manager", "cgroupfs", "--events-backend", "none"}
+	t.Cleanup(func() {
+		exec.Command(podman, append(pod, "rmi", "-f", name)...).Run()
+		os.RemoveAll(short)
+	})
+	if out := runTool(t, podman, append(pod, "load", "-i", archive)...); !strings.Contains(out, name) {
+		t.Fatalf("podman load of ocikit's docker archive: no %s in\n%s", name, out)
+	}
+	runTool(t, podman, append(pod, "run", "--rm", "--runtime", "runc", "--network", "none",
+		"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", name, "true")...)
+
+	wantConfig := configDigestOf(t, bin, src)
+	for _, format := range []string{"docker-archive", "oci-archive"} {
+		saved := filepath.Join(tmp, format+".tar")
+		runTool(t, podman, append(pod, "save", "--format", format, "-o", saved, name)...)
+		back := filepath.Join(tmp, format+"-back")
+		runTool(t, bin, "image", "copy", "-q", format+":"+saved, back+":v1")
+		runTool(t, bin, "image", "validate", back+":v1")
+		if got := configDigestOf(t, bin, back+":v1"); got != wantConfig {
+			t.Fatalf("config through podman save --format %s: %s, want %s", format, got, wantConfig)
+		}
+	}
+	// podman's docker archive names the image too.
+	runTool(t, bin, "image", "copy", "-q", "docker-archive:"+filepath.Join(tmp, "docker-archive.tar")+":"+name, filepath.Join(tmp, "named")+":v1")
+}
+
+func TestImageCopyDockerArchiveDocker(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireTool(t, "dockerd")
+	bin := testutil.Binary(t)
+	src := busyboxLayout(t, bin)
+	dir := t.TempDir()
+	name := fmt.Sprintf("ocikit.test/dockerarchive-%d:v1", os.Getpid())
+	archive := filepath.Join(dir, "ocikit.tar")
+	runTool(t, bin, "image", "copy", "-q", src, "docker-archive:"+archive+":"+name)
+
+	d := startDockerd(t, dir)
+	if out := d.mustRun("load", "-i", archive); !strings.Contains(out, name) {
+		t.Fatalf("docker load of ocikit's archive: no %s in\n%s", name, out)
+	}
+	d.mustRun(runArgs("--rm", name, "true")...)
+
+	saved := filepath.Join(dir, "docker.tar")
+	d.mustRun("save", "-o", saved, name)
+	back := filepath.Join(dir, "back")
+	runTool(t, bin, "image", "copy", "-q", "docker-archive:"+saved+":"+name, back+":v1")
+	runTool(t, bin, "image", "validate", back+":v1")
+	if got, want := configDigestOf(t, bin, back+":v1"), configDigestOf(t, bin, src); got != want {
+		t.Fatalf("config through docker save: %s, want %s", got, want)
+	}
+}
