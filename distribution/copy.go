@@ -51,6 +51,8 @@ type options struct {
 	all      bool
 	platform *v1.Platform
 	progress func(Event)
+
+	compression *compression // WithCompression
 }
 
 // WithAll copies an image index whole: every platform's manifest.
@@ -111,6 +113,8 @@ func Copy(ctx context.Context, src content.ImageSource, name string, dst Destina
 	if err := c.node(ctx, desc, 0); err != nil {
 		return nil, err
 	}
+	desc, _ = c.ren.renamed(desc) // recompressed (WithCompression)
+	c.rep.Descriptor = desc
 	if err := dst.Tag(ctx, tag, desc); err != nil {
 		return nil, err
 	}
@@ -145,6 +149,7 @@ type copier struct {
 	o    options
 	seen map[digest.Digest]bool
 	rep  *Report
+	ren  renames // new descriptors of recompressed blobs
 }
 
 // node copies a manifest or index and everything under it, children first.
@@ -178,10 +183,18 @@ func (c *copier) node(ctx context.Context, desc v1.Descriptor, depth int) error 
 				return err
 			}
 		}
+		if data, desc, err = c.rewriteIndex(desc, data, idx); err != nil {
+			return err
+		}
 	case layout.IsManifest(desc.MediaType):
 		m, err := layout.ParseManifest(data)
 		if err != nil {
 			return fmt.Errorf("manifest %s: %w", desc.Digest, err)
+		}
+		if c.o.compression != nil {
+			if handled, err := c.recompressManifest(ctx, desc, m); handled || err != nil {
+				return err
+			}
 		}
 		for _, d := range append([]v1.Descriptor{m.Config}, m.Layers...) {
 			if err := c.blob(ctx, d); err != nil {

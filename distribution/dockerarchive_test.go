@@ -159,3 +159,113 @@ func TestCopyDockerArchiveRefused(t *testing.T) {
 		t.Fatalf("copy of a name the archive does not have = %v, want not found", err)
 	}
 }
+
+// layerTars decompresses every layer of the image ref names in the layout
+// dir and returns the digests of the tars and the media types.
+func layerTars(t *testing.T, dir, ref string) (tars []digest.Digest, types []string, img *content.Image) {
+	t.Helper()
+	ctx := context.Background()
+	l, err := layout.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img = resolveIn(t, dir, ref)
+	for _, d := range img.Manifest.Layers {
+		rc, err := l.OpenBlob(ctx, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := layer.Decompress(d.MediaType, rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dg, err := digest.FromReader(zr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr.Close()
+		rc.Close()
+		tars = append(tars, dg)
+		types = append(types, d.MediaType)
+	}
+	return tars, types, img
+}
+
+func TestCopyRecompress(t *testing.T) {
+	ctx := context.Background()
+	ti := newTarImage(t, layer.Gzip, layer.Zstd, layer.Uncompressed)
+	tmp := t.TempDir()
+	var prev digest.Digest = ti.manifest.Digest
+	for i, step := range []struct {
+		src, dst string
+		c        layer.Compression
+		level    int
+	}{
+		{"oci:" + ti.dir + ":v1", "oci:" + filepath.Join(tmp, "zstd") + ":v1", layer.Zstd, 0},
+		{"oci:" + filepath.Join(tmp, "zstd") + ":v1", "oci:" + filepath.Join(tmp, "gzip") + ":v1", layer.Gzip, 9},
+		{"oci:" + filepath.Join(tmp, "gzip") + ":v1", "docker-archive:" + filepath.Join(tmp, "d.tar") + ":app:v1", layer.Gzip, 0},
+		{"docker-archive:" + filepath.Join(tmp, "d.tar"), "oci:" + filepath.Join(tmp, "fromdocker") + ":v1", layer.Zstd, 3},
+	} {
+		rep, err := CopyReference(ctx, step.src, step.dst, WithCompression(step.c, step.level))
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if step.c != layer.Gzip && rep.Descriptor.Digest == prev { // gzip layers stay as they are
+			t.Fatalf("step %d: manifest digest kept (%s) though layers were recompressed", i, prev)
+		}
+		prev = rep.Descriptor.Digest
+	}
+	for dir, want := range map[string]string{"zstd": v1.MediaTypeImageLayerZstd, "gzip": v1.MediaTypeImageLayerGzip, "fromdocker": v1.MediaTypeImageLayerZstd} {
+		tars, types, img := layerTars(t, filepath.Join(tmp, dir), "v1")
+		if img.Manifest.Config.Digest != ti.config.Digest {
+			t.Fatalf("%s: config %s, want %s", dir, img.Manifest.Config.Digest, ti.config.Digest)
+		}
+		for i := range tars {
+			if tars[i] != ti.diffIDs[i] || img.Config.RootFS.DiffIDs[i] != ti.diffIDs[i] || types[i] != want {
+				t.Fatalf("%s: layer %d: tar %s, %s; want %s, %s", dir, i, tars[i], types[i], ti.diffIDs[i], want)
+			}
+		}
+		if _, err := ParseReference("oci:" + filepath.Join(tmp, dir)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// An index copied whole is rewritten to list the new manifest.
+	rep, err := CopyReference(ctx, "oci:"+ti.dir+":multi", "oci:"+filepath.Join(tmp, "all")+":multi", WithAll(), WithCompression(layer.Zstd, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tars, types, img := layerTars(t, filepath.Join(tmp, "all"), "multi")
+	if rep.Descriptor.MediaType != v1.MediaTypeImageIndex || img.Manifest.Config.Digest != ti.config.Digest || tars[0] != ti.diffIDs[0] || types[0] != v1.MediaTypeImageLayerZstd {
+		t.Fatalf("--all with zstd: %+v, %v, %v", rep.Descriptor, tars, types)
+	}
+	// Without recompression the digest is kept.
+	rep, err = CopyReference(ctx, "oci:"+ti.dir+":v1", "oci:"+filepath.Join(tmp, "plain")+":v1")
+	if err != nil || rep.Descriptor.Digest != ti.manifest.Digest {
+		t.Fatalf("plain copy = %+v, %v; want %s", rep, err, ti.manifest.Digest)
+	}
+}
+
+func TestCopyRecompressCorrupt(t *testing.T) {
+	ctx := context.Background()
+	ti := newTarImage(t, layer.Gzip)
+	img := resolveIn(t, ti.dir, "v1")
+	l := img.Manifest.Layers[0]
+	p := filepath.Join(ti.dir, "blobs", "sha256", l.Digest.Encoded())
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The gzip stream stays intact; a byte after it changes the digest,
+	// which only reading the blob to its end finds.
+	if err := os.WriteFile(p, append(data[:len(data)-1:len(data)-1], data[len(data)-1]^0xff), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "dst")
+	_, err = CopyReference(ctx, "oci:"+ti.dir+":v1", "oci:"+dst+":v1", WithCompression(layer.Zstd, 0))
+	if !errors.Is(err, errdefs.ErrDigestMismatch) {
+		t.Fatalf("recompress of a corrupt layer = %v, want a digest mismatch", err)
+	}
+	if _, err := os.Stat(dst); err == nil {
+		t.Fatal("a failed copy left the new layout")
+	}
+}

@@ -78,23 +78,50 @@ const pgzipBlockSize = 1 << 20
 // the compressed stream but does not close w. Output is reproducible: the
 // same input gives the same bytes on any machine, whatever its CPU count.
 func Compress(w io.Writer, c Compression) (io.WriteCloser, error) {
+	return CompressLevel(w, c, 0)
+}
+
+// CompressLevel is Compress at a level of the format's own scale (gzip 1
+// to 9, zstd 1 to 22 mapped to the encoder's four speeds); 0 is the
+// format's default. A level out of range is errdefs.ErrInvalid.
+func CompressLevel(w io.Writer, c Compression, level int) (io.WriteCloser, error) {
 	switch c {
 	case Gzip:
+		gl := pgzip.DefaultCompression
+		if level != 0 {
+			if level < pgzip.BestSpeed || level > pgzip.BestCompression {
+				return nil, fmt.Errorf("gzip level %d: want 1 to 9: %w", level, errdefs.ErrInvalid)
+			}
+			gl = level
+		}
 		// The gzip header carries no name, no mtime and OS 255 (unknown):
 		// nothing from the host (RFC 1952 section 2.3.1).
-		zw := pgzip.NewWriter(w)
+		zw, err := pgzip.NewWriterLevel(w, gl)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
 		zw.ModTime = time.Unix(0, 0) // MTIME 0: "no time stamp is available"
 		if err := zw.SetConcurrency(pgzipBlockSize, 2*runtime.GOMAXPROCS(0)); err != nil {
 			return nil, fmt.Errorf("gzip: %w", err)
 		}
 		return zw, nil
 	case Zstd:
-		zw, err := zstd.NewWriter(w, zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)))
+		opts := []zstd.EOption{zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0))}
+		if level != 0 {
+			if level < 1 || level > 22 {
+				return nil, fmt.Errorf("zstd level %d: want 1 to 22: %w", level, errdefs.ErrInvalid)
+			}
+			opts = append(opts, zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)))
+		}
+		zw, err := zstd.NewWriter(w, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("zstd: %w", err)
 		}
 		return zw, nil
 	case Uncompressed:
+		if level != 0 {
+			return nil, fmt.Errorf("level %d without compression: %w", level, errdefs.ErrInvalid)
+		}
 		return nopCloser{w}, nil
 	}
 	return nil, fmt.Errorf("%w %v", ErrUnknownCompression, c)

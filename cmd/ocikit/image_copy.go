@@ -2,18 +2,22 @@ package main
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ocikit/ocikit/distribution"
+	"github.com/ocikit/ocikit/layer"
 	"github.com/ocikit/ocikit/platform"
 )
 
 func newImageCopyCmd(*globals) *cobra.Command {
 	var (
-		all   bool
-		plat  string
-		quiet bool
+		all           bool
+		plat          string
+		quiet         bool
+		compressFmt   string
+		compressLevel int
 	)
 	cmd := &cobra.Command{
 		Use:   "copy [--all] [--platform OS/ARCH[/VARIANT]] [-q] SRC DST",
@@ -34,7 +38,10 @@ is tagged "latest". An image index is copied for this host's platform, or
 --platform's; --all copies every platform and the index itself. Blobs the
 destination has are skipped; everything else is verified as it streams. The
 destination's tag is set only after every blob is in place, and an archive
-is written (atomically, replacing FILE) only once the copy succeeded.`,
+is written (atomically, replacing FILE) only once the copy succeeded.
+--dest-compress-format recompresses layers (not already in that format)
+while they stream, giving new layer and manifest digests; the config and
+its diff_ids stay. Without it every digest is kept.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var opts []distribution.Option
@@ -58,6 +65,18 @@ is written (atomically, replacing FILE) only once the copy succeeded.`,
 					fmt.Fprintf(errOut, "%s %s (%d bytes)\n", verb, e.Descriptor.Digest, e.Descriptor.Size)
 				}))
 			}
+			if compressFmt != "" {
+				c, err := layer.ParseCompression(compressFmt)
+				if err != nil || c == layer.Uncompressed {
+					return fmt.Errorf("--dest-compress-format %q: want gzip or zstd", compressFmt)
+				}
+				if _, err := layer.CompressLevel(io.Discard, c, compressLevel); err != nil {
+					return fmt.Errorf("--dest-compress-level: %w", err)
+				}
+				opts = append(opts, distribution.WithCompression(c, compressLevel))
+			} else if compressLevel != 0 {
+				return fmt.Errorf("--dest-compress-level needs --dest-compress-format")
+			}
 			rep, err := distribution.CopyReference(cmd.Context(), args[0], args[1], opts...)
 			if err != nil {
 				return err
@@ -71,6 +90,8 @@ is written (atomically, replacing FILE) only once the copy succeeded.`,
 	cmd.Flags().BoolVar(&all, "all", false, "copy every platform of an image index, and the index")
 	cmd.Flags().StringVar(&plat, "platform", "", "copy this platform's manifest out of an index (default: this host's)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing on success")
+	cmd.Flags().StringVar(&compressFmt, "dest-compress-format", "", "recompress layers: gzip or zstd (new layer and manifest digests; diff_ids unchanged)")
+	cmd.Flags().IntVar(&compressLevel, "dest-compress-level", 0, "compression level (gzip 1-9, zstd 1-22; default: the format's)")
 	cmd.MarkFlagsMutuallyExclusive("all", "platform")
 	return cmd
 }
