@@ -27,11 +27,18 @@ type Destination interface {
 	content.Tagger
 }
 
-// Event reports one blob done.
+// Event reports one blob done (or, with WithProgressBytes, started or
+// advanced: Phase).
 type Event struct {
 	Descriptor v1.Descriptor
 	// Skipped: the destination had it already; nothing was read.
 	Skipped bool
+	Phase   Phase
+	// Bytes read of the blob so far (PhaseProgress) or in all (PhaseDone).
+	Bytes int64
+	// From is the source blob a recompressed layer was made from
+	// (PhaseDone; WithCompression): Start and Progress events name it.
+	From digest.Digest
 }
 
 // Report is what a copy did.
@@ -52,7 +59,8 @@ type options struct {
 	platform *v1.Platform
 	progress func(Event)
 
-	compression *compression // WithCompression
+	compression   *compression // WithCompression
+	progressBytes func(Event)  // WithProgressBytes
 }
 
 // WithAll copies an image index whole: every platform's manifest.
@@ -230,13 +238,13 @@ func (c *copier) blob(ctx context.Context, d v1.Descriptor) error {
 }
 
 func (c *copier) put(ctx context.Context, d v1.Descriptor, r io.Reader) error {
-	if _, err := c.dst.PutBlob(ctx, r, d); err != nil {
+	if _, err := c.dst.PutBlob(ctx, c.track(d, r), d); err != nil {
 		return fmt.Errorf("copy blob %s: %w", d.Digest, err)
 	}
 	c.seen[d.Digest] = true
 	c.rep.Blobs++
 	c.rep.Bytes += d.Size
-	c.event(Event{Descriptor: d})
+	c.event(Event{Descriptor: d, Bytes: d.Size})
 	return nil
 }
 

@@ -185,7 +185,7 @@ func (c *copier) transcode(ctx context.Context, l v1.Descriptor, from layer.Comp
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := recompress(pw, rc, l.MediaType, c.o.compression, diffID)
+		err := recompress(pw, c.track(l, rc), l.MediaType, c.o.compression, diffID)
 		pw.CloseWithError(err)
 		done <- err
 	}()
@@ -203,7 +203,7 @@ func (c *copier) transcode(ctx context.Context, l v1.Descriptor, from layer.Comp
 	c.seen[nd.Digest] = true
 	c.rep.Blobs++
 	c.rep.Bytes += nd.Size
-	c.event(Event{Descriptor: nd})
+	c.event(Event{Descriptor: nd, Bytes: nd.Size, From: l.Digest})
 	return nd, nil
 }
 

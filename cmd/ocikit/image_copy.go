@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ocikit/ocikit/distribution"
+	"github.com/ocikit/ocikit/internal/progress"
 	"github.com/ocikit/ocikit/layer"
 	"github.com/ocikit/ocikit/platform"
 )
@@ -18,9 +19,10 @@ func newImageCopyCmd(*globals) *cobra.Command {
 		quiet         bool
 		compressFmt   string
 		compressLevel int
+		progressMode  string
 	)
 	cmd := &cobra.Command{
-		Use:   "copy [--all] [--platform OS/ARCH[/VARIANT]] [-q] SRC DST",
+		Use:   "copy [--all] [--platform OS/ARCH[/VARIANT]] [--progress MODE] [-q] SRC DST",
 		Short: "Copy an image between OCI layouts, OCI archives and docker archives",
 		Long: `Copy the image SRC names to DST. References use skopeo's syntax:
   oci:DIR[:TAG]            an OCI image layout (made if DIR is missing or empty)
@@ -55,16 +57,6 @@ its diff_ids stay. Without it every digest is kept.`,
 				}
 				opts = append(opts, distribution.WithPlatform(p))
 			}
-			if !quiet {
-				errOut := cmd.ErrOrStderr()
-				opts = append(opts, distribution.WithProgress(func(e distribution.Event) {
-					verb := "copied"
-					if e.Skipped {
-						verb = "exists"
-					}
-					fmt.Fprintf(errOut, "%s %s (%d bytes)\n", verb, e.Descriptor.Digest, e.Descriptor.Size)
-				}))
-			}
 			if compressFmt != "" {
 				c, err := layer.ParseCompression(compressFmt)
 				if err != nil || c == layer.Uncompressed {
@@ -77,19 +69,34 @@ its diff_ids stay. Without it every digest is kept.`,
 			} else if compressLevel != 0 {
 				return fmt.Errorf("--dest-compress-level needs --dest-compress-format")
 			}
-			rep, err := distribution.CopyReference(cmd.Context(), args[0], args[1], opts...)
+			mode := progressMode
+			if quiet {
+				mode = progress.None
+			}
+			rep, err := progress.New(mode, cmd.ErrOrStderr())
+			if err != nil {
+				return fmt.Errorf("--progress: %w", err)
+			}
+			if rep != nil {
+				opts = append(opts, distribution.WithProgress(rep.Event), distribution.WithProgressBytes(rep.Event))
+			}
+			res, err := distribution.CopyReference(cmd.Context(), args[0], args[1], opts...)
+			if rep != nil {
+				rep.Close() // the bars end before the summary
+			}
 			if err != nil {
 				return err
 			}
 			if !quiet {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: %d blobs, %d skipped, %d bytes copied\n", rep.Descriptor.Digest, rep.Blobs, rep.Skipped, rep.Bytes)
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: %d blobs, %d skipped, %d bytes copied\n", res.Descriptor.Digest, res.Blobs, res.Skipped, res.Bytes)
 			}
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "copy every platform of an image index, and the index")
 	cmd.Flags().StringVar(&plat, "platform", "", "copy this platform's manifest out of an index (default: this host's)")
-	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing on success")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing on success (--progress none, no summary)")
+	cmd.Flags().StringVar(&progressMode, "progress", progress.Auto, "on stderr: auto (bars on a terminal, else plain), plain (a line per blob), json (an object per event), none")
 	cmd.Flags().StringVar(&compressFmt, "dest-compress-format", "", "recompress layers: gzip or zstd (new layer and manifest digests; diff_ids unchanged)")
 	cmd.Flags().IntVar(&compressLevel, "dest-compress-level", 0, "compression level (gzip 1-9, zstd 1-22; default: the format's)")
 	cmd.MarkFlagsMutuallyExclusive("all", "platform")

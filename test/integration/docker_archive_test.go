@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -116,5 +117,68 @@ func TestImageCopyDockerArchiveDocker(t *testing.T) {
 	runTool(t, bin, "image", "validate", back+":v1")
 	if got, want := configDigestOf(t, bin, back+":v1"), configDigestOf(t, bin, src); got != want {
 		t.Fatalf("config through docker save: %s, want %s", got, want)
+	}
+}
+
+// TestImageCopyProgressJSON: --progress json writes one JSON object per
+// line on stderr, every transfer started is done, and the summary stays
+// on stdout; with recompression the done event names the new blob and
+// the one it was made from.
+func TestImageCopyProgressJSON(t *testing.T) {
+	bin := testutil.Binary(t)
+	dir, _, _ := ocikitImage(t, "v1")
+	tmp := t.TempDir()
+	for _, args := range [][]string{
+		{dir + ":v1", "docker-archive:" + filepath.Join(tmp, "a.tar") + ":app:v1"},
+		{"docker-archive:" + filepath.Join(tmp, "a.tar"), filepath.Join(tmp, "zstd") + ":v1", "--dest-compress-format", "zstd"},
+		{dir + ":v1", filepath.Join(tmp, "zstd") + ":v2"}, // the config is there: skipped
+	} {
+		cmd := exec.Command(bin, append([]string{"image", "copy", "--progress", "json"}, args...)...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("copy %v: %v\n%s", args, err, stderr.String())
+		}
+		if !strings.Contains(stdout.String(), "blobs,") {
+			t.Fatalf("copy %v: no summary on stdout: %q", args, stdout.String())
+		}
+		open := map[string]bool{}
+		kinds := map[string]int{}
+		for i, line := range strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n") {
+			var rec struct {
+				Event, Digest, MediaType, From string
+				Size, Bytes                    int64
+			}
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatalf("copy %v: stderr line %d is not JSON: %q", args, i, line)
+			}
+			kinds[rec.Event]++
+			switch rec.Event {
+			case "start":
+				open[rec.Digest] = true
+			case "progress":
+				if !open[rec.Digest] || rec.Bytes > rec.Size {
+					t.Fatalf("progress without start or past the size: %q", line)
+				}
+			case "done":
+				src := rec.Digest
+				if rec.From != "" {
+					src = rec.From
+				}
+				if !open[src] || rec.Bytes != rec.Size {
+					t.Fatalf("done without start or short: %q", line)
+				}
+				delete(open, src)
+			case "skipped":
+			default:
+				t.Fatalf("unknown event in %q", line)
+			}
+		}
+		if len(open) != 0 || kinds["done"] == 0 {
+			t.Fatalf("copy %v: transfers not done: %v (events %v)", args, open, kinds)
+		}
+		if len(args) == 2 && strings.HasSuffix(args[1], ":v2") && kinds["skipped"] == 0 {
+			t.Fatalf("second copy skipped nothing: %v", kinds)
+		}
 	}
 }
