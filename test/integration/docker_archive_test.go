@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"archive/tar"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -179,6 +180,124 @@ func TestImageCopyProgressJSON(t *testing.T) {
 		}
 		if len(args) == 2 && strings.HasSuffix(args[1], ":v2") && kinds["skipped"] == 0 {
 			t.Fatalf("second copy skipped nothing: %v", kinds)
+		}
+	}
+}
+
+// TestImageCopyDockerArchiveHostile: a docker archive that escapes, links
+// out of itself, carries a layer that is not its diff_id or is truncated
+// fails to copy with one line, leaving an existing layout's index.json as
+// it was, no new layout and no archive.
+func TestImageCopyDockerArchiveHostile(t *testing.T) {
+	bin := testutil.Binary(t)
+	dir, _, _ := ocikitImage(t, "v1")
+	tmp := t.TempDir()
+	good := filepath.Join(tmp, "good.tar")
+	runTool(t, bin, "image", "copy", "-q", dir+":v1", "docker-archive:"+good+":app:v1")
+	whole, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostile := map[string]func(string){
+		"escaping entry": func(p string) {
+			rewriteTar(t, good, p, func(h *tar.Header, data []byte) []tarEntry {
+				out := []tarEntry{{h, data}}
+				if h.Name == "manifest.json" {
+					out = append(out, tarEntry{&tar.Header{Name: "../../escaped", Typeflag: tar.TypeReg, Mode: 0o644}, []byte("x")})
+				}
+				return out
+			})
+		},
+		"layer linked out": func(p string) {
+			rewriteTar(t, good, p, func(h *tar.Header, data []byte) []tarEntry {
+				if strings.HasSuffix(h.Name, ".tar") {
+					return []tarEntry{{&tar.Header{Name: h.Name, Typeflag: tar.TypeSymlink, Linkname: "../../../etc/passwd"}, nil}}
+				}
+				return []tarEntry{{h, data}}
+			})
+		},
+		"layer not its diff_id": func(p string) {
+			rewriteTar(t, good, p, func(h *tar.Header, data []byte) []tarEntry {
+				if strings.HasSuffix(h.Name, ".tar") {
+					data = bytes.Repeat([]byte{0}, len(data))
+				}
+				return []tarEntry{{h, data}}
+			})
+		},
+		"truncated": func(p string) {
+			if err := os.WriteFile(p, whole[:len(whole)/2], 0o644); err != nil {
+				t.Fatal(err)
+			}
+		},
+	}
+	for name, make := range hostile {
+		t.Run(name, func(t *testing.T) {
+			archive := filepath.Join(t.TempDir(), "hostile.tar")
+			make(archive)
+			dst := filepath.Join(t.TempDir(), "dst")
+			runTool(t, bin, "image", "init", dst)
+			runTool(t, bin, "image", "new", dst+":keep")
+			before, err := os.ReadFile(filepath.Join(dst, "index.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			newDir := filepath.Join(t.TempDir(), "new")
+			outDir := t.TempDir()
+			for _, to := range []string{dst + ":v1", newDir + ":v1", "docker-archive:" + filepath.Join(outDir, "out.tar") + ":app:v1"} {
+				cmd := exec.Command(bin, "image", "copy", "-q", "docker-archive:"+archive, to)
+				var stderr bytes.Buffer
+				cmd.Stderr = &stderr
+				if err := cmd.Run(); err == nil {
+					t.Fatalf("copy of a hostile archive to %s succeeded", to)
+				}
+				if msg := strings.TrimSpace(stderr.String()); msg == "" || strings.Contains(msg, "\n") {
+					t.Fatalf("copy to %s: want one line of error, got %q", to, msg)
+				}
+				t.Log(strings.TrimSpace(stderr.String()))
+			}
+			after, err := os.ReadFile(filepath.Join(dst, "index.json"))
+			if err != nil || !bytes.Equal(before, after) {
+				t.Fatalf("destination index.json changed:\n%s\n%s", before, after)
+			}
+			if _, err := os.Lstat(newDir); err == nil {
+				t.Fatal("a failed copy left a new layout")
+			}
+			if left, _ := os.ReadDir(outDir); len(left) != 0 {
+				t.Fatalf("a failed copy left %v", left)
+			}
+			if _, err := os.Lstat(filepath.Join(filepath.Dir(filepath.Dir(archive)), "escaped")); err == nil {
+				t.Fatal("an entry escaped the archive")
+			}
+		})
+	}
+}
+
+// TestImageCopyRecompressUnpack: gzip -> zstd -> gzip (level 9) keeps the
+// config and its diff_ids, the layouts validate, and the unpacked root
+// filesystems are the same.
+func TestImageCopyRecompressUnpack(t *testing.T) {
+	testutil.RequireRoot(t)
+	bin := testutil.Binary(t)
+	src := busyboxLayout(t, bin)
+	tmp := t.TempDir()
+	zstd, gzip := filepath.Join(tmp, "zstd")+":v1", filepath.Join(tmp, "gzip")+":v1"
+	runTool(t, bin, "image", "copy", "-q", "--dest-compress-format", "zstd", src, zstd)
+	runTool(t, bin, "image", "copy", "-q", "--dest-compress-format", "gzip", "--dest-compress-level", "9", zstd, gzip)
+	var rootfs []string
+	for i, ref := range []string{src, zstd, gzip} {
+		if i > 0 {
+			runTool(t, bin, "image", "validate", ref)
+		}
+		if got, want := configDigestOf(t, bin, ref), configDigestOf(t, bin, src); got != want {
+			t.Fatalf("%s: config %s, want %s", ref, got, want)
+		}
+		bundle := filepath.Join(tmp, fmt.Sprintf("bundle%d", i))
+		runTool(t, bin, "image", "unpack", ref, bundle)
+		rootfs = append(rootfs, filepath.Join(bundle, "rootfs"))
+	}
+	for _, other := range rootfs[1:] {
+		if out, err := exec.Command("diff", "-r", "--no-dereference", rootfs[0], other).CombinedOutput(); err != nil {
+			t.Fatalf("unpacked rootfs differ: %v\n%s", err, out)
 		}
 	}
 }
