@@ -1,8 +1,9 @@
 // Package distribution copies images between the places they live, named
 // by transport references in skopeo's syntax (ParseReference): OCI image
-// layouts ("oci:DIR[:TAG]", or plain "DIR[:TAG]") and OCI archives
-// ("oci-archive:FILE[:TAG]") so far; registries and docker archives come
-// next (issue 8) and are refused as errdefs.ErrUnsupported until then.
+// layouts ("oci:DIR[:TAG]", or plain "DIR[:TAG]"), OCI archives
+// ("oci-archive:FILE[:TAG]") and docker archives
+// ("docker-archive:FILE[:NAME[:TAG]]", package dockerarchive); registries
+// come next (issue 8) and are refused as errdefs.ErrUnsupported until then.
 //
 // Copy reads from any content.ImageSource and writes through any
 // content.Ingester and content.Tagger. What it promises: every byte is

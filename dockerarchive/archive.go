@@ -63,6 +63,7 @@ type Archive struct {
 	tmp   string
 	l     *layout.Layout
 	items []v1.Descriptor // the manifest of each manifest.json item, in order
+	tags  []string        // every RepoTag, for error messages
 }
 
 var (
@@ -159,6 +160,7 @@ func open(ctx context.Context, r io.Reader, size int64, tmp string, o options) (
 			return nil, fmt.Errorf("%s: image %d: %w", ManifestFile, i, err)
 		}
 		a.items = append(a.items, desc)
+		a.tags = append(a.tags, it.RepoTags...)
 		for _, t := range it.RepoTags {
 			if err := l.Tag(ctx, t, desc); err != nil {
 				return nil, fmt.Errorf("%s: image %d: RepoTags: %w", ManifestFile, i, err)
@@ -488,7 +490,17 @@ func (a *Archive) Lookup(ctx context.Context, ref string) (v1.Descriptor, error)
 	case ok:
 		return a.items[n], nil
 	}
-	return a.l.Lookup(ctx, ref)
+	d, err := a.l.Lookup(ctx, ref)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		// Not the temporary layout's message: name what the archive has.
+		have := "none"
+		if len(a.tags) > 0 {
+			have = strings.Join(a.tags[:min(len(a.tags), 20)], ", ")
+		}
+		return v1.Descriptor{}, fmt.Errorf("image %q: not in the archive, which holds %d images (RepoTags: %s; @0 to @%d by position): %w",
+			clip(ref), len(a.items), have, max(len(a.items)-1, 0), errdefs.ErrNotFound)
+	}
+	return d, err
 }
 
 // Resolve resolves ref (as Lookup takes it) to one image
