@@ -90,6 +90,10 @@ func TestWriteRoundTrip(t *testing.T) {
 	}
 	w := create(t, file)
 	md, cd := putImage(t, w, tars, []layer.Compression{layer.Gzip, layer.Zstd, layer.Uncompressed})
+	// The same image again: the store has every blob and reads nothing.
+	if again, _ := putImage(t, w, tars, []layer.Compression{layer.Gzip, layer.Zstd, layer.Uncompressed}); again.Digest != md.Digest {
+		t.Fatalf("second put: %s, want %s", again.Digest, md.Digest)
+	}
 	if err := w.Tag(ctx, "example/app:v1", md); err != nil {
 		t.Fatal(err)
 	}
@@ -217,4 +221,36 @@ func TestWriteRefused(t *testing.T) {
 			t.Fatalf("blob visible after a failed put: %v", err)
 		}
 	})
+}
+
+// TestOpenDocker25Compressed: docker 25 with the containerd image store
+// saves the blobs as they are stored, compressed, and lists them in both
+// manifest.json and an OCI index.json; the index's manifest is used as it
+// is (its digest kept), though the gzip layer is not the diff_id.
+func TestOpenDocker25Compressed(t *testing.T) {
+	ctx := context.Background()
+	tar0 := layerTar(t, "a", "first")
+	gz := compress(t, tar0, layer.Gzip)
+	cfg := mustJSON(t, v1.Image{Platform: v1.Platform{OS: "linux", Architecture: "amd64"}, RootFS: v1.RootFS{Type: "layers", DiffIDs: []digest.Digest{digest.FromBytes(tar0)}}})
+	ld := v1.Descriptor{MediaType: v1.MediaTypeImageLayerGzip, Digest: digest.FromBytes(gz), Size: int64(len(gz))}
+	cd := v1.Descriptor{MediaType: v1.MediaTypeImageConfig, Digest: digest.FromBytes(cfg), Size: int64(len(cfg))}
+	m := mustJSON(t, v1.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: v1.MediaTypeImageManifest, Config: cd, Layers: []v1.Descriptor{ld}})
+	md := v1.Descriptor{MediaType: v1.MediaTypeImageManifest, Digest: digest.FromBytes(m), Size: int64(len(m))}
+	tagged := md
+	tagged.Annotations = map[string]string{v1.AnnotationRefName: "v1"}
+	idx := mustJSON(t, v1.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: v1.MediaTypeImageIndex, Manifests: []v1.Descriptor{tagged}})
+	blob := func(d v1.Descriptor) string { return "blobs/sha256/" + d.Digest.Encoded() }
+	file := writeTar(t, []entry{
+		{name: blob(ld), data: gz}, {name: blob(cd), data: cfg}, {name: blob(md), data: m},
+		{name: "oci-layout", data: []byte(`{"imageLayoutVersion":"1.0.0"}`)},
+		{name: "index.json", data: idx},
+		{name: "manifest.json", data: mustJSON(t, []dockerarchive.ManifestItem{{Config: blob(cd), RepoTags: []string{"app:v1"}, Layers: []string{blob(ld)}}})},
+	})
+	a := open(t, file)
+	for _, ref := range []string{"app:v1", "@0", "v1"} {
+		d, err := a.Lookup(ctx, ref)
+		if err != nil || d.Digest != md.Digest {
+			t.Fatalf("Lookup(%q) = %s, %v; want the index's manifest %s", ref, d.Digest, err, md.Digest)
+		}
+	}
 }
