@@ -2,6 +2,8 @@ package dockerarchive
 
 import (
 	"archive/tar"
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/ocikit/ocikit/content"
 	"github.com/ocikit/ocikit/errdefs"
+	"github.com/ocikit/ocikit/layer"
 	"github.com/ocikit/ocikit/layout"
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
@@ -103,12 +106,60 @@ func Open(ctx context.Context, file string, opts ...Option) (*Archive, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open archive: %w", err)
 	}
-	a, err := open(ctx, f, st.Size(), tmp, o)
+	r, limit, closeR, err := decompressed(f, st.Size(), o)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, fmt.Errorf("archive %s: %w", file, err)
+	}
+	a, err := open(ctx, r, limit, tmp, o)
+	closeR()
 	if err != nil {
 		os.RemoveAll(tmp)
 		return nil, fmt.Errorf("archive %s: %w", file, err)
 	}
 	return a, nil
+}
+
+// decompressed reads the archive through gzip or zstd when it is
+// compressed (`docker save | gzip`, which docker load and podman load
+// read too), and returns the bound on what its tar may hold: the file's
+// size for a plain tar, the blob cap for a compressed one (a stream that
+// inflates past it is refused, not written out).
+func decompressed(f *os.File, size int64, o options) (io.Reader, int64, func(), error) {
+	br := bufio.NewReaderSize(f, 1<<20)
+	magic, _ := br.Peek(4)
+	var mediaType string
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		mediaType = v1.MediaTypeImageLayerGzip
+	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		mediaType = v1.MediaTypeImageLayerZstd
+	default:
+		return br, size, func() {}, nil
+	}
+	zr, err := layer.Decompress(mediaType, br)
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("%v: %w", err, ErrInvalidArchive)
+	}
+	return &capReader{r: zr, limit: o.maxBlobSize}, o.maxBlobSize, func() { zr.Close() }, nil
+}
+
+// capReader fails once more than limit bytes have been read.
+type capReader struct {
+	r        io.Reader
+	n, limit int64
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.n > c.limit {
+		return n, fmt.Errorf("decompressed archive larger than %d bytes: %w", c.limit, ErrInvalidArchive)
+	}
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("%v: %w", err, ErrInvalidArchive)
+	}
+	return n, err
 }
 
 type extraction struct {

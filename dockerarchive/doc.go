@@ -7,7 +7,10 @@
 // as docker 25 and later write them, under blobs/sha256/ beside an OCI
 // index.json.
 //
-// Reading (Open) treats the archive as untrusted. It extracts it once into
+// Reading (Open) treats the archive as untrusted; a gzip or zstd
+// compressed one (`docker save | gzip`, which docker load reads too) is
+// read through its decompressor, its tar capped at the blob cap. Open
+// extracts it once into
 // a temporary OCI layout, removed by Close: every regular file is stored
 // under the sha256 of its content (hashed while it is written), links are
 // kept as aliases between entry names and never created on disk. Refused

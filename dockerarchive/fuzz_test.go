@@ -10,6 +10,7 @@ import (
 
 	"github.com/ocikit/ocikit/dockerarchive"
 	"github.com/ocikit/ocikit/errdefs"
+	"github.com/ocikit/ocikit/layer"
 )
 
 // FuzzParseManifest: any bytes as manifest.json parse or fail with
@@ -50,6 +51,7 @@ func FuzzParseManifest(f *testing.F) {
 func FuzzOpen(f *testing.F) {
 	img := newLegacyImage(f, []byte("layer"))
 	f.Add(tarData(f, img.entries(f, "app:v1")))
+	f.Add(compress(f, tarData(f, img.entries(f, "app:v1")), layer.Gzip))
 	f.Add(tarData(f, []entry{{name: "../x", data: []byte("x")}}))
 	f.Add(tarData(f, []entry{{name: "a/layer.tar", typeflag: tar.TypeSymlink, linkname: "../../etc/passwd"}, {name: "manifest.json", data: []byte(`[{"Config":"c.json","Layers":["a/layer.tar"]}]`)}}))
 	f.Fuzz(func(t *testing.T, data []byte) {

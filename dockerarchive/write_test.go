@@ -6,9 +6,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ocikit/ocikit/content"
@@ -252,5 +254,40 @@ func TestOpenDocker25Compressed(t *testing.T) {
 		if err != nil || d.Digest != md.Digest {
 			t.Fatalf("Lookup(%q) = %s, %v; want the index's manifest %s", ref, d.Digest, err, md.Digest)
 		}
+	}
+}
+
+// TestOpenCompressed: `docker save | gzip` (or zstd) opens as the tar
+// does; a compressed stream inflating past the cap is refused.
+func TestOpenCompressed(t *testing.T) {
+	ctx := context.Background()
+	img := newLegacyImage(t, []byte("layer one"))
+	plain := tarData(t, img.entries(t, "app:v1"))
+	for _, c := range []layer.Compression{layer.Gzip, layer.Zstd} {
+		file := filepath.Join(t.TempDir(), "a.tar.z")
+		if err := os.WriteFile(file, compress(t, plain, c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		a := open(t, file)
+		if got, err := a.Resolve(ctx, "app:v1"); err != nil || got.Manifest.Config.Digest != img.cfgDesc.Digest {
+			t.Fatalf("%s: Resolve = %+v, %v", c, got, err)
+		}
+	}
+	var many []entry
+	for i := 0; i < 40; i++ { // each under the blob cap, together over it
+		many = append(many, entry{name: fmt.Sprintf("zeros%d", i), data: make([]byte, 32<<10)})
+	}
+	bomb := compress(t, tarData(t, many), layer.Gzip)
+	file := filepath.Join(t.TempDir(), "bomb.tar.gz")
+	if err := os.WriteFile(file, bomb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	_, err := dockerarchive.Open(ctx, file, dockerarchive.WithTempDir(tmp), dockerarchive.WithMaxBlobSize(64<<10))
+	if !errors.Is(err, errdefs.ErrInvalid) || !strings.Contains(err.Error(), "decompressed archive larger") {
+		t.Fatalf("Open of a %d-byte gzip inflating to 1.3 MiB with a 64 KiB cap = %v", len(bomb), err)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Fatalf("left behind: %v", left)
 	}
 }
