@@ -575,4 +575,3 @@ func (a *Archive) Index(context.Context) (*v1.Index, error) {
 
 // Close removes the temporary layout.
 func (a *Archive) Close() error { return os.RemoveAll(a.tmp) }
-

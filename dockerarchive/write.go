@@ -315,4 +315,3 @@ func (w *Writer) writeTar(ctx context.Context, out io.Writer, imgs []*archiveIma
 
 // Close removes the staged layout; without Commit, no archive is written.
 func (w *Writer) Close() error { return os.RemoveAll(w.tmp) }
-
