@@ -288,3 +288,44 @@ func TestPutBlobConcurrentSameContent(t *testing.T) {
 		t.Fatalf("blobs/ holds %d entries, want only sha256/", len(entries))
 	}
 }
+
+// OpenBlobFile returns the stored file itself (seekable, for Range
+// requests), and refuses what OpenBlob refuses before reading.
+func TestOpenBlobFile(t *testing.T) {
+	ctx := context.Background()
+	l := newLayout(t)
+	d, err := l.PutBlob(ctx, strings.NewReader("0123456789"), v1.Descriptor{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := l.OpenBlobFile(ctx, d.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 3)
+	if _, err := f.ReadAt(buf, 4); err != nil || string(buf) != "456" {
+		t.Errorf("ReadAt = %q, %v", buf, err)
+	}
+	f.Close()
+	for _, tc := range []struct {
+		d    digest.Digest
+		want error
+	}{
+		{digest.FromString("missing"), ErrNotFound},
+		{"sha256:../../index.json", ErrInvalidDigest},
+		{"md5:d41d8cd98f00b204e9800998ecf8427e", ErrUnsupportedDigest},
+	} {
+		if f, err := l.OpenBlobFile(ctx, tc.d); !errors.Is(err, tc.want) {
+			if f != nil {
+				f.Close()
+			}
+			t.Errorf("OpenBlobFile(%s) = %v, want %v", tc.d, err, tc.want)
+		}
+	}
+	// A directory where a blob should be is not served.
+	dd := digest.FromString("dir")
+	must(t, os.Mkdir(filepath.Join(l.Dir(), "blobs", "sha256", dd.Encoded()), 0o755))
+	if _, err := l.OpenBlobFile(ctx, dd); !errors.Is(err, ErrInvalidLayout) {
+		t.Errorf("OpenBlobFile(directory) = %v, want ErrInvalidLayout", err)
+	}
+}
