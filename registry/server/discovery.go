@@ -10,8 +10,8 @@ import (
 	"strconv"
 
 	"github.com/ocikit/ocikit/layout"
-	digest "github.com/opencontainers/go-digest"
 	dspec "github.com/opencontainers/distribution-spec/specs-go/v1"
+	digest "github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 

@@ -46,7 +46,9 @@ func WithReadOnly() Option { return func(o *options) error { o.readOnly = true; 
 // WithHtpasswd requires HTTP basic authentication for every request,
 // checked against the bcrypt entries of the htpasswd file path (the
 // format of Apache's htpasswd -B and of docker-registry's htpasswd auth).
-func WithHtpasswd(path string) Option { return func(o *options) error { o.htpasswd = path; return nil } }
+func WithHtpasswd(path string) Option {
+	return func(o *options) error { o.htpasswd = path; return nil }
+}
 
 // WithLogger sets where the server logs internal errors (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(o *options) error { o.log = l; return nil } }
