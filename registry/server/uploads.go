@@ -35,6 +35,7 @@ type uploads struct {
 	mu       sync.Mutex
 	sessions map[string]*session
 	stop     chan struct{}
+	stopOnce sync.Once
 	wg       sync.WaitGroup
 }
 
@@ -111,8 +112,9 @@ func (u *uploads) janitor() {
 	}
 }
 
+// close ends every session; calling it again does nothing.
 func (u *uploads) close() {
-	close(u.stop)
+	u.stopOnce.Do(func() { close(u.stop) })
 	u.wg.Wait()
 	u.mu.Lock()
 	all := make([]*session, 0, len(u.sessions))
