@@ -1,0 +1,235 @@
+//go:build linux
+
+package integration
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ocikit/ocikit/internal/testutil"
+	"github.com/ocikit/ocikit/layout"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// `ocikit image serve` against real clients: skopeo copies to and from
+// it, podman and containerd pull from it, and what was pushed is an
+// ordinary layout.
+
+// startServe runs `ocikit image serve` on a free loopback port and returns
+// its address; at the end of the test it is stopped with SIGTERM, which
+// must end it cleanly (graceful shutdown, exit status 0).
+func startServe(t *testing.T, root string, args ...string) string {
+	t.Helper()
+	bin := testutil.Binary(t)
+	cmd := exec.Command(bin, append(append([]string{"image", "serve", "--addr", "127.0.0.1:0"}, args...), root)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.Create(filepath.Join(t.TempDir(), "serve.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	addrc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if _, a, ok := strings.Cut(sc.Text(), " on http://"); ok {
+				addrc <- a
+			}
+		}
+		io.Copy(io.Discard, stdout)
+		exited <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("ocikit image serve after SIGTERM: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			t.Errorf("ocikit image serve did not stop on SIGTERM")
+		}
+		logf.Close()
+		if t.Failed() {
+			data, _ := os.ReadFile(logf.Name())
+			t.Logf("serve log:\n%s", data)
+		}
+	})
+	select {
+	case a := <-addrc:
+		return a
+	case err := <-exited:
+		t.Fatalf("ocikit image serve exited at start: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("ocikit image serve did not print its address")
+	}
+	return ""
+}
+
+// serveImage builds the busybox image ocikit makes for the containerd
+// test, as a layout (tag v1), and returns the layout and its manifest
+// digest.
+func serveImage(t *testing.T) (string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	ctrArchive(t, testutil.Binary(t), dir)
+	lay := filepath.Join(dir, "layout")
+	l, err := layout.Open(context.Background(), lay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := l.Lookup(context.Background(), "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lay, string(d.Digest)
+}
+
+func uniqueName(prefix string) string {
+	var b [4]byte
+	rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// lookupDigest is the digest tag names in the layout dir.
+func lookupDigest(t *testing.T, dir, tag string) string {
+	t.Helper()
+	l, err := layout.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := l.Lookup(context.Background(), tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(d.Digest)
+}
+
+// skopeo pushes to ocikit's registry and pulls back; the push is a layout
+// ocikit reads and validates, the manifest digest survives both ways, and
+// a layout placed under the root is published without an import.
+func TestServeSkopeo(t *testing.T) {
+	skopeo := testutil.RequireTool(t, "skopeo")
+	bin := testutil.Binary(t)
+	lay, digest := serveImage(t)
+	root := t.TempDir()
+	addr := startServe(t, root)
+
+	runTool(t, skopeo, "copy", "-q", "--dest-tls-verify=false", "oci:"+lay+":v1", "docker://"+addr+"/serve/busybox:v1")
+	pushed := filepath.Join(root, "serve", "busybox")
+	if got := lookupDigest(t, pushed, "v1"); got != digest {
+		t.Fatalf("pushed manifest %s, want %s", got, digest)
+	}
+	requireValid(t, pushed, "v1")
+	if out := runTool(t, bin, "image", "ls", pushed); !strings.Contains(out, "v1") {
+		t.Fatalf("ocikit image ls of the pushed layout:\n%s", out)
+	}
+
+	back := filepath.Join(t.TempDir(), "back")
+	runTool(t, skopeo, "copy", "-q", "--src-tls-verify=false", "docker://"+addr+"/serve/busybox:v1", "oci:"+back+":v1")
+	if got := lookupDigest(t, back, "v1"); got != digest {
+		t.Fatalf("pulled manifest %s, want %s", got, digest)
+	}
+	checkReadByOcikit(t, back, "v1", 1)
+
+	// A layout copied under the root is a repository at once.
+	runTool(t, bin, "image", "copy", "-q", lay+":v1", filepath.Join(root, "published", "img")+":v2")
+	out := runTool(t, skopeo, "inspect", "--tls-verify=false", "--raw", "docker://"+addr+"/published/img:v2")
+	if !strings.Contains(out, "schemaVersion") {
+		t.Fatalf("skopeo inspect of a published layout: %s", out)
+	}
+	tags := runTool(t, skopeo, "list-tags", "--tls-verify=false", "docker://"+addr+"/published/img")
+	if !strings.Contains(tags, `"v2"`) {
+		t.Fatalf("skopeo list-tags: %s", tags)
+	}
+}
+
+// With --htpasswd, skopeo needs the credentials.
+func TestServeSkopeoAuth(t *testing.T) {
+	skopeo := testutil.RequireTool(t, "skopeo")
+	lay, _ := serveImage(t)
+	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw := filepath.Join(t.TempDir(), "htpasswd")
+	if err := os.WriteFile(pw, []byte("alice:"+string(hash)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	addr := startServe(t, root, "--htpasswd", pw)
+	ref := "docker://" + addr + "/auth/busybox:v1"
+	cmd := exec.Command(skopeo, "copy", "-q", "--dest-tls-verify=false", "oci:"+lay+":v1", ref)
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(strings.ToLower(string(out)), "unauthorized") {
+		t.Fatalf("push without credentials: %v\n%s", err, out)
+	}
+	runTool(t, skopeo, "copy", "-q", "--dest-tls-verify=false", "--dest-creds", "alice:s3cret", "oci:"+lay+":v1", ref)
+	runTool(t, skopeo, "inspect", "--tls-verify=false", "--creds", "alice:s3cret", ref)
+}
+
+// podman pulls from ocikit's registry and runs the image.
+func TestServePodman(t *testing.T) {
+	testutil.RequireRoot(t)
+	podman := testutil.RequireTool(t, "podman")
+	skopeo := testutil.RequireTool(t, "skopeo")
+	lay, _ := serveImage(t)
+	root := t.TempDir()
+	addr := startServe(t, root)
+	name := uniqueName("ocikit-serve-")
+	ref := addr + "/serve/" + name + ":v1"
+	runTool(t, skopeo, "copy", "-q", "--dest-tls-verify=false", "oci:"+lay+":v1", "docker://"+ref)
+
+	store, err := os.MkdirTemp("", "ocikit-serve-") // podman refuses a runroot over 50 characters
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(store) })
+	base := []string{"--storage-driver", "vfs", "--root", filepath.Join(store, "root"), "--runroot", filepath.Join(store, "run"),
+		"--cgroup-manager", "cgroupfs", "--events-backend", "file"}
+	runTool(t, podman, append(base, "pull", "-q", "--tls-verify=false", ref)...)
+	t.Cleanup(func() { exec.Command(podman, append(base, "rmi", "-f", ref)...).Run() })
+	// runc: podman's default crun 1.8 refuses a hybrid cgroup host.
+	runc := testutil.RequireTool(t, "runc")
+	out := runTool(t, podman, append(base, "--runtime", runc, "run", "--rm", "--network", "none",
+		"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", ref, "echo", "pulled-from-ocikit")...)
+	if strings.TrimSpace(out) != "pulled-from-ocikit" {
+		t.Fatalf("podman run printed %q", out)
+	}
+}
+
+// containerd pulls from ocikit's registry over plain HTTP.
+func TestServeContainerd(t *testing.T) {
+	testutil.RequireRoot(t)
+	skopeo := testutil.RequireTool(t, "skopeo")
+	lay, digest := serveImage(t)
+	root := t.TempDir()
+	addr := startServe(t, root)
+	ref := addr + "/serve/ctr:v1"
+	runTool(t, skopeo, "copy", "-q", "--dest-tls-verify=false", "oci:"+lay+":v1", "docker://"+ref)
+
+	c := startContainerd(t, t.TempDir())
+	c.ns = "ocikit-serve-test"
+	c.mustRun("images", "pull", "--plain-http", "--snapshotter", c.snap, ref)
+	out := c.mustRun("images", "ls")
+	if line := lineWith(out, ref); !strings.Contains(line, digest) {
+		t.Fatalf("ctr images ls: want %s with %s:\n%s", ref, digest, out)
+	}
+}
