@@ -150,6 +150,15 @@ func TestServeSkopeo(t *testing.T) {
 	}
 	checkReadByOcikit(t, back, "v1", 1)
 
+	// Docker's schema 2 (skopeo converts the manifest): stored and served
+	// under Docker's media types.
+	runTool(t, skopeo, "copy", "-q", "--dest-tls-verify=false", "--format", "v2s2", "oci:"+lay+":v1", "docker://"+addr+"/serve/busybox:docker")
+	raw := runTool(t, skopeo, "inspect", "--tls-verify=false", "--raw", "docker://"+addr+"/serve/busybox:docker")
+	if !strings.Contains(raw, "application/vnd.docker.distribution.manifest.v2+json") {
+		t.Fatalf("v2s2 manifest served as %s", raw)
+	}
+	checkReadByOcikit(t, pushed, "docker", 1)
+
 	// A layout copied under the root is a repository at once.
 	runTool(t, bin, "image", "copy", "-q", lay+":v1", filepath.Join(root, "published", "img")+":v2")
 	out := runTool(t, skopeo, "inspect", "--tls-verify=false", "--raw", "docker://"+addr+"/published/img:v2")
