@@ -16,7 +16,7 @@ RUNS=${RUNS:-3}
 CLIENTS=${CLIENTS:-20}
 GO=${GO:-go}
 SRC=${BENCH_SRC:-$($GO env GOROOT)}
-for tool in skopeo docker-registry curl python3; do
+for tool in skopeo docker-registry curl; do
 	command -v $tool >/dev/null || { echo "$tool not installed (make deps)"; exit 1; }
 done
 WORKDIR=${BENCH_WORKDIR:-/var/tmp}
@@ -45,7 +45,14 @@ rm -rf "$work/rest"
 "$work/mklayout" "$work/layout" bench "$work"/l{1,2,3}.tar.gz
 size=$(du -cb "$work"/l{1,2,3}.tar.gz | awk 'END { printf "%.0f MB", $1 / 1e6 }')
 
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# freeport: a loopback port nothing listens on (a connect is refused).
+freeport() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 40000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+	done
+}
 waitup() { for _ in $(seq 100); do curl -fs "http://$1/v2/" >/dev/null && return 0; sleep 0.1; done; echo "registry at $1 did not start" >&2; exit 1; }
 
 # ocikit serves a copy of the layout as repository bench/img.
