@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	digest "github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -327,5 +328,46 @@ func TestOpenBlobFile(t *testing.T) {
 	must(t, os.Mkdir(filepath.Join(l.Dir(), "blobs", "sha256", dd.Encoded()), 0o755))
 	if _, err := l.OpenBlobFile(ctx, dd); !errors.Is(err, ErrInvalidLayout) {
 		t.Errorf("OpenBlobFile(directory) = %v, want ErrInvalidLayout", err)
+	}
+}
+
+// LinkBlob shares the file between layouts; deleting it from one leaves
+// the other's, and the mtime is refreshed for GC's grace period.
+func TestLinkBlob(t *testing.T) {
+	ctx := context.Background()
+	src, dst := newLayout(t), newLayout(t)
+	content := strings.Repeat("shared ", 100)
+	d, err := src.PutBlob(ctx, strings.NewReader(content), v1.Descriptor{Digest: digest.SHA512.FromString(content)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-48 * time.Hour)
+	must(t, os.Chtimes(src.blobPath(d.Digest), old, old))
+	n, err := dst.LinkBlob(ctx, src, d.Digest)
+	if err != nil || n != int64(len(content)) {
+		t.Fatalf("LinkBlob = %d, %v", n, err)
+	}
+	a, _ := os.Stat(src.blobPath(d.Digest))
+	b, _ := os.Stat(dst.blobPath(d.Digest))
+	if !os.SameFile(a, b) {
+		t.Error("not a hard link (both layouts are on one file system)")
+	}
+	if time.Since(b.ModTime()) > time.Hour {
+		t.Errorf("mtime not refreshed: %v", b.ModTime())
+	}
+	// Again: nothing to do.
+	if _, err := dst.LinkBlob(ctx, src, d.Digest); err != nil {
+		t.Fatal(err)
+	}
+	must(t, src.DeleteBlob(ctx, d.Digest))
+	data, err := dst.ReadBlob(ctx, d)
+	if err != nil || string(data) != content {
+		t.Fatalf("blob after the source's delete: %v", err)
+	}
+	if _, err := dst.LinkBlob(ctx, src, digest.FromString("absent")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("LinkBlob of a missing blob: %v", err)
+	}
+	if _, err := dst.LinkBlob(ctx, src, "sha256:../../x"); !errors.Is(err, ErrInvalidDigest) {
+		t.Errorf("LinkBlob of a bad digest: %v", err)
 	}
 }

@@ -630,6 +630,12 @@ func TestMount(t *testing.T) {
 		t.Errorf("Location %q", r.header.Get("Location"))
 	}
 	tr.expect(req{method: "GET", path: "/v2/dst/blobs/" + string(d)}, 200, "")
+	// One file system: the layouts share the file (a hard link, no copy).
+	a, _ := os.Stat(filepath.Join(tr.root, "src", "blobs", "sha256", d.Encoded()))
+	b, _ := os.Stat(filepath.Join(tr.root, "dst", "blobs", "sha256", d.Encoded()))
+	if a == nil || b == nil || !os.SameFile(a, b) {
+		t.Error("mount copied the blob instead of linking it")
+	}
 	// Without from=: found anywhere under the root.
 	tr.expect(req{method: "POST", path: "/v2/third/blobs/uploads/?mount=" + string(d)}, 201, "")
 	// Not there: a session starts instead.

@@ -472,8 +472,8 @@ func (s *Server) finishUpload(w http.ResponseWriter, r *http.Request, name strin
 }
 
 // mount makes blob d of another repository (from, or any repository when
-// from is empty) part of l, reporting whether it could. The copy is
-// verified (PutBlob), so a corrupt source blob is not spread.
+// from is empty) part of l, reporting whether it could: a hard link where
+// the layouts share a file system (layout.LinkBlob), else a verified copy.
 func (s *Server) mount(ctx context.Context, l *layout.Layout, name string, d digest.Digest, from string) bool {
 	if _, err := l.StatBlob(ctx, d); err == nil {
 		return true
@@ -493,18 +493,10 @@ func (s *Server) mount(ctx context.Context, l *layout.Layout, name string, d dig
 			return false
 		}
 	}
-	size, err := src.StatBlob(ctx, d)
-	if err != nil {
-		return false
-	}
-	rc, err := src.OpenBlob(ctx, v1.Descriptor{Digest: d, Size: size})
-	if err != nil {
-		return false
-	}
-	defer rc.Close()
-	_, err = l.PutBlob(ctx, rc, v1.Descriptor{Digest: d, Size: size})
-	if err != nil {
-		s.log.Warn("registry: mount failed", "blob", d, "from", from, "err", err)
+	if _, err := l.LinkBlob(ctx, src, d); err != nil {
+		if !errors.Is(err, layout.ErrNotFound) {
+			s.log.Warn("registry: mount failed", "blob", d, "from", from, "err", err)
+		}
 		return false
 	}
 	return true
