@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/ocikit/ocikit/layout"
 	dspec "github.com/opencontainers/distribution-spec/specs-go/v1"
-	digest "github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -79,7 +77,9 @@ func (s *Server) tagsList(w http.ResponseWriter, r *http.Request, name string) {
 }
 
 // referrers serves GET /v2/<name>/referrers/<digest>[?artifactType=]: an
-// image index of the manifests in the repository whose subject is digest.
+// image index of the manifests in the repository whose subject is digest
+// (layout.Referrers: every index.json entry, which every manifest pushed
+// is, and referrers-tag-schema indexes).
 func (s *Server) referrers(w http.ResponseWriter, r *http.Request, name, ref string) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		methodNotAllowed(w, r)
@@ -105,7 +105,7 @@ func (s *Server) referrers(w http.ResponseWriter, r *http.Request, name, ref str
 			writeError(w, r, e)
 			return
 		}
-		list, err := referrersOf(ctx, l, d)
+		list, err := l.Referrers(ctx, d)
 		if err != nil {
 			writeError(w, r, s.internal(err))
 			return
@@ -123,63 +123,4 @@ func (s *Server) referrers(w http.ResponseWriter, r *http.Request, name, ref str
 		w.Header().Set("OCI-Filters-Applied", "artifactType")
 	}
 	writeJSON(w, r, v1.MediaTypeImageIndex, out)
-}
-
-// referrersOf lists the manifests and indexes of l whose subject is d:
-// those index.json lists, and those of an index tagged with the referrers
-// tag schema (<alg>-<encoded>, spec "Enabling the Referrers API": such
-// preexisting referrers MUST be included). Each descriptor carries the
-// artifactType (the manifest's, else its config's media type; an index's
-// only if set) and the annotations of the referrer.
-func referrersOf(ctx context.Context, l *layout.Layout, d digest.Digest) ([]v1.Descriptor, error) {
-	idx, err := l.Index(ctx)
-	if err != nil {
-		return nil, err
-	}
-	candidates := append([]v1.Descriptor(nil), idx.Manifests...)
-	schemaTag := string(d.Algorithm()) + "-" + d.Encoded()
-	if len(schemaTag) > 128 {
-		schemaTag = schemaTag[:128]
-	}
-	for _, m := range idx.Manifests {
-		if m.Annotations[v1.AnnotationRefName] != schemaTag || !layout.IsIndex(m.MediaType) || m.Size > maxManifestSize {
-			continue
-		}
-		data, err := l.ReadBlob(ctx, m)
-		if err != nil {
-			continue
-		}
-		if fallback, err := layout.ParseIndex(data); err == nil {
-			candidates = append(candidates, fallback.Manifests...)
-		}
-	}
-	seen := map[digest.Digest]bool{}
-	out := []v1.Descriptor{}
-	for _, c := range candidates {
-		if seen[c.Digest] || c.Size > maxManifestSize || !(layout.IsManifest(c.MediaType) || layout.IsIndex(c.MediaType)) {
-			continue
-		}
-		seen[c.Digest] = true
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		data, err := l.ReadBlob(ctx, v1.Descriptor{MediaType: c.MediaType, Digest: c.Digest, Size: c.Size})
-		if err != nil {
-			continue // a missing or broken entry refers to nothing
-		}
-		var p probe
-		if json.Unmarshal(data, &p) != nil || p.Subject == nil || p.Subject.Digest != d {
-			continue
-		}
-		mt := c.MediaType
-		if p.MediaType != "" {
-			mt = p.MediaType
-		}
-		ref := v1.Descriptor{MediaType: mt, Digest: c.Digest, Size: c.Size, ArtifactType: p.ArtifactType, Annotations: p.Annotations}
-		if ref.ArtifactType == "" && layout.IsManifest(mt) && p.Config != nil {
-			ref.ArtifactType = p.Config.MediaType
-		}
-		out = append(out, ref)
-	}
-	return out, nil
 }
