@@ -121,3 +121,4 @@ o=$(median ocikit) d=$(median docker-registry)
 printf '%-34s %10s %16s %8s\n' "" ocikit docker-registry ratio
 awk -v n="$CLIENTS" -v o="$o" -v d="$d" 'BEGIN { printf "%-34s %9.2fs %15.2fs %7.2fx\n", n " concurrent skopeo pulls (total)", o, d, o / d }'
 awk -v r="$RUNS" -v o="$ocpu" -v d="$dcpu" 'BEGIN { printf "%-34s %9.2fs %15.2fs %7.2fx\n", "registry CPU time (" r " runs)", o, d, o / d }'
+echo "runs (s): ocikit $(sort -n "$work/times-ocikit" | xargs printf '%.2f ' ); docker-registry $(sort -n "$work/times-docker-registry" | xargs printf '%.2f ')"
