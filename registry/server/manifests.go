@@ -281,7 +281,7 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, name, ref s
 		writeError(w, r, tooLarge)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxManifestSize+1))
+	body, err := io.ReadAll(io.LimitReader(s.body(w, r), maxManifestSize+1))
 	if err != nil {
 		writeError(w, r, newError(http.StatusBadRequest, codeManifestInvalid, "reading the manifest: "+err.Error()))
 		return

@@ -115,3 +115,27 @@ func TestServeTLSAndShutdown(t *testing.T) {
 		t.Error("still serving after shutdown")
 	}
 }
+
+// A body that stalls is cut off after the body timeout; what arrived
+// stays in the session, which goes on.
+func TestStalledBody(t *testing.T) {
+	tr := newRegistry(t, WithBodyTimeout(200*time.Millisecond))
+	loc := tr.startUpload("slow")
+	pr, pw := io.Pipe()
+	preq, _ := http.NewRequest("PATCH", tr.http.URL+loc, pr)
+	done := make(chan error, 1)
+	go func() {
+		res, err := http.DefaultClient.Do(preq)
+		if err == nil {
+			res.Body.Close()
+		}
+		done <- err
+	}()
+	pw.Write([]byte("first part"))
+	<-done // the server gave up on the stalled body
+	pw.Close()
+	r := tr.expect(req{method: "GET", path: loc}, 204, "")
+	if r.header.Get("Range") != "0-9" {
+		t.Errorf("Range after a stalled body: %q, want 0-9", r.header.Get("Range"))
+	}
+}

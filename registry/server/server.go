@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -22,6 +23,8 @@ import (
 type Server struct {
 	root     string
 	readOnly bool
+	// bodyIdle bounds how long a request body may stall.
+	bodyIdle time.Duration
 	auth     *htpasswd
 	log      *slog.Logger
 	uploads  *uploads
@@ -37,6 +40,7 @@ type options struct {
 	htpasswd      string
 	log           *slog.Logger
 	uploadTimeout time.Duration
+	bodyIdle      time.Duration
 }
 
 // WithReadOnly refuses every request that would change the root (push,
@@ -59,6 +63,13 @@ func WithUploadTimeout(d time.Duration) Option {
 	return func(o *options) error { o.uploadTimeout = d; return nil }
 }
 
+// WithBodyTimeout sets how long an upload's body may send nothing before
+// the request is ended (default 2m), so a stalled or slow-loris client
+// does not hold a connection and its session forever.
+func WithBodyTimeout(d time.Duration) Option {
+	return func(o *options) error { o.bodyIdle = d; return nil }
+}
+
 // uploadsDir is where upload sessions keep their temporary files, inside
 // the root but outside every repository: no repository name can start
 // with '.'.
@@ -68,7 +79,7 @@ const uploadsDir = ".uploads"
 // Temporary files of upload sessions that a previous server left (after a
 // crash) are removed.
 func New(ctx context.Context, root string, opts ...Option) (*Server, error) {
-	o := options{uploadTimeout: time.Hour}
+	o := options{uploadTimeout: time.Hour, bodyIdle: 2 * time.Minute}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err
@@ -87,7 +98,7 @@ func New(ctx context.Context, root string, opts ...Option) (*Server, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("registry root %s: not a directory", root)
 	}
-	s := &Server{root: root, readOnly: o.readOnly, log: o.log}
+	s := &Server{root: root, readOnly: o.readOnly, log: o.log, bodyIdle: o.bodyIdle}
 	if o.htpasswd != "" {
 		if s.auth, err = loadHtpasswd(o.htpasswd); err != nil {
 			return nil, err
@@ -277,6 +288,24 @@ func (s *Server) ping(w http.ResponseWriter, r *http.Request) {
 
 func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	writeError(w, r, newError(http.StatusMethodNotAllowed, codeUnsupported, "method "+r.Method+" not allowed here"))
+}
+
+// body is r's body, each read of which must make progress within the
+// server's body timeout (the connection's read deadline moves on with
+// every read).
+func (s *Server) body(w http.ResponseWriter, r *http.Request) io.Reader {
+	return &idleReader{r: r.Body, rc: http.NewResponseController(w), idle: s.bodyIdle}
+}
+
+type idleReader struct {
+	r    io.Reader
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (i *idleReader) Read(p []byte) (int, error) {
+	_ = i.rc.SetReadDeadline(time.Now().Add(i.idle)) // unsupported (HTTP/2 test recorders): no bound
+	return i.r.Read(p)
 }
 
 // clip shortens client-sized strings quoted in messages.

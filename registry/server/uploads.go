@@ -252,7 +252,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, name, id string)
 	case http.MethodGet:
 		s.uploadStatus(w, name, sess, http.StatusNoContent)
 	case http.MethodPatch:
-		if e := s.receive(r, sess); e != nil {
+		if e := s.receive(w, r, sess); e != nil {
 			s.uploadError(w, r, name, sess, e)
 			return
 		}
@@ -319,10 +319,11 @@ func parseContentRange(v string) (start, end int64, ok bool) {
 // the chunk is dropped). Without it the body is streamed; if the stream
 // breaks, what arrived is kept, so the client can resume from the offset
 // GET reports.
-func (s *Server) receive(r *http.Request, sess *session) *apiError {
+func (s *Server) receive(w http.ResponseWriter, r *http.Request, sess *session) *apiError {
+	body := s.body(w, r)
 	cr := r.Header.Get("Content-Range")
 	if cr == "" {
-		if err := sess.write(r.Body, -1); err != nil {
+		if err := sess.write(body, -1); err != nil {
 			return newError(http.StatusBadRequest, codeBlobUploadInvalid, "reading the upload body: "+err.Error())
 		}
 		return nil
@@ -340,7 +341,7 @@ func (s *Server) receive(r *http.Request, sess *session) *apiError {
 		return newError(http.StatusBadRequest, codeBlobUploadInvalid,
 			fmt.Sprintf("Content-Length %d does not match Content-Range %d-%d", r.ContentLength, start, end))
 	}
-	err := sess.write(r.Body, length)
+	err := sess.write(body, length)
 	if err == nil && sess.size != end+1 {
 		err = fmt.Errorf("body of %d bytes, Content-Range says %d", sess.size-start, length)
 	}
@@ -381,7 +382,7 @@ func (s *Server) startUpload(w http.ResponseWriter, r *http.Request, name string
 			writeError(w, r, e)
 			return
 		}
-		if e := s.putBlob(ctx, l, r.Body, d, r.ContentLength); e != nil {
+		if e := s.putBlob(ctx, l, s.body(w, r), d, r.ContentLength); e != nil {
 			writeError(w, r, e)
 			return
 		}
@@ -446,7 +447,7 @@ func (s *Server) finishUpload(w http.ResponseWriter, r *http.Request, name strin
 		return
 	}
 	if r.ContentLength != 0 || r.Header.Get("Content-Range") != "" {
-		if e := s.receive(r, sess); e != nil {
+		if e := s.receive(w, r, sess); e != nil {
 			s.uploadError(w, r, name, sess, e)
 			return
 		}
