@@ -324,7 +324,7 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, sess *session) 
 	cr := r.Header.Get("Content-Range")
 	if cr == "" {
 		if err := sess.write(body, -1); err != nil {
-			return newError(http.StatusBadRequest, codeBlobUploadInvalid, "reading the upload body: "+err.Error())
+			return s.bodyError("reading the upload body", err)
 		}
 		return nil
 	}
@@ -349,9 +349,20 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, sess *session) 
 		if rerr := sess.rollback(start); rerr != nil {
 			return s.internal(rerr)
 		}
-		return newError(http.StatusBadRequest, codeBlobUploadInvalid, "chunk dropped: "+err.Error())
+		return s.bodyError("chunk dropped", err)
 	}
 	return nil
+}
+
+// bodyError reports a failed upload body: the client's fault (400), or,
+// when writing the session's file failed (disk full), the server's (500,
+// logged, the file's name not shown).
+func (s *Server) bodyError(what string, err error) *apiError {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return s.internal(err)
+	}
+	return newError(http.StatusBadRequest, codeBlobUploadInvalid, what+": "+err.Error())
 }
 
 // startUpload serves POST /v2/<name>/blobs/uploads/: a cross-repository
