@@ -39,6 +39,9 @@ server after the requests in flight (at most 10 s).`,
 			if htpasswd != "" {
 				opts = append(opts, server.WithHtpasswd(htpasswd))
 			}
+			if cert != "" {
+				opts = append(opts, server.WithTLS(cert, key))
+			}
 			srv, err := server.New(ctx, args[0], opts...)
 			if err != nil {
 				return err
@@ -49,11 +52,11 @@ server after the requests in flight (at most 10 s).`,
 				return fmt.Errorf("serve: %w", err)
 			}
 			scheme := "http"
-			if cert != "" {
+			if srv.TLS() {
 				scheme = "https"
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "serving %s on %s://%s\n", args[0], scheme, ln.Addr())
-			return srv.Serve(ctx, ln, cert, key)
+			return srv.Serve(ctx, ln)
 		},
 	}
 	f := cmd.Flags()

@@ -12,11 +12,14 @@ import (
 // context ends.
 const shutdownGrace = 10 * time.Second
 
+// TLS reports whether Serve speaks HTTPS.
+func (s *Server) TLS() bool { return s.tls != nil }
+
 // Serve answers requests on ln until ctx ends (the command cancels it on
 // SIGINT and SIGTERM), then stops accepting, lets requests in flight
-// finish for up to 10 s and ends the upload sessions. With certFile and
-// keyFile it speaks HTTPS. A clean shutdown returns nil.
-func (s *Server) Serve(ctx context.Context, ln net.Listener, certFile, keyFile string) error {
+// finish for up to 10 s and ends the upload sessions. With WithTLS it
+// speaks HTTPS. A clean shutdown returns nil.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
 		Handler: s,
 		// Headers must arrive promptly (a slow-loris client cannot hold
@@ -24,11 +27,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, certFile, keyFile s
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		TLSConfig:         s.tls,
 	}
 	errc := make(chan error, 1)
 	go func() {
-		if certFile != "" {
-			errc <- hs.ServeTLS(ln, certFile, keyFile)
+		if s.tls != nil {
+			errc <- hs.ServeTLS(ln, "", "")
 		} else {
 			errc <- hs.Serve(ln)
 		}

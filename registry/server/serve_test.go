@@ -59,7 +59,7 @@ func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 func TestServeTLSAndShutdown(t *testing.T) {
 	certFile, keyFile, pool := selfSigned(t)
 	root := t.TempDir()
-	s, err := New(context.Background(), root)
+	s, err := New(context.Background(), root, WithTLS(certFile, keyFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestServeTLSAndShutdown(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln, certFile, keyFile) }()
+	go func() { done <- s.Serve(ctx, ln) }()
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	base := "https://" + ln.Addr().String()
 	res, err := client.Post(base+"/v2/t/blobs/uploads/", "", nil)
@@ -113,6 +113,11 @@ func TestServeTLSAndShutdown(t *testing.T) {
 	}
 	if _, err := client.Get(base + "/v2/"); err == nil {
 		t.Error("still serving after shutdown")
+	}
+	// A key that does not match the certificate fails New, not Serve.
+	_, otherKey, _ := selfSigned(t)
+	if _, err := New(context.Background(), t.TempDir(), WithTLS(certFile, otherKey)); err == nil {
+		t.Error("New accepted a certificate with another key")
 	}
 }
 

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,7 @@ type Server struct {
 	// bodyIdle bounds how long a request body may stall.
 	bodyIdle time.Duration
 	auth     *htpasswd
+	tls      *tls.Config
 	log      *slog.Logger
 	uploads  *uploads
 	// createMu serializes the creation of repositories (layout.Init).
@@ -38,6 +40,8 @@ type Option func(*options) error
 type options struct {
 	readOnly      bool
 	htpasswd      string
+	certFile      string
+	keyFile       string
 	log           *slog.Logger
 	uploadTimeout time.Duration
 	bodyIdle      time.Duration
@@ -52,6 +56,12 @@ func WithReadOnly() Option { return func(o *options) error { o.readOnly = true; 
 // format of Apache's htpasswd -B and of docker-registry's htpasswd auth).
 func WithHtpasswd(path string) Option {
 	return func(o *options) error { o.htpasswd = path; return nil }
+}
+
+// WithTLS makes Serve speak HTTPS with the certificate and key in these
+// PEM files (loaded by New).
+func WithTLS(certFile, keyFile string) Option {
+	return func(o *options) error { o.certFile, o.keyFile = certFile, keyFile; return nil }
 }
 
 // WithLogger sets where the server logs internal errors (default: discard).
@@ -88,6 +98,20 @@ func New(ctx context.Context, root string, opts ...Option) (*Server, error) {
 	if o.log == nil {
 		o.log = slog.New(slog.DiscardHandler)
 	}
+	s := &Server{root: root, readOnly: o.readOnly, log: o.log, bodyIdle: o.bodyIdle}
+	var err error
+	if o.htpasswd != "" {
+		if s.auth, err = loadHtpasswd(o.htpasswd); err != nil {
+			return nil, err
+		}
+	}
+	if o.certFile != "" || o.keyFile != "" {
+		cert, err := tls.LoadX509KeyPair(o.certFile, o.keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls certificate: %w", err)
+		}
+		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, fmt.Errorf("registry root: %w", err)
 	}
@@ -97,12 +121,6 @@ func New(ctx context.Context, root string, opts ...Option) (*Server, error) {
 	}
 	if !st.IsDir() {
 		return nil, fmt.Errorf("registry root %s: not a directory", root)
-	}
-	s := &Server{root: root, readOnly: o.readOnly, log: o.log, bodyIdle: o.bodyIdle}
-	if o.htpasswd != "" {
-		if s.auth, err = loadHtpasswd(o.htpasswd); err != nil {
-			return nil, err
-		}
 	}
 	if !o.readOnly {
 		if s.uploads, err = newUploads(ctx, filepath.Join(root, uploadsDir), o.uploadTimeout); err != nil {

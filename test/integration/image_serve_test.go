@@ -5,9 +5,16 @@ package integration
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
+	"encoding/pem"
 	"io"
+	"math/big"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,7 +56,10 @@ func startServe(t *testing.T, root string, args ...string) string {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if _, a, ok := strings.Cut(sc.Text(), " on http://"); ok {
+			line := sc.Text()
+			if _, a, ok := strings.Cut(line, " on http://"); ok {
+				addrc <- a
+			} else if _, a, ok := strings.Cut(line, " on https://"); ok {
 				addrc <- a
 			}
 		}
@@ -171,7 +181,41 @@ func TestServeSkopeo(t *testing.T) {
 	}
 }
 
-// With --htpasswd, skopeo needs the credentials.
+// selfSignedPEM writes a certificate for 127.0.0.1 and its key.
+func selfSignedPEM(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "ocikit test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+// Over HTTPS with --htpasswd, skopeo needs the credentials.
 func TestServeSkopeoAuth(t *testing.T) {
 	skopeo := testutil.RequireTool(t, "skopeo")
 	lay, _ := serveImage(t)
@@ -184,7 +228,8 @@ func TestServeSkopeoAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := t.TempDir()
-	addr := startServe(t, root, "--htpasswd", pw)
+	cert, key := selfSignedPEM(t)
+	addr := startServe(t, root, "--htpasswd", pw, "--tls-cert", cert, "--tls-key", key)
 	ref := "docker://" + addr + "/auth/busybox:v1"
 	cmd := exec.Command(skopeo, "copy", "-q", "--dest-tls-verify=false", "oci:"+lay+":v1", ref)
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(strings.ToLower(string(out)), "unauthorized") {
