@@ -4,6 +4,7 @@ package integration
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -15,6 +16,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +27,7 @@ import (
 
 	"github.com/ocikit/ocikit/internal/testutil"
 	"github.com/ocikit/ocikit/layout"
+	digest "github.com/opencontainers/go-digest"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -32,10 +35,25 @@ import (
 // it, podman and containerd pull from it, and what was pushed is an
 // ordinary layout.
 
-// startServe runs `ocikit image serve` on a free loopback port and returns
-// its address; at the end of the test it is stopped with SIGTERM, which
-// must end it cleanly (graceful shutdown, exit status 0).
-func startServe(t *testing.T, root string, args ...string) string {
+// served is a running `ocikit image serve`.
+type served struct {
+	addr   string
+	cmd    *exec.Cmd
+	exited chan error
+	killed bool
+}
+
+// kill ends the server with SIGKILL, as a crash would.
+func (s *served) kill() {
+	s.killed = true
+	s.cmd.Process.Kill()
+	<-s.exited
+}
+
+// startServe runs `ocikit image serve` on a free loopback port; at the end
+// of the test it is stopped with SIGTERM, which must end it cleanly
+// (graceful shutdown, exit status 0), unless the test killed it.
+func startServe(t *testing.T, root string, args ...string) *served {
 	t.Helper()
 	bin := testutil.Binary(t)
 	cmd := exec.Command(bin, append(append([]string{"image", "serve", "--addr", "127.0.0.1:0"}, args...), root)...)
@@ -52,6 +70,7 @@ func startServe(t *testing.T, root string, args ...string) string {
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
+	srv := &served{cmd: cmd, exited: exited}
 	addrc := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -67,6 +86,10 @@ func startServe(t *testing.T, root string, args ...string) string {
 		exited <- cmd.Wait()
 	}()
 	t.Cleanup(func() {
+		if srv.killed {
+			logf.Close()
+			return
+		}
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case err := <-exited:
@@ -84,14 +107,14 @@ func startServe(t *testing.T, root string, args ...string) string {
 		}
 	})
 	select {
-	case a := <-addrc:
-		return a
+	case srv.addr = <-addrc:
+		return srv
 	case err := <-exited:
 		t.Fatalf("ocikit image serve exited at start: %v", err)
 	case <-time.After(30 * time.Second):
 		t.Fatal("ocikit image serve did not print its address")
 	}
-	return ""
+	return nil
 }
 
 // serveImage builds the busybox image ocikit makes for the containerd
@@ -141,7 +164,7 @@ func TestServeSkopeo(t *testing.T) {
 	bin := testutil.Binary(t)
 	lay, digest := serveImage(t)
 	root := t.TempDir()
-	addr := startServe(t, root)
+	addr := startServe(t, root).addr
 
 	runTool(t, skopeo, "copy", "-q", "--dest-tls-verify=false", "oci:"+lay+":v1", "docker://"+addr+"/serve/busybox:v1")
 	pushed := filepath.Join(root, "serve", "busybox")
@@ -229,7 +252,7 @@ func TestServeSkopeoAuth(t *testing.T) {
 	}
 	root := t.TempDir()
 	cert, key := selfSignedPEM(t)
-	addr := startServe(t, root, "--htpasswd", pw, "--tls-cert", cert, "--tls-key", key)
+	addr := startServe(t, root, "--htpasswd", pw, "--tls-cert", cert, "--tls-key", key).addr
 	ref := "docker://" + addr + "/auth/busybox:v1"
 	cmd := exec.Command(skopeo, "copy", "-q", "--dest-tls-verify=false", "oci:"+lay+":v1", ref)
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(strings.ToLower(string(out)), "unauthorized") {
@@ -246,7 +269,7 @@ func TestServePodman(t *testing.T) {
 	skopeo := testutil.RequireTool(t, "skopeo")
 	lay, _ := serveImage(t)
 	root := t.TempDir()
-	addr := startServe(t, root)
+	addr := startServe(t, root).addr
 	name := uniqueName("ocikit-serve-")
 	ref := addr + "/serve/" + name + ":v1"
 	runTool(t, skopeo, "copy", "-q", "--dest-tls-verify=false", "oci:"+lay+":v1", "docker://"+ref)
@@ -275,7 +298,7 @@ func TestServeContainerd(t *testing.T) {
 	skopeo := testutil.RequireTool(t, "skopeo")
 	lay, digest := serveImage(t)
 	root := t.TempDir()
-	addr := startServe(t, root)
+	addr := startServe(t, root).addr
 	ref := addr + "/serve/ctr:v1"
 	runTool(t, skopeo, "copy", "-q", "--dest-tls-verify=false", "oci:"+lay+":v1", "docker://"+ref)
 
@@ -285,5 +308,71 @@ func TestServeContainerd(t *testing.T) {
 	out := c.mustRun("images", "ls")
 	if line := lineWith(out, ref); !strings.Contains(line, digest) {
 		t.Fatalf("ctr images ls: want %s with %s:\n%s", ref, digest, out)
+	}
+}
+
+// A server killed in the middle of an upload leaves no blob and no tag;
+// the next start removes the upload's temporary file, and the upload
+// starts over.
+func TestServeCrashDuringUpload(t *testing.T) {
+	root := t.TempDir()
+	srv := startServe(t, root)
+	base := "http://" + srv.addr
+	res, err := http.Post(base+"/v2/crash/blobs/uploads/", "", nil)
+	if err != nil || res.StatusCode != 202 {
+		t.Fatalf("POST: %v %v", res, err)
+	}
+	res.Body.Close()
+	loc := res.Header.Get("Location")
+	content := bytes.Repeat([]byte("half an upload "), 100000)
+	pr, pw := io.Pipe()
+	go func() {
+		req, _ := http.NewRequest("PATCH", base+loc, pr)
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+		}
+	}()
+	pw.Write(content[:len(content)/2])
+	// Wait until the bytes are in the upload's file, then crash.
+	uploads := filepath.Join(root, ".uploads")
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		ents, _ := os.ReadDir(uploads)
+		if len(ents) == 1 {
+			if fi, err := ents[0].Info(); err == nil && fi.Size() > 0 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("upload bytes never reached the server's file")
+		}
+	}
+	srv.kill()
+	pw.CloseWithError(io.ErrClosedPipe)
+
+	blobs, _ := filepath.Glob(filepath.Join(root, "crash", "blobs", "*", "*"))
+	if len(blobs) != 0 {
+		t.Fatalf("blobs visible after the crash: %v", blobs)
+	}
+	srv = startServe(t, root)
+	if ents, _ := os.ReadDir(uploads); len(ents) != 0 {
+		t.Errorf("upload files after restart: %d", len(ents))
+	}
+	res, err = http.Get("http://" + srv.addr + loc)
+	if err != nil || res.StatusCode != 404 {
+		t.Errorf("the dead upload after restart: %v %v, want 404", res, err)
+	}
+	res.Body.Close()
+	d := digest.FromBytes(content)
+	res, err = http.Post("http://"+srv.addr+"/v2/crash/blobs/uploads/?digest="+string(d), "application/octet-stream", bytes.NewReader(content))
+	if err != nil || res.StatusCode != 201 {
+		t.Fatalf("upload after restart: %v %v", res, err)
+	}
+	res.Body.Close()
+	l, err := layout.Open(context.Background(), filepath.Join(root, "crash"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size, err := l.StatBlob(context.Background(), d); err != nil || size != int64(len(content)) {
+		t.Fatalf("blob after the new upload: %d, %v", size, err)
 	}
 }
