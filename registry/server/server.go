@@ -68,16 +68,28 @@ func WithTLS(certFile, keyFile string) Option {
 func WithLogger(l *slog.Logger) Option { return func(o *options) error { o.log = l; return nil } }
 
 // WithUploadTimeout sets how long an upload session may stay idle before
-// it is dropped with its temporary file (default 1h).
+// it is dropped with its temporary file (default 1h; must be positive).
 func WithUploadTimeout(d time.Duration) Option {
-	return func(o *options) error { o.uploadTimeout = d; return nil }
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("upload timeout %v: must be positive", d)
+		}
+		o.uploadTimeout = d
+		return nil
+	}
 }
 
 // WithBodyTimeout sets how long an upload's body may send nothing before
-// the request is ended (default 2m), so a stalled or slow-loris client
-// does not hold a connection and its session forever.
+// the request is ended (default 2m; must be positive), so a stalled or
+// slow-loris client does not hold a connection and its session forever.
 func WithBodyTimeout(d time.Duration) Option {
-	return func(o *options) error { o.bodyIdle = d; return nil }
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("body timeout %v: must be positive", d)
+		}
+		o.bodyIdle = d
+		return nil
+	}
 }
 
 // uploadsDir is where upload sessions keep their temporary files, inside
