@@ -292,7 +292,8 @@ func TestServePodman(t *testing.T) {
 	}
 }
 
-// containerd pulls from ocikit's registry over plain HTTP.
+// containerd pulls from ocikit's registry over plain HTTP and runs the
+// image.
 func TestServeContainerd(t *testing.T) {
 	testutil.RequireRoot(t)
 	skopeo := testutil.RequireTool(t, "skopeo")
@@ -308,6 +309,10 @@ func TestServeContainerd(t *testing.T) {
 	out := c.mustRun("images", "ls")
 	if line := lineWith(out, ref); !strings.Contains(line, digest) {
 		t.Fatalf("ctr images ls: want %s with %s:\n%s", ref, digest, out)
+	}
+	// And it runs (with ocikit as the shim's runtime).
+	if out := c.mustRun(c.runArgs("--rm", ref, "served1", "echo", "pulled-by-containerd")...); out != "pulled-by-containerd\n" {
+		t.Fatalf("ctr run printed %q", out)
 	}
 }
 
