@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	digest "github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -286,5 +287,87 @@ func TestPutBlobConcurrentSameContent(t *testing.T) {
 	entries, _ := os.ReadDir(filepath.Join(l.Dir(), "blobs"))
 	if len(entries) != 1 {
 		t.Fatalf("blobs/ holds %d entries, want only sha256/", len(entries))
+	}
+}
+
+// OpenBlobFile returns the stored file itself (seekable, for Range
+// requests), and refuses what OpenBlob refuses before reading.
+func TestOpenBlobFile(t *testing.T) {
+	ctx := context.Background()
+	l := newLayout(t)
+	d, err := l.PutBlob(ctx, strings.NewReader("0123456789"), v1.Descriptor{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := l.OpenBlobFile(ctx, d.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 3)
+	if _, err := f.ReadAt(buf, 4); err != nil || string(buf) != "456" {
+		t.Errorf("ReadAt = %q, %v", buf, err)
+	}
+	f.Close()
+	for _, tc := range []struct {
+		d    digest.Digest
+		want error
+	}{
+		{digest.FromString("missing"), ErrNotFound},
+		{"sha256:../../index.json", ErrInvalidDigest},
+		{"md5:d41d8cd98f00b204e9800998ecf8427e", ErrUnsupportedDigest},
+	} {
+		if f, err := l.OpenBlobFile(ctx, tc.d); !errors.Is(err, tc.want) {
+			if f != nil {
+				f.Close()
+			}
+			t.Errorf("OpenBlobFile(%s) = %v, want %v", tc.d, err, tc.want)
+		}
+	}
+	// A directory where a blob should be is not served.
+	dd := digest.FromString("dir")
+	must(t, os.Mkdir(filepath.Join(l.Dir(), "blobs", "sha256", dd.Encoded()), 0o755))
+	if _, err := l.OpenBlobFile(ctx, dd); !errors.Is(err, ErrInvalidLayout) {
+		t.Errorf("OpenBlobFile(directory) = %v, want ErrInvalidLayout", err)
+	}
+}
+
+// LinkBlob shares the file between layouts; deleting it from one leaves
+// the other's, and the mtime is refreshed for GC's grace period.
+func TestLinkBlob(t *testing.T) {
+	ctx := context.Background()
+	src, dst := newLayout(t), newLayout(t)
+	content := strings.Repeat("shared ", 100)
+	d, err := src.PutBlob(ctx, strings.NewReader(content), v1.Descriptor{Digest: digest.SHA512.FromString(content)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-48 * time.Hour)
+	must(t, os.Chtimes(src.blobPath(d.Digest), old, old))
+	n, err := dst.LinkBlob(ctx, src, d.Digest)
+	if err != nil || n != int64(len(content)) {
+		t.Fatalf("LinkBlob = %d, %v", n, err)
+	}
+	a, _ := os.Stat(src.blobPath(d.Digest))
+	b, _ := os.Stat(dst.blobPath(d.Digest))
+	if !os.SameFile(a, b) {
+		t.Error("not a hard link (both layouts are on one file system)")
+	}
+	if time.Since(b.ModTime()) > time.Hour {
+		t.Errorf("mtime not refreshed: %v", b.ModTime())
+	}
+	// Again: nothing to do.
+	if _, err := dst.LinkBlob(ctx, src, d.Digest); err != nil {
+		t.Fatal(err)
+	}
+	must(t, src.DeleteBlob(ctx, d.Digest))
+	data, err := dst.ReadBlob(ctx, d)
+	if err != nil || string(data) != content {
+		t.Fatalf("blob after the source's delete: %v", err)
+	}
+	if _, err := dst.LinkBlob(ctx, src, digest.FromString("absent")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("LinkBlob of a missing blob: %v", err)
+	}
+	if _, err := dst.LinkBlob(ctx, src, "sha256:../../x"); !errors.Is(err, ErrInvalidDigest) {
+		t.Errorf("LinkBlob of a bad digest: %v", err)
 	}
 }

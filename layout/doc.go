@@ -15,6 +15,9 @@
 //     descending nested indexes and choosing a platform.
 //   - GC removes exactly the blobs unreachable from index.json, plus stale
 //     temporary files, under the exclusive lock.
+//   - A blob file is never changed in place, only created whole and
+//     removed, so layouts may share one by hard link (LinkBlob, which a
+//     registry's cross-repository mount uses).
 //   - No input makes it panic; errors wrap the package's sentinels and name
 //     the file or object concerned.
 //
