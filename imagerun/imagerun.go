@@ -1,0 +1,359 @@
+package imagerun
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	digest "github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/ocikit/ocikit/bundle"
+	"github.com/ocikit/ocikit/content"
+	"github.com/ocikit/ocikit/convert"
+	"github.com/ocikit/ocikit/distribution"
+	"github.com/ocikit/ocikit/errdefs"
+	"github.com/ocikit/ocikit/internal/fsutil"
+	"github.com/ocikit/ocikit/runtime"
+	"github.com/ocikit/ocikit/runtime/rootfs"
+	"github.com/ocikit/ocikit/snapshot"
+)
+
+// ErrVolumeSource: a volume's source does not exist.
+var ErrVolumeSource = errdefs.New(errdefs.ErrNotFound, "image run: volume source does not exist")
+
+// Volume is a bind mount of a host path into the container (-v SRC:DST[:ro]).
+type Volume struct {
+	Source, Destination string
+	ReadOnly            bool
+}
+
+// Options are image run's choices beyond the image.
+type Options struct {
+	// ID names the container (default: 16 random hex digits).
+	ID string
+	// Platform chooses from an image index (default: this host's).
+	Platform *v1.Platform
+	// Bundle carries the overrides of the image's configuration
+	// (bundle.WithConvertOptions), applied exactly as image unpack does.
+	Bundle []bundle.Option
+	// Terminal gives the process a terminal (-t).
+	Terminal bool
+	// ReadOnly makes the root filesystem read-only (--read-only).
+	ReadOnly bool
+	Volumes  []Volume
+	// Tmpfs are destinations of tmpfs mounts.
+	Tmpfs []string
+	// Resources are added to the configuration's linux.resources.
+	Resources *specs.LinuxResources
+	// HostNetwork shares the host's network namespace (--net host);
+	// otherwise the container gets its own, with loopback only.
+	HostNetwork bool
+	// Detach returns once the program runs; Remove deletes the container
+	// and its directory when it exits in the foreground.
+	Detach, Remove bool
+	// CleanupHook is the command (argv; [0] is the executable) the
+	// runtime runs as a poststop hook to remove the container's directory
+	// when the container is deleted: `ocikit image run-cleanup`; the
+	// container's id is added as its last argument.
+	CleanupHook []string
+	// Progress receives progress lines (copies, snapshots); nil: none.
+	Progress io.Writer
+	// Log receives warnings and the fallback notice.
+	Log *slog.Logger
+}
+
+// Runner runs images from a store with a runtime.
+type Runner struct {
+	Store *snapshot.Store
+	// Runtime is the runtime; Root its state root (recorded for GC).
+	Runtime *runtime.Runtime
+	Root    string
+}
+
+// Run runs the image ref names (a transport reference as `image copy`
+// takes) as a new container: what the store lacks is copied in, the
+// missing snapshots are made, the container's directory gets an empty
+// root, an upper and a work directory and config.json (bundle.Config with
+// o's overrides), whose annotation rootfs.AnnotationOverlay makes the
+// runtime mount the overlay inside the container's mount namespace. It
+// returns the container's id and, in the foreground, the program's exit
+// status.
+func (r *Runner) Run(ctx context.Context, ref string, o Options) (id string, code int, err error) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	pr := progress{w: o.Progress}
+	sref, err := distribution.ParseReference(ref)
+	if err != nil {
+		return "", -1, err
+	}
+	for _, v := range o.Volumes {
+		if _, err := os.Stat(v.Source); err != nil {
+			return "", -1, fmt.Errorf("%w: %s: %w", ErrVolumeSource, v.Source, err)
+		}
+	}
+	src, closeSrc, err := distribution.OpenSource(ctx, sref)
+	if err != nil {
+		return "", -1, err
+	}
+	defer closeSrc()
+	name := sref.Name()
+	if name == "" {
+		if name, err = distribution.DefaultName(ctx, src); err != nil {
+			return "", -1, err
+		}
+	}
+	var ropts []content.ResolveOption
+	var copts []distribution.Option
+	if o.Platform != nil {
+		ropts = append(ropts, content.WithPlatform(*o.Platform))
+		copts = append(copts, distribution.WithPlatform(*o.Platform))
+	}
+	img, err := src.Resolve(ctx, name, ropts...)
+	if err != nil {
+		return "", -1, fmt.Errorf("image %s: %w", ref, err)
+	}
+	pre, err := bundle.Precheck(img, o.Bundle...)
+	if err != nil {
+		return "", -1, fmt.Errorf("image %s: %w", ref, err)
+	}
+	if len(pre.Process.Args) == 0 {
+		return "", -1, fmt.Errorf("image %s: %w: neither Entrypoint nor Cmd is set; give one after -- or with --entrypoint", ref, convert.ErrNoCommand)
+	}
+
+	unlock, err := r.Store.Lock(ctx, false)
+	if err != nil {
+		return "", -1, err
+	}
+	c, spec, err := r.prepare(ctx, src, name, img, copts, o, pr)
+	unlock()
+	if err != nil {
+		return "", -1, err
+	}
+	defer c.Release()
+	id = filepath.Base(c.Dir)
+	if err := fsutil.WriteFile(filepath.Join(c.Dir, bundle.ConfigFile), spec, 0o600); err != nil {
+		r.Store.RemoveContainer(id)
+		return "", -1, err
+	}
+	// From here the runtime owns the container; deleting it runs the
+	// cleanup hook, which removes the directory.
+	gone := func() {
+		if err := r.Store.RemoveContainer(id); err != nil && !errors.Is(err, snapshot.ErrContainerNotFound) {
+			o.Log.Warn("remove container directory", "container", id, "error", err)
+		}
+	}
+	if o.Detach {
+		if err := r.Runtime.RunDetached(ctx, id, c.Dir, runtime.CreateOptions{}); err != nil {
+			gone()
+			return "", -1, fmt.Errorf("run %s: %w", id, err)
+		}
+		return id, 0, nil
+	}
+	code, err = r.Runtime.Run(ctx, id, c.Dir, runtime.CreateOptions{Keep: !o.Remove})
+	if err != nil {
+		gone()
+		return id, -1, fmt.Errorf("run %s: %w", id, err)
+	}
+	return id, code, nil
+}
+
+// prepare puts the image and its snapshots in the store and makes the
+// container's directory; it returns the encoded config.json.
+func (r *Runner) prepare(ctx context.Context, src content.ImageSource, name string, img *content.Image, copts []distribution.Option, o Options, pr progress) (*snapshot.Container, []byte, error) {
+	s := r.Store
+	tag := snapshot.ImageTag(img.Descriptor.Digest)
+	if d, err := s.Images().Lookup(ctx, tag); err != nil || d.Digest != img.Descriptor.Digest {
+		copts = append(copts, distribution.WithProgress(pr.copied))
+		rep, err := distribution.Copy(ctx, src, name, s.Images(), tag, copts...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("copy into store: %w", err)
+		}
+		if rep.Descriptor.Digest != img.Descriptor.Digest {
+			return nil, nil, fmt.Errorf("copy into store: got %s, resolved %s: %w", rep.Descriptor.Digest, img.Descriptor.Digest, errdefs.ErrDigestMismatch)
+		}
+	}
+	lowers, _, err := s.Prepare(ctx, s.Images(), img, pr.snapshot)
+	if err != nil {
+		return nil, nil, err
+	}
+	id := o.ID
+	if id == "" {
+		id = randomID()
+	}
+	c, err := s.NewContainer(snapshot.ContainerMeta{ID: id, Root: r.Root, Image: img.Descriptor.Digest,
+		Snapshots: snapshot.ChainIDs(img.Config.RootFS.DiffIDs)})
+	if err != nil {
+		return nil, nil, err
+	}
+	data, err := r.configure(img, c, lowers, o)
+	if err != nil {
+		c.Release()
+		s.RemoveContainer(id)
+		return nil, nil, err
+	}
+	return c, data, nil
+}
+
+// configure builds the container's configuration: the image's, through the
+// merged root filesystem, with o's changes.
+func (r *Runner) configure(img *content.Image, c *snapshot.Container, lowers []string, o Options) ([]byte, error) {
+	view := c.Rootfs
+	overlay := ""
+	if len(lowers) > 0 {
+		if err := snapshot.CopyRootAttrs(lowers[len(lowers)-1], c.Upper); err != nil {
+			return nil, err
+		}
+		// The container's own overlay, mounted detached: it proves the
+		// kernel takes this stack before the runtime tries, and shows
+		// the merged /etc/passwd to the conversion.
+		m, err := snapshot.MountOverlay(lowers, c.Upper, c.Work)
+		switch {
+		case err == nil:
+			defer m.Close()
+			view = m.Path()
+			overlay = snapshot.OverlayOptions(lowers, c.Upper, c.Work)
+		case errors.Is(err, snapshot.ErrOverlay):
+			if err := r.copyFallback(lowers, c, o.Log, err); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, err
+		}
+	}
+	spec, err := bundle.Config(img, view, o.Bundle...)
+	if err != nil {
+		return nil, err
+	}
+	id := filepath.Base(c.Dir)
+	spec.Root = &specs.Root{Path: bundle.RootfsDir, Readonly: o.ReadOnly}
+	spec.Hostname = id
+	if len(id) > 12 {
+		spec.Hostname = id[:12]
+	}
+	// As podman and docker: HOSTNAME names the container, unless the
+	// image sets it.
+	if !hasEnv(spec.Process.Env, "HOSTNAME") {
+		spec.Process.Env = append(spec.Process.Env, "HOSTNAME="+spec.Hostname)
+	}
+	spec.Process.Terminal = o.Terminal
+	if o.Terminal && !hasEnv(spec.Process.Env, "TERM") {
+		spec.Process.Env = append(spec.Process.Env, "TERM=xterm")
+	}
+	for _, v := range o.Volumes {
+		src, err := filepath.Abs(v.Source)
+		if err != nil {
+			return nil, err
+		}
+		opts := []string{"rbind"}
+		if v.ReadOnly {
+			opts = append(opts, "ro")
+		}
+		spec.Mounts = append(spec.Mounts, specs.Mount{Destination: v.Destination, Type: "bind", Source: src, Options: opts})
+	}
+	for _, d := range o.Tmpfs {
+		spec.Mounts = append(spec.Mounts, specs.Mount{Destination: d, Type: "tmpfs", Source: "tmpfs", Options: []string{"rw", "nosuid", "nodev", "mode=1777"}})
+	}
+	if res := o.Resources; res != nil {
+		if spec.Linux.Resources == nil {
+			spec.Linux.Resources = &specs.LinuxResources{}
+		}
+		devices := spec.Linux.Resources.Devices
+		*spec.Linux.Resources = *res
+		spec.Linux.Resources.Devices = append(devices, res.Devices...)
+	}
+	if o.HostNetwork {
+		spec.Linux.Namespaces = slices.DeleteFunc(spec.Linux.Namespaces, func(n specs.LinuxNamespace) bool {
+			return n.Type == specs.NetworkNamespace
+		})
+	}
+	if overlay != "" {
+		if spec.Annotations == nil {
+			spec.Annotations = map[string]string{}
+		}
+		spec.Annotations[rootfs.AnnotationOverlay] = overlay
+	}
+	if len(o.CleanupHook) > 0 {
+		if spec.Hooks == nil {
+			spec.Hooks = &specs.Hooks{}
+		}
+		args := append(slices.Clone(o.CleanupHook), id)
+		spec.Hooks.Poststop = append(spec.Hooks.Poststop, specs.Hook{Path: args[0], Args: args})
+	}
+	data, err := json.MarshalIndent(spec, "", "\t")
+	if err != nil {
+		return nil, err
+	}
+	return append(data, '\n'), nil
+}
+
+// copyFallback fills the container's rootfs with a copy of the merged
+// snapshots (reflinked where the filesystem can) when the kernel refuses
+// the overlay; the notice is given once per store.
+func (r *Runner) copyFallback(lowers []string, c *snapshot.Container, log *slog.Logger, why error) error {
+	marker := filepath.Join(r.Store.Dir(), "overlay-refused")
+	if _, err := os.Lstat(marker); err != nil {
+		log.Warn("overlay mount refused: container root filesystems are copies (reflinked where the filesystem can)", "store", r.Store.Dir(), "error", why)
+		os.WriteFile(marker, []byte(why.Error()+"\n"), 0o600)
+	}
+	view, closeView, err := snapshot.View(lowers)
+	if err != nil {
+		return err
+	}
+	defer closeView()
+	return snapshot.CopyTree(view, c.Rootfs)
+}
+
+func hasEnv(env []string, key string) bool {
+	for _, e := range env {
+		if k, _, _ := strings.Cut(e, "="); k == key {
+			return true
+		}
+	}
+	return false
+}
+
+func randomID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// progress prints one line per blob copied and per snapshot made.
+type progress struct{ w io.Writer }
+
+func (p progress) copied(e distribution.Event) {
+	if p.w == nil {
+		return
+	}
+	if e.Skipped {
+		fmt.Fprintf(p.w, "blob %s: in the store\n", short(e.Descriptor.Digest))
+		return
+	}
+	fmt.Fprintf(p.w, "blob %s: copied (%d bytes)\n", short(e.Descriptor.Digest), e.Descriptor.Size)
+}
+
+func (p progress) snapshot(desc v1.Descriptor, chain digest.Digest, done bool) {
+	if p.w == nil || done {
+		return
+	}
+	fmt.Fprintf(p.w, "layer %s: unpacking (snapshot %s)\n", short(desc.Digest), short(chain))
+}
+
+func short(d digest.Digest) string {
+	if e := d.Encoded(); len(e) > 12 {
+		return d.Algorithm().String() + ":" + e[:12]
+	}
+	return string(d)
+}
