@@ -248,7 +248,8 @@ func (r *Runner) configure(img *content.Image, c *snapshot.Container, lowers []s
 		spec.Process.Env = append(spec.Process.Env, "HOSTNAME="+spec.Hostname)
 	}
 	spec.Process.Terminal = o.Terminal
-	if o.Terminal && !hasEnv(spec.Process.Env, "TERM") {
+	// As podman (with or without -t): TERM=xterm unless the image sets it.
+	if !hasEnv(spec.Process.Env, "TERM") {
 		spec.Process.Env = append(spec.Process.Env, "TERM=xterm")
 	}
 	for _, v := range o.Volumes {

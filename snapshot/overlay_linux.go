@@ -79,7 +79,17 @@ func MountOverlay(lowers []string, upper, work string) (*Mount, error) {
 		}
 		return nil
 	}
-	steps := [][2]string{{"lowerdir", strings.Join(escape(top), ":")}}
+	// fsconfig(2) takes strings of at most 256 bytes: "lowerdir+" (Linux
+	// 6.8) adds one layer at a time, topmost first; older kernels get the
+	// whole list, which is enough for short stacks.
+	var steps [][2]string
+	if err := unix.FsconfigSetString(fsfd, "lowerdir+", top[0]); err == nil {
+		for _, l := range top[1:] {
+			steps = append(steps, [2]string{"lowerdir+", l})
+		}
+	} else {
+		steps = append(steps, [2]string{"lowerdir", strings.Join(escape(top), ":")})
+	}
 	if upper != "" {
 		steps = append(steps, [2]string{"upperdir", upper}, [2]string{"workdir", work})
 	}
@@ -117,17 +127,23 @@ func View(lowers []string) (path string, close func() error, err error) {
 	return m.Path(), m.Close, nil
 }
 
-// applyLayer applies one layer into upper: directly for the first layer,
-// through a detached overlay of parents with upper and work otherwise, so
-// that the kernel records the changes as an overlayfs upper directory.
+// applyLayer applies one layer into upper through a detached overlay of
+// parents (an empty directory for the first layer) with upper and work, so
+// that the kernel records the changes as an overlayfs upper directory:
+// whiteouts as overlayfs makes them, and an image's own trusted.overlay.*
+// attributes escaped (kernel 6.7 and later) instead of taken for
+// overlayfs's.
 func applyLayer(ctx context.Context, p layer.BlobOpener, desc v1.Descriptor, diffID digest.Digest, upper, work string, parents []string) error {
-	if len(parents) == 0 {
-		return layer.ApplyBlob(ctx, p, desc, diffID, upper)
-	}
 	if err := os.Mkdir(work, 0o700); err != nil {
 		return err
 	}
-	if err := CopyRootAttrs(parents[len(parents)-1], upper); err != nil {
+	if len(parents) == 0 {
+		empty := filepath.Join(filepath.Dir(work), "empty")
+		if err := os.Mkdir(empty, 0o755); err != nil {
+			return err
+		}
+		parents = []string{empty}
+	} else if err := CopyRootAttrs(parents[len(parents)-1], upper); err != nil {
 		return err
 	}
 	m, err := MountOverlay(parents, upper, work)
