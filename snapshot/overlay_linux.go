@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -148,6 +149,12 @@ func applyLayer(ctx context.Context, p layer.BlobOpener, desc v1.Descriptor, dif
 	}
 	m, err := MountOverlay(parents, upper, work)
 	if err != nil {
+		if len(parents) == 1 && filepath.Base(parents[0]) == "empty" && errors.Is(err, ErrOverlay) {
+			// No overlay on this filesystem: the first layer is applied
+			// as it is (nothing below it to white out); containers then
+			// get copies.
+			return layer.ApplyBlob(ctx, p, desc, diffID, upper)
+		}
 		return err
 	}
 	defer m.Close()

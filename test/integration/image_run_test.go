@@ -514,3 +514,41 @@ func TestImageRunPodman(t *testing.T) {
 		t.Errorf("podman and ocikit differ:\npodman: %q\nocikit: %q", p, o)
 	}
 }
+
+// TestImageRunCopyFallback: on a store where the kernel refuses an overlay
+// upper directory (the store itself on overlayfs), a one-layer image runs
+// from a copy, with one notice for the store, and --rm leaves nothing.
+func TestImageRunCopyFallback(t *testing.T) {
+	e := newIREnv(t)
+	dir := t.TempDir()
+	for _, d := range []string{"lo", "up", "wk", "m"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mnt := filepath.Join(dir, "m")
+	if err := syscall.Mount("overlay", mnt, "overlay", 0, "lowerdir="+filepath.Join(dir, "lo")+",upperdir="+filepath.Join(dir, "up")+",workdir="+filepath.Join(dir, "wk")); err != nil {
+		t.Skipf("overlay mount: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(mnt, syscall.MNT_DETACH) })
+	e.store = filepath.Join(mnt, "store")
+	src := filepath.Join(dir, "src")
+	testutil.BusyboxRootfs(t, src)
+	ref := filepath.Join(dir, "layout") + ":one"
+	e.must("image", "init", filepath.Join(dir, "layout"))
+	e.must("image", "new", ref)
+	e.must("image", "add-layer", ref, src)
+	e.must("image", "config", ref, "--entrypoint", "/bin/sh", "--cmd", "-c", "--cmd", "echo copied; touch /new")
+	notices := 0
+	for range 2 {
+		out, errs, code := e.imageRun("--rm", ref)
+		if code != 0 || out != "copied\n" {
+			t.Errorf("exit %d output %q stderr %q", code, out, errs)
+		}
+		notices += strings.Count(errs, "root filesystems are copies")
+	}
+	if notices != 1 {
+		t.Errorf("%d notices in two runs, want 1", notices)
+	}
+	e.checkClean()
+}
