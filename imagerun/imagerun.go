@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	digest "github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -23,7 +24,6 @@ import (
 	"github.com/ocikit/ocikit/convert"
 	"github.com/ocikit/ocikit/distribution"
 	"github.com/ocikit/ocikit/errdefs"
-	"github.com/ocikit/ocikit/internal/fsutil"
 	"github.com/ocikit/ocikit/runtime"
 	"github.com/ocikit/ocikit/runtime/rootfs"
 	"github.com/ocikit/ocikit/snapshot"
@@ -94,6 +94,7 @@ func (r *Runner) Run(ctx context.Context, ref string, o Options) (id string, cod
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	pr := progress{w: o.Progress}
+	t0 := time.Now()
 	sref, err := distribution.ParseReference(ref)
 	if err != nil {
 		return "", -1, err
@@ -132,6 +133,7 @@ func (r *Runner) Run(ctx context.Context, ref string, o Options) (id string, cod
 		return "", -1, fmt.Errorf("image %s: %w: neither Entrypoint nor Cmd is set; give one after -- or with --entrypoint", ref, convert.ErrNoCommand)
 	}
 
+	o.Log.Debug("image resolved", "image", img.Descriptor.Digest, "elapsed", time.Since(t0))
 	unlock, err := r.Store.Lock(ctx, false)
 	if err != nil {
 		return "", -1, err
@@ -143,7 +145,10 @@ func (r *Runner) Run(ctx context.Context, ref string, o Options) (id string, cod
 	}
 	defer c.Release()
 	id = filepath.Base(c.Dir)
-	if err := fsutil.WriteFile(filepath.Join(c.Dir, bundle.ConfigFile), spec, 0o600); err != nil {
+	o.Log.Debug("container prepared", "container", id, "elapsed", time.Since(t0))
+	// Not synced: the directory lives no longer than the container, and
+	// a crash leaves it to GC.
+	if err := os.WriteFile(filepath.Join(c.Dir, bundle.ConfigFile), spec, 0o600); err != nil {
 		r.Store.RemoveContainer(id)
 		return "", -1, err
 	}
@@ -212,17 +217,14 @@ func (r *Runner) configure(img *content.Image, c *snapshot.Container, lowers []s
 	view := c.Rootfs
 	overlay := ""
 	if len(lowers) > 0 {
+		// The image's users, merged through the chain when the snapshot
+		// was made: no mount needed to read them.
+		view = snapshot.UsersDir(lowers[len(lowers)-1])
 		if err := snapshot.CopyRootAttrs(lowers[len(lowers)-1], c.Upper); err != nil {
 			return nil, err
 		}
-		// The container's own overlay, mounted detached: it proves the
-		// kernel takes this stack before the runtime tries, and shows
-		// the merged /etc/passwd to the conversion.
-		m, err := snapshot.MountOverlay(lowers, c.Upper, c.Work)
-		switch {
+		switch err := r.probeOverlay(lowers, c); {
 		case err == nil:
-			defer m.Close()
-			view = m.Path()
 			overlay = snapshot.OverlayOptions(lowers, c.Upper, c.Work)
 		case errors.Is(err, snapshot.ErrOverlay):
 			if err := r.copyFallback(lowers, c, o.Log, err); err != nil {
@@ -297,6 +299,24 @@ func (r *Runner) configure(img *content.Image, c *snapshot.Container, lowers []s
 		return nil, err
 	}
 	return append(data, '\n'), nil
+}
+
+// probeOverlay makes the container's overlay once, detached, the first
+// time a store is used, to learn whether the kernel takes overlays there
+// before the runtime tries (a failure in the container's mount namespace
+// could not fall back); the answer is kept in the store. Unmounting costs
+// milliseconds (an RCU grace period), which later runs save.
+func (r *Runner) probeOverlay(lowers []string, c *snapshot.Container) error {
+	marker := filepath.Join(r.Store.Dir(), "overlay-ok")
+	if _, err := os.Lstat(marker); err == nil {
+		return nil
+	}
+	m, err := snapshot.MountOverlay(lowers, c.Upper, c.Work)
+	if err != nil {
+		return err
+	}
+	m.Close()
+	return os.WriteFile(marker, nil, 0o600)
 }
 
 // copyFallback fills the container's rootfs with a copy of the merged

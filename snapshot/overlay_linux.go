@@ -14,6 +14,7 @@ import (
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 
+	"github.com/ocikit/ocikit/convert"
 	"github.com/ocikit/ocikit/errdefs"
 	"github.com/ocikit/ocikit/layer"
 )
@@ -134,7 +135,10 @@ func View(lowers []string) (path string, close func() error, err error) {
 // whiteouts as overlayfs makes them, and an image's own trusted.overlay.*
 // attributes escaped (kernel 6.7 and later) instead of taken for
 // overlayfs's.
-func applyLayer(ctx context.Context, p layer.BlobOpener, desc v1.Descriptor, diffID digest.Digest, upper, work string, parents []string) error {
+//
+// Then it copies the merged /etc/passwd and /etc/group to users
+// (convert.CopyUserDatabases).
+func applyLayer(ctx context.Context, p layer.BlobOpener, desc v1.Descriptor, diffID digest.Digest, upper, work string, parents []string, users string) error {
 	if err := os.Mkdir(work, 0o700); err != nil {
 		return err
 	}
@@ -153,12 +157,18 @@ func applyLayer(ctx context.Context, p layer.BlobOpener, desc v1.Descriptor, dif
 			// No overlay on this filesystem: the first layer is applied
 			// as it is (nothing below it to white out); containers then
 			// get copies.
-			return layer.ApplyBlob(ctx, p, desc, diffID, upper)
+			if err := layer.ApplyBlob(ctx, p, desc, diffID, upper); err != nil {
+				return err
+			}
+			return convert.CopyUserDatabases(upper, users)
 		}
 		return err
 	}
 	defer m.Close()
-	return layer.ApplyBlob(ctx, p, desc, diffID, m.Path())
+	if err := layer.ApplyBlob(ctx, p, desc, diffID, m.Path()); err != nil {
+		return err
+	}
+	return convert.CopyUserDatabases(m.Path(), users)
 }
 
 // CopyRootAttrs gives dir the mode, owner and times of src's root: an

@@ -30,7 +30,7 @@ func View(lowers []string) (string, func() error, error) { return "", nil, ErrOv
 
 func CopyRootAttrs(src, dir string) error { return ErrOverlay }
 
-func applyLayer(context.Context, layer.BlobOpener, v1.Descriptor, digest.Digest, string, string, []string) error {
+func applyLayer(context.Context, layer.BlobOpener, v1.Descriptor, digest.Digest, string, string, []string, string) error {
 	return ErrOverlay
 }
 

@@ -156,10 +156,17 @@ func ChainIDs(diffIDs []digest.Digest) []digest.Digest {
 	return out
 }
 
-// SnapshotDir is where the snapshot of chain lives once committed.
+// SnapshotDir is where the snapshot of chain lives once committed: the
+// layer tree in fs/ (an overlayfs lower directory) and, in users/, the
+// /etc/passwd and /etc/group of the whole chain merged, as a tiny root
+// filesystem for convert.LookupUser (UsersDir).
 func (s *Store) SnapshotDir(chain digest.Digest) string {
 	return filepath.Join(s.dir, snapshotsDir, "sha256", chain.Encoded())
 }
+
+// UsersDir is the users/ root of the snapshot whose tree is lower (one of
+// Prepare's results): resolving the image's users there needs no mount.
+func UsersDir(lower string) string { return filepath.Join(filepath.Dir(lower), "users") }
 
 // Progress reports a snapshot being made (before) and done (after).
 type Progress func(layerDesc v1.Descriptor, chain digest.Digest, done bool)
@@ -182,8 +189,8 @@ func (s *Store) Prepare(ctx context.Context, p layer.BlobOpener, img *content.Im
 	dirs := make([]string, len(chains))
 	made := 0
 	for i, c := range chains {
-		dirs[i] = s.SnapshotDir(c)
-		if _, err := os.Lstat(dirs[i]); err == nil {
+		dirs[i] = filepath.Join(s.SnapshotDir(c), "fs")
+		if _, err := os.Lstat(s.SnapshotDir(c)); err == nil {
 			continue
 		}
 		ok, err := s.makeSnapshot(ctx, p, img.Manifest.Layers[i], diffIDs[i], c, dirs[:i], progress)
@@ -224,10 +231,18 @@ func (s *Store) makeSnapshot(ctx context.Context, p layer.BlobOpener, desc v1.De
 	if err := os.Mkdir(upper, 0o755); err != nil {
 		return false, fmt.Errorf("snapshot: %w", err)
 	}
-	if err := applyLayer(ctx, p, desc, diffID, upper, filepath.Join(tmp, "work"), parents); err != nil {
+	if err := applyLayer(ctx, p, desc, diffID, upper, filepath.Join(tmp, "work"), parents, filepath.Join(tmp, "users")); err != nil {
 		return false, fmt.Errorf("snapshot of layer %s: %w", desc.Digest, err)
 	}
-	if err := commitDir(upper, final); err != nil {
+	for _, d := range []string{"work", "empty"} {
+		if err := removeAll(filepath.Join(tmp, d)); err != nil {
+			return false, fmt.Errorf("snapshot: %w", err)
+		}
+	}
+	if err := os.Chmod(tmp, 0o700); err != nil {
+		return false, fmt.Errorf("snapshot: %w", err)
+	}
+	if err := commitDir(tmp, final); err != nil {
 		return false, fmt.Errorf("snapshot of layer %s: %w", desc.Digest, err)
 	}
 	s.log.Debug("snapshot made", "chain", chain, "layer", desc.Digest)
@@ -307,7 +322,9 @@ func (s *Store) NewContainer(meta ContainerMeta) (*Container, error) {
 		if err != nil {
 			return err
 		}
-		return fsutil.WriteFile(filepath.Join(dir, metaFile), data, 0o600)
+		// Not synced: a container directory is as transient as the
+		// container; one a crash leaves is GC's.
+		return os.WriteFile(filepath.Join(dir, metaFile), data, 0o600)
 	}()
 	if err != nil {
 		c.Release()

@@ -139,6 +139,18 @@ func demoImage(t *testing.T, bin string) string {
 	if err := os.WriteFile(filepath.Join(l2, "root", "NOTE"), []byte("from layer 2\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Layer 2 adds a user: names resolve through the whole chain.
+	passwd, err := os.ReadFile(filepath.Join(rootfs, "etc", "passwd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(l2, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	passwd = append(passwd, "extra:x:2000:1000:extra:/srv:/bin/sh\n"...)
+	if err := os.WriteFile(filepath.Join(l2, "etc", "passwd"), passwd, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	ref := filepath.Join(dir, "layout") + ":busybox"
 	for _, args := range [][]string{
 		{"image", "init", filepath.Join(dir, "layout")},
@@ -177,6 +189,12 @@ func TestImageRunDemo(t *testing.T) {
 	}
 	if errs != "" {
 		t.Errorf("warm run wrote to stderr: %q", errs)
+	}
+	// User names resolve through the image's merged /etc/passwd (layer 2's
+	// user) and /etc/group (layer 1's), HOME from it.
+	out, errs, code = e.imageRun("--rm", "-u", "extra:user", ref, "--", "-c", `echo $(id -u):$(id -g) $HOME`)
+	if code != 0 || out != "2000:1000 /srv\n" {
+		t.Errorf("-u extra:user: exit %d output %q stderr %q", code, out, errs)
 	}
 	// --entrypoint replaces the entrypoint and drops the Cmd.
 	out, _, code = e.imageRun("--rm", "--entrypoint", "/bin/echo", ref, "--", "direct")
