@@ -62,11 +62,6 @@ type Options struct {
 	// Detach returns once the program runs; Remove deletes the container
 	// and its directory when it exits in the foreground.
 	Detach, Remove bool
-	// CleanupHook is the command (argv; [0] is the executable) the
-	// runtime runs as a poststop hook to remove the container's directory
-	// when the container is deleted: `ocikit image run-cleanup`; the
-	// container's id is added as its last argument.
-	CleanupHook []string
 	// Progress receives progress lines (copies, snapshots); nil: none.
 	Progress io.Writer
 	// Log receives warnings and the fallback notice.
@@ -152,8 +147,8 @@ func (r *Runner) Run(ctx context.Context, ref string, o Options) (id string, cod
 		r.Store.RemoveContainer(id)
 		return "", -1, err
 	}
-	// From here the runtime owns the container; deleting it runs the
-	// cleanup hook, which removes the directory.
+	// From here the runtime owns the container; deleting it removes the
+	// directory (runtime.AnnotationRemoveBundle).
 	gone := func() {
 		if err := r.Store.RemoveContainer(id); err != nil && !errors.Is(err, snapshot.ErrContainerNotFound) {
 			o.Log.Warn("remove container directory", "container", id, "error", err)
@@ -281,19 +276,14 @@ func (r *Runner) configure(img *content.Image, c *snapshot.Container, lowers []s
 			return n.Type == specs.NetworkNamespace
 		})
 	}
+	if spec.Annotations == nil {
+		spec.Annotations = map[string]string{}
+	}
 	if overlay != "" {
-		if spec.Annotations == nil {
-			spec.Annotations = map[string]string{}
-		}
 		spec.Annotations[rootfs.AnnotationOverlay] = overlay
 	}
-	if len(o.CleanupHook) > 0 {
-		if spec.Hooks == nil {
-			spec.Hooks = &specs.Hooks{}
-		}
-		args := append(slices.Clone(o.CleanupHook), id)
-		spec.Hooks.Poststop = append(spec.Hooks.Poststop, specs.Hook{Path: args[0], Args: args})
-	}
+	// Deleting the container removes its directory, upper layer and all.
+	spec.Annotations[runtime.AnnotationRemoveBundle] = "true"
 	data, err := json.MarshalIndent(spec, "", "\t")
 	if err != nil {
 		return nil, err

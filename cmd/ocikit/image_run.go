@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -112,10 +111,6 @@ The store is /var/lib/ocikit for root, $XDG_DATA_HOME/ocikit otherwise
 				return err
 			}
 			o.Resources = res
-			exe, err := os.Executable()
-			if err != nil {
-				return fmt.Errorf("image run: %w", err)
-			}
 			rt, err := g.runtime()
 			if err != nil {
 				return err
@@ -124,7 +119,6 @@ The store is /var/lib/ocikit for root, $XDG_DATA_HOME/ocikit otherwise
 			if err != nil {
 				return err
 			}
-			o.CleanupHook = []string{exe, "image", "run-cleanup", "--store", s.Dir()}
 			o.Progress = cmd.ErrOrStderr()
 			o.Log = g.log()
 			r := &imagerun.Runner{Store: s, Runtime: rt, Root: g.root}
@@ -209,27 +203,4 @@ func runResources(memory, cpus string, pids int64) (*specs.LinuxResources, error
 		res.Pids = &specs.LinuxPids{Limit: &pids}
 	}
 	return res, nil
-}
-
-func newImageRunCleanupCmd(g *globals) *cobra.Command {
-	var store string
-	cmd := &cobra.Command{
-		Use:    "run-cleanup --store DIR ID",
-		Short:  "Remove the store directory of a container image run made (its poststop hook)",
-		Hidden: true,
-		Args:   cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := openStore(cmd.Context(), g, store)
-			if err != nil {
-				return err
-			}
-			err = s.RemoveContainer(args[0])
-			if errors.Is(err, snapshot.ErrContainerNotFound) {
-				return nil
-			}
-			return err
-		},
-	}
-	cmd.Flags().StringVar(&store, "store", "", "the store directory")
-	return cmd
 }
