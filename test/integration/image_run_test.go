@@ -570,3 +570,104 @@ func TestImageRunCopyFallback(t *testing.T) {
 	}
 	e.checkClean()
 }
+
+// TestImageRunTerminal: -t gives the program a terminal, as `ocikit run`
+// with process.terminal does (driven through script(1)'s pty).
+func TestImageRunTerminal(t *testing.T) {
+	e := newIREnv(t)
+	script := testutil.RequireTool(t, "script")
+	ref := demoImage(t, e.bin)
+	cmdline := fmt.Sprintf("%s --root %s image run --store %s --rm -t %s -- -c 'tty; exit 3'", e.bin, e.root, e.store, ref)
+	out, err := exec.Command(script, "-qec", cmdline, "/dev/null").Output()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 3 || !strings.Contains(string(out), "/dev/pts/0") {
+		t.Errorf("-t: %v, output %q; want exit 3 and /dev/pts/0", err, out)
+	}
+	e.checkClean()
+}
+
+// TestImageRunKilledWhileUnpacking: SIGKILL of image run while it makes
+// snapshots leaves none that looks complete (every snapshot there is
+// whole), gc removes the leftovers, and the next run succeeds.
+func TestImageRunKilledWhileUnpacking(t *testing.T) {
+	e := newIREnv(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	testutil.BusyboxRootfs(t, src)
+	big := filepath.Join(dir, "big")
+	for i := range 300 {
+		d := filepath.Join(big, "data", fmt.Sprintf("d%03d", i))
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for j := range 20 {
+			if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("f%02d", j)), bytes.Repeat([]byte{byte(i), byte(j)}, 2048), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	ref := filepath.Join(dir, "layout") + ":big"
+	e.must("image", "init", filepath.Join(dir, "layout"))
+	e.must("image", "new", ref)
+	e.must("image", "add-layer", ref, src)
+	e.must("image", "add-layer", ref, big)
+	e.must("image", "config", ref, "--entrypoint", "/bin/sh", "--cmd", "-c", "--cmd", "ls /data | wc -l")
+	killed := 0
+	for attempt := 0; attempt < 5 && killed == 0; attempt++ {
+		cmd := exec.Command(e.bin, "--root", e.root, "image", "run", "--store", e.store, "--rm", ref)
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 4096)
+		var seen []byte
+		for bytes.Count(seen, []byte("unpacking (snapshot")) < 2 {
+			n, err := stderr.Read(buf)
+			seen = append(seen, buf[:n]...)
+			if err != nil {
+				break
+			}
+		}
+		// The second layer's line: kill while it is being applied.
+		if bytes.Count(seen, []byte("unpacking (snapshot")) == 2 {
+			// Once its temporary directory exists (polled for a bounded
+			// while; a run that finished first is simply tried again).
+			for range 20000 {
+				if left, _ := os.ReadDir(filepath.Join(e.store, "tmp")); len(left) > 0 {
+					cmd.Process.Signal(syscall.SIGKILL)
+					killed++
+					break
+				}
+				time.Sleep(500 * time.Microsecond)
+			}
+		}
+		cmd.Wait()
+	}
+	if killed == 0 {
+		t.Fatal("never caught image run unpacking the second layer")
+	}
+	if left, _ := os.ReadDir(filepath.Join(e.store, "tmp")); len(left) == 0 {
+		t.Error("no temporary directory after the kill: was it killed while unpacking?")
+	}
+	snaps, _ := os.ReadDir(filepath.Join(e.store, "snapshots", "sha256"))
+	if len(snaps) != 1 {
+		t.Errorf("%d snapshots after a kill during the second layer, want 1", len(snaps))
+	}
+	for _, s := range snaps {
+		// A committed snapshot always has both parts.
+		for _, part := range []string{"fs", "users"} {
+			if _, err := os.Stat(filepath.Join(e.store, "snapshots", "sha256", s.Name(), part)); err != nil {
+				t.Errorf("snapshot %s without %s: %v", s.Name(), part, err)
+			}
+		}
+	}
+	e.must("image", "gc", "--store", e.store)
+	out, errs, code := e.imageRun("--rm", ref)
+	if code != 0 || strings.TrimSpace(out) != "300" {
+		t.Fatalf("after the kill: exit %d output %q stderr %q", code, out, errs)
+	}
+	e.checkClean()
+}
