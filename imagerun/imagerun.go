@@ -10,9 +10,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	digest "github.com/opencontainers/go-digest"
@@ -62,6 +64,11 @@ type Options struct {
 	// Detach returns once the program runs; Remove deletes the container
 	// and its directory when it exits in the foreground.
 	Detach, Remove bool
+	// Reaper is the command (argv, [0] the executable; the container's
+	// id is added) started in the background for Detach with Remove: it
+	// waits for the program and deletes the container (WaitAndDelete;
+	// `ocikit image run-wait`).
+	Reaper []string
 	// Progress receives progress lines (copies, snapshots); nil: none.
 	Progress io.Writer
 	// Log receives warnings and the fallback notice.
@@ -158,6 +165,11 @@ func (r *Runner) Run(ctx context.Context, ref string, o Options) (id string, cod
 		if err := r.Runtime.RunDetached(ctx, id, c.Dir, runtime.CreateOptions{}); err != nil {
 			gone()
 			return "", -1, fmt.Errorf("run %s: %w", id, err)
+		}
+		if o.Remove && len(o.Reaper) > 0 {
+			if err := startReaper(append(slices.Clone(o.Reaper), id)); err != nil {
+				o.Log.Warn("--rm: cannot wait for the container in the background; delete it when done", "container", id, "error", err)
+			}
 		}
 		return id, 0, nil
 	}
@@ -367,4 +379,15 @@ func short(d digest.Digest) string {
 		return d.Algorithm().String() + ":" + e[:12]
 	}
 	return string(d)
+}
+
+// startReaper starts argv in a session of its own with no stdio, and does
+// not wait for it.
+func startReaper(argv []string) error {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	return cmd.Process.Release()
 }

@@ -66,9 +66,6 @@ The store is /var/lib/ocikit for root, $XDG_DATA_HOME/ocikit otherwise
 			if vm {
 				return fmt.Errorf("image run --vm: the VM runtime is not there yet: %w", errdefs.ErrUnsupported)
 			}
-			if o.Detach && o.Remove {
-				return fmt.Errorf("image run: -d with --rm is not supported yet (nothing would wait for the container to delete it): %w", errdefs.ErrUnsupported)
-			}
 			if os.Geteuid() != 0 {
 				return fmt.Errorf("image run: rootless image run is not supported yet: %w", errdefs.ErrUnsupported)
 			}
@@ -119,6 +116,11 @@ The store is /var/lib/ocikit for root, $XDG_DATA_HOME/ocikit otherwise
 			if err != nil {
 				return err
 			}
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("image run: %w", err)
+			}
+			o.Reaper = []string{exe, "--root", g.root, "image", "run-wait"}
 			o.Progress = cmd.ErrOrStderr()
 			o.Log = g.log()
 			r := &imagerun.Runner{Store: s, Runtime: rt, Root: g.root}
@@ -203,4 +205,20 @@ func runResources(memory, cpus string, pids int64) (*specs.LinuxResources, error
 		res.Pids = &specs.LinuxPids{Limit: &pids}
 	}
 	return res, nil
+}
+
+func newImageRunWaitCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:    "run-wait ID",
+		Short:  "Wait for a container image run -d --rm started and delete it",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rt, err := g.runtime()
+			if err != nil {
+				return err
+			}
+			return imagerun.WaitAndDelete(cmd.Context(), rt, args[0])
+		},
+	}
 }

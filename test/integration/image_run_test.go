@@ -250,6 +250,23 @@ func TestImageRunLifecycle(t *testing.T) {
 	}
 	e.must("delete", "irlife-d")
 
+	// -d --rm: deleted, directory and all, once its program exits.
+	if _, errs, code := e.imageRun("-d", "--rm", "--name", "irlife-drm", ref, "--", "-c", "sleep 300"); code != 0 {
+		t.Fatalf("-d --rm: %s", errs)
+	}
+	e.must("kill", "irlife-drm", "KILL")
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		_, err := os.Stat(filepath.Join(e.store, "containers", "irlife-drm"))
+		if _, _, code := e.run("state", "irlife-drm"); code != 0 && os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("-d --rm: container or its directory still there after its program was killed")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
 	// Without --rm the stopped container stays until deleted.
 	_, _, code = e.imageRun("--name", "irlife-keep", ref, "--", "-c", "exit 3")
 	if code != 3 {
