@@ -77,7 +77,7 @@ func Prepare(spec *specs.Spec, bundle string, opts Options) (err error) {
 		if opts.NoMountNS {
 			return fmt.Errorf("annotation %s: needs a mount namespace", AnnotationOverlay)
 		}
-		if err := mount("overlay", rootPath, "overlay", 0, data, rootPath); err != nil {
+		if err := mountOverlayRoot(data, rootPath); err != nil {
 			return fmt.Errorf("mount overlay root %s: %w", rootPath, err)
 		}
 	} else if err := mount(rootPath, rootPath, "", unix.MS_BIND|unix.MS_REC, "", rootPath); err != nil {

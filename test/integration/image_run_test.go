@@ -688,3 +688,36 @@ func TestImageRunKilledWhileUnpacking(t *testing.T) {
 	}
 	e.checkClean()
 }
+
+// TestImageRunManyLayers: 60 layers, whose overlay options are longer than
+// the page mount(2) takes, stack in order.
+func TestImageRunManyLayers(t *testing.T) {
+	e := newIREnv(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	testutil.BusyboxRootfs(t, src)
+	ref := filepath.Join(dir, "layout") + ":many"
+	e.must("image", "init", filepath.Join(dir, "layout"))
+	e.must("image", "new", ref)
+	e.must("image", "add-layer", ref, src)
+	const n = 60
+	for i := 1; i < n; i++ {
+		l := filepath.Join(dir, fmt.Sprintf("l%d", i), "layers")
+		if err := os.MkdirAll(l, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		// Each layer adds a file and rewrites "top": the highest wins.
+		for name, data := range map[string]string{fmt.Sprintf("f%02d", i): "x", "top": fmt.Sprint(i)} {
+			if err := os.WriteFile(filepath.Join(l, name), []byte(data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.must("image", "add-layer", ref, filepath.Dir(l))
+	}
+	e.must("image", "config", ref, "--entrypoint", "/bin/sh", "--cmd", "-c", "--cmd", "ls /layers | wc -l; cat /layers/top")
+	out, errs, code := e.imageRun("--rm", ref)
+	if want := fmt.Sprintf("%d\n%d", n, n-1); code != 0 || out != want {
+		t.Errorf("exit %d output %q (want %q) stderr %q", code, out, want, errs)
+	}
+	e.checkClean()
+}
