@@ -315,6 +315,18 @@ func TestImageRunUmoci(t *testing.T) {
 	unpackUmociRun(t, umoci, "unpack", "--image", img+":bb", bundle)
 	testutil.BusyboxRootfs(t, filepath.Join(bundle, "rootfs"))
 	unpackUmociRun(t, umoci, "repack", "--image", img+":bb", bundle)
+	// umoci's image has no command yet: image unpack takes it with one
+	// warning (as umoci unpack does), image run asks for one.
+	_, errs, code := e.run("image", "unpack", img+":bb", filepath.Join(dir, "unpacked"))
+	if code != 0 || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, "neither Entrypoint nor Cmd") {
+		t.Errorf("image unpack without a command: exit %d stderr %q, want success and one warning", code, errs)
+	}
+	if _, errs, code := e.imageRun("--rm", img+":bb"); code != 1 || !strings.Contains(errs, "give one after --") {
+		t.Errorf("image run without a command: exit %d stderr %q", code, errs)
+	}
+	if out, errs, code := e.imageRun("--rm", img+":bb", "--", "/bin/echo", "given"); code != 0 || out != "given\n" {
+		t.Errorf("image run with a command after --: exit %d output %q stderr %q", code, out, errs)
+	}
 	unpackUmociRun(t, umoci, "config", "--image", img+":bb", "--config.entrypoint", "/bin/sh",
 		"--config.cmd", "-c", "--config.cmd", "echo umoci $(id -u):$(id -g) $(pwd)", "--config.user", "1000:1000", "--config.workingdir", "/home/user")
 	out, errs, code := e.imageRun("--rm", img+":bb")
