@@ -204,7 +204,11 @@ func (r *Runner) prepare(ctx context.Context, src content.ImageSource, name stri
 	if id == "" {
 		id = randomID()
 	}
-	c, err := s.NewContainer(snapshot.ContainerMeta{ID: id, Root: r.Root, Image: img.Descriptor.Digest,
+	root, err := filepath.Abs(r.Root) // GC runs from anywhere
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := s.NewContainer(snapshot.ContainerMeta{ID: id, Root: root, Image: img.Descriptor.Digest,
 		Snapshots: snapshot.ChainIDs(img.Config.RootFS.DiffIDs)})
 	if err != nil {
 		return nil, nil, err

@@ -619,6 +619,9 @@ func TestImageRunTerminal(t *testing.T) {
 // snapshots leaves none that looks complete (every snapshot there is
 // whole), gc removes the leftovers, and the next run succeeds.
 func TestImageRunKilledWhileUnpacking(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds thousands of files or tens of layers")
+	}
 	e := newIREnv(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src")
@@ -704,6 +707,9 @@ func TestImageRunKilledWhileUnpacking(t *testing.T) {
 // TestImageRunManyLayers: 60 layers, whose overlay options are longer than
 // the page mount(2) takes, stack in order.
 func TestImageRunManyLayers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds thousands of files or tens of layers")
+	}
 	e := newIREnv(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src")
