@@ -17,6 +17,7 @@ import (
 	"github.com/ocikit/ocikit/internal/fsutil"
 
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/ocikit/ocikit/content"
 	"github.com/ocikit/ocikit/convert"
@@ -119,15 +120,16 @@ func Unpack(ctx context.Context, p content.Provider, img *content.Image, dir str
 		return fmt.Errorf("%w: manifest %s has config media type %q", ErrNotImage, img.Descriptor.Digest, mt)
 	}
 	layerOpts := []layer.Option{layer.WithLogger(o.log)}
-	convOpts := o.convert
 	if o.rootless {
 		layerOpts = append(layerOpts, layer.WithRootless())
-		convOpts = append(convOpts, convert.WithRootless())
 	}
 	if !o.rootfsOnly {
-		// Everything but the user can be checked without the rootfs.
-		if _, err := convert.RuntimeSpec(img.Config, "", append(convOpts[:len(convOpts):len(convOpts)], convert.WithUser("0"))...); err != nil {
+		spec, err := Precheck(img, opts...)
+		if err != nil {
 			return err
+		}
+		if len(spec.Process.Args) == 0 {
+			o.log.Warn("image has neither Entrypoint nor Cmd: config.json has no process.args; set them (or unpack with -- ARGS) before running it")
 		}
 	}
 	existed, err := checkTarget(dir)
@@ -157,14 +159,9 @@ func Unpack(ctx context.Context, p content.Provider, img *content.Image, dir str
 		return fmt.Errorf("unpack %s: %w", dir, err)
 	}
 	o.log.Debug("unpacked root filesystem", "image", img.Descriptor.Digest, "rootfs", rootfs)
-	spec, err := convert.RuntimeSpec(img.Config, rootfs, convOpts...)
+	spec, err := Config(img, rootfs, opts...)
 	if err != nil {
 		return err
-	}
-	if u := spec.Process.User; o.rootless && (u.UID != 0 || u.GID != 0) {
-		// The rootless user namespace maps only the caller, as 0:0.
-		o.log.Warn("rootless bundle: the process user is not mapped in the user namespace (only 0:0 is); use --user 0:0 or add uid/gid mappings to config.json",
-			"uid", u.UID, "gid", u.GID)
 	}
 	data, err := json.MarshalIndent(spec, "", "\t")
 	if err != nil {
@@ -189,6 +186,44 @@ func Unpack(ctx context.Context, p content.Provider, img *content.Image, dir str
 		layoutDir = ls.Dir()
 	}
 	return repack.Record(ctx, dir, layoutDir, source)
+}
+
+// Config is the runtime configuration Unpack writes for img, whose root
+// filesystem is at rootfs (read for Config.User's names and HOME): the
+// image configuration converted by convert.RuntimeSpec with the options'
+// overrides (WithConvertOptions, WithRootless). `ocikit image run` calls
+// it too, so both paths give a container the same process. An image
+// without a command converts with empty process.args (convert.WithoutCommand):
+// only running needs one.
+func Config(img *content.Image, rootfs string, opts ...Option) (*specs.Spec, error) {
+	o := options{log: slog.New(slog.DiscardHandler)}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if mt := img.Manifest.Config.MediaType; mt != v1.MediaTypeImageConfig && mt != layout.MediaTypeDockerConfig {
+		return nil, fmt.Errorf("%w: manifest %s has config media type %q", ErrNotImage, img.Descriptor.Digest, mt)
+	}
+	convOpts := append(o.convert[:len(o.convert):len(o.convert)], convert.WithoutCommand())
+	if o.rootless {
+		convOpts = append(convOpts, convert.WithRootless())
+	}
+	spec, err := convert.RuntimeSpec(img.Config, rootfs, convOpts...)
+	if err != nil {
+		return nil, err
+	}
+	if u := spec.Process.User; rootfs != "" && o.rootless && (u.UID != 0 || u.GID != 0) {
+		// The rootless user namespace maps only the caller, as 0:0.
+		o.log.Warn("rootless bundle: the process user is not mapped in the user namespace (only 0:0 is); use --user 0:0 or add uid/gid mappings to config.json",
+			"uid", u.UID, "gid", u.GID)
+	}
+	return spec, nil
+}
+
+// Precheck is Config without a root filesystem, with the user taken as
+// 0: everything but user and group names is checked before anything is
+// unpacked.
+func Precheck(img *content.Image, opts ...Option) (*specs.Spec, error) {
+	return Config(img, "", append(opts[:len(opts):len(opts)], WithConvertOptions(convert.WithUser("0")))...)
 }
 
 // unpackRootfs unpacks img's layers into dir itself. layer.Unpack leaves

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -257,7 +258,6 @@ func TestUnpackErrorsLeaveTargetAlone(t *testing.T) {
 		{"not empty", img, nil, "full", ErrNotEmpty, ""},
 		{"not empty rootfs-only", img, []Option{WithRootfsOnly()}, "full", ErrNotEmpty, ""},
 		{"bad env", img, []Option{WithConvertOptions(convert.WithEnv("X"))}, "", convert.ErrInvalidEnv, ""},
-		{"no command", img, []Option{WithConvertOptions(convert.WithEntrypoint())}, "empty", convert.ErrNoCommand, ""},
 		{"artifact", &artifact, nil, "", ErrNotImage, ""},
 	}
 	for _, tt := range tests {
@@ -302,6 +302,32 @@ func TestUnpackErrorsLeaveTargetAlone(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// An image with neither Entrypoint nor Cmd unpacks, as with umoci: one
+// warning, and config.json without process.args for the caller to set.
+func TestUnpackNoCommand(t *testing.T) {
+	l, img := testImage(t, baseFiles, baseConfig)
+	var logged bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logged, nil))
+	dir := filepath.Join(t.TempDir(), "b")
+	if err := Unpack(context.Background(), l, img, dir, WithLogger(log), WithConvertOptions(convert.WithEntrypoint())); err != nil {
+		t.Fatalf("Unpack: %v", err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(data, &spec); err != nil {
+		t.Fatal(err)
+	}
+	if len(spec.Process.Args) != 0 {
+		t.Errorf("process.args = %q, want none", spec.Process.Args)
+	}
+	if n := strings.Count(logged.String(), "level=WARN"); n != 1 || !strings.Contains(logged.String(), "neither Entrypoint nor Cmd") {
+		t.Errorf("log = %q, want one warning naming the missing command", logged.String())
 	}
 }
 

@@ -55,6 +55,7 @@ type options struct {
 	user                   *string
 	volumes                bool
 	rootless               bool
+	allowNoCommand         bool
 }
 
 // WithArgs replaces the image's Cmd, as `docker run IMAGE ARGS...` does:
@@ -103,6 +104,14 @@ func WithVolumesAsMounts() Option {
 	return func(o *options) { o.volumes = true }
 }
 
+// WithoutCommand lets the conversion succeed when neither the image nor
+// the caller gives a command: process.args is left empty for the caller
+// to set before running (umoci unpacks such images too, with a warning;
+// base images built by umoci or buildah often have none).
+func WithoutCommand() Option {
+	return func(o *options) { o.allowNoCommand = true }
+}
+
 // WithRootless makes the configuration runnable by an unprivileged user
 // (defaults.ToRootless: a user namespace mapping the caller to root). The
 // process gets no supplementary groups: that namespace cannot hold them.
@@ -146,7 +155,7 @@ func RuntimeSpec(img v1.Image, rootfs string, opts ...Option) (*specs.Spec, erro
 		cmd = o.args
 	}
 	p.Args = append(slices.Clone(entrypoint), cmd...)
-	if len(p.Args) == 0 {
+	if len(p.Args) == 0 && !o.allowNoCommand {
 		return nil, fmt.Errorf("%w: neither Entrypoint nor Cmd is set", ErrNoCommand)
 	}
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
+	"path/filepath"
 )
 
 // maxDatabase bounds the size of /etc/passwd and /etc/group read from an
@@ -62,6 +64,31 @@ func readDatabase(rootfs, name string, parse func(io.Reader) error) error {
 	}
 	if lr.N <= 0 {
 		return fmt.Errorf("%w: %s larger than %d bytes", ErrDatabase, name, maxDatabase)
+	}
+	return nil
+}
+
+// CopyUserDatabases copies /etc/passwd and /etc/group of the root
+// filesystem at rootfs, resolved as LookupUser resolves them (inside
+// rootfs, regular files only, at most 64 MiB), to dst/etc, so that
+// LookupUser(dst, ...) later answers as LookupUser(rootfs, ...) would
+// without the whole root filesystem (the snapshot store keeps them beside
+// each snapshot). A missing file is not copied.
+func CopyUserDatabases(rootfs, dst string) error {
+	if err := os.MkdirAll(filepath.Join(dst, "etc"), 0o755); err != nil {
+		return err
+	}
+	for _, name := range []string{"/etc/passwd", "/etc/group"} {
+		err := readDatabase(rootfs, name, func(r io.Reader) error {
+			data, err := io.ReadAll(io.LimitReader(r, maxDatabase+1))
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(dst, name), data, 0o644)
+		})
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

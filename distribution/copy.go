@@ -94,7 +94,7 @@ func Copy(ctx context.Context, src content.ImageSource, name string, dst Destina
 	}
 	if name == "" {
 		var err error
-		if name, err = defaultName(ctx, src); err != nil {
+		if name, err = DefaultName(ctx, src); err != nil {
 			return nil, err
 		}
 	}
@@ -129,11 +129,11 @@ func Copy(ctx context.Context, src content.ImageSource, name string, dst Destina
 	return c.rep, nil
 }
 
-// defaultName is what a reference without tag or digest names: the only
+// DefaultName is what a reference without tag or digest names: the only
 // image of a source that lists its images (a layout's or archive's
 // index.json), else the tag "latest" (skopeo's rule for oci: and
 // oci-archive:).
-func defaultName(ctx context.Context, src content.ImageSource) (string, error) {
+func DefaultName(ctx context.Context, src content.ImageSource) (string, error) {
 	lister, ok := src.(interface {
 		Index(context.Context) (*v1.Index, error)
 	})

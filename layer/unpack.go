@@ -277,6 +277,29 @@ func Apply(ctx context.Context, root string, tarStream io.Reader, opts ...Option
 	return a.finish()
 }
 
+// ApplyBlob applies one layer blob onto the existing tree at root, as one
+// step of Unpack: the compressed blob is checked against desc (digest and
+// size) and the uncompressed stream against diffID while it is applied.
+// Like Apply it changes root in place, so a failure can leave the layer
+// partly applied; callers build into a directory they discard on error
+// (the snapshot store applies into a temporary overlay upper directory).
+func ApplyBlob(ctx context.Context, blobs BlobOpener, desc v1.Descriptor, diffID digest.Digest, root string, opts ...Option) error {
+	o := buildOptions(opts)
+	if err := checkUnpackInput(v1.Manifest{Layers: []v1.Descriptor{desc}},
+		v1.Image{RootFS: v1.RootFS{Type: "layers", DiffIDs: []digest.Digest{diffID}}}); err != nil {
+		return err
+	}
+	a, err := newApplier(root, o)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if err := unpackLayer(ctx, blobs, a, desc, diffID); err != nil {
+		return fmt.Errorf("layer %s: %w", desc.Digest, err)
+	}
+	return a.finish()
+}
+
 // cleanName turns a tar entry name into a path relative to the root: ""
 // for the root itself, otherwise a clean slash-separated path without "."
 // or ".." components. A leading "/" is dropped (the name is taken relative

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -380,6 +381,13 @@ func (r *Runtime) destroy(ctx context.Context, dir string, rec *record) error {
 	if rec.Hooks {
 		spec, specErr = rec.loadSpec(dir)
 	}
+	if rec.State.Annotations[AnnotationRemoveBundle] == "true" && rec.State.Bundle != "" {
+		// Before the state: a delete cut short here is retried by the
+		// next delete, which finds the bundle gone or goes on removing it.
+		if err := removeBundle(rec.State.Bundle); err != nil {
+			r.log.Warn("remove bundle", "container", rec.State.ID, "bundle", rec.State.Bundle, "error", err)
+		}
+	}
 	if err := removeStateDir(dir); err != nil {
 		return fmt.Errorf("delete: %w", err)
 	}
@@ -408,4 +416,20 @@ func userName(uid uint32) string {
 		return u.Username
 	}
 	return "#" + id
+}
+
+// removeBundle removes a bundle directory whose configuration asked for it
+// (AnnotationRemoveBundle); directories without write or search permission
+// (overlayfs's work/work, an image's mode 0 ones) are opened up first.
+func removeBundle(dir string) error {
+	if err := os.RemoveAll(dir); err == nil {
+		return nil
+	}
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			_ = os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	return os.RemoveAll(dir)
 }

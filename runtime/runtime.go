@@ -45,6 +45,13 @@ func New(root string, opts ...Option) *Runtime {
 	return r
 }
 
+// AnnotationRemoveBundle, set to "true" in a configuration's annotations,
+// makes delete (also delete --force, and run's delete after the program
+// exits) remove the bundle directory after the container: a bundle made for
+// one container, as `ocikit image run` makes them. Only the bundle the
+// container was created from is ever removed.
+const AnnotationRemoveBundle = "org.ocikit.bundle.remove-on-delete"
+
 // CreateOptions are the options of the create operation (runc's flags).
 type CreateOptions struct {
 	// PidFile, when set, receives the init's pid once created.

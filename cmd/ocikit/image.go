@@ -11,6 +11,7 @@ func newImageCmd(g *globals) *cobra.Command {
 	}
 	cmd.AddCommand(
 		newImageInitCmd(g), newImageLsCmd(g), newImageInspectCmd(g), newImageTagCmd(g), newImageRmCmd(g), newImageGCCmd(g), newImageCopyCmd(g), newImageServeCmd(g),
+		newImageRunCmd(g), newImageRunWaitCmd(g),
 		newImageValidateCmd(g),
 		newImageUnpackCmd(g),
 		newImageRepackCmd(g), newImageNewCmd(g), newImageAddLayerCmd(g), newImageConfigCmd(g),

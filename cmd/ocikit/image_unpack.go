@@ -2,11 +2,11 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ocikit/ocikit/bundle"
 	"github.com/ocikit/ocikit/convert"
@@ -19,10 +19,7 @@ func newImageUnpackCmd(g *globals) *cobra.Command {
 		rootless        bool
 		rootfsOnly      bool
 		argv            []string
-		entrypoint      []string
-		env             []string
-		cwd             string
-		user            string
+		ov              overrides
 		volumesAsMounts bool
 	)
 	cmd := &cobra.Command{
@@ -83,25 +80,7 @@ device nodes and writes a configuration with a user namespace.
 				resolveOpts = append(resolveOpts, layout.WithPlatform(p))
 			}
 
-			var conv []convert.Option
-			if len(command) > 0 || cmd.Flags().Changed("args") {
-				conv = append(conv, convert.WithArgs(command...))
-			}
-			if cmd.Flags().Changed("entrypoint") {
-				if len(entrypoint) == 1 && entrypoint[0] == "" {
-					entrypoint = nil // --entrypoint "" clears it, as with docker
-				}
-				conv = append(conv, convert.WithEntrypoint(entrypoint...))
-			}
-			if vars := hostEnv(env); len(vars) > 0 {
-				conv = append(conv, convert.WithEnv(vars...))
-			}
-			if cwd != "" {
-				conv = append(conv, convert.WithCwd(cwd))
-			}
-			if user != "" { // as docker: an empty --user keeps the image's
-				conv = append(conv, convert.WithUser(user))
-			}
+			conv := ov.options(cmd.Flags(), command, len(command) > 0 || cmd.Flags().Changed("args"))
 			if volumesAsMounts {
 				conv = append(conv, convert.WithVolumesAsMounts())
 			}
@@ -124,11 +103,7 @@ device nodes and writes a configuration with a user namespace.
 			if err != nil {
 				return err
 			}
-			err = bundle.Unpack(ctx, l, img, target, opts...)
-			if errors.Is(err, convert.ErrNoCommand) {
-				return fmt.Errorf("%w; give one after --", err)
-			}
-			return err
+			return bundle.Unpack(ctx, l, img, target, opts...)
 		},
 	}
 	f := cmd.Flags()
@@ -136,12 +111,54 @@ device nodes and writes a configuration with a user namespace.
 	f.BoolVar(&rootless, "rootless", false, "unpack and configure for an unprivileged user (default: true unless root)")
 	f.BoolVar(&rootfsOnly, "rootfs-only", false, "unpack only the root filesystem, into BUNDLE itself")
 	f.StringArrayVar(&argv, "args", nil, "an argument replacing the image's Cmd (repeat for each; or give them after --)")
-	f.StringArrayVar(&entrypoint, "entrypoint", nil, `an argument replacing the image's Entrypoint (repeat for each; "" clears it); drops the Cmd`)
-	f.StringArrayVarP(&env, "env", "e", nil, "set an environment variable KEY=VALUE (KEY alone: take it from this environment)")
-	f.StringVar(&cwd, "cwd", "", "working directory (absolute) replacing the image's WorkingDir")
-	f.StringVarP(&user, "user", "u", "", "user[:group] replacing the image's User")
+	ov.addFlags(f, "cwd")
 	f.BoolVar(&volumesAsMounts, "volumes-as-mounts", false, "mount a tmpfs at each of the image's Volumes")
 	return cmd
+}
+
+// overrides are the changes to the image's configuration that image
+// unpack and image run both take, turned into convert options the same
+// way for both.
+type overrides struct {
+	entrypoint, env []string
+	cwd, user       string
+}
+
+func (ov *overrides) addFlags(f *pflag.FlagSet, cwdFlag string) {
+	f.StringArrayVar(&ov.entrypoint, "entrypoint", nil, `an argument replacing the image's Entrypoint (repeat for each; "" clears it); drops the Cmd`)
+	f.StringArrayVarP(&ov.env, "env", "e", nil, "set an environment variable KEY=VALUE (KEY alone: take it from this environment)")
+	short := ""
+	if cwdFlag == "workdir" {
+		short = "w"
+	}
+	f.StringVarP(&ov.cwd, cwdFlag, short, "", "working directory (absolute) replacing the image's WorkingDir")
+	f.StringVarP(&ov.user, "user", "u", "", "user[:group] replacing the image's User")
+}
+
+// options are the convert options for the overrides given in f; command
+// replaces the Cmd when haveCommand.
+func (ov *overrides) options(f *pflag.FlagSet, command []string, haveCommand bool) []convert.Option {
+	var conv []convert.Option
+	if haveCommand {
+		conv = append(conv, convert.WithArgs(command...))
+	}
+	if f.Changed("entrypoint") {
+		ep := ov.entrypoint
+		if len(ep) == 1 && ep[0] == "" {
+			ep = nil // --entrypoint "" clears it, as with docker
+		}
+		conv = append(conv, convert.WithEntrypoint(ep...))
+	}
+	if vars := hostEnv(ov.env); len(vars) > 0 {
+		conv = append(conv, convert.WithEnv(vars...))
+	}
+	if ov.cwd != "" {
+		conv = append(conv, convert.WithCwd(ov.cwd))
+	}
+	if ov.user != "" { // as docker: an empty --user keeps the image's
+		conv = append(conv, convert.WithUser(ov.user))
+	}
+	return conv
 }
 
 // hostEnv expands --env KEY (no '=') from this process's environment, as

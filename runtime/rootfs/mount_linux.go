@@ -73,7 +73,14 @@ func Prepare(spec *specs.Spec, bundle string, opts Options) (err error) {
 		}
 	}
 	// pivot_root needs the new root to be a mount point.
-	if err := mount(rootPath, rootPath, "", unix.MS_BIND|unix.MS_REC, "", rootPath); err != nil {
+	if data, ok := spec.Annotations[AnnotationOverlay]; ok {
+		if opts.NoMountNS {
+			return fmt.Errorf("annotation %s: needs a mount namespace", AnnotationOverlay)
+		}
+		if err := mountOverlayRoot(data, rootPath); err != nil {
+			return fmt.Errorf("mount overlay root %s: %w", rootPath, err)
+		}
+	} else if err := mount(rootPath, rootPath, "", unix.MS_BIND|unix.MS_REC, "", rootPath); err != nil {
 		return fmt.Errorf("bind root %s: %w", rootPath, err)
 	}
 	if opts.NoMountNS {

@@ -11,6 +11,15 @@ import (
 // ErrNotSupported is returned on platforms without Linux mount namespaces.
 var ErrNotSupported = errdefs.New(errdefs.ErrUnsupported, "rootfs: not supported on this platform")
 
+// AnnotationOverlay, in a configuration's annotations, makes Prepare
+// mount the root filesystem as an overlay (the value is the overlayfs
+// option string: lowerdir=...,upperdir=...,workdir=...) onto root.path
+// instead of binding root.path onto itself. The mount is made inside the
+// container's own mount namespace, so it vanishes with the container's
+// last process: nothing is left mounted on the host whatever becomes of
+// the runtime (`ocikit image run` uses it). It needs a mount namespace.
+const AnnotationOverlay = "org.ocikit.rootfs.overlay"
+
 // Options tunes Prepare and Finish. The zero value is a container that uses
 // pivot_root.
 type Options struct {

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/spf13/cobra"
+
+	"github.com/ocikit/ocikit/bundle"
+	"github.com/ocikit/ocikit/errdefs"
+	"github.com/ocikit/ocikit/imagerun"
+	"github.com/ocikit/ocikit/layout"
+	"github.com/ocikit/ocikit/snapshot"
+)
+
+// openStore opens the store --store names, or this user's default one.
+func openStore(ctx context.Context, g *globals, dir string) (*snapshot.Store, error) {
+	if dir == "" {
+		d, err := snapshot.DefaultDir()
+		if err != nil {
+			return nil, err
+		}
+		dir = d
+	}
+	return snapshot.Open(ctx, dir, snapshot.WithLogger(g.log()))
+}
+
+func newImageRunCmd(g *globals) *cobra.Command {
+	var (
+		o                    imagerun.Options
+		ov                   overrides
+		store, platform, net string
+		memory, cpus         string
+		pids                 int64
+		volumes, tmpfs       []string
+		vm                   bool
+		tlsVerify            bool
+	)
+	cmd := &cobra.Command{
+		Use:   "run [flags] IMAGE [-- ARGS...]",
+		Short: "Run an image as a new container, from a shared snapshot store",
+		Long: `Run the image IMAGE (any reference "image copy" takes: DIR[:TAG], oci:DIR,
+oci-archive:FILE) as a new container. What the store lacks is copied into it
+first and each layer chain is unpacked once into a snapshot that every
+container of the image shares; the container's root filesystem is an
+overlay of the snapshots with a writable layer of its own.
+
+The process is the image's configuration converted as "image unpack" does
+(entrypoint, cmd, env, user, workdir), with the overrides given: ARGS replace
+the Cmd, --entrypoint the Entrypoint, -e, -u and -w as for unpack.
+
+The container is an ordinary ocikit container under --root: list, state,
+exec, kill and delete work on it, and deleting it removes its writable layer.
+In the foreground ocikit exits with the program's status; --rm deletes the
+container when it exits; -d prints the id and returns once it runs.
+
+The store is /var/lib/ocikit for root, $XDG_DATA_HOME/ocikit otherwise
+(--store to choose); "ocikit image gc --store" cleans it.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if vm {
+				return fmt.Errorf("image run --vm: the VM runtime is not there yet: %w", errdefs.ErrUnsupported)
+			}
+			if os.Geteuid() != 0 {
+				return fmt.Errorf("image run: rootless image run is not supported yet: %w", errdefs.ErrUnsupported)
+			}
+			_ = tlsVerify // for registries (docker://), not supported yet
+			command := args[1:]
+			if len(command) > 0 && command[0] == "--" {
+				command = command[1:]
+			}
+			conv := ov.options(cmd.Flags(), command, len(command) > 0)
+			o.Bundle = []bundle.Option{bundle.WithLogger(g.log()), bundle.WithConvertOptions(conv...)}
+			if platform != "" {
+				p, err := layout.ParsePlatform(platform)
+				if err != nil {
+					return err
+				}
+				o.Platform = &p
+			}
+			switch net {
+			case "none":
+			case "host":
+				o.HostNetwork = true
+			default:
+				return fmt.Errorf("--net %q: want host or none", net)
+			}
+			for _, v := range volumes {
+				vol, err := parseVolume(v)
+				if err != nil {
+					return err
+				}
+				o.Volumes = append(o.Volumes, vol)
+			}
+			for _, d := range tmpfs {
+				if !strings.HasPrefix(d, "/") {
+					return fmt.Errorf("--tmpfs %q: want an absolute path", d)
+				}
+				o.Tmpfs = append(o.Tmpfs, d)
+			}
+			res, err := runResources(memory, cpus, pids)
+			if err != nil {
+				return err
+			}
+			o.Resources = res
+			rt, err := g.runtime()
+			if err != nil {
+				return err
+			}
+			s, err := openStore(ctx, g, store)
+			if err != nil {
+				return err
+			}
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("image run: %w", err)
+			}
+			o.Reaper = []string{exe, "--root", g.root, "image", "run-wait"}
+			o.Progress = cmd.ErrOrStderr()
+			o.Log = g.log()
+			r := &imagerun.Runner{Store: s, Runtime: rt, Root: g.root}
+			id, code, err := r.Run(ctx, args[0], o)
+			if err != nil {
+				return err
+			}
+			if o.Detach {
+				fmt.Fprintln(cmd.OutOrStdout(), id)
+				return nil
+			}
+			if code != 0 {
+				return &exitError{code: code}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.SetInterspersed(false) // flags before IMAGE; what follows is the command
+	f.BoolVar(&o.Remove, "rm", false, "delete the container and its writable layer when it exits")
+	f.BoolVarP(&o.Detach, "detach", "d", false, "print the container's id and return once its program runs")
+	f.StringVar(&o.ID, "name", "", "the container's id (default: random)")
+	f.BoolVarP(&o.Terminal, "tty", "t", false, "give the program a terminal")
+	ov.addFlags(f, "workdir")
+	f.BoolVar(&o.ReadOnly, "read-only", false, "make the root filesystem read-only")
+	f.StringArrayVarP(&volumes, "volume", "v", nil, "bind mount SRC:DST[:ro] (repeat for each)")
+	f.StringArrayVar(&tmpfs, "tmpfs", nil, "mount a tmpfs at DST (repeat for each)")
+	f.StringVar(&memory, "memory", "", "memory limit (bytes, or with k, m, g suffix)")
+	f.StringVar(&cpus, "cpus", "", "CPU limit, in CPUs (1.5)")
+	f.Int64Var(&pids, "pids-limit", 0, "maximum number of processes")
+	f.StringVar(&net, "net", "none", "network: none (a namespace of its own, loopback only) or host")
+	f.StringVar(&store, "store", "", "the store directory (default /var/lib/ocikit for root, $XDG_DATA_HOME/ocikit otherwise)")
+	f.StringVar(&platform, "platform", "", "platform to choose from an image index: os/arch[/variant] (default: the host's)")
+	f.BoolVar(&vm, "vm", false, "run in the VM runtime (not there yet)")
+	f.BoolVar(&tlsVerify, "tls-verify", true, "verify registry certificates (for registry references)")
+	return cmd
+}
+
+// parseVolume parses -v SRC:DST[:ro|rw].
+func parseVolume(s string) (imagerun.Volume, error) {
+	parts := strings.Split(s, ":")
+	bad := fmt.Errorf("-v %q: want SRC:DST[:ro] with absolute DST: %w", s, errdefs.ErrInvalid)
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || !strings.HasPrefix(parts[1], "/") {
+		return imagerun.Volume{}, bad
+	}
+	v := imagerun.Volume{Source: parts[0], Destination: parts[1]}
+	if len(parts) == 3 {
+		switch parts[2] {
+		case "ro":
+			v.ReadOnly = true
+		case "rw":
+		default:
+			return imagerun.Volume{}, bad
+		}
+	}
+	return v, nil
+}
+
+// runResources turns --memory, --cpus and --pids-limit into resources.
+func runResources(memory, cpus string, pids int64) (*specs.LinuxResources, error) {
+	if memory == "" && cpus == "" && pids == 0 {
+		return nil, nil
+	}
+	res := &specs.LinuxResources{}
+	if memory != "" {
+		n, err := parseBytes(memory)
+		if err != nil {
+			return nil, fmt.Errorf("--memory %q: %w", memory, err)
+		}
+		res.Memory = &specs.LinuxMemory{Limit: &n}
+	}
+	if cpus != "" {
+		c, err := strconv.ParseFloat(cpus, 64)
+		if err != nil || c <= 0 {
+			return nil, fmt.Errorf("--cpus %q: want a positive number", cpus)
+		}
+		period := uint64(100000)
+		quota := int64(c * float64(period))
+		res.CPU = &specs.LinuxCPU{Period: &period, Quota: &quota}
+	}
+	if pids != 0 {
+		res.Pids = &specs.LinuxPids{Limit: &pids}
+	}
+	return res, nil
+}
+
+func newImageRunWaitCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:    "run-wait ID",
+		Short:  "Wait for a container image run -d --rm started and delete it",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rt, err := g.runtime()
+			if err != nil {
+				return err
+			}
+			return imagerun.WaitAndDelete(cmd.Context(), rt, args[0])
+		},
+	}
+}

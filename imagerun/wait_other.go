@@ -1,0 +1,14 @@
+//go:build !linux
+
+package imagerun
+
+import (
+	"context"
+
+	"github.com/ocikit/ocikit/runtime"
+)
+
+// WaitAndDelete is Linux's.
+func WaitAndDelete(ctx context.Context, rt *runtime.Runtime, id string) error {
+	return runtime.ErrNotSupported
+}
