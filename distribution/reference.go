@@ -17,19 +17,23 @@ const (
 	// TransportOCIArchive is a tar of an OCI image layout:
 	// "oci-archive:FILE[:TAG]".
 	TransportOCIArchive = "oci-archive"
+	// TransportDocker is a repository of a registry (distribution-spec):
+	// "docker://HOST[:PORT]/REPO[:TAG|@DIGEST]".
+	TransportDocker = "docker"
 )
 
 // unsupported are skopeo's other transport names: a reference starting with
 // one is refused as not supported yet, rather than taken for a directory.
-var unsupported = []string{"docker", "docker-archive", "docker-daemon", "containers-storage", "dir", "sif", "tarball", "ostree"}
+var unsupported = []string{"docker-archive", "docker-daemon", "containers-storage", "dir", "sif", "tarball", "ostree"}
 
 // Reference names an image in one of the transports, in skopeo's syntax.
 type Reference struct {
 	Transport string
-	// Path is the layout directory or the archive file.
+	// Path is the layout directory or the archive file; for a registry,
+	// HOST[:PORT]/REPO (Host and Repository split it).
 	Path string
 	// Tag is the tag named, empty if none (see Name); Digest the digest
-	// named instead (oci layouts only). At most one is set.
+	// named instead (oci layouts and registries). At most one is set.
 	Tag    string
 	Digest digest.Digest
 }
@@ -46,6 +50,9 @@ func (r Reference) Name() string {
 // String formats r as ParseReference reads it.
 func (r Reference) String() string {
 	s := r.Transport + ":" + r.Path
+	if r.Transport == TransportDocker {
+		s = "docker://" + r.Path
+	}
 	switch {
 	case r.Digest != "":
 		s += "@" + string(r.Digest)
@@ -55,7 +62,8 @@ func (r Reference) String() string {
 	return s
 }
 
-// ParseReference parses a transport reference: "oci:DIR[:TAG]",
+// ParseReference parses a transport reference: "docker://HOST[:PORT]/REPO[:TAG|@DIGEST]"
+// (parseDocker), "oci:DIR[:TAG]",
 // "oci:DIR@DIGEST", plain "DIR[:TAG]" or "DIR@DIGEST" (layout.ParseReference,
 // as every other ocikit image command takes), and "oci-archive:FILE[:TAG]".
 // As in skopeo, DIR and FILE end at the first ':' (a path containing ':'
@@ -75,6 +83,8 @@ func ParseReference(s string) (Reference, error) {
 		}
 	}
 	switch {
+	case found && transport == TransportDocker:
+		return parseDocker(s, rest)
 	case found && transport == TransportOCIArchive:
 		file, tag, hasTag := strings.Cut(rest, ":")
 		if file == "" {
