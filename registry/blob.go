@@ -299,8 +299,11 @@ func (r *Repository) commit(ctx context.Context, loc string, d digest.Digest, da
 		return err
 	}
 	resp.Body.Close()
-	if got := resp.Header.Get("Docker-Content-Digest"); got != "" && got != string(d) {
-		return fmt.Errorf("registry stored %s: %w", clip(got), errMismatch)
+	// A registry may answer with its canonical digest (distribution 2.8
+	// stores a sha512 blob under sha256 and links both): only the same
+	// algorithm can be compared.
+	if got := digest.Digest(resp.Header.Get("Docker-Content-Digest")); got != "" && got != d && got.Algorithm() == d.Algorithm() {
+		return fmt.Errorf("registry stored %s: %w", clip(string(got)), errMismatch)
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package registry
 
 import (
-
 	"context"
 	"encoding/json"
 	"fmt"
@@ -219,5 +218,3 @@ func (r *Repository) Tag(ctx context.Context, name string, desc v1.Descriptor) e
 	}
 	return nil
 }
-
-

@@ -80,7 +80,9 @@ func newFixture(t *testing.T) *fixture {
 	f.layer = add(v1.MediaTypeImageLayer, layerData)
 	good := []byte("the content its digest names")
 	f.corrupt = v1.Descriptor{MediaType: v1.MediaTypeImageLayer, Digest: digest.FromBytes(good), Size: int64(len(good))}
-	f.Blobs[f.corrupt.Digest] = []byte("THE CONTENT ITS DIGEST NAMES") // same size, other bytes
+	// Same size, other bytes; a JSON document, so that a backend which
+	// parses manifests before serving them (a registry) serves it too.
+	f.Blobs[f.corrupt.Digest] = []byte(`{"schemaVersion":2,"x":"ab"}`)
 	manifest := func(p v1.Platform) v1.Descriptor {
 		cfg := addJSON(v1.MediaTypeImageConfig, v1.Image{
 			Platform: p,
