@@ -101,3 +101,107 @@ type registryTarget struct{ *registry.Repository }
 
 func (registryTarget) Commit(context.Context) error { return nil }
 func (registryTarget) Close() error                 { return nil }
+
+// RegistryConfig is what a command line says about registries (skopeo's
+// flags): it becomes Copy options with Options.
+type RegistryConfig struct {
+	// SrcTLSVerify, DestTLSVerify: false skips certificate checks and
+	// allows plain HTTP (--src-tls-verify, --dest-tls-verify).
+	SrcTLSVerify, DestTLSVerify bool
+	// SrcCreds, DestCreds: USER:PASSWORD (--src-creds, --dest-creds).
+	SrcCreds, DestCreds string
+	// AuthFile: the only auth file to read (--authfile).
+	AuthFile string
+	// CertDir: CA and client certificates (--cert-dir).
+	CertDir string
+	// RetryTimes: retries after network errors, 429 and 5xx.
+	RetryTimes int
+}
+
+// Options turns c into Copy options; malformed credentials are
+// errdefs.ErrInvalid.
+func (c RegistryConfig) Options() ([]Option, error) {
+	side := func(verify bool, creds, flag string) ([]registry.Option, error) {
+		var ro []registry.Option
+		if !verify {
+			ro = append(ro, registry.WithInsecure())
+		}
+		if creds != "" {
+			user, pass, ok := strings.Cut(creds, ":")
+			if !ok || user == "" {
+				return nil, fmt.Errorf("%s: want USER:PASSWORD: %w", flag, errdefs.ErrInvalid)
+			}
+			ro = append(ro, registry.WithCredentials(user, pass))
+		}
+		if c.AuthFile != "" {
+			ro = append(ro, registry.WithAuthFile(c.AuthFile))
+		}
+		if c.CertDir != "" {
+			ro = append(ro, registry.WithCertDir(c.CertDir))
+		}
+		if c.RetryTimes < 0 {
+			return nil, fmt.Errorf("--retry-times %d: %w", c.RetryTimes, errdefs.ErrInvalid)
+		}
+		return append(ro, registry.WithRetries(c.RetryTimes)), nil
+	}
+	src, err := side(c.SrcTLSVerify, c.SrcCreds, "--src-creds")
+	if err != nil {
+		return nil, err
+	}
+	dst, err := side(c.DestTLSVerify, c.DestCreds, "--dest-creds")
+	if err != nil {
+		return nil, err
+	}
+	return []Option{WithSourceRegistry(src...), WithDestinationRegistry(dst...)}, nil
+}
+
+// registryRef parses a registry reference with or without "docker://".
+func registryRef(s string) (Reference, error) {
+	if !strings.HasPrefix(s, TransportDocker+"://") {
+		s = TransportDocker + "://" + s
+	}
+	return ParseReference(s)
+}
+
+// PullReferences are the references of `image pull REF [DIR[:TAG]]`: REF
+// a registry reference (docker:// optional); DIR by default the last
+// component of the repository, TAG by default REF's tag, else "latest".
+func PullReferences(ref, dir string) (src, dst Reference, err error) {
+	if src, err = registryRef(ref); err != nil {
+		return src, dst, err
+	}
+	if dir == "" {
+		repo := src.Repository()
+		dir = repo[strings.LastIndexByte(repo, '/')+1:]
+	}
+	if dst, err = ParseReference(TransportOCI + ":" + dir); err != nil {
+		return src, dst, err
+	}
+	if dst.Digest != "" {
+		return src, dst, fmt.Errorf("destination %s: a digest cannot be tagged, name a tag: %w", dst, errdefs.ErrInvalid)
+	}
+	if dst.Tag == "" {
+		dst.Tag = src.Tag
+	}
+	return src, dst, nil
+}
+
+// PushReferences are the references of `image push DIR[:TAG] REF`: DIR an
+// OCI layout (a tag, a digest, or its only image), REF a registry
+// reference (docker:// optional) whose tag is by default DIR's TAG, else
+// "latest".
+func PushReferences(dir, ref string) (src, dst Reference, err error) {
+	if src, err = ParseReference(dir); err != nil {
+		return src, dst, err
+	}
+	if src.Transport != TransportOCI {
+		return src, dst, fmt.Errorf("push %s: not a layout (use image copy): %w", clip(dir), errdefs.ErrInvalid)
+	}
+	if dst, err = registryRef(ref); err != nil {
+		return src, dst, err
+	}
+	if dst.Tag == "" && dst.Digest == "" {
+		dst.Tag = src.Tag
+	}
+	return src, dst, nil
+}

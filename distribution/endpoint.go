@@ -138,6 +138,12 @@ func CopyReference(ctx context.Context, srcRef, dstRef string, opts ...Option) (
 	if err != nil {
 		return nil, err
 	}
+	return CopyReferences(ctx, sr, dr, opts...)
+}
+
+// CopyReferences is CopyReference of parsed references.
+func CopyReferences(ctx context.Context, sr, dr Reference, opts ...Option) (*Report, error) {
+	srcRef := sr.String()
 	ro := registryOptions(sr, dr, opts)
 	src, closeSrc, err := OpenSource(ctx, sr, ro.src...)
 	if err != nil {

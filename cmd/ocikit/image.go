@@ -10,7 +10,7 @@ func newImageCmd(g *globals) *cobra.Command {
 		Short: "Manage OCI image layouts: create, tag, copy, inspect, validate, unpack and repack images",
 	}
 	cmd.AddCommand(
-		newImageInitCmd(g), newImageLsCmd(g), newImageInspectCmd(g), newImageTagCmd(g), newImageRmCmd(g), newImageGCCmd(g), newImageCopyCmd(g),
+		newImageInitCmd(g), newImageLsCmd(g), newImageInspectCmd(g), newImageTagCmd(g), newImageRmCmd(g), newImageGCCmd(g), newImageCopyCmd(g), newImagePullCmd(g), newImagePushCmd(g),
 		newImageValidateCmd(g),
 		newImageUnpackCmd(g),
 		newImageRepackCmd(g), newImageNewCmd(g), newImageAddLayerCmd(g), newImageConfigCmd(g),

@@ -4,67 +4,115 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ocikit/ocikit/distribution"
 	"github.com/ocikit/ocikit/platform"
 )
 
+// copyFlags are the flags image copy, pull and push share.
+type copyFlags struct {
+	all   bool
+	plat  string
+	quiet bool
+	reg   distribution.RegistryConfig
+}
+
+// register adds the flags; src and dst say which sides can be a registry.
+func (f *copyFlags) register(fs *pflag.FlagSet, src, dst bool) {
+	fs.BoolVar(&f.all, "all", false, "copy every platform of an image index, and the index")
+	fs.StringVar(&f.plat, "platform", "", "copy this platform's manifest out of an index (default: this host's)")
+	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print nothing on success")
+	f.reg.SrcTLSVerify, f.reg.DestTLSVerify = true, true
+	if src {
+		fs.BoolVar(&f.reg.SrcTLSVerify, "src-tls-verify", true, "verify the source registry's certificate; false also allows plain HTTP")
+		fs.StringVar(&f.reg.SrcCreds, "src-creds", "", "USER:PASSWORD for the source registry")
+	}
+	if dst {
+		fs.BoolVar(&f.reg.DestTLSVerify, "dest-tls-verify", true, "verify the destination registry's certificate; false also allows plain HTTP")
+		fs.StringVar(&f.reg.DestCreds, "dest-creds", "", "USER:PASSWORD for the destination registry")
+	}
+	fs.StringVar(&f.reg.AuthFile, "authfile", "", "read registry credentials from this auth.json or config.json only")
+	fs.StringVar(&f.reg.CertDir, "cert-dir", "", "directory of a CA (*.crt) and client certificate (*.cert, *.key) for registries")
+	fs.IntVar(&f.reg.RetryTimes, "retry-times", 0, "retry a registry request this many times after a network error, 429 or 5xx")
+}
+
+// run copies src to dst and reports on cmd's outputs.
+func (f *copyFlags) run(cmd *cobra.Command, src, dst distribution.Reference) error {
+	opts, err := f.reg.Options()
+	if err != nil {
+		return err
+	}
+	if f.all {
+		opts = append(opts, distribution.WithAll())
+	}
+	if f.plat != "" {
+		p, err := platform.Parse(f.plat)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, distribution.WithPlatform(p))
+	}
+	if !f.quiet {
+		errOut := cmd.ErrOrStderr()
+		opts = append(opts, distribution.WithProgress(func(e distribution.Event) {
+			verb := "copied"
+			if e.Skipped {
+				verb = "exists"
+			}
+			fmt.Fprintf(errOut, "%s %s (%d bytes)\n", verb, e.Descriptor.Digest, e.Descriptor.Size)
+		}))
+	}
+	rep, err := distribution.CopyReferences(cmd.Context(), src, dst, opts...)
+	if err != nil {
+		return err
+	}
+	if !f.quiet {
+		fmt.Fprintf(cmd.OutOrStdout(), "%s: %d blobs, %d skipped, %d bytes copied\n", rep.Descriptor.Digest, rep.Blobs, rep.Skipped, rep.Bytes)
+	}
+	return nil
+}
+
 func newImageCopyCmd(*globals) *cobra.Command {
-	var (
-		all   bool
-		plat  string
-		quiet bool
-	)
+	var f copyFlags
 	cmd := &cobra.Command{
-		Use:   "copy [--all] [--platform OS/ARCH[/VARIANT]] [-q] SRC DST",
-		Short: "Copy an image between OCI layouts and OCI archives",
+		Use:   "copy [--all] [--platform OS/ARCH[/VARIANT]] [-q] [registry flags] SRC DST",
+		Short: "Copy an image between registries, OCI layouts and OCI archives",
 		Long: `Copy the image SRC names to DST. References use skopeo's syntax:
-  oci:DIR[:TAG]            an OCI image layout (made if DIR is missing or empty)
-  DIR[:TAG]                the same, as the other image commands take it
-  oci:DIR@DIGEST           an image by digest (source only)
-  oci-archive:FILE[:TAG]   a tar of an OCI image layout (skopeo, podman save)
+  docker://HOST[:PORT]/REPO[:TAG]   a repository of a registry (distribution-spec)
+  docker://HOST[:PORT]/REPO@DIGEST  an image by digest (source only)
+  oci:DIR[:TAG]                     an OCI image layout (made if DIR is missing or empty)
+  DIR[:TAG]                         the same, as the other image commands take it
+  oci:DIR@DIGEST                    an image by digest (source only)
+  oci-archive:FILE[:TAG]            a tar of an OCI image layout (skopeo, podman save)
 Without TAG a source names its only image (else "latest") and a destination
 is tagged "latest". An image index is copied for this host's platform, or
 --platform's; --all copies every platform and the index itself. Blobs the
-destination has are skipped; everything else is verified as it streams. The
-destination's tag is set only after every blob is in place, and an archive
-is written (atomically, replacing FILE) only once the copy succeeded.`,
+destination has are skipped (a registry is asked with HEAD; within one
+registry they are mounted from the source repository); up to four layers
+transfer at once; everything is verified as it streams. The destination's
+tag is set only after every blob is in place, and an archive is written
+(atomically, replacing FILE) only once the copy succeeded.
+
+Registries are reached over HTTPS; plain HTTP only on loopback addresses or
+with --src-tls-verify=false / --dest-tls-verify=false. Credentials come from
+--src-creds / --dest-creds, else --authfile, else $REGISTRY_AUTH_FILE,
+${XDG_RUNTIME_DIR}/containers/auth.json and ~/.docker/config.json (with
+their credential helpers); none means anonymous.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var opts []distribution.Option
-			if all {
-				opts = append(opts, distribution.WithAll())
-			}
-			if plat != "" {
-				p, err := platform.Parse(plat)
-				if err != nil {
-					return err
-				}
-				opts = append(opts, distribution.WithPlatform(p))
-			}
-			if !quiet {
-				errOut := cmd.ErrOrStderr()
-				opts = append(opts, distribution.WithProgress(func(e distribution.Event) {
-					verb := "copied"
-					if e.Skipped {
-						verb = "exists"
-					}
-					fmt.Fprintf(errOut, "%s %s (%d bytes)\n", verb, e.Descriptor.Digest, e.Descriptor.Size)
-				}))
-			}
-			rep, err := distribution.CopyReference(cmd.Context(), args[0], args[1], opts...)
+			src, err := distribution.ParseReference(args[0])
 			if err != nil {
 				return err
 			}
-			if !quiet {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: %d blobs, %d skipped, %d bytes copied\n", rep.Descriptor.Digest, rep.Blobs, rep.Skipped, rep.Bytes)
+			dst, err := distribution.ParseReference(args[1])
+			if err != nil {
+				return err
 			}
-			return nil
+			return f.run(cmd, src, dst)
 		},
 	}
-	cmd.Flags().BoolVar(&all, "all", false, "copy every platform of an image index, and the index")
-	cmd.Flags().StringVar(&plat, "platform", "", "copy this platform's manifest out of an index (default: this host's)")
-	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing on success")
+	f.register(cmd.Flags(), true, true)
 	cmd.MarkFlagsMutuallyExclusive("all", "platform")
 	return cmd
 }
