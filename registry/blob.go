@@ -195,7 +195,7 @@ func (r *Repository) PutBlob(ctx context.Context, rd io.Reader, expect v1.Descri
 	if isDocument(expect.MediaType) {
 		return r.putManifest(ctx, rd, expect, alg)
 	}
-	small := expect.Digest != "" && expect.Size > 0 && expect.Size <= monolithicMax
+	small := expect.Digest != "" && expect.Size > 0 && expect.Size <= r.o.monolithic
 	var data []byte
 	if small {
 		// Read and verify first: a PUT carrying the digest commits the

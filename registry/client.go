@@ -46,7 +46,7 @@ type Repository struct {
 // entry for the host (or host/repository), through its credential helper
 // where it names one (credHelpers, credsStore); else none (anonymous).
 func New(host, repo string, opts ...Option) (*Repository, error) {
-	o := options{timeout: DefaultTimeout, chunkSize: DefaultChunkSize, getenv: os.Getenv, backoff: 500 * time.Millisecond, userAgent: "ocikit"}
+	o := options{timeout: DefaultTimeout, chunkSize: DefaultChunkSize, monolithic: monolithicMax, getenv: os.Getenv, backoff: 500 * time.Millisecond, userAgent: "ocikit"}
 	for _, opt := range opts {
 		opt(&o)
 	}

@@ -9,19 +9,20 @@ import (
 type Option func(*options)
 
 type options struct {
-	insecure  bool // --tls-verify=false
-	creds     *credentials
-	authFile  string
-	certDir   string
-	retries   int
-	timeout   time.Duration
-	push      bool
-	mountFrom string
-	chunkSize int64
-	userAgent string
-	getenv    func(string) string
-	transport http.RoundTripper
-	backoff   time.Duration
+	insecure   bool // --tls-verify=false
+	creds      *credentials
+	authFile   string
+	certDir    string
+	retries    int
+	timeout    time.Duration
+	push       bool
+	mountFrom  string
+	chunkSize  int64
+	monolithic int64 // largest blob pushed with one PUT
+	userAgent  string
+	getenv     func(string) string
+	transport  http.RoundTripper
+	backoff    time.Duration
 }
 
 // WithInsecure is --tls-verify=false: the server's certificate is not
