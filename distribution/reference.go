@@ -78,7 +78,7 @@ func ParseReference(s string) (Reference, error) {
 	if found {
 		for _, u := range unsupported {
 			if transport == u {
-				return Reference{}, fmt.Errorf("image reference %q: transport %q is not supported yet (supported: oci:, oci-archive:): %w", clip(s), u, errdefs.ErrUnsupported)
+				return Reference{}, fmt.Errorf("image reference %q: transport %q is not supported yet (supported: docker://, oci:, oci-archive:): %w", clip(s), u, errdefs.ErrUnsupported)
 			}
 		}
 	}

@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -194,4 +196,84 @@ func newGzipImage(t *testing.T) *testImage {
 		}
 	}
 	return ti
+}
+
+func TestPullPushReferences(t *testing.T) {
+	for _, tt := range []struct {
+		cmd, a, b string
+		src, dst  string
+		kind      error
+	}{
+		{"pull", "h.example/a/b:v1", "", "docker://h.example/a/b:v1", "oci:b:v1", nil},
+		{"pull", "docker://h.example/a/b", "dir", "docker://h.example/a/b", "oci:dir", nil},
+		{"pull", "h.example/a/b:v1", "dir:other", "docker://h.example/a/b:v1", "oci:dir:other", nil},
+		{"pull", "h.example/b@" + dgst, "", "docker://h.example/b@" + dgst, "oci:b", nil},
+		{"pull", "h.example/b", "dir@" + dgst, "", "", errdefs.ErrInvalid},
+		{"pull", "b:v1", "", "", "", errdefs.ErrInvalid}, // no registry
+		{"push", "img:v1", "h.example/a/b", "oci:img:v1", "docker://h.example/a/b:v1", nil},
+		{"push", "dir", "docker://h.example/a/b:v2", "oci:dir", "docker://h.example/a/b:v2", nil},
+		{"push", "img:v1", "h.example/a/b:v2", "oci:img:v1", "docker://h.example/a/b:v2", nil},
+		{"push", "oci-archive:f.tar", "h.example/a/b", "", "", errdefs.ErrInvalid},
+	} {
+		f := PullReferences
+		if tt.cmd == "push" {
+			f = PushReferences
+		}
+		src, dst, err := f(tt.a, tt.b)
+		if tt.kind != nil {
+			if !errors.Is(err, tt.kind) {
+				t.Errorf("%s %s %s: %v, want kind %v", tt.cmd, tt.a, tt.b, err, tt.kind)
+			}
+			continue
+		}
+		if err != nil || src.String() != tt.src || dst.String() != tt.dst {
+			t.Errorf("%s %s %s = %s %s, %v; want %s %s", tt.cmd, tt.a, tt.b, src, dst, err, tt.src, tt.dst)
+		}
+	}
+}
+
+// TestPullPushCLI runs ocikit image push, pull and copy against
+// docker-registry with Basic auth, credentials from --authfile and
+// --dest-creds.
+func TestPullPushCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts docker-registry")
+	}
+	bin := testutil.Binary(t)
+	ti := newGzipImage(t)
+	reg := registrytest.Start(t, "regclient", "pw")
+	tmp := t.TempDir()
+	authfile := filepath.Join(tmp, "auth.json")
+	if err := os.WriteFile(authfile, []byte(`{"auths":{"`+reg.Host+`":{"auth":"`+base64.StdEncoding.EncodeToString([]byte("regclient:pw"))+`"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(wantOK bool, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "HOME="+tmp, "XDG_RUNTIME_DIR=", "REGISTRY_AUTH_FILE=", "DOCKER_CONFIG=")
+		out, err := cmd.CombinedOutput()
+		if (err == nil) != wantOK {
+			t.Fatalf("ocikit %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	run(true, "image", "push", "-q", "--authfile", authfile, ti.dir+":multi", reg.Host+"/regclient/cli", "--all")
+	out := run(false, "image", "pull", "-q", reg.Host+"/regclient/cli:multi", filepath.Join(tmp, "noauth"))
+	if !strings.Contains(out, "unauthorized") || strings.Count(strings.TrimSpace(out), "\n") != 0 {
+		t.Fatalf("pull without credentials: %q, want one line saying unauthorized", out)
+	}
+	run(true, "image", "pull", "-q", "--authfile", authfile, "--all", reg.Host+"/regclient/cli:multi", filepath.Join(tmp, "pulled"))
+	run(true, "image", "copy", "-q", "--src-creds", "regclient:pw", "--dest-creds", "regclient:pw", "docker://"+reg.Host+"/regclient/cli:multi", "docker://"+reg.Host+"/regclient/copied:c")
+	run(true, "image", "pull", "-q", "--src-creds", "regclient:pw", reg.Host+"/regclient/copied:c", filepath.Join(tmp, "copied"))
+	ctx := context.Background()
+	for dir, want := range map[string]v1.Descriptor{"pulled:multi": ti.index, "copied:c": ti.manifests[platform.Format(host)]} {
+		name, tag, _ := strings.Cut(dir, ":")
+		l, err := layout.Open(ctx, filepath.Join(tmp, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, err := l.Lookup(ctx, tag); err != nil || d.Digest != want.Digest {
+			t.Fatalf("%s: %s, %v; want %s", dir, d.Digest, err, want.Digest)
+		}
+	}
 }
