@@ -75,9 +75,6 @@ func (r *Repository) authorize(ctx context.Context, header http.Header, force bo
 			}
 			return nil
 		}
-		if force && !r.o.insecure && !isLoopback(r.host) && strings.HasPrefix(r.base, "http:") {
-			return fmt.Errorf("%s: refusing to send a password over plain HTTP: %w", r.host, errUnauthorized)
-		}
 		req := http.Request{Header: header}
 		req.SetBasicAuth(creds.user, creds.pass)
 		return nil

@@ -29,8 +29,7 @@ type Repository struct {
 	creds      func(ctx context.Context) (*credentials, error)
 
 	mu        sync.Mutex
-	base      string // "https://HOST" or "http://HOST", once pinged
-	pingErr   error
+	base      string     // "https://HOST" or "http://HOST", once pinged
 	challenge *challenge // of /v2/, nil if none was asked
 	tokens    map[string]string
 	manifests map[digest.Digest][]byte // read or written in this session
@@ -131,23 +130,40 @@ func (r *Repository) ping(ctx context.Context) (string, error) {
 	if r.base != "" {
 		return r.base, nil
 	}
-	if r.pingErr != nil {
-		return "", r.pingErr
-	}
 	schemes := []string{"https"}
 	if isLoopback(r.host) || r.o.insecure {
-		schemes = append(schemes, "http")
+		schemes = append(schemes, "http") // the only way plain HTTP is ever used
 	}
+	for attempt := 0; ; attempt++ {
+		base, retry, err := r.tryPing(ctx, schemes)
+		switch {
+		case err == nil:
+			r.base = base
+			return base, nil
+		case !retry || attempt >= r.o.retries:
+			return "", err
+		}
+		if err := r.wait(ctx, attempt, ""); err != nil {
+			return "", err
+		}
+	}
+}
+
+// tryPing tries each scheme in turn: the base URL of the first that
+// answers as a registry; else the first error, and whether it is worth
+// retrying (a network error).
+func (r *Repository) tryPing(ctx context.Context, schemes []string) (string, bool, error) {
 	var firstErr error
+	retry := true
 	for _, s := range schemes {
 		base := s + "://" + r.host
 		resp, err := r.send(ctx, http.MethodGet, base+"/v2/", nil, nil, -1)
 		if err != nil {
 			if ctx.Err() != nil {
-				return "", ctx.Err()
+				return "", false, ctx.Err()
 			}
 			if firstErr == nil {
-				firstErr = err
+				firstErr, retry = err, retryableErr(err)
 			}
 			continue
 		}
@@ -161,18 +177,27 @@ func (r *Repository) ping(ctx context.Context) (string, error) {
 			if c := pickChallenge(resp.Header.Values("WWW-Authenticate")); c != nil {
 				r.challenge = c
 			}
+		case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			err := responseError(resp, "")
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
 		default:
 			err := responseError(resp, "")
-			return "", fmt.Errorf("%s is not a registry (GET /v2/: %w)", r.host, err)
+			if firstErr != nil {
+				// HTTPS failed and plain HTTP is no registry either (a TLS
+				// server answers 400): HTTPS's error says what is wrong.
+				return "", false, firstErr
+			}
+			return "", false, fmt.Errorf("%s is not a registry (GET /v2/: %w)", r.host, err)
 		}
-		r.base = base
-		return base, nil
+		return base, false, nil
 	}
 	if len(schemes) == 1 {
 		firstErr = fmt.Errorf("%w (plain HTTP is tried only for loopback hosts or with tls-verify=false)", firstErr)
 	}
-	r.pingErr = firstErr
-	return "", firstErr
+	return "", retry, firstErr
 }
 
 // send is one HTTP exchange with the user agent set.

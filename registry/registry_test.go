@@ -2,8 +2,11 @@ package registry
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -255,6 +258,50 @@ func TestPlainHTTPOnlyForLoopback(t *testing.T) {
 	} {
 		if got := isLoopback(tt.host); got != tt.want {
 			t.Errorf("isLoopback(%q) = %v", tt.host, got)
+		}
+	}
+}
+
+// TestTLS: a registry with a certificate of its own CA is trusted with
+// WithCertDir holding the CA, or WithInsecure, and refused otherwise; a
+// registry that is not up is retried WithRetries times.
+func TestTLS(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/" {
+			return
+		}
+		w.Header().Set("Content-Length", "7")
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes
+	srv.StartTLS()
+	defer srv.Close()
+	ca := t.TempDir()
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(filepath.Join(ca, "ca.crt"), pemBytes, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	host := strings.TrimPrefix(srv.URL, "https://")
+	d := digest.Digest("sha256:" + strings.Repeat("b", 64))
+	for _, tt := range []struct {
+		name string
+		opts []Option
+		ok   bool
+	}{
+		{"unknown CA", nil, false},
+		{"--cert-dir", []Option{WithCertDir(ca)}, true},
+		{"--tls-verify=false", []Option{WithInsecure()}, true},
+		{"--cert-dir without certificates", []Option{WithCertDir(t.TempDir())}, false},
+	} {
+		r, err := New(host, "a/b", append(tt.opts, WithGetenv(func(string) string { return "" }))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := r.StatBlob(context.Background(), d)
+		if tt.ok != (err == nil) || (tt.ok && n != 7) {
+			t.Errorf("%s: StatBlob = %d, %v; want success %v", tt.name, n, err, tt.ok)
+		}
+		if err != nil && (!strings.Contains(err.Error(), "certificate") || strings.Contains(err.Error(), "\n")) {
+			t.Errorf("%s: error %q does not say certificate on one line", tt.name, err)
 		}
 	}
 }
