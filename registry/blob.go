@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/ocikit/ocikit/content"
 	"github.com/ocikit/ocikit/errdefs"
 	"github.com/ocikit/ocikit/layout"
 	digest "github.com/opencontainers/go-digest"
@@ -162,6 +163,11 @@ func (b *blobReader) Read(p []byte) (int, error) {
 		return n, b.err
 	}
 	return n, nil
+}
+
+// Verifies makes blobReader a content.VerifiedReader.
+func (b *blobReader) Verifies() v1.Descriptor {
+	return v1.Descriptor{Digest: b.desc.Digest, Size: b.desc.Size}
 }
 
 func (b *blobReader) Close() error {
@@ -327,8 +333,9 @@ type hashReader struct {
 	ctx context.Context
 	r   io.Reader
 	h   hash.Hash
-	n   int64
-	err error
+	n    int64
+	err  error
+	skip bool // the source verifies itself
 }
 
 func (h *hashReader) Read(p []byte) (int, error) {
@@ -337,7 +344,9 @@ func (h *hashReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	n, err := h.r.Read(p)
-	h.h.Write(p[:n])
+	if !h.skip {
+		h.h.Write(p[:n])
+	}
 	h.n += int64(n)
 	if err != nil && err != io.EOF {
 		h.err = err
@@ -349,7 +358,10 @@ func (h *hashReader) Read(p []byte) (int, error) {
 // Content-Range when the size is known, else one streamed PATCH; then
 // checks size and digest and commits.
 func (r *Repository) stream(ctx context.Context, loc string, rd io.Reader, expect v1.Descriptor, alg digest.Algorithm) (v1.Descriptor, error) {
-	hr := &hashReader{ctx: ctx, r: rd, h: alg.Hash()}
+	// A reader that verifies itself (content.VerifiedReader) is not hashed
+	// again: it fails instead of ending if the content is not expect's.
+	verified := content.Verified(rd, expect)
+	hr := &hashReader{ctx: ctx, r: rd, h: alg.Hash(), skip: verified}
 	name := expect.Digest
 	if name == "" {
 		name = "(new)"
@@ -400,7 +412,10 @@ func (r *Repository) stream(ctx context.Context, loc string, rd io.Reader, expec
 			return fail(err)
 		}
 	}
-	got := digest.NewDigest(alg, hr.h)
+	got := expect.Digest
+	if !verified {
+		got = digest.NewDigest(alg, hr.h)
+	}
 	if expect.Digest != "" && got != expect.Digest {
 		return fail(fmt.Errorf("content is %s: %w", got, errMismatch))
 	}

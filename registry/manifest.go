@@ -177,8 +177,12 @@ func (r *Repository) putManifest(ctx context.Context, rd io.Reader, expect v1.De
 	if expect.Size != 0 && int64(len(data)) != expect.Size {
 		return v1.Descriptor{}, fmt.Errorf("put manifest %s: %d bytes, descriptor says %d: %w", expect.Digest, len(data), expect.Size, errMismatch)
 	}
-	if err := r.putDocument(ctx, string(got), expect.MediaType, data); err != nil {
-		return v1.Descriptor{}, fmt.Errorf("put manifest %s: %w", got, err)
+	// A registry checks every blob a manifest names when it is put; one
+	// it has already needs no second PUT.
+	if have, _ := r.manifestDigest(ctx, string(got)); have != got {
+		if err := r.putDocument(ctx, string(got), expect.MediaType, data); err != nil {
+			return v1.Descriptor{}, fmt.Errorf("put manifest %s: %w", got, err)
+		}
 	}
 	r.remember(got, data)
 	expect.Digest, expect.Size = got, int64(len(data))
@@ -213,8 +217,23 @@ func (r *Repository) Tag(ctx context.Context, name string, desc v1.Descriptor) e
 	if int64(len(data)) != desc.Size {
 		return fmt.Errorf("tag %s: manifest %s: %d bytes, descriptor says %d: %w", name, desc.Digest, len(data), desc.Size, errMismatch)
 	}
+	if have, _ := r.manifestDigest(ctx, name); have == desc.Digest {
+		return nil // the tag is there already
+	}
 	if err := r.putDocument(ctx, name, desc.MediaType, data); err != nil {
 		return fmt.Errorf("tag %s: %w", name, err)
 	}
 	return nil
+}
+
+// manifestDigest is the digest of what ref names, by HEAD (the
+// registry's Docker-Content-Digest), or "" and the error if it cannot be
+// told.
+func (r *Repository) manifestDigest(ctx context.Context, ref string) (digest.Digest, error) {
+	resp, err := r.do(ctx, &request{method: http.MethodHead, url: "/v2/" + r.name + "/manifests/" + ref, header: http.Header{"Accept": {accept}}, ok: []int{http.StatusOK}, what: "manifest"})
+	if err != nil {
+		return "", err
+	}
+	resp.Body.Close()
+	return digest.Digest(resp.Header.Get("Docker-Content-Digest")), nil
 }
