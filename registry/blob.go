@@ -330,9 +330,9 @@ func (r *Repository) cancelUpload(loc string) {
 // hashReader hashes and counts what it passes on, and keeps the source's
 // error, which the HTTP client would otherwise report in its own words.
 type hashReader struct {
-	ctx context.Context
-	r   io.Reader
-	h   hash.Hash
+	ctx  context.Context
+	r    io.Reader
+	h    hash.Hash
 	n    int64
 	err  error
 	skip bool // the source verifies itself

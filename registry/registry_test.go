@@ -20,6 +20,7 @@ import (
 	"github.com/ocikit/ocikit/errdefs"
 	"github.com/ocikit/ocikit/internal/registrytest"
 	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 func TestParseChallenges(t *testing.T) {
@@ -302,6 +303,43 @@ func TestTLS(t *testing.T) {
 		}
 		if err != nil && (!strings.Contains(err.Error(), "certificate") || strings.Contains(err.Error(), "\n")) {
 			t.Errorf("%s: error %q does not say certificate on one line", tt.name, err)
+		}
+	}
+}
+
+// TestMount: with WithMountFrom a blob is mounted (one POST answered 201)
+// and not uploaded; where the registry declines (202) it is uploaded.
+func TestMount(t *testing.T) {
+	data := []byte("mounted blob")
+	d := digest.FromBytes(data)
+	for _, accept := range []bool{true, false} {
+		var uploads atomic.Int64
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch {
+			case r.URL.Path == "/v2/":
+			case r.Method == http.MethodPost && r.URL.Query().Get("mount") == string(d) && r.URL.Query().Get("from") == "src/repo" && accept:
+				w.WriteHeader(http.StatusCreated)
+			case r.Method == http.MethodPost:
+				w.Header().Set("Location", "/v2/dst/repo/blobs/uploads/u1")
+				w.WriteHeader(http.StatusAccepted)
+			case r.Method == http.MethodPut && r.URL.Query().Get("digest") == string(d):
+				uploads.Add(1)
+				w.WriteHeader(http.StatusCreated)
+			default:
+				w.WriteHeader(http.StatusBadRequest)
+			}
+		}))
+		r, err := New(strings.TrimPrefix(srv.URL, "http://"), "dst/repo", WithMountFrom("src/repo"), WithGetenv(func(string) string { return "" }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := r.PutBlob(context.Background(), strings.NewReader(string(data)), ocispec.Descriptor{MediaType: "application/octet-stream", Digest: d, Size: int64(len(data))})
+		srv.Close()
+		if err != nil || got.Digest != d {
+			t.Fatalf("mount accepted %v: PutBlob = %+v, %v", accept, got, err)
+		}
+		if want := map[bool]int64{true: 0, false: 1}[accept]; uploads.Load() != want {
+			t.Fatalf("mount accepted %v: %d uploads, want %d", accept, uploads.Load(), want)
 		}
 	}
 }
