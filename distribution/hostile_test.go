@@ -321,6 +321,18 @@ func TestCopyHostileRegistry(t *testing.T) {
 				return false
 			}
 		}, opts: []registry.Option{registry.WithTimeout(200 * time.Millisecond)}, msg: "no answer for 200ms"},
+		{name: "slow-loris /v2/", fault: func(h *hostile) func(http.ResponseWriter, *http.Request, string) bool {
+			return func(w http.ResponseWriter, r *http.Request, kind string) bool {
+				if kind == "v2" {
+					w.Header().Set("Content-Length", "100")
+					w.Write([]byte("{"))
+					w.(http.Flusher).Flush()
+					<-r.Context().Done()
+					return true
+				}
+				return false
+			}
+		}, opts: []registry.Option{registry.WithTimeout(200 * time.Millisecond)}, msg: "no data for 200ms"},
 		{name: "slow-loris body", fault: func(h *hostile) func(http.ResponseWriter, *http.Request, string) bool {
 			return func(w http.ResponseWriter, r *http.Request, kind string) bool {
 				if kind == "blobs" && isLayer(r, h) {

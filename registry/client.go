@@ -157,23 +157,28 @@ func (r *Repository) tryPing(ctx context.Context, schemes []string) (string, boo
 	retry := true
 	for _, s := range schemes {
 		base := s + "://" + r.host
-		resp, err := r.send(ctx, http.MethodGet, base+"/v2/", nil, nil, -1)
+		wctx, watch, cancel := r.watch(ctx)
+		resp, err := r.send(wctx, http.MethodGet, base+"/v2/", nil, nil, -1)
 		if err != nil {
+			cancel()
 			if ctx.Err() != nil {
 				return "", false, ctx.Err()
 			}
+			err = stalled(wctx, err, r.o.timeout)
 			if firstErr == nil {
 				firstErr, retry = err, retryableErr(err)
 			}
 			continue
 		}
+		resp.Body = watch(resp.Body)
+		defer cancel()
 		switch resp.StatusCode {
-		case http.StatusOK:
-			io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+		case http.StatusOK, http.StatusUnauthorized:
+			_, err := io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
 			resp.Body.Close()
-		case http.StatusUnauthorized:
-			io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
-			resp.Body.Close()
+			if err != nil {
+				return "", false, fmt.Errorf("GET %s/v2/: %w", base, err)
+			}
 			if c := pickChallenge(resp.Header.Values("WWW-Authenticate")); c != nil {
 				r.challenge = c
 			}

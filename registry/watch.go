@@ -57,7 +57,7 @@ func (w *watchedBody) Close() error {
 
 // stalled rewrites a request error caused by the watch's timer.
 func stalled(ctx context.Context, err error, d time.Duration) error {
-	if err != nil && errors.Is(context.Cause(ctx), errStalled) {
+	if err != nil && !errors.Is(err, errStalled) && errors.Is(context.Cause(ctx), errStalled) {
 		return fmt.Errorf("no answer for %s: %w", d, errStalled)
 	}
 	return err
