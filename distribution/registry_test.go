@@ -111,6 +111,17 @@ func TestCopyRegistry(t *testing.T) {
 			if d, err := r.Lookup(ctx, "skopeo"); err != nil || d.Digest != ti.index.Digest {
 				t.Fatalf("skopeo's push: %s, %v; want %s", d.Digest, err, ti.index.Digest)
 			}
+			// Docker's media types (skopeo converts to them with --format
+			// v2s2): ocikit pulls the docker manifest byte for byte.
+			run(append(append([]string{"--format", "v2s2", "--dest-tls-verify=false"}, skopeoDst...), "oci:"+ti.dir+":single", repo+":v2s2")...)
+			v2s2, err := r.Lookup(ctx, "v2s2")
+			if err != nil || v2s2.MediaType != layout.MediaTypeDockerManifest {
+				t.Fatalf("skopeo's v2s2 push: %+v, %v", v2s2, err)
+			}
+			dockerDir := filepath.Join(t.TempDir(), "docker")
+			if rep, err := CopyReference(ctx, repo+":v2s2", "oci:"+dockerDir+":d", opts...); err != nil || rep.Descriptor.Digest != v2s2.Digest {
+				t.Fatalf("pull of a docker manifest: %v, %v; want %s", rep, err, v2s2.Digest)
+			}
 			// skopeo pulls what ocikit pushed.
 			back := filepath.Join(t.TempDir(), "skopeo-back")
 			run(append(append([]string{"--all", "--src-tls-verify=false"}, skopeoSrc...), repo+":multi", "oci:"+back+":b")...)
