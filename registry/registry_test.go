@@ -2,11 +2,18 @@ package registry
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +22,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ocikit/ocikit/content/contenttest"
 	"github.com/ocikit/ocikit/errdefs"
@@ -340,6 +348,67 @@ func TestMount(t *testing.T) {
 		}
 		if want := map[bool]int64{true: 0, false: 1}[accept]; uploads.Load() != want {
 			t.Fatalf("mount accepted %v: %d uploads, want %d", accept, uploads.Load(), want)
+		}
+	}
+}
+
+// TestClientCertificate: a registry that requires a client certificate
+// accepts the *.cert/*.key pair of --cert-dir, and refuses without.
+func TestClientCertificate(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "regclient test client"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		BasicConstraintsValid: true, IsCA: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientCert, _ := x509.ParseCertificate(der)
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v2/" {
+			w.Header().Set("Content-Length", "5")
+		}
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	pool := x509.NewCertPool()
+	pool.AddCert(clientCert)
+	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
+	srv.StartTLS()
+	defer srv.Close()
+	dir := t.TempDir()
+	for name, data := range map[string][]byte{
+		"ca.crt":      pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}),
+		"client.cert": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		"client.key":  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	caOnly := t.TempDir()
+	os.WriteFile(filepath.Join(caOnly, "ca.crt"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
+	host := strings.TrimPrefix(srv.URL, "https://")
+	d := digest.Digest("sha256:" + strings.Repeat("c", 64))
+	for _, tt := range []struct {
+		dir string
+		ok  bool
+	}{{dir, true}, {caOnly, false}} {
+		r, err := New(host, "a/b", WithCertDir(tt.dir), WithGetenv(func(string) string { return "" }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := r.StatBlob(context.Background(), d); tt.ok != (err == nil) || tt.ok && n != 5 {
+			t.Errorf("cert dir with client certificate %v: StatBlob = %d, %v", tt.ok, n, err)
 		}
 	}
 }
