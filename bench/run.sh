@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: runs every benchmark script in bench/ (unpack, repack, runtime,
-# layout, copy, serve, ...) one after the other. Each runs ocikit and its peers side by
-# side in the same run and prints times and ratios. Timings are never part
+# layout, copy, pull and push against docker-registry, serve, ...) one after
+# the other. Each runs ocikit and its peers side by side in the same run and
+# prints times and ratios. Timings are never part
 # of `make test`: this machine is shared and noisy.
 #
 #   make bench                 # all

@@ -49,6 +49,28 @@ type Ingester interface {
 	PutBlob(ctx context.Context, r io.Reader, expect v1.Descriptor) (v1.Descriptor, error)
 }
 
+// VerifiedReader is a reader that checks what it yields, as the readers of
+// Provider.OpenBlob do: it ends with io.EOF only after exactly Verifies().Size
+// bytes hashing to Verifies().Digest, and with an error instead if they
+// differ. An Ingester given one for the digest and size it expects may
+// skip hashing the content again (it still counts it, and stores nothing
+// unless the reader ended with io.EOF): a copy then hashes each byte once.
+type VerifiedReader interface {
+	io.Reader
+	Verifies() v1.Descriptor
+}
+
+// Verified reports whether r is a VerifiedReader for expect's digest and
+// (non-zero) size.
+func Verified(r io.Reader, expect v1.Descriptor) bool {
+	vr, ok := r.(VerifiedReader)
+	if !ok || expect.Digest == "" || expect.Size <= 0 {
+		return false
+	}
+	d := vr.Verifies()
+	return d.Digest == expect.Digest && d.Size == expect.Size
+}
+
 // Tagger names a stored manifest or index.
 type Tagger interface {
 	// Tag points name at desc, whose blob (and, for a manifest, its

@@ -1,5 +1,5 @@
 // Package content is the seam between ocikit's image code and the places
-// images live (an OCI layout today; a registry and archives next), in the
+// images live (an OCI layout, an OCI archive, a registry), in the
 // spirit of containerd's content.Provider and Ingester: small interfaces a
 // consumer asks for one at a time, each taking the narrowest it needs
 // (bundle unpacks from a Provider, mutate writes through an Ingester and a

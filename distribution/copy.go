@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/ocikit/ocikit/content"
 	"github.com/ocikit/ocikit/errdefs"
@@ -58,6 +59,7 @@ type options struct {
 	all      bool
 	platform *v1.Platform
 	progress func(Event)
+	registry registryOpts // for CopyReference
 
 	compression   *compression // WithCompression
 	progressBytes func(Event)  // WithProgressBytes
@@ -155,6 +157,8 @@ type copier struct {
 	dst  Destination
 	stat content.Stater
 	o    options
+	mu   sync.Mutex // seen, rep: blobs are copied concurrently
+	evmu sync.Mutex
 	seen map[digest.Digest]bool
 	rep  *Report
 	ren  renames // new descriptors of recompressed blobs
@@ -165,7 +169,10 @@ func (c *copier) node(ctx context.Context, desc v1.Descriptor, depth int) error 
 	if depth > maxDepth {
 		return fmt.Errorf("index %s: nested deeper than %d: %w", desc.Digest, maxDepth, errdefs.ErrInvalid)
 	}
-	if c.seen[desc.Digest] {
+	c.mu.Lock()
+	done := c.seen[desc.Digest]
+	c.mu.Unlock()
+	if done {
 		return nil
 	}
 	data, err := content.ReadAll(ctx, c.src, desc, MaxManifestSize)
@@ -204,10 +211,8 @@ func (c *copier) node(ctx context.Context, desc v1.Descriptor, depth int) error 
 				return err
 			}
 		}
-		for _, d := range append([]v1.Descriptor{m.Config}, m.Layers...) {
-			if err := c.blob(ctx, d); err != nil {
-				return fmt.Errorf("manifest %s: %w", desc.Digest, err)
-			}
+		if err := c.blobs(ctx, append([]v1.Descriptor{m.Config}, m.Layers...)); err != nil {
+			return fmt.Errorf("manifest %s: %w", desc.Digest, err)
 		}
 	default:
 		return fmt.Errorf("%s: media type %q is not an image manifest or index: %w", desc.Digest, clip(desc.MediaType), errdefs.ErrInvalid)
@@ -215,16 +220,64 @@ func (c *copier) node(ctx context.Context, desc v1.Descriptor, depth int) error 
 	return c.put(ctx, desc, bytes.NewReader(data))
 }
 
+// maxParallel bounds the blobs of one manifest copied at once: enough to
+// hide a registry's round trips, few enough not to thrash one disk.
+const maxParallel = 4
+
+// blobs copies a manifest's blobs, up to maxParallel at a time; the first
+// error cancels the others.
+func (c *copier) blobs(ctx context.Context, ds []v1.Descriptor) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sem := make(chan struct{}, maxParallel)
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for _, d := range ds {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := c.blob(ctx, d); err != nil {
+				once.Do(func() { first = err; cancel(err) })
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
+}
+
+// claim marks d as being copied; false if it was already.
+func (c *copier) claim(d digest.Digest) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seen[d] {
+		return false
+	}
+	c.seen[d] = true
+	return true
+}
+
 // blob copies one blob unless dst has it.
 func (c *copier) blob(ctx context.Context, d v1.Descriptor) error {
-	if c.seen[d.Digest] {
+	if !c.claim(d.Digest) {
 		return nil
 	}
 	if c.stat != nil {
 		if n, err := c.stat.StatBlob(ctx, d.Digest); err == nil && n == d.Size {
-			c.seen[d.Digest] = true
+			c.mu.Lock()
 			c.rep.Blobs++
 			c.rep.Skipped++
+			c.mu.Unlock()
 			c.event(Event{Descriptor: d, Skipped: true})
 			return nil
 		}
@@ -241,15 +294,20 @@ func (c *copier) put(ctx context.Context, d v1.Descriptor, r io.Reader) error {
 	if _, err := c.dst.PutBlob(ctx, c.track(d, r), d); err != nil {
 		return fmt.Errorf("copy blob %s: %w", d.Digest, err)
 	}
+	c.mu.Lock()
 	c.seen[d.Digest] = true
 	c.rep.Blobs++
 	c.rep.Bytes += d.Size
+	c.mu.Unlock()
 	c.event(Event{Descriptor: d, Bytes: d.Size})
 	return nil
 }
 
+// event reports e; calls are serialised, so the callback need not lock.
 func (c *copier) event(e Event) {
 	if c.o.progress != nil {
+		c.evmu.Lock()
+		defer c.evmu.Unlock()
 		c.o.progress(e)
 	}
 }

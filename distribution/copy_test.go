@@ -254,7 +254,7 @@ func TestCopyReferenceErrors(t *testing.T) {
 		src, dst string
 		kind     error
 	}{
-		{"docker://localhost/r:t", "oci:" + t.TempDir(), errdefs.ErrUnsupported},
+		{"containers-storage:img", "oci:" + t.TempDir(), errdefs.ErrUnsupported},
 		{"oci:" + ti.dir + ":single", "docker-archive:x.tar:@0", errdefs.ErrInvalid},
 		{"oci:" + ti.dir + ":single", "oci:" + t.TempDir() + "@" + dgst, errdefs.ErrInvalid},
 		{"oci-archive:" + filepath.Join(t.TempDir(), "none.tar"), "oci:" + t.TempDir(), errdefs.ErrNotFound},

@@ -14,12 +14,19 @@ import (
 	"github.com/ocikit/ocikit/errdefs"
 	"github.com/ocikit/ocikit/layout"
 	"github.com/ocikit/ocikit/ociarchive"
+	"github.com/ocikit/ocikit/registry"
 )
 
 // OpenSource opens the image source ref names; close releases it (an
-// archive's temporary layout).
-func OpenSource(ctx context.Context, ref Reference) (src content.ImageSource, close func() error, err error) {
+// archive's temporary layout). ropts configure a registry's client.
+func OpenSource(ctx context.Context, ref Reference, ropts ...registry.Option) (src content.ImageSource, close func() error, err error) {
 	switch ref.Transport {
+	case TransportDocker:
+		r, err := registry.New(ref.Host(), ref.Repository(), ropts...)
+		if err != nil {
+			return nil, nil, err
+		}
+		return r, func() error { return nil }, nil
 	case TransportOCI:
 		l, err := layout.Open(ctx, ref.Path)
 		if err != nil {
@@ -53,9 +60,10 @@ type Target interface {
 
 // OpenTarget opens the destination ref names: a layout, made if the
 // directory is missing or empty (as skopeo does), or a new archive that
-// replaces the file on Commit. A digest cannot name a destination
-// (errdefs.ErrInvalid).
-func OpenTarget(ctx context.Context, ref Reference) (Target, error) {
+// replaces the file on Commit, or a registry's repository (ropts
+// configure its client; a registry's tag is set last, by Copy). A digest
+// cannot name a destination (errdefs.ErrInvalid).
+func OpenTarget(ctx context.Context, ref Reference, ropts ...registry.Option) (Target, error) {
 	if ref.Digest != "" {
 		return nil, fmt.Errorf("destination %s: a digest cannot be tagged, name a tag: %w", ref, errdefs.ErrInvalid)
 	}
@@ -69,6 +77,12 @@ func OpenTarget(ctx context.Context, ref Reference) (Target, error) {
 			return nil, fmt.Errorf("destination %s: @N names an image of a source archive, name the image NAME[:TAG]: %w", ref, errdefs.ErrInvalid)
 		}
 		return dockerarchive.Create(ctx, ref.Path)
+	case TransportDocker:
+		r, err := registry.New(ref.Host(), ref.Repository(), append([]registry.Option{registry.WithPush()}, ropts...)...)
+		if err != nil {
+			return nil, err
+		}
+		return registryTarget{r}, nil
 	}
 	return nil, fmt.Errorf("transport %q: %w", ref.Transport, errdefs.ErrUnsupported)
 }
@@ -137,12 +151,19 @@ func CopyReference(ctx context.Context, srcRef, dstRef string, opts ...Option) (
 	if err != nil {
 		return nil, err
 	}
-	src, closeSrc, err := OpenSource(ctx, sr)
+	return CopyReferences(ctx, sr, dr, opts...)
+}
+
+// CopyReferences is CopyReference of parsed references.
+func CopyReferences(ctx context.Context, sr, dr Reference, opts ...Option) (*Report, error) {
+	srcRef := sr.String()
+	ro := registryOptions(sr, dr, opts)
+	src, closeSrc, err := OpenSource(ctx, sr, ro.src...)
 	if err != nil {
 		return nil, err
 	}
 	defer closeSrc()
-	dst, err := OpenTarget(ctx, dr)
+	dst, err := OpenTarget(ctx, dr, ro.dst...)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,8 @@ package distribution
 import (
 	"io"
 
+	"github.com/ocikit/ocikit/content"
+
 	digest "github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -42,8 +44,21 @@ func (c *copier) track(d v1.Descriptor, r io.Reader) io.Reader {
 	if step < minStep {
 		step = minStep
 	}
-	return &countingReader{r: r, d: d, fn: fn, step: step}
+	cr := &countingReader{r: r, d: d, fn: fn, step: step}
+	if vr, ok := r.(content.VerifiedReader); ok {
+		// Keep the marker, so the destination still skips a second hash.
+		return verifiedCountingReader{cr, vr.Verifies()}
+	}
+	return cr
 }
+
+// verifiedCountingReader counts a content.VerifiedReader and is one itself.
+type verifiedCountingReader struct {
+	*countingReader
+	verifies v1.Descriptor
+}
+
+func (r verifiedCountingReader) Verifies() v1.Descriptor { return r.verifies }
 
 type countingReader struct {
 	r        io.Reader

@@ -200,9 +200,11 @@ func (c *copier) transcode(ctx context.Context, l v1.Descriptor, from layer.Comp
 	}
 	nd = v1.Descriptor{MediaType: to, Digest: nd.Digest, Size: nd.Size, Annotations: l.Annotations}
 	c.ren.set(l.Digest, nd)
+	c.mu.Lock()
 	c.seen[nd.Digest] = true
 	c.rep.Blobs++
 	c.rep.Bytes += nd.Size
+	c.mu.Unlock()
 	c.event(Event{Descriptor: nd, Bytes: nd.Size, From: l.Digest})
 	return nd, nil
 }

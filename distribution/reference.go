@@ -22,21 +22,25 @@ const (
 	// "docker-archive:FILE[:NAME[:TAG]]", or "docker-archive:FILE:@N" for
 	// the N-th image of a source.
 	TransportDockerArchive = "docker-archive"
+	// TransportDocker is a repository of a registry (distribution-spec):
+	// "docker://HOST[:PORT]/REPO[:TAG|@DIGEST]".
+	TransportDocker = "docker"
 )
 
 // unsupported are skopeo's other transport names: a reference starting with
 // one is refused as not supported yet, rather than taken for a directory.
-var unsupported = []string{"docker", "docker-daemon", "containers-storage", "dir", "sif", "tarball", "ostree"}
+var unsupported = []string{"docker-daemon", "containers-storage", "dir", "sif", "tarball", "ostree"}
 
 // Reference names an image in one of the transports, in skopeo's syntax.
 type Reference struct {
 	Transport string
-	// Path is the layout directory or the archive file.
+	// Path is the layout directory or the archive file; for a registry,
+	// HOST[:PORT]/REPO (Host and Repository split it).
 	Path string
 	// Tag is the tag named, empty if none (see Name); Digest the digest
-	// named instead (oci layouts only). At most one is set. For a docker
-	// archive Tag is the image's name "NAME:TAG" (dockerarchive.ParseName)
-	// or "@N".
+	// named instead (oci layouts and registries). At most one is set. For
+	// a docker archive Tag is the image's name "NAME:TAG"
+	// (dockerarchive.ParseName) or "@N".
 	Tag    string
 	Digest digest.Digest
 }
@@ -53,6 +57,9 @@ func (r Reference) Name() string {
 // String formats r as ParseReference reads it.
 func (r Reference) String() string {
 	s := r.Transport + ":" + r.Path
+	if r.Transport == TransportDocker {
+		s = "docker://" + r.Path
+	}
 	switch {
 	case r.Digest != "":
 		s += "@" + string(r.Digest)
@@ -62,7 +69,8 @@ func (r Reference) String() string {
 	return s
 }
 
-// ParseReference parses a transport reference: "oci:DIR[:TAG]",
+// ParseReference parses a transport reference: "docker://HOST[:PORT]/REPO[:TAG|@DIGEST]"
+// (parseDocker), "oci:DIR[:TAG]",
 // "oci:DIR@DIGEST", plain "DIR[:TAG]" or "DIR@DIGEST" (layout.ParseReference,
 // as every other ocikit image command takes), "oci-archive:FILE[:TAG]" and
 // "docker-archive:FILE[:NAME[:TAG]]" or "docker-archive:FILE:@N".
@@ -78,11 +86,13 @@ func ParseReference(s string) (Reference, error) {
 	if found {
 		for _, u := range unsupported {
 			if transport == u {
-				return Reference{}, fmt.Errorf("image reference %q: transport %q is not supported yet (supported: oci:, oci-archive:, docker-archive:): %w", clip(s), u, errdefs.ErrUnsupported)
+				return Reference{}, fmt.Errorf("image reference %q: transport %q is not supported yet (supported: docker://, oci:, oci-archive:, docker-archive:): %w", clip(s), u, errdefs.ErrUnsupported)
 			}
 		}
 	}
 	switch {
+	case found && transport == TransportDocker:
+		return parseDocker(s, rest)
 	case found && transport == TransportOCIArchive:
 		file, tag, hasTag := strings.Cut(rest, ":")
 		if file == "" {

@@ -48,7 +48,23 @@ func TestParseReference(t *testing.T) {
 		{in: "oci-archive::v1", kind: errdefs.ErrInvalid},
 		{in: "oci-archive:f.tar:", kind: errdefs.ErrInvalid},
 		{in: "oci-archive:f.tar:-x", kind: errdefs.ErrInvalid},
-		{in: "docker://host:5000/repo:tag", kind: errdefs.ErrUnsupported},
+		{in: "docker://host:5000/repo:tag", want: Reference{Transport: "docker", Path: "host:5000/repo", Tag: "tag"}},
+		{in: "docker://localhost/a/b", want: Reference{Transport: "docker", Path: "localhost/a/b"}},
+		{in: "docker://reg.example/a/b-c_d:v1.0", want: Reference{Transport: "docker", Path: "reg.example/a/b-c_d", Tag: "v1.0"}},
+		{in: "docker://127.0.0.1:5000/r@" + dgst, want: Reference{Transport: "docker", Path: "127.0.0.1:5000/r", Digest: dgst}},
+		{in: "docker://[::1]:5000/r:t", want: Reference{Transport: "docker", Path: "[::1]:5000/r", Tag: "t"}},
+		{in: "docker://library/busybox", kind: errdefs.ErrInvalid}, // no registry named
+		{in: "docker://h.example", kind: errdefs.ErrInvalid},
+		{in: "docker://h.example/", kind: errdefs.ErrInvalid},
+		{in: "docker://h.example/Upper", kind: errdefs.ErrInvalid},
+		{in: "docker://h.example/r:bad/tag", kind: errdefs.ErrInvalid},
+		{in: "docker://h.example/r:", kind: errdefs.ErrInvalid},
+		{in: "docker://h.example/r:t@" + dgst, kind: errdefs.ErrInvalid},
+		{in: "docker://h.example/r@sha256:xyz", kind: errdefs.ErrInvalid},
+		{in: "docker://h.example:0/r", kind: errdefs.ErrInvalid},
+		{in: "docker://h.example:99999/r", kind: errdefs.ErrInvalid},
+		{in: "docker://-h.example/r", kind: errdefs.ErrInvalid},
+		{in: "docker:h.example/r", kind: errdefs.ErrInvalid},
 		{in: "containers-storage:img", kind: errdefs.ErrUnsupported},
 		{in: "dir:/x", kind: errdefs.ErrUnsupported},
 	}
@@ -76,7 +92,7 @@ func TestParseReference(t *testing.T) {
 }
 
 func FuzzParseReference(f *testing.F) {
-	for _, s := range []string{"oci:dir:v1", "img", "oci-archive:f.tar:v1", "dir@" + dgst, "docker://h/r:t", "oci:a@b/:c", "oci-archive:a:b@c", "docker-archive:f.tar:a/b:c", "docker-archive:f:@0"} {
+	for _, s := range []string{"oci:dir:v1", "img", "oci-archive:f.tar:v1", "dir@" + dgst, "docker://h/r:t", "docker://h.example:5000/a/b:t", "docker://[::1]/r@" + dgst, "oci:a@b/:c", "oci-archive:a:b@c", "docker-archive:f.tar:a/b:c", "docker-archive:f:@0"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ocikit/ocikit/content"
 	"github.com/ocikit/ocikit/internal/fsutil"
 	digest "github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -161,16 +162,28 @@ func (l *Layout) PutBlob(ctx context.Context, r io.Reader, expect v1.Descriptor)
 		os.Remove(tmpName) // after a successful rename this fails harmlessly
 	}()
 
+	// A reader that verifies what it yields (content.VerifiedReader, such
+	// as a registry's or another layout's blob reader) is not hashed
+	// again: it ends with an error rather than io.EOF if the content is
+	// not expect's, and then nothing is renamed into place.
+	verified := content.Verified(r, expect)
 	h := alg.Hash()
 	src := io.Reader(&ctxReader{ctx: ctx, r: r})
 	if expect.Size > 0 {
 		src = io.LimitReader(src, expect.Size+1)
 	}
-	n, err := io.Copy(io.MultiWriter(tmp, h), src)
+	var dst io.Writer = tmp
+	if !verified {
+		dst = io.MultiWriter(tmp, h)
+	}
+	n, err := io.Copy(dst, src)
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("put blob: %w", err)
 	}
-	got := digest.NewDigest(alg, h)
+	got := expect.Digest
+	if !verified {
+		got = digest.NewDigest(alg, h)
+	}
 	if expect.Size > 0 && n != expect.Size {
 		what := fmt.Sprintf("%d", n)
 		if n > expect.Size {
@@ -342,6 +355,9 @@ func (v *verifyReader) Read(p []byte) (int, error) {
 }
 
 func (v *verifyReader) Close() error { return v.f.Close() }
+
+// Verifies makes verifyReader a content.VerifiedReader.
+func (v *verifyReader) Verifies() v1.Descriptor { return v1.Descriptor{Digest: v.want, Size: v.size} }
 
 // ReadBlob reads a whole blob, verified, refusing blobs larger than
 // MaxJSONSize (ErrTooLarge): it is meant for manifests, indexes and configs.

@@ -34,8 +34,22 @@ const maxDepth = 8
 // ErrAmbiguous) listing the platforms it has. The manifest and config blobs
 // are read verified.
 func (l *Layout) Resolve(ctx context.Context, name string, opts ...ResolveOption) (*Image, error) {
+	return ResolveFrom(ctx, l, name, opts...)
+}
+
+// Source is what ResolveFrom reads: blobs, and names looked up to
+// descriptors (content.ImageSource without Resolve).
+type Source interface {
+	content.Provider
+	Lookup(ctx context.Context, name string) (v1.Descriptor, error)
+}
+
+// ResolveFrom is Resolve over any Source (a registry, an archive), so every
+// content.Resolver chooses the same manifest by the same rules.
+// Manifests, indexes and configs are read whole, capped at MaxJSONSize.
+func ResolveFrom(ctx context.Context, src Source, name string, opts ...ResolveOption) (*Image, error) {
 	o := content.NewResolveOptions(opts...)
-	desc, err := l.Lookup(ctx, name)
+	desc, err := src.Lookup(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +63,7 @@ func (l *Layout) Resolve(ctx context.Context, name string, opts ...ResolveOption
 		}
 		switch {
 		case IsIndex(desc.MediaType):
-			data, err := l.ReadBlob(ctx, desc)
+			data, err := readJSON(ctx, src, desc)
 			if err != nil {
 				return nil, err
 			}
@@ -63,15 +77,24 @@ func (l *Layout) Resolve(ctx context.Context, name string, opts ...ResolveOption
 			}
 			desc = child
 		case IsManifest(desc.MediaType):
-			return l.readImage(ctx, desc, want, explicit)
+			return readImage(ctx, src, desc, want, explicit)
 		default:
 			return nil, fmt.Errorf("%s: %s has media type %q, not an image manifest or index: %w", name, desc.Digest, clip(desc.MediaType), ErrInvalidDocument)
 		}
 	}
 }
 
-func (l *Layout) readImage(ctx context.Context, desc v1.Descriptor, want v1.Platform, explicit bool) (*Image, error) {
-	data, err := l.ReadBlob(ctx, desc)
+// readJSON reads a manifest, index or config whole: a layout's ReadBlob
+// (ErrTooLarge over MaxJSONSize), else content.ReadAll with that limit.
+func readJSON(ctx context.Context, src content.Provider, desc v1.Descriptor) ([]byte, error) {
+	if l, ok := src.(*Layout); ok {
+		return l.ReadBlob(ctx, desc)
+	}
+	return content.ReadAll(ctx, src, desc, MaxJSONSize)
+}
+
+func readImage(ctx context.Context, src content.Provider, desc v1.Descriptor, want v1.Platform, explicit bool) (*Image, error) {
+	data, err := readJSON(ctx, src, desc)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +105,7 @@ func (l *Layout) readImage(ctx context.Context, desc v1.Descriptor, want v1.Plat
 	img := &Image{Descriptor: desc, Manifest: *m}
 	switch m.Config.MediaType {
 	case v1.MediaTypeImageConfig, MediaTypeDockerConfig:
-		cfg, err := l.ReadBlob(ctx, m.Config)
+		cfg, err := readJSON(ctx, src, m.Config)
 		if err != nil {
 			return nil, fmt.Errorf("config of manifest %s: %w", desc.Digest, err)
 		}

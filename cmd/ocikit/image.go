@@ -10,7 +10,8 @@ func newImageCmd(g *globals) *cobra.Command {
 		Short: "Manage OCI image layouts: create, tag, copy, inspect, validate, unpack and repack images",
 	}
 	cmd.AddCommand(
-		newImageInitCmd(g), newImageLsCmd(g), newImageInspectCmd(g), newImageTagCmd(g), newImageRmCmd(g), newImageGCCmd(g), newImageCopyCmd(g), newImageServeCmd(g),
+		newImageInitCmd(g), newImageLsCmd(g), newImageInspectCmd(g), newImageTagCmd(g), newImageRmCmd(g), newImageGCCmd(g),
+		newImageCopyCmd(g), newImagePullCmd(g), newImagePushCmd(g), newImageServeCmd(g),
 		newImageRunCmd(g), newImageRunWaitCmd(g),
 		newImageValidateCmd(g),
 		newImageUnpackCmd(g),

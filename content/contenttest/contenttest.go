@@ -80,7 +80,9 @@ func newFixture(t *testing.T) *fixture {
 	f.layer = add(v1.MediaTypeImageLayer, layerData)
 	good := []byte("the content its digest names")
 	f.corrupt = v1.Descriptor{MediaType: v1.MediaTypeImageLayer, Digest: digest.FromBytes(good), Size: int64(len(good))}
-	f.Blobs[f.corrupt.Digest] = []byte("THE CONTENT ITS DIGEST NAMES") // same size, other bytes
+	// Same size, other bytes; a JSON document, so that a backend which
+	// parses manifests before serving them (a registry) serves it too.
+	f.Blobs[f.corrupt.Digest] = []byte(`{"schemaVersion":2,"x":"ab"}`)
 	manifest := func(p v1.Platform) v1.Descriptor {
 		cfg := addJSON(v1.MediaTypeImageConfig, v1.Image{
 			Platform: p,
@@ -226,6 +228,14 @@ func (r *errReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// verifiedReader claims to verify d (content.VerifiedReader).
+type verifiedReader struct {
+	errReader
+	d v1.Descriptor
+}
+
+func (v *verifiedReader) Verifies() v1.Descriptor { return v.d }
+
 // TestIngester checks an Ingester, reading back through its Provider; each
 // subtest gets an empty store from newStore.
 func TestIngester(t *testing.T, newStore func(t *testing.T) Store) {
@@ -310,6 +320,23 @@ func TestIngester(t *testing.T, newStore func(t *testing.T) Store) {
 			t.Fatalf("put from a failing reader: err = %v, want %v", err, boom)
 		}
 		notVisible(t, s, want.Digest, digest.FromBytes(data[:1000]))
+	})
+	t.Run("VerifiedReader", func(t *testing.T) {
+		// A reader that verifies itself may be trusted not to end
+		// (io.EOF) on wrong content; its error must still stop the put.
+		s := newStore(t)
+		bad := bytes.ToUpper(data)
+		boom := fmt.Errorf("contenttest: content is not %s: %w", want.Digest, errdefs.ErrDigestMismatch)
+		_, err := s.PutBlob(ctx, &verifiedReader{errReader: errReader{data: bad, err: boom}, d: want}, want)
+		wantKind(t, "put from a verified reader that fails", err, errdefs.ErrDigestMismatch)
+		notVisible(t, s, want.Digest)
+		got, err := s.PutBlob(ctx, &verifiedReader{errReader: errReader{data: bytes.Clone(data), err: io.EOF}, d: want}, want)
+		if err != nil || got.Digest != want.Digest {
+			t.Fatalf("put from a verified reader = %+v, %v", got, err)
+		}
+		if back, err := readAll(ctx, s, want); err != nil || !bytes.Equal(back, data) {
+			t.Fatalf("read back: %d bytes, %v", len(back), err)
+		}
 	})
 	t.Run("Cancelled", func(t *testing.T) {
 		s := newStore(t)

@@ -1,0 +1,430 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/ocikit/ocikit/content"
+	"github.com/ocikit/ocikit/errdefs"
+	"github.com/ocikit/ocikit/layout"
+	digest "github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// errMismatch is the kind-carrying sentinel of content that is not what
+// its descriptor says.
+var errMismatch = errdefs.New(errdefs.ErrDigestMismatch, "digest mismatch")
+
+// isDocument reports whether mediaType is a manifest or index, which the
+// API serves under /manifests/, not /blobs/.
+func isDocument(mediaType string) bool {
+	return layout.IsIndex(mediaType) || layout.IsManifest(mediaType)
+}
+
+func (r *Repository) blobPath(d digest.Digest) string {
+	return "/v2/" + r.name + "/blobs/" + string(d)
+}
+
+// StatBlob returns the size of blob d (HEAD, spec.md#checking-if-content-exists-in-the-registry).
+func (r *Repository) StatBlob(ctx context.Context, d digest.Digest) (int64, error) {
+	if err := layout.CheckDigest(d); err != nil {
+		return 0, fmt.Errorf("stat blob: %w", err)
+	}
+	resp, err := r.do(ctx, &request{method: http.MethodHead, url: r.blobPath(d), ok: []int{http.StatusOK}, what: "blob"})
+	if err != nil {
+		return 0, fmt.Errorf("blob %s: %w", d, err)
+	}
+	resp.Body.Close()
+	if resp.ContentLength < 0 {
+		return 0, fmt.Errorf("blob %s: registry sent no size: %w", d, errdefs.ErrInvalid)
+	}
+	return resp.ContentLength, nil
+}
+
+// OpenBlob opens the blob desc names (GET; a manifest or index from
+// /manifests/). The reader is verified as content.Provider promises; a
+// download the network cuts short continues from the verified bytes with
+// an HTTP Range request (WithRetries times).
+func (r *Repository) OpenBlob(ctx context.Context, desc v1.Descriptor) (io.ReadCloser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := layout.CheckDigest(desc.Digest); err != nil {
+		return nil, err
+	}
+	if desc.Size < 0 {
+		return nil, fmt.Errorf("blob %s: negative size: %w", desc.Digest, errdefs.ErrInvalid)
+	}
+	if isDocument(desc.MediaType) {
+		data, _, err := r.manifest(ctx, string(desc.Digest))
+		if err != nil {
+			return nil, err
+		}
+		if int64(len(data)) != desc.Size {
+			return nil, fmt.Errorf("manifest %s: %d bytes, descriptor says %d: %w", desc.Digest, len(data), desc.Size, errMismatch)
+		}
+		return io.NopCloser(bytes.NewReader(data)), nil
+	}
+	b := &blobReader{r: r, ctx: ctx, desc: desc, h: desc.Digest.Algorithm().Hash()}
+	if err := b.open(0); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// blobReader streams one blob, hashing it, and resumes after a network
+// error with a Range request from the bytes it has verified so far.
+type blobReader struct {
+	r       *Repository
+	ctx     context.Context
+	desc    v1.Descriptor
+	h       hash.Hash
+	n       int64
+	body    io.ReadCloser
+	cancel  context.CancelFunc
+	resumes int
+	err     error
+}
+
+func (b *blobReader) open(from int64) error {
+	ctx, watch, cancel := b.r.watch(b.ctx)
+	header := http.Header{}
+	if from > 0 {
+		header.Set("Range", fmt.Sprintf("bytes=%d-", from))
+	}
+	resp, err := b.r.do(ctx, &request{method: http.MethodGet, url: b.r.blobPath(b.desc.Digest), header: header, ok: []int{http.StatusOK, http.StatusPartialContent}, what: "blob"})
+	if err != nil {
+		cancel()
+		return fmt.Errorf("blob %s: %w", b.desc.Digest, stalled(ctx, err, b.r.o.timeout))
+	}
+	if from > 0 {
+		// Only a 206 of exactly the rest continues the stream.
+		if resp.StatusCode != http.StatusPartialContent || !strings.HasPrefix(resp.Header.Get("Content-Range"), fmt.Sprintf("bytes %d-", from)) {
+			resp.Body.Close()
+			cancel()
+			return fmt.Errorf("blob %s: registry cannot resume at byte %d", b.desc.Digest, from)
+		}
+	}
+	if resp.StatusCode == http.StatusOK && resp.ContentLength >= 0 && resp.ContentLength != b.desc.Size {
+		resp.Body.Close()
+		cancel()
+		return fmt.Errorf("blob %s: registry sends %d bytes, descriptor says %d: %w", b.desc.Digest, resp.ContentLength, b.desc.Size, errMismatch)
+	}
+	b.body, b.cancel = watch(resp.Body), cancel
+	return nil
+}
+
+func (b *blobReader) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	// Never more than one byte past the size: enough to see a longer body.
+	if rem := b.desc.Size - b.n + 1; int64(len(p)) > rem {
+		p = p[:rem]
+	}
+	n, err := b.body.Read(p)
+	b.h.Write(p[:n])
+	b.n += int64(n)
+	switch {
+	case b.n > b.desc.Size:
+		b.err = fmt.Errorf("blob %s: longer than %d bytes: %w", b.desc.Digest, b.desc.Size, errMismatch)
+		return n - int(b.n-b.desc.Size), b.err
+	case err == io.EOF:
+		if b.n != b.desc.Size {
+			b.err = fmt.Errorf("blob %s: %d bytes, descriptor says %d: %w", b.desc.Digest, b.n, b.desc.Size, errMismatch)
+			return n, b.err
+		}
+		if got := digest.NewDigest(b.desc.Digest.Algorithm(), b.h); got != b.desc.Digest {
+			b.err = fmt.Errorf("blob %s: content is %s: %w", b.desc.Digest, got, errMismatch)
+			return n, b.err
+		}
+		b.err = io.EOF
+		return n, io.EOF
+	case err != nil:
+		if b.ctx.Err() == nil && !errors.Is(err, errStalled) && b.resumes < b.r.o.retries && retryableErr(err) {
+			b.resumes++
+			b.body.Close()
+			b.cancel()
+			if rerr := b.open(b.n); rerr == nil {
+				return n, nil
+			}
+		}
+		if b.ctx.Err() != nil {
+			err = b.ctx.Err()
+		}
+		b.err = fmt.Errorf("blob %s: %w", b.desc.Digest, err)
+		return n, b.err
+	}
+	return n, nil
+}
+
+// Verifies makes blobReader a content.VerifiedReader.
+func (b *blobReader) Verifies() v1.Descriptor {
+	return v1.Descriptor{Digest: b.desc.Digest, Size: b.desc.Size}
+}
+
+func (b *blobReader) Close() error {
+	err := b.body.Close()
+	b.cancel()
+	return err
+}
+
+// PutBlob uploads a blob (spec.md#pushing-blobs): mounted from
+// WithMountFrom's repository where the registry can; else, when its size
+// is known and at most 1 MiB, read and verified in memory and sent with
+// POST and one PUT; else streamed in PATCH requests of the chunk size
+// (WithChunkSize), hashed as it goes, and committed with the PUT only if
+// size and digest match. After any failure the upload session is deleted
+// and nothing is committed. A manifest or index (by media type) is put
+// under its digest (spec.md#pushing-manifests), at most MaxManifestSize.
+func (r *Repository) PutBlob(ctx context.Context, rd io.Reader, expect v1.Descriptor) (v1.Descriptor, error) {
+	if err := ctx.Err(); err != nil {
+		return v1.Descriptor{}, err
+	}
+	alg := digest.Canonical
+	if expect.Digest != "" {
+		if err := layout.CheckDigest(expect.Digest); err != nil {
+			return v1.Descriptor{}, fmt.Errorf("put blob: %w", err)
+		}
+		alg = expect.Digest.Algorithm()
+	}
+	if expect.Size < 0 {
+		return v1.Descriptor{}, fmt.Errorf("put blob: negative size: %w", errdefs.ErrInvalid)
+	}
+	if isDocument(expect.MediaType) {
+		return r.putManifest(ctx, rd, expect, alg)
+	}
+	small := expect.Digest != "" && expect.Size > 0 && expect.Size <= r.o.monolithic
+	var data []byte
+	if small {
+		// Read and verify first: a PUT carrying the digest commits the
+		// blob, so only verified bytes may be sent that way.
+		var err error
+		if data, err = readExact(ctx, rd, expect, alg); err != nil {
+			return v1.Descriptor{}, err
+		}
+	}
+	loc, mounted, err := r.startUpload(ctx, expect.Digest)
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("blob %s: start upload: %w", expect.Digest, err)
+	}
+	if mounted {
+		// The registry has it now, verified when it was pushed there.
+		if expect.Size == 0 {
+			n, err := r.StatBlob(ctx, expect.Digest)
+			if err != nil {
+				return v1.Descriptor{}, err
+			}
+			expect.Size = n
+		}
+		return expect, nil
+	}
+	if small {
+		if err := r.commit(ctx, loc, expect.Digest, data); err != nil {
+			r.cancelUpload(loc)
+			return v1.Descriptor{}, fmt.Errorf("blob %s: %w", expect.Digest, err)
+		}
+		return expect, nil
+	}
+	got, err := r.stream(ctx, loc, rd, expect, alg)
+	if err != nil {
+		r.cancelUpload(loc)
+		return v1.Descriptor{}, err
+	}
+	return got, nil
+}
+
+// readExact reads what expect describes from rd, checking size and digest.
+func readExact(ctx context.Context, rd io.Reader, expect v1.Descriptor, alg digest.Algorithm) ([]byte, error) {
+	buf := make([]byte, expect.Size+1)
+	n, err := io.ReadFull(ctxReader{ctx, rd}, buf)
+	switch {
+	case err == nil:
+		return nil, fmt.Errorf("blob %s: longer than %d bytes: %w", expect.Digest, expect.Size, errMismatch)
+	case err != io.ErrUnexpectedEOF && err != io.EOF:
+		return nil, fmt.Errorf("blob %s: %w", expect.Digest, err)
+	case int64(n) != expect.Size:
+		return nil, fmt.Errorf("blob %s: %d bytes, descriptor says %d: %w", expect.Digest, n, expect.Size, errMismatch)
+	}
+	if got := alg.FromBytes(buf[:n]); got != expect.Digest {
+		return nil, fmt.Errorf("blob %s: content is %s: %w", expect.Digest, got, errMismatch)
+	}
+	return buf[:n], nil
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// startUpload opens an upload session (POST), or mounts d from the
+// WithMountFrom repository (201: nothing to upload).
+func (r *Repository) startUpload(ctx context.Context, d digest.Digest) (loc string, mounted bool, err error) {
+	u := "/v2/" + r.name + "/blobs/uploads/"
+	if r.o.mountFrom != "" && d != "" && r.o.mountFrom != r.name {
+		u += "?" + url.Values{"mount": {string(d)}, "from": {r.o.mountFrom}}.Encode()
+	}
+	resp, err := r.do(ctx, &request{method: http.MethodPost, url: u, body: []byte{}, ok: []int{http.StatusAccepted, http.StatusCreated}})
+	if err != nil {
+		return "", false, err
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusCreated {
+		return "", true, nil
+	}
+	loc, err = resolveURL(resp.Request.URL, resp.Header.Get("Location"))
+	return loc, false, err
+}
+
+// commit ends an upload with PUT ?digest=, sending data (possibly none).
+func (r *Repository) commit(ctx context.Context, loc string, d digest.Digest, data []byte) error {
+	u, err := url.Parse(loc)
+	if err != nil {
+		return fmt.Errorf("upload location: %w", errdefs.ErrInvalid)
+	}
+	q := u.Query()
+	q.Set("digest", string(d))
+	u.RawQuery = q.Encode()
+	header := http.Header{"Content-Type": {"application/octet-stream"}}
+	resp, err := r.do(ctx, &request{method: http.MethodPut, url: u.String(), header: header, body: data, ok: []int{http.StatusCreated}})
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	// A registry may answer with its canonical digest (distribution 2.8
+	// stores a sha512 blob under sha256 and links both): only the same
+	// algorithm can be compared.
+	if got := digest.Digest(resp.Header.Get("Docker-Content-Digest")); got != "" && got != d && got.Algorithm() == d.Algorithm() {
+		return fmt.Errorf("registry stored %s: %w", clip(string(got)), errMismatch)
+	}
+	return nil
+}
+
+// cancelUpload deletes an upload session (spec.md#canceling-an-upload),
+// best effort, even when the copy's context is done.
+func (r *Repository) cancelUpload(loc string) {
+	if loc == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), r.o.timeout)
+	defer cancel()
+	if resp, err := r.do(ctx, &request{method: http.MethodDelete, url: loc, ok: []int{http.StatusNoContent, http.StatusAccepted, http.StatusOK}}); err == nil {
+		resp.Body.Close()
+	}
+}
+
+// hashReader hashes and counts what it passes on, and keeps the source's
+// error, which the HTTP client would otherwise report in its own words.
+type hashReader struct {
+	ctx  context.Context
+	r    io.Reader
+	h    hash.Hash
+	n    int64
+	err  error
+	skip bool // the source verifies itself
+}
+
+func (h *hashReader) Read(p []byte) (int, error) {
+	if err := h.ctx.Err(); err != nil {
+		h.err = err
+		return 0, err
+	}
+	n, err := h.r.Read(p)
+	if !h.skip {
+		h.h.Write(p[:n])
+	}
+	h.n += int64(n)
+	if err != nil && err != io.EOF {
+		h.err = err
+	}
+	return n, err
+}
+
+// stream uploads rd in PATCH requests: chunks of the chunk size with
+// Content-Range when the size is known, else one streamed PATCH; then
+// checks size and digest and commits.
+func (r *Repository) stream(ctx context.Context, loc string, rd io.Reader, expect v1.Descriptor, alg digest.Algorithm) (v1.Descriptor, error) {
+	// A reader that verifies itself (content.VerifiedReader) is not hashed
+	// again: it fails instead of ending if the content is not expect's.
+	verified := content.Verified(rd, expect)
+	hr := &hashReader{ctx: ctx, r: rd, h: alg.Hash(), skip: verified}
+	name := expect.Digest
+	if name == "" {
+		name = "(new)"
+	}
+	fail := func(err error) (v1.Descriptor, error) {
+		if hr.err != nil {
+			err = hr.err
+		}
+		return v1.Descriptor{}, fmt.Errorf("blob %s: upload: %w", name, err)
+	}
+	patch := func(body io.Reader, length int64, header http.Header) error {
+		resp, err := r.do(ctx, &request{method: http.MethodPatch, url: loc, header: header, stream: body, length: length, ok: []int{http.StatusAccepted, http.StatusNoContent}})
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if l := resp.Header.Get("Location"); l != "" {
+			if loc, err = resolveURL(resp.Request.URL, l); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if expect.Size > 0 {
+		for off := int64(0); off < expect.Size; {
+			n := min(r.o.chunkSize, expect.Size-off)
+			header := http.Header{
+				"Content-Type":  {"application/octet-stream"},
+				"Content-Range": {fmt.Sprintf("%d-%d", off, off+n-1)},
+			}
+			if err := patch(io.LimitReader(hr, n), n, header); err != nil {
+				if hr.n < off+n && hr.err == nil {
+					return fail(fmt.Errorf("%d bytes, descriptor says %d: %w", hr.n, expect.Size, errMismatch))
+				}
+				return fail(err)
+			}
+			off += n
+		}
+		var one [1]byte
+		if k, _ := io.ReadFull(hr, one[:]); k > 0 {
+			return fail(fmt.Errorf("longer than %d bytes: %w", expect.Size, errMismatch))
+		}
+		if hr.err != nil {
+			return fail(hr.err)
+		}
+	} else {
+		if err := patch(hr, -1, http.Header{"Content-Type": {"application/octet-stream"}}); err != nil {
+			return fail(err)
+		}
+	}
+	got := expect.Digest
+	if !verified {
+		got = digest.NewDigest(alg, hr.h)
+	}
+	if expect.Digest != "" && got != expect.Digest {
+		return fail(fmt.Errorf("content is %s: %w", got, errMismatch))
+	}
+	if expect.Size > 0 && hr.n != expect.Size {
+		return fail(fmt.Errorf("%d bytes, descriptor says %d: %w", hr.n, expect.Size, errMismatch))
+	}
+	if err := r.commit(ctx, loc, got, nil); err != nil {
+		return fail(err)
+	}
+	expect.Digest, expect.Size = got, hr.n
+	return expect, nil
+}

@@ -1,0 +1,380 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ocikit/ocikit/errdefs"
+	digest "github.com/opencontainers/go-digest"
+)
+
+// Repository is one repository of a registry: a content.ImageSource,
+// content.Stater, content.Ingester and content.Tagger over the
+// distribution-spec HTTP API. It is safe for concurrent use.
+type Repository struct {
+	host, name string
+	o          options
+	client     *http.Client
+	creds      func(ctx context.Context) (*credentials, error)
+
+	mu        sync.Mutex
+	base      string     // "https://HOST" or "http://HOST", once pinged
+	challenge *challenge // of /v2/, nil if none was asked
+	tokens    map[string]string
+	manifests map[digest.Digest][]byte // read or written in this session
+}
+
+// New returns the client of repository repo at registry host
+// (HOST[:PORT]). Nothing is sent yet; the first request finds the scheme
+// (HTTPS; plain HTTP too for a loopback host or with WithInsecure) and how
+// to authenticate (spec.md's /v2/ check). Credentials are, in order:
+// WithCredentials; the auth file of WithAuthFile; else the first of
+// $REGISTRY_AUTH_FILE, ${XDG_RUNTIME_DIR}/containers/auth.json and
+// $DOCKER_CONFIG/config.json (default ~/.docker/config.json) that has an
+// entry for the host (or host/repository), through its credential helper
+// where it names one (credHelpers, credsStore); else none (anonymous).
+func New(host, repo string, opts ...Option) (*Repository, error) {
+	o := options{timeout: DefaultTimeout, chunkSize: DefaultChunkSize, monolithic: monolithicMax, getenv: os.Getenv, backoff: 500 * time.Millisecond, userAgent: "ocikit"}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := ValidateHost(host); err != nil {
+		return nil, err
+	}
+	if err := ValidateRepository(repo); err != nil {
+		return nil, err
+	}
+	if o.chunkSize <= 0 {
+		o.chunkSize = DefaultChunkSize
+	}
+	rt := o.transport
+	if rt == nil {
+		t, err := newTransport(host, &o)
+		if err != nil {
+			return nil, err
+		}
+		rt = t
+	}
+	r := &Repository{host: host, name: repo, o: o, tokens: map[string]string{}, manifests: map[digest.Digest][]byte{}}
+	r.client = &http.Client{
+		Transport: rt,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) > maxRedirects {
+				return fmt.Errorf("more than %d redirects", maxRedirects)
+			}
+			return nil
+		},
+	}
+	lookup, err := credentialLookup(&o, host, repo)
+	if err != nil {
+		return nil, err
+	}
+	r.creds = onceCtx(lookup) // a credential helper runs at most once
+	return r, nil
+}
+
+// onceCtx runs f once, the first time it is needed.
+func onceCtx(f func() (*credentials, error)) func(context.Context) (*credentials, error) {
+	once := sync.OnceValues(f)
+	return func(context.Context) (*credentials, error) { return once() }
+}
+
+// Name is HOST/REPO.
+func (r *Repository) Name() string { return r.host + "/" + r.name }
+
+// newTransport is a clone of http.DefaultTransport with the TLS settings
+// of o and a bound on the wait for response headers.
+func newTransport(host string, o *options) (*http.Transport, error) {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.ResponseHeaderTimeout = o.timeout
+	t.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	cfg, err := tlsConfig(host, o)
+	if err != nil {
+		return nil, err
+	}
+	t.TLSClientConfig = cfg
+	t.MaxIdleConnsPerHost = 16
+	return t, nil
+}
+
+// request is one API call.
+type request struct {
+	method string
+	url    string // absolute (a Location), or a path under the registry
+	header http.Header
+	// body is resent on retries; stream is read once (no retry, no
+	// re-authentication: the upload was authorised by its POST).
+	body   []byte
+	stream io.Reader
+	length int64 // of stream; -1 unknown
+	ok     []int
+	what   string // "blob", "manifest": for body-less errors
+}
+
+// ping finds the registry's scheme and authentication challenge once
+// (GET /v2/, spec.md#determining-support).
+func (r *Repository) ping(ctx context.Context) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.base != "" {
+		return r.base, nil
+	}
+	schemes := []string{"https"}
+	if isLoopback(r.host) || r.o.insecure {
+		schemes = append(schemes, "http") // the only way plain HTTP is ever used
+	}
+	for attempt := 0; ; attempt++ {
+		base, retry, err := r.tryPing(ctx, schemes)
+		switch {
+		case err == nil:
+			r.base = base
+			return base, nil
+		case !retry || attempt >= r.o.retries:
+			return "", err
+		}
+		if err := r.wait(ctx, attempt, ""); err != nil {
+			return "", err
+		}
+	}
+}
+
+// tryPing tries each scheme in turn: the base URL of the first that
+// answers as a registry; else the first error, and whether it is worth
+// retrying (a network error).
+func (r *Repository) tryPing(ctx context.Context, schemes []string) (string, bool, error) {
+	var firstErr error
+	retry := true
+	for _, s := range schemes {
+		base := s + "://" + r.host
+		wctx, watch, cancel := r.watch(ctx)
+		resp, err := r.send(wctx, http.MethodGet, base+"/v2/", nil, nil, -1)
+		if err != nil {
+			cancel()
+			if ctx.Err() != nil {
+				return "", false, ctx.Err()
+			}
+			err = stalled(wctx, err, r.o.timeout)
+			if firstErr == nil {
+				firstErr, retry = err, retryableErr(err)
+			}
+			continue
+		}
+		resp.Body = watch(resp.Body)
+		defer cancel()
+		switch resp.StatusCode {
+		case http.StatusOK, http.StatusUnauthorized:
+			_, err := io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+			resp.Body.Close()
+			if err != nil {
+				return "", false, fmt.Errorf("GET %s/v2/: %w", base, err)
+			}
+			if c := pickChallenge(resp.Header.Values("WWW-Authenticate")); c != nil {
+				r.challenge = c
+			}
+		case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			err := responseError(resp, "")
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		default:
+			err := responseError(resp, "")
+			if firstErr != nil {
+				// HTTPS failed and plain HTTP is no registry either (a TLS
+				// server answers 400): HTTPS's error says what is wrong.
+				return "", false, firstErr
+			}
+			return "", false, fmt.Errorf("%s is not a registry (GET /v2/: %w)", r.host, err)
+		}
+		return base, false, nil
+	}
+	if len(schemes) == 1 {
+		firstErr = fmt.Errorf("%w (plain HTTP is tried only for loopback hosts or with tls-verify=false)", firstErr)
+	}
+	return "", retry, firstErr
+}
+
+// send is one HTTP exchange with the user agent set.
+func (r *Repository) send(ctx context.Context, method, u string, header http.Header, body io.Reader, length int64) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, clip(u), err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("User-Agent", r.o.userAgent)
+	if body != nil && length >= 0 {
+		req.ContentLength = length
+		if length == 0 {
+			req.Body = http.NoBody
+		}
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = fmt.Errorf("%s %s: %w", method, clip(redact(ue.URL)), ue.Err)
+		}
+		return nil, err
+	}
+	return resp, nil
+}
+
+// redact drops a URL's query (upload state, signed-URL tokens) from
+// messages.
+func redact(u string) string {
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		return u[:i]
+	}
+	return u
+}
+
+// do sends rq, authenticating and retrying as needed, and returns the
+// response if its status is one of rq.ok; any other answer is an *Error.
+func (r *Repository) do(ctx context.Context, rq *request) (*http.Response, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	base, err := r.ping(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u := rq.url
+	if strings.HasPrefix(u, "/") {
+		u = base + u
+	}
+	reauthed := false
+	for attempt := 0; ; attempt++ {
+		header := rq.header.Clone()
+		if header == nil {
+			header = http.Header{}
+		}
+		if sameHost(u, r.host) {
+			if err := r.authorize(ctx, header, false); err != nil {
+				return nil, err
+			}
+		}
+		var body io.Reader
+		length := int64(-1)
+		switch {
+		case rq.body != nil:
+			body, length = bytes.NewReader(rq.body), int64(len(rq.body))
+		case rq.stream != nil:
+			body, length = rq.stream, rq.length
+		}
+		replayable := rq.stream == nil
+		resp, err := r.send(ctx, rq.method, u, header, body, length)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, stalled(ctx, ctx.Err(), r.o.timeout)
+			}
+			if replayable && attempt < r.o.retries && retryableErr(err) {
+				if err := r.wait(ctx, attempt, ""); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			return nil, err
+		}
+		for _, s := range rq.ok {
+			if resp.StatusCode == s {
+				return resp, nil
+			}
+		}
+		switch {
+		case resp.StatusCode == http.StatusUnauthorized && !reauthed && replayable && sameHost(u, r.host):
+			c := pickChallenge(resp.Header.Values("WWW-Authenticate"))
+			io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+			resp.Body.Close()
+			if c == nil {
+				return nil, fmt.Errorf("%s %s: %w (and no usable WWW-Authenticate challenge)", rq.method, redact(u), errdefs.New(errdefs.ErrUnauthorized, "unauthorized"))
+			}
+			r.mu.Lock()
+			r.challenge = c
+			delete(r.tokens, r.scope(c))
+			r.mu.Unlock()
+			if err := r.authorize(ctx, http.Header{}, true); err != nil {
+				return nil, err
+			}
+			reauthed = true
+			attempt--
+			continue
+		case (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500) && replayable && attempt < r.o.retries:
+			ra := resp.Header.Get("Retry-After")
+			io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+			resp.Body.Close()
+			if err := r.wait(ctx, attempt, ra); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		return nil, responseError(resp, rq.what)
+	}
+}
+
+// sameHost reports whether u is on the registry's own host: credentials
+// go there only, never to a host a Location or redirect names.
+func sameHost(u, host string) bool {
+	p, err := url.Parse(u)
+	return err == nil && p.Host == host
+}
+
+// retryableErr reports whether a failed exchange is worth repeating: a
+// network error, not a malformed request or a redirect loop.
+func retryableErr(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	var oe *net.OpError
+	return errors.As(err, &oe) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+}
+
+// maxRetryAfter caps the wait a registry's Retry-After can ask.
+const maxRetryAfter = time.Minute
+
+// wait sleeps before retry attempt+1: Retry-After if the registry gave
+// one (seconds or an HTTP date), else 500 ms doubled per attempt.
+func (r *Repository) wait(ctx context.Context, attempt int, retryAfter string) error {
+	d := r.o.backoff << min(attempt, 10)
+	if retryAfter != "" {
+		if s, err := strconv.Atoi(strings.TrimSpace(retryAfter)); err == nil && s >= 0 {
+			d = time.Duration(s) * time.Second
+		} else if t, err := http.ParseTime(retryAfter); err == nil {
+			d = time.Until(t)
+		}
+	}
+	d = max(0, min(d, maxRetryAfter))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// resolveURL resolves a Location header against the request's URL.
+func resolveURL(base *url.URL, loc string) (string, error) {
+	if loc == "" {
+		return "", fmt.Errorf("registry sent no Location: %w", errdefs.ErrInvalid)
+	}
+	u, err := base.Parse(loc)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") {
+		return "", fmt.Errorf("registry sent a bad Location %q: %w", clip(loc), errdefs.ErrInvalid)
+	}
+	return u.String(), nil
+}
