@@ -26,6 +26,7 @@ import (
 	"github.com/ocikit/ocikit/convert"
 	"github.com/ocikit/ocikit/distribution"
 	"github.com/ocikit/ocikit/errdefs"
+	"github.com/ocikit/ocikit/registry"
 	"github.com/ocikit/ocikit/runtime"
 	"github.com/ocikit/ocikit/runtime/rootfs"
 	"github.com/ocikit/ocikit/snapshot"
@@ -46,6 +47,9 @@ type Options struct {
 	ID string
 	// Platform chooses from an image index (default: this host's).
 	Platform *v1.Platform
+	// Registry configures the client for a docker:// reference
+	// (TLS verification, credentials).
+	Registry []registry.Option
 	// Bundle carries the overrides of the image's configuration
 	// (bundle.WithConvertOptions), applied exactly as image unpack does.
 	Bundle []bundle.Option
@@ -106,7 +110,7 @@ func (r *Runner) Run(ctx context.Context, ref string, o Options) (id string, cod
 			return "", -1, fmt.Errorf("%w: %s: %w", ErrVolumeSource, v.Source, err)
 		}
 	}
-	src, closeSrc, err := distribution.OpenSource(ctx, sref)
+	src, closeSrc, err := distribution.OpenSource(ctx, sref, o.Registry...)
 	if err != nil {
 		return "", -1, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/ocikit/ocikit/errdefs"
 	"github.com/ocikit/ocikit/imagerun"
 	"github.com/ocikit/ocikit/layout"
+	"github.com/ocikit/ocikit/registry"
 	"github.com/ocikit/ocikit/snapshot"
 )
 
@@ -69,7 +70,9 @@ The store is /var/lib/ocikit for root, $XDG_DATA_HOME/ocikit otherwise
 			if os.Geteuid() != 0 {
 				return fmt.Errorf("image run: rootless image run is not supported yet: %w", errdefs.ErrUnsupported)
 			}
-			_ = tlsVerify // for registries (docker://), not supported yet
+			if !tlsVerify {
+				o.Registry = append(o.Registry, registry.WithInsecure())
+			}
 			command := args[1:]
 			if len(command) > 0 && command[0] == "--" {
 				command = command[1:]
