@@ -740,3 +740,28 @@ func TestImageRunManyLayers(t *testing.T) {
 	}
 	e.checkClean()
 }
+
+// TestImageRunRegistry: an image pushed to a registry (ocikit image serve
+// on loopback) runs by digest through docker://, and a second run finds it
+// in the store.
+func TestImageRunRegistry(t *testing.T) {
+	e := newIREnv(t)
+	ref := demoImage(t, e.bin)
+	srv := startServe(t, t.TempDir())
+	dst := "docker://" + srv.addr + "/ir/demo:v1"
+	if out, errs, code := e.run("image", "push", "-q", ref, dst); code != 0 {
+		t.Fatalf("image push: exit %d %s%s", code, out, errs)
+	}
+	dir, tag, _ := strings.Cut(ref, ":")
+	byDigest := "docker://" + srv.addr + "/ir/demo@" + lookupDigest(t, dir, tag)
+	for i, want := range []string{"unpacking", ""} {
+		out, errs, code := e.imageRun("--rm", "--name", fmt.Sprintf("irreg-%d", i), byDigest)
+		if code != 0 || out != fmt.Sprintf("hello from irreg-%d, uid 0, hi\nfrom layer 2\n", i) {
+			t.Fatalf("run %d: exit %d output %q stderr %q", i, code, out, errs)
+		}
+		if want != "" && !strings.Contains(errs, want) {
+			t.Errorf("cold run: no %q on stderr: %q", want, errs)
+		}
+	}
+	e.checkClean()
+}
