@@ -81,6 +81,11 @@ func New(id string, spec *specs.Spec, opts ...Option) (*Manager, error) {
 		return nil, fmt.Errorf("%w: linux.resources.unified needs a cgroup v2 host (this host is %s)", ErrInvalidResources, HostMode())
 	}
 	cg.Resources = res
+	if st.Systemd && spec != nil {
+		if cg.SystemdProps, err = systemdProps(spec.Annotations); err != nil {
+			return nil, err
+		}
+	}
 	m, err := manager.New(cg)
 	if err != nil {
 		return nil, fmt.Errorf("cgroups: %s: %w", st.CgroupsPath, err)

@@ -3,9 +3,12 @@ package cgroups
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 
+	systemdDbus "github.com/coreos/go-systemd/v22/dbus"
 	"github.com/godbus/dbus/v5"
 	"github.com/opencontainers/cgroups/systemd"
 )
@@ -129,4 +132,76 @@ func isUnitExists(err error) bool {
 // rootless container: a user manager's bus is there.
 func SystemdUserAvailable() bool {
 	return systemdReachable(true) == nil
+}
+
+// propertyPrefix marks the annotations that become properties of the
+// container's unit, as runc reads them: org.systemd.property.NAME=VALUE,
+// VALUE in GVariant text form ("'yes'", "uint64 100", "true"); a NAME
+// ending in a lowercase letter and "Sec" is converted to NAMEUSec with
+// the value in microseconds (TimeoutStopSec=5 -> TimeoutStopUSec=5000000).
+const propertyPrefix = "org.systemd.property."
+
+//
+// Unless an annotation says otherwise, the unit is given
+// CollectMode=inactive-or-failed: systemd unloads it when it fails too (an
+// OOM-killed scope, a runtime killed before its rollback), instead of
+// keeping a failed unit whose name blocks the next container's.
+func systemdProps(annotations map[string]string) ([]systemdDbus.Property, error) {
+	var props []systemdDbus.Property
+	if _, ok := annotations[propertyPrefix+"CollectMode"]; !ok {
+		props = append(props, systemdDbus.Property{Name: "CollectMode", Value: dbus.MakeVariant("inactive-or-failed")})
+	}
+	for _, k := range slices.Sorted(maps.Keys(annotations)) {
+		name, ok := strings.CutPrefix(k, propertyPrefix)
+		if !ok {
+			continue
+		}
+		v := annotations[k]
+		if len(name) < 3 || strings.IndexFunc(name, func(r rune) bool { return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z') }) >= 0 {
+			return nil, fmt.Errorf("%w: annotation %s: the property name must be at least 3 ASCII letters", ErrInvalidResources, k)
+		}
+		value, err := dbus.ParseVariant(v, dbus.Signature{})
+		if err != nil {
+			return nil, fmt.Errorf("%w: annotation %s=%s: %v", ErrInvalidResources, k, v, err)
+		}
+		if trim, ok := strings.CutSuffix(name, "Sec"); ok && trim[len(trim)-1] >= 'a' && trim[len(trim)-1] <= 'z' {
+			if value, err = secToUSec(value); err != nil {
+				return nil, fmt.Errorf("%w: annotation %s=%s: %v", ErrInvalidResources, k, v, err)
+			}
+			name = trim + "USec"
+		}
+		props = append(props, systemdDbus.Property{Name: name, Value: value})
+	}
+	return props, nil
+}
+
+// secToUSec converts a number of seconds to microseconds (uint64, as
+// systemd's *USec properties are), as runc's convertSecToUSec.
+func secToUSec(v dbus.Variant) (dbus.Variant, error) {
+	const M = 1000000
+	var f float64
+	switch x := v.Value().(type) {
+	case byte:
+		f = float64(x)
+	case int16:
+		f = float64(x)
+	case uint16:
+		f = float64(x)
+	case int32:
+		f = float64(x)
+	case uint32:
+		f = float64(x)
+	case int64:
+		f = float64(x)
+	case uint64:
+		return dbus.MakeVariant(x * M), nil
+	case float64:
+		f = x
+	default:
+		return v, errors.New("not a number of seconds")
+	}
+	if f < 0 {
+		return v, errors.New("negative number of seconds")
+	}
+	return dbus.MakeVariant(uint64(f * M)), nil
 }
