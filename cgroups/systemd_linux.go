@@ -141,7 +141,8 @@ func SystemdUserAvailable() bool {
 // the value in microseconds (TimeoutStopSec=5 -> TimeoutStopUSec=5000000).
 const propertyPrefix = "org.systemd.property."
 
-// Unless an annotation says otherwise, the unit is given
+// systemdProps returns the unit properties the annotations ask for (see
+// propertyPrefix). Unless an annotation says otherwise, the unit is given
 // CollectMode=inactive-or-failed: systemd unloads it when it fails too (an
 // OOM-killed scope, a runtime killed before its rollback), instead of
 // keeping a failed unit whose name blocks the next container's.
