@@ -232,7 +232,11 @@ func TestSystemdPath(t *testing.T) {
 		{"system.slice:docker:abc", "system.slice", "docker", "abc", true},
 		{":ocikit:abc", "", "ocikit", "abc", true},
 		{"kubepods-burstable.slice:cri-containerd:abc", "kubepods-burstable.slice", "cri-containerd", "abc", true},
-		{"system.slice::pod-x.slice", "system.slice", "", "pod-x.slice", true},
+		{"kubepods-besteffort.slice:cri:kubepods-besteffort-pod1.slice", "kubepods-besteffort.slice", "cri", "kubepods-besteffort-pod1.slice", true},
+		{"::pod-x.slice", "pod.slice", "", "pod-x.slice", true}, // the name's parent
+		{"::top.slice", "-.slice", "", "top.slice", true},
+		{"-.slice::top.slice", "-.slice", "", "top.slice", true},
+		{"system.slice::pod-x.slice", "", "", "", false}, // systemd puts it in pod.slice
 		{"system.slice:ocikit", "", "", "", false},
 		{"a:b:c:d", "", "", "", false},
 		{"system.slice:ocikit:", "", "", "", false},

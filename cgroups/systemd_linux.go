@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path"
 	"slices"
 	"strings"
 
@@ -65,6 +66,27 @@ func systemdPath(p string) (slice, prefix, name string, err error) {
 	}
 	if strings.Contains(name, "/") || strings.Contains(prefix, "/") {
 		return "", "", "", fmt.Errorf("%w: %q: prefix and name must not contain \"/\"", ErrInvalidPath, p)
+	}
+	if strings.HasSuffix(name, ".slice") {
+		// systemd places a slice by its name (a-b.slice in a.slice), not
+		// by the Wants= the library gives it: the cgroup directory the
+		// library computes (SLICE/NAME) is the unit's only when SLICE is
+		// the name's parent. An empty SLICE is that parent.
+		own, err := systemd.ExpandSlice(name)
+		if err != nil {
+			return "", "", "", fmt.Errorf("%w: %q: %v", ErrInvalidPath, p, err)
+		}
+		parent := "-.slice"
+		if i := strings.LastIndexByte(strings.TrimSuffix(name, ".slice"), '-'); i > 0 {
+			parent = name[:i] + ".slice"
+		}
+		if slice == "" {
+			slice = parent
+		}
+		in, _ := systemd.ExpandSlice(slice)
+		if path.Join(in, name) != own {
+			return "", "", "", fmt.Errorf("%w: %q: systemd puts %s in %s, not in %s", ErrInvalidPath, p, name, parent, slice)
+		}
 	}
 	return slice, prefix, name, nil
 }
