@@ -19,7 +19,8 @@ import (
 // unit properties, exec, update, pause and resume, delete, a failed create
 // leaving no unit, podman --cgroup-manager systemd --runtime ocikit and a
 // rootless container under the user manager. The first run builds the
-// image (about 6 minutes); then a run takes about 2.
+// image (about 6 minutes here); then a run takes about 2.5 (the VM uses
+// software emulation, TCG).
 func TestSystemdDriverVM(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots a virtual machine")

@@ -159,7 +159,12 @@ image_path() {
 	local img
 	img=$cache/root-$(image_key).ext4
 	if [[ ! -f $img ]]; then
-		build_image "$img"
+		# One build at a time; a second caller waits and finds the image.
+		mkdir -p "$cache"
+		exec 9>"$cache/.lock"
+		flock 9
+		[[ -f $img ]] || build_image "$img"
+		exec 9>&-
 	fi
 	echo "$img"
 }
