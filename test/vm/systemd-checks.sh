@@ -12,6 +12,7 @@ W=/var/tmp/vmtest
 mkdir -p $W
 PLAN="scope-created scope-properties exec-joins update pause-resume delete-stops-unit default-path
 custom-slice slice-unit unit-exists failed-create-no-unit kill-create-no-unit podman rootless-user-manager"
+[ -f $V/only ] && PLAN=$(cat $V/only)
 
 read -r up _ </proc/uptime
 echo "VMTEST info boot_seconds $up"

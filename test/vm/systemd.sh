@@ -30,6 +30,9 @@
 #   OCIKIT_VM_SD_CACHE  where the root image is kept (/var/cache/ocikit/vm-systemd)
 #   OCIKIT_VM_TIMEOUT   seconds before the VM is killed (300)
 #   OCIKIT_VM_KEEP      keep the work directory
+#   OCIKIT_VM_CHECKS    run only these checks (names separated by spaces or
+#                       commas; scope-properties to pause-resume need
+#                       scope-created before them)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -177,6 +180,9 @@ data_disk() {
 	mkdir -p "$d/bundle/rootfs"/{bin,etc,proc,sys,dev,tmp,root}
 	install -m 0755 "$ocikit" "$d/ocikit"
 	install -m 0644 "$here/systemd-checks.sh" "$d/checks.sh"
+	if [[ -n ${OCIKIT_VM_CHECKS:-} ]]; then
+		echo "$OCIKIT_VM_CHECKS" | tr ',' ' ' >"$d/only"
+	fi
 	bb=$(command -v busybox) || die "busybox not found (install busybox-static)"
 	file -L "$bb" | grep -q 'statically linked' || die "$bb is not static (install busybox-static)"
 	r=$d/bundle/rootfs
