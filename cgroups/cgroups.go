@@ -11,9 +11,15 @@ import (
 var (
 	// ErrNotSupported is returned on operating systems without cgroups.
 	ErrNotSupported = errdefs.New(errdefs.ErrUnsupported, "cgroups: not supported on this operating system")
-	// ErrSystemdUnavailable is returned by New with WithSystemd(true) when
-	// systemd is not the init system of this host.
-	ErrSystemdUnavailable = errdefs.New(errdefs.ErrUnsupported, "cgroups: systemd cgroup driver not available: systemd is not running on this host")
+	// ErrSystemdUnavailable is returned by New and Load with
+	// WithSystemd(true) when the systemd manager that would create the
+	// unit is not reachable: systemd is not the init system, or (rootless)
+	// the caller has no user manager's bus.
+	ErrSystemdUnavailable = errdefs.New(errdefs.ErrUnsupported, "cgroups: systemd is not running")
+	// ErrUnitExists is returned by Apply when the systemd unit of the
+	// cgroupsPath exists already (another container's): Destroy then
+	// leaves it alone.
+	ErrUnitExists = errdefs.New(errdefs.ErrAlreadyExists, "cgroups: systemd unit exists already")
 	// ErrInvalidPath is returned for a malformed cgroupsPath.
 	ErrInvalidPath = errdefs.New(errdefs.ErrInvalid, "cgroups: invalid cgroupsPath")
 	// ErrInvalidResources is returned for resource values the runtime cannot apply.
@@ -86,9 +92,12 @@ const (
 )
 
 // DefaultPath is the cgroupsPath used when linux.cgroupsPath is empty.
+// For the systemd driver it is runc's with ocikit as the prefix: the scope
+// ocikit-ID.scope in the default slice (system.slice, or user.slice of the
+// user's manager when rootless), which an empty slice part selects.
 func DefaultPath(id string, systemdDriver bool) string {
 	if systemdDriver {
-		return "system.slice:ocikit:" + id
+		return ":ocikit:" + id
 	}
 	return "/ocikit/" + id
 }

@@ -25,6 +25,9 @@ type Manager struct {
 	st  State
 	m   lc.Manager
 	log *slog.Logger
+	// foreign is set when Apply found the systemd unit started by someone
+	// else (ErrUnitExists): Destroy does not stop it.
+	foreign bool
 }
 
 // HostMode reports the host's cgroup layout as the library detects it.
@@ -78,6 +81,11 @@ func New(id string, spec *specs.Spec, opts ...Option) (*Manager, error) {
 		return nil, fmt.Errorf("%w: linux.resources.unified needs a cgroup v2 host (this host is %s)", ErrInvalidResources, HostMode())
 	}
 	cg.Resources = res
+	if st.Systemd && spec != nil {
+		if cg.SystemdProps, err = systemdProps(spec.Annotations); err != nil {
+			return nil, err
+		}
+	}
 	m, err := manager.New(cg)
 	if err != nil {
 		return nil, fmt.Errorf("cgroups: %s: %w", st.CgroupsPath, err)
@@ -90,14 +98,14 @@ func New(id string, spec *specs.Spec, opts ...Option) (*Manager, error) {
 func cgroupConfig(st *State) (*lc.Cgroup, error) {
 	cg := &lc.Cgroup{Rootless: st.Rootless, Systemd: st.Systemd}
 	if st.Systemd {
-		if !systemd.IsRunningSystemd() {
-			return nil, ErrSystemdUnavailable
+		slice, prefix, name, err := systemdPath(st.CgroupsPath)
+		if err != nil {
+			return nil, err
 		}
-		parts := strings.Split(st.CgroupsPath, ":")
-		if len(parts) != 3 || parts[2] == "" {
-			return nil, fmt.Errorf("%w: %q: the systemd driver wants slice:prefix:name", ErrInvalidPath, st.CgroupsPath)
+		if err := systemdReachable(st.Rootless); err != nil {
+			return nil, err
 		}
-		cg.Parent, cg.ScopePrefix, cg.Name = parts[0], parts[1], parts[2]
+		cg.Parent, cg.ScopePrefix, cg.Name = slice, prefix, name
 		return cg, nil
 	}
 	p := st.CgroupsPath
@@ -152,6 +160,9 @@ func (m *Manager) SetLogger(l *slog.Logger) {
 // Apply creates the cgroup (on first use) and moves pid into it. pid -1
 // only creates it.
 func (m *Manager) Apply(pid int) error {
+	if m.st.Systemd {
+		return m.applySystemd(pid)
+	}
 	if err := m.m.Apply(pid); err != nil {
 		if m.st.Rootless && errors.Is(err, lc.ErrRootless) {
 			// A rootless container without a delegated cgroup runs in the
@@ -178,6 +189,9 @@ func (m *Manager) Enter(pid int) error {
 			continue // a directory listed for two controllers
 		}
 		err := lc.WriteCgroupProc(dir, pid)
+		if err != nil && m.st.Systemd {
+			err = m.enterSystemd(pid, err)
+		}
 		if err != nil && m.st.Rootless && (errors.Is(err, os.ErrPermission) || errors.Is(err, os.ErrNotExist)) {
 			continue
 		}
@@ -385,6 +399,9 @@ func (m *Manager) Exists() bool { return m.m.Exists() }
 // Destroy removes the container's cgroups. It succeeds when they are
 // already gone. Processes still inside make it fail (EBUSY): kill them first.
 func (m *Manager) Destroy() error {
+	if m.foreign {
+		return nil
+	}
 	if err := m.m.Destroy(); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("cgroups: remove %s: %w", m.st.CgroupsPath, err)
 	}

@@ -17,6 +17,9 @@ func HostMode() Mode { return "" }
 // SystemdAvailable reports false outside Linux.
 func SystemdAvailable() bool { return false }
 
+// SystemdUserAvailable reports false outside Linux.
+func SystemdUserAvailable() bool { return false }
+
 // New returns ErrNotSupported outside Linux.
 func New(string, *specs.Spec, ...Option) (*Manager, error) { return nil, ErrNotSupported }
 

@@ -3,7 +3,9 @@ package cgroups
 import (
 	"errors"
 	"log/slog"
+	"os"
 	"reflect"
+	"strings"
 	"testing"
 
 	lc "github.com/opencontainers/cgroups"
@@ -208,11 +210,60 @@ func TestNewInvalidPath(t *testing.T) {
 
 func TestSystemdDriver(t *testing.T) {
 	_, err := New("abc", &specs.Spec{Linux: &specs.Linux{CgroupsPath: "system.slice:ocikit:abc"}}, WithSystemd(true))
-	if isRunningSystemd() {
+	if _, serr := os.Stat(privateSocket); serr == nil {
 		t.Skip("systemd is running: the driver is available")
 	}
 	if !errors.Is(err, ErrSystemdUnavailable) {
 		t.Fatalf("got %v, want ErrSystemdUnavailable", err)
+	}
+	if want := "cgroups: systemd is not running (no /run/systemd/private): "; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error %q, want it to start with %q", err, want)
+	}
+}
+
+// TestSystemdPath: cgroupsPath for --systemd-cgroup is read as runc reads
+// it, exactly three parts, and is checked before systemd is asked anything.
+func TestSystemdPath(t *testing.T) {
+	tests := []struct {
+		path                string
+		slice, prefix, name string
+		ok                  bool
+	}{
+		{"system.slice:docker:abc", "system.slice", "docker", "abc", true},
+		{":ocikit:abc", "", "ocikit", "abc", true},
+		{"kubepods-burstable.slice:cri-containerd:abc", "kubepods-burstable.slice", "cri-containerd", "abc", true},
+		{"kubepods-besteffort.slice:cri:kubepods-besteffort-pod1.slice", "kubepods-besteffort.slice", "cri", "kubepods-besteffort-pod1.slice", true},
+		{"::pod-x.slice", "pod.slice", "", "pod-x.slice", true}, // the name's parent
+		{"::top.slice", "-.slice", "", "top.slice", true},
+		{"-.slice::top.slice", "-.slice", "", "top.slice", true},
+		{"system.slice::pod-x.slice", "", "", "", false}, // systemd puts it in pod.slice
+		{"system.slice:ocikit", "", "", "", false},
+		{"a:b:c:d", "", "", "", false},
+		{"system.slice:ocikit:", "", "", "", false},
+		{"system:ocikit:abc", "", "", "", false},       // not a slice name
+		{"a--b.slice:ocikit:abc", "", "", "", false},   // empty slice component
+		{"system.slice:ocikit:a/b", "", "", "", false}, // a path in the name
+		{"/ocikit/abc", "", "", "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			slice, prefix, name, err := systemdPath(tc.path)
+			if !tc.ok {
+				if !errors.Is(err, ErrInvalidPath) {
+					t.Fatalf("got %v, want ErrInvalidPath", err)
+				}
+				return
+			}
+			if err != nil || slice != tc.slice || prefix != tc.prefix || name != tc.name {
+				t.Fatalf("got %q %q %q %v, want %q %q %q", slice, prefix, name, err, tc.slice, tc.prefix, tc.name)
+			}
+		})
+	}
+	// Before the reachability check: a malformed path is ErrInvalidPath
+	// on a host without systemd too.
+	_, err := New("abc", &specs.Spec{Linux: &specs.Linux{CgroupsPath: "a:b"}}, WithSystemd(true))
+	if !errors.Is(err, ErrInvalidPath) {
+		t.Errorf("New with a malformed systemd path: %v, want ErrInvalidPath", err)
 	}
 }
 

@@ -586,7 +586,9 @@ func (s *setup) lateCgroup() bool {
 func (r *Runtime) newCgroup(id string, spec *specs.Spec) (*cgroups.Manager, error) {
 	cg, err := cgroups.New(id, spec, cgroups.WithSystemd(r.systemd), cgroups.WithRootless(r.rootless), cgroups.WithLogger(r.log))
 	if errors.Is(err, cgroups.ErrSystemdUnavailable) {
-		return nil, errorf(ErrNotSupported, "--systemd-cgroup: the systemd cgroup driver is not available (systemd is not running on this host)")
+		// One line naming the flag: "--systemd-cgroup: systemd is not
+		// running (no /run/systemd/private): stat ...".
+		return nil, errorf(ErrNotSupported, "--systemd-cgroup: %s", strings.TrimPrefix(err.Error(), "cgroups: "))
 	}
 	if err != nil {
 		return nil, step("cgroup", err)

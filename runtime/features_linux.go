@@ -17,7 +17,7 @@ import (
 // which cannot work without a running systemd.
 func Features() (*features.Features, error) {
 	yes, no := true, false
-	systemd := cgroups.SystemdAvailable()
+	systemd, systemdUser := cgroups.SystemdAvailable(), cgroups.SystemdUserAvailable()
 	v := version.Get()
 	ann := map[string]string{"org.ocikit.version": v.Version}
 	if v.Commit != "" {
@@ -37,7 +37,7 @@ func Features() (*features.Features, error) {
 			// The systemd driver needs a running systemd (its D-Bus API
 			// creates the scopes): claimed only where it can work.
 			Cgroup: &features.Cgroup{
-				V1: &yes, V2: &yes, Systemd: &systemd, SystemdUser: &no, Rdma: &yes,
+				V1: &yes, V2: &yes, Systemd: &systemd, SystemdUser: &systemdUser, Rdma: &yes,
 			},
 			Seccomp:  seccomp.Features(),
 			Apparmor: &features.Apparmor{Enabled: &yes},

@@ -303,7 +303,7 @@ func TestSystemdCgroupUnavailable(t *testing.T) {
 	}
 	e := newEnv(t)
 	id := e.id("systemd")
-	e.fails("--systemd-cgroup: the systemd cgroup driver is not available", "--systemd-cgroup", "run", "--bundle", e.bundle([]string{"true"}, nil), id)
+	e.fails("--systemd-cgroup: systemd is not running (no /run/systemd/private): ", "--systemd-cgroup", "run", "--bundle", e.bundle([]string{"true"}, nil), id)
 	e.fails("does not exist", "state", id)
 }
 
