@@ -1,0 +1,59 @@
+package runtime
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func TestSubIDCheck(t *testing.T) {
+	const file = `# comment
+alice:100000:65536
+bob:165536:65536
+1001:300000:10
+alice:165536:100
+alice:bad:1
+alice:500000:0
+`
+	m := func(c, h, n uint32) specs.LinuxIDMapping {
+		return specs.LinuxIDMapping{ContainerID: c, HostID: h, Size: n}
+	}
+	tests := []struct {
+		name    string
+		user    string
+		id      uint32
+		maps    []specs.LinuxIDMapping
+		wantErr string // "" for none
+	}{
+		{"own id and range", "alice", 1001, []specs.LinuxIDMapping{m(0, 1001, 1), m(1, 100000, 65536)}, ""},
+		{"adjacent grants join", "alice", 1001, []specs.LinuxIDMapping{m(0, 100000, 65636)}, ""},
+		{"numeric owner", "alice", 1001, []specs.LinuxIDMapping{m(0, 300000, 10)}, ""},
+		{"inside a range", "alice", 1001, []specs.LinuxIDMapping{m(1000, 100999, 1)}, ""},
+		{"past the end", "alice", 1001, []specs.LinuxIDMapping{m(0, 100000, 65637)},
+			"uidMappings: host uids 100000-165636 (container uids 0-65636) are outside the subordinate uids /etc/subuid grants user alice (uid 1001): 100000-165535, 300000-300009, 165536-165635"},
+		{"another user's range", "bob", 1002, []specs.LinuxIDMapping{m(1, 100000, 10)},
+			"host uids 100000-100009 (container uids 1-10) are outside"},
+		{"own id, more than one", "carol", 1003, []specs.LinuxIDMapping{m(0, 1003, 2)},
+			"uidMappings: user carol (uid 1003) has no subordinate uids in /etc/subuid (needed to map host uid 1003)"},
+		{"no name", "", 1004, []specs.LinuxIDMapping{m(0, 1004, 1), m(1, 100000, 1)},
+			"uidMappings: uid 1004 has no subordinate uids in /etc/subuid"},
+		{"own id alone", "carol", 1003, []specs.LinuxIDMapping{m(5, 1003, 1)}, ""},
+		{"size 0", "alice", 1001, []specs.LinuxIDMapping{m(0, 100000, 0)}, "size must not be 0"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &subIDs{kind: "uid", file: "/etc/subuid", user: tc.user, id: tc.id, ranges: parseSubIDs([]byte(file), tc.user, tc.id)}
+			err := s.check("uidMappings", tc.maps)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("check: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("check: %v, want an error containing %q", err, tc.wantErr)
+			case err != nil && !errors.Is(err, ErrInvalidSpec):
+				t.Fatalf("check: %v is not ErrInvalidSpec", err)
+			}
+		})
+	}
+}
