@@ -83,6 +83,10 @@ func criConfig(dir string, s criSetup) string {
   stream_server_address = "127.0.0.1"
   stream_server_port = "%d"
   enable_selinux = false
+  # Sandboxes ask for oomScoreAdj -998; a host without CAP_SYS_RESOURCE
+  # (this one) cannot lower a score, and runc and ocikit then fail: scores
+  # stay at or above containerd's own.
+  restrict_oom_score_adj = %t
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = %q
     default_runtime_name = "runc"
@@ -94,7 +98,7 @@ func criConfig(dir string, s criSetup) string {
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = %q
-`, s.sandbox, s.streamPort, s.snapshotter, s.binary, filepath.Join(dir, "runc"), s.cniConfDir)
+`, s.sandbox, s.streamPort, !hasCap(unix.CAP_SYS_RESOURCE), s.snapshotter, s.binary, filepath.Join(dir, "runc"), s.cniConfDir)
 	if s.mirrorsDir != "" {
 		cfg += fmt.Sprintf(`  [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = %q
@@ -315,4 +319,20 @@ func TestCRI(t *testing.T) {
 func mustGlob(pattern string) []string {
 	m, _ := filepath.Glob(pattern)
 	return m
+}
+// hasCap reports whether this process has capability c in its effective
+// set.
+func hasCap(c int) bool {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "CapEff:"); ok {
+			var mask uint64
+			fmt.Sscanf(strings.TrimSpace(v), "%x", &mask)
+			return mask&(1<<uint(c)) != 0
+		}
+	}
+	return false
 }
