@@ -320,6 +320,7 @@ func mustGlob(pattern string) []string {
 	m, _ := filepath.Glob(pattern)
 	return m
 }
+
 // hasCap reports whether this process has capability c in its effective
 // set.
 func hasCap(c int) bool {

@@ -327,13 +327,13 @@ func criTestImages(t *testing.T, bin, dir, registry string) {
 	// critest looks for, and an exit on SIGTERM.
 	web := func(port int) map[string]string {
 		return map[string]string{
-			"usr/sbin/nginx": "0755:#!/bin/sh\necho $$ > /var/run/nginx.pid\ntrap 'exit 0' TERM\nhttpd -f -p " + fmt.Sprint(port) + " -h /usr/share/nginx/html &\nwait\n",
+			"usr/sbin/nginx":                  "0755:#!/bin/sh\necho $$ > /var/run/nginx.pid\ntrap 'exit 0' TERM\nhttpd -f -p " + fmt.Sprint(port) + " -h /usr/share/nginx/html &\nwait\n",
 			"usr/share/nginx/html/index.html": "<title>Welcome to nginx!</title>\n",
 			"var/run/.keep":                   "",
 		}
 	}
 	httpd := map[string]string{
-		"usr/local/bin/httpd-foreground": "0755:#!/bin/sh\necho httpd started\ntrap 'exit 0' TERM\nhttpd -f -p 80 -h /usr/local/apache2/htdocs &\nwait\n",
+		"usr/local/bin/httpd-foreground":      "0755:#!/bin/sh\necho httpd started\ntrap 'exit 0' TERM\nhttpd -f -p 80 -h /usr/local/apache2/htdocs &\nwait\n",
 		"usr/local/apache2/htdocs/index.html": "<html><body><h1>It works!</h1></body></html>\n",
 	}
 	const cri = "k8s-staging-cri-tools/"
