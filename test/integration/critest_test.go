@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -309,24 +310,45 @@ func criTestImages(t *testing.T, bin, dir, registry string) {
 	if err := os.WriteFile(filepath.Join(base, "bin", "pgrep"), []byte("#!/bin/sh\nexec pidof \"$@\"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	nnp := filepath.Join(dir, "nnp")
-	src := nnp + ".c"
-	if err := os.WriteFile(src, []byte("#include <stdio.h>\n#include <unistd.h>\nint main(void){printf(\"Effective uid: %d\\n\", geteuid());return 0;}\n"), 0o644); err != nil {
-		t.Fatal(err)
+	// Debian's busybox has neither pgrep nor ipcs; critest asks only
+	// whether a process of a name runs, and for the shared memory ids.
+	tools := map[string]string{
+		"pgrep": "#!/bin/sh\nexec pidof \"$@\"\n",
+		"ipcs": "#!/bin/sh\n# ipcs -m: the segments of this IPC namespace\necho '------ Shared Memory Segments --------'\necho 'key shmid owner perms bytes nattch'\n" +
+			"tail -n +2 /proc/sysvipc/shm | while read key shmid perms size cpid lpid nattch uid rest; do echo \"$key $shmid $uid $perms $size $nattch\"; done\n",
 	}
-	if out, err := exec.Command("gcc", "-static", "-O2", "-o", nnp, src).CombinedOutput(); err != nil {
-		t.Fatalf("gcc: %v\n%s", err, out)
+	for name, script := range tools {
+		if err := os.WriteFile(filepath.Join(base, "bin", name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
-	nnpBin, err := os.ReadFile(nnp)
-	if err != nil {
-		t.Fatal(err)
+	cc := func(name, src string) []byte {
+		c := filepath.Join(dir, name+".c")
+		if err := os.WriteFile(c, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("gcc", "-static", "-O2", "-o", filepath.Join(dir, name), c).CombinedOutput(); err != nil {
+			t.Fatalf("gcc: %v\n%s", err, out)
+		}
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
 	}
+	nnpBin := cc("nnp", "#include <stdio.h>\n#include <unistd.h>\nint main(void){printf(\"Effective uid: %d\\n\", geteuid());return 0;}\n")
+	// The sandbox's process, as the pause image's: sleeps until a
+	// signal ends it (and is not named like a program critest looks for).
+	pauseBin := cc("pause", "#include <signal.h>\n#include <unistd.h>\nstatic void bye(int s){(void)s;_exit(0);}\n"+
+		"int main(void){signal(SIGTERM,bye);signal(SIGINT,bye);for(;;)pause();}\n")
 	const passwd = "root:x:0:0:root:/root:/bin/sh\nwww-data:x:33:33:www-data:/var/www:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
 	const group = "root:x:0:\nwww-data:x:33:\nnogroup:x:65534:\n"
 	// An nginx stand-in: busybox httpd, the pid file and process name
 	// critest looks for, and an exit on SIGTERM.
 	web := func(port int) map[string]string {
 		return map[string]string{
+			// Run as "nginx" "master process": the process name and the
+			// command line critest looks for.
 			"usr/sbin/nginx":                  "0755:#!/bin/sh\necho $$ > /var/run/nginx.pid\ntrap 'exit 0' TERM\nhttpd -f -p " + fmt.Sprint(port) + " -h /usr/share/nginx/html &\nwait\n",
 			"usr/share/nginx/html/index.html": "<title>Welcome to nginx!</title>\n",
 			"var/run/.keep":                   "",
@@ -339,9 +361,9 @@ func criTestImages(t *testing.T, bin, dir, registry string) {
 	const cri = "k8s-staging-cri-tools/"
 	images := []criImage{
 		{refs: []string{"e2e-test-images/busybox:1.29-2"}, config: []string{"--cmd", "sh"}},
-		{refs: []string{"pause:3.9"}, config: []string{"--entrypoint", "sleep", "--cmd", "2147483647"}},
-		{refs: []string{"e2e-test-images/nginx:1.14-2"}, files: web(80), config: []string{"--entrypoint", "/usr/sbin/nginx"}},
-		{refs: []string{cri + "hostnet-nginx-amd64:latest"}, files: web(12003), config: []string{"--entrypoint", "/usr/sbin/nginx"}},
+		{refs: []string{"pause:3.9"}, files: map[string]string{"pause": "0755:" + string(pauseBin)}, config: []string{"--entrypoint", "/pause"}},
+		{refs: []string{"e2e-test-images/nginx:1.14-2"}, files: web(80), config: []string{"--entrypoint", "/usr/sbin/nginx", "--cmd", "master process"}},
+		{refs: []string{cri + "hostnet-nginx-amd64:latest"}, files: web(12003), config: []string{"--entrypoint", "/usr/sbin/nginx", "--cmd", "master process"}},
 		{refs: []string{"e2e-test-images/httpd:2.4.39-4"}, files: httpd, config: []string{"--entrypoint", "/usr/local/bin/httpd-foreground"}},
 		{refs: []string{"e2e-test-images/nonewprivs:1.3"}, files: map[string]string{"usr/local/bin/nnp": "4755:" + string(nnpBin)},
 			config: []string{"--entrypoint", "/usr/local/bin/nnp"}},
@@ -390,7 +412,11 @@ func criTestImages(t *testing.T, bin, dir, registry string) {
 			}
 			args = append(args, []string{"image", "add-layer", layout + ":" + tag, extra})
 		}
-		args = append(args, append([]string{"image", "config", layout + ":" + tag, "--env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, img.config...))
+		config := img.config
+		if !slices.Contains(config, "--cmd") && !slices.Contains(config, "--entrypoint") {
+			config = append(config, "--cmd", "sh") // busybox's
+		}
+		args = append(args, append([]string{"image", "config", layout + ":" + tag, "--env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, config...))
 		for _, a := range args {
 			if out, err := exec.Command(bin, a...).CombinedOutput(); err != nil {
 				t.Fatalf("ocikit %s: %v\n%s", strings.Join(a, " "), err, out)
