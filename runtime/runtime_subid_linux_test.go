@@ -196,6 +196,15 @@ func TestRootlessSubIDs(t *testing.T) {
 		t.Errorf("as uid 1000 with group 2000: %q, want %q", out, want)
 	}
 
+	// Subordinate uids, the caller's gid alone: newuidmap for uid_map,
+	// gid_map written directly after setgroups "deny".
+	out = e.must("run", "--bundle", bundle([]string{"sh", "-c", "stat -c '%u:%g' /f1000; cat /proc/self/setgroups /proc/self/gid_map"}, func(s *specs.Spec) {
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: u.gid, Size: 1}}
+	}), e.id("gid-alone"))
+	if want := fmt.Sprintf("1000:65534\ndeny\n%10d %10d %10d\n", 0, u.gid, 1); out != want {
+		t.Errorf("subordinate uids, own gid alone: %q, want %q", out, want)
+	}
+
 	id := e.id("exec")
 	e.must("run", "--detach", "--bundle", bundle([]string{"sleep", "100"}, nil), id)
 	for _, c := range []struct {
