@@ -57,3 +57,22 @@ alice:500000:0
 		})
 	}
 }
+
+func TestSubIDsFromFiles(t *testing.T) {
+	tests := []struct {
+		nss  string
+		want bool
+	}{
+		{"passwd: files\ngroup: files\n", true},
+		{"subid: files\n", true},
+		{"subid:   files   # local\n", true},
+		{"# subid: sss\n", true},
+		{"subid: sss\n", false},
+		{"subid: files sss\n", false},
+	}
+	for _, tc := range tests {
+		if got := subIDsFromFiles([]byte(tc.nss)); got != tc.want {
+			t.Errorf("subIDsFromFiles(%q) = %v, want %v", tc.nss, got, tc.want)
+		}
+	}
+}
