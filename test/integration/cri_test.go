@@ -215,29 +215,44 @@ func jsonFile(t *testing.T, path string, v any) string {
 }
 
 // TestCRI: containerd's CRI plugin with the runc shim v2 and ocikit as its
-// BinaryName, driven by crictl as a kubelet would: a pod sandbox (host
-// network: no CNI is needed) and a container in it run, exec (ExecSync
-// and a streamed exec with stdin), logs, stop and remove, and each
-// container of the pod is ocikit's.
+// BinaryName, driven by crictl as a kubelet would, with runc first as the
+// reference: a pod sandbox (host network: no CNI is needed) and a
+// container in it run, exec (ExecSync and a streamed exec with stdin),
+// logs, stop and remove, and each container of the pod is the runtime's
+// (its own state shows it).
 func TestCRI(t *testing.T) {
 	testutil.RequireRoot(t)
 	testutil.RequireTool(t, "containerd")
 	dir := t.TempDir()
 	bin := testutil.Binary(t)
-	cgParent := fmt.Sprintf("/ocikit-cri-%d", os.Getpid())
+	rootfs := fullBusybox(t, dir)
+	layout := filepath.Join(dir, "layout")
+	busyboxLayout(t, bin, rootfs, layout, "busybox", "--cmd", "sh")
+	busyboxLayout(t, bin, rootfs, layout, "pause", "--entrypoint", "sleep", "--cmd", "2147483647")
+	// runc first, the reference: the same steps give the same answers.
+	for _, rt := range []string{"runc", "ocikit"} {
+		t.Run(rt, func(t *testing.T) {
+			binary := bin
+			if rt != "ocikit" {
+				binary = testutil.RequireTool(t, rt)
+			}
+			criPod(t, binary, layout)
+		})
+	}
+}
+
+// criPod runs one pod and its container through crictl, with binary as
+// the runc shim's BinaryName.
+func criPod(t *testing.T, binary, layout string) {
+	dir := t.TempDir()
+	cgParent := fmt.Sprintf("/ocikit-cri-%d-%s", os.Getpid(), filepath.Base(binary))
 	t.Cleanup(func() {
 		for _, p := range append(mustGlob("/sys/fs/cgroup/*"+cgParent), "/sys/fs/cgroup"+cgParent) {
 			unix.Rmdir(p)
 		}
 	})
-
-	rootfs := fullBusybox(t, dir)
-	layout := filepath.Join(dir, "layout")
-	busyboxLayout(t, bin, rootfs, layout, "busybox", "--cmd", "sh")
-	busyboxLayout(t, bin, rootfs, layout, "pause", "--entrypoint", "sleep", "--cmd", "2147483647")
-
 	c := startContainerdWith(t, dir, "k8s.io", criConfig(dir, criSetup{
-		binary: bin, sandbox: "ocikit.test/ocikit/pause:busybox-sleep", streamPort: freePort(t),
+		binary: binary, sandbox: "ocikit.test/ocikit/pause:busybox-sleep", streamPort: freePort(t),
 		cniConfDir: filepath.Join(dir, "net.d"), snapshotter: "native",
 	}))
 	c.importLayout(t, layout, "pause", "ocikit.test/ocikit/pause")
@@ -265,8 +280,9 @@ func TestCRI(t *testing.T) {
 		"linux":    map[string]any{},
 	})
 	runcRoot := filepath.Join(c.runcRoot, "k8s.io")
-	ocikitStatus := func(id string) string {
-		out, err := exec.Command(bin, "--root", runcRoot, "state", id).CombinedOutput()
+	// The runtime's own state: the shim ran this binary.
+	runtimeStatus := func(id string) string {
+		out, err := exec.Command(binary, "--root", runcRoot, "state", id).CombinedOutput()
 		if err != nil {
 			return "error: " + strings.TrimSpace(string(out))
 		}
@@ -276,13 +292,13 @@ func TestCRI(t *testing.T) {
 	}
 
 	podID := cc.must("runp", pod)
-	if st := ocikitStatus(podID); st != "running" {
-		t.Fatalf("ocikit state of the sandbox: %s", st)
+	if st := runtimeStatus(podID); st != "running" {
+		t.Fatalf("runtime's state of the sandbox: %s", st)
 	}
 	id := cc.must("create", podID, ctrCfg, pod)
 	cc.must("start", id)
-	if st := ocikitStatus(id); st != "running" {
-		t.Fatalf("ocikit state of the container: %s", st)
+	if st := runtimeStatus(id); st != "running" {
+		t.Fatalf("runtime's state of the container: %s", st)
 	}
 	if out := cc.must("exec", id, "sh", "-c", "echo hi; id -u"); out != "hi\n0" {
 		t.Errorf("crictl exec (ExecSync): %q", out)
@@ -312,13 +328,13 @@ func TestCRI(t *testing.T) {
 		t.Errorf("container after stop: %q, want CONTAINER_EXITED 143 (SIGTERM)", out)
 	}
 	cc.must("rm", id)
-	if st := ocikitStatus(id); !strings.Contains(st, "does not exist") {
-		t.Errorf("ocikit state after crictl rm: %s", st)
+	if st := runtimeStatus(id); !strings.Contains(st, "does not exist") {
+		t.Errorf("runtime's state after crictl rm: %s", st)
 	}
 	cc.must("stopp", podID)
 	cc.must("rmp", podID)
-	if out, err := exec.Command(bin, "--root", runcRoot, "list", "-q").CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "" {
-		t.Errorf("ocikit list after rmp: %v: %q", err, out)
+	if out, err := exec.Command(binary, "--root", runcRoot, "list", "-q").CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "" {
+		t.Errorf("runtime's list after rmp: %v: %q", err, out)
 	}
 }
 
