@@ -57,7 +57,7 @@ func newIDMapWriter(l *specs.Linux) (*idMapWriter, error) {
 		if w.uidTool, err = mapTool("newuidmap", "uidMappings", "uid", uid); err != nil {
 			return nil, err
 		}
-		if err := checkGrants("uid", subUIDFile, name, uid, "uidMappings", l.UIDMappings); err != nil {
+		if err := checkGrants("uid", subUIDFile, name, uid, uid, "uidMappings", l.UIDMappings); err != nil {
 			return nil, err
 		}
 	}
@@ -65,7 +65,7 @@ func newIDMapWriter(l *specs.Linux) (*idMapWriter, error) {
 		if w.gidTool, err = mapTool("newgidmap", "gidMappings", "gid", gid); err != nil {
 			return nil, err
 		}
-		if err := checkGrants("gid", subGIDFile, name, gid, "gidMappings", l.GIDMappings); err != nil {
+		if err := checkGrants("gid", subGIDFile, name, uid, gid, "gidMappings", l.GIDMappings); err != nil {
 			return nil, err
 		}
 		w.denySetgroups = false
@@ -89,11 +89,12 @@ func mapTool(tool, field, kind string, id uint32) (string, error) {
 	return p, nil
 }
 
-// checkGrants checks m against the ranges file grants the user (see
-// subIDs.check); a missing file grants nothing. Where nsswitch.conf names
+// checkGrants checks m against the ranges file grants the user name with
+// uid, whose own id (uid or gid) is id (see subIDs.check); a missing file
+// grants nothing. Where nsswitch.conf names
 // another source of subordinate ids (shadow's libsubid, e.g. sssd), the
 // helpers alone decide.
-func checkGrants(kind, file, name string, id uint32, field string, m []specs.LinuxIDMapping) error {
+func checkGrants(kind, file, name string, uid, id uint32, field string, m []specs.LinuxIDMapping) error {
 	if nss, err := os.ReadFile("/etc/nsswitch.conf"); err == nil && !subIDsFromFiles(nss) {
 		return nil
 	}
@@ -101,7 +102,7 @@ func checkGrants(kind, file, name string, id uint32, field string, m []specs.Lin
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%s: %w", field, err)
 	}
-	s := &subIDs{kind: kind, file: file, user: name, id: id, ranges: parseSubIDs(content, name, id)}
+	s := &subIDs{kind: kind, file: file, user: name, uid: uid, id: id, ranges: parseSubIDs(content, name, uid)}
 	return s.check(field, m)
 }
 

@@ -21,16 +21,17 @@ func (r subIDRange) String() string { return fmt.Sprintf("%d-%d", r.start, r.sta
 type subIDs struct {
 	kind   string // "uid" or "gid"
 	file   string // /etc/subuid or /etc/subgid
-	user   string // the login name, "" when the id has none
-	id     uint32 // the caller's own uid or gid
+	user   string // the login name, "" when the uid has none
+	uid    uint32 // the user's uid: both files name their owner by user
+	id     uint32 // the caller's own uid or gid, which needs no grant
 	ranges []subIDRange
 }
 
-// parseSubIDs reads the grants of content (a subuid(5) file) whose owner is
-// the login name user or the numeric id: lines "owner:start:count", as
-// shadow's newuidmap matches them. Malformed lines are skipped, as shadow
-// skips them.
-func parseSubIDs(content []byte, user string, id uint32) []subIDRange {
+// parseSubIDs reads the grants of content (a subuid(5) or subgid(5) file)
+// whose owner is the login name user or the numeric uid: lines
+// "owner:start:count", as shadow's newuidmap and newgidmap match them.
+// Malformed lines are skipped, as shadow skips them.
+func parseSubIDs(content []byte, user string, uid uint32) []subIDRange {
 	var out []subIDRange
 	sc := bufio.NewScanner(bytes.NewReader(content))
 	for sc.Scan() {
@@ -39,7 +40,7 @@ func parseSubIDs(content []byte, user string, id uint32) []subIDRange {
 			continue
 		}
 		f := strings.Split(line, ":")
-		if len(f) != 3 || (f[0] != user && f[0] != strconv.FormatUint(uint64(id), 10)) {
+		if len(f) != 3 || (f[0] != user && f[0] != strconv.FormatUint(uint64(uid), 10)) {
 			continue
 		}
 		start, err1 := strconv.ParseUint(f[1], 10, 32)
@@ -79,9 +80,9 @@ func (s *subIDs) covers(start, count uint64) bool {
 // newuidmap (newgidmap) would refuse: each entry must map the caller's own
 // id alone or lie within the subordinate ranges it is granted.
 func (s *subIDs) check(field string, m []specs.LinuxIDMapping) error {
-	who := fmt.Sprintf("%s %d", s.kind, s.id)
+	who := fmt.Sprintf("uid %d", s.uid)
 	if s.user != "" {
-		who = fmt.Sprintf("user %s (%s %d)", s.user, s.kind, s.id)
+		who = fmt.Sprintf("user %s (uid %d)", s.user, s.uid)
 	}
 	for _, e := range m {
 		if e.Size == 0 {

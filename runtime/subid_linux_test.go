@@ -44,7 +44,7 @@ alice:500000:0
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := &subIDs{kind: "uid", file: "/etc/subuid", user: tc.user, id: tc.id, ranges: parseSubIDs([]byte(file), tc.user, tc.id)}
+			s := &subIDs{kind: "uid", file: "/etc/subuid", user: tc.user, uid: tc.id, id: tc.id, ranges: parseSubIDs([]byte(file), tc.user, tc.id)}
 			err := s.check("uidMappings", tc.maps)
 			switch {
 			case tc.wantErr == "" && err != nil:
@@ -74,5 +74,21 @@ func TestSubIDsFromFiles(t *testing.T) {
 		if got := subIDsFromFiles([]byte(tc.nss)); got != tc.want {
 			t.Errorf("subIDsFromFiles(%q) = %v, want %v", tc.nss, got, tc.want)
 		}
+	}
+}
+
+// TestSubGIDOwner: /etc/subgid names its owners by user (login name or
+// uid, subgid(5)), while the id needing no grant is the caller's gid.
+func TestSubGIDOwner(t *testing.T) {
+	const file = "1001:200000:100\n"
+	s := &subIDs{kind: "gid", file: "/etc/subgid", user: "alice", uid: 1001, id: 2002, ranges: parseSubIDs([]byte(file), "alice", 1001)}
+	m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 2002, Size: 1}, {ContainerID: 1, HostID: 200000, Size: 100}}
+	if err := s.check("gidMappings", m); err != nil {
+		t.Fatalf("check: %v", err)
+	}
+	m = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1001, Size: 1}}
+	err := s.check("gidMappings", m)
+	if want := "gidMappings: host gids 1001-1001 (container gids 0-0) are outside the subordinate gids /etc/subgid grants user alice (uid 1001): 200000-200099"; err == nil || err.Error() != want {
+		t.Fatalf("check of the uid as a gid: %v, want %q", err, want)
 	}
 }
