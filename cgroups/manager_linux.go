@@ -73,6 +73,9 @@ func New(id string, spec *specs.Spec, opts ...Option) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !st.Systemd && len(strings.Split(st.CgroupsPath, ":")) == 3 && !strings.HasPrefix(st.CgroupsPath, "/") {
+		o.log.Warn("cgroupsPath looks like a systemd path (slice:prefix:name) but the driver is cgroupfs: used as one cgroup name, as runc does", "cgroupsPath", st.CgroupsPath)
+	}
 	res, err := toResources(linux.Resources, o.log)
 	if err != nil {
 		return nil, err
@@ -108,10 +111,13 @@ func cgroupConfig(st *State) (*lc.Cgroup, error) {
 		cg.Parent, cg.ScopePrefix, cg.Name = slice, prefix, name
 		return cg, nil
 	}
+	// A path of the systemd form without the systemd driver is one
+	// cgroup name, colons and all, as runc 1.1 takes it: containerd's CRI
+	// writes "parent.slice:cri-containerd:ID" for a pod whose cgroup
+	// parent ends in .slice, whatever its runtime's driver (critest's
+	// pods on containerd 1.6, a kubelet using the systemd driver over a
+	// cgroupfs containerd). New warns.
 	p := st.CgroupsPath
-	if strings.Contains(p, ":") && !strings.HasPrefix(p, "/") {
-		return nil, fmt.Errorf("%w: %q looks like a systemd path (slice:prefix:name): use --systemd-cgroup", ErrInvalidPath, p)
-	}
 	for _, c := range strings.Split(p, "/") {
 		if c == ".." {
 			return nil, fmt.Errorf("%w: %q: must not contain \"..\"", ErrInvalidPath, p)

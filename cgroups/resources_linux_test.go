@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -193,7 +194,6 @@ func TestNewInvalidPath(t *testing.T) {
 		want error
 	}{
 		{"dotdot", "/ocikit/../../etc", nil, ErrInvalidPath},
-		{"systemd path without driver", "system.slice:ocikit:abc", nil, ErrInvalidPath},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -205,6 +205,25 @@ func TestNewInvalidPath(t *testing.T) {
 	}
 	if _, err := New("", &specs.Spec{}); !errors.Is(err, ErrInvalidPath) {
 		t.Errorf("empty id: got %v", err)
+	}
+}
+
+// TestSystemdFormWithoutDriver: without the systemd driver a
+// "slice:prefix:name" cgroupsPath is one cgroup name, as runc 1.1 takes it
+// (containerd's CRI sends one for a pod parent ending in .slice).
+func TestSystemdFormWithoutDriver(t *testing.T) {
+	m, err := New("abc", &specs.Spec{Linux: &specs.Linux{CgroupsPath: "system.slice:ocikit:abc"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := m.Paths()
+	if len(paths) == 0 {
+		t.Fatal("no cgroup paths")
+	}
+	for k, p := range paths {
+		if filepath.Base(p) != "system.slice:ocikit:abc" {
+			t.Errorf("%s: path %s, want the cgroup system.slice:ocikit:abc", k, p)
+		}
 	}
 }
 

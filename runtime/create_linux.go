@@ -178,6 +178,7 @@ type setup struct {
 	o       CreateOptions
 	fg      bool
 	plan    *nsPlan
+	maps    *idMapWriter // how a new user namespace's maps are written
 	dir     string
 	dirFile *os.File // the state directory, open (and locked)
 	rec     *record
@@ -213,6 +214,14 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o CreateOptions
 	if err := checkSpec(spec, plan, o, fg); err != nil {
 		return nil, err
 	}
+	// How the id maps are written, and whether they can be, before
+	// anything exists.
+	var maps *idMapWriter
+	if plan.newNS[specs.UserNamespace] {
+		if maps, err = newIDMapWriter(spec.Linux); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.MkdirAll(r.root, 0o700); err != nil {
 		return nil, fmt.Errorf("state root: %w", err)
 	}
@@ -236,7 +245,7 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o CreateOptions
 	if !filepath.IsAbs(rootPath) {
 		rootPath = filepath.Join(bundle, rootPath)
 	}
-	s := &setup{r: r, id: id, bundle: bundle, spec: spec, o: o, fg: fg, plan: plan, dir: dir, dirFile: lf}
+	s := &setup{r: r, id: id, bundle: bundle, spec: spec, o: o, fg: fg, plan: plan, maps: maps, dir: dir, dirFile: lf}
 	if err := os.WriteFile(filepath.Join(dir, configFile), specData, 0o600); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("state: %w", err)
@@ -630,27 +639,7 @@ func hostID(m []specs.LinuxIDMapping, id uint32) uint32 {
 // writeMaps writes the id maps of the init's new user namespace (nsenter
 // unshared it and waits).
 func (s *setup) writeMaps(pid int) error {
-	format := func(m []specs.LinuxIDMapping) []byte {
-		var b strings.Builder
-		for _, e := range m {
-			fmt.Fprintf(&b, "%d %d %d\n", e.ContainerID, e.HostID, e.Size)
-		}
-		return []byte(b.String())
-	}
-	if err := writeProcPid(pid, "uid_map", format(s.spec.Linux.UIDMappings)); err != nil {
-		return step("uidMappings", err)
-	}
-	if os.Geteuid() != 0 {
-		// An unprivileged user may write gid_map only after denying
-		// setgroups(2) (user_namespaces(7)).
-		if err := writeProcPid(pid, "setgroups", []byte("deny")); err != nil {
-			return step("gidMappings", err)
-		}
-	}
-	if err := writeProcPid(pid, "gid_map", format(s.spec.Linux.GIDMappings)); err != nil {
-		return step("gidMappings", err)
-	}
-	return nil
+	return s.maps.write(pid, s.spec.Linux.UIDMappings, s.spec.Linux.GIDMappings)
 }
 
 // runtimeHooks runs the prestart and createRuntime hooks when the init

@@ -45,7 +45,10 @@
 // The parent does what the init cannot or should not: it compiles the
 // seccomp profile (cached under <root>/.seccomp-cache; the init only
 // loads the program, after its rlimits, so a low RLIMIT_AS cannot starve
-// libseccomp) and opens idmapped mounts in its own user namespace. With
+// libseccomp), writes the id maps of a new user namespace (itself, or
+// without root through newuidmap and newgidmap within the ranges of
+// /etc/subuid and /etc/subgid, checked before anything is created) and
+// opens idmapped mounts in its own user namespace. With
 // WithRootless (--rootless, auto for a non-root caller) a cgroup that
 // cannot be created is tolerated, as runc does.
 package runtime

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ocikit/ocikit/internal/testutil"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -229,5 +230,26 @@ func TestHookEnvironment(t *testing.T) {
 				t.Errorf("environment %q, want %q", got, tc.env)
 			}
 		})
+	}
+}
+
+// TestOOMScoreAdjRefused: an oomScoreAdj the kernel refuses (a score below
+// the current one without CAP_SYS_RESOURCE) fails create with the write's
+// error (config.md: the runtime MUST set it), as runc, instead of leaving
+// the process at its old score.
+func TestOOMScoreAdjRefused(t *testing.T) {
+	e := newEnv(t)
+	setpriv := testutil.RequireTool(t, "setpriv")
+	adj := -500
+	b := e.bundle([]string{"cat", "/proc/self/oom_score_adj"}, func(s *specs.Spec) { s.Process.OOMScoreAdj = &adj })
+	id := e.id("oom-refused")
+	cmd := exec.Command(setpriv, "--bounding-set", "-sys_resource", e.bin, "--root", e.root, "run", "--bundle", b, id)
+	out, err := cmd.CombinedOutput()
+	want := "oomScoreAdj: set -500: write /proc/self/oom_score_adj: permission denied"
+	if err == nil || !strings.Contains(string(out), want) {
+		t.Errorf("run without CAP_SYS_RESOURCE: %v: %q, want an error containing %q", err, out, want)
+	}
+	if ents, _ := os.ReadDir(e.root); len(ents) != 0 {
+		t.Errorf("state root holds %v after the failed run", ents)
 	}
 }

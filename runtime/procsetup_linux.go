@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/ocikit/ocikit/runtime/nsenter"
@@ -117,11 +116,8 @@ func setupProcess(p *specs.Process, personality *specs.LinuxPersonality, memPoli
 
 // oomEnv carries process.oomScoreAdj to the nsenter constructor of the init
 // or exec'd process, which writes it to the runtime's /proc before joining
-// any namespace; oomErrEnv is its errno when that failed.
-const (
-	oomEnv    = "_OCIKIT_OOM"
-	oomErrEnv = "_OCIKIT_OOMERR"
-)
+// any namespace (nsenter.OOMErrno: its errno when that failed).
+const oomEnv = "_OCIKIT_OOM"
 
 // setOOMScoreAdj reports what nsenter did with process.oomScoreAdj, or,
 // in a build without it, writes it through a verified procfs handle.
@@ -131,14 +127,9 @@ func setOOMScoreAdj(adj *int) error {
 	if !nsenter.Available {
 		return process.SetOOMScoreAdj(adj)
 	}
-	v, failed := os.LookupEnv(oomErrEnv)
-	os.Unsetenv(oomErrEnv)
-	if adj == nil || !failed {
+	errno := nsenter.OOMErrno()
+	if adj == nil || errno == 0 {
 		return nil
-	}
-	errno, err := strconv.Atoi(v)
-	if err != nil {
-		return fmt.Errorf("set %d: %s", *adj, v)
 	}
 	return fmt.Errorf("set %d: %w", *adj, &os.PathError{Op: "write", Path: "/proc/self/oom_score_adj", Err: unix.Errno(errno)})
 }

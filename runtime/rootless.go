@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 )
 
 // RootlessCgroups decides runc's --rootless: "true" and "false" as said,
@@ -33,4 +34,28 @@ func RootlessCgroups(mode string) (bool, error) {
 func isHostUIDMap(m []byte) bool {
 	f := bytes.Fields(m)
 	return len(f) == 3 && string(f[0]) == "0" && string(f[1]) == "0" && string(f[2]) == "4294967295"
+}
+
+// DefaultRoot is the state root when --root is not given, as runc chooses
+// its own: $XDG_RUNTIME_DIR/ocikit for an unprivileged user, and for root
+// of a user namespace other than the host's unless $USER is "root" (a
+// rootless podman runs its runtime so and passes no --root; `podman
+// unshare` as the host's root keeps USER=root); /run/ocikit otherwise.
+func DefaultRoot() string {
+	if xdg := os.Getenv("XDG_RUNTIME_DIR"); xdg != "" && honorXDG() {
+		return filepath.Join(xdg, "ocikit")
+	}
+	return "/run/ocikit"
+}
+
+func honorXDG() bool {
+	if os.Geteuid() != 0 {
+		return true
+	}
+	m, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil || isHostUIDMap(m) {
+		return false
+	}
+	u, ok := os.LookupEnv("USER")
+	return !ok || u != "root"
 }

@@ -16,13 +16,23 @@ import (
 
 const nobody = 65534
 
-// rootlessEnv is e with a copy of the binary and a state root that user
-// nobody can use, and a runner executing ocikit as nobody.
+// rootlessEnv is e with a copy of the binary and a state root that an
+// unprivileged user (nobody unless said otherwise) can use, and a runner
+// executing ocikit as that user.
 type rootlessEnv struct {
 	*env
+	uid, gid uint32
+	groups   []uint32 // supplementary groups
+	environ  []string // the environment ocikit runs with
 }
 
 func newRootlessEnv(t *testing.T) *rootlessEnv {
+	return newRootlessEnvAs(t, nobody, nobody, nil)
+}
+
+// newRootlessEnvAs is newRootlessEnv for uid and gid with supplementary
+// groups.
+func newRootlessEnvAs(t *testing.T, uid, gid uint32, groups []uint32) *rootlessEnv {
 	e := newEnv(t)
 	dir := t.TempDir()
 	if err := os.Chmod(dir, 0o755); err != nil {
@@ -40,16 +50,16 @@ func newRootlessEnv(t *testing.T) *rootlessEnv {
 	if err := os.Mkdir(e.root, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chown(e.root, nobody, nobody); err != nil {
+	if err := os.Chown(e.root, int(uid), int(gid)); err != nil {
 		t.Fatal(err)
 	}
-	return &rootlessEnv{e}
+	return &rootlessEnv{env: e, uid: uid, gid: gid, groups: append([]uint32{}, groups...), environ: []string{"PATH=/usr/bin:/bin"}}
 }
 
-// bundle is a rootless bundle for nobody (`ocikit spec --rootless`).
+// bundle is a rootless bundle for the user (`ocikit spec --rootless`).
 func (e *rootlessEnv) bundle(args []string, mutate func(*specs.Spec)) string {
 	b := e.env.bundle(args, func(s *specs.Spec) {
-		defaults.ToRootlessFor(s, nobody, nobody)
+		defaults.ToRootlessFor(s, e.uid, e.gid)
 		if mutate != nil {
 			mutate(s)
 		}
@@ -60,12 +70,12 @@ func (e *rootlessEnv) bundle(args []string, mutate func(*specs.Spec)) string {
 	return b
 }
 
-// run runs ocikit as nobody, without supplementary groups.
+// run runs ocikit as the user.
 func (e *rootlessEnv) run(args ...string) (string, string, error) {
 	e.t.Helper()
 	cmd := exec.Command(e.bin, append([]string{"--root", e.root}, args...)...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}}}
-	cmd.Env = []string{"PATH=/usr/bin:/bin"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: e.uid, Gid: e.gid, Groups: e.groups}}
+	cmd.Env = e.environ
 	out, errf := e.tempFile(), e.tempFile()
 	defer out.Close()
 	defer errf.Close()
@@ -80,7 +90,7 @@ func (e *rootlessEnv) must(args ...string) string {
 	e.t.Helper()
 	out, stderr, err := e.run(args...)
 	if err != nil {
-		e.t.Fatalf("ocikit %s as nobody: %v: %s", strings.Join(args, " "), err, stderr)
+		e.t.Fatalf("ocikit %s as uid %d: %v: %s", strings.Join(args, " "), e.uid, err, stderr)
 	}
 	return out
 }

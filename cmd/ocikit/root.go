@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ocikit/ocikit/runtime"
 	"github.com/spf13/cobra"
 )
 
@@ -57,7 +58,7 @@ layer unpack and repack, bundle conversion) and validation of both.`,
 	// call) on every start, the container init's included.
 	root.Flags().BoolVarP(&showVersion, "version", "v", false, "print the version")
 	f := root.PersistentFlags()
-	f.StringVar(&g.root, "root", defaultRoot(), "directory for container state (tmpfs recommended)")
+	f.StringVar(&g.root, "root", runtime.DefaultRoot(), "directory for container state (tmpfs recommended)")
 	f.StringVar(&g.logFile, "log", "", "write the log to this file instead of stderr")
 	f.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	f.BoolVar(&g.debug, "debug", false, "log debug messages")
@@ -97,15 +98,6 @@ func newHelpCmd() *cobra.Command {
 			return target.Help()
 		},
 	}
-}
-
-func defaultRoot() string {
-	if os.Geteuid() != 0 {
-		if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
-			return d + "/ocikit"
-		}
-	}
-	return "/run/ocikit"
 }
 
 // setup opens the log sink named by --log and --log-format.

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/ocikit/ocikit/internal/testutil"
@@ -100,4 +101,43 @@ func TestLogFileErrors(t *testing.T) {
 			t.Fatalf("--log-format xml: err=%v out=%q", err, out)
 		}
 	})
+}
+
+// TestDefaultRoot: without --root the state lives where runc would keep
+// its own: under $XDG_RUNTIME_DIR for an unprivileged user and for root
+// of a user namespace other than the host's (a rootless podman, which
+// passes no --root) unless USER is root; /run/ocikit otherwise.
+func TestDefaultRoot(t *testing.T) {
+	testutil.RequireRoot(t)
+	bin := testutil.Binary(t)
+	xdg := t.TempDir()
+	userns := &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}}}
+	nobody := &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{}}}
+	tests := []struct {
+		name string
+		attr *syscall.SysProcAttr
+		env  []string
+		want string
+	}{
+		{"host root", nil, []string{"XDG_RUNTIME_DIR=" + xdg}, "/run/ocikit"},
+		{"unprivileged", nobody, []string{"XDG_RUNTIME_DIR=" + xdg}, xdg + "/ocikit"},
+		{"unprivileged without XDG_RUNTIME_DIR", nobody, nil, "/run/ocikit"},
+		{"root of a user namespace", userns, []string{"XDG_RUNTIME_DIR=" + xdg, "USER=someone"}, xdg + "/ocikit"},
+		{"root of a user namespace, USER=root", userns, []string{"XDG_RUNTIME_DIR=" + xdg, "USER=root"}, "/run/ocikit"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(bin, "--help")
+			cmd.Env, cmd.SysProcAttr = tc.env, tc.attr
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("ocikit --help: %v: %s", err, out)
+			}
+			if want := `(default "` + tc.want + `")`; !strings.Contains(string(out), "directory for container state (tmpfs recommended) "+want) {
+				t.Errorf("--root default: want %s in %s", want, out)
+			}
+		})
+	}
 }

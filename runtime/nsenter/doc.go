@@ -29,7 +29,7 @@
 // runtime writes the id maps of a user namespace it unshared. What the
 // process must write in its own /proc is written before: _OCIKIT_OOM
 // (process.oomScoreAdj, to /proc/self/oom_score_adj; a failure is left in
-// _OCIKIT_OOMERR as an errno for the Go side to report) and the time
+// OOMErrno for the Go side to report) and the time
 // namespace offsets, both through the runtime's /proc, checked to be a
 // procfs, never a /proc of a joined mount namespace (CVE-2025-52881).
 package nsenter

@@ -112,16 +112,21 @@ static int openproc(const char *path)
 	return fd;
 }
 
+/* The errno of a failed write of process.oomScoreAdj, for the Go side
+ * (nsenter.OOMErrno). Not an environment variable: Go reads the
+ * environment from the initial stack, and setenv(3) here would put a new
+ * variable in a copy Go never sees. */
+int ocikit_oom_errno;
+
 /* setoom writes process.oomScoreAdj (_OCIKIT_OOM) to /proc/self/oom_score_adj
  * while the process is still in the runtime's namespaces and may write its
  * own /proc files (a non-dumpable process in a user namespace it entered
  * after execve may not: they belong to the host's root then), as runc's
- * nsexec does. A failure is left in _OCIKIT_OOMERR (an errno) for the Go
- * side to report with the other process attributes. */
+ * nsexec does. A failure is left in ocikit_oom_errno for the Go side to
+ * report with the other process attributes. */
 static void setoom(void)
 {
 	const char *val = getenv("_OCIKIT_OOM");
-	char num[16];
 	int fd, err = 0;
 
 	if (val == NULL)
@@ -134,10 +139,7 @@ static void setoom(void)
 	if (fd >= 0)
 		close(fd);
 	unsetenv("_OCIKIT_OOM");
-	if (err) {
-		snprintf(num, sizeof(num), "%d", err);
-		setenv("_OCIKIT_OOMERR", num, 1);
-	}
+	ocikit_oom_errno = err;
 }
 
 /* nodump makes the process non-dumpable when _OCIKIT_NODUMP asks for it

@@ -50,22 +50,34 @@ const ctrImage = "ocikit.test/ocikit/busybox:v1"
 // it, its shims, its containers and its mounts when the test ends.
 func startContainerd(t *testing.T, dir string) *containerd {
 	t.Helper()
+	return startContainerdWith(t, dir, "ocikit-ctd-test", "")
+}
+
+// startContainerdWith is startContainerd with ctr's namespace ns and the
+// given configuration of containerd's CRI plugin (TOML tables appended to
+// the daemon's config; "" leaves the plugin disabled).
+func startContainerdWith(t *testing.T, dir, ns, cri string) *containerd {
+	t.Helper()
 	daemon := testutil.RequireTool(t, "containerd")
 	c := &containerd{
 		t:        t,
 		ctr:      testutil.RequireTool(t, "ctr"),
 		sock:     filepath.Join(dir, "c.sock"),
-		ns:       "ocikit-ctd-test",
+		ns:       ns,
 		bin:      testutil.Binary(t),
 		runcRoot: filepath.Join(dir, "runc"),
 		fifoDir:  filepath.Join(dir, "fifo"),
 		log:      filepath.Join(dir, "containerd.log"),
 	}
 	testutil.RequireTool(t, "containerd-shim-runc-v2")
+	disabled := `disabled_plugins = ["io.containerd.grpc.v1.cri"]`
+	if cri != "" {
+		disabled = ""
+	}
 	config := fmt.Sprintf(`version = 2
 root = %q
 state = %q
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
+%s
 
 [grpc]
   address = %q
@@ -75,7 +87,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 
 [plugins."io.containerd.internal.v1.opt"]
   path = %q
-`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), c.sock, c.sock+".ttrpc", filepath.Join(dir, "opt"))
+`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), disabled, c.sock, c.sock+".ttrpc", filepath.Join(dir, "opt")) + cri
 	cfgPath := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
