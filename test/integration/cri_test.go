@@ -117,10 +117,10 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// busyboxLayout builds, with ocikit, a busybox image in the layout dir
+// busyboxImageTag builds, with ocikit, a busybox image in the layout dir
 // under tag: every applet of Debian's static busybox installed in /bin,
 // PATH set, and the given config flags (image config).
-func busyboxLayout(t *testing.T, bin, rootfs, layout, tag string, config ...string) {
+func busyboxImageTag(t *testing.T, bin, rootfs, layout, tag string, config ...string) {
 	t.Helper()
 	for _, args := range [][]string{
 		{"image", "new", layout + ":" + tag, "--platform", "linux/" + goruntime.GOARCH},
@@ -226,8 +226,8 @@ func TestCRI(t *testing.T) {
 	bin := testutil.Binary(t)
 	rootfs := fullBusybox(t, dir)
 	layout := filepath.Join(dir, "layout")
-	busyboxLayout(t, bin, rootfs, layout, "busybox", "--cmd", "sh")
-	busyboxLayout(t, bin, rootfs, layout, "pause", "--entrypoint", "sleep", "--cmd", "2147483647")
+	busyboxImageTag(t, bin, rootfs, layout, "busybox", "--cmd", "sh")
+	busyboxImageTag(t, bin, rootfs, layout, "pause", "--entrypoint", "sleep", "--cmd", "2147483647")
 	// runc first, the reference: the same steps give the same answers.
 	for _, rt := range []string{"runc", "ocikit"} {
 		t.Run(rt, func(t *testing.T) {
