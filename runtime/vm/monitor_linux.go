@@ -171,6 +171,15 @@ func lastLogLine() string {
 	return "no message"
 }
 
+// stopped explains a qemu that exited before the guest was ready: one
+// that never ran the guest (nothing on the console) failed to start.
+func stopped(err error) error {
+	if fi, serr := os.Stat(consoleLog); serr != nil || fi.Size() == 0 {
+		return fmt.Errorf("vm: qemu failed to start (%v): %s", err, lastLogLine())
+	}
+	return fmt.Errorf("vm: guest stopped while booting (%v): %s", err, lastLogLine())
+}
+
 // boot starts qemu, waits for the agent and has it create the container.
 func (m *monitor) boot(p monitorParams) (*exec.Cmd, chan error, net.Conn, error) {
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: guestSocket, Net: "unix"})
@@ -204,12 +213,12 @@ func (m *monitor) boot(p monitorParams) (*exec.Cmd, chan error, net.Conn, error)
 	select {
 	case a := <-acc:
 		if a.err != nil {
-			return cmd, done, nil, fmt.Errorf("vm: qemu did not connect its port within %v", p.BootTimeout)
+			return cmd, done, nil, fmt.Errorf("vm: guest not ready within %v (qemu did not connect its port)", p.BootTimeout)
 		}
 		conn = a.c
 	case err := <-done:
 		done <- err
-		return cmd, done, nil, fmt.Errorf("vm: qemu failed to start (%v): %s", err, lastLogLine())
+		return cmd, done, nil, stopped(err)
 	}
 	m.fw = &frameWriter{w: conn}
 	ready := make(chan error, 1)
@@ -229,11 +238,18 @@ func (m *monitor) boot(p monitorParams) (*exec.Cmd, chan error, net.Conn, error)
 	select {
 	case err := <-ready:
 		if err != nil {
+			// The port closes when qemu exits: say why it did.
+			select {
+			case qerr := <-done:
+				done <- qerr
+				return cmd, done, conn, stopped(qerr)
+			case <-time.After(2 * time.Second):
+			}
 			return cmd, done, conn, fmt.Errorf("vm: guest agent: %v (console: %s)", err, lastLogLine())
 		}
 	case err := <-done:
 		done <- err
-		return cmd, done, conn, fmt.Errorf("vm: guest stopped while booting (%v): %s", err, lastLogLine())
+		return cmd, done, conn, stopped(err)
 	case <-timer.C:
 		return cmd, done, conn, fmt.Errorf("vm: guest not ready within %v (console: %s)", p.BootTimeout, lastLogLine())
 	}
