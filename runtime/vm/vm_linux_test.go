@@ -15,6 +15,7 @@ import (
 
 	"github.com/ocikit/ocikit/internal/testutil"
 	"github.com/ocikit/ocikit/runtime/defaults"
+	"github.com/ocikit/ocikit/runtime/vm"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -28,8 +29,9 @@ type vmEnv struct {
 	bundle string
 }
 
-// newVMEnv skips without root or qemu; the bundle runs args.
-func newVMEnv(t *testing.T, args []string, annotations map[string]string) *vmEnv {
+// newVMEnv skips without root or qemu; the bundle runs args, with the
+// annotations and mod's changes.
+func newVMEnv(t *testing.T, args []string, annotations map[string]string, mod func(*specs.Spec)) *vmEnv {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("boots a virtual machine")
@@ -43,6 +45,9 @@ func newVMEnv(t *testing.T, args []string, annotations map[string]string) *vmEnv
 	spec.Process.Terminal = false
 	spec.Process.Args = args
 	spec.Annotations = annotations
+	if mod != nil {
+		mod(spec)
+	}
 	b, err := json.Marshal(spec)
 	if err != nil {
 		t.Fatal(err)
@@ -158,8 +163,11 @@ func (e *vmEnv) waitStopped(id string) {
 // host's), passes stdout and stderr through and exits with the
 // container's status; nothing is left.
 func TestVMRun(t *testing.T) {
-	e := newVMEnv(t, []string{"sh", "-c", "uname -r; echo to-stderr >&2; exit 7"}, nil)
-	out, errOut, code := e.ocikit("run", "vmtest-run")
+	limit := int64(128 << 20)
+	e := newVMEnv(t, []string{"sh", "-c", "uname -r; grep -c ^processor /proc/cpuinfo; grep MemTotal /proc/meminfo; echo to-stderr >&2; exit 7"},
+		map[string]string{vm.AnnotationCPUs: "2"},
+		func(s *specs.Spec) { s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}} })
+	stdout, errOut, code := e.ocikit("run", "vmtest-run")
 	if code != 7 {
 		t.Fatalf("exit %d, want 7; stderr: %s", code, errOut)
 	}
@@ -168,9 +176,22 @@ func TestVMRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	host := unix.ByteSliceToString(u.Release[:])
-	guest := strings.TrimSpace(out)
-	if guest == "" || guest == host {
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("stdout %q: want 3 lines", stdout)
+	}
+	if guest := lines[0]; guest == "" || guest == host {
 		t.Errorf("uname -r in the VM printed %q; want the guest kernel's release, not the host's %q", guest, host)
+	}
+	// org.ocikit.vm.cpus; the memory limit plus the fixed overhead, less
+	// what the guest kernel reserves.
+	if lines[1] != "2" {
+		t.Errorf("%s vCPUs, want 2 (annotation)", lines[1])
+	}
+	f := strings.Fields(lines[2])
+	kb, err := strconv.ParseInt(f[len(f)-2], 10, 64)
+	if total := (limit + vm.MemoryOverhead) >> 10; err != nil || kb > total || kb < total*3/4 {
+		t.Errorf("%s: want at most and near %d kB (limit + overhead)", lines[2], total)
 	}
 	if !strings.Contains(errOut, "to-stderr") {
 		t.Errorf("stderr %q lacks the container's output", errOut)
@@ -184,7 +205,7 @@ func TestVMRun(t *testing.T) {
 // exec'd process sees a file the first one wrote in its own tmpfs, so it
 // is in the same VM and mount namespace), kill TERM, delete.
 func TestVMLifecycle(t *testing.T) {
-	e := newVMEnv(t, []string{"sh", "-c", `trap "exit 143" TERM; echo first > /dev/shm/mark; while :; do sleep 0.2; done`}, nil)
+	e := newVMEnv(t, []string{"sh", "-c", `trap "exit 143" TERM; echo first > /dev/shm/mark; while :; do sleep 0.2; done`}, nil, nil)
 	const id = "vmtest-life"
 	e.mustOcikit("create", id)
 	st := e.state(id)
@@ -235,7 +256,7 @@ func TestVMLifecycle(t *testing.T) {
 // TestVMKilledMonitor: SIGKILL of the monitor takes qemu with it, the
 // container reads as stopped, and delete --force leaves nothing.
 func TestVMKilledMonitor(t *testing.T) {
-	e := newVMEnv(t, []string{"sleep", "1000"}, nil)
+	e := newVMEnv(t, []string{"sleep", "1000"}, nil, nil)
 	const id = "vmtest-killed"
 	e.mustOcikit("create", id)
 	st := e.state(id)
@@ -268,7 +289,7 @@ func TestVMFaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newVMEnv(t, []string{"true"}, tt.annotations)
+			e := newVMEnv(t, []string{"true"}, tt.annotations, nil)
 			_, errOut, code := e.ocikit("create", "vmtest-fault")
 			if code == 0 {
 				t.Fatal("create succeeded")
