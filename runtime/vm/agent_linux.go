@@ -75,6 +75,7 @@ func agent() error {
 	if err := guestMounts(); err != nil {
 		return err
 	}
+	started := uptime()
 	if err := loadModules("/lib/modules"); err != nil {
 		return err
 	}
@@ -99,6 +100,8 @@ func agent() error {
 	if err := a.fw.write(kindReady, 0, nil); err != nil {
 		return fmt.Errorf("report ready: %w", err)
 	}
+	// On the console (the state directory's console.log), for bench/vm.sh.
+	fmt.Fprintf(os.Stderr, "ocikit vm agent: started at %s s, ready at %s s (guest uptime)\n", started, uptime())
 	r := bufio.NewReaderSize(port, 64<<10)
 	for {
 		f, err := readFrame(r)
@@ -358,6 +361,13 @@ func waitPid(pid int) int {
 			return 128 + int(ws.Signal())
 		}
 	}
+}
+
+// uptime is the guest's /proc/uptime, in seconds.
+func uptime() string {
+	b, _ := os.ReadFile("/proc/uptime")
+	up, _, _ := strings.Cut(string(b), " ")
+	return up
 }
 
 // guestMounts mounts what a container host has: proc, sys, devtmpfs, a

@@ -87,6 +87,9 @@ func resolveAssets(ctx context.Context, cache, bin string, s settings) (assets, 
 	return a, nil
 }
 
+// modulesDir is where the modules of the cached kernel k are.
+func modulesDir(k string) string { return filepath.Join(filepath.Dir(k), "modules") }
+
 // lockCache serializes fetches and builds in the cache between processes.
 func lockCache(ctx context.Context, cache string) (func(), error) {
 	if err := os.MkdirAll(cache, 0o755); err != nil {
@@ -107,6 +110,19 @@ func lockCache(ctx context.Context, cache string) (func(), error) {
 // (cache/kernel-VERSION/vmlinuz), fetching Debian's when there is none.
 func cachedKernel(ctx context.Context, cache string) (string, error) {
 	if k := findKernel(cache); k != "" {
+		if filepath.Base(k) == "vmlinuz" && !exists(k+".no-elf") {
+			// A cache from before vmlinux was extracted: once.
+			unlock, err := lockCache(ctx, cache)
+			if err != nil {
+				return "", fmt.Errorf("vm kernel: cache: %w", err)
+			}
+			defer unlock()
+			if err := extractVmlinux(ctx, k); err == nil && validELF(filepath.Join(filepath.Dir(k), "vmlinux")) {
+				return filepath.Join(filepath.Dir(k), "vmlinux"), nil
+			}
+			os.Remove(filepath.Join(filepath.Dir(k), "vmlinux"))
+			os.WriteFile(k+".no-elf", nil, 0o644)
+		}
 		return k, nil
 	}
 	unlock, err := lockCache(ctx, cache)
@@ -126,13 +142,64 @@ func cachedKernel(ctx context.Context, cache string) (string, error) {
 	return "", fmt.Errorf("vm kernel: no kernel in %s after fetching %s", cache, kernelPackage)
 }
 
+// findKernel returns the newest cached kernel: its uncompressed ELF image
+// (vmlinux) when there is one, which qemu loads directly (PVH entry), else
+// the bzImage.
 func findKernel(cache string) string {
 	m, _ := filepath.Glob(filepath.Join(cache, "kernel-*", "vmlinuz"))
 	if len(m) == 0 {
 		return ""
 	}
 	sort.Strings(m)
-	return m[len(m)-1]
+	k := m[len(m)-1]
+	if elf := filepath.Join(filepath.Dir(k), "vmlinux"); exists(elf) {
+		return elf
+	}
+	return k
+}
+
+func validELF(p string) bool {
+	f, err := elf.Open(p)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// xzMagic starts the xz stream inside a bzImage built with
+// CONFIG_KERNEL_XZ (Debian's).
+var xzMagic = []byte("\xfd7zXZ\x00")
+
+// extractVmlinux writes the ELF kernel inside the bzImage k beside it as
+// vmlinux, with xz(1), as the kernel's scripts/extract-vmlinux does. A
+// guest booted from it skips decompressing itself, seconds under software
+// emulation. Without xz, or from another image, nothing is written.
+func extractVmlinux(ctx context.Context, k string) error {
+	data, err := os.ReadFile(k)
+	if err != nil {
+		return err
+	}
+	off := bytes.Index(data, xzMagic)
+	xz, lerr := exec.LookPath("xz")
+	if off < 0 || lerr != nil {
+		return nil
+	}
+	out := filepath.Join(filepath.Dir(k), "vmlinux")
+	return fsutil.WriteFileFrom(out, 0o644, func(w io.Writer) error {
+		cmd := exec.CommandContext(ctx, xz, "-dcq")
+		cmd.Stdin = bytes.NewReader(data[off:])
+		cmd.Stdout = w
+		// The image's trailing bytes after the stream make xz complain:
+		// what counts is an ELF file.
+		cmd.Run()
+		return nil
+	}, fsutil.NoSync())
 }
 
 // fetchKernel downloads the kernel package with apt-get (the host's /boot
@@ -180,6 +247,12 @@ func fetchKernel(ctx context.Context, cache string) error {
 	}
 	if err := copyFile(imgs[0], filepath.Join(out, "vmlinuz"), 0o644); err != nil {
 		return err
+	}
+	if err := extractVmlinux(ctx, filepath.Join(out, "vmlinuz")); err != nil {
+		return err
+	}
+	if !validELF(filepath.Join(out, "vmlinux")) {
+		os.Remove(filepath.Join(out, "vmlinux"))
 	}
 	order, err := moduleOrder(filepath.Join(x, "lib", "modules", version), guestModules)
 	if err != nil {
@@ -374,7 +447,9 @@ func writeInitrd(w io.Writer, bin, modDir string) error {
 			return err
 		}
 	}
-	if err := c.file("init", bin, 0o755); err != nil {
+	init, cleanup := stripped(bin)
+	defer cleanup()
+	if err := c.file("init", init, 0o755); err != nil {
 		return err
 	}
 	libs, err := sharedLibs(bin)
@@ -417,6 +492,26 @@ func writeInitrd(w io.Writer, bin, modDir string) error {
 		}
 	}
 	return c.close()
+}
+
+// stripped returns a copy of bin without its symbol tables when strip(1)
+// is there (a third less for the kernel to unpack at every boot; Go's
+// own tables stay), else bin.
+func stripped(bin string) (string, func()) {
+	strip, err := exec.LookPath("strip")
+	if err != nil {
+		return bin, func() {}
+	}
+	f, err := os.CreateTemp("", "ocikit-init-")
+	if err != nil {
+		return bin, func() {}
+	}
+	f.Close()
+	if err := exec.Command(strip, "-s", "-o", f.Name(), bin).Run(); err != nil {
+		os.Remove(f.Name())
+		return bin, func() {}
+	}
+	return f.Name(), func() { os.Remove(f.Name()) }
 }
 
 // sharedLibs lists the dynamic loader and every shared library bin needs,
