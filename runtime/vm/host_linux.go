@@ -125,19 +125,7 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o runtime.Creat
 	if spec.Process != nil && spec.Process.Terminal {
 		return nil, nil, fmt.Errorf("%w: vm: process.terminal is not supported yet", runtime.ErrNotSupported)
 	}
-	if len(spec.Mounts) > 0 {
-		// Only the mounts the guest makes itself: a bind of a host path
-		// would need a share of its own.
-		var kept []specs.Mount
-		for _, m := range spec.Mounts {
-			if m.Type == "bind" || hasOption(m.Options, "bind") || hasOption(m.Options, "rbind") {
-				r.log.Warn("vm: bind mount not shared into the guest: skipped", "destination", m.Destination)
-				continue
-			}
-			kept = append(kept, m)
-		}
-		spec.Mounts = kept
-	}
+	r.guestSpec(&spec, id)
 	rootfs := spec.Root.Path
 	if !filepath.IsAbs(rootfs) {
 		rootfs = filepath.Join(bundle, rootfs)
@@ -257,6 +245,38 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o runtime.Creat
 		}
 	}
 	return &runtime.Container{ID: id, Pid: cmd.Process.Pid}, cmd, nil
+}
+
+// guestSpec drops from spec what names the host and cannot be honoured
+// inside the guest, with a warning each: bind mounts of host paths (they
+// would need a share of their own), namespaces given by a host path (the
+// guest gets new ones), hooks (host binaries), and a cgroupsPath in the
+// systemd form (the guest has no systemd: its cgroup is /ocikit/ID).
+func (r *Runtime) guestSpec(spec *specs.Spec, id string) {
+	var kept []specs.Mount
+	for _, m := range spec.Mounts {
+		if m.Type == "bind" || hasOption(m.Options, "bind") || hasOption(m.Options, "rbind") {
+			r.log.Warn("vm: bind mount of a host path not shared into the guest: skipped", "destination", m.Destination)
+			continue
+		}
+		kept = append(kept, m)
+	}
+	spec.Mounts = kept
+	if spec.Hooks != nil {
+		r.log.Warn("vm: hooks are not run (they are host programs)")
+		spec.Hooks = nil
+	}
+	if l := spec.Linux; l != nil {
+		for i, ns := range l.Namespaces {
+			if ns.Path != "" {
+				r.log.Warn("vm: namespace path of the host: a new namespace in the guest", "type", ns.Type, "path", ns.Path)
+				l.Namespaces[i].Path = ""
+			}
+		}
+		if l.CgroupsPath != "" && !filepath.IsAbs(l.CgroupsPath) {
+			l.CgroupsPath = "/ocikit/" + id
+		}
+	}
 }
 
 func hasOption(opts []string, o string) bool {
@@ -654,9 +674,8 @@ func (r *Runtime) Exec(ctx context.Context, id string, o runtime.ExecOptions) (i
 	if o.PreserveFDs > 0 || o.PidfdSocket != "" || len(o.SubCgroups) > 0 {
 		return -1, fmt.Errorf("%w: vm: exec --preserve-fds, --pidfd-socket and --cgroup are not supported", runtime.ErrNotSupported)
 	}
-	var sigs chan os.Signal
+	sigs := make(chan os.Signal, 64)
 	if !o.Detach {
-		sigs = make(chan os.Signal, 64)
 		signal.Notify(sigs)
 		defer signal.Stop(sigs)
 	}
@@ -695,16 +714,68 @@ func (r *Runtime) Exec(ctx context.Context, id string, o runtime.ExecOptions) (i
 	if rp.Error != "" {
 		return -1, errors.New(rp.Error)
 	}
+	if o.Detach {
+		// The process runs in the guest: a host process stands for it,
+		// holding the connection and exiting with its status, for
+		// callers that wait on the pid file's process (conmon).
+		f, err := c.File()
+		if err != nil {
+			return -1, err
+		}
+		defer f.Close()
+		bin, err := os.Executable()
+		if err != nil {
+			return -1, err
+		}
+		w := exec.Command(bin, "vm-exec-wait")
+		w.ExtraFiles = []*os.File{f}
+		w.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := w.Start(); err != nil {
+			return -1, fmt.Errorf("vm: exec waiter: %w", err)
+		}
+		if pidFile != "" {
+			if err := fsutil.WriteFile(pidFile, []byte(strconv.Itoa(w.Process.Pid)), 0o644, fsutil.NoSync()); err != nil {
+				w.Process.Kill()
+				return -1, fmt.Errorf("pid file: %w", err)
+			}
+		}
+		w.Process.Release()
+		return 0, nil
+	}
 	if pidFile != "" {
-		// The process is in the guest: the host process standing for it
-		// is this one (it exits with the process's status).
+		// In the foreground this process stands for the one in the
+		// guest: it exits with its status.
 		if err := fsutil.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())), 0o644, fsutil.NoSync()); err != nil {
 			return -1, fmt.Errorf("pid file: %w", err)
 		}
 	}
-	if o.Detach {
-		return 0, nil
+	return waitExec(c, sigs)
+}
+
+// ExecWait is the host process standing for a detached exec's process in
+// the guest (the pid in exec's pid file): it holds the monitor's
+// connection (descriptor 3), forwards the signals it receives and exits
+// with the process's status. ExecWait never returns.
+func ExecWait() {
+	f := os.NewFile(3, "exec")
+	fc, err := net.FileConn(f)
+	f.Close()
+	c, ok := fc.(*net.UnixConn)
+	if err != nil || !ok {
+		os.Exit(255)
 	}
+	sigs := make(chan os.Signal, 64)
+	signal.Notify(sigs)
+	code, err := waitExec(c, sigs)
+	if err != nil {
+		os.Exit(255)
+	}
+	os.Exit(code)
+}
+
+// waitExec forwards signals to an exec'd process over its monitor
+// connection c until its exit status arrives.
+func waitExec(c *net.UnixConn, sigs chan os.Signal) (int, error) {
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
@@ -722,7 +793,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, o runtime.ExecOptions) (i
 			}
 		}
 	}()
-	rp, err = readCtl(c)
+	rp, err := readCtl(c)
 	if err != nil {
 		return -1, fmt.Errorf("%w (the VM stopped)", err)
 	}

@@ -28,6 +28,9 @@ func New(string, ...Option) *Runtime { return &Runtime{} }
 // Agent is Linux only.
 func Agent() {}
 
+// ExecWait is Linux only.
+func ExecWait() {}
+
 // Monitor is Linux only.
 func Monitor(string) {}
 
