@@ -166,7 +166,9 @@ func TestVMRun(t *testing.T) {
 	limit := int64(128 << 20)
 	e := newVMEnv(t, []string{"sh", "-c", "uname -r; grep -c ^processor /proc/cpuinfo; grep MemTotal /proc/meminfo; echo to-stderr >&2; exit 7"},
 		map[string]string{vm.AnnotationCPUs: "2"},
-		func(s *specs.Spec) { s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}} })
+		func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}
+		})
 	stdout, errOut, code := e.ocikit("run", "vmtest-run")
 	if code != 7 {
 		t.Fatalf("exit %d, want 7; stderr: %s", code, errOut)
