@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -31,11 +32,19 @@ const (
 type createRequest struct {
 	ID   string      `json:"id"`
 	Spec *specs.Spec `json:"spec"`
+	Size winsize     `json:"size"`
+}
+
+// winsize is a terminal's size, for a process with a terminal.
+type winsize struct {
+	Rows uint16 `json:"rows,omitempty"`
+	Cols uint16 `json:"cols,omitempty"`
 }
 
 // execRequest is an exec: the options without stdio (the streams carry it).
 type execRequest struct {
 	Options runtime.ExecOptions `json:"options"`
+	Size    winsize             `json:"size"`
 }
 
 // Agent is the guest's init (pid 1): ocikit started by the kernel with
@@ -171,6 +180,73 @@ func (a *agentState) handle(f frame) {
 type relay struct {
 	childIn, childOut, childErr *os.File
 	done                        sync.WaitGroup
+
+	// With a terminal: the console socket the runtime sends the pty
+	// master to, and the stream's stdin.
+	console *net.UnixListener
+	path    string
+	in      chan []byte
+}
+
+// newTTYRelay is a relay for a process with a terminal: the runtime sends
+// the pty master to a console socket; attach takes it and relays it.
+func (a *agentState) newTTYRelay(stream uint32) (*relay, error) {
+	path := filepath.Join("/run/vm", "console-"+strconv.FormatUint(uint64(stream), 10)+".sock")
+	os.Remove(path)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	ch := make(chan []byte, 256)
+	a.mu.Lock()
+	a.stdin[stream] = ch
+	a.mu.Unlock()
+	return &relay{console: ln, path: path, in: ch}, nil
+}
+
+// attach takes the pty master from the console socket, gives it size
+// and relays it on stream (its output until the process's side closes).
+func (rl *relay) attach(fw *frameWriter, stream uint32, size winsize) error {
+	if rl.console == nil {
+		return nil
+	}
+	defer os.Remove(rl.path)
+	defer rl.console.Close()
+	rl.console.SetDeadline(time.Now().Add(10 * time.Second))
+	c, err := rl.console.AcceptUnix()
+	if err != nil {
+		return fmt.Errorf("vm agent: console socket: %w", err)
+	}
+	defer c.Close()
+	oob := make([]byte, unix.CmsgSpace(4))
+	_, oobn, _, _, err := c.ReadMsgUnix(make([]byte, 4096), oob)
+	if err != nil {
+		return fmt.Errorf("vm agent: console socket: %w", err)
+	}
+	cms, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(cms) == 0 {
+		return errors.New("vm agent: console socket: no pty")
+	}
+	fds, err := unix.ParseUnixRights(&cms[0])
+	if err != nil || len(fds) != 1 {
+		return errors.New("vm agent: console socket: no pty")
+	}
+	master := os.NewFile(uintptr(fds[0]), "ptmx")
+	if size.Rows > 0 && size.Cols > 0 {
+		unix.IoctlSetWinsize(fds[0], unix.TIOCSWINSZ, &unix.Winsize{Row: size.Rows, Col: size.Cols})
+	}
+	go func() {
+		for b := range rl.in {
+			master.Write(b)
+		}
+	}()
+	rl.done.Add(1)
+	go func() {
+		defer rl.done.Done()
+		pump(fw, kindStdout, stream, master) // ends with EIO once the slave closes
+		master.Close()
+	}()
+	return nil
 }
 
 func (a *agentState) newRelay(stream uint32) (*relay, error) {
@@ -216,9 +292,11 @@ func (a *agentState) closeStdin(stream uint32) {
 
 // closeChild closes our copies of the child's ends once it has them.
 func (rl *relay) closeChild() {
-	rl.childIn.Close()
-	rl.childOut.Close()
-	rl.childErr.Close()
+	for _, f := range []*os.File{rl.childIn, rl.childOut, rl.childErr} {
+		if f != nil {
+			f.Close()
+		}
+	}
 }
 
 // wait waits for the output to end, at most d after the process exited (a
@@ -253,7 +331,13 @@ func (a *agentState) create(data []byte) (int, error) {
 	if err := os.WriteFile(filepath.Join(guestBundle, "config.json"), b, 0o600); err != nil {
 		return 0, err
 	}
-	rl, err := a.newRelay(0)
+	tty := spec.Process != nil && spec.Process.Terminal
+	var rl *relay
+	if tty {
+		rl, err = a.newTTYRelay(0)
+	} else {
+		rl, err = a.newRelay(0)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -262,9 +346,12 @@ func (a *agentState) create(data []byte) (int, error) {
 	// container's root is the only other file system, and the VM is the
 	// boundary.
 	c, err := a.rt.Create(a.ctx, req.ID, guestBundle, runtime.CreateOptions{
-		NoPivot: true, Stdin: rl.childIn, Stdout: rl.childOut, Stderr: rl.childErr,
+		NoPivot: true, Stdin: rl.childIn, Stdout: rl.childOut, Stderr: rl.childErr, ConsoleSocket: rl.path,
 	})
 	rl.closeChild()
+	if err == nil {
+		err = rl.attach(a.fw, 0, req.Size)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -290,16 +377,26 @@ func (a *agentState) exec(stream uint32, data []byte) (int, error) {
 	if err := json.Unmarshal(data, &req); err != nil {
 		return 0, fmt.Errorf("vm agent: bad exec request: %v", err)
 	}
-	rl, err := a.newRelay(stream)
+	o := req.Options
+	tty := o.Tty || (o.Process != nil && o.Process.Terminal)
+	var rl *relay
+	var err error
+	if tty {
+		rl, err = a.newTTYRelay(stream)
+	} else {
+		rl, err = a.newRelay(stream)
+	}
 	if err != nil {
 		return 0, err
 	}
-	o := req.Options
 	pidFile := filepath.Join("/run/vm", "exec-"+strconv.FormatUint(uint64(stream), 10)+".pid")
-	o.Detach, o.PidFile, o.ConsoleSocket, o.PidfdSocket = true, pidFile, "", ""
+	o.Detach, o.PidFile, o.ConsoleSocket, o.PidfdSocket = true, pidFile, rl.path, ""
 	o.Stdin, o.Stdout, o.Stderr = rl.childIn, rl.childOut, rl.childErr
 	_, err = a.rt.Exec(a.ctx, a.id, o)
 	rl.closeChild()
+	if err == nil {
+		err = rl.attach(a.fw, stream, req.Size)
+	}
 	if err != nil {
 		a.closeStdin(stream)
 		return 0, err

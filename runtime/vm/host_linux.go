@@ -92,14 +92,14 @@ func kvmUsable() bool {
 // runtime; its init waits for Start. The container's pid is the host's
 // monitor process.
 func (r *Runtime) Create(ctx context.Context, id, bundle string, o runtime.CreateOptions) (*runtime.Container, error) {
-	c, _, err := r.create(ctx, id, bundle, o)
+	c, _, err := r.create(ctx, id, bundle, o, false)
 	if err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-func (r *Runtime) create(ctx context.Context, id, bundle string, o runtime.CreateOptions) (*runtime.Container, *exec.Cmd, error) {
+func (r *Runtime) create(ctx context.Context, id, bundle string, o runtime.CreateOptions, fg bool) (*runtime.Container, *exec.Cmd, error) {
 	if err := runtime.CheckID(id); err != nil {
 		return nil, nil, err
 	}
@@ -122,8 +122,12 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o runtime.Creat
 	if spec.Root == nil || spec.Root.Path == "" {
 		return nil, nil, fmt.Errorf("%w: config.json: root.path is required", runtime.ErrInvalidSpec)
 	}
-	if spec.Process != nil && spec.Process.Terminal {
-		return nil, nil, fmt.Errorf("%w: vm: process.terminal is not supported yet", runtime.ErrNotSupported)
+	tty := spec.Process != nil && spec.Process.Terminal
+	if tty && o.ConsoleSocket == "" && !fg {
+		return nil, nil, fmt.Errorf("%w: process.terminal is true: --console-socket is required", runtime.ErrInvalidSpec)
+	}
+	if !tty && o.ConsoleSocket != "" {
+		return nil, nil, fmt.Errorf("%w: --console-socket given but process.terminal is false", runtime.ErrInvalidSpec)
 	}
 	r.guestSpec(&spec, id)
 	rootfs := spec.Root.Path
@@ -187,23 +191,59 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o runtime.Creat
 	if err := writeState(dir, rec); err != nil {
 		return fail(err)
 	}
+	// With a terminal the monitor's stdio is the slave of a host pty
+	// whose master goes to the console socket (or, in the foreground, to
+	// Run's relay, as Container.Console); the guest's pty is relayed to
+	// it.
+	stdio := [3]*os.File{orStd(o.Stdin, os.Stdin), orStd(o.Stdout, os.Stdout), orStd(o.Stderr, os.Stderr)}
+	var size winsize
+	var master *os.File
+	if tty {
+		m, slave, err := runtime.OpenPty()
+		if err != nil {
+			return fail(fmt.Errorf("vm: terminal: %w", err))
+		}
+		defer slave.Close()
+		stdio = [3]*os.File{slave, slave, slave}
+		if cs := spec.Process.ConsoleSize; cs != nil {
+			size = winsize{Rows: uint16(cs.Height), Cols: uint16(cs.Width)}
+		}
+		if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil && fg {
+			size = winsize{Rows: ws.Row, Cols: ws.Col}
+		}
+		if o.ConsoleSocket != "" {
+			err := runtime.SendConsole(o.ConsoleSocket, m)
+			m.Close()
+			if err != nil {
+				return fail(err)
+			}
+		} else {
+			master = m
+		}
+	}
+	failTTY := func(err error) (*runtime.Container, *exec.Cmd, error) {
+		if master != nil {
+			master.Close()
+		}
+		return fail(err)
+	}
 	params, err := json.Marshal(monitorParams{
-		ID: id, Qemu: qemu, Spec: guestSpec, BootTimeout: s.bootTimeout,
+		ID: id, Qemu: qemu, Spec: guestSpec, BootTimeout: s.bootTimeout, Size: size,
 		QemuArgs: qemuArgs(s, kvm, a.kernel, a.initrd, rootfs, spec.Root.Readonly),
 	})
 	if err != nil {
-		return fail(err)
+		return failTTY(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, paramsFile), params, 0o600); err != nil {
-		return fail(err)
+		return failTTY(err)
 	}
 	syncR, syncW, err := os.Pipe()
 	if err != nil {
-		return fail(err)
+		return failTTY(err)
 	}
 	defer syncR.Close()
 	cmd := exec.Command(bin, "vm-monitor", dir)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = orStd(o.Stdin, os.Stdin), orStd(o.Stdout, os.Stdout), orStd(o.Stderr, os.Stderr)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio[0], stdio[1], stdio[2]
 	cmd.ExtraFiles = []*os.File{syncW}
 	// Its own process group: a terminal's ^C reaches `run`, which
 	// forwards it once.
@@ -211,7 +251,7 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o runtime.Creat
 	t0 := time.Now()
 	if err := cmd.Start(); err != nil {
 		syncW.Close()
-		return fail(fmt.Errorf("vm: start monitor: %w", err))
+		return failTTY(fmt.Errorf("vm: start monitor: %w", err))
 	}
 	syncW.Close()
 	line, _ := bufio.NewReader(syncR).ReadString('\n')
@@ -223,7 +263,7 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o runtime.Creat
 		if line == "" {
 			msg = "vm: the monitor exited before the guest was ready"
 		}
-		return fail(errors.New(msg))
+		return failTTY(errors.New(msg))
 	}
 	var qpid int
 	var qstart uint64
@@ -236,15 +276,15 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o runtime.Creat
 	rec.VM = &vmRecord{QemuPid: qpid, QemuStart: qstart}
 	if err := writeState(dir, rec); err != nil {
 		killWait(cmd.Process.Pid, mstart)
-		return fail(err)
+		return failTTY(err)
 	}
 	if o.PidFile != "" {
 		if err := fsutil.WriteFile(o.PidFile, []byte(strconv.Itoa(cmd.Process.Pid)), 0o644, fsutil.NoSync()); err != nil {
 			killWait(cmd.Process.Pid, mstart)
-			return fail(fmt.Errorf("pid file: %w", err))
+			return failTTY(fmt.Errorf("pid file: %w", err))
 		}
 	}
-	return &runtime.Container{ID: id, Pid: cmd.Process.Pid}, cmd, nil
+	return &runtime.Container{ID: id, Pid: cmd.Process.Pid, Console: master}, cmd, nil
 }
 
 // guestSpec drops from spec what names the host and cannot be honoured
@@ -603,12 +643,19 @@ func (r *Runtime) Run(ctx context.Context, id, bundle string, o runtime.CreateOp
 	signal.Notify(sigs)
 	defer signal.Stop(sigs)
 	ctx = context.WithoutCancel(ctx)
-	c, cmd, err := r.create(ctx, id, bundle, o)
+	c, cmd, err := r.create(ctx, id, bundle, o, true)
 	if err != nil {
 		return -1, err
 	}
+	var tty *runtime.TTYRelay
+	if c.Console != nil {
+		tty = runtime.RelayTTY(c.Console, orStd(o.Stdin, os.Stdin), orStd(o.Stdout, os.Stdout))
+	}
 	if err := r.Start(ctx, id); err != nil {
 		r.deleteQuiet(ctx, id)
+		if tty != nil {
+			tty.Finish()
+		}
 		return -1, err
 	}
 	done := make(chan struct{})
@@ -619,7 +666,11 @@ func (r *Runtime) Run(ctx context.Context, id, bundle string, o runtime.CreateOp
 				return
 			case s := <-sigs:
 				switch sig := s.(syscall.Signal); sig {
-				case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE, unix.SIGWINCH:
+				case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
+				case unix.SIGWINCH:
+					if tty != nil {
+						tty.Resize()
+					}
 				default:
 					unix.Kill(c.Pid, sig)
 				}
@@ -628,6 +679,9 @@ func (r *Runtime) Run(ctx context.Context, id, bundle string, o runtime.CreateOp
 	}()
 	cmd.Wait()
 	close(done)
+	if tty != nil {
+		tty.Finish()
+	}
 	code := 255
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
 		switch {
@@ -646,7 +700,7 @@ func (r *Runtime) Run(ctx context.Context, id, bundle string, o runtime.CreateOp
 // RunDetached creates and starts a container and returns once its
 // program runs.
 func (r *Runtime) RunDetached(ctx context.Context, id, bundle string, o runtime.CreateOptions) error {
-	if _, _, err := r.create(ctx, id, bundle, o); err != nil {
+	if _, _, err := r.create(ctx, id, bundle, o, false); err != nil {
 		return err
 	}
 	if err := r.Start(ctx, id); err != nil {
@@ -668,8 +722,12 @@ func (r *Runtime) deleteQuiet(ctx context.Context, id string) {
 // foreground signals are forwarded and the result is the process's exit
 // status; with o.Detach Exec returns once it runs.
 func (r *Runtime) Exec(ctx context.Context, id string, o runtime.ExecOptions) (int, error) {
-	if o.Tty || (o.Process != nil && o.Process.Terminal) {
-		return -1, fmt.Errorf("%w: vm: exec with a terminal is not supported yet", runtime.ErrNotSupported)
+	tty := o.Tty || (o.Process != nil && o.Process.Terminal)
+	switch {
+	case tty && o.Detach && o.ConsoleSocket == "":
+		return -1, fmt.Errorf("%w: a terminal with --detach needs --console-socket", runtime.ErrInvalidSpec)
+	case !tty && o.ConsoleSocket != "":
+		return -1, fmt.Errorf("%w: --console-socket given without a terminal (--tty or process.terminal)", runtime.ErrInvalidSpec)
 	}
 	if o.PreserveFDs > 0 || o.PidfdSocket != "" || len(o.SubCgroups) > 0 {
 		return -1, fmt.Errorf("%w: vm: exec --preserve-fds, --pidfd-socket and --cgroup are not supported", runtime.ErrNotSupported)
@@ -696,16 +754,56 @@ func (r *Runtime) Exec(ctx context.Context, id string, o runtime.ExecOptions) (i
 	}
 	defer c.Close()
 	stdio := []*os.File{orStd(o.Stdin, os.Stdin), orStd(o.Stdout, os.Stdout), orStd(o.Stderr, os.Stderr)}
+	var size winsize
+	var relay *runtime.TTYRelay
+	var slave *os.File
+	if tty {
+		// A host pty whose slave the monitor relays to the guest's pty;
+		// its master goes to the console socket or, in the foreground,
+		// is relayed to the caller's terminal.
+		master, s, err := runtime.OpenPty()
+		if err != nil {
+			return -1, fmt.Errorf("vm: terminal: %w", err)
+		}
+		slave = s
+		defer func() {
+			if slave != nil {
+				slave.Close()
+			}
+		}()
+		stdio = []*os.File{slave, slave, slave}
+		if p := o.Process; p != nil && p.ConsoleSize != nil {
+			size = winsize{Rows: uint16(p.ConsoleSize.Height), Cols: uint16(p.ConsoleSize.Width)}
+		}
+		if o.ConsoleSocket != "" {
+			err := runtime.SendConsole(o.ConsoleSocket, master)
+			master.Close()
+			if err != nil {
+				return -1, err
+			}
+		} else {
+			if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
+				size = winsize{Rows: ws.Row, Cols: ws.Col}
+			}
+			relay = runtime.RelayTTY(master, orStd(o.Stdin, os.Stdin), orStd(o.Stdout, os.Stdout))
+			defer relay.Finish()
+		}
+	}
 	pidFile := o.PidFile
 	wire := o
-	wire.Stdin, wire.Stdout, wire.Stderr, wire.PidFile, wire.Detach = nil, nil, nil, "", false
-	b, err := json.Marshal(ctlRequest{Op: "exec", Exec: &wire})
+	wire.Stdin, wire.Stdout, wire.Stderr, wire.PidFile, wire.Detach, wire.ConsoleSocket = nil, nil, nil, "", false, ""
+	b, err := json.Marshal(ctlRequest{Op: "exec", Exec: &wire, Size: size})
 	if err != nil {
 		return -1, err
 	}
 	fds := []int{int(stdio[0].Fd()), int(stdio[1].Fd()), int(stdio[2].Fd())}
 	if _, _, err := c.WriteMsgUnix(b, unix.UnixRights(fds...), nil); err != nil {
 		return -1, fmt.Errorf("vm: monitor: %w", err)
+	}
+	if slave != nil {
+		// The monitor has it: the relay's output ends when it closes it.
+		slave.Close()
+		slave = nil
 	}
 	rp, err := readCtl(c)
 	if err != nil {

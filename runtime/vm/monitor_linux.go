@@ -26,6 +26,7 @@ type monitorParams struct {
 	QemuArgs    []string        `json:"qemuArgs"`
 	Spec        json.RawMessage `json:"spec"`
 	BootTimeout time.Duration   `json:"bootTimeout"`
+	Size        winsize         `json:"size"`
 }
 
 const paramsFile = "vm.json"
@@ -37,6 +38,7 @@ type ctlRequest struct {
 	Op     string               `json:"op"` // "start", "exec", "signal"
 	Exec   *runtime.ExecOptions `json:"exec,omitempty"`
 	Signal int                  `json:"signal,omitempty"`
+	Size   winsize              `json:"size"`
 }
 
 // ctlReply answers a request; an exec gets a second one with its exit
@@ -256,7 +258,8 @@ func (m *monitor) boot(p monitorParams) (*exec.Cmd, chan error, net.Conn, error)
 	req, err := json.Marshal(struct {
 		ID   string          `json:"id"`
 		Spec json.RawMessage `json:"spec"`
-	}{p.ID, p.Spec})
+		Size winsize         `json:"size"`
+	}{p.ID, p.Spec, p.Size})
 	if err != nil {
 		return cmd, done, conn, err
 	}
@@ -370,15 +373,15 @@ func (m *monitor) handleCtl(c *net.UnixConn) {
 			sendCtl(c, ctlReply{Error: "vm: exec needs options and three stdio descriptors"})
 			return
 		}
-		m.exec(c, req.Exec, files)
+		m.exec(c, req.Exec, req.Size, files)
 	default:
 		sendCtl(c, ctlReply{Error: fmt.Sprintf("vm: unknown control request %q", req.Op)})
 	}
 }
 
-func (m *monitor) exec(c *net.UnixConn, o *runtime.ExecOptions, files []*os.File) {
+func (m *monitor) exec(c *net.UnixConn, o *runtime.ExecOptions, size winsize, files []*os.File) {
 	o.Stdin, o.Stdout, o.Stderr = nil, nil, nil
-	b, err := json.Marshal(execRequest{Options: *o})
+	b, err := json.Marshal(execRequest{Options: *o, Size: size})
 	if err != nil {
 		sendCtl(c, ctlReply{Error: err.Error()})
 		return
