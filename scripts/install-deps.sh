@@ -8,7 +8,7 @@ PACKAGES=(
 	build-essential pkg-config libseccomp-dev git curl unzip file jq
 	busybox-static runc crun umoci skopeo podman buildah uidmap containerd
 	docker.io criu docker-registry
-	hyperfine bc e2fsprogs iproute2 procps psmisc qemu-system-x86 cpio
+	hyperfine bc e2fsprogs iproute2 procps psmisc qemu-system-x86 cpio xz-utils
 )
 
 missing=()
