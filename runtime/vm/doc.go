@@ -5,10 +5,11 @@
 // The host side (Runtime) keeps the container's state as package runtime
 // does, in a directory under the root. Create starts the monitor, a
 // re-execution of ocikit (Monitor) whose pid is the container's pid: it
-// starts Debian's qemu-system-x86_64 (a microvm; KVM when /dev/kvm opens,
-// else software emulation) with Debian's kernel and an initramfs holding
+// starts Debian's qemu-system-x86_64 (a microvm with KVM when /dev/kvm
+// opens, else a q35 under software emulation) with Debian's kernel and an initramfs holding
 // ocikit itself, shares the bundle's root filesystem over virtio-9p and
-// talks to the guest over one virtio-serial port. The guest's init is
+// talks to the guest over one virtio-serial port (stdio, terminals
+// relayed from a host pty, signals, exit statuses). The guest's init is
 // ocikit in agent mode (Agent): it mounts a pure cgroup v2 hierarchy and
 // the share, and creates, starts, signals and execs into the container
 // with package runtime, so namespaces, mounts, cgroups, seccomp and
