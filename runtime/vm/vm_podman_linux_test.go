@@ -15,7 +15,8 @@ import (
 // TestVMPodman: podman (through conmon) with --runtime naming an
 // ocikit-vm link, no flags: a detached container in its VM, podman exec
 // (its exit status through the pid-file process, the first process's
-// file), podman stop (the container's status through the monitor's).
+// file), podman stop (the container's status through the monitor's),
+// podman run -t (a terminal through the console socket).
 func TestVMPodman(t *testing.T) {
 	e := newVMEnv(t, []string{"true"}, nil, nil)
 	podman := testutil.RequireTool(t, "podman")
@@ -71,5 +72,11 @@ func TestVMPodman(t *testing.T) {
 	}
 	if out, code := pm("rm", "vmtest-podman"); code != 0 {
 		t.Errorf("podman rm: %s", out)
+	}
+	// -t: conmon's console socket gets the host pty relayed to the guest's.
+	out, code = pm("run", "--rm", "-t", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
+		"localhost/ocikit-vm-test:latest", "sh", "-c", "test -t 1 && echo has-tty; exit 5")
+	if code != 5 || !strings.Contains(out, "has-tty") {
+		t.Errorf("podman run -t: exit %d: %q, want 5 and a terminal", code, out)
 	}
 }
