@@ -35,10 +35,13 @@ type createRequest struct {
 	Size winsize     `json:"size"`
 }
 
-// winsize is a terminal's size, for a process with a terminal.
+// winsize is a process's terminal: its size and, for a terminal relayed
+// in the foreground, ClearONLCR: the program's newlines reach the caller
+// as written, as with the plain runtime (runc's foreground relay).
 type winsize struct {
-	Rows uint16 `json:"rows,omitempty"`
-	Cols uint16 `json:"cols,omitempty"`
+	Rows       uint16 `json:"rows,omitempty"`
+	Cols       uint16 `json:"cols,omitempty"`
+	ClearONLCR bool   `json:"clearOnlcr,omitempty"`
 }
 
 // execRequest is an exec: the options without stdio (the streams carry it).
@@ -234,6 +237,12 @@ func (rl *relay) attach(fw *frameWriter, stream uint32, size winsize) error {
 	master := os.NewFile(uintptr(fds[0]), "ptmx")
 	if size.Rows > 0 && size.Cols > 0 {
 		unix.IoctlSetWinsize(fds[0], unix.TIOCSWINSZ, &unix.Winsize{Row: size.Rows, Col: size.Cols})
+	}
+	if size.ClearONLCR {
+		if t, err := unix.IoctlGetTermios(fds[0], unix.TCGETS); err == nil {
+			t.Oflag &^= unix.ONLCR
+			unix.IoctlSetTermios(fds[0], unix.TCSETS, t)
+		}
 	}
 	go func() {
 		for b := range rl.in {

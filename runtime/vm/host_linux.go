@@ -219,6 +219,7 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o runtime.Creat
 			}
 		} else {
 			master = m
+			size.ClearONLCR = true
 		}
 	}
 	failTTY := func(err error) (*runtime.Container, *exec.Cmd, error) {
@@ -785,6 +786,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, o runtime.ExecOptions) (i
 			if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
 				size = winsize{Rows: ws.Row, Cols: ws.Col}
 			}
+			size.ClearONLCR = true
 			relay = runtime.RelayTTY(master, orStd(o.Stdin, os.Stdin), orStd(o.Stdout, os.Stdout))
 			defer relay.Finish()
 		}
@@ -797,6 +799,15 @@ func (r *Runtime) Exec(ctx context.Context, id string, o runtime.ExecOptions) (i
 		return -1, err
 	}
 	fds := []int{int(stdio[0].Fd()), int(stdio[1].Fd()), int(stdio[2].Fd())}
+	if slave != nil {
+		// Non-blocking, so that the monitor's read of it ends when it
+		// closes it once the process exits (a blocking read would keep
+		// the slave open, and the relay's output from ending). The
+		// slave is this exec's alone.
+		if err := unix.SetNonblock(fds[0], true); err != nil {
+			return -1, fmt.Errorf("vm: terminal: %w", err)
+		}
+	}
 	if _, _, err := c.WriteMsgUnix(b, unix.UnixRights(fds...), nil); err != nil {
 		return -1, fmt.Errorf("vm: monitor: %w", err)
 	}

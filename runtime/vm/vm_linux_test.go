@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -71,8 +70,17 @@ func newVMEnv(t *testing.T, args []string, annotations map[string]string, mod fu
 // container's) after create exits.
 func (e *vmEnv) ocikit(args ...string) (stdout, stderr string, code int) {
 	e.t.Helper()
+	return e.ocikitIn(nil, args...)
+}
+
+// ocikitIn is ocikit with stdin (a terminal for foreground relays).
+func (e *vmEnv) ocikitIn(stdin *os.File, args ...string) (stdout, stderr string, code int) {
+	e.t.Helper()
 	cmd := exec.Command(e.bin, append([]string{"--vm", "--root", e.root}, args...)...)
 	cmd.Dir = e.bundle
+	if stdin != nil {
+		cmd.Stdin = stdin
+	}
 	dir := e.t.TempDir()
 	o, err := os.Create(filepath.Join(dir, "stdout"))
 	if err != nil {
@@ -305,110 +313,5 @@ func TestVMFaults(t *testing.T) {
 				t.Errorf("left after a failed create: %v", left)
 			}
 		})
-	}
-}
-
-// consoleSocket listens at a new socket and returns a function that
-// receives the pty master a runtime sends to it.
-func consoleSocket(t *testing.T) (string, func() *os.File) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "console.sock")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	return path, func() *os.File {
-		t.Helper()
-		ln.SetDeadline(time.Now().Add(60 * time.Second))
-		c, err := ln.AcceptUnix()
-		if err != nil {
-			t.Fatalf("console socket: %v", err)
-		}
-		defer c.Close()
-		oob := make([]byte, unix.CmsgSpace(4))
-		_, oobn, _, _, err := c.ReadMsgUnix(make([]byte, 4096), oob)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cms, err := unix.ParseSocketControlMessage(oob[:oobn])
-		if err != nil || len(cms) != 1 {
-			t.Fatalf("console socket: %v", err)
-		}
-		fds, err := unix.ParseUnixRights(&cms[0])
-		if err != nil || len(fds) != 1 {
-			t.Fatalf("console socket: %v", err)
-		}
-		return os.NewFile(uintptr(fds[0]), "master")
-	}
-}
-
-// readUntil reads f until its content holds want (or a minute passes).
-func readUntil(t *testing.T, f *os.File, want string) string {
-	t.Helper()
-	var got []byte
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 4096)
-		for !strings.Contains(string(got), want) {
-			n, err := f.Read(buf)
-			got = append(got, buf[:n]...)
-			if err != nil {
-				return
-			}
-		}
-	}()
-	select {
-	case <-done:
-	case <-time.After(60 * time.Second):
-		f.Close()
-		<-done
-	}
-	if !strings.Contains(string(got), want) {
-		t.Fatalf("terminal output %q lacks %q", got, want)
-	}
-	return string(got)
-}
-
-// TestVMTerminal: process.terminal with --console-socket, and exec -t:
-// the caller's pty master is wired to a pty in the guest (the program sees
-// a terminal, the guest's line discipline echoes what the caller types).
-func TestVMTerminal(t *testing.T) {
-	e := newVMEnv(t, []string{"sh", "-c", `test -t 0 && echo init-has-tty; read x; echo got-$x; exit 5`}, nil,
-		func(s *specs.Spec) { s.Process.Terminal = true })
-	const id = "vmtest-tty"
-	sock, recv := consoleSocket(t)
-	e.mustOcikit("create", "--console-socket", sock, id)
-	master := recv()
-	defer master.Close()
-	e.mustOcikit("start", id)
-	readUntil(t, master, "init-has-tty")
-
-	sock2, recv2 := consoleSocket(t)
-	type result struct {
-		out  string
-		code int
-	}
-	res := make(chan result, 1)
-	go func() {
-		_, errOut, code := e.ocikit("exec", "-t", "--console-socket", sock2, id, "sh", "-c", "test -t 1 && echo exec-has-tty; exit 6")
-		res <- result{errOut, code}
-	}()
-	m2 := recv2()
-	defer m2.Close()
-	readUntil(t, m2, "exec-has-tty")
-	if r := <-res; r.code != 6 {
-		t.Errorf("exec -t: exit %d, want 6: %s", r.code, r.out)
-	}
-
-	if _, err := master.Write([]byte("hello\n")); err != nil {
-		t.Fatal(err)
-	}
-	readUntil(t, master, "got-hello")
-	e.waitStopped(id)
-	e.mustOcikit("delete", id)
-	if left := e.leftovers(); len(left) > 0 {
-		t.Errorf("left after delete: %v", left)
 	}
 }
