@@ -197,14 +197,7 @@ func newTTYCopy(master, in, out *os.File) *ttyCopy {
 	if st, err := unix.IoctlGetTermios(int(in.Fd()), unix.TCGETS); err == nil {
 		t.saved = st
 		raw := *st
-		// cfmakeraw(3)
-		raw.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
-		raw.Oflag &^= unix.OPOST
-		raw.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
-		raw.Cflag &^= unix.CSIZE | unix.PARENB
-		raw.Cflag |= unix.CS8
-		raw.Cc[unix.VMIN] = 1
-		raw.Cc[unix.VTIME] = 0
+		makeRaw(&raw)
 		unix.IoctlSetTermios(int(in.Fd()), unix.TCSETS, &raw)
 		t.resize()
 	}

@@ -67,6 +67,10 @@ func validID(id string) bool {
 	return id != ""
 }
 
+// CheckID reports an ErrInvalidID error when id is not a valid container
+// id (runc's rules): for runtimes that keep their state beside this one's.
+func CheckID(id string) error { return checkID(id) }
+
 func checkID(id string) error {
 	if id == "" || id == "." || id == ".." || len(id) > 1024 || !validID(id) {
 		return errorf(ErrInvalidID, "invalid container id %q: want letters, digits, _ + - .", id)

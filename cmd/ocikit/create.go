@@ -7,8 +7,12 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// runtime returns the Runtime the global flags describe.
+// runtime returns the Runtime the global flags describe; with --vm the
+// commands that need the plain runtime (pause, ps, events, update) fail.
 func (g *globals) runtime() (*runtime.Runtime, error) {
+	if g.vm {
+		return nil, errNoVM
+	}
 	rootless, err := runtime.RootlessCgroups(g.rootless)
 	if err != nil {
 		return nil, err
@@ -41,7 +45,7 @@ filesystem and process attributes, run its prestart, createRuntime and
 createContainer hooks, and leave its init waiting for "start".`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rt, err := g.runtime()
+			rt, err := g.containers()
 			if err != nil {
 				return err
 			}

@@ -19,7 +19,7 @@ hooks. runtime-spec allows deleting only a stopped container; --force kills
 a created or running one first (also one whose create was interrupted).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rt, err := g.runtime()
+			rt, err := g.containers()
 			if err != nil {
 				return err
 			}

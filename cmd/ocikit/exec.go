@@ -84,7 +84,7 @@ func runExec(cmd *cobra.Command, g *globals, o *runtime.ExecOptions, processFile
 		}
 		o.AdditionalGids = append(o.AdditionalGids, uint32(gid))
 	}
-	rt, err := g.runtime()
+	rt, err := g.containers()
 	if err != nil {
 		return -1, err
 	}

@@ -25,7 +25,7 @@ process in its cgroup. SIGNAL is a name with or without the SIG prefix
 			if err != nil {
 				return fmt.Errorf("kill %s: %w", args[0], err)
 			}
-			rt, err := g.runtime()
+			rt, err := g.containers()
 			if err != nil {
 				return err
 			}

@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/ocikit/ocikit/runtime"
+	"github.com/ocikit/ocikit/runtime/vm"
 )
 
 func main() {
@@ -25,6 +26,18 @@ func main() {
 		// container's start would wait for (see newInitCmd).
 		runtime.Init()
 		os.Exit(1)
+	}
+	if len(os.Args) >= 2 && os.Args[1] == "vm-agent" && os.Getpid() == 1 {
+		// The guest's init, started by the kernel (package vm).
+		vm.Agent()
+	}
+	if len(os.Args) == 3 && os.Args[1] == "vm-monitor" {
+		// The host's monitor of a VM container, started by create.
+		vm.Monitor(os.Args[2])
+	}
+	if len(os.Args) == 2 && os.Args[1] == "vm-exec-wait" {
+		// The host process of a detached exec in a VM container.
+		vm.ExecWait()
 	}
 	os.Exit(run())
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -21,6 +22,7 @@ type globals struct {
 	debug         bool
 	systemdCgroup bool
 	rootless      string
+	vm            bool
 
 	logger  *slog.Logger
 	logSink io.WriteCloser
@@ -64,6 +66,7 @@ layer unpack and repack, bundle conversion) and validation of both.`,
 	f.BoolVar(&g.debug, "debug", false, "log debug messages")
 	f.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "use systemd for cgroups (cgroupsPath slice:prefix:name)")
 	f.StringVar(&g.rootless, "rootless", "auto", "ignore cgroup permission errors: true, false or auto")
+	f.BoolVar(&g.vm, "vm", filepath.Base(os.Args[0]) == vmName, "run each container in a virtual machine of its own (qemu; the default when invoked as "+vmName+")")
 	// runc's --criu names the criu binary for checkpoint and restore
 	// (hidden and ignored since runc 1.2). ocikit has neither yet: the
 	// flag is accepted so that callers passing it work, and ignored.

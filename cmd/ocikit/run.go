@@ -21,7 +21,7 @@ program exits (unless --keep) and exits with the program's status (128+N
 when killed by signal N).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rt, err := g.runtime()
+			rt, err := g.containers()
 			if err != nil {
 				return err
 			}

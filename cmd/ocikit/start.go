@@ -12,7 +12,7 @@ func newStartCmd(g *globals) *cobra.Command {
 		Short: "Run the program of a created container",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rt, err := g.runtime()
+			rt, err := g.containers()
 			if err != nil {
 				return err
 			}

@@ -14,7 +14,7 @@ func newStateCmd(g *globals) *cobra.Command {
 		Short: "Print the state of a container as JSON",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rt, err := g.runtime()
+			rt, err := g.containers()
 			if err != nil {
 				return err
 			}

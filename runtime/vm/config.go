@@ -1,0 +1,205 @@
+package vm
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Annotations that choose the VM's settings over those derived from the
+// configuration.
+const (
+	AnnotationCPUs        = "org.ocikit.vm.cpus"         // vCPUs, an integer ≥ 1
+	AnnotationMemory      = "org.ocikit.vm.memory"       // guest memory: bytes or a K/M/G-suffixed size
+	AnnotationKernel      = "org.ocikit.vm.kernel"       // kernel image to boot
+	AnnotationInitrd      = "org.ocikit.vm.initrd"       // initramfs to boot (its /init must be ocikit's agent)
+	AnnotationBootTimeout = "org.ocikit.vm.boot-timeout" // how long the guest may take to report ready (Go duration or seconds)
+)
+
+const (
+	// MemoryOverhead is added to linux.resources.memory.limit: the
+	// guest kernel, the initramfs (ocikit and its libraries, unpacked)
+	// and the agent live in it, outside the container's cgroup.
+	MemoryOverhead = 192 << 20
+	// DefaultMemory is the guest memory without a memory limit (the
+	// overhead included). Under TCG qemu commits only the pages the guest
+	// touches, so an idle guest costs far less host memory.
+	DefaultMemory = 512 << 20
+	// maxCPUs bounds the vCPUs a configuration can ask for.
+	maxCPUs = 64
+)
+
+// settings is what the VM is started with.
+type settings struct {
+	cpus        int
+	memoryMiB   int64
+	kernel      string // "" for the cached default
+	initrd      string // "" for the cached default
+	bootTimeout time.Duration
+}
+
+// settingsFor derives the VM's size from linux.resources (the memory limit
+// plus MemoryOverhead; vCPUs from the cpu quota rounded up, else the number
+// of CPUs in cpuset.cpus, else 1), then applies the annotations. kvm
+// chooses the default boot timeout: software emulation boots ten times
+// slower.
+func settingsFor(spec *specs.Spec, kvm bool) (settings, error) {
+	s := settings{cpus: 1, memoryMiB: DefaultMemory >> 20, bootTimeout: 10 * time.Second}
+	if !kvm {
+		s.bootTimeout = 90 * time.Second
+	}
+	if spec.Linux != nil && spec.Linux.Resources != nil {
+		res := spec.Linux.Resources
+		if m := res.Memory; m != nil && m.Limit != nil && *m.Limit > 0 {
+			s.memoryMiB = (*m.Limit + MemoryOverhead + 1<<20 - 1) >> 20
+		}
+		if c := res.CPU; c != nil {
+			switch {
+			case c.Quota != nil && *c.Quota > 0 && c.Period != nil && *c.Period > 0:
+				s.cpus = int(math.Ceil(float64(*c.Quota) / float64(*c.Period)))
+			case c.Cpus != "":
+				n, err := countCPUs(c.Cpus)
+				if err != nil {
+					return s, fmt.Errorf("linux.resources.cpu.cpus: %w", err)
+				}
+				s.cpus = n
+			}
+		}
+	}
+	a := spec.Annotations
+	if v, ok := a[AnnotationCPUs]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return s, fmt.Errorf("annotation %s=%q: want a positive integer", AnnotationCPUs, v)
+		}
+		s.cpus = n
+	}
+	if v, ok := a[AnnotationMemory]; ok {
+		b, err := parseSize(v)
+		if err != nil || b < 64<<20 {
+			return s, fmt.Errorf("annotation %s=%q: want a size of at least 64M", AnnotationMemory, v)
+		}
+		s.memoryMiB = (b + 1<<20 - 1) >> 20
+	}
+	if s.cpus > maxCPUs {
+		return s, fmt.Errorf("%d vCPUs asked for: at most %d", s.cpus, maxCPUs)
+	}
+	s.kernel = a[AnnotationKernel]
+	s.initrd = a[AnnotationInitrd]
+	if v, ok := a[AnnotationBootTimeout]; ok {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			secs, serr := strconv.ParseFloat(v, 64)
+			if serr != nil {
+				return s, fmt.Errorf("annotation %s=%q: want a duration", AnnotationBootTimeout, v)
+			}
+			d = time.Duration(secs * float64(time.Second))
+		}
+		if d <= 0 {
+			return s, fmt.Errorf("annotation %s=%q: want a positive duration", AnnotationBootTimeout, v)
+		}
+		s.bootTimeout = d
+	}
+	return s, nil
+}
+
+// countCPUs counts the CPUs of a cpuset list ("0-3,6").
+func countCPUs(list string) (int, error) {
+	n := 0
+	for _, part := range strings.Split(list, ",") {
+		part = strings.TrimSpace(part)
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil || a < 0 {
+			return 0, fmt.Errorf("bad cpu list %q", list)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a {
+				return 0, fmt.Errorf("bad cpu list %q", list)
+			}
+		}
+		n += b - a + 1
+	}
+	return n, nil
+}
+
+// parseSize reads bytes, or a size with a K, M or G suffix (powers of
+// 1024, an optional trailing "i" or "B" as in "512MiB").
+func parseSize(v string) (int64, error) {
+	s := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSpace(v), "B"), "i")
+	mult := int64(1)
+	if s != "" {
+		switch s[len(s)-1] {
+		case 'k', 'K':
+			mult = 1 << 10
+		case 'm', 'M':
+			mult = 1 << 20
+		case 'g', 'G':
+			mult = 1 << 30
+		}
+		if mult > 1 {
+			s = s[:len(s)-1]
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("bad size %q", v)
+	}
+	return n * mult, nil
+}
+
+// Where the guest agent finds things; the guest's side of the contract
+// the host's qemu command line sets up.
+const (
+	portName    = "ocikit.ctl" // the virtio-serial port's name
+	rootfsTag   = "rootfs"     // the 9p mount tag of the bundle's root filesystem
+	agentArg    = "vm-agent"   // the init's argument: ocikit in agent mode
+	guestSocket = "guest.sock" // in the state directory: qemu's end of the port
+	ctlSocket   = "ctl.sock"   // in the state directory: the monitor's control socket
+	consoleLog  = "console.log"
+	qemuLog     = "qemu.log"
+)
+
+// qemuArgs is the qemu command line for a container whose root filesystem
+// is rootfs: no network, no default devices, qemu's seccomp sandbox on,
+// the serial console to a file in the state directory (qemu runs there)
+// for a guest that panics. With KVM a microvm (no firmware, no PCI: its
+// virtio-mmio devices are described in ACPI) with the host's CPU; under
+// TCG a q35, because a microvm's guest has no timer to calibrate its TSC
+// against but the PIT, which fails often on a loaded host and then
+// hangs the boot (the q35's HPET and ACPI timer do not).
+func qemuArgs(s settings, kvm bool, kernel, initrd, rootfs string, readonly bool) []string {
+	machine, accel, bus, cmdline := "q35", "tcg", "pci", "console=ttyS0 quiet panic=-1"
+	if kvm {
+		machine, accel, bus, cmdline = "microvm", "kvm", "device", cmdline+" pci=off"
+	}
+	ro := ""
+	if readonly {
+		ro = ",readonly=on"
+	}
+	args := []string{
+		"-M", machine, "-accel", accel,
+		"-m", strconv.FormatInt(s.memoryMiB, 10), "-smp", strconv.Itoa(s.cpus),
+		"-nodefaults", "-no-user-config", "-nographic", "-no-reboot", "-sandbox", "on",
+		"-serial", "file:" + consoleLog,
+		"-kernel", kernel, "-initrd", initrd,
+		"-append", cmdline + " -- " + agentArg,
+		"-chardev", "socket,id=ctl,path=" + guestSocket,
+		"-device", "virtio-serial-" + bus, "-device", "virtserialport,chardev=ctl,name=" + portName,
+		// passthrough: the guest's file ownership is the host's, so the
+		// bundle's root filesystem means the same under --vm as under
+		// the plain runtime or runc (mapped-xattr would hide ownership in
+		// xattrs that only qemu reads). It needs qemu to run as root.
+		"-fsdev", "local,id=rootfs,path=" + strings.ReplaceAll(rootfs, ",", ",,") + ",security_model=passthrough" + ro,
+		"-device", "virtio-9p-" + bus + ",fsdev=rootfs,mount_tag=" + rootfsTag,
+	}
+	if kvm {
+		args = append(args, "-cpu", "host")
+	}
+	return args
+}
