@@ -162,7 +162,7 @@ func (l *Layout) PutBlob(ctx context.Context, r io.Reader, expect v1.Descriptor)
 	}()
 
 	h := alg.Hash()
-	src := io.Reader(&ctxReader{ctx: ctx, r: r})
+	src := fsutil.ContextReader(ctx, r)
 	if expect.Size > 0 {
 		src = io.LimitReader(src, expect.Size+1)
 	}
@@ -234,18 +234,6 @@ func (l *Layout) createTemp(ctx context.Context) (*os.File, error) {
 		return nil, err
 	}
 	return tmp, nil
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // PutJSON marshals v and stores it as a blob of the given media type.
