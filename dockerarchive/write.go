@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sync"
 
 	"github.com/ocikit/ocikit/content"
@@ -47,14 +46,9 @@ func Create(ctx context.Context, file string, opts ...Option) (*Writer, error) {
 	if file == "" {
 		return nil, fmt.Errorf("create archive: empty file name: %w", ErrInvalidArchive)
 	}
-	tmp, err := os.MkdirTemp(o.tempDir, "ocikit-docker-archive-")
+	tmp, l, err := tarx.TempLayout(ctx, o.tempDir, "ocikit-docker-archive-")
 	if err != nil {
-		return nil, fmt.Errorf("create archive: %w", err)
-	}
-	l, err := layout.Init(ctx, filepath.Join(tmp, "layout"))
-	if err != nil {
-		os.RemoveAll(tmp)
-		return nil, fmt.Errorf("create archive: %w", err)
+		return nil, err
 	}
 	return &Writer{file: file, tmp: tmp, l: l, diffs: map[digest.Digest]v1.Descriptor{}}, nil
 }

@@ -40,14 +40,9 @@ func Create(ctx context.Context, file string, opts ...Option) (*Writer, error) {
 	if file == "" {
 		return nil, fmt.Errorf("create archive: empty file name: %w", ErrInvalidArchive)
 	}
-	tmp, err := os.MkdirTemp(o.tempDir, "ocikit-archive-")
+	tmp, l, err := tarx.TempLayout(ctx, o.tempDir, "ocikit-archive-")
 	if err != nil {
-		return nil, fmt.Errorf("create archive: %w", err)
-	}
-	l, err := layout.Init(ctx, filepath.Join(tmp, "layout"))
-	if err != nil {
-		os.RemoveAll(tmp)
-		return nil, fmt.Errorf("create archive: %w", err)
+		return nil, err
 	}
 	return &Writer{file: file, tmp: tmp, l: l}, nil
 }

@@ -5,9 +5,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/ocikit/ocikit/internal/fsutil"
+	"github.com/ocikit/ocikit/layout"
 )
 
 // Writer writes a reproducible tar: every entry owned by 0:0 with a zero
@@ -54,4 +57,21 @@ func WriteFile(file string, write func(*Writer) error) error {
 		return fmt.Errorf("write archive: %w", err)
 	}
 	return nil
+}
+
+// TempLayout makes a new, empty image layout in a temporary directory
+// under tempDir (os.TempDir() when empty) for an archive writer to stage
+// blobs in before its archive is written: nothing is written beside the
+// archive until then. Removing tmp removes the layout.
+func TempLayout(ctx context.Context, tempDir, prefix string) (tmp string, l *layout.Layout, err error) {
+	tmp, err = os.MkdirTemp(tempDir, prefix)
+	if err != nil {
+		return "", nil, fmt.Errorf("create archive: %w", err)
+	}
+	l, err = layout.Init(ctx, filepath.Join(tmp, "layout"))
+	if err != nil {
+		os.RemoveAll(tmp)
+		return "", nil, fmt.Errorf("create archive: %w", err)
+	}
+	return tmp, l, nil
 }
