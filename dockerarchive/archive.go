@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/ocikit/ocikit/content"
 	"github.com/ocikit/ocikit/errdefs"
+	"github.com/ocikit/ocikit/internal/tarx"
 	"github.com/ocikit/ocikit/layer"
 	"github.com/ocikit/ocikit/layout"
 	digest "github.com/opencontainers/go-digest"
@@ -87,26 +87,16 @@ type entry struct {
 // refused). A missing file is errdefs.ErrNotFound.
 func Open(ctx context.Context, file string, opts ...Option) (*Archive, error) {
 	o := newOptions(opts)
-	f, err := os.Open(file)
+	f, size, err := tarx.OpenFile(file, ErrInvalidArchive)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("open archive %s: %w", file, errdefs.ErrNotFound)
-		}
-		return nil, fmt.Errorf("open archive: %w", err)
+		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("open archive: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("open archive %s: not a regular file: %w", file, ErrInvalidArchive)
-	}
 	tmp, err := os.MkdirTemp(o.tempDir, "ocikit-docker-archive-")
 	if err != nil {
 		return nil, fmt.Errorf("open archive: %w", err)
 	}
-	r, limit, closeR, err := decompressed(f, st.Size(), o)
+	r, limit, closeR, err := decompressed(f, size, o)
 	if err != nil {
 		os.RemoveAll(tmp)
 		return nil, fmt.Errorf("archive %s: %w", file, err)
@@ -227,22 +217,12 @@ func (x *extraction) extract(ctx context.Context, r io.Reader, fileSize int64) e
 	if err := os.MkdirAll(filepath.Join(x.dir, v1.ImageBlobsDir, "sha256"), 0o755); err != nil {
 		return err
 	}
-	tr := tar.NewReader(r)
-	for n := 0; ; n++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		hdr, err := tr.Next()
+	tr := tarx.NewReader(r, fileSize, maxEntries, ErrInvalidArchive)
+	for {
+		hdr, name, err := tr.Next(ctx)
 		if err == io.EOF {
 			return nil
 		}
-		if err != nil {
-			return fmt.Errorf("read tar: %v: %w", err, ErrInvalidArchive)
-		}
-		if n >= maxEntries {
-			return fmt.Errorf("more than %d entries: %w", maxEntries, ErrInvalidArchive)
-		}
-		name, err := entryName(hdr.Name)
 		if err != nil {
 			return err
 		}
@@ -275,8 +255,8 @@ func (x *extraction) extract(ctx context.Context, r io.Reader, fileSize int64) e
 			}
 			x.entries[name] = &entry{link: target}
 		case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // old writers' regular files
-			if hdr.Size < 0 || hdr.Size > fileSize {
-				return fmt.Errorf("entry %q: size %d in a %d-byte archive: %w", clip(hdr.Name), hdr.Size, fileSize, ErrInvalidArchive)
+			if err := tr.CheckSize(hdr); err != nil {
+				return err
 			}
 			if err := x.file(ctx, name, tr, hdr.Size); err != nil {
 				return fmt.Errorf("entry %q: %w", clip(name), err)
@@ -289,7 +269,7 @@ func (x *extraction) extract(ctx context.Context, r io.Reader, fileSize int64) e
 
 // file stores one regular file: the documents in memory (capped), every
 // other file in the blob store under the sha256 of its content.
-func (x *extraction) file(ctx context.Context, name string, r io.Reader, size int64) error {
+func (x *extraction) file(ctx context.Context, name string, r *tarx.Reader, size int64) error {
 	switch name {
 	case ManifestFile, v1.ImageIndexFile, v1.ImageLayoutFile:
 		limit := int64(MaxManifestSize)
@@ -330,15 +310,9 @@ func (x *extraction) file(ctx context.Context, name string, r io.Reader, size in
 		alg = named.Algorithm()
 	}
 	h := alg.Hash()
-	n, err := io.Copy(io.MultiWriter(tmp, h), &ctxReader{ctx: ctx, r: io.LimitReader(r, size)})
+	n, err := r.Copy(ctx, io.MultiWriter(tmp, h), size)
 	if err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return fmt.Errorf("truncated: %w", ErrInvalidArchive)
-		}
 		return err
-	}
-	if n != size {
-		return fmt.Errorf("truncated: %d of %d bytes: %w", n, size, ErrInvalidArchive)
 	}
 	got := digest.NewDigest(alg, h)
 	e := &entry{digest: got, size: n}
@@ -488,34 +462,10 @@ func ociManifests(ctx context.Context, l *layout.Layout) (map[digest.Digest]v1.D
 	return out, nil
 }
 
-// entryName cleans a tar entry name ("./manifest.json" is "manifest.json",
-// "./" is "") and refuses one that is absolute or climbs out with "..".
-func entryName(name string) (string, error) {
-	if strings.HasPrefix(name, "/") || strings.HasPrefix(name, `\`) {
-		return "", fmt.Errorf("entry %q: absolute name: %w", clip(name), ErrInvalidArchive)
-	}
-	for _, el := range strings.Split(name, "/") {
-		if el == ".." {
-			return "", fmt.Errorf("entry %q: escapes the archive: %w", clip(name), ErrInvalidArchive)
-		}
-	}
-	if n := path.Clean(name); n != "." {
-		return n, nil
-	}
-	return "", nil
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
+// entryName cleans a tar entry name ("./manifest.json" is
+// "manifest.json") as tarx.EntryName does, for the names links and
+// manifest.json give.
+func entryName(name string) (string, error) { return tarx.EntryName(name, ErrInvalidArchive) }
 
 // OpenBlob opens a blob of the archive, verified as it is read
 // (content.Provider).

@@ -16,54 +16,13 @@ import (
 	"github.com/ocikit/ocikit/content/contenttest"
 	"github.com/ocikit/ocikit/dockerarchive"
 	"github.com/ocikit/ocikit/errdefs"
+	"github.com/ocikit/ocikit/internal/testutil"
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-type entry struct {
-	name     string
-	typeflag byte
-	data     []byte
-	linkname string
-}
-
-func writeTar(t testing.TB, entries []entry) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "archive.tar")
-	if err := os.WriteFile(p, tarData(t, entries), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-func tarData(t testing.TB, entries []entry) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range entries {
-		tf := e.typeflag
-		if tf == 0 {
-			tf = tar.TypeReg
-		}
-		hdr := &tar.Header{Name: e.name, Typeflag: tf, Mode: 0o644, Size: int64(len(e.data)), Linkname: e.linkname}
-		if tf != tar.TypeReg {
-			hdr.Size = 0
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatal(err)
-		}
-		if tf == tar.TypeReg {
-			if _, err := tw.Write(e.data); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
+type entry = testutil.TarEntry
 
 func mustJSON(t testing.TB, v any) []byte {
 	t.Helper()
@@ -91,12 +50,12 @@ func fixtureEntries(t *testing.T, f contenttest.Fixture) []entry {
 		idx.Manifests = append(idx.Manifests, d)
 	}
 	es := []entry{
-		{name: "blobs/", typeflag: tar.TypeDir},
-		{name: "blobs/sha256/", typeflag: tar.TypeDir},
+		{Name: "blobs/", Typeflag: tar.TypeDir},
+		{Name: "blobs/sha256/", Typeflag: tar.TypeDir},
 	}
 	var items []dockerarchive.ManifestItem
 	for d, data := range f.Blobs {
-		es = append(es, entry{name: "blobs/sha256/" + d.Encoded(), data: data})
+		es = append(es, entry{Name: "blobs/sha256/" + d.Encoded(), Data: data})
 		var m v1.Manifest
 		if json.Unmarshal(data, &m) == nil && m.MediaType == v1.MediaTypeImageManifest && digest.FromBytes(data) == d {
 			it := dockerarchive.ManifestItem{Config: "blobs/sha256/" + m.Config.Digest.Encoded()}
@@ -107,9 +66,9 @@ func fixtureEntries(t *testing.T, f contenttest.Fixture) []entry {
 		}
 	}
 	return append(es,
-		entry{name: "oci-layout", data: []byte(`{"imageLayoutVersion":"1.0.0"}`)},
-		entry{name: "index.json", data: mustJSON(t, idx)},
-		entry{name: "manifest.json", data: mustJSON(t, items)},
+		entry{Name: "oci-layout", Data: []byte(`{"imageLayoutVersion":"1.0.0"}`)},
+		entry{Name: "index.json", Data: mustJSON(t, idx)},
+		entry{Name: "manifest.json", Data: mustJSON(t, items)},
 	)
 }
 
@@ -125,13 +84,13 @@ func open(t *testing.T, file string) *dockerarchive.Archive {
 
 func TestContentProvider(t *testing.T) {
 	contenttest.TestProvider(t, func(t *testing.T, f contenttest.Fixture) content.Provider {
-		return open(t, writeTar(t, fixtureEntries(t, f)))
+		return open(t, testutil.WriteTar(t, fixtureEntries(t, f)))
 	})
 }
 
 func TestContentImageSource(t *testing.T) {
 	contenttest.TestImageSource(t, func(t *testing.T, f contenttest.Fixture) content.ImageSource {
-		return open(t, writeTar(t, fixtureEntries(t, f)))
+		return open(t, testutil.WriteTar(t, fixtureEntries(t, f)))
 	})
 }
 
@@ -173,25 +132,25 @@ func (img *legacyImage) entries(t testing.TB, tags ...string) []entry {
 	t.Helper()
 	var es []entry
 	it := dockerarchive.ManifestItem{Config: img.cfgDesc.Digest.Encoded() + ".json", RepoTags: tags}
-	es = append(es, entry{name: it.Config, data: img.config})
+	es = append(es, entry{Name: it.Config, Data: img.config})
 	for i, l := range img.layers {
 		hex := digest.FromBytes(l).Encoded()
 		id := strings.Repeat(string(rune('a'+i)), 64)
 		es = append(es,
-			entry{name: hex + ".tar", data: l},
-			entry{name: id + "/", typeflag: tar.TypeDir},
-			entry{name: id + "/layer.tar", typeflag: tar.TypeSymlink, linkname: "../" + hex + ".tar"},
-			entry{name: id + "/VERSION", data: []byte("1.0")},
+			entry{Name: hex + ".tar", Data: l},
+			entry{Name: id + "/", Typeflag: tar.TypeDir},
+			entry{Name: id + "/layer.tar", Typeflag: tar.TypeSymlink, Linkname: "../" + hex + ".tar"},
+			entry{Name: id + "/VERSION", Data: []byte("1.0")},
 		)
 		it.Layers = append(it.Layers, id+"/layer.tar")
 	}
-	return append(es, entry{name: "manifest.json", data: mustJSON(t, []dockerarchive.ManifestItem{it})})
+	return append(es, entry{Name: "manifest.json", Data: mustJSON(t, []dockerarchive.ManifestItem{it})})
 }
 
 func TestOpenLegacy(t *testing.T) {
 	ctx := context.Background()
 	img := newLegacyImage(t, []byte("layer one"), []byte("layer two"))
-	a := open(t, writeTar(t, img.entries(t, "example/app:v1", "other:latest")))
+	a := open(t, testutil.WriteTar(t, img.entries(t, "example/app:v1", "other:latest")))
 	for _, ref := range []string{"example/app:v1", "other:latest", "@0"} {
 		got, err := a.Resolve(ctx, ref)
 		if err != nil {
@@ -227,7 +186,7 @@ func TestOpenHostile(t *testing.T) {
 	replace := func(name string, e entry) []entry {
 		out := append([]entry{}, good...)
 		for i := range out {
-			if out[i].name == name {
+			if out[i].Name == name {
 				out[i] = e
 			}
 		}
@@ -237,51 +196,51 @@ func TestOpenHostile(t *testing.T) {
 	hex := digest.FromBytes(img.layers[0]).Encoded()
 	layerLink := strings.Repeat("a", 64) + "/layer.tar"
 	manifest := func(items any) []entry {
-		return replace("manifest.json", entry{name: "manifest.json", data: mustJSON(t, items)})
+		return replace("manifest.json", entry{Name: "manifest.json", Data: mustJSON(t, items)})
 	}
 	tests := []struct {
 		name    string
 		entries []entry
 		kind    error
 	}{
-		{"dotdot", with(entry{name: "../escape", data: []byte("x")}), errdefs.ErrInvalid},
-		{"dotdot inside", with(entry{name: "a/../../escape", data: []byte("x")}), errdefs.ErrInvalid},
-		{"absolute", with(entry{name: "/tmp/escape", data: []byte("x")}), errdefs.ErrInvalid},
-		{"symlink out", replace(layerLink, entry{name: layerLink, typeflag: tar.TypeSymlink, linkname: "../../etc/passwd"}), errdefs.ErrInvalid},
-		{"symlink absolute", replace(layerLink, entry{name: layerLink, typeflag: tar.TypeSymlink, linkname: "/etc/passwd"}), errdefs.ErrInvalid},
-		{"hardlink out", replace(layerLink, entry{name: layerLink, typeflag: tar.TypeLink, linkname: "../x"}), errdefs.ErrInvalid},
-		{"symlink loop", replace(layerLink, entry{name: layerLink, typeflag: tar.TypeSymlink, linkname: "layer.tar"}), errdefs.ErrInvalid},
-		{"dangling link", replace(layerLink, entry{name: layerLink, typeflag: tar.TypeSymlink, linkname: "../none.tar"}), errdefs.ErrInvalid},
-		{"device", with(entry{name: "dev", typeflag: tar.TypeChar}), errdefs.ErrInvalid},
-		{"fifo", with(entry{name: "fifo", typeflag: tar.TypeFifo}), errdefs.ErrInvalid},
-		{"duplicate", with(entry{name: "./" + hex + ".tar", data: []byte("other")}), errdefs.ErrInvalid},
+		{"dotdot", with(entry{Name: "../escape", Data: []byte("x")}), errdefs.ErrInvalid},
+		{"dotdot inside", with(entry{Name: "a/../../escape", Data: []byte("x")}), errdefs.ErrInvalid},
+		{"absolute", with(entry{Name: "/tmp/escape", Data: []byte("x")}), errdefs.ErrInvalid},
+		{"symlink out", replace(layerLink, entry{Name: layerLink, Typeflag: tar.TypeSymlink, Linkname: "../../etc/passwd"}), errdefs.ErrInvalid},
+		{"symlink absolute", replace(layerLink, entry{Name: layerLink, Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd"}), errdefs.ErrInvalid},
+		{"hardlink out", replace(layerLink, entry{Name: layerLink, Typeflag: tar.TypeLink, Linkname: "../x"}), errdefs.ErrInvalid},
+		{"symlink loop", replace(layerLink, entry{Name: layerLink, Typeflag: tar.TypeSymlink, Linkname: "layer.tar"}), errdefs.ErrInvalid},
+		{"dangling link", replace(layerLink, entry{Name: layerLink, Typeflag: tar.TypeSymlink, Linkname: "../none.tar"}), errdefs.ErrInvalid},
+		{"device", with(entry{Name: "dev", Typeflag: tar.TypeChar}), errdefs.ErrInvalid},
+		{"fifo", with(entry{Name: "fifo", Typeflag: tar.TypeFifo}), errdefs.ErrInvalid},
+		{"duplicate", with(entry{Name: "./" + hex + ".tar", Data: []byte("other")}), errdefs.ErrInvalid},
 		{"no manifest", good[:len(good)-1], errdefs.ErrInvalid},
 		{"manifest not a list", manifest(map[string]string{"a": "b"}), errdefs.ErrInvalid},
 		{"manifest null", manifest(nil), errdefs.ErrInvalid},
-		{"manifest oversized", replace("manifest.json", entry{name: "manifest.json", data: bytes.Repeat([]byte(" "), dockerarchive.MaxManifestSize+1)}), errdefs.ErrInvalid},
+		{"manifest oversized", replace("manifest.json", entry{Name: "manifest.json", Data: bytes.Repeat([]byte(" "), dockerarchive.MaxManifestSize+1)}), errdefs.ErrInvalid},
 		{"no config", manifest([]dockerarchive.ManifestItem{{Layers: []string{layerLink}}}), errdefs.ErrInvalid},
 		{"config missing", manifest([]dockerarchive.ManifestItem{{Config: "none.json", Layers: []string{layerLink}}}), errdefs.ErrInvalid},
 		{"config not json", manifest([]dockerarchive.ManifestItem{{Config: hex + ".tar", Layers: []string{layerLink}}}), errdefs.ErrInvalid},
 		{"config path escapes", manifest([]dockerarchive.ManifestItem{{Config: "../x.json", Layers: []string{layerLink}}}), errdefs.ErrInvalid},
 		{"layer missing", manifest([]dockerarchive.ManifestItem{{Config: img.cfgDesc.Digest.Encoded() + ".json", Layers: []string{"none.tar"}}}), errdefs.ErrInvalid},
 		{"too few layers", manifest([]dockerarchive.ManifestItem{{Config: img.cfgDesc.Digest.Encoded() + ".json", Layers: []string{}}}), errdefs.ErrInvalid},
-		{"layer not the diff_id", replace(hex+".tar", entry{name: hex + ".tar", data: []byte("LAYER ONE")}), errdefs.ErrDigestMismatch},
-		{"blob not its name", append(replace(hex+".tar", entry{name: "blobs/sha256/" + hex, data: []byte("LAYER ONE")}),
-			entry{name: "x", typeflag: tar.TypeSymlink, linkname: "blobs/sha256/" + hex}), errdefs.ErrDigestMismatch},
+		{"layer not the diff_id", replace(hex+".tar", entry{Name: hex + ".tar", Data: []byte("LAYER ONE")}), errdefs.ErrDigestMismatch},
+		{"blob not its name", append(replace(hex+".tar", entry{Name: "blobs/sha256/" + hex, Data: []byte("LAYER ONE")}),
+			entry{Name: "x", Typeflag: tar.TypeSymlink, Linkname: "blobs/sha256/" + hex}), errdefs.ErrDigestMismatch},
 		{"bad RepoTag", manifest([]dockerarchive.ManifestItem{{Config: img.cfgDesc.Digest.Encoded() + ".json", Layers: []string{layerLink}, RepoTags: []string{"bad tag!"}}}), errdefs.ErrInvalid},
-		{"blob over the cap", with(entry{name: "big", data: make([]byte, 2000)}), errdefs.ErrInvalid},
+		{"blob over the cap", with(entry{Name: "big", Data: make([]byte, 2000)}), errdefs.ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.name == "blob not its name" { // the manifest names the link to the corrupt blob
 				for i := range tt.entries {
-					if tt.entries[i].name == layerLink {
-						tt.entries[i].linkname = "../x"
+					if tt.entries[i].Name == layerLink {
+						tt.entries[i].Linkname = "../x"
 					}
 				}
 			}
 			tmp := t.TempDir()
-			_, err := dockerarchive.Open(context.Background(), writeTar(t, tt.entries), dockerarchive.WithTempDir(tmp), dockerarchive.WithMaxBlobSize(1000))
+			_, err := dockerarchive.Open(context.Background(), testutil.WriteTar(t, tt.entries), dockerarchive.WithTempDir(tmp), dockerarchive.WithMaxBlobSize(1000))
 			if !errors.Is(err, tt.kind) {
 				t.Fatalf("Open = %v, want kind %v", err, tt.kind)
 			}
@@ -301,7 +260,7 @@ func TestOpenHostile(t *testing.T) {
 
 func TestOpenTruncated(t *testing.T) {
 	img := newLegacyImage(t, bytes.Repeat([]byte("x"), 10000))
-	file := writeTar(t, img.entries(t, "app:v1"))
+	file := testutil.WriteTar(t, img.entries(t, "app:v1"))
 	whole, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)

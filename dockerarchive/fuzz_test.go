@@ -4,12 +4,12 @@ import (
 	"archive/tar"
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
+	"io"
 	"testing"
 
 	"github.com/ocikit/ocikit/dockerarchive"
 	"github.com/ocikit/ocikit/errdefs"
+	"github.com/ocikit/ocikit/internal/testutil"
 	"github.com/ocikit/ocikit/layer"
 )
 
@@ -50,33 +50,13 @@ func FuzzParseManifest(f *testing.F) {
 // directory, and leave nothing behind after an error or Close.
 func FuzzOpen(f *testing.F) {
 	img := newLegacyImage(f, []byte("layer"))
-	f.Add(tarData(f, img.entries(f, "app:v1")))
-	f.Add(compress(f, tarData(f, img.entries(f, "app:v1")), layer.Gzip))
-	f.Add(tarData(f, []entry{{name: "../x", data: []byte("x")}}))
-	f.Add(tarData(f, []entry{{name: "a/layer.tar", typeflag: tar.TypeSymlink, linkname: "../../etc/passwd"}, {name: "manifest.json", data: []byte(`[{"Config":"c.json","Layers":["a/layer.tar"]}]`)}}))
+	f.Add(testutil.TarData(f, img.entries(f, "app:v1")))
+	f.Add(compress(f, testutil.TarData(f, img.entries(f, "app:v1")), layer.Gzip))
+	f.Add(testutil.TarData(f, []entry{{Name: "../x", Data: []byte("x")}}))
+	f.Add(testutil.TarData(f, []entry{{Name: "a/layer.tar", Typeflag: tar.TypeSymlink, Linkname: "../../etc/passwd"}, {Name: "manifest.json", Data: []byte(`[{"Config":"c.json","Layers":["a/layer.tar"]}]`)}}))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		root := t.TempDir()
-		file := filepath.Join(root, "in.tar")
-		if err := os.WriteFile(file, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		tmp := filepath.Join(root, "tmp")
-		if err := os.Mkdir(tmp, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		a, err := dockerarchive.Open(context.Background(), file, dockerarchive.WithTempDir(tmp), dockerarchive.WithMaxBlobSize(1<<20))
-		if err != nil {
-			if !errors.Is(err, errdefs.ErrInvalid) && !errors.Is(err, errdefs.ErrUnsupported) && !errors.Is(err, errdefs.ErrDigestMismatch) && !errors.Is(err, errdefs.ErrNotFound) {
-				t.Fatalf("Open: error of no kind: %v", err)
-			}
-		} else if err := a.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if left, _ := os.ReadDir(tmp); len(left) != 0 {
-			t.Fatalf("left in the temporary directory: %v", left)
-		}
-		if all, _ := os.ReadDir(root); len(all) != 2 {
-			t.Fatalf("written beside the archive: %v", all)
-		}
+		testutil.CheckArchiveOpen(t, data, func(file, tmp string) (io.Closer, error) {
+			return dockerarchive.Open(context.Background(), file, dockerarchive.WithTempDir(tmp), dockerarchive.WithMaxBlobSize(1<<20))
+		}, errdefs.ErrInvalid, errdefs.ErrUnsupported, errdefs.ErrDigestMismatch, errdefs.ErrNotFound)
 	})
 }

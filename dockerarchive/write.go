@@ -1,19 +1,17 @@
 package dockerarchive
 
 import (
-	"archive/tar"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sync"
-	"time"
 
 	"github.com/ocikit/ocikit/content"
 	"github.com/ocikit/ocikit/errdefs"
-	"github.com/ocikit/ocikit/internal/fsutil"
+	"github.com/ocikit/ocikit/internal/tarx"
 	"github.com/ocikit/ocikit/layer"
 	"github.com/ocikit/ocikit/layout"
 	digest "github.com/opencontainers/go-digest"
@@ -48,14 +46,9 @@ func Create(ctx context.Context, file string, opts ...Option) (*Writer, error) {
 	if file == "" {
 		return nil, fmt.Errorf("create archive: empty file name: %w", ErrInvalidArchive)
 	}
-	tmp, err := os.MkdirTemp(o.tempDir, "ocikit-docker-archive-")
+	tmp, l, err := tarx.TempLayout(ctx, o.tempDir, "ocikit-docker-archive-")
 	if err != nil {
-		return nil, fmt.Errorf("create archive: %w", err)
-	}
-	l, err := layout.Init(ctx, filepath.Join(tmp, "layout"))
-	if err != nil {
-		os.RemoveAll(tmp)
-		return nil, fmt.Errorf("create archive: %w", err)
+		return nil, err
 	}
 	return &Writer{file: file, tmp: tmp, l: l, diffs: map[digest.Digest]v1.Descriptor{}}, nil
 }
@@ -248,23 +241,10 @@ func (w *Writer) Commit(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("write archive %s: %w", w.file, err)
 	}
-	var tarErr error
-	err = fsutil.WriteFileFrom(w.file, 0o644, func(f io.Writer) error {
-		tarErr = w.writeTar(ctx, f, imgs)
-		return tarErr
-	})
-	switch {
-	case tarErr != nil:
-		return fmt.Errorf("write archive %s: %w", w.file, tarErr)
-	case err != nil:
-		return fmt.Errorf("write archive: %w", err)
-	}
-	return nil
+	return tarx.WriteFile(w.file, func(tw *tarx.Writer) error { return w.writeTar(ctx, tw, imgs) })
 }
 
-func (w *Writer) writeTar(ctx context.Context, out io.Writer, imgs []*archiveImage) error {
-	tw := tar.NewWriter(out)
-	epoch := time.Unix(0, 0)
+func (w *Writer) writeTar(ctx context.Context, tw *tarx.Writer, imgs []*archiveImage) error {
 	written := map[string]bool{}
 	file := func(name string, d v1.Descriptor) error {
 		if written[name] {
@@ -276,11 +256,7 @@ func (w *Writer) writeTar(ctx context.Context, out io.Writer, imgs []*archiveIma
 			return err
 		}
 		defer rc.Close()
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Size: d.Size, Mode: 0o644, ModTime: epoch, Format: tar.FormatPAX}); err != nil {
-			return err
-		}
-		_, err = io.Copy(tw, &ctxReader{ctx: ctx, r: rc})
-		return err
+		return tw.File(ctx, name, rc, d.Size)
 	}
 	items := []ManifestItem{}
 	for _, img := range imgs {
@@ -304,13 +280,7 @@ func (w *Writer) writeTar(ctx context.Context, out io.Writer, imgs []*archiveIma
 	if err != nil {
 		return err
 	}
-	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: ManifestFile, Size: int64(len(data)), Mode: 0o644, ModTime: epoch, Format: tar.FormatPAX}); err != nil {
-		return err
-	}
-	if _, err := tw.Write(data); err != nil {
-		return err
-	}
-	return tw.Close()
+	return tw.File(ctx, ManifestFile, bytes.NewReader(data), int64(len(data)))
 }
 
 // Close removes the staged layout; without Commit, no archive is written.

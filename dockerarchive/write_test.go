@@ -16,6 +16,7 @@ import (
 	"github.com/ocikit/ocikit/content"
 	"github.com/ocikit/ocikit/dockerarchive"
 	"github.com/ocikit/ocikit/errdefs"
+	"github.com/ocikit/ocikit/internal/testutil"
 	"github.com/ocikit/ocikit/layer"
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
@@ -25,7 +26,7 @@ import (
 // layerTar is a small tar holding one file.
 func layerTar(t testing.TB, name, body string) []byte {
 	t.Helper()
-	return tarData(t, []entry{{name: name, data: []byte(body)}})
+	return testutil.TarData(t, []entry{{Name: name, Data: []byte(body)}})
 }
 
 func compress(t testing.TB, data []byte, c layer.Compression) []byte {
@@ -242,11 +243,11 @@ func TestOpenDocker25Compressed(t *testing.T) {
 	tagged.Annotations = map[string]string{v1.AnnotationRefName: "v1"}
 	idx := mustJSON(t, v1.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: v1.MediaTypeImageIndex, Manifests: []v1.Descriptor{tagged}})
 	blob := func(d v1.Descriptor) string { return "blobs/sha256/" + d.Digest.Encoded() }
-	file := writeTar(t, []entry{
-		{name: blob(ld), data: gz}, {name: blob(cd), data: cfg}, {name: blob(md), data: m},
-		{name: "oci-layout", data: []byte(`{"imageLayoutVersion":"1.0.0"}`)},
-		{name: "index.json", data: idx},
-		{name: "manifest.json", data: mustJSON(t, []dockerarchive.ManifestItem{{Config: blob(cd), RepoTags: []string{"app:v1"}, Layers: []string{blob(ld)}}})},
+	file := testutil.WriteTar(t, []entry{
+		{Name: blob(ld), Data: gz}, {Name: blob(cd), Data: cfg}, {Name: blob(md), Data: m},
+		{Name: "oci-layout", Data: []byte(`{"imageLayoutVersion":"1.0.0"}`)},
+		{Name: "index.json", Data: idx},
+		{Name: "manifest.json", Data: mustJSON(t, []dockerarchive.ManifestItem{{Config: blob(cd), RepoTags: []string{"app:v1"}, Layers: []string{blob(ld)}}})},
 	})
 	a := open(t, file)
 	for _, ref := range []string{"app:v1", "@0", "v1"} {
@@ -262,7 +263,7 @@ func TestOpenDocker25Compressed(t *testing.T) {
 func TestOpenCompressed(t *testing.T) {
 	ctx := context.Background()
 	img := newLegacyImage(t, []byte("layer one"))
-	plain := tarData(t, img.entries(t, "app:v1"))
+	plain := testutil.TarData(t, img.entries(t, "app:v1"))
 	for _, c := range []layer.Compression{layer.Gzip, layer.Zstd} {
 		file := filepath.Join(t.TempDir(), "a.tar.z")
 		if err := os.WriteFile(file, compress(t, plain, c), 0o644); err != nil {
@@ -275,9 +276,9 @@ func TestOpenCompressed(t *testing.T) {
 	}
 	var many []entry
 	for i := 0; i < 40; i++ { // each under the blob cap, together over it
-		many = append(many, entry{name: fmt.Sprintf("zeros%d", i), data: make([]byte, 32<<10)})
+		many = append(many, entry{Name: fmt.Sprintf("zeros%d", i), Data: make([]byte, 32<<10)})
 	}
-	bomb := compress(t, tarData(t, many), layer.Gzip)
+	bomb := compress(t, testutil.TarData(t, many), layer.Gzip)
 	file := filepath.Join(t.TempDir(), "bomb.tar.gz")
 	if err := os.WriteFile(file, bomb, 0o644); err != nil {
 		t.Fatal(err)

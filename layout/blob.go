@@ -168,7 +168,7 @@ func (l *Layout) PutBlob(ctx context.Context, r io.Reader, expect v1.Descriptor)
 	// not expect's, and then nothing is renamed into place.
 	verified := content.Verified(r, expect)
 	h := alg.Hash()
-	src := io.Reader(&ctxReader{ctx: ctx, r: r})
+	src := fsutil.ContextReader(ctx, r)
 	if expect.Size > 0 {
 		src = io.LimitReader(src, expect.Size+1)
 	}
@@ -249,18 +249,6 @@ func (l *Layout) createTemp(ctx context.Context) (*os.File, error) {
 	return tmp, nil
 }
 
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
 // PutJSON marshals v and stores it as a blob of the given media type.
 func (l *Layout) PutJSON(ctx context.Context, mediaType string, v any) (v1.Descriptor, error) {
 	data, err := json.Marshal(v)
@@ -286,26 +274,13 @@ func (l *Layout) OpenBlob(ctx context.Context, desc v1.Descriptor) (io.ReadClose
 	if err := CheckDigest(desc.Digest); err != nil {
 		return nil, err
 	}
-	path := l.blobPath(desc.Digest)
-	f, err := os.Open(path)
+	f, path, size, err := l.openBlobFile(desc.Digest)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s: blob missing: %w", path, ErrNotFound)
-		}
-		return nil, fmt.Errorf("open blob: %w", err)
+		return nil, err
 	}
-	st, err := f.Stat()
-	if err != nil {
+	if size != desc.Size {
 		f.Close()
-		return nil, fmt.Errorf("open blob: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("%s: not a regular file: %w", path, ErrInvalidLayout)
-	}
-	if st.Size() != desc.Size {
-		f.Close()
-		return nil, fmt.Errorf("%s: %d bytes, descriptor says %d: %w", path, st.Size(), desc.Size, ErrSizeMismatch)
+		return nil, fmt.Errorf("%s: %d bytes, descriptor says %d: %w", path, size, desc.Size, ErrSizeMismatch)
 	}
 	return &verifyReader{f: f, path: path, want: desc.Digest, size: desc.Size, h: desc.Digest.Algorithm().Hash()}, nil
 }
@@ -475,24 +450,32 @@ func (l *Layout) OpenBlobFile(ctx context.Context, d digest.Digest) (*os.File, e
 	if err := CheckDigest(d); err != nil {
 		return nil, fmt.Errorf("open blob: %w", err)
 	}
+	f, _, _, err := l.openBlobFile(d)
+	return f, err
+}
+
+// openBlobFile opens the file of blob d (a digest CheckDigest accepted),
+// returning its path and size: a missing blob is ErrNotFound, anything
+// but a regular file ErrInvalidLayout.
+func (l *Layout) openBlobFile(d digest.Digest) (*os.File, string, int64, error) {
 	path := l.blobPath(d)
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s: blob missing: %w", path, ErrNotFound)
+			return nil, "", 0, fmt.Errorf("%s: blob missing: %w", path, ErrNotFound)
 		}
-		return nil, fmt.Errorf("open blob: %w", err)
+		return nil, "", 0, fmt.Errorf("open blob: %w", err)
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("open blob: %w", err)
+		return nil, "", 0, fmt.Errorf("open blob: %w", err)
 	}
 	if !st.Mode().IsRegular() {
 		f.Close()
-		return nil, fmt.Errorf("%s: not a regular file: %w", path, ErrInvalidLayout)
+		return nil, "", 0, fmt.Errorf("%s: not a regular file: %w", path, ErrInvalidLayout)
 	}
-	return f, nil
+	return f, path, st.Size(), nil
 }
 
 // LinkBlob makes blob d of layout src a blob of l, returning its size:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -23,6 +24,40 @@ type GCReport struct {
 	RemovedBytes int64
 	TempFiles    []string // stale temporary files, relative to the layout
 	TempBytes    int64
+}
+
+// Verb names what the GC did, for a report: "removed", or "would remove"
+// on a dry run.
+func (r *GCReport) Verb() string { return GCVerb(r.DryRun) }
+
+// GCVerb is GCReport.Verb for a GC that is (or is not) a dry run.
+func GCVerb(dryRun bool) string {
+	if dryRun {
+		return "would remove"
+	}
+	return "removed"
+}
+
+// Print writes the report as `image gc` shows it: on a dry run, a line
+// for each blob and temporary file it would remove; then one line of
+// totals.
+func (r *GCReport) Print(w io.Writer) error {
+	verb := r.Verb()
+	if r.DryRun {
+		for _, d := range r.Removed {
+			if _, err := fmt.Fprintf(w, "%s blob %s\n", verb, d); err != nil {
+				return err
+			}
+		}
+		for _, f := range r.TempFiles {
+			if _, err := fmt.Fprintf(w, "%s temporary file %s\n", verb, f); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := fmt.Fprintf(w, "%s %d blobs (%d bytes) and %d temporary files (%d bytes); kept %d blobs\n",
+		verb, len(r.Removed), r.RemovedBytes, len(r.TempFiles), r.TempBytes, r.Kept)
+	return err
 }
 
 // GCOption adjusts GC.

@@ -212,3 +212,26 @@ func TestGCRefusesUnreadableManifest(t *testing.T) {
 		t.Fatal("GC changed the layout after failing")
 	}
 }
+
+func TestGCReportPrint(t *testing.T) {
+	rep := GCReport{Kept: 3, Removed: []digest.Digest{digest.FromString("a")}, RemovedBytes: 10, TempFiles: []string{"blobs/.ocikit-tmp-x"}, TempBytes: 2}
+	for _, tc := range []struct {
+		name   string
+		dryRun bool
+		want   string
+	}{
+		{name: "removed", want: "removed 1 blobs (10 bytes) and 1 temporary files (2 bytes); kept 3 blobs\n"},
+		{name: "dry run", dryRun: true, want: "would remove blob " + string(digest.FromString("a")) + "\n" +
+			"would remove temporary file blobs/.ocikit-tmp-x\n" +
+			"would remove 1 blobs (10 bytes) and 1 temporary files (2 bytes); kept 3 blobs\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rep
+			r.DryRun = tc.dryRun
+			var b strings.Builder
+			if err := r.Print(&b); err != nil || b.String() != tc.want {
+				t.Fatalf("Print = %q, %v; want %q", b.String(), err, tc.want)
+			}
+		})
+	}
+}

@@ -6,14 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 
 	"github.com/ocikit/ocikit/content"
 	"github.com/ocikit/ocikit/errdefs"
+	"github.com/ocikit/ocikit/internal/tarx"
 	"github.com/ocikit/ocikit/layout"
 	digest "github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -70,27 +69,17 @@ var (
 // missing file is errdefs.ErrNotFound.
 func Open(ctx context.Context, file string, opts ...Option) (*Archive, error) {
 	o := newOptions(opts)
-	f, err := os.Open(file)
+	f, size, err := tarx.OpenFile(file, ErrInvalidArchive)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("open archive %s: %w", file, errdefs.ErrNotFound)
-		}
-		return nil, fmt.Errorf("open archive: %w", err)
+		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("open archive: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("open archive %s: not a regular file: %w", file, ErrInvalidArchive)
-	}
 	tmp, err := os.MkdirTemp(o.tempDir, "ocikit-archive-")
 	if err != nil {
 		return nil, fmt.Errorf("open archive: %w", err)
 	}
 	a := &Archive{file: file, tmp: tmp}
-	if err := extract(ctx, f, st.Size(), tmp, o); err != nil {
+	if err := extract(ctx, f, size, tmp, o); err != nil {
 		os.RemoveAll(tmp)
 		return nil, fmt.Errorf("archive %s: %w", file, err)
 	}
@@ -107,20 +96,13 @@ func extract(ctx context.Context, r io.Reader, fileSize int64, dir string, o opt
 	if err := os.Mkdir(filepath.Join(dir, v1.ImageBlobsDir), 0o755); err != nil {
 		return err
 	}
-	tr := tar.NewReader(r)
+	tr := tarx.NewReader(r, fileSize, 0, ErrInvalidArchive)
 	seen := map[string]bool{}
 	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		hdr, err := tr.Next()
+		hdr, name, err := tr.Next(ctx)
 		if err == io.EOF {
 			break
 		}
-		if err != nil {
-			return fmt.Errorf("read tar: %v: %w", err, ErrInvalidArchive)
-		}
-		name, err := entryName(hdr.Name)
 		if err != nil {
 			return err
 		}
@@ -131,8 +113,8 @@ func extract(ctx context.Context, r io.Reader, fileSize int64, dir string, o opt
 		default:
 			return fmt.Errorf("entry %q: type %q is not a regular file or directory: %w", clip(hdr.Name), hdr.Typeflag, ErrInvalidArchive)
 		}
-		if hdr.Size < 0 || hdr.Size > fileSize {
-			return fmt.Errorf("entry %q: size %d in a %d-byte archive: %w", clip(hdr.Name), hdr.Size, fileSize, ErrInvalidArchive)
+		if err := tr.CheckSize(hdr); err != nil {
+			return err
 		}
 		if seen[name] {
 			return fmt.Errorf("entry %q: appears twice: %w", clip(name), ErrInvalidArchive)
@@ -179,56 +161,18 @@ func extract(ctx context.Context, r io.Reader, fileSize int64, dir string, o opt
 	return nil
 }
 
-// entryName cleans a tar entry name ("./index.json" is "index.json", "./"
-// is "") and refuses one that is absolute or climbs out with "..".
-func entryName(name string) (string, error) {
-	if strings.HasPrefix(name, "/") || strings.HasPrefix(name, `\`) {
-		return "", fmt.Errorf("entry %q: absolute name: %w", clip(name), ErrInvalidArchive)
-	}
-	for _, el := range strings.Split(name, "/") {
-		if el == ".." {
-			return "", fmt.Errorf("entry %q: escapes the archive: %w", clip(name), ErrInvalidArchive)
-		}
-	}
-	if n := path.Clean(name); n != "." {
-		return n, nil
-	}
-	return "", nil
-}
-
-// writeEntry copies size bytes of r to a new file dst (never following or
-// replacing anything there).
-func writeEntry(ctx context.Context, dst string, r io.Reader, size int64) error {
+// writeEntry copies the current entry of tr, size bytes, to a new file
+// dst (never following or replacing anything there).
+func writeEntry(ctx context.Context, dst string, tr *tarx.Reader, size int64) error {
 	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err
 	}
-	n, err := io.Copy(f, &ctxReader{ctx: ctx, r: io.LimitReader(r, size)})
+	_, err = tr.Copy(ctx, f, size)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return fmt.Errorf("truncated: %w", ErrInvalidArchive)
-		}
-		return err
-	}
-	if n != size {
-		return fmt.Errorf("truncated: %d of %d bytes: %w", n, size, ErrInvalidArchive)
-	}
-	return nil
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
+	return err
 }
 
 // OpenBlob opens a blob of the archive, verified as it is read

@@ -14,57 +14,14 @@ import (
 	"github.com/ocikit/ocikit/content"
 	"github.com/ocikit/ocikit/content/contenttest"
 	"github.com/ocikit/ocikit/errdefs"
+	"github.com/ocikit/ocikit/internal/testutil"
 	"github.com/ocikit/ocikit/ociarchive"
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-type entry struct {
-	name     string
-	typeflag byte
-	data     []byte
-	linkname string
-}
-
-// writeTar writes entries as a tar file and returns its path.
-func writeTar(t *testing.T, entries []entry) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "archive.tar")
-	if err := os.WriteFile(p, tarData(t, entries), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// tarData makes a tar of entries.
-func tarData(t testing.TB, entries []entry) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range entries {
-		tf := e.typeflag
-		if tf == 0 {
-			tf = tar.TypeReg
-		}
-		hdr := &tar.Header{Name: e.name, Typeflag: tf, Mode: 0o644, Size: int64(len(e.data)), Linkname: e.linkname}
-		if tf != tar.TypeReg {
-			hdr.Size = 0
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatal(err)
-		}
-		if tf == tar.TypeReg {
-			if _, err := tw.Write(e.data); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
+type entry = testutil.TarEntry
 
 // fixtureEntries lays f out as an image layout's entries, blobs raw (the
 // fixture's corrupt ones stay corrupt), as skopeo writes them ("./" names
@@ -81,14 +38,14 @@ func fixtureEntries(t *testing.T, f contenttest.Fixture) []entry {
 		t.Fatal(err)
 	}
 	es := []entry{
-		{name: "./", typeflag: tar.TypeDir},
-		{name: "oci-layout", data: []byte(`{"imageLayoutVersion":"1.0.0"}`)},
-		{name: "./index.json", data: idxData},
-		{name: "blobs/", typeflag: tar.TypeDir},
-		{name: "blobs/sha256/", typeflag: tar.TypeDir},
+		{Name: "./", Typeflag: tar.TypeDir},
+		{Name: "oci-layout", Data: []byte(`{"imageLayoutVersion":"1.0.0"}`)},
+		{Name: "./index.json", Data: idxData},
+		{Name: "blobs/", Typeflag: tar.TypeDir},
+		{Name: "blobs/sha256/", Typeflag: tar.TypeDir},
 	}
 	for d, data := range f.Blobs {
-		es = append(es, entry{name: "blobs/" + string(d.Algorithm()) + "/" + d.Encoded(), data: data})
+		es = append(es, entry{Name: "blobs/" + string(d.Algorithm()) + "/" + d.Encoded(), Data: data})
 	}
 	return es
 }
@@ -105,13 +62,13 @@ func open(t *testing.T, file string) *ociarchive.Archive {
 
 func TestContentProvider(t *testing.T) {
 	contenttest.TestProvider(t, func(t *testing.T, f contenttest.Fixture) content.Provider {
-		return open(t, writeTar(t, fixtureEntries(t, f)))
+		return open(t, testutil.WriteTar(t, fixtureEntries(t, f)))
 	})
 }
 
 func TestContentImageSource(t *testing.T) {
 	contenttest.TestImageSource(t, func(t *testing.T, f contenttest.Fixture) content.ImageSource {
-		return open(t, writeTar(t, fixtureEntries(t, f)))
+		return open(t, testutil.WriteTar(t, fixtureEntries(t, f)))
 	})
 }
 
@@ -131,8 +88,8 @@ func TestOpenHostile(t *testing.T) {
 	gd := digest.FromBytes(good)
 	base := func(extra ...entry) []entry {
 		return append([]entry{
-			{name: "oci-layout", data: []byte(`{"imageLayoutVersion":"1.0.0"}`)},
-			{name: "index.json", data: []byte(`{"schemaVersion":2,"manifests":[]}`)},
+			{Name: "oci-layout", Data: []byte(`{"imageLayoutVersion":"1.0.0"}`)},
+			{Name: "index.json", Data: []byte(`{"schemaVersion":2,"manifests":[]}`)},
 		}, extra...)
 	}
 	tests := []struct {
@@ -140,29 +97,29 @@ func TestOpenHostile(t *testing.T) {
 		entries []entry
 		kind    error
 	}{
-		{"dotdot", base(entry{name: "../escape", data: good}), errdefs.ErrInvalid},
-		{"dotdot inside", base(entry{name: "blobs/../../escape", data: good}), errdefs.ErrInvalid},
-		{"absolute", base(entry{name: "/tmp/escape", data: good}), errdefs.ErrInvalid},
-		{"symlink", base(entry{name: "blobs/sha256/" + gd.Encoded(), typeflag: tar.TypeSymlink, linkname: "/etc/passwd"}), errdefs.ErrInvalid},
-		{"hardlink", base(entry{name: "blobs/sha256/" + gd.Encoded(), typeflag: tar.TypeLink, linkname: "index.json"}), errdefs.ErrInvalid},
-		{"symlinked blobs dir", append([]entry{{name: "blobs", typeflag: tar.TypeSymlink, linkname: "/tmp"}}, base()...), errdefs.ErrInvalid},
-		{"device", base(entry{name: "blobs/sha256/x", typeflag: tar.TypeChar}), errdefs.ErrInvalid},
-		{"blob not named by a digest", base(entry{name: "blobs/sha256/nothex", data: good}), errdefs.ErrInvalid},
-		{"blob outside an algorithm", base(entry{name: "blobs/" + gd.Encoded(), data: good}), errdefs.ErrInvalid},
-		{"index twice", base(entry{name: "./index.json", data: []byte(`{}`)}), errdefs.ErrInvalid},
-		{"no index", []entry{{name: "oci-layout", data: []byte(`{"imageLayoutVersion":"1.0.0"}`)}}, errdefs.ErrInvalid},
-		{"no marker", []entry{{name: "index.json", data: []byte(`{"schemaVersion":2,"manifests":[]}`)}}, errdefs.ErrInvalid},
-		{"bad version", []entry{{name: "oci-layout", data: []byte(`{"imageLayoutVersion":"9"}`)}, {name: "index.json", data: []byte(`{"schemaVersion":2,"manifests":[]}`)}}, errdefs.ErrUnsupported},
+		{"dotdot", base(entry{Name: "../escape", Data: good}), errdefs.ErrInvalid},
+		{"dotdot inside", base(entry{Name: "blobs/../../escape", Data: good}), errdefs.ErrInvalid},
+		{"absolute", base(entry{Name: "/tmp/escape", Data: good}), errdefs.ErrInvalid},
+		{"symlink", base(entry{Name: "blobs/sha256/" + gd.Encoded(), Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd"}), errdefs.ErrInvalid},
+		{"hardlink", base(entry{Name: "blobs/sha256/" + gd.Encoded(), Typeflag: tar.TypeLink, Linkname: "index.json"}), errdefs.ErrInvalid},
+		{"symlinked blobs dir", append([]entry{{Name: "blobs", Typeflag: tar.TypeSymlink, Linkname: "/tmp"}}, base()...), errdefs.ErrInvalid},
+		{"device", base(entry{Name: "blobs/sha256/x", Typeflag: tar.TypeChar}), errdefs.ErrInvalid},
+		{"blob not named by a digest", base(entry{Name: "blobs/sha256/nothex", Data: good}), errdefs.ErrInvalid},
+		{"blob outside an algorithm", base(entry{Name: "blobs/" + gd.Encoded(), Data: good}), errdefs.ErrInvalid},
+		{"index twice", base(entry{Name: "./index.json", Data: []byte(`{}`)}), errdefs.ErrInvalid},
+		{"no index", []entry{{Name: "oci-layout", Data: []byte(`{"imageLayoutVersion":"1.0.0"}`)}}, errdefs.ErrInvalid},
+		{"no marker", []entry{{Name: "index.json", Data: []byte(`{"schemaVersion":2,"manifests":[]}`)}}, errdefs.ErrInvalid},
+		{"bad version", []entry{{Name: "oci-layout", Data: []byte(`{"imageLayoutVersion":"9"}`)}, {Name: "index.json", Data: []byte(`{"schemaVersion":2,"manifests":[]}`)}}, errdefs.ErrUnsupported},
 		{"bad index", base()[:1:1], errdefs.ErrInvalid},
-		{"blob over the cap", base(entry{name: "blobs/sha256/" + digest.FromBytes(make([]byte, 100)).Encoded(), data: make([]byte, 100)}), errdefs.ErrInvalid},
+		{"blob over the cap", base(entry{Name: "blobs/sha256/" + digest.FromBytes(make([]byte, 100)).Encoded(), Data: make([]byte, 100)}), errdefs.ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.name == "bad index" {
-				tt.entries = append(tt.entries, entry{name: "index.json", data: []byte(`{"manifests":"x"}`)})
+				tt.entries = append(tt.entries, entry{Name: "index.json", Data: []byte(`{"manifests":"x"}`)})
 			}
 			tmp := t.TempDir()
-			_, err := ociarchive.Open(context.Background(), writeTar(t, tt.entries), ociarchive.WithTempDir(tmp), ociarchive.WithMaxBlobSize(50))
+			_, err := ociarchive.Open(context.Background(), testutil.WriteTar(t, tt.entries), ociarchive.WithTempDir(tmp), ociarchive.WithMaxBlobSize(50))
 			if !errors.Is(err, tt.kind) {
 				t.Fatalf("Open = %v, want kind %v", err, tt.kind)
 			}
@@ -181,10 +138,10 @@ func TestOpenHostile(t *testing.T) {
 
 func TestOpenTruncated(t *testing.T) {
 	data := bytes.Repeat([]byte("x"), 10000)
-	file := writeTar(t, []entry{
-		{name: "oci-layout", data: []byte(`{"imageLayoutVersion":"1.0.0"}`)},
-		{name: "index.json", data: []byte(`{"schemaVersion":2,"manifests":[]}`)},
-		{name: "blobs/sha256/" + digest.FromBytes(data).Encoded(), data: data},
+	file := testutil.WriteTar(t, []entry{
+		{Name: "oci-layout", Data: []byte(`{"imageLayoutVersion":"1.0.0"}`)},
+		{Name: "index.json", Data: []byte(`{"schemaVersion":2,"manifests":[]}`)},
+		{Name: "blobs/sha256/" + digest.FromBytes(data).Encoded(), Data: data},
 	})
 	whole, err := os.ReadFile(file)
 	if err != nil {
@@ -207,7 +164,7 @@ func TestOpenTruncated(t *testing.T) {
 
 func TestOpenCloseRemovesTemp(t *testing.T) {
 	tmp := t.TempDir()
-	a, err := ociarchive.Open(context.Background(), writeTar(t, fixtureEntries(t, contenttest.Fixture{Refs: map[string]v1.Descriptor{}})), ociarchive.WithTempDir(tmp))
+	a, err := ociarchive.Open(context.Background(), testutil.WriteTar(t, fixtureEntries(t, contenttest.Fixture{Refs: map[string]v1.Descriptor{}})), ociarchive.WithTempDir(tmp))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,12 +3,11 @@ package ociarchive_test
 import (
 	"archive/tar"
 	"context"
-	"errors"
-	"os"
-	"path/filepath"
+	"io"
 	"testing"
 
 	"github.com/ocikit/ocikit/errdefs"
+	"github.com/ocikit/ocikit/internal/testutil"
 	"github.com/ocikit/ocikit/ociarchive"
 )
 
@@ -17,35 +16,15 @@ import (
 // directory, and leave nothing behind after an error or Close.
 func FuzzOpen(f *testing.F) {
 	for _, es := range [][]entry{
-		{{name: "oci-layout", data: []byte(`{"imageLayoutVersion":"1.0.0"}`)}, {name: "index.json", data: []byte(`{"schemaVersion":2,"manifests":[]}`)}},
-		{{name: "../x", data: []byte("x")}},
-		{{name: "blobs/sha256/x", typeflag: tar.TypeSymlink, linkname: "/etc/passwd"}},
+		{{Name: "oci-layout", Data: []byte(`{"imageLayoutVersion":"1.0.0"}`)}, {Name: "index.json", Data: []byte(`{"schemaVersion":2,"manifests":[]}`)}},
+		{{Name: "../x", Data: []byte("x")}},
+		{{Name: "blobs/sha256/x", Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd"}},
 	} {
-		f.Add(tarData(f, es))
+		f.Add(testutil.TarData(f, es))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		root := t.TempDir()
-		file := filepath.Join(root, "in.tar")
-		if err := os.WriteFile(file, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		tmp := filepath.Join(root, "tmp")
-		if err := os.Mkdir(tmp, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		a, err := ociarchive.Open(context.Background(), file, ociarchive.WithTempDir(tmp), ociarchive.WithMaxBlobSize(1<<20))
-		if err != nil {
-			if !errors.Is(err, errdefs.ErrInvalid) && !errors.Is(err, errdefs.ErrUnsupported) && !errors.Is(err, errdefs.ErrDigestMismatch) {
-				t.Fatalf("Open: error of no kind: %v", err)
-			}
-		} else if err := a.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if left, _ := os.ReadDir(tmp); len(left) != 0 {
-			t.Fatalf("left in the temporary directory: %v", left)
-		}
-		if all, _ := os.ReadDir(root); len(all) != 2 {
-			t.Fatalf("written beside the archive: %v", all)
-		}
+		testutil.CheckArchiveOpen(t, data, func(file, tmp string) (io.Closer, error) {
+			return ociarchive.Open(context.Background(), file, ociarchive.WithTempDir(tmp), ociarchive.WithMaxBlobSize(1<<20))
+		}, errdefs.ErrInvalid, errdefs.ErrUnsupported, errdefs.ErrDigestMismatch)
 	})
 }

@@ -1,17 +1,15 @@
 package ociarchive
 
 import (
-	"archive/tar"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
-	"time"
 
 	"github.com/ocikit/ocikit/content"
-	"github.com/ocikit/ocikit/internal/fsutil"
+	"github.com/ocikit/ocikit/internal/tarx"
 	"github.com/ocikit/ocikit/layout"
 	digest "github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -42,14 +40,9 @@ func Create(ctx context.Context, file string, opts ...Option) (*Writer, error) {
 	if file == "" {
 		return nil, fmt.Errorf("create archive: empty file name: %w", ErrInvalidArchive)
 	}
-	tmp, err := os.MkdirTemp(o.tempDir, "ocikit-archive-")
+	tmp, l, err := tarx.TempLayout(ctx, o.tempDir, "ocikit-archive-")
 	if err != nil {
-		return nil, fmt.Errorf("create archive: %w", err)
-	}
-	l, err := layout.Init(ctx, filepath.Join(tmp, "layout"))
-	if err != nil {
-		os.RemoveAll(tmp)
-		return nil, fmt.Errorf("create archive: %w", err)
+		return nil, err
 	}
 	return &Writer{file: file, tmp: tmp, l: l}, nil
 }
@@ -90,27 +83,11 @@ func (w *Writer) Resolve(ctx context.Context, ref string, opts ...content.Resolv
 // modification time, so the same content gives the same bytes) to a
 // temporary file beside the archive, fsynced and renamed over it.
 func (w *Writer) Commit(ctx context.Context) error {
-	var tarErr error
-	err := fsutil.WriteFileFrom(w.file, 0o644, func(f io.Writer) error {
-		tarErr = w.writeTar(ctx, f)
-		return tarErr
-	})
-	switch {
-	case tarErr != nil:
-		return fmt.Errorf("write archive %s: %w", w.file, tarErr)
-	case err != nil:
-		return fmt.Errorf("write archive: %w", err)
-	}
-	return nil
+	return tarx.WriteFile(w.file, func(tw *tarx.Writer) error { return w.writeTar(ctx, tw) })
 }
 
-func (w *Writer) writeTar(ctx context.Context, out io.Writer) error {
-	tw := tar.NewWriter(out)
+func (w *Writer) writeTar(ctx context.Context, tw *tarx.Writer) error {
 	root := w.l.Dir()
-	epoch := time.Unix(0, 0)
-	dirHdr := func(name string) error {
-		return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name + "/", Mode: 0o755, ModTime: epoch, Format: tar.FormatPAX})
-	}
 	file := func(name string) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -124,18 +101,14 @@ func (w *Writer) writeTar(ctx context.Context, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Size: st.Size(), Mode: 0o644, ModTime: epoch, Format: tar.FormatPAX}); err != nil {
-			return err
-		}
-		_, err = io.Copy(tw, f)
-		return err
+		return tw.File(ctx, name, f, st.Size())
 	}
 	for _, name := range []string{v1.ImageLayoutFile, v1.ImageIndexFile} {
 		if err := file(name); err != nil {
 			return err
 		}
 	}
-	if err := dirHdr(v1.ImageBlobsDir); err != nil {
+	if err := tw.Dir(v1.ImageBlobsDir); err != nil {
 		return err
 	}
 	blobs, err := w.l.Blobs(ctx)
@@ -147,7 +120,7 @@ func (w *Writer) writeTar(ctx context.Context, out io.Writer) error {
 	for _, d := range blobs {
 		if !algs[d.Algorithm()] {
 			algs[d.Algorithm()] = true
-			if err := dirHdr(v1.ImageBlobsDir + "/" + string(d.Algorithm())); err != nil {
+			if err := tw.Dir(v1.ImageBlobsDir + "/" + string(d.Algorithm())); err != nil {
 				return err
 			}
 		}
@@ -155,7 +128,7 @@ func (w *Writer) writeTar(ctx context.Context, out io.Writer) error {
 			return err
 		}
 	}
-	return tw.Close()
+	return nil
 }
 
 // Close removes the staged layout; without Commit, no archive is written.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -26,6 +27,28 @@ type GCReport struct {
 	Kept int
 	// Images is the image layout's own GC.
 	Images *layout.GCReport
+	// DryRun: nothing was removed; the report says what would be.
+	DryRun bool
+}
+
+// Print writes the report as `image gc --store` shows it: a line for each
+// container directory and snapshot removed (or, on a dry run, that would
+// be), then one line of totals.
+func (r *GCReport) Print(w io.Writer) error {
+	verb := layout.GCVerb(r.DryRun)
+	for _, c := range r.Containers {
+		if _, err := fmt.Fprintf(w, "%s container directory %s\n", verb, c); err != nil {
+			return err
+		}
+	}
+	for _, c := range r.Snapshots {
+		if _, err := fmt.Fprintf(w, "%s snapshot %s\n", verb, c); err != nil {
+			return err
+		}
+	}
+	_, err := fmt.Fprintf(w, "%s %d container directories, %d snapshots and %d blobs (%d bytes); kept %d snapshots\n",
+		verb, len(r.Containers), len(r.Snapshots), len(r.Images.Removed), r.Images.RemovedBytes, r.Kept)
+	return err
 }
 
 // GC removes, under the store's exclusive lock: the directories of
@@ -41,7 +64,7 @@ func (s *Store) GC(ctx context.Context, dryRun bool) (*GCReport, error) {
 		return nil, err
 	}
 	defer unlock()
-	rep := &GCReport{}
+	rep := &GCReport{DryRun: dryRun}
 	used := map[digest.Digest]bool{}
 
 	entries, err := os.ReadDir(filepath.Join(s.dir, containersDir))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,5 +136,25 @@ func TestPrepareAllOrNothing(t *testing.T) {
 	}
 	if _, made, err = s.Prepare(ctx, l, good, nil); err != nil || made != 0 {
 		t.Errorf("second Prepare: made %d, %v", made, err)
+	}
+}
+
+func TestGCReportPrint(t *testing.T) {
+	snap := digest.FromString("chain")
+	for _, tc := range []struct {
+		name   string
+		dryRun bool
+		want   string
+	}{
+		{name: "removed", want: "removed container directory c1\nremoved snapshot " + string(snap) + "\nremoved 1 container directories, 1 snapshots and 0 blobs (0 bytes); kept 2 snapshots\n"},
+		{name: "dry run", dryRun: true, want: "would remove container directory c1\nwould remove snapshot " + string(snap) + "\nwould remove 1 container directories, 1 snapshots and 0 blobs (0 bytes); kept 2 snapshots\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := GCReport{Containers: []string{"c1"}, Snapshots: []digest.Digest{snap}, Kept: 2, Images: &layout.GCReport{DryRun: tc.dryRun}, DryRun: tc.dryRun}
+			var b strings.Builder
+			if err := r.Print(&b); err != nil || b.String() != tc.want {
+				t.Fatalf("Print = %q, %v; want %q", b.String(), err, tc.want)
+			}
+		})
 	}
 }

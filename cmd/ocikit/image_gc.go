@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -62,20 +61,7 @@ runs, and the store's unreferenced blobs.`,
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			verb := "removed"
-			if dryRun {
-				verb = "would remove"
-				for _, d := range rep.Removed {
-					fmt.Fprintf(out, "%s blob %s\n", verb, d)
-				}
-				for _, f := range rep.TempFiles {
-					fmt.Fprintf(out, "%s temporary file %s\n", verb, f)
-				}
-			}
-			fmt.Fprintf(out, "%s %d blobs (%d bytes) and %d temporary files (%d bytes); kept %d blobs\n",
-				verb, len(rep.Removed), rep.RemovedBytes, len(rep.TempFiles), rep.TempBytes, rep.Kept)
-			return nil
+			return rep.Print(cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().StringVar(&store, "store", "", "clean image run's store (the default one without DIR)")
@@ -97,18 +83,5 @@ func storeGC(cmd *cobra.Command, g *globals, dir string, dryRun bool) error {
 	if err != nil {
 		return err
 	}
-	out := cmd.OutOrStdout()
-	verb := "removed"
-	if dryRun {
-		verb = "would remove"
-	}
-	for _, c := range rep.Containers {
-		fmt.Fprintf(out, "%s container directory %s\n", verb, c)
-	}
-	for _, c := range rep.Snapshots {
-		fmt.Fprintf(out, "%s snapshot %s\n", verb, c)
-	}
-	fmt.Fprintf(out, "%s %d container directories, %d snapshots and %d blobs (%d bytes); kept %d snapshots\n",
-		verb, len(rep.Containers), len(rep.Snapshots), len(rep.Images.Removed), rep.Images.RemovedBytes, rep.Kept)
-	return nil
+	return rep.Print(cmd.OutOrStdout())
 }

@@ -1,6 +1,7 @@
 package fsutil
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -44,4 +45,22 @@ func ReadFileLimit(path string, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("larger than %d bytes: %w", max, ErrTooLarge)
 	}
 	return data, nil
+}
+
+// ContextReader reads r until ctx is done, then fails with ctx's error:
+// a long copy stops at the next read once it is cancelled.
+func ContextReader(ctx context.Context, r io.Reader) io.Reader {
+	return &ctxReader{ctx: ctx, r: r}
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }

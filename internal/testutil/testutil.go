@@ -1,9 +1,14 @@
 // Package testutil holds helpers shared by ocikit's tests: skipping cleanly
-// without root or a peer tool, locating the ocikit binary, and building a
-// busybox root filesystem from Debian's busybox-static.
+// without root or a peer tool, locating the ocikit binary, building a
+// busybox root filesystem from Debian's busybox-static, and building the
+// tars (hostile ones too) the archive packages' tests read.
 package testutil
 
 import (
+	"archive/tar"
+	"bytes"
+	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -139,4 +144,91 @@ func containsStatic(s string) bool {
 		}
 	}
 	return false
+}
+
+// TarEntry is one entry of a tar a test builds: a regular file (Typeflag
+// 0 or tar.TypeReg) holding Data, or another type (a link to Linkname, a
+// directory) with no content.
+type TarEntry struct {
+	Name     string
+	Typeflag byte
+	Data     []byte
+	Linkname string
+}
+
+// TarData makes a tar of entries, in order, as given: names are not
+// cleaned, so tests can build hostile archives.
+func TarData(t testing.TB, entries []TarEntry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range entries {
+		tf := e.Typeflag
+		if tf == 0 {
+			tf = tar.TypeReg
+		}
+		hdr := &tar.Header{Name: e.Name, Typeflag: tf, Mode: 0o644, Size: int64(len(e.Data)), Linkname: e.Linkname}
+		if tf != tar.TypeReg {
+			hdr.Size = 0
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if tf == tar.TypeReg {
+			if _, err := tw.Write(e.Data); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// WriteTar writes TarData(entries) to a file in a new temporary directory
+// and returns its path.
+func WriteTar(t testing.TB, entries []TarEntry) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "archive.tar")
+	if err := os.WriteFile(p, TarData(t, entries), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// CheckArchiveOpen is the body of an archive package's FuzzOpen: it writes
+// data as an archive file and opens it with open, which must put its
+// temporary files in tmp. Open must succeed or fail with an error of one
+// of kinds, never write beside the archive, and leave nothing in tmp after
+// an error or Close.
+func CheckArchiveOpen(t *testing.T, data []byte, open func(file, tmp string) (io.Closer, error), kinds ...error) {
+	t.Helper()
+	root := t.TempDir()
+	file := filepath.Join(root, "in.tar")
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(root, "tmp")
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	a, err := open(file, tmp)
+	if err != nil {
+		ok := false
+		for _, k := range kinds {
+			ok = ok || errors.Is(err, k)
+		}
+		if !ok {
+			t.Fatalf("Open: error of no kind: %v", err)
+		}
+	} else if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Fatalf("left in the temporary directory: %v", left)
+	}
+	if all, _ := os.ReadDir(root); len(all) != 2 {
+		t.Fatalf("written beside the archive: %v", all)
+	}
 }

@@ -49,6 +49,18 @@ func parseRef(ref string) (tag string, d digest.Digest, e *apiError) {
 	return ref, "", nil
 }
 
+// openRef parses ref and opens the repository name, for the requests on
+// a manifest it must already hold (GET, HEAD, DELETE).
+func (s *Server) openRef(ctx context.Context, name, ref string) (l *layout.Layout, tag string, d digest.Digest, e *apiError) {
+	if tag, d, e = parseRef(ref); e != nil {
+		return nil, "", "", e
+	}
+	if l, e = s.openRepo(ctx, name); e != nil {
+		return nil, "", "", e
+	}
+	return l, tag, d, nil
+}
+
 // checkTag checks a tag against the spec's grammar and the ref.name
 // grammar of the layout's index.json (annotations.md), which is stricter
 // in places ("a..b" is a valid tag, not a valid ref name).
@@ -145,12 +157,7 @@ func (s *Server) findManifest(ctx context.Context, l *layout.Layout, name, tag s
 
 func (s *Server) getManifest(w http.ResponseWriter, r *http.Request, name, ref string) {
 	ctx := r.Context()
-	tag, d, e := parseRef(ref)
-	if e != nil {
-		writeError(w, r, e)
-		return
-	}
-	l, e := s.openRepo(ctx, name)
+	l, tag, d, e := s.openRef(ctx, name, ref)
 	if e != nil {
 		writeError(w, r, e)
 		return
@@ -411,12 +418,7 @@ var errNoSuchManifest = errors.New("no such manifest")
 
 func (s *Server) deleteManifest(w http.ResponseWriter, r *http.Request, name, ref string) {
 	ctx := r.Context()
-	tag, d, e := parseRef(ref)
-	if e != nil {
-		writeError(w, r, e)
-		return
-	}
-	l, e := s.openRepo(ctx, name)
+	l, tag, d, e := s.openRef(ctx, name, ref)
 	if e != nil {
 		writeError(w, r, e)
 		return
