@@ -55,16 +55,11 @@ func (r *Runtime) Checkpoint(ctx context.Context, id string, o CheckpointOptions
 	if rec.HostMounts != nil {
 		return errorf(ErrNotSupported, "checkpoint needs a container with a mount namespace of its own")
 	}
-	images, work, closeDirs, created, err := criuDirs(o.CRIUOptions, true)
+	images, work, closeDirs, removeNew, err := criuDirs(o.CRIUOptions, true)
 	if err != nil {
 		return err
 	}
 	defer closeDirs()
-	removeNew := func() {
-		if created {
-			os.RemoveAll(o.ImagePath)
-		}
-	}
 	if err := saveDescriptors(images.Name(), rec.State.Pid); err != nil {
 		removeNew()
 		return err
@@ -73,7 +68,7 @@ func (r *Runtime) Checkpoint(ctx context.Context, id string, o CheckpointOptions
 	if o.PreDump {
 		t = rpc.CriuReqType_PRE_DUMP
 	}
-	opts := r.criuOpts(spec, rec.State.Rootfs, o.CRIUOptions, mode, "dump.log")
+	opts := r.criuOpts(spec, rec.State.Rootfs, images, work, o.CRIUOptions, mode, "dump.log")
 	opts.Pid = proto32(rec.State.Pid)
 	opts.LeaveRunning = ptr(o.LeaveRunning || o.PreDump)
 	opts.AutoDedup = ptr(o.AutoDedup)
@@ -119,7 +114,7 @@ func (r *Runtime) Checkpoint(ctx context.Context, id string, o CheckpointOptions
 	if rec.State.Status == StatePaused && rec.Cgroup != nil {
 		opts.FreezeCgroup = ptr(rec.Cgroup.Paths[""])
 	}
-	c, err := startCriu([3]*os.File{}, []*os.File{images, work}, -1)
+	c, err := startCriu([3]*os.File{}, nil, -1)
 	if err != nil {
 		removeNew()
 		return err
@@ -130,13 +125,7 @@ func (r *Runtime) Checkpoint(ctx context.Context, id string, o CheckpointOptions
 		err = cerr
 	}
 	if err != nil {
-		// A dump that fails before it froze anything leaves the container
-		// as it was; say why CRIU cannot work here when that is the cause.
-		if uerr := criuUsable(ctx); uerr != nil {
-			removeNew()
-			return uerr
-		}
-		return criuError(opMsg(o.PreDump), work.Name(), "dump.log", err)
+		return r.criuFailed(ctx, opMsg(o.PreDump), work.Name(), "dump.log", err, removeNew)
 	}
 	if o.LeaveRunning || o.PreDump {
 		return nil
@@ -156,10 +145,14 @@ func opMsg(pre bool) string {
 }
 
 // criuOpts are the options dump and restore share.
-func (r *Runtime) criuOpts(spec *specs.Spec, rootfs string, o CRIUOptions, mode *rpc.CriuCgMode, logName string) *rpc.CriuOpts {
+//
+// CRIU opens the images and work directories through /proc/<pid>/fd/<fd>
+// of the process that made its RPC socket, ours: their descriptors here,
+// not passed to criu.
+func (r *Runtime) criuOpts(spec *specs.Spec, rootfs string, images, work *os.File, o CRIUOptions, mode *rpc.CriuCgMode, logName string) *rpc.CriuOpts {
 	opts := &rpc.CriuOpts{
-		ImagesDirFd:    ptr(fdOf(0)),
-		WorkDirFd:      ptr(fdOf(1)),
+		ImagesDirFd:    proto32(int(images.Fd())),
+		WorkDirFd:      proto32(int(work.Fd())),
 		LogLevel:       proto32(4),
 		LogFile:        &logName,
 		Root:           &rootfs,
@@ -188,34 +181,47 @@ func (r *Runtime) criuOpts(spec *specs.Spec, rootfs string, o CRIUOptions, mode 
 }
 
 // criuDirs opens the images directory (creating it for a dump) and the
-// work directory (default: the images directory). created says the
-// images directory is new.
-func criuDirs(o CRIUOptions, dump bool) (images, work *os.File, closeAll func(), created bool, err error) {
-	if dump {
-		if _, serr := os.Stat(o.ImagePath); errors.Is(serr, os.ErrNotExist) {
-			created = true
+// work directory (default: the images directory, created when missing).
+// undo removes the directories it created, for a dump that did not
+// happen.
+func criuDirs(o CRIUOptions, dump bool) (images, work *os.File, closeAll, undo func(), err error) {
+	var made []string
+	mkdir := func(p string) error {
+		if _, serr := os.Stat(p); errors.Is(serr, os.ErrNotExist) {
+			made = append(made, p)
 		}
-		if err := os.MkdirAll(o.ImagePath, 0o700); err != nil {
-			return nil, nil, nil, false, fmt.Errorf("image path: %w", err)
+		return os.MkdirAll(p, 0o700)
+	}
+	undo = func() {
+		for _, p := range made {
+			os.RemoveAll(p)
+		}
+	}
+	if dump {
+		if err := mkdir(o.ImagePath); err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("image path: %w", err)
 		}
 	}
 	images, err = os.Open(o.ImagePath)
 	if err != nil {
-		return nil, nil, nil, false, fmt.Errorf("image path: %w", err)
+		undo()
+		return nil, nil, nil, nil, fmt.Errorf("image path: %w", err)
 	}
 	wp := o.WorkPath
 	if wp == "" {
 		wp = o.ImagePath
-	} else if err := os.MkdirAll(wp, 0o700); err != nil {
+	} else if err := mkdir(wp); err != nil {
 		images.Close()
-		return nil, nil, nil, false, fmt.Errorf("work path: %w", err)
+		undo()
+		return nil, nil, nil, nil, fmt.Errorf("work path: %w", err)
 	}
 	work, err = os.Open(wp)
 	if err != nil {
 		images.Close()
-		return nil, nil, nil, false, fmt.Errorf("work path: %w", err)
+		undo()
+		return nil, nil, nil, nil, fmt.Errorf("work path: %w", err)
 	}
-	return images, work, func() { images.Close(); work.Close() }, created, nil
+	return images, work, func() { images.Close(); work.Close() }, undo, nil
 }
 
 // cgroupsMode maps --manage-cgroups-mode to CRIU's; nil for the default.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -174,25 +175,44 @@ func criuFailed(resp *rpc.CriuResp) error {
 	return fmt.Errorf("criu failed: %s", msg)
 }
 
-// criuLogError returns the last error line of a CRIU log (log level 2 and
-// up writes "Error (file.c:N): what"), without the source location, or "".
+// criuLogError returns the error of a CRIU log that made the operation
+// fail, without its source location ("Error (file.c:N): what"), or "":
+// the last error before the final "... FAILED.", skipping the failures of
+// helper programs CRIU runs while it cleans up (execvp, "exited,
+// status=N"), which follow the cause.
 func criuLogError(log []byte) string {
-	var last string
+	var errs []string
 	sc := bufio.NewScanner(bytes.NewReader(log))
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
-		line := sc.Text()
-		i := strings.Index(line, "Error (")
-		if i < 0 {
+		if e := errorText(sc.Text()); e != "" {
+			errs = append(errs, e)
+		}
+	}
+	for i := len(errs) - 1; i >= 0; i-- {
+		e := errs[i]
+		if strings.HasSuffix(e, "FAILED.") || strings.HasPrefix(e, "exited, status=") || strings.HasPrefix(e, "execvp(") {
 			continue
 		}
-		line = line[i:]
-		if j := strings.Index(line, "): "); j >= 0 {
-			line = line[j+3:]
-		}
-		last = strings.TrimSpace(line)
+		return e
 	}
-	return last
+	if len(errs) > 0 {
+		return errs[len(errs)-1]
+	}
+	return ""
+}
+
+// errorText is the message of a CRIU error line, "" for another line.
+func errorText(line string) string {
+	i := strings.Index(line, "Error (")
+	if i < 0 {
+		return ""
+	}
+	line = line[i:]
+	if j := strings.Index(line, "): "); j >= 0 {
+		line = line[j+3:]
+	}
+	return strings.TrimSpace(line)
 }
 
 // criuFirstErrors are the first two errors of CRIU's output, joined:
@@ -200,16 +220,17 @@ func criuLogError(log []byte) string {
 func criuFirstErrors(out []byte) string {
 	var errs []string
 	for _, line := range strings.Split(string(out), "\n") {
-		if e := criuLogError([]byte(line)); e != "" && len(errs) < 2 {
+		if e := errorText(line); e != "" && len(errs) < 2 && !slices.Contains(errs, e) {
 			errs = append(errs, e)
 		}
 	}
 	return strings.Join(errs, "; ")
 }
 
-// criuUsable asks CRIU whether it can checkpoint on this host: a CHECK
-// request over RPC, and when that fails, `criu check` once for the reason
-// (the RPC answer carries none). It returns nil when CRIU works, an
+// criuUsable asks CRIU whether it can work on this host: a feature check
+// over RPC (which fails when CRIU cannot even detect the kernel's
+// features) and when that fails, `criu check` once for the reason (the
+// RPC answer carries none). It returns nil when CRIU works, an
 // ErrNotSupported error in one line otherwise.
 func criuUsable(ctx context.Context) error {
 	bin, err := criuBinary()
@@ -220,8 +241,8 @@ func criuUsable(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	t := rpc.CriuReqType_CHECK
-	_, rpcErr := c.do(&rpc.CriuReq{Type: &t}, nil)
+	t := rpc.CriuReqType_FEATURE_CHECK
+	_, rpcErr := c.do(&rpc.CriuReq{Type: &t, Features: &rpc.CriuFeatures{MemTrack: ptr(true)}}, nil)
 	c.close()
 	if rpcErr == nil {
 		return nil
@@ -239,13 +260,20 @@ func criuUsable(ctx context.Context) error {
 	return errorf(ErrNotSupported, "CRIU is unusable on this host (kernel %s): %s (criu check)", unix.ByteSliceToString(uts.Release[:]), reason)
 }
 
-// criuError explains a failed CRIU operation: the last error of its log
-// in dir, else the RPC's own message.
-func criuError(op, dir, logName string, err error) error {
+// criuFailed explains a failed CRIU operation: the error of its log
+// in dir when CRIU got as far as writing one; otherwise CRIU did not start
+// its work, and criuUsable says why it cannot run here (undo then removes
+// the directories the operation created: nothing changed). The RPC
+// answer's own message comes last.
+func (r *Runtime) criuFailed(ctx context.Context, op, dir, logName string, err error, undo func()) error {
 	if b, rerr := os.ReadFile(filepath.Join(dir, logName)); rerr == nil {
 		if e := criuLogError(b); e != "" {
 			return fmt.Errorf("%s: %s (log: %s)", op, e, filepath.Join(dir, logName))
 		}
+	}
+	if uerr := criuUsable(ctx); uerr != nil {
+		undo()
+		return uerr
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }

@@ -73,7 +73,7 @@ func (s *setup) restoreProcess(ctx context.Context) error {
 	if s.rec.HostMounts != nil {
 		return errorf(ErrNotSupported, "restore needs a container with a mount namespace of its own")
 	}
-	images, work, closeDirs, _, err := criuDirs(ro.CRIUOptions, false)
+	images, work, closeDirs, undo, err := criuDirs(ro.CRIUOptions, false)
 	if err != nil {
 		return err
 	}
@@ -99,7 +99,7 @@ func (s *setup) restoreProcess(ctx context.Context) error {
 	}
 	defer unix.Unmount(root, unix.MNT_DETACH)
 
-	opts := s.r.criuOpts(spec, root, ro.CRIUOptions, s.restore.mode, "restore.log")
+	opts := s.r.criuOpts(spec, root, images, work, ro.CRIUOptions, s.restore.mode, "restore.log")
 	opts.RstSibling = ptr(true)
 	opts.EvasiveDevices = ptr(true)
 	opts.AutoDedup = ptr(ro.AutoDedup)
@@ -116,7 +116,7 @@ func (s *setup) restoreProcess(ctx context.Context) error {
 		}
 		opts.ExtMnt = append(opts.ExtMnt, &rpc.ExtMountMap{Key: ptr(m.dest), Val: ptr(src)})
 	}
-	files := []*os.File{images, work}
+	var files []*os.File
 	for i, d := range fds {
 		// The restored stdio: ours where it was a pipe (a caller's pipes,
 		// as runc does; a terminal comes back through the console socket).
@@ -174,10 +174,7 @@ func (s *setup) restoreProcess(ctx context.Context) error {
 		return s.criuNotified(ctx, script, pid, fd)
 	})
 	if err != nil {
-		if uerr := criuUsable(ctx); uerr != nil {
-			return uerr
-		}
-		return criuError("restore", work.Name(), "restore.log", err)
+		return s.r.criuFailed(ctx, "restore", work.Name(), "restore.log", err, undo)
 	}
 	if err := c.close(); err != nil {
 		return err

@@ -1,0 +1,232 @@
+# Checkpoint and restore checks of ocikit in the test VM, sourced by /init
+# (init.sh) as /vm/checks.sh when criu.sh built the initramfs. The helpers
+# (oc, fail, skip, info, bundle, state, cgroup_of, cleanup, run_checks)
+# are those of the cgroup checks, installed as /vm/cgroup-checks.sh.
+. /vm/cgroup-checks.sh
+
+# CRIU's socket diag and netfilter modules (criu.sh).
+for m in $(cat /vm/criu-modules/order 2>/dev/null); do
+	insmod /vm/criu-modules/$m.ko 2>/dev/null || echo "VMTEST info insmod $m.ko failed"
+done
+
+# CRIU's kernel feature detection tests TCP repair on the loopback.
+ip link set lo up
+
+PLAN="criu-check restore-exec leave-running pre-dump restore-new-cgroup
+times-64m rootless-checkpoint"
+CK=/tmp/ck
+
+# bg ID CMD...: runs CMD (a detached run or restore of ocikit or runc)
+# with pipes as its stdio, which the container inherits: CRIU dumps and
+# restores pipes (given back through inherit-fd), not a file of the VM's
+# /dev, which is outside the container's mounts. It waits for CMD to
+# return and fails with its last line when CMD fails.
+bg() {
+	id=$1
+	shift
+	rm -f /tmp/vmtest.$id.rc
+	(: | ("$@" 2>&1; echo $? >/tmp/vmtest.$id.rc) | cat >/tmp/vmtest.$id.out) &
+	i=0
+	while [ ! -e /tmp/vmtest.$id.rc ]; do
+		i=$((i + 1))
+		[ $i -le 1200 ] || fail "$*: did not return within 120s"
+		sleep 0.1
+	done
+	[ "$(cat /tmp/vmtest.$id.rc)" = 0 ] || fail "$*: $(tail -n 1 /tmp/vmtest.$id.out)"
+}
+
+# must CMD...: runs CMD, failing with its last line of output.
+must() {
+	"$@" >/tmp/vmtest.must.out 2>&1 || {
+		l=$(ls -t $CK/*/*.log $CK/*/*/*.log 2>/dev/null | head -n 1)
+		[ -n "$l" ] && grep -h -B3 Error "$l" | tail -n 16
+		[ -n "$l" ] && grep -A12 "Dumping netns links" "$l"
+		fail "$*: $(tail -n 1 /tmp/vmtest.must.out)"
+	}
+}
+
+# counter NAME DATA [JQ]: a bundle whose program appends 1, 2, 3, ... to
+# /data/log, a bind mount of /vm/data/DATA (an external mount for CRIU);
+# prints its path.
+counter() {
+	mkdir -p /vm/data/$2
+	bundle "$1" '.process.args = ["sh", "-c", "i=0; while :; do i=$((i+1)); echo $i >>/data/log; sleep 0.2; done"]
+		| .mounts += [{"destination": "/data", "type": "bind", "source": "/vm/data/'"$2"'", "options": ["rbind", "rw"]}]
+		'"${3:-}"
+}
+
+lines() { wc -l </vm/data/$1/log 2>/dev/null || echo 0; }
+
+# grows DATA N waits up to 30 s for the log to pass N lines.
+grows() {
+	i=0
+	while [ "$(lines "$1")" -le "$2" ]; do
+		i=$((i + 1))
+		[ $i -le 300 ] || return 1
+		sleep 0.1
+	done
+}
+
+# contiguous DATA [FROM]: the log from line FROM (1) on counts up by one.
+contiguous() {
+	sed -n "${2:-1},\$p" /vm/data/$1/log | awk 'NR > 1 && $1 != prev + 1 { print "line " NR ": " $1 " after " prev; exit 1 } { prev = $1 }'
+}
+
+now() { read -r t _ </proc/uptime; echo "$t"; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+
+check_criu_check() {
+	criu check >/tmp/vmtest.criu.out 2>&1 || { cat /tmp/vmtest.criu.out; fail "criu check: $(grep Error /tmp/vmtest.criu.out | head -n 1)"; }
+	info criu_version "$(criu --version | awk '/Version/ { print $2 }')"
+}
+
+# A counter checkpointed (and so stopped and deleted) and restored goes on
+# from where it stopped; exec works in the restored container.
+check_restore_exec() {
+	b=$(counter ck1 ck1) || exit
+	bg ck1 oc run -d -b "$b" ck1
+	grows ck1 3 || fail "the counter does not count"
+	must oc checkpoint --image-path $CK/ck1 ck1
+	oc state ck1 >/dev/null 2>&1 && fail "ck1 still exists after checkpoint without --leave-running"
+	n=$(lines ck1)
+	sleep 1
+	[ "$(lines ck1)" = "$n" ] || fail "the counter still counts after checkpoint"
+	bg ck1r oc restore -d -b "$b" --pid-file /tmp/vmtest.ck1.pid --image-path $CK/ck1 ck1
+	set -- $(state ck1)
+	[ "$1" = running ] || fail "status \"$1\" after restore, want running"
+	[ "$2" = "$(cat /tmp/vmtest.ck1.pid)" ] || fail "pid file $(cat /tmp/vmtest.ck1.pid), state pid $2"
+	init=$2
+	grows ck1 $((n + 2)) || fail "the restored counter does not count"
+	contiguous ck1 >/tmp/vmtest.gap || fail "the log does not go on where it stopped: $(cat /tmp/vmtest.gap)"
+	out=$(oc exec ck1 cat /proc/1/cmdline | tr '\0' ' ')
+	case $out in "sh -c i=0;"*) ;; *) fail "exec into the restored container sees /proc/1/cmdline \"$out\"" ;; esac
+	oc exec -d --pid-file /tmp/vmtest.ck1.epid ck1 sleep 100 || fail "exec -d failed"
+	[ "$(cgroup_of "$(cat /tmp/vmtest.ck1.epid)")" = "$(cgroup_of "$init")" ] || fail "exec'd process not in the restored init's cgroup"
+	oc exec ck1 sh -c 'exit 7'
+	rc=$?
+	[ $rc = 7 ] || fail "exec of exit 7 in the restored container returned $rc"
+	must oc delete -f ck1
+}
+
+# --leave-running: the container keeps counting; its checkpoint restored
+# later resumes from the value it had then.
+check_leave_running() {
+	b=$(counter ck2 ck2) || exit
+	bg ck2 oc run -d -b "$b" ck2
+	grows ck2 3 || fail "the counter does not count"
+	must oc checkpoint --leave-running --image-path $CK/ck2 ck2
+	n=$(lines ck2)
+	set -- $(state ck2)
+	[ "$1" = running ] || fail "status \"$1\" after checkpoint --leave-running"
+	grows ck2 $((n + 2)) || fail "the counter stopped after checkpoint --leave-running"
+	must oc delete -f ck2
+	k=$(lines ck2)
+	bg ck2r oc restore -d -b "$b" --image-path $CK/ck2 ck2
+	grows ck2 $((k + 2)) || fail "the restored counter does not count"
+	v=$(sed -n "$((k + 1))p" /vm/data/ck2/log)
+	[ "$v" -gt 1 ] && [ "$v" -le $((n + 1)) ] || fail "the restored counter wrote $v first, want the checkpoint's value + 1 (<= $((n + 1)))"
+	contiguous ck2 $((k + 1)) >/tmp/vmtest.gap || fail "the restored log: $(cat /tmp/vmtest.gap)"
+	must oc delete -f ck2
+}
+
+# pre-dump, then a dump on top of it (--parent-path), then restore.
+check_pre_dump() {
+	b=$(counter ck3 ck3) || exit
+	bg ck3 oc run -d -b "$b" ck3
+	grows ck3 3 || fail "the counter does not count"
+	must oc checkpoint --pre-dump --image-path $CK/ck3/pre ck3
+	set -- $(state ck3)
+	[ "$1" = running ] || fail "status \"$1\" after --pre-dump"
+	n=$(lines ck3)
+	grows ck3 $((n + 1)) || fail "the counter stopped after --pre-dump"
+	must oc checkpoint --parent-path ../pre --image-path $CK/ck3/dump ck3
+	[ -e $CK/ck3/dump/parent ] || fail "the dump has no parent link"
+	pre=$(du -sk $CK/ck3/pre | cut -f1)
+	dump=$(du -sk $CK/ck3/dump | cut -f1)
+	info pre_dump_kib "$pre"
+	info dump_after_pre_dump_kib "$dump"
+	n=$(lines ck3)
+	bg ck3r oc restore -d -b "$b" --image-path $CK/ck3/dump ck3
+	grows ck3 $((n + 2)) || fail "the restored counter does not count"
+	contiguous ck3 >/tmp/vmtest.gap || fail "the log: $(cat /tmp/vmtest.gap)"
+	must oc delete -f ck3
+}
+
+# Restored into another cgroup (the restore bundle's cgroupsPath) with
+# the restore bundle's limits.
+check_restore_new_cgroup() {
+	b=$(counter ck4 ck4 '| .linux.cgroupsPath = "/criu-old"') || exit
+	bg ck4 oc run -d -b "$b" ck4
+	grows ck4 3 || fail "the counter does not count"
+	must oc checkpoint --image-path $CK/ck4 ck4
+	[ -e $CG/criu-old ] && fail "the old cgroup is left after checkpoint"
+	b2=$(counter ck4new ck4 '| .linux.cgroupsPath = "/criu/new" | .linux.resources.memory = {"limit": 104857600} | .linux.resources.pids = {"limit": 50}') || exit
+	n=$(lines ck4)
+	bg ck4r oc restore -d -b "$b2" --image-path $CK/ck4 ck4
+	set -- $(state ck4)
+	[ "$(cgroup_of "$2")" = /criu/new ] || fail "restored init in $(cgroup_of "$2"), want /criu/new"
+	want $CG/criu/new/memory.max 104857600
+	want $CG/criu/new/pids.max 50
+	[ -e $CG/criu-old ] && fail "CRIU recreated the old cgroup"
+	grows ck4 $((n + 2)) || fail "the restored counter does not count"
+	must oc delete -f ck4
+	[ -e $CG/criu/new ] && fail "delete left the new cgroup"
+	return 0
+}
+
+# rss_of NAME prints the resident KiB of the first process named NAME.
+rss_of() {
+	for s in /proc/[0-9]*/status; do
+		awk -v n="$1" '$1 == "Name:" && $2 == n { f = 1 } f && $1 == "VmRSS:" { print $2; exit }' "$s" 2>/dev/null
+	done | head -n 1
+}
+
+# wait_rss NAME KIB waits up to 60 s for NAME to have KIB resident.
+wait_rss() {
+	i=0
+	while [ "$(rss_of "$1")" -lt "$2" ] 2>/dev/null || [ -z "$(rss_of "$1")" ]; do
+		i=$((i + 1))
+		[ $i -le 600 ] || fail "$1 never had $2 KiB resident (has $(rss_of "$1"))"
+		sleep 0.1
+	done
+}
+
+# Checkpoint (stopping) and restore times of a container with a 64 MiB
+# resident process (busybox dd holding its 64 MiB buffer, blocked on a
+# full pipe), ocikit next to runc.
+check_times_64m() {
+	b=$(bundle m64 '.process.args = ["sh", "-c", "dd if=/dev/zero bs=64M count=1 2>/dev/null | sleep 100000"]') || exit
+	bg m64 oc run -d -b "$b" m64
+	wait_rss dd 65536
+	t=$(now)
+	must oc checkpoint --image-path $CK/m64 m64
+	info ocikit_checkpoint_64m_seconds "$(since "$t")"
+	info image_64m_kib "$(du -sk $CK/m64 | cut -f1)"
+	t=$(now)
+	bg m64r oc restore -d -b "$b" --image-path $CK/m64 m64
+	info ocikit_restore_64m_seconds "$(since "$t")"
+	[ "$(rss_of dd)" -ge 65536 ] || fail "restored dd has $(rss_of dd) KiB resident"
+	must oc delete -f m64
+	command -v runc >/dev/null || {
+		info runc_64m "runc not in the VM"
+		return 0
+	}
+	R="runc --root /run/runc"
+	bg r64 $R run -d -b "$b" r64
+	wait_rss dd 65536
+	t=$(now)
+	must $R checkpoint --image-path $CK/r64 r64
+	info runc_checkpoint_64m_seconds "$(since "$t")"
+	t=$(now)
+	bg r64r $R restore -d -b "$b" --image-path $CK/r64 r64
+	info runc_restore_64m_seconds "$(since "$t")"
+	[ "$(rss_of dd)" -ge 65536 ] || fail "runc-restored dd has $(rss_of dd) KiB resident"
+	must $R delete -f r64
+}
+
+# Rootless: the checkpoint of a rootless container (user rl, its own user
+# namespace) as that user. CRIU needs CAP_CHECKPOINT_RESTORE and CAP_SYS_PTRACE
+# (5.9+, --unprivileged); Debian 12's CRIU 3.17 has --unprivileged.
+check_rootless_checkpoint() {
+	skip "not run yet"
+}
