@@ -13,7 +13,8 @@
 # lines carry the checkpoint and restore times of ocikit and runc.
 #
 # Environment: OCIKIT, OCIKIT_VM_KERNEL, OCIKIT_VM_CACHE, OCIKIT_VM_KEEP
-# and OCIKIT_VM_CHECKS as for run.sh; OCIKIT_VM_TIMEOUT defaults to 240.
+# and OCIKIT_VM_CHECKS as for run.sh; OCIKIT_VM_TIMEOUT defaults to 240;
+# OCIKIT_VM_ROUNDS is how many times times-64m measures each runtime (1).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -161,6 +162,9 @@ run_vm() {
 	log "kernel $kernel, initramfs $(du -h "$work/initrd.gz" | cut -f1), built in $(elapsed "$start")s"
 
 	append="console=ttyS0 panic=-1 quiet"
+	if [[ -n ${OCIKIT_VM_ROUNDS:-} ]]; then
+		append+=" vmtest.rounds=$OCIKIT_VM_ROUNDS"
+	fi
 	if [[ -n ${OCIKIT_VM_CHECKS:-} ]]; then
 		append+=" vmtest.checks=$(echo "$OCIKIT_VM_CHECKS" | tr ' ' ',' | tr -s ,)"
 	fi
