@@ -169,6 +169,11 @@ func (r *Runtime) criuOpts(spec *specs.Spec, rootfs string, images, work *os.Fil
 	if mode != nil {
 		opts.ManageCgroupsMode = mode
 	}
+	if os.Geteuid() != 0 {
+		// CRIU's non-root mode (CRIU 3.18 and later, with
+		// CAP_CHECKPOINT_RESTORE): a rootless container's user asks.
+		opts.Unprivileged = ptr(true)
+	}
 	// runc's annotation: a configuration file for CRIU; none when empty.
 	cfg, ok := spec.Annotations[CriuConfigAnnotation]
 	if !ok {

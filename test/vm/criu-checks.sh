@@ -13,7 +13,7 @@ done
 ip link set lo up
 
 PLAN="criu-check restore-exec leave-running pre-dump restore-new-cgroup
-times-64m"
+times-64m rootless-checkpoint"
 CK=/tmp/ck
 
 # bg ID CMD...: runs CMD (a detached run or restore of ocikit or runc)
@@ -240,4 +240,40 @@ check_times_64m() {
 		info ${tool}_criu_dump_seconds "$(echo $(cat /tmp/vmtest.$tool.ckcriu))"
 		info ${tool}_criu_restore_seconds "$(echo $(cat /tmp/vmtest.$tool.rscriu))"
 	done
+}
+
+# Rootless checkpoint (runc#2009): a counter of user rl in a user
+# namespace of its own, checkpointed and restored by rl. CRIU needs
+# CAP_CHECKPOINT_RESTORE (kernel 5.9+) and its unprivileged mode, which
+# ocikit asks for when it runs without root; a CRIU without that mode
+# refuses, and the check is skipped with CRIU's reason.
+check_rootless_checkpoint() {
+	mkdir -p $CG/vmtest/rlck || fail "mkdir $CG/vmtest/rlck failed"
+	b=/vm/b/rlck
+	rm -rf $b /tmp/rlck-img
+	mkdir -p $b /vm/data/rlck /tmp/rlck-img
+	chown 1000:1000 $b /vm/data/rlck /tmp/rlck-img
+	su -s /bin/sh rl -c "ocikit spec --rootless -b $b" >/tmp/vmtest.rlck.out 2>&1 ||
+		fail "ocikit spec --rootless as rl: $(tail -n 1 /tmp/vmtest.rlck.out)"
+	jq --arg root "$ROOTFS" '.root.path = $root | .process.terminal = false
+		| .process.args = ["sh", "-c", "i=0; while :; do i=$((i+1)); echo $i >>/data/log; sleep 0.2; done"]
+		| .mounts += [{"destination": "/data", "type": "bind", "source": "/vm/data/rlck", "options": ["rbind", "rw"]}]' \
+		$b/config.json >$b/config.new || fail "jq edit of the rootless config failed"
+	mv $b/config.new $b/config.json
+	rl() { sh -c 'echo $$ >'"$CG/vmtest/rlck/cgroup.procs"' && exec su -s /bin/sh rl -c "$0"' "ocikit --root /tmp/rlck-state $*"; }
+	bg rlck rl run -d -b $b rlck
+	grows rlck 2 || fail "the rootless counter does not count"
+	rl checkpoint --image-path /tmp/rlck-img rlck >/tmp/vmtest.rlck.out 2>&1
+	rc=$?
+	if [ $rc != 0 ]; then
+		reason=$(tail -n 1 /tmp/vmtest.rlck.out)
+		rl delete -f rlck >/dev/null 2>&1
+		skip "CRIU $(criu --version | awk '/Version/ { print $2 }') as rl: $reason"
+	fi
+	n=$(lines rlck)
+	bg rlckr rl restore -d -b $b --image-path /tmp/rlck-img rlck
+	grows rlck $((n + 2)) || fail "the restored rootless counter does not count"
+	contiguous rlck >/tmp/vmtest.gap || fail "the rootless log: $(cat /tmp/vmtest.gap)"
+	rl delete -f rlck >/dev/null 2>&1
+	return 0
 }
