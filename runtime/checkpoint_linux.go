@@ -72,6 +72,10 @@ func (r *Runtime) Checkpoint(ctx context.Context, id string, o CheckpointOptions
 	opts.Pid = proto32(rec.State.Pid)
 	opts.LeaveRunning = ptr(o.LeaveRunning || o.PreDump)
 	opts.AutoDedup = ptr(o.AutoDedup)
+	// The master of a container's terminal is outside it (with whoever
+	// took it from the console socket): CRIU dumps the slave without it,
+	// and restore makes a new pair, as with runc.
+	opts.OrphanPtsMaster = ptr(true)
 	if o.PreDump || o.ParentPath != "" {
 		// Memory changes are tracked from a pre-dump to the next dump.
 		opts.TrackMem = ptr(true)

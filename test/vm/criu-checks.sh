@@ -13,7 +13,7 @@ done
 ip link set lo up
 
 PLAN="criu-check restore-exec leave-running pre-dump restore-new-cgroup
-times-64m rootless-checkpoint"
+times-64m terminal rootless-checkpoint"
 CK=/tmp/ck
 
 # bg ID CMD...: runs CMD (a detached run or restore of ocikit or runc)
@@ -240,6 +240,36 @@ check_times_64m() {
 		info ${tool}_criu_dump_seconds "$(echo $(cat /tmp/vmtest.$tool.ckcriu))"
 		info ${tool}_criu_restore_seconds "$(echo $(cat /tmp/vmtest.$tool.rscriu))"
 	done
+}
+
+# A terminal container (process.terminal, --console-socket) checkpointed
+# and restored with --console-socket: CRIU makes a new pty pair
+# (orphan-pts-master), the new master reaches the console socket and the
+# program writes on in the new terminal.
+check_terminal() {
+	command -v consock >/dev/null || skip "no consock (go was missing when criu.sh built the VM)"
+	rm -f /tmp/vmtest.tty.sock /tmp/vmtest.tty.out
+	consock /tmp/vmtest.tty.sock /tmp/vmtest.tty.out &
+	cs=$!
+	i=0
+	while [ ! -S /tmp/vmtest.tty.sock ]; do
+		i=$((i + 1))
+		[ $i -le 100 ] || fail "consock did not listen"
+		sleep 0.1
+	done
+	b=$(counter tty tty '| .process.terminal = true
+		| .process.args = ["sh", "-c", "i=0; while :; do i=$((i+1)); echo $i >>/data/log; echo tty$i; sleep 0.2; done"]') || exit
+	must oc run -d --console-socket /tmp/vmtest.tty.sock -b "$b" tty
+	grows tty 3 || fail "the counter does not count"
+	grep -q '^tty2' /tmp/vmtest.tty.out || fail "no output through the console socket's pty: $(head -c 100 /tmp/vmtest.tty.out)"
+	must oc checkpoint --image-path $CK/tty tty
+	n=$(lines tty)
+	must oc restore -d --console-socket /tmp/vmtest.tty.sock -b "$b" --image-path $CK/tty tty
+	grows tty $((n + 3)) || fail "the restored counter does not count"
+	grep -q "^tty$((n + 2))" /tmp/vmtest.tty.out || fail "the restored program's output does not reach the new console: $(tail -c 100 /tmp/vmtest.tty.out)"
+	contiguous tty >/tmp/vmtest.gap || fail "the log: $(cat /tmp/vmtest.gap)"
+	must oc delete -f tty
+	kill $cs
 }
 
 # Rootless checkpoint (runc#2009): a counter of user rl in a user

@@ -120,6 +120,11 @@ build_initramfs() {
 	# and a network namespace's addresses and routes with iproute2's ip
 	# (ip addr save, ip route save).
 	copy_with_libs "$(command -v ip)" /usr/sbin/ip
+	# The console socket of the terminal check, a static Go program.
+	if command -v go >/dev/null; then
+		(cd "$top" && CGO_ENABLED=0 go build -o "$tree/usr/bin/consock" ./test/vm/consock) ||
+			die "go build ./test/vm/consock failed"
+	fi
 	mods=$(modules_dir "$kernel")
 	mkdir -p "$tree/vm/criu-modules"
 	cp "$mods"/*.ko "$mods/order" "$tree/vm/criu-modules/"
