@@ -13,7 +13,7 @@ done
 ip link set lo up
 
 PLAN="criu-check restore-exec leave-running pre-dump restore-new-cgroup
-times-64m terminal rootless-checkpoint"
+netns-path times-64m terminal rootless-checkpoint"
 CK=/tmp/ck
 
 # bg ID CMD...: runs CMD (a detached run or restore of ocikit or runc)
@@ -240,6 +240,27 @@ check_times_64m() {
 		info ${tool}_criu_dump_seconds "$(echo $(cat /tmp/vmtest.$tool.ckcriu))"
 		info ${tool}_criu_restore_seconds "$(echo $(cat /tmp/vmtest.$tool.rscriu))"
 	done
+}
+
+# A network namespace given by path: CRIU treats it as external at the
+# dump and the restored container joins the same one.
+check_netns_path() {
+	/usr/sbin/ip netns add criu || fail "ip netns add criu failed"
+	ns="net:[$(stat -L -c %i /run/netns/criu)]"
+	b=$(counter nsp nsp '| .linux.namespaces |= map(if .type == "network" then .path = "/run/netns/criu" else . end)') || exit
+	bg nsp oc run -d -b "$b" nsp
+	grows nsp 3 || fail "the counter does not count"
+	set -- $(state nsp)
+	[ "$(readlink /proc/$2/ns/net)" = "$ns" ] || fail "the init is in $(readlink /proc/$2/ns/net), want /run/netns/criu's $ns"
+	must oc checkpoint --image-path $CK/nsp nsp
+	n=$(lines nsp)
+	bg nspr oc restore -d -b "$b" --image-path $CK/nsp nsp
+	set -- $(state nsp)
+	[ "$(readlink /proc/$2/ns/net)" = "$ns" ] || fail "the restored init is in $(readlink /proc/$2/ns/net), want /run/netns/criu's $ns"
+	grows nsp $((n + 2)) || fail "the restored counter does not count"
+	contiguous nsp >/tmp/vmtest.gap || fail "the log: $(cat /tmp/vmtest.gap)"
+	must oc delete -f nsp
+	/usr/sbin/ip netns del criu
 }
 
 # A terminal container (process.terminal, --console-socket) checkpointed
