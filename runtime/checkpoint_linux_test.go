@@ -60,6 +60,9 @@ func TestCheckpointCRIUUnusable(t *testing.T) {
 	if cgroupExists(rid) {
 		t.Error("failed restore left its cgroup")
 	}
+	if left, _ := os.ReadDir(img); len(left) != 0 {
+		t.Errorf("failed restore left %s in the image path", left[0].Name())
+	}
 }
 
 // TestCheckpointRefused: what checkpoint and restore refuse before CRIU

@@ -260,20 +260,21 @@ func criuUsable(ctx context.Context) error {
 	return errorf(ErrNotSupported, "CRIU is unusable on this host (kernel %s): %s (criu check)", unix.ByteSliceToString(uts.Release[:]), reason)
 }
 
-// criuFailed explains a failed CRIU operation: the error of its log
-// in dir when CRIU got as far as writing one; otherwise CRIU did not start
-// its work, and criuUsable says why it cannot run here (undo then removes
-// the directories the operation created: nothing changed). The RPC
-// answer's own message comes last.
+// criuFailed explains a failed CRIU operation. When CRIU cannot work on
+// this host at all (criuUsable), it says why, and undo removes the
+// directories the operation created: nothing changed. Otherwise the error
+// of its log in dir that made it fail, else the RPC answer's message.
 func (r *Runtime) criuFailed(ctx context.Context, op, dir, logName string, err error, undo func()) error {
+	if uerr := criuUsable(ctx); uerr != nil {
+		// CRIU may have opened its log before it gave up.
+		os.Remove(filepath.Join(dir, logName))
+		undo()
+		return uerr
+	}
 	if b, rerr := os.ReadFile(filepath.Join(dir, logName)); rerr == nil {
 		if e := criuLogError(b); e != "" {
 			return fmt.Errorf("%s: %s (log: %s)", op, e, filepath.Join(dir, logName))
 		}
-	}
-	if uerr := criuUsable(ctx); uerr != nil {
-		undo()
-		return uerr
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }
