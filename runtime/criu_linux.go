@@ -191,7 +191,7 @@ func criuLogError(log []byte) string {
 	}
 	for i := len(errs) - 1; i >= 0; i-- {
 		e := errs[i]
-		if strings.HasSuffix(e, "FAILED.") || strings.HasPrefix(e, "exited, status=") || strings.HasPrefix(e, "execvp(") {
+		if strings.HasSuffix(e, "FAILED.") || helperNoise(e) {
 			continue
 		}
 		return e
@@ -215,16 +215,33 @@ func errorText(line string) string {
 	return strings.TrimSpace(line)
 }
 
-// criuFirstErrors are the first two errors of CRIU's output, joined:
-// the cause and what it broke, where the later ones are consequences.
+// criuFirstErrors explains why `criu check` failed: the kernel feature
+// detection step that failed with the error before it (its cause), else
+// the first two errors; the failures of helper programs CRIU runs
+// (execvp, "exited, status=N") are left out as noise.
 func criuFirstErrors(out []byte) string {
 	var errs []string
 	for _, line := range strings.Split(string(out), "\n") {
-		if e := errorText(line); e != "" && len(errs) < 2 && !slices.Contains(errs, e) {
-			errs = append(errs, e)
+		e := errorText(line)
+		if e == "" || helperNoise(e) || slices.Contains(errs, e) {
+			continue
 		}
+		if strings.HasSuffix(e, "when initializing kerndat.") {
+			if len(errs) > 0 {
+				return errs[len(errs)-1] + "; " + e
+			}
+			return e
+		}
+		errs = append(errs, e)
+	}
+	if len(errs) > 2 {
+		errs = errs[:2]
 	}
 	return strings.Join(errs, "; ")
+}
+
+func helperNoise(e string) bool {
+	return strings.HasPrefix(e, "exited, status=") || strings.HasPrefix(e, "execvp(")
 }
 
 // criuUsable asks CRIU whether it can work on this host: a feature check

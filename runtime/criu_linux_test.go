@@ -37,13 +37,17 @@ func TestCriuFirstErrors(t *testing.T) {
 	out := "Error (criu/vdso.c:381): vdso: Unexpected rt vDSO area bounds\n" +
 		"Error (criu/vdso.c:613): vdso: Failed to fill self vdso symtable\n" +
 		"Error (criu/kerndat.c:1615): kerndat_vdso_fill_symtable failed when initializing kerndat.\n"
-	want := "vdso: Unexpected rt vDSO area bounds; vdso: Failed to fill self vdso symtable"
-	if got := criuFirstErrors([]byte(out)); got != want {
-		t.Errorf("criuFirstErrors = %q, want %q", got, want)
+	tests := []struct{ name, out, want string }{
+		{"kerndat step and its cause", out, "vdso: Failed to fill self vdso symtable; kerndat_vdso_fill_symtable failed when initializing kerndat."},
+		{"repeated error", "Error (a.c:1): sockets: Diag module missing (-2)\nError (a.c:1): sockets: Diag module missing (-2)\n", "sockets: Diag module missing (-2)"},
+		{"helper noise left out", "Error (u.c:642): exited, status=1\nError (t.c:85): tun: Unable to create tun: Permission denied\n" +
+			"Error (u.c:642): exited, status=1\nError (k.c:1666): kerndat_has_nftables_concat failed when initializing kerndat.\n",
+			"tun: Unable to create tun: Permission denied; kerndat_has_nftables_concat failed when initializing kerndat."},
 	}
-	dup := "Error (a.c:1): sockets: Diag module missing (-2)\nError (a.c:1): sockets: Diag module missing (-2)\n"
-	if got := criuFirstErrors([]byte(dup)); got != "sockets: Diag module missing (-2)" {
-		t.Errorf("criuFirstErrors of a repeated error = %q", got)
+	for _, tt := range tests {
+		if got := criuFirstErrors([]byte(tt.out)); got != tt.want {
+			t.Errorf("%s: criuFirstErrors = %q, want %q", tt.name, got, tt.want)
+		}
 	}
 }
 
