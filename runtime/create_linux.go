@@ -190,9 +190,19 @@ type setup struct {
 	mntns    *os.File   // the init's mount namespace, once a mount source is asked for
 	stdio    *pipeRelay // relayed stdio of a failed create, finished by abort
 	hookFail bool
+	// restore, when set, has the processes restored by CRIU instead of
+	// a new init started (restore).
+	restore *restoreJob
 }
 
 func (r *Runtime) create(ctx context.Context, id, bundle string, o CreateOptions, fg bool) (*Container, error) {
+	return r.createWith(ctx, id, bundle, o, fg, nil)
+}
+
+// createWith is create, with the processes restored from a checkpoint
+// when rs is set: the same checks, state, cgroup, hooks, console socket
+// and pid file as a new container.
+func (r *Runtime) createWith(ctx context.Context, id, bundle string, o CreateOptions, fg bool, rs *restoreJob) (*Container, error) {
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
@@ -245,7 +255,7 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o CreateOptions
 	if !filepath.IsAbs(rootPath) {
 		rootPath = filepath.Join(bundle, rootPath)
 	}
-	s := &setup{r: r, id: id, bundle: bundle, spec: spec, o: o, fg: fg, plan: plan, maps: maps, dir: dir, dirFile: lf}
+	s := &setup{r: r, id: id, bundle: bundle, spec: spec, o: o, fg: fg, plan: plan, maps: maps, dir: dir, dirFile: lf, restore: rs}
 	if err := os.WriteFile(filepath.Join(dir, configFile), specData, 0o600); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("state: %w", err)
@@ -303,7 +313,7 @@ func newHostMounts(rootPath string) (*hostMounts, error) {
 }
 
 func (s *setup) run(ctx context.Context) (*Container, error) {
-	spec, plan := s.spec, s.plan
+	spec := s.spec
 	// The cgroup manager first: a configuration it refuses (or a missing
 	// systemd) fails before any process starts. Nothing is created yet.
 	cg, err := s.r.newCgroup(s.id, spec)
@@ -319,12 +329,51 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 	if err := writeState(s.dir, s.rec); err != nil {
 		return nil, err
 	}
+	status := specs.StateCreated
+	if s.restore != nil {
+		// The processes come from CRIU's images instead of a new init:
+		// they run as they did when dumped.
+		if err := s.restoreProcess(ctx); err != nil {
+			return nil, err
+		}
+		status = specs.StateRunning
+	} else if err := s.launch(ctx); err != nil {
+		return nil, err
+	}
+	if s.master != nil && s.o.ConsoleSocket != "" {
+		if err := sendConsole(s.o.ConsoleSocket, s.master); err != nil {
+			return nil, err
+		}
+		s.master.Close()
+		s.master = nil
+	}
+	s.rec.State.Status = status
+	if err := writeState(s.dir, s.rec); err != nil {
+		return nil, err
+	}
+	if s.o.PidFile != "" {
+		if err := writePidFile(s.o.PidFile, s.pid); err != nil {
+			return nil, err
+		}
+	}
+	c := &Container{ID: s.id, Pid: s.pid, Console: s.master}
+	if s.l != nil {
+		c.stdio = s.l.takeStdio()
+	}
+	s.master = nil
+	return c, nil
+}
+
+// launch starts the container's init through the launcher and serves it
+// until it waits for start.
+func (s *setup) launch(ctx context.Context) error {
+	spec, plan, cg := s.spec, s.plan, s.cg
 	if plan.viaC && !nsenter.Available {
-		return nil, errorf(ErrNotSupported, "user namespaces, namespaces given by path and time namespaces need ocikit built with cgo")
+		return errorf(ErrNotSupported, "user namespaces, namespaces given by path and time namespaces need ocikit built with cgo")
 	}
 	l, err := newLauncher(s.r, s.id, "init", initFDEnv, s.o.ListenFDs, s.o.PreserveFDs)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	s.l = l
 	l.spec, l.rec, l.cgroup = spec, s.rec, cg
@@ -345,7 +394,7 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 	}
 	// Compiled here, loaded by the init: see initConfig.Seccomp.
 	if cfg.Seccomp, err = l.compileSeccomp(); err != nil {
-		return nil, err
+		return err
 	}
 	if cfg.Seccomp != nil {
 		lx := *spec.Linux
@@ -373,14 +422,14 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 	// Start socket: the init accepts on it once ready; `start` connects.
 	lfd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, os.NewSyscallError("socket", err)
+		return os.NewSyscallError("socket", err)
 	}
 	cfg.StartFD = l.add(os.NewFile(uintptr(lfd), "start.sock"))
 	if err := unix.Bind(lfd, &unix.SockaddrUnix{Name: sockPath(s.dirFile)}); err != nil {
-		return nil, &os.PathError{Op: "bind", Path: filepath.Join(s.dir, startSock), Err: err}
+		return &os.PathError{Op: "bind", Path: filepath.Join(s.dir, startSock), Err: err}
 	}
 	if err := unix.Listen(lfd, 1); err != nil {
-		return nil, os.NewSyscallError("listen", err)
+		return os.NewSyscallError("listen", err)
 	}
 	// A terminal is the init's to open in the container's devpts
 	// (setupTerminal); it sends the master back (msgConsole).
@@ -388,7 +437,7 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 		err := l.setStdio(s.fg, int(hostID(spec.Linux.UIDMappings, 0)), int(hostID(spec.Linux.GIDMappings, 0)),
 			orStd(s.o.Stdin, os.Stdin), orStd(s.o.Stdout, os.Stdout), orStd(s.o.Stderr, os.Stderr))
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
 	l.oomScoreAdj(spec.Process)
@@ -416,11 +465,11 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 	// cgroup hierarchy costs an RCU grace period.
 	intoCgroup, err := s.cgroupAtClone()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	t0 := time.Now()
 	if intoCgroup, err = l.run(intoCgroup); err != nil {
-		return nil, err
+		return err
 	}
 	s.pid = l.pid
 	s.rec.State.Pid = s.pid
@@ -428,7 +477,7 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 	// Record the pid now: a create killed from here on leaves a
 	// "creating" container whose init delete --force kills.
 	if err := writeState(s.dir, s.rec); err != nil {
-		return nil, err
+		return err
 	}
 
 	// The cgroup, before the init runs anything of the container's: now,
@@ -441,7 +490,7 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 			pid = -1 // create it, set its limits; the init joins later
 		}
 		if err := cg.Apply(pid); err != nil {
-			return nil, step("cgroup", err)
+			return step("cgroup", err)
 		}
 	}
 	cfg.JoinCgroup = late
@@ -456,47 +505,29 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 		early := *res
 		pids, early.Pids = res.Pids, nil
 		if err := cg.Set(&early); err != nil {
-			return nil, step("cgroup", err)
+			return step("cgroup", err)
 		}
 	}
 	cfg.CgroupPaths = mountCgroupPaths(cg, s.pid)
 	s.r.log.Debug("cgroup applied", "container", s.id, "elapsed", time.Since(t0))
 
 	if err := l.sendConfig(cfg); err != nil {
-		return nil, err
+		return err
 	}
 	if err := l.converse(ctx); err != nil {
 		if strings.HasPrefix(err.Error(), "createContainer hook") {
 			// Reported by the init (runtime.md "Lifecycle" step 6).
 			s.hookFail = true
 		}
-		return nil, err
+		return err
 	}
 	if pids != nil {
 		if err := cg.Update(&specs.LinuxResources{Pids: pids}); err != nil {
-			return nil, step("cgroup", err)
+			return step("cgroup", err)
 		}
 	}
 	s.r.log.Debug("init ready", "container", s.id, "elapsed", time.Since(t0))
-	if s.master != nil && s.o.ConsoleSocket != "" {
-		if err := sendConsole(s.o.ConsoleSocket, s.master); err != nil {
-			return nil, err
-		}
-		s.master.Close()
-		s.master = nil
-	}
-	s.rec.State.Status = specs.StateCreated
-	if err := writeState(s.dir, s.rec); err != nil {
-		return nil, err
-	}
-	if s.o.PidFile != "" {
-		if err := writePidFile(s.o.PidFile, s.pid); err != nil {
-			return nil, err
-		}
-	}
-	c := &Container{ID: s.id, Pid: s.pid, Console: s.master, stdio: l.takeStdio()}
-	s.master = nil
-	return c, nil
+	return nil
 }
 
 const startSock = "start.sock"
@@ -711,6 +742,8 @@ func (s *setup) abort(ctx context.Context) {
 	}
 	if s.l != nil {
 		s.l.kill()
+	} else if s.pid > 0 {
+		killWait(s.pid, s.rec.InitStart)
 	}
 	if s.cg != nil {
 		if err := s.cg.Destroy(); err != nil {

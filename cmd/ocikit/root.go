@@ -80,7 +80,7 @@ layer unpack and repack, bundle conversion) and validation of both.`,
 		newFeaturesCmd(),
 		newCreateCmd(g), newStartCmd(g), newRunCmd(g), newStateCmd(g), newKillCmd(g), newDeleteCmd(g), newListCmd(g), newInitCmd(),
 		newExecCmd(g),
-		newPauseCmd(g), newResumeCmd(g), newPsCmd(g), newEventsCmd(g), newUpdateCmd(g),
+		newPauseCmd(g), newResumeCmd(g), newCheckpointCmd(g), newRestoreCmd(g), newPsCmd(g), newEventsCmd(g), newUpdateCmd(g),
 		newValidateConfigCmd(),
 	)
 	return root

@@ -1,0 +1,69 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ocikit/ocikit/internal/testutil"
+)
+
+// TestCRIUVM boots the test VM (test/vm/criu.sh: Debian 12's own kernel,
+// pure cgroup v2, with CRIU, its run-time needs and runc in the
+// initramfs) and reports each checkpoint/restore check it ran through the
+// ocikit CLI as a subtest, with the measured checkpoint and restore times
+// of ocikit and runc logged. The host's kernel may be one CRIU cannot
+// handle; the VM's is one it can. About two minutes under emulation.
+func TestCRIUVM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots a virtual machine")
+	}
+	testutil.RequireRoot(t)
+	top := testutil.ModuleRoot(t)
+	if os.Getenv("CI") != "" {
+		if out, err := exec.Command("bash", filepath.Join(top, "test", "vm", "run.sh"), "deps").CombinedOutput(); err != nil {
+			t.Fatalf("test/vm/run.sh deps: %v\n%s", err, out)
+		}
+	}
+	testutil.RequireTool(t, "qemu-system-x86_64")
+	testutil.RequireTool(t, "cpio")
+	testutil.RequireTool(t, "criu")
+	testutil.RequireTool(t, "iptables-restore")
+	testutil.RequireTool(t, "ip")
+	bin := testutil.Binary(t)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join(top, "test", "vm", "criu.sh"), "run")
+	cmd.Env = append(os.Environ(), "OCIKIT="+bin)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, runErr := cmd.Output()
+	res := parseVMTest(out)
+	for _, info := range res.info {
+		t.Log(info)
+	}
+	if len(res.plan) == 0 {
+		t.Fatalf("the VM ran no check (%v)\nstderr:\n%s\nconsole:\n%s", runErr, stderr.Bytes(), tail(out, 40))
+	}
+	for _, name := range res.plan {
+		t.Run(name, func(t *testing.T) {
+			r, ok := res.results[name]
+			switch {
+			case !ok:
+				t.Fatalf("no result: the VM stopped before this check\nconsole:\n%s", tail(out, 40))
+			case r.skip:
+				t.Skip(r.reason)
+			case !r.ok:
+				t.Fatalf("%s%s", r.reason, r.detail)
+			}
+		})
+	}
+	if !res.done {
+		t.Errorf("the VM did not finish (%v)\nstderr:\n%s", runErr, stderr.Bytes())
+	}
+}

@@ -1,0 +1,330 @@
+# Checkpoint and restore checks of ocikit in the test VM, sourced by /init
+# (init.sh) as /vm/checks.sh when criu.sh built the initramfs. The helpers
+# (oc, fail, skip, info, bundle, state, cgroup_of, cleanup, run_checks)
+# are those of the cgroup checks, installed as /vm/cgroup-checks.sh.
+. /vm/cgroup-checks.sh
+
+# CRIU's socket diag and netfilter modules (criu.sh).
+for m in $(cat /vm/criu-modules/order 2>/dev/null); do
+	insmod /vm/criu-modules/$m.ko 2>/dev/null || echo "VMTEST info insmod $m.ko failed"
+done
+
+# CRIU's kernel feature detection tests TCP repair on the loopback.
+ip link set lo up
+
+PLAN="criu-check restore-exec leave-running pre-dump restore-new-cgroup
+netns-path times-64m terminal rootless-checkpoint"
+CK=/tmp/ck
+
+# bg ID CMD...: runs CMD (a detached run or restore of ocikit or runc)
+# with pipes as its stdio, which the container inherits: CRIU dumps and
+# restores pipes (given back through inherit-fd), not a file of the VM's
+# /dev, which is outside the container's mounts. It waits for CMD to
+# return and fails with its last line when CMD fails.
+bg() {
+	id=$1
+	shift
+	rm -f /tmp/vmtest.$id.rc
+	(: | ("$@" 2>&1; echo $? >/tmp/vmtest.$id.rc) | cat >/tmp/vmtest.$id.out) &
+	i=0
+	while [ ! -e /tmp/vmtest.$id.rc ]; do
+		i=$((i + 1))
+		[ $i -le 1200 ] || fail "$*: did not return within 120s"
+		sleep 0.1
+	done
+	[ "$(cat /tmp/vmtest.$id.rc)" = 0 ] || fail "$*: $(tail -n 1 /tmp/vmtest.$id.out)"
+}
+
+# must CMD...: runs CMD, failing with its last line of output.
+must() {
+	"$@" >/tmp/vmtest.must.out 2>&1 || {
+		l=$(ls -t $CK/*/*.log $CK/*/*/*.log 2>/dev/null | head -n 1)
+		[ -n "$l" ] && grep -h -B3 Error "$l" | tail -n 16
+		[ -n "$l" ] && grep -A12 "Dumping netns links" "$l"
+		fail "$*: $(tail -n 1 /tmp/vmtest.must.out)"
+	}
+}
+
+# counter NAME DATA [JQ]: a bundle whose program appends 1, 2, 3, ... to
+# /data/log, a bind mount of /vm/data/DATA (an external mount for CRIU);
+# prints its path.
+counter() {
+	mkdir -p /vm/data/$2
+	bundle "$1" '.process.args = ["sh", "-c", "i=0; while :; do i=$((i+1)); echo $i >>/data/log; sleep 0.2; done"]
+		| .mounts += [{"destination": "/data", "type": "bind", "source": "/vm/data/'"$2"'", "options": ["rbind", "rw"]}]
+		'"${3:-}"
+}
+
+lines() { wc -l </vm/data/$1/log 2>/dev/null || echo 0; }
+
+# grows DATA N waits up to 30 s for the log to pass N lines.
+grows() {
+	i=0
+	while [ "$(lines "$1")" -le "$2" ]; do
+		i=$((i + 1))
+		[ $i -le 300 ] || return 1
+		sleep 0.1
+	done
+}
+
+# contiguous DATA [FROM]: the log from line FROM (1) on counts up by one.
+contiguous() {
+	sed -n "${2:-1},\$p" /vm/data/$1/log | awk 'NR > 1 && $1 != prev + 1 { print "line " NR ": " $1 " after " prev; exit 1 } { prev = $1 }'
+}
+
+now() { read -r t _ </proc/uptime; echo "$t"; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+
+check_criu_check() {
+	criu check >/tmp/vmtest.criu.out 2>&1 || { cat /tmp/vmtest.criu.out; fail "criu check: $(grep Error /tmp/vmtest.criu.out | head -n 1)"; }
+	info criu_version "$(criu --version | awk '/Version/ { print $2 }')"
+}
+
+# A counter checkpointed (and so stopped and deleted) and restored goes on
+# from where it stopped; exec works in the restored container.
+check_restore_exec() {
+	b=$(counter ck1 ck1) || exit
+	bg ck1 oc run -d -b "$b" ck1
+	grows ck1 3 || fail "the counter does not count"
+	must oc checkpoint --image-path $CK/ck1 ck1
+	oc state ck1 >/dev/null 2>&1 && fail "ck1 still exists after checkpoint without --leave-running"
+	n=$(lines ck1)
+	sleep 1
+	[ "$(lines ck1)" = "$n" ] || fail "the counter still counts after checkpoint"
+	bg ck1r oc restore -d -b "$b" --pid-file /tmp/vmtest.ck1.pid --image-path $CK/ck1 ck1
+	set -- $(state ck1)
+	[ "$1" = running ] || fail "status \"$1\" after restore, want running"
+	[ "$2" = "$(cat /tmp/vmtest.ck1.pid)" ] || fail "pid file $(cat /tmp/vmtest.ck1.pid), state pid $2"
+	init=$2
+	grows ck1 $((n + 2)) || fail "the restored counter does not count"
+	contiguous ck1 >/tmp/vmtest.gap || fail "the log does not go on where it stopped: $(cat /tmp/vmtest.gap)"
+	out=$(oc exec ck1 cat /proc/1/cmdline | tr '\0' ' ')
+	case $out in "sh -c i=0;"*) ;; *) fail "exec into the restored container sees /proc/1/cmdline \"$out\"" ;; esac
+	oc exec -d --pid-file /tmp/vmtest.ck1.epid ck1 sleep 100 || fail "exec -d failed"
+	[ "$(cgroup_of "$(cat /tmp/vmtest.ck1.epid)")" = "$(cgroup_of "$init")" ] || fail "exec'd process not in the restored init's cgroup"
+	oc exec ck1 sh -c 'exit 7'
+	rc=$?
+	[ $rc = 7 ] || fail "exec of exit 7 in the restored container returned $rc"
+	must oc delete -f ck1
+}
+
+# --leave-running: the container keeps counting; its checkpoint restored
+# later resumes from the value it had then.
+check_leave_running() {
+	b=$(counter ck2 ck2) || exit
+	bg ck2 oc run -d -b "$b" ck2
+	grows ck2 3 || fail "the counter does not count"
+	must oc checkpoint --leave-running --image-path $CK/ck2 ck2
+	n=$(lines ck2)
+	set -- $(state ck2)
+	[ "$1" = running ] || fail "status \"$1\" after checkpoint --leave-running"
+	grows ck2 $((n + 2)) || fail "the counter stopped after checkpoint --leave-running"
+	must oc delete -f ck2
+	k=$(lines ck2)
+	bg ck2r oc restore -d -b "$b" --image-path $CK/ck2 ck2
+	grows ck2 $((k + 2)) || fail "the restored counter does not count"
+	v=$(sed -n "$((k + 1))p" /vm/data/ck2/log)
+	[ "$v" -gt 1 ] && [ "$v" -le $((n + 1)) ] || fail "the restored counter wrote $v first, want the checkpoint's value + 1 (<= $((n + 1)))"
+	contiguous ck2 $((k + 1)) >/tmp/vmtest.gap || fail "the restored log: $(cat /tmp/vmtest.gap)"
+	must oc delete -f ck2
+}
+
+# pre-dump, then a dump on top of it (--parent-path), then restore.
+check_pre_dump() {
+	b=$(counter ck3 ck3) || exit
+	bg ck3 oc run -d -b "$b" ck3
+	grows ck3 3 || fail "the counter does not count"
+	must oc checkpoint --pre-dump --image-path $CK/ck3/pre ck3
+	set -- $(state ck3)
+	[ "$1" = running ] || fail "status \"$1\" after --pre-dump"
+	n=$(lines ck3)
+	grows ck3 $((n + 1)) || fail "the counter stopped after --pre-dump"
+	must oc checkpoint --parent-path ../pre --image-path $CK/ck3/dump ck3
+	[ -e $CK/ck3/dump/parent ] || fail "the dump has no parent link"
+	pre=$(du -sk $CK/ck3/pre | cut -f1)
+	dump=$(du -sk $CK/ck3/dump | cut -f1)
+	info pre_dump_kib "$pre"
+	info dump_after_pre_dump_kib "$dump"
+	n=$(lines ck3)
+	bg ck3r oc restore -d -b "$b" --image-path $CK/ck3/dump ck3
+	grows ck3 $((n + 2)) || fail "the restored counter does not count"
+	contiguous ck3 >/tmp/vmtest.gap || fail "the log: $(cat /tmp/vmtest.gap)"
+	must oc delete -f ck3
+}
+
+# Restored into another cgroup (the restore bundle's cgroupsPath) with
+# the restore bundle's limits.
+check_restore_new_cgroup() {
+	b=$(counter ck4 ck4 '| .linux.cgroupsPath = "/criu-old"') || exit
+	bg ck4 oc run -d -b "$b" ck4
+	grows ck4 3 || fail "the counter does not count"
+	must oc checkpoint --image-path $CK/ck4 ck4
+	[ -e $CG/criu-old ] && fail "the old cgroup is left after checkpoint"
+	b2=$(counter ck4new ck4 '| .linux.cgroupsPath = "/criu/new" | .linux.resources.memory = {"limit": 104857600} | .linux.resources.pids = {"limit": 50}') || exit
+	n=$(lines ck4)
+	bg ck4r oc restore -d -b "$b2" --image-path $CK/ck4 ck4
+	set -- $(state ck4)
+	[ "$(cgroup_of "$2")" = /criu/new ] || fail "restored init in $(cgroup_of "$2"), want /criu/new"
+	want $CG/criu/new/memory.max 104857600
+	want $CG/criu/new/pids.max 50
+	[ -e $CG/criu-old ] && fail "CRIU recreated the old cgroup"
+	grows ck4 $((n + 2)) || fail "the restored counter does not count"
+	must oc delete -f ck4
+	[ -e $CG/criu/new ] && fail "delete left the new cgroup"
+	return 0
+}
+
+# rss_of NAME prints the resident KiB of the first process named NAME.
+rss_of() {
+	for s in /proc/[0-9]*/status; do
+		awk -v n="$1" '$1 == "Name:" && $2 == n { f = 1 } f && $1 == "VmRSS:" { print $2; exit }' "$s" 2>/dev/null
+	done | head -n 1
+}
+
+# wait_rss NAME KIB waits up to 60 s for NAME to have KIB resident.
+wait_rss() {
+	i=0
+	while [ "$(rss_of "$1")" -lt "$2" ] 2>/dev/null || [ -z "$(rss_of "$1")" ]; do
+		i=$((i + 1))
+		[ $i -le 600 ] || fail "$1 never had $2 KiB resident (has $(rss_of "$1"))"
+		sleep 0.1
+	done
+}
+
+# log_seconds LOG: the time stamp of the last line of a CRIU log (seconds
+# since CRIU started).
+log_seconds() { sed -n 's/^(\([0-9.]*\)).*/\1/p' "$1" | tail -n 1; }
+
+# Checkpoint (stopping) and restore times of a container with a 64 MiB
+# resident process (busybox dd holding its 64 MiB buffer, blocked on a
+# full pipe), ocikit next to runc, in turns (vmtest.rounds=N on the kernel
+# command line, criu.sh's OCIKIT_VM_ROUNDS: emulation makes single runs
+# noisy): info lines RUNTIME_checkpoint_64m_seconds and
+# RUNTIME_restore_64m_seconds with one value per round, and CRIU's own
+# share (the last time stamp of its log).
+check_times_64m() {
+	b=$(bundle m64 '.process.args = ["sh", "-c", "dd if=/dev/zero bs=64M count=1 2>/dev/null | sleep 100000"]') || exit
+	tools=ocikit
+	command -v runc >/dev/null && tools="ocikit runc"
+	rounds=1
+	for arg in $(cat /proc/cmdline); do
+		case $arg in vmtest.rounds=?*) rounds=${arg#*=} ;; esac
+	done
+	for round in $(seq "$rounds"); do
+		for tool in $tools; do
+			case $tool in
+			ocikit) R=oc ;;
+			runc) R="runc --root /run/runc" ;;
+			esac
+			id=$tool$round
+			img=$CK/$id
+			bg $id $R run -d -b "$b" $id
+			wait_rss dd 65536
+			t=$(now)
+			must $R checkpoint --image-path $img $id
+			echo "$(since "$t")" >>/tmp/vmtest.$tool.ck
+			echo "$(log_seconds $img/dump.log)" >>/tmp/vmtest.$tool.ckcriu
+			[ $round = 1 ] && info ${tool}_image_64m_kib "$(du -sk $img | cut -f1)"
+			t=$(now)
+			bg ${id}r $R restore -d -b "$b" --image-path $img $id
+			echo "$(since "$t")" >>/tmp/vmtest.$tool.rs
+			echo "$(log_seconds $img/restore.log)" >>/tmp/vmtest.$tool.rscriu
+			[ "$(rss_of dd)" -ge 65536 ] || fail "$tool: the restored dd has $(rss_of dd) KiB resident"
+			must $R delete -f $id
+			rm -rf $img
+		done
+	done
+	for tool in $tools; do
+		info ${tool}_checkpoint_64m_seconds "$(echo $(cat /tmp/vmtest.$tool.ck))"
+		info ${tool}_restore_64m_seconds "$(echo $(cat /tmp/vmtest.$tool.rs))"
+		info ${tool}_criu_dump_seconds "$(echo $(cat /tmp/vmtest.$tool.ckcriu))"
+		info ${tool}_criu_restore_seconds "$(echo $(cat /tmp/vmtest.$tool.rscriu))"
+	done
+}
+
+# A network namespace given by path: CRIU treats it as external at the
+# dump and the restored container joins the same one.
+check_netns_path() {
+	/usr/sbin/ip netns add criu || fail "ip netns add criu failed"
+	ns="net:[$(stat -L -c %i /run/netns/criu)]"
+	b=$(counter nsp nsp '| .linux.namespaces |= map(if .type == "network" then .path = "/run/netns/criu" else . end)') || exit
+	bg nsp oc run -d -b "$b" nsp
+	grows nsp 3 || fail "the counter does not count"
+	set -- $(state nsp)
+	[ "$(readlink /proc/$2/ns/net)" = "$ns" ] || fail "the init is in $(readlink /proc/$2/ns/net), want /run/netns/criu's $ns"
+	must oc checkpoint --image-path $CK/nsp nsp
+	n=$(lines nsp)
+	bg nspr oc restore -d -b "$b" --image-path $CK/nsp nsp
+	set -- $(state nsp)
+	[ "$(readlink /proc/$2/ns/net)" = "$ns" ] || fail "the restored init is in $(readlink /proc/$2/ns/net), want /run/netns/criu's $ns"
+	grows nsp $((n + 2)) || fail "the restored counter does not count"
+	contiguous nsp >/tmp/vmtest.gap || fail "the log: $(cat /tmp/vmtest.gap)"
+	must oc delete -f nsp
+	/usr/sbin/ip netns del criu
+}
+
+# A terminal container (process.terminal, --console-socket) checkpointed
+# and restored with --console-socket: CRIU makes a new pty pair
+# (orphan-pts-master), the new master reaches the console socket and the
+# program writes on in the new terminal.
+check_terminal() {
+	command -v consock >/dev/null || skip "no consock (go was missing when criu.sh built the VM)"
+	rm -f /tmp/vmtest.tty.sock /tmp/vmtest.tty.out
+	consock /tmp/vmtest.tty.sock /tmp/vmtest.tty.out &
+	cs=$!
+	i=0
+	while [ ! -S /tmp/vmtest.tty.sock ]; do
+		i=$((i + 1))
+		[ $i -le 100 ] || fail "consock did not listen"
+		sleep 0.1
+	done
+	b=$(counter tty tty '| .process.terminal = true
+		| .process.args = ["sh", "-c", "i=0; while :; do i=$((i+1)); echo $i >>/data/log; echo tty$i; sleep 0.2; done"]') || exit
+	must oc run -d --console-socket /tmp/vmtest.tty.sock -b "$b" tty
+	grows tty 3 || fail "the counter does not count"
+	grep -q '^tty2' /tmp/vmtest.tty.out || fail "no output through the console socket's pty: $(head -c 100 /tmp/vmtest.tty.out)"
+	must oc checkpoint --image-path $CK/tty tty
+	n=$(lines tty)
+	must oc restore -d --console-socket /tmp/vmtest.tty.sock -b "$b" --image-path $CK/tty tty
+	grows tty $((n + 3)) || fail "the restored counter does not count"
+	grep -q "^tty$((n + 2))" /tmp/vmtest.tty.out || fail "the restored program's output does not reach the new console: $(tail -c 100 /tmp/vmtest.tty.out)"
+	contiguous tty >/tmp/vmtest.gap || fail "the log: $(cat /tmp/vmtest.gap)"
+	must oc delete -f tty
+	kill $cs
+}
+
+# Rootless checkpoint (runc#2009): a counter of user rl in a user
+# namespace of its own, checkpointed and restored by rl. CRIU needs
+# CAP_CHECKPOINT_RESTORE (kernel 5.9+) and its unprivileged mode, which
+# ocikit asks for when it runs without root; a CRIU without that mode
+# refuses, and the check is skipped with CRIU's reason.
+check_rootless_checkpoint() {
+	mkdir -p $CG/vmtest/rlck || fail "mkdir $CG/vmtest/rlck failed"
+	b=/vm/b/rlck
+	rm -rf $b /tmp/rlck-img
+	mkdir -p $b /vm/data/rlck /tmp/rlck-img
+	chown 1000:1000 $b /vm/data/rlck /tmp/rlck-img
+	su -s /bin/sh rl -c "ocikit spec --rootless -b $b" >/tmp/vmtest.rlck.out 2>&1 ||
+		fail "ocikit spec --rootless as rl: $(tail -n 1 /tmp/vmtest.rlck.out)"
+	jq --arg root "$ROOTFS" '.root.path = $root | .process.terminal = false
+		| .process.args = ["sh", "-c", "i=0; while :; do i=$((i+1)); echo $i >>/data/log; sleep 0.2; done"]
+		| .mounts += [{"destination": "/data", "type": "bind", "source": "/vm/data/rlck", "options": ["rbind", "rw"]}]' \
+		$b/config.json >$b/config.new || fail "jq edit of the rootless config failed"
+	mv $b/config.new $b/config.json
+	rl() { sh -c 'echo $$ >'"$CG/vmtest/rlck/cgroup.procs"' && exec su -s /bin/sh rl -c "$0"' "ocikit --root /tmp/rlck-state $*"; }
+	bg rlck rl run -d -b $b rlck
+	grows rlck 2 || fail "the rootless counter does not count"
+	rl checkpoint --image-path /tmp/rlck-img rlck >/tmp/vmtest.rlck.out 2>&1
+	rc=$?
+	if [ $rc != 0 ]; then
+		reason=$(tail -n 1 /tmp/vmtest.rlck.out)
+		rl delete -f rlck >/dev/null 2>&1
+		skip "CRIU $(criu --version | awk '/Version/ { print $2 }') as rl: $reason"
+	fi
+	n=$(lines rlck)
+	bg rlckr rl restore -d -b $b --image-path /tmp/rlck-img rlck
+	grows rlck $((n + 2)) || fail "the restored rootless counter does not count"
+	contiguous rlck >/tmp/vmtest.gap || fail "the rootless log: $(cat /tmp/vmtest.gap)"
+	rl delete -f rlck >/dev/null 2>&1
+	return 0
+}
