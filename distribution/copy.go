@@ -50,16 +50,19 @@ type Report struct {
 	// Skipped those the destination had; Bytes what was transferred.
 	Blobs, Skipped int
 	Bytes          int64
+	// Referrers counts the referrers copied (WithReferrers).
+	Referrers int
 }
 
 // Option adjusts Copy.
 type Option func(*options)
 
 type options struct {
-	all      bool
-	platform *v1.Platform
-	progress func(Event)
-	registry registryOpts // for CopyReference
+	all       bool
+	platform  *v1.Platform
+	progress  func(Event)
+	registry  registryOpts // for CopyReference
+	referrers bool         // WithReferrers
 
 	compression   *compression // WithCompression
 	progressBytes func(Event)  // WithProgressBytes
@@ -116,12 +119,20 @@ func Copy(ctx context.Context, src content.ImageSource, name string, dst Destina
 		desc = img.Descriptor
 	}
 	desc = v1.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size, ArtifactType: desc.ArtifactType}
+	if o.referrers && o.compression != nil {
+		return nil, fmt.Errorf("referrers and recompression: the referrers' subjects would name the old digests: %w", errdefs.ErrInvalid)
+	}
 	c := &copier{src: src, dst: dst, o: o, seen: map[digest.Digest]bool{}, rep: &Report{Descriptor: desc}}
 	if st, ok := dst.(content.Stater); ok {
 		c.stat = st
 	}
 	if err := c.node(ctx, desc, 0); err != nil {
 		return nil, err
+	}
+	if o.referrers {
+		if err := c.copyReferrers(ctx); err != nil {
+			return nil, err
+		}
 	}
 	desc, _ = c.ren.renamed(desc) // recompressed (WithCompression)
 	c.rep.Descriptor = desc
@@ -161,7 +172,9 @@ type copier struct {
 	evmu sync.Mutex
 	seen map[digest.Digest]bool
 	rep  *Report
-	ren  renames // new descriptors of recompressed blobs
+	// nodes are the manifests and indexes copied, in order
+	nodes []digest.Digest
+	ren   renames // new descriptors of recompressed blobs
 }
 
 // node copies a manifest or index and everything under it, children first.
@@ -217,7 +230,13 @@ func (c *copier) node(ctx context.Context, desc v1.Descriptor, depth int) error 
 	default:
 		return fmt.Errorf("%s: media type %q is not an image manifest or index: %w", desc.Digest, clip(desc.MediaType), errdefs.ErrInvalid)
 	}
-	return c.put(ctx, desc, bytes.NewReader(data))
+	if err := c.put(ctx, desc, bytes.NewReader(data)); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.nodes = append(c.nodes, desc.Digest)
+	c.mu.Unlock()
+	return nil
 }
 
 // maxParallel bounds the blobs of one manifest copied at once: enough to
