@@ -301,12 +301,67 @@ func (c *copier) blob(ctx context.Context, d v1.Descriptor) error {
 			return nil
 		}
 	}
+	if rs, ok := c.src.(rangeSource); ok && d.Size > 0 && !layout.IsIndex(d.MediaType) && !layout.IsManifest(d.MediaType) {
+		if rd, ok := c.dst.(resumingDestination); ok {
+			return c.resume(ctx, d, rs, rd)
+		}
+	}
 	rc, err := c.src.OpenBlob(ctx, d)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
 	return c.put(ctx, d, rc)
+}
+
+// rangeSource is a source that can send a blob from an offset on
+// (registry.Repository).
+type rangeSource interface {
+	OpenBlobFrom(ctx context.Context, d v1.Descriptor, off int64) (io.ReadCloser, error)
+}
+
+// resumingDestination keeps what a download cut short got and continues
+// it in a later copy (layout.Layout).
+type resumingDestination interface {
+	PutBlobFrom(ctx context.Context, d v1.Descriptor, open func(ctx context.Context, off int64) (io.ReadCloser, error)) (v1.Descriptor, error)
+}
+
+// resume copies blob d through the destination's resumable ingest: a
+// download an earlier copy left unfinished continues where it stopped.
+func (c *copier) resume(ctx context.Context, d v1.Descriptor, src rangeSource, dst resumingDestination) error {
+	_, err := dst.PutBlobFrom(ctx, d, func(ctx context.Context, off int64) (io.ReadCloser, error) {
+		rc, err := src.OpenBlobFrom(ctx, d, off)
+		if err != nil {
+			return nil, err
+		}
+		return readCloser{c.trackFrom(d, rc, off), rc}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("copy blob %s: %w", d.Digest, err)
+	}
+	c.mu.Lock()
+	c.seen[d.Digest] = true
+	c.rep.Blobs++
+	c.rep.Bytes += d.Size
+	c.mu.Unlock()
+	c.event(Event{Descriptor: d, Bytes: d.Size})
+	return nil
+}
+
+// readCloser reads through r and closes c.
+type readCloser struct {
+	io.Reader
+	c io.Closer
+}
+
+func (r readCloser) Close() error { return r.c.Close() }
+
+// Verifies keeps a verified reader's marker through the progress wrapper.
+func (r readCloser) Verifies() v1.Descriptor {
+	if vr, ok := r.Reader.(content.VerifiedReader); ok {
+		return vr.Verifies()
+	}
+	return v1.Descriptor{}
 }
 
 func (c *copier) put(ctx context.Context, d v1.Descriptor, r io.Reader) error {
