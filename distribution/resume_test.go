@@ -166,4 +166,25 @@ func TestCopyResume(t *testing.T) {
 			t.Fatalf("partials after the resumed copy: %v", got)
 		}
 	}
+
+	// Into a directory the copy makes: the cut copy keeps the new layout
+	// only for its partial, and the next one resumes from it.
+	c.mu.Lock()
+	c.cut, c.ranges = false, nil
+	c.mu.Unlock()
+	dir := filepath.Join(t.TempDir(), "new")
+	if _, err := CopyReference(ctx, repo, "oci:"+dir+":t"); err == nil {
+		t.Fatal("the cut copy succeeded")
+	}
+	if got := partials(t, dir); len(got) != 1 {
+		t.Fatalf("new directory after the cut: partials %v, want one", got)
+	}
+	if _, err := CopyReference(ctx, repo, "oci:"+dir+":t"); err != nil {
+		t.Fatalf("the second copy into the new directory: %v", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.ranges) != 2 || c.ranges[1] != fmt.Sprintf("bytes=%d-", c.half) {
+		t.Fatalf("new directory: the layer was asked with Range %q", c.ranges)
+	}
 }

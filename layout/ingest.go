@@ -187,3 +187,10 @@ func (l *Layout) openPartial(ctx context.Context, d v1.Descriptor) (*os.File, er
 	}
 	return f, nil
 }
+
+// HasPartial reports whether the layout keeps a partial download
+// (PutBlobFrom) for a later call to continue.
+func (l *Layout) HasPartial() bool {
+	m, _ := filepath.Glob(filepath.Join(l.dir, blobsDir, partialPrefix+"*"))
+	return len(m) > 0
+}
