@@ -92,6 +92,11 @@ func (r *Repository) authorize(ctx context.Context, header http.Header, force bo
 		r.mu.Unlock()
 		if !ok {
 			tok, err = r.fetchToken(ctx, c, scope, creds)
+			if base, _, mounting := strings.Cut(scope, " "); err != nil && mounting && ctx.Err() == nil {
+				// A token service that refuses the source's pull scope
+				// outright: without it the blobs are uploaded, not mounted.
+				tok, err = r.fetchToken(ctx, c, base, creds)
+			}
 			if err != nil {
 				return err
 			}

@@ -356,8 +356,18 @@ func TestMount(t *testing.T) {
 // TestMountBearer: behind token authentication a mounting push asks the
 // token endpoint for the source repository's pull scope as well (a second
 // scope parameter), and the registry, seeing it in the token, mounts
-// instead of opening an upload (which it does for a token without it).
+// instead of opening an upload (which it does for a token without it); a
+// token service that refuses the pair gives the push scope alone, and the
+// blob is uploaded.
 func TestMountBearer(t *testing.T) {
+	for _, refuse := range []bool{false, true} {
+		testMountBearer(t, refuse)
+	}
+}
+
+// testMountBearer: refuse makes the token service refuse a token for two
+// scopes; then the push still works, by uploading.
+func testMountBearer(t *testing.T, refuse bool) {
 	data := []byte("mounted blob")
 	d := digest.FromBytes(data)
 	var uploads atomic.Int64
@@ -366,6 +376,10 @@ func TestMountBearer(t *testing.T) {
 		if r.URL.Path == "/token" {
 			scopes := r.URL.Query()["scope"]
 			sort.Strings(scopes)
+			if refuse && len(scopes) > 1 {
+				w.WriteHeader(http.StatusForbidden)
+				return
+			}
 			fmt.Fprintf(w, `{"token":%q}`, strings.Join(scopes, "|"))
 			return
 		}
@@ -402,8 +416,8 @@ func TestMountBearer(t *testing.T) {
 	if err != nil || got.Digest != d {
 		t.Fatalf("PutBlob = %+v, %v", got, err)
 	}
-	if n := uploads.Load(); n != 0 {
-		t.Fatalf("%d uploads, want a mount", n)
+	if want := map[bool]int64{false: 0, true: 1}[refuse]; uploads.Load() != want {
+		t.Fatalf("token service refusing two scopes %v: %d uploads, want %d", refuse, uploads.Load(), want)
 	}
 }
 
