@@ -50,16 +50,19 @@ type Report struct {
 	// Skipped those the destination had; Bytes what was transferred.
 	Blobs, Skipped int
 	Bytes          int64
+	// Referrers counts the referrers copied (WithReferrers).
+	Referrers int
 }
 
 // Option adjusts Copy.
 type Option func(*options)
 
 type options struct {
-	all      bool
-	platform *v1.Platform
-	progress func(Event)
-	registry registryOpts // for CopyReference
+	all       bool
+	platform  *v1.Platform
+	progress  func(Event)
+	registry  registryOpts // for CopyReference
+	referrers bool         // WithReferrers
 
 	compression   *compression // WithCompression
 	progressBytes func(Event)  // WithProgressBytes
@@ -116,12 +119,20 @@ func Copy(ctx context.Context, src content.ImageSource, name string, dst Destina
 		desc = img.Descriptor
 	}
 	desc = v1.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size, ArtifactType: desc.ArtifactType}
+	if o.referrers && o.compression != nil {
+		return nil, fmt.Errorf("referrers and recompression: the referrers' subjects would name the old digests: %w", errdefs.ErrInvalid)
+	}
 	c := &copier{src: src, dst: dst, o: o, seen: map[digest.Digest]bool{}, rep: &Report{Descriptor: desc}}
 	if st, ok := dst.(content.Stater); ok {
 		c.stat = st
 	}
 	if err := c.node(ctx, desc, 0); err != nil {
 		return nil, err
+	}
+	if o.referrers {
+		if err := c.copyReferrers(ctx); err != nil {
+			return nil, err
+		}
 	}
 	desc, _ = c.ren.renamed(desc) // recompressed (WithCompression)
 	c.rep.Descriptor = desc
@@ -161,7 +172,9 @@ type copier struct {
 	evmu sync.Mutex
 	seen map[digest.Digest]bool
 	rep  *Report
-	ren  renames // new descriptors of recompressed blobs
+	// nodes are the manifests and indexes copied, in order
+	nodes []digest.Digest
+	ren   renames // new descriptors of recompressed blobs
 }
 
 // node copies a manifest or index and everything under it, children first.
@@ -217,7 +230,13 @@ func (c *copier) node(ctx context.Context, desc v1.Descriptor, depth int) error 
 	default:
 		return fmt.Errorf("%s: media type %q is not an image manifest or index: %w", desc.Digest, clip(desc.MediaType), errdefs.ErrInvalid)
 	}
-	return c.put(ctx, desc, bytes.NewReader(data))
+	if err := c.put(ctx, desc, bytes.NewReader(data)); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.nodes = append(c.nodes, desc.Digest)
+	c.mu.Unlock()
+	return nil
 }
 
 // maxParallel bounds the blobs of one manifest copied at once: enough to
@@ -282,12 +301,67 @@ func (c *copier) blob(ctx context.Context, d v1.Descriptor) error {
 			return nil
 		}
 	}
+	if rs, ok := c.src.(rangeSource); ok && d.Size > 0 && !layout.IsIndex(d.MediaType) && !layout.IsManifest(d.MediaType) {
+		if rd, ok := c.dst.(resumingDestination); ok {
+			return c.resume(ctx, d, rs, rd)
+		}
+	}
 	rc, err := c.src.OpenBlob(ctx, d)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
 	return c.put(ctx, d, rc)
+}
+
+// rangeSource is a source that can send a blob from an offset on
+// (registry.Repository).
+type rangeSource interface {
+	OpenBlobFrom(ctx context.Context, d v1.Descriptor, off int64) (io.ReadCloser, error)
+}
+
+// resumingDestination keeps what a download cut short got and continues
+// it in a later copy (layout.Layout).
+type resumingDestination interface {
+	PutBlobFrom(ctx context.Context, d v1.Descriptor, open func(ctx context.Context, off int64) (io.ReadCloser, error)) (v1.Descriptor, error)
+}
+
+// resume copies blob d through the destination's resumable ingest: a
+// download an earlier copy left unfinished continues where it stopped.
+func (c *copier) resume(ctx context.Context, d v1.Descriptor, src rangeSource, dst resumingDestination) error {
+	_, err := dst.PutBlobFrom(ctx, d, func(ctx context.Context, off int64) (io.ReadCloser, error) {
+		rc, err := src.OpenBlobFrom(ctx, d, off)
+		if err != nil {
+			return nil, err
+		}
+		return readCloser{c.trackFrom(d, rc, off), rc}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("copy blob %s: %w", d.Digest, err)
+	}
+	c.mu.Lock()
+	c.seen[d.Digest] = true
+	c.rep.Blobs++
+	c.rep.Bytes += d.Size
+	c.mu.Unlock()
+	c.event(Event{Descriptor: d, Bytes: d.Size})
+	return nil
+}
+
+// readCloser reads through r and closes c.
+type readCloser struct {
+	io.Reader
+	c io.Closer
+}
+
+func (r readCloser) Close() error { return r.c.Close() }
+
+// Verifies keeps a verified reader's marker through the progress wrapper.
+func (r readCloser) Verifies() v1.Descriptor {
+	if vr, ok := r.Reader.(content.VerifiedReader); ok {
+		return vr.Verifies()
+	}
+	return v1.Descriptor{}
 }
 
 func (c *copier) put(ctx context.Context, d v1.Descriptor, r io.Reader) error {

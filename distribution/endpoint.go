@@ -89,7 +89,8 @@ func OpenTarget(ctx context.Context, ref Reference, ropts ...registry.Option) (T
 
 // openOrInit opens the layout in dir, or makes one where there is no
 // directory or an empty one; a layout made here is removed again by Close
-// unless committed, so a failed copy to a new directory leaves none.
+// unless committed (or keeping a partial download), so a failed copy to a
+// new directory leaves none.
 func openOrInit(ctx context.Context, dir string) (*layoutTarget, error) {
 	entries, err := os.ReadDir(dir)
 	missing := errors.Is(err, fs.ErrNotExist)
@@ -132,8 +133,11 @@ type layoutTarget struct {
 
 func (t *layoutTarget) Commit(context.Context) error { t.cleanup = nil; return nil }
 
+// Close removes a layout OpenTarget made, unless a download cut short
+// left a partial blob in it: that layout is kept (its index.json still
+// empty) so the next copy into it resumes the download.
 func (t *layoutTarget) Close() error {
-	if t.cleanup != nil {
+	if t.cleanup != nil && !t.HasPartial() {
 		return t.cleanup()
 	}
 	return nil

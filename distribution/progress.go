@@ -34,7 +34,11 @@ const minStep = 256 << 10
 
 // track announces the transfer of d and returns r counting what is read
 // from it, when WithProgressBytes asked for it.
-func (c *copier) track(d v1.Descriptor, r io.Reader) io.Reader {
+func (c *copier) track(d v1.Descriptor, r io.Reader) io.Reader { return c.trackFrom(d, r, 0) }
+
+// trackFrom is track for a transfer that starts at byte off (a resumed
+// download): progress counts from there.
+func (c *copier) trackFrom(d v1.Descriptor, r io.Reader, off int64) io.Reader {
 	fn := c.o.progressBytes
 	if fn == nil {
 		return r
@@ -44,7 +48,7 @@ func (c *copier) track(d v1.Descriptor, r io.Reader) io.Reader {
 	if step < minStep {
 		step = minStep
 	}
-	cr := &countingReader{r: r, d: d, fn: fn, step: step}
+	cr := &countingReader{r: r, d: d, fn: fn, step: step, n: off, last: off}
 	if vr, ok := r.(content.VerifiedReader); ok {
 		// Keep the marker, so the destination still skips a second hash.
 		return verifiedCountingReader{cr, vr.Verifies()}

@@ -80,3 +80,19 @@ func (l *Layout) Referrers(ctx context.Context, d digest.Digest) ([]v1.Descripto
 	}
 	return out, nil
 }
+
+// AddReferrer lists ref (a manifest or index in the layout whose subject
+// is subject) in index.json without a tag, unless its digest is listed
+// already, so Referrers finds it and GC keeps it, as ocikit image serve
+// records a pushed referrer.
+func (l *Layout) AddReferrer(ctx context.Context, subject digest.Digest, ref v1.Descriptor) error {
+	return l.UpdateIndex(ctx, func(idx *v1.Index) error {
+		for _, m := range idx.Manifests {
+			if m.Digest == ref.Digest {
+				return nil
+			}
+		}
+		idx.Manifests = append(idx.Manifests, v1.Descriptor{MediaType: ref.MediaType, Digest: ref.Digest, Size: ref.Size, ArtifactType: ref.ArtifactType})
+		return nil
+	})
+}

@@ -200,6 +200,11 @@ func (a *Archive) Resolve(ctx context.Context, ref string, opts ...content.Resol
 // Index returns the archive's index.json.
 func (a *Archive) Index(ctx context.Context) (*v1.Index, error) { return a.l.Index(ctx) }
 
+// Referrers lists the referrers of d in the archive (layout.Referrers).
+func (a *Archive) Referrers(ctx context.Context, d digest.Digest) ([]v1.Descriptor, error) {
+	return a.l.Referrers(ctx, d)
+}
+
 // Close removes the temporary layout.
 func (a *Archive) Close() error { return os.RemoveAll(a.tmp) }
 

@@ -41,16 +41,23 @@ func pickChallenge(headers []string) *challenge {
 
 // scope is the token scope asked for this repository
 // (docker's token authentication: repository:NAME:ACTIONS), the
-// challenge's own when it names one for this repository.
+// challenge's own when it names one for this repository. A push that
+// mounts from another repository also asks repository:FROM:pull (scopes
+// separated by spaces, each sent as its own scope parameter): a token
+// without it makes the registry answer the mount with an upload session.
 func (r *Repository) scope(c *challenge) string {
-	if s := c.params["scope"]; s != "" && strings.HasPrefix(s, "repository:"+r.name+":") {
-		return s
+	s := c.params["scope"]
+	if s == "" || !strings.HasPrefix(s, "repository:"+r.name+":") {
+		actions := "pull"
+		if r.o.push {
+			actions = "pull,push"
+		}
+		s = "repository:" + r.name + ":" + actions
 	}
-	actions := "pull"
-	if r.o.push {
-		actions = "pull,push"
+	if r.o.push && r.o.mountFrom != "" && r.o.mountFrom != r.name {
+		s += " repository:" + r.o.mountFrom + ":pull"
 	}
-	return "repository:" + r.name + ":" + actions
+	return s
 }
 
 // authorize sets header's Authorization for the registry's challenge:
@@ -85,6 +92,11 @@ func (r *Repository) authorize(ctx context.Context, header http.Header, force bo
 		r.mu.Unlock()
 		if !ok {
 			tok, err = r.fetchToken(ctx, c, scope, creds)
+			if base, _, mounting := strings.Cut(scope, " "); err != nil && mounting && ctx.Err() == nil {
+				// A token service that refuses the source's pull scope
+				// outright: without it the blobs are uploaded, not mounted.
+				tok, err = r.fetchToken(ctx, c, base, creds)
+			}
 			if err != nil {
 				return err
 			}
@@ -113,7 +125,10 @@ func (r *Repository) fetchToken(ctx context.Context, c *challenge, scope string,
 	if s := c.params["service"]; s != "" {
 		q.Set("service", s)
 	}
-	q.Set("scope", scope)
+	q.Del("scope")
+	for _, sc := range strings.Fields(scope) {
+		q.Add("scope", sc)
+	}
 	realm.RawQuery = q.Encode()
 	header := http.Header{}
 	if creds != nil {

@@ -79,6 +79,34 @@ func (r *Repository) OpenBlob(ctx context.Context, desc v1.Descriptor) (io.ReadC
 	return b, nil
 }
 
+// OpenBlobFrom opens blob desc (not a manifest) from byte off on, with an
+// HTTP Range request when off > 0 (only a 206 of exactly the rest is
+// taken). The reader checks the size; the digest can be checked only by
+// whoever holds the first off bytes, so it is not a
+// content.VerifiedReader unless off is 0 (OpenBlob's reader).
+func (r *Repository) OpenBlobFrom(ctx context.Context, desc v1.Descriptor, off int64) (io.ReadCloser, error) {
+	if off == 0 || isDocument(desc.MediaType) {
+		return r.OpenBlob(ctx, desc)
+	}
+	if err := layout.CheckDigest(desc.Digest); err != nil {
+		return nil, err
+	}
+	if off < 0 || off >= desc.Size {
+		return nil, fmt.Errorf("blob %s: offset %d of %d bytes: %w", desc.Digest, off, desc.Size, errdefs.ErrInvalid)
+	}
+	b := &blobReader{r: r, ctx: ctx, desc: desc, n: off, rest: true}
+	if err := b.open(off); err != nil {
+		return nil, err
+	}
+	return restReader{b}, nil
+}
+
+// restReader hides blobReader's Verifies: it reads only part of a blob.
+type restReader struct{ b *blobReader }
+
+func (r restReader) Read(p []byte) (int, error) { return r.b.Read(p) }
+func (r restReader) Close() error               { return r.b.Close() }
+
 // blobReader streams one blob, hashing it, and resumes after a network
 // error with a Range request from the bytes it has verified so far.
 type blobReader struct {
@@ -91,6 +119,7 @@ type blobReader struct {
 	cancel  context.CancelFunc
 	resumes int
 	err     error
+	rest    bool // from an offset: h has not seen the start, only the size is checked
 }
 
 func (b *blobReader) open(from int64) error {
@@ -130,7 +159,9 @@ func (b *blobReader) Read(p []byte) (int, error) {
 		p = p[:rem]
 	}
 	n, err := b.body.Read(p)
-	b.h.Write(p[:n])
+	if !b.rest {
+		b.h.Write(p[:n])
+	}
 	b.n += int64(n)
 	switch {
 	case b.n > b.desc.Size:
@@ -141,9 +172,11 @@ func (b *blobReader) Read(p []byte) (int, error) {
 			b.err = fmt.Errorf("blob %s: %d bytes, descriptor says %d: %w", b.desc.Digest, b.n, b.desc.Size, errMismatch)
 			return n, b.err
 		}
-		if got := digest.NewDigest(b.desc.Digest.Algorithm(), b.h); got != b.desc.Digest {
-			b.err = fmt.Errorf("blob %s: content is %s: %w", b.desc.Digest, got, errMismatch)
-			return n, b.err
+		if !b.rest {
+			if got := digest.NewDigest(b.desc.Digest.Algorithm(), b.h); got != b.desc.Digest {
+				b.err = fmt.Errorf("blob %s: content is %s: %w", b.desc.Digest, got, errMismatch)
+				return n, b.err
+			}
 		}
 		b.err = io.EOF
 		return n, io.EOF

@@ -32,7 +32,8 @@ type Repository struct {
 	base      string     // "https://HOST" or "http://HOST", once pinged
 	challenge *challenge // of /v2/, nil if none was asked
 	tokens    map[string]string
-	manifests map[digest.Digest][]byte // read or written in this session
+	manifests map[digest.Digest][]byte        // read or written in this session
+	subjects  map[digest.Digest]digest.Digest // manifest put → OCI-Subject answered
 }
 
 // New returns the client of repository repo at registry host
@@ -66,7 +67,7 @@ func New(host, repo string, opts ...Option) (*Repository, error) {
 		}
 		rt = t
 	}
-	r := &Repository{host: host, name: repo, o: o, tokens: map[string]string{}, manifests: map[digest.Digest][]byte{}}
+	r := &Repository{host: host, name: repo, o: o, tokens: map[string]string{}, manifests: map[digest.Digest][]byte{}, subjects: map[digest.Digest]digest.Digest{}}
 	r.client = &http.Client{
 		Transport: rt,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {

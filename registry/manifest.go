@@ -195,6 +195,11 @@ func (r *Repository) putDocument(ctx context.Context, ref, mediaType string, dat
 		return err
 	}
 	resp.Body.Close()
+	if sub := digest.Digest(resp.Header.Get("OCI-Subject")); sub != "" {
+		r.mu.Lock()
+		r.subjects[digest.Digest(ref)] = sub // the registry lists it as sub's referrer
+		r.mu.Unlock()
+	}
 	return nil
 }
 

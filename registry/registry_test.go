@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -349,6 +350,74 @@ func TestMount(t *testing.T) {
 		if want := map[bool]int64{true: 0, false: 1}[accept]; uploads.Load() != want {
 			t.Fatalf("mount accepted %v: %d uploads, want %d", accept, uploads.Load(), want)
 		}
+	}
+}
+
+// TestMountBearer: behind token authentication a mounting push asks the
+// token endpoint for the source repository's pull scope as well (a second
+// scope parameter), and the registry, seeing it in the token, mounts
+// instead of opening an upload (which it does for a token without it); a
+// token service that refuses the pair gives the push scope alone, and the
+// blob is uploaded.
+func TestMountBearer(t *testing.T) {
+	for _, refuse := range []bool{false, true} {
+		testMountBearer(t, refuse)
+	}
+}
+
+// testMountBearer: refuse makes the token service refuse a token for two
+// scopes; then the push still works, by uploading.
+func testMountBearer(t *testing.T, refuse bool) {
+	data := []byte("mounted blob")
+	d := digest.FromBytes(data)
+	var uploads atomic.Int64
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/token" {
+			scopes := r.URL.Query()["scope"]
+			sort.Strings(scopes)
+			if refuse && len(scopes) > 1 {
+				w.WriteHeader(http.StatusForbidden)
+				return
+			}
+			fmt.Fprintf(w, `{"token":%q}`, strings.Join(scopes, "|"))
+			return
+		}
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		granted := map[string]bool{}
+		for _, s := range strings.Split(tok, "|") {
+			granted[s] = true
+		}
+		if !ok || !granted["repository:dst/repo:pull,push"] {
+			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="%s/token",service="svc"`, srv.URL))
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		switch {
+		case r.URL.Path == "/v2/":
+		case r.Method == http.MethodPost && r.URL.Query().Get("mount") == string(d) && granted["repository:src/repo:pull"]:
+			w.WriteHeader(http.StatusCreated)
+		case r.Method == http.MethodPost:
+			w.Header().Set("Location", "/v2/dst/repo/blobs/uploads/u1")
+			w.WriteHeader(http.StatusAccepted)
+		case r.Method == http.MethodPut && r.URL.Query().Get("digest") == string(d):
+			uploads.Add(1)
+			w.WriteHeader(http.StatusCreated)
+		default:
+			w.WriteHeader(http.StatusBadRequest)
+		}
+	}))
+	defer srv.Close()
+	r, err := New(strings.TrimPrefix(srv.URL, "http://"), "dst/repo", WithPush(), WithMountFrom("src/repo"), WithGetenv(func(string) string { return "" }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.PutBlob(context.Background(), strings.NewReader(string(data)), ocispec.Descriptor{MediaType: "application/octet-stream", Digest: d, Size: int64(len(data))})
+	if err != nil || got.Digest != d {
+		t.Fatalf("PutBlob = %+v, %v", got, err)
+	}
+	if want := map[bool]int64{false: 0, true: 1}[refuse]; uploads.Load() != want {
+		t.Fatalf("token service refusing two scopes %v: %d uploads, want %d", refuse, uploads.Load(), want)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 // copyFlags are the flags image copy, pull and push share.
 type copyFlags struct {
 	all           bool
+	referrers     bool
 	plat          string
 	quiet         bool
 	compressFmt   string
@@ -27,6 +28,7 @@ type copyFlags struct {
 // register adds the flags; src and dst say which sides can be a registry.
 func (f *copyFlags) register(fs *pflag.FlagSet, src, dst bool) {
 	fs.BoolVar(&f.all, "all", false, "copy every platform of an image index, and the index")
+	fs.BoolVar(&f.referrers, "referrers", false, "also copy the artifacts whose subject is a copied manifest or index (signatures, SBOMs), recursively")
 	fs.StringVar(&f.plat, "platform", "", "copy this platform's manifest out of an index (default: this host's)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print nothing on success (--progress none, no summary)")
 	fs.StringVar(&f.progressMode, "progress", progress.Auto, "on stderr: auto (bars on a terminal, else plain), plain (a line per blob), json (an object per event), none")
@@ -54,6 +56,9 @@ func (f *copyFlags) run(cmd *cobra.Command, src, dst distribution.Reference) err
 	}
 	if f.all {
 		opts = append(opts, distribution.WithAll())
+	}
+	if f.referrers {
+		opts = append(opts, distribution.WithReferrers())
 	}
 	if f.plat != "" {
 		p, err := platform.Parse(f.plat)
@@ -93,7 +98,11 @@ func (f *copyFlags) run(cmd *cobra.Command, src, dst distribution.Reference) err
 		return err
 	}
 	if !f.quiet {
-		fmt.Fprintf(cmd.OutOrStdout(), "%s: %d blobs, %d skipped, %d bytes copied\n", res.Descriptor.Digest, res.Blobs, res.Skipped, res.Bytes)
+		fmt.Fprintf(cmd.OutOrStdout(), "%s: %d blobs, %d skipped, %d bytes copied", res.Descriptor.Digest, res.Blobs, res.Skipped, res.Bytes)
+		if f.referrers {
+			fmt.Fprintf(cmd.OutOrStdout(), ", %d referrers", res.Referrers)
+		}
+		fmt.Fprintln(cmd.OutOrStdout())
 	}
 	return nil
 }
@@ -101,7 +110,7 @@ func (f *copyFlags) run(cmd *cobra.Command, src, dst distribution.Reference) err
 func newImageCopyCmd(*globals) *cobra.Command {
 	var f copyFlags
 	cmd := &cobra.Command{
-		Use:   "copy [--all] [--platform OS/ARCH[/VARIANT]] [--progress MODE] [-q] [registry flags] SRC DST",
+		Use:   "copy [--all] [--referrers] [--platform OS/ARCH[/VARIANT]] [--progress MODE] [-q] [registry flags] SRC DST",
 		Short: "Copy an image between registries, OCI layouts, OCI archives and docker archives",
 		Long: `Copy the image SRC names to DST. References use skopeo's syntax:
   docker://HOST[:PORT]/REPO[:TAG]   a repository of a registry (distribution-spec)
@@ -126,6 +135,10 @@ tag is set only after every blob is in place, and an archive is written
 --dest-compress-format recompresses layers (not already in that format)
 while they stream, giving new layer and manifest digests; the config and
 its diff_ids stay. Without it every digest is kept.
+--referrers also copies every manifest whose subject is a copied manifest or
+index (signatures, SBOMs, attestations, and theirs in turn): listed through a
+registry's referrers API, else its referrers tag (sha256-<hex>), or from a
+layout's index.json; written so the destination lists them the same way.
 
 Registries are reached over HTTPS; plain HTTP only on loopback addresses or
 with --src-tls-verify=false / --dest-tls-verify=false. Credentials come from
