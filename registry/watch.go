@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
 	"time"
 )
@@ -56,8 +57,14 @@ func (w *watchedBody) Close() error {
 }
 
 // stalled rewrites a request error caused by the watch's timer.
+// The transport's ResponseHeaderTimeout has the same length as the watch's
+// timer and may fire first: its timeout error is the same stall.
 func stalled(ctx context.Context, err error, d time.Duration) error {
-	if err != nil && !errors.Is(err, errStalled) && errors.Is(context.Cause(ctx), errStalled) {
+	if err == nil || errors.Is(err, errStalled) {
+		return err
+	}
+	var ne net.Error
+	if errors.Is(context.Cause(ctx), errStalled) || (errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil) {
 		return fmt.Errorf("no answer for %s: %w", d, errStalled)
 	}
 	return err
