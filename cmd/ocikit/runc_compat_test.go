@@ -454,6 +454,12 @@ func sameEventKeys(t *testing.T, r, o result) {
 	}
 	for _, p := range pairs {
 		rk, ok := objectKeys(t, p.r), objectKeys(t, p.o)
+		if p.name == "memory" {
+			// "cache" is omitempty in both (runc's types.Memory): it is
+			// there only when the container's page cache is not empty
+			// at that moment, which depends on the machine, not on us.
+			rk, ok = deleteKey(rk, "cache"), deleteKey(ok, "cache")
+		}
 		if strings.Join(rk, ",") != strings.Join(ok, ",") {
 			t.Errorf("%s fields: runc %v, ocikit %v", p.name, rk, ok)
 		}
