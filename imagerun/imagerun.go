@@ -79,11 +79,27 @@ type Options struct {
 	Log *slog.Logger
 }
 
+// Runtime is what Run needs of a runtime: the plain one
+// (*runtime.Runtime) or the VM one (*vm.Runtime, which mounts the
+// overlay annotation on the host and shares it with its guest).
+type Runtime interface {
+	Run(ctx context.Context, id, bundle string, o runtime.CreateOptions) (int, error)
+	RunDetached(ctx context.Context, id, bundle string, o runtime.CreateOptions) error
+}
+
+// StateDeleter is what WaitAndDelete needs of a runtime (the plain or the
+// VM one: in both the state's pid is a host process that lives as long as
+// the container's program).
+type StateDeleter interface {
+	State(ctx context.Context, id string) (*runtime.State, error)
+	Delete(ctx context.Context, id string, force bool) error
+}
+
 // Runner runs images from a store with a runtime.
 type Runner struct {
 	Store *snapshot.Store
 	// Runtime is the runtime; Root its state root (recorded for GC).
-	Runtime *runtime.Runtime
+	Runtime Runtime
 	Root    string
 }
 

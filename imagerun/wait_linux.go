@@ -17,7 +17,7 @@ import (
 // --rm` leaves running in the background, since no caller waits for a
 // detached container. The wait is on a pidfd of the container's init, so
 // nothing polls.
-func WaitAndDelete(ctx context.Context, rt *runtime.Runtime, id string) error {
+func WaitAndDelete(ctx context.Context, rt StateDeleter, id string) error {
 	st, err := rt.State(ctx, id)
 	if err != nil {
 		return err

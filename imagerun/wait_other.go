@@ -9,6 +9,6 @@ import (
 )
 
 // WaitAndDelete is Linux's.
-func WaitAndDelete(ctx context.Context, rt *runtime.Runtime, id string) error {
+func WaitAndDelete(ctx context.Context, rt StateDeleter, id string) error {
 	return runtime.ErrNotSupported
 }

@@ -384,7 +384,7 @@ func (r *Runtime) destroy(ctx context.Context, dir string, rec *record) error {
 	if rec.State.Annotations[AnnotationRemoveBundle] == "true" && rec.State.Bundle != "" {
 		// Before the state: a delete cut short here is retried by the
 		// next delete, which finds the bundle gone or goes on removing it.
-		if err := removeBundle(rec.State.Bundle); err != nil {
+		if err := RemoveBundle(rec.State.Bundle); err != nil {
 			r.log.Warn("remove bundle", "container", rec.State.ID, "bundle", rec.State.Bundle, "error", err)
 		}
 	}
@@ -418,10 +418,10 @@ func userName(uid uint32) string {
 	return "#" + id
 }
 
-// removeBundle removes a bundle directory whose configuration asked for it
+// RemoveBundle removes a bundle directory whose configuration asked for it
 // (AnnotationRemoveBundle); directories without write or search permission
 // (overlayfs's work/work, an image's mode 0 ones) are opened up first.
-func removeBundle(dir string) error {
+func RemoveBundle(dir string) error {
 	if err := os.RemoveAll(dir); err == nil {
 		return nil
 	}

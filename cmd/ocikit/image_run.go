@@ -59,13 +59,17 @@ exec, kill and delete work on it, and deleting it removes its writable layer.
 In the foreground ocikit exits with the program's status; --rm deletes the
 container when it exits; -d prints the id and returns once it runs.
 
+With --vm (or the global --vm) the container runs in the VM runtime: its
+overlay is mounted on the host, in the container's store directory, shared
+with the guest, and unmounted when the container is deleted.
+
 The store is /var/lib/ocikit for root, $XDG_DATA_HOME/ocikit otherwise
 (--store to choose); "ocikit image gc --store" cleans it.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if vm {
-				return fmt.Errorf("image run --vm: the VM runtime is not there yet: %w", errdefs.ErrUnsupported)
+				g.vm = true
 			}
 			if os.Geteuid() != 0 {
 				return fmt.Errorf("image run: rootless image run is not supported yet: %w", errdefs.ErrUnsupported)
@@ -111,7 +115,7 @@ The store is /var/lib/ocikit for root, $XDG_DATA_HOME/ocikit otherwise
 				return err
 			}
 			o.Resources = res
-			rt, err := g.runtime()
+			rt, err := g.containers()
 			if err != nil {
 				return err
 			}
@@ -123,7 +127,7 @@ The store is /var/lib/ocikit for root, $XDG_DATA_HOME/ocikit otherwise
 			if err != nil {
 				return fmt.Errorf("image run: %w", err)
 			}
-			o.Reaper = []string{exe, "--root", g.root, "image", "run-wait"}
+			o.Reaper = []string{exe, "--root", g.root, "--vm=" + strconv.FormatBool(g.vm), "image", "run-wait"}
 			o.Progress = cmd.ErrOrStderr()
 			o.Log = g.log()
 			r := &imagerun.Runner{Store: s, Runtime: rt, Root: g.root}
@@ -157,7 +161,7 @@ The store is /var/lib/ocikit for root, $XDG_DATA_HOME/ocikit otherwise
 	f.StringVar(&net, "net", "none", "network: none (a namespace of its own, loopback only) or host")
 	f.StringVar(&store, "store", "", "the store directory (default /var/lib/ocikit for root, $XDG_DATA_HOME/ocikit otherwise)")
 	f.StringVar(&platform, "platform", "", "platform to choose from an image index: os/arch[/variant] (default: the host's)")
-	f.BoolVar(&vm, "vm", false, "run in the VM runtime (not there yet)")
+	f.BoolVar(&vm, "vm", false, "run in the VM runtime (as the global --vm)")
 	f.BoolVar(&tlsVerify, "tls-verify", true, "verify registry certificates (for registry references)")
 	return cmd
 }
@@ -217,7 +221,7 @@ func newImageRunWaitCmd(g *globals) *cobra.Command {
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rt, err := g.runtime()
+			rt, err := g.containers()
 			if err != nil {
 				return err
 			}

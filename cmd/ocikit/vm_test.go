@@ -1,13 +1,18 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/runtime-spec/specs-go/features"
+
 	"github.com/ocikit/ocikit/internal/testutil"
+	"github.com/ocikit/ocikit/runtime/vm"
 )
 
 // TestVMSelection: --vm, or the binary's name ocikit-vm, chooses the VM
@@ -38,5 +43,39 @@ func TestVMSelection(t *testing.T) {
 				t.Errorf("%v: %v: %q, want an error with %q", tt.argv, err, out, tt.want)
 			}
 		})
+	}
+}
+
+// TestVMFeatures: `--vm features` is VM mode's (features.md shape), and
+// every command it names as unsupported is refused with --vm.
+func TestVMFeatures(t *testing.T) {
+	bin := testutil.Binary(t)
+	out, err := exec.Command(bin, "--vm", "features").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f features.Features
+	if err := json.Unmarshal(out, &f); err != nil {
+		t.Fatalf("not JSON: %v", err)
+	}
+	if f.OCIVersionMax != specs.Version || f.Linux == nil || f.Linux.Cgroup == nil {
+		t.Fatalf("incomplete: %s", out)
+	}
+	if f.Annotations[vm.FeatureVM] != "true" || f.Linux.Cgroup.V1 == nil || *f.Linux.Cgroup.V1 {
+		t.Errorf("not VM mode's features: %s", out)
+	}
+	root := t.TempDir()
+	for _, c := range strings.Split(f.Annotations[vm.FeatureUnsupportedCommands], ",") {
+		words := strings.Fields(c)
+		args := append([]string{"--vm", "--root", root}, words...)
+		if len(words) == 1 {
+			args = append(args, "nosuch")
+		} else {
+			args = append(args, "1", "nosuch", "true") // exec --preserve-fds 1 ID ARGS
+		}
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "not supported") {
+			t.Errorf("%v: %v %q: named unsupported but not refused as such", args, err, out)
+		}
 	}
 }

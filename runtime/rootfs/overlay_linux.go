@@ -8,6 +8,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// MountOverlay mounts the overlay that data (AnnotationOverlay's value)
+// describes onto target, in the caller's mount namespace: the VM runtime
+// mounts it on the host and shares target with the guest.
+func MountOverlay(data, target string) error { return mountOverlayRoot(data, target) }
+
 // mountOverlayRoot mounts the overlay that data (overlayfs's option
 // syntax, AnnotationOverlay) describes onto rootPath. Through fsopen(2) it
 // adds the lower directories one by one ("lowerdir+", Linux 6.8), so the

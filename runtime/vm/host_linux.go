@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/ocikit/ocikit/internal/fsutil"
 	"github.com/ocikit/ocikit/runtime"
+	"github.com/ocikit/ocikit/runtime/rootfs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -67,6 +69,9 @@ type record struct {
 	State     runtime.State `json:"state"`
 	InitStart uint64        `json:"initStart,omitempty"`
 	VM        *vmRecord     `json:"vm,omitempty"`
+	// Overlay is the host path where create mounted the root
+	// filesystem's overlay (rootfs.AnnotationOverlay); delete unmounts it.
+	Overlay string `json:"overlay,omitempty"`
 }
 
 // vmRecord is what delete needs to find the VM again.
@@ -130,12 +135,12 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o runtime.Creat
 		return nil, nil, fmt.Errorf("%w: --console-socket given but process.terminal is false", runtime.ErrInvalidSpec)
 	}
 	r.guestSpec(&spec, id)
-	rootfs := spec.Root.Path
-	if !filepath.IsAbs(rootfs) {
-		rootfs = filepath.Join(bundle, rootfs)
+	rootPath := spec.Root.Path
+	if !filepath.IsAbs(rootPath) {
+		rootPath = filepath.Join(bundle, rootPath)
 	}
-	if fi, err := os.Stat(rootfs); err != nil || !fi.IsDir() {
-		return nil, nil, fmt.Errorf("vm: root filesystem %s: not a directory", rootfs)
+	if fi, err := os.Stat(rootPath); err != nil || !fi.IsDir() {
+		return nil, nil, fmt.Errorf("vm: root filesystem %s: not a directory", rootPath)
 	}
 	kvm := kvmUsable()
 	s, err := settingsFor(&spec, kvm)
@@ -154,7 +159,13 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o runtime.Creat
 	if err != nil {
 		return nil, nil, err
 	}
-	guestSpec, err := json.Marshal(&spec)
+	// The host does what these annotations ask (the overlay is mounted
+	// here, the bundle removed here): the guest's runtime must not.
+	gspec := spec
+	gspec.Annotations = maps.Clone(spec.Annotations)
+	delete(gspec.Annotations, rootfs.AnnotationOverlay)
+	delete(gspec.Annotations, runtime.AnnotationRemoveBundle)
+	guestSpec, err := json.Marshal(&gspec)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -182,14 +193,32 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o runtime.Creat
 	rec := &record{State: runtime.State{
 		State: specs.State{Version: specs.Version, ID: id, Status: specs.StateCreating, Bundle: bundle,
 			Annotations: spec.Annotations},
-		Rootfs: rootfs, Created: time.Now().UTC(),
+		Rootfs: rootPath, Created: time.Now().UTC(),
 	}}
 	fail := func(err error) (*runtime.Container, *exec.Cmd, error) {
+		if rec.Overlay != "" {
+			unmountOverlay(rec.Overlay)
+		}
 		removeStateDir(dir)
 		return nil, nil, err
 	}
 	if err := writeState(dir, rec); err != nil {
 		return fail(err)
+	}
+	// The guest cannot see a mount made in another mount namespace, so
+	// the overlay the plain runtime would mount inside the container's
+	// namespace is mounted here, on the host, over the (empty) root
+	// directory, which the guest then gets through 9p like any other
+	// root. Recorded first: a delete after a crash unmounts it.
+	if data, ok := spec.Annotations[rootfs.AnnotationOverlay]; ok {
+		rec.Overlay = rootPath
+		if err := writeState(dir, rec); err != nil {
+			return fail(err)
+		}
+		if err := rootfs.MountOverlay(data, rootPath); err != nil {
+			rec.Overlay = ""
+			return fail(fmt.Errorf("vm: root filesystem overlay: %w", err))
+		}
 	}
 	// With a terminal the monitor's stdio is the slave of a host pty
 	// whose master goes to the console socket (or, in the foreground, to
@@ -230,7 +259,7 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o runtime.Creat
 	}
 	params, err := json.Marshal(monitorParams{
 		ID: id, Qemu: qemu, Spec: guestSpec, BootTimeout: s.bootTimeout, Size: size,
-		QemuArgs: qemuArgs(s, kvm, a.kernel, a.initrd, rootfs, spec.Root.Readonly),
+		QemuArgs: qemuArgs(s, kvm, a.kernel, a.initrd, rootPath, spec.Root.Readonly),
 	})
 	if err != nil {
 		return failTTY(err)
@@ -573,8 +602,34 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 			return fmt.Errorf("delete: qemu: %w", err)
 		}
 	}
+	// qemu is gone: nothing holds the overlay any more.
+	if rec.Overlay != "" {
+		if err := unmountOverlay(rec.Overlay); err != nil {
+			return fmt.Errorf("delete: %w", err)
+		}
+	}
+	if rec.State.Annotations[runtime.AnnotationRemoveBundle] == "true" && rec.State.Bundle != "" {
+		// Before the state, as the plain runtime: a delete cut short
+		// here is retried by the next one.
+		if err := runtime.RemoveBundle(rec.State.Bundle); err != nil {
+			r.log.Warn("remove bundle", "container", id, "bundle", rec.State.Bundle, "error", err)
+		}
+	}
 	if err := removeStateDir(r.dir(id)); err != nil {
 		return fmt.Errorf("delete: %w", err)
+	}
+	return nil
+}
+
+// unmountOverlay unmounts the root filesystem's overlay at path; one
+// already gone (a delete retried) is no error.
+func unmountOverlay(path string) error {
+	err := unix.Unmount(path, 0)
+	if err == unix.EBUSY {
+		err = unix.Unmount(path, unix.MNT_DETACH)
+	}
+	if err != nil && err != unix.EINVAL && err != unix.ENOENT {
+		return &os.PathError{Op: "umount overlay", Path: path, Err: err}
 	}
 	return nil
 }

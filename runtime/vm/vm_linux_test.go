@@ -15,6 +15,7 @@ import (
 
 	"github.com/ocikit/ocikit/internal/testutil"
 	"github.com/ocikit/ocikit/runtime/defaults"
+	"github.com/ocikit/ocikit/runtime/rootfs"
 	"github.com/ocikit/ocikit/runtime/vm"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -146,6 +147,12 @@ func (e *vmEnv) leftovers() []string {
 	ents, _ := os.ReadDir(e.root)
 	for _, ent := range ents {
 		left = append(left, "state "+ent.Name())
+	}
+	mi, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, l := range strings.Split(string(mi), "\n") {
+		if strings.Contains(l, e.bundle) {
+			left = append(left, "mount "+l)
+		}
 	}
 	return left
 }
@@ -297,6 +304,11 @@ func TestVMFaults(t *testing.T) {
 		{"qemu fails", map[string]string{"org.ocikit.vm.memory": "100000G"}, "vm: qemu failed to start"},
 		{"boot timeout", map[string]string{"org.ocikit.vm.boot-timeout": "10ms"}, "vm: guest not ready within 10ms"},
 		{"bad cpus", map[string]string{"org.ocikit.vm.cpus": "zero"}, "org.ocikit.vm.cpus"},
+		// The root filesystem's overlay is mounted on the host before
+		// qemu starts: a bad one, or a qemu failing after it, leaves no
+		// mount.
+		{"bad overlay", map[string]string{rootfs.AnnotationOverlay: "lowerdir=/nonexistent-vmtest"}, "vm: root filesystem overlay"},
+		{"qemu fails after the overlay", map[string]string{rootfs.AnnotationOverlay: "lowerdir=/usr/share:/usr/lib", "org.ocikit.vm.memory": "100000G"}, "vm: qemu failed to start"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
