@@ -58,15 +58,18 @@ func settingsFor(spec *specs.Spec, kvm bool) (settings, error) {
 			s.memoryMiB = (*m.Limit + MemoryOverhead + 1<<20 - 1) >> 20
 		}
 		if c := res.CPU; c != nil {
-			switch {
-			case c.Quota != nil && *c.Quota > 0 && c.Period != nil && *c.Period > 0:
+			// The quota's share of whole CPUs; a cpuset is applied inside
+			// the guest, so the guest needs every CPU it names: at least
+			// its highest index + 1 vCPUs.
+			if c.Quota != nil && *c.Quota > 0 && c.Period != nil && *c.Period > 0 {
 				s.cpus = int(math.Ceil(float64(*c.Quota) / float64(*c.Period)))
-			case c.Cpus != "":
-				n, err := countCPUs(c.Cpus)
+			}
+			if c.Cpus != "" {
+				n, err := cpusetSpan(c.Cpus)
 				if err != nil {
 					return s, fmt.Errorf("linux.resources.cpu.cpus: %w", err)
 				}
-				s.cpus = n
+				s.cpus = max(s.cpus, n)
 			}
 		}
 	}
@@ -107,8 +110,9 @@ func settingsFor(spec *specs.Spec, kvm bool) (settings, error) {
 	return s, nil
 }
 
-// countCPUs counts the CPUs of a cpuset list ("0-3,6").
-func countCPUs(list string) (int, error) {
+// cpusetSpan is the highest CPU of a cpuset list ("0-3,6") plus one: the
+// CPUs a machine needs for the list to be valid on it.
+func cpusetSpan(list string) (int, error) {
 	n := 0
 	for _, part := range strings.Split(list, ",") {
 		part = strings.TrimSpace(part)
@@ -123,7 +127,7 @@ func countCPUs(list string) (int, error) {
 				return 0, fmt.Errorf("bad cpu list %q", list)
 			}
 		}
-		n += b - a + 1
+		n = max(n, b+1)
 	}
 	return n, nil
 }
