@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -72,20 +73,25 @@ func bindShares(spec *specs.Spec, bundle string) ([]share, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: vm: bind mount %s: source %s: %v", runtime.ErrInvalidSpec, m.Destination, m.Source, unwrapPath(err))
 		}
-		tag := "bind" + strconv.Itoa(len(shares))
-		guest := filepath.Join(guestBinds, tag)
-		sh := share{Tag: tag, Path: real, Readonly: readonlyMount(m)}
+		sh := share{Path: real, Readonly: readonlyMount(m)}
+		file := ""
 		switch {
 		case fi.IsDir():
 		case fi.Mode().IsRegular():
-			sh.Path = filepath.Dir(real)
-			guest = filepath.Join(guest, filepath.Base(real))
+			sh.Path, file = filepath.Dir(real), filepath.Base(real)
 		default:
 			return nil, fmt.Errorf("%w: vm: bind mount %s: source %s is a %s: only directories and regular files can be shared with the guest",
 				runtime.ErrInvalidSpec, m.Destination, m.Source, kindOf(fi.Mode()))
 		}
-		spec.Mounts[i].Source = guest
-		shares = append(shares, sh)
+		// One share per directory and mode: podman's /etc/hosts,
+		// /etc/resolv.conf and /etc/hostname share one device.
+		sh.Tag = "bind" + strconv.Itoa(len(shares))
+		if j := slices.IndexFunc(shares, func(x share) bool { return x.Path == sh.Path && x.Readonly == sh.Readonly }); j >= 0 {
+			sh = shares[j]
+		} else {
+			shares = append(shares, sh)
+		}
+		spec.Mounts[i].Source = filepath.Join(guestBinds, sh.Tag, file)
 	}
 	return shares, nil
 }

@@ -74,6 +74,36 @@ func TestBindShares(t *testing.T) {
 	}
 }
 
+// TestBindSharesShared: mounts of one directory with one mode share a
+// device; another mode gets its own.
+func TestBindSharesShared(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"a", "b"} {
+		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spec := &specs.Spec{Mounts: []specs.Mount{
+		{Destination: "/a", Type: "bind", Source: filepath.Join(dir, "a")},
+		{Destination: "/b", Type: "bind", Source: filepath.Join(dir, "b")},
+		{Destination: "/d", Type: "bind", Source: dir, Options: []string{"ro"}},
+	}}
+	shares, err := bindShares(spec, "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []share{{Tag: "bind0", Path: dir}, {Tag: "bind1", Path: dir, Readonly: true}}; !reflect.DeepEqual(shares, want) {
+		t.Errorf("shares %+v, want %+v", shares, want)
+	}
+	var got []string
+	for _, m := range spec.Mounts {
+		got = append(got, m.Source)
+	}
+	if want := []string{"/run/vm/binds/bind0/a", "/run/vm/binds/bind0/b", "/run/vm/binds/bind1"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("sources %q, want %q", got, want)
+	}
+}
+
 func TestShareArgs(t *testing.T) {
 	got := shareArgs([]share{{Tag: "bind0", Path: "/a,b"}, {Tag: "bind1", Path: "/c", Readonly: true}}, false)
 	want := []string{
