@@ -330,6 +330,9 @@ func (a *agentState) create(data []byte) (int, error) {
 		spec.Root = &specs.Root{}
 	}
 	spec.Root.Path = guestRootfs
+	if err := mountBindShares(spec); err != nil {
+		return 0, err
+	}
 	b, err := json.Marshal(spec)
 	if err != nil {
 		return 0, err

@@ -134,6 +134,10 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o runtime.Creat
 	if !tty && o.ConsoleSocket != "" {
 		return nil, nil, fmt.Errorf("%w: --console-socket given but process.terminal is false", runtime.ErrInvalidSpec)
 	}
+	shares, err := bindShares(&spec, bundle)
+	if err != nil {
+		return nil, nil, err
+	}
 	r.guestSpec(&spec, id)
 	rootPath := spec.Root.Path
 	if !filepath.IsAbs(rootPath) {
@@ -259,7 +263,7 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o runtime.Creat
 	}
 	params, err := json.Marshal(monitorParams{
 		ID: id, Qemu: qemu, Spec: guestSpec, BootTimeout: s.bootTimeout, Size: size,
-		QemuArgs: qemuArgs(s, kvm, a.kernel, a.initrd, rootPath, spec.Root.Readonly),
+		QemuArgs: append(qemuArgs(s, kvm, a.kernel, a.initrd, rootPath, spec.Root.Readonly), shareArgs(shares, kvm)...),
 	})
 	if err != nil {
 		return failTTY(err)
@@ -318,20 +322,11 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o runtime.Creat
 }
 
 // guestSpec drops from spec what names the host and cannot be honoured
-// inside the guest, with a warning each: bind mounts of host paths (they
-// would need a share of their own), namespaces given by a host path (the
-// guest gets new ones), hooks (host binaries), and a cgroupsPath in the
-// systemd form (the guest has no systemd: its cgroup is /ocikit/ID).
+// inside the guest, with a warning each: namespaces given by a host path
+// (the guest gets new ones), hooks (host binaries), and a cgroupsPath in
+// the systemd form (the guest has no systemd: its cgroup is /ocikit/ID).
+// Bind mounts of host paths were made shares of their own (bindShares).
 func (r *Runtime) guestSpec(spec *specs.Spec, id string) {
-	var kept []specs.Mount
-	for _, m := range spec.Mounts {
-		if m.Type == "bind" || hasOption(m.Options, "bind") || hasOption(m.Options, "rbind") {
-			r.log.Warn("vm: bind mount of a host path not shared into the guest: skipped", "destination", m.Destination)
-			continue
-		}
-		kept = append(kept, m)
-	}
-	spec.Mounts = kept
 	if spec.Hooks != nil {
 		r.log.Warn("vm: hooks are not run (they are host programs)")
 		spec.Hooks = nil
