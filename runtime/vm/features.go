@@ -24,15 +24,15 @@ const (
 // ignored is what guestSpec drops, with a warning each; unsupported the
 // commands cmd/ocikit refuses with --vm (errNoVM).
 var (
-	ignored     = []string{"hooks", "bind mounts of host paths", "namespace paths", "systemd cgroupsPath"}
+	ignored     = []string{"hooks", "namespace paths", "systemd cgroupsPath"}
 	unsupported = []string{"pause", "resume", "ps", "events", "update", "exec --preserve-fds"}
 )
 
 // Features returns what VM mode supports, from the plain runtime's
 // features (the guest runs the same runtime code, so namespaces,
 // capabilities, seccomp and memory policies are the same), with what the
-// guest changes: a pure cgroup v2 hierarchy without systemd, no bind
-// mounts of host paths (so no bind options and no idmapped mounts), no
+// guest changes: a pure cgroup v2 hierarchy without systemd, bind mounts
+// of host paths as 9p shares (binds_linux.go; no idmapped mounts), no
 // hooks, AppArmor or SELinux (the guest loads no profiles or policy: a
 // configuration naming one is refused there), no
 // network devices; what is accepted but not applied, and the commands
@@ -45,7 +45,7 @@ func Features(base *features.Features) *features.Features {
 	f.Hooks = nil
 	f.MountOptions = slices.DeleteFunc(slices.Clone(base.MountOptions), func(o string) bool {
 		switch o {
-		case "bind", "rbind", "idmap", "ridmap":
+		case "idmap", "ridmap":
 			return true
 		}
 		return false

@@ -33,7 +33,7 @@ func TestFeatures(t *testing.T) {
 	}{
 		{"versions kept", f.OCIVersionMin + ".." + f.OCIVersionMax, "1.0.0..1.3.0"},
 		{"no hooks", len(f.Hooks), 0},
-		{"mount options without bind and idmap", strings.Join(f.MountOptions, ","), "nosuid,ro"},
+		{"mount options without idmap", strings.Join(f.MountOptions, ","), "bind,nosuid,rbind,ro"},
 		{"namespaces kept", strings.Join(f.Linux.Namespaces, ","), "mount,pid"},
 		{"capabilities kept", strings.Join(f.Linux.Capabilities, ","), "CAP_CHOWN"},
 		{"cgroup v1", on(f.Linux.Cgroup.V1), false},
