@@ -481,7 +481,6 @@ func TestImageRunBadInput(t *testing.T) {
 		{"no command", []string{noCmd + ":x"}, "neither Entrypoint nor Cmd"},
 		{"volume source", []string{"-v", "/nonexistent-irbad:/x", ref}, "volume source does not exist: /nonexistent-irbad"},
 		{"registry", []string{"docker://127.0.0.1:1/x"}, "127.0.0.1:1/v2/: dial tcp 127.0.0.1:1: connect: connection refused"},
-		{"vm", []string{"--vm", ref}, "VM runtime is not there yet"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

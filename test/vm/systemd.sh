@@ -103,7 +103,7 @@ build_image() {
 	size=$(du -sm "$tree" | cut -f1)
 	rm -f "$img.tmp"
 	# Room for the containers' state, podman's storage and the journal.
-	mke2fs -q -t ext4 -L ocikit-root -d "$tree" "$img.tmp" "$((size + 768))M" || die "mke2fs -d failed"
+	mke2fs -q -t ext4 -L ocikit-root -d "$tree" "$img.tmp" "$((size + 768))M" >&2 || die "mke2fs -d failed"
 	mv "$img.tmp" "$img"
 	rm -rf "$tree"
 	log "image $img built in $(elapsed "$start")s"
@@ -212,7 +212,7 @@ data_disk() {
 		.linux.uidMappings = [{containerID: 0, hostID: 1000, size: 1}] |
 		.linux.gidMappings = [{containerID: 0, hostID: 1000, size: 1}]' \
 		"$work/rootless-spec.json" >"$d/rootless.json"
-	mke2fs -q -t ext4 -L ocikit-data -d "$d" "$out" "$(($(du -sm "$d" | cut -f1) + 32))M" || die "mke2fs -d (data) failed"
+	mke2fs -q -t ext4 -L ocikit-data -d "$d" "$out" "$(($(du -sm "$d" | cut -f1) + 32))M" >&2 || die "mke2fs -d (data) failed"
 }
 
 run_vm() {
