@@ -36,7 +36,15 @@ func TestCgroupV2VM(t *testing.T) {
 	testutil.RequireTool(t, "cpio")
 	bin := testutil.Binary(t)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	runVMChecks(t, 8*time.Minute, bin, script)
+}
+
+// runVMChecks runs the VM test script (its "run" mode) with OCIKIT=bin
+// and reports each check the VM printed (VMTEST plan, ok, skip, fail
+// lines) as a subtest of t.
+func runVMChecks(t *testing.T, timeout time.Duration, bin, script string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", script, "run")
 	cmd.Env = append(os.Environ(), "OCIKIT="+bin)

@@ -1,8 +1,6 @@
 package integration
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,34 +34,5 @@ func TestCRIUVM(t *testing.T) {
 	testutil.RequireTool(t, "ip")
 	bin := testutil.Binary(t)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", filepath.Join(top, "test", "vm", "criu.sh"), "run")
-	cmd.Env = append(os.Environ(), "OCIKIT="+bin)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, runErr := cmd.Output()
-	res := parseVMTest(out)
-	for _, info := range res.info {
-		t.Log(info)
-	}
-	if len(res.plan) == 0 {
-		t.Fatalf("the VM ran no check (%v)\nstderr:\n%s\nconsole:\n%s", runErr, stderr.Bytes(), tail(out, 40))
-	}
-	for _, name := range res.plan {
-		t.Run(name, func(t *testing.T) {
-			r, ok := res.results[name]
-			switch {
-			case !ok:
-				t.Fatalf("no result: the VM stopped before this check\nconsole:\n%s", tail(out, 40))
-			case r.skip:
-				t.Skip(r.reason)
-			case !r.ok:
-				t.Fatalf("%s%s", r.reason, r.detail)
-			}
-		})
-	}
-	if !res.done {
-		t.Errorf("the VM did not finish (%v)\nstderr:\n%s", runErr, stderr.Bytes())
-	}
+	runVMChecks(t, 8*time.Minute, bin, filepath.Join(top, "test", "vm", "criu.sh"))
 }

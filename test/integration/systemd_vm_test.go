@@ -1,10 +1,6 @@
 package integration
 
 import (
-	"bytes"
-	"context"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -33,34 +29,5 @@ func TestSystemdDriverVM(t *testing.T) {
 	script := filepath.Join(testutil.ModuleRoot(t), "test", "vm", "systemd.sh")
 	bin := testutil.Binary(t)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", script, "run")
-	cmd.Env = append(os.Environ(), "OCIKIT="+bin)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, runErr := cmd.Output()
-	res := parseVMTest(out)
-	for _, info := range res.info {
-		t.Log(info)
-	}
-	if len(res.plan) == 0 {
-		t.Fatalf("the VM ran no check (%v)\nstderr:\n%s\nconsole:\n%s", runErr, stderr.Bytes(), tail(out, 40))
-	}
-	for _, name := range res.plan {
-		t.Run(name, func(t *testing.T) {
-			r, ok := res.results[name]
-			switch {
-			case !ok:
-				t.Fatalf("no result: the VM stopped before this check\nconsole:\n%s", tail(out, 40))
-			case r.skip:
-				t.Skip(r.reason)
-			case !r.ok:
-				t.Fatalf("%s%s", r.reason, r.detail)
-			}
-		})
-	}
-	if !res.done {
-		t.Errorf("the VM did not finish (%v)\nstderr:\n%s", runErr, stderr.Bytes())
-	}
+	runVMChecks(t, 20*time.Minute, bin, script)
 }
