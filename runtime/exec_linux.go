@@ -2,56 +2,18 @@ package runtime
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
 	"strconv"
-	"unsafe"
 
 	"github.com/ocikit/ocikit/cgroups"
 	"github.com/ocikit/ocikit/runtime/nsenter"
 	"github.com/ocikit/ocikit/runtime/process"
 	"github.com/ocikit/ocikit/runtime/rules"
-	"github.com/ocikit/ocikit/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
-
-// execFDEnv names the inherited descriptor holding an exec'd process's
-// configuration (execConfig); Init dispatches on it.
-const execFDEnv = "_OCIKIT_EXECFD"
-
-func init() {
-	// As for the container init: the joined namespaces, credentials and
-	// capabilities are the main thread's, which performs the execve.
-	if os.Getenv(execFDEnv) != "" {
-		goruntime.LockOSThread()
-	}
-}
-
-// execConfig is what exec sends to its re-executed binary, which runs in
-// the container's namespaces already (nsenter joined them).
-type execConfig struct {
-	ID          string                  `json:"id"`
-	Process     *specs.Process          `json:"process"`
-	Personality *specs.LinuxPersonality `json:"personality,omitempty"`
-	SyncFD      int                     `json:"syncFd"`
-	RootFD      int                     `json:"rootFd"`
-	ConsoleFD   int                     `json:"consoleFd"`
-	PreserveFDs int                     `json:"preserveFds,omitempty"`
-	// NoNewKeyring: the container was created with --no-new-keyring.
-	NoNewKeyring bool `json:"noNewKeyring,omitempty"`
-	// CPUInitial: the process sets execCPUAffinity.initial before it asks
-	// for the move into the container's cgroup (msgCgroup), which it
-	// always does.
-	CPUInitial bool `json:"cpuInitial,omitempty"`
-	// Seccomp is the container's linux.seccomp compiled by exec (from the
-	// cache under the root): the process only loads it.
-	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
-}
 
 // msgCgroup (exec'd process, or an init with initConfig.JoinCgroup): move
 // me into the container's cgroup now.
@@ -195,7 +157,7 @@ func (r *Runtime) startExec(ctx context.Context, id string, o *ExecOptions) (*ex
 
 func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (*execution, error) {
 	spec, initPid := x.spec, x.rec.State.Pid
-	l, err := newLauncher(x.r, x.id, "exec", execFDEnv, 0, o.PreserveFDs)
+	l, err := newLauncher(x.r, x.id, "exec", nsenter.FinalEnv, 0, o.PreserveFDs)
 	if err != nil {
 		return nil, err
 	}
@@ -203,8 +165,6 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 	l.spec, l.rec, l.cgroup, l.joined = spec, x.rec, x.cgroup, x.joined
 	l.untilExec = true
 	l.died = "exec: the process exited while joining the container's namespaces"
-	cfg := &execConfig{ID: x.id, Process: p, Personality: spec.Linux.Personality, ConsoleFD: -1, PreserveFDs: o.PreserveFDs,
-		NoNewKeyring: x.rec.NoNewKeyring, SyncFD: l.syncFD}
 	// The init's namespaces and root, opened here and checked to belong
 	// to the container's init afterwards: a recycled pid cannot slip in.
 	// nsenter reopens them through /proc/self/fd.
@@ -235,12 +195,44 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 	if err != nil {
 		return nil, fmt.Errorf("container %q: root: %w", x.id, err)
 	}
-	cfg.RootFD = l.add(root)
 	if !alive(initPid, x.rec.InitStart) {
+		root.Close()
 		return nil, errorf(ErrWrongState, "container %q is stopped: cannot exec in it", x.id)
 	}
-	if cfg.Seccomp, err = l.compileSeccomp(); err != nil {
+	// HOME from the container's /etc/passwd when the environment has
+	// none, read as the process would see it (process.Environ).
+	env := process.Environ(p.Env, func() string { return process.HomeDirIn(root, p.User.UID) })
+	cfg, err := process.Final(p, env, spec.Linux.Personality, nil, process.WithLogger(x.r.log.With("container", x.id)))
+	if err != nil {
+		root.Close()
 		return nil, err
+	}
+	cfg.RootFD = l.add(root)
+	prog, err := l.compileSeccomp()
+	if err != nil {
+		return nil, err
+	}
+	if prog != nil {
+		cfg.Seccomp, cfg.SeccompFlags = prog.BPF, uint32(prog.Flags)
+	}
+	// In the order runc's exec takes them (ocikit_final_run): the name
+	// for ps(1), execCPUAffinity.initial, a session, the terminal, the
+	// container's root, a session keyring, the move into the cgroup
+	// (asked for once its own setup is done, so that what it allocated
+	// is charged to the caller's cgroup), execCPUAffinity.final, then
+	// the process's attributes. The container's memory policy is not
+	// applied to exec'd processes.
+	cfg.Name, cfg.Setsid, cfg.CgroupSync, cfg.CloseFrom = "ocikit:exec", true, true, 3+o.PreserveFDs
+	if !x.rec.NoNewKeyring {
+		cfg.Keyring = x.id
+	}
+	if a := p.ExecCPUAffinity; a != nil {
+		if cfg.CPUInitial, err = process.CPUSet(a.Initial); err != nil {
+			return nil, err
+		}
+		if cfg.CPUFinal, err = process.CPUSet(a.Final); err != nil {
+			return nil, err
+		}
 	}
 	var master *os.File
 	if p.Terminal {
@@ -256,6 +248,9 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 		master = m
 		l.closeLater(m)
 		cfg.ConsoleFD = l.add(slave)
+		if sz := p.ConsoleSize; sz != nil {
+			cfg.ConsoleSize, cfg.ConsoleRows, cfg.ConsoleCols = true, uint16(sz.Height), uint16(sz.Width)
+		}
 		if o.ConsoleSocket == "" {
 			// Relayed by Exec: plain newlines, as runc's, from the
 			// program's first byte on.
@@ -295,14 +290,7 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 		return nil, err
 	}
 	pid := l.pid
-	// The process asks for the move into the container's cgroup
-	// (msgCgroup) once its own setup is done, just before it takes the
-	// process's attributes, so that what its Go runtime allocates is
-	// charged to the caller's cgroup, not the container's (as the init's,
-	// initConfig.JoinCgroup). process.execCPUAffinity.initial applies
-	// until then (config.md).
-	cfg.CPUInitial = p.ExecCPUAffinity != nil && p.ExecCPUAffinity.Initial != ""
-	if err := l.sendConfig(cfg); err != nil {
+	if err := l.sendConfig(cfg.Encode()); err != nil {
 		return nil, err
 	}
 	// The process reports an error, or a seccomp notify descriptor, or
@@ -389,100 +377,4 @@ func sameNS(f *os.File, path string) bool {
 		return false
 	}
 	return a.Dev == b.Dev && a.Ino == b.Ino
-}
-
-// execInit is the exec'd process before its execve: inside the
-// container's namespaces and cgroup, it reads its configuration, takes the
-// container's root and the process's attributes and executes the program.
-// It returns only on failure, after reporting the error.
-func execInit() error {
-	goruntime.LockOSThread()
-	fd, err := strconv.Atoi(os.Getenv(execFDEnv))
-	if err != nil {
-		return errors.New("init: not started by ocikit exec")
-	}
-	os.Unsetenv(execFDEnv)
-	f := os.NewFile(uintptr(fd), "config")
-	var cfg execConfig
-	err = json.NewDecoder(f).Decode(&cfg)
-	f.Close()
-	if err != nil {
-		return fmt.Errorf("exec: read configuration: %w", err)
-	}
-	sync := os.NewFile(uintptr(cfg.SyncFD), "sync")
-	err = cfg.run(sync)
-	sendMsg(sync, syncMsg{Type: msgError, Msg: oneLine(err.Error())})
-	return err
-}
-
-func (c *execConfig) run(sync *os.File) error {
-	p := c.Process
-	// Executed from /proc/self/fd/N: name it for ps(1) in the container.
-	if name, err := unix.BytePtrFromString("ocikit:exec"); err == nil {
-		unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(name)), 0, 0, 0)
-	}
-	if a := p.ExecCPUAffinity; a != nil && c.CPUInitial {
-		if err := process.SetCPUAffinity(a.Initial); err != nil {
-			return step("execCPUAffinity", err)
-		}
-	}
-	if _, err := unix.Setsid(); err != nil {
-		return step("setsid", err)
-	}
-	if c.ConsoleFD >= 0 {
-		if err := setupConsole(os.NewFile(uintptr(c.ConsoleFD), "console"), p.ConsoleSize); err != nil {
-			return step("console", err)
-		}
-	}
-	// Joining the mount namespace put us at its root; the container's
-	// root is the init's (a --no-pivot container chroot'ed into it).
-	if err := unix.Fchdir(c.RootFD); err != nil {
-		return step("root", os.NewSyscallError("fchdir", err))
-	}
-	if err := unix.Chroot("."); err != nil {
-		return step("root", &os.PathError{Op: "chroot", Path: ".", Err: err})
-	}
-	unix.Close(c.RootFD)
-	if !c.NoNewKeyring {
-		if _, err := unix.KeyctlJoinSessionKeyring(c.ID); err != nil && !errors.Is(err, unix.ENOSYS) {
-			return step("join session keyring", err)
-		}
-	}
-	// Into the container's cgroup (the runtime moves us), then the
-	// process's attributes: the user and capabilities, a seccomp filter.
-	if err := sendMsg(sync, syncMsg{Type: msgCgroup}); err != nil {
-		return step("sync", err)
-	}
-	if m, err := recvMsg(sync); err != nil || m.Type != msgOK {
-		os.Exit(1) // the runtime reports the error
-	}
-	if a := p.ExecCPUAffinity; a != nil {
-		// In its cgroup now, whose cpuset may have reset the affinity.
-		if err := process.SetCPUAffinity(a.Final); err != nil {
-			return step("execCPUAffinity", err)
-		}
-	}
-	// Everything but stdio and the preserved descriptors is closed by the
-	// execve, the sync socket included: exec sees EOF. Before setupProcess,
-	// whose seccomp filter may refuse close_range(2) (as the init).
-	if err := closeOnExecFrom(3 + c.PreserveFDs); err != nil {
-		return step("close descriptors", err)
-	}
-	// The container's memory policy is not applied to exec'd processes.
-	path, err := setupProcess(p, c.Personality, nil, c.Seccomp, sync)
-	if err != nil {
-		return err
-	}
-	// The address-space rlimits last: from here on this process maps
-	// nothing new before execve (process.SetRlimitsEarly).
-	if err := process.SetRlimitsLate(p.Rlimits); err != nil {
-		return step("rlimits", err)
-	}
-	if c.Seccomp != nil && p.NoNewPrivileges {
-		if err := loadSeccomp(c.Seccomp, int(sync.Fd()), sync); err != nil {
-			return err
-		}
-	}
-	err = unix.Exec(path, p.Args, p.Env)
-	return step("exec "+p.Args[0], err)
 }

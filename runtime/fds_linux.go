@@ -3,7 +3,6 @@ package runtime
 import (
 	"fmt"
 	"os"
-	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -38,33 +37,4 @@ func inheritFDs(listen, preserve int) ([]*os.File, error) {
 		return nil, fmt.Errorf("close descriptors: %w", err)
 	}
 	return files, nil
-}
-
-// fixStdioOwner gives the calling process's stdio to uid, its user-to-be,
-// and leaves the group, as runc does before it switches to the user
-// (fixStdioPermissions): a program that reopens /dev/stdout or its
-// terminal (/proc/self/fd/N) as that user then may, although the pipe,
-// file or pty was made by the runtime's caller or the init's root, mode
-// 0600 or 0620. /dev/null is left alone. Where the user namespace maps
-// neither the file's owner nor uid (EPERM, EINVAL), or the file is on a
-// read-only file system, it stays as it is.
-func fixStdioOwner(uid uint32) error {
-	for fd := 0; fd < 3; fd++ {
-		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err != nil {
-			if err == unix.EBADF {
-				continue // closed by the caller
-			}
-			return &os.PathError{Op: "fstat", Path: "fd " + strconv.Itoa(fd), Err: err}
-		}
-		if st.Uid == uid || st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == unix.Mkdev(1, 3) {
-			continue
-		}
-		switch err := unix.Fchown(fd, int(uid), -1); err {
-		case nil, unix.EPERM, unix.EINVAL, unix.EROFS:
-		default:
-			return &os.PathError{Op: "chown", Path: "fd " + strconv.Itoa(fd), Err: err}
-		}
-	}
-	return nil
 }

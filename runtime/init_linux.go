@@ -6,22 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	goruntime "runtime"
 	"strconv"
-	"strings"
 
 	"github.com/ocikit/ocikit/cgroups"
 	"github.com/ocikit/ocikit/runtime/process"
 	"github.com/ocikit/ocikit/runtime/rootfs"
-	"github.com/ocikit/ocikit/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	// The constructor joining namespaces given by path runs before the Go
-	// runtime of the init starts.
-	_ "github.com/ocikit/ocikit/runtime/nsenter"
+	// runtime of the init starts; its final stage sets the process's
+	// attributes and executes the program.
+	"github.com/ocikit/ocikit/runtime/nsenter"
 )
 
 // initFDEnv names the inherited descriptor holding the init's
@@ -45,9 +42,6 @@ func init() {
 // executes the user's program. It returns only on failure, after reporting
 // the error to the runtime; the caller then exits non-zero.
 func Init() error {
-	if os.Getenv(execFDEnv) != "" {
-		return execInit() // a process exec'd into a running container
-	}
 	// Namespaces (the cgroup one unshared here), capabilities and
 	// no_new_privs belong to a thread: everything happens on this one,
 	// which also performs the execve.
@@ -221,41 +215,40 @@ func (c *initConfig) run(sync *os.File) error {
 	}
 	// Everything but stdio and the preserved descriptors is closed by the
 	// execve, including the start connection (accepted close-on-exec): start
-	// sees EOF and knows the exec happened. Before setupProcess, which may
-	// load the container's seccomp filter (without noNewPrivileges), and a
-	// filter may refuse close_range(2) and the statx(2) of the procfs
+	// sees EOF and knows the exec happened. Before the final stage, which
+	// may load the container's seccomp filter (without noNewPrivileges), and
+	// a filter may refuse close_range(2) and the statx(2) of the procfs
 	// fallback (runtime-tools' default profile does).
 	if err := closeOnExecFrom(3 + c.PreserveFDs); err != nil {
 		return step("close descriptors", err)
 	}
-	path, err := setupProcess(p, personality, memPolicy, c.Seccomp, sync)
+	// HOME from the container's /etc/passwd, read while the process is
+	// still root, as runc does; the startContainer hooks get the same
+	// environment as the program.
+	p.Env = process.Environ(p.Env, func() string { return process.HomeDir("/etc/passwd", p.User.UID) })
+	fin, err := process.Final(p, p.Env, personality, memPolicy, process.WithLogger(syncLogger(sync)))
 	if err != nil {
 		return err
 	}
-	conn := c.waitStart(sync)
-	startErr := func(err error) error {
-		unix.Write(conn, []byte(oneLine(err.Error())))
-		os.Exit(1)
-		return err
+	if c.Seccomp != nil {
+		fin.Seccomp, fin.SeccompFlags = c.Seccomp.BPF, uint32(c.Seccomp.Flags)
 	}
+	// The process's attributes on this (locked) thread, in C, which also
+	// resolves the program (nsenter.FinalSetup; a failure ends the init
+	// after reporting it over sync).
+	nsenter.FinalSetup(fin, int(sync.Fd()))
+	conn := c.waitStart(sync)
 	if spec.Hooks != nil && len(spec.Hooks.StartContainer) > 0 {
 		st := c.hookState(specs.StateCreated)
 		if err := runHooks(context.Background(), "startContainer", spec.Hooks.StartContainer, st, p.Env); err != nil {
-			return startErr(err)
+			unix.Write(conn, []byte(oneLine(err.Error())))
+			os.Exit(1)
 		}
 	}
-	// The address-space rlimits last: from here on this process maps
-	// nothing new before execve (process.SetRlimitsEarly).
-	if err := process.SetRlimitsLate(p.Rlimits); err != nil {
-		return startErr(step("rlimits", err))
-	}
-	if c.Seccomp != nil && p.NoNewPrivileges {
-		if err := loadSeccomp(c.Seccomp, conn, nil); err != nil {
-			return startErr(err)
-		}
-	}
-	err = unix.Exec(path, p.Args, p.Env)
-	return startErr(step("exec "+p.Args[0], err))
+	// The address-space rlimits, a no_new_privs seccomp filter and the
+	// execve; a failure goes to start over conn.
+	nsenter.FinalExec(conn)
+	return nil
 }
 
 // unshareCgroupNS gives the container a cgroup namespace of its own when
@@ -301,31 +294,6 @@ func (c *initConfig) waitStart(sync *os.File) int {
 	}
 }
 
-// loadSeccomp loads the filter; a notify descriptor (SCMP_ACT_NOTIFY) goes
-// to the runtime over sock, which passes it to the agent at listenerPath
-// in the runtime's mount namespace (config-linux.md "Seccomp"). With ack
-// (the sync socket) the init waits until the runtime has done so.
-func loadSeccomp(prog *seccomp.Program, sock int, ack *os.File) error {
-	fd, err := prog.Load()
-	if err != nil {
-		return err // "seccomp: ..."
-	}
-	if fd < 0 {
-		return nil
-	}
-	defer unix.Close(fd)
-	if err := sendFd(sock, syncMsg{Type: msgSeccomp}, fd); err != nil {
-		return step("seccomp: send notify fd", err)
-	}
-	if ack != nil {
-		m, err := recvMsg(ack)
-		if err != nil || m.Type != msgOK {
-			os.Exit(1) // the runtime reports the error
-		}
-	}
-	return nil
-}
-
 func (c *initConfig) hookState(status specs.ContainerState) *specs.State {
 	return &specs.State{
 		Version:     specs.Version,
@@ -353,47 +321,6 @@ func closeOnExecFrom(lowfd int) error {
 		if fd >= lowfd {
 			unix.CloseOnExec(fd)
 		}
-	}
-	return nil
-}
-
-// lookPath resolves the program as execvp would, with PATH from the
-// process's environment, inside the container (after pivot_root).
-func lookPath(name string, env []string) (string, error) {
-	if strings.Contains(name, "/") {
-		if err := checkExecutable(name); err != nil {
-			return "", err
-		}
-		return name, nil
-	}
-	pathEnv := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-	for _, e := range env {
-		if v, ok := strings.CutPrefix(e, "PATH="); ok {
-			pathEnv = v
-		}
-	}
-	for _, dir := range filepath.SplitList(pathEnv) {
-		if dir == "" {
-			dir = "."
-		}
-		p := filepath.Join(dir, name)
-		if checkExecutable(p) == nil {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%q: %w", name, exec.ErrNotFound)
-}
-
-func checkExecutable(p string) error {
-	var st unix.Stat_t
-	if err := unix.Stat(p, &st); err != nil {
-		return &os.PathError{Op: "stat", Path: p, Err: err}
-	}
-	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		return &os.PathError{Op: "exec", Path: p, Err: unix.EISDIR}
-	}
-	if st.Mode&0o111 == 0 {
-		return &os.PathError{Op: "exec", Path: p, Err: unix.EACCES}
 	}
 	return nil
 }

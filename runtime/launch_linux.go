@@ -342,10 +342,15 @@ func writePidFile(path string, pid int) error {
 }
 
 // sendConfig writes the process's configuration to its pipe.
+// cfg is JSON-encoded unless it is a []byte already (nsenter.Final's
+// encoding).
 func (l *launcher) sendConfig(cfg any) error {
-	data, err := json.Marshal(cfg)
-	if err != nil {
-		return fmt.Errorf("encode %s config: %w", l.what, err)
+	data, ok := cfg.([]byte)
+	if !ok {
+		var err error
+		if data, err = json.Marshal(cfg); err != nil {
+			return fmt.Errorf("encode %s config: %w", l.what, err)
+		}
 	}
 	w := l.cfgW
 	l.cfgW = nil
@@ -481,3 +486,8 @@ func (l *launcher) kill() {
 		l.cmd = nil
 	}
 }
+
+// oomEnv carries process.oomScoreAdj to the nsenter constructor of the init
+// or exec'd process, which writes it to the runtime's /proc before joining
+// any namespace (the final stage reports a failure).
+const oomEnv = "_OCIKIT_OOM"

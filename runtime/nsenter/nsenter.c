@@ -11,8 +11,11 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
+
+#include "nsenter.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -24,16 +27,19 @@
 
 #define MAXJOIN 16
 
-static int syncfd = -1;
+int ocikit_syncfd = -1;
 
-/* send writes one JSON message to the runtime. */
-static void sendmsg_json(const char *fmt, ...)
+/* When >= 0, errors go to this descriptor as plain text instead of to the
+ * sync socket as JSON (the init after start: the start command reads it). */
+static int rawerrfd = -1;
+
+void ocikit_send_json(const char *fmt, ...)
 {
 	char buf[4096];
 	va_list ap;
 	int n;
 
-	if (syncfd < 0)
+	if (ocikit_syncfd < 0)
 		return;
 	va_start(ap, fmt);
 	n = vsnprintf(buf, sizeof(buf), fmt, ap);
@@ -42,12 +48,11 @@ static void sendmsg_json(const char *fmt, ...)
 		return;
 	if (n >= (int)sizeof(buf))
 		n = sizeof(buf) - 1;
-	while (send(syncfd, buf, n, MSG_NOSIGNAL) < 0 && errno == EINTR)
+	while (send(ocikit_syncfd, buf, n, MSG_NOSIGNAL) < 0 && errno == EINTR)
 		;
 }
 
-/* json_escape copies s into out, escaping what JSON requires. */
-static void json_escape(char *out, size_t size, const char *s)
+void ocikit_json_escape(char *out, size_t size, const char *s)
 {
 	size_t i = 0;
 	for (; *s && i + 7 < size; s++) {
@@ -64,10 +69,25 @@ static void json_escape(char *out, size_t size, const char *s)
 	out[i] = 0;
 }
 
-/* fail reports "<what>: <strerror>" to the runtime as one line and exits. */
-static void fail(const char *what, const char *arg, int err)
+void ocikit_set_rawerr(int fd) { rawerrfd = fd; }
+
+void ocikit_failmsg(const char *msg)
 {
-	char msg[2048], esc[4200], reason[256];
+	char esc[4200];
+
+	if (rawerrfd >= 0) {
+		while (write(rawerrfd, msg, strlen(msg)) < 0 && errno == EINTR)
+			;
+		_exit(1);
+	}
+	ocikit_json_escape(esc, sizeof(esc), msg);
+	ocikit_send_json("{\"type\":\"error\",\"msg\":\"%s\"}", esc);
+	_exit(1);
+}
+
+void ocikit_fail(const char *what, const char *arg, int err)
+{
+	char msg[2048], reason[256];
 
 	/* Lower-case, as Go's errors read: "invalid argument". */
 	snprintf(reason, sizeof(reason), "%s", strerror(err));
@@ -77,9 +97,7 @@ static void fail(const char *what, const char *arg, int err)
 		snprintf(msg, sizeof(msg), "%s %s: %s", what, arg, reason);
 	else
 		snprintf(msg, sizeof(msg), "%s: %s", what, reason);
-	json_escape(esc, sizeof(esc), msg);
-	sendmsg_json("{\"type\":\"error\",\"msg\":\"%s\"}", esc);
-	_exit(1);
+	ocikit_failmsg(msg);
 }
 
 static int nstype(const char *t)
@@ -112,11 +130,31 @@ static int openproc(const char *path)
 	return fd;
 }
 
+/* ocikit_procfd is the runtime's /proc (-1: none), for the final stage. */
+int ocikit_procfd = -1;
+
+/* openprocroot opens the root of the runtime's procfs (O_PATH), checked to
+ * be one, or returns -1. */
+static int openprocroot(void)
+{
+	struct statfs sfs;
+	struct stat st;
+	int fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC || fstat(fd, &st) < 0 || st.st_ino != 1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* The errno of a failed write of process.oomScoreAdj, for the Go side
  * (nsenter.OOMErrno). Not an environment variable: Go reads the
  * environment from the initial stack, and setenv(3) here would put a new
  * variable in a copy Go never sees. */
 int ocikit_oom_errno;
+char ocikit_oom_val[32];
 
 /* setoom writes process.oomScoreAdj (_OCIKIT_OOM) to /proc/self/oom_score_adj
  * while the process is still in the runtime's namespaces and may write its
@@ -131,6 +169,7 @@ static void setoom(void)
 
 	if (val == NULL)
 		return;
+	snprintf(ocikit_oom_val, sizeof(ocikit_oom_val), "%s", val);
 	fd = openproc("/proc/self/oom_score_adj");
 	if (fd < 0)
 		err = -fd;
@@ -182,7 +221,7 @@ void ocikit_nsenter(void)
 		if (nl)
 			*nl = 0;
 		if (!strncmp(line, "sync ", 5)) {
-			syncfd = atoi(line + 5);
+			ocikit_syncfd = atoi(line + 5);
 		} else if (!strncmp(line, "join ", 5) && n < MAXJOIN) {
 			char *sp = strchr(line + 5, ' ');
 			if (!sp)
@@ -210,28 +249,32 @@ void ocikit_nsenter(void)
 	if (offsets[0]) {
 		timensfd = openproc("/proc/self/timens_offsets");
 		if (timensfd < 0)
-			fail("open", "/proc/self/timens_offsets", -timensfd);
+			ocikit_fail("open", "/proc/self/timens_offsets", -timensfd);
 	}
 	/* Both while the process may still write its own /proc files. */
 	setoom();
 	dumpable = nodump();
+	/* The final stage (exec) reaches its /proc files through the
+	 * runtime's procfs, opened before any mount namespace is joined. */
+	if (getenv("_OCIKIT_FINAL") != NULL)
+		ocikit_procfd = openprocroot();
 	/* Open every path first: they name files in the runtime's mount
 	 * namespace (config-linux.md), which joining a mount namespace hides. */
 	for (i = 0; i < n; i++) {
 		joinfd[i] = open(joinpath[i], O_RDONLY | O_CLOEXEC);
 		if (joinfd[i] < 0)
-			fail("open namespace", joinpath[i], errno);
+			ocikit_fail("open namespace", joinpath[i], errno);
 	}
 	/* The user namespace first: the others may be owned by it. */
 	for (i = 0; i < n; i++) {
 		if (jointype[i] != CLONE_NEWUSER)
 			continue;
 		if (setns(joinfd[i], CLONE_NEWUSER) < 0)
-			fail("join user namespace", joinpath[i], errno);
+			ocikit_fail("join user namespace", joinpath[i], errno);
 		if (setresgid(0, 0, 0) < 0)
-			fail("setresgid in joined user namespace", NULL, errno);
+			ocikit_fail("setresgid in joined user namespace", NULL, errno);
 		if (setresuid(0, 0, 0) < 0)
-			fail("setresuid in joined user namespace", NULL, errno);
+			ocikit_fail("setresuid in joined user namespace", NULL, errno);
 	}
 	for (i = 0; i < n; i++) {
 		if (jointype[i] == CLONE_NEWUSER)
@@ -239,42 +282,50 @@ void ocikit_nsenter(void)
 		if (setns(joinfd[i], jointype[i]) < 0) {
 			char what[64];
 			snprintf(what, sizeof(what), "join namespace");
-			fail(what, joinpath[i], errno);
+			ocikit_fail(what, joinpath[i], errno);
 		}
 		close(joinfd[i]);
 	}
 	if (unshare_flags & CLONE_NEWUSER) {
 		char ack[64];
 		if (unshare(CLONE_NEWUSER) < 0)
-			fail("unshare user namespace", NULL, errno);
+			ocikit_fail("unshare user namespace", NULL, errno);
 		/* The runtime writes uid_map and gid_map; the process must be
 		 * dumpable for it to open them. */
 		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-		sendmsg_json("{\"type\":\"maps\",\"pid\":%d}", getpid());
-		if (recv(syncfd, ack, sizeof(ack), 0) <= 0)
+		ocikit_send_json("{\"type\":\"maps\",\"pid\":%d}", getpid());
+		if (recv(ocikit_syncfd, ack, sizeof(ack), 0) <= 0)
 			_exit(1);
 		if (!dumpable)
 			prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 		if (setresgid(0, 0, 0) < 0)
-			fail("setresgid in new user namespace", NULL, errno);
+			ocikit_fail("setresgid in new user namespace", NULL, errno);
 		if (setresuid(0, 0, 0) < 0)
-			fail("setresuid in new user namespace", NULL, errno);
+			ocikit_fail("setresuid in new user namespace", NULL, errno);
 		unshare_flags &= ~CLONE_NEWUSER;
 	}
 	if (unshare_flags && unshare(unshare_flags) < 0)
-		fail("unshare namespaces", NULL, errno);
+		ocikit_fail("unshare namespaces", NULL, errno);
 	if (timensfd >= 0) {
 		if (write(timensfd, offsets, strlen(offsets)) < 0)
-			fail("write", "/proc/self/timens_offsets", errno);
+			ocikit_fail("write", "/proc/self/timens_offsets", errno);
 		close(timensfd);
 	}
 	if (dofork) {
 		pid_t pid = fork();
 		if (pid < 0)
-			fail("fork into pid namespace", NULL, errno);
+			ocikit_fail("fork into pid namespace", NULL, errno);
 		if (pid > 0) {
-			sendmsg_json("{\"type\":\"pid\",\"pid\":%d}", pid);
+			ocikit_send_json("{\"type\":\"pid\",\"pid\":%d}", pid);
 			_exit(0);
 		}
+	}
+	/* An exec'd process: the last steps and the execve in C, without
+	 * starting the Go runtime (final.c). */
+	env = getenv("_OCIKIT_FINAL");
+	if (env != NULL) {
+		planfd = atoi(env);
+		unsetenv("_OCIKIT_FINAL");
+		ocikit_final_run(planfd);
 	}
 }

@@ -1,0 +1,39 @@
+/* What nsenter.c and final.c share. */
+#ifndef OCIKIT_NSENTER_H
+#define OCIKIT_NSENTER_H
+
+#include <stddef.h>
+
+/* The socket for messages to the runtime (-1: none). */
+extern int ocikit_syncfd;
+
+/* The root of the runtime's procfs (O_PATH), or -1. */
+extern int ocikit_procfd;
+
+/* ocikit_set_rawerr sends later errors to fd as plain text. */
+void ocikit_set_rawerr(int fd);
+
+/* sendmsg_json writes one JSON message to the runtime over ocikit_syncfd. */
+void ocikit_send_json(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* json_escape copies s into out, escaping what JSON requires. */
+void ocikit_json_escape(char *out, size_t size, const char *s);
+
+/* ocikit_fail reports "<what> <arg>: <strerror(err)>" to the runtime as one
+ * line and exits 1. */
+void ocikit_fail(const char *what, const char *arg, int err) __attribute__((noreturn));
+
+/* ocikit_failmsg reports msg as it is and exits 1. */
+void ocikit_failmsg(const char *msg) __attribute__((noreturn));
+
+/* A failed write of process.oomScoreAdj by the constructor: its errno
+ * and the value. */
+extern int ocikit_oom_errno;
+extern char ocikit_oom_val[32];
+
+/* The final stage (final.c): see final.go. */
+void ocikit_final_run(int planfd) __attribute__((noreturn));
+int ocikit_final_setup(const unsigned char *plan, size_t len, int syncfd);
+void ocikit_final_exec(int errfd) __attribute__((noreturn));
+
+#endif
