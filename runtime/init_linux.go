@@ -233,6 +233,9 @@ func (c *initConfig) run(sync *os.File) error {
 	if c.Seccomp != nil {
 		fin.Seccomp, fin.SeccompFlags = c.Seccomp.BPF, uint32(c.Seccomp.Flags)
 	}
+	// CloseFrom stays unset: the Go runtime's own descriptors (its
+	// epoll instance) must stay open while its threads run; the
+	// execve closes them (closeOnExecFrom above).
 	// The process's attributes on this (locked) thread, in C, which also
 	// resolves the program (nsenter.FinalSetup; a failure ends the init
 	// after reporting it over sync).

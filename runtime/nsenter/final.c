@@ -837,12 +837,30 @@ int ocikit_final_setup(const unsigned char *plan, size_t len, int syncfd)
 	return 0;
 }
 
+/* close_above closes every descriptor from low on but keep: the runtime's
+ * own (its binary, namespaces, pipes) are close-on-exec already, but a
+ * program named /proc/self/fd/N would be resolved through them by the
+ * execve itself. Best effort: a seccomp filter may refuse close_range. */
+static void close_above(int low, int keep)
+{
+	if (low < 0)
+		return;
+	if (keep < low) {
+		syscall(SYS_close_range, low, ~0U, 0);
+		return;
+	}
+	if (keep > low)
+		syscall(SYS_close_range, low, keep - 1, 0);
+	syscall(SYS_close_range, keep + 1, ~0U, 0);
+}
+
 void ocikit_final_exec(int errfd)
 {
 	char why[128];
 
 	if (errfd >= 0)
 		ocikit_set_rawerr(errfd);
+	close_above(F.close_from, errfd >= 0 ? errfd : ocikit_syncfd);
 	/* The address-space rlimits last: nothing is mapped after them. */
 	rlimits_late();
 	if (F.bpf && F.nnp)

@@ -55,7 +55,12 @@ type Final struct {
 	RootFD                   int    // >= 0: fchdir and chroot there
 	Keyring                  string // join a new session keyring of this name
 	CgroupSync               bool   // ask the runtime for the move into the cgroup
-	CloseFrom                int    // >= 0: close-on-exec from this descriptor on
+	// CloseFrom >= 0 (an exec'd process only): descriptors from this one
+	// on are marked close-on-exec before the setup and closed right
+	// before the execve (but the sync socket). Never in a process whose
+	// Go runtime runs: its threads use their own descriptors until the
+	// execve.
+	CloseFrom int
 }
 
 // Rlimit is one of process.rlimits, named for messages.
