@@ -73,6 +73,11 @@ type Options struct {
 	// waits for the program and deletes the container (WaitAndDelete;
 	// `ocikit image run-wait`).
 	Reaper []string
+	// CopyRootfs makes the root filesystem a copy of the snapshots
+	// (snapshot.ApplySnapshots), as where the kernel refuses an overlay,
+	// without asking the kernel (OCIKIT_ROOTFS_COPY=1; for tests and for
+	// filesystems whose overlay misbehaves).
+	CopyRootfs bool
 	// Progress receives progress lines (copies, snapshots); nil: none.
 	Progress io.Writer
 	// Log receives warnings and the fallback notice.
@@ -254,7 +259,15 @@ func (r *Runner) configure(img *content.Image, c *snapshot.Container, lowers []s
 		if err := snapshot.CopyRootAttrs(lowers[len(lowers)-1], c.Upper); err != nil {
 			return nil, err
 		}
-		switch err := r.probeOverlay(lowers, c); {
+		var err error
+		if !o.CopyRootfs {
+			err = r.probeOverlay(lowers, c)
+		}
+		switch {
+		case o.CopyRootfs:
+			if err := snapshot.ApplySnapshots(lowers, c.Rootfs); err != nil {
+				return nil, err
+			}
 		case err == nil:
 			overlay = snapshot.OverlayOptions(lowers, c.Upper, c.Work)
 		case errors.Is(err, snapshot.ErrOverlay):
@@ -354,12 +367,7 @@ func (r *Runner) copyFallback(lowers []string, c *snapshot.Container, log *slog.
 		log.Warn("overlay mount refused: container root filesystems are copies (reflinked where the filesystem can)", "store", r.Store.Dir(), "error", why)
 		os.WriteFile(marker, []byte(why.Error()+"\n"), 0o600)
 	}
-	view, closeView, err := snapshot.View(lowers)
-	if err != nil {
-		return err
-	}
-	defer closeView()
-	return snapshot.CopyTree(view, c.Rootfs)
+	return snapshot.ApplySnapshots(lowers, c.Rootfs)
 }
 
 func hasEnv(env []string, key string) bool {

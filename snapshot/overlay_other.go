@@ -38,4 +38,4 @@ func commitDir(dir, final string) error { return os.Rename(dir, final) }
 
 func removeAll(p string) error { return os.RemoveAll(p) }
 
-func CopyTree(src, dst string) error { return ErrOverlay }
+func ApplySnapshots(lowers []string, dst string) error { return ErrOverlay }

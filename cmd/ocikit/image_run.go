@@ -63,6 +63,10 @@ With --vm (or the global --vm) the container runs in the VM runtime: its
 overlay is mounted on the host, in the container's store directory, shared
 with the guest, and unmounted when the container is deleted.
 
+Where the kernel refuses the overlay, the root filesystem is a copy of the
+snapshots applied in order (reflinked where the filesystem can), said once
+per store; OCIKIT_ROOTFS_COPY=1 in the environment asks for the copy.
+
 The store is /var/lib/ocikit for root, $XDG_DATA_HOME/ocikit otherwise
 (--store to choose); "ocikit image gc --store" cleans it.`,
 		Args: cobra.MinimumNArgs(1),
@@ -128,6 +132,8 @@ The store is /var/lib/ocikit for root, $XDG_DATA_HOME/ocikit otherwise
 				return fmt.Errorf("image run: %w", err)
 			}
 			o.Reaper = []string{exe, "--root", g.root, "--vm=" + strconv.FormatBool(g.vm), "image", "run-wait"}
+			// For tests, and for a filesystem whose overlay misbehaves.
+			o.CopyRootfs = os.Getenv("OCIKIT_ROOTFS_COPY") == "1"
 			o.Progress = cmd.ErrOrStderr()
 			o.Log = g.log()
 			r := &imagerun.Runner{Store: s, Runtime: rt, Root: g.root}

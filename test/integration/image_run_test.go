@@ -24,6 +24,8 @@ import (
 type irEnv struct {
 	t                *testing.T
 	bin, store, root string
+	// env is added to ocikit's environment.
+	env []string
 }
 
 func newIREnv(t *testing.T) *irEnv {
@@ -46,6 +48,9 @@ func newIREnv(t *testing.T) *irEnv {
 func (e *irEnv) run(args ...string) (string, string, int) {
 	e.t.Helper()
 	cmd := exec.Command(e.bin, append([]string{"--root", e.root}, args...)...)
+	if len(e.env) > 0 {
+		cmd.Env = append(os.Environ(), e.env...)
+	}
 	// Files, not pipes: a detached container keeps its stdio open.
 	outF, errF := irTemp(e.t), irTemp(e.t)
 	cmd.Stdout, cmd.Stderr = outF, errF
