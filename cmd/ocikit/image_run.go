@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 
@@ -27,7 +28,11 @@ func openStore(ctx context.Context, g *globals, dir string) (*snapshot.Store, er
 		}
 		dir = d
 	}
-	return snapshot.Open(ctx, dir, snapshot.WithLogger(g.log()))
+	opts := []snapshot.Option{snapshot.WithLogger(g.log())}
+	if os.Geteuid() != 0 {
+		opts = append(opts, snapshot.WithRootless())
+	}
+	return snapshot.Open(ctx, dir, opts...)
 }
 
 func newImageRunCmd(g *globals) *cobra.Command {
@@ -74,9 +79,6 @@ The store is /var/lib/ocikit for root, $XDG_DATA_HOME/ocikit otherwise
 			ctx := cmd.Context()
 			if vm {
 				g.vm = true
-			}
-			if os.Geteuid() != 0 {
-				return fmt.Errorf("image run: rootless image run is not supported yet: %w", errdefs.ErrUnsupported)
 			}
 			if !tlsVerify {
 				o.Registry = append(o.Registry, registry.WithInsecure())
@@ -132,6 +134,7 @@ The store is /var/lib/ocikit for root, $XDG_DATA_HOME/ocikit otherwise
 				return fmt.Errorf("image run: %w", err)
 			}
 			o.Reaper = []string{exe, "--root", g.root, "--vm=" + strconv.FormatBool(g.vm), "image", "run-wait"}
+			o.SnapshotHelper = []string{exe, "--debug=" + strconv.FormatBool(g.debug), "image", "run-prepare"}
 			// For tests, and for a filesystem whose overlay misbehaves.
 			o.CopyRootfs = os.Getenv("OCIKIT_ROOTFS_COPY") == "1"
 			o.Progress = cmd.ErrOrStderr()
@@ -234,4 +237,28 @@ func newImageRunWaitCmd(g *globals) *cobra.Command {
 			return imagerun.WaitAndDelete(cmd.Context(), rt, args[0])
 		},
 	}
+}
+
+func newImageRunPrepareCmd(g *globals) *cobra.Command {
+	var store string
+	cmd := &cobra.Command{
+		Use:    "run-prepare --store DIR DIGEST",
+		Short:  "Make the snapshots of a rootless store's image, in a user namespace image run made",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dgst, err := digest.Parse(args[0])
+			if err != nil {
+				return fmt.Errorf("image %q: %w", args[0], errdefs.ErrInvalid)
+			}
+			s, err := snapshot.Open(cmd.Context(), store, snapshot.WithLogger(g.log()), snapshot.WithRootless())
+			if err != nil {
+				return err
+			}
+			return imagerun.PrepareSnapshots(cmd.Context(), s, dgst, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVar(&store, "store", "", "the store directory")
+	cmd.MarkFlagRequired("store")
+	return cmd
 }

@@ -60,6 +60,10 @@ func whiteoutImage(t *testing.T, bin, dir string) string {
 			t.Fatal(err)
 		}
 	}
+	// An owner other than root: a rootless store records it in an xattr.
+	if err := os.Chown(filepath.Join(root, "data/new"), 1000, 1000); err != nil {
+		t.Fatal(err)
+	}
 	mustOcikit(t, bin, "image", "repack", bundle)
 	return ref
 }
