@@ -24,7 +24,9 @@ func (m *Mount) Close() error { return nil }
 
 func (s *Store) OverlayOptions(lowers []string, upper, work string) string { return "" }
 
-func (s *Store) MountOverlay(lowers []string, upper, work string) (*Mount, error) { return nil, ErrOverlay }
+func (s *Store) MountOverlay(lowers []string, upper, work string) (*Mount, error) {
+	return nil, ErrOverlay
+}
 
 func checkUserXattr(dir string) error { return ErrOverlay }
 
