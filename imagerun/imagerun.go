@@ -68,10 +68,12 @@ type Options struct {
 	// Detach returns once the program runs; Remove deletes the container
 	// and its directory when it exits in the foreground.
 	Detach, Remove bool
-	// Reaper is the command (argv, [0] the executable; the container's
-	// id is added) started in the background for Detach with Remove: it
-	// waits for the program and deletes the container (WaitAndDelete;
-	// `ocikit image run-wait`).
+	// Reaper is the command (argv, [0] the executable; "--rm" with
+	// Remove, "--console-log FILE" with Terminal, and the container's id
+	// are added) started in the background for Detach with Remove or
+	// Terminal: it keeps the terminal's pty master, given as its
+	// descriptor 3 (KeepConsole), waits for the program and with --rm
+	// deletes the container (WaitAndDelete; `ocikit image run-wait`).
 	Reaper []string
 	// SnapshotHelper is the command (argv; "--store DIR DIGEST" is
 	// added) that a rootless store's missing snapshots are made by: it is
@@ -95,6 +97,7 @@ type Options struct {
 type Runtime interface {
 	Run(ctx context.Context, id, bundle string, o runtime.CreateOptions) (int, error)
 	RunDetached(ctx context.Context, id, bundle string, o runtime.CreateOptions) error
+	Delete(ctx context.Context, id string, force bool) error
 }
 
 // StateDeleter is what WaitAndDelete needs of a runtime (the plain or the
@@ -192,14 +195,9 @@ func (r *Runner) Run(ctx context.Context, ref string, o Options) (id string, cod
 		}
 	}
 	if o.Detach {
-		if err := r.Runtime.RunDetached(ctx, id, c.Dir, runtime.CreateOptions{}); err != nil {
+		if err := r.runDetached(ctx, id, c.Dir, o); err != nil {
 			gone()
 			return "", -1, fmt.Errorf("run %s: %w", id, err)
-		}
-		if o.Remove && len(o.Reaper) > 0 {
-			if err := startReaper(append(slices.Clone(o.Reaper), id)); err != nil {
-				o.Log.Warn("--rm: cannot wait for the container in the background; delete it when done", "container", id, "error", err)
-			}
 		}
 		return id, 0, nil
 	}
@@ -210,6 +208,58 @@ func (r *Runner) Run(ctx context.Context, ref string, o Options) (id string, cod
 	}
 	return id, code, nil
 }
+
+// runDetached starts the container and returns. With a terminal the
+// runtime sends the pty master to a console socket (runc's detached
+// terminal) and the Reaper keeps it (KeepConsole: `image run-wait
+// --console-log`), logging the output to console.log in the container's
+// directory; with Remove the Reaper deletes the container once its
+// program exits (WaitAndDelete).
+func (r *Runner) runDetached(ctx context.Context, id, dir string, o Options) error {
+	var copts runtime.CreateOptions
+	var cs *consoleSocket
+	if o.Terminal {
+		if len(o.Reaper) == 0 {
+			return fmt.Errorf("-d with -t: %w: no process to keep the terminal (Options.Reaper)", errdefs.ErrInvalid)
+		}
+		var err error
+		if cs, err = newConsoleSocket(); err != nil {
+			return err
+		}
+		defer cs.Close()
+		copts.ConsoleSocket = cs.path
+	}
+	if err := r.Runtime.RunDetached(ctx, id, dir, copts); err != nil {
+		return err
+	}
+	argv := slices.Clone(o.Reaper)
+	if o.Remove {
+		argv = append(argv, "--rm")
+	}
+	if cs == nil {
+		if o.Remove && len(argv) > 0 {
+			if err := startReaper(append(argv, id), nil); err != nil {
+				o.Log.Warn("--rm: cannot wait for the container in the background; delete it when done", "container", id, "error", err)
+			}
+		}
+		return nil
+	}
+	master, err := cs.master()
+	if err == nil {
+		err = startReaper(append(argv, "--console-log", filepath.Join(dir, ConsoleLog), id), master)
+		master.Close()
+	}
+	if err != nil {
+		// Without its terminal's master the program would be hung up.
+		r.Runtime.Delete(ctx, id, true)
+		return err
+	}
+	return nil
+}
+
+// ConsoleLog is the file in a container's directory that the output of a
+// program started detached with a terminal goes to.
+const ConsoleLog = "console.log"
 
 // prepare puts the image and its snapshots in the store and makes the
 // container's directory; it returns the encoded config.json.
@@ -493,11 +543,14 @@ func short(d digest.Digest) string {
 	return string(d)
 }
 
-// startReaper starts argv in a session of its own with no stdio, and does
-// not wait for it.
-func startReaper(argv []string) error {
+// startReaper starts argv in a session of its own with no stdio and
+// console, when not nil, as its descriptor 3, and does not wait for it.
+func startReaper(argv []string, console *os.File) error {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if console != nil {
+		cmd.ExtraFiles = []*os.File{console}
+	}
 	if err := cmd.Start(); err != nil {
 		return err
 	}

@@ -62,7 +62,11 @@ the Cmd, --entrypoint the Entrypoint, -e, -u and -w as for unpack.
 The container is an ordinary ocikit container under --root: list, state,
 exec, kill and delete work on it, and deleting it removes its writable layer.
 In the foreground ocikit exits with the program's status; --rm deletes the
-container when it exits; -d prints the id and returns once it runs.
+container when it exits; -d prints the id and returns once it runs. With -d
+and -t the runtime hands the terminal's master to a console socket (runc's
+detached terminal) and a background ocikit keeps it, appending the
+program's output to console.log in the container's store directory, until
+the program exits ("exec -t" into the container gets a terminal of its own).
 
 With --vm (or the global --vm) the container runs in the VM runtime: its
 overlay is mounted on the host, in the container's store directory, shared
@@ -224,9 +228,13 @@ func runResources(memory, cpus string, pids int64) (*specs.LinuxResources, error
 }
 
 func newImageRunWaitCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:    "run-wait ID",
-		Short:  "Wait for a container image run -d --rm started and delete it",
+	var (
+		remove     bool
+		consoleLog string
+	)
+	cmd := &cobra.Command{
+		Use:    "run-wait [--rm] [--console-log FILE] ID",
+		Short:  "Keep the terminal of a container image run -d started, wait for it and with --rm delete it",
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -234,9 +242,22 @@ func newImageRunWaitCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if consoleLog != "" {
+				master, err := imagerun.InheritedConsole(3)
+				if err != nil {
+					return err
+				}
+				return imagerun.KeepConsole(cmd.Context(), rt, args[0], master, consoleLog, remove)
+			}
+			if !remove {
+				return nil
+			}
 			return imagerun.WaitAndDelete(cmd.Context(), rt, args[0])
 		},
 	}
+	cmd.Flags().BoolVar(&remove, "rm", false, "delete the container once its program exits")
+	cmd.Flags().StringVar(&consoleLog, "console-log", "", "descriptor 3 is the pty master: append what it reads to FILE")
+	return cmd
 }
 
 func newImageRunPrepareCmd(g *globals) *cobra.Command {

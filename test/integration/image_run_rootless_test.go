@@ -127,6 +127,21 @@ func TestImageRunRootless(t *testing.T) {
 		t.Errorf("exec: %q", got)
 	}
 	e.must("delete", "--force", "irrl-d")
+
+	// -d -t --rm: the terminal kept by nobody's own keeper.
+	if out, errs, code := e.run("image", "run", "-d", "-t", "--rm", "--name", "irrl-dt", ref, "--", "-c", "tty; exec sleep 300"); code != 0 || out != "irrl-dt\n" {
+		t.Fatalf("-d -t: exit %d output %q stderr %q", code, out, errs)
+	}
+	log := filepath.Join(e.store, "containers", "irrl-dt", "console.log")
+	eventually(t, "the program's tty in "+log, func() bool {
+		b, _ := os.ReadFile(log)
+		return strings.Contains(string(b), "/dev/pts/0")
+	})
+	e.must("kill", "irrl-dt", "KILL")
+	eventually(t, "--rm deleting the container", func() bool {
+		_, err := os.Stat(filepath.Join(e.store, "containers", "irrl-dt"))
+		return len(keepers("irrl-dt")) == 0 && os.IsNotExist(err)
+	})
 	e.checkClean()
 }
 
