@@ -21,9 +21,9 @@ func KeepConsole(context.Context, StateDeleter, string, *os.File, string, bool) 
 
 type consoleSocket struct{ path string }
 
-func newConsoleSocket() (*consoleSocket, error)      { return nil, runtime.ErrNotSupported }
+func newConsoleSocket() (*consoleSocket, error)     { return nil, runtime.ErrNotSupported }
 func (cs *consoleSocket) master() (*os.File, error) { return nil, runtime.ErrNotSupported }
-func (cs *consoleSocket) Close()                     {}
+func (cs *consoleSocket) Close()                    {}
 
 // InheritedConsole is Linux's.
 func InheritedConsole(fd int) (*os.File, error) { return nil, runtime.ErrNotSupported }
