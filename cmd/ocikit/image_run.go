@@ -76,6 +76,12 @@ Where the kernel refuses the overlay, the root filesystem is a copy of the
 snapshots applied in order (reflinked where the filesystem can), said once
 per store; OCIKIT_ROOTFS_COPY=1 in the environment asks for the copy.
 
+Run by another user than root, image run is rootless: the layers are
+unpacked as "image unpack --rootless" does (owners in user.rootlesscontainers
+xattrs; the store's filesystem must take user xattrs), the user is root of
+the container's user namespace, and the root filesystem is the kernel's
+unprivileged overlay (Linux 5.11), mounted in the container's namespaces.
+
 The store is /var/lib/ocikit for root, $XDG_DATA_HOME/ocikit otherwise
 (--store to choose); "ocikit image gc --store" cleans it.`,
 		Args: cobra.MinimumNArgs(1),
