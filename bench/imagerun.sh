@@ -8,7 +8,9 @@
 #         own store (overlay driver), with --runtime crun and with runc;
 #   cold  the store empty: ocikit image run against podman pull + run;
 #   disk  20 detached containers of the image: the store's size against
-#         the image's unpacked size.
+#         the image's unpacked size;
+#   also  warm rootless (nobody, its default store) and warm with the copy
+#         fallback (OCIKIT_ROOTFS_COPY=1), against root's overlay.
 #
 # Podman runs with its own temporary store, cgroupfs, no event log and the
 # rlimits this machine's hard limits allow. Prints medians and ratios
@@ -79,8 +81,21 @@ podman "${PB[@]}" pull -q "oci:$L:bench" >/dev/null
 pimg=$(podman "${PB[@]}" images -q | head -1)
 crun_ok=1
 podman "${PB[@]}" run "${PRUN[@]}" --runtime crun "$pimg" -c true >/dev/null 2>"$work/crun.err" || crun_ok=0
+# Rootless: nobody, from its own default store ($XDG_DATA_HOME/ocikit),
+# the same image; and root's copy fallback (OCIKIT_ROOTFS_COPY=1).
+rl=$work/rl
+mkdir -p "$rl/bin" "$rl/data" "$rl/run"
+cp "$OCIKIT" "$rl/bin/ocikit"
+chown -R 65534:65534 "$rl"
+chmod 711 "$work"
+chmod -R a+rX "$L"
+RL() { setpriv --reuid=65534 --regid=65534 --clear-groups env -i PATH=/usr/bin:/bin XDG_DATA_HOME="$rl/data" XDG_RUNTIME_DIR="$rl/run" "$rl/bin/ocikit" "$@"; }
+rl_ok=1
+RL image run --rm "$L:bench" >/dev/null 2>"$work/rl.err" || rl_ok=0
 for ((i = 0; i < RUNS; i++)); do
 	run ocikit-warm OK image run --store "$store" --rm "$L:bench"
+	((rl_ok)) && run ocikit-rootless-warm RL image run --rm "$L:bench"
+	run ocikit-copy-warm env OCIKIT_ROOTFS_COPY=1 "$OCIKIT" --root "$work/state" image run --store "$store" --rm "$L:bench"
 	((crun_ok)) && run podman-crun-warm podman "${PB[@]}" run "${PRUN[@]}" --runtime crun "$pimg" -c true
 	run podman-runc-warm podman "${PB[@]}" run "${PRUN[@]}" --runtime runc "$pimg" -c true
 done
@@ -104,6 +119,13 @@ else
 	echo "warm, podman --runtime crun         (crun fails here: $(tail -1 "$work/crun.err"))"
 fi
 awk -v o="$o" -v p="$(median podman-runc-warm)" 'BEGIN { printf "%-34s %8.3fs %8.3fs %8.2fx\n", "warm, podman --runtime runc", o, p, o / p }'
+if ((rl_ok)); then
+	awk -v o="$(median ocikit-rootless-warm)" -v p="$(median podman-runc-warm)" 'BEGIN { printf "%-34s %8.3fs %8.3fs %8.2fx\n", "warm rootless (nobody), podman runc", o, p, o / p }'
+	awk -v r="$(median ocikit-rootless-warm)" -v o="$o" 'BEGIN { printf "warm rootless ocikit %.3fs against root ocikit %.3fs: %.2fx\n", r, o, r / o }'
+else
+	echo "warm rootless                       (fails here: $(tail -1 "$work/rl.err"))"
+fi
+awk -v c="$(median ocikit-copy-warm)" -v o="$o" 'BEGIN { printf "warm copy fallback (OCIKIT_ROOTFS_COPY=1) %.3fs against the overlay %.3fs: %.2fx\n", c, o, c / o }'
 awk -v o="$(median ocikit-cold)" -v p="$(median podman-cold)" 'BEGIN { printf "%-34s %8.3fs %8.3fs %8.2fx\n", "cold (podman: pull + run, runc)", o, p, o / p }'
 
 # Disk: 20 containers of the image.

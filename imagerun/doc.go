@@ -19,6 +19,16 @@
 // being valid at delete time, and no failure that runtime.md lets pass as
 // a warning. GC in package snapshot removes the directory of a container
 // that never got that far. Where the kernel refuses the overlay, the root filesystem is
-// a copy (snapshot.CopyTree, reflinked where possible), said once per
-// store.
+// a copy of the snapshots applied in order (snapshot.ApplySnapshots,
+// reflinked where possible), said once per store.
+//
+// Rootless (a store opened snapshot.WithRootless), the configuration is
+// the rootless conversion `image unpack --rootless` makes (the caller is
+// root of the container's user namespace, which also owns its network
+// namespace), the overlay is the kernel's unprivileged one, mounted by the
+// runtime in the container's user and mount namespaces, and the missing
+// snapshots are made by a helper process (Options.SnapshotHelper,
+// PrepareSnapshots) started in a user and mount namespace of its own,
+// the one place an unprivileged process may mount the overlays that
+// applying a layer needs; it also probes the overlay once per store.
 package imagerun

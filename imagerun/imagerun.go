@@ -68,11 +68,23 @@ type Options struct {
 	// Detach returns once the program runs; Remove deletes the container
 	// and its directory when it exits in the foreground.
 	Detach, Remove bool
-	// Reaper is the command (argv, [0] the executable; the container's
-	// id is added) started in the background for Detach with Remove: it
-	// waits for the program and deletes the container (WaitAndDelete;
-	// `ocikit image run-wait`).
+	// Reaper is the command (argv, [0] the executable; "--rm" with
+	// Remove, "--console-log FILE" with Terminal, and the container's id
+	// are added) started in the background for Detach with Remove or
+	// Terminal: it keeps the terminal's pty master, given as its
+	// descriptor 3 (KeepConsole), waits for the program and with --rm
+	// deletes the container (WaitAndDelete; `ocikit image run-wait`).
 	Reaper []string
+	// SnapshotHelper is the command (argv; "--store DIR DIGEST" is
+	// added) that a rootless store's missing snapshots are made by: it is
+	// started in a user and mount namespace of its own, where it may mount
+	// overlays, and calls PrepareSnapshots (`ocikit image run-prepare`).
+	SnapshotHelper []string
+	// CopyRootfs makes the root filesystem a copy of the snapshots
+	// (snapshot.ApplySnapshots), as where the kernel refuses an overlay,
+	// without asking the kernel (OCIKIT_ROOTFS_COPY=1; for tests and for
+	// filesystems whose overlay misbehaves).
+	CopyRootfs bool
 	// Progress receives progress lines (copies, snapshots); nil: none.
 	Progress io.Writer
 	// Log receives warnings and the fallback notice.
@@ -85,6 +97,7 @@ type Options struct {
 type Runtime interface {
 	Run(ctx context.Context, id, bundle string, o runtime.CreateOptions) (int, error)
 	RunDetached(ctx context.Context, id, bundle string, o runtime.CreateOptions) error
+	Delete(ctx context.Context, id string, force bool) error
 }
 
 // StateDeleter is what WaitAndDelete needs of a runtime (the plain or the
@@ -182,14 +195,9 @@ func (r *Runner) Run(ctx context.Context, ref string, o Options) (id string, cod
 		}
 	}
 	if o.Detach {
-		if err := r.Runtime.RunDetached(ctx, id, c.Dir, runtime.CreateOptions{}); err != nil {
+		if err := r.runDetached(ctx, id, c.Dir, o); err != nil {
 			gone()
 			return "", -1, fmt.Errorf("run %s: %w", id, err)
-		}
-		if o.Remove && len(o.Reaper) > 0 {
-			if err := startReaper(append(slices.Clone(o.Reaper), id)); err != nil {
-				o.Log.Warn("--rm: cannot wait for the container in the background; delete it when done", "container", id, "error", err)
-			}
 		}
 		return id, 0, nil
 	}
@@ -200,6 +208,58 @@ func (r *Runner) Run(ctx context.Context, ref string, o Options) (id string, cod
 	}
 	return id, code, nil
 }
+
+// runDetached starts the container and returns. With a terminal the
+// runtime sends the pty master to a console socket (runc's detached
+// terminal) and the Reaper keeps it (KeepConsole: `image run-wait
+// --console-log`), logging the output to console.log in the container's
+// directory; with Remove the Reaper deletes the container once its
+// program exits (WaitAndDelete).
+func (r *Runner) runDetached(ctx context.Context, id, dir string, o Options) error {
+	var copts runtime.CreateOptions
+	var cs *consoleSocket
+	if o.Terminal {
+		if len(o.Reaper) == 0 {
+			return fmt.Errorf("-d with -t: %w: no process to keep the terminal (Options.Reaper)", errdefs.ErrInvalid)
+		}
+		var err error
+		if cs, err = newConsoleSocket(); err != nil {
+			return err
+		}
+		defer cs.Close()
+		copts.ConsoleSocket = cs.path
+	}
+	if err := r.Runtime.RunDetached(ctx, id, dir, copts); err != nil {
+		return err
+	}
+	argv := slices.Clone(o.Reaper)
+	if o.Remove {
+		argv = append(argv, "--rm")
+	}
+	if cs == nil {
+		if o.Remove && len(argv) > 0 {
+			if err := startReaper(append(argv, id), nil); err != nil {
+				o.Log.Warn("--rm: cannot wait for the container in the background; delete it when done", "container", id, "error", err)
+			}
+		}
+		return nil
+	}
+	master, err := cs.master()
+	if err == nil {
+		err = startReaper(append(argv, "--console-log", filepath.Join(dir, ConsoleLog), id), master)
+		master.Close()
+	}
+	if err != nil {
+		// Without its terminal's master the program would be hung up.
+		r.Runtime.Delete(ctx, id, true)
+		return err
+	}
+	return nil
+}
+
+// ConsoleLog is the file in a container's directory that the output of a
+// program started detached with a terminal goes to.
+const ConsoleLog = "console.log"
 
 // prepare puts the image and its snapshots in the store and makes the
 // container's directory; it returns the encoded config.json.
@@ -214,6 +274,11 @@ func (r *Runner) prepare(ctx context.Context, src content.ImageSource, name stri
 		}
 		if rep.Descriptor.Digest != img.Descriptor.Digest {
 			return nil, nil, fmt.Errorf("copy into store: got %s, resolved %s: %w", rep.Descriptor.Digest, img.Descriptor.Digest, errdefs.ErrDigestMismatch)
+		}
+	}
+	if s.Rootless() && (s.Missing(img) || !probed(s)) {
+		if err := runHelper(ctx, o.SnapshotHelper, s.Dir(), img.Descriptor.Digest, o.Progress); err != nil {
+			return nil, nil, err
 		}
 	}
 	lowers, _, err := s.Prepare(ctx, s.Images(), img, pr.snapshot)
@@ -254,9 +319,22 @@ func (r *Runner) configure(img *content.Image, c *snapshot.Container, lowers []s
 		if err := snapshot.CopyRootAttrs(lowers[len(lowers)-1], c.Upper); err != nil {
 			return nil, err
 		}
-		switch err := r.probeOverlay(lowers, c); {
+		var err error
+		switch {
+		case o.CopyRootfs:
+		case r.Store.Rootless():
+			// The helper probed, in a user namespace.
+			err = probeResult(r.Store)
+		default:
+			err = probeOverlay(r.Store, lowers)
+		}
+		switch {
+		case o.CopyRootfs:
+			if err := snapshot.ApplySnapshots(lowers, c.Rootfs); err != nil {
+				return nil, err
+			}
 		case err == nil:
-			overlay = snapshot.OverlayOptions(lowers, c.Upper, c.Work)
+			overlay = r.Store.OverlayOptions(lowers, c.Upper, c.Work)
 		case errors.Is(err, snapshot.ErrOverlay):
 			if err := r.copyFallback(lowers, c, o.Log, err); err != nil {
 				return nil, err
@@ -265,7 +343,13 @@ func (r *Runner) configure(img *content.Image, c *snapshot.Container, lowers []s
 			return nil, err
 		}
 	}
-	spec, err := bundle.Config(img, view, o.Bundle...)
+	bopts := o.Bundle
+	if r.Store.Rootless() {
+		// As `image unpack --rootless`: the caller is root of a user
+		// namespace of its own.
+		bopts = append(slices.Clip(bopts), bundle.WithRootless())
+	}
+	spec, err := bundle.Config(img, view, bopts...)
 	if err != nil {
 		return nil, err
 	}
@@ -307,10 +391,14 @@ func (r *Runner) configure(img *content.Image, c *snapshot.Container, lowers []s
 		*spec.Linux.Resources = *res
 		spec.Linux.Resources.Devices = append(devices, res.Devices...)
 	}
-	if o.HostNetwork {
-		spec.Linux.Namespaces = slices.DeleteFunc(spec.Linux.Namespaces, func(n specs.LinuxNamespace) bool {
-			return n.Type == specs.NetworkNamespace
-		})
+	isNet := func(n specs.LinuxNamespace) bool { return n.Type == specs.NetworkNamespace }
+	switch {
+	case o.HostNetwork:
+		spec.Linux.Namespaces = slices.DeleteFunc(spec.Linux.Namespaces, isNet)
+	case !slices.ContainsFunc(spec.Linux.Namespaces, isNet):
+		// Rootless conversion shares the host's network; --net none is
+		// a namespace of the container's own (its user namespace owns it).
+		spec.Linux.Namespaces = append(spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
 	}
 	if spec.Annotations == nil {
 		spec.Annotations = map[string]string{}
@@ -327,39 +415,89 @@ func (r *Runner) configure(img *content.Image, c *snapshot.Container, lowers []s
 	return append(data, '\n'), nil
 }
 
-// probeOverlay makes the container's overlay once, detached, the first
-// time a store is used, to learn whether the kernel takes overlays there
+// The store's record of its overlay probe: the kernel took the overlay
+// (markerOK), or refused it (markerFailed, holding why; a rootless
+// store's helper writes it), and the copy notice was given
+// (markerRefused).
+const (
+	markerOK      = "overlay-ok"
+	markerFailed  = "overlay-probe-failed"
+	markerRefused = "overlay-refused"
+)
+
+// probeOverlay makes an overlay of lowers once, detached, the first time
+// a store is used, to learn whether the kernel takes overlays there
 // before the runtime tries (a failure in the container's mount namespace
 // could not fall back); the answer is kept in the store. Unmounting costs
 // milliseconds (an RCU grace period), which later runs save.
-func (r *Runner) probeOverlay(lowers []string, c *snapshot.Container) error {
-	marker := filepath.Join(r.Store.Dir(), "overlay-ok")
+func probeOverlay(s *snapshot.Store, lowers []string) error {
+	marker := filepath.Join(s.Dir(), markerOK)
 	if _, err := os.Lstat(marker); err == nil {
 		return nil
 	}
-	m, err := snapshot.MountOverlay(lowers, c.Upper, c.Work)
+	if err := s.ProbeOverlay(lowers); err != nil {
+		return err
+	}
+	return os.WriteFile(marker, nil, 0o600)
+}
+
+// probed says whether the store's overlay probe has an answer.
+func probed(s *snapshot.Store) bool {
+	for _, m := range []string{markerOK, markerFailed} {
+		if _, err := os.Lstat(filepath.Join(s.Dir(), m)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// probeResult is the answer a helper's probe recorded: nil, or
+// ErrOverlay with the kernel's reason.
+func probeResult(s *snapshot.Store) error {
+	if _, err := os.Lstat(filepath.Join(s.Dir(), markerOK)); err == nil {
+		return nil
+	}
+	why, err := os.ReadFile(filepath.Join(s.Dir(), markerFailed))
+	if err != nil {
+		return fmt.Errorf("overlay probe: %w", err)
+	}
+	return fmt.Errorf("%w: %s", snapshot.ErrOverlay, strings.TrimSpace(string(why)))
+}
+
+// PrepareSnapshots makes the missing snapshots of the image dgst names
+// in s (whose blobs are there) and probes whether the kernel takes the
+// store's overlays, recording the answer: what SnapshotHelper runs, in a
+// user and mount namespace of its own, for a rootless store. Progress
+// lines go to w.
+func PrepareSnapshots(ctx context.Context, s *snapshot.Store, dgst digest.Digest, w io.Writer) error {
+	img, err := s.Images().Resolve(ctx, snapshot.ImageTag(dgst))
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	lowers, _, err := s.Prepare(ctx, s.Images(), img, progress{w: w}.snapshot)
 	if err != nil {
 		return err
 	}
-	m.Close()
-	return os.WriteFile(marker, nil, 0o600)
+	if probed(s) || len(lowers) == 0 {
+		return nil
+	}
+	err = probeOverlay(s, lowers)
+	if errors.Is(err, snapshot.ErrOverlay) {
+		return os.WriteFile(filepath.Join(s.Dir(), markerFailed), []byte(err.Error()+"\n"), 0o600)
+	}
+	return err
 }
 
 // copyFallback fills the container's rootfs with a copy of the merged
 // snapshots (reflinked where the filesystem can) when the kernel refuses
 // the overlay; the notice is given once per store.
 func (r *Runner) copyFallback(lowers []string, c *snapshot.Container, log *slog.Logger, why error) error {
-	marker := filepath.Join(r.Store.Dir(), "overlay-refused")
+	marker := filepath.Join(r.Store.Dir(), markerRefused)
 	if _, err := os.Lstat(marker); err != nil {
 		log.Warn("overlay mount refused: container root filesystems are copies (reflinked where the filesystem can)", "store", r.Store.Dir(), "error", why)
 		os.WriteFile(marker, []byte(why.Error()+"\n"), 0o600)
 	}
-	view, closeView, err := snapshot.View(lowers)
-	if err != nil {
-		return err
-	}
-	defer closeView()
-	return snapshot.CopyTree(view, c.Rootfs)
+	return snapshot.ApplySnapshots(lowers, c.Rootfs)
 }
 
 func hasEnv(env []string, key string) bool {
@@ -405,11 +543,14 @@ func short(d digest.Digest) string {
 	return string(d)
 }
 
-// startReaper starts argv in a session of its own with no stdio, and does
-// not wait for it.
-func startReaper(argv []string) error {
+// startReaper starts argv in a session of its own with no stdio and
+// console, when not nil, as its descriptor 3, and does not wait for it.
+func startReaper(argv []string, console *os.File) error {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if console != nil {
+		cmd.ExtraFiles = []*os.File{console}
+	}
 	if err := cmd.Start(); err != nil {
 		return err
 	}

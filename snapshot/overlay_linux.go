@@ -26,15 +26,32 @@ var ErrOverlay = errdefs.New(errdefs.ErrUnsupported, "snapshot: overlay mount re
 // OverlayOptions is the overlayfs option string for lowers (bottom first)
 // under upper and work; without upper, a read-only stack of lowers.
 // index, metacopy and redirect_dir are off whatever the kernel's defaults:
-// the snapshots must stay plain directories any later mount can stack.
-func OverlayOptions(lowers []string, upper, work string) string {
+// the snapshots must stay plain directories any later mount can stack. A
+// rootless store's overlay is an unprivileged one: "userxattr", which
+// itself turns redirects (to nofollow) and metacopy off and refuses them
+// being named.
+func (s *Store) OverlayOptions(lowers []string, upper, work string) string {
 	top := slices.Clone(lowers)
 	slices.Reverse(top) // overlayfs lists the topmost lower first
 	opts := "lowerdir=" + strings.Join(escape(top), ":")
 	if upper != "" {
 		opts += ",upperdir=" + escapeOne(upper) + ",workdir=" + escapeOne(work)
 	}
-	return opts + ",index=off,metacopy=off,redirect_dir=off"
+	for _, kv := range overlayFlags(s.rootless) {
+		opts += "," + kv[0]
+		if kv[1] != "" {
+			opts += "=" + kv[1]
+		}
+	}
+	return opts
+}
+
+// overlayFlags are the options after the directories.
+func overlayFlags(rootless bool) [][2]string {
+	if rootless {
+		return [][2]string{{"userxattr", ""}, {"index", "off"}}
+	}
+	return [][2]string{{"index", "off"}, {"metacopy", "off"}, {"redirect_dir", "off"}}
 }
 
 func escape(p []string) []string {
@@ -65,6 +82,16 @@ func (m *Mount) Close() error { return m.f.Close() }
 // upper and work, or a read-only one of lowers alone when upper is "".
 // A refusal by the kernel is ErrOverlay.
 func MountOverlay(lowers []string, upper, work string) (*Mount, error) {
+	return mountOverlay(lowers, upper, work, false)
+}
+
+// MountOverlay is the package's MountOverlay with the store's options
+// (OverlayOptions).
+func (s *Store) MountOverlay(lowers []string, upper, work string) (*Mount, error) {
+	return mountOverlay(lowers, upper, work, s.rootless)
+}
+
+func mountOverlay(lowers []string, upper, work string, rootless bool) (*Mount, error) {
 	if len(lowers) == 0 {
 		return nil, fmt.Errorf("%w: no lower directory", ErrOverlay)
 	}
@@ -95,10 +122,20 @@ func MountOverlay(lowers []string, upper, work string) (*Mount, error) {
 	if upper != "" {
 		steps = append(steps, [2]string{"upperdir", upper}, [2]string{"workdir", work})
 	}
-	steps = append(steps, [2]string{"index", "off"}, [2]string{"metacopy", "off"}, [2]string{"redirect_dir", "off"})
 	for _, s := range steps {
 		if err := set(s[0], s[1]); err != nil {
 			return nil, err
+		}
+	}
+	for _, kv := range overlayFlags(rootless) {
+		var err error
+		if kv[1] == "" {
+			err = unix.FsconfigSetFlag(fsfd, kv[0])
+		} else {
+			err = unix.FsconfigSetString(fsfd, kv[0], kv[1])
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrOverlay, kv[0], err)
 		}
 	}
 	if err := unix.FsconfigCreate(fsfd); err != nil {
@@ -138,7 +175,11 @@ func View(lowers []string) (path string, close func() error, err error) {
 //
 // Then it copies the merged /etc/passwd and /etc/group to users
 // (convert.CopyUserDatabases).
-func applyLayer(ctx context.Context, p layer.BlobOpener, desc v1.Descriptor, diffID digest.Digest, upper, work string, parents []string, users string) error {
+func (s *Store) applyLayer(ctx context.Context, p layer.BlobOpener, desc v1.Descriptor, diffID digest.Digest, upper, work string, parents []string, users string) error {
+	var lopts []layer.Option
+	if s.rootless {
+		lopts = append(lopts, layer.WithRootless())
+	}
 	if err := os.Mkdir(work, 0o700); err != nil {
 		return err
 	}
@@ -151,13 +192,13 @@ func applyLayer(ctx context.Context, p layer.BlobOpener, desc v1.Descriptor, dif
 	} else if err := CopyRootAttrs(parents[len(parents)-1], upper); err != nil {
 		return err
 	}
-	m, err := MountOverlay(parents, upper, work)
+	m, err := s.MountOverlay(parents, upper, work)
 	if err != nil {
 		if len(parents) == 1 && filepath.Base(parents[0]) == "empty" && errors.Is(err, ErrOverlay) {
 			// No overlay on this filesystem: the first layer is applied
 			// as it is (nothing below it to white out); containers then
 			// get copies.
-			if err := layer.ApplyBlob(ctx, p, desc, diffID, upper); err != nil {
+			if err := layer.ApplyBlob(ctx, p, desc, diffID, upper, lopts...); err != nil {
 				return err
 			}
 			return convert.CopyUserDatabases(upper, users)
@@ -165,7 +206,7 @@ func applyLayer(ctx context.Context, p layer.BlobOpener, desc v1.Descriptor, dif
 		return err
 	}
 	defer m.Close()
-	if err := layer.ApplyBlob(ctx, p, desc, diffID, m.Path()); err != nil {
+	if err := layer.ApplyBlob(ctx, p, desc, diffID, m.Path(), lopts...); err != nil {
 		return err
 	}
 	return convert.CopyUserDatabases(m.Path(), users)
@@ -227,4 +268,15 @@ func removeAll(p string) error {
 		return nil
 	})
 	return os.RemoveAll(p)
+}
+
+// checkUserXattr sets and removes a user.* xattr on dir (a directory:
+// user.* attributes exist only on files and directories).
+func checkUserXattr(dir string) error {
+	const name = "user.ocikit.probe"
+	if err := unix.Setxattr(dir, name, []byte("1"), 0); err != nil {
+		return &os.PathError{Op: "setxattr", Path: dir, Err: err}
+	}
+	unix.Removexattr(dir, name)
+	return nil
 }

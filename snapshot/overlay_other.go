@@ -22,7 +22,13 @@ type Mount struct{}
 func (m *Mount) Path() string { return "" }
 func (m *Mount) Close() error { return nil }
 
-func OverlayOptions(lowers []string, upper, work string) string { return "" }
+func (s *Store) OverlayOptions(lowers []string, upper, work string) string { return "" }
+
+func (s *Store) MountOverlay(lowers []string, upper, work string) (*Mount, error) {
+	return nil, ErrOverlay
+}
+
+func checkUserXattr(dir string) error { return ErrOverlay }
 
 func MountOverlay(lowers []string, upper, work string) (*Mount, error) { return nil, ErrOverlay }
 
@@ -30,7 +36,7 @@ func View(lowers []string) (string, func() error, error) { return "", nil, ErrOv
 
 func CopyRootAttrs(src, dir string) error { return ErrOverlay }
 
-func applyLayer(context.Context, layer.BlobOpener, v1.Descriptor, digest.Digest, string, string, []string, string) error {
+func (s *Store) applyLayer(context.Context, layer.BlobOpener, v1.Descriptor, digest.Digest, string, string, []string, string) error {
 	return ErrOverlay
 }
 
@@ -38,4 +44,4 @@ func commitDir(dir, final string) error { return os.Rename(dir, final) }
 
 func removeAll(p string) error { return os.RemoveAll(p) }
 
-func CopyTree(src, dst string) error { return ErrOverlay }
+func ApplySnapshots(lowers []string, dst string) error { return ErrOverlay }

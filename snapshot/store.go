@@ -44,9 +44,10 @@ const (
 
 // Store is an open store directory.
 type Store struct {
-	dir    string
-	images *layout.Layout
-	log    *slog.Logger
+	dir      string
+	images   *layout.Layout
+	log      *slog.Logger
+	rootless bool
 }
 
 // Option configures Open.
@@ -60,6 +61,20 @@ func WithLogger(l *slog.Logger) Option {
 		}
 	}
 }
+
+// WithRootless opens the store of an unprivileged user: layers are
+// unpacked as `image unpack --rootless` does (no chown, the image's owners
+// in "user.rootlesscontainers" xattrs, layer.WithRootless), and overlays
+// are the kernel's unprivileged ones (Linux 5.11), which keep their own
+// attributes in the user.overlay.* namespace (the "userxattr" option).
+// Making a snapshot of a layer after the first mounts an overlay, which an
+// unprivileged process may do only in a user and mount namespace of its
+// own: Prepare then runs there (imagerun does so through a helper
+// process). The store's filesystem must take user.* xattrs (Open checks).
+func WithRootless() Option { return func(s *Store) { s.rootless = true } }
+
+// ErrNoUserXattr: a rootless store's filesystem refuses user.* xattrs.
+var ErrNoUserXattr = errdefs.New(errdefs.ErrUnsupported, "snapshot: the store's filesystem has no user xattrs, which a rootless store needs")
 
 // DefaultDir is the store of this user: /var/lib/ocikit for root,
 // $XDG_DATA_HOME/ocikit (default ~/.local/share/ocikit) for others.
@@ -88,7 +103,17 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 	for _, o := range opts {
 		o(s)
 	}
-	for _, d := range []string{"", filepath.Join(snapshotsDir, "sha256"), containersDir, locksDir, tmpDir} {
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if s.rootless {
+		// Before anything is written: a store that cannot hold rootless
+		// snapshots stays as it was.
+		if err := checkUserXattr(abs); err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrNoUserXattr, abs, err)
+		}
+	}
+	for _, d := range []string{filepath.Join(snapshotsDir, "sha256"), containersDir, locksDir, tmpDir} {
 		if err := os.MkdirAll(filepath.Join(abs, d), 0o700); err != nil {
 			return nil, fmt.Errorf("store: %w", err)
 		}
@@ -117,6 +142,9 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 
 // Dir is the store's absolute directory.
 func (s *Store) Dir() string { return s.dir }
+
+// Rootless says whether the store was opened WithRootless.
+func (s *Store) Rootless() bool { return s.rootless }
 
 // Images is the store's image layout.
 func (s *Store) Images() *layout.Layout { return s.images }
@@ -231,7 +259,7 @@ func (s *Store) makeSnapshot(ctx context.Context, p layer.BlobOpener, desc v1.De
 	if err := os.Mkdir(upper, 0o755); err != nil {
 		return false, fmt.Errorf("snapshot: %w", err)
 	}
-	if err := applyLayer(ctx, p, desc, diffID, upper, filepath.Join(tmp, "work"), parents, filepath.Join(tmp, "users")); err != nil {
+	if err := s.applyLayer(ctx, p, desc, diffID, upper, filepath.Join(tmp, "work"), parents, filepath.Join(tmp, "users")); err != nil {
 		return false, fmt.Errorf("snapshot of layer %s: %w", desc.Digest, err)
 	}
 	for _, d := range []string{"work", "empty"} {
@@ -250,6 +278,39 @@ func (s *Store) makeSnapshot(ctx context.Context, p layer.BlobOpener, desc v1.De
 		progress(desc, chain, true)
 	}
 	return true, nil
+}
+
+// Missing reports whether a snapshot of img's layer chains is not in the
+// store yet.
+func (s *Store) Missing(img *content.Image) bool {
+	for _, c := range ChainIDs(img.Config.RootFS.DiffIDs) {
+		if _, err := os.Lstat(s.SnapshotDir(c)); err != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// ProbeOverlay mounts, detached, an overlay of lowers with an upper and a
+// work directory of its own in the store's filesystem, as a container's
+// would be, and unmounts it: a refusal by the kernel is ErrOverlay.
+func (s *Store) ProbeOverlay(lowers []string) error {
+	tmp, err := os.MkdirTemp(filepath.Join(s.dir, tmpDir), "probe-")
+	if err != nil {
+		return fmt.Errorf("overlay probe: %w", err)
+	}
+	defer removeAll(tmp)
+	upper, work := filepath.Join(tmp, "upper"), filepath.Join(tmp, "work")
+	for _, d := range []string{upper, work} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			return fmt.Errorf("overlay probe: %w", err)
+		}
+	}
+	m, err := s.MountOverlay(lowers, upper, work)
+	if err != nil {
+		return err
+	}
+	return m.Close()
 }
 
 // ContainerMeta is what a container directory records for GC.

@@ -12,7 +12,7 @@ func newImageCmd(g *globals) *cobra.Command {
 	cmd.AddCommand(
 		newImageInitCmd(g), newImageLsCmd(g), newImageInspectCmd(g), newImageTagCmd(g), newImageRmCmd(g), newImageGCCmd(g),
 		newImageCopyCmd(g), newImagePullCmd(g), newImagePushCmd(g), newImageServeCmd(g),
-		newImageRunCmd(g), newImageRunWaitCmd(g),
+		newImageRunCmd(g), newImageRunWaitCmd(g), newImageRunPrepareCmd(g),
 		newImageValidateCmd(g),
 		newImageUnpackCmd(g),
 		newImageRepackCmd(g), newImageNewCmd(g), newImageAddLayerCmd(g), newImageConfigCmd(g),

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 
@@ -27,7 +28,11 @@ func openStore(ctx context.Context, g *globals, dir string) (*snapshot.Store, er
 		}
 		dir = d
 	}
-	return snapshot.Open(ctx, dir, snapshot.WithLogger(g.log()))
+	opts := []snapshot.Option{snapshot.WithLogger(g.log())}
+	if os.Geteuid() != 0 {
+		opts = append(opts, snapshot.WithRootless())
+	}
+	return snapshot.Open(ctx, dir, opts...)
 }
 
 func newImageRunCmd(g *globals) *cobra.Command {
@@ -57,11 +62,25 @@ the Cmd, --entrypoint the Entrypoint, -e, -u and -w as for unpack.
 The container is an ordinary ocikit container under --root: list, state,
 exec, kill and delete work on it, and deleting it removes its writable layer.
 In the foreground ocikit exits with the program's status; --rm deletes the
-container when it exits; -d prints the id and returns once it runs.
+container when it exits; -d prints the id and returns once it runs. With -d
+and -t the runtime hands the terminal's master to a console socket (runc's
+detached terminal) and a background ocikit keeps it, appending the
+program's output to console.log in the container's store directory, until
+the program exits ("exec -t" into the container gets a terminal of its own).
 
 With --vm (or the global --vm) the container runs in the VM runtime: its
 overlay is mounted on the host, in the container's store directory, shared
 with the guest, and unmounted when the container is deleted.
+
+Where the kernel refuses the overlay, the root filesystem is a copy of the
+snapshots applied in order (reflinked where the filesystem can), said once
+per store; OCIKIT_ROOTFS_COPY=1 in the environment asks for the copy.
+
+Run by another user than root, image run is rootless: the layers are
+unpacked as "image unpack --rootless" does (owners in user.rootlesscontainers
+xattrs; the store's filesystem must take user xattrs), the user is root of
+the container's user namespace, and the root filesystem is the kernel's
+unprivileged overlay (Linux 5.11), mounted in the container's namespaces.
 
 The store is /var/lib/ocikit for root, $XDG_DATA_HOME/ocikit otherwise
 (--store to choose); "ocikit image gc --store" cleans it.`,
@@ -70,9 +89,6 @@ The store is /var/lib/ocikit for root, $XDG_DATA_HOME/ocikit otherwise
 			ctx := cmd.Context()
 			if vm {
 				g.vm = true
-			}
-			if os.Geteuid() != 0 {
-				return fmt.Errorf("image run: rootless image run is not supported yet: %w", errdefs.ErrUnsupported)
 			}
 			if !tlsVerify {
 				o.Registry = append(o.Registry, registry.WithInsecure())
@@ -128,6 +144,9 @@ The store is /var/lib/ocikit for root, $XDG_DATA_HOME/ocikit otherwise
 				return fmt.Errorf("image run: %w", err)
 			}
 			o.Reaper = []string{exe, "--root", g.root, "--vm=" + strconv.FormatBool(g.vm), "image", "run-wait"}
+			o.SnapshotHelper = []string{exe, "--debug=" + strconv.FormatBool(g.debug), "image", "run-prepare"}
+			// For tests, and for a filesystem whose overlay misbehaves.
+			o.CopyRootfs = os.Getenv("OCIKIT_ROOTFS_COPY") == "1"
 			o.Progress = cmd.ErrOrStderr()
 			o.Log = g.log()
 			r := &imagerun.Runner{Store: s, Runtime: rt, Root: g.root}
@@ -215,9 +234,13 @@ func runResources(memory, cpus string, pids int64) (*specs.LinuxResources, error
 }
 
 func newImageRunWaitCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:    "run-wait ID",
-		Short:  "Wait for a container image run -d --rm started and delete it",
+	var (
+		remove     bool
+		consoleLog string
+	)
+	cmd := &cobra.Command{
+		Use:    "run-wait [--rm] [--console-log FILE] ID",
+		Short:  "Keep the terminal of a container image run -d started, wait for it and with --rm delete it",
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -225,7 +248,44 @@ func newImageRunWaitCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if consoleLog != "" {
+				master, err := imagerun.InheritedConsole(3)
+				if err != nil {
+					return err
+				}
+				return imagerun.KeepConsole(cmd.Context(), rt, args[0], master, consoleLog, remove)
+			}
+			if !remove {
+				return nil
+			}
 			return imagerun.WaitAndDelete(cmd.Context(), rt, args[0])
 		},
 	}
+	cmd.Flags().BoolVar(&remove, "rm", false, "delete the container once its program exits")
+	cmd.Flags().StringVar(&consoleLog, "console-log", "", "descriptor 3 is the pty master: append what it reads to FILE")
+	return cmd
+}
+
+func newImageRunPrepareCmd(g *globals) *cobra.Command {
+	var store string
+	cmd := &cobra.Command{
+		Use:    "run-prepare --store DIR DIGEST",
+		Short:  "Make the snapshots of a rootless store's image, in a user namespace image run made",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dgst, err := digest.Parse(args[0])
+			if err != nil {
+				return fmt.Errorf("image %q: %w", args[0], errdefs.ErrInvalid)
+			}
+			s, err := snapshot.Open(cmd.Context(), store, snapshot.WithLogger(g.log()), snapshot.WithRootless())
+			if err != nil {
+				return err
+			}
+			return imagerun.PrepareSnapshots(cmd.Context(), s, dgst, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVar(&store, "store", "", "the store directory")
+	cmd.MarkFlagRequired("store")
+	return cmd
 }

@@ -24,6 +24,11 @@ import (
 type irEnv struct {
 	t                *testing.T
 	bin, store, root string
+	// env is added to ocikit's environment.
+	env []string
+	// cred, when set, runs ocikit as that user, with env and PATH alone
+	// as its environment.
+	cred *syscall.Credential
 }
 
 func newIREnv(t *testing.T) *irEnv {
@@ -46,6 +51,13 @@ func newIREnv(t *testing.T) *irEnv {
 func (e *irEnv) run(args ...string) (string, string, int) {
 	e.t.Helper()
 	cmd := exec.Command(e.bin, append([]string{"--root", e.root}, args...)...)
+	switch {
+	case e.cred != nil:
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: e.cred}
+		cmd.Env = append([]string{"PATH=/usr/bin:/bin"}, e.env...)
+	case len(e.env) > 0:
+		cmd.Env = append(os.Environ(), e.env...)
+	}
 	// Files, not pipes: a detached container keeps its stdio open.
 	outF, errF := irTemp(e.t), irTemp(e.t)
 	cmd.Stdout, cmd.Stderr = outF, errF
