@@ -27,7 +27,7 @@ import (
 // Caps of Open.
 const (
 	// DefaultMaxBlobSize caps one file of an archive.
-	DefaultMaxBlobSize = 64 << 30
+	DefaultMaxBlobSize = tarx.DefaultMaxBlobSize
 	// maxConfigSize caps an image config (as a manifest).
 	maxConfigSize = 4 << 20
 	// maxEntries caps the entries of one archive.
@@ -36,28 +36,19 @@ const (
 	maxLinkHops = 16
 )
 
-// Option adjusts Open and Create.
-type Option func(*options)
+// Option adjusts Open and Create: WithTempDir, WithMaxBlobSize.
+type Option = tarx.Option
 
-type options struct {
-	tempDir     string
-	maxBlobSize int64
-}
+type options = tarx.Options
 
 // WithTempDir puts the temporary layout in dir instead of os.TempDir().
-func WithTempDir(dir string) Option { return func(o *options) { o.tempDir = dir } }
+func WithTempDir(dir string) Option { return tarx.WithTempDir(dir) }
 
 // WithMaxBlobSize caps one file of the archive Open reads (default
 // DefaultMaxBlobSize).
-func WithMaxBlobSize(n int64) Option { return func(o *options) { o.maxBlobSize = n } }
+func WithMaxBlobSize(n int64) Option { return tarx.WithMaxBlobSize(n) }
 
-func newOptions(opts []Option) options {
-	o := options{maxBlobSize: DefaultMaxBlobSize}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	return o
-}
+func newOptions(opts []Option) options { return tarx.NewOptions(opts) }
 
 // Archive is a docker archive opened for reading: a content.ImageSource
 // (and content.Stater) whose images are manifest.json's. Close removes
@@ -92,7 +83,7 @@ func Open(ctx context.Context, file string, opts ...Option) (*Archive, error) {
 		return nil, err
 	}
 	defer f.Close()
-	tmp, err := os.MkdirTemp(o.tempDir, "ocikit-docker-archive-")
+	tmp, err := os.MkdirTemp(o.TempDir, "ocikit-docker-archive-")
 	if err != nil {
 		return nil, fmt.Errorf("open archive: %w", err)
 	}
@@ -131,7 +122,7 @@ func decompressed(f *os.File, size int64, o options) (io.Reader, int64, func(), 
 	if err != nil {
 		return nil, 0, nil, fmt.Errorf("%v: %w", err, ErrInvalidArchive)
 	}
-	return &capReader{r: zr, limit: o.maxBlobSize}, o.maxBlobSize, func() { zr.Close() }, nil
+	return &capReader{r: zr, limit: o.MaxBlobSize}, o.MaxBlobSize, func() { zr.Close() }, nil
 }
 
 // capReader fails once more than limit bytes have been read.
@@ -288,8 +279,8 @@ func (x *extraction) file(ctx context.Context, name string, r *tarx.Reader, size
 	case "repositories":
 		return nil // the legacy name map; manifest.json's RepoTags say the same
 	}
-	if size > x.o.maxBlobSize {
-		return fmt.Errorf("%d bytes, more than %d: %w", size, x.o.maxBlobSize, ErrInvalidArchive)
+	if size > x.o.MaxBlobSize {
+		return fmt.Errorf("%d bytes, more than %d: %w", size, x.o.MaxBlobSize, ErrInvalidArchive)
 	}
 	// A file named blobs/ALG/ENC (docker 25, an OCI layout) is stored under
 	// that name even when its content differs, so that reading it fails as

@@ -23,9 +23,9 @@ import (
 // over a temporary layout. Commit writes the archive; Close discards the
 // temporary layout (after Commit or instead of it).
 type Writer struct {
-	file string
-	tmp  string
-	l    *layout.Layout
+	tarx.Staged // the layout being written (PutBlob is Writer's own)
+	file        string
+	tmp         string
 
 	mu    sync.Mutex
 	diffs map[digest.Digest]v1.Descriptor // compressed layer -> its uncompressed tar, staged
@@ -46,11 +46,11 @@ func Create(ctx context.Context, file string, opts ...Option) (*Writer, error) {
 	if file == "" {
 		return nil, fmt.Errorf("create archive: empty file name: %w", ErrInvalidArchive)
 	}
-	tmp, l, err := tarx.TempLayout(ctx, o.tempDir, "ocikit-docker-archive-")
+	tmp, l, err := tarx.TempLayout(ctx, o.TempDir, "ocikit-docker-archive-")
 	if err != nil {
 		return nil, err
 	}
-	return &Writer{file: file, tmp: tmp, l: l, diffs: map[digest.Digest]v1.Descriptor{}}, nil
+	return &Writer{Staged: tarx.Staged{Layout: l}, file: file, tmp: tmp, diffs: map[digest.Digest]v1.Descriptor{}}, nil
 }
 
 // compressed reports whether mediaType is a gzip or zstd layer, which the
@@ -78,9 +78,9 @@ func uncompressed(mediaType string) bool {
 // it for Commit; a stream that does not decompress is errdefs.ErrInvalid.
 func (w *Writer) PutBlob(ctx context.Context, r io.Reader, expect v1.Descriptor) (v1.Descriptor, error) {
 	if !compressed(expect.MediaType) {
-		return w.l.PutBlob(ctx, r, expect)
+		return w.Layout.PutBlob(ctx, r, expect)
 	}
-	_, statErr := w.l.StatBlob(ctx, expect.Digest)
+	_, statErr := w.Layout.StatBlob(ctx, expect.Digest)
 	type result struct {
 		d   v1.Descriptor
 		err error
@@ -91,7 +91,7 @@ func (w *Writer) PutBlob(ctx context.Context, r io.Reader, expect v1.Descriptor)
 		var res result
 		zr, err := layer.Decompress(expect.MediaType, pr)
 		if err == nil {
-			res.d, res.err = w.l.PutBlob(ctx, zr, v1.Descriptor{MediaType: v1.MediaTypeImageLayer})
+			res.d, res.err = w.Layout.PutBlob(ctx, zr, v1.Descriptor{MediaType: v1.MediaTypeImageLayer})
 			zr.Close()
 		} else {
 			res.err = err
@@ -102,7 +102,7 @@ func (w *Writer) PutBlob(ctx context.Context, r io.Reader, expect v1.Descriptor)
 		_, _ = io.Copy(io.Discard, pr)
 		done <- res
 	}()
-	got, err := w.l.PutBlob(ctx, io.TeeReader(r, pw), expect)
+	got, err := w.Layout.PutBlob(ctx, io.TeeReader(r, pw), expect)
 	pw.CloseWithError(err)
 	res := <-done
 	if err != nil {
@@ -115,40 +115,12 @@ func (w *Writer) PutBlob(ctx context.Context, r io.Reader, expect v1.Descriptor)
 	}
 	if res.err != nil {
 		if statErr != nil {
-			_ = w.l.DeleteBlob(ctx, got.Digest) // nothing new stays visible
+			_ = w.Layout.DeleteBlob(ctx, got.Digest) // nothing new stays visible
 		}
 		return v1.Descriptor{}, fmt.Errorf("layer %s: decompress: %v: %w", got.Digest, res.err, errdefs.ErrInvalid)
 	}
 	w.diffs[got.Digest] = res.d
 	return got, nil
-}
-
-// Tag names a staged manifest (content.Tagger). A name that is a docker
-// reference with a tag (ParseName's form, "NAME:TAG") becomes one of the
-// image's RepoTags; any other name ("latest", what a copy without a name
-// tags) leaves the image in the archive untagged.
-func (w *Writer) Tag(ctx context.Context, name string, desc v1.Descriptor) error {
-	return w.l.Tag(ctx, name, desc)
-}
-
-// OpenBlob reads a staged blob back (content.Provider).
-func (w *Writer) OpenBlob(ctx context.Context, desc v1.Descriptor) (io.ReadCloser, error) {
-	return w.l.OpenBlob(ctx, desc)
-}
-
-// StatBlob reports a staged blob's size (content.Stater).
-func (w *Writer) StatBlob(ctx context.Context, d digest.Digest) (int64, error) {
-	return w.l.StatBlob(ctx, d)
-}
-
-// Lookup finds a staged tag or digest (content.ImageSource).
-func (w *Writer) Lookup(ctx context.Context, ref string) (v1.Descriptor, error) {
-	return w.l.Lookup(ctx, ref)
-}
-
-// Resolve resolves a staged ref to one image (content.Resolver).
-func (w *Writer) Resolve(ctx context.Context, ref string, opts ...content.ResolveOption) (*content.Image, error) {
-	return w.l.Resolve(ctx, ref, opts...)
 }
 
 // archiveImage is one image as Commit writes it.
@@ -160,7 +132,7 @@ type archiveImage struct {
 
 // plan reads the tagged manifests back and finds each layer's tar.
 func (w *Writer) plan(ctx context.Context) ([]*archiveImage, error) {
-	idx, err := w.l.Index(ctx)
+	idx, err := w.Layout.Index(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +158,7 @@ func (w *Writer) plan(ctx context.Context) ([]*archiveImage, error) {
 }
 
 func (w *Writer) image(ctx context.Context, d v1.Descriptor) (*archiveImage, error) {
-	data, err := content.ReadAll(ctx, w.l, d, MaxManifestSize)
+	data, err := content.ReadAll(ctx, w.Layout, d, MaxManifestSize)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +166,7 @@ func (w *Writer) image(ctx context.Context, d v1.Descriptor) (*archiveImage, err
 	if err != nil {
 		return nil, err
 	}
-	cdata, err := content.ReadAll(ctx, w.l, m.Config, maxConfigSize)
+	cdata, err := content.ReadAll(ctx, w.Layout, m.Config, maxConfigSize)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
@@ -251,7 +223,7 @@ func (w *Writer) writeTar(ctx context.Context, tw *tarx.Writer, imgs []*archiveI
 			return nil
 		}
 		written[name] = true
-		rc, err := w.l.OpenBlob(ctx, d)
+		rc, err := w.Layout.OpenBlob(ctx, d)
 		if err != nil {
 			return err
 		}

@@ -19,7 +19,7 @@ import (
 )
 
 // DefaultMaxBlobSize caps one blob of an archive read by Open.
-const DefaultMaxBlobSize = 64 << 30
+const DefaultMaxBlobSize = tarx.DefaultMaxBlobSize
 
 // Errors of this package, each of an errdefs kind.
 var (
@@ -28,28 +28,19 @@ var (
 	ErrInvalidArchive = errdefs.New(errdefs.ErrInvalid, "ociarchive: invalid archive")
 )
 
-// Option adjusts Open and Create.
-type Option func(*options)
+// Option adjusts Open and Create: WithTempDir, WithMaxBlobSize.
+type Option = tarx.Option
 
-type options struct {
-	tempDir     string
-	maxBlobSize int64
-}
+type options = tarx.Options
 
 // WithTempDir puts the temporary layout in dir instead of os.TempDir().
-func WithTempDir(dir string) Option { return func(o *options) { o.tempDir = dir } }
+func WithTempDir(dir string) Option { return tarx.WithTempDir(dir) }
 
-// WithMaxBlobSize caps one blob of the archive Open reads (default
+// WithMaxBlobSize caps one file of the archive Open reads (default
 // DefaultMaxBlobSize).
-func WithMaxBlobSize(n int64) Option { return func(o *options) { o.maxBlobSize = n } }
+func WithMaxBlobSize(n int64) Option { return tarx.WithMaxBlobSize(n) }
 
-func newOptions(opts []Option) options {
-	o := options{maxBlobSize: DefaultMaxBlobSize}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	return o
-}
+func newOptions(opts []Option) options { return tarx.NewOptions(opts) }
 
 // Archive is an OCI archive opened for reading: a content.ImageSource
 // (and content.Stater). Close removes its temporary layout.
@@ -74,7 +65,7 @@ func Open(ctx context.Context, file string, opts ...Option) (*Archive, error) {
 		return nil, err
 	}
 	defer f.Close()
-	tmp, err := os.MkdirTemp(o.tempDir, "ocikit-archive-")
+	tmp, err := os.MkdirTemp(o.TempDir, "ocikit-archive-")
 	if err != nil {
 		return nil, fmt.Errorf("open archive: %w", err)
 	}
@@ -139,8 +130,8 @@ func extract(ctx context.Context, r io.Reader, fileSize int64, dir string, o opt
 				}
 				return fmt.Errorf("entry %q: %v: %w", clip(name), err, ErrInvalidArchive)
 			}
-			if hdr.Size > o.maxBlobSize {
-				return fmt.Errorf("blob %s: %d bytes, more than %d: %w", d, hdr.Size, o.maxBlobSize, ErrInvalidArchive)
+			if hdr.Size > o.MaxBlobSize {
+				return fmt.Errorf("blob %s: %d bytes, more than %d: %w", d, hdr.Size, o.MaxBlobSize, ErrInvalidArchive)
 			}
 			if err := os.MkdirAll(filepath.Join(dir, v1.ImageBlobsDir, alg), 0o755); err != nil {
 				return err

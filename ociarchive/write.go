@@ -3,14 +3,12 @@ package ociarchive
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
 
 	"github.com/ocikit/ocikit/content"
 	"github.com/ocikit/ocikit/internal/tarx"
-	"github.com/ocikit/ocikit/layout"
 	digest "github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -20,9 +18,9 @@ import (
 // temporary layout. Commit writes the archive; Close discards the
 // temporary layout (after Commit or instead of it).
 type Writer struct {
-	file string
-	tmp  string
-	l    *layout.Layout
+	tarx.Staged // the layout being written: Writer is its content.Ingester, Tagger, ImageSource
+	file        string
+	tmp         string
 }
 
 var (
@@ -40,42 +38,11 @@ func Create(ctx context.Context, file string, opts ...Option) (*Writer, error) {
 	if file == "" {
 		return nil, fmt.Errorf("create archive: empty file name: %w", ErrInvalidArchive)
 	}
-	tmp, l, err := tarx.TempLayout(ctx, o.tempDir, "ocikit-archive-")
+	tmp, l, err := tarx.TempLayout(ctx, o.TempDir, "ocikit-archive-")
 	if err != nil {
 		return nil, err
 	}
-	return &Writer{file: file, tmp: tmp, l: l}, nil
-}
-
-// PutBlob stages a blob, verified (content.Ingester).
-func (w *Writer) PutBlob(ctx context.Context, r io.Reader, expect v1.Descriptor) (v1.Descriptor, error) {
-	return w.l.PutBlob(ctx, r, expect)
-}
-
-// Tag names a staged manifest or index (content.Tagger): the
-// org.opencontainers.image.ref.name of its index.json entry.
-func (w *Writer) Tag(ctx context.Context, name string, desc v1.Descriptor) error {
-	return w.l.Tag(ctx, name, desc)
-}
-
-// OpenBlob reads a staged blob back (content.Provider).
-func (w *Writer) OpenBlob(ctx context.Context, desc v1.Descriptor) (io.ReadCloser, error) {
-	return w.l.OpenBlob(ctx, desc)
-}
-
-// StatBlob reports a staged blob's size (content.Stater).
-func (w *Writer) StatBlob(ctx context.Context, d digest.Digest) (int64, error) {
-	return w.l.StatBlob(ctx, d)
-}
-
-// Lookup finds a staged tag or digest (content.ImageSource).
-func (w *Writer) Lookup(ctx context.Context, ref string) (v1.Descriptor, error) {
-	return w.l.Lookup(ctx, ref)
-}
-
-// Resolve resolves a staged ref to one image (content.Resolver).
-func (w *Writer) Resolve(ctx context.Context, ref string, opts ...content.ResolveOption) (*content.Image, error) {
-	return w.l.Resolve(ctx, ref, opts...)
+	return &Writer{Staged: tarx.Staged{Layout: l}, file: file, tmp: tmp}, nil
 }
 
 // Commit writes the archive: the tar of the staged layout (oci-layout,
@@ -87,7 +54,7 @@ func (w *Writer) Commit(ctx context.Context) error {
 }
 
 func (w *Writer) writeTar(ctx context.Context, tw *tarx.Writer) error {
-	root := w.l.Dir()
+	root := w.Layout.Dir()
 	file := func(name string) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -111,7 +78,7 @@ func (w *Writer) writeTar(ctx context.Context, tw *tarx.Writer) error {
 	if err := tw.Dir(v1.ImageBlobsDir); err != nil {
 		return err
 	}
-	blobs, err := w.l.Blobs(ctx)
+	blobs, err := w.Layout.Blobs(ctx)
 	if err != nil {
 		return err
 	}

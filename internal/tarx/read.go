@@ -131,3 +131,32 @@ func clip(s string) string {
 	}
 	return s
 }
+
+// DefaultMaxBlobSize caps one blob (one file) of an archive that is read,
+// unless WithMaxBlobSize says otherwise.
+const DefaultMaxBlobSize = 64 << 30
+
+// Option adjusts how an archive package opens or creates an archive.
+type Option func(*Options)
+
+// Options are what Option adjusts.
+type Options struct {
+	TempDir     string // for the temporary layout; "" is os.TempDir()
+	MaxBlobSize int64  // cap of one blob read from an archive
+}
+
+// WithTempDir puts the temporary layout in dir instead of os.TempDir().
+func WithTempDir(dir string) Option { return func(o *Options) { o.TempDir = dir } }
+
+// WithMaxBlobSize caps one blob (one file) of an archive that is read
+// (default DefaultMaxBlobSize).
+func WithMaxBlobSize(n int64) Option { return func(o *Options) { o.MaxBlobSize = n } }
+
+// NewOptions applies opts to the defaults.
+func NewOptions(opts []Option) Options {
+	o := Options{MaxBlobSize: DefaultMaxBlobSize}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}

@@ -9,9 +9,48 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ocikit/ocikit/content"
 	"github.com/ocikit/ocikit/internal/fsutil"
 	"github.com/ocikit/ocikit/layout"
+	digest "github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
+
+// Staged is the temporary layout an archive writer stages a copy in, and
+// the methods that make the writer a content.Ingester, Tagger, Provider,
+// Stater and ImageSource meanwhile: the writers embed it (and override
+// what they do differently).
+type Staged struct{ Layout *layout.Layout }
+
+// PutBlob stages a blob, verified (content.Ingester).
+func (s Staged) PutBlob(ctx context.Context, r io.Reader, expect v1.Descriptor) (v1.Descriptor, error) {
+	return s.Layout.PutBlob(ctx, r, expect)
+}
+
+// Tag names a staged manifest or index (content.Tagger).
+func (s Staged) Tag(ctx context.Context, name string, desc v1.Descriptor) error {
+	return s.Layout.Tag(ctx, name, desc)
+}
+
+// OpenBlob reads a staged blob back (content.Provider).
+func (s Staged) OpenBlob(ctx context.Context, desc v1.Descriptor) (io.ReadCloser, error) {
+	return s.Layout.OpenBlob(ctx, desc)
+}
+
+// StatBlob reports a staged blob's size (content.Stater).
+func (s Staged) StatBlob(ctx context.Context, d digest.Digest) (int64, error) {
+	return s.Layout.StatBlob(ctx, d)
+}
+
+// Lookup finds a staged tag or digest (content.ImageSource).
+func (s Staged) Lookup(ctx context.Context, ref string) (v1.Descriptor, error) {
+	return s.Layout.Lookup(ctx, ref)
+}
+
+// Resolve resolves a staged ref to one image (content.Resolver).
+func (s Staged) Resolve(ctx context.Context, ref string, opts ...content.ResolveOption) (*content.Image, error) {
+	return s.Layout.Resolve(ctx, ref, opts...)
+}
 
 // Writer writes a reproducible tar: every entry owned by 0:0 with a zero
 // modification time, in PAX format, so the same content gives the same
