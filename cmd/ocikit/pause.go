@@ -15,7 +15,7 @@ func newPauseCmd(g *globals) *cobra.Command {
 resume; kill with SIGKILL and delete --force still work.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rt, err := g.runtime()
+			rt, err := g.containers()
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,165 @@
+package vm_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ocikit/ocikit/runtime"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// TestVMOps: runc's operations beyond runtime.md, answered by the guest
+// for a container in a VM: ps (table, ps options, json), events --stats
+// and a stream of events that ends with the container, pause (the
+// container's counter in its root filesystem, a 9p share the host reads,
+// stands still; ps still answers) and resume, update (applied to the
+// guest's cgroup; more memory than the VM has is refused in one line).
+func TestVMOps(t *testing.T) {
+	e := newVMEnv(t, []string{"sh", "-c", `trap "exit 143" TERM; i=0; while :; do i=$((i+1)); echo $i > /count; sleep 0.2; done`}, nil,
+		func(s *specs.Spec) { s.Root.Readonly = false })
+	const id = "vmtest-ops"
+	e.mustOcikit("run", "-d", id)
+	count := func() string {
+		b, _ := os.ReadFile(filepath.Join(e.bundle, "rootfs", "count"))
+		return strings.TrimSpace(string(b))
+	}
+	// Polls until the counter differs from old.
+	advances := func(old string) bool {
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			if c := count(); c != "" && c != old {
+				return true
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return false
+	}
+	if !advances("") {
+		t.Fatal("the container's counter never appeared")
+	}
+
+	t.Run("ps", func(t *testing.T) {
+		out := e.mustOcikit("ps", id)
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if len(lines) < 2 || !strings.Contains(lines[0], "PID") || !strings.Contains(lines[0], "CMD") || !strings.Contains(out, "sh -c") {
+			t.Errorf("ps: want ps -ef's header and the container's sh:\n%s", out)
+		}
+		if out := e.mustOcikit("ps", id, "--", "-o", "pid,comm"); !strings.HasPrefix(strings.TrimSpace(out), "PID COMMAND") || !strings.Contains(out, " sh\n") {
+			t.Errorf("ps -o pid,comm:\n%s", out)
+		}
+		var pids []int
+		if err := json.Unmarshal([]byte(e.mustOcikit("ps", "--format", "json", id)), &pids); err != nil || len(pids) == 0 {
+			t.Errorf("ps --format json: %v %v", pids, err)
+		}
+	})
+
+	t.Run("events --stats", func(t *testing.T) {
+		var ev runtime.Event
+		if err := json.Unmarshal([]byte(e.mustOcikit("events", "--stats", id)), &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type != "stats" || ev.ID != id || ev.Data == nil || ev.Data.Pids.Current == 0 || ev.Data.CPU.Usage.Total == 0 || ev.Data.Memory.Usage.Usage == 0 {
+			t.Errorf("events --stats: %+v", ev)
+		}
+	})
+
+	t.Run("pause and resume", func(t *testing.T) {
+		e.mustOcikit("pause", id)
+		if st := e.state(id); st.Status != runtime.StatePaused {
+			t.Fatalf("state after pause: %s", st.Status)
+		}
+		before := count()
+		// The guest answers while paused (the VM runs for the query, the
+		// container stays frozen).
+		if out := e.mustOcikit("ps", id); !strings.Contains(out, "sh -c") {
+			t.Errorf("ps while paused:\n%s", out)
+		}
+		if _, errOut, code := e.ocikit("exec", id, "true"); code == 0 || !strings.Contains(errOut, "paused") {
+			t.Errorf("exec in a paused container: exit %d, %q", code, errOut)
+		}
+		time.Sleep(time.Second)
+		if after := count(); after != before {
+			t.Errorf("the counter moved while paused: %s → %s", before, after)
+		}
+		e.mustOcikit("resume", id)
+		if st := e.state(id); st.Status != specs.StateRunning {
+			t.Errorf("state after resume: %s", st.Status)
+		}
+		if !advances(count()) {
+			t.Error("the counter did not move after resume")
+		}
+		if _, errOut, code := e.ocikit("resume", id); code == 0 || !strings.Contains(errOut, "not paused") {
+			t.Errorf("resume of a running container: exit %d, %q", code, errOut)
+		}
+	})
+
+	t.Run("update", func(t *testing.T) {
+		e.mustOcikit("update", "--memory", "100m", "--pids-limit", "50", id)
+		if out := e.mustOcikit("exec", id, "cat", "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/pids.max"); out != "104857600\n50\n" {
+			t.Errorf("the guest's cgroup after update: %q", out)
+		}
+		_, errOut, code := e.ocikit("update", "--memory", "4g", id)
+		lines := strings.Split(strings.TrimSpace(errOut), "\n")
+		if code == 0 || len(lines) != 1 || !strings.Contains(lines[0], "exceeds") {
+			t.Errorf("update beyond the VM's memory: exit %d, want one line saying so: %q", code, errOut)
+		}
+		if out := e.mustOcikit("exec", id, "cat", "/sys/fs/cgroup/memory.max"); out != "104857600\n" {
+			t.Errorf("a refused update changed the cgroup: %q", out)
+		}
+	})
+
+	t.Run("events stream", func(t *testing.T) {
+		cmd := exec.Command(e.bin, "--vm", "--root", e.root, "events", "--interval", "1s", id)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		sc := bufio.NewScanner(out)
+		var n int
+		for n < 2 && sc.Scan() {
+			var ev runtime.Event
+			if err := json.Unmarshal(sc.Bytes(), &ev); err != nil || ev.Type != "stats" || ev.Data == nil {
+				t.Errorf("event %q: %v", sc.Text(), err)
+			}
+			n++
+		}
+		if n < 2 {
+			t.Errorf("%d events, want 2", n)
+		}
+		go func() {
+			for sc.Scan() {
+			}
+			done <- cmd.Wait()
+		}()
+		// The stream ends with the container.
+		e.mustOcikit("kill", id, "TERM")
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("events after the container stopped: %v", err)
+			}
+		case <-time.After(60 * time.Second):
+			cmd.Process.Kill()
+			t.Error("events did not end when the container stopped")
+		}
+	})
+
+	e.waitStopped(id)
+	if out := e.mustOcikit("ps", "--format", "json", id); strings.TrimSpace(out) != "[]" {
+		t.Errorf("ps of a stopped container: %q", out)
+	}
+	e.mustOcikit("delete", id)
+	if left := e.leftovers(); len(left) > 0 {
+		t.Errorf("left after delete: %v", left)
+	}
+}
