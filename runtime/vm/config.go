@@ -190,7 +190,8 @@ func qemuArgs(s settings, kvm bool, kernel, initrd, rootfs string, readonly bool
 	args := []string{
 		"-M", machine, "-accel", accel,
 		"-m", strconv.FormatInt(s.memoryMiB, 10), "-smp", strconv.Itoa(s.cpus),
-		"-nodefaults", "-no-user-config", "-nographic", "-no-reboot", "-sandbox", "on",
+		"-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+		"-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
 		"-serial", "file:" + consoleLog,
 		"-kernel", kernel, "-initrd", initrd,
 		"-append", cmdline + " -- " + agentArg,

@@ -265,7 +265,7 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o runtime.Creat
 		return fail(err)
 	}
 	params, err := json.Marshal(monitorParams{
-		ID: id, Qemu: qemu, Spec: guestSpec, BootTimeout: s.bootTimeout, Size: size,
+		ID: id, Qemu: qemu, Spec: guestSpec, BootTimeout: s.bootTimeout, Size: size, QemuUser: qemuUserFor(),
 		QemuArgs: append(qemuArgs(s, kvm, a.kernel, a.initrd, rootPath, spec.Root.Readonly), shareArgs(shares, kvm)...),
 	})
 	if err != nil {

@@ -27,6 +27,8 @@ type monitorParams struct {
 	Spec        json.RawMessage `json:"spec"`
 	BootTimeout time.Duration   `json:"bootTimeout"`
 	Size        winsize         `json:"size"`
+	// QemuUser is whom qemu runs as (nil: as the monitor).
+	QemuUser *qemuUser `json:"qemuUser,omitempty"`
 }
 
 const paramsFile = "vm.json"
@@ -214,11 +216,8 @@ func (m *monitor) boot(p monitorParams) (*exec.Cmd, chan error, net.Conn, error)
 		return nil, nil, nil, err
 	}
 	defer log.Close()
-	cmd := exec.Command(p.Qemu, p.QemuArgs...)
-	cmd.Stdout, cmd.Stderr = log, log
-	// qemu dies with the monitor, also when the monitor is SIGKILLed.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	cmd, err := startQemu(p, log)
+	if err != nil {
 		return nil, nil, nil, fmt.Errorf("vm: start qemu: %w", err)
 	}
 	done := make(chan error, 1)
@@ -306,6 +305,34 @@ func (m *monitor) boot(p monitorParams) (*exec.Cmd, chan error, net.Conn, error)
 		return cmd, done, conn, fmt.Errorf("vm: guest stopped during create (%v): %s", err, lastLogLine())
 	}
 	return cmd, done, conn, nil
+}
+
+// startQemu starts qemu with its output to log, as p.QemuUser with the
+// capabilities qemuCaps when one is given. A host that cannot switch to
+// that user (ocikit as root of a user namespace without it mapped) runs
+// qemu as the monitor, saying so in the log.
+func startQemu(p monitorParams, log *os.File) (*exec.Cmd, error) {
+	cmd := func(u *qemuUser) *exec.Cmd {
+		c := exec.Command(p.Qemu, p.QemuArgs...)
+		c.Stdout, c.Stderr = log, log
+		// qemu dies with the monitor, also when the monitor is
+		// SIGKILLed (Go sets it after the switch of user, which would
+		// clear it).
+		c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if u != nil {
+			c.SysProcAttr.Credential = &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: []uint32{}}
+			c.SysProcAttr.AmbientCaps = qemuCaps
+		}
+		return c
+	}
+	c := cmd(p.QemuUser)
+	err := c.Start()
+	if err != nil && p.QemuUser != nil && (errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EINVAL)) {
+		fmt.Fprintf(log, "ocikit: qemu runs as uid %d: cannot switch to uid %d: %v\n", os.Getuid(), p.QemuUser.UID, err)
+		c = cmd(nil)
+		err = c.Start()
+	}
+	return c, err
 }
 
 // readLoop dispatches the guest's frames until the port closes.

@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +45,50 @@ func TestVMOps(t *testing.T) {
 	if !advances("") {
 		t.Fatal("the container's counter never appeared")
 	}
+
+	t.Run("qemu hardening", func(t *testing.T) {
+		b, err := os.ReadFile(filepath.Join(e.root, id, "state.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec struct {
+			VM struct {
+				QemuPid int `json:"qemuPid"`
+			} `json:"vm"`
+		}
+		if err := json.Unmarshal(b, &rec); err != nil || rec.VM.QemuPid <= 0 {
+			t.Fatalf("no qemu pid in state.json: %v %s", err, b)
+		}
+		status, err := os.ReadFile("/proc/" + strconv.Itoa(rec.VM.QemuPid) + "/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		field := func(name string) string {
+			for _, l := range strings.Split(string(status), "\n") {
+				if v, ok := strings.CutPrefix(l, name+":"); ok {
+					return strings.TrimSpace(v)
+				}
+			}
+			return ""
+		}
+		// Not root: a user of its own (or nobody), with the 9p
+		// passthrough capabilities alone (chown, dac_override,
+		// dac_read_search, fowner, fsetid, mknod, setfcap), under
+		// qemu's seccomp sandbox.
+		if uid := strings.Fields(field("Uid")); len(uid) != 4 || uid[0] == "0" || uid[1] == "0" || uid[2] == "0" || uid[3] == "0" {
+			t.Errorf("qemu runs as uid %v, want a user other than root", uid)
+		}
+		if eff := field("CapEff"); eff != "000000008800001f" {
+			t.Errorf("qemu's effective capabilities %s, want 000000008800001f", eff)
+		}
+		if sc := field("Seccomp"); sc != "2" {
+			t.Errorf("qemu's seccomp mode %q, want 2 (-sandbox on)", sc)
+		}
+		cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(rec.VM.QemuPid) + "/cmdline")
+		if args := strings.Split(string(cmdline), "\x00"); !slices.Contains(args, "-nodefaults") || slices.Contains(args, "-netdev") {
+			t.Errorf("qemu's command line lacks -nodefaults or has a network device: %q", args)
+		}
+	})
 
 	t.Run("ps", func(t *testing.T) {
 		out := e.mustOcikit("ps", id)
