@@ -18,7 +18,8 @@ import (
 
 // TestVMOps: runc's operations beyond runtime.md, answered by the guest
 // for a container in a VM: ps (table, ps options, json), events --stats
-// and a stream of events that ends with the container, pause (the
+// and a stream of events (statistics, an OOM kill) that ends with the
+// container, pause (the
 // container's counter in its root filesystem, a 9p share the host reads,
 // stands still; ps still answers) and resume, update (applied to the
 // guest's cgroup; more memory than the VM has is refused in one line).
@@ -169,26 +170,54 @@ func TestVMOps(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		events := make(chan runtime.Event, 64)
 		done := make(chan error, 1)
-		sc := bufio.NewScanner(out)
-		var n int
-		for n < 2 && sc.Scan() {
-			var ev runtime.Event
-			if err := json.Unmarshal(sc.Bytes(), &ev); err != nil || ev.Type != "stats" || ev.Data == nil {
-				t.Errorf("event %q: %v", sc.Text(), err)
-			}
-			n++
-		}
-		if n < 2 {
-			t.Errorf("%d events, want 2", n)
-		}
 		go func() {
+			sc := bufio.NewScanner(out)
 			for sc.Scan() {
+				var ev runtime.Event
+				if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+					t.Errorf("event %q: %v", sc.Text(), err)
+				}
+				events <- ev
 			}
+			close(events)
 			done <- cmd.Wait()
 		}()
+		// next returns the next event of type typ, skipping others.
+		next := func(typ string) bool {
+			deadline := time.After(60 * time.Second)
+			for {
+				select {
+				case ev, ok := <-events:
+					if !ok {
+						return false
+					}
+					if ev.Type == typ && ev.ID == id && (typ != "stats" || ev.Data != nil) {
+						return true
+					}
+				case <-deadline:
+					return false
+				}
+			}
+		}
+		for i := 0; i < 2; i++ {
+			if !next("stats") {
+				t.Fatalf("stats event %d never came", i+1)
+			}
+		}
+		// The guest's OOM killer in the container's cgroup (100m since
+		// update) is an "oom" event.
+		if _, errOut, code := e.ocikit("exec", id, "tail", "/dev/zero"); code != 137 {
+			t.Errorf("tail /dev/zero under a 100m limit: exit %d, want 137 (OOM-killed): %s", code, errOut)
+		}
+		if !next("oom") {
+			t.Error("no oom event after the OOM kill")
+		}
 		// The stream ends with the container.
 		e.mustOcikit("kill", id, "TERM")
+		for range events {
+		}
 		select {
 		case err := <-done:
 			if err != nil {
