@@ -264,8 +264,15 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o runtime.Creat
 		}
 		return fail(err)
 	}
+	// As root, qemu runs unprivileged and jailed (qemuuser_linux.go,
+	// jail_linux.go); otherwise as the caller, who has no more to lose.
+	qu := qemuUserFor()
+	var jail []jailPath
+	if qu != nil {
+		jail = jailPaths(qemu, a.kernel, a.initrd, rootPath, spec.Root.Readonly, shares)
+	}
 	params, err := json.Marshal(monitorParams{
-		ID: id, Qemu: qemu, Spec: guestSpec, BootTimeout: s.bootTimeout, Size: size, QemuUser: qemuUserFor(),
+		ID: id, Qemu: qemu, Spec: guestSpec, BootTimeout: s.bootTimeout, Size: size, QemuUser: qu, Jail: jail,
 		QemuArgs: append(qemuArgs(s, kvm, a.kernel, a.initrd, rootPath, spec.Root.Readonly), shareArgs(shares, kvm)...),
 	})
 	if err != nil {

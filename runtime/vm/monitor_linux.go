@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	goruntime "runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -29,6 +30,9 @@ type monitorParams struct {
 	Size        winsize         `json:"size"`
 	// QemuUser is whom qemu runs as (nil: as the monitor).
 	QemuUser *qemuUser `json:"qemuUser,omitempty"`
+	// Jail is what qemu sees of the host's files besides the system's
+	// (makeJail); nil: no jail.
+	Jail []jailPath `json:"jail,omitempty"`
 }
 
 const paramsFile = "vm.json"
@@ -216,12 +220,10 @@ func (m *monitor) boot(p monitorParams) (*exec.Cmd, chan error, net.Conn, error)
 		return nil, nil, nil, err
 	}
 	defer log.Close()
-	cmd, err := startQemu(p, log)
+	cmd, done, err := startQemu(p, log)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("vm: start qemu: %w", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
 	deadline := time.Now().Add(p.BootTimeout)
 	ln.SetDeadline(deadline)
 	type accepted struct {
@@ -308,11 +310,17 @@ func (m *monitor) boot(p monitorParams) (*exec.Cmd, chan error, net.Conn, error)
 }
 
 // startQemu starts qemu with its output to log, as p.QemuUser with the
-// capabilities qemuCaps when one is given. A host that cannot switch to
-// that user (ocikit as root of a user namespace without it mapped) runs
-// qemu as the monitor, saying so in the log.
-func startQemu(p monitorParams, log *os.File) (*exec.Cmd, error) {
-	cmd := func(u *qemuUser) *exec.Cmd {
+// capabilities qemuCaps when one is given, chrooted into its jail when
+// p.Jail is given (makeJail); done receives its exit. A host that cannot
+// switch to that user (ocikit as root of a user namespace without it
+// mapped) runs qemu as the monitor, and one where the jail cannot be made
+// runs it without: each says so in the log.
+func startQemu(p monitorParams, log *os.File) (*exec.Cmd, chan error, error) {
+	dir, err := os.Getwd() // the state directory
+	if err != nil {
+		return nil, nil, err
+	}
+	cmd := func(u *qemuUser, jail string) *exec.Cmd {
 		c := exec.Command(p.Qemu, p.QemuArgs...)
 		c.Stdout, c.Stderr = log, log
 		// qemu dies with the monitor, also when the monitor is
@@ -323,16 +331,46 @@ func startQemu(p monitorParams, log *os.File) (*exec.Cmd, error) {
 			c.SysProcAttr.Credential = &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: []uint32{}}
 			c.SysProcAttr.AmbientCaps = qemuCaps
 		}
+		if jail != "" {
+			c.SysProcAttr.Chroot = jail
+			c.Dir = dir
+		}
 		return c
 	}
-	c := cmd(p.QemuUser)
-	err := c.Start()
-	if err != nil && p.QemuUser != nil && (errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EINVAL)) {
-		fmt.Fprintf(log, "ocikit: qemu runs as uid %d: cannot switch to uid %d: %v\n", os.Getuid(), p.QemuUser.UID, err)
-		c = cmd(nil)
-		err = c.Start()
+	type result struct {
+		c   *exec.Cmd
+		err error
 	}
-	return c, err
+	res := make(chan result, 1)
+	done := make(chan error, 1)
+	go func() {
+		// qemu starts from this thread, in the mount namespace makeJail
+		// gives the thread alone, and PR_SET_PDEATHSIG fires when the
+		// thread that started it ends: the goroutine stays until qemu
+		// exits, and its thread, never unlocked, ends with it.
+		goruntime.LockOSThread()
+		jail := ""
+		if p.Jail != nil {
+			j, err := makeJail(dir, p.Jail)
+			if err != nil {
+				fmt.Fprintf(log, "ocikit: qemu runs without its jail: %v\n", err)
+			}
+			jail = j
+		}
+		c := cmd(p.QemuUser, jail)
+		err := c.Start()
+		if err != nil && p.QemuUser != nil && (errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EINVAL)) {
+			fmt.Fprintf(log, "ocikit: qemu runs as uid %d: cannot switch to uid %d: %v\n", os.Getuid(), p.QemuUser.UID, err)
+			c = cmd(nil, jail)
+			err = c.Start()
+		}
+		res <- result{c, err}
+		if err == nil {
+			done <- c.Wait()
+		}
+	}()
+	r := <-res
+	return r.c, done, r.err
 }
 
 // readLoop dispatches the guest's frames until the port closes.

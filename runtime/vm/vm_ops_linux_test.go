@@ -3,17 +3,21 @@ package vm_test
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ocikit/ocikit/runtime"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // TestVMOps: runc's operations beyond runtime.md, answered by the guest
@@ -84,6 +88,28 @@ func TestVMOps(t *testing.T) {
 		}
 		if sc := field("Seccomp"); sc != "2" {
 			t.Errorf("qemu's seccomp mode %q, want 2 (-sandbox on)", sc)
+		}
+		// Its jail: the root is a directory in the state directory, with
+		// no /etc/passwd, and its /proc shows qemu's user none of root's
+		// processes (pid 1).
+		root := "/proc/" + strconv.Itoa(rec.VM.QemuPid) + "/root"
+		if l, err := os.Readlink(root); err != nil || l != filepath.Join(e.root, id, "jail") {
+			t.Errorf("qemu's root %q, %v; want its jail in the state directory", l, err)
+		}
+		if _, err := os.Stat(root + "/etc/passwd"); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("qemu sees /etc/passwd: %v", err)
+		}
+		var uid, gid uint32
+		fmt.Sscan(field("Uid"), &uid)
+		fmt.Sscan(field("Gid"), &gid)
+		ls := exec.Command("ls", root+"/proc")
+		// With qemu's capabilities: ptrace's access check to
+		// /proc/PID/root wants the caller to hold all of the target's.
+		ls.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}},
+			AmbientCaps: []uintptr{unix.CAP_CHOWN, unix.CAP_DAC_OVERRIDE, unix.CAP_DAC_READ_SEARCH, unix.CAP_FOWNER,
+				unix.CAP_FSETID, unix.CAP_MKNOD, unix.CAP_SETFCAP}}
+		if out, err := ls.CombinedOutput(); err != nil || !slices.Contains(strings.Fields(string(out)), strconv.Itoa(rec.VM.QemuPid)) || slices.Contains(strings.Fields(string(out)), "1") {
+			t.Errorf("qemu's /proc as its user: %v: %s; want its own pid, not pid 1", err, out)
 		}
 		cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(rec.VM.QemuPid) + "/cmdline")
 		if args := strings.Split(string(cmdline), "\x00"); !slices.Contains(args, "-nodefaults") || slices.Contains(args, "-netdev") {
