@@ -201,7 +201,8 @@ func qemuArgs(s settings, kvm bool, kernel, initrd, rootfs string, readonly bool
 		// passthrough: the guest's file ownership is the host's, so the
 		// bundle's root filesystem means the same under --vm as under
 		// the plain runtime or runc (mapped-xattr would hide ownership in
-		// xattrs that only qemu reads). It needs qemu to run as root.
+		// xattrs that only qemu reads). It needs qemu to hold the file
+		// capabilities of qemuCaps.
 		"-fsdev", "local,id=rootfs,path=" + strings.ReplaceAll(rootfs, ",", ",,") + ",security_model=passthrough" + ro,
 		"-device", "virtio-9p-" + bus + ",fsdev=rootfs,mount_tag=" + rootfsTag,
 	}

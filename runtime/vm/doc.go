@@ -16,7 +16,9 @@
 // capabilities apply inside the guest exactly as on a host. The
 // container's exit status is the monitor's, and qemu dies with the
 // monitor. qemu runs as an unprivileged user with only the capabilities
-// 9p needs (qemuuser_linux.go), under its seccomp sandbox.
+// 9p needs (qemuuser_linux.go), chrooted in a jail of its own mount
+// namespace that holds only what it opens (jail_linux.go), under its
+// seccomp sandbox.
 //
 // runc's pause, resume, ps, events and update are queries the monitor
 // relays to the agent, which answers them with package runtime from the
