@@ -2,7 +2,9 @@ package vm
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -43,8 +45,8 @@ var systemPaths = []jailPath{
 // starts qemu from it), and mounts on stateDir/jail a tmpfs holding only
 // systemPaths, the state directory (qemu's sockets and console log) and
 // paths, each bound at its own path, read-only but for the state
-// directory and writable shares, and a procfs; the tmpfs is then made
-// read-only. qemu
+// directory and writable shares, and a procfs (jailProc's, once qemu
+// runs); the tmpfs is then made read-only. qemu
 // chroots into the returned directory. Nothing of this reaches the host's
 // mount namespace, and it all goes when qemu exits. A ".." at the root of
 // a bound path leads to the jail's tmpfs, not to the host's parent.
@@ -75,11 +77,13 @@ func makeJail(stateDir string, paths []jailPath) (string, error) {
 		}
 	}
 	// qemu's 9p changes modes through /proc/self/fd/N (fchmodat has no
-	// AT_SYMLINK_NOFOLLOW), so it needs a procfs: one that shows only
-	// the processes of qemu's own user (hidepid=invisible) and nothing
-	// but processes (subset=pid, Linux 5.8; older kernels show the rest
-	// too). Through /proc/PID/root of another process of its user, qemu
-	// reaches that process's files: hence a user of its own (QemuUser).
+	// AT_SYMLINK_NOFOLLOW), so it needs a procfs. jailProc mounts over
+	// this one that of qemu's own pid namespace; this one, in case that
+	// fails, shows only the processes of qemu's own user
+	// (hidepid=invisible) and nothing but processes (subset=pid, Linux
+	// 5.8; older kernels show the rest too). Through /proc/PID/root of
+	// another process of its user, qemu would reach that process's
+	// files: hence also a user of its own (QemuUser).
 	proc := filepath.Join(jail, "proc")
 	if err := os.Mkdir(proc, 0o555); err != nil {
 		return "", err
@@ -176,4 +180,46 @@ func jailPaths(qemu, kernel, initrd, rootfs string, rootReadonly bool, shares []
 		ps = append(ps, jailPath{Path: s.Path, Writable: !s.Readonly})
 	}
 	return ps
+}
+
+// JailProc mounts, on target (the /proc of qemu's jail), a procfs of the
+// pid namespace it runs in: qemu's own, which the monitor's thread joined
+// before starting it (jailProc), so qemu sees itself alone there.
+// JailProc never returns.
+func JailProc(target string) {
+	const flags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	err := unix.Mount("proc", target, "proc", flags, "subset=pid")
+	if err != nil {
+		err = unix.Mount("proc", target, "proc", flags, "")
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "mount proc on %s: %v\n", target, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// jailProc gives qemu (pid, started in a pid namespace of its own, in
+// the calling thread's mount namespace) a /proc of its pid namespace in
+// its jail, over the host's procfs makeJail mounted there: the thread
+// joins the namespace for its children and runs JailProc (ocikit
+// vm-jail-proc), whose procfs belongs to the namespace it runs in.
+func jailProc(jail string, pid int) error {
+	pfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return os.NewSyscallError("pidfd_open", err)
+	}
+	defer unix.Close(pfd)
+	if err := unix.Setns(pfd, unix.CLONE_NEWPID); err != nil {
+		return os.NewSyscallError("setns pid namespace", err)
+	}
+	bin, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	out, err := exec.Command(bin, "vm-jail-proc", filepath.Join(jail, "proc")).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%v: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }

@@ -334,6 +334,9 @@ func startQemu(p monitorParams, log *os.File) (*exec.Cmd, chan error, error) {
 		if jail != "" {
 			c.SysProcAttr.Chroot = jail
 			c.Dir = dir
+			// A pid namespace of its own, whose /proc shows qemu
+			// alone (jailProc).
+			c.SysProcAttr.Cloneflags = syscall.CLONE_NEWPID
 		}
 		return c
 	}
@@ -363,6 +366,11 @@ func startQemu(p monitorParams, log *os.File) (*exec.Cmd, chan error, error) {
 			fmt.Fprintf(log, "ocikit: qemu runs as uid %d: cannot switch to uid %d: %v\n", os.Getuid(), p.QemuUser.UID, err)
 			c = cmd(nil, jail)
 			err = c.Start()
+		}
+		if err == nil && jail != "" {
+			if err := jailProc(jail, c.Process.Pid); err != nil {
+				fmt.Fprintf(log, "ocikit: qemu's /proc shows its user's processes: %v\n", err)
+			}
 		}
 		res <- result{c, err}
 		if err == nil {

@@ -31,6 +31,9 @@ func New(string, ...Option) *Runtime { return &Runtime{} }
 // Agent is Linux only.
 func Agent() {}
 
+// JailProc is Linux only.
+func JailProc(string) {}
+
 // ExecWait is Linux only.
 func ExecWait() {}
 
