@@ -30,6 +30,16 @@ func Ps(ctx context.Context, pids []int, args []string) ([]byte, error) {
 	return FilterPs(out, pids)
 }
 
+// ProcessTable is Ps of the container's processes (Pids): runc's ps
+// table.
+func (r *Runtime) ProcessTable(ctx context.Context, id string, args []string) ([]byte, error) {
+	pids, err := r.Pids(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return Ps(ctx, pids, args)
+}
+
 // FilterPs keeps the header of ps output and the lines whose PID column
 // holds one of pids.
 func FilterPs(out []byte, pids []int) ([]byte, error) {

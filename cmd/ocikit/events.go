@@ -29,7 +29,7 @@ once and exits.`,
 			if interval <= 0 {
 				return fmt.Errorf("events %s: --interval %v is not positive", id, interval)
 			}
-			rt, err := g.runtime()
+			rt, err := g.containers()
 			if err != nil {
 				return err
 			}

@@ -35,6 +35,10 @@ func main() {
 		// The host's monitor of a VM container, started by create.
 		vm.Monitor(os.Args[2])
 	}
+	if len(os.Args) == 3 && os.Args[1] == "vm-jail-proc" {
+		// Mounts the /proc of qemu's pid namespace in its jail (package vm).
+		vm.JailProc(os.Args[2])
+	}
 	if len(os.Args) == 2 && os.Args[1] == "vm-exec-wait" {
 		// The host process of a detached exec in a VM container.
 		vm.ExecWait()

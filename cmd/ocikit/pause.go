@@ -12,10 +12,11 @@ func newPauseCmd(g *globals) *cobra.Command {
 		Short: "Freeze every process of running containers",
 		Long: `Freeze every process of running containers through their cgroup freezer
 (cgroup v1 freezer, v2 cgroup.freeze). Their status is "paused" until
-resume; kill with SIGKILL and delete --force still work.`,
+resume; kill with SIGKILL and delete --force still work. With --vm the
+guest's cgroup is frozen and the VM's vCPUs stopped.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rt, err := g.runtime()
+			rt, err := g.containers()
 			if err != nil {
 				return err
 			}

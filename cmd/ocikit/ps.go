@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/ocikit/ocikit/runtime"
 	"github.com/spf13/cobra"
 )
 
@@ -17,7 +16,8 @@ func newPsCmd(g *globals) *cobra.Command {
 		Long: `List the processes in a container's cgroup. The table format runs the
 host's ps with PS-OPTIONS (default -ef) and keeps the lines of the
 container's processes; json prints their host pids as a JSON array (and
-ignores PS-OPTIONS, as runc).`,
+ignores PS-OPTIONS, as runc). With --vm both are the guest's: ps runs in
+the VM and the pids are the guest's.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, psArgs := args[0], args[1:]
@@ -27,18 +27,18 @@ ignores PS-OPTIONS, as runc).`,
 			if format != "table" && format != "json" {
 				return fmt.Errorf("ps %s: unknown --format %q: want table or json", id, format)
 			}
-			rt, err := g.runtime()
+			rt, err := g.containers()
 			if err != nil {
 				return err
 			}
-			pids, err := rt.Pids(cmd.Context(), id)
-			if err != nil {
-				return fmt.Errorf("ps %s: %w", id, err)
-			}
 			if format == "json" {
+				pids, err := rt.Pids(cmd.Context(), id)
+				if err != nil {
+					return fmt.Errorf("ps %s: %w", id, err)
+				}
 				return json.NewEncoder(os.Stdout).Encode(pids)
 			}
-			out, err := runtime.Ps(cmd.Context(), pids, psArgs)
+			out, err := rt.ProcessTable(cmd.Context(), id, psArgs)
 			if err != nil {
 				return fmt.Errorf("ps %s: %w", id, err)
 			}

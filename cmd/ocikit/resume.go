@@ -12,7 +12,7 @@ func newResumeCmd(g *globals) *cobra.Command {
 		Short: "Thaw paused containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rt, err := g.runtime()
+			rt, err := g.containers()
 			if err != nil {
 				return err
 			}

@@ -54,7 +54,7 @@ suffix (powers of 1024); -1 is unlimited.`,
 			if err != nil {
 				return fmt.Errorf("update %s: %w", id, err)
 			}
-			rt, err := g.runtime()
+			rt, err := g.containers()
 			if err != nil {
 				return err
 			}

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"syscall"
+	"time"
 
+	"github.com/ocikit/ocikit/cgroups"
 	"github.com/ocikit/ocikit/runtime"
 	"github.com/ocikit/ocikit/runtime/vm"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // containers is the lifecycle both runtimes offer: the plain one and the
@@ -21,6 +24,13 @@ type containers interface {
 	Run(ctx context.Context, id, bundle string, o runtime.CreateOptions) (int, error)
 	RunDetached(ctx context.Context, id, bundle string, o runtime.CreateOptions) error
 	Exec(ctx context.Context, id string, o runtime.ExecOptions) (int, error)
+	Pause(ctx context.Context, id string) error
+	Resume(ctx context.Context, id string) error
+	Pids(ctx context.Context, id string) ([]int, error)
+	ProcessTable(ctx context.Context, id string, psArgs []string) ([]byte, error)
+	Stats(ctx context.Context, id string) (*cgroups.Stats, error)
+	Events(ctx context.Context, id string, interval time.Duration, emit func(runtime.Event) error) error
+	Update(ctx context.Context, id string, res *specs.LinuxResources) error
 }
 
 // vmName is the binary's name that means --vm (a symbolic link to ocikit,

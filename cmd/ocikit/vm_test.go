@@ -16,7 +16,7 @@ import (
 )
 
 // TestVMSelection: --vm, or the binary's name ocikit-vm, chooses the VM
-// runtime (which has no pause yet); neither, the plain one.
+// runtime (which has no checkpoint); neither, the plain one.
 func TestVMSelection(t *testing.T) {
 	bin := testutil.Binary(t)
 	dir := t.TempDir()
@@ -30,10 +30,11 @@ func TestVMSelection(t *testing.T) {
 		argv []string
 		want string
 	}{
-		{"plain", []string{bin, "--root", root, "pause", "nosuch"}, "does not exist"},
-		{"--vm", []string{bin, "--vm", "--root", root, "pause", "nosuch"}, "not supported with --vm yet"},
-		{"ocikit-vm", []string{link, "--root", root, "pause", "nosuch"}, "not supported with --vm yet"},
-		{"ocikit-vm --vm=false", []string{link, "--vm=false", "--root", root, "pause", "nosuch"}, "does not exist"},
+		{"plain", []string{bin, "--root", root, "checkpoint", "--image-path", dir, "nosuch"}, "does not exist"},
+		{"--vm", []string{bin, "--vm", "--root", root, "checkpoint", "--image-path", dir, "nosuch"}, "not supported with --vm yet"},
+		{"ocikit-vm", []string{link, "--root", root, "checkpoint", "--image-path", dir, "nosuch"}, "not supported with --vm yet"},
+		{"ocikit-vm --vm=false", []string{link, "--vm=false", "--root", root, "checkpoint", "--image-path", dir, "nosuch"}, "does not exist"},
+		{"--vm pause", []string{bin, "--vm", "--root", root, "pause", "nosuch"}, "does not exist"},
 		{"--vm state", []string{bin, "--vm", "--root", root, "state", "nosuch"}, "does not exist"},
 	}
 	for _, tt := range tests {

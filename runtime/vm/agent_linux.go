@@ -78,9 +78,10 @@ type agentState struct {
 	id  string
 	ctx context.Context
 
-	mu    sync.Mutex
-	stdin map[uint32]chan []byte // processes' stdin, written in order by one goroutine each
-	pids  map[uint32]int         // stream → pid in the guest
+	mu      sync.Mutex
+	stdin   map[uint32]chan []byte        // processes' stdin, written in order by one goroutine each
+	pids    map[uint32]int                // stream → pid in the guest
+	cancels map[uint32]context.CancelFunc // stream → its query's end (events)
 }
 
 func agent() error {
@@ -92,6 +93,11 @@ func agent() error {
 		return err
 	}
 	enableControllers("/sys/fs/cgroup")
+	// The kernel starts init without PATH; ps(1) is in the initramfs's
+	// /bin (writeInitrd).
+	if os.Getenv("PATH") == "" {
+		os.Setenv("PATH", "/bin")
+	}
 	port, err := openPort(portName, 10*time.Second)
 	if err != nil {
 		return err
@@ -103,11 +109,12 @@ func agent() error {
 		return &os.PathError{Op: "mount 9p share", Path: guestRootfs, Err: err}
 	}
 	a := &agentState{
-		fw:    &frameWriter{w: port},
-		rt:    runtime.New(guestRoot, runtime.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))),
-		ctx:   context.Background(),
-		stdin: map[uint32]chan []byte{},
-		pids:  map[uint32]int{},
+		fw:      &frameWriter{w: port},
+		rt:      runtime.New(guestRoot, runtime.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))),
+		ctx:     context.Background(),
+		stdin:   map[uint32]chan []byte{},
+		pids:    map[uint32]int{},
+		cancels: map[uint32]context.CancelFunc{},
 	}
 	if err := a.fw.write(kindReady, 0, nil); err != nil {
 		return fmt.Errorf("report ready: %w", err)
@@ -145,6 +152,20 @@ func (a *agentState) handle(f frame) {
 	case kindExec:
 		pid, err := a.exec(f.stream, f.data)
 		a.reply(f.stream, pid, err)
+	case kindQuery:
+		// Registered before the query runs, so that a cancel that
+		// follows at once finds it.
+		ctx, cancel := context.WithCancel(a.ctx)
+		a.mu.Lock()
+		a.cancels[f.stream] = cancel
+		a.mu.Unlock()
+		go a.query(ctx, f.stream, f.data)
+	case kindCancel:
+		a.mu.Lock()
+		if cancel := a.cancels[f.stream]; cancel != nil {
+			cancel()
+		}
+		a.mu.Unlock()
 	case kindSignal:
 		n, err := strconv.Atoi(string(f.data))
 		if err != nil {
@@ -176,6 +197,64 @@ func (a *agentState) handle(f frame) {
 		}
 		ch <- f.data
 	}
+}
+
+// query answers a queryRequest on stream with the guest's runtime, which
+// reads and writes the container's cgroup v2 files in the guest as it does
+// on a host: ps, stats, a stream of events (until ctx ends: the host
+// cancelled it, or the container stopped), update, pause and resume.
+func (a *agentState) query(ctx context.Context, stream uint32, data []byte) {
+	defer func() {
+		a.mu.Lock()
+		a.cancels[stream]()
+		delete(a.cancels, stream)
+		a.mu.Unlock()
+	}()
+	var q queryRequest
+	var res any
+	err := json.Unmarshal(data, &q)
+	if err != nil {
+		err = fmt.Errorf("vm agent: bad query: %v", err)
+	}
+	switch {
+	case err != nil:
+	case q.Op == "ps":
+		var p psResult
+		p.Pids, err = a.rt.Pids(ctx, a.id)
+		if err == nil && q.Table {
+			p.Table, err = runtime.Ps(ctx, p.Pids, q.PsArgs)
+		}
+		res = p
+	case q.Op == "stats":
+		res, err = a.rt.Stats(ctx, a.id)
+	case q.Op == "events":
+		err = a.rt.Events(ctx, a.id, q.Interval, func(e runtime.Event) error {
+			b, err := json.Marshal(e)
+			if err != nil {
+				return err
+			}
+			return a.fw.write(kindEvent, stream, b)
+		})
+		if errors.Is(err, context.Canceled) {
+			err = nil
+		}
+	case q.Op == "update":
+		err = a.rt.Update(ctx, a.id, q.Resources)
+	case q.Op == "pause":
+		err = a.rt.Pause(ctx, a.id)
+	case q.Op == "resume":
+		err = a.rt.Resume(ctx, a.id)
+	default:
+		err = fmt.Errorf("vm agent: unknown query %q", q.Op)
+	}
+	var rp reply
+	if err != nil {
+		rp.Error = err.Error()
+	} else if res != nil {
+		rp.Data, _ = json.Marshal(res)
+	}
+	b, _ := json.Marshal(rp)
+	a.fw.write(kindReply, stream, b)
 }
 
 // stdio makes the three pipes of a process: the child's ends are returned,

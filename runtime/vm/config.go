@@ -165,6 +165,7 @@ const (
 	agentArg    = "vm-agent"   // the init's argument: ocikit in agent mode
 	guestSocket = "guest.sock" // in the state directory: qemu's end of the port
 	ctlSocket   = "ctl.sock"   // in the state directory: the monitor's control socket
+	qmpSocket   = "qmp.sock"   // in the state directory: qemu's QMP (pause, resume)
 	consoleLog  = "console.log"
 	qemuLog     = "qemu.log"
 )
@@ -189,16 +190,19 @@ func qemuArgs(s settings, kvm bool, kernel, initrd, rootfs string, readonly bool
 	args := []string{
 		"-M", machine, "-accel", accel,
 		"-m", strconv.FormatInt(s.memoryMiB, 10), "-smp", strconv.Itoa(s.cpus),
-		"-nodefaults", "-no-user-config", "-nographic", "-no-reboot", "-sandbox", "on",
+		"-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+		"-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
 		"-serial", "file:" + consoleLog,
 		"-kernel", kernel, "-initrd", initrd,
 		"-append", cmdline + " -- " + agentArg,
 		"-chardev", "socket,id=ctl,path=" + guestSocket,
+		"-chardev", "socket,id=qmp,path=" + qmpSocket, "-mon", "chardev=qmp,mode=control",
 		"-device", "virtio-serial-" + bus, "-device", "virtserialport,chardev=ctl,name=" + portName,
 		// passthrough: the guest's file ownership is the host's, so the
 		// bundle's root filesystem means the same under --vm as under
 		// the plain runtime or runc (mapped-xattr would hide ownership in
-		// xattrs that only qemu reads). It needs qemu to run as root.
+		// xattrs that only qemu reads). It needs qemu to hold the file
+		// capabilities of qemuCaps.
 		"-fsdev", "local,id=rootfs,path=" + strings.ReplaceAll(rootfs, ",", ",,") + ",security_model=passthrough" + ro,
 		"-device", "virtio-9p-" + bus + ",fsdev=rootfs,mount_tag=" + rootfsTag,
 	}
@@ -206,4 +210,58 @@ func qemuArgs(s settings, kvm bool, kernel, initrd, rootfs string, readonly bool
 		args = append(args, "-cpu", "host")
 	}
 	return args
+}
+
+// checkUpdate refuses new resources a VM of cpus vCPUs and memoryMiB of
+// guest memory cannot honour: its size is fixed when it boots, and the
+// guest's kernel would accept a memory limit beyond its memory (to no
+// effect) and refuse CPUs or memory nodes it lacks with a bare EINVAL.
+// Zero cpus or memoryMiB (a state written before they were recorded)
+// skips that check.
+func checkUpdate(res *specs.LinuxResources, cpus int, memoryMiB int64) error {
+	if res == nil {
+		return nil
+	}
+	if m := res.Memory; m != nil && memoryMiB > 0 {
+		room := memoryMiB<<20 - MemoryOverhead
+		for _, l := range []struct {
+			name string
+			v    *int64
+		}{{"memory limit", m.Limit}, {"memory reservation", m.Reservation}} {
+			if l.v != nil && *l.v > 0 && *l.v > room {
+				return fmt.Errorf("%s of %d bytes exceeds the %d MiB the VM holds for the container (%d MiB of guest memory less %d MiB overhead, fixed at create)",
+					l.name, *l.v, max(room, 0)>>20, memoryMiB, MemoryOverhead>>20)
+			}
+		}
+	}
+	if c := res.CPU; c != nil && cpus > 0 {
+		if c.Quota != nil && *c.Quota > 0 {
+			period := uint64(100000) // the kernel's default cpu.max period
+			if c.Period != nil && *c.Period > 0 {
+				period = *c.Period
+			}
+			if n := math.Ceil(float64(*c.Quota) / float64(period)); n > float64(cpus) {
+				return fmt.Errorf("a cpu quota of %d per %d µs (%.0f CPUs) exceeds the VM's %d vCPUs (fixed at create)", *c.Quota, period, n, cpus)
+			}
+		}
+		if c.Cpus != "" {
+			n, err := cpusetSpan(c.Cpus)
+			if err != nil {
+				return fmt.Errorf("cpuset cpus: %w", err)
+			}
+			if n > cpus {
+				return fmt.Errorf("cpuset cpus %q names CPU %d: the VM has %d vCPUs (0-%d, fixed at create)", c.Cpus, n-1, cpus, cpus-1)
+			}
+		}
+		if c.Mems != "" {
+			n, err := cpusetSpan(c.Mems)
+			if err != nil {
+				return fmt.Errorf("cpuset mems: %w", err)
+			}
+			if n > 1 {
+				return fmt.Errorf("cpuset mems %q: the VM has one memory node (0)", c.Mems)
+			}
+		}
+	}
+	return nil
 }

@@ -122,3 +122,44 @@ func TestCpio(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckUpdate: a VM of 2 vCPUs and 512 MiB takes resources that fit
+// it and refuses, naming the limit, those it cannot honour.
+func TestCheckUpdate(t *testing.T) {
+	i64 := func(v int64) *int64 { return &v }
+	u64 := func(v uint64) *uint64 { return &v }
+	room := int64(512<<20 - MemoryOverhead)
+	tests := []struct {
+		name string
+		res  *specs.LinuxResources
+		want string // "" for accepted
+	}{
+		{"nothing", nil, ""},
+		{"memory within", &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(room)}}, ""},
+		{"memory unlimited", &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(-1)}}, ""},
+		{"memory beyond", &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(room + 1)}}, "memory limit of"},
+		{"reservation beyond", &specs.LinuxResources{Memory: &specs.LinuxMemory{Reservation: i64(1 << 30)}}, "memory reservation of"},
+		{"quota within", &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: i64(200000), Period: u64(100000)}}, ""},
+		{"quota default period", &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: i64(250000)}}, "exceeds the VM's 2 vCPUs"},
+		{"quota unlimited", &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: i64(-1)}}, ""},
+		{"cpuset within", &specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "0-1"}}, ""},
+		{"cpuset beyond", &specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "1,3"}}, "names CPU 3"},
+		{"mems beyond", &specs.LinuxResources{CPU: &specs.LinuxCPU{Mems: "0-1"}}, "one memory node"},
+		{"pids", &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(10)}}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := checkUpdate(tt.res, 2, 512)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("got %v, want an error with %q", err, tt.want)
+			}
+		})
+	}
+	// A state without the VM's size: no check.
+	if err := checkUpdate(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(1 << 40)}}, 0, 0); err != nil {
+		t.Errorf("without a recorded size: %v", err)
+	}
+}

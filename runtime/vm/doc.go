@@ -15,7 +15,14 @@
 // with package runtime, so namespaces, mounts, cgroups, seccomp and
 // capabilities apply inside the guest exactly as on a host. The
 // container's exit status is the monitor's, and qemu dies with the
-// monitor.
+// monitor. qemu runs as an unprivileged user with only the capabilities
+// 9p needs (qemuuser_linux.go), chrooted in a jail of its own mount
+// namespace that holds only what it opens (jail_linux.go), under its
+// seccomp sandbox.
+//
+// runc's pause, resume, ps, events and update are queries the monitor
+// relays to the agent, which answers them with package runtime from the
+// guest's cgroup; pause also stops the VM's vCPUs over QMP (ops_linux.go).
 //
 // The kernel (Debian's linux-image-amd64 with the virtio, serial and 9p
 // modules the guest needs) is fetched with apt-get once and cached, as is

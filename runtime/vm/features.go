@@ -25,7 +25,7 @@ const (
 // commands cmd/ocikit refuses with --vm (errNoVM).
 var (
 	ignored     = []string{"hooks", "namespace paths", "systemd cgroupsPath"}
-	unsupported = []string{"pause", "resume", "ps", "events", "update", "exec --preserve-fds"}
+	unsupported = []string{"checkpoint", "restore", "exec --preserve-fds"}
 )
 
 // Features returns what VM mode supports, from the plain runtime's

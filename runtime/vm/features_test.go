@@ -47,7 +47,8 @@ func TestFeatures(t *testing.T) {
 		{"vm annotation", f.Annotations[FeatureVM], "true"},
 		{"version annotation kept", f.Annotations["org.ocikit.version"], "v1"},
 		{"hooks named ignored", strings.Contains(f.Annotations[FeatureIgnored], "hooks"), true},
-		{"pause named unsupported", slices.Contains(strings.Split(f.Annotations[FeatureUnsupportedCommands], ","), "pause"), true},
+		{"checkpoint named unsupported", slices.Contains(strings.Split(f.Annotations[FeatureUnsupportedCommands], ","), "checkpoint"), true},
+		{"pause supported", slices.Contains(strings.Split(f.Annotations[FeatureUnsupportedCommands], ","), "pause"), false},
 		{"kernel annotation unsafe", slices.Contains(f.PotentiallyUnsafeConfigAnnotations, AnnotationKernel), true},
 		// The plain runtime's features are not changed.
 		{"base hooks", len(base.Hooks), 2},

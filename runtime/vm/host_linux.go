@@ -78,6 +78,9 @@ type record struct {
 type vmRecord struct {
 	QemuPid   int    `json:"qemuPid,omitempty"`
 	QemuStart uint64 `json:"qemuStart,omitempty"`
+	// The VM's size, which update cannot exceed.
+	CPUs      int   `json:"cpus,omitempty"`
+	MemoryMiB int64 `json:"memoryMiB,omitempty"`
 }
 
 func (r *Runtime) dir(id string) string { return filepath.Join(r.root, id) }
@@ -261,8 +264,15 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o runtime.Creat
 		}
 		return fail(err)
 	}
+	// As root, qemu runs unprivileged and jailed (qemuuser_linux.go,
+	// jail_linux.go); otherwise as the caller, who has no more to lose.
+	qu := qemuUserFor()
+	var jail []jailPath
+	if qu != nil {
+		jail = jailPaths(qemu, a.kernel, a.initrd, rootPath, spec.Root.Readonly, shares)
+	}
 	params, err := json.Marshal(monitorParams{
-		ID: id, Qemu: qemu, Spec: guestSpec, BootTimeout: s.bootTimeout, Size: size,
+		ID: id, Qemu: qemu, Spec: guestSpec, BootTimeout: s.bootTimeout, Size: size, QemuUser: qu, Jail: jail,
 		QemuArgs: append(qemuArgs(s, kvm, a.kernel, a.initrd, rootPath, spec.Root.Readonly), shareArgs(shares, kvm)...),
 	})
 	if err != nil {
@@ -307,7 +317,7 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o runtime.Creat
 	rec.State.Pid = cmd.Process.Pid
 	rec.State.Status = specs.StateCreated
 	rec.InitStart = mstart
-	rec.VM = &vmRecord{QemuPid: qpid, QemuStart: qstart}
+	rec.VM = &vmRecord{QemuPid: qpid, QemuStart: qstart, CPUs: s.cpus, MemoryMiB: s.memoryMiB}
 	if err := writeState(dir, rec); err != nil {
 		killWait(cmd.Process.Pid, mstart)
 		return failTTY(err)
@@ -384,7 +394,7 @@ func readState(dir, id string) (*record, error) {
 		return nil, fmt.Errorf("%w: container %q is not a VM container (drop --vm)", runtime.ErrWrongState, id)
 	}
 	switch rec.State.Status {
-	case specs.StateCreated, specs.StateRunning:
+	case specs.StateCreated, specs.StateRunning, runtime.StatePaused:
 		if rec.State.Pid <= 0 || !alive(rec.State.Pid, rec.InitStart) {
 			rec.State.Status = specs.StateStopped
 		}
@@ -540,7 +550,7 @@ func (r *Runtime) Kill(ctx context.Context, id string, sig syscall.Signal, all b
 	}
 	defer l.Close()
 	switch rec.State.Status {
-	case specs.StateCreated, specs.StateRunning:
+	case specs.StateCreated, specs.StateRunning, runtime.StatePaused:
 	case specs.StateStopped:
 		if all {
 			return nil

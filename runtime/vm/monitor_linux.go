@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	goruntime "runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -27,6 +28,11 @@ type monitorParams struct {
 	Spec        json.RawMessage `json:"spec"`
 	BootTimeout time.Duration   `json:"bootTimeout"`
 	Size        winsize         `json:"size"`
+	// QemuUser is whom qemu runs as (nil: as the monitor).
+	QemuUser *qemuUser `json:"qemuUser,omitempty"`
+	// Jail is what qemu sees of the host's files besides the system's
+	// (makeJail); nil: no jail.
+	Jail []jailPath `json:"jail,omitempty"`
 }
 
 const paramsFile = "vm.json"
@@ -35,18 +41,21 @@ const paramsFile = "vm.json"
 // SOCK_SEQPACKET message; an exec carries its stdin, stdout and stderr as
 // SCM_RIGHTS).
 type ctlRequest struct {
-	Op     string               `json:"op"` // "start", "exec", "signal"
+	Op     string               `json:"op"` // "start", "exec", "signal", "pause", "resume", "query"
 	Exec   *runtime.ExecOptions `json:"exec,omitempty"`
+	Query  *queryRequest        `json:"query,omitempty"`
 	Signal int                  `json:"signal,omitempty"`
 	Size   winsize              `json:"size"`
 }
 
 // ctlReply answers a request; an exec gets a second one with its exit
-// status.
+// status, an events query one per event (Event) before the last.
 type ctlReply struct {
-	Error string `json:"error,omitempty"`
-	Pid   int    `json:"pid,omitempty"`
-	Exit  *int   `json:"exit,omitempty"`
+	Error string          `json:"error,omitempty"`
+	Pid   int             `json:"pid,omitempty"`
+	Exit  *int            `json:"exit,omitempty"`
+	Data  json.RawMessage `json:"data,omitempty"`
+	Event json.RawMessage `json:"event,omitempty"`
 }
 
 // stream is one process in the guest as the monitor sees it: where its
@@ -55,14 +64,21 @@ type stream struct {
 	stdout, stderr io.Writer
 	reply          chan reply
 	exit           chan int
+	events         chan []byte // an events query's
 }
 
 type monitor struct {
-	fw *frameWriter
+	fw  *frameWriter
+	qmp *qmp
 
 	mu      sync.Mutex
 	streams map[uint32]*stream
 	next    uint32
+
+	// vmMu orders pause, resume and the queries that run while the VM is
+	// paused (each continues it for the query's length).
+	vmMu   sync.Mutex
+	paused bool
 }
 
 // Monitor is the host process of one VM container (the pid in its
@@ -108,6 +124,7 @@ func monitorMain(dir string) (int, error) {
 			<-qemuDone
 		}
 		os.Remove(guestSocket)
+		os.Remove(qmpSocket)
 		fmt.Fprintf(syncPipe, "error %v\n", err)
 		return 1, nil
 	}
@@ -156,8 +173,12 @@ func monitorMain(dir string) (int, error) {
 func (m *monitor) cleanup(conn net.Conn, ctl *net.UnixListener) {
 	conn.Close()
 	ctl.Close()
+	if m.qmp != nil {
+		m.qmp.c.Close()
+	}
 	os.Remove(ctlSocket)
 	os.Remove(guestSocket)
+	os.Remove(qmpSocket)
 }
 
 // lastLogLine is the reason qemu or the guest gave for stopping: the last
@@ -189,20 +210,20 @@ func (m *monitor) boot(p monitorParams) (*exec.Cmd, chan error, net.Conn, error)
 		return nil, nil, nil, fmt.Errorf("vm: port socket: %w", err)
 	}
 	defer ln.Close()
+	qln, err := net.ListenUnix("unix", &net.UnixAddr{Name: qmpSocket, Net: "unix"})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("vm: qmp socket: %w", err)
+	}
+	defer qln.Close()
 	log, err := os.OpenFile(qemuLog, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	defer log.Close()
-	cmd := exec.Command(p.Qemu, p.QemuArgs...)
-	cmd.Stdout, cmd.Stderr = log, log
-	// qemu dies with the monitor, also when the monitor is SIGKILLed.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	cmd, done, err := startQemu(p, log)
+	if err != nil {
 		return nil, nil, nil, fmt.Errorf("vm: start qemu: %w", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
 	deadline := time.Now().Add(p.BootTimeout)
 	ln.SetDeadline(deadline)
 	type accepted struct {
@@ -255,6 +276,16 @@ func (m *monitor) boot(p monitorParams) (*exec.Cmd, chan error, net.Conn, error)
 	case <-timer.C:
 		return cmd, done, conn, fmt.Errorf("vm: guest not ready within %v (console: %s)", p.BootTimeout, lastLogLine())
 	}
+	// qemu connected its QMP chardev before it ran the guest.
+	qln.SetDeadline(time.Now().Add(qmpTimeout))
+	qc, err := qln.Accept()
+	if err != nil {
+		return cmd, done, conn, fmt.Errorf("vm: qmp: qemu did not connect: %w", err)
+	}
+	if m.qmp, err = newQMP(qc); err != nil {
+		qc.Close()
+		return cmd, done, conn, err
+	}
 	req, err := json.Marshal(struct {
 		ID   string          `json:"id"`
 		Spec json.RawMessage `json:"spec"`
@@ -276,6 +307,78 @@ func (m *monitor) boot(p monitorParams) (*exec.Cmd, chan error, net.Conn, error)
 		return cmd, done, conn, fmt.Errorf("vm: guest stopped during create (%v): %s", err, lastLogLine())
 	}
 	return cmd, done, conn, nil
+}
+
+// startQemu starts qemu with its output to log, as p.QemuUser with the
+// capabilities qemuCaps when one is given, chrooted into its jail when
+// p.Jail is given (makeJail); done receives its exit. A host that cannot
+// switch to that user (ocikit as root of a user namespace without it
+// mapped) runs qemu as the monitor, and one where the jail cannot be made
+// runs it without: each says so in the log.
+func startQemu(p monitorParams, log *os.File) (*exec.Cmd, chan error, error) {
+	dir, err := os.Getwd() // the state directory
+	if err != nil {
+		return nil, nil, err
+	}
+	cmd := func(u *qemuUser, jail string) *exec.Cmd {
+		c := exec.Command(p.Qemu, p.QemuArgs...)
+		c.Stdout, c.Stderr = log, log
+		// qemu dies with the monitor, also when the monitor is
+		// SIGKILLed (Go sets it after the switch of user, which would
+		// clear it).
+		c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if u != nil {
+			c.SysProcAttr.Credential = &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: []uint32{}}
+			c.SysProcAttr.AmbientCaps = qemuCaps
+		}
+		if jail != "" {
+			c.SysProcAttr.Chroot = jail
+			c.Dir = dir
+			// A pid namespace of its own, whose /proc shows qemu
+			// alone (jailProc).
+			c.SysProcAttr.Cloneflags = syscall.CLONE_NEWPID
+		}
+		return c
+	}
+	type result struct {
+		c   *exec.Cmd
+		err error
+	}
+	res := make(chan result, 1)
+	done := make(chan error, 1)
+	go func() {
+		// qemu starts from this thread, in the mount namespace makeJail
+		// gives the thread alone, and PR_SET_PDEATHSIG fires when the
+		// thread that started it ends: the goroutine stays until qemu
+		// exits, and its thread, never unlocked, ends with it.
+		goruntime.LockOSThread()
+		jail := ""
+		if p.Jail != nil {
+			j, err := makeJail(dir, p.Jail)
+			if err != nil {
+				fmt.Fprintf(log, "ocikit: qemu runs without its jail: %v\n", err)
+			}
+			jail = j
+		}
+		c := cmd(p.QemuUser, jail)
+		err := c.Start()
+		if err != nil && p.QemuUser != nil && (errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EINVAL)) {
+			fmt.Fprintf(log, "ocikit: qemu runs as uid %d: cannot switch to uid %d: %v\n", os.Getuid(), p.QemuUser.UID, err)
+			c = cmd(nil, jail)
+			err = c.Start()
+		}
+		if err == nil && jail != "" {
+			if err := jailProc(jail, c.Process.Pid); err != nil {
+				fmt.Fprintf(log, "ocikit: qemu's /proc shows its user's processes: %v\n", err)
+			}
+		}
+		res <- result{c, err}
+		if err == nil {
+			done <- c.Wait()
+		}
+	}()
+	r := <-res
+	return r.c, done, r.err
 }
 
 // readLoop dispatches the guest's frames until the port closes.
@@ -302,6 +405,15 @@ func (m *monitor) readLoop(r *bufio.Reader) {
 				rp.Error = "vm: bad reply from the guest"
 			}
 			s.reply <- rp
+		case kindEvent:
+			if s.events != nil {
+				// A reader too slow for the events loses some rather
+				// than stalling the port.
+				select {
+				case s.events <- f.data:
+				default:
+				}
+			}
 		case kindExit:
 			code, err := strconv.Atoi(string(f.data))
 			if err != nil {
@@ -374,8 +486,163 @@ func (m *monitor) handleCtl(c *net.UnixConn) {
 			return
 		}
 		m.exec(c, req.Exec, req.Size, files)
+	case "pause":
+		sendCtl(c, ctlReply{Error: errText(m.pause())})
+	case "resume":
+		sendCtl(c, ctlReply{Error: errText(m.resume())})
+	case "query":
+		if req.Query == nil {
+			sendCtl(c, ctlReply{Error: "vm: query without a request"})
+			return
+		}
+		if req.Query.Op == "events" {
+			m.events(c, req.Query)
+			return
+		}
+		m.vmMu.Lock()
+		data, err := m.whileRunning(func() (json.RawMessage, error) { return m.ask(*req.Query) })
+		m.vmMu.Unlock()
+		sendCtl(c, ctlReply{Error: errText(err), Data: data})
 	default:
 		sendCtl(c, ctlReply{Error: fmt.Sprintf("vm: unknown control request %q", req.Op)})
+	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// newStream registers a stream for a request to the guest; done removes it.
+func (m *monitor) newStream(events bool) (uint32, *stream, func()) {
+	s := &stream{reply: make(chan reply, 1), exit: make(chan int, 1)}
+	if events {
+		s.events = make(chan []byte, 64)
+	}
+	m.mu.Lock()
+	id := m.next
+	m.next++
+	m.streams[id] = s
+	m.mu.Unlock()
+	return id, s, func() {
+		m.mu.Lock()
+		delete(m.streams, id)
+		m.mu.Unlock()
+	}
+}
+
+// ask sends a query to the guest and waits for its answer.
+func (m *monitor) ask(q queryRequest) (json.RawMessage, error) {
+	b, err := json.Marshal(q)
+	if err != nil {
+		return nil, err
+	}
+	id, s, done := m.newStream(false)
+	defer done()
+	if err := m.fw.write(kindQuery, id, b); err != nil {
+		return nil, fmt.Errorf("vm: send %s: %w", q.Op, err)
+	}
+	rp := <-s.reply
+	if rp.Error != "" {
+		return nil, errors.New(rp.Error)
+	}
+	return rp.Data, nil
+}
+
+// whileRunning runs f, which needs the guest to answer, with the VM
+// running: a paused VM is continued for f's length (the container stays
+// frozen in the guest's cgroup freezer) and stopped again. vmMu is held.
+func (m *monitor) whileRunning(f func() (json.RawMessage, error)) (json.RawMessage, error) {
+	if !m.paused {
+		return f()
+	}
+	if err := m.qmp.execute("cont"); err != nil {
+		return nil, err
+	}
+	data, err := f()
+	if serr := m.qmp.execute("stop"); serr != nil && err == nil {
+		err = serr
+	}
+	return data, err
+}
+
+// pause freezes the container in the guest's cgroup (so that a query
+// that continues the VM for a moment runs none of its processes), then
+// stops the VM's vCPUs: a paused container costs no host CPU.
+func (m *monitor) pause() error {
+	m.vmMu.Lock()
+	defer m.vmMu.Unlock()
+	if m.paused {
+		return errors.New("vm: already paused")
+	}
+	if _, err := m.ask(queryRequest{Op: "pause"}); err != nil {
+		return err
+	}
+	if err := m.qmp.execute("stop"); err != nil {
+		m.ask(queryRequest{Op: "resume"})
+		return err
+	}
+	m.paused = true
+	return nil
+}
+
+// resume continues the VM and thaws the container.
+func (m *monitor) resume() error {
+	m.vmMu.Lock()
+	defer m.vmMu.Unlock()
+	if !m.paused {
+		return errors.New("vm: not paused")
+	}
+	if err := m.qmp.execute("cont"); err != nil {
+		return err
+	}
+	m.paused = false
+	_, err := m.ask(queryRequest{Op: "resume"})
+	return err
+}
+
+// events relays an events query's events to c until the guest ends it
+// (the container stopped) or c's reader goes away, which cancels it. A
+// paused VM sends none until it is resumed.
+func (m *monitor) events(c *net.UnixConn, q *queryRequest) {
+	b, err := json.Marshal(q)
+	if err != nil {
+		sendCtl(c, ctlReply{Error: err.Error()})
+		return
+	}
+	id, s, done := m.newStream(true)
+	defer done()
+	if err := m.fw.write(kindQuery, id, b); err != nil {
+		sendCtl(c, ctlReply{Error: "vm: send events: " + err.Error()})
+		return
+	}
+	gone := make(chan struct{})
+	go func() {
+		c.Read(make([]byte, 4096)) // returns when the reader closes
+		close(gone)
+	}()
+	for {
+		select {
+		case e := <-s.events:
+			if sendCtl(c, ctlReply{Event: e}) != nil {
+				m.fw.write(kindCancel, id, nil)
+				<-s.reply
+				return
+			}
+		case rp := <-s.reply:
+			// Events written before the reply come first.
+			for len(s.events) > 0 {
+				sendCtl(c, ctlReply{Event: <-s.events})
+			}
+			sendCtl(c, ctlReply{Error: rp.Error}) // the last: no event
+			return
+		case <-gone:
+			m.fw.write(kindCancel, id, nil)
+			<-s.reply
+			return
+		}
 	}
 }
 

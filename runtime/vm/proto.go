@@ -3,11 +3,15 @@ package vm
 import (
 	"bufio"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"sync"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // The host's monitor and the guest's agent talk over one virtio-serial
@@ -27,7 +31,30 @@ const (
 	kindStderr   byte = 'e' // guest → host: bytes of the stream's stderr
 	kindReply    byte = 'r' // guest → host: reply (JSON) to create, start or exec
 	kindExit     byte = 'x' // guest → host: the stream's exit status (decimal), after its output
+	kindQuery    byte = 'Q' // host → guest: queryRequest (JSON) on a new stream; answered by a reply
+	kindEvent    byte = 'v' // guest → host: one runtime.Event (JSON) of an events query, before its reply
+	kindCancel   byte = 'X' // host → guest: end the stream's events query
 )
+
+// queryRequest asks the guest's runtime about, or to change, the
+// container: its processes ("ps", with PsArgs for ps(1) and Table when a
+// table is wanted), its cgroup statistics ("stats"), a stream of them
+// with OOM events ("events", every Interval, until cancelled), new
+// resources ("update"), or its cgroup freezer ("pause", "resume").
+type queryRequest struct {
+	Op        string                `json:"op"`
+	PsArgs    []string              `json:"psArgs,omitempty"`
+	Table     bool                  `json:"table,omitempty"`
+	Interval  time.Duration         `json:"interval,omitempty"`
+	Resources *specs.LinuxResources `json:"resources,omitempty"`
+}
+
+// psResult is the answer to "ps": the container's pids in the guest and,
+// when asked, ps(1)'s table of them.
+type psResult struct {
+	Pids  []int  `json:"pids"`
+	Table []byte `json:"table,omitempty"`
+}
 
 // maxFrame bounds a payload: a configuration or a chunk of output.
 const maxFrame = 16 << 20
@@ -40,11 +67,13 @@ type frame struct {
 	data   []byte
 }
 
-// reply is the guest's answer to create, start and exec: the error (one
-// line naming the step) or the process's pid in the guest.
+// reply is the guest's answer to create, start, exec and a query: the
+// error (one line naming the step), or the process's pid in the guest, or
+// the query's answer.
 type reply struct {
-	Error string `json:"error,omitempty"`
-	Pid   int    `json:"pid,omitempty"`
+	Error string          `json:"error,omitempty"`
+	Pid   int             `json:"pid,omitempty"`
+	Data  json.RawMessage `json:"data,omitempty"` // a query's answer
 }
 
 // frameWriter writes whole frames from any goroutine.

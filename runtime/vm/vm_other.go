@@ -6,8 +6,11 @@ import (
 	"context"
 	"log/slog"
 	"syscall"
+	"time"
 
+	"github.com/ocikit/ocikit/cgroups"
 	"github.com/ocikit/ocikit/runtime"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // Runtime is Linux only.
@@ -27,6 +30,9 @@ func New(string, ...Option) *Runtime { return &Runtime{} }
 
 // Agent is Linux only.
 func Agent() {}
+
+// JailProc is Linux only.
+func JailProc(string) {}
 
 // ExecWait is Linux only.
 func ExecWait() {}
@@ -54,4 +60,21 @@ func (r *Runtime) RunDetached(context.Context, string, string, runtime.CreateOpt
 }
 func (r *Runtime) Exec(context.Context, string, runtime.ExecOptions) (int, error) {
 	return -1, runtime.ErrNotSupported
+}
+func (r *Runtime) Pause(context.Context, string) error  { return runtime.ErrNotSupported }
+func (r *Runtime) Resume(context.Context, string) error { return runtime.ErrNotSupported }
+func (r *Runtime) Pids(context.Context, string) ([]int, error) {
+	return nil, runtime.ErrNotSupported
+}
+func (r *Runtime) ProcessTable(context.Context, string, []string) ([]byte, error) {
+	return nil, runtime.ErrNotSupported
+}
+func (r *Runtime) Stats(context.Context, string) (*cgroups.Stats, error) {
+	return nil, runtime.ErrNotSupported
+}
+func (r *Runtime) Events(context.Context, string, time.Duration, func(runtime.Event) error) error {
+	return runtime.ErrNotSupported
+}
+func (r *Runtime) Update(context.Context, string, *specs.LinuxResources) error {
+	return runtime.ErrNotSupported
 }

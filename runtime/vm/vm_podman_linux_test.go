@@ -15,7 +15,8 @@ import (
 // TestVMPodman: podman (through conmon) with --runtime naming an
 // ocikit-vm link, no flags: a detached container in its VM, podman exec
 // (its exit status through the pid-file process, the first process's
-// file), podman stop (the container's status through the monitor's),
+// file), podman pause and unpause, podman stop (the container's status
+// through the monitor's),
 // podman run -t (a terminal through the console socket).
 func TestVMPodman(t *testing.T) {
 	e := newVMEnv(t, []string{"true"}, nil, nil)
@@ -63,6 +64,15 @@ func TestVMPodman(t *testing.T) {
 	out, code = pm("exec", "vmtest-podman", "sh", "-c", "while [ ! -s /tmp/release ]; do sleep 0.1; done; cat /tmp/release; exit 4")
 	if code != 4 || strings.TrimSpace(out) == "" || strings.Contains(out, host) {
 		t.Errorf("podman exec: exit %d, output %q; want 4 and the guest's release (not %s)", code, out, host)
+	}
+	// podman pause and unpause: ocikit-vm's pause and resume.
+	for _, step := range []struct{ cmd, status string }{{"pause", "paused"}, {"unpause", "running"}} {
+		if out, code := pm(step.cmd, "vmtest-podman"); code != 0 {
+			t.Errorf("podman %s: exit %d: %s", step.cmd, code, out)
+		}
+		if out, _ := pm("inspect", "--format", "{{.State.Status}}", "vmtest-podman"); strings.TrimSpace(out) != step.status {
+			t.Errorf("status after podman %s: %q, want %s", step.cmd, out, step.status)
+		}
 	}
 	if out, code := pm("stop", "-t", "30", "vmtest-podman"); code != 0 {
 		t.Fatalf("podman stop: %s", out)
