@@ -176,7 +176,7 @@ func (l *Layout) PutBlob(ctx context.Context, r io.Reader, expect v1.Descriptor)
 	if !verified {
 		dst = io.MultiWriter(tmp, h)
 	}
-	n, err := io.Copy(dst, src)
+	n, err := fsutil.Copy(dst, src)
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("put blob: %w", err)
 	}
