@@ -9,10 +9,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/ocikit/ocikit/content"
 	"github.com/ocikit/ocikit/errdefs"
+	"github.com/ocikit/ocikit/internal/fsutil"
 	"github.com/ocikit/ocikit/layout"
 	digest "github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -266,7 +268,45 @@ func (r *Repository) PutBlob(ctx context.Context, rd io.Reader, expect v1.Descri
 		}
 		return expect, nil
 	}
-	got, err := r.stream(ctx, loc, rd, expect, alg)
+	got, err := r.stream(ctx, loc, rd, expect, alg, nil)
+	if err != nil {
+		r.cancelUpload(loc)
+		return v1.Descriptor{}, err
+	}
+	return got, nil
+}
+
+// PutBlobFrom uploads the blob expect names (digest and size required)
+// as PutBlob does, from the readers open gives (open(off): the content
+// from byte off on), opened only once a mount did not do: a chunk whose
+// PATCH breaks is resumed from the offset the registry reports for the
+// session (WithRetries times) instead of failing the upload.
+func (r *Repository) PutBlobFrom(ctx context.Context, expect v1.Descriptor, open func(ctx context.Context, off int64) (io.ReadCloser, error)) (v1.Descriptor, error) {
+	if err := layout.CheckDigest(expect.Digest); err != nil {
+		return v1.Descriptor{}, fmt.Errorf("put blob: %w", err)
+	}
+	if expect.Size <= r.o.monolithic || isDocument(expect.MediaType) {
+		rc, err := open(ctx, 0)
+		if err != nil {
+			return v1.Descriptor{}, err
+		}
+		defer rc.Close()
+		return r.PutBlob(ctx, rc, expect)
+	}
+	loc, mounted, err := r.startUpload(ctx, expect.Digest)
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("blob %s: start upload: %w", expect.Digest, err)
+	}
+	if mounted {
+		return expect, nil
+	}
+	rc, err := open(ctx, 0)
+	if err != nil {
+		r.cancelUpload(loc)
+		return v1.Descriptor{}, err
+	}
+	defer rc.Close()
+	got, err := r.stream(ctx, loc, rc, expect, expect.Digest.Algorithm(), open)
 	if err != nil {
 		r.cancelUpload(loc)
 		return v1.Descriptor{}, err
@@ -366,8 +406,9 @@ type hashReader struct {
 	ctx  context.Context
 	r    io.Reader
 	h    hash.Hash
-	n    int64
+	n    int64 // the offset in the blob of the next byte
 	err  error
+	eof  bool
 	skip bool // the source verifies itself
 }
 
@@ -381,20 +422,36 @@ func (h *hashReader) Read(p []byte) (int, error) {
 		h.h.Write(p[:n])
 	}
 	h.n += int64(n)
-	if err != nil && err != io.EOF {
+	if err == io.EOF {
+		h.eof = true
+	} else if err != nil {
 		h.err = err
 	}
 	return n, err
 }
 
+// opener gives a blob's content from byte off on (PutBlobFrom).
+type opener func(ctx context.Context, off int64) (io.ReadCloser, error)
+
 // stream uploads rd in PATCH requests: chunks of the chunk size with
 // Content-Range when the size is known, else one streamed PATCH; then
-// checks size and digest and commits.
-func (r *Repository) stream(ctx context.Context, loc string, rd io.Reader, expect v1.Descriptor, alg digest.Algorithm) (v1.Descriptor, error) {
+// checks size and digest and commits. With open (PutBlobFrom) a chunk
+// that fails for the network's or the registry's sake is resumed
+// (WithRetries times): the registry is asked where the session stands
+// (GET, distribution-spec's "Range: 0-<end-of-range>"), the source is
+// opened again there, and the upload goes on from that offset rather than
+// from the start.
+func (r *Repository) stream(ctx context.Context, loc string, rd io.Reader, expect v1.Descriptor, alg digest.Algorithm, open opener) (v1.Descriptor, error) {
 	// A reader that verifies itself (content.VerifiedReader) is not hashed
 	// again: it fails instead of ending if the content is not expect's.
 	verified := content.Verified(rd, expect)
 	hr := &hashReader{ctx: ctx, r: rd, h: alg.Hash(), skip: verified}
+	var reopened io.Closer // the source as opened again on a resume
+	defer func() {
+		if reopened != nil {
+			reopened.Close()
+		}
+	}()
 	name := expect.Digest
 	if name == "" {
 		name = "(new)"
@@ -419,19 +476,46 @@ func (r *Repository) stream(ctx context.Context, loc string, rd io.Reader, expec
 		return nil
 	}
 	if expect.Size > 0 {
+		resumes := 0
 		for off := int64(0); off < expect.Size; {
 			n := min(r.o.chunkSize, expect.Size-off)
 			header := http.Header{
 				"Content-Type":  {"application/octet-stream"},
 				"Content-Range": {fmt.Sprintf("%d-%d", off, off+n-1)},
 			}
-			if err := patch(io.LimitReader(hr, n), n, header); err != nil {
-				if hr.n < off+n && hr.err == nil {
-					return fail(fmt.Errorf("%d bytes, descriptor says %d: %w", hr.n, expect.Size, errMismatch))
-				}
+			err := patch(io.LimitReader(hr, n), n, header)
+			if err == nil {
+				off += n
+				continue
+			}
+			switch {
+			case hr.err != nil:
+				return fail(hr.err) // the source failed
+			case hr.eof && hr.n < off+n:
+				return fail(fmt.Errorf("%d bytes, descriptor says %d: %w", hr.n, expect.Size, errMismatch))
+			case open == nil || resumes >= r.o.retries || ctx.Err() != nil || !resumable(err):
 				return fail(err)
 			}
-			off += n
+			if werr := r.wait(ctx, resumes, ""); werr != nil {
+				return fail(werr)
+			}
+			resumes++
+			at, nloc, serr := r.uploadOffset(ctx, loc)
+			if serr == nil && at > hr.n {
+				serr = fmt.Errorf("registry says it has %d bytes, %d were sent: %w", at, hr.n, errdefs.ErrInvalid)
+			}
+			if serr != nil {
+				return fail(fmt.Errorf("%w; resuming: %w", err, serr))
+			}
+			loc = nloc
+			nhr, rc, rerr := reopen(ctx, hr, at, alg, open)
+			if rerr != nil {
+				return fail(fmt.Errorf("%w; resuming: %w", err, rerr))
+			}
+			if reopened != nil {
+				reopened.Close()
+			}
+			hr, reopened, verified, off = nhr, rc, false, at
 		}
 		var one [1]byte
 		if k, _ := io.ReadFull(hr, one[:]); k > 0 {
@@ -460,4 +544,79 @@ func (r *Repository) stream(ctx context.Context, loc string, rd io.Reader, expec
 	}
 	expect.Digest, expect.Size = got, hr.n
 	return expect, nil
+}
+
+// resumable reports whether a failed PATCH is worth continuing from the
+// session's offset: the connection broke or stalled, or the registry
+// answered 5xx, 429, 416 (it stands elsewhere) or 400 BLOB_UPLOAD_INVALID
+// (it saw the chunk cut short); not a refusal of the upload itself.
+func resumable(err error) bool {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Status >= 500 || e.Status == http.StatusTooManyRequests || e.Status == http.StatusRequestedRangeNotSatisfiable ||
+			e.Status == http.StatusBadRequest && e.Code == "BLOB_UPLOAD_INVALID"
+	}
+	return errors.Is(err, errStalled) || retryableErr(err)
+}
+
+// uploadOffset asks where upload session loc stands (GET on it,
+// distribution-spec "Resuming an upload"... "Range: 0-<end-of-range>",
+// inclusive): the bytes the registry holds, and the session's location
+// from now on. "0-0" is read as none (docker-registry's answer for an
+// empty session; were it one byte, the next chunk gets a 416).
+func (r *Repository) uploadOffset(ctx context.Context, loc string) (int64, string, error) {
+	resp, err := r.do(ctx, &request{method: http.MethodGet, url: loc, ok: []int{http.StatusNoContent, http.StatusOK}, what: "blob upload"})
+	if err != nil {
+		return 0, "", err
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+	resp.Body.Close()
+	var n int64
+	if rg := resp.Header.Get("Range"); rg != "" {
+		a, b, ok := strings.Cut(strings.TrimPrefix(strings.TrimSpace(rg), "bytes="), "-")
+		start, err1 := strconv.ParseInt(a, 10, 64)
+		end, err2 := strconv.ParseInt(b, 10, 64)
+		if !ok || err1 != nil || err2 != nil || start != 0 || end < 0 {
+			return 0, "", fmt.Errorf("upload status: bad Range %q: %w", clip(rg), errdefs.ErrInvalid)
+		}
+		if end > 0 {
+			n = end + 1
+		}
+	}
+	if l := resp.Header.Get("Location"); l != "" {
+		if loc, err = resolveURL(resp.Request.URL, l); err != nil {
+			return 0, "", err
+		}
+	}
+	return n, loc, nil
+}
+
+// reopen positions an upload's source at off, where the registry's
+// session stands: the hash of the first off bytes (the one so far when it
+// covers exactly those, else made again from open(0)) and open(off) for
+// the rest, hashed from now on whatever the first reader verified.
+func reopen(ctx context.Context, hr *hashReader, off int64, alg digest.Algorithm, open opener) (*hashReader, io.Closer, error) {
+	h := hr.h
+	if hr.skip || hr.n != off {
+		h = alg.Hash()
+		if off > 0 {
+			rc, err := open(ctx, 0)
+			if err != nil {
+				return nil, nil, err
+			}
+			k, err := fsutil.Copy(h, fsutil.ContextReader(ctx, io.LimitReader(rc, off)))
+			rc.Close()
+			if err == nil && k != off {
+				err = fmt.Errorf("source has %d bytes, %d expected: %w", k, off, errMismatch)
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	rc, err := open(ctx, off)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &hashReader{ctx: ctx, r: rc, h: h, n: off}, rc, nil
 }

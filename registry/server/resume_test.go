@@ -70,4 +70,3 @@ func TestResumeCutChunk(t *testing.T) {
 		})
 	}
 }
-

@@ -1,0 +1,154 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ocikit/ocikit/registry/server"
+	digest "github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// cutter is ocikit's registry server behind a connection that breaks: the
+// first cuts PATCH requests reach the server with their body cut after
+// at bytes (the server keeps what arrived), and the client's connection
+// is then closed without an answer, as a network failure mid-upload does.
+type cutter struct {
+	h    http.Handler
+	at   int64
+	mu   sync.Mutex
+	pass int // PATCH requests let through before the cuts
+	cuts int
+	// ranges are the Content-Range headers of the PATCH requests, in order.
+	ranges []string
+}
+
+func (c *cutter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPatch {
+		c.h.ServeHTTP(w, r)
+		return
+	}
+	c.mu.Lock()
+	c.ranges = append(c.ranges, r.Header.Get("Content-Range"))
+	cut := c.pass <= 0 && c.cuts > 0
+	if cut {
+		c.cuts--
+	}
+	c.pass--
+	c.mu.Unlock()
+	if !cut {
+		c.h.ServeHTTP(w, r)
+		return
+	}
+	r.Body = io.NopCloser(&cutBody{r: r.Body, n: c.at})
+	c.h.ServeHTTP(httptest.NewRecorder(), r) // its answer is lost with the connection
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err == nil {
+		conn.Close()
+	}
+}
+
+// cutBody yields n bytes of r, then fails as a broken connection does.
+type cutBody struct {
+	r io.Reader
+	n int64
+}
+
+func (c *cutBody) Read(p []byte) (int, error) {
+	if c.n <= 0 {
+		return 0, io.ErrUnexpectedEOF
+	}
+	if int64(len(p)) > c.n {
+		p = p[:c.n]
+	}
+	k, err := c.r.Read(p)
+	c.n -= int64(k)
+	return k, err
+}
+
+// TestUploadResume: an upload whose PATCH breaks mid-chunk continues from
+// the offset the registry reports for the session, reading the source
+// again from there (not from the start), and commits the right blob;
+// without retries it fails and the session is deleted.
+func TestUploadResume(t *testing.T) {
+	ctx := context.Background()
+	data := make([]byte, 300_000)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	desc := v1.Descriptor{MediaType: v1.MediaTypeImageLayer, Digest: digest.FromBytes(data), Size: int64(len(data))}
+	for _, tt := range []struct {
+		name    string
+		retries int
+		cuts    int
+		ok      bool
+		ranges  []string // the PATCHes' Content-Ranges
+	}{
+		{"one cut", 2, 1, true, []string{"0-99999", "100000-199999", "150000-249999", "250000-299999"}},
+		{"two cuts", 3, 2, true, []string{"0-99999", "100000-199999", "150000-249999", "200000-299999"}},
+		{"no retries", 0, 1, false, []string{"0-99999", "100000-199999"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			s, err := server.New(ctx, root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			// The first chunk goes through; the next cuts break after
+			// 50000 bytes (of 100000), which the server keeps.
+			c := &cutter{h: s, at: 50_000, pass: 1, cuts: tt.cuts}
+			srv := httptest.NewServer(c)
+			defer srv.Close()
+			r, err := New(strings.TrimPrefix(srv.URL, "http://"), "up/blob", WithPush(), WithRetries(tt.retries), WithChunkSize(100_000), WithGetenv(func(string) string { return "" }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.o.backoff = 0
+			r.o.monolithic = 0
+			var opened []int64
+			open := func(ctx context.Context, off int64) (io.ReadCloser, error) {
+				opened = append(opened, off)
+				return io.NopCloser(bytes.NewReader(data[off:])), nil
+			}
+			_, err = r.PutBlobFrom(ctx, desc, open)
+			if tt.ok != (err == nil) {
+				t.Fatalf("PutBlobFrom: %v, want success %v", err, tt.ok)
+			}
+			if fmt.Sprint(c.ranges) != fmt.Sprint(tt.ranges) {
+				t.Errorf("PATCH ranges %v, want %v", c.ranges, tt.ranges)
+			}
+			if !tt.ok {
+				ents, _ := os.ReadDir(filepath.Join(root, ".uploads"))
+				if len(ents) != 0 {
+					t.Errorf("%d upload sessions left, want the failed one deleted", len(ents))
+				}
+				return
+			}
+			for _, off := range opened {
+				if off != 0 && off%50_000 != 0 {
+					t.Errorf("source opened at %d, not where the registry stood", off)
+				}
+			}
+			rc, err := r.OpenBlob(ctx, desc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rc.Close()
+			if got, err := io.ReadAll(rc); err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("blob after resume: %d bytes, %v", len(got), err)
+			}
+		})
+	}
+}
