@@ -440,7 +440,9 @@ type opener func(ctx context.Context, off int64) (io.ReadCloser, error)
 // (WithRetries times): the registry is asked where the session stands
 // (GET, distribution-spec's "Range: 0-<end-of-range>"), the source is
 // opened again there, and the upload goes on from that offset rather than
-// from the start.
+// from the start; where the session cannot be continued (404, 400: a
+// registry that keeps the offset in the Location, as docker-registry
+// does), the blob starts over in a new session.
 func (r *Repository) stream(ctx context.Context, loc string, rd io.Reader, expect v1.Descriptor, alg digest.Algorithm, open opener) (v1.Descriptor, error) {
 	// A reader that verifies itself (content.VerifiedReader) is not hashed
 	// again: it fails instead of ending if the content is not expect's.
@@ -501,6 +503,19 @@ func (r *Repository) stream(ctx context.Context, loc string, rd io.Reader, expec
 			}
 			resumes++
 			at, nloc, serr := r.uploadOffset(ctx, loc)
+			var se *Error
+			if errors.As(serr, &se) && (se.Status == http.StatusNotFound || se.Status == http.StatusBadRequest) {
+				// The session cannot be continued: docker-registry keeps
+				// its offset in the Location the broken PATCH never
+				// answered with, and refuses the one before. Start over
+				// in a new session.
+				r.cancelUpload(loc)
+				var mounted bool
+				if nloc, mounted, serr = r.startUpload(ctx, expect.Digest); serr == nil && mounted {
+					return expect, nil
+				}
+				at = 0
+			}
 			if serr == nil && at > hr.n {
 				serr = fmt.Errorf("registry says it has %d bytes, %d were sent: %w", at, hr.n, errdefs.ErrInvalid)
 			}

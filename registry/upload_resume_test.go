@@ -5,15 +5,19 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/ocikit/ocikit/internal/registrytest"
 	"github.com/ocikit/ocikit/registry/server"
 	digest "github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -150,5 +154,53 @@ func TestUploadResume(t *testing.T) {
 				t.Fatalf("blob after resume: %d bytes, %v", len(got), err)
 			}
 		})
+	}
+}
+
+// TestUploadResumeDockerRegistry: the same against Debian's docker-registry
+// behind a proxy that cuts the second PATCH's body on its way there.
+// docker-registry keeps the session's offset in the upload URL's _state,
+// which the cut PATCH never answered with, and refuses the earlier one
+// (404): the blob starts over in a new session and lands all the same.
+func TestUploadResumeDockerRegistry(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts docker-registry")
+	}
+	reg := registrytest.Start(t, "", "")
+	target, err := url.Parse("http://" + reg.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ErrorLog = log.New(io.Discard, "", 0)
+	c := &cutter{h: proxy, at: 50_000, pass: 1, cuts: 1}
+	srv := httptest.NewServer(c)
+	defer srv.Close()
+	ctx := context.Background()
+	data := make([]byte, 300_000)
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	desc := v1.Descriptor{MediaType: v1.MediaTypeImageLayer, Digest: digest.FromBytes(data), Size: int64(len(data))}
+	r, err := New(strings.TrimPrefix(srv.URL, "http://"), "up/blob", WithPush(), WithRetries(2), WithChunkSize(100_000), WithGetenv(func(string) string { return "" }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.o.backoff, r.o.monolithic = 0, 0
+	open := func(ctx context.Context, off int64) (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(data[off:])), nil
+	}
+	if _, err := r.PutBlobFrom(ctx, desc, open); err != nil {
+		t.Fatalf("PutBlobFrom through the cut: %v", err)
+	}
+	c.mu.Lock()
+	ranges := fmt.Sprint(c.ranges)
+	c.mu.Unlock()
+	if want := "[0-99999 100000-199999 0-99999 100000-199999 200000-299999]"; ranges != want {
+		t.Errorf("PATCH ranges %s, want %s (a new session from 0)", ranges, want)
+	}
+	if n, err := r.StatBlob(ctx, desc.Digest); err != nil || n != desc.Size {
+		t.Fatalf("StatBlob after resume: %d, %v", n, err)
 	}
 }
