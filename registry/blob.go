@@ -3,12 +3,16 @@ package registry
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -268,7 +272,7 @@ func (r *Repository) PutBlob(ctx context.Context, rd io.Reader, expect v1.Descri
 		}
 		return expect, nil
 	}
-	got, err := r.stream(ctx, loc, rd, expect, alg, nil)
+	got, err := r.stream(ctx, loc, rd, expect, alg, nil, 0, nil)
 	if err != nil {
 		r.cancelUpload(loc)
 		return v1.Descriptor{}, err
@@ -280,7 +284,10 @@ func (r *Repository) PutBlob(ctx context.Context, rd io.Reader, expect v1.Descri
 // as PutBlob does, from the readers open gives (open(off): the content
 // from byte off on), opened only once a mount did not do: a chunk whose
 // PATCH breaks is resumed from the offset the registry reports for the
-// session (WithRetries times) instead of failing the upload.
+// session (WithRetries times) instead of failing the upload. With
+// WithUploadState, a session left by an earlier call that failed that way
+// is continued from its offset, and one that fails that way now is kept
+// for the next call.
 func (r *Repository) PutBlobFrom(ctx context.Context, expect v1.Descriptor, open func(ctx context.Context, off int64) (io.ReadCloser, error)) (v1.Descriptor, error) {
 	if err := layout.CheckDigest(expect.Digest); err != nil {
 		return v1.Descriptor{}, fmt.Errorf("put blob: %w", err)
@@ -293,25 +300,108 @@ func (r *Repository) PutBlobFrom(ctx context.Context, expect v1.Descriptor, open
 		defer rc.Close()
 		return r.PutBlob(ctx, rc, expect)
 	}
-	loc, mounted, err := r.startUpload(ctx, expect.Digest)
-	if err != nil {
-		return v1.Descriptor{}, fmt.Errorf("blob %s: start upload: %w", expect.Digest, err)
+	st := r.uploadState(expect.Digest)
+	loc, at := st.resume(ctx, r, expect.Size)
+	if loc == "" {
+		var mounted bool
+		var err error
+		if loc, mounted, err = r.startUpload(ctx, expect.Digest); err != nil {
+			return v1.Descriptor{}, fmt.Errorf("blob %s: start upload: %w", expect.Digest, err)
+		}
+		if mounted {
+			return expect, nil
+		}
 	}
-	if mounted {
-		return expect, nil
+	st.save(loc)
+	var rd io.Reader
+	if at == 0 {
+		rc, err := open(ctx, 0)
+		if err != nil {
+			r.cancelUpload(loc)
+			st.drop()
+			return v1.Descriptor{}, err
+		}
+		defer rc.Close()
+		rd = rc
 	}
-	rc, err := open(ctx, 0)
+	got, err := r.stream(ctx, loc, rd, expect, expect.Digest.Algorithm(), open, at, st.save)
 	if err != nil {
-		r.cancelUpload(loc)
+		if st.path != "" && keepable(err) {
+			return v1.Descriptor{}, fmt.Errorf("%w (upload session kept for the next push)", err)
+		}
+		r.cancelUpload(st.loc)
+		st.drop()
 		return v1.Descriptor{}, err
 	}
-	defer rc.Close()
-	got, err := r.stream(ctx, loc, rc, expect, expect.Digest.Algorithm(), open)
-	if err != nil {
-		r.cancelUpload(loc)
-		return v1.Descriptor{}, err
-	}
+	st.drop()
 	return got, nil
+}
+
+// keepable reports whether an upload that failed with err is worth
+// continuing in a later push: interrupted, or failed for the network's or
+// the registry's sake, not for its content.
+func keepable(err error) bool {
+	if errors.Is(err, errdefs.ErrDigestMismatch) || errors.Is(err, errdefs.ErrInvalid) {
+		return false
+	}
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || resumable(err)
+}
+
+// upState is where an upload session is kept between calls
+// (WithUploadState); a zero one keeps nothing.
+type upState struct {
+	path string
+	loc  string // the session's latest location
+}
+
+func (r *Repository) uploadState(d digest.Digest) *upState {
+	if r.o.upState == "" {
+		return &upState{}
+	}
+	key := sha256.Sum256([]byte(r.host + "/" + r.name + "@" + string(d)))
+	return &upState{path: filepath.Join(r.o.upState, hex.EncodeToString(key[:]))}
+}
+
+// resume returns the kept session's location and offset if the registry
+// still has it (and not yet the whole blob), else "" (the kept file
+// dropped).
+func (s *upState) resume(ctx context.Context, r *Repository, size int64) (string, int64) {
+	if s.path == "" {
+		return "", 0
+	}
+	data, err := fsutil.ReadFileLimit(s.path, 16<<10)
+	if err != nil {
+		return "", 0
+	}
+	old := strings.TrimSpace(string(data))
+	at, loc, err := r.uploadOffset(ctx, old)
+	if err != nil || at >= size {
+		if err == nil {
+			r.cancelUpload(loc)
+		}
+		s.drop()
+		return "", 0
+	}
+	s.loc = loc
+	return loc, at
+}
+
+// save records loc as the session's location (best effort: without it a
+// later push starts over).
+func (s *upState) save(loc string) {
+	s.loc = loc
+	if s.path == "" {
+		return
+	}
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err == nil {
+		_ = fsutil.WriteFile(s.path, []byte(loc+"\n"), 0o600, fsutil.NoSync())
+	}
+}
+
+func (s *upState) drop() {
+	if s.path != "" {
+		os.Remove(s.path)
+	}
 }
 
 // readExact reads what expect describes from rd, checking size and digest.
@@ -443,7 +533,7 @@ type opener func(ctx context.Context, off int64) (io.ReadCloser, error)
 // from the start; where the session cannot be continued (404, 400: a
 // registry that keeps the offset in the Location, as docker-registry
 // does), the blob starts over in a new session.
-func (r *Repository) stream(ctx context.Context, loc string, rd io.Reader, expect v1.Descriptor, alg digest.Algorithm, open opener) (v1.Descriptor, error) {
+func (r *Repository) stream(ctx context.Context, loc string, rd io.Reader, expect v1.Descriptor, alg digest.Algorithm, open opener, start int64, note func(loc string)) (v1.Descriptor, error) {
 	// A reader that verifies itself (content.VerifiedReader) is not hashed
 	// again: it fails instead of ending if the content is not expect's.
 	verified := content.Verified(rd, expect)
@@ -454,6 +544,17 @@ func (r *Repository) stream(ctx context.Context, loc string, rd io.Reader, expec
 			reopened.Close()
 		}
 	}()
+	if start > 0 {
+		// A session kept from an earlier call: the source from there on.
+		nhr, rc, err := reopen(ctx, &hashReader{skip: true}, start, alg, open)
+		if err != nil {
+			return v1.Descriptor{}, fmt.Errorf("blob %s: resume upload at %d: %w", expect.Digest, start, err)
+		}
+		hr, reopened, verified = nhr, rc, false
+	}
+	if note == nil {
+		note = func(string) {}
+	}
 	name := expect.Digest
 	if name == "" {
 		name = "(new)"
@@ -479,7 +580,7 @@ func (r *Repository) stream(ctx context.Context, loc string, rd io.Reader, expec
 	}
 	if expect.Size > 0 {
 		resumes := 0
-		for off := int64(0); off < expect.Size; {
+		for off := start; off < expect.Size; {
 			n := min(r.o.chunkSize, expect.Size-off)
 			header := http.Header{
 				"Content-Type":  {"application/octet-stream"},
@@ -488,6 +589,7 @@ func (r *Repository) stream(ctx context.Context, loc string, rd io.Reader, expec
 			err := patch(io.LimitReader(hr, n), n, header)
 			if err == nil {
 				off += n
+				note(loc)
 				continue
 			}
 			switch {
@@ -523,6 +625,7 @@ func (r *Repository) stream(ctx context.Context, loc string, rd io.Reader, expec
 				return fail(fmt.Errorf("%w; resuming: %w", err, serr))
 			}
 			loc = nloc
+			note(loc)
 			nhr, rc, rerr := reopen(ctx, hr, at, alg, open)
 			if rerr != nil {
 				return fail(fmt.Errorf("%w; resuming: %w", err, rerr))

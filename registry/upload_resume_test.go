@@ -204,3 +204,91 @@ func TestUploadResumeDockerRegistry(t *testing.T) {
 		t.Fatalf("StatBlob after resume: %d, %v", n, err)
 	}
 }
+
+// TestUploadResumeAcrossCalls: with WithUploadState, an upload that failed
+// mid-chunk (no retries left) keeps its session, and the next PutBlobFrom
+// of that blob to that repository (a new client, as a new process would
+// have) continues it from the offset the registry reports; a kept session
+// the registry no longer knows is dropped and the blob pushed anew.
+func TestUploadResumeAcrossCalls(t *testing.T) {
+	ctx := context.Background()
+	data := make([]byte, 300_000)
+	rng := rand.New(rand.NewPCG(9, 10))
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	desc := v1.Descriptor{MediaType: v1.MediaTypeImageLayer, Digest: digest.FromBytes(data), Size: int64(len(data))}
+	s, err := server.New(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := &cutter{h: s, at: 50_000, pass: 1, cuts: 1}
+	srv := httptest.NewServer(c)
+	defer srv.Close()
+	state := t.TempDir()
+	client := func(repo string) *Repository {
+		r, err := New(strings.TrimPrefix(srv.URL, "http://"), repo, WithPush(), WithChunkSize(100_000), WithUploadState(state), WithGetenv(func(string) string { return "" }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.o.backoff, r.o.monolithic = 0, 0
+		return r
+	}
+	var opened []int64
+	open := func(ctx context.Context, off int64) (io.ReadCloser, error) {
+		opened = append(opened, off)
+		return io.NopCloser(bytes.NewReader(data[off:])), nil
+	}
+	kept := func() int {
+		ents, _ := os.ReadDir(state)
+		return len(ents)
+	}
+	if _, err := client("up/across").PutBlobFrom(ctx, desc, open); err == nil || !strings.Contains(err.Error(), "kept") {
+		t.Fatalf("cut upload: %v, want a failure that keeps the session", err)
+	}
+	if kept() != 1 {
+		t.Fatalf("%d kept sessions, want 1", kept())
+	}
+	c.mu.Lock()
+	c.ranges, opened = nil, nil
+	c.mu.Unlock()
+	if _, err := client("up/across").PutBlobFrom(ctx, desc, open); err != nil {
+		t.Fatalf("the next push: %v", err)
+	}
+	c.mu.Lock()
+	ranges := fmt.Sprint(c.ranges)
+	c.mu.Unlock()
+	if want := "[150000-249999 250000-299999]"; ranges != want {
+		t.Errorf("the next push sent %s, want %s (on from where the session stood)", ranges, want)
+	}
+	if fmt.Sprint(opened) != "[0 150000]" {
+		t.Errorf("source opened at %v, want [0 150000] (the first 150000 bytes hashed again, the rest sent)", opened)
+	}
+	if kept() != 0 {
+		t.Errorf("%d kept sessions after the push, want none", kept())
+	}
+	if n, err := client("up/across").StatBlob(ctx, desc.Digest); err != nil || n != desc.Size {
+		t.Fatalf("StatBlob: %d, %v", n, err)
+	}
+
+	// A kept session the registry has forgotten: a new one, from 0.
+	r := client("up/gone")
+	gone := r.uploadState(desc.Digest)
+	gone.save(srv.URL + "/v2/up/gone/blobs/uploads/no-such-session")
+	c.mu.Lock()
+	c.ranges = nil
+	c.mu.Unlock()
+	if _, err := r.PutBlobFrom(ctx, desc, open); err != nil {
+		t.Fatalf("push with a forgotten session kept: %v", err)
+	}
+	c.mu.Lock()
+	ranges = fmt.Sprint(c.ranges)
+	c.mu.Unlock()
+	if want := "[0-99999 100000-199999 200000-299999]"; ranges != want {
+		t.Errorf("with a forgotten session: %s, want %s", ranges, want)
+	}
+	if kept() != 0 {
+		t.Errorf("%d kept sessions, want none", kept())
+	}
+}
