@@ -341,8 +341,8 @@ func (r *Repository) PutBlobFrom(ctx context.Context, expect v1.Descriptor, open
 // continuing in a later push: interrupted, or failed for the network's or
 // the registry's sake, not for its content.
 func keepable(err error) bool {
-	if errors.Is(err, errdefs.ErrDigestMismatch) || errors.Is(err, errdefs.ErrInvalid) {
-		return false
+	if errors.Is(err, errdefs.ErrDigestMismatch) || errors.Is(err, errdefs.ErrInvalid) || errors.Is(err, errdefs.ErrNotFound) {
+		return false // the content, or a session the registry refuses
 	}
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || resumable(err)
 }
@@ -665,14 +665,16 @@ func (r *Repository) stream(ctx context.Context, loc string, rd io.Reader, expec
 }
 
 // resumable reports whether a failed PATCH is worth continuing from the
-// session's offset: the connection broke or stalled, or the registry
-// answered 5xx, 429, 416 (it stands elsewhere) or 400 BLOB_UPLOAD_INVALID
-// (it saw the chunk cut short); not a refusal of the upload itself.
+// session's offset (or, where the session is gone, in a new one): the
+// connection broke or stalled, or the registry answered 5xx, 429, 416 (it
+// stands elsewhere), BLOB_UPLOAD_INVALID (it saw the chunk cut short, or,
+// docker-registry with 404, holds other bytes than the upload URL's state
+// says) or BLOB_UPLOAD_UNKNOWN; not a refusal of the upload itself.
 func resumable(err error) bool {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Status >= 500 || e.Status == http.StatusTooManyRequests || e.Status == http.StatusRequestedRangeNotSatisfiable ||
-			e.Status == http.StatusBadRequest && e.Code == "BLOB_UPLOAD_INVALID"
+			e.Code == "BLOB_UPLOAD_INVALID" || e.Code == "BLOB_UPLOAD_UNKNOWN"
 	}
 	return errors.Is(err, errStalled) || retryableErr(err)
 }

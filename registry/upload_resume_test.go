@@ -195,7 +195,7 @@ func TestUploadResumeDockerRegistry(t *testing.T) {
 		return io.NopCloser(bytes.NewReader(data[off:])), nil
 	}
 	if _, err := r.PutBlobFrom(ctx, desc, open); err != nil {
-		t.Fatalf("PutBlobFrom through the cut: %v", err)
+		t.Fatalf("PutBlobFrom through the cut: %v (PATCH ranges %v)", err, c.ranges)
 	}
 	c.mu.Lock()
 	ranges := c.ranges
