@@ -532,7 +532,10 @@ type opener func(ctx context.Context, off int64) (io.ReadCloser, error)
 // opened again there, and the upload goes on from that offset rather than
 // from the start; where the session cannot be continued (404, 400: a
 // registry that keeps the offset in the Location, as docker-registry
-// does), the blob starts over in a new session.
+// does), the blob starts over in a new session. start is where a session
+// kept from an earlier call stands (rd is then unused: the source is
+// opened there), and note is told the session's location after each
+// chunk (WithUploadState).
 func (r *Repository) stream(ctx context.Context, loc string, rd io.Reader, expect v1.Descriptor, alg digest.Algorithm, open opener, start int64, note func(loc string)) (v1.Descriptor, error) {
 	// A reader that verifies itself (content.VerifiedReader) is not hashed
 	// again: it fails instead of ending if the content is not expect's.
