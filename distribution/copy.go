@@ -224,6 +224,12 @@ func (c *copier) node(ctx context.Context, desc v1.Descriptor, depth int) error 
 				return err
 			}
 		}
+		if ms, ok := c.dst.(manifestStater); ok {
+			if has, _ := ms.HasManifest(ctx, desc); has {
+				c.present(desc, append([]v1.Descriptor{m.Config}, m.Layers...))
+				return nil
+			}
+		}
 		if err := c.blobs(ctx, append([]v1.Descriptor{m.Config}, m.Layers...)); err != nil {
 			return fmt.Errorf("manifest %s: %w", desc.Digest, err)
 		}
@@ -237,6 +243,31 @@ func (c *copier) node(ctx context.Context, desc v1.Descriptor, depth int) error 
 	c.nodes = append(c.nodes, desc.Digest)
 	c.mu.Unlock()
 	return nil
+}
+
+// manifestStater is a destination that tells, in one request, whether it
+// holds a manifest, and so its blobs (registry.Repository: a registry
+// takes a manifest only once the blobs it names are there).
+type manifestStater interface {
+	HasManifest(ctx context.Context, desc v1.Descriptor) (bool, error)
+}
+
+// present counts manifest desc and its blobs as there at the destination
+// (skipped, nothing read or asked), and records desc as copied.
+func (c *copier) present(desc v1.Descriptor, blobs []v1.Descriptor) {
+	for _, d := range append(blobs, desc) {
+		if !c.claim(d.Digest) {
+			continue
+		}
+		c.mu.Lock()
+		c.rep.Blobs++
+		c.rep.Skipped++
+		c.mu.Unlock()
+		c.event(Event{Descriptor: d, Skipped: true})
+	}
+	c.mu.Lock()
+	c.nodes = append(c.nodes, desc.Digest)
+	c.mu.Unlock()
 }
 
 // maxParallel bounds the blobs of one manifest copied at once: enough to

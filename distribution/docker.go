@@ -3,6 +3,8 @@ package distribution
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/ocikit/ocikit/errdefs"
@@ -116,6 +118,21 @@ type RegistryConfig struct {
 	CertDir string
 	// RetryTimes: retries after network errors, 429 and 5xx.
 	RetryTimes int
+	// UploadState: where a push keeps the upload session of a blob it
+	// could not finish for the network's sake (or was interrupted in), so
+	// the next push of that blob continues it (registry.WithUploadState);
+	// "" keeps none. DefaultUploadState is the command line's.
+	UploadState string
+}
+
+// DefaultUploadState is $XDG_CACHE_HOME/ocikit/uploads (~/.cache/...), or
+// "" where there is no cache directory.
+func DefaultUploadState() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "ocikit", "uploads")
 }
 
 // Options turns c into Copy options; malformed credentials are
@@ -151,6 +168,9 @@ func (c RegistryConfig) Options() ([]Option, error) {
 	dst, err := side(c.DestTLSVerify, c.DestCreds, "--dest-creds")
 	if err != nil {
 		return nil, err
+	}
+	if c.UploadState != "" {
+		dst = append(dst, registry.WithUploadState(c.UploadState))
 	}
 	return []Option{WithSourceRegistry(src...), WithDestinationRegistry(dst...)}, nil
 }

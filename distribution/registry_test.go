@@ -63,8 +63,8 @@ func TestCopyRegistry(t *testing.T) {
 				skipped  int
 			}{
 				{"oci:" + ti.dir + ":multi", repo + ":multi", all, ti.index, 0},
-				{"oci:" + ti.dir + ":single", repo + ":single", opts, hostM, 3}, // its config and layers are there
-				{"oci:" + ti.dir + ":multi", repo + ":multi", all, ti.index, 5}, // again: every blob skipped
+				{"oci:" + ti.dir + ":single", repo + ":single", opts, hostM, 4}, // it is there, so its config and layers are (one HEAD)
+				{"oci:" + ti.dir + ":multi", repo + ":multi", all, ti.index, 7}, // again: everything under the index skipped
 				{repo + ":multi", "oci:" + filepath.Join(t.TempDir(), "back") + ":b", all, ti.index, 0},
 				{repo + "@" + string(hostM.Digest), "oci:" + filepath.Join(t.TempDir(), "bydigest") + ":b", opts, hostM, 0},
 				{repo + ":multi", "docker://" + reg.Host + "/regclient/mounted:m", all, ti.index, 0},

@@ -176,7 +176,7 @@ func (l *Layout) PutBlob(ctx context.Context, r io.Reader, expect v1.Descriptor)
 	if !verified {
 		dst = io.MultiWriter(tmp, h)
 	}
-	n, err := io.Copy(dst, src)
+	n, err := fsutil.Copy(dst, src)
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("put blob: %w", err)
 	}
@@ -284,6 +284,73 @@ func (l *Layout) OpenBlob(ctx context.Context, desc v1.Descriptor) (io.ReadClose
 	}
 	return &verifyReader{f: f, path: path, want: desc.Digest, size: desc.Size, h: desc.Digest.Algorithm().Hash()}, nil
 }
+
+// OpenBlobFrom opens blob desc from byte off on (0 <= off < desc.Size).
+// At 0 it is OpenBlob. Past it the reader yields the rest of the file and
+// checks only its size (ErrSizeMismatch), since whoever holds the first
+// off bytes is the one who can check the digest: it is what a copy reads
+// to continue an upload its destination kept part of (an upload session's
+// offset), as registry.Repository's OpenBlobFrom is for a download.
+func (l *Layout) OpenBlobFrom(ctx context.Context, desc v1.Descriptor, off int64) (io.ReadCloser, error) {
+	if off == 0 {
+		return l.OpenBlob(ctx, desc)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := CheckDigest(desc.Digest); err != nil {
+		return nil, err
+	}
+	if off < 0 || off >= desc.Size {
+		return nil, fmt.Errorf("blob %s: offset %d of %d bytes: %w", desc.Digest, off, desc.Size, ErrSizeMismatch)
+	}
+	f, path, size, err := l.openBlobFile(desc.Digest)
+	if err != nil {
+		return nil, err
+	}
+	if size != desc.Size {
+		f.Close()
+		return nil, fmt.Errorf("%s: %d bytes, descriptor says %d: %w", path, size, desc.Size, ErrSizeMismatch)
+	}
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open blob: %w", err)
+	}
+	return &restReader{f: f, path: path, n: off, size: desc.Size}, nil
+}
+
+// restReader reads a blob file from an offset to its end, checking that
+// the end is where the size says.
+type restReader struct {
+	f       *os.File
+	path    string
+	n, size int64
+	err     error
+}
+
+func (r *restReader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	if rem := r.size - r.n + 1; int64(len(p)) > rem {
+		p = p[:rem]
+	}
+	n, err := r.f.Read(p)
+	r.n += int64(n)
+	switch {
+	case r.n > r.size:
+		r.err = fmt.Errorf("%s: longer than %d bytes: %w", r.path, r.size, ErrSizeMismatch)
+		return n - int(r.n-r.size), r.err
+	case err == io.EOF && r.n != r.size:
+		r.err = fmt.Errorf("%s: %d bytes, descriptor says %d: %w", r.path, r.n, r.size, ErrSizeMismatch)
+		return n, r.err
+	case err != nil:
+		r.err = err
+	}
+	return n, err
+}
+
+func (r *restReader) Close() error { return r.f.Close() }
 
 // verifyReader hashes a blob while it is read and turns the end of the file
 // into an error unless size and digest match.

@@ -1,6 +1,7 @@
 package layout
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,22 +18,28 @@ import (
 
 // Index reads and checks index.json (see ParseIndex). Errors name the file.
 func (l *Layout) Index(ctx context.Context) (*v1.Index, error) {
+	idx, _, err := l.readIndex(ctx)
+	return idx, err
+}
+
+// readIndex is Index, and the file's bytes.
+func (l *Layout) readIndex(ctx context.Context) (*v1.Index, []byte, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	path := filepath.Join(l.dir, indexFile)
 	data, err := fsutil.ReadFileLimit(path, MaxJSONSize)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s: missing index.json: %w", l.dir, ErrInvalidLayout)
+			return nil, nil, fmt.Errorf("%s: missing index.json: %w", l.dir, ErrInvalidLayout)
 		}
-		return nil, fmt.Errorf("read index: %w", err)
+		return nil, nil, fmt.Errorf("read index: %w", err)
 	}
 	idx, err := ParseIndex(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, withKind(err, ErrInvalidLayout))
+		return nil, nil, fmt.Errorf("%s: %w", path, withKind(err, ErrInvalidLayout))
 	}
-	return idx, nil
+	return idx, data, nil
 }
 
 func marshalIndex(idx *v1.Index) ([]byte, error) {
@@ -54,7 +61,8 @@ func marshalIndex(idx *v1.Index) ([]byte, error) {
 // layout directory), so concurrent updates from goroutines or processes
 // are serialized and none is lost; the write is atomic (temporary file,
 // fsync, rename, directory fsync), so a crash at any moment leaves the old
-// or the new index.json. If fn returns an error nothing is written.
+// or the new index.json. If fn returns an error nothing is written, nor
+// when the result is byte for byte the file there.
 func (l *Layout) UpdateIndex(ctx context.Context, fn func(*v1.Index) error) error {
 	unlock, err := l.lock(ctx, true)
 	if err != nil {
@@ -70,7 +78,7 @@ func (l *Layout) updateIndexLocked(ctx context.Context, fn func(*v1.Index) error
 	if err := l.checkMarker(); err != nil {
 		return err
 	}
-	idx, err := l.Index(ctx)
+	idx, old, err := l.readIndex(ctx)
 	if err != nil {
 		return err
 	}
@@ -88,6 +96,12 @@ func (l *Layout) updateIndexLocked(ctx context.Context, fn func(*v1.Index) error
 	}
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if bytes.Equal(data, old) {
+		// Nothing changed (a tag set again to what it names, as a second
+		// copy of an image does): the file, already durable, is left as
+		// it is, without a rewrite and its two fsyncs.
+		return nil
 	}
 	if err := fsutil.WriteFile(filepath.Join(l.dir, indexFile), data, 0o644); err != nil {
 		return fmt.Errorf("write index: %w", err)

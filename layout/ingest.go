@@ -68,7 +68,7 @@ func (l *Layout) PutBlobFrom(ctx context.Context, expect v1.Descriptor, open fun
 	defer f.Close()
 	drop := func() { f.Close(); os.Remove(f.Name()) }
 	h := expect.Digest.Algorithm().Hash()
-	n, err := io.Copy(h, fsutil.ContextReader(ctx, io.LimitReader(f, expect.Size)))
+	n, err := fsutil.Copy(h, fsutil.ContextReader(ctx, io.LimitReader(f, expect.Size)))
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("put blob %s: partial: %w", expect.Digest, err)
 	}
@@ -109,7 +109,7 @@ func (l *Layout) PutBlobFrom(ctx context.Context, expect v1.Descriptor, open fun
 	if !verified {
 		w = io.MultiWriter(f, h)
 	}
-	m, err := io.Copy(w, fsutil.ContextReader(ctx, io.LimitReader(rc, expect.Size-n+1)))
+	m, err := fsutil.Copy(w, fsutil.ContextReader(ctx, io.LimitReader(rc, expect.Size-n+1)))
 	n += m
 	if err != nil {
 		if n == 0 || n > expect.Size || errors.Is(err, errdefs.ErrDigestMismatch) {

@@ -3,16 +3,22 @@ package registry
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/ocikit/ocikit/content"
 	"github.com/ocikit/ocikit/errdefs"
+	"github.com/ocikit/ocikit/internal/fsutil"
 	"github.com/ocikit/ocikit/layout"
 	digest "github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -266,12 +272,136 @@ func (r *Repository) PutBlob(ctx context.Context, rd io.Reader, expect v1.Descri
 		}
 		return expect, nil
 	}
-	got, err := r.stream(ctx, loc, rd, expect, alg)
+	got, err := r.stream(ctx, loc, rd, expect, alg, nil, 0, nil)
 	if err != nil {
 		r.cancelUpload(loc)
 		return v1.Descriptor{}, err
 	}
 	return got, nil
+}
+
+// PutBlobFrom uploads the blob expect names (digest and size required)
+// as PutBlob does, from the readers open gives (open(off): the content
+// from byte off on), opened only once a mount did not do: a chunk whose
+// PATCH breaks is resumed from the offset the registry reports for the
+// session (WithRetries times) instead of failing the upload. With
+// WithUploadState, a session left by an earlier call that failed that way
+// is continued from its offset, and one that fails that way now is kept
+// for the next call.
+func (r *Repository) PutBlobFrom(ctx context.Context, expect v1.Descriptor, open func(ctx context.Context, off int64) (io.ReadCloser, error)) (v1.Descriptor, error) {
+	if err := layout.CheckDigest(expect.Digest); err != nil {
+		return v1.Descriptor{}, fmt.Errorf("put blob: %w", err)
+	}
+	if expect.Size <= r.o.monolithic || isDocument(expect.MediaType) {
+		rc, err := open(ctx, 0)
+		if err != nil {
+			return v1.Descriptor{}, err
+		}
+		defer rc.Close()
+		return r.PutBlob(ctx, rc, expect)
+	}
+	st := r.uploadState(expect.Digest)
+	loc, at := st.resume(ctx, r, expect.Size)
+	if loc == "" {
+		var mounted bool
+		var err error
+		if loc, mounted, err = r.startUpload(ctx, expect.Digest); err != nil {
+			return v1.Descriptor{}, fmt.Errorf("blob %s: start upload: %w", expect.Digest, err)
+		}
+		if mounted {
+			return expect, nil
+		}
+	}
+	st.save(loc)
+	var rd io.Reader
+	if at == 0 {
+		rc, err := open(ctx, 0)
+		if err != nil {
+			r.cancelUpload(loc)
+			st.drop()
+			return v1.Descriptor{}, err
+		}
+		defer rc.Close()
+		rd = rc
+	}
+	got, err := r.stream(ctx, loc, rd, expect, expect.Digest.Algorithm(), open, at, st.save)
+	if err != nil {
+		if st.path != "" && keepable(err) {
+			return v1.Descriptor{}, fmt.Errorf("%w (upload session kept for the next push)", err)
+		}
+		r.cancelUpload(st.loc)
+		st.drop()
+		return v1.Descriptor{}, err
+	}
+	st.drop()
+	return got, nil
+}
+
+// keepable reports whether an upload that failed with err is worth
+// continuing in a later push: interrupted, or failed for the network's or
+// the registry's sake, not for its content.
+func keepable(err error) bool {
+	if errors.Is(err, errdefs.ErrDigestMismatch) || errors.Is(err, errdefs.ErrInvalid) || errors.Is(err, errdefs.ErrNotFound) {
+		return false // the content, or a session the registry refuses
+	}
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || resumable(err)
+}
+
+// upState is where an upload session is kept between calls
+// (WithUploadState); a zero one keeps nothing.
+type upState struct {
+	path string
+	loc  string // the session's latest location
+}
+
+func (r *Repository) uploadState(d digest.Digest) *upState {
+	if r.o.upState == "" {
+		return &upState{}
+	}
+	key := sha256.Sum256([]byte(r.host + "/" + r.name + "@" + string(d)))
+	return &upState{path: filepath.Join(r.o.upState, hex.EncodeToString(key[:]))}
+}
+
+// resume returns the kept session's location and offset if the registry
+// still has it (and not yet the whole blob), else "" (the kept file
+// dropped).
+func (s *upState) resume(ctx context.Context, r *Repository, size int64) (string, int64) {
+	if s.path == "" {
+		return "", 0
+	}
+	data, err := fsutil.ReadFileLimit(s.path, 16<<10)
+	if err != nil {
+		return "", 0
+	}
+	old := strings.TrimSpace(string(data))
+	at, loc, err := r.uploadOffset(ctx, old)
+	if err != nil || at >= size {
+		if err == nil {
+			r.cancelUpload(loc)
+		}
+		s.drop()
+		return "", 0
+	}
+	s.loc = loc
+	return loc, at
+}
+
+// save records loc as the session's location (best effort: without it a
+// later push starts over).
+func (s *upState) save(loc string) {
+	s.loc = loc
+	if s.path == "" {
+		return
+	}
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err == nil {
+		_ = fsutil.WriteFile(s.path, []byte(loc+"\n"), 0o600, fsutil.NoSync())
+	}
+}
+
+func (s *upState) drop() {
+	if s.path != "" {
+		os.Remove(s.path)
+	}
 }
 
 // readExact reads what expect describes from rd, checking size and digest.
@@ -366,8 +496,9 @@ type hashReader struct {
 	ctx  context.Context
 	r    io.Reader
 	h    hash.Hash
-	n    int64
+	n    int64 // the offset in the blob of the next byte
 	err  error
+	eof  bool
 	skip bool // the source verifies itself
 }
 
@@ -381,20 +512,52 @@ func (h *hashReader) Read(p []byte) (int, error) {
 		h.h.Write(p[:n])
 	}
 	h.n += int64(n)
-	if err != nil && err != io.EOF {
+	if err == io.EOF {
+		h.eof = true
+	} else if err != nil {
 		h.err = err
 	}
 	return n, err
 }
 
+// opener gives a blob's content from byte off on (PutBlobFrom).
+type opener func(ctx context.Context, off int64) (io.ReadCloser, error)
+
 // stream uploads rd in PATCH requests: chunks of the chunk size with
 // Content-Range when the size is known, else one streamed PATCH; then
-// checks size and digest and commits.
-func (r *Repository) stream(ctx context.Context, loc string, rd io.Reader, expect v1.Descriptor, alg digest.Algorithm) (v1.Descriptor, error) {
+// checks size and digest and commits. With open (PutBlobFrom) a chunk
+// that fails for the network's or the registry's sake is resumed
+// (WithRetries times): the registry is asked where the session stands
+// (GET, distribution-spec's "Range: 0-<end-of-range>"), the source is
+// opened again there, and the upload goes on from that offset rather than
+// from the start; where the session cannot be continued (404, 400: a
+// registry that keeps the offset in the Location, as docker-registry
+// does), the blob starts over in a new session. start is where a session
+// kept from an earlier call stands (rd is then unused: the source is
+// opened there), and note is told the session's location after each
+// chunk (WithUploadState).
+func (r *Repository) stream(ctx context.Context, loc string, rd io.Reader, expect v1.Descriptor, alg digest.Algorithm, open opener, start int64, note func(loc string)) (v1.Descriptor, error) {
 	// A reader that verifies itself (content.VerifiedReader) is not hashed
 	// again: it fails instead of ending if the content is not expect's.
 	verified := content.Verified(rd, expect)
 	hr := &hashReader{ctx: ctx, r: rd, h: alg.Hash(), skip: verified}
+	var reopened io.Closer // the source as opened again on a resume
+	defer func() {
+		if reopened != nil {
+			reopened.Close()
+		}
+	}()
+	if start > 0 {
+		// A session kept from an earlier call: the source from there on.
+		nhr, rc, err := reopen(ctx, &hashReader{skip: true}, start, alg, open)
+		if err != nil {
+			return v1.Descriptor{}, fmt.Errorf("blob %s: resume upload at %d: %w", expect.Digest, start, err)
+		}
+		hr, reopened, verified = nhr, rc, false
+	}
+	if note == nil {
+		note = func(string) {}
+	}
 	name := expect.Digest
 	if name == "" {
 		name = "(new)"
@@ -419,19 +582,61 @@ func (r *Repository) stream(ctx context.Context, loc string, rd io.Reader, expec
 		return nil
 	}
 	if expect.Size > 0 {
-		for off := int64(0); off < expect.Size; {
+		resumes := 0
+		for off := start; off < expect.Size; {
 			n := min(r.o.chunkSize, expect.Size-off)
 			header := http.Header{
 				"Content-Type":  {"application/octet-stream"},
 				"Content-Range": {fmt.Sprintf("%d-%d", off, off+n-1)},
 			}
-			if err := patch(io.LimitReader(hr, n), n, header); err != nil {
-				if hr.n < off+n && hr.err == nil {
-					return fail(fmt.Errorf("%d bytes, descriptor says %d: %w", hr.n, expect.Size, errMismatch))
-				}
+			err := patch(io.LimitReader(hr, n), n, header)
+			if err == nil {
+				off += n
+				note(loc)
+				continue
+			}
+			switch {
+			case hr.err != nil:
+				return fail(hr.err) // the source failed
+			case hr.eof && hr.n < off+n:
+				return fail(fmt.Errorf("%d bytes, descriptor says %d: %w", hr.n, expect.Size, errMismatch))
+			case open == nil || resumes >= r.o.retries || ctx.Err() != nil || !resumable(err):
 				return fail(err)
 			}
-			off += n
+			if werr := r.wait(ctx, resumes, ""); werr != nil {
+				return fail(werr)
+			}
+			resumes++
+			at, nloc, serr := r.uploadOffset(ctx, loc)
+			var se *Error
+			if errors.As(serr, &se) && (se.Status == http.StatusNotFound || se.Status == http.StatusBadRequest) {
+				// The session cannot be continued: docker-registry keeps
+				// its offset in the Location the broken PATCH never
+				// answered with, and refuses the one before. Start over
+				// in a new session.
+				r.cancelUpload(loc)
+				var mounted bool
+				if nloc, mounted, serr = r.startUpload(ctx, expect.Digest); serr == nil && mounted {
+					return expect, nil
+				}
+				at = 0
+			}
+			if serr == nil && at > hr.n {
+				serr = fmt.Errorf("registry says it has %d bytes, %d were sent: %w", at, hr.n, errdefs.ErrInvalid)
+			}
+			if serr != nil {
+				return fail(fmt.Errorf("%w; resuming: %w", err, serr))
+			}
+			loc = nloc
+			note(loc)
+			nhr, rc, rerr := reopen(ctx, hr, at, alg, open)
+			if rerr != nil {
+				return fail(fmt.Errorf("%w; resuming: %w", err, rerr))
+			}
+			if reopened != nil {
+				reopened.Close()
+			}
+			hr, reopened, verified, off = nhr, rc, false, at
 		}
 		var one [1]byte
 		if k, _ := io.ReadFull(hr, one[:]); k > 0 {
@@ -460,4 +665,81 @@ func (r *Repository) stream(ctx context.Context, loc string, rd io.Reader, expec
 	}
 	expect.Digest, expect.Size = got, hr.n
 	return expect, nil
+}
+
+// resumable reports whether a failed PATCH is worth continuing from the
+// session's offset (or, where the session is gone, in a new one): the
+// connection broke or stalled, or the registry answered 5xx, 429, 416 (it
+// stands elsewhere), BLOB_UPLOAD_INVALID (it saw the chunk cut short, or,
+// docker-registry with 404, holds other bytes than the upload URL's state
+// says) or BLOB_UPLOAD_UNKNOWN; not a refusal of the upload itself.
+func resumable(err error) bool {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Status >= 500 || e.Status == http.StatusTooManyRequests || e.Status == http.StatusRequestedRangeNotSatisfiable ||
+			e.Code == "BLOB_UPLOAD_INVALID" || e.Code == "BLOB_UPLOAD_UNKNOWN"
+	}
+	return errors.Is(err, errStalled) || retryableErr(err)
+}
+
+// uploadOffset asks where upload session loc stands (GET on it,
+// distribution-spec "Resuming an upload"... "Range: 0-<end-of-range>",
+// inclusive): the bytes the registry holds, and the session's location
+// from now on. "0-0" is read as none (docker-registry's answer for an
+// empty session; were it one byte, the next chunk gets a 416).
+func (r *Repository) uploadOffset(ctx context.Context, loc string) (int64, string, error) {
+	resp, err := r.do(ctx, &request{method: http.MethodGet, url: loc, ok: []int{http.StatusNoContent, http.StatusOK}, what: "blob upload"})
+	if err != nil {
+		return 0, "", err
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+	resp.Body.Close()
+	var n int64
+	if rg := resp.Header.Get("Range"); rg != "" {
+		a, b, ok := strings.Cut(strings.TrimPrefix(strings.TrimSpace(rg), "bytes="), "-")
+		start, err1 := strconv.ParseInt(a, 10, 64)
+		end, err2 := strconv.ParseInt(b, 10, 64)
+		if !ok || err1 != nil || err2 != nil || start != 0 || end < 0 {
+			return 0, "", fmt.Errorf("upload status: bad Range %q: %w", clip(rg), errdefs.ErrInvalid)
+		}
+		if end > 0 {
+			n = end + 1
+		}
+	}
+	if l := resp.Header.Get("Location"); l != "" {
+		if loc, err = resolveURL(resp.Request.URL, l); err != nil {
+			return 0, "", err
+		}
+	}
+	return n, loc, nil
+}
+
+// reopen positions an upload's source at off, where the registry's
+// session stands: the hash of the first off bytes (the one so far when it
+// covers exactly those, else made again from open(0)) and open(off) for
+// the rest, hashed from now on whatever the first reader verified.
+func reopen(ctx context.Context, hr *hashReader, off int64, alg digest.Algorithm, open opener) (*hashReader, io.Closer, error) {
+	h := hr.h
+	if hr.skip || hr.n != off {
+		h = alg.Hash()
+		if off > 0 {
+			rc, err := open(ctx, 0)
+			if err != nil {
+				return nil, nil, err
+			}
+			k, err := fsutil.Copy(h, fsutil.ContextReader(ctx, io.LimitReader(rc, off)))
+			rc.Close()
+			if err == nil && k != off {
+				err = fmt.Errorf("source has %d bytes, %d expected: %w", k, off, errMismatch)
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	rc, err := open(ctx, off)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &hashReader{ctx: ctx, r: rc, h: h, n: off}, rc, nil
 }

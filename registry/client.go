@@ -3,6 +3,7 @@ package registry
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -124,7 +125,14 @@ type request struct {
 }
 
 // ping finds the registry's scheme and authentication challenge once
-// (GET /v2/, spec.md#determining-support).
+// (GET /v2/, spec.md#determining-support). A loopback host is asked over
+// plain HTTP first: it is allowed there anyway (no one can sit between
+// client and server), local registries (docker-registry, `image serve`,
+// test servers) mostly speak it, and a TLS handshake that a plain-HTTP
+// server refuses costs a few milliseconds of a pull that has nothing to
+// transfer. A TLS server answers that plain request with an error, and
+// HTTPS is tried next. Elsewhere HTTPS comes first, and plain HTTP only
+// with WithInsecure.
 func (r *Repository) ping(ctx context.Context) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -132,7 +140,10 @@ func (r *Repository) ping(ctx context.Context) (string, error) {
 		return r.base, nil
 	}
 	schemes := []string{"https"}
-	if isLoopback(r.host) || r.o.insecure {
+	switch {
+	case isLoopback(r.host):
+		schemes = []string{"http", "https"}
+	case r.o.insecure:
 		schemes = append(schemes, "http") // the only way plain HTTP is ever used
 	}
 	for attempt := 0; ; attempt++ {
@@ -150,12 +161,18 @@ func (r *Repository) ping(ctx context.Context) (string, error) {
 	}
 }
 
+// pingFailure is why one scheme did not answer as a registry.
+type pingFailure struct {
+	scheme string
+	err    error
+	retry  bool // worth asking again: a network error, 429, 5xx
+}
+
 // tryPing tries each scheme in turn: the base URL of the first that
-// answers as a registry; else the first error, and whether it is worth
-// retrying (a network error).
+// answers as a registry; else the error that says most (pingError), and
+// whether it is worth retrying.
 func (r *Repository) tryPing(ctx context.Context, schemes []string) (string, bool, error) {
-	var firstErr error
-	retry := true
+	var fails []pingFailure
 	for _, s := range schemes {
 		base := s + "://" + r.host
 		wctx, watch, cancel := r.watch(ctx)
@@ -166,44 +183,63 @@ func (r *Repository) tryPing(ctx context.Context, schemes []string) (string, boo
 				return "", false, ctx.Err()
 			}
 			err = stalled(wctx, err, r.o.timeout)
-			if firstErr == nil {
-				firstErr, retry = err, retryableErr(err)
-			}
+			fails = append(fails, pingFailure{s, err, retryableErr(err)})
 			continue
 		}
 		resp.Body = watch(resp.Body)
-		defer cancel()
 		switch resp.StatusCode {
 		case http.StatusOK, http.StatusUnauthorized:
 			_, err := io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
 			resp.Body.Close()
+			cancel()
 			if err != nil {
 				return "", false, fmt.Errorf("GET %s/v2/: %w", base, err)
 			}
 			if c := pickChallenge(resp.Header.Values("WWW-Authenticate")); c != nil {
 				r.challenge = c
 			}
+			return base, false, nil
 		case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-			err := responseError(resp, "")
-			if firstErr == nil {
-				firstErr = err
-			}
-			continue
+			fails = append(fails, pingFailure{s, responseError(resp, ""), true})
 		default:
-			err := responseError(resp, "")
-			if firstErr != nil {
-				// HTTPS failed and plain HTTP is no registry either (a TLS
-				// server answers 400): HTTPS's error says what is wrong.
-				return "", false, firstErr
-			}
-			return "", false, fmt.Errorf("%s is not a registry (GET /v2/: %w)", r.host, err)
+			fails = append(fails, pingFailure{s, fmt.Errorf("%s is not a registry (GET %s/v2/: %w)", r.host, base, responseError(resp, "")), false})
 		}
-		return base, false, nil
+		cancel()
 	}
+	f := pingError(fails)
 	if len(schemes) == 1 {
-		firstErr = fmt.Errorf("%w (plain HTTP is tried only for loopback hosts or with tls-verify=false)", firstErr)
+		f.err = fmt.Errorf("%w (plain HTTP is tried only for loopback hosts or with tls-verify=false)", f.err)
 	}
-	return "", retry, firstErr
+	return "", f.retry, f.err
+}
+
+// pingError picks, of the schemes that failed, the one whose error says
+// what is wrong: HTTPS's, unless the server there does not speak TLS (its
+// answer was no TLS record: it is a plain-HTTP server, and what it said
+// over HTTP counts).
+func pingError(fails []pingFailure) pingFailure {
+	var plain, tlsf *pingFailure
+	for i := range fails {
+		if fails[i].scheme == "https" {
+			tlsf = &fails[i]
+		} else {
+			plain = &fails[i]
+		}
+	}
+	switch {
+	case tlsf == nil:
+		return *plain
+	case plain != nil && notTLS(tlsf.err):
+		return *plain
+	}
+	return *tlsf
+}
+
+// notTLS reports whether a TLS handshake failed because the server speaks
+// plain HTTP (net/http says so only in words).
+func notTLS(err error) bool {
+	var rh tls.RecordHeaderError
+	return errors.As(err, &rh) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
 }
 
 // send is one HTTP exchange with the user agent set.

@@ -215,6 +215,9 @@ func (r *Repository) Tag(ctx context.Context, name string, desc v1.Descriptor) e
 	if err := layout.CheckDigest(desc.Digest); err != nil {
 		return fmt.Errorf("tag %s: %w", name, err)
 	}
+	if have, _ := r.manifestDigest(ctx, name); have == desc.Digest {
+		return nil // the tag is there already
+	}
 	data, _, err := r.manifest(ctx, string(desc.Digest))
 	if err != nil {
 		return fmt.Errorf("tag %s: %w", name, err)
@@ -222,13 +225,30 @@ func (r *Repository) Tag(ctx context.Context, name string, desc v1.Descriptor) e
 	if int64(len(data)) != desc.Size {
 		return fmt.Errorf("tag %s: manifest %s: %d bytes, descriptor says %d: %w", name, desc.Digest, len(data), desc.Size, errMismatch)
 	}
-	if have, _ := r.manifestDigest(ctx, name); have == desc.Digest {
-		return nil // the tag is there already
-	}
 	if err := r.putDocument(ctx, name, desc.MediaType, data); err != nil {
 		return fmt.Errorf("tag %s: %w", name, err)
 	}
 	return nil
+}
+
+// HasManifest reports whether the repository holds the manifest or index
+// desc names (one HEAD by digest), which a copy takes to mean that it
+// holds its blobs too, and asks nothing more of them: a registry may
+// refuse a manifest naming blobs it does not have (distribution-spec
+// "Push": MANIFEST_BLOB_UNKNOWN), and docker-registry and image serve do;
+// crane's push makes the same check first.
+func (r *Repository) HasManifest(ctx context.Context, desc v1.Descriptor) (bool, error) {
+	if err := layout.CheckDigest(desc.Digest); err != nil {
+		return false, err
+	}
+	got, err := r.manifestDigest(ctx, string(desc.Digest))
+	if errdefs.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return got == "" || got == desc.Digest || got.Algorithm() != desc.Digest.Algorithm(), nil
 }
 
 // manifestDigest is the digest of what ref names, by HEAD (the

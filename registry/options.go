@@ -23,6 +23,7 @@ type options struct {
 	getenv     func(string) string
 	transport  http.RoundTripper
 	backoff    time.Duration
+	upState    string // WithUploadState
 }
 
 // WithInsecure is --tls-verify=false: the server's certificate is not
@@ -66,6 +67,14 @@ func WithMountFrom(repo string) Option { return func(o *options) { o.mountFrom =
 // WithChunkSize sets the size of the PATCH requests a blob larger than
 // the monolithic limit is uploaded in (default DefaultChunkSize).
 func WithChunkSize(n int64) Option { return func(o *options) { o.chunkSize = n } }
+
+// WithUploadState keeps, in directory dir, the session of a chunked
+// upload that failed for the network's sake or was interrupted (a file
+// per repository and blob holding the session's location, mode 0600), so
+// that the next PutBlobFrom of that blob to that repository continues it
+// from the offset the registry reports instead of starting over; the file
+// goes once the blob is pushed, or the session is found gone.
+func WithUploadState(dir string) Option { return func(o *options) { o.upState = dir } }
 
 // WithTransport sends requests through rt instead of the client's own
 // transport (tests; then the TLS options do not apply).

@@ -53,18 +53,21 @@ func (r *Repository) Referrers(ctx context.Context, d digest.Digest) ([]v1.Descr
 }
 
 // referrersAPI asks the referrers API; ok is false where the registry has
-// none (404, spec.md "Listing Referrers": a registry that does not
-// support it answers 404).
+// none. spec.md "Listing Referrers" says such a registry answers 404 (and
+// the client then falls back to the referrers tag schema); registries in
+// the wild also answer 400 (the path is no API they know: d, checked
+// already, is not what is invalid) or 405 (no GET there), and mean the
+// same.
 func (r *Repository) referrersAPI(ctx context.Context, d digest.Digest) (*v1.Index, bool, error) {
 	ctx, watch, cancel := r.watch(ctx)
 	defer cancel()
-	resp, err := r.do(ctx, &request{method: http.MethodGet, url: "/v2/" + r.name + "/referrers/" + string(d), header: http.Header{"Accept": {v1.MediaTypeImageIndex}}, ok: []int{http.StatusOK, http.StatusNotFound}, what: "referrers"})
+	resp, err := r.do(ctx, &request{method: http.MethodGet, url: "/v2/" + r.name + "/referrers/" + string(d), header: http.Header{"Accept": {v1.MediaTypeImageIndex}}, ok: []int{http.StatusOK, http.StatusNotFound, http.StatusBadRequest, http.StatusMethodNotAllowed}, what: "referrers"})
 	if err != nil {
 		return nil, false, stalled(ctx, err, r.o.timeout)
 	}
 	body := watch(resp.Body)
 	defer body.Close()
-	if resp.StatusCode == http.StatusNotFound {
+	if resp.StatusCode != http.StatusOK {
 		io.Copy(io.Discard, io.LimitReader(body, maxErrorBody))
 		return nil, false, nil
 	}

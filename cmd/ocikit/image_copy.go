@@ -46,6 +46,9 @@ func (f *copyFlags) register(fs *pflag.FlagSet, src, dst bool) {
 	fs.StringVar(&f.reg.AuthFile, "authfile", "", "read registry credentials from this auth.json or config.json only")
 	fs.StringVar(&f.reg.CertDir, "cert-dir", "", "directory of a CA (*.crt) and client certificate (*.cert, *.key) for registries")
 	fs.IntVar(&f.reg.RetryTimes, "retry-times", 0, "retry a registry request this many times after a network error, 429 or 5xx")
+	if dst {
+		f.reg.UploadState = distribution.DefaultUploadState()
+	}
 }
 
 // run copies src to dst and reports on cmd's outputs.
@@ -131,7 +134,10 @@ destination has are skipped (a registry is asked with HEAD; within one
 registry they are mounted from the source repository); up to four layers
 transfer at once; everything is verified as it streams. The destination's
 tag is set only after every blob is in place, and an archive is written
-(atomically, replacing FILE) only once the copy succeeded.
+(atomically, replacing FILE) only once the copy succeeded. An upload whose
+chunk breaks continues from the offset the registry reports (with
+--retry-times); one that fails that way or is interrupted keeps its session
+in ~/.cache/ocikit/uploads, and the next push of that blob continues it.
 --dest-compress-format recompresses layers (not already in that format)
 while they stream, giving new layer and manifest digests; the config and
 its diff_ids stay. Without it every digest is kept.

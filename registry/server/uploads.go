@@ -315,10 +315,11 @@ func parseContentRange(v string) (start, end int64, ok bool) {
 
 // receive appends a request's body to the session. With Content-Range, the
 // chunk must start where the upload stands (else 416, nothing read), its
-// Content-Length must agree, and the body must be exactly that long (else
-// the chunk is dropped). Without it the body is streamed; if the stream
-// breaks, what arrived is kept, so the client can resume from the offset
-// GET reports.
+// Content-Length must agree, and a complete body must be exactly that long
+// (else the chunk is dropped). Without it the body is streamed. Either
+// way, if the stream breaks, what arrived is kept, so the client can
+// resume from the offset GET reports (distribution-spec: "Range:
+// 0-<end-of-range>").
 func (s *Server) receive(w http.ResponseWriter, r *http.Request, sess *session) *apiError {
 	body := s.body(w, r)
 	cr := r.Header.Get("Content-Range")
@@ -342,16 +343,25 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, sess *session) 
 			fmt.Sprintf("Content-Length %d does not match Content-Range %d-%d", r.ContentLength, start, end))
 	}
 	err := sess.write(body, length)
-	if err == nil && sess.size != end+1 {
+	var pe *fs.PathError
+	switch {
+	case err == nil && sess.size != end+1:
 		err = fmt.Errorf("body of %d bytes, Content-Range says %d", sess.size-start, length)
+	case err == nil:
+		return nil
+	case !errors.Is(err, errChunkTooLong) && !errors.As(err, &pe):
+		// The stream broke (the client or the network went away, or
+		// it stalled): what arrived is kept, as for a streamed PATCH and
+		// as docker-registry does, so the client continues from the
+		// offset GET reports rather than resending the whole chunk.
+		return s.bodyError("chunk cut short at byte "+strconv.FormatInt(sess.size, 10), err)
 	}
-	if err != nil {
-		if rerr := sess.rollback(start); rerr != nil {
-			return s.internal(rerr)
-		}
-		return s.bodyError("chunk dropped", err)
+	// The client sent something else than it announced, or the disk
+	// failed: the chunk is dropped whole.
+	if rerr := sess.rollback(start); rerr != nil {
+		return s.internal(rerr)
 	}
-	return nil
+	return s.bodyError("chunk dropped", err)
 }
 
 // bodyError reports a failed upload body: the client's fault (400), or,
