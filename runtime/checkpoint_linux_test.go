@@ -36,6 +36,7 @@ func TestCheckpointCRIUUnusable(t *testing.T) {
 		{"checkpoint", "--image-path", img, id},
 		{"checkpoint", "--leave-running", "--image-path", img, id},
 		{"checkpoint", "--pre-dump", "--image-path", img, id},
+		{"checkpoint", "--lazy-pages", "--page-server", "127.0.0.1:27277", "--image-path", img, id},
 	} {
 		e.fails("CRIU is unusable on this host", args...)
 		if _, err := os.Stat(img); !os.IsNotExist(err) {
@@ -82,9 +83,13 @@ func TestCheckpointRefused(t *testing.T) {
 		{"not running", "is created, not running", []string{"checkpoint", "--image-path", img, id}},
 		{"no image path", "--image-path is required", []string{"checkpoint", id}},
 		{"cgroups mode", `--manage-cgroups-mode "bogus": want soft, full, strict or ignore`, []string{"checkpoint", "--image-path", img, "--manage-cgroups-mode", "bogus", id}},
-		{"lazy pages", "--lazy-pages is not supported", []string{"checkpoint", "--lazy-pages", "--image-path", img, id}},
+		{"lazy pages without a page server", "--lazy-pages needs --page-server ADDRESS:PORT", []string{"checkpoint", "--lazy-pages", "--image-path", img, id}},
+		{"status fd without lazy pages", "--status-fd is only used with --lazy-pages", []string{"checkpoint", "--status-fd", "2", "--image-path", img, id}},
+		{"status fd not open", "--status-fd 99: bad file descriptor", []string{"checkpoint", "--lazy-pages", "--page-server", ":27277", "--status-fd", "99", "--image-path", img, id}},
+		{"empty ns other than network", `--empty-ns "ipc": CRIU can leave only the network namespace empty`, []string{"checkpoint", "--empty-ns", "ipc", "--image-path", img, id}},
 		{"missing container", "does not exist", []string{"checkpoint", "--image-path", img, "criu-none"}},
-		{"restore lazy pages", "--lazy-pages is not supported", []string{"restore", "--lazy-pages", "--image-path", img, "--bundle", bundle, "criu-r1"}},
+		{"restore lazy pages without a daemon", "--lazy-pages: no criu lazy-pages daemon serves", []string{"restore", "--lazy-pages", "--image-path", t.TempDir(), "--bundle", bundle, "criu-r1"}},
+		{"restore empty ns other than network", `--empty-ns "uts": CRIU can leave only the network namespace empty`, []string{"restore", "--empty-ns", "uts", "--image-path", t.TempDir(), "--bundle", bundle, "criu-r3"}},
 		{"restore missing images", "image path", []string{"restore", "--image-path", img, "--bundle", bundle, "criu-r2"}},
 		{"restore existing id", "already exists", []string{"restore", "-d", "--image-path", t.TempDir(), "--bundle", bundle, id}},
 	}
