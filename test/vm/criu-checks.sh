@@ -13,7 +13,8 @@ done
 ip link set lo up
 
 PLAN="criu-check restore-exec leave-running pre-dump restore-new-cgroup
-netns-path times-64m terminal rootless-checkpoint"
+netns-path masked-cgroupns empty-ns lazy-pages times-64m terminal
+rootless-checkpoint"
 CK=/tmp/ck
 
 # bg ID CMD...: runs CMD (a detached run or restore of ocikit or runc)
@@ -316,6 +317,22 @@ check_rootless_checkpoint() {
 	grows rlck 2 || fail "the rootless counter does not count"
 	rl checkpoint --image-path /tmp/rlck-img rlck >/tmp/vmtest.rlck.out 2>&1
 	rc=$?
+	if [ $rc != 0 ] && command -v setcap >/dev/null; then
+		# What CAP_CHECKPOINT_RESTORE (kernel 5.9+) changes: a copy of
+		# criu with it (and CAP_SYS_PTRACE, as CRIU's non-root mode
+		# wants) as file capabilities, first in rl's PATH.
+		info rootless_plain_criu "$(tail -n 1 /tmp/vmtest.rlck.out)"
+		mkdir -p /vm/capcriu
+		cp /usr/sbin/criu /vm/capcriu/criu
+		setcap cap_checkpoint_restore,cap_sys_ptrace+ep /vm/capcriu/criu || info setcap failed
+		rm -rf /tmp/rlck-img/*
+		sh -c 'echo $$ >'"$CG/vmtest/rlck/cgroup.procs"' && exec su -s /bin/sh rl -c "$0"' \
+			"PATH=/vm/capcriu:\$PATH ocikit --root /tmp/rlck-state checkpoint --image-path /tmp/rlck-img rlck" >/tmp/vmtest.rlck.out 2>&1
+		rc=$?
+		info rootless_cap_checkpoint_restore_criu "$(tail -n 1 /tmp/vmtest.rlck.out)"
+		l=$(ls /tmp/rlck-img/*.log 2>/dev/null | head -n 1)
+		[ -n "$l" ] && info rootless_cap_criu_log "$(grep -E 'Error|Warn' "$l" | head -n 3 | tr '\n' ';')"
+	fi
 	if [ $rc != 0 ]; then
 		reason=$(tail -n 1 /tmp/vmtest.rlck.out)
 		rl delete -f rlck >/dev/null 2>&1
@@ -327,4 +344,137 @@ check_rootless_checkpoint() {
 	contiguous rlck >/tmp/vmtest.gap || fail "the rootless log: $(cat /tmp/vmtest.gap)"
 	rl delete -f rlck >/dev/null 2>&1
 	return 0
+}
+
+# inside_view ID: what the container sees of its masked paths and its
+# cgroup namespace, one line each, from a process exec'd into it.
+inside_view() {
+	oc exec "$1" sh -c '
+		stat -c "kcore %F %t:%T" /proc/kcore
+		echo "kcore bytes $(wc -c </proc/kcore)"
+		awk "\$5 == \"/proc/kcore\" || \$5 == \"/proc/acpi\" || \$5 == \"/sys/firmware\" { for (i = 7; i < NF; i++) if (\$i == \"-\") { print \"mount\", \$5, \$(i + 1), \$4; break } }" /proc/self/mountinfo | sort
+		for d in /proc/acpi /sys/firmware; do
+			[ -d $d ] && echo "$d entries $(ls -A $d | wc -l)"
+			touch $d/x 2>/dev/null && echo "$d writable"
+		done
+		echo "init cgroup $(cat /proc/1/cgroup)"
+		echo "exec cgroup $(cat /proc/self/cgroup)"
+		[ "$(readlink /proc/1/ns/cgroup)" = "$(readlink /proc/self/ns/cgroup)" ] && echo "exec in the init cgroupns"
+	' 2>&1
+}
+
+# The masked paths (/proc/kcore: the null device bound over it; /proc/acpi
+# and /sys/firmware: empty read-only tmpfs) and the cgroup namespace
+# (rooted at the container's cgroup) look the same from inside the
+# restored container as before the checkpoint, and exec joins them.
+check_masked_cgroupns() {
+	b=$(counter mk mk '| .linux.maskedPaths |= (. + ["/proc/kcore", "/proc/acpi", "/sys/firmware"] | unique)') || exit
+	bg mk oc run -d -b "$b" mk
+	grows mk 3 || fail "the counter does not count"
+	inside_view mk >/tmp/vmtest.mk.before
+	grep -q '^kcore character special file 1:3$' /tmp/vmtest.mk.before || fail "/proc/kcore not masked before the checkpoint: $(head -n 1 /tmp/vmtest.mk.before)"
+	grep -q '^init cgroup 0::/$' /tmp/vmtest.mk.before || fail "no cgroup namespace before the checkpoint: $(grep cgroup /tmp/vmtest.mk.before)"
+	set -- $(state mk)
+	[ "$(readlink /proc/$2/ns/cgroup)" != "$(readlink /proc/self/ns/cgroup)" ] || fail "the container shares the host's cgroup namespace"
+	must oc checkpoint --image-path $CK/mk mk
+	bg mkr oc restore -d -b "$b" --image-path $CK/mk mk
+	set -- $(state mk)
+	[ "$(readlink /proc/$2/ns/cgroup)" != "$(readlink /proc/self/ns/cgroup)" ] || fail "the restored init is in the host's cgroup namespace"
+	inside_view mk >/tmp/vmtest.mk.after
+	diff /tmp/vmtest.mk.before /tmp/vmtest.mk.after >/tmp/vmtest.mk.diff ||
+		fail "inside view changed by the restore: $(grep '^[-+][^-+]' /tmp/vmtest.mk.diff | tr '\n' ';')"
+	for l in "kcore bytes 0" "mount /proc/kcore [a-z]* /null" "mount /sys/firmware tmpfs /" "/sys/firmware entries 0" "exec cgroup 0::/" "exec in the init cgroupns"; do
+		grep -q "^$l" /tmp/vmtest.mk.after || fail "restored container: no \"$l\" in $(tr '\n' ';' </tmp/vmtest.mk.after)"
+	done
+	grep -q writable /tmp/vmtest.mk.after && fail "a masked directory is writable after the restore"
+	info masked_view_after_restore "$(tr '\n' ';' </tmp/vmtest.mk.after)"
+	must oc delete -f mk
+}
+
+# restore --empty-ns network: the restored container gets a network
+# namespace that CRIU leaves as the kernel makes it (the address and the
+# up loopback of the dump are not restored); the createRuntime hook, run
+# once the namespaces exist, sets it up as a caller would.
+check_empty_ns() {
+	b=$(counter en en) || exit
+	bg en oc run -d -b "$b" en
+	grows en 3 || fail "the counter does not count"
+	set -- $(state en)
+	nsenter -t $2 -n ip link set lo up || fail "ip link set lo up in the container's namespace failed"
+	nsenter -t $2 -n ip addr add 10.1.1.1/32 dev lo || fail "ip addr add in the container's namespace failed"
+	must oc checkpoint --image-path $CK/en en
+	cat >/vm/en-hook.sh <<'HOOK'
+#!/bin/sh
+pid=$(/usr/bin/jq -r .pid)
+/bin/nsenter -t "$pid" -n /usr/sbin/ip link set lo up &&
+	/bin/nsenter -t "$pid" -n /usr/sbin/ip addr add 10.2.2.2/32 dev lo
+HOOK
+	chmod 0755 /vm/en-hook.sh
+	b2=$(counter en2 en '| .hooks.createRuntime = [{"path": "/vm/en-hook.sh"}]') || exit
+	n=$(lines en)
+	bg enr oc restore -d --empty-ns network -b "$b2" --image-path $CK/en en
+	a=$(oc exec en ip -o addr show dev lo 2>&1)
+	case $a in *10.1.1.1*) fail "the dumped address came back with --empty-ns network: $a" ;; esac
+	case $a in *10.2.2.2*) ;; *) fail "the hook's address is missing: $a" ;; esac
+	grows en $((n + 2)) || fail "the restored counter does not count"
+	contiguous en >/tmp/vmtest.gap || fail "the log: $(cat /tmp/vmtest.gap)"
+	must oc delete -f en
+}
+
+# wait_file FILE SECONDS waits for FILE to exist.
+wait_file() {
+	i=0
+	while [ ! -e "$1" ]; do
+		i=$((i + 1))
+		[ $i -le $(($2 * 10)) ] || return 1
+		sleep 0.1
+	done
+}
+
+# Lazy migration (runc's --lazy-pages): the dump writes everything but
+# the memory, serves that at --page-server and says so with a zero byte
+# on --status-fd; a `criu lazy-pages` daemon fetches it for a restore with
+# --lazy-pages into another container (another id and cgroup: the
+# original stays frozen until its last page has gone); then the
+# checkpoint returns and the original is deleted. The restored counter
+# goes on from where the original stopped.
+check_lazy_pages() {
+	criu check --feature uffd-noncoop >/tmp/vmtest.uffd 2>&1 || skip "no lazy pages here: $(tail -n 1 /tmp/vmtest.uffd)"
+	b=$(counter lz lz) || exit
+	bg lz oc run -d -b "$b" lz
+	grows lz 3 || fail "the counter does not count"
+	set -- $(state lz)
+	orig=$2
+	rm -rf /tmp/lz.fifo /tmp/vmtest.lzck.rc /tmp/vmtest.lzd.rc $CK/lz
+	mkfifo /tmp/lz.fifo
+	t=$(now)
+	(timeout 150 ocikit --root "$STATE" checkpoint --lazy-pages --page-server 127.0.0.1:27277 --status-fd 5 \
+		--image-path $CK/lz lz 5>/tmp/lz.fifo >/tmp/vmtest.lzck.out 2>&1
+	echo $? >/tmp/vmtest.lzck.rc) &
+	st=$(timeout 60 head -c 1 /tmp/lz.fifo | od -An -tx1 | tr -d ' \n')
+	[ "$st" = 00 ] || fail "--status-fd gave \"$st\", want one zero byte: $(tail -n 1 /tmp/vmtest.lzck.out)"
+	info lazy_dump_ready_seconds "$(since "$t")"
+	[ -e $CK/lz/inventory.img ] || fail "no inventory.img when the status fd said ready"
+	[ -e /tmp/vmtest.lzck.rc ] && fail "checkpoint --lazy-pages returned before its memory was fetched: $(tail -n 1 /tmp/vmtest.lzck.out)"
+	[ -e /proc/$orig ] || fail "the original's init is gone during the lazy dump"
+	(criu lazy-pages --page-server --address 127.0.0.1 --port 27277 -D $CK/lz -v4 -o lazy-pages.log
+	echo $? >/tmp/vmtest.lzd.rc) &
+	wait_file $CK/lz/lazy-pages.socket 30 || fail "criu lazy-pages made no socket: $(grep Error $CK/lz/lazy-pages.log | tail -n 1)"
+	b2=$(counter lz2 lz '| .linux.cgroupsPath = "/lz2"') || exit
+	n=$(lines lz)
+	t=$(now)
+	bg lz2 oc restore -d --lazy-pages -b "$b2" --image-path $CK/lz lz2
+	info lazy_restore_seconds "$(since "$t")"
+	grows lz $((n + 2)) || fail "the lazily restored counter does not count"
+	wait_file /tmp/vmtest.lzck.rc 120 || fail "checkpoint --lazy-pages did not return within 120s of the restore"
+	[ "$(cat /tmp/vmtest.lzck.rc)" = 0 ] || fail "checkpoint --lazy-pages: $(tail -n 1 /tmp/vmtest.lzck.out)"
+	info lazy_dump_total_seconds "$(log_seconds $CK/lz/dump.log)"
+	oc state lz >/dev/null 2>&1 && fail "the original still exists after its lazy dump finished"
+	wait_file /tmp/vmtest.lzd.rc 60 || fail "criu lazy-pages did not exit"
+	[ "$(cat /tmp/vmtest.lzd.rc)" = 0 ] || fail "criu lazy-pages: $(grep Error $CK/lz/lazy-pages.log | tail -n 1)"
+	info lazy_page_faults "$(grep -c '#PF' $CK/lz/lazy-pages.log)"
+	n=$(lines lz)
+	grows lz $((n + 2)) || fail "the restored counter stopped after the transfer"
+	contiguous lz >/tmp/vmtest.gap || fail "the log: $(cat /tmp/vmtest.gap)"
+	must oc delete -f lz2
 }

@@ -128,6 +128,11 @@ build_initramfs() {
 	mods=$(modules_dir "$kernel")
 	mkdir -p "$tree/vm/criu-modules"
 	cp "$mods"/*.ko "$mods/order" "$tree/vm/criu-modules/"
+	# setcap gives a copy of criu CAP_CHECKPOINT_RESTORE for the rootless
+	# check (file capabilities do not survive cpio).
+	if command -v setcap >/dev/null; then
+		copy_with_libs "$(command -v setcap)" /usr/sbin/setcap
+	fi
 	if runc=$(command -v runc); then
 		copy_with_libs "$runc" /usr/sbin/runc
 	fi
