@@ -49,6 +49,9 @@ func (r *Runtime) Checkpoint(ctx context.Context, id string, o CheckpointOptions
 	if err := checkLazy(o); err != nil {
 		return err
 	}
+	if err := criuRootless(); err != nil {
+		return err
+	}
 	l, rec, err := r.lockState(id)
 	if err != nil {
 		return err

@@ -1,9 +1,12 @@
 package runtime_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/ocikit/ocikit/internal/testutil"
@@ -104,5 +107,67 @@ func TestCheckpointRefused(t *testing.T) {
 	}
 	if st := e.state(id); st.Status != "created" {
 		t.Errorf("container is %s after the refusals, want created", st.Status)
+	}
+}
+
+// TestCheckpointRootlessOldCRIU: without root, checkpoint and restore
+// with a CRIU older than 3.18 (no non-root mode) are refused in one line
+// naming the version, before CRIU fails as a user in its kernel feature
+// detection (which would read as "CRIU is unusable on this host"), and
+// leave nothing behind.
+func TestCheckpointRootlessOldCRIU(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireTool(t, "criu")
+	out, err := exec.Command("criu", "--version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0]), "Version: %d.%d", &major, &minor); err != nil {
+		t.Fatalf("criu --version: %q: %v", out, err)
+	}
+	if major*100+minor >= 318 {
+		t.Skipf("CRIU %d.%d has its non-root mode", major, minor)
+	}
+	dir := t.TempDir()
+	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o777); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(dir, "ocikit")
+	data, err := os.ReadFile(testutil.Binary(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	root, img := filepath.Join(dir, "state"), filepath.Join(dir, "img")
+	for _, args := range [][]string{
+		{"checkpoint", "--image-path", img, "rl"},
+		{"restore", "-d", "--image-path", dir, "--bundle", dir, "rl"},
+	} {
+		cmd := exec.Command(bin, append([]string{"--root", root}, args...)...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		if err == nil {
+			t.Fatalf("%v as nobody succeeded", args)
+		}
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			t.Fatalf("%v as nobody: %v, no message", args, err)
+		}
+		want := fmt.Sprintf("rootless checkpoint and restore need CRIU 3.18 or later (its non-root mode, with CAP_CHECKPOINT_RESTORE); this is CRIU %d.%d", major, minor)
+		if !strings.Contains(msg, want) || strings.Contains(msg, "\n") {
+			t.Errorf("%v as nobody: %q, want one line with %q", args, msg, want)
+		}
+	}
+	for _, p := range []string{root, img} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s left behind (%v)", p, err)
+		}
 	}
 }

@@ -304,6 +304,48 @@ func criuCanLazy(ctx context.Context) error {
 	return nil
 }
 
+// unprivilegedCRIU is the first CRIU version with a non-root mode
+// (--unprivileged: CAP_CHECKPOINT_RESTORE and CAP_SYS_PTRACE instead of
+// root, kernel 5.9 and later), as major*10000 + minor*100 + sublevel.
+const unprivilegedCRIU = 31800
+
+// criuVersion asks CRIU its version (VERSION request, which needs no
+// privileges), as major*10000 + minor*100 + sublevel and as text.
+func criuVersion() (int, string, error) {
+	c, err := startCriu([3]*os.File{}, nil, -1)
+	if err != nil {
+		return 0, "", err
+	}
+	t := rpc.CriuReqType_VERSION
+	resp, err := c.do(&rpc.CriuReq{Type: &t}, nil)
+	c.close()
+	if err != nil {
+		return 0, "", fmt.Errorf("criu version: %w", err)
+	}
+	v := resp.GetVersion()
+	return int(v.GetMajorNumber())*10000 + int(v.GetMinorNumber())*100 + int(v.GetSublevel()),
+		fmt.Sprintf("%d.%d.%d", v.GetMajorNumber(), v.GetMinorNumber(), v.GetSublevel()), nil
+}
+
+// criuRootless checks, without root, that CRIU has its non-root mode:
+// an older CRIU fails as a user deep in its kernel feature detection
+// (3.17: kerndat_has_nftables_concat; with CAP_CHECKPOINT_RESTORE as a
+// file capability, check_pagemap), which would read as "CRIU is unusable
+// on this host".
+func criuRootless() error {
+	if os.Geteuid() == 0 {
+		return nil
+	}
+	v, text, err := criuVersion()
+	if err != nil {
+		return err
+	}
+	if v < unprivilegedCRIU {
+		return errorf(ErrNotSupported, "rootless checkpoint and restore need CRIU 3.18 or later (its non-root mode, with CAP_CHECKPOINT_RESTORE); this is CRIU %s", text)
+	}
+	return nil
+}
+
 // criuFailed explains a failed CRIU operation. When CRIU cannot work on
 // this host at all (criuUsable), it says why, and undo removes the
 // directories the operation created: nothing changed. Otherwise the error

@@ -44,6 +44,9 @@ func (r *Runtime) Restore(ctx context.Context, id, bundle string, o CreateOption
 	if _, err := os.Stat(ro.ImagePath); err != nil {
 		return -1, fmt.Errorf("image path: %w", err)
 	}
+	if err := criuRootless(); err != nil {
+		return -1, err
+	}
 	if ro.LazyPages {
 		if err := lazyDaemon(ro.CRIUOptions); err != nil {
 			return -1, err
