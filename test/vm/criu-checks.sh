@@ -4,17 +4,20 @@
 # are those of the cgroup checks, installed as /vm/cgroup-checks.sh.
 . /vm/cgroup-checks.sh
 
-# CRIU's socket diag and netfilter modules (criu.sh).
-for m in $(cat /vm/criu-modules/order 2>/dev/null); do
-	insmod /vm/criu-modules/$m.ko 2>/dev/null || echo "VMTEST info insmod $m.ko failed"
-done
-
-# CRIU's kernel feature detection tests TCP repair on the loopback.
-ip link set lo up
+# CRIU's socket diag and netfilter modules (criu.sh), once (a check
+# sources this file again in a mount namespace of its own).
+if [ -z "${VMTEST_CRIU_SETUP:-}" ]; then
+	for m in $(cat /vm/criu-modules/order 2>/dev/null); do
+		insmod /vm/criu-modules/$m.ko 2>/dev/null || echo "VMTEST info insmod $m.ko failed"
+	done
+	# CRIU's kernel feature detection tests TCP repair on the loopback.
+	ip link set lo up
+	export VMTEST_CRIU_SETUP=1
+fi
 
 PLAN="criu-check restore-exec leave-running pre-dump restore-new-cgroup
-netns-path masked-cgroupns empty-ns lazy-pages times-64m terminal
-rootless-checkpoint"
+netns-path masked-cgroupns empty-ns lazy-pages cgroup-v1-mount
+times-64m terminal rootless-checkpoint"
 CK=/tmp/ck
 
 # bg ID CMD...: runs CMD (a detached run or restore of ocikit or runc)
@@ -476,4 +479,57 @@ check_lazy_pages() {
 	grows lz $((n + 2)) || fail "the restored counter stopped after the transfer"
 	contiguous lz >/tmp/vmtest.gap || fail "the log: $(cat /tmp/vmtest.gap)"
 	must oc delete -f lz2
+}
+
+# A hybrid and a v1 cgroup host, each in a mount namespace of its own
+# (the VM is pure v2): /sys/fs/cgroup a tmpfs holding v1 hierarchies
+# (devices, freezer, the named systemd one), with the cgroup2 hierarchy at
+# unified beside them for hybrid. The container's cgroup mount is a tmpfs
+# with a bind of its cgroup in each hierarchy; checkpointed and restored
+# into another cgroupsPath, the restored init is in the new cgroups in
+# every hierarchy (CRIU's cgroup roots: name=systemd by that name, as runc
+# gives it) and the binds (external mounts) point at them.
+check_cgroup_v1_mount() {
+	for layout in hybrid v1; do
+		unshare -m --propagation private sh -c '. /vm/checks.sh; v1_layout_ck '$layout || exit $?
+	done
+}
+
+v1_layout_ck() {
+	mount -t tmpfs -o mode=755 cgroup $CG || fail "tmpfs on $CG failed"
+	hs="devices freezer systemd"
+	if [ $1 = hybrid ]; then
+		mkdir -p $CG/unified
+		mount -t cgroup2 -o nsdelegate cgroup2 $CG/unified || fail "cgroup2 on $CG/unified failed"
+		hs="$hs unified"
+	fi
+	# devices and freezer have no cgroup2 interface files: free for v1.
+	for h in devices freezer none,name=systemd; do
+		d=$CG/${h#none,name=}
+		mkdir -p $d
+		mount -t cgroup -o $h cgroup $d 2>/tmp/vmtest.hy.err || skip "no cgroup v1 hierarchy $h: $(cat /tmp/vmtest.hy.err)"
+	done
+	cid=$1-ck
+	b=$(counter $cid $cid '| .linux.cgroupsPath = "/'$cid'-old"') || exit
+	bg $cid oc run -d -b "$b" $cid
+	grows $cid 3 || fail "$1: the counter does not count"
+	set -- $1 $(state $cid)
+	grep -q ":name=systemd:/$cid-old\$" /proc/$3/cgroup || fail "$1: not in the named hierarchy: $(cat /proc/$3/cgroup | tr '\n' ' ')"
+	must oc checkpoint --image-path $CK/$cid $cid
+	b2=$(counter $cid-2 $cid '| .linux.cgroupsPath = "/'$cid'-new"') || exit
+	n=$(lines $cid)
+	bg ${cid}r oc restore -d -b "$b2" --image-path $CK/$cid $cid
+	set -- $1 $(state $cid)
+	for h in $hs; do
+		want=":/$cid-new"
+		[ $h = unified ] && want="0::/$cid-new"
+		grep "$want\$" /proc/$3/cgroup | grep -q "${h#unified}" ||
+			fail "$1: restored init in $(cat /proc/$3/cgroup | tr '\n' ' '), want /$cid-new in $h"
+		r=$(awk -v m=/sys/fs/cgroup/$h '$5 == m { print $4 }' /proc/$3/mountinfo)
+		[ "$r" = /$cid-new ] || fail "$1: restored /sys/fs/cgroup/$h binds \"$r\", want /$cid-new"
+	done
+	grows $cid $((n + 2)) || fail "$1: the restored counter does not count"
+	contiguous $cid >/tmp/vmtest.gap || fail "$1: the log: $(cat /tmp/vmtest.gap)"
+	info ${1}_restored_cgroups "$(grep -v '^0::' /proc/$3/cgroup | tr '\n' ' ')"
+	must oc delete -f $cid
 }
