@@ -17,7 +17,7 @@ fi
 
 PLAN="criu-check restore-exec leave-running pre-dump restore-new-cgroup
 netns-path masked-cgroupns empty-ns lazy-pages cgroup-v1-mount
-times-64m terminal rootless-checkpoint"
+times-64m lazy-64m terminal rootless-checkpoint"
 CK=/tmp/ck
 
 # bg ID CMD...: runs CMD (a detached run or restore of ocikit or runc)
@@ -532,4 +532,74 @@ v1_layout_ck() {
 	contiguous $cid >/tmp/vmtest.gap || fail "$1: the log: $(cat /tmp/vmtest.gap)"
 	info ${1}_restored_cgroups "$(grep -v '^0::' /proc/$3/cgroup | tr '\n' ' ')"
 	must oc delete -f $cid
+}
+
+# lazy_once TOOL ID BUNDLE2 PORT: a lazy migration of the running
+# container ID to ID-l (BUNDLE2: another cgroup) with TOOL (ocikit or
+# runc), as check_lazy_pages does; appends the seconds until the status
+# fd's byte, of the lazy restore and of CRIU's whole dump (until the last
+# page went) to /tmp/vmtest.TOOL.lz{ready,restore,dump}.
+lazy_once() {
+	case $1 in
+	ocikit) R="ocikit --root $STATE" ;;
+	runc) R="runc --root /run/runc" ;;
+	esac
+	img=$CK/$2-lazy
+	rm -rf /tmp/lz.fifo /tmp/vmtest.lzck.rc /tmp/vmtest.lzd.rc $img
+	mkdir -p $img
+	mkfifo /tmp/lz.fifo
+	t=$(now)
+	(timeout 150 $R checkpoint --lazy-pages --page-server 127.0.0.1:$4 --status-fd 5 --image-path $img $2 \
+		5>/tmp/lz.fifo >/tmp/vmtest.lzck.out 2>&1
+	echo $? >/tmp/vmtest.lzck.rc) &
+	st=$(timeout 60 head -c 1 /tmp/lz.fifo | od -An -tx1 | tr -d ' \n')
+	[ "$st" = 00 ] || fail "$1: --status-fd gave \"$st\": $(tail -n 1 /tmp/vmtest.lzck.out)"
+	echo "$(since "$t")" >>/tmp/vmtest.$1.lzready
+	(criu lazy-pages --page-server --address 127.0.0.1 --port $4 -D $img -v4 -o lazy-pages.log
+	echo $? >/tmp/vmtest.lzd.rc) &
+	wait_file $img/lazy-pages.socket 30 || fail "$1: criu lazy-pages made no socket"
+	t=$(now)
+	bg $2-l $R restore -d --lazy-pages -b "$3" --image-path $img $2-l
+	echo "$(since "$t")" >>/tmp/vmtest.$1.lzrestore
+	wait_file /tmp/vmtest.lzck.rc 120 || fail "$1: checkpoint --lazy-pages did not return"
+	[ "$(cat /tmp/vmtest.lzck.rc)" = 0 ] || fail "$1: checkpoint --lazy-pages: $(tail -n 1 /tmp/vmtest.lzck.out)"
+	echo "$(log_seconds $img/dump.log)" >>/tmp/vmtest.$1.lzdump
+	wait_file /tmp/vmtest.lzd.rc 60 || fail "$1: criu lazy-pages did not exit"
+	[ "$(cat /tmp/vmtest.lzd.rc)" = 0 ] || fail "$1: criu lazy-pages: $(grep Error $img/lazy-pages.log | tail -n 1)"
+}
+
+# The lazy migration of a container holding 64 MiB resident (as
+# times-64m), ocikit next to runc: seconds until the page server is
+# ready, of the lazy restore (which no longer waits for the memory) and
+# of CRIU's whole dump; the restored dd has all 64 MiB back once the
+# daemon has fetched the rest in the background.
+check_lazy_64m() {
+	b=$(bundle lm64 '.process.args = ["sh", "-c", "dd if=/dev/zero bs=64M count=1 2>/dev/null | sleep 100000"]') || exit
+	b2=$(bundle lm64b '.process.args = ["sh", "-c", "dd if=/dev/zero bs=64M count=1 2>/dev/null | sleep 100000"] | .linux.cgroupsPath = "/lazy64"') || exit
+	tools=ocikit
+	command -v runc >/dev/null && tools="ocikit runc"
+	rounds=1
+	for arg in $(cat /proc/cmdline); do
+		case $arg in vmtest.rounds=?*) rounds=${arg#*=} ;; esac
+	done
+	port=27300
+	for round in $(seq "$rounds"); do
+		for tool in $tools; do
+			case $tool in
+			ocikit) R=oc ;;
+			runc) R="runc --root /run/runc" ;;
+			esac
+			bg lz$tool$round $R run -d -b "$b" lz$tool$round
+			wait_rss dd 65536
+			port=$((port + 1))
+			lazy_once $tool lz$tool$round "$b2" $port
+			wait_rss dd 65536
+			must $R delete -f lz$tool$round-l
+		done
+	done
+	for tool in $tools; do
+		info ${tool}_lazy_64m_ready_seconds "$(echo $(cat /tmp/vmtest.$tool.lzready))"
+		info ${tool}_lazy_64m_restore_seconds "$(echo $(cat /tmp/vmtest.$tool.lzrestore))"
+		info ${tool}_lazy_64m_criu_dump_seconds "$(echo $(cat /tmp/vmtest.$tool.lzdump))"
+	done
 }
