@@ -13,14 +13,14 @@
 # lines carry the checkpoint and restore times of ocikit and runc.
 #
 # Environment: OCIKIT, OCIKIT_VM_KERNEL, OCIKIT_VM_CACHE, OCIKIT_VM_KEEP
-# and OCIKIT_VM_CHECKS as for run.sh; OCIKIT_VM_TIMEOUT defaults to 240;
+# and OCIKIT_VM_CHECKS as for run.sh; OCIKIT_VM_TIMEOUT defaults to 480;
 # OCIKIT_VM_ROUNDS is how many times times-64m measures each runtime (1).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 cache=${OCIKIT_VM_CACHE:-/var/cache/ocikit-vm}
-timeout_s=${OCIKIT_VM_TIMEOUT:-240}
+timeout_s=${OCIKIT_VM_TIMEOUT:-480}
 # The modules CRIU needs that the cloud kernel builds as modules, in load
 # order: the socket diag modules it collects sockets with (`criu check`:
 # "Diag module missing"), netfilter and nf_tables for its network lock
