@@ -253,7 +253,11 @@ func lazyDaemon(o CRIUOptions) error {
 	}
 	p := filepath.Join(dir, lazyPagesSocket)
 	if st, err := os.Stat(p); err != nil || st.Mode()&os.ModeSocket == 0 {
-		return errorf(ErrInvalidSpec, "--lazy-pages: no criu lazy-pages daemon serves %s (start `criu lazy-pages [--page-server --address A --port P] -D %s` first)", dir, o.ImagePath)
+		w := ""
+		if o.WorkPath != "" {
+			w = " -W " + o.WorkPath
+		}
+		return errorf(ErrInvalidSpec, "--lazy-pages: no criu lazy-pages daemon serves %s (start `criu lazy-pages [--page-server --address A --port P] -D %s%s` first)", dir, o.ImagePath, w)
 	}
 	return nil
 }
