@@ -16,7 +16,7 @@ if [ -z "${VMTEST_CRIU_SETUP:-}" ]; then
 fi
 
 PLAN="criu-check restore-exec leave-running pre-dump restore-new-cgroup
-netns-path masked-cgroupns empty-ns lazy-pages cgroup-v1-mount
+netns-path masked-cgroupns empty-ns lazy-pages page-server cgroup-v1-mount
 times-64m lazy-64m terminal rootless-checkpoint"
 CK=/tmp/ck
 
@@ -602,4 +602,34 @@ check_lazy_64m() {
 		info ${tool}_lazy_64m_restore_seconds "$(echo $(cat /tmp/vmtest.$tool.lzrestore))"
 		info ${tool}_lazy_64m_criu_dump_seconds "$(echo $(cat /tmp/vmtest.$tool.lzdump))"
 	done
+}
+
+# checkpoint --page-server without --lazy-pages: the dump sends the
+# memory to a `criu page-server` (here on the loopback, writing into the
+# same images directory, as runc's test does) instead of writing it
+# itself; the restore from that directory goes on where it stopped.
+check_page_server() {
+	b=$(counter ps ps) || exit
+	bg ps oc run -d -b "$b" ps
+	grows ps 3 || fail "the counter does not count"
+	rm -rf $CK/ps /tmp/vmtest.psd.rc
+	mkdir -p $CK/ps
+	(criu page-server --address 127.0.0.1 --port 27400 -D $CK/ps -v4 -o page-server.log
+	echo $? >/tmp/vmtest.psd.rc) &
+	i=0
+	until grep -q "Running status-ready scripts" $CK/ps/page-server.log 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -le 300 ] || fail "criu page-server did not start: $(tail -n 1 $CK/ps/page-server.log)"
+		sleep 0.1
+	done
+	must oc checkpoint --page-server 127.0.0.1:27400 --image-path $CK/ps ps
+	wait_file /tmp/vmtest.psd.rc 30 || fail "criu page-server did not exit after the dump"
+	[ "$(cat /tmp/vmtest.psd.rc)" = 0 ] || fail "criu page-server: $(grep Error $CK/ps/page-server.log | tail -n 1)"
+	grep -q "Connecting to server 127.0.0.1:27400" $CK/ps/dump.log || fail "the dump did not connect to the page server"
+	ls $CK/ps/pages-*.img >/dev/null 2>&1 || fail "no pages from the page server in the images"
+	n=$(lines ps)
+	bg psr oc restore -d -b "$b" --image-path $CK/ps ps
+	grows ps $((n + 2)) || fail "the restored counter does not count"
+	contiguous ps >/tmp/vmtest.gap || fail "the log: $(cat /tmp/vmtest.gap)"
+	must oc delete -f ps
 }
