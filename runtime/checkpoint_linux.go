@@ -130,7 +130,13 @@ func (r *Runtime) Checkpoint(ctx context.Context, id string, o CheckpointOptions
 		}
 	}
 	if rec.State.Status == StatePaused && rec.Cgroup != nil {
-		opts.FreezeCgroup = ptr(rec.Cgroup.Paths[""])
+		// The cgroup that froze it: v1's freezer hierarchy where there is
+		// one (v1 and hybrid hosts, as runc), else the unified one.
+		fcg := rec.Cgroup.Paths["freezer"]
+		if fcg == "" {
+			fcg = rec.Cgroup.Paths[""]
+		}
+		opts.FreezeCgroup = &fcg
 	}
 	c, err := startCriu([3]*os.File{}, nil, -1)
 	if err != nil {

@@ -486,7 +486,8 @@ check_lazy_pages() {
 # (devices, freezer, the named systemd one), with the cgroup2 hierarchy at
 # unified beside them for hybrid. The container's cgroup mount is a tmpfs
 # with a bind of its cgroup in each hierarchy; checkpointed and restored
-# into another cgroupsPath, the restored init is in the new cgroups in
+# into another cgroupsPath (paused first: CRIU takes it through the v1
+# freezer's cgroup), the restored init is in the new cgroups in
 # every hierarchy (CRIU's cgroup roots: name=systemd by that name, as runc
 # gives it) and the binds (external mounts) point at them.
 check_cgroup_v1_mount() {
@@ -515,6 +516,9 @@ v1_layout_ck() {
 	grows $cid 3 || fail "$1: the counter does not count"
 	set -- $1 $(state $cid)
 	grep -q ":name=systemd:/$cid-old\$" /proc/$3/cgroup || fail "$1: not in the named hierarchy: $(cat /proc/$3/cgroup | tr '\n' ' ')"
+	# Paused (by the v1 freezer), as a checkpoint of a paused container:
+	# CRIU is given that freezer's cgroup.
+	must oc pause $cid
 	must oc checkpoint --image-path $CK/$cid $cid
 	b2=$(counter $cid-2 $cid '| .linux.cgroupsPath = "/'$cid'-new"') || exit
 	n=$(lines $cid)
