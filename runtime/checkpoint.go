@@ -1,5 +1,7 @@
 package runtime
 
+import "os"
+
 // CgroupsMode is how CRIU handles the container's cgroups
 // (--manage-cgroups-mode, criu's own modes): "soft" (CRIU's default)
 // restores a cgroup's properties only when CRIU created it, "full" always,
@@ -42,15 +44,28 @@ type CheckpointOptions struct {
 	PreDump bool
 	// EmptyNs lists the namespaces (types) whose contents are not dumped:
 	// restore gets them empty (network, for a fresh network namespace).
+	// CRIU knows only network.
 	EmptyNs []string
 	// AutoDedup punches the pages a dump takes over from its parent out
 	// of the parent's images.
 	AutoDedup bool
-	// LazyPages and PageServer (host:port) leave memory to be fetched on
-	// demand; not supported by ocikit (see Checkpoint).
-	LazyPages  bool
+	// PageServer is ADDRESS:PORT of a CRIU page server. Without LazyPages
+	// the dump sends the memory there (`criu page-server` on the
+	// destination) instead of writing it to the images.
 	PageServer string
-	StatusFd   int
+	// LazyPages (runc's --lazy-pages) dumps everything but the memory and
+	// then serves the memory itself at PageServer, where the destination's
+	// `criu lazy-pages --page-server` daemon fetches it as the restored
+	// processes touch it (restore with LazyPages). The container stays
+	// frozen, and Checkpoint does not return, until every page has gone;
+	// then it is stopped and deleted as after any dump. Needs userfaultfd
+	// on the restoring side.
+	LazyPages bool
+	// StatusFd, with LazyPages, receives one zero byte once the images
+	// are written and the page server listens (CRIU's status-ready), and
+	// is closed then: the caller may copy the images and start the
+	// restore. Checkpoint does not close it otherwise.
+	StatusFd *os.File
 }
 
 // RestoreOptions are the options of restore besides those of create
@@ -65,10 +80,18 @@ type RestoreOptions struct {
 	NoSubreaper bool
 	// AutoDedup punches the restored pages out of the images.
 	AutoDedup bool
-	// EmptyNs is accepted for runc's callers: a namespace dumped empty
-	// (checkpoint --empty-ns) is restored empty without it.
+	// EmptyNs lists the namespaces (types) restored empty (runc's
+	// --empty-ns): the restored processes get a new namespace of that
+	// type whose contents (for network: links, addresses, routes,
+	// firewall rules) are not restored, for the caller to configure, for
+	// instance from a prestart or createRuntime hook. CRIU knows only
+	// network.
 	EmptyNs []string
-	// LazyPages is not supported (see Checkpoint).
+	// LazyPages restores the memory on demand (userfaultfd) from a `criu
+	// lazy-pages` daemon the caller started on the images (serving its
+	// work directory, the restore's work path), which fetches it from the
+	// page server of a checkpoint with LazyPages or reads it from the
+	// images of an ordinary dump.
 	LazyPages bool
 	// LsmProfile (TYPE:NAME) and LsmMountContext replace the dumped LSM
 	// profile and mount context.

@@ -15,6 +15,7 @@ import (
 	"github.com/checkpoint-restore/go-criu/v8/rpc"
 	"github.com/ocikit/ocikit/cgroups"
 	"github.com/ocikit/ocikit/internal/fsutil"
+	"github.com/ocikit/ocikit/runtime/rootfs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -30,14 +31,25 @@ const descriptorsFile = "descriptors.json"
 // where CRIU cannot run, nothing is dumped and the error says why in one
 // line.
 func (r *Runtime) Checkpoint(ctx context.Context, id string, o CheckpointOptions) error {
-	if o.LazyPages {
-		return errorf(ErrNotSupported, "--lazy-pages is not supported by ocikit (dump without it, or use --pre-dump and --parent-path to shorten the freeze)")
-	}
 	if o.ImagePath == "" {
 		return errorf(ErrInvalidSpec, "--image-path is required")
 	}
 	mode, err := cgroupsMode(o.ManageCgroupsMode)
 	if err != nil {
+		return err
+	}
+	emptyNs, err := emptyNsMask(o.EmptyNs)
+	if err != nil {
+		return err
+	}
+	ps, err := pageServer(o.PageServer)
+	if err != nil {
+		return err
+	}
+	if err := checkLazy(o); err != nil {
+		return err
+	}
+	if err := criuRootless(); err != nil {
 		return err
 	}
 	l, rec, err := r.lockState(id)
@@ -47,6 +59,11 @@ func (r *Runtime) Checkpoint(ctx context.Context, id string, o CheckpointOptions
 	defer l.unlock()
 	if rec.State.Status != specs.StateRunning && rec.State.Status != StatePaused {
 		return errorf(ErrWrongState, "container %q is %s, not running", id, rec.State.Status)
+	}
+	if o.LazyPages {
+		if err := criuCanLazy(ctx); err != nil {
+			return err
+		}
 	}
 	spec, err := rec.loadSpec(l.path)
 	if err != nil {
@@ -83,24 +100,21 @@ func (r *Runtime) Checkpoint(ctx context.Context, id string, o CheckpointOptions
 	if o.ParentPath != "" {
 		opts.ParentImg = &o.ParentPath
 	}
-	if o.PageServer != "" {
-		host, port, err := net.SplitHostPort(o.PageServer)
-		p, perr := strconv.Atoi(port)
-		if err != nil || perr != nil {
-			removeNew()
-			return errorf(ErrInvalidSpec, "--page-server %q: want ADDRESS:PORT", o.PageServer)
-		}
-		opts.Ps = &rpc.CriuPageServerInfo{Address: &host, Port: proto32(p)}
+	opts.Ps = ps
+	opts.LazyPages = ptr(o.LazyPages)
+	if emptyNs != 0 {
+		opts.EmptyNs = &emptyNs
 	}
-	for _, ns := range o.EmptyNs {
-		flag, ok := criuNsFlag(ns)
-		if !ok {
-			removeNew()
-			return errorf(ErrInvalidSpec, "--empty-ns %q: not a namespace type", ns)
-		}
-		opts.EmptyNs = ptr(opts.GetEmptyNs() | flag)
+	var cgPaths map[string]string
+	if rec.Cgroup != nil {
+		cgPaths = rec.Cgroup.Paths
 	}
-	for _, m := range criuExtMounts(spec, rec) {
+	cg, err := hostCgroupLayout(cgPaths)
+	if err != nil {
+		removeNew()
+		return err
+	}
+	for _, m := range criuExtMounts(spec, rec.State.Bundle, cg) {
 		opts.ExtMnt = append(opts.ExtMnt, &rpc.ExtMountMap{Key: ptr(m.dest), Val: ptr(m.dest)})
 	}
 	for _, ns := range spec.Linux.Namespaces {
@@ -116,14 +130,35 @@ func (r *Runtime) Checkpoint(ctx context.Context, id string, o CheckpointOptions
 		}
 	}
 	if rec.State.Status == StatePaused && rec.Cgroup != nil {
-		opts.FreezeCgroup = ptr(rec.Cgroup.Paths[""])
+		// The cgroup that froze it: v1's freezer hierarchy where there is
+		// one (v1 and hybrid hosts, as runc), else the unified one.
+		fcg := rec.Cgroup.Paths["freezer"]
+		if fcg == "" {
+			fcg = rec.Cgroup.Paths[""]
+		}
+		opts.FreezeCgroup = &fcg
 	}
 	c, err := startCriu([3]*os.File{}, nil, -1)
 	if err != nil {
 		removeNew()
 		return err
 	}
-	_, err = c.do(&rpc.CriuReq{Type: &t, Opts: opts}, nil)
+	_, err = c.do(&rpc.CriuReq{Type: &t, Opts: opts}, func(script string, _, fd int) error {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+		if script == "status-ready" && o.StatusFd != nil {
+			// The lazy dump's images are written and its page server
+			// listens: one zero byte, then the descriptor is closed, as
+			// runc does (CRIU 3.15 and later say so by notification).
+			if _, werr := o.StatusFd.Write([]byte{0}); werr != nil {
+				r.log.Warn("status fd", "err", werr)
+			}
+			o.StatusFd.Close()
+			o.StatusFd = nil
+		}
+		return nil
+	})
 	cerr := c.close()
 	if err == nil && !o.PreDump {
 		// After a pre-dump criu swrk waits for the next request of the
@@ -264,11 +299,36 @@ type extMount struct {
 	source string // on the host, for restore
 }
 
+// cgroupLayout is what a cgroup mount of the container binds: the
+// host's cgroup v1 or hybrid hierarchies (none on a v2 host) and the
+// container's cgroup directories, keyed as cgroups.State.Paths (at the
+// dump the checkpointed container's, at the restore the new one's).
+type cgroupLayout struct {
+	hs    []rootfs.Hierarchy
+	paths map[string]string
+}
+
+// hostCgroupLayout is the layout of this host with the container's paths.
+func hostCgroupLayout(paths map[string]string) (cgroupLayout, error) {
+	var hs []rootfs.Hierarchy
+	if cgroups.HostMode() != cgroups.Unified {
+		var err error
+		if hs, err = rootfs.Hierarchies(); err != nil {
+			return cgroupLayout{}, fmt.Errorf("cgroup hierarchies: %w", err)
+		}
+	}
+	return cgroupLayout{hs: hs, paths: paths}, nil
+}
+
 // criuExtMounts are the container's external mounts, as runc declares
 // them: bind mounts, and with a user namespace the devices, which are
-// then bound from the host's /dev; on a cgroup v2 host without a cgroup
-// namespace, the cgroup mount (a bind of the container's cgroup).
-func criuExtMounts(spec *specs.Spec, rec *record) []extMount {
+// then bound from the host's /dev. A cgroup mount is external where it
+// is made of binds of the container's cgroups: on a cgroup v1 or hybrid
+// host each hierarchy's directory under a tmpfs (the tmpfs itself CRIU
+// dumps), on a cgroup v2 host without a cgroup namespace the unified
+// directory. (runc leaves v1 hierarchies out in a cgroup namespace, where
+// it mounts them; ocikit binds them there too.)
+func criuExtMounts(spec *specs.Spec, bundle string, cg cgroupLayout) []extMount {
 	var out []extMount
 	userns := false
 	cgroupns := false
@@ -282,12 +342,16 @@ func criuExtMounts(spec *specs.Spec, rec *record) []extMount {
 		case m.Type == "bind" || slices.Contains(m.Options, "bind") || slices.Contains(m.Options, "rbind"):
 			src := m.Source
 			if !filepath.IsAbs(src) {
-				src = filepath.Join(rec.State.Bundle, src)
+				src = filepath.Join(bundle, src)
 			}
 			out = append(out, extMount{dest: dest, source: src})
+		case (m.Type == "cgroup" || m.Type == "cgroup2") && len(cg.hs) > 0:
+			for _, b := range rootfs.CgroupBinds(cg.hs, dest, cg.paths) {
+				out = append(out, extMount{dest: b.Dest, source: b.Source})
+			}
 		case m.Type == "cgroup" || m.Type == "cgroup2":
-			if !cgroupns && rec.Cgroup != nil && cgroups.HostMode() == cgroups.Unified {
-				out = append(out, extMount{dest: dest, source: rec.Cgroup.Paths[""]})
+			if !cgroupns && cg.paths[""] != "" {
+				out = append(out, extMount{dest: dest, source: cg.paths[""]})
 			}
 		case m.Type == "sysfs" && userns:
 			// Without a network namespace of its own a user namespace
@@ -335,6 +399,66 @@ func criuNsName(t specs.LinuxNamespaceType) string {
 		return "mnt"
 	}
 	return string(t)
+}
+
+// emptyNsMask is the CLONE_NEW* mask of --empty-ns. CRIU empties only a
+// network namespace (its RPC refuses any other bit with a bare "bad
+// request"): the others are refused here by name.
+func emptyNsMask(names []string) (uint32, error) {
+	var mask uint32
+	for _, ns := range names {
+		flag, ok := criuNsFlag(ns)
+		switch {
+		case !ok:
+			return 0, errorf(ErrInvalidSpec, "--empty-ns %q: not a namespace type", ns)
+		case flag != unix.CLONE_NEWNET:
+			return 0, errorf(ErrNotSupported, "--empty-ns %q: CRIU can leave only the network namespace empty", ns)
+		}
+		mask |= flag
+	}
+	return mask, nil
+}
+
+// pageServer parses --page-server ADDRESS:PORT (nil when empty).
+func pageServer(s string) (*rpc.CriuPageServerInfo, error) {
+	if s == "" {
+		return nil, nil
+	}
+	host, port, err := net.SplitHostPort(s)
+	p, perr := strconv.Atoi(port)
+	if err != nil || perr != nil || p <= 0 || p > 65535 {
+		return nil, errorf(ErrInvalidSpec, "--page-server %q: want ADDRESS:PORT", s)
+	}
+	ps := &rpc.CriuPageServerInfo{Port: proto32(p)}
+	if host != "" {
+		ps.Address = &host
+	}
+	return ps, nil
+}
+
+// checkLazy checks the options of a lazy dump before anything happens: a
+// page server to serve the memory from, a writable status descriptor
+// that only a lazy dump uses.
+func checkLazy(o CheckpointOptions) error {
+	if o.StatusFd != nil {
+		if !o.LazyPages {
+			return errorf(ErrInvalidSpec, "--status-fd is only used with --lazy-pages")
+		}
+		fl, err := unix.FcntlInt(o.StatusFd.Fd(), unix.F_GETFL, 0)
+		if err != nil {
+			return errorf(ErrInvalidSpec, "--status-fd %s: %v", o.StatusFd.Name(), err)
+		}
+		if fl&unix.O_ACCMODE == unix.O_RDONLY {
+			return errorf(ErrInvalidSpec, "--status-fd %s: not open for writing", o.StatusFd.Name())
+		}
+	}
+	if o.LazyPages && o.PageServer == "" {
+		return errorf(ErrInvalidSpec, "--lazy-pages needs --page-server ADDRESS:PORT, where the memory is served to the restore's criu lazy-pages daemon")
+	}
+	if o.LazyPages && o.PreDump {
+		return errorf(ErrInvalidSpec, "--lazy-pages and --pre-dump: a pre-dump copies the memory, a lazy dump serves it; use one")
+	}
+	return nil
 }
 
 func criuNsFlag(name string) (uint32, bool) {

@@ -254,13 +254,7 @@ func criuUsable(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c, err := startCriu([3]*os.File{}, nil, -1)
-	if err != nil {
-		return err
-	}
-	t := rpc.CriuReqType_FEATURE_CHECK
-	_, rpcErr := c.do(&rpc.CriuReq{Type: &t, Features: &rpc.CriuFeatures{MemTrack: ptr(true)}}, nil)
-	c.close()
+	_, rpcErr := criuFeatures(&rpc.CriuFeatures{MemTrack: ptr(true)})
 	if rpcErr == nil {
 		return nil
 	}
@@ -275,6 +269,81 @@ func criuUsable(ctx context.Context) error {
 	var uts unix.Utsname
 	unix.Uname(&uts)
 	return errorf(ErrNotSupported, "CRIU is unusable on this host (kernel %s): %s (criu check)", unix.ByteSliceToString(uts.Release[:]), reason)
+}
+
+// criuFeatures asks CRIU which of the features set in want it has on this
+// host (FEATURE_CHECK); it fails when CRIU cannot even detect the
+// kernel's features.
+func criuFeatures(want *rpc.CriuFeatures) (*rpc.CriuFeatures, error) {
+	c, err := startCriu([3]*os.File{}, nil, -1)
+	if err != nil {
+		return nil, err
+	}
+	t := rpc.CriuReqType_FEATURE_CHECK
+	resp, err := c.do(&rpc.CriuReq{Type: &t, Features: want}, nil)
+	c.close()
+	if err != nil {
+		return nil, err
+	}
+	return resp.GetFeatures(), nil
+}
+
+// criuCanLazy checks that CRIU can restore memory lazily here (lazy
+// pages: non-cooperative userfaultfd), in one line when it cannot.
+func criuCanLazy(ctx context.Context) error {
+	f, err := criuFeatures(&rpc.CriuFeatures{LazyPages: ptr(true)})
+	if err != nil {
+		if uerr := criuUsable(ctx); uerr != nil {
+			return uerr
+		}
+		return fmt.Errorf("criu feature check: %w", err)
+	}
+	if !f.GetLazyPages() {
+		return errorf(ErrNotSupported, "--lazy-pages: CRIU cannot fetch memory lazily on this host (no non-cooperative userfaultfd; see criu check --feature uffd-noncoop)")
+	}
+	return nil
+}
+
+// unprivilegedCRIU is the first CRIU version with a non-root mode
+// (--unprivileged: CAP_CHECKPOINT_RESTORE and CAP_SYS_PTRACE instead of
+// root, kernel 5.9 and later), as major*10000 + minor*100 + sublevel.
+const unprivilegedCRIU = 31800
+
+// criuVersion asks CRIU its version (VERSION request, which needs no
+// privileges), as major*10000 + minor*100 + sublevel and as text.
+func criuVersion() (int, string, error) {
+	c, err := startCriu([3]*os.File{}, nil, -1)
+	if err != nil {
+		return 0, "", err
+	}
+	t := rpc.CriuReqType_VERSION
+	resp, err := c.do(&rpc.CriuReq{Type: &t}, nil)
+	c.close()
+	if err != nil {
+		return 0, "", fmt.Errorf("criu version: %w", err)
+	}
+	v := resp.GetVersion()
+	return int(v.GetMajorNumber())*10000 + int(v.GetMinorNumber())*100 + int(v.GetSublevel()),
+		fmt.Sprintf("%d.%d.%d", v.GetMajorNumber(), v.GetMinorNumber(), v.GetSublevel()), nil
+}
+
+// criuRootless checks, without root, that CRIU has its non-root mode:
+// an older CRIU fails as a user deep in its kernel feature detection
+// (3.17: kerndat_has_nftables_concat; with CAP_CHECKPOINT_RESTORE as a
+// file capability, check_pagemap), which would read as "CRIU is unusable
+// on this host".
+func criuRootless() error {
+	if os.Geteuid() == 0 {
+		return nil
+	}
+	v, text, err := criuVersion()
+	if err != nil {
+		return err
+	}
+	if v < unprivilegedCRIU {
+		return errorf(ErrNotSupported, "rootless checkpoint and restore need CRIU 3.18 or later (its non-root mode, with CAP_CHECKPOINT_RESTORE); this is CRIU %s", text)
+	}
+	return nil
 }
 
 // criuFailed explains a failed CRIU operation. When CRIU cannot work on
@@ -297,14 +366,21 @@ func (r *Runtime) criuFailed(ctx context.Context, op, dir, logName string, err e
 }
 
 // cgroupRoots are the container's cgroups as criu's --cgroup-root wants
-// them, read from /proc/<pid>/cgroup of a process in them: the unified
-// hierarchy as the root of every controller, each v1 hierarchy for its
-// controllers.
+// them, read from /proc/<pid>/cgroup of a process in them.
 func cgroupRoots(pid int) ([]*rpc.CgroupRoot, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
 	if err != nil {
 		return nil, err
 	}
+	return parseCgroupRoots(b), nil
+}
+
+// parseCgroupRoots reads a /proc/PID/cgroup file (cgroups(7)) into CRIU's
+// cgroup roots, as runc passes them: each v1 hierarchy's path for each of
+// its controllers, a named hierarchy under its "name=" (CRIU's name for
+// it, as in name=systemd), and the unified hierarchy's path (the "0::"
+// line of a v2 or hybrid host) as the root of every other controller.
+func parseCgroupRoots(b []byte) []*rpc.CgroupRoot {
 	var roots []*rpc.CgroupRoot
 	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 		parts := strings.SplitN(line, ":", 3)
@@ -319,9 +395,8 @@ func cgroupRoots(pid int) ([]*rpc.CgroupRoot, error) {
 			continue
 		}
 		for _, ctrl := range strings.Split(parts[1], ",") {
-			ctrl := strings.TrimPrefix(ctrl, "name=")
 			roots = append(roots, &rpc.CgroupRoot{Ctrl: &ctrl, Path: &path})
 		}
 	}
-	return roots, nil
+	return roots
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -13,11 +14,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// restoreJob is a restore in progress: its options and CRIU's cgroup
-// mode.
+// restoreJob is a restore in progress: its options, CRIU's cgroup mode
+// and the namespaces to restore empty.
 type restoreJob struct {
-	o    RestoreOptions
-	mode *rpc.CriuCgMode
+	o       RestoreOptions
+	mode    *rpc.CriuCgMode
+	emptyNs uint32 // CLONE_NEW* of --empty-ns
 }
 
 // Restore creates container id from the bundle with its processes
@@ -28,9 +30,6 @@ type restoreJob struct {
 // waits for the restored init as Run does, deletes the container and
 // returns the init's exit status.
 func (r *Runtime) Restore(ctx context.Context, id, bundle string, o CreateOptions, ro RestoreOptions) (int, error) {
-	if ro.LazyPages {
-		return -1, errorf(ErrNotSupported, "--lazy-pages is not supported by ocikit")
-	}
 	if ro.ImagePath == "" {
 		return -1, errorf(ErrInvalidSpec, "--image-path is required")
 	}
@@ -38,8 +37,23 @@ func (r *Runtime) Restore(ctx context.Context, id, bundle string, o CreateOption
 	if err != nil {
 		return -1, err
 	}
+	emptyNs, err := emptyNsMask(ro.EmptyNs)
+	if err != nil {
+		return -1, err
+	}
 	if _, err := os.Stat(ro.ImagePath); err != nil {
 		return -1, fmt.Errorf("image path: %w", err)
+	}
+	if err := criuRootless(); err != nil {
+		return -1, err
+	}
+	if ro.LazyPages {
+		if err := lazyDaemon(ro.CRIUOptions); err != nil {
+			return -1, err
+		}
+		if err := criuCanLazy(ctx); err != nil {
+			return -1, err
+		}
 	}
 	var fg *foreground
 	if !ro.Detach {
@@ -51,7 +65,7 @@ func (r *Runtime) Restore(ctx context.Context, id, bundle string, o CreateOption
 		defer fg.stop()
 		ctx = context.WithoutCancel(ctx)
 	}
-	c, err := r.createWith(ctx, id, bundle, o, false, &restoreJob{o: ro, mode: mode})
+	c, err := r.createWith(ctx, id, bundle, o, false, &restoreJob{o: ro, mode: mode, emptyNs: emptyNs})
 	if err != nil {
 		return -1, err
 	}
@@ -103,18 +117,27 @@ func (s *setup) restoreProcess(ctx context.Context) error {
 	opts.RstSibling = ptr(true)
 	opts.EvasiveDevices = ptr(true)
 	opts.AutoDedup = ptr(ro.AutoDedup)
+	opts.LazyPages = ptr(ro.LazyPages)
+	if e := s.restore.emptyNs; e != 0 {
+		// A new namespace that CRIU leaves as the kernel makes it (only
+		// a loopback, down): whoever restores sets it up, e.g. from a
+		// prestart or createRuntime hook, which run once it exists.
+		opts.EmptyNs = &e
+	}
 	if ro.LsmProfile != "" {
 		opts.LsmProfile = ptr(ro.LsmProfile)
 	}
 	if ro.LsmMountContext != "" {
 		opts.LsmMountContext = ptr(ro.LsmMountContext)
 	}
-	for _, m := range criuExtMounts(spec, s.rec) {
-		src := m.source
-		if m.dest == "/sys/fs/cgroup" || strings.HasPrefix(src, "/sys/fs/cgroup/") {
-			src = s.cg.Path("")
-		}
-		opts.ExtMnt = append(opts.ExtMnt, &rpc.ExtMountMap{Key: ptr(m.dest), Val: ptr(src)})
+	// The cgroup mount binds the new container's cgroups, as create
+	// would (its caller's where a rootless one has none).
+	cg, err := hostCgroupLayout(mountCgroupPaths(s.cg, os.Getpid()))
+	if err != nil {
+		return err
+	}
+	for _, m := range criuExtMounts(spec, s.rec.State.Bundle, cg) {
+		opts.ExtMnt = append(opts.ExtMnt, &rpc.ExtMountMap{Key: ptr(m.dest), Val: ptr(m.source)})
 	}
 	var files []*os.File
 	for i, d := range fds {
@@ -213,6 +236,28 @@ func (s *setup) criuNotified(ctx context.Context, script string, pid, fd int) er
 	}
 	if fd >= 0 {
 		unix.Close(fd)
+	}
+	return nil
+}
+
+// lazyPagesSocket is where a `criu lazy-pages` daemon listens for the
+// restore, in its work directory (CRIU's LAZY_PAGES_SOCK_NAME).
+const lazyPagesSocket = "lazy-pages.socket"
+
+// lazyDaemon checks that a criu lazy-pages daemon serves the restore's
+// work directory: without one CRIU fails deep in the restore.
+func lazyDaemon(o CRIUOptions) error {
+	dir := o.WorkPath
+	if dir == "" {
+		dir = o.ImagePath
+	}
+	p := filepath.Join(dir, lazyPagesSocket)
+	if st, err := os.Stat(p); err != nil || st.Mode()&os.ModeSocket == 0 {
+		w := ""
+		if o.WorkPath != "" {
+			w = " -W " + o.WorkPath
+		}
+		return errorf(ErrInvalidSpec, "--lazy-pages: no criu lazy-pages daemon serves %s (start `criu lazy-pages [--page-server --address A --port P] -D %s%s` first)", dir, o.ImagePath, w)
 	}
 	return nil
 }

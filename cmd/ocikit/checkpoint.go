@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"strconv"
 
 	"github.com/ocikit/ocikit/runtime"
 	"github.com/spf13/cobra"
@@ -21,6 +23,7 @@ func addCRIUFlags(cmd *cobra.Command, o *runtime.CRIUOptions) {
 
 func newCheckpointCmd(g *globals) *cobra.Command {
 	var o runtime.CheckpointOptions
+	var statusFd int
 	cmd := &cobra.Command{
 		Use:   "checkpoint [flags] ID",
 		Short: "Checkpoint a running container with CRIU",
@@ -28,12 +31,17 @@ func newCheckpointCmd(g *globals) *cobra.Command {
 interface) into --image-path. Without --leave-running (or --pre-dump) the
 container is stopped and deleted afterwards, as with runc; "restore" brings it
 back. On a host where CRIU cannot run, nothing is dumped and the error says
-why. --lazy-pages is not supported.`,
+why. With --lazy-pages the memory stays behind: the dump serves it at
+--page-server to the restore's "criu lazy-pages" daemon and returns once all
+of it has gone (--status-fd gets a zero byte when the page server is ready).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rt, err := g.runtime()
 			if err != nil {
 				return err
+			}
+			if statusFd >= 0 {
+				o.StatusFd = os.NewFile(uintptr(statusFd), strconv.Itoa(statusFd))
 			}
 			if err := rt.Checkpoint(cmd.Context(), args[0], o); err != nil {
 				return fmt.Errorf("checkpoint %s: %w", args[0], err)
@@ -48,9 +56,9 @@ why. --lazy-pages is not supported.`,
 	f.BoolVar(&o.PreDump, "pre-dump", false, "dump only the memory, leaving the container running")
 	f.StringSliceVar(&o.EmptyNs, "empty-ns", nil, "namespace types whose contents are not dumped (network)")
 	f.BoolVar(&o.AutoDedup, "auto-dedup", false, "deduplicate the parent's images")
-	f.BoolVar(&o.LazyPages, "lazy-pages", false, "not supported")
-	f.StringVar(&o.PageServer, "page-server", "", "ADDRESS:PORT of a CRIU page server receiving the memory")
-	f.IntVar(&o.StatusFd, "status-fd", -1, "with --lazy-pages: not supported")
+	f.BoolVar(&o.LazyPages, "lazy-pages", false, "leave the memory to be fetched lazily from the page server (--page-server)")
+	f.StringVar(&o.PageServer, "page-server", "", "ADDRESS:PORT of a CRIU page server receiving the memory (with --lazy-pages: where the dump serves it)")
+	f.IntVar(&statusFd, "status-fd", -1, "with --lazy-pages: descriptor that gets a zero byte when the page server is ready")
 	return cmd
 }
 
@@ -91,8 +99,8 @@ container when it exits and exits with its status.`,
 	f.BoolVarP(&ro.Detach, "detach", "d", false, "return once the container runs")
 	f.BoolVar(&ro.NoSubreaper, "no-subreaper", false, "do not become a subreaper while waiting in the foreground")
 	f.BoolVar(&ro.AutoDedup, "auto-dedup", false, "punch restored pages out of the images")
-	f.StringSliceVar(&ro.EmptyNs, "empty-ns", nil, "accepted: namespaces dumped with --empty-ns are restored empty")
-	f.BoolVar(&ro.LazyPages, "lazy-pages", false, "not supported")
+	f.StringSliceVar(&ro.EmptyNs, "empty-ns", nil, "namespace types restored empty, for the caller to set up (network)")
+	f.BoolVar(&ro.LazyPages, "lazy-pages", false, "fetch the memory lazily from a running criu lazy-pages daemon")
 	f.StringVar(&ro.LsmProfile, "lsm-profile", "", "LSM profile (TYPE:NAME) for the restored processes")
 	f.StringVar(&ro.LsmMountContext, "lsm-mount-context", "", "LSM mount context for the restored mounts")
 	return cmd

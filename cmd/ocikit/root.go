@@ -70,7 +70,7 @@ layer unpack and repack, bundle conversion) and validation of both.`,
 	// runc's --criu names the criu binary for checkpoint and restore
 	// (hidden and ignored since runc 1.2). ocikit has neither yet: the
 	// flag is accepted so that callers passing it work, and ignored.
-	f.String("criu", "criu", "accepted and ignored (no checkpoint/restore yet)")
+	f.String("criu", "criu", "accepted and ignored (criu is found in PATH)")
 	f.MarkHidden("criu")
 
 	root.AddCommand(

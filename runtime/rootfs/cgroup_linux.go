@@ -18,11 +18,11 @@ import (
 
 const cgroupRoot = "/sys/fs/cgroup"
 
-// hierarchy is a cgroup filesystem mounted on the host under /sys/fs/cgroup.
-type hierarchy struct {
-	mountpoint  string   // /sys/fs/cgroup/cpu,cpuacct
-	root        string   // the mount's root within the hierarchy (mountinfo field 4)
-	controllers []string // cpu, cpuacct, name=systemd; none for cgroup2
+// Hierarchy is a cgroup filesystem mounted on the host under /sys/fs/cgroup.
+type Hierarchy struct {
+	Mountpoint  string   // /sys/fs/cgroup/cpu,cpuacct
+	Root        string   // the mount's root within the hierarchy (mountinfo field 4)
+	Controllers []string // cpu, cpuacct, name=systemd; none for cgroup2
 }
 
 // mountCgroup mounts a "cgroup" mount: on a cgroup v2 host a cgroup2
@@ -80,7 +80,7 @@ func (s *setup) mountCgroup2(m *specs.Mount, o *mountOpts) error {
 }
 
 func (s *setup) mountCgroup1(m *specs.Mount, o *mountOpts) error {
-	hs, err := hierarchies()
+	hs, err := Hierarchies()
 	if err != nil {
 		return mountErr(m, "", err)
 	}
@@ -111,12 +111,12 @@ func (s *setup) mountCgroup1(m *specs.Mount, o *mountOpts) error {
 	defer top.Close()
 	bindOpts := &mountOpts{flags: unix.MS_BIND | unix.MS_REC | o.flags&bindRemountFlags, clear: o.clear & bindRemountFlags}
 	for _, h := range hs {
-		name := path.Base(h.mountpoint)
+		name := path.Base(h.Mountpoint)
 		dest := path.Join(containerPath(m.Destination), name)
 		if mountFS {
 			fs := &specs.Mount{Destination: dest, Source: "cgroup", Type: "cgroup",
-				Options: append(slices.Clone(m.Options), h.controllers...)}
-			if len(h.controllers) == 0 {
+				Options: append(slices.Clone(m.Options), h.Controllers...)}
+			if len(h.Controllers) == 0 {
 				fs.Source, fs.Type = "cgroup2", "cgroup2"
 			}
 			fo, err := parseMount(fs)
@@ -126,21 +126,12 @@ func (s *setup) mountCgroup1(m *specs.Mount, o *mountOpts) error {
 			if err := s.mountFS(fs, fo); err != nil {
 				return err
 			}
-			if err := cgroupLinks(top, name, h.controllers); err != nil {
+			if err := cgroupLinks(top, name, h.Controllers); err != nil {
 				return mountErr(m, "", err)
 			}
 			continue
 		}
-		dir := ""
-		if len(h.controllers) == 0 {
-			dir = paths[""]
-		}
-		for _, c := range h.controllers {
-			if p := paths[c]; p != "" {
-				dir = p
-				break
-			}
-		}
+		dir := h.Dir(paths)
 		if dir == "" {
 			continue
 		}
@@ -148,7 +139,7 @@ func (s *setup) mountCgroup1(m *specs.Mount, o *mountOpts) error {
 		if err := s.mountBind(b, bindOpts, nil); err != nil {
 			return err
 		}
-		if err := cgroupLinks(top, name, h.controllers); err != nil {
+		if err := cgroupLinks(top, name, h.Controllers); err != nil {
 			return mountErr(m, "", err)
 		}
 	}
@@ -158,6 +149,43 @@ func (s *setup) mountCgroup1(m *specs.Mount, o *mountOpts) error {
 		}
 	}
 	return s.finishMount(m, o, top)
+}
+
+// Dir is the container's directory in the hierarchy, from paths keyed as
+// cgroups.State.Paths (a controller; "" for the unified hierarchy): ""
+// when it has none, and the cgroup mount leaves the hierarchy out.
+func (h Hierarchy) Dir(paths map[string]string) string {
+	if len(h.Controllers) == 0 {
+		return paths[""]
+	}
+	for _, c := range h.Controllers {
+		if p := paths[c]; p != "" {
+			return p
+		}
+	}
+	return ""
+}
+
+// CgroupBind is one bind a "cgroup" mount is made of on a cgroup v1 or
+// hybrid host.
+type CgroupBind struct {
+	Dest   string // in the container: the mount's destination/the hierarchy's name
+	Source string // the container's directory in that hierarchy
+}
+
+// CgroupBinds are the binds a "cgroup" mount at dest is made of on a
+// cgroup v1 or hybrid host whose hierarchies are hs, given the container's
+// cgroup paths (keyed as cgroups.State.Paths), as mountCgroup1 binds them
+// (outside a cgroup namespace mounted without paths): the container's
+// directory of each hierarchy at dest/NAME, on a tmpfs at dest.
+func CgroupBinds(hs []Hierarchy, dest string, paths map[string]string) []CgroupBind {
+	var out []CgroupBind
+	for _, h := range hs {
+		if dir := h.Dir(paths); dir != "" {
+			out = append(out, CgroupBind{Dest: path.Join(containerPath(dest), path.Base(h.Mountpoint)), Source: dir})
+		}
+	}
+	return out
 }
 
 // cgroupLinks links each controller of a hierarchy mounted under a
@@ -178,27 +206,28 @@ func cgroupLinks(dir *os.File, name string, controllers []string) error {
 	return nil
 }
 
-// hierarchies lists the cgroup filesystems mounted directly under
-// /sys/fs/cgroup.
-func hierarchies() ([]hierarchy, error) {
+// Hierarchies lists the cgroup filesystems mounted directly under
+// /sys/fs/cgroup: on a v1 or hybrid host each hierarchy, none on a v2 host
+// (where /sys/fs/cgroup is the mount).
+func Hierarchies() ([]Hierarchy, error) {
 	ms, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
 	if err != nil {
 		return nil, err
 	}
-	var out []hierarchy
+	var out []Hierarchy
 	seen := map[string]bool{}
 	for _, mi := range ms {
 		if path.Dir(mi.Mountpoint) != cgroupRoot || seen[mi.Mountpoint] {
 			continue
 		}
 		seen[mi.Mountpoint] = true
-		h := hierarchy{mountpoint: mi.Mountpoint, root: mi.Root}
+		h := Hierarchy{Mountpoint: mi.Mountpoint, Root: mi.Root}
 		if mi.FSType == "cgroup" {
 			for _, opt := range strings.Split(mi.VFSOptions, ",") {
 				if opt == "rw" || opt == "ro" || strings.HasPrefix(opt, "release_agent=") || opt == "clone_children" || opt == "xattr" || opt == "noprefix" || opt == "cpuset_v2_mode" {
 					continue
 				}
-				h.controllers = append(h.controllers, opt)
+				h.Controllers = append(h.Controllers, opt)
 			}
 		}
 		out = append(out, h)
@@ -209,7 +238,7 @@ func hierarchies() ([]hierarchy, error) {
 // cgroupPaths returns Options.CgroupPaths, or the cgroups the process is in
 // (/proc/self/cgroup mapped onto the host's hierarchies hs: the v1 or
 // hybrid ones, nil on a v2 host).
-func (s *setup) cgroupPaths(hs []hierarchy) (map[string]string, error) {
+func (s *setup) cgroupPaths(hs []Hierarchy) (map[string]string, error) {
 	if s.opts.CgroupPaths != nil {
 		return s.opts.CgroupPaths, nil
 	}
@@ -225,10 +254,10 @@ func ProcessCgroups(pid int) (map[string]string, error) {
 	if err := unix.Statfs(cgroupRoot, &st); err != nil {
 		return nil, &os.PathError{Op: "statfs", Path: cgroupRoot, Err: err}
 	}
-	var hs []hierarchy
+	var hs []Hierarchy
 	if st.Type != unix.CGROUP2_SUPER_MAGIC {
 		var err error
-		if hs, err = hierarchies(); err != nil {
+		if hs, err = Hierarchies(); err != nil {
 			return nil, err
 		}
 	}
@@ -237,13 +266,13 @@ func ProcessCgroups(pid int) (map[string]string, error) {
 
 // cgroupsOf maps a /proc/PID/cgroup file onto the host's hierarchies hs
 // (nil on a cgroup v2 host).
-func cgroupsOf(file string, hs []hierarchy) (map[string]string, error) {
+func cgroupsOf(file string, hs []Hierarchy) (map[string]string, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, err
 	}
 	if hs == nil {
-		hs = []hierarchy{{mountpoint: cgroupRoot, root: "/"}}
+		hs = []Hierarchy{{Mountpoint: cgroupRoot, Root: "/"}}
 	}
 	out := map[string]string{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
@@ -258,14 +287,14 @@ func cgroupsOf(file string, hs []hierarchy) (map[string]string, error) {
 			ctrls = strings.Split(f[1], ",")
 		}
 		for _, h := range hs {
-			if !sameControllers(h.controllers, ctrls) {
+			if !sameControllers(h.Controllers, ctrls) {
 				continue
 			}
-			rel, err := filepath.Rel(h.root, f[2])
+			rel, err := filepath.Rel(h.Root, f[2])
 			if err != nil || strings.HasPrefix(rel, "..") {
 				continue
 			}
-			dir := filepath.Join(h.mountpoint, rel)
+			dir := filepath.Join(h.Mountpoint, rel)
 			if len(ctrls) == 0 {
 				out[""] = dir
 			}

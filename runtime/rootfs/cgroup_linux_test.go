@@ -37,13 +37,13 @@ func TestCgroupMount(t *testing.T) {
 	if v2 {
 		mk(cgroupRoot, "", "/sys/fs/cgroup")
 	} else {
-		hs, err := hierarchies()
+		hs, err := Hierarchies()
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, h := range hs {
-			if len(h.controllers) == 1 && (h.controllers[0] == "memory" || h.controllers[0] == "pids") {
-				mk(h.mountpoint, h.controllers[0], "/sys/fs/cgroup/"+filepath.Base(h.mountpoint))
+			if len(h.Controllers) == 1 && (h.Controllers[0] == "memory" || h.Controllers[0] == "pids") {
+				mk(h.Mountpoint, h.Controllers[0], "/sys/fs/cgroup/"+filepath.Base(h.Mountpoint))
 			}
 		}
 		if len(paths) == 0 {

@@ -13,14 +13,14 @@
 # lines carry the checkpoint and restore times of ocikit and runc.
 #
 # Environment: OCIKIT, OCIKIT_VM_KERNEL, OCIKIT_VM_CACHE, OCIKIT_VM_KEEP
-# and OCIKIT_VM_CHECKS as for run.sh; OCIKIT_VM_TIMEOUT defaults to 240;
+# and OCIKIT_VM_CHECKS as for run.sh; OCIKIT_VM_TIMEOUT defaults to 480;
 # OCIKIT_VM_ROUNDS is how many times times-64m measures each runtime (1).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 cache=${OCIKIT_VM_CACHE:-/var/cache/ocikit-vm}
-timeout_s=${OCIKIT_VM_TIMEOUT:-240}
+timeout_s=${OCIKIT_VM_TIMEOUT:-480}
 # The modules CRIU needs that the cloud kernel builds as modules, in load
 # order: the socket diag modules it collects sockets with (`criu check`:
 # "Diag module missing"), netfilter and nf_tables for its network lock
@@ -128,6 +128,11 @@ build_initramfs() {
 	mods=$(modules_dir "$kernel")
 	mkdir -p "$tree/vm/criu-modules"
 	cp "$mods"/*.ko "$mods/order" "$tree/vm/criu-modules/"
+	# setcap gives a copy of criu CAP_CHECKPOINT_RESTORE for the rootless
+	# check (file capabilities do not survive cpio).
+	if command -v setcap >/dev/null; then
+		copy_with_libs "$(command -v setcap)" /usr/sbin/setcap
+	fi
 	if runc=$(command -v runc); then
 		copy_with_libs "$runc" /usr/sbin/runc
 	fi
