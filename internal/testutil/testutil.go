@@ -61,6 +61,12 @@ func Binary(t testing.TB) string {
 			buildErr = err
 			return
 		}
+		// Tests run the binary as other users too (rootless cases):
+		// MkdirTemp's 0700 would keep them out.
+		if err := os.Chmod(dir, 0o755); err != nil {
+			buildErr = err
+			return
+		}
 		buildPath = filepath.Join(dir, "ocikit")
 		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/ocikit")
 		cmd.Dir = ModuleRoot(t)
