@@ -8,40 +8,10 @@
 # is 0.5; archives are the transports ocikit copies so far).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUNS=${RUNS:-3}
-GO=${GO:-go}
-SRC=${BENCH_SRC:-$($GO env GOROOT)}
-command -v skopeo >/dev/null || { echo "skopeo not installed (make deps)"; exit 1; }
-WORKDIR=${BENCH_WORKDIR:-/var/tmp}
-shm_free=$(df -Pk /dev/shm 2>/dev/null | awk 'NR==2 {print $4}')
-if [[ -z ${BENCH_WORKDIR:-} && -n $shm_free ]] && ((shm_free > 3 * 1024 * 1024)); then
-	WORKDIR=/dev/shm
-fi
-work=$(mktemp -d "$WORKDIR/ocikit-bench-copy.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-if [[ -z ${OCIKIT:-} ]]; then
-	OCIKIT=$work/ocikit
-	$GO build -o "$OCIKIT" ./cmd/ocikit
-fi
-$GO build -o "$work/mklayout" ./bench/cmd/mklayout
-tar --sort=name -czf "$work/layer.tar.gz" -C "$SRC" .
-"$work/mklayout" "$work/layout" bench "$work/layer.tar.gz"
+. bench/lib/goimage.sh
+goimage_init copy 3
 skopeo copy -q oci:"$work/layout":bench oci-archive:"$work/src.tar":bench
 echo "work dir: $WORKDIR; image: one layer of $(du -h "$work/layer.tar.gz" | cut -f1)"
-
-# run NAME CMD...: one timed run, OUT replaced by a fresh path.
-run() {
-	local name=$1; shift
-	local out=$work/out-$name t0 t1
-	rm -rf "$out" "$out.tar"
-	sync
-	local args=("${@//OUT/$out}")
-	t0=$(date +%s.%N)
-	"${args[@]}" >/dev/null 2>"$work/err" || { cat "$work/err"; exit 1; }
-	t1=$(date +%s.%N)
-	echo "$t1 - $t0" | bc >>"$work/times-$name"
-}
-median() { sort -n "$work/times-$1" | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 for ((i = 0; i < RUNS; i++)); do
 	run ocikit-to-archive "$OCIKIT" image copy -q "$work/layout:bench" oci-archive:OUT.tar:bench
