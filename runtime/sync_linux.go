@@ -102,8 +102,18 @@ func recvMsg(f *os.File) (syncMsg, error) {
 	oob := make([]byte, unix.CmsgSpace(4))
 	var n, oobn int
 	var err error
+	reset := false
 	for {
 		n, oobn, _, _, err = unix.Recvmsg(int(f.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+		// A peer that exits with a message of ours still unread in its
+		// queue (an answer it never waited for, because it failed first)
+		// leaves ECONNRESET on our socket, which a sleeping recvmsg(2)
+		// reports before the messages it queued before exiting (its
+		// error among them): reading once more returns those, or EOF.
+		if err == unix.ECONNRESET && !reset {
+			reset = true
+			continue
+		}
 		if err != unix.EINTR {
 			break
 		}
