@@ -33,22 +33,9 @@ net/netfilter/xt_mark lib/libcrc32c net/netfilter/nfnetlink net/netfilter/nf_tab
 net/ipv4/netfilter/nf_defrag_ipv4 net/ipv6/netfilter/nf_defrag_ipv6 net/netfilter/nf_conntrack
 net/netfilter/nf_conntrack_netlink drivers/net/veth drivers/net/tun"
 
-log() { echo "vmtest: $*" >&2; }
-die() {
-	log "$*"
-	exit 2
-}
+logname=vmtest
+. "$here/lib.sh"
 
-# copy_with_libs copies an executable and the shared libraries ldd lists
-# (with the dynamic loader) into the initramfs tree, keeping their paths.
-copy_with_libs() {
-	local bin=$1 dest=$2 lib
-	install -D -m 0755 "$bin" "$tree$dest"
-	for lib in $(ldd "$bin" 2>/dev/null | grep -o '/[^ ]*' || true); do
-		[[ -e $tree$lib ]] && continue
-		install -D -m 0755 "$(readlink -f "$lib")" "$tree$lib"
-	done
-}
 
 # modules_dir KERNEL prints a directory holding criu_modules for the
 # kernel image KERNEL: run.sh keeps only the loop driver of the kernel
@@ -161,47 +148,19 @@ run_vm() {
 	# run.sh's kernel and cache.
 	kernel=$(bash "$here/run.sh" kernel) || die "no kernel"
 
-	work=$(mktemp -d /tmp/ocikit-vm-criu.XXXXXX)
-	if [[ -z ${OCIKIT_VM_KEEP:-} ]]; then
-		trap 'rm -rf "$work"' EXIT
-	else
-		log "work directory: $work"
-	fi
+	vm_workdir ocikit-vm-criu
 	start=$(date +%s.%N)
 	build_initramfs "$ocikit" "$work/initrd.gz" "$kernel"
 	log "kernel $kernel, initramfs $(du -h "$work/initrd.gz" | cut -f1), built in $(elapsed "$start")s"
 
-	append="console=ttyS0 panic=-1 quiet"
+	append="console=ttyS0 panic=-1 quiet$(vm_checks_arg)"
 	if [[ -n ${OCIKIT_VM_ROUNDS:-} ]]; then
 		append+=" vmtest.rounds=$OCIKIT_VM_ROUNDS"
 	fi
-	if [[ -n ${OCIKIT_VM_CHECKS:-} ]]; then
-		append+=" vmtest.checks=$(echo "$OCIKIT_VM_CHECKS" | tr ' ' ',' | tr -s ,)"
-	fi
-	start=$(date +%s.%N)
-	rc=0
-	timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
-		-accel tcg -m 1536 -smp 1 -nographic -no-reboot -nic none \
-		-kernel "$kernel" -initrd "$work/initrd.gz" \
-		-append "$append" </dev/null |
-		tr -d '\r' | tee "$work/console.log" || rc=$?
-	end=$(elapsed "$start")
-	echo "VMTEST info vm_seconds $end"
-	if ((rc == 124 || rc == 137)); then
-		log "the VM did not finish within ${timeout_s}s"
-		return 2
-	fi
-	grep -q '^VMTEST done' "$work/console.log" || {
-		log "the VM stopped before VMTEST done"
-		return 2
-	}
-	if grep -q '^VMTEST fail' "$work/console.log"; then
-		return 1
-	fi
-	return 0
+	vm_boot -accel tcg -m 1536 -smp 1 -nographic -no-reboot -nic none \
+		-kernel "$kernel" -initrd "$work/initrd.gz" -append "$append"
 }
 
-elapsed() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
 
 case ${1:-run} in
 run) run_vm ;;

@@ -46,11 +46,8 @@ timeout_s=${OCIKIT_VM_TIMEOUT:-300}
 # built in, so the VM needs no modules.
 kernel_meta=linux-image-cloud-amd64
 
-log() { echo "vmtest: $*" >&2; }
-die() {
-	log "$*"
-	exit 2
-}
+logname=vmtest
+. "$here/lib.sh"
 
 install_deps() {
 	local want=() p
@@ -123,16 +120,6 @@ resolve_kernel_pkg() {
 		awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }'
 }
 
-# copy_with_libs copies an executable and the shared libraries ldd lists
-# (with the dynamic loader) into the initramfs tree, keeping their paths.
-copy_with_libs() {
-	local bin=$1 dest=$2 lib
-	install -D -m 0755 "$bin" "$tree$dest"
-	for lib in $(ldd "$bin" 2>/dev/null | grep -o '/[^ ]*' || true); do
-		[[ -e $tree$lib ]] && continue
-		install -D -m 0755 "$(readlink -f "$lib")" "$tree$lib"
-	done
-}
 
 # loop_module prints the loop block driver (uncompressed) of the kernel
 # image $1, from the same package tree, if there is one. With it the VM has
@@ -178,7 +165,7 @@ build_initramfs() {
 }
 
 run_vm() {
-	local ocikit=${OCIKIT:-$top/bin/ocikit} kernel start end rc append
+	local ocikit=${OCIKIT:-$top/bin/ocikit} kernel start append
 	if [[ -z ${OCIKIT:-} && ! -x $ocikit ]]; then
 		log "building $ocikit"
 		make -C "$top" build >/dev/null
@@ -188,46 +175,16 @@ run_vm() {
 	command -v cpio >/dev/null || die "cpio not found (test/vm/run.sh deps)"
 	kernel=$(kernel_path)
 
-	work=$(mktemp -d /tmp/ocikit-vm.XXXXXX)
-	if [[ -z ${OCIKIT_VM_KEEP:-} ]]; then
-		trap 'rm -rf "$work"' EXIT
-	else
-		log "work directory: $work"
-	fi
+	vm_workdir ocikit-vm
 	start=$(date +%s.%N)
 	build_initramfs "$ocikit" "$work/initrd.gz" "$kernel"
 	log "kernel $kernel, initramfs $(du -h "$work/initrd.gz" | cut -f1), built in $(elapsed "$start")s"
 
-	append="console=ttyS0 panic=-1 quiet"
-	if [[ -n ${OCIKIT_VM_CHECKS:-} ]]; then
-		append+=" vmtest.checks=$(echo "$OCIKIT_VM_CHECKS" | tr ' ' ',' | tr -s ,)"
-	fi
-	start=$(date +%s.%N)
-	rc=0
-	# -nographic puts the serial console on stdio; stdin is /dev/null so
-	# that nothing typed reaches the VM's shell.
-	timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
-		-accel tcg -m 1024 -smp 1 -nographic -no-reboot -nic none \
-		-kernel "$kernel" -initrd "$work/initrd.gz" \
-		-append "$append" </dev/null |
-		tr -d '\r' | tee "$work/console.log" || rc=$?
-	end=$(elapsed "$start")
-	echo "VMTEST info vm_seconds $end"
-	if ((rc == 124 || rc == 137)); then
-		log "the VM did not finish within ${timeout_s}s"
-		return 2
-	fi
-	grep -q '^VMTEST done' "$work/console.log" || {
-		log "the VM stopped before VMTEST done"
-		return 2
-	}
-	if grep -q '^VMTEST fail' "$work/console.log"; then
-		return 1
-	fi
-	return 0
+	append="console=ttyS0 panic=-1 quiet$(vm_checks_arg)"
+	vm_boot -accel tcg -m 1024 -smp 1 -nographic -no-reboot -nic none \
+		-kernel "$kernel" -initrd "$work/initrd.gz" -append "$append"
 }
 
-elapsed() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
 
 case ${1:-run} in
 deps)

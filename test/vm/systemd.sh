@@ -45,12 +45,8 @@ timeout_s=${OCIKIT_VM_TIMEOUT:-300}
 packages=systemd,dbus,dbus-user-session,libseccomp2,podman,netavark,uidmap,catatonit,util-linux,procps
 guest_version=1
 
-log() { echo "vmtest-systemd: $*" >&2; }
-die() {
-	log "$*"
-	exit 2
-}
-elapsed() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
+logname=vmtest-systemd
+. "$here/lib.sh"
 
 # mirror prints the Debian mirror apt uses here: the first URI of a source
 # for the bookworm suite, in deb822 (.sources) or one-line (.list) format.
@@ -216,45 +212,23 @@ data_disk() {
 }
 
 run_vm() {
-	local ocikit=${OCIKIT:-$top/bin/ocikit} kernel img start rc
+	local ocikit=${OCIKIT:-$top/bin/ocikit} kernel img
 	[[ -x $ocikit ]] || die "OCIKIT=$ocikit: not an executable (make build)"
 	command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found"
 	kernel=$(bash "$here/run.sh" kernel)
 	img=$(image_path)
-	work=$(mktemp -d /tmp/ocikit-vm-systemd.XXXXXX)
-	if [[ -z ${OCIKIT_VM_KEEP:-} ]]; then
-		trap 'rm -rf "$work"' EXIT
-	else
-		log "work directory: $work"
-	fi
+	vm_workdir ocikit-vm-systemd
 	data_disk "$ocikit" "$work/data.ext4"
-	start=$(date +%s.%N)
-	rc=0
 	# One NVMe controller with two namespaces: the root image (nvme0n1,
 	# -snapshot keeps it unchanged) and the data disk (nvme0n2).
-	timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
-		-accel tcg -m 1536 -smp 2 -nographic -no-reboot -nic none -snapshot \
+	vm_boot -accel tcg -m 1536 -smp 2 -nographic -no-reboot -nic none -snapshot \
 		-kernel "$kernel" \
 		-append "console=ttyS0 root=/dev/nvme0n1 rw rootfstype=ext4 init=/lib/systemd/systemd panic=-1 quiet loglevel=1 systemd.show_status=0 systemd.unified_cgroup_hierarchy=1" \
 		-drive "file=$img,if=none,id=root,format=raw" \
 		-drive "file=$work/data.ext4,if=none,id=data,format=raw" \
 		-device nvme,id=nvme0,serial=ocikit \
 		-device nvme-ns,drive=root,bus=nvme0,nsid=1 \
-		-device nvme-ns,drive=data,bus=nvme0,nsid=2 \
-		</dev/null | tr -d '\r' | tee "$work/console.log" || rc=$?
-	echo "VMTEST info vm_seconds $(elapsed "$start")"
-	if ((rc == 124 || rc == 137)); then
-		log "the VM did not finish within ${timeout_s}s"
-		return 2
-	fi
-	grep -q '^VMTEST done' "$work/console.log" || {
-		log "the VM stopped before VMTEST done"
-		return 2
-	}
-	if grep -q '^VMTEST fail' "$work/console.log"; then
-		return 1
-	fi
-	return 0
+		-device nvme-ns,drive=data,bus=nvme0,nsid=2
 }
 
 case ${1:-run} in
