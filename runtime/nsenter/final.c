@@ -31,6 +31,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/vfs.h>
 #include <termios.h>
 #include <unistd.h>
 #include <linux/capability.h>
@@ -56,6 +57,9 @@
 #endif
 #ifndef KEYCTL_JOIN_SESSION_KEYRING
 #define KEYCTL_JOIN_SESSION_KEYRING 1
+#endif
+#ifndef PROC_SUPER_MAGIC
+#define PROC_SUPER_MAGIC 0x9fa0
 #endif
 #ifndef SECCOMP_FILTER_FLAG_NEW_LISTENER
 #define SECCOMP_FILTER_FLAG_NEW_LISTENER (1UL << 3)
@@ -525,11 +529,25 @@ static int openattr(int procfd, const char *sub)
 	return (int)syscall(SYS_openat2, procfd, path, &how, sizeof(how));
 }
 
+/* procroot is the procfs the process's own files are reached through:
+ * the runtime's, opened by the constructor before any namespace was
+ * joined (exec), or else this mount namespace's /proc, checked to be the
+ * root of a procfs (the init, which mounted it itself). */
 static int procroot(void)
 {
-	if (ocikit_procfd < 0)
-		ocikit_procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	return ocikit_procfd;
+	struct statfs sfs;
+	struct stat st;
+	int fd;
+
+	if (ocikit_procfd >= 0)
+		return ocikit_procfd;
+	fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 && (fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC || fstat(fd, &st) < 0 || st.st_ino != 1)) {
+		close(fd);
+		errno = EXDEV;
+		return -1;
+	}
+	return ocikit_procfd = fd;
 }
 
 static void writeattr(const char *what, const char *label, const char *const subs[], const char *data)
