@@ -32,6 +32,10 @@ func openStore(ctx context.Context, g *globals, dir string) (*snapshot.Store, er
 	if os.Geteuid() != 0 {
 		opts = append(opts, snapshot.WithRootless())
 	}
+	// For tests, and for a filesystem whose overlay misbehaves.
+	if os.Getenv("OCIKIT_SNAPSHOT_NO_OVERLAY") == "1" {
+		opts = append(opts, snapshot.WithoutOverlay())
+	}
 	return snapshot.Open(ctx, dir, opts...)
 }
 
@@ -75,6 +79,9 @@ with the guest, and unmounted when the container is deleted.
 Where the kernel refuses the overlay, the root filesystem is a copy of the
 snapshots applied in order (reflinked where the filesystem can), said once
 per store; OCIKIT_ROOTFS_COPY=1 in the environment asks for the copy.
+Snapshots of layers after the first are made through an overlay mount;
+where the kernel refuses it (or with OCIKIT_SNAPSHOT_NO_OVERLAY=1) ocikit
+writes the overlay diff itself, said once.
 
 Run by another user than root, image run is rootless: the layers are
 unpacked as "image unpack --rootless" does (owners in user.rootlesscontainers
