@@ -130,6 +130,11 @@ func (s *overlayStack) resolve(rel string, followLast bool) (string, error) {
 			return "", err
 		}
 		if !ok {
+			if links > 0 {
+				// As the applier without WithOverlayDiff: an entry
+				// below a symlink whose target is not there is refused.
+				return "", fmt.Errorf("open directory /%s: a symlink on the way leads nowhere in the root: %w", next, unix.ENOENT)
+			}
 			// Nothing there: the rest is made, not followed.
 			missing = true
 			resolved = next
@@ -181,7 +186,7 @@ func ResolveOverlay(layers []string, opaqueXattr, name string) (path string, ok 
 		s.roots = append(s.roots, layers[i])
 	}
 	if rel, err = s.resolve(rel, true); err != nil {
-		if errors.Is(err, unix.ENOTDIR) {
+		if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ENOENT) {
 			return "", false, nil
 		}
 		return "", false, err
