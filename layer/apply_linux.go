@@ -313,9 +313,14 @@ func (a *applier) entry(tr *tar.Reader, hdr *tar.Header) error {
 	if a.ov != nil {
 		// Symlinks on the way are followed through the merged view, as
 		// they would be through the mounted overlay.
-		if rel, err = a.ovCanon(rel); err != nil {
+		canon, err := a.ovCanon(rel)
+		if err != nil {
+			if _, base := splitRel(rel); strings.HasPrefix(base, whiteoutPrefix) && errors.Is(err, unix.ENOTDIR) {
+				return nil // below a non-directory: nothing to hide
+			}
 			return err
 		}
+		rel = canon
 	}
 	if rel == "" {
 		if hdr.Typeflag != tar.TypeDir {

@@ -198,6 +198,7 @@ func TestNoOverlaySnapshots(t *testing.T) {
 			{name: "f2d/"}, {name: "f2d/in", data: "in"}, {name: "d2f", data: "now a file"},
 			{name: "m/", mode: 0o555}, {name: "ln", typ: tar.TypeSymlink, link: "o/x"}, {name: "a/keep", data: "changed"},
 		}}},
+		{"whiteout below a directory turned file (umoci's order)", [][]te{base, {{name: "d2f", data: "f"}, {name: "d2f/.wh.z"}}}},
 		{"new entries in lower directories", [][]te{base, {{name: "o/sub/deep/er/f", data: "d"}, {name: "hl/more", data: "m"}}}},
 		{"through a lower symlink", [][]te{base, {{name: "sl/viasym", data: "via"}}}},
 		{"whiteout and directory again", [][]te{base, {{name: ".wh.o"}, {name: "o/"}, {name: "o/fresh", data: "f"}}}},

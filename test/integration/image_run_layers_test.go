@@ -137,3 +137,63 @@ func mustOcikit(t *testing.T, bin string, args ...string) {
 		t.Fatalf("ocikit %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 }
+
+// TestImageRunNoOverlaySnapshots: with the snapshots made without an
+// overlay mount (OCIKIT_SNAPSHOT_NO_OVERLAY=1, snapshot.WithoutOverlay),
+// umoci's four-layer image of every entry type stacks to layer.Unpack's
+// tree, and a two-layer image with whiteouts runs from them, with the copy
+// root filesystem forced too (OCIKIT_ROOTFS_COPY=1) and through the
+// overlay, seeing what it sees from the overlay-made snapshots; the
+// notice is given in one line.
+func TestImageRunNoOverlaySnapshots(t *testing.T) {
+	e := newIREnv(t)
+	umoci := testutil.RequireTool(t, "umoci")
+	tricky := unpackUmociImage(t, umoci, t.TempDir())
+	ctx := context.Background()
+	l, err := layout.Open(ctx, tricky)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolved, err := l.Resolve(ctx, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := snapshot.Open(ctx, t.TempDir(), snapshot.WithoutOverlay())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lowers, _, err := s.Prepare(ctx, l, resolved, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(t.TempDir(), "rootfs")
+	if err := layer.Unpack(ctx, l, resolved.Manifest, resolved.Config, want); err != nil {
+		t.Fatal(err)
+	}
+	have := filepath.Join(t.TempDir(), "copy")
+	if err := os.Mkdir(have, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := snapshot.ApplySnapshots(lowers, have); err != nil {
+		t.Fatal(err)
+	}
+	if diff := unpackLineDiff(unpackTreeManifest(t, want), unpackTreeManifest(t, have)); diff != "" {
+		t.Errorf("snapshots made without overlay differ from layer.Unpack (- unpack, + copy):\n%s", diff)
+	}
+
+	ref := whiteoutImage(t, e.bin, t.TempDir())
+	e.env = []string{"OCIKIT_SNAPSHOT_NO_OVERLAY=1", "OCIKIT_ROOTFS_COPY=1"}
+	out, errs, code := e.imageRun("--rm", ref)
+	if code != 0 || !strings.HasPrefix(out, whiteoutOut) || strings.HasSuffix(out, "overlay\n") {
+		t.Errorf("copy: exit %d output %q (want %q and a root that is no overlay) stderr %q", code, out, whiteoutOut, errs)
+	}
+	if n := strings.Count(errs, "without overlay"); n != 1 {
+		t.Errorf("the notice is said %d times, want once: %q", n, errs)
+	}
+	e.env = nil
+	out, errs, code = e.imageRun("--rm", ref)
+	if code != 0 || out != whiteoutOut+"overlay\n" {
+		t.Errorf("overlay of the snapshots made without overlay: exit %d output %q stderr %q", code, out, errs)
+	}
+	e.checkClean()
+}
