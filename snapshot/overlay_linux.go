@@ -210,7 +210,7 @@ func (s *Store) applyLayer(ctx context.Context, p layer.BlobOpener, desc v1.Desc
 		why = err
 	}
 	s.noOverlayOnce.Do(func() {
-		s.log.Warn("making snapshots without overlay: the layer package writes the overlay diffs", "store", s.dir, "reason", why)
+		s.log.Warn("making snapshots without overlay: each layer's overlay diff is written directly", "store", s.dir, "reason", why)
 	})
 	lopts = append(lopts, layer.WithOverlayDiff(parents))
 	if err := layer.ApplyBlob(ctx, p, desc, diffID, upper, lopts...); err != nil {

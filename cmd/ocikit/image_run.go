@@ -32,11 +32,17 @@ func openStore(ctx context.Context, g *globals, dir string) (*snapshot.Store, er
 	if os.Geteuid() != 0 {
 		opts = append(opts, snapshot.WithRootless())
 	}
-	// For tests, and for a filesystem whose overlay misbehaves.
+	return snapshot.Open(ctx, dir, append(opts, envStoreOptions()...)...)
+}
+
+// envStoreOptions are the store options ocikit's environment asks for:
+// OCIKIT_SNAPSHOT_NO_OVERLAY=1 makes snapshots without an overlay mount
+// (for tests, and for a filesystem whose overlay misbehaves).
+func envStoreOptions() []snapshot.Option {
 	if os.Getenv("OCIKIT_SNAPSHOT_NO_OVERLAY") == "1" {
-		opts = append(opts, snapshot.WithoutOverlay())
+		return []snapshot.Option{snapshot.WithoutOverlay()}
 	}
-	return snapshot.Open(ctx, dir, opts...)
+	return nil
 }
 
 func newImageRunCmd(g *globals) *cobra.Command {
@@ -285,7 +291,8 @@ func newImageRunPrepareCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("image %q: %w", args[0], errdefs.ErrInvalid)
 			}
-			s, err := snapshot.Open(cmd.Context(), store, snapshot.WithLogger(g.log()), snapshot.WithRootless())
+			opts := append([]snapshot.Option{snapshot.WithLogger(g.log()), snapshot.WithRootless()}, envStoreOptions()...)
+			s, err := snapshot.Open(cmd.Context(), store, opts...)
 			if err != nil {
 				return err
 			}

@@ -197,3 +197,32 @@ func TestImageRunNoOverlaySnapshots(t *testing.T) {
 	}
 	e.checkClean()
 }
+
+// TestImageRunRootlessNoOverlaySnapshots: nobody's snapshots made without
+// an overlay mount (user.overlay.opaque, whiteouts a 0:0 device made in
+// its user namespace) are what the kernel's unprivileged overlay and the
+// copy fallback read: the two-layer whiteout image runs through both.
+func TestImageRunRootlessNoOverlaySnapshots(t *testing.T) {
+	e := newRootlessIREnv(t)
+	dir := t.TempDir()
+	ref := whiteoutImage(t, testutil.Binary(t), dir)
+	openUp(t, dir)
+	if err := exec.Command("chmod", "-R", "a+rX", dir).Run(); err != nil {
+		t.Fatal(err)
+	}
+	env := e.env
+	e.env = append(env, "OCIKIT_SNAPSHOT_NO_OVERLAY=1")
+	out, errs, code := e.run("image", "run", "--rm", ref)
+	if code != 0 || out != whiteoutOut+"overlay\n" {
+		t.Fatalf("overlay: exit %d output %q stderr %q", code, out, errs)
+	}
+	if n := strings.Count(errs, "without overlay"); n != 1 {
+		t.Errorf("the notice is said %d times, want once: %q", n, errs)
+	}
+	e.env = append(env, "OCIKIT_ROOTFS_COPY=1")
+	out, errs, code = e.run("image", "run", "--rm", ref)
+	if code != 0 || !strings.HasPrefix(out, whiteoutOut) || strings.HasSuffix(out, "overlay\n") {
+		t.Errorf("copy: exit %d output %q stderr %q", code, out, errs)
+	}
+	e.checkClean()
+}
