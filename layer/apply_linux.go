@@ -726,6 +726,9 @@ func (a *applier) clearXattrs(fd int, rel string, hdr *tar.Header) error {
 		if name == "" || name == "security.selinux" {
 			continue
 		}
+		if a.ov != nil && a.ov.private(name) {
+			continue // overlayfs's own (opaque): the mount never shows them
+		}
 		if slices.ContainsFunc(want, func(x xattr) bool { return x.name == name }) {
 			continue
 		}
@@ -776,10 +779,14 @@ func (a *applier) hardlink(hdr *tar.Header, pfd int, rel, base string) error {
 	}
 	if a.ov != nil {
 		var ost unix.Stat_t
-		if err := unix.Fstatat(ofd, obase, &ost, unix.AT_SYMLINK_NOFOLLOW); err == unix.ENOENT {
+		switch err := unix.Fstatat(ofd, obase, &ost, unix.AT_SYMLINK_NOFOLLOW); {
+		case err == unix.ENOENT:
 			if err := a.ovLinkTarget(ofd, old, obase); err != nil {
 				return fmt.Errorf("hardlink %q: copy up target: %w", hdr.Name, err)
 			}
+		case err == nil && isWhiteoutStat(&ost):
+			// Whited out by this layer: not there to link to.
+			return fmt.Errorf("hardlink %s to /%s: %w", "/"+rel, old, unix.ENOENT)
 		}
 	}
 	err = unix.Linkat(ofd, obase, pfd, base, 0)

@@ -30,6 +30,13 @@ func isWhiteoutStat(st *unix.Stat_t) bool {
 	return st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0
 }
 
+// private says whether xattr name is overlayfs's own (an escaped image
+// attribute, NS.overlay.NAME, is the image's).
+func (s *overlayStack) private(name string) bool {
+	rest, ok := strings.CutPrefix(name, s.ns)
+	return ok && !strings.HasPrefix(rest, "overlay.")
+}
+
 func (s *overlayStack) opaque(p string) bool {
 	buf := make([]byte, 2)
 	n, err := unix.Lgetxattr(p, s.ns+"opaque", buf)
@@ -344,7 +351,7 @@ func (a *applier) copyUpXattrs(fd int, src, rel string) error {
 		if name == "" || name == "security.selinux" {
 			continue
 		}
-		if rest, ok := strings.CutPrefix(name, a.ov.ns); ok && !strings.HasPrefix(rest, "overlay.") {
+		if a.ov.private(name) {
 			continue
 		}
 		vsz, err := unix.Lgetxattr(src, name, nil)

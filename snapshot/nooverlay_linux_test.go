@@ -202,6 +202,7 @@ func TestNoOverlaySnapshots(t *testing.T) {
 		{"new entries in lower directories", [][]te{base, {{name: "o/sub/deep/er/f", data: "d"}, {name: "hl/more", data: "m"}}}},
 		{"through a lower symlink", [][]te{base, {{name: "sl/viasym", data: "via"}}}},
 		{"whiteout and directory again", [][]te{base, {{name: ".wh.o"}, {name: "o/"}, {name: "o/fresh", data: "f"}}}},
+		{"whiteout, entries, then the directory's entry", [][]te{base, {{name: ".wh.o"}, {name: "o/fresh", data: "f"}, {name: "o/", mode: 0o711}}}},
 		{"directory then its whiteout", [][]te{base, {{name: "o/"}, {name: "o/n2", data: "2"}, {name: ".wh.o"}}}},
 		{"users and image overlay xattrs", [][]te{base, {
 			{name: "etc/passwd", data: "root:x:0:0::/root:/bin/sh\nu:x:7:7::/:/bin/sh\n"},
@@ -303,5 +304,41 @@ func TestNoOverlaySnapshots(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestNoOverlaySnapshotsRefused: a layer the applier refuses through the
+// overlay is refused without it too, and leaves no snapshot.
+func TestNoOverlaySnapshotsRefused(t *testing.T) {
+	testutil.RequireRoot(t)
+	tests := []struct {
+		name  string
+		layer []te
+	}{
+		{"hard link to a file this layer whited out", []te{{name: "a/.wh.keep"}, {name: "x", typ: tar.TypeLink, link: "a/keep"}}},
+		{"entry below a symlink to nothing", []te{{name: "dangling", typ: tar.TypeSymlink, link: "/no/where"}, {name: "dangling/f", data: "f"}}},
+		{"entry below a file", []te{{name: "f2d/x", data: "x"}}},
+	}
+	ctx := context.Background()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, img := imageOf(t, [][]te{base, tt.layer})
+			for _, no := range []bool{false, true} {
+				var opts []Option
+				if no {
+					opts = append(opts, WithoutOverlay())
+				}
+				s, err := Open(ctx, t.TempDir(), opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, _, err := s.Prepare(ctx, l, img, nil); err == nil {
+					t.Errorf("without overlay %v: the layer was applied", no)
+				}
+				if !s.Missing(img) {
+					t.Errorf("without overlay %v: the snapshot is there", no)
+				}
+			}
+		})
 	}
 }
