@@ -315,8 +315,9 @@ func (a *applier) entry(tr *tar.Reader, hdr *tar.Header) error {
 		// they would be through the mounted overlay.
 		canon, err := a.ovCanon(rel)
 		if err != nil {
-			if _, base := splitRel(rel); strings.HasPrefix(base, whiteoutPrefix) && errors.Is(err, unix.ENOTDIR) {
-				return nil // below a non-directory: nothing to hide
+			_, base := splitRel(rel)
+			if kind, _, _ := parseWhiteout(base); kind == whiteoutExplicit && (errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ENOENT)) {
+				return nil // below a non-directory or nothing: nothing to hide
 			}
 			return err
 		}
