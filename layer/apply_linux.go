@@ -508,8 +508,7 @@ func (a *applier) mkdir(hdr *tar.Header, pfd int, psetgid bool, rel, base string
 	}
 	// Overlay diff: a directory over this layer's whiteout of its name is
 	// opaque, as overlayfs makes it.
-	var wst unix.Stat_t
-	overWhiteout := a.ov != nil && unix.Fstatat(pfd, base, &wst, unix.AT_SYMLINK_NOFOLLOW) == nil && isWhiteoutStat(&wst)
+	overWhiteout := a.ov != nil && a.ov.whiteoutAt(pfd, base)
 	err := unix.Mkdirat(pfd, base, createMode)
 	if err == unix.EEXIST {
 		existing, rerr := a.replace(pfd, rel, base, true)
@@ -785,7 +784,7 @@ func (a *applier) hardlink(hdr *tar.Header, pfd int, rel, base string) error {
 			if err := a.ovLinkTarget(ofd, old, obase); err != nil {
 				return fmt.Errorf("hardlink %q: copy up target: %w", hdr.Name, err)
 			}
-		case err == nil && isWhiteoutStat(&ost):
+		case err == nil && a.ov.whiteoutAt(ofd, obase):
 			// Whited out by this layer: not there to link to.
 			return fmt.Errorf("hardlink %s to /%s: %w", "/"+rel, old, unix.ENOENT)
 		}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -28,6 +29,30 @@ const maxSymlinks = 40
 
 func isWhiteoutStat(st *unix.Stat_t) bool {
 	return st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0
+}
+
+// isWhiteout says whether p (st) is a whiteout: a 0:0 character device,
+// or, where a filesystem refuses those (overlayfs itself refuses to make
+// one), an empty regular file with the NS.overlay.whiteout xattr, as
+// overlayfs (Linux 6.7) reads whiteouts of a lower directory.
+func (s *overlayStack) isWhiteout(p string, st *unix.Stat_t) bool {
+	if isWhiteoutStat(st) {
+		return true
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size != 0 {
+		return false
+	}
+	_, err := unix.Lgetxattr(p, s.ns+"whiteout", nil)
+	return err == nil
+}
+
+// whiteoutAt is isWhiteout for base in directory pfd.
+func (s *overlayStack) whiteoutAt(pfd int, base string) bool {
+	var st unix.Stat_t
+	if unix.Fstatat(pfd, base, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+		return false
+	}
+	return s.isWhiteout("/proc/self/fd/"+strconv.Itoa(pfd)+"/"+base, &st)
 }
 
 // private says whether xattr name is overlayfs's own (an escaped image
@@ -76,7 +101,7 @@ func (s *overlayStack) lookup(rel string) (string, unix.Stat_t, bool, error) {
 				}
 				return "", none, false, &os.PathError{Op: "lstat", Path: p, Err: err}
 			}
-			if isWhiteoutStat(&st) {
+			if s.isWhiteout(p, &st) {
 				break
 			}
 			isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
@@ -252,8 +277,7 @@ func (a *applier) setOpaque(fd int, rel string) error {
 func (a *applier) ovDir(pfd int, rel, base string, create bool, openErr error) (int, error) {
 	const flags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
 	if openErr == unix.ENOTDIR {
-		var st unix.Stat_t
-		if err := unix.Fstatat(pfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil || !isWhiteoutStat(&st) || !create {
+		if !create || !a.ov.whiteoutAt(pfd, base) {
 			return -1, openErr
 		}
 		if err := unix.Unlinkat(pfd, base, 0); err != nil {
@@ -479,8 +503,43 @@ func (a *applier) ovWhiteout(parent, name string) error {
 			return err
 		}
 	}
-	if err := unix.Mknodat(pfd, name, unix.S_IFCHR, 0); err != nil {
+	err = unix.EPERM
+	if !a.o.xattrWhiteouts {
+		err = unix.Mknodat(pfd, name, unix.S_IFCHR, 0)
+	}
+	if err == unix.EPERM {
+		// A filesystem that refuses whiteout devices (overlayfs itself):
+		// an xattr whiteout.
+		return a.xattrWhiteout(pfd, parent, name)
+	}
+	if err != nil {
 		return pathErr("mknod whiteout", rel, err)
+	}
+	return nil
+}
+
+// xattrWhiteout makes name in pfd (directory parent) an empty file with
+// the NS.overlay.whiteout xattr, and marks parent as holding such
+// whiteouts (NS.overlay.opaque "x", Linux 6.8; unless it is opaque, when
+// nothing below shows anyway), as overlayfs reads them in a lower
+// directory; ApplySnapshots reads them too.
+func (a *applier) xattrWhiteout(pfd int, parent, name string) error {
+	rel := joinRel(parent, name)
+	fd, err := unix.Openat(pfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return pathErr("create whiteout", rel, err)
+	}
+	err = unix.Fsetxattr(fd, a.ov.ns+"whiteout", nil, 0)
+	unix.Close(fd)
+	if err != nil {
+		return pathErr("setxattr whiteout", rel, err)
+	}
+	buf := make([]byte, 2)
+	if n, err := unix.Fgetxattr(pfd, a.ov.ns+"opaque", buf); err == nil && n == 1 && buf[0] == 'y' {
+		return nil
+	}
+	if err := unix.Fsetxattr(pfd, a.ov.ns+"opaque", []byte("x"), 0); err != nil {
+		return pathErr("setxattr", parent, err)
 	}
 	return nil
 }

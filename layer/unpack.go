@@ -51,6 +51,9 @@ type options struct {
 	noOpenat2 bool
 	// lowers: the root is an overlay upper directory (WithOverlayDiff).
 	lowers []string
+	// xattrWhiteouts makes WithOverlayDiff's whiteouts xattr ones, as
+	// where the filesystem refuses whiteout devices (for tests).
+	xattrWhiteouts bool
 }
 
 // WithRootless unpacks as an unprivileged user would: no chown (the wanted

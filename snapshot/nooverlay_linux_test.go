@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -340,5 +341,59 @@ func TestNoOverlaySnapshotsRefused(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestNoOverlayFallback: on a store the kernel refuses overlays on (one on
+// overlayfs itself), a multi-layer image's snapshots are still made, and
+// the logger hears it once.
+func TestNoOverlayFallback(t *testing.T) {
+	testutil.RequireRoot(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	mnt := filepath.Join(dir, "mnt")
+	for _, d := range []string{"lower", "upper", "work", "mnt"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", filepath.Join(dir, "lower"), filepath.Join(dir, "upper"), filepath.Join(dir, "work"))
+	if err := unix.Mount("overlay", mnt, "overlay", 0, opts); err != nil {
+		t.Skipf("overlay: %v", err)
+	}
+	defer unix.Unmount(mnt, unix.MNT_DETACH)
+	var logs bytes.Buffer
+	s, err := Open(ctx, filepath.Join(mnt, "store"), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ProbeOverlay([]string{filepath.Join(mnt, "store")}); err == nil {
+		t.Skip("the kernel takes an overlay on overlayfs here")
+	}
+	l, img := imageOf(t, [][]te{base, {{name: "a/.wh.gone"}, {name: "o/.wh..wh..opq"}, {name: "o/n", data: "n"}}, {{name: "a/third", data: "3"}}})
+	lowers, made, err := s.Prepare(ctx, l, img, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if made != 3 {
+		t.Errorf("made %d snapshots, want 3", made)
+	}
+	if n := strings.Count(logs.String(), "without overlay"); n != 1 {
+		t.Errorf("the notice was given %d times, want once:\n%s", n, logs.String())
+	}
+	rootfs := filepath.Join(dir, "rootfs")
+	if err := os.Mkdir(rootfs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := ApplySnapshots(lowers, rootfs); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		path   string
+		exists bool
+	}{{"a/keep", true}, {"a/gone", false}, {"a/third", true}, {"o/x", false}, {"o/sub", false}, {"o/n", true}} {
+		if _, err := os.Lstat(filepath.Join(rootfs, c.path)); (err == nil) != c.exists {
+			t.Errorf("%s: %v, want it there: %v", c.path, err, c.exists)
+		}
 	}
 }
