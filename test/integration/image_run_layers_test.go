@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ocikit/ocikit/internal/testutil"
 	"github.com/ocikit/ocikit/layer"
 	"github.com/ocikit/ocikit/layout"
@@ -196,6 +198,30 @@ func TestImageRunNoOverlaySnapshots(t *testing.T) {
 		t.Errorf("overlay of the snapshots made without overlay: exit %d output %q stderr %q", code, out, errs)
 	}
 	e.checkClean()
+
+	// A store on overlayfs, where the kernel refuses both overlays and
+	// whiteout devices: nothing forced, both fallbacks taken and said.
+	dir := t.TempDir()
+	for _, d := range []string{"lower", "upper", "work", "mnt"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mnt := filepath.Join(dir, "mnt")
+	if err := unix.Mount("overlay", mnt, "overlay", 0, "lowerdir="+filepath.Join(dir, "lower")+",upperdir="+filepath.Join(dir, "upper")+",workdir="+filepath.Join(dir, "work")); err != nil {
+		t.Skipf("overlay: %v", err)
+	}
+	defer unix.Unmount(mnt, unix.MNT_DETACH)
+	e.store = filepath.Join(mnt, "store")
+	out, errs, code = e.imageRun("--rm", ref)
+	// (The copy lives on the store's overlayfs: the root's type says
+	// nothing here.)
+	if code != 0 || !strings.HasPrefix(out, whiteoutOut) {
+		t.Errorf("store on overlayfs: exit %d output %q stderr %q", code, out, errs)
+	}
+	if !strings.Contains(errs, "without overlay") || !strings.Contains(errs, "copies") {
+		t.Errorf("store on overlayfs: the fallbacks are not said: %q", errs)
+	}
 }
 
 // TestImageRunRootlessNoOverlaySnapshots: nobody's snapshots made without
