@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ocikit/ocikit/internal/testutil"
 )
 
 // TestOverlayDiffXattrWhiteouts: where whiteout devices cannot be made,
@@ -17,9 +19,9 @@ import (
 // upper directories hides what they white out (root: trusted.overlay.*;
 // rootless: user.overlay.*, mounted with userxattr).
 func TestOverlayDiffXattrWhiteouts(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (mount)")
-	}
+	testutil.RequireRoot(t)
+	// Xattr whiteouts in a directory marked opaque "x": Linux 6.8.
+	testutil.RequireKernel(t, 6, 8)
 	l0 := mkTar(t, tDir("a/"), tFile("a/keep", "k"), tFile("a/gone", "g"), tDir("d/"), tFile("d/x", "x"), tFile("f", "f"), tFile("top", "t"))
 	l1 := mkTar(t, tFile("a/.wh.gone", ""), tFile(".wh.f", ""), tFile(".wh.d", ""), tFile("new", "n"))
 	for _, rootless := range []bool{false, true} {
