@@ -24,7 +24,8 @@ var errNoHelper = errors.New("image run: a rootless store needs a snapshot helpe
 // the caller's), where the kernel lets it mount overlays (Linux 5.11):
 // the one way an unprivileged process can make the snapshots of layers
 // after the first. Its standard output (progress lines) goes to progress;
-// its standard error, when it fails, becomes the error.
+// its standard error, when it fails, becomes the error, else it follows
+// the progress lines.
 func runHelper(ctx context.Context, helper []string, store string, dgst digest.Digest, progress io.Writer) error {
 	if len(helper) == 0 {
 		return errNoHelper
@@ -51,6 +52,11 @@ func runHelper(ctx context.Context, helper []string, store string, dgst digest.D
 			return fmt.Errorf("snapshot helper: %w", err)
 		}
 		return errors.New(msg)
+	}
+	if progress != nil {
+		// Its warnings (a snapshot made without overlay, a skipped
+		// xattr) are the user's too.
+		io.Copy(progress, &stderr)
 	}
 	return nil
 }

@@ -77,3 +77,53 @@ func smallTar(data []byte) bool {
 		}
 	}
 }
+
+// FuzzApplyOverlayDiff applies arbitrary bytes as an overlay diff
+// (WithOverlayDiff) over a lower directory whose symlinks lead out of it
+// and checks that neither the outside world nor the lower directory
+// changed, whatever Apply returned.
+func FuzzApplyOverlayDiff(f *testing.F) {
+	for _, hc := range hostileCases() {
+		for _, l := range hc.layers {
+			f.Add(mkTar(f, l...))
+		}
+	}
+	f.Add(mkTar(f, tFile("a/.wh.b", ""), tFile("a/.wh..wh..opq", ""), tHardlink("h", "a/b"), tFile("out/x", "y"), tFile("up/x", "y"), tHardlink("h2", "up/file"), tFile("d/.wh.e", "")))
+	parent := fuzzDir(f)
+	outside := filepath.Join(parent, "outside")
+	lower := filepath.Join(parent, "lower")
+	for _, d := range []string{filepath.Join(outside, "dir"), filepath.Join(lower, "a"), filepath.Join(lower, "d", "e")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			f.Fatal(err)
+		}
+	}
+	for _, p := range []string{filepath.Join(outside, "file"), filepath.Join(lower, "a", "b")} {
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			f.Fatal(err)
+		}
+	}
+	if err := os.Symlink(outside, filepath.Join(lower, "out")); err != nil {
+		f.Fatal(err)
+	}
+	if err := os.Symlink("../../../../../../"+outside, filepath.Join(lower, "up")); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !smallTar(data) {
+			t.Skip("declares large files")
+		}
+		upper, err := os.MkdirTemp(parent, "upper")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer removeTree(upper)
+		before, beforeLower := snapshot(t, outside), snapshot(t, lower)
+		_ = Apply(context.Background(), upper, bytes.NewReader(data), WithRootless(), WithOverlayDiff([]string{lower}))
+		assertSameSnapshot(t, "outside", before, snapshot(t, outside))
+		assertSameSnapshot(t, "lower", beforeLower, snapshot(t, lower))
+		entries, _ := os.ReadDir(parent)
+		if len(entries) != 3 {
+			t.Errorf("parent holds %d entries, want outside, lower and upper", len(entries))
+		}
+	})
+}

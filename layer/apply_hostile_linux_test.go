@@ -3,10 +3,12 @@ package layer
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -154,6 +156,9 @@ func TestHostileLayers(t *testing.T) {
 			for _, mode := range []string{"root", "rootless", "securejoin"} {
 				checkContained(t, tars, hc.want, mode)
 			}
+			for _, rootless := range []bool{false, true} {
+				checkOverlayDiffContained(t, tars, hc.want, rootless)
+			}
 		})
 	}
 }
@@ -200,6 +205,48 @@ func checkContained(t *testing.T, tars [][]byte, want outcome, mode string) {
 			t.Errorf("left %s in the parent of the root", e.Name())
 		}
 	}
+}
+
+// checkOverlayDiffContained applies each of tars as the upper directory
+// of an overlay of the ones before (WithOverlayDiff), as the snapshot
+// store does without an overlay mount: refused or contained as the
+// unpack is, with the world outside the upper directories untouched.
+func checkOverlayDiffContained(t *testing.T, tars [][]byte, want outcome, rootless bool) {
+	t.Helper()
+	setupVictim(t)
+	parent := t.TempDir()
+	outside := filepath.Join(parent, "outside")
+	if err := os.MkdirAll(filepath.Join(outside, "dir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(outside, "file"), []byte("outside"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	beforeVictim, beforeOutside := snapshot(t, victim), snapshot(t, outside)
+	var uppers []string
+	var err error
+	for i, b := range tars {
+		upper := filepath.Join(parent, fmt.Sprintf("upper%d", i))
+		if err = os.Mkdir(upper, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		opts := []Option{WithOverlayDiff(slices.Clone(uppers))}
+		if rootless {
+			opts = append(opts, WithRootless())
+		}
+		if err = Apply(context.Background(), upper, bytes.NewReader(b), opts...); err != nil {
+			break
+		}
+		uppers = append(uppers, upper)
+	}
+	switch {
+	case want == refused && err == nil:
+		t.Errorf("overlay diff (rootless %v): applied, want refused", rootless)
+	case want == contained && err != nil:
+		t.Errorf("overlay diff (rootless %v): %v, want contained", rootless, err)
+	}
+	assertSameSnapshot(t, victim, beforeVictim, snapshot(t, victim))
+	assertSameSnapshot(t, "sibling of the upper directories", beforeOutside, snapshot(t, outside))
 }
 
 func setupVictim(t *testing.T) {

@@ -60,6 +60,10 @@ type applier struct {
 
 	buf    []byte
 	xattrs []xattr
+
+	// ov is the overlay stack whose upper directory root is
+	// (WithOverlayDiff), nil otherwise.
+	ov *overlayStack
 }
 
 func newApplier(root string, o options) (*applier, error) {
@@ -84,6 +88,14 @@ func newApplier(root string, o options) (*applier, error) {
 		return nil, &os.PathError{Op: "stat", Path: root, Err: err}
 	}
 	a.rootSetgid = st.Mode&unix.S_ISGID != 0
+	if len(o.lowers) > 0 {
+		abs, err := filepath.Abs(root)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		a.initOverlayDiff(abs)
+	}
 	if !o.noOpenat2 {
 		fd, err := unix.Openat2(a.rootFd, ".", &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT})
 		if err == nil {
@@ -165,12 +177,16 @@ func (a *applier) dir(rel string, create bool) (int, bool, error) {
 		return -1, false, err
 	}
 	fd, err := unix.Openat(pfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err == unix.ENOENT && create {
+	if a.ov != nil && (err == unix.ENOENT || err == unix.ENOTDIR) {
+		// rel's parents were resolved through the merged view
+		// (ovCanon): a missing directory is a lower one's, copied up.
+		fd, err = a.ovDir(pfd, rel, base, create, err)
+	} else if err == unix.ENOENT && create {
 		if err = unix.Mkdirat(pfd, base, 0o755); err == nil || err == unix.EEXIST {
 			fd, err = unix.Openat(pfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		}
 	}
-	if err == unix.ELOOP || err == unix.ENOTDIR {
+	if a.ov == nil && (err == unix.ELOOP || err == unix.ENOTDIR) {
 		// A symlink (from this or an earlier layer): follow it, but as if
 		// the root were "/" — it can never lead outside.
 		fd, err = a.resolveInRoot(rel)
@@ -293,6 +309,19 @@ func (a *applier) entry(tr *tar.Reader, hdr *tar.Header) error {
 	rel, err := cleanName(hdr.Name)
 	if err != nil {
 		return err
+	}
+	if a.ov != nil {
+		// Symlinks on the way are followed through the merged view, as
+		// they would be through the mounted overlay.
+		canon, err := a.ovCanon(rel)
+		if err != nil {
+			_, base := splitRel(rel)
+			if kind, _, _ := parseWhiteout(base); kind == whiteoutExplicit && (errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ENOENT)) {
+				return nil // below a non-directory or nothing: nothing to hide
+			}
+			return err
+		}
+		rel = canon
 	}
 	if rel == "" {
 		if hdr.Typeflag != tar.TypeDir {
@@ -477,6 +506,9 @@ func (a *applier) mkdir(hdr *tar.Header, pfd int, psetgid bool, rel, base string
 	if a.o.rootless {
 		createMode |= 0o700
 	}
+	// Overlay diff: a directory over this layer's whiteout of its name is
+	// opaque, as overlayfs makes it.
+	overWhiteout := a.ov != nil && a.ov.whiteoutAt(pfd, base)
 	err := unix.Mkdirat(pfd, base, createMode)
 	if err == unix.EEXIST {
 		existing, rerr := a.replace(pfd, rel, base, true)
@@ -500,6 +532,11 @@ func (a *applier) mkdir(hdr *tar.Header, pfd int, psetgid bool, rel, base string
 		return pathErr("open", rel, err)
 	}
 	a.cacheDir(rel, dirEntry{fd: fd, setgid: mode&unix.S_ISGID != 0})
+	if overWhiteout {
+		if err := a.setOpaque(fd, rel); err != nil {
+			return err
+		}
+	}
 	if err := a.metaFd(fd, rel, hdr, mode, createMode, true, psetgid, true, nil); err != nil {
 		return err
 	}
@@ -654,7 +691,7 @@ func (a *applier) setXattrs(rel string, hdr *tar.Header, special bool, set func(
 		}
 	}
 	for _, x := range a.xattrs {
-		err := set(x.name, x.value)
+		err := set(a.ovXattrName(x.name), x.value)
 		if err == nil {
 			continue
 		}
@@ -682,9 +719,15 @@ func (a *applier) clearXattrs(fd int, rel string, hdr *tar.Header) error {
 		return nil
 	}
 	want := entryXattrs(nil, hdr)
+	for i := range want {
+		want[i].name = a.ovXattrName(want[i].name)
+	}
 	for _, name := range strings.Split(strings.TrimRight(string(buf[:sz]), "\x00"), "\x00") {
 		if name == "" || name == "security.selinux" {
 			continue
+		}
+		if a.ov != nil && a.ov.private(name) {
+			continue // overlayfs's own (opaque): the mount never shows them
 		}
 		if slices.ContainsFunc(want, func(x xattr) bool { return x.name == name }) {
 			continue
@@ -721,6 +764,11 @@ func (a *applier) hardlink(hdr *tar.Header, pfd int, rel, base string) error {
 	if old == "" {
 		return fmt.Errorf("%w: hardlink %q to the root", ErrUnsafePath, hdr.Name)
 	}
+	if a.ov != nil {
+		if old, err = a.ovCanon(old); err != nil {
+			return fmt.Errorf("hardlink %q: target: %w", hdr.Name, err)
+		}
+	}
 	if old == rel {
 		return nil
 	}
@@ -728,6 +776,18 @@ func (a *applier) hardlink(hdr *tar.Header, pfd int, rel, base string) error {
 	ofd, _, err := a.dir(oparent, false)
 	if err != nil {
 		return fmt.Errorf("hardlink %q: target: %w", hdr.Name, err)
+	}
+	if a.ov != nil {
+		var ost unix.Stat_t
+		switch err := unix.Fstatat(ofd, obase, &ost, unix.AT_SYMLINK_NOFOLLOW); {
+		case err == unix.ENOENT:
+			if err := a.ovLinkTarget(ofd, old, obase); err != nil {
+				return fmt.Errorf("hardlink %q: copy up target: %w", hdr.Name, err)
+			}
+		case err == nil && a.ov.whiteoutAt(ofd, obase):
+			// Whited out by this layer: not there to link to.
+			return fmt.Errorf("hardlink %s to /%s: %w", "/"+rel, old, unix.ENOENT)
+		}
 	}
 	err = unix.Linkat(ofd, obase, pfd, base, 0)
 	if err == unix.EEXIST {
@@ -890,6 +950,9 @@ func readDirNamesAt(fd int) ([]string, error) {
 // subsequent layers." Then, if it is a directory, only what lower layers put
 // in it is hidden, which is what removing it first would have left.
 func (a *applier) whiteout(parent, name string) error {
+	if a.ov != nil {
+		return a.ovWhiteout(parent, name)
+	}
 	pfd, _, err := a.dir(parent, false)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
@@ -922,6 +985,10 @@ func (a *applier) whiteout(parent, name string) error {
 // layer put there is removed, wherever the marker sits in the tar (layer.md
 // "Opaque Whiteout"); this layer's own entries stay.
 func (a *applier) opaque(dir string) error {
+	if a.ov != nil {
+		a.markSeen(dir)
+		return a.ovOpaque(dir)
+	}
 	fd, _, err := a.dir(dir, true)
 	if err != nil {
 		return err

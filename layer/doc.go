@@ -33,6 +33,12 @@
 //     replaces it unless both are directories (then only the attributes are
 //     replaced); whiteouts (".wh.NAME") and opaque whiteouts (".wh..wh..opq")
 //     hide only entries of lower layers, whatever their position in the tar.
+//   - Overlay diffs (WithOverlayDiff): a layer applied as the upper
+//     directory of an overlay of earlier ones, without mounting it, is
+//     what the kernel writes through the mounted overlay (whiteouts as
+//     0:0 devices, opaque directories as the opaque xattr, copy-ups);
+//     the lower directories are only read, symlinks are followed
+//     through the merged view, and the containment above holds.
 //   - Rootless unpacking (WithRootless): no chown, no device nodes, the wanted
 //     owner kept in the "user.rootlesscontainers" xattr as umoci does, and
 //     directories kept usable while unpacking (their modes are restored at the

@@ -49,6 +49,11 @@ type options struct {
 	// noOpenat2 makes path resolution use filepath-securejoin even where
 	// the kernel has openat2 (tests cover both paths with it).
 	noOpenat2 bool
+	// lowers: the root is an overlay upper directory (WithOverlayDiff).
+	lowers []string
+	// xattrWhiteouts makes WithOverlayDiff's whiteouts xattr ones, as
+	// where the filesystem refuses whiteout devices (for tests).
+	xattrWhiteouts bool
 }
 
 // WithRootless unpacks as an unprivileged user would: no chown (the wanted
@@ -57,6 +62,24 @@ type options struct {
 // are skipped with a log line, and directories stay owner-accessible while
 // unpacking, their modes restored at the end.
 func WithRootless() Option { return func(o *options) { o.rootless = true } }
+
+// WithOverlayDiff applies a layer as the upper directory of an overlay
+// whose lower directories are lowers (bottom first, overlayfs upper
+// directories themselves), writing what the kernel writes there when the
+// layer is applied through the mounted overlay, without mounting it: a
+// whiteout is an overlayfs whiteout (a 0:0 character device) where a
+// lower directory has the name, an opaque whiteout the opaque xattr
+// (trusted.overlay.opaque, or user.overlay.opaque WithRootless, as an
+// unprivileged "userxattr" overlay reads it), a lower directory that gets
+// new entries is copied up (its owner, mode, xattrs and times), and a
+// hard link to a file of a lower directory links to a copy of it in the
+// upper one. Symlinks on the way to an entry are followed through the
+// merged view, as if its root were "/"; the lower directories are only
+// read. The image's own xattrs of overlayfs's namespace are escaped
+// (NS.overlay.NAME), as Linux 6.7's overlayfs stores them.
+func WithOverlayDiff(lowers []string) Option {
+	return func(o *options) { o.lowers = lowers }
+}
 
 // WithLogger sets the logger for warnings (skipped devices, refused xattrs)
 // and debug lines. The default discards.

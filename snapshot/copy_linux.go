@@ -17,8 +17,8 @@ import (
 // ApplySnapshots fills the directory dst (empty but for what an earlier
 // call put there) with the root filesystem the overlay of lowers (bottom
 // first) shows, without mounting anything: each snapshot is applied in
-// order as overlayfs merges it. A whiteout (a 0:0 character device)
-// removes what the layers below put at its path; an opaque directory
+// order as overlayfs merges it. A whiteout (a 0:0 character device, or
+// an empty file with an overlay.whiteout xattr) removes what the layers below put at its path; an opaque directory
 // (trusted.overlay.opaque or user.overlay.opaque "y") drops their
 // contents; an entry over an existing one replaces it unless both are
 // directories, whose attributes then are the upper one's. Owners, modes,
@@ -78,7 +78,7 @@ func (a *applier) apply(src string) error {
 		if curErr != nil && curErr != unix.ENOENT {
 			return &os.PathError{Op: "lstat", Path: out, Err: curErr}
 		}
-		if typ == unix.S_IFCHR && st.Rdev == 0 {
+		if (typ == unix.S_IFCHR && st.Rdev == 0) || (typ == unix.S_IFREG && st.Size == 0 && xattrWhiteout(p)) {
 			// A whiteout: what is below is gone, and so is the whiteout.
 			if exists {
 				return a.remove(rel)
@@ -215,6 +215,19 @@ func opaque(p string) bool {
 	buf := make([]byte, 8)
 	for _, name := range []string{"trusted.overlay.opaque", "user.overlay.opaque"} {
 		if n, err := unix.Lgetxattr(p, name, buf); err == nil && string(buf[:n]) == "y" {
+			return true
+		}
+	}
+	return false
+}
+
+// xattrWhiteout reports whether the empty file p is a whiteout as
+// overlayfs reads them in a lower directory (Linux 6.7) and as the layer
+// package writes them where a filesystem refuses whiteout devices
+// (layer.WithOverlayDiff): one with the overlay.whiteout xattr.
+func xattrWhiteout(p string) bool {
+	for _, name := range []string{"trusted.overlay.whiteout", "user.overlay.whiteout"} {
+		if _, err := unix.Lgetxattr(p, name, nil); err == nil {
 			return true
 		}
 	}

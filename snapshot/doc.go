@@ -28,7 +28,9 @@
 // never attached to any path, so it vanishes with the process) of the
 // parent snapshots with the new snapshot as its upper directory: the
 // kernel writes the whiteouts, and the layer's containment checks are
-// package layer's. GC removes snapshots that no image in the store and no
+// package layer's. Where the kernel refuses that mount (or WithoutOverlay)
+// package layer writes the same upper directory itself
+// (layer.WithOverlayDiff), said once. GC removes snapshots that no image in the store and no
 // container directory uses, and container directories whose container is
 // gone (ContainerMeta.Live).
 package snapshot

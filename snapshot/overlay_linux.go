@@ -171,7 +171,9 @@ func View(lowers []string) (path string, close func() error, err error) {
 // that the kernel records the changes as an overlayfs upper directory:
 // whiteouts as overlayfs makes them, and an image's own trusted.overlay.*
 // attributes escaped (kernel 6.7 and later) instead of taken for
-// overlayfs's.
+// overlayfs's. Where the kernel refuses that overlay, or the store was
+// opened WithoutOverlay, the layer package writes the same upper
+// directory itself (layer.WithOverlayDiff), said once per store.
 //
 // Then it copies the merged /etc/passwd and /etc/group to users
 // (convert.CopyUserDatabases).
@@ -192,24 +194,62 @@ func (s *Store) applyLayer(ctx context.Context, p layer.BlobOpener, desc v1.Desc
 	} else if err := CopyRootAttrs(parents[len(parents)-1], upper); err != nil {
 		return err
 	}
-	m, err := s.MountOverlay(parents, upper, work)
-	if err != nil {
-		if len(parents) == 1 && filepath.Base(parents[0]) == "empty" && errors.Is(err, ErrOverlay) {
-			// No overlay on this filesystem: the first layer is applied
-			// as it is (nothing below it to white out); containers then
-			// get copies.
-			if err := layer.ApplyBlob(ctx, p, desc, diffID, upper, lopts...); err != nil {
+	why := errNoOverlayAsked
+	if !s.noOverlay {
+		m, err := s.MountOverlay(parents, upper, work)
+		if err == nil {
+			defer m.Close()
+			if err := layer.ApplyBlob(ctx, p, desc, diffID, m.Path(), lopts...); err != nil {
 				return err
 			}
-			return convert.CopyUserDatabases(upper, users)
+			return convert.CopyUserDatabases(m.Path(), users)
 		}
+		if !errors.Is(err, ErrOverlay) {
+			return err
+		}
+		why = err
+	}
+	s.noOverlayOnce.Do(func() {
+		s.log.Warn("making snapshots without overlay: each layer's overlay diff is written directly", "store", s.dir, "reason", why)
+	})
+	lopts = append(lopts, layer.WithOverlayDiff(parents))
+	if err := layer.ApplyBlob(ctx, p, desc, diffID, upper, lopts...); err != nil {
 		return err
 	}
-	defer m.Close()
-	if err := layer.ApplyBlob(ctx, p, desc, diffID, m.Path(), lopts...); err != nil {
+	return s.mergeUsers(append(slices.Clone(parents), upper), filepath.Join(filepath.Dir(work), "usersview"), users)
+}
+
+var errNoOverlayAsked = errors.New("asked for (WithoutOverlay)")
+
+// mergeUsers copies /etc/passwd and /etc/group of the overlay stack
+// layers (bottom first), looked up without mounting it, to users: view
+// gets the two files (convert.CopyUserDatabases reads them there).
+func (s *Store) mergeUsers(layers []string, view, users string) error {
+	opq := "trusted.overlay.opaque"
+	if s.rootless {
+		opq = "user.overlay.opaque"
+	}
+	if err := os.MkdirAll(filepath.Join(view, "etc"), 0o700); err != nil {
 		return err
 	}
-	return convert.CopyUserDatabases(m.Path(), users)
+	defer removeAll(view)
+	for _, name := range []string{"/etc/passwd", "/etc/group"} {
+		src, ok, err := layer.ResolveOverlay(layers, opq, name)
+		if err != nil {
+			return fmt.Errorf("users: %w", err)
+		}
+		if !ok {
+			continue
+		}
+		fi, err := os.Lstat(src)
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		if err := copyFile(src, filepath.Join(view, name)); err != nil {
+			return fmt.Errorf("users: %w", err)
+		}
+	}
+	return convert.CopyUserDatabases(view, users)
 }
 
 // CopyRootAttrs gives dir the mode, owner and times of src's root: an

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	digest "github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -48,6 +49,10 @@ type Store struct {
 	images   *layout.Layout
 	log      *slog.Logger
 	rootless bool
+	// noOverlay: snapshots are made without mounting an overlay
+	// (WithoutOverlay); noOverlayOnce says so once.
+	noOverlay     bool
+	noOverlayOnce sync.Once
 }
 
 // Option configures Open.
@@ -72,6 +77,13 @@ func WithLogger(l *slog.Logger) Option {
 // own: Prepare then runs there (imagerun does so through a helper
 // process). The store's filesystem must take user.* xattrs (Open checks).
 func WithRootless() Option { return func(s *Store) { s.rootless = true } }
+
+// WithoutOverlay makes the snapshots of layers after the first without
+// mounting an overlay, as where the kernel refuses one: the layer package
+// writes the overlay diff itself (layer.WithOverlayDiff). For tests, and
+// for a filesystem whose overlay misbehaves (OCIKIT_SNAPSHOT_NO_OVERLAY=1
+// in ocikit's environment).
+func WithoutOverlay() Option { return func(s *Store) { s.noOverlay = true } }
 
 // ErrNoUserXattr: a rootless store's filesystem refuses user.* xattrs.
 var ErrNoUserXattr = errdefs.New(errdefs.ErrUnsupported, "snapshot: the store's filesystem has no user xattrs, which a rootless store needs")

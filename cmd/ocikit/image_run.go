@@ -32,7 +32,17 @@ func openStore(ctx context.Context, g *globals, dir string) (*snapshot.Store, er
 	if os.Geteuid() != 0 {
 		opts = append(opts, snapshot.WithRootless())
 	}
-	return snapshot.Open(ctx, dir, opts...)
+	return snapshot.Open(ctx, dir, append(opts, envStoreOptions()...)...)
+}
+
+// envStoreOptions are the store options ocikit's environment asks for:
+// OCIKIT_SNAPSHOT_NO_OVERLAY=1 makes snapshots without an overlay mount
+// (for tests, and for a filesystem whose overlay misbehaves).
+func envStoreOptions() []snapshot.Option {
+	if os.Getenv("OCIKIT_SNAPSHOT_NO_OVERLAY") == "1" {
+		return []snapshot.Option{snapshot.WithoutOverlay()}
+	}
+	return nil
 }
 
 func newImageRunCmd(g *globals) *cobra.Command {
@@ -75,6 +85,9 @@ with the guest, and unmounted when the container is deleted.
 Where the kernel refuses the overlay, the root filesystem is a copy of the
 snapshots applied in order (reflinked where the filesystem can), said once
 per store; OCIKIT_ROOTFS_COPY=1 in the environment asks for the copy.
+Snapshots of layers after the first are made through an overlay mount;
+where the kernel refuses it (or with OCIKIT_SNAPSHOT_NO_OVERLAY=1) ocikit
+writes the overlay diff itself, said once.
 
 Run by another user than root, image run is rootless: the layers are
 unpacked as "image unpack --rootless" does (owners in user.rootlesscontainers
@@ -278,7 +291,8 @@ func newImageRunPrepareCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("image %q: %w", args[0], errdefs.ErrInvalid)
 			}
-			s, err := snapshot.Open(cmd.Context(), store, snapshot.WithLogger(g.log()), snapshot.WithRootless())
+			opts := append([]snapshot.Option{snapshot.WithLogger(g.log()), snapshot.WithRootless()}, envStoreOptions()...)
+			s, err := snapshot.Open(cmd.Context(), store, opts...)
 			if err != nil {
 				return err
 			}

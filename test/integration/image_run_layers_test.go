@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ocikit/ocikit/internal/testutil"
 	"github.com/ocikit/ocikit/layer"
 	"github.com/ocikit/ocikit/layout"
@@ -136,4 +138,119 @@ func mustOcikit(t *testing.T, bin string, args ...string) {
 	if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
 		t.Fatalf("ocikit %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
+}
+
+// TestImageRunNoOverlaySnapshots: with the snapshots made without an
+// overlay mount (OCIKIT_SNAPSHOT_NO_OVERLAY=1, snapshot.WithoutOverlay),
+// umoci's four-layer image of every entry type stacks to layer.Unpack's
+// tree, and a two-layer image with whiteouts runs from them, with the copy
+// root filesystem forced too (OCIKIT_ROOTFS_COPY=1) and through the
+// overlay, seeing what it sees from the overlay-made snapshots; the
+// notice is given in one line.
+func TestImageRunNoOverlaySnapshots(t *testing.T) {
+	e := newIREnv(t)
+	umoci := testutil.RequireTool(t, "umoci")
+	tricky := unpackUmociImage(t, umoci, t.TempDir())
+	ctx := context.Background()
+	l, err := layout.Open(ctx, tricky)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolved, err := l.Resolve(ctx, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := snapshot.Open(ctx, t.TempDir(), snapshot.WithoutOverlay())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lowers, _, err := s.Prepare(ctx, l, resolved, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(t.TempDir(), "rootfs")
+	if err := layer.Unpack(ctx, l, resolved.Manifest, resolved.Config, want); err != nil {
+		t.Fatal(err)
+	}
+	have := filepath.Join(t.TempDir(), "copy")
+	if err := os.Mkdir(have, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := snapshot.ApplySnapshots(lowers, have); err != nil {
+		t.Fatal(err)
+	}
+	if diff := unpackLineDiff(unpackTreeManifest(t, want), unpackTreeManifest(t, have)); diff != "" {
+		t.Errorf("snapshots made without overlay differ from layer.Unpack (- unpack, + copy):\n%s", diff)
+	}
+
+	ref := whiteoutImage(t, e.bin, t.TempDir())
+	e.env = []string{"OCIKIT_SNAPSHOT_NO_OVERLAY=1", "OCIKIT_ROOTFS_COPY=1"}
+	out, errs, code := e.imageRun("--rm", ref)
+	if code != 0 || !strings.HasPrefix(out, whiteoutOut) || strings.HasSuffix(out, "overlay\n") {
+		t.Errorf("copy: exit %d output %q (want %q and a root that is no overlay) stderr %q", code, out, whiteoutOut, errs)
+	}
+	if n := strings.Count(errs, "without overlay"); n != 1 {
+		t.Errorf("the notice is said %d times, want once: %q", n, errs)
+	}
+	e.env = nil
+	out, errs, code = e.imageRun("--rm", ref)
+	if code != 0 || out != whiteoutOut+"overlay\n" {
+		t.Errorf("overlay of the snapshots made without overlay: exit %d output %q stderr %q", code, out, errs)
+	}
+	e.checkClean()
+
+	// A store on overlayfs, where the kernel refuses both overlays and
+	// whiteout devices: nothing forced, both fallbacks taken and said
+	// (xattr whiteouts set through overlayfs: Linux 6.7).
+	testutil.RequireKernel(t, 6, 7)
+	dir := t.TempDir()
+	for _, d := range []string{"lower", "upper", "work", "mnt"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mnt := filepath.Join(dir, "mnt")
+	if err := unix.Mount("overlay", mnt, "overlay", 0, "lowerdir="+filepath.Join(dir, "lower")+",upperdir="+filepath.Join(dir, "upper")+",workdir="+filepath.Join(dir, "work")); err != nil {
+		t.Skipf("overlay: %v", err)
+	}
+	defer unix.Unmount(mnt, unix.MNT_DETACH)
+	e.store = filepath.Join(mnt, "store")
+	out, errs, code = e.imageRun("--rm", ref)
+	// (The copy lives on the store's overlayfs: the root's type says
+	// nothing here.)
+	if code != 0 || !strings.HasPrefix(out, whiteoutOut) {
+		t.Errorf("store on overlayfs: exit %d output %q stderr %q", code, out, errs)
+	}
+	if !strings.Contains(errs, "without overlay") || !strings.Contains(errs, "copies") {
+		t.Errorf("store on overlayfs: the fallbacks are not said: %q", errs)
+	}
+}
+
+// TestImageRunRootlessNoOverlaySnapshots: nobody's snapshots made without
+// an overlay mount (user.overlay.opaque, whiteouts a 0:0 device made in
+// its user namespace) are what the kernel's unprivileged overlay and the
+// copy fallback read: the two-layer whiteout image runs through both.
+func TestImageRunRootlessNoOverlaySnapshots(t *testing.T) {
+	e := newRootlessIREnv(t)
+	dir := t.TempDir()
+	ref := whiteoutImage(t, testutil.Binary(t), dir)
+	openUp(t, dir)
+	if err := exec.Command("chmod", "-R", "a+rX", dir).Run(); err != nil {
+		t.Fatal(err)
+	}
+	env := e.env
+	e.env = append(env, "OCIKIT_SNAPSHOT_NO_OVERLAY=1")
+	out, errs, code := e.run("image", "run", "--rm", ref)
+	if code != 0 || out != whiteoutOut+"overlay\n" {
+		t.Fatalf("overlay: exit %d output %q stderr %q", code, out, errs)
+	}
+	if n := strings.Count(errs, "without overlay"); n != 1 {
+		t.Errorf("the notice is said %d times, want once: %q", n, errs)
+	}
+	e.env = append(env, "OCIKIT_ROOTFS_COPY=1")
+	out, errs, code = e.run("image", "run", "--rm", ref)
+	if code != 0 || !strings.HasPrefix(out, whiteoutOut) || strings.HasSuffix(out, "overlay\n") {
+		t.Errorf("copy: exit %d output %q stderr %q", code, out, errs)
+	}
+	e.checkClean()
 }
