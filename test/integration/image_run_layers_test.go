@@ -85,37 +85,7 @@ func TestImageRunCopyLayers(t *testing.T) {
 	e := newIREnv(t)
 	umoci := testutil.RequireTool(t, "umoci")
 	tricky := unpackUmociImage(t, umoci, t.TempDir())
-	ctx := context.Background()
-	l, err := layout.Open(ctx, tricky)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resolved, err := l.Resolve(ctx, "t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := snapshot.Open(ctx, e.store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lowers, _, err := s.Prepare(ctx, l, resolved, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := filepath.Join(t.TempDir(), "rootfs")
-	if err := layer.Unpack(ctx, l, resolved.Manifest, resolved.Config, want); err != nil {
-		t.Fatal(err)
-	}
-	have := filepath.Join(t.TempDir(), "copy")
-	if err := os.Mkdir(have, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := snapshot.ApplySnapshots(lowers, have); err != nil {
-		t.Fatal(err)
-	}
-	if diff := unpackLineDiff(unpackTreeManifest(t, want), unpackTreeManifest(t, have)); diff != "" {
-		t.Errorf("copy of the snapshots differs from layer.Unpack (- unpack, + copy):\n%s", diff)
-	}
+	snapshotsMatchUnpack(t, tricky, e.store, "copy of the snapshots")
 
 	ref := whiteoutImage(t, e.bin, t.TempDir())
 	out, errs, code := e.imageRun("--rm", ref)
@@ -151,37 +121,7 @@ func TestImageRunNoOverlaySnapshots(t *testing.T) {
 	e := newIREnv(t)
 	umoci := testutil.RequireTool(t, "umoci")
 	tricky := unpackUmociImage(t, umoci, t.TempDir())
-	ctx := context.Background()
-	l, err := layout.Open(ctx, tricky)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resolved, err := l.Resolve(ctx, "t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := snapshot.Open(ctx, t.TempDir(), snapshot.WithoutOverlay())
-	if err != nil {
-		t.Fatal(err)
-	}
-	lowers, _, err := s.Prepare(ctx, l, resolved, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := filepath.Join(t.TempDir(), "rootfs")
-	if err := layer.Unpack(ctx, l, resolved.Manifest, resolved.Config, want); err != nil {
-		t.Fatal(err)
-	}
-	have := filepath.Join(t.TempDir(), "copy")
-	if err := os.Mkdir(have, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := snapshot.ApplySnapshots(lowers, have); err != nil {
-		t.Fatal(err)
-	}
-	if diff := unpackLineDiff(unpackTreeManifest(t, want), unpackTreeManifest(t, have)); diff != "" {
-		t.Errorf("snapshots made without overlay differ from layer.Unpack (- unpack, + copy):\n%s", diff)
-	}
+	snapshotsMatchUnpack(t, tricky, t.TempDir(), "snapshots made without overlay", snapshot.WithoutOverlay())
 
 	ref := whiteoutImage(t, e.bin, t.TempDir())
 	e.env = []string{"OCIKIT_SNAPSHOT_NO_OVERLAY=1", "OCIKIT_ROOTFS_COPY=1"}
@@ -253,4 +193,43 @@ func TestImageRunRootlessNoOverlaySnapshots(t *testing.T) {
 		t.Errorf("copy: exit %d output %q stderr %q", code, out, errs)
 	}
 	e.checkClean()
+}
+
+// snapshotsMatchUnpack makes the snapshots of the image tagged t in the
+// layout dir in a store at store (opened with opts) and checks that
+// applying them in order (snapshot.ApplySnapshots) gives the tree
+// layer.Unpack gives; what names the snapshots in the error.
+func snapshotsMatchUnpack(t *testing.T, dir, store, what string, opts ...snapshot.Option) {
+	t.Helper()
+	ctx := context.Background()
+	l, err := layout.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolved, err := l.Resolve(ctx, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := snapshot.Open(ctx, store, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lowers, _, err := s.Prepare(ctx, l, resolved, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(t.TempDir(), "rootfs")
+	if err := layer.Unpack(ctx, l, resolved.Manifest, resolved.Config, want); err != nil {
+		t.Fatal(err)
+	}
+	have := filepath.Join(t.TempDir(), "copy")
+	if err := os.Mkdir(have, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := snapshot.ApplySnapshots(lowers, have); err != nil {
+		t.Fatal(err)
+	}
+	if diff := unpackLineDiff(unpackTreeManifest(t, want), unpackTreeManifest(t, have)); diff != "" {
+		t.Errorf("%s differs from layer.Unpack (- unpack, + copy):\n%s", what, diff)
+	}
 }
