@@ -254,9 +254,6 @@ func (c *initConfig) run(sync *os.File) error {
 	return nil
 }
 
-// unshareCgroupNS gives the container a cgroup namespace of its own when
-// the configuration asks for one; the init is in its cgroup, which becomes
-// the namespace's root.
 // joinCgroupNow asks the runtime to move this process into the
 // container's cgroup and waits until it has.
 func (c *initConfig) joinCgroupNow(sync *os.File) error {
@@ -269,6 +266,9 @@ func (c *initConfig) joinCgroupNow(sync *os.File) error {
 	return nil
 }
 
+// unshareCgroupNS gives the container a cgroup namespace of its own when
+// the configuration asks for one; the init is in its cgroup, which becomes
+// the namespace's root.
 func (c *initConfig) unshareCgroupNS() error {
 	if !c.NewCgroupNS {
 		return nil
