@@ -241,7 +241,9 @@ func TestVMLifecycle(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		o, errOut, code := e.ocikit("exec", id, "cat", "/dev/shm/mark")
-		if code == 0 {
+		// The shell creates the file before it writes to it: an exec
+		// in between reads it empty.
+		if code == 0 && o != "" {
 			out = o
 			break
 		}
