@@ -247,6 +247,18 @@ func (rec *record) refresh() {
 	}
 }
 
+// Alive reports whether pid is a live (not zombie) process started at
+// start (a /proc/<pid>/stat start time; any when zero): a recycled pid is
+// not taken for the process recorded. The VM runtime's monitor uses it too.
+func Alive(pid int, start uint64) bool { return alive(pid, start) }
+
+// StartTime is the start time of pid (field 22 of /proc/<pid>/stat), the
+// identity Alive checks.
+func StartTime(pid int) (uint64, error) {
+	st, _, err := procStat(pid)
+	return st, err
+}
+
 // alive reports whether pid is a live (not zombie) process started at
 // start (when start is non-zero).
 func alive(pid int, start uint64) bool {

@@ -664,36 +664,8 @@ func killWait(pid int, start uint64) error {
 	return nil
 }
 
-// alive reports whether pid is a live (not zombie) process started at
-// start (when start is non-zero).
-func alive(pid int, start uint64) bool {
-	st, state, err := procStat(pid)
-	if err != nil || state == 'Z' || state == 'X' {
-		return false
-	}
-	return start == 0 || st == start
-}
-
-func procStat(pid int) (uint64, byte, error) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, 0, err
-	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 || i+2 >= len(s) {
-		return 0, 0, errNoStat
-	}
-	fields := strings.Fields(s[i+2:])
-	if len(fields) < 20 {
-		return 0, 0, errNoStat
-	}
-	st, err := strconv.ParseUint(fields[19], 10, 64)
-	if err != nil {
-		return 0, 0, errNoStat
-	}
-	return st, fields[0][0], nil
-}
+// alive is runtime.Alive: pid lives and started at start.
+func alive(pid int, start uint64) bool { return runtime.Alive(pid, start) }
 
 // Run creates and starts a container and waits for it in the foreground:
 // signals go to the container's process, stdio is the caller's (the

@@ -696,9 +696,4 @@ func (m *monitor) exec(c *net.UnixConn, o *runtime.ExecOptions, size winsize, fi
 
 // procStart is the start time of pid (field 22 of /proc/<pid>/stat), so a
 // recycled pid is never mistaken for the monitor or qemu.
-func procStart(pid int) (uint64, error) {
-	st, _, err := procStat(pid)
-	return st, err
-}
-
-var errNoStat = errors.New("vm: cannot parse /proc/<pid>/stat")
+func procStart(pid int) (uint64, error) { return runtime.StartTime(pid) }
