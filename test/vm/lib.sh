@@ -64,3 +64,13 @@ vm_boot() {
 	fi
 	return 0
 }
+
+# busybox_applets BB DIR: a containers' root filesystem's programs in DIR:
+# the static busybox BB as DIR/bin/busybox and a link for each applet.
+busybox_applets() {
+	local bb=$1 r=$2 applet
+	install -D -m 0755 "$bb" "$r/bin/busybox"
+	for applet in $("$bb" --list); do
+		[[ $applet == busybox ]] || ln -s busybox "$r/bin/$applet"
+	done
+}

@@ -152,12 +152,9 @@ build_initramfs() {
 	[[ -z $mod ]] || install -D -m 0644 "$mod" "$tree/vm/modules/loop.ko"
 
 	# The containers' root filesystem: busybox and its applets.
-	local r=$tree/vm/rootfs applet
+	local r=$tree/vm/rootfs
 	mkdir -p "$r"/{bin,etc,proc,sys,dev,tmp,root,testdev}
-	install -m 0755 "$bb" "$r/bin/busybox"
-	for applet in $("$bb" --list); do
-		[[ $applet == busybox ]] || ln -s busybox "$r/bin/$applet"
-	done
+	busybox_applets "$bb" "$r"
 	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$r/etc/passwd"
 	printf 'root:x:0:\nnogroup:x:65534:\n' >"$r/etc/group"
 

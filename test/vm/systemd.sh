@@ -171,7 +171,7 @@ image_path() {
 # data_disk makes the second disk: the ocikit binary, the checks and a
 # busybox bundle for the containers.
 data_disk() {
-	local ocikit=$1 out=$2 d bb applet r
+	local ocikit=$1 out=$2 d bb r
 	d=$work/data
 	mkdir -p "$d/bundle/rootfs"/{bin,etc,proc,sys,dev,tmp,root}
 	install -m 0755 "$ocikit" "$d/ocikit"
@@ -182,10 +182,7 @@ data_disk() {
 	bb=$(command -v busybox) || die "busybox not found (install busybox-static)"
 	file -L "$bb" | grep -q 'statically linked' || die "$bb is not static (install busybox-static)"
 	r=$d/bundle/rootfs
-	install -m 0755 "$bb" "$r/bin/busybox"
-	for applet in $("$bb" --list); do
-		[[ $applet == busybox ]] || ln -s busybox "$r/bin/$applet"
-	done
+	busybox_applets "$bb" "$r"
 	printf 'root:x:0:0:root:/root:/bin/sh\n' >"$r/etc/passwd"
 	printf 'root:x:0:\n' >"$r/etc/group"
 	# The configurations, made here with jq (the guest has none):
