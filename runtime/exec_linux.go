@@ -39,7 +39,13 @@ func (r *Runtime) Exec(ctx context.Context, id string, o ExecOptions) (int, erro
 		}
 		defer fg.stop()
 	}
-	x, err := r.startExec(ctx, id, &o)
+	var gate func()
+	if fg != nil {
+		// The process waits for its move into the cgroup before its
+		// execve: every signal is caught by then.
+		gate = fg.ready
+	}
+	x, err := r.startExec(ctx, id, &o, gate)
 	if err != nil {
 		return -1, err
 	}
@@ -75,9 +81,13 @@ type execSetup struct {
 	// joined, when set, runs once the process is in the container's
 	// cgroup.
 	joined func()
+	// gate, when set, runs before the process may execve (launcher.gate).
+	gate func()
 }
 
-func (r *Runtime) startExec(ctx context.Context, id string, o *ExecOptions) (*execution, error) {
+// startExec starts the process; gate, when set, runs before the process
+// may execve its program.
+func (r *Runtime) startExec(ctx context.Context, id string, o *ExecOptions, gate func()) (*execution, error) {
 	l, rec, err := r.lockState(id)
 	if err != nil {
 		return nil, err
@@ -125,7 +135,7 @@ func (r *Runtime) startExec(ctx context.Context, id string, o *ExecOptions) (*ex
 	case !nsenter.Available:
 		return nil, errorf(ErrNotSupported, "exec needs ocikit built with cgo")
 	}
-	x := &execSetup{r: r, id: id, rec: rec, spec: spec}
+	x := &execSetup{r: r, id: id, rec: rec, spec: spec, gate: gate}
 	cgState := rec.Cgroup
 	if len(o.SubCgroups) > 0 {
 		if cgState, err = execSubCgroup(rec.Cgroup, o.SubCgroups); err != nil {
@@ -162,7 +172,7 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 		return nil, err
 	}
 	x.l = l
-	l.spec, l.rec, l.cgroup, l.joined = spec, x.rec, x.cgroup, x.joined
+	l.spec, l.rec, l.cgroup, l.joined, l.gate = spec, x.rec, x.cgroup, x.joined, x.gate
 	l.untilExec = true
 	l.died = "exec: the process exited while joining the container's namespaces"
 	// The init's namespaces and root, opened here and checked to belong

@@ -65,6 +65,9 @@ type launcher struct {
 	onConsole func(fd int) error
 	// joined, when set, runs once the process is in its cgroup.
 	joined func()
+	// gate, when set, runs before the answer to the process's cgroup
+	// request (msgCgroup), which it waits for before its execve.
+	gate func()
 	// untilExec: the conversation ends when the process's execve closes
 	// the sync socket (exec), not with msgReady (init).
 	untilExec bool
@@ -439,6 +442,9 @@ func (l *launcher) converse(ctx context.Context) error {
 // (initConfig.JoinCgroup, execConfig): late, once its own setup is done,
 // so that what its Go runtime allocated is not charged to the container.
 func (l *launcher) joinCgroup() error {
+	if l.gate != nil {
+		l.gate()
+	}
 	if l.cgroup != nil && !l.inCgroup {
 		t0 := time.Now()
 		if err := l.cgroup.Enter(l.pid); err != nil {

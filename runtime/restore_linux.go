@@ -72,6 +72,7 @@ func (r *Runtime) Restore(ctx context.Context, id, bundle string, o CreateOption
 	if ro.Detach {
 		return 0, nil
 	}
+	fg.ready()
 	code := fg.wait(c.Pid, nil)
 	r.deleteQuiet(ctx, id)
 	return code, nil

@@ -43,6 +43,7 @@ func (r *Runtime) Run(ctx context.Context, id, bundle string, o CreateOptions) (
 		}
 	}
 	r.log.Debug("created", "container", id, "pid", c.Pid, "elapsed", time.Since(t0))
+	fg.ready()
 	var tty *ttyCopy
 	if c.Console != nil {
 		tty = newTTYCopy(c.Console, orStd(o.Stdin, os.Stdin), orStd(o.Stdout, os.Stdout))
@@ -97,23 +98,44 @@ func (r *Runtime) deleteQuiet(ctx context.Context, id string) {
 // relayed to the caller follows the caller's size.
 type foreground struct {
 	sigs chan os.Signal
+	// notified is closed once every signal is caught: registering them
+	// is a round trip to the Go runtime's signal thread per signal, about
+	// 2 ms here, so it runs beside the container's setup (see ready).
+	notified chan struct{}
 }
 
-// newForeground catches every signal from now on, before the process
-// exists, so that none meant for it is lost; with subreaper the runtime
-// also reaps a process nsenter forked (its grandchild).
+// newForeground starts catching every signal, before the process exists,
+// so that none meant for it is lost (ready waits until all are caught);
+// with subreaper the runtime also reaps a process nsenter forked (its
+// grandchild).
 func newForeground(subreaper bool) (*foreground, error) {
 	if subreaper {
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 			return nil, os.NewSyscallError("prctl", err)
 		}
 	}
-	f := &foreground{sigs: make(chan os.Signal, 64)}
-	signal.Notify(f.sigs)
+	f := &foreground{sigs: make(chan os.Signal, 64), notified: make(chan struct{})}
+	go func() {
+		signal.Notify(f.sigs)
+		close(f.notified)
+	}()
 	return f, nil
 }
 
-func (f *foreground) stop() { signal.Stop(f.sigs) }
+// ready waits until every signal is caught. Callers wait before the
+// user's program may run (start, the exec'd process's execve), so that a
+// signal sent to the runtime from then on reaches it.
+func (f *foreground) ready() { <-f.notified }
+
+// stop restores the default handling of signals, in the background: it
+// costs as much as the registration, and the runtime usually exits right
+// after the container does. Until then a signal received is dropped.
+func (f *foreground) stop() {
+	go func() {
+		<-f.notified
+		signal.Stop(f.sigs)
+	}()
+}
 
 // wait forwards signals to pid (SIGWINCH resizes tty, which may be nil)
 // until it exits, drains and restores the terminal and returns the exit
