@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -171,17 +170,19 @@ func checkSpec(spec *specs.Spec, plan *nsPlan, o CreateOptions, fg bool) error {
 
 // setup is one create in progress.
 type setup struct {
-	r       *Runtime
-	id      string
-	bundle  string
-	spec    *specs.Spec
-	o       CreateOptions
-	fg      bool
-	plan    *nsPlan
-	maps    *idMapWriter // how a new user namespace's maps are written
-	dir     string
-	dirFile *os.File // the state directory, open (and locked)
-	rec     *record
+	r      *Runtime
+	id     string
+	bundle string
+	spec   *specs.Spec
+	// specData is config.json as read, for the init (initConfig.RawSpec).
+	specData []byte
+	o        CreateOptions
+	fg       bool
+	plan     *nsPlan
+	maps     *idMapWriter // how a new user namespace's maps are written
+	dir      string
+	dirFile  *os.File // the state directory, open (and locked)
+	rec      *record
 
 	l        *launcher
 	pid      int
@@ -255,7 +256,7 @@ func (r *Runtime) createWith(ctx context.Context, id, bundle string, o CreateOpt
 	if !filepath.IsAbs(rootPath) {
 		rootPath = filepath.Join(bundle, rootPath)
 	}
-	s := &setup{r: r, id: id, bundle: bundle, spec: spec, o: o, fg: fg, plan: plan, maps: maps, dir: dir, dirFile: lf, restore: rs}
+	s := &setup{r: r, id: id, bundle: bundle, spec: spec, specData: specData, o: o, fg: fg, plan: plan, maps: maps, dir: dir, dirFile: lf, restore: rs}
 	if err := os.WriteFile(filepath.Join(dir, configFile), specData, 0o600); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("state: %w", err)
@@ -382,7 +383,7 @@ func (s *setup) launch(ctx context.Context) error {
 	l.onHooks = s.runtimeHooks
 	l.onConsole = s.console
 	cfg := &initConfig{
-		ID: s.id, Bundle: s.bundle, Spec: spec,
+		ID: s.id, Bundle: s.bundle, RawSpec: s.specData, ListenFDs: s.o.ListenFDs,
 		NoPivot: s.o.NoPivot, NoMountNS: !plan.has[specs.MountNamespace], NoNewKeyring: s.o.NoNewKeyring, PreserveFDs: s.o.ListenFDs + s.o.PreserveFDs,
 		UserNS:      plan.has[specs.UserNamespace],
 		NewCgroupNS: plan.newNS[specs.CgroupNamespace],
@@ -390,18 +391,10 @@ func (s *setup) launch(ctx context.Context) error {
 	}
 	if h := spec.Hooks; h != nil {
 		cfg.RuntimeHooks = len(h.Prestart) > 0 || len(h.CreateRuntime) > 0
-		cfg.EmptyEnvHooks = emptyEnvHooks(h)
 	}
 	// Compiled here, loaded by the init: see initConfig.Seccomp.
 	if cfg.Seccomp, err = l.compileSeccomp(); err != nil {
 		return err
-	}
-	if cfg.Seccomp != nil {
-		lx := *spec.Linux
-		lx.Seccomp = nil
-		sp := *spec
-		sp.Linux = &lx
-		cfg.Spec = &sp
 	}
 	// In a user namespace the init asks for the bind sources it cannot
 	// reach and for idmapped mounts (mount_setattr(2) needs privileges
@@ -410,15 +403,6 @@ func (s *setup) launch(ctx context.Context) error {
 	// when the runtime itself has no more privileges than the container
 	// (rootless: it could not join the init's mount namespace either).
 	cfg.MountSources = plan.has[specs.UserNamespace] && os.Geteuid() == 0
-	if n := s.o.ListenFDs; n > 0 && spec.Process != nil {
-		// Socket activation passed on, as runc: the descriptors are the
-		// process's first, for the program's sd_listen_fds(3).
-		proc := *cfg.Spec.Process
-		proc.Env = append(slices.Clip(proc.Env), "LISTEN_FDS="+strconv.Itoa(n), "LISTEN_PID=1")
-		sp := *cfg.Spec
-		sp.Process = &proc
-		cfg.Spec = &sp
-	}
 	// Start socket: the init accepts on it once ready; `start` connects.
 	lfd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {

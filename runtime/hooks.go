@@ -55,42 +55,6 @@ func runHooks(ctx context.Context, kind string, hooks []specs.Hook, st *specs.St
 	return errors.Join(errs...)
 }
 
-// emptyEnvHooks lists, by kind, the createContainer and startContainer
-// hooks whose env is given but empty: the init receives the spec encoded
-// again (specs.Hook's env is omitempty), where that would become no env,
-// which inherits one (restoreEmptyEnv undoes it).
-func emptyEnvHooks(h *specs.Hooks) map[string][]int {
-	if h == nil {
-		return nil
-	}
-	var m map[string][]int
-	for kind, hooks := range map[string][]specs.Hook{"createContainer": h.CreateContainer, "startContainer": h.StartContainer} {
-		for i, hk := range hooks {
-			if hk.Env != nil && len(hk.Env) == 0 {
-				if m == nil {
-					m = map[string][]int{}
-				}
-				m[kind] = append(m[kind], i)
-			}
-		}
-	}
-	return m
-}
-
-// restoreEmptyEnv gives the hooks emptyEnvHooks listed their empty env.
-func restoreEmptyEnv(h *specs.Hooks, m map[string][]int) {
-	if h == nil {
-		return
-	}
-	for kind, hooks := range map[string][]specs.Hook{"createContainer": h.CreateContainer, "startContainer": h.StartContainer} {
-		for _, i := range m[kind] {
-			if i >= 0 && i < len(hooks) {
-				hooks[i].Env = []string{}
-			}
-		}
-	}
-}
-
 func runHook(ctx context.Context, h specs.Hook, state []byte, dir string, env []string) error {
 	if h.Timeout != nil {
 		if *h.Timeout <= 0 {

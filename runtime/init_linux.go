@@ -55,17 +55,41 @@ func Init() error {
 	var cfg initConfig
 	err = json.NewDecoder(f).Decode(&cfg)
 	f.Close()
+	if err == nil {
+		err = cfg.decodeSpec()
+	}
 	if err != nil {
 		return fmt.Errorf("init: read configuration: %w", err)
-	}
-	if cfg.Spec != nil {
-		restoreEmptyEnv(cfg.Spec.Hooks, cfg.EmptyEnvHooks)
 	}
 	sync := os.NewFile(uintptr(cfg.SyncFD), "sync")
 	err = cfg.run(sync)
 	// run returns only on failure.
 	sendMsg(sync, syncMsg{Type: msgError, Msg: oneLine(err.Error())})
 	return err
+}
+
+// decodeSpec decodes RawSpec into Spec, with what create changes for the
+// init: no linux.seccomp when it comes compiled, the socket-activation
+// variables in the environment.
+func (c *initConfig) decodeSpec() error {
+	var spec specs.Spec
+	if err := json.Unmarshal(c.RawSpec, &spec); err != nil {
+		return err
+	}
+	c.RawSpec = nil
+	if spec.Linux == nil {
+		spec.Linux = &specs.Linux{}
+	}
+	if c.Seccomp != nil {
+		spec.Linux.Seccomp = nil
+	}
+	if n := c.ListenFDs; n > 0 && spec.Process != nil {
+		// Socket activation passed on, as runc: the descriptors are the
+		// process's first, for the program's sd_listen_fds(3).
+		spec.Process.Env = append(spec.Process.Env, "LISTEN_FDS="+strconv.Itoa(n), "LISTEN_PID=1")
+	}
+	c.Spec = &spec
+	return nil
 }
 
 // askMountSource asks the runtime for the source of mount i

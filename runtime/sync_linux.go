@@ -45,10 +45,20 @@ type syncMsg struct {
 
 // initConfig is what the runtime sends to the init over the config pipe.
 type initConfig struct {
-	ID      string      `json:"id"`
-	Bundle  string      `json:"bundle"`
-	Spec    *specs.Spec `json:"spec"`
-	NoPivot bool        `json:"noPivot,omitempty"`
+	ID     string `json:"id"`
+	Bundle string `json:"bundle"`
+	// RawSpec is the container's config.json as create read it, passed
+	// on as it is: encoding the spec again would cost the runtime every
+	// reflection cache of encoding/json for the spec's types. The init
+	// decodes it into Spec and applies Seccomp and ListenFDs itself
+	// (decodeSpec).
+	RawSpec json.RawMessage `json:"spec"`
+	Spec    *specs.Spec     `json:"-"`
+	NoPivot bool            `json:"noPivot,omitempty"`
+	// ListenFDs is the number of socket-activation descriptors passed on
+	// (CreateOptions.ListenFDs): LISTEN_FDS and LISTEN_PID join the
+	// process's environment.
+	ListenFDs int `json:"listenFds,omitempty"`
 	// NoMountNS: the config has no mount namespace, the init mounts in
 	// the runtime's and chroots (rootfs.Options.NoMountNS).
 	NoMountNS    bool `json:"noMountNs,omitempty"`
@@ -72,14 +82,11 @@ type initConfig struct {
 	// CgroupPaths are the container's cgroup directories, for mounts of
 	// type cgroup.
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
-	// Seccomp is linux.seccomp compiled by the runtime (Spec carries no
-	// seccomp then): the init only loads it, allocating nothing in C
+	// Seccomp is linux.seccomp compiled by the runtime (the init drops
+	// linux.seccomp from Spec then): the init only loads it, allocating nothing in C
 	// after its rlimits (RLIMIT_AS) apply, and the compiled form is
 	// cached under the root.
 	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
-	// EmptyEnvHooks are the container-side hooks whose env is given but
-	// empty, which Spec's encoding loses (emptyEnvHooks).
-	EmptyEnvHooks map[string][]int `json:"emptyEnvHooks,omitempty"`
 	// MountSources: the init asks the runtime (msgSource) for the bind
 	// sources it cannot reach and the idmapped mounts it cannot make in
 	// its user namespace (rootfs.Options.OpenSource).
