@@ -6,11 +6,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/ocikit/ocikit/runtime"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // globals holds the global flags shared by every command. runc's callers
@@ -73,17 +75,79 @@ layer unpack and repack, bundle conversion) and validation of both.`,
 	f.String("criu", "criu", "accepted and ignored (criu is found in PATH)")
 	f.MarkHidden("criu")
 
-	root.AddCommand(
-		newVersionCmd(),
-		newImageCmd(g),
-		newSpecCmd(),
-		newFeaturesCmd(g),
-		newCreateCmd(g), newStartCmd(g), newRunCmd(g), newStateCmd(g), newKillCmd(g), newDeleteCmd(g), newListCmd(g), newInitCmd(),
-		newExecCmd(g),
-		newPauseCmd(g), newResumeCmd(g), newCheckpointCmd(g), newRestoreCmd(g), newPsCmd(g), newEventsCmd(g), newUpdateCmd(g),
-		newValidateConfigCmd(),
-	)
+	if c := commandFor(f, os.Args[1:]); c != nil {
+		// Only the command asked for: building the whole tree (every
+		// command's flags) costs each start a millisecond of allocations
+		// and page faults, and containerd or podman start one process
+		// per lifecycle step.
+		root.AddCommand(c.build(g))
+		return root
+	}
+	for _, c := range commands {
+		root.AddCommand(c.build(g))
+	}
 	return root
+}
+
+// command is a top-level command: its name, aliases and constructor.
+type command struct {
+	names []string
+	build func(*globals) *cobra.Command
+}
+
+// commands is every top-level command but help, in the order of the help
+// output. names must be each command's name and aliases
+// (TestCommandNames).
+var commands = []command{
+	{[]string{"version"}, func(*globals) *cobra.Command { return newVersionCmd() }},
+	{[]string{"image"}, newImageCmd},
+	{[]string{"spec"}, func(*globals) *cobra.Command { return newSpecCmd() }},
+	{[]string{"features"}, newFeaturesCmd},
+	{[]string{"create"}, newCreateCmd}, {[]string{"start"}, newStartCmd}, {[]string{"run"}, newRunCmd},
+	{[]string{"state"}, newStateCmd}, {[]string{"kill"}, newKillCmd}, {[]string{"delete", "rm"}, newDeleteCmd},
+	{[]string{"list", "ls"}, newListCmd}, {[]string{"init"}, func(*globals) *cobra.Command { return newInitCmd() }},
+	{[]string{"exec"}, newExecCmd},
+	{[]string{"pause"}, newPauseCmd}, {[]string{"resume"}, newResumeCmd}, {[]string{"checkpoint"}, newCheckpointCmd},
+	{[]string{"restore"}, newRestoreCmd}, {[]string{"ps"}, newPsCmd}, {[]string{"events"}, newEventsCmd},
+	{[]string{"update"}, newUpdateCmd},
+	{[]string{"validate-config"}, func(*globals) *cobra.Command { return newValidateConfigCmd() }},
+}
+
+// commandFor finds the command args name after the global flags (fs),
+// nil when they name none of commands (help, an unknown command, shell
+// completion, no command at all): then the whole tree is built.
+func commandFor(fs *pflag.FlagSet, args []string) *command {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" || a == "-" || !strings.HasPrefix(a, "-") {
+			if a == "--" {
+				i++
+			}
+			if i >= len(args) {
+				return nil
+			}
+			for j := range commands {
+				if slices.Contains(commands[j].names, args[i]) {
+					return &commands[j]
+				}
+			}
+			return nil
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		var fl *pflag.Flag
+		if strings.HasPrefix(a, "--") {
+			fl = fs.Lookup(name)
+		} else if len(name) == 1 {
+			fl = fs.ShorthandLookup(name)
+		}
+		if fl == nil {
+			return nil // -v, -h, --help, or unknown: cobra decides
+		}
+		if !hasValue && fl.NoOptDefVal == "" {
+			i++ // the flag's value
+		}
+	}
+	return nil
 }
 
 // newHelpCmd is `help [COMMAND]` (alias h, as runc's); an unknown topic

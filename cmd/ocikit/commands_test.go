@@ -1,0 +1,73 @@
+package main
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/spf13/cobra"
+)
+
+// TestCommandNames: the names commandFor matches are each command's name
+// and aliases, and every command of the tree is in commands.
+func TestCommandNames(t *testing.T) {
+	g := &globals{}
+	for _, c := range commands {
+		cmd := c.build(g)
+		want := append([]string{cmd.Name()}, cmd.Aliases...)
+		if !slices.Equal(c.names, want) {
+			t.Errorf("commands entry %v builds %q with aliases %v", c.names, cmd.Name(), cmd.Aliases)
+		}
+	}
+	root := newRootCmd(g)
+	for _, cmd := range root.Commands() {
+		if cmd.Name() == "help" || cmd.Name() == "completion" {
+			continue
+		}
+		if !slices.ContainsFunc(commands, func(c command) bool { return c.names[0] == cmd.Name() }) {
+			t.Errorf("command %q is not in commands", cmd.Name())
+		}
+	}
+}
+
+// TestCommandFor: the command is found after the global flags, whatever
+// their spelling; anything else builds the whole tree (nil).
+func TestCommandFor(t *testing.T) {
+	root := &cobra.Command{Use: "ocikit"}
+	g := &globals{}
+	f := root.PersistentFlags()
+	f.StringVar(&g.root, "root", "", "")
+	f.StringVar(&g.logFormat, "log-format", "", "")
+	f.BoolVar(&g.debug, "debug", false, "")
+	f.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "")
+	f.StringVar(&g.rootless, "rootless", "auto", "")
+	tests := []struct {
+		args []string
+		want string // "" for nil
+	}{
+		{[]string{"run", "x"}, "run"},
+		{[]string{"--root", "/run/x", "state", "x"}, "state"},
+		{[]string{"--root=/run/x", "--debug", "start", "x"}, "start"},
+		{[]string{"--systemd-cgroup", "--rootless", "false", "rm", "x"}, "delete"},
+		{[]string{"--log-format", "json", "--", "ls"}, "list"},
+		{[]string{"--debug=true", "image", "ls"}, "image"},
+		// The value of a flag is not the command.
+		{[]string{"--root", "run"}, ""},
+		{[]string{}, ""},
+		{[]string{"--help"}, ""},
+		{[]string{"-v"}, ""},
+		{[]string{"help", "run"}, ""},
+		{[]string{"nosuch"}, ""},
+		{[]string{"--nosuch", "run"}, ""},
+		{[]string{"--debug"}, ""},
+	}
+	for _, tt := range tests {
+		c := commandFor(f, tt.args)
+		got := ""
+		if c != nil {
+			got = c.names[0]
+		}
+		if got != tt.want {
+			t.Errorf("commandFor(%q) = %q, want %q", tt.args, got, tt.want)
+		}
+	}
+}
