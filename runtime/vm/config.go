@@ -29,6 +29,17 @@ const (
 	// overhead included). Under TCG qemu commits only the pages the guest
 	// touches, so an idle guest costs far less host memory.
 	DefaultMemory = 512 << 20
+	// HostMemoryOverhead is added to the guest's memory for the memory
+	// limit of the container's cgroup on the host (hostResources), which
+	// holds qemu and the monitor: qemu's code and libraries, its device
+	// emulation, the page cache of the kernel and initramfs it reads,
+	// under TCG its translation cache (tcgCacheMiB) and the monitor.
+	HostMemoryOverhead = 256 << 20
+	// tcgCacheMiB bounds qemu's TCG translation cache (1 GiB by default,
+	// touched as it fills) when the host cgroup limits memory, so that
+	// the cache stays within HostMemoryOverhead: qemu flushes it when
+	// full.
+	tcgCacheMiB = 128
 	// maxCPUs bounds the vCPUs a configuration can ask for.
 	maxCPUs = 64
 )
@@ -40,6 +51,10 @@ type settings struct {
 	kernel      string // "" for the cached default
 	initrd      string // "" for the cached default
 	bootTimeout time.Duration
+	// hostMemory is the host cgroup's memory limit (0: none): with a
+	// configured memory limit, the guest's memory plus
+	// HostMemoryOverhead.
+	hostMemory int64
 }
 
 // settingsFor derives the VM's size from linux.resources (the memory limit
@@ -87,6 +102,11 @@ func settingsFor(spec *specs.Spec, kvm bool) (settings, error) {
 			return s, fmt.Errorf("annotation %s=%q: want a size of at least 64M", AnnotationMemory, v)
 		}
 		s.memoryMiB = (b + 1<<20 - 1) >> 20
+	}
+	if spec.Linux != nil && spec.Linux.Resources != nil {
+		if m := spec.Linux.Resources.Memory; m != nil && m.Limit != nil && *m.Limit > 0 {
+			s.hostMemory = s.memoryMiB<<20 + HostMemoryOverhead
+		}
 	}
 	if s.cpus > maxCPUs {
 		return s, fmt.Errorf("%d vCPUs asked for: at most %d", s.cpus, maxCPUs)
@@ -182,6 +202,8 @@ func qemuArgs(s settings, kvm bool, kernel, initrd, rootfs string, readonly bool
 	machine, accel, bus, cmdline := "q35", "tcg", "pci", "console=ttyS0 quiet panic=-1"
 	if kvm {
 		machine, accel, bus, cmdline = "microvm", "kvm", "device", cmdline+" pci=off"
+	} else if s.hostMemory > 0 {
+		accel += ",tb-size=" + strconv.Itoa(tcgCacheMiB)
 	}
 	ro := ""
 	if readonly {

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ocikit/ocikit/cgroups"
 	"github.com/ocikit/ocikit/runtime"
 	"golang.org/x/sys/unix"
 )
@@ -33,6 +34,9 @@ type monitorParams struct {
 	// Jail is what qemu sees of the host's files besides the system's
 	// (makeJail); nil: no jail.
 	Jail []jailPath `json:"jail,omitempty"`
+	// Cgroup is the container's cgroup on the host, which the monitor
+	// enters before it starts qemu (nil: none).
+	Cgroup *cgroups.State `json:"cgroup,omitempty"`
 }
 
 const paramsFile = "vm.json"
@@ -110,6 +114,12 @@ func monitorMain(dir string) (int, error) {
 	if err != nil {
 		fmt.Fprintf(syncPipe, "error vm: read parameters: %v\n", err)
 		return 1, nil
+	}
+	if p.Cgroup != nil {
+		if err := joinHostCgroup(*p.Cgroup); err != nil {
+			fmt.Fprintf(syncPipe, "error vm: host cgroup: %v\n", err)
+			return 1, nil
+		}
 	}
 	// Every signal from here on is the container's (or ours to ignore).
 	sigs := make(chan os.Signal, 64)
