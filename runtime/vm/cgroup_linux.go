@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/ocikit/ocikit/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -65,11 +66,25 @@ func joinHostCgroup(st cgroups.State) error {
 }
 
 // removeHostCgroup removes the container's host cgroup once the monitor
-// and qemu are gone; one already gone is no error.
-func removeHostCgroup(st cgroups.State) error {
+// and qemu are gone; one already gone is no error. virtiofsd's sandboxed
+// process leaves on its own when its parent dies, a moment later: it is
+// waited for. Processes still there after that belong to another
+// container given the same cgroupsPath (config-linux.md "Cgroups path"):
+// the cgroup is left to the last one out, as the plain runtime does.
+func removeHostCgroup(st cgroups.State, log *slog.Logger) error {
 	m, err := cgroups.Load(st)
 	if err != nil {
 		return err
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		pids, err := m.Pids()
+		if err != nil || len(pids) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			log.Debug("vm: host cgroup shared with other processes: left in place", "cgroup", st.CgroupsPath, "pids", pids)
+			return nil
+		}
 	}
 	return m.Destroy()
 }

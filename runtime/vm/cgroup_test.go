@@ -53,7 +53,7 @@ func TestHostResources(t *testing.T) {
 			if len(r.Devices) != 1 || !r.Devices[0].Allow || r.Devices[0].Access != "rwm" || r.Devices[0].Type != "" {
 				t.Errorf("devices %+v, want one rule allowing all", r.Devices)
 			}
-			args := strings.Join(qemuArgs(s, false, "/k", "/i", "/r", false), " ")
+			args := strings.Join(qemuArgs(s, false, "/k", "/i", "/r", false, false), " ")
 			if got := strings.Contains(args, "-accel tcg,tb-size="); got != tt.tbLimit {
 				t.Errorf("TCG cache bounded %v, want %v: %s", got, tt.tbLimit, args)
 			}

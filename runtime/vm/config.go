@@ -181,11 +181,13 @@ func parseSize(v string) (int64, error) {
 // the host's qemu command line sets up.
 const (
 	portName    = "ocikit.ctl" // the virtio-serial port's name
-	rootfsTag   = "rootfs"     // the 9p mount tag of the bundle's root filesystem
+	rootfsTag   = "rootfs"     // the 9p or virtio-fs tag of the bundle's root filesystem
 	agentArg    = "vm-agent"   // the init's argument: ocikit in agent mode
 	guestSocket = "guest.sock" // in the state directory: qemu's end of the port
 	ctlSocket   = "ctl.sock"   // in the state directory: the monitor's control socket
 	qmpSocket   = "qmp.sock"   // in the state directory: qemu's QMP (pause, resume)
+	vfsSocket   = "vfs.sock"   // in the state directory: virtiofsd's vhost-user socket
+	vfsLog      = "virtiofsd.log"
 	consoleLog  = "console.log"
 	qemuLog     = "qemu.log"
 )
@@ -198,7 +200,11 @@ const (
 // TCG a q35, because a microvm's guest has no timer to calibrate its TSC
 // against but the PIT, which fails often on a loaded host and then
 // hangs the boot (the q35's HPET and ACPI timer do not).
-func qemuArgs(s settings, kvm bool, kernel, initrd, rootfs string, readonly bool) []string {
+//
+// The root filesystem is a virtio-fs device served by virtiofsd (its
+// vhost-user socket in the state directory; guest memory a shared memfd,
+// which vhost-user needs) when virtiofs is set, else a 9p share.
+func qemuArgs(s settings, kvm bool, kernel, initrd, rootfs string, readonly, virtiofs bool) []string {
 	machine, accel, bus, cmdline := "q35", "tcg", "pci", "console=ttyS0 quiet panic=-1"
 	if kvm {
 		machine, accel, bus, cmdline = "microvm", "kvm", "device", cmdline+" pci=off"
@@ -208,6 +214,9 @@ func qemuArgs(s settings, kvm bool, kernel, initrd, rootfs string, readonly bool
 	ro := ""
 	if readonly {
 		ro = ",readonly=on"
+	}
+	if virtiofs {
+		machine += ",memory-backend=mem"
 	}
 	args := []string{
 		"-M", machine, "-accel", accel,
@@ -220,13 +229,22 @@ func qemuArgs(s settings, kvm bool, kernel, initrd, rootfs string, readonly bool
 		"-chardev", "socket,id=ctl,path=" + guestSocket,
 		"-chardev", "socket,id=qmp,path=" + qmpSocket, "-mon", "chardev=qmp,mode=control",
 		"-device", "virtio-serial-" + bus, "-device", "virtserialport,chardev=ctl,name=" + portName,
+	}
+	if virtiofs {
+		args = append(args,
+			"-object", "memory-backend-memfd,id=mem,size="+strconv.FormatInt(s.memoryMiB, 10)+"M,share=on",
+			"-chardev", "socket,id=vfs,path="+vfsSocket,
+			"-device", "vhost-user-fs-"+bus+",chardev=vfs,tag="+rootfsTag)
+	} else {
 		// passthrough: the guest's file ownership is the host's, so the
 		// bundle's root filesystem means the same under --vm as under
 		// the plain runtime or runc (mapped-xattr would hide ownership in
-		// xattrs that only qemu reads). It needs qemu to hold the file
-		// capabilities of qemuCaps.
-		"-fsdev", "local,id=rootfs,path=" + strings.ReplaceAll(rootfs, ",", ",,") + ",security_model=passthrough" + ro,
-		"-device", "virtio-9p-" + bus + ",fsdev=rootfs,mount_tag=" + rootfsTag,
+		// xattrs that only qemu reads, and cannot read the image's
+		// symbolic links). It needs qemu to hold the file capabilities
+		// of qemuCaps.
+		args = append(args,
+			"-fsdev", "local,id=rootfs,path="+strings.ReplaceAll(rootfs, ",", ",,")+",security_model=passthrough"+ro,
+			"-device", "virtio-9p-"+bus+",fsdev=rootfs,mount_tag="+rootfsTag)
 	}
 	if kvm {
 		args = append(args, "-cpu", "host")

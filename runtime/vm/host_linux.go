@@ -293,13 +293,27 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o runtime.Creat
 	// As root, qemu runs unprivileged and jailed (qemuuser_linux.go,
 	// jail_linux.go); otherwise as the caller, who has no more to lose.
 	qu := qemuUserFor()
+	// A writable root is shared with virtio-fs where the host has
+	// virtiofsd and ocikit is root (virtiofs_linux.go says why); qemu
+	// then never opens the root filesystem itself.
+	var vfs *virtiofsParams
+	if qu != nil && !spec.Root.Readonly {
+		if bin := findVirtiofsd(vhostUserDirs()); bin != "" {
+			vfs = &virtiofsParams{Bin: bin, Source: rootPath}
+		}
+	}
 	var jail []jailPath
 	if qu != nil {
-		jail = jailPaths(qemu, a.kernel, a.initrd, rootPath, spec.Root.Readonly, shares)
+		qemuRoot := rootPath
+		if vfs != nil {
+			qemuRoot = ""
+		}
+		jail = jailPaths(qemu, a.kernel, a.initrd, qemuRoot, spec.Root.Readonly, shares)
 	}
 	params, err := json.Marshal(monitorParams{
 		ID: id, Qemu: qemu, Spec: guestSpec, BootTimeout: s.bootTimeout, Size: size, QemuUser: qu, Jail: jail, Cgroup: rec.Cgroup,
-		QemuArgs: append(qemuArgs(s, kvm, a.kernel, a.initrd, rootPath, spec.Root.Readonly), shareArgs(shares, kvm)...),
+		Virtiofs: vfs,
+		QemuArgs: append(qemuArgs(s, kvm, a.kernel, a.initrd, rootPath, spec.Root.Readonly, vfs != nil), shareArgs(shares, kvm)...),
 	})
 	if err != nil {
 		return failTTY(err)
@@ -635,7 +649,7 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 	}
 	// The monitor and qemu are gone: their cgroup is empty.
 	if rec.Cgroup != nil {
-		if err := removeHostCgroup(*rec.Cgroup); err != nil {
+		if err := removeHostCgroup(*rec.Cgroup, r.log); err != nil {
 			return fmt.Errorf("delete: %w", err)
 		}
 	}
