@@ -52,8 +52,9 @@ type execRequest struct {
 
 // Agent is the guest's init (pid 1): ocikit started by the kernel with
 // the argument "vm-agent". It mounts the pseudo file systems and a pure
-// cgroup v2 hierarchy, loads the virtio, serial and 9p modules, mounts the
-// host's root filesystem share, and then serves the host's monitor over
+// cgroup v2 hierarchy, loads the virtio, serial, 9p and virtio-fs
+// modules, mounts the host's root filesystem share (virtio-fs or 9p),
+// and then serves the host's monitor over
 // the virtio-serial port: it creates, starts, signals and execs into the
 // container with ocikit's own runtime (package runtime), relays stdio and
 // reports exit statuses. When the container's init exits, the VM powers
@@ -105,8 +106,12 @@ func agent() error {
 	if err := os.MkdirAll(guestRootfs, 0o755); err != nil {
 		return err
 	}
-	if err := unix.Mount(rootfsTag, guestRootfs, "9p", 0, "trans=virtio,version=9p2000.L,msize=524288"); err != nil {
-		return &os.PathError{Op: "mount 9p share", Path: guestRootfs, Err: err}
+	// A virtio-fs device when the host serves the root with virtiofsd,
+	// else a 9p share (the same tag).
+	if err := unix.Mount(rootfsTag, guestRootfs, "virtiofs", 0, ""); err != nil {
+		if err := unix.Mount(rootfsTag, guestRootfs, "9p", 0, "trans=virtio,version=9p2000.L,msize=524288"); err != nil {
+			return &os.PathError{Op: "mount 9p share", Path: guestRootfs, Err: err}
+		}
 	}
 	a := &agentState{
 		fw:      &frameWriter{w: port},

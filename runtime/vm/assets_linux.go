@@ -28,9 +28,14 @@ const kernelPackage = "linux-image-amd64"
 
 // guestModules are the kernel modules the agent loads (with their
 // dependencies, found in each module's .modinfo): the virtio-mmio
-// transport of a microvm (virtio_pci for a pc machine), the serial port
-// and the 9p file system.
-var guestModules = []string{"virtio_mmio", "virtio_pci", "virtio_console", "9pnet_virtio", "9p"}
+// transport of a microvm (virtio_pci for a pc machine), the serial port,
+// the 9p file system and virtio-fs (the root filesystem's, virtiofs.go).
+var guestModules = []string{"virtio_mmio", "virtio_pci", "virtio_console", "9pnet_virtio", "9p", "virtiofs"}
+
+// modulesWanted, in a cached kernel's modules directory, lists the
+// guestModules it was extracted for: a cache made for fewer is completed
+// (completeModules).
+const modulesWanted = "wanted"
 
 // assets are the kernel and initramfs a VM boots.
 type assets struct {
@@ -111,6 +116,9 @@ func lockCache(ctx context.Context, cache string) (func(), error) {
 // (cache/kernel-VERSION/vmlinuz), fetching Debian's when there is none.
 func cachedKernel(ctx context.Context, cache string) (string, error) {
 	if k := findKernel(cache); k != "" {
+		if err := completeModules(ctx, cache, k); err != nil {
+			return "", fmt.Errorf("vm kernel: modules: %w", err)
+		}
 		if filepath.Base(k) == "vmlinuz" && !exists(k+".no-elf") {
 			// A cache from before vmlinux was extracted: once.
 			unlock, err := lockCache(ctx, cache)
@@ -216,25 +224,8 @@ func fetchKernel(ctx context.Context, cache string) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	download := func() error {
-		cmd := exec.CommandContext(ctx, "apt-get", "download", "-qq", pkg)
-		cmd.Dir = tmp
-		return runQuiet(cmd)
-	}
-	if err := download(); err != nil {
-		if uerr := runQuiet(exec.CommandContext(ctx, "apt-get", "update", "-qq")); uerr != nil {
-			return err
-		}
-		if err := download(); err != nil {
-			return err
-		}
-	}
-	debs, _ := filepath.Glob(filepath.Join(tmp, "*.deb"))
-	if len(debs) != 1 {
-		return fmt.Errorf("apt-get download %s: no package file", pkg)
-	}
-	x := filepath.Join(tmp, "x")
-	if err := runQuiet(exec.CommandContext(ctx, "dpkg-deb", "-x", debs[0], x)); err != nil {
+	x, err := downloadKernel(ctx, pkg, tmp)
+	if err != nil {
 		return err
 	}
 	imgs, _ := filepath.Glob(filepath.Join(x, "boot", "vmlinuz-*"))
@@ -255,22 +246,102 @@ func fetchKernel(ctx context.Context, cache string) error {
 	if !validELF(filepath.Join(out, "vmlinux")) {
 		os.Remove(filepath.Join(out, "vmlinux"))
 	}
-	order, err := moduleOrder(filepath.Join(x, "lib", "modules", version), guestModules)
+	if err := copyModules(filepath.Join(x, "lib", "modules", version), filepath.Join(out, "modules")); err != nil {
+		return err
+	}
+	return os.Rename(out, filepath.Join(cache, "kernel-"+version))
+}
+
+// completeModules gives the cached kernel k the guestModules a cache made
+// by an older ocikit lacks (its modules directory's modulesWanted list
+// differs), from its package fetched again.
+func completeModules(ctx context.Context, cache, k string) error {
+	dir := modulesDir(k)
+	want := strings.Join(guestModules, " ") + "\n"
+	if b, err := os.ReadFile(filepath.Join(dir, modulesWanted)); err == nil && string(b) == want {
+		return nil
+	}
+	if s, ok := strings.CutPrefix(filepath.Base(filepath.Dir(k)), "kernel-"); !ok || s == "" {
+		return nil // not a kernel this cache fetched
+	}
+	unlock, err := lockCache(ctx, cache)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if b, err := os.ReadFile(filepath.Join(dir, modulesWanted)); err == nil && string(b) == want {
+		return nil
+	}
+	version := strings.TrimPrefix(filepath.Base(filepath.Dir(k)), "kernel-")
+	tmp, err := os.MkdirTemp(cache, ".fetch-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	x, err := downloadKernel(ctx, "linux-image-"+version, tmp)
+	if err != nil {
+		return err
+	}
+	return copyModules(filepath.Join(x, "lib", "modules", version), dir)
+}
+
+// copyModules copies the guestModules and their dependencies from a
+// kernel's module tree src into dir, with their load order (order) and
+// the list they were chosen for (modulesWanted), each file replaced
+// whole.
+func copyModules(src, dir string) error {
+	order, err := moduleOrder(src, guestModules)
 	if err != nil {
 		return err
 	}
 	var names []string
 	for _, m := range order {
 		name := filepath.Base(m)
-		if err := copyFile(m, filepath.Join(out, "modules", name), 0o644); err != nil {
+		err := fsutil.WriteFileFrom(filepath.Join(dir, name), 0o644, func(w io.Writer) error {
+			f, err := os.Open(m)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = io.Copy(w, f)
+			return err
+		}, fsutil.NoSync())
+		if err != nil {
 			return err
 		}
 		names = append(names, name)
 	}
-	if err := os.WriteFile(filepath.Join(out, "modules", "order"), []byte(strings.Join(names, "\n")+"\n"), 0o644); err != nil {
+	if err := fsutil.WriteFile(filepath.Join(dir, "order"), []byte(strings.Join(names, "\n")+"\n"), 0o644, fsutil.NoSync()); err != nil {
 		return err
 	}
-	return os.Rename(out, filepath.Join(cache, "kernel-"+version))
+	return fsutil.WriteFile(filepath.Join(dir, modulesWanted), []byte(strings.Join(guestModules, " ")+"\n"), 0o644, fsutil.NoSync())
+}
+
+// downloadKernel fetches the package pkg with apt-get into tmp and
+// unpacks it there, returning the unpacked tree.
+func downloadKernel(ctx context.Context, pkg, tmp string) (string, error) {
+	download := func() error {
+		cmd := exec.CommandContext(ctx, "apt-get", "download", "-qq", pkg)
+		cmd.Dir = tmp
+		return runQuiet(cmd)
+	}
+	if err := download(); err != nil {
+		if uerr := runQuiet(exec.CommandContext(ctx, "apt-get", "update", "-qq")); uerr != nil {
+			return "", err
+		}
+		if err := download(); err != nil {
+			return "", err
+		}
+	}
+	debs, _ := filepath.Glob(filepath.Join(tmp, "*.deb"))
+	if len(debs) != 1 {
+		return "", fmt.Errorf("apt-get download %s: no package file", pkg)
+	}
+	x := filepath.Join(tmp, "x")
+	if err := runQuiet(exec.CommandContext(ctx, "dpkg-deb", "-x", debs[0], x)); err != nil {
+		return "", err
+	}
+	return x, nil
 }
 
 func resolveKernelPackage(ctx context.Context) (string, error) {
@@ -403,6 +474,10 @@ func copyFile(src, dst string, perm os.FileMode) error {
 func cachedInitrd(cache, bin, kernel, modDir string) (string, error) {
 	h := sha256.New()
 	ids := []string{bin, kernel}
+	if order := filepath.Join(modDir, "order"); exists(order) {
+		// Modules added to the cache (completeModules) make a new one.
+		ids = append(ids, order)
+	}
 	ps := hostPs()
 	if ps != "" {
 		ids = append(ids, ps)

@@ -29,6 +29,17 @@ const (
 	// overhead included). Under TCG qemu commits only the pages the guest
 	// touches, so an idle guest costs far less host memory.
 	DefaultMemory = 512 << 20
+	// HostMemoryOverhead is added to the guest's memory for the memory
+	// limit of the container's cgroup on the host (hostResources), which
+	// holds qemu and the monitor: qemu's code and libraries, its device
+	// emulation, the page cache of the kernel and initramfs it reads,
+	// under TCG its translation cache (tcgCacheMiB) and the monitor.
+	HostMemoryOverhead = 256 << 20
+	// tcgCacheMiB bounds qemu's TCG translation cache (1 GiB by default,
+	// touched as it fills) when the host cgroup limits memory, so that
+	// the cache stays within HostMemoryOverhead: qemu flushes it when
+	// full.
+	tcgCacheMiB = 128
 	// maxCPUs bounds the vCPUs a configuration can ask for.
 	maxCPUs = 64
 )
@@ -40,6 +51,10 @@ type settings struct {
 	kernel      string // "" for the cached default
 	initrd      string // "" for the cached default
 	bootTimeout time.Duration
+	// hostMemory is the host cgroup's memory limit (0: none): with a
+	// configured memory limit, the guest's memory plus
+	// HostMemoryOverhead.
+	hostMemory int64
 }
 
 // settingsFor derives the VM's size from linux.resources (the memory limit
@@ -87,6 +102,11 @@ func settingsFor(spec *specs.Spec, kvm bool) (settings, error) {
 			return s, fmt.Errorf("annotation %s=%q: want a size of at least 64M", AnnotationMemory, v)
 		}
 		s.memoryMiB = (b + 1<<20 - 1) >> 20
+	}
+	if spec.Linux != nil && spec.Linux.Resources != nil {
+		if m := spec.Linux.Resources.Memory; m != nil && m.Limit != nil && *m.Limit > 0 {
+			s.hostMemory = s.memoryMiB<<20 + HostMemoryOverhead
+		}
 	}
 	if s.cpus > maxCPUs {
 		return s, fmt.Errorf("%d vCPUs asked for: at most %d", s.cpus, maxCPUs)
@@ -161,11 +181,13 @@ func parseSize(v string) (int64, error) {
 // the host's qemu command line sets up.
 const (
 	portName    = "ocikit.ctl" // the virtio-serial port's name
-	rootfsTag   = "rootfs"     // the 9p mount tag of the bundle's root filesystem
+	rootfsTag   = "rootfs"     // the 9p or virtio-fs tag of the bundle's root filesystem
 	agentArg    = "vm-agent"   // the init's argument: ocikit in agent mode
 	guestSocket = "guest.sock" // in the state directory: qemu's end of the port
 	ctlSocket   = "ctl.sock"   // in the state directory: the monitor's control socket
 	qmpSocket   = "qmp.sock"   // in the state directory: qemu's QMP (pause, resume)
+	vfsSocket   = "vfs.sock"   // in the state directory: virtiofsd's vhost-user socket
+	vfsLog      = "virtiofsd.log"
 	consoleLog  = "console.log"
 	qemuLog     = "qemu.log"
 )
@@ -178,14 +200,23 @@ const (
 // TCG a q35, because a microvm's guest has no timer to calibrate its TSC
 // against but the PIT, which fails often on a loaded host and then
 // hangs the boot (the q35's HPET and ACPI timer do not).
-func qemuArgs(s settings, kvm bool, kernel, initrd, rootfs string, readonly bool) []string {
+//
+// The root filesystem is a virtio-fs device served by virtiofsd (its
+// vhost-user socket in the state directory; guest memory a shared memfd,
+// which vhost-user needs) when virtiofs is set, else a 9p share.
+func qemuArgs(s settings, kvm bool, kernel, initrd, rootfs string, readonly, virtiofs bool) []string {
 	machine, accel, bus, cmdline := "q35", "tcg", "pci", "console=ttyS0 quiet panic=-1"
 	if kvm {
 		machine, accel, bus, cmdline = "microvm", "kvm", "device", cmdline+" pci=off"
+	} else if s.hostMemory > 0 {
+		accel += ",tb-size=" + strconv.Itoa(tcgCacheMiB)
 	}
 	ro := ""
 	if readonly {
 		ro = ",readonly=on"
+	}
+	if virtiofs {
+		machine += ",memory-backend=mem"
 	}
 	args := []string{
 		"-M", machine, "-accel", accel,
@@ -198,13 +229,22 @@ func qemuArgs(s settings, kvm bool, kernel, initrd, rootfs string, readonly bool
 		"-chardev", "socket,id=ctl,path=" + guestSocket,
 		"-chardev", "socket,id=qmp,path=" + qmpSocket, "-mon", "chardev=qmp,mode=control",
 		"-device", "virtio-serial-" + bus, "-device", "virtserialport,chardev=ctl,name=" + portName,
+	}
+	if virtiofs {
+		args = append(args,
+			"-object", "memory-backend-memfd,id=mem,size="+strconv.FormatInt(s.memoryMiB, 10)+"M,share=on",
+			"-chardev", "socket,id=vfs,path="+vfsSocket,
+			"-device", "vhost-user-fs-"+bus+",chardev=vfs,tag="+rootfsTag)
+	} else {
 		// passthrough: the guest's file ownership is the host's, so the
 		// bundle's root filesystem means the same under --vm as under
 		// the plain runtime or runc (mapped-xattr would hide ownership in
-		// xattrs that only qemu reads). It needs qemu to hold the file
-		// capabilities of qemuCaps.
-		"-fsdev", "local,id=rootfs,path=" + strings.ReplaceAll(rootfs, ",", ",,") + ",security_model=passthrough" + ro,
-		"-device", "virtio-9p-" + bus + ",fsdev=rootfs,mount_tag=" + rootfsTag,
+		// xattrs that only qemu reads, and cannot read the image's
+		// symbolic links). It needs qemu to hold the file capabilities
+		// of qemuCaps.
+		args = append(args,
+			"-fsdev", "local,id=rootfs,path="+strings.ReplaceAll(rootfs, ",", ",,")+",security_model=passthrough"+ro,
+			"-device", "virtio-9p-"+bus+",fsdev=rootfs,mount_tag="+rootfsTag)
 	}
 	if kvm {
 		args = append(args, "-cpu", "host")

@@ -66,7 +66,7 @@ func TestSettingsFor(t *testing.T) {
 func TestQemuArgs(t *testing.T) {
 	s := settings{cpus: 2, memoryMiB: 300}
 	for _, kvm := range []bool{false, true} {
-		args := strings.Join(qemuArgs(s, kvm, "/k", "/i", "/b,x/rootfs", true), " ")
+		args := strings.Join(qemuArgs(s, kvm, "/k", "/i", "/b,x/rootfs", true, false), " ")
 		for _, want := range []string{"-m 300", "-smp 2", "-nodefaults", "-sandbox on", "-kernel /k", "-initrd /i",
 			"path=/b,,x/rootfs,security_model=passthrough,readonly=on", "-- vm-agent", "name=ocikit.ctl"} {
 			if !strings.Contains(args, want) {

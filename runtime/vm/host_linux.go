@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ocikit/ocikit/cgroups"
 	"github.com/ocikit/ocikit/internal/fsutil"
 	"github.com/ocikit/ocikit/runtime"
 	"github.com/ocikit/ocikit/runtime/rootfs"
@@ -72,6 +73,9 @@ type record struct {
 	// Overlay is the host path where create mounted the root
 	// filesystem's overlay (rootfs.AnnotationOverlay); delete unmounts it.
 	Overlay string `json:"overlay,omitempty"`
+	// Cgroup is the container's cgroup on the host (linux.cgroupsPath),
+	// which holds the monitor and qemu; delete removes it.
+	Cgroup *cgroups.State `json:"cgroup,omitempty"`
 }
 
 // vmRecord is what delete needs to find the VM again.
@@ -141,6 +145,12 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o runtime.Creat
 	if err != nil {
 		return nil, nil, err
 	}
+	// The host's cgroup is at the configured path (guestSpec rewrites
+	// it for the guest).
+	cgroupsPath := ""
+	if spec.Linux != nil {
+		cgroupsPath = spec.Linux.CgroupsPath
+	}
 	r.guestSpec(&spec, id)
 	rootPath := spec.Root.Path
 	if !filepath.IsAbs(rootPath) {
@@ -202,13 +212,29 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o runtime.Creat
 			Annotations: spec.Annotations},
 		Rootfs: rootPath, Created: time.Now().UTC(),
 	}}
+	var cg *cgroups.Manager
 	fail := func(err error) (*runtime.Container, *exec.Cmd, error) {
 		if rec.Overlay != "" {
 			unmountOverlay(rec.Overlay)
 		}
+		if cg != nil {
+			cg.Destroy()
+		}
 		removeStateDir(dir)
 		return nil, nil, err
 	}
+	if err := writeState(dir, rec); err != nil {
+		return fail(err)
+	}
+	// The monitor and qemu live in the container's cgroup on the host,
+	// as a runc container's processes do: callers that read the cgroup
+	// of the state's pid (containerd's runc shim: `ctr task metrics`)
+	// see the VM's real usage, and the limits hold the VM as a whole.
+	if cg, err = newHostCgroup(id, cgroupsPath, hostResources(&spec, s), r.log); err != nil {
+		return fail(err)
+	}
+	cgState := cg.State()
+	rec.Cgroup = &cgState
 	if err := writeState(dir, rec); err != nil {
 		return fail(err)
 	}
@@ -267,13 +293,27 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o runtime.Creat
 	// As root, qemu runs unprivileged and jailed (qemuuser_linux.go,
 	// jail_linux.go); otherwise as the caller, who has no more to lose.
 	qu := qemuUserFor()
+	// A writable root is shared with virtio-fs where the host has
+	// virtiofsd and ocikit is root (virtiofs_linux.go says why); qemu
+	// then never opens the root filesystem itself.
+	var vfs *virtiofsParams
+	if qu != nil && !spec.Root.Readonly {
+		if bin := findVirtiofsd(vhostUserDirs()); bin != "" {
+			vfs = &virtiofsParams{Bin: bin, Source: rootPath}
+		}
+	}
 	var jail []jailPath
 	if qu != nil {
-		jail = jailPaths(qemu, a.kernel, a.initrd, rootPath, spec.Root.Readonly, shares)
+		qemuRoot := rootPath
+		if vfs != nil {
+			qemuRoot = ""
+		}
+		jail = jailPaths(qemu, a.kernel, a.initrd, qemuRoot, spec.Root.Readonly, shares)
 	}
 	params, err := json.Marshal(monitorParams{
-		ID: id, Qemu: qemu, Spec: guestSpec, BootTimeout: s.bootTimeout, Size: size, QemuUser: qu, Jail: jail,
-		QemuArgs: append(qemuArgs(s, kvm, a.kernel, a.initrd, rootPath, spec.Root.Readonly), shareArgs(shares, kvm)...),
+		ID: id, Qemu: qemu, Spec: guestSpec, BootTimeout: s.bootTimeout, Size: size, QemuUser: qu, Jail: jail, Cgroup: rec.Cgroup,
+		Virtiofs: vfs,
+		QemuArgs: append(qemuArgs(s, kvm, a.kernel, a.initrd, rootPath, spec.Root.Readonly, vfs != nil), shareArgs(shares, kvm)...),
 	})
 	if err != nil {
 		return failTTY(err)
@@ -605,6 +645,12 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 	if rec.VM != nil && rec.VM.QemuPid > 0 {
 		if err := killWait(rec.VM.QemuPid, rec.VM.QemuStart); err != nil {
 			return fmt.Errorf("delete: qemu: %w", err)
+		}
+	}
+	// The monitor and qemu are gone: their cgroup is empty.
+	if rec.Cgroup != nil {
+		if err := removeHostCgroup(*rec.Cgroup, r.log); err != nil {
+			return fmt.Errorf("delete: %w", err)
 		}
 	}
 	// qemu is gone: nothing holds the overlay any more.

@@ -169,10 +169,14 @@ func jailBind(jail string, p jailPath) error {
 }
 
 // jailPaths are the host paths of a VM that qemu opens: the kernel and
-// initramfs, the root filesystem and the bind mounts' shares, and qemu's
-// binary when it is outside /usr.
+// initramfs, the root filesystem (unless rootfs is "": virtiofsd serves
+// it) and the bind mounts' shares, and qemu's binary when it is outside
+// /usr.
 func jailPaths(qemu, kernel, initrd, rootfs string, rootReadonly bool, shares []share) []jailPath {
-	ps := []jailPath{{Path: kernel}, {Path: initrd}, {Path: rootfs, Writable: !rootReadonly}}
+	ps := []jailPath{{Path: kernel}, {Path: initrd}}
+	if rootfs != "" {
+		ps = append(ps, jailPath{Path: rootfs, Writable: !rootReadonly})
+	}
 	if !strings.HasPrefix(qemu, "/usr/") {
 		ps = append(ps, jailPath{Path: qemu})
 	}

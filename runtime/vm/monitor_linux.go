@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ocikit/ocikit/cgroups"
 	"github.com/ocikit/ocikit/runtime"
 	"golang.org/x/sys/unix"
 )
@@ -33,6 +34,12 @@ type monitorParams struct {
 	// Jail is what qemu sees of the host's files besides the system's
 	// (makeJail); nil: no jail.
 	Jail []jailPath `json:"jail,omitempty"`
+	// Virtiofs is the root filesystem's virtio-fs daemon, started before
+	// qemu (nil: the root is a 9p share).
+	Virtiofs *virtiofsParams `json:"virtiofs,omitempty"`
+	// Cgroup is the container's cgroup on the host, which the monitor
+	// enters before it starts qemu (nil: none).
+	Cgroup *cgroups.State `json:"cgroup,omitempty"`
 }
 
 const paramsFile = "vm.json"
@@ -111,6 +118,12 @@ func monitorMain(dir string) (int, error) {
 		fmt.Fprintf(syncPipe, "error vm: read parameters: %v\n", err)
 		return 1, nil
 	}
+	if p.Cgroup != nil {
+		if err := joinHostCgroup(*p.Cgroup); err != nil {
+			fmt.Fprintf(syncPipe, "error vm: host cgroup: %v\n", err)
+			return 1, nil
+		}
+	}
 	// Every signal from here on is the container's (or ours to ignore).
 	sigs := make(chan os.Signal, 64)
 	signal.Notify(sigs)
@@ -125,6 +138,7 @@ func monitorMain(dir string) (int, error) {
 		}
 		os.Remove(guestSocket)
 		os.Remove(qmpSocket)
+		os.Remove(vfsSocket)
 		fmt.Fprintf(syncPipe, "error %v\n", err)
 		return 1, nil
 	}
@@ -179,6 +193,7 @@ func (m *monitor) cleanup(conn net.Conn, ctl *net.UnixListener) {
 	os.Remove(ctlSocket)
 	os.Remove(guestSocket)
 	os.Remove(qmpSocket)
+	os.Remove(vfsSocket)
 }
 
 // lastLogLine is the reason qemu or the guest gave for stopping: the last
@@ -352,6 +367,16 @@ func startQemu(p monitorParams, log *os.File) (*exec.Cmd, chan error, error) {
 		// thread that started it ends: the goroutine stays until qemu
 		// exits, and its thread, never unlocked, ends with it.
 		goruntime.LockOSThread()
+		var vfs *exec.Cmd
+		if p.Virtiofs != nil {
+			// Before the jail: virtiofsd sees the host's mounts
+			// (and makes its own sandbox).
+			var err error
+			if vfs, err = startVirtiofsd(*p.Virtiofs, p.QemuUser); err != nil {
+				res <- result{nil, err}
+				return
+			}
+		}
 		jail := ""
 		if p.Jail != nil {
 			j, err := makeJail(dir, p.Jail)
@@ -373,8 +398,15 @@ func startQemu(p monitorParams, log *os.File) (*exec.Cmd, chan error, error) {
 			}
 		}
 		res <- result{c, err}
+		var qerr error
 		if err == nil {
-			done <- c.Wait()
+			qerr = c.Wait()
+		}
+		if vfs != nil {
+			stopVirtiofsd(vfs)
+		}
+		if err == nil {
+			done <- qerr
 		}
 	}()
 	r := <-res

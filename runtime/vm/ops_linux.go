@@ -193,8 +193,25 @@ func (r *Runtime) Update(ctx context.Context, id string, res *specs.LinuxResourc
 			return errdefs.New(errdefs.ErrUnsupported, "vm: "+err.Error())
 		}
 	}
-	_, err = r.request(l, ctlRequest{Op: "query", Query: &queryRequest{Op: "update", Resources: res}})
-	return err
+	if _, err := r.request(l, ctlRequest{Op: "query", Query: &queryRequest{Op: "update", Resources: res}}); err != nil {
+		return err
+	}
+	// The CPU limits hold the VM on the host too (hostResources).
+	if rec.Cgroup != nil && res != nil && res.CPU != nil {
+		cpu := *res.CPU
+		cpu.RealtimeRuntime, cpu.RealtimePeriod = nil, nil
+		m, err := cgroups.Load(*rec.Cgroup)
+		if err == nil {
+			err = m.Update(&specs.LinuxResources{CPU: &cpu})
+		}
+		if err != nil {
+			return fmt.Errorf("vm: host cgroup: %w", err)
+		}
+		st := m.State()
+		rec.Cgroup = &st
+		return writeState(r.dir(id), rec)
+	}
+	return nil
 }
 
 // errStopped is a query of a stopped container: its VM is gone.

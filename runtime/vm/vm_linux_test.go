@@ -273,10 +273,11 @@ func TestVMLifecycle(t *testing.T) {
 	}
 }
 
-// TestVMKilledMonitor: SIGKILL of the monitor takes qemu with it, the
-// container reads as stopped, and delete --force leaves nothing.
+// TestVMKilledMonitor: SIGKILL of the monitor takes qemu (and virtiofsd:
+// the root is writable) with it, the container reads as stopped, and
+// delete --force leaves nothing.
 func TestVMKilledMonitor(t *testing.T) {
-	e := newVMEnv(t, []string{"sleep", "1000"}, nil, nil)
+	e := newVMEnv(t, []string{"sleep", "1000"}, nil, func(s *specs.Spec) { s.Root.Readonly = false })
 	const id = "vmtest-killed"
 	e.mustOcikit("create", id)
 	st := e.state(id)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocikit/ocikit/cgroups"
 	"github.com/ocikit/ocikit/runtime"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -23,7 +25,10 @@ import (
 // container, pause (the
 // container's counter in its root filesystem, a 9p share the host reads,
 // stands still; ps still answers) and resume, update (applied to the
-// guest's cgroup; more memory than the VM has is refused in one line).
+// guest's cgroup, a CPU quota to the host's too; more memory than the VM
+// has is refused in one line). The monitor and qemu live in the
+// container's cgroup on the host (here the default /ocikit/ID), which
+// delete removes.
 func TestVMOps(t *testing.T) {
 	e := newVMEnv(t, []string{"sh", "-c", `trap "exit 143" TERM; i=0; while :; do i=$((i+1)); echo $i > /count; sleep 0.2; done`}, nil,
 		func(s *specs.Spec) { s.Root.Readonly = false })
@@ -46,6 +51,10 @@ func TestVMOps(t *testing.T) {
 	}
 	if !advances("") {
 		t.Fatal("the container's counter never appeared")
+	}
+	cpuDir := hostCgroup(t, e.state(id).Pid, "cpu")
+	if !strings.HasSuffix(cpuDir, "/ocikit/"+id) {
+		t.Errorf("the monitor's host cgroup is %s, want the default /ocikit/%s", cpuDir, id)
 	}
 
 	t.Run("qemu hardening", func(t *testing.T) {
@@ -168,9 +177,12 @@ func TestVMOps(t *testing.T) {
 	})
 
 	t.Run("update", func(t *testing.T) {
-		e.mustOcikit("update", "--memory", "100m", "--pids-limit", "50", id)
-		if out := e.mustOcikit("exec", id, "cat", "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/pids.max"); out != "104857600\n50\n" {
+		e.mustOcikit("update", "--memory", "100m", "--pids-limit", "50", "--cpu-quota", "50000", "--cpu-period", "100000", id)
+		if out := e.mustOcikit("exec", id, "cat", "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/pids.max", "/sys/fs/cgroup/cpu.max"); out != "104857600\n50\n50000 100000\n" {
 			t.Errorf("the guest's cgroup after update: %q", out)
+		}
+		if q := hostCPUQuota(t, cpuDir); q != "50000 100000" {
+			t.Errorf("the host cgroup's CPU quota after update: %q, want 50000 100000", q)
 		}
 		_, errOut, code := e.ocikit("update", "--memory", "4g", id)
 		lines := strings.Split(strings.TrimSpace(errOut), "\n")
@@ -258,4 +270,52 @@ func TestVMOps(t *testing.T) {
 	if left := e.leftovers(); len(left) > 0 {
 		t.Errorf("left after delete: %v", left)
 	}
+	if _, err := os.Stat(cpuDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the host cgroup %s is left after delete (%v)", cpuDir, err)
+	}
+}
+
+// hostCgroup is the cgroup directory of pid on the host: the v1
+// controller's, or the unified one on a cgroup v2 host.
+func hostCgroup(t *testing.T, pid int, controller string) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		if slices.Contains(strings.Split(f[1], ","), controller) {
+			return filepath.Join("/sys/fs/cgroup", controller, f[2])
+		}
+		if f[0] == "0" && cgroups.HostMode() == cgroups.Unified {
+			return filepath.Join("/sys/fs/cgroup", f[2])
+		}
+	}
+	t.Fatalf("no %s cgroup for %d:\n%s", controller, pid, b)
+	return ""
+}
+
+// hostCPUQuota reads a cgroup's quota and period as cpu.max writes them.
+func hostCPUQuota(t *testing.T, dir string) string {
+	t.Helper()
+	if cgroups.HostMode() == cgroups.Unified {
+		b, err := os.ReadFile(filepath.Join(dir, "cpu.max"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	var v [2]string
+	for i, f := range []string{"cpu.cfs_quota_us", "cpu.cfs_period_us"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v[i] = strings.TrimSpace(string(b))
+	}
+	return v[0] + " " + v[1]
 }
