@@ -30,9 +30,11 @@ runtimes_init() {
 	# Every binary read from disk the same way: how a file came into the
 	# page cache decides the size of its folios and so the page faults of
 	# each start (a freshly linked ocikit took ~100 fewer per command
-	# than a cp of it, here where a fault costs ~12 us).
+	# than a cp of it, here where a fault costs ~12 us). Each is read
+	# back by one start of its own, outside any cgroup a bench measures.
 	for b in "${runtimes[@]}"; do
 		dd if="$b" iflag=nocache count=0 status=none 2>/dev/null || true
+		"$b" --version >/dev/null 2>&1 || true
 	done
 	work=$(mktemp -d "/tmp/ocikit-bench-$bench.XXXXXX")
 	trap 'rm -rf "$work"' EXIT
