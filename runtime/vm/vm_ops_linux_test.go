@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ocikit/ocikit/cgroups"
+	"github.com/ocikit/ocikit/internal/testutil"
 	"github.com/ocikit/ocikit/runtime"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -52,7 +52,7 @@ func TestVMOps(t *testing.T) {
 	if !advances("") {
 		t.Fatal("the container's counter never appeared")
 	}
-	cpuDir := hostCgroup(t, e.state(id).Pid, "cpu")
+	cpuDir := testutil.CgroupDir(t, e.state(id).Pid, "cpu")
 	if !strings.HasSuffix(cpuDir, "/ocikit/"+id) {
 		t.Errorf("the monitor's host cgroup is %s, want the default /ocikit/%s", cpuDir, id)
 	}
@@ -273,30 +273,6 @@ func TestVMOps(t *testing.T) {
 	if _, err := os.Stat(cpuDir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the host cgroup %s is left after delete (%v)", cpuDir, err)
 	}
-}
-
-// hostCgroup is the cgroup directory of pid on the host: the v1
-// controller's, or the unified one on a cgroup v2 host.
-func hostCgroup(t *testing.T, pid int, controller string) string {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.SplitN(line, ":", 3)
-		if len(f) != 3 {
-			continue
-		}
-		if slices.Contains(strings.Split(f[1], ","), controller) {
-			return filepath.Join("/sys/fs/cgroup", controller, f[2])
-		}
-		if f[0] == "0" && cgroups.HostMode() == cgroups.Unified {
-			return filepath.Join("/sys/fs/cgroup", f[2])
-		}
-	}
-	t.Fatalf("no %s cgroup for %d:\n%s", controller, pid, b)
-	return ""
 }
 
 // hostCPUQuota reads a cgroup's quota and period as cpu.max writes them.

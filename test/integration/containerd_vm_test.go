@@ -5,7 +5,6 @@ package integration
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ocikit/ocikit/cgroups"
 	"github.com/ocikit/ocikit/internal/testutil"
 	"github.com/ocikit/ocikit/runtime/vm"
 )
@@ -153,22 +151,5 @@ func monitorCgroup(t *testing.T, c *containerd, id string) string {
 	if err := json.Unmarshal(out, &st); err != nil || st.Pid <= 0 {
 		t.Fatalf("ocikit-vm state %s: pid %d, %v", id, st.Pid, err)
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", st.Pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.SplitN(line, ":", 3)
-		if len(f) != 3 {
-			continue
-		}
-		if f[1] == "memory" {
-			return filepath.Join("/sys/fs/cgroup/memory", f[2])
-		}
-		if f[0] == "0" && f[1] == "" && cgroups.HostMode() == cgroups.Unified {
-			return filepath.Join("/sys/fs/cgroup", f[2])
-		}
-	}
-	t.Fatalf("no memory cgroup for the monitor %d:\n%s", st.Pid, b)
-	return ""
+	return testutil.CgroupDir(t, st.Pid, "memory")
 }
