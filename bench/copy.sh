@@ -9,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib/goimage.sh
+command -v skopeo >/dev/null || { echo "skopeo not installed (make deps)"; exit 1; }
 goimage_init copy 3
 skopeo copy -q oci:"$work/layout":bench oci-archive:"$work/src.tar":bench
 echo "work dir: $WORKDIR; image: one layer of $(du -h "$work/layer.tar.gz" | cut -f1)"

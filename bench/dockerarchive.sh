@@ -9,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib/goimage.sh
+command -v skopeo >/dev/null || { echo "skopeo not installed (make deps)"; exit 1; }
 goimage_init dockerarchive 4
 skopeo copy -q oci:"$work/layout":bench docker-archive:"$work/src.tar":bench:latest
 echo "work dir: $WORKDIR; image: one layer of $(du -h "$work/layer.tar.gz" | cut -f1) gzip, $(du -h "$work/src.tar" | cut -f1) as a docker archive"
