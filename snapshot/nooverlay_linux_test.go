@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -97,57 +96,11 @@ func imageOf(t *testing.T, layers [][]te) (*layout.Layout, *content.Image) {
 	return l, img
 }
 
-// tree lists the tree under root, one line per path: type and mode, owner,
-// content or link target, extended attributes (overlayfs's own left out)
-// with their values, and, for a file of several links, the first path of
-// its inode.
+// tree lists the tree under root (testutil.Tree), overlayfs's own
+// attributes left out.
 func tree(t *testing.T, root string) []string {
 	t.Helper()
-	var out []string
-	inodes := map[uint64]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
-			return err
-		}
-		fi, _ := os.Lstat(p)
-		line := fmt.Sprintf("%s %v %d:%d", rel, fi.Mode(), st.Uid, st.Gid)
-		switch {
-		case fi.Mode().IsRegular():
-			b, _ := os.ReadFile(p)
-			line += " " + string(b)
-			if st.Nlink > 1 {
-				if first, ok := inodes[st.Ino]; ok {
-					line += " =" + first
-				} else {
-					inodes[st.Ino] = rel
-				}
-			}
-		case fi.Mode()&fs.ModeSymlink != 0:
-			l, _ := os.Readlink(p)
-			line += " -> " + l
-		}
-		names, _ := listXattrs(p)
-		slices.Sort(names)
-		for _, n := range names {
-			if n == "security.selinux" || overlayPrivate(n) {
-				continue
-			}
-			v := make([]byte, 256)
-			k, _ := unix.Lgetxattr(p, n, v)
-			line += fmt.Sprintf(" %s=%q", n, v[:max(k, 0)])
-		}
-		out = append(out, line)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return testutil.Tree(t, root, testutil.TreeOptions{SkipXattr: overlayPrivate})
 }
 
 // overlayPrivate says whether n is one of overlayfs's own attributes.

@@ -2,14 +2,9 @@ package integration
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
@@ -131,85 +126,11 @@ func unpackMust(t *testing.T, err error) {
 	}
 }
 
-// treeManifest describes every path under root: type, mode, owner, link
-// target, device, content hash, xattrs, hardlink group, and, for
-// non-directories, the mtime.
+// unpackTreeManifest describes every path under root (testutil.Tree),
+// with the modification times.
 func unpackTreeManifest(t *testing.T, root string) []string {
 	t.Helper()
-	var out []string
-	inodes := map[uint64]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
-			return err
-		}
-		line := fmt.Sprintf("%s mode=%o owner=%d:%d", rel, st.Mode, st.Uid, st.Gid)
-		switch st.Mode & unix.S_IFMT {
-		case unix.S_IFREG:
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(b)
-			line += " sha256=" + hex.EncodeToString(sum[:8])
-			if st.Nlink > 1 {
-				if first, ok := inodes[st.Ino]; ok {
-					line += " hardlink=" + first
-				} else {
-					inodes[st.Ino] = rel
-				}
-			}
-		case unix.S_IFLNK:
-			l, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			line += " -> " + l
-		case unix.S_IFCHR, unix.S_IFBLK:
-			line += fmt.Sprintf(" dev=%d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev))
-		}
-		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-			line += fmt.Sprintf(" mtime=%d", st.Mtim.Sec)
-		}
-		line += " xattrs=" + unpackXattrs(p)
-		out = append(out, line)
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("walk %s: %v", root, err)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func unpackXattrs(p string) string {
-	sz, err := unix.Llistxattr(p, nil)
-	if err != nil || sz == 0 {
-		return ""
-	}
-	buf := make([]byte, sz)
-	sz, err = unix.Llistxattr(p, buf)
-	if err != nil {
-		return ""
-	}
-	var out []string
-	for _, name := range strings.Split(strings.TrimRight(string(buf[:sz]), "\x00"), "\x00") {
-		if name == "" || name == "security.selinux" {
-			continue
-		}
-		v := make([]byte, 64<<10)
-		n, err := unix.Lgetxattr(p, name, v)
-		if err != nil {
-			continue
-		}
-		out = append(out, fmt.Sprintf("%s=%x", name, v[:n]))
-	}
-	sort.Strings(out)
-	return strings.Join(out, ",")
+	return testutil.Tree(t, root, testutil.TreeOptions{Mtimes: true})
 }
 
 // TestUnpackMatchesUmoci: for an image made by umoci, layer.Unpack builds
