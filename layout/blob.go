@@ -172,9 +172,10 @@ func (l *Layout) PutBlob(ctx context.Context, r io.Reader, expect v1.Descriptor)
 	if expect.Size > 0 {
 		src = io.LimitReader(src, expect.Size+1)
 	}
-	var dst io.Writer = tmp
+	// Writeback: the fsync below then waits for the last few MiB only.
+	dst := fsutil.Writeback(tmp)
 	if !verified {
-		dst = io.MultiWriter(tmp, h)
+		dst = io.MultiWriter(dst, h)
 	}
 	n, err := fsutil.Copy(dst, src)
 	if err != nil {
