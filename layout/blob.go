@@ -399,6 +399,17 @@ func (v *verifyReader) Read(p []byte) (int, error) {
 
 func (v *verifyReader) Close() error { return v.f.Close() }
 
+// BlobFile is the blob's open file while nothing has been read from the
+// reader (else nil), for a consumer that sends it with sendfile(2) rather
+// than reading it (a registry upload): such a consumer must check size
+// and digest itself, as Read would, before it relies on the content.
+func (v *verifyReader) BlobFile() *os.File {
+	if v.n != 0 || v.err != nil {
+		return nil
+	}
+	return v.f
+}
+
 // Verifies makes verifyReader a content.VerifiedReader.
 func (v *verifyReader) Verifies() v1.Descriptor { return v1.Descriptor{Digest: v.want, Size: v.size} }
 
