@@ -388,9 +388,9 @@ type readCloser struct {
 
 func (r readCloser) Close() error { return r.c.Close() }
 
-// BlobFile passes on the source's file (a layout's blob, for an upload
-// with sendfile(2)) where nothing counts the bytes read: not with
-// WithProgressBytes, whose counting reader must see them.
+// BlobFile passes on the source's file (a layout's blob), for an upload
+// with sendfile(2) that still reads the source alongside (its check, and
+// the progress count).
 func (r readCloser) BlobFile() *os.File {
 	if bf, ok := r.Reader.(interface{ BlobFile() *os.File }); ok {
 		return bf.BlobFile()

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 
+	"github.com/ocikit/ocikit/content"
 	"github.com/ocikit/ocikit/errdefs"
 	"github.com/ocikit/ocikit/internal/fsutil"
 	digest "github.com/opencontainers/go-digest"
@@ -35,14 +36,16 @@ func sourceFile(rd io.Reader) *os.File {
 // descriptor's size: the last PATCH (the only one for a blob up to the
 // chunk size) sends its range of the file with sendfile(2) - its body is
 // the file opened again at that offset, which the HTTP client sends and
-// closes - so those bytes do not pass through this process; the digest is
-// computed from the same file meanwhile, in another goroutine, and the
-// upload is committed only once size and digest match expect (else the
-// caller deletes the session). A chunk that fails for the network's or
-// the registry's sake is resumed as stream does (open non-nil,
+// closes - so those bytes do not pass through this process. The source
+// itself is read meanwhile, in another goroutine, to its end: that is its
+// check (a content.VerifiedReader fails there unless the content is
+// expect's; any other is hashed here) and what a progress wrapper counts.
+// The upload is committed only once size and digest match expect (else
+// the caller deletes the session). A chunk that fails for the network's
+// or the registry's sake is resumed as stream does (open non-nil,
 // WithRetries times): from the offset the registry reports, or from the
 // start in a new session.
-func (r *Repository) streamFile(ctx context.Context, loc string, f *os.File, expect v1.Descriptor, alg digest.Algorithm, open opener, note func(string)) (v1.Descriptor, error) {
+func (r *Repository) streamFile(ctx context.Context, loc string, rd io.Reader, f *os.File, expect v1.Descriptor, alg digest.Algorithm, open opener, note func(string)) (v1.Descriptor, error) {
 	type sum struct {
 		d   digest.Digest
 		n   int64
@@ -51,10 +54,19 @@ func (r *Repository) streamFile(ctx context.Context, loc string, f *os.File, exp
 	hctx, hcancel := context.WithCancel(ctx)
 	done := make(chan sum, 1)
 	go func() {
+		verified := content.Verified(rd, expect)
 		h := alg.Hash()
-		// One byte past the size, to see a file that is longer.
-		n, err := fsutil.Copy(h, fsutil.ContextReader(hctx, io.NewSectionReader(f, 0, expect.Size+1)))
-		done <- sum{digest.NewDigest(alg, h), n, err}
+		var w io.Writer = h
+		if verified {
+			w = io.Discard
+		}
+		// One byte past the size, to see a source that is longer.
+		n, err := fsutil.Copy(w, fsutil.ContextReader(hctx, io.LimitReader(rd, expect.Size+1)))
+		d := expect.Digest
+		if !verified {
+			d = digest.NewDigest(alg, h)
+		}
+		done <- sum{d, n, err}
 	}()
 	var got *sum
 	result := func() sum {
@@ -64,7 +76,7 @@ func (r *Repository) streamFile(ctx context.Context, loc string, f *os.File, exp
 		}
 		return *got
 	}
-	defer func() { hcancel(); result() }() // the goroutine is done with f
+	defer func() { hcancel(); result() }() // the goroutine is done with rd
 	if note == nil {
 		note = func(string) {}
 	}

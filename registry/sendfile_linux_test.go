@@ -34,7 +34,8 @@ func (s fileSource) BlobFile() *os.File         { return s.f }
 var errAny = errors.New("any error")
 
 // TestUploadFromFile: a source that offers its file is uploaded from the
-// file (sendfile; nothing is read through the source), chunk by chunk; a
+// file (sendfile; the source is only read alongside, to check it), chunk
+// by chunk; a
 // PATCH that breaks resumes where the registry stands; a file whose
 // content is not the descriptor's is refused before the commit, and the
 // session deleted.
@@ -98,8 +99,10 @@ func TestUploadFromFile(t *testing.T) {
 			case tt.want == errAny && err == nil, tt.want != nil && tt.want != errAny && !errors.Is(err, tt.want):
 				t.Fatalf("PutBlobFrom: %v, want %v", err, tt.want)
 			}
-			if reads != 0 {
-				t.Errorf("%d reads through the source, want none (sent from its file)", reads)
+			// The source is read once alongside, in 1 MiB pieces (its
+			// check), not in the HTTP client's 32 KiB ones.
+			if reads > 2 {
+				t.Errorf("%d reads through the source, want at most 2 (sent from its file)", reads)
 			}
 			if fmt.Sprint(c.ranges) != fmt.Sprint(tt.ranges) {
 				t.Errorf("PATCH ranges %v, want %v", c.ranges, tt.ranges)
