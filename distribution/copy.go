@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 
 	"github.com/ocikit/ocikit/content"
@@ -386,6 +387,16 @@ type readCloser struct {
 }
 
 func (r readCloser) Close() error { return r.c.Close() }
+
+// BlobFile passes on the source's file (a layout's blob), for an upload
+// with sendfile(2) that still reads the source alongside (its check, and
+// the progress count).
+func (r readCloser) BlobFile() *os.File {
+	if bf, ok := r.Reader.(interface{ BlobFile() *os.File }); ok {
+		return bf.BlobFile()
+	}
+	return nil
+}
 
 // Verifies keeps a verified reader's marker through the progress wrapper.
 func (r readCloser) Verifies() v1.Descriptor {

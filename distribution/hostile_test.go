@@ -327,7 +327,14 @@ func TestCopyHostileRegistry(t *testing.T) {
 			}
 		}, opts: []registry.Option{registry.WithTimeout(200 * time.Millisecond)}, msg: "no answer for 200ms"},
 		{name: "slow-loris /v2/", fault: func(h *hostile) func(http.ResponseWriter, *http.Request, string) bool {
+			var probed atomic.Bool
 			return func(w http.ResponseWriter, r *http.Request, kind string) bool {
+				if kind != "v2" && !probed.Swap(true) {
+					// The first request, sent as the ping, gets no
+					// registry's answer: the client pings /v2/.
+					w.WriteHeader(http.StatusBadRequest)
+					return true
+				}
 				if kind == "v2" {
 					w.Header().Set("Content-Length", "100")
 					w.Write([]byte("{"))

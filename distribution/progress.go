@@ -2,6 +2,7 @@ package distribution
 
 import (
 	"io"
+	"os"
 
 	"github.com/ocikit/ocikit/content"
 
@@ -71,6 +72,14 @@ type countingReader struct {
 	n, last  int64
 	step     int64
 	finished bool
+}
+
+// BlobFile passes on the source's file (readCloser.BlobFile).
+func (cr *countingReader) BlobFile() *os.File {
+	if bf, ok := cr.r.(interface{ BlobFile() *os.File }); ok {
+		return bf.BlobFile()
+	}
+	return nil
 }
 
 func (cr *countingReader) Read(p []byte) (int, error) {

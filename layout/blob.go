@@ -172,9 +172,10 @@ func (l *Layout) PutBlob(ctx context.Context, r io.Reader, expect v1.Descriptor)
 	if expect.Size > 0 {
 		src = io.LimitReader(src, expect.Size+1)
 	}
-	var dst io.Writer = tmp
+	// Writeback: the fsync below then waits for the last few MiB only.
+	dst := fsutil.Writeback(tmp)
 	if !verified {
-		dst = io.MultiWriter(tmp, h)
+		dst = io.MultiWriter(dst, h)
 	}
 	n, err := fsutil.Copy(dst, src)
 	if err != nil {
@@ -397,6 +398,17 @@ func (v *verifyReader) Read(p []byte) (int, error) {
 }
 
 func (v *verifyReader) Close() error { return v.f.Close() }
+
+// BlobFile is the blob's open file while nothing has been read from the
+// reader (else nil), for a consumer that sends it with sendfile(2) rather
+// than reading it (a registry upload): such a consumer must check size
+// and digest itself, as Read would, before it relies on the content.
+func (v *verifyReader) BlobFile() *os.File {
+	if v.n != 0 || v.err != nil {
+		return nil
+	}
+	return v.f
+}
 
 // Verifies makes verifyReader a content.VerifiedReader.
 func (v *verifyReader) Verifies() v1.Descriptor { return v1.Descriptor{Digest: v.want, Size: v.size} }

@@ -371,3 +371,39 @@ func TestLinkBlob(t *testing.T) {
 		t.Errorf("LinkBlob of a bad digest: %v", err)
 	}
 }
+
+// TestOpenBlobOffersFile: a blob reader offers its file (for an upload with
+// sendfile, which checks the digest itself) only while nothing has been
+// read through it: after a read the file's offset is no longer the
+// blob's start.
+func TestOpenBlobOffersFile(t *testing.T) {
+	ctx := context.Background()
+	l := newLayout(t)
+	data := []byte(strings.Repeat("blob file ", 100))
+	desc, err := l.PutBlob(ctx, bytes.NewReader(data), v1.Descriptor{MediaType: v1.MediaTypeImageLayer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := l.OpenBlob(ctx, desc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	bf, ok := rc.(interface{ BlobFile() *os.File })
+	if !ok {
+		t.Fatalf("%T offers no BlobFile", rc)
+	}
+	f := bf.BlobFile()
+	if f == nil {
+		t.Fatal("BlobFile = nil before any read")
+	}
+	if st, err := f.Stat(); err != nil || st.Size() != desc.Size {
+		t.Fatalf("BlobFile: %v, %v; want the blob's file of %d bytes", st, err, desc.Size)
+	}
+	if _, err := rc.Read(make([]byte, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if bf.BlobFile() != nil {
+		t.Error("BlobFile offered after a read")
+	}
+}

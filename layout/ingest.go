@@ -105,9 +105,9 @@ func (l *Layout) PutBlobFrom(ctx context.Context, expect v1.Descriptor, open fun
 	defer rc.Close()
 	// A verified reader of the whole blob is not hashed a second time.
 	verified := n == 0 && content.Verified(rc, expect)
-	var w io.Writer = f
+	w := fsutil.Writeback(f) // commitPartial's fsync waits for the tail only
 	if !verified {
-		w = io.MultiWriter(f, h)
+		w = io.MultiWriter(w, h)
 	}
 	m, err := fsutil.Copy(w, fsutil.ContextReader(ctx, io.LimitReader(rc, expect.Size-n+1)))
 	n += m

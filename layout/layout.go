@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/ocikit/ocikit/content"
 	"github.com/ocikit/ocikit/internal/fsutil"
@@ -30,10 +31,21 @@ const (
 	MaxJSONSize = 64 << 20
 )
 
-// versionRE accepts the imageLayoutVersion values of image-spec's layout
-// format 1.0 (image-layout.md: "will pin a given version until changes to
-// the image layout are required").
-var versionRE = lazyRegexp(`^1\.0\.[0-9]+$`)
+// validVersion accepts the imageLayoutVersion values of image-spec's
+// layout format 1.0 (image-layout.md: "will pin a given version until
+// changes to the image layout are required"): 1.0.N.
+func validVersion(v string) bool {
+	n, ok := strings.CutPrefix(v, "1.0.")
+	if !ok || n == "" {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		if n[i] < '0' || n[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 // Layout is an OCI image layout directory. It holds no open files and no
 // cached state: every method reads the directory afresh, so a Layout is
@@ -136,7 +148,7 @@ func (l *Layout) checkMarker() error {
 	if err := json.Unmarshal(raw, &version); err != nil {
 		return fmt.Errorf("%s: imageLayoutVersion is not a string: %w", path, ErrInvalidLayout)
 	}
-	if !versionRE().MatchString(version) {
+	if !validVersion(version) {
 		return fmt.Errorf("%s: imageLayoutVersion %q (want %s): %w", path, version, v1.ImageLayoutVersion, ErrUnsupportedVersion)
 	}
 	return nil

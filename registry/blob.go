@@ -537,6 +537,9 @@ type opener func(ctx context.Context, off int64) (io.ReadCloser, error)
 // opened there), and note is told the session's location after each
 // chunk (WithUploadState).
 func (r *Repository) stream(ctx context.Context, loc string, rd io.Reader, expect v1.Descriptor, alg digest.Algorithm, open opener, start int64, note func(loc string)) (v1.Descriptor, error) {
+	if f := sourceFile(rd); f != nil && start == 0 && expect.Digest != "" && expect.Size > 0 {
+		return r.streamFile(ctx, loc, rd, f, expect, alg, open, note)
+	}
 	// A reader that verifies itself (content.VerifiedReader) is not hashed
 	// again: it fails instead of ending if the content is not expect's.
 	verified := content.Verified(rd, expect)

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,6 +32,7 @@ type Repository struct {
 
 	mu        sync.Mutex
 	base      string     // "https://HOST" or "http://HOST", once pinged
+	probed    bool       // the first request was sent as the ping (probe)
 	challenge *challenge // of /v2/, nil if none was asked
 	tokens    map[string]string
 	manifests map[digest.Digest][]byte        // read or written in this session
@@ -161,6 +163,56 @@ func (r *Repository) ping(ctx context.Context) (string, error) {
 	}
 }
 
+// probe sends rq, when it is a pull client's first request, without the
+// ping: to the scheme the ping would try first (plain HTTP for a loopback
+// host, else HTTPS), with no credentials (none are sent before a
+// challenge asks for them). An answer that comes from a registry (a status
+// rq takes; a 401 with a challenge, which the caller answers as it does
+// any 401; or an error with distribution's API version header) settles
+// the scheme as a ping would, saving its round trip, and is returned for
+// the caller to handle; anything else (a network error, a server that does
+// not answer as a registry) is dropped, and the caller pings as before. A
+// client that pushes always pings: the challenge of /v2/ names no scope,
+// so its first token carries push, where a resource's challenge would
+// name the pull scope only.
+func (r *Repository) probe(ctx context.Context, rq *request) *http.Response {
+	if r.o.push || rq.stream != nil || !strings.HasPrefix(rq.url, "/") {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock() // concurrent first requests wait, as for a ping
+	if r.base != "" || r.probed {
+		return nil
+	}
+	r.probed = true
+	base := "https://" + r.host
+	if isLoopback(r.host) {
+		base = "http://" + r.host
+	}
+	var body io.Reader
+	length := int64(-1)
+	if rq.body != nil {
+		body, length = bytes.NewReader(rq.body), int64(len(rq.body))
+	}
+	resp, err := r.send(ctx, rq.method, base+rq.url, rq.header.Clone(), body, length)
+	if err != nil {
+		return nil
+	}
+	var c *challenge
+	if resp.StatusCode == http.StatusUnauthorized {
+		c = pickChallenge(resp.Header.Values("WWW-Authenticate"))
+	}
+	switch {
+	case slices.Contains(rq.ok, resp.StatusCode), c != nil,
+		resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests && resp.Header.Get("Docker-Distribution-API-Version") != "":
+		r.base = base
+		return resp
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+	resp.Body.Close()
+	return nil
+}
+
 // pingFailure is why one scheme did not answer as a registry.
 type pingFailure struct {
 	scheme string
@@ -284,6 +336,7 @@ func (r *Repository) do(ctx context.Context, rq *request) (*http.Response, error
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	first := r.probe(ctx, rq)
 	base, err := r.ping(ctx)
 	if err != nil {
 		return nil, err
@@ -293,37 +346,41 @@ func (r *Repository) do(ctx context.Context, rq *request) (*http.Response, error
 		u = base + u
 	}
 	reauthed := false
+	replayable := rq.stream == nil
 	for attempt := 0; ; attempt++ {
-		header := rq.header.Clone()
-		if header == nil {
-			header = http.Header{}
-		}
-		if sameHost(u, r.host) {
-			if err := r.authorize(ctx, header, false); err != nil {
-				return nil, err
+		resp := first // the probe's answer, in the first round
+		first = nil
+		if resp == nil {
+			header := rq.header.Clone()
+			if header == nil {
+				header = http.Header{}
 			}
-		}
-		var body io.Reader
-		length := int64(-1)
-		switch {
-		case rq.body != nil:
-			body, length = bytes.NewReader(rq.body), int64(len(rq.body))
-		case rq.stream != nil:
-			body, length = rq.stream, rq.length
-		}
-		replayable := rq.stream == nil
-		resp, err := r.send(ctx, rq.method, u, header, body, length)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, stalled(ctx, ctx.Err(), r.o.timeout)
-			}
-			if replayable && attempt < r.o.retries && retryableErr(err) {
-				if err := r.wait(ctx, attempt, ""); err != nil {
+			if sameHost(u, r.host) {
+				if err := r.authorize(ctx, header, false); err != nil {
 					return nil, err
 				}
-				continue
 			}
-			return nil, err
+			var body io.Reader
+			length := int64(-1)
+			switch {
+			case rq.body != nil:
+				body, length = bytes.NewReader(rq.body), int64(len(rq.body))
+			case rq.stream != nil:
+				body, length = rq.stream, rq.length
+			}
+			resp, err = r.send(ctx, rq.method, u, header, body, length)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil, stalled(ctx, ctx.Err(), r.o.timeout)
+				}
+				if replayable && attempt < r.o.retries && retryableErr(err) {
+					if err := r.wait(ctx, attempt, ""); err != nil {
+						return nil, err
+					}
+					continue
+				}
+				return nil, err
+			}
 		}
 		for _, s := range rq.ok {
 			if resp.StatusCode == s {

@@ -12,13 +12,39 @@ import (
 // cheap.
 const copyBufSize = 1 << 20
 
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
+// copyBufs are the buffers of Copy not in use. Buffers are made a few at
+// a time (newCopyBufs) and kept for the life of the process: as many as
+// copies ran at once, a handful.
+var copyBufs struct {
+	sync.Mutex
+	free [][]byte
+}
+
+func getCopyBuf() []byte {
+	copyBufs.Lock()
+	defer copyBufs.Unlock()
+	if len(copyBufs.free) == 0 {
+		copyBufs.free = newCopyBufs()
+	}
+	b := copyBufs.free[len(copyBufs.free)-1]
+	copyBufs.free = copyBufs.free[:len(copyBufs.free)-1]
+	return b
+}
+
+func putCopyBuf(b []byte) {
+	copyBufs.Lock()
+	copyBufs.free = append(copyBufs.free, b)
+	copyBufs.Unlock()
+}
+
+// heapCopyBufs is one copy buffer from the Go heap.
+func heapCopyBufs() [][]byte { return [][]byte{make([]byte, copyBufSize)} }
 
 // Copy is io.Copy through a pooled 1 MiB buffer, always: dst's ReadFrom
 // and src's WriteTo are not used (an *os.File's ReadFrom would fall back
 // to 32 KiB reads from a source that is not a file or socket).
 func Copy(dst io.Writer, src io.Reader) (int64, error) {
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	return io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, *bp)
+	b := getCopyBuf()
+	defer putCopyBuf(b)
+	return io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, b)
 }

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package fsutil
+
+func newCopyBufs() [][]byte { return heapCopyBufs() }
