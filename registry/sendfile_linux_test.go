@@ -6,17 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/ocikit/ocikit/errdefs"
-	"github.com/ocikit/ocikit/registry/server"
-	digest "github.com/opencontainers/go-digest"
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // fileSource is a blob source that offers its file (as a layout's blob
@@ -41,12 +35,7 @@ var errAny = errors.New("any error")
 // session deleted.
 func TestUploadFromFile(t *testing.T) {
 	ctx := context.Background()
-	data := make([]byte, 300_000)
-	rng := rand.New(rand.NewPCG(5, 6))
-	for i := range data {
-		data[i] = byte(rng.Uint32())
-	}
-	desc := v1.Descriptor{MediaType: v1.MediaTypeImageLayer, Digest: digest.FromBytes(data), Size: int64(len(data))}
+	data, desc := randomBlob(300_000, 5)
 	flipped := bytes.Clone(data)
 	flipped[200_000] ^= 1
 	for _, tt := range []struct {
@@ -66,20 +55,8 @@ func TestUploadFromFile(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
-			s, err := server.New(ctx, root)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			c := &cutter{h: s, at: 50_000, pass: 1, cuts: tt.cuts}
-			srv := httptest.NewServer(c)
-			defer srv.Close()
-			r, err := New(strings.TrimPrefix(srv.URL, "http://"), "up/file", WithPush(), WithRetries(tt.retries), WithChunkSize(100_000), WithGetenv(func(string) string { return "" }))
-			if err != nil {
-				t.Fatal(err)
-			}
-			r.o.backoff = 0
-			r.o.monolithic = 0
+			c, host := cutServer(t, root, tt.cuts)
+			r := chunkedClient(t, host, "up/file", WithRetries(tt.retries))
 			path := filepath.Join(t.TempDir(), "blob")
 			if err := os.WriteFile(path, tt.content, 0o644); err != nil {
 				t.Fatal(err)
@@ -92,7 +69,7 @@ func TestUploadFromFile(t *testing.T) {
 				f, err := os.Open(path)
 				return fileSource{f, &reads}, err
 			}
-			_, err = r.PutBlobFrom(ctx, desc, open)
+			_, err := r.PutBlobFrom(ctx, desc, open)
 			switch {
 			case tt.want == nil && err != nil:
 				t.Fatalf("PutBlobFrom: %v", err)

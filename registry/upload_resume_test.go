@@ -81,18 +81,53 @@ func (c *cutBody) Read(p []byte) (int, error) {
 	return k, err
 }
 
+// cutServer is ocikit's registry server at root behind a cutter that lets
+// the first PATCH through and cuts the next cuts of them after 50000 bytes;
+// the servers close with the test.
+func cutServer(t *testing.T, root string, cuts int) (*cutter, string) {
+	t.Helper()
+	s, err := server.New(context.Background(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	c := &cutter{h: s, at: 50_000, pass: 1, cuts: cuts}
+	srv := httptest.NewServer(c)
+	t.Cleanup(srv.Close)
+	return c, strings.TrimPrefix(srv.URL, "http://")
+}
+
+// chunkedClient pushes to repo at host in chunks of 100000 bytes, without
+// backoff between retries and without the monolithic upload of small
+// blobs.
+func chunkedClient(t *testing.T, host, repo string, opts ...Option) *Repository {
+	t.Helper()
+	opts = append([]Option{WithPush(), WithChunkSize(100_000), WithGetenv(func(string) string { return "" })}, opts...)
+	r, err := New(host, repo, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.o.backoff, r.o.monolithic = 0, 0
+	return r
+}
+
+// randomBlob is n bytes of seeded random data and its descriptor.
+func randomBlob(n int, seed uint64) ([]byte, v1.Descriptor) {
+	data := make([]byte, n)
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	return data, v1.Descriptor{MediaType: v1.MediaTypeImageLayer, Digest: digest.FromBytes(data), Size: int64(n)}
+}
+
 // TestUploadResume: an upload whose PATCH breaks mid-chunk continues from
 // the offset the registry reports for the session, reading the source
 // again from there (not from the start), and commits the right blob;
 // without retries it fails and the session is deleted.
 func TestUploadResume(t *testing.T) {
 	ctx := context.Background()
-	data := make([]byte, 300_000)
-	rng := rand.New(rand.NewPCG(3, 4))
-	for i := range data {
-		data[i] = byte(rng.Uint32())
-	}
-	desc := v1.Descriptor{MediaType: v1.MediaTypeImageLayer, Digest: digest.FromBytes(data), Size: int64(len(data))}
+	data, desc := randomBlob(300_000, 3)
 	for _, tt := range []struct {
 		name    string
 		retries int
@@ -106,28 +141,16 @@ func TestUploadResume(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
-			s, err := server.New(ctx, root)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
 			// The first chunk goes through; the next cuts break after
 			// 50000 bytes (of 100000), which the server keeps.
-			c := &cutter{h: s, at: 50_000, pass: 1, cuts: tt.cuts}
-			srv := httptest.NewServer(c)
-			defer srv.Close()
-			r, err := New(strings.TrimPrefix(srv.URL, "http://"), "up/blob", WithPush(), WithRetries(tt.retries), WithChunkSize(100_000), WithGetenv(func(string) string { return "" }))
-			if err != nil {
-				t.Fatal(err)
-			}
-			r.o.backoff = 0
-			r.o.monolithic = 0
+			c, host := cutServer(t, root, tt.cuts)
+			r := chunkedClient(t, host, "up/blob", WithRetries(tt.retries))
 			var opened []int64
 			open := func(ctx context.Context, off int64) (io.ReadCloser, error) {
 				opened = append(opened, off)
 				return io.NopCloser(bytes.NewReader(data[off:])), nil
 			}
-			_, err = r.PutBlobFrom(ctx, desc, open)
+			_, err := r.PutBlobFrom(ctx, desc, open)
 			if tt.ok != (err == nil) {
 				t.Fatalf("PutBlobFrom: %v, want success %v", err, tt.ok)
 			}
@@ -178,12 +201,7 @@ func TestUploadResumeDockerRegistry(t *testing.T) {
 	srv := httptest.NewServer(c)
 	defer srv.Close()
 	ctx := context.Background()
-	data := make([]byte, 300_000)
-	rng := rand.New(rand.NewPCG(7, 8))
-	for i := range data {
-		data[i] = byte(rng.Uint32())
-	}
-	desc := v1.Descriptor{MediaType: v1.MediaTypeImageLayer, Digest: digest.FromBytes(data), Size: int64(len(data))}
+	data, desc := randomBlob(300_000, 7)
 	// Retries to spare: the registry may still be writing the cut chunk
 	// when the client asks where the session stands.
 	r, err := New(strings.TrimPrefix(srv.URL, "http://"), "up/blob", WithPush(), WithRetries(4), WithChunkSize(100_000), WithGetenv(func(string) string { return "" }))
@@ -217,29 +235,10 @@ func TestUploadResumeDockerRegistry(t *testing.T) {
 // the registry no longer knows is dropped and the blob pushed anew.
 func TestUploadResumeAcrossCalls(t *testing.T) {
 	ctx := context.Background()
-	data := make([]byte, 300_000)
-	rng := rand.New(rand.NewPCG(9, 10))
-	for i := range data {
-		data[i] = byte(rng.Uint32())
-	}
-	desc := v1.Descriptor{MediaType: v1.MediaTypeImageLayer, Digest: digest.FromBytes(data), Size: int64(len(data))}
-	s, err := server.New(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	c := &cutter{h: s, at: 50_000, pass: 1, cuts: 1}
-	srv := httptest.NewServer(c)
-	defer srv.Close()
+	data, desc := randomBlob(300_000, 9)
+	c, host := cutServer(t, t.TempDir(), 1)
 	state := t.TempDir()
-	client := func(repo string) *Repository {
-		r, err := New(strings.TrimPrefix(srv.URL, "http://"), repo, WithPush(), WithChunkSize(100_000), WithUploadState(state), WithGetenv(func(string) string { return "" }))
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.o.backoff, r.o.monolithic = 0, 0
-		return r
-	}
+	client := func(repo string) *Repository { return chunkedClient(t, host, repo, WithUploadState(state)) }
 	var opened []int64
 	open := func(ctx context.Context, off int64) (io.ReadCloser, error) {
 		opened = append(opened, off)
@@ -280,7 +279,7 @@ func TestUploadResumeAcrossCalls(t *testing.T) {
 	// A kept session the registry has forgotten: a new one, from 0.
 	r := client("up/gone")
 	gone := r.uploadState(desc.Digest)
-	gone.save(srv.URL + "/v2/up/gone/blobs/uploads/no-such-session")
+	gone.save("http://" + host + "/v2/up/gone/blobs/uploads/no-such-session")
 	c.mu.Lock()
 	c.ranges = nil
 	c.mu.Unlock()
