@@ -372,6 +372,9 @@ func (s *setup) launch(ctx context.Context) error {
 	if plan.viaC && !nsenter.Available {
 		return errorf(ErrNotSupported, "user namespaces, namespaces given by path and time namespaces need ocikit built with cgo")
 	}
+	if s.cInit() {
+		return s.launchC(ctx)
+	}
 	l, err := newLauncher(s.r, s.id, "init", initFDEnv, s.o.ListenFDs, s.o.PreserveFDs)
 	if err != nil {
 		return err

@@ -38,6 +38,7 @@
 #include <linux/filter.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
+#include <linux/mount.h>
 
 #include "nsenter.h"
 
@@ -92,6 +93,7 @@ enum {
 	F_KEYRING,
 	F_CGROUP_SYNC,
 	F_CLOSE_FROM,
+	F_START,
 };
 
 #define MAXRL 32
@@ -142,11 +144,11 @@ static struct {
 	char *mpol_label;
 	char *apparmor, *selinux, *name;
 	struct cpuset cpu_initial, cpu_final;
-	int setsid, consolefd, console_size, rootfd, cgroup_sync, close_from;
+	int setsid, consolefd, console_size, rootfd, cgroup_sync, close_from, startfd;
 	uint16_t rows, cols;
 	char *keyring;
 	char path[PATH_MAX];
-} F = {.consolefd = -1, .rootfd = -1, .close_from = -1};
+} F = {.consolefd = -1, .rootfd = -1, .close_from = -1, .startfd = -1};
 
 static const char *capnames[] = {
 	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
@@ -401,6 +403,10 @@ static void parse(const unsigned char *p, size_t len)
 		case F_CLOSE_FROM:
 			need(n, 4);
 			F.close_from = (int)u32(v);
+			break;
+		case F_START:
+			need(n, 4);
+			F.startfd = (int)u32(v);
 			break;
 		default:
 			failf("final: unknown plan record %u", tag);
@@ -917,6 +923,120 @@ static unsigned char *readall(int fd, size_t *len)
 	return buf;
 }
 
+/* console makes the pty slave fd the controlling terminal (the process
+ * leads a session) and stdio, with the plan's size. */
+static void console(int fd)
+{
+	char why[128];
+
+	if (ioctl(fd, TIOCSCTTY, 0) < 0)
+		failf("console: set controlling terminal: %s", WHY(errno));
+	if (F.console_size) {
+		struct winsize ws = {.ws_row = F.rows, .ws_col = F.cols};
+		if (ioctl(fd, TIOCSWINSZ, &ws) < 0)
+			failf("console: set console size: %s", WHY(errno));
+	}
+	for (int i = 0; i < 3; i++)
+		if (dup3(fd, i, 0) < 0)
+			failf("console: dup console: %s", WHY(errno));
+	if (fd > 2)
+		close(fd);
+}
+
+/* recvfd receives one message and the descriptor riding along (-1: none)
+ * from the sync socket; the message must be {"type":"ok"}, or the process
+ * exits quietly (the runtime reports the error). */
+static int recvfd(void)
+{
+	char buf[256], cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {buf, sizeof(buf) - 1};
+	struct msghdr mh = {0};
+	struct cmsghdr *c;
+	ssize_t n;
+	int fd = -1;
+
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf;
+	mh.msg_controllen = sizeof(cbuf);
+	do
+		n = recvmsg(ocikit_syncfd, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		_exit(1);
+	buf[n] = 0;
+	c = CMSG_FIRSTHDR(&mh);
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	if (strstr(buf, "\"type\":\"ok\"") == NULL)
+		_exit(1);
+	return fd;
+}
+
+/* ocikit_init_run is a container init that never starts Go: the runtime
+ * prepares the root filesystem from a thread of its own that joined this
+ * process's namespaces (runtime/cinit_linux.go), this process only does
+ * what must be done by a member of its pid and cgroup namespaces, then
+ * the final stage. The steps, each answered by the runtime over sync:
+ *   1. wait until the runtime has put it in the container's cgroup ("ok");
+ *   2. unshare the cgroup namespace (cgroupns), rooted there;
+ *   3. fsopen("proc"): a procfs context of its pid namespace, sent to the
+ *      runtime ("procfs"), which configures, mounts and moves it;
+ *   4. read the final plan from planfd, written once the root
+ *      filesystem is ready (pivot_root by the runtime's thread moved this
+ *      process's root and working directory with it);
+ *   5. with a terminal, receive the pty slave ("ok" with the descriptor);
+ *   6. the process's attributes, "ready", accept(2) on the start socket,
+ *      then the execve, errors going to `start` over the connection. */
+void ocikit_init_run(int planfd, int cgroupns)
+{
+	char why[128];
+	size_t len;
+	unsigned char *plan;
+	int fs, conn;
+
+	prctl(PR_SET_NAME, "ocikit:init", 0, 0, 0);
+	/* The working directory follows pivot_root only from the old root. */
+	if (chdir("/") < 0)
+		failf("chdir /: %s", WHY(errno));
+	if (setsid() < 0)
+		failf("setsid: %s", WHY(errno));
+	waitok();
+	if (cgroupns && unshare(CLONE_NEWCGROUP) < 0)
+		failf("unshare cgroup namespace: %s", WHY(errno));
+	fs = syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC);
+	if (fs < 0)
+		failf("fsopen proc: %s", WHY(errno));
+	if (sendfd(ocikit_syncfd, "{\"type\":\"procfs\"}", fs) < 0)
+		_exit(1);
+	close(fs);
+	plan = readall(planfd, &len);
+	parse(plan, len);
+	if (F.consolefd >= 0) {
+		int fd = recvfd();
+		if (fd < 0)
+			failf("console: no pty from the runtime");
+		console(fd);
+	}
+	if (F.keyring && syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, F.keyring) < 0 && errno != ENOSYS)
+		failf("join session keyring: %s", WHY(errno));
+	if (F.close_from >= 0)
+		close_from(F.close_from);
+	setup(ocikit_syncfd);
+	ocikit_send_json("{\"type\":\"ready\"}");
+	close(ocikit_syncfd);
+	ocikit_syncfd = -1;
+	for (;;) {
+		conn = accept4(F.startfd, NULL, NULL, SOCK_CLOEXEC);
+		if (conn >= 0)
+			break;
+		if (errno != EINTR)
+			_exit(1);
+	}
+	close(F.startfd);
+	ocikit_final_exec(conn);
+}
+
 /* ocikit_final_run is an exec'd process after nsenter joined the
  * container's namespaces: execConfig's steps in C, then the execve. */
 void ocikit_final_run(int planfd)
@@ -931,21 +1051,8 @@ void ocikit_final_run(int planfd)
 	set_cpus("execCPUAffinity", &F.cpu_initial);
 	if (F.setsid && setsid() < 0)
 		failf("setsid: %s", WHY(errno));
-	if (F.consolefd >= 0) {
-		int fd = F.consolefd;
-		if (ioctl(fd, TIOCSCTTY, 0) < 0)
-			failf("console: set controlling terminal: %s", WHY(errno));
-		if (F.console_size) {
-			struct winsize ws = {.ws_row = F.rows, .ws_col = F.cols};
-			if (ioctl(fd, TIOCSWINSZ, &ws) < 0)
-				failf("console: set console size: %s", WHY(errno));
-		}
-		for (int i = 0; i < 3; i++)
-			if (dup3(fd, i, 0) < 0)
-				failf("console: dup console: %s", WHY(errno));
-		if (fd > 2)
-			close(fd);
-	}
+	if (F.consolefd >= 0)
+		console(F.consolefd);
 	/* Joining the mount namespace put us at its root; the container's
 	 * root is the init's (a --no-pivot container chroot'ed into it). */
 	if (F.rootfd >= 0) {

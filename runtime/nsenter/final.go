@@ -61,6 +61,10 @@ type Final struct {
 	// Go runtime runs: its threads use their own descriptors until the
 	// execve.
 	CloseFrom int
+	// StartFD >= 0 (a container init without Go only): the listening
+	// start socket; with it ConsoleFD >= 0 means the terminal comes over
+	// the sync socket (its number is then not used).
+	StartFD int
 }
 
 // Rlimit is one of process.rlimits, named for messages.
@@ -126,6 +130,7 @@ const (
 	fKeyring
 	fCgroupSync
 	fCloseFrom
+	fStart
 )
 
 type planWriter []byte
@@ -235,6 +240,9 @@ func (f *Final) Encode() []byte {
 	}
 	if f.CloseFrom >= 0 {
 		w.rec(fCloseFrom, u32(uint32(f.CloseFrom)))
+	}
+	if f.StartFD >= 0 {
+		w.rec(fStart, u32(uint32(f.StartFD)))
 	}
 	return w
 }

@@ -198,7 +198,7 @@ void ocikit_nsenter(void)
 	const char *env = getenv("_OCIKIT_NSENTER");
 	char line[4352];
 	FILE *f;
-	int planfd, i, n = 0, unshare_flags = 0, dofork = 0, dumpable, timensfd = -1;
+	int planfd, i, n = 0, unshare_flags = 0, dofork = 0, dumpable, timensfd = -1, doinit = 0, cgroupns = 0;
 	int joinfd[MAXJOIN], jointype[MAXJOIN];
 	char *joinpath[MAXJOIN];
 	char offsets[8192] = "";
@@ -238,6 +238,10 @@ void ocikit_nsenter(void)
 			snprintf(offsets + l, sizeof(offsets) - l, "%s\n", line + 11);
 		} else if (!strcmp(line, "fork")) {
 			dofork = 1;
+		} else if (!strcmp(line, "init")) {
+			doinit = 1;
+		} else if (!strcmp(line, "cgroupns")) {
+			cgroupns = 1;
 		}
 	}
 	fclose(f);
@@ -326,6 +330,8 @@ void ocikit_nsenter(void)
 	if (env != NULL) {
 		planfd = atoi(env);
 		unsetenv("_OCIKIT_FINAL");
+		if (doinit)
+			ocikit_init_run(planfd, cgroupns);
 		ocikit_final_run(planfd);
 	}
 }

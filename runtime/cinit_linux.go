@@ -1,0 +1,354 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	goruntime "runtime"
+	"strconv"
+	"time"
+
+	"github.com/ocikit/ocikit/cgroups"
+	"github.com/ocikit/ocikit/runtime/nsenter"
+	"github.com/ocikit/ocikit/runtime/process"
+	"github.com/ocikit/ocikit/runtime/rootfs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// A container init that never starts Go (design spike): the init is the
+// C stage of the binary only (nsenter.c's "init" plan line, final.c's
+// ocikit_init_run), and the runtime command itself prepares the
+// container's root filesystem from one of its threads, which leaves the
+// runtime's fs_struct (unshare CLONE_FS) and joins the init's mount, uts,
+// ipc, network and cgroup namespaces (setns). The init does only what a
+// member of its pid and cgroup namespaces must: unshare the cgroup
+// namespace once in its cgroup and open the procfs context (fsopen) that
+// the thread mounts. pivot_root from the thread moves the root of every
+// task whose root was the namespace's old one, the init included.
+//
+// msgProcFS (init): the procfs context rides along (SCM_RIGHTS).
+const msgProcFS = "procfs"
+
+// goInitEnv, when set in the runtime's environment, keeps the Go init
+// for every container (for comparisons while this is a prototype).
+const goInitEnv = "OCIKIT_GO_INIT"
+
+// cInit reports whether this container's init can be the C stage alone;
+// the rest keep the Go init (init_linux.go).
+func (s *setup) cInit() bool {
+	spec, plan := s.spec, s.plan
+	switch {
+	case !nsenter.Available, os.Getenv(goInitEnv) != "":
+		return false
+	case plan.viaC: // a user namespace, namespaces by path, a time namespace
+		return false
+	case !plan.newNS[specs.MountNamespace], s.o.NoPivot:
+		return false
+	case s.r.rootless, s.r.systemd:
+		return false
+	case spec.Process == nil:
+		return false
+	}
+	if h := spec.Hooks; h != nil && (len(h.CreateContainer) > 0 || len(h.StartContainer) > 0) {
+		// They run in the container's namespaces, as children of the init.
+		return false
+	}
+	for _, m := range spec.Mounts {
+		if m.UIDMappings != nil || m.GIDMappings != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// launchC is launch for a container init without Go.
+func (s *setup) launchC(ctx context.Context) error {
+	spec, plan, cg := s.spec, s.plan, s.cg
+	p := spec.Process
+	l, err := newLauncher(s.r, s.id, "init", nsenter.FinalEnv, s.o.ListenFDs, s.o.PreserveFDs)
+	if err != nil {
+		return err
+	}
+	s.l = l
+	l.spec, l.rec, l.cgroup = spec, s.rec, cg
+	l.onHooks = s.runtimeHooks
+	lfd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return os.NewSyscallError("socket", err)
+	}
+	startFD := l.add(os.NewFile(uintptr(lfd), "start.sock"))
+	if err := unix.Bind(lfd, &unix.SockaddrUnix{Name: sockPath(s.dirFile)}); err != nil {
+		return &os.PathError{Op: "bind", Path: s.dir + "/" + startSock, Err: err}
+	}
+	if err := unix.Listen(lfd, 1); err != nil {
+		return os.NewSyscallError("listen", err)
+	}
+	if !p.Terminal {
+		if err := l.setStdio(s.fg, 0, 0, orStd(s.o.Stdin, os.Stdin), orStd(s.o.Stdout, os.Stdout), orStd(s.o.Stderr, os.Stderr)); err != nil {
+			return err
+		}
+	}
+	l.oomScoreAdj(p)
+	l.useNsenter()
+	l.nsenterLine("init")
+	if plan.newNS[specs.CgroupNamespace] {
+		l.nsenterLine("cgroupns")
+	}
+	l.cloneNamespaces(plan.newFlags, nil, nil)
+	// The init is tiny (no Go runtime): in its cgroup from the start,
+	// born there on cgroup v2, moved right away elsewhere.
+	intoCgroup := false
+	if cgroups.HostMode() == cgroups.Unified {
+		if err := cg.Apply(-1); err != nil {
+			return step("cgroup", err)
+		}
+		intoCgroup = true
+	}
+	t0 := time.Now()
+	if intoCgroup, err = l.run(intoCgroup); err != nil {
+		return err
+	}
+	s.pid = l.pid
+	s.rec.State.Pid = s.pid
+	s.rec.InitStart = l.start
+	if err := writeState(s.dir, s.rec); err != nil {
+		return err
+	}
+	if !intoCgroup {
+		if err := cg.Apply(s.pid); err != nil {
+			return step("cgroup", err)
+		}
+	}
+	if res := spec.Linux.Resources; res != nil {
+		if err := cg.Set(res); err != nil {
+			return step("cgroup", err)
+		}
+	}
+	s.r.log.Debug("cgroup applied", "container", s.id, "elapsed", time.Since(t0))
+	// In its cgroup: it may unshare its cgroup namespace and open the
+	// procfs context.
+	if err := sendMsg(l.sync, syncMsg{Type: msgOK}); err != nil {
+		return l.exited(err)
+	}
+	m, err := recvMsg(l.sync)
+	switch {
+	case err != nil:
+		return l.exited(err)
+	case m.Type == msgError:
+		return errors.New(m.Msg)
+	case m.Type != msgProcFS || m.fd < 0:
+		return fmt.Errorf("unexpected message %q from init", m.Type)
+	}
+	procfs := os.NewFile(uintptr(m.fd), "procfs context")
+	l.closeLater(procfs)
+	slave, err := s.prepareOnThread(ctx, procfs)
+	if err != nil {
+		return err
+	}
+	if slave != nil {
+		l.closeLater(slave)
+	}
+	s.r.log.Debug("rootfs ready", "container", s.id, "elapsed", time.Since(t0))
+	// The init's root is the container's now.
+	root, err := os.OpenFile("/proc/"+strconv.Itoa(s.pid)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("init root: %w", err)
+	}
+	env := p.Env
+	if n := s.o.ListenFDs; n > 0 {
+		env = append(env, "LISTEN_FDS="+strconv.Itoa(n), "LISTEN_PID=1")
+	}
+	env = process.Environ(env, func() string { return process.HomeDirIn(root, p.User.UID) })
+	root.Close()
+	fin, err := process.Final(p, env, spec.Linux.Personality, spec.Linux.MemoryPolicy, process.WithLogger(s.r.log.With("container", s.id)))
+	if err != nil {
+		return err
+	}
+	prog, err := l.compileSeccomp()
+	if err != nil {
+		return err
+	}
+	if prog != nil {
+		fin.Seccomp, fin.SeccompFlags = prog.BPF, uint32(prog.Flags)
+	}
+	fin.StartFD = startFD
+	fin.CloseFrom = 3 + s.o.ListenFDs + s.o.PreserveFDs
+	if !s.o.NoNewKeyring {
+		fin.Keyring = s.id
+	}
+	if slave != nil {
+		// The number is not used: the slave comes over sync.
+		fin.ConsoleFD = 0
+		if sz := p.ConsoleSize; sz != nil {
+			fin.ConsoleSize, fin.ConsoleRows, fin.ConsoleCols = true, uint16(sz.Height), uint16(sz.Width)
+		}
+	}
+	if err := l.sendConfig(fin.Encode()); err != nil {
+		return err
+	}
+	if slave != nil {
+		if err := sendFd(int(l.sync.Fd()), syncMsg{Type: msgOK}, int(slave.Fd())); err != nil {
+			return fmt.Errorf("send pty: %w", err)
+		}
+	}
+	if err := l.converse(ctx); err != nil {
+		return err
+	}
+	s.r.log.Debug("init ready", "container", s.id, "elapsed", time.Since(t0))
+	return nil
+}
+
+// prepareOnThread prepares the root filesystem of the init s.pid from a
+// new OS thread in its namespaces (rootThread) and returns the pty slave
+// of a terminal, bound on /dev/console (the master is s.master).
+func (s *setup) prepareOnThread(ctx context.Context, procfs *os.File) (*os.File, error) {
+	type result struct {
+		slave *os.File
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		// Never unlocked: the thread, in the container's namespaces,
+		// ends with this goroutine.
+		goruntime.LockOSThread()
+		slave, err := s.rootThread(ctx, procfs)
+		done <- result{slave, err}
+	}()
+	r := <-done
+	return r.slave, r.err
+}
+
+// nsJoins are the namespaces the thread joins when the container has its
+// own, the mount namespace last (it changes the root and working
+// directory of the thread).
+var nsJoins = []struct {
+	typ  specs.LinuxNamespaceType
+	name string
+	flag int
+}{
+	{specs.CgroupNamespace, "cgroup", unix.CLONE_NEWCGROUP},
+	{specs.IPCNamespace, "ipc", unix.CLONE_NEWIPC},
+	{specs.UTSNamespace, "uts", unix.CLONE_NEWUTS},
+	{specs.NetworkNamespace, "net", unix.CLONE_NEWNET},
+	{specs.MountNamespace, "mnt", unix.CLONE_NEWNS},
+}
+
+// rootThread runs on a locked thread that never returns to the Go
+// scheduler: everything the Go init did between its start and the final
+// stage, for the init s.pid.
+func (s *setup) rootThread(ctx context.Context, procfs *os.File) (*os.File, error) {
+	spec, plan := s.spec, s.plan
+	var fds []int
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
+	var flags []int
+	for _, ns := range nsJoins {
+		if !plan.newNS[ns.typ] {
+			continue
+		}
+		path := "/proc/" + strconv.Itoa(s.pid) + "/ns/" + ns.name
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		}
+		fds = append(fds, fd)
+		flags = append(flags, ns.flag)
+	}
+	if !alive(s.pid, s.rec.InitStart) {
+		return nil, errors.New("init exited during setup")
+	}
+	// setns(CLONE_NEWNS) needs an fs_struct of the thread's own.
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return nil, os.NewSyscallError("unshare CLONE_FS", err)
+	}
+	for i, fd := range fds {
+		if err := unix.Setns(fd, flags[i]); err != nil {
+			return nil, os.NewSyscallError("setns", err)
+		}
+	}
+	if spec.Hostname != "" {
+		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+			return nil, step("set hostname", err)
+		}
+	}
+	if spec.Domainname != "" {
+		if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
+			return nil, step("set domainname", err)
+		}
+	}
+	procUsed := false
+	opts := rootfs.Options{CgroupPaths: mountCgroupPaths(s.cg, s.pid), Logger: s.r.log,
+		OpenProc: func() (*os.File, error) {
+			if procUsed {
+				return nil, errors.New("only one proc mount is supported without the Go init")
+			}
+			procUsed = true
+			return procfs, nil
+		}}
+	if err := rootfs.Prepare(spec, s.bundle, opts); err != nil {
+		return nil, step("prepare rootfs", err)
+	}
+	var slave *os.File
+	if spec.Process.Terminal {
+		var err error
+		if slave, err = s.terminalHere(); err != nil {
+			return nil, step("console", err)
+		}
+	}
+	if h := spec.Hooks; h != nil && (len(h.Prestart) > 0 || len(h.CreateRuntime) > 0) {
+		// In the runtime's namespaces: from another thread.
+		errc := make(chan error, 1)
+		go func() { errc <- s.runtimeHooks(ctx) }()
+		if err := <-errc; err != nil {
+			return nil, err
+		}
+	}
+	// Through the host's /proc, still visible: namespaced sysctls act on
+	// the namespaces of the writing thread, the container's.
+	if len(spec.Linux.Sysctl) > 0 {
+		if err := process.WriteSysctls(spec.Linux.Sysctl); err != nil {
+			return nil, step("sysctl", err)
+		}
+	}
+	if err := rootfs.Finish(spec, opts); err != nil {
+		return nil, step("finish rootfs", err)
+	}
+	return slave, nil
+}
+
+// terminalHere opens the container's terminal in its devpts (the working
+// directory is the root filesystem) and binds it on /dev/console; the
+// master goes to s.master.
+func (s *setup) terminalHere() (*os.File, error) {
+	root, err := unix.Open(".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: "root filesystem", Err: err}
+	}
+	master, slave, err := openPtyIn(root)
+	unix.Close(root)
+	if err != nil {
+		if master, slave, err = openRuntimePty(); err != nil {
+			return nil, err
+		}
+	}
+	if err := rootfs.BindConsole(slave); err != nil {
+		master.Close()
+		slave.Close()
+		return nil, err
+	}
+	fd, err := unix.FcntlInt(master.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	master.Close()
+	if err == nil {
+		err = s.console(fd)
+	}
+	if err != nil {
+		slave.Close()
+		return nil, err
+	}
+	return slave, nil
+}
