@@ -97,15 +97,19 @@ func (s *setup) launchC(ctx context.Context) error {
 		l.nsenterLine("cgroupns")
 	}
 	l.cloneNamespaces(plan.newFlags, nil, nil)
-	// The init is tiny (no Go runtime): in its cgroup from the start,
-	// born there on cgroup v2, moved right away elsewhere.
-	intoCgroup := false
-	if cgroups.HostMode() == cgroups.Unified {
-		if err := cg.Apply(-1); err != nil {
+	// The cgroup exists with its limits before the init starts: born
+	// there on cgroup v2 (clone3 CLONE_INTO_CGROUP), moved while the
+	// thread mounts elsewhere (joinCgroupC). The mounts bind its
+	// directories.
+	if err := cg.Apply(-1); err != nil {
+		return step("cgroup", err)
+	}
+	if res := spec.Linux.Resources; res != nil {
+		if err := cg.Set(res); err != nil {
 			return step("cgroup", err)
 		}
-		intoCgroup = true
 	}
+	intoCgroup := cgroups.HostMode() == cgroups.Unified
 	t0 := time.Now()
 	if intoCgroup, err = l.run(intoCgroup); err != nil {
 		return err
@@ -115,22 +119,6 @@ func (s *setup) launchC(ctx context.Context) error {
 	s.rec.InitStart = l.start
 	if err := writeState(s.dir, s.rec); err != nil {
 		return err
-	}
-	if !intoCgroup {
-		if err := cg.Apply(s.pid); err != nil {
-			return step("cgroup", err)
-		}
-	}
-	if res := spec.Linux.Resources; res != nil {
-		if err := cg.Set(res); err != nil {
-			return step("cgroup", err)
-		}
-	}
-	s.r.log.Debug("cgroup applied", "container", s.id, "elapsed", time.Since(t0))
-	// In its cgroup: it may unshare its cgroup namespace and open the
-	// procfs context.
-	if err := sendMsg(l.sync, syncMsg{Type: msgOK}); err != nil {
-		return l.exited(err)
 	}
 	m, err := recvMsg(l.sync)
 	switch {
@@ -143,12 +131,29 @@ func (s *setup) launchC(ctx context.Context) error {
 	}
 	procfs := os.NewFile(uintptr(m.fd), "procfs context")
 	l.closeLater(procfs)
-	slave, err := s.prepareOnThread(ctx, procfs)
-	if err != nil {
-		return err
+	// The cgroup: then the init may unshare its cgroup namespace. Moving
+	// it (cgroup v1) waits for an RCU grace period: meanwhile the thread
+	// mounts, outside the cgroup namespace, which only a cgroup2 mount
+	// (cgroup v2, where the init is born in its cgroup) needs.
+	joined := make(chan error, 1)
+	go func() { joined <- s.joinCgroupC(intoCgroup) }()
+	var slave *os.File
+	if intoCgroup {
+		if err := s.waitCgroupNS(<-joined); err != nil {
+			return err
+		}
+		slave, err = s.prepareOnThread(ctx, procfs, true)
+	} else {
+		slave, err = s.prepareOnThread(ctx, procfs, false)
+		if jerr := s.waitCgroupNS(<-joined); err == nil {
+			err = jerr
+		}
 	}
 	if slave != nil {
 		l.closeLater(slave)
+	}
+	if err != nil {
+		return err
 	}
 	s.r.log.Debug("rootfs ready", "container", s.id, "elapsed", time.Since(t0))
 	// The init's root is the container's now.
@@ -200,10 +205,39 @@ func (s *setup) launchC(ctx context.Context) error {
 	return nil
 }
 
+// joinCgroupC puts the init in its cgroup (unless born there) and lets
+// it go on (msgOK).
+func (s *setup) joinCgroupC(born bool) error {
+	if !born {
+		if err := s.cg.Enter(s.pid); err != nil {
+			return step("cgroup", err)
+		}
+	}
+	return sendMsg(s.l.sync, syncMsg{Type: msgOK})
+}
+
+// waitCgroupNS waits, after joinCgroupC returned err, until the init has
+// unshared its cgroup namespace.
+func (s *setup) waitCgroupNS(err error) error {
+	if err != nil {
+		return err
+	}
+	m, err := recvMsg(s.l.sync)
+	switch {
+	case err != nil:
+		return s.l.exited(err)
+	case m.Type == msgError:
+		return errors.New(m.Msg)
+	case m.Type != "cgroupns":
+		return fmt.Errorf("unexpected message %q from init", m.Type)
+	}
+	return nil
+}
+
 // prepareOnThread prepares the root filesystem of the init s.pid from a
 // new OS thread in its namespaces (rootThread) and returns the pty slave
 // of a terminal, bound on /dev/console (the master is s.master).
-func (s *setup) prepareOnThread(ctx context.Context, procfs *os.File) (*os.File, error) {
+func (s *setup) prepareOnThread(ctx context.Context, procfs *os.File, cgroupNS bool) (*os.File, error) {
 	type result struct {
 		slave *os.File
 		err   error
@@ -213,7 +247,7 @@ func (s *setup) prepareOnThread(ctx context.Context, procfs *os.File) (*os.File,
 		// Never unlocked: the thread, in the container's namespaces,
 		// ends with this goroutine.
 		goruntime.LockOSThread()
-		slave, err := s.rootThread(ctx, procfs)
+		slave, err := s.rootThread(ctx, procfs, cgroupNS)
 		done <- result{slave, err}
 	}()
 	r := <-done
@@ -238,7 +272,7 @@ var nsJoins = []struct {
 // rootThread runs on a locked thread that never returns to the Go
 // scheduler: everything the Go init did between its start and the final
 // stage, for the init s.pid.
-func (s *setup) rootThread(ctx context.Context, procfs *os.File) (*os.File, error) {
+func (s *setup) rootThread(ctx context.Context, procfs *os.File, cgroupNS bool) (*os.File, error) {
 	spec, plan := s.spec, s.plan
 	var fds []int
 	defer func() {
@@ -248,7 +282,7 @@ func (s *setup) rootThread(ctx context.Context, procfs *os.File) (*os.File, erro
 	}()
 	var flags []int
 	for _, ns := range nsJoins {
-		if !plan.newNS[ns.typ] {
+		if !plan.newNS[ns.typ] || (ns.typ == specs.CgroupNamespace && !cgroupNS) {
 			continue
 		}
 		path := "/proc/" + strconv.Itoa(s.pid) + "/ns/" + ns.name

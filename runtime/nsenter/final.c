@@ -978,10 +978,12 @@ static int recvfd(void)
  * process's namespaces (runtime/cinit_linux.go), this process only does
  * what must be done by a member of its pid and cgroup namespaces, then
  * the final stage. The steps, each answered by the runtime over sync:
- *   1. wait until the runtime has put it in the container's cgroup ("ok");
- *   2. unshare the cgroup namespace (cgroupns), rooted there;
- *   3. fsopen("proc"): a procfs context of its pid namespace, sent to the
+ *   1. fsopen("proc"): a procfs context of its pid namespace, sent to the
  *      runtime ("procfs"), which configures, mounts and moves it;
+ *   2. wait until the runtime has put it in the container's cgroup ("ok"),
+ *      which on cgroup v1 overlaps with the runtime's mounts;
+ *   3. unshare the cgroup namespace (cgroupns), rooted there, and say so
+ *      ("cgroupns");
  *   4. read the final plan from planfd, written once the root
  *      filesystem is ready (pivot_root by the runtime's thread moved this
  *      process's root and working directory with it);
@@ -1001,15 +1003,16 @@ void ocikit_init_run(int planfd, int cgroupns)
 		failf("chdir /: %s", WHY(errno));
 	if (setsid() < 0)
 		failf("setsid: %s", WHY(errno));
-	waitok();
-	if (cgroupns && unshare(CLONE_NEWCGROUP) < 0)
-		failf("unshare cgroup namespace: %s", WHY(errno));
 	fs = syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC);
 	if (fs < 0)
 		failf("fsopen proc: %s", WHY(errno));
 	if (sendfd(ocikit_syncfd, "{\"type\":\"procfs\"}", fs) < 0)
 		_exit(1);
 	close(fs);
+	waitok();
+	if (cgroupns && unshare(CLONE_NEWCGROUP) < 0)
+		failf("unshare cgroup namespace: %s", WHY(errno));
+	ocikit_send_json("{\"type\":\"cgroupns\"}");
 	plan = readall(planfd, &len);
 	parse(plan, len);
 	if (F.consolefd >= 0) {

@@ -1,0 +1,88 @@
+package runtime_test
+
+import (
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// TestInitWithoutGo checks which containers get an init that never starts
+// Go (one thread, about 100 KiB of its own memory) and that those run as
+// the Go init's did: the mounts, hostname, sysctls and process attributes
+// the runtime's thread and the C stage set are what the program sees.
+func TestInitWithoutGo(t *testing.T) {
+	e := newEnv(t)
+	for _, tt := range []struct {
+		name   string
+		mutate func(*specs.Spec)
+		goInit bool
+	}{
+		{"default", nil, false},
+		{"no cgroup namespace", func(s *specs.Spec) { dropNS(s, specs.CgroupNamespace) }, false},
+		{"hostname and sysctl", func(s *specs.Spec) {
+			s.Hostname = "cinit"
+			s.Linux.Sysctl = map[string]string{"net.ipv4.ip_default_ttl": "42", "kernel.shmmax": "12345678"}
+		}, false},
+		{"user namespace", userNS(300000), true},
+		{"createContainer hook", func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/true"}}}
+		}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := e.sub(t)
+			b := e.bundle([]string{"sh", "-c", "hostname; cat /proc/sys/net/ipv4/ip_default_ttl /proc/sys/kernel/shmmax; " +
+				"grep -c . /proc/self/mountinfo; echo $$"}, tt.mutate)
+			id := e.id("cinit")
+			// The container's stdio is create's: a file read once it ran.
+			out := e.tempFile()
+			defer out.Close()
+			cmd := exec.Command(e.bin, "--root", e.root, "create", "--bundle", b, id)
+			cmd.Stdout, cmd.Stderr = out, out
+			if err := cmd.Run(); err != nil {
+				data, _ := os.ReadFile(out.Name())
+				t.Fatalf("create: %v: %s", err, data)
+			}
+			pid := e.state(id).Pid
+			status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+			if err != nil {
+				t.Fatal(err)
+			}
+			threads := field(string(status), "Threads:")
+			if got := threads != "1"; got != tt.goInit {
+				t.Errorf("init has %s threads: Go init %v, want %v", threads, got, tt.goInit)
+			}
+			if got := field(string(status), "Name:"); got != "ocikit:init" {
+				t.Errorf("init's name %q, want ocikit:init", got)
+			}
+			e.must("start", id)
+			waitGone(t, pid)
+			e.must("delete", id)
+			data, err := os.ReadFile(out.Name())
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Fields(string(data))
+			wantHost, wantTTL, wantShm := "ocikit", "64", ""
+			if tt.name == "hostname and sysctl" {
+				wantHost, wantTTL, wantShm = "cinit", "42", "12345678"
+			}
+			if len(lines) != 5 || lines[0] != wantHost || lines[1] != wantTTL || (wantShm != "" && lines[2] != wantShm) || lines[4] != "1" {
+				t.Errorf("program's output %q: want hostname %s, ip_default_ttl %s, shmmax %q, pid 1", lines, wantHost, wantTTL, wantShm)
+			}
+		})
+	}
+}
+
+// field returns the value of the /proc/PID/status line starting with key.
+func field(status, key string) string {
+	for _, l := range strings.Split(status, "\n") {
+		if v, ok := strings.CutPrefix(l, key); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
