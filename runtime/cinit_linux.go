@@ -51,8 +51,9 @@ func (s *setup) cInit() bool {
 	case spec.Process == nil:
 		return false
 	}
-	if h := spec.Hooks; h != nil && (len(h.CreateContainer) > 0 || len(h.StartContainer) > 0) {
-		// They run in the container's namespaces, as children of the init.
+	if h := spec.Hooks; h != nil && len(h.StartContainer) > 0 {
+		// They run after start, in the container, before the program:
+		// the C stage cannot run them yet.
 		return false
 	}
 	for _, m := range spec.Mounts {
@@ -281,6 +282,18 @@ func (s *setup) rootThread(ctx context.Context, procfs *os.File, cgroupNS bool) 
 		}
 	}()
 	var flags []int
+	hooks := spec.Hooks != nil && len(spec.Hooks.CreateContainer) > 0
+	if hooks && plan.newNS[specs.PIDNamespace] {
+		// The createContainer hooks are children of this thread: in the
+		// container's pid namespace (setns sets it for children only).
+		path := "/proc/" + strconv.Itoa(s.pid) + "/ns/pid"
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		}
+		fds = append(fds, fd)
+		flags = append(flags, unix.CLONE_NEWPID)
+	}
 	for _, ns := range nsJoins {
 		if !plan.newNS[ns.typ] || (ns.typ == specs.CgroupNamespace && !cgroupNS) {
 			continue
@@ -339,6 +352,17 @@ func (s *setup) rootThread(ctx context.Context, procfs *os.File, cgroupNS bool) 
 		errc := make(chan error, 1)
 		go func() { errc <- s.runtimeHooks(ctx) }()
 		if err := <-errc; err != nil {
+			return nil, err
+		}
+	}
+	if hooks {
+		// config.md "CreateContainer Hooks": in the container's
+		// namespaces (this thread's, which forks them), in its root
+		// directory (Prepare's working directory), before pivot_root.
+		st := s.rec.State.State
+		st.Pid = s.pid
+		if err := runHooks(ctx, "createContainer", spec.Hooks.CreateContainer, &st, process.MergeEnv(spec.Process.Env)); err != nil {
+			s.hookFail = true
 			return nil, err
 		}
 	}

@@ -3,6 +3,7 @@ package runtime_test
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 // the runtime's thread and the C stage set are what the program sees.
 func TestInitWithoutGo(t *testing.T) {
 	e := newEnv(t)
+	hookOut := filepath.Join(t.TempDir(), "hook")
 	for _, tt := range []struct {
 		name   string
 		mutate func(*specs.Spec)
@@ -29,7 +31,13 @@ func TestInitWithoutGo(t *testing.T) {
 		}, false},
 		{"user namespace", userNS(300000), true},
 		{"createContainer hook", func(s *specs.Spec) {
-			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/true"}}}
+			// In the container's uts and pid namespaces: its hostname, a
+			// small pid.
+			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/sh",
+				Args: []string{"sh", "-c", "{ hostname; echo $$; } >" + hookOut}}}}
+		}, false},
+		{"startContainer hook", func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/true"}}}
 		}, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,6 +80,20 @@ func TestInitWithoutGo(t *testing.T) {
 			}
 			if len(lines) != 5 || lines[0] != wantHost || lines[1] != wantTTL || (wantShm != "" && lines[2] != wantShm) || lines[4] != "1" {
 				t.Errorf("program's output %q: want hostname %s, ip_default_ttl %s, shmmax %q, pid 1", lines, wantHost, wantTTL, wantShm)
+			}
+			if tt.name == "createContainer hook" {
+				data, err := os.ReadFile(hookOut)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f := strings.Fields(string(data))
+				pid := -1
+				if len(f) == 2 {
+					pid, _ = strconv.Atoi(f[1])
+				}
+				if len(f) != 2 || f[0] != "ocikit" || pid < 1 || pid > 10 {
+					t.Errorf("createContainer hook saw hostname and pid %q, want ocikit and a pid of the container's namespace", f)
+				}
 			}
 		})
 	}
