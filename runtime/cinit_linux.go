@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -51,10 +52,12 @@ func (s *setup) cInit() bool {
 	case spec.Process == nil:
 		return false
 	}
-	if h := spec.Hooks; h != nil && len(h.StartContainer) > 0 {
-		// They run after start, in the container, before the program:
-		// the C stage cannot run them yet.
-		return false
+	if h := spec.Hooks; h != nil {
+		for _, hk := range h.StartContainer {
+			if hk.Timeout != nil && *hk.Timeout <= 0 {
+				return false // the Go init's runHook reports it at start
+			}
+		}
 	}
 	for _, m := range spec.Mounts {
 		if m.UIDMappings != nil || m.GIDMappings != nil {
@@ -180,6 +183,26 @@ func (s *setup) launchC(ctx context.Context) error {
 		fin.Seccomp, fin.SeccompFlags = prog.BPF, uint32(prog.Flags)
 	}
 	fin.StartFD = startFD
+	if h := spec.Hooks; h != nil && len(h.StartContainer) > 0 {
+		// Run by the init after start (final.c run_hooks), as the Go
+		// init's runHooks: in the process's working directory, with its
+		// environment unless hook.env is set.
+		st := s.rec.State.State
+		st.Status, st.Pid = specs.StateCreated, s.pid
+		if fin.HookState, err = json.Marshal(&st); err != nil {
+			return fmt.Errorf("startContainer hook: encode state: %w", err)
+		}
+		for _, hk := range h.StartContainer {
+			c := nsenter.Hook{Path: hk.Path, Args: hk.Args, Env: hk.Env}
+			if c.Env == nil {
+				c.Env = env
+			}
+			if hk.Timeout != nil {
+				c.Timeout = uint32(*hk.Timeout)
+			}
+			fin.Hooks = append(fin.Hooks, c)
+		}
+	}
 	fin.CloseFrom = 3 + s.o.ListenFDs + s.o.PreserveFDs
 	if !s.o.NoNewKeyring {
 		fin.Keyring = s.id

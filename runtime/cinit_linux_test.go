@@ -37,8 +37,11 @@ func TestInitWithoutGo(t *testing.T) {
 				Args: []string{"sh", "-c", "{ hostname; echo $$; } >" + hookOut}}}}
 		}, false},
 		{"startContainer hook", func(s *specs.Spec) {
-			s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/true"}}}
-		}, true},
+			// Run by the C stage after start, in the container.
+			s.Root.Readonly = false
+			s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/sh",
+				Args: []string{"sh", "-c", "{ hostname; echo $$; } >/tmp/hook"}}}}
+		}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := e.sub(t)
@@ -81,8 +84,13 @@ func TestInitWithoutGo(t *testing.T) {
 			if len(lines) != 5 || lines[0] != wantHost || lines[1] != wantTTL || (wantShm != "" && lines[2] != wantShm) || lines[4] != "1" {
 				t.Errorf("program's output %q: want hostname %s, ip_default_ttl %s, shmmax %q, pid 1", lines, wantHost, wantTTL, wantShm)
 			}
-			if tt.name == "createContainer hook" {
-				data, err := os.ReadFile(hookOut)
+			if strings.HasSuffix(tt.name, "Container hook") {
+				file := hookOut
+				if tt.name == "startContainer hook" {
+					file = filepath.Join(e.rootfs, "tmp", "hook")
+					defer os.Remove(file)
+				}
+				data, err := os.ReadFile(file)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -92,7 +100,7 @@ func TestInitWithoutGo(t *testing.T) {
 					pid, _ = strconv.Atoi(f[1])
 				}
 				if len(f) != 2 || f[0] != "ocikit" || pid < 1 || pid > 10 {
-					t.Errorf("createContainer hook saw hostname and pid %q, want ocikit and a pid of the container's namespace", f)
+					t.Errorf("%s saw hostname and pid %q, want ocikit and a pid of the container's namespace", tt.name, f)
 				}
 			}
 		})

@@ -23,7 +23,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
+#include <time.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -94,6 +98,15 @@ enum {
 	F_CGROUP_SYNC,
 	F_CLOSE_FROM,
 	F_START,
+	F_HOOK,
+	F_HOOKSTATE,
+};
+
+#define MAXHOOKS 64
+
+struct hook {
+	char *path, **argv, **envp;
+	uint32_t timeout;
 };
 
 #define MAXRL 32
@@ -147,6 +160,10 @@ static struct {
 	int setsid, consolefd, console_size, rootfd, cgroup_sync, close_from, startfd;
 	uint16_t rows, cols;
 	char *keyring;
+	struct hook hooks[MAXHOOKS];
+	int nhooks;
+	char *hookstate;
+	size_t hookstate_len;
 	char path[PATH_MAX];
 } F = {.consolefd = -1, .rootfd = -1, .close_from = -1, .startfd = -1};
 
@@ -407,6 +424,48 @@ static void parse(const unsigned char *p, size_t len)
 		case F_START:
 			need(n, 4);
 			F.startfd = (int)u32(v);
+			break;
+		case F_HOOK: {
+			struct hook *h;
+			uint32_t na, ne;
+			const char *q, *end = (const char *)v + n;
+			char **all;
+			need(n, 12);
+			if (F.nhooks >= MAXHOOKS)
+				failf("final: too many hooks");
+			h = &F.hooks[F.nhooks++];
+			h->timeout = u32(v);
+			na = u32(v + 4);
+			ne = u32(v + 8);
+			if (na > MAXARGS || ne > MAXARGS)
+				failf("final: bad hook record");
+			all = calloc(na + ne + 3, sizeof(char *));
+			if (all == NULL)
+				failf("final: out of memory");
+			q = (const char *)v + 12;
+			for (uint32_t i = 0; i < 1 + na + ne; i++) {
+				const char *z = memchr(q, 0, end - q);
+				if (z == NULL)
+					failf("final: bad hook record");
+				all[i + (i > na ? 1 : 0)] = (char *)q;
+				q = z + 1;
+			}
+			/* all: path, args..., NULL, env..., NULL */
+			h->path = all[0];
+			h->argv = all + 1;
+			h->envp = all + 2 + na;
+			if (na == 0) {
+				/* Without args, argv[0] is the path (exec.Cmd's). */
+				h->argv = calloc(2, sizeof(char *));
+				if (h->argv == NULL)
+					failf("final: out of memory");
+				h->argv[0] = h->path;
+			}
+			break;
+		}
+		case F_HOOKSTATE:
+			F.hookstate = (char *)v;
+			F.hookstate_len = n;
 			break;
 		default:
 			failf("final: unknown plan record %u", tag);
@@ -973,6 +1032,144 @@ static int recvfd(void)
 	return fd;
 }
 
+/* oneline folds in (n bytes) into one line in out, as the Go side's
+ * oneLine: trimmed, CRs dropped, each newline "; ", blanks collapsed. */
+static void oneline(const char *in, size_t n, char *out, size_t size)
+{
+	size_t i = 0, o = 0;
+	int space = 0;
+
+	while (n > 0 && (in[n - 1] == ' ' || (in[n - 1] >= '\t' && in[n - 1] <= '\r')))
+		n--;
+	while (i < n && (in[i] == ' ' || (in[i] >= '\t' && in[i] <= '\r')))
+		i++;
+	for (; i < n && o + 3 < size; i++) {
+		char c = in[i];
+		if (c == '\r')
+			continue;
+		if (c == '\n') {
+			if (space && o > 0)
+				out[o++] = ' ';
+			out[o++] = ';';
+			space = 1;
+			continue;
+		}
+		if (c == ' ' || (c >= '\t' && c <= '\r')) {
+			space = 1;
+			continue;
+		}
+		if (space && o > 0)
+			out[o++] = ' ';
+		space = 0;
+		out[o++] = c;
+	}
+	out[o] = 0;
+}
+
+/* run_hooks runs the startContainer hooks in order (runtime.md
+ * "Lifecycle" step 7), as runHooks does in Go: the state on stdin, stdout
+ * and stderr kept (4096 bytes) for the error, a timeout, at most a second
+ * of waiting for output once the hook exited (a daemon it left may hold
+ * the pipe). The first failure is reported to `start` over errfd and ends
+ * the process. */
+static void run_hooks(int errfd)
+{
+	char why[128];
+
+	for (int k = 0; k < F.nhooks; k++) {
+		struct hook *h = &F.hooks[k];
+		char out[4097], line[4200], msg[4600];
+		size_t got = 0;
+		int in[2], op[2], status = 0, exited = 0, timedout = 0;
+		struct timespec start, now;
+		pid_t pid;
+
+		if (pipe2(in, O_CLOEXEC) < 0 || pipe2(op, O_CLOEXEC) < 0)
+			failf("startContainer hook %s: pipe: %s", h->path, WHY(errno));
+		pid = fork();
+		if (pid < 0)
+			failf("startContainer hook %s: fork: %s", h->path, WHY(errno));
+		if (pid == 0) {
+			dup2(in[0], 0);
+			dup2(op[1], 1);
+			dup2(op[1], 2);
+			execve(h->path, h->argv, h->envp);
+			_exit(127);
+		}
+		close(in[0]);
+		close(op[1]);
+		for (size_t off = 0; off < F.hookstate_len;) {
+			ssize_t w = write(in[1], F.hookstate + off, F.hookstate_len - off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				break;
+			off += w;
+		}
+		close(in[1]);
+		clock_gettime(CLOCK_MONOTONIC, &start);
+		for (;;) {
+			struct pollfd pfd = {op[0], POLLIN, 0};
+			char buf[4096];
+			long ms;
+			int r;
+
+			if (!exited && waitpid(pid, &status, WNOHANG) == pid) {
+				exited = 1;
+				clock_gettime(CLOCK_MONOTONIC, &start);
+			}
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+			if (exited && ms >= 1000)
+				break;
+			if (!exited && h->timeout && ms >= (long)h->timeout * 1000) {
+				kill(pid, SIGKILL);
+				waitpid(pid, &status, 0);
+				timedout = 1;
+				break;
+			}
+			r = poll(&pfd, 1, 100);
+			if (r < 0 && errno != EINTR)
+				break;
+			if (r <= 0)
+				continue;
+			r = read(op[0], buf, sizeof(buf));
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				if (!exited)
+					waitpid(pid, &status, 0);
+				break;
+			}
+			if (got < sizeof(out) - 1) {
+				size_t c = (size_t)r < sizeof(out) - 1 - got ? (size_t)r : sizeof(out) - 1 - got;
+				memcpy(out + got, buf, c);
+				got += c;
+			}
+		}
+		close(op[0]);
+		oneline(out, got, line, sizeof(line));
+		if (timedout)
+			snprintf(msg, sizeof(msg), "startContainer hook %s: timed out after %us", h->path, h->timeout);
+		else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			continue;
+		else if (WIFEXITED(status))
+			snprintf(msg, sizeof(msg), "startContainer hook %s: exit status %d%s%s", h->path, WEXITSTATUS(status),
+				 line[0] ? ": " : "", line);
+		else {
+			/* Go's signal names are strsignal's, lower-cased. */
+			snprintf(why, sizeof(why), "%s", strsignal(WTERMSIG(status)));
+			if (why[0] >= 'A' && why[0] <= 'Z')
+				why[0] += 'a' - 'A';
+			snprintf(msg, sizeof(msg), "startContainer hook %s: signal: %s%s%s", h->path, why,
+				 line[0] ? ": " : "", line);
+		}
+		while (write(errfd, msg, strlen(msg)) < 0 && errno == EINTR)
+			;
+		_exit(1);
+	}
+}
+
 /* ocikit_init_run is a container init that never starts Go: the runtime
  * prepares the root filesystem from a thread of its own that joined this
  * process's namespaces (runtime/cinit_linux.go), this process only does
@@ -1037,6 +1234,7 @@ void ocikit_init_run(int planfd, int cgroupns)
 			_exit(1);
 	}
 	close(F.startfd);
+	run_hooks(conn);
 	ocikit_final_exec(conn);
 }
 

@@ -65,6 +65,18 @@ type Final struct {
 	// start socket; with it ConsoleFD >= 0 means the terminal comes over
 	// the sync socket (its number is then not used).
 	StartFD int
+	// Hooks (with StartFD) are startContainer hooks the init runs after
+	// start, before the execve, each with HookState on stdin.
+	Hooks     []Hook
+	HookState []byte
+}
+
+// Hook is a hook the C stage runs (config.md "POSIX-platform Hooks"): Env
+// is its whole environment, Timeout in seconds (0: none).
+type Hook struct {
+	Path      string
+	Args, Env []string
+	Timeout   uint32
 }
 
 // Rlimit is one of process.rlimits, named for messages.
@@ -131,6 +143,8 @@ const (
 	fCgroupSync
 	fCloseFrom
 	fStart
+	fHook
+	fHookState
 )
 
 type planWriter []byte
@@ -243,6 +257,18 @@ func (f *Final) Encode() []byte {
 	}
 	if f.StartFD >= 0 {
 		w.rec(fStart, u32(uint32(f.StartFD)))
+	}
+	for _, h := range f.Hooks {
+		// timeout, the number of args and of env entries, then path,
+		// args and env, each NUL-terminated.
+		var b []byte
+		for _, str := range append(append([]string{h.Path}, h.Args...), h.Env...) {
+			b = append(append(b, str...), 0)
+		}
+		w.rec(fHook, u32(h.Timeout), u32(uint32(len(h.Args))), u32(uint32(len(h.Env))), b)
+	}
+	if len(f.Hooks) > 0 {
+		w.rec(fHookState, f.HookState)
 	}
 	return w
 }
