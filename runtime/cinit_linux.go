@@ -43,9 +43,9 @@ func (s *setup) cInit() bool {
 	switch {
 	case !nsenter.Available, os.Getenv(goInitEnv) != "":
 		return false
-	case plan.viaC: // a user namespace, namespaces by path, a time namespace
+	case plan.has[specs.UserNamespace]:
 		return false
-	case !plan.newNS[specs.MountNamespace], s.o.NoPivot:
+	case !plan.has[specs.MountNamespace], s.o.NoPivot:
 		return false
 	case s.r.rootless, s.r.systemd:
 		return false
@@ -96,11 +96,28 @@ func (s *setup) launchC(ctx context.Context) error {
 	}
 	l.oomScoreAdj(p)
 	l.useNsenter()
+	if plan.viaC {
+		// Namespaces joined by path, a time namespace: nsenter joins and
+		// unshares, and forks once into a new pid or time namespace.
+		for _, ns := range plan.joins {
+			l.joinNS(ns.Type, ns.Path)
+		}
+		if plan.newFlags != 0 {
+			l.nsenterLine("unshare %d", plan.newFlags)
+		}
+		for clock, off := range spec.Linux.TimeOffsets {
+			l.nsenterLine("timeoffset %s %d %d", clock, off.Secs, off.Nanosecs)
+		}
+		if plan.fork {
+			l.forkOnce()
+		}
+	} else {
+		l.cloneNamespaces(plan.newFlags, nil, nil)
+	}
 	l.nsenterLine("init")
 	if plan.newNS[specs.CgroupNamespace] {
 		l.nsenterLine("cgroupns")
 	}
-	l.cloneNamespaces(plan.newFlags, nil, nil)
 	// The cgroup exists with its limits before the init starts: born
 	// there on cgroup v2 (clone3 CLONE_INTO_CGROUP), moved while the
 	// thread mounts elsewhere (joinCgroupC). The mounts bind its
@@ -306,7 +323,7 @@ func (s *setup) rootThread(ctx context.Context, procfs *os.File, cgroupNS bool) 
 	}()
 	var flags []int
 	hooks := spec.Hooks != nil && len(spec.Hooks.CreateContainer) > 0
-	if hooks && plan.newNS[specs.PIDNamespace] {
+	if hooks && plan.has[specs.PIDNamespace] {
 		// The createContainer hooks are children of this thread: in the
 		// container's pid namespace (setns sets it for children only).
 		path := "/proc/" + strconv.Itoa(s.pid) + "/ns/pid"
@@ -318,7 +335,8 @@ func (s *setup) rootThread(ctx context.Context, procfs *os.File, cgroupNS bool) 
 		flags = append(flags, unix.CLONE_NEWPID)
 	}
 	for _, ns := range nsJoins {
-		if !plan.newNS[ns.typ] || (ns.typ == specs.CgroupNamespace && !cgroupNS) {
+		// New or joined by path: the init's (nsenter joined them).
+		if !plan.has[ns.typ] || (ns.typ == specs.CgroupNamespace && plan.newNS[ns.typ] && !cgroupNS) {
 			continue
 		}
 		path := "/proc/" + strconv.Itoa(s.pid) + "/ns/" + ns.name

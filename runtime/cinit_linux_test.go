@@ -18,6 +18,10 @@ import (
 func TestInitWithoutGo(t *testing.T) {
 	e := newEnv(t)
 	hookOut := filepath.Join(t.TempDir(), "hook")
+	// A sandbox whose namespaces others join by path, as a pod's.
+	sandbox := e.id("sandbox")
+	e.must("create", "--bundle", e.bundle([]string{"true"}, func(s *specs.Spec) { s.Hostname = "sandbox" }), sandbox)
+	sbNS := "/proc/" + strconv.Itoa(e.state(sandbox).Pid) + "/ns/"
 	for _, tt := range []struct {
 		name   string
 		mutate func(*specs.Spec)
@@ -30,6 +34,16 @@ func TestInitWithoutGo(t *testing.T) {
 			s.Linux.Sysctl = map[string]string{"net.ipv4.ip_default_ttl": "42", "kernel.shmmax": "12345678"}
 		}, false},
 		{"user namespace", userNS(300000), true},
+		{"joined pid, network and uts namespaces", func(s *specs.Spec) {
+			setNS(s, specs.NetworkNamespace, sbNS+"net")
+			setNS(s, specs.UTSNamespace, sbNS+"uts")
+			setNS(s, specs.PIDNamespace, sbNS+"pid")
+			s.Hostname = "" // the sandbox's
+		}, false},
+		{"time namespace", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace})
+			s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"monotonic": {Secs: 86400}}
+		}, false},
 		{"createContainer hook", func(s *specs.Spec) {
 			// In the container's uts and pid namespaces: its hostname, a
 			// small pid.
@@ -77,12 +91,15 @@ func TestInitWithoutGo(t *testing.T) {
 				t.Fatal(err)
 			}
 			lines := strings.Fields(string(data))
-			wantHost, wantTTL, wantShm := "ocikit", "64", ""
-			if tt.name == "hostname and sysctl" {
+			wantHost, wantTTL, wantShm, wantPid := "ocikit", "64", "", "1"
+			switch tt.name {
+			case "hostname and sysctl":
 				wantHost, wantTTL, wantShm = "cinit", "42", "12345678"
+			case "joined pid, network and uts namespaces":
+				wantHost, wantPid = "sandbox", "2" // the sandbox's init is 1
 			}
-			if len(lines) != 5 || lines[0] != wantHost || lines[1] != wantTTL || (wantShm != "" && lines[2] != wantShm) || lines[4] != "1" {
-				t.Errorf("program's output %q: want hostname %s, ip_default_ttl %s, shmmax %q, pid 1", lines, wantHost, wantTTL, wantShm)
+			if len(lines) != 5 || lines[0] != wantHost || lines[1] != wantTTL || (wantShm != "" && lines[2] != wantShm) || lines[4] != wantPid {
+				t.Errorf("program's output %q: want hostname %s, ip_default_ttl %s, shmmax %q, pid %s", lines, wantHost, wantTTL, wantShm, wantPid)
 			}
 			if strings.HasSuffix(tt.name, "Container hook") {
 				file := hookOut
