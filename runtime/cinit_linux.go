@@ -45,8 +45,6 @@ func (s *setup) cInit() bool {
 		return false
 	case plan.has[specs.UserNamespace]:
 		return false
-	case !plan.has[specs.MountNamespace], s.o.NoPivot:
-		return false
 	case s.r.rootless, s.r.systemd:
 		return false
 	case spec.Process == nil:
@@ -177,17 +175,22 @@ func (s *setup) launchC(ctx context.Context) error {
 		return err
 	}
 	s.r.log.Debug("rootfs ready", "container", s.id, "elapsed", time.Since(t0))
-	// The init's root is the container's now.
-	root, err := os.OpenFile("/proc/"+strconv.Itoa(s.pid)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
+	// The init's root is the container's now (after pivot_root), or the
+	// one the thread chroot'ed into.
+	var root *os.File
+	if s.chroot != nil {
+		l.closeLater(s.chroot)
+		root = s.chroot
+	} else if root, err = os.OpenFile("/proc/"+strconv.Itoa(s.pid)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
 		return fmt.Errorf("init root: %w", err)
+	} else {
+		defer root.Close()
 	}
 	env := p.Env
 	if n := s.o.ListenFDs; n > 0 {
 		env = append(env, "LISTEN_FDS="+strconv.Itoa(n), "LISTEN_PID=1")
 	}
 	env = process.Environ(env, func() string { return process.HomeDirIn(root, p.User.UID) })
-	root.Close()
 	fin, err := process.Final(p, env, spec.Linux.Personality, spec.Linux.MemoryPolicy, process.WithLogger(s.r.log.With("container", s.id)))
 	if err != nil {
 		return err
@@ -200,6 +203,9 @@ func (s *setup) launchC(ctx context.Context) error {
 		fin.Seccomp, fin.SeccompFlags = prog.BPF, uint32(prog.Flags)
 	}
 	fin.StartFD = startFD
+	if s.chroot != nil {
+		fin.RootFD = 0 // the number is not used: the root comes over sync
+	}
 	if h := spec.Hooks; h != nil && len(h.StartContainer) > 0 {
 		// Run by the init after start (final.c run_hooks), as the Go
 		// init's runHooks: in the process's working directory, with its
@@ -237,6 +243,11 @@ func (s *setup) launchC(ctx context.Context) error {
 	if slave != nil {
 		if err := sendFd(int(l.sync.Fd()), syncMsg{Type: msgOK}, int(slave.Fd())); err != nil {
 			return fmt.Errorf("send pty: %w", err)
+		}
+	}
+	if s.chroot != nil {
+		if err := sendFd(int(l.sync.Fd()), syncMsg{Type: msgOK}, int(s.chroot.Fd())); err != nil {
+			return fmt.Errorf("send root: %w", err)
 		}
 	}
 	if err := l.converse(ctx); err != nil {
@@ -371,6 +382,7 @@ func (s *setup) rootThread(ctx context.Context, procfs *os.File, cgroupNS bool) 
 	}
 	procUsed := false
 	opts := rootfs.Options{CgroupPaths: mountCgroupPaths(s.cg, s.pid), Logger: s.r.log,
+		NoPivot: s.o.NoPivot, NoMountNS: !plan.has[specs.MountNamespace],
 		OpenProc: func() (*os.File, error) {
 			if procUsed {
 				return nil, errors.New("only one proc mount is supported without the Go init")
@@ -416,6 +428,15 @@ func (s *setup) rootThread(ctx context.Context, procfs *os.File, cgroupNS bool) 
 	}
 	if err := rootfs.Finish(spec, opts); err != nil {
 		return nil, step("finish rootfs", err)
+	}
+	if opts.NoPivot || opts.NoMountNS {
+		// chroot(2) moved this thread only: the init chroots into the
+		// same root (final.c ocikit_init_run).
+		root, err := os.OpenFile("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("open root: %w", err)
+		}
+		s.chroot = root
 	}
 	return slave, nil
 }

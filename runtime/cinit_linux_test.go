@@ -26,46 +26,50 @@ func TestInitWithoutGo(t *testing.T) {
 		name   string
 		mutate func(*specs.Spec)
 		goInit bool
+		flags  []string // create's
 	}{
-		{"default", nil, false},
-		{"no cgroup namespace", func(s *specs.Spec) { dropNS(s, specs.CgroupNamespace) }, false},
+		{"default", nil, false, nil},
+		{"no cgroup namespace", func(s *specs.Spec) { dropNS(s, specs.CgroupNamespace) }, false, nil},
 		{"hostname and sysctl", func(s *specs.Spec) {
 			s.Hostname = "cinit"
 			s.Linux.Sysctl = map[string]string{"net.ipv4.ip_default_ttl": "42", "kernel.shmmax": "12345678"}
-		}, false},
-		{"user namespace", userNS(300000), true},
+		}, false, nil},
+		{"user namespace", userNS(300000), true, nil},
+		{"no-pivot", nil, false, []string{"--no-pivot"}},
+		{"no mount namespace", func(s *specs.Spec) { dropNS(s, specs.MountNamespace) }, false, nil},
 		{"joined pid, network and uts namespaces", func(s *specs.Spec) {
 			setNS(s, specs.NetworkNamespace, sbNS+"net")
 			setNS(s, specs.UTSNamespace, sbNS+"uts")
 			setNS(s, specs.PIDNamespace, sbNS+"pid")
 			s.Hostname = "" // the sandbox's
-		}, false},
+		}, false, nil},
 		{"time namespace", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace})
 			s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"monotonic": {Secs: 86400}}
-		}, false},
+		}, false, nil},
 		{"createContainer hook", func(s *specs.Spec) {
 			// In the container's uts and pid namespaces: its hostname, a
 			// small pid.
 			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/sh",
 				Args: []string{"sh", "-c", "{ hostname; echo $$; } >" + hookOut}}}}
-		}, false},
+		}, false, nil},
 		{"startContainer hook", func(s *specs.Spec) {
 			// Run by the C stage after start, in the container.
 			s.Root.Readonly = false
 			s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/sh",
 				Args: []string{"sh", "-c", "{ hostname; echo $$; } >/tmp/hook"}}}}
-		}, false},
+		}, false, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := e.sub(t)
 			b := e.bundle([]string{"sh", "-c", "hostname; cat /proc/sys/net/ipv4/ip_default_ttl /proc/sys/kernel/shmmax; " +
-				"grep -c . /proc/self/mountinfo; echo $$"}, tt.mutate)
+				"set -- /*; echo $#; echo $$"}, tt.mutate)
 			id := e.id("cinit")
 			// The container's stdio is create's: a file read once it ran.
 			out := e.tempFile()
 			defer out.Close()
-			cmd := exec.Command(e.bin, "--root", e.root, "create", "--bundle", b, id)
+			args := append(append([]string{"--root", e.root, "create"}, tt.flags...), "--bundle", b, id)
+			cmd := exec.Command(e.bin, args...)
 			cmd.Stdout, cmd.Stderr = out, out
 			if err := cmd.Run(); err != nil {
 				data, _ := os.ReadFile(out.Name())
@@ -98,8 +102,10 @@ func TestInitWithoutGo(t *testing.T) {
 			case "joined pid, network and uts namespaces":
 				wantHost, wantPid = "sandbox", "2" // the sandbox's init is 1
 			}
-			if len(lines) != 5 || lines[0] != wantHost || lines[1] != wantTTL || (wantShm != "" && lines[2] != wantShm) || lines[4] != wantPid {
-				t.Errorf("program's output %q: want hostname %s, ip_default_ttl %s, shmmax %q, pid %s", lines, wantHost, wantTTL, wantShm, wantPid)
+			if len(lines) != 5 || lines[0] != wantHost || lines[1] != wantTTL || (wantShm != "" && lines[2] != wantShm) ||
+				lines[3] != "8" || lines[4] != wantPid {
+				t.Errorf("program's output %q: want hostname %s, ip_default_ttl %s, shmmax %q, the rootfs's 8 entries in /, pid %s",
+					lines, wantHost, wantTTL, wantShm, wantPid)
 			}
 			if strings.HasSuffix(tt.name, "Container hook") {
 				file := hookOut

@@ -1185,6 +1185,8 @@ static void run_hooks(int errfd)
  *      filesystem is ready (pivot_root by the runtime's thread moved this
  *      process's root and working directory with it);
  *   5. with a terminal, receive the pty slave ("ok" with the descriptor);
+ *      with --no-pivot or without a mount namespace, the root the
+ *      runtime's thread chroot'ed into (the same way), to chroot there;
  *   6. the process's attributes, "ready", accept(2) on the start socket,
  *      then the execve, errors going to `start` over the connection. */
 void ocikit_init_run(int planfd, int cgroupns)
@@ -1217,6 +1219,20 @@ void ocikit_init_run(int planfd, int cgroupns)
 		if (fd < 0)
 			failf("console: no pty from the runtime");
 		console(fd);
+	}
+	/* --no-pivot or no mount namespace: the runtime's thread chroot'ed
+	 * itself only; the root comes over sync. */
+	if (F.rootfd >= 0) {
+		int fd = recvfd();
+		if (fd < 0)
+			failf("root: no root from the runtime");
+		if (fchdir(fd) < 0)
+			failf("root: fchdir: %s", WHY(errno));
+		if (chroot(".") < 0)
+			failf("root: chroot .: %s", WHY(errno));
+		if (chdir("/") < 0)
+			failf("root: chdir /: %s", WHY(errno));
+		close(fd);
 	}
 	if (F.keyring && syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, F.keyring) < 0 && errno != ENOSYS)
 		failf("join session keyring: %s", WHY(errno));
