@@ -316,13 +316,26 @@ void ocikit_nsenter(void)
 		close(timensfd);
 	}
 	if (dofork) {
-		pid_t pid = fork();
+		/* The child says nothing on sync before the parent's "pid"
+		 * (its first message may otherwise come first): it waits for
+		 * the end of the pipe, closed by the parent's exit. */
+		int order[2];
+		pid_t pid;
+		char c;
+		if (pipe2(order, O_CLOEXEC) < 0)
+			ocikit_fail("fork into pid namespace: pipe", NULL, errno);
+		pid = fork();
 		if (pid < 0)
 			ocikit_fail("fork into pid namespace", NULL, errno);
 		if (pid > 0) {
+			close(order[0]);
 			ocikit_send_json("{\"type\":\"pid\",\"pid\":%d}", pid);
 			_exit(0);
 		}
+		close(order[1]);
+		while (read(order[0], &c, 1) < 0 && errno == EINTR)
+			;
+		close(order[0]);
 	}
 	/* An exec'd process: the last steps and the execve in C, without
 	 * starting the Go runtime (final.c). */
