@@ -116,10 +116,15 @@ func (s *setup) launchC(ctx context.Context) error {
 	if plan.newNS[specs.CgroupNamespace] {
 		l.nsenterLine("cgroupns")
 	}
-	// The cgroup exists with its limits before the init starts: born
-	// there on cgroup v2 (clone3 CLONE_INTO_CGROUP), moved while the
-	// thread mounts elsewhere (joinCgroupC). The mounts bind its
-	// directories.
+	// Born in its cgroup where the host allows it (cgroup v2), else moved
+	// late, right before its final stage, as the Go init: then only what
+	// it touches from there on is charged to the container.
+	intoCgroup := cgroups.HostMode() == cgroups.Unified
+	if !intoCgroup {
+		l.nsenterLine("latecgroup")
+	}
+	// The cgroup exists with its limits before the init starts; the
+	// mounts bind its directories.
 	if err := cg.Apply(-1); err != nil {
 		return step("cgroup", err)
 	}
@@ -128,7 +133,6 @@ func (s *setup) launchC(ctx context.Context) error {
 			return step("cgroup", err)
 		}
 	}
-	intoCgroup := cgroups.HostMode() == cgroups.Unified
 	t0 := time.Now()
 	if intoCgroup, err = l.run(intoCgroup); err != nil {
 		return err
@@ -150,23 +154,19 @@ func (s *setup) launchC(ctx context.Context) error {
 	}
 	procfs := os.NewFile(uintptr(m.fd), "procfs context")
 	l.closeLater(procfs)
-	// The cgroup: then the init may unshare its cgroup namespace. Moving
-	// it (cgroup v1) waits for an RCU grace period: meanwhile the thread
-	// mounts, outside the cgroup namespace, which only a cgroup2 mount
-	// (cgroup v2, where the init is born in its cgroup) needs.
-	joined := make(chan error, 1)
-	go func() { joined <- s.joinCgroupC(intoCgroup) }()
 	var slave *os.File
 	if intoCgroup {
-		if err := s.waitCgroupNS(<-joined); err != nil {
+		// A cgroup2 mount is rooted at the init's cgroup namespace.
+		if err := s.waitCgroupNS(); err != nil {
 			return err
 		}
 		slave, err = s.prepareOnThread(ctx, procfs, true)
 	} else {
+		// The move (msgCgroup, launcher.joinCgroup) waits for an RCU
+		// grace period on cgroup v1: start one now, while the thread
+		// mounts, so the move itself need not wait.
+		primeMigration(&cgroups.State{Paths: ownCgroup(cg)}, s.pid)
 		slave, err = s.prepareOnThread(ctx, procfs, false)
-		if jerr := s.waitCgroupNS(<-joined); err == nil {
-			err = jerr
-		}
 	}
 	if slave != nil {
 		l.closeLater(slave)
@@ -257,23 +257,9 @@ func (s *setup) launchC(ctx context.Context) error {
 	return nil
 }
 
-// joinCgroupC puts the init in its cgroup (unless born there) and lets
-// it go on (msgOK).
-func (s *setup) joinCgroupC(born bool) error {
-	if !born {
-		if err := s.cg.Enter(s.pid); err != nil {
-			return step("cgroup", err)
-		}
-	}
-	return sendMsg(s.l.sync, syncMsg{Type: msgOK})
-}
-
-// waitCgroupNS waits, after joinCgroupC returned err, until the init has
-// unshared its cgroup namespace.
-func (s *setup) waitCgroupNS(err error) error {
-	if err != nil {
-		return err
-	}
+// waitCgroupNS waits until the init, born in its cgroup, has unshared
+// its cgroup namespace.
+func (s *setup) waitCgroupNS() error {
 	m, err := recvMsg(s.l.sync)
 	switch {
 	case err != nil:
@@ -282,6 +268,22 @@ func (s *setup) waitCgroupNS(err error) error {
 		return errors.New(m.Msg)
 	case m.Type != "cgroupns":
 		return fmt.Errorf("unexpected message %q from init", m.Type)
+	}
+	return nil
+}
+
+// ownCgroup is one of the runtime's own cgroup directories (v1) in cg's
+// hierarchies, where its children are until moved: writing a pid there is
+// a migration that changes nothing (primeMigration).
+func ownCgroup(cg *cgroups.Manager) map[string]string {
+	own, err := rootfs.ProcessCgroups(os.Getpid())
+	if err != nil {
+		return nil
+	}
+	for ctrl := range cg.Paths() {
+		if dir, ok := own[ctrl]; ok {
+			return map[string]string{ctrl: dir}
+		}
 	}
 	return nil
 }

@@ -1177,10 +1177,9 @@ static void run_hooks(int errfd)
  * the final stage. The steps, each answered by the runtime over sync:
  *   1. fsopen("proc"): a procfs context of its pid namespace, sent to the
  *      runtime ("procfs"), which configures, mounts and moves it;
- *   2. wait until the runtime has put it in the container's cgroup ("ok"),
- *      which on cgroup v1 overlaps with the runtime's mounts;
- *   3. unshare the cgroup namespace (cgroupns), rooted there, and say so
- *      ("cgroupns");
+ *   2. born in its cgroup (cgroup v2): unshare the cgroup namespace
+ *      (cgroupns), rooted there, and say so ("cgroupns"); else (late) that
+ *      comes after step 5, once the runtime moved it ("cgroup", "ok");
  *   4. read the final plan from planfd, written once the root
  *      filesystem is ready (pivot_root by the runtime's thread moved this
  *      process's root and working directory with it);
@@ -1189,7 +1188,7 @@ static void run_hooks(int errfd)
  *      runtime's thread chroot'ed into (the same way), to chroot there;
  *   6. the process's attributes, "ready", accept(2) on the start socket,
  *      then the execve, errors going to `start` over the connection. */
-void ocikit_init_run(int planfd, int cgroupns)
+void ocikit_init_run(int planfd, int cgroupns, int late)
 {
 	char why[128];
 	size_t len;
@@ -1208,10 +1207,13 @@ void ocikit_init_run(int planfd, int cgroupns)
 	if (sendfd(ocikit_syncfd, "{\"type\":\"procfs\"}", fs) < 0)
 		_exit(1);
 	close(fs);
-	waitok();
-	if (cgroupns && unshare(CLONE_NEWCGROUP) < 0)
-		failf("unshare cgroup namespace: %s", WHY(errno));
-	ocikit_send_json("{\"type\":\"cgroupns\"}");
+	if (!late) {
+		/* Born in its cgroup (cgroup v2): the runtime's thread joins
+		 * the cgroup namespace, which a cgroup2 mount is rooted at. */
+		if (cgroupns && unshare(CLONE_NEWCGROUP) < 0)
+			failf("unshare cgroup namespace: %s", WHY(errno));
+		ocikit_send_json("{\"type\":\"cgroupns\"}");
+	}
 	plan = readall(planfd, &len);
 	parse(plan, len);
 	if (F.consolefd >= 0) {
@@ -1238,6 +1240,15 @@ void ocikit_init_run(int planfd, int cgroupns)
 		failf("join session keyring: %s", WHY(errno));
 	if (F.close_from >= 0)
 		close_from(F.close_from);
+	if (late) {
+		/* Into the container's cgroup now (the runtime moves it):
+		 * what this process touched so far stays charged to the
+		 * runtime's. Then the cgroup namespace, rooted there. */
+		ocikit_send_json("{\"type\":\"cgroup\"}");
+		waitok();
+		if (cgroupns && unshare(CLONE_NEWCGROUP) < 0)
+			failf("unshare cgroup namespace: %s", WHY(errno));
+	}
 	setup(ocikit_syncfd);
 	ocikit_send_json("{\"type\":\"ready\"}");
 	close(ocikit_syncfd);

@@ -198,7 +198,7 @@ void ocikit_nsenter(void)
 	const char *env = getenv("_OCIKIT_NSENTER");
 	char line[4352];
 	FILE *f;
-	int planfd, i, n = 0, unshare_flags = 0, dofork = 0, dumpable, timensfd = -1, doinit = 0, cgroupns = 0;
+	int planfd, i, n = 0, unshare_flags = 0, dofork = 0, dumpable, timensfd = -1, doinit = 0, cgroupns = 0, late = 0;
 	int joinfd[MAXJOIN], jointype[MAXJOIN];
 	char *joinpath[MAXJOIN];
 	char offsets[8192] = "";
@@ -242,6 +242,8 @@ void ocikit_nsenter(void)
 			doinit = 1;
 		} else if (!strcmp(line, "cgroupns")) {
 			cgroupns = 1;
+		} else if (!strcmp(line, "latecgroup")) {
+			late = 1;
 		}
 	}
 	fclose(f);
@@ -344,7 +346,7 @@ void ocikit_nsenter(void)
 		planfd = atoi(env);
 		unsetenv("_OCIKIT_FINAL");
 		if (doinit)
-			ocikit_init_run(planfd, cgroupns);
+			ocikit_init_run(planfd, cgroupns, late);
 		ocikit_final_run(planfd);
 	}
 }
