@@ -118,10 +118,16 @@ func (s *setup) launchC(ctx context.Context) error {
 	}
 	// Born in its cgroup where the host allows it (cgroup v2), else moved
 	// late, right before its final stage, as the Go init: then only what
-	// it touches from there on is charged to the container.
+	// it touches from there on is charged to the container. Not with
+	// hooks before the program: they find the init in its cgroup, as
+	// with runc (see lateCgroup).
 	intoCgroup := cgroups.HostMode() == cgroups.Unified
-	if !intoCgroup {
+	late := !intoCgroup && s.lateCgroup()
+	switch {
+	case late:
 		l.nsenterLine("latecgroup")
+	case !intoCgroup:
+		l.nsenterLine("waitcgroup")
 	}
 	// The cgroup exists with its limits before the init starts; the
 	// mounts bind its directories.
@@ -155,7 +161,15 @@ func (s *setup) launchC(ctx context.Context) error {
 	procfs := os.NewFile(uintptr(m.fd), "procfs context")
 	l.closeLater(procfs)
 	var slave *os.File
-	if intoCgroup {
+	if !late {
+		if !intoCgroup {
+			if err := cg.Enter(s.pid); err != nil {
+				return step("cgroup", err)
+			}
+			if err := sendMsg(l.sync, syncMsg{Type: msgOK}); err != nil {
+				return l.exited(err)
+			}
+		}
 		// A cgroup2 mount is rooted at the init's cgroup namespace.
 		if err := s.waitCgroupNS(); err != nil {
 			return err

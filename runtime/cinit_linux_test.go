@@ -53,6 +53,11 @@ func TestInitWithoutGo(t *testing.T) {
 			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/sh",
 				Args: []string{"sh", "-c", "{ hostname; echo $$; } >" + hookOut}}}}
 		}, false, nil},
+		{"createRuntime hook", func(s *specs.Spec) {
+			// The init is in its cgroup when it runs (as with runc).
+			s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c",
+				`read -r st; pid=${st#*\"pid\":}; pid=${pid%%,*}; cat /proc/$pid/cgroup >` + hookOut}}}}
+		}, false, nil},
 		{"startContainer hook", func(s *specs.Spec) {
 			// Run by the C stage after start, in the container.
 			s.Root.Readonly = false
@@ -106,6 +111,15 @@ func TestInitWithoutGo(t *testing.T) {
 				lines[3] != "8" || lines[4] != wantPid {
 				t.Errorf("program's output %q: want hostname %s, ip_default_ttl %s, shmmax %q, the rootfs's 8 entries in /, pid %s",
 					lines, wantHost, wantTTL, wantShm, wantPid)
+			}
+			if tt.name == "createRuntime hook" {
+				data, err := os.ReadFile(hookOut)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := memoryCgroup(string(data)); !strings.HasSuffix(got, "/"+id) {
+					t.Errorf("the init's cgroup during createRuntime hooks: %q, want the container's: %s", got, data)
+				}
 			}
 			if strings.HasSuffix(tt.name, "Container hook") {
 				file := hookOut

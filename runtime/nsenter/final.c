@@ -1177,9 +1177,10 @@ static void run_hooks(int errfd)
  * the final stage. The steps, each answered by the runtime over sync:
  *   1. fsopen("proc"): a procfs context of its pid namespace, sent to the
  *      runtime ("procfs"), which configures, mounts and moves it;
- *   2. born in its cgroup (cgroup v2): unshare the cgroup namespace
- *      (cgroupns), rooted there, and say so ("cgroupns"); else (late) that
- *      comes after step 5, once the runtime moved it ("cgroup", "ok");
+ *   2. born in its cgroup (cgroup v2), or once the runtime moved it
+ *      ("ok", waitcgroup): unshare the cgroup namespace (cgroupns), rooted
+ *      there, and say so ("cgroupns"); with latecgroup that comes after
+ *      step 5, once the runtime moved it ("cgroup", "ok");
  *   4. read the final plan from planfd, written once the root
  *      filesystem is ready (pivot_root by the runtime's thread moved this
  *      process's root and working directory with it);
@@ -1207,9 +1208,12 @@ void ocikit_init_run(int planfd, int cgroupns, int late)
 	if (sendfd(ocikit_syncfd, "{\"type\":\"procfs\"}", fs) < 0)
 		_exit(1);
 	close(fs);
-	if (!late) {
-		/* Born in its cgroup (cgroup v2): the runtime's thread joins
-		 * the cgroup namespace, which a cgroup2 mount is rooted at. */
+	if (late != 1) {
+		/* Born in its cgroup (cgroup v2) or moved now (late == 2: the
+		 * runtime answers once it has): the runtime's thread joins the
+		 * cgroup namespace, which a cgroup2 mount is rooted at. */
+		if (late == 2)
+			waitok();
 		if (cgroupns && unshare(CLONE_NEWCGROUP) < 0)
 			failf("unshare cgroup namespace: %s", WHY(errno));
 		ocikit_send_json("{\"type\":\"cgroupns\"}");
@@ -1240,7 +1244,7 @@ void ocikit_init_run(int planfd, int cgroupns, int late)
 		failf("join session keyring: %s", WHY(errno));
 	if (F.close_from >= 0)
 		close_from(F.close_from);
-	if (late) {
+	if (late == 1) {
 		/* Into the container's cgroup now (the runtime moves it):
 		 * what this process touched so far stays charged to the
 		 * runtime's. Then the cgroup namespace, rooted there. */

@@ -244,6 +244,8 @@ void ocikit_nsenter(void)
 			cgroupns = 1;
 		} else if (!strcmp(line, "latecgroup")) {
 			late = 1;
+		} else if (!strcmp(line, "waitcgroup")) {
+			late = 2;
 		}
 	}
 	fclose(f);
