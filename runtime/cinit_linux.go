@@ -57,12 +57,17 @@ func (s *setup) cInit() bool {
 			}
 		}
 	}
+	procs := 0
 	for _, m := range spec.Mounts {
 		if m.UIDMappings != nil || m.GIDMappings != nil {
 			return false
 		}
+		if m.Type == "proc" {
+			procs++
+		}
 	}
-	return true
+	// The init opens one procfs context (final.c ocikit_init_run).
+	return procs <= 1
 }
 
 // launchC is launch for a container init without Go.
