@@ -166,6 +166,7 @@ func (s *setup) launchC(ctx context.Context) error {
 	procfs := os.NewFile(uintptr(m.fd), "procfs context")
 	l.closeLater(procfs)
 	var slave *os.File
+	joined := make(chan error, 1)
 	if !late {
 		if !intoCgroup {
 			if err := cg.Enter(s.pid); err != nil {
@@ -181,11 +182,14 @@ func (s *setup) launchC(ctx context.Context) error {
 		}
 		slave, err = s.prepareOnThread(ctx, procfs, true)
 	} else {
-		// The move (msgCgroup, launcher.joinCgroup) waits for an RCU
-		// grace period on cgroup v1: start one now, while the thread
-		// mounts, so the move itself need not wait.
-		primeMigration(&cgroups.State{Paths: ownCgroup(cg)}, s.pid)
+		// Late: the init waits for its plan and touches nothing until
+		// then; moving it now (its first migration waits for an RCU
+		// grace period on cgroup v1) overlaps with the thread's mounts.
+		go func() { joined <- cg.Enter(s.pid) }()
 		slave, err = s.prepareOnThread(ctx, procfs, false)
+		if jerr := <-joined; err == nil && jerr != nil {
+			err = step("cgroup", jerr)
+		}
 	}
 	if slave != nil {
 		l.closeLater(slave)
@@ -269,6 +273,12 @@ func (s *setup) launchC(ctx context.Context) error {
 			return fmt.Errorf("send root: %w", err)
 		}
 	}
+	if late {
+		// In its cgroup (above): it may unshare its cgroup namespace.
+		if err := sendMsg(l.sync, syncMsg{Type: msgOK}); err != nil {
+			return l.exited(err)
+		}
+	}
 	if err := l.converse(ctx); err != nil {
 		return err
 	}
@@ -287,22 +297,6 @@ func (s *setup) waitCgroupNS() error {
 		return errors.New(m.Msg)
 	case m.Type != "cgroupns":
 		return fmt.Errorf("unexpected message %q from init", m.Type)
-	}
-	return nil
-}
-
-// ownCgroup is one of the runtime's own cgroup directories (v1) in cg's
-// hierarchies, where its children are until moved: writing a pid there is
-// a migration that changes nothing (primeMigration).
-func ownCgroup(cg *cgroups.Manager) map[string]string {
-	own, err := rootfs.ProcessCgroups(os.Getpid())
-	if err != nil {
-		return nil
-	}
-	for ctrl := range cg.Paths() {
-		if dir, ok := own[ctrl]; ok {
-			return map[string]string{ctrl: dir}
-		}
 	}
 	return nil
 }

@@ -1180,7 +1180,7 @@ static void run_hooks(int errfd)
  *   2. born in its cgroup (cgroup v2), or once the runtime moved it
  *      ("ok", waitcgroup): unshare the cgroup namespace (cgroupns), rooted
  *      there, and say so ("cgroupns"); with latecgroup that comes after
- *      step 5, once the runtime moved it ("cgroup", "ok");
+ *      step 5, once the runtime has moved it meanwhile ("ok");
  *   4. read the final plan from planfd, written once the root
  *      filesystem is ready (pivot_root by the runtime's thread moved this
  *      process's root and working directory with it);
@@ -1245,10 +1245,10 @@ void ocikit_init_run(int planfd, int cgroupns, int late)
 	if (F.close_from >= 0)
 		close_from(F.close_from);
 	if (late == 1) {
-		/* Into the container's cgroup now (the runtime moves it):
-		 * what this process touched so far stays charged to the
-		 * runtime's. Then the cgroup namespace, rooted there. */
-		ocikit_send_json("{\"type\":\"cgroup\"}");
+		/* In the container's cgroup by now (the runtime moved it
+		 * while this process waited for its plan, and says so): what
+		 * it touched before stays charged to the runtime's. Then the
+		 * cgroup namespace, rooted there. */
 		waitok();
 		if (cgroupns && unshare(CLONE_NEWCGROUP) < 0)
 			failf("unshare cgroup namespace: %s", WHY(errno));
