@@ -393,7 +393,9 @@ func (s *setup) mountProc(m *specs.Mount, o *mountOpts) error {
 		}
 		k, v, ok := strings.Cut(kv, "=")
 		if ok {
-			err = unix.FsconfigSetString(fs, k, v)
+			// mount(2)'s data quotes an SELinux context (withLabel);
+			// fsconfig(2) takes the value as it is.
+			err = unix.FsconfigSetString(fs, k, strings.Trim(v, `"`))
 		} else {
 			err = unix.FsconfigSetFlag(fs, k)
 		}
