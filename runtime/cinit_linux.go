@@ -59,9 +59,6 @@ func (s *setup) cInit() bool {
 	}
 	procs := 0
 	for _, m := range spec.Mounts {
-		if m.UIDMappings != nil || m.GIDMappings != nil {
-			return false
-		}
 		if m.Type == "proc" {
 			procs++
 		}

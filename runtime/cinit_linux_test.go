@@ -18,6 +18,7 @@ import (
 func TestInitWithoutGo(t *testing.T) {
 	e := newEnv(t)
 	hookOut := filepath.Join(t.TempDir(), "hook")
+	idSrc := t.TempDir()
 	// A sandbox whose namespaces others join by path, as a pod's.
 	sandbox := e.id("sandbox")
 	e.must("create", "--bundle", e.bundle([]string{"true"}, func(s *specs.Spec) { s.Hostname = "sandbox" }), sandbox)
@@ -52,6 +53,11 @@ func TestInitWithoutGo(t *testing.T) {
 			// small pid.
 			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/sh",
 				Args: []string{"sh", "-c", "{ hostname; echo $$; } >" + hookOut}}}}
+		}, false, nil},
+		{"idmapped mount", func(s *specs.Spec) {
+			ids := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 10}}
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/home", Source: idSrc, Type: "bind",
+				Options: []string{"bind", "idmap"}, UIDMappings: ids, GIDMappings: ids})
 		}, false, nil},
 		{"createRuntime hook", func(s *specs.Spec) {
 			// The init is in its cgroup when it runs (as with runc).
