@@ -27,7 +27,10 @@ import (
 // member of its pid and cgroup namespaces must: unshare the cgroup
 // namespace once in its cgroup and open the procfs context (fsopen) that
 // the thread mounts. pivot_root from the thread moves the root of every
-// task whose root was the namespace's old one, the init included.
+// task whose root was the namespace's old one, the init included unless
+// the runtime runs chroot'ed; the init chroots into the thread's final
+// root all the same (sent over sync), which also covers --no-pivot and
+// containers without a mount namespace (chroot moves the thread only).
 //
 // msgProcFS (init): the procfs context rides along (SCM_RIGHTS).
 const msgProcFS = "procfs"
@@ -195,17 +198,9 @@ func (s *setup) launchC(ctx context.Context) error {
 		return err
 	}
 	s.r.log.Debug("rootfs ready", "container", s.id, "elapsed", time.Since(t0))
-	// The init's root is the container's now (after pivot_root), or the
-	// one the thread chroot'ed into.
-	var root *os.File
-	if s.chroot != nil {
-		l.closeLater(s.chroot)
-		root = s.chroot
-	} else if root, err = os.OpenFile("/proc/"+strconv.Itoa(s.pid)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
-		return fmt.Errorf("init root: %w", err)
-	} else {
-		defer root.Close()
-	}
+	// The container's root, where the thread ended (sent to the init).
+	root := s.chroot
+	l.closeLater(root)
 	env := p.Env
 	if n := s.o.ListenFDs; n > 0 {
 		env = append(env, "LISTEN_FDS="+strconv.Itoa(n), "LISTEN_PID=1")
@@ -223,9 +218,7 @@ func (s *setup) launchC(ctx context.Context) error {
 		fin.Seccomp, fin.SeccompFlags = prog.BPF, uint32(prog.Flags)
 	}
 	fin.StartFD = startFD
-	if s.chroot != nil {
-		fin.RootFD = 0 // the number is not used: the root comes over sync
-	}
+	fin.RootFD = 0 // the number is not used: the root comes over sync
 	if h := spec.Hooks; h != nil && len(h.StartContainer) > 0 {
 		// Run by the init after start (final.c run_hooks), as the Go
 		// init's runHooks: in the process's working directory, with its
@@ -265,10 +258,8 @@ func (s *setup) launchC(ctx context.Context) error {
 			return fmt.Errorf("send pty: %w", err)
 		}
 	}
-	if s.chroot != nil {
-		if err := sendFd(int(l.sync.Fd()), syncMsg{Type: msgOK}, int(s.chroot.Fd())); err != nil {
-			return fmt.Errorf("send root: %w", err)
-		}
+	if err := sendFd(int(l.sync.Fd()), syncMsg{Type: msgOK}, int(root.Fd())); err != nil {
+		return fmt.Errorf("send root: %w", err)
 	}
 	if late {
 		// In its cgroup (above): it may unshare its cgroup namespace.
@@ -441,9 +432,12 @@ func (s *setup) rootThread(ctx context.Context, procfs *os.File, cgroupNS bool) 
 	if err := rootfs.Finish(spec, opts); err != nil {
 		return nil, step("finish rootfs", err)
 	}
-	if opts.NoPivot || opts.NoMountNS {
-		// chroot(2) moved this thread only: the init chroots into the
-		// same root (final.c ocikit_init_run).
+	{
+		// The init chroots into this thread's root (final.c
+		// ocikit_init_run): chroot(2) (--no-pivot, no mount namespace)
+		// moved this thread only, and pivot_root(2) moves only the tasks
+		// whose root was the namespace's root, which the init's is not
+		// when the runtime itself runs chroot'ed.
 		root, err := os.OpenFile("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return nil, fmt.Errorf("open root: %w", err)

@@ -189,7 +189,7 @@ type setup struct {
 	cg       *cgroups.Manager
 	master   *os.File
 	mntns    *os.File   // the init's mount namespace, once a mount source is asked for
-	chroot   *os.File   // the root the C init chroots into (--no-pivot, no mount namespace)
+	chroot   *os.File   // the root the C init chroots into (cinit_linux.go)
 	stdio    *pipeRelay // relayed stdio of a failed create, finished by abort
 	hookFail bool
 	// restore, when set, has the processes restored by CRIU instead of

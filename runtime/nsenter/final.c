@@ -1185,8 +1185,8 @@ static void run_hooks(int errfd)
  *      filesystem is ready (pivot_root by the runtime's thread moved this
  *      process's root and working directory with it);
  *   5. with a terminal, receive the pty slave ("ok" with the descriptor);
- *      with --no-pivot or without a mount namespace, the root the
- *      runtime's thread chroot'ed into (the same way), to chroot there;
+ *      then the root the runtime's thread ended in (the same way), to
+ *      chroot there;
  *   6. the process's attributes, "ready", accept(2) on the start socket,
  *      then the execve, errors going to `start` over the connection. */
 void ocikit_init_run(int planfd, int cgroupns, int late)
@@ -1226,8 +1226,10 @@ void ocikit_init_run(int planfd, int cgroupns, int late)
 			failf("console: no pty from the runtime");
 		console(fd);
 	}
-	/* --no-pivot or no mount namespace: the runtime's thread chroot'ed
-	 * itself only; the root comes over sync. */
+	/* The root the runtime's thread ended in, over sync: its chroot(2)
+	 * (--no-pivot, no mount namespace) moved that thread only, and its
+	 * pivot_root(2) moved this process only if the runtime was not
+	 * chroot'ed itself. */
 	if (F.rootfd >= 0) {
 		int fd = recvfd();
 		if (fd < 0)
