@@ -189,6 +189,7 @@ type setup struct {
 	cg       *cgroups.Manager
 	master   *os.File
 	mntns    *os.File   // the init's mount namespace, once a mount source is asked for
+	chroot   *os.File   // the root the C init chroots into (cinit_linux.go)
 	stdio    *pipeRelay // relayed stdio of a failed create, finished by abort
 	hookFail bool
 	// restore, when set, has the processes restored by CRIU instead of
@@ -371,6 +372,9 @@ func (s *setup) launch(ctx context.Context) error {
 	spec, plan, cg := s.spec, s.plan, s.cg
 	if plan.viaC && !nsenter.Available {
 		return errorf(ErrNotSupported, "user namespaces, namespaces given by path and time namespaces need ocikit built with cgo")
+	}
+	if s.cInit() {
+		return s.launchC(ctx)
 	}
 	l, err := newLauncher(s.r, s.id, "init", initFDEnv, s.o.ListenFDs, s.o.PreserveFDs)
 	if err != nil {

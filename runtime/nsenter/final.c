@@ -23,7 +23,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
+#include <time.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -38,6 +42,7 @@
 #include <linux/filter.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
+#include <linux/mount.h>
 
 #include "nsenter.h"
 
@@ -92,6 +97,16 @@ enum {
 	F_KEYRING,
 	F_CGROUP_SYNC,
 	F_CLOSE_FROM,
+	F_START,
+	F_HOOK,
+	F_HOOKSTATE,
+};
+
+#define MAXHOOKS 64
+
+struct hook {
+	char *path, **argv, **envp;
+	uint32_t timeout;
 };
 
 #define MAXRL 32
@@ -142,11 +157,15 @@ static struct {
 	char *mpol_label;
 	char *apparmor, *selinux, *name;
 	struct cpuset cpu_initial, cpu_final;
-	int setsid, consolefd, console_size, rootfd, cgroup_sync, close_from;
+	int setsid, consolefd, console_size, rootfd, cgroup_sync, close_from, startfd;
 	uint16_t rows, cols;
 	char *keyring;
+	struct hook hooks[MAXHOOKS];
+	int nhooks;
+	char *hookstate;
+	size_t hookstate_len;
 	char path[PATH_MAX];
-} F = {.consolefd = -1, .rootfd = -1, .close_from = -1};
+} F = {.consolefd = -1, .rootfd = -1, .close_from = -1, .startfd = -1};
 
 static const char *capnames[] = {
 	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
@@ -401,6 +420,52 @@ static void parse(const unsigned char *p, size_t len)
 		case F_CLOSE_FROM:
 			need(n, 4);
 			F.close_from = (int)u32(v);
+			break;
+		case F_START:
+			need(n, 4);
+			F.startfd = (int)u32(v);
+			break;
+		case F_HOOK: {
+			struct hook *h;
+			uint32_t na, ne;
+			const char *q, *end = (const char *)v + n;
+			char **all;
+			need(n, 12);
+			if (F.nhooks >= MAXHOOKS)
+				failf("final: too many hooks");
+			h = &F.hooks[F.nhooks++];
+			h->timeout = u32(v);
+			na = u32(v + 4);
+			ne = u32(v + 8);
+			if (na > MAXARGS || ne > MAXARGS)
+				failf("final: bad hook record");
+			all = calloc(na + ne + 3, sizeof(char *));
+			if (all == NULL)
+				failf("final: out of memory");
+			q = (const char *)v + 12;
+			for (uint32_t i = 0; i < 1 + na + ne; i++) {
+				const char *z = memchr(q, 0, end - q);
+				if (z == NULL)
+					failf("final: bad hook record");
+				all[i + (i > na ? 1 : 0)] = (char *)q;
+				q = z + 1;
+			}
+			/* all: path, args..., NULL, env..., NULL */
+			h->path = all[0];
+			h->argv = all + 1;
+			h->envp = all + 2 + na;
+			if (na == 0) {
+				/* Without args, argv[0] is the path (exec.Cmd's). */
+				h->argv = calloc(2, sizeof(char *));
+				if (h->argv == NULL)
+					failf("final: out of memory");
+				h->argv[0] = h->path;
+			}
+			break;
+		}
+		case F_HOOKSTATE:
+			F.hookstate = (char *)v;
+			F.hookstate_len = n;
 			break;
 		default:
 			failf("final: unknown plan record %u", tag);
@@ -917,6 +982,295 @@ static unsigned char *readall(int fd, size_t *len)
 	return buf;
 }
 
+/* console makes the pty slave fd the controlling terminal (the process
+ * leads a session) and stdio, with the plan's size. */
+static void console(int fd)
+{
+	char why[128];
+
+	if (ioctl(fd, TIOCSCTTY, 0) < 0)
+		failf("console: set controlling terminal: %s", WHY(errno));
+	if (F.console_size) {
+		struct winsize ws = {.ws_row = F.rows, .ws_col = F.cols};
+		if (ioctl(fd, TIOCSWINSZ, &ws) < 0)
+			failf("console: set console size: %s", WHY(errno));
+	}
+	for (int i = 0; i < 3; i++)
+		if (dup3(fd, i, 0) < 0)
+			failf("console: dup console: %s", WHY(errno));
+	if (fd > 2)
+		close(fd);
+}
+
+/* recvfd receives one message and the descriptor riding along (-1: none)
+ * from the sync socket; the message must be {"type":"ok"}, or the process
+ * exits quietly (the runtime reports the error). */
+static int recvfd(void)
+{
+	char buf[256], cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {buf, sizeof(buf) - 1};
+	struct msghdr mh = {0};
+	struct cmsghdr *c;
+	ssize_t n;
+	int fd = -1;
+
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf;
+	mh.msg_controllen = sizeof(cbuf);
+	do
+		n = recvmsg(ocikit_syncfd, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		_exit(1);
+	buf[n] = 0;
+	c = CMSG_FIRSTHDR(&mh);
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	if (strstr(buf, "\"type\":\"ok\"") == NULL)
+		_exit(1);
+	return fd;
+}
+
+/* oneline folds in (n bytes) into one line in out, as the Go side's
+ * oneLine: trimmed, CRs dropped, each newline "; ", blanks collapsed. */
+static void oneline(const char *in, size_t n, char *out, size_t size)
+{
+	size_t i = 0, o = 0;
+	int space = 0;
+
+	while (n > 0 && (in[n - 1] == ' ' || (in[n - 1] >= '\t' && in[n - 1] <= '\r')))
+		n--;
+	while (i < n && (in[i] == ' ' || (in[i] >= '\t' && in[i] <= '\r')))
+		i++;
+	for (; i < n && o + 3 < size; i++) {
+		char c = in[i];
+		if (c == '\r')
+			continue;
+		if (c == '\n') {
+			if (space && o > 0)
+				out[o++] = ' ';
+			out[o++] = ';';
+			space = 1;
+			continue;
+		}
+		if (c == ' ' || (c >= '\t' && c <= '\r')) {
+			space = 1;
+			continue;
+		}
+		if (space && o > 0)
+			out[o++] = ' ';
+		space = 0;
+		out[o++] = c;
+	}
+	out[o] = 0;
+}
+
+/* run_hooks runs the startContainer hooks in order (runtime.md
+ * "Lifecycle" step 7), as runHooks does in Go: the state on stdin, stdout
+ * and stderr kept (4096 bytes) for the error, a timeout, at most a second
+ * of waiting for output once the hook exited (a daemon it left may hold
+ * the pipe). The first failure is reported to `start` over errfd and ends
+ * the process. */
+static void run_hooks(int errfd)
+{
+	char why[128];
+
+	for (int k = 0; k < F.nhooks; k++) {
+		struct hook *h = &F.hooks[k];
+		char out[4097], line[4200], msg[4600];
+		size_t got = 0;
+		int in[2], op[2], status = 0, exited = 0, timedout = 0;
+		struct timespec start, now;
+		pid_t pid;
+
+		if (pipe2(in, O_CLOEXEC) < 0 || pipe2(op, O_CLOEXEC) < 0)
+			failf("startContainer hook %s: pipe: %s", h->path, WHY(errno));
+		pid = fork();
+		if (pid < 0)
+			failf("startContainer hook %s: fork: %s", h->path, WHY(errno));
+		if (pid == 0) {
+			dup2(in[0], 0);
+			dup2(op[1], 1);
+			dup2(op[1], 2);
+			execve(h->path, h->argv, h->envp);
+			_exit(127);
+		}
+		close(in[0]);
+		close(op[1]);
+		for (size_t off = 0; off < F.hookstate_len;) {
+			ssize_t w = write(in[1], F.hookstate + off, F.hookstate_len - off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				break;
+			off += w;
+		}
+		close(in[1]);
+		clock_gettime(CLOCK_MONOTONIC, &start);
+		for (;;) {
+			struct pollfd pfd = {op[0], POLLIN, 0};
+			char buf[4096];
+			long ms;
+			int r;
+
+			if (!exited && waitpid(pid, &status, WNOHANG) == pid) {
+				exited = 1;
+				clock_gettime(CLOCK_MONOTONIC, &start);
+			}
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+			if (exited && ms >= 1000)
+				break;
+			if (!exited && h->timeout && ms >= (long)h->timeout * 1000) {
+				kill(pid, SIGKILL);
+				waitpid(pid, &status, 0);
+				timedout = 1;
+				break;
+			}
+			r = poll(&pfd, 1, 100);
+			if (r < 0 && errno != EINTR)
+				break;
+			if (r <= 0)
+				continue;
+			r = read(op[0], buf, sizeof(buf));
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				if (!exited)
+					waitpid(pid, &status, 0);
+				break;
+			}
+			if (got < sizeof(out) - 1) {
+				size_t c = (size_t)r < sizeof(out) - 1 - got ? (size_t)r : sizeof(out) - 1 - got;
+				memcpy(out + got, buf, c);
+				got += c;
+			}
+		}
+		close(op[0]);
+		oneline(out, got, line, sizeof(line));
+		if (timedout)
+			snprintf(msg, sizeof(msg), "startContainer hook %s: timed out after %us", h->path, h->timeout);
+		else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			continue;
+		else if (WIFEXITED(status))
+			snprintf(msg, sizeof(msg), "startContainer hook %s: exit status %d%s%s", h->path, WEXITSTATUS(status),
+				 line[0] ? ": " : "", line);
+		else {
+			/* Go's signal names are strsignal's, lower-cased. */
+			snprintf(why, sizeof(why), "%s", strsignal(WTERMSIG(status)));
+			if (why[0] >= 'A' && why[0] <= 'Z')
+				why[0] += 'a' - 'A';
+			snprintf(msg, sizeof(msg), "startContainer hook %s: signal: %s%s%s", h->path, why,
+				 line[0] ? ": " : "", line);
+		}
+		while (write(errfd, msg, strlen(msg)) < 0 && errno == EINTR)
+			;
+		_exit(1);
+	}
+}
+
+/* ocikit_init_run is a container init that never starts Go: the runtime
+ * prepares the root filesystem from a thread of its own that joined this
+ * process's namespaces (runtime/cinit_linux.go), this process only does
+ * what must be done by a member of its pid and cgroup namespaces, then
+ * the final stage. The steps, each answered by the runtime over sync:
+ *   1. fsopen("proc"): a procfs context of its pid namespace, sent to the
+ *      runtime ("procfs"), which configures, mounts and moves it;
+ *   2. born in its cgroup (cgroup v2), or once the runtime moved it
+ *      ("ok", waitcgroup): unshare the cgroup namespace (cgroupns), rooted
+ *      there, and say so ("cgroupns"); with latecgroup that comes after
+ *      step 5, once the runtime has moved it meanwhile ("ok");
+ *   4. read the final plan from planfd, written once the root
+ *      filesystem is ready (pivot_root by the runtime's thread moved this
+ *      process's root and working directory with it);
+ *   5. with a terminal, receive the pty slave ("ok" with the descriptor);
+ *      then the root the runtime's thread ended in (the same way), to
+ *      chroot there;
+ *   6. the process's attributes, "ready", accept(2) on the start socket,
+ *      then the execve, errors going to `start` over the connection. */
+void ocikit_init_run(int planfd, int cgroupns, int late)
+{
+	char why[128];
+	size_t len;
+	unsigned char *plan;
+	int fs, conn;
+
+	prctl(PR_SET_NAME, "ocikit:init", 0, 0, 0);
+	/* The working directory follows pivot_root only from the old root. */
+	if (chdir("/") < 0)
+		failf("chdir /: %s", WHY(errno));
+	if (setsid() < 0)
+		failf("setsid: %s", WHY(errno));
+	fs = syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC);
+	if (fs < 0)
+		failf("fsopen proc: %s", WHY(errno));
+	if (sendfd(ocikit_syncfd, "{\"type\":\"procfs\"}", fs) < 0)
+		_exit(1);
+	close(fs);
+	if (late != 1) {
+		/* Born in its cgroup (cgroup v2) or moved now (late == 2: the
+		 * runtime answers once it has): the runtime's thread joins the
+		 * cgroup namespace, which a cgroup2 mount is rooted at. */
+		if (late == 2)
+			waitok();
+		if (cgroupns && unshare(CLONE_NEWCGROUP) < 0)
+			failf("unshare cgroup namespace: %s", WHY(errno));
+		ocikit_send_json("{\"type\":\"cgroupns\"}");
+	}
+	plan = readall(planfd, &len);
+	parse(plan, len);
+	if (F.consolefd >= 0) {
+		int fd = recvfd();
+		if (fd < 0)
+			failf("console: no pty from the runtime");
+		console(fd);
+	}
+	/* The root the runtime's thread ended in, over sync: its chroot(2)
+	 * (--no-pivot, no mount namespace) moved that thread only, and its
+	 * pivot_root(2) moved this process only if the runtime was not
+	 * chroot'ed itself. */
+	if (F.rootfd >= 0) {
+		int fd = recvfd();
+		if (fd < 0)
+			failf("root: no root from the runtime");
+		if (fchdir(fd) < 0)
+			failf("root: fchdir: %s", WHY(errno));
+		if (chroot(".") < 0)
+			failf("root: chroot .: %s", WHY(errno));
+		if (chdir("/") < 0)
+			failf("root: chdir /: %s", WHY(errno));
+		close(fd);
+	}
+	if (F.keyring && syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, F.keyring) < 0 && errno != ENOSYS)
+		failf("join session keyring: %s", WHY(errno));
+	if (F.close_from >= 0)
+		close_from(F.close_from);
+	if (late == 1) {
+		/* In the container's cgroup by now (the runtime moved it
+		 * while this process waited for its plan, and says so): what
+		 * it touched before stays charged to the runtime's. Then the
+		 * cgroup namespace, rooted there. */
+		waitok();
+		if (cgroupns && unshare(CLONE_NEWCGROUP) < 0)
+			failf("unshare cgroup namespace: %s", WHY(errno));
+	}
+	setup(ocikit_syncfd);
+	ocikit_send_json("{\"type\":\"ready\"}");
+	close(ocikit_syncfd);
+	ocikit_syncfd = -1;
+	for (;;) {
+		conn = accept4(F.startfd, NULL, NULL, SOCK_CLOEXEC);
+		if (conn >= 0)
+			break;
+		if (errno != EINTR)
+			_exit(1);
+	}
+	close(F.startfd);
+	run_hooks(conn);
+	ocikit_final_exec(conn);
+}
+
 /* ocikit_final_run is an exec'd process after nsenter joined the
  * container's namespaces: execConfig's steps in C, then the execve. */
 void ocikit_final_run(int planfd)
@@ -931,21 +1285,8 @@ void ocikit_final_run(int planfd)
 	set_cpus("execCPUAffinity", &F.cpu_initial);
 	if (F.setsid && setsid() < 0)
 		failf("setsid: %s", WHY(errno));
-	if (F.consolefd >= 0) {
-		int fd = F.consolefd;
-		if (ioctl(fd, TIOCSCTTY, 0) < 0)
-			failf("console: set controlling terminal: %s", WHY(errno));
-		if (F.console_size) {
-			struct winsize ws = {.ws_row = F.rows, .ws_col = F.cols};
-			if (ioctl(fd, TIOCSWINSZ, &ws) < 0)
-				failf("console: set console size: %s", WHY(errno));
-		}
-		for (int i = 0; i < 3; i++)
-			if (dup3(fd, i, 0) < 0)
-				failf("console: dup console: %s", WHY(errno));
-		if (fd > 2)
-			close(fd);
-	}
+	if (F.consolefd >= 0)
+		console(F.consolefd);
 	/* Joining the mount namespace put us at its root; the container's
 	 * root is the init's (a --no-pivot container chroot'ed into it). */
 	if (F.rootfd >= 0) {

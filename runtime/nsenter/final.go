@@ -61,6 +61,22 @@ type Final struct {
 	// Go runtime runs: its threads use their own descriptors until the
 	// execve.
 	CloseFrom int
+	// StartFD >= 0 (a container init without Go only): the listening
+	// start socket; with it ConsoleFD >= 0 means the terminal comes over
+	// the sync socket (its number is then not used).
+	StartFD int
+	// Hooks (with StartFD) are startContainer hooks the init runs after
+	// start, before the execve, each with HookState on stdin.
+	Hooks     []Hook
+	HookState []byte
+}
+
+// Hook is a hook the C stage runs (config.md "POSIX-platform Hooks"): Env
+// is its whole environment, Timeout in seconds (0: none).
+type Hook struct {
+	Path      string
+	Args, Env []string
+	Timeout   uint32
 }
 
 // Rlimit is one of process.rlimits, named for messages.
@@ -126,6 +142,9 @@ const (
 	fKeyring
 	fCgroupSync
 	fCloseFrom
+	fStart
+	fHook
+	fHookState
 )
 
 type planWriter []byte
@@ -235,6 +254,21 @@ func (f *Final) Encode() []byte {
 	}
 	if f.CloseFrom >= 0 {
 		w.rec(fCloseFrom, u32(uint32(f.CloseFrom)))
+	}
+	if f.StartFD >= 0 {
+		w.rec(fStart, u32(uint32(f.StartFD)))
+	}
+	for _, h := range f.Hooks {
+		// timeout, the number of args and of env entries, then path,
+		// args and env, each NUL-terminated.
+		var b []byte
+		for _, str := range append(append([]string{h.Path}, h.Args...), h.Env...) {
+			b = append(append(b, str...), 0)
+		}
+		w.rec(fHook, u32(h.Timeout), u32(uint32(len(h.Args))), u32(uint32(len(h.Env))), b)
+	}
+	if len(f.Hooks) > 0 {
+		w.rec(fHookState, f.HookState)
 	}
 	return w
 }

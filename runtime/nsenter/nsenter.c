@@ -198,7 +198,7 @@ void ocikit_nsenter(void)
 	const char *env = getenv("_OCIKIT_NSENTER");
 	char line[4352];
 	FILE *f;
-	int planfd, i, n = 0, unshare_flags = 0, dofork = 0, dumpable, timensfd = -1;
+	int planfd, i, n = 0, unshare_flags = 0, dofork = 0, dumpable, timensfd = -1, doinit = 0, cgroupns = 0, late = 0;
 	int joinfd[MAXJOIN], jointype[MAXJOIN];
 	char *joinpath[MAXJOIN];
 	char offsets[8192] = "";
@@ -238,6 +238,14 @@ void ocikit_nsenter(void)
 			snprintf(offsets + l, sizeof(offsets) - l, "%s\n", line + 11);
 		} else if (!strcmp(line, "fork")) {
 			dofork = 1;
+		} else if (!strcmp(line, "init")) {
+			doinit = 1;
+		} else if (!strcmp(line, "cgroupns")) {
+			cgroupns = 1;
+		} else if (!strcmp(line, "latecgroup")) {
+			late = 1;
+		} else if (!strcmp(line, "waitcgroup")) {
+			late = 2;
 		}
 	}
 	fclose(f);
@@ -312,13 +320,26 @@ void ocikit_nsenter(void)
 		close(timensfd);
 	}
 	if (dofork) {
-		pid_t pid = fork();
+		/* The child says nothing on sync before the parent's "pid"
+		 * (its first message may otherwise come first): it waits for
+		 * the end of the pipe, closed by the parent's exit. */
+		int order[2];
+		pid_t pid;
+		char c;
+		if (pipe2(order, O_CLOEXEC) < 0)
+			ocikit_fail("fork into pid namespace: pipe", NULL, errno);
+		pid = fork();
 		if (pid < 0)
 			ocikit_fail("fork into pid namespace", NULL, errno);
 		if (pid > 0) {
+			close(order[0]);
 			ocikit_send_json("{\"type\":\"pid\",\"pid\":%d}", pid);
 			_exit(0);
 		}
+		close(order[1]);
+		while (read(order[0], &c, 1) < 0 && errno == EINTR)
+			;
+		close(order[0]);
 	}
 	/* An exec'd process: the last steps and the execve in C, without
 	 * starting the Go runtime (final.c). */
@@ -326,6 +347,8 @@ void ocikit_nsenter(void)
 	if (env != NULL) {
 		planfd = atoi(env);
 		unsetenv("_OCIKIT_FINAL");
+		if (doinit)
+			ocikit_init_run(planfd, cgroupns, late);
 		ocikit_final_run(planfd);
 	}
 }

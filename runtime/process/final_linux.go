@@ -24,7 +24,7 @@ func Final(p *specs.Process, env []string, personality *specs.LinuxPersonality, 
 	f := &nsenter.Final{Args: p.Args, Env: env, Cwd: p.Cwd, UID: p.User.UID, GID: p.User.GID,
 		Umask: p.User.Umask, NoNewPrivileges: p.NoNewPrivileges,
 		AppArmor: p.ApparmorProfile, SELinux: p.SelinuxLabel,
-		ConsoleFD: -1, RootFD: -1, CloseFrom: -1}
+		ConsoleFD: -1, RootFD: -1, CloseFrom: -1, StartFD: -1}
 	if len(p.Args) == 0 {
 		return nil, invalid("process.args is empty")
 	}

@@ -197,7 +197,13 @@ func moveRoot() error {
 	if err != nil {
 		return &os.PathError{Op: "getcwd", Path: ".", Err: err}
 	}
-	ms, err := mountinfo.GetMounts(nil)
+	// The calling thread's mount table (see privateParent).
+	f, err := os.Open("/proc/thread-self/mountinfo")
+	if err != nil {
+		return fmt.Errorf("no-pivot: %w", err)
+	}
+	ms, err := mountinfo.GetMountsFromReader(f, nil)
+	f.Close()
 	if err != nil {
 		return fmt.Errorf("no-pivot: %w", err)
 	}

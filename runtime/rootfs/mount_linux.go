@@ -168,6 +168,8 @@ func (s *setup) mountOne(i int, m *specs.Mount) error {
 			}
 		}
 		return s.mountCgroup(m, o)
+	case m.Type == "proc" && s.opts.OpenProc != nil && !o.tmpcopyup:
+		return s.mountProc(m, o)
 	default:
 		return s.mountFS(m, o)
 	}
@@ -361,6 +363,86 @@ func (s *setup) mountFS(m *specs.Mount, o *mountOpts) error {
 		}
 	}
 	return s.finishMount(m, o, top)
+}
+
+// mountProc mounts a procfs from the context Options.OpenProc gives: the
+// mount's data options go to fsconfig(2), its flags become mount
+// attributes of fsmount(2), and the detached mount is moved into place.
+func (s *setup) mountProc(m *specs.Mount, o *mountOpts) error {
+	t, err := s.resolveMount(m, kindDir)
+	if err != nil {
+		return mountErr(m, "", err)
+	}
+	defer t.Close()
+	fsf, err := s.opts.OpenProc()
+	if err != nil {
+		return mountErr(m, "", err)
+	}
+	defer fsf.Close()
+	fs := int(fsf.Fd())
+	src := m.Source
+	if src == "" {
+		src = m.Type
+	}
+	if err := unix.FsconfigSetString(fs, "source", src); err != nil {
+		return mountErr(m, "", &os.PathError{Op: "fsconfig source", Path: t.name, Err: err})
+	}
+	for _, kv := range strings.Split(withLabel(o.dataString(), m.Type, s.label), ",") {
+		if kv == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(kv, "=")
+		if ok {
+			// mount(2)'s data quotes an SELinux context (withLabel);
+			// fsconfig(2) takes the value as it is.
+			err = unix.FsconfigSetString(fs, k, strings.Trim(v, `"`))
+		} else {
+			err = unix.FsconfigSetFlag(fs, k)
+		}
+		if err != nil {
+			return mountErr(m, "", &os.PathError{Op: "fsconfig " + k, Path: t.name, Err: err})
+		}
+	}
+	if err := unix.FsconfigCreate(fs); err != nil {
+		return mountErr(m, "", &os.PathError{Op: "fsconfig", Path: t.name, Err: err})
+	}
+	mfd, err := unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, mountAttrs(o.flags))
+	if err != nil {
+		return mountErr(m, "", &os.PathError{Op: "fsmount", Path: t.name, Err: err})
+	}
+	tree := os.NewFile(uintptr(mfd), t.name)
+	defer tree.Close()
+	if err := moveMount(tree, t); err != nil {
+		return mountErr(m, "", err)
+	}
+	top, err := t.top()
+	if err != nil {
+		return mountErr(m, "", err)
+	}
+	defer top.Close()
+	return s.finishMount(m, o, top)
+}
+
+// mountAttrs are the MOUNT_ATTR_* flags of fsmount(2) for MS_* flags.
+func mountAttrs(flags uintptr) int {
+	attr := 0
+	for _, f := range []struct {
+		ms   uintptr
+		attr int
+	}{
+		{unix.MS_RDONLY, unix.MOUNT_ATTR_RDONLY},
+		{unix.MS_NOSUID, unix.MOUNT_ATTR_NOSUID},
+		{unix.MS_NODEV, unix.MOUNT_ATTR_NODEV},
+		{unix.MS_NOEXEC, unix.MOUNT_ATTR_NOEXEC},
+		{unix.MS_NOATIME, unix.MOUNT_ATTR_NOATIME},
+		{unix.MS_STRICTATIME, unix.MOUNT_ATTR_STRICTATIME},
+		{unix.MS_NODIRATIME, unix.MOUNT_ATTR_NODIRATIME},
+	} {
+		if flags&f.ms != 0 {
+			attr |= f.attr
+		}
+	}
+	return attr
 }
 
 // keepDirMode gives a tmpfs mounted over an existing directory that
@@ -581,7 +663,15 @@ func withLabel(data, fstype, label string) string {
 
 // privateParent makes the mount holding p private (not recursively).
 func privateParent(p string) error {
-	ms, err := mountinfo.GetMounts(mountinfo.ParentsFilter(p))
+	// The calling thread's mount table: a runtime thread that joined the
+	// container's mount namespace (setns) is not in its thread-group
+	// leader's, which /proc/self/mountinfo shows.
+	f, err := os.Open("/proc/thread-self/mountinfo")
+	if err != nil {
+		return fmt.Errorf("find the mount of %s: %w", p, err)
+	}
+	defer f.Close()
+	ms, err := mountinfo.GetMountsFromReader(f, mountinfo.ParentsFilter(p))
 	if err != nil {
 		return fmt.Errorf("find the mount of %s: %w", p, err)
 	}

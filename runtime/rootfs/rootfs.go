@@ -59,6 +59,14 @@ type Options struct {
 	// mount is rooted at the container's cgroup while the mounts before it
 	// happen, and are charged, outside.
 	BeforeCgroupMount func() error
+	// OpenProc, when set, returns a filesystem context (fsopen(2)) of
+	// type proc for a mount of type proc: a procfs shows the pid namespace
+	// of the process that opened its context, so a runtime that mounts a
+	// container's root filesystem from outside its pid namespace has the
+	// container's init open it. Prepare configures it with the mount's
+	// options, creates it and moves it into place. The file is Prepare's
+	// to close.
+	OpenProc func() (*os.File, error)
 }
 
 func (o Options) logger() *slog.Logger {

@@ -1,0 +1,480 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	goruntime "runtime"
+	"strconv"
+	"time"
+
+	"github.com/ocikit/ocikit/cgroups"
+	"github.com/ocikit/ocikit/runtime/nsenter"
+	"github.com/ocikit/ocikit/runtime/process"
+	"github.com/ocikit/ocikit/runtime/rootfs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// A container init that never starts Go (design spike): the init is the
+// C stage of the binary only (nsenter.c's "init" plan line, final.c's
+// ocikit_init_run), and the runtime command itself prepares the
+// container's root filesystem from one of its threads, which leaves the
+// runtime's fs_struct (unshare CLONE_FS) and joins the init's mount, uts,
+// ipc, network and cgroup namespaces (setns). The init does only what a
+// member of its pid and cgroup namespaces must: unshare the cgroup
+// namespace once in its cgroup and open the procfs context (fsopen) that
+// the thread mounts. pivot_root from the thread moves the root of every
+// task whose root was the namespace's old one, the init included unless
+// the runtime runs chroot'ed; the init chroots into the thread's final
+// root all the same (sent over sync), which also covers --no-pivot and
+// containers without a mount namespace (chroot moves the thread only).
+//
+// msgProcFS (init): the procfs context rides along (SCM_RIGHTS).
+const msgProcFS = "procfs"
+
+// goInitEnv, when set in the runtime's environment, keeps the Go init
+// for every container (for comparisons while this is a prototype).
+const goInitEnv = "OCIKIT_GO_INIT"
+
+// cInit reports whether this container's init can be the C stage alone;
+// the rest keep the Go init (init_linux.go).
+func (s *setup) cInit() bool {
+	spec, plan := s.spec, s.plan
+	switch {
+	case !nsenter.Available, os.Getenv(goInitEnv) != "":
+		return false
+	case plan.has[specs.UserNamespace]:
+		return false
+	case s.r.rootless, s.r.systemd:
+		return false
+	case spec.Process == nil:
+		return false
+	}
+	if h := spec.Hooks; h != nil {
+		for _, hk := range h.StartContainer {
+			if hk.Timeout != nil && *hk.Timeout <= 0 {
+				return false // the Go init's runHook reports it at start
+			}
+		}
+	}
+	procs := 0
+	for _, m := range spec.Mounts {
+		if m.Type == "proc" {
+			procs++
+		}
+	}
+	// The init opens one procfs context (final.c ocikit_init_run).
+	return procs <= 1
+}
+
+// launchC is launch for a container init without Go.
+func (s *setup) launchC(ctx context.Context) error {
+	spec, plan, cg := s.spec, s.plan, s.cg
+	p := spec.Process
+	l, err := newLauncher(s.r, s.id, "init", nsenter.FinalEnv, s.o.ListenFDs, s.o.PreserveFDs)
+	if err != nil {
+		return err
+	}
+	s.l = l
+	l.spec, l.rec, l.cgroup = spec, s.rec, cg
+	l.onHooks = s.runtimeHooks
+	lfd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return os.NewSyscallError("socket", err)
+	}
+	startFD := l.add(os.NewFile(uintptr(lfd), "start.sock"))
+	if err := unix.Bind(lfd, &unix.SockaddrUnix{Name: sockPath(s.dirFile)}); err != nil {
+		return &os.PathError{Op: "bind", Path: s.dir + "/" + startSock, Err: err}
+	}
+	if err := unix.Listen(lfd, 1); err != nil {
+		return os.NewSyscallError("listen", err)
+	}
+	if !p.Terminal {
+		if err := l.setStdio(s.fg, 0, 0, orStd(s.o.Stdin, os.Stdin), orStd(s.o.Stdout, os.Stdout), orStd(s.o.Stderr, os.Stderr)); err != nil {
+			return err
+		}
+	}
+	l.oomScoreAdj(p)
+	l.useNsenter()
+	if plan.viaC {
+		// Namespaces joined by path, a time namespace: nsenter joins and
+		// unshares, and forks once into a new pid or time namespace.
+		for _, ns := range plan.joins {
+			l.joinNS(ns.Type, ns.Path)
+		}
+		if plan.newFlags != 0 {
+			l.nsenterLine("unshare %d", plan.newFlags)
+		}
+		for clock, off := range spec.Linux.TimeOffsets {
+			l.nsenterLine("timeoffset %s %d %d", clock, off.Secs, off.Nanosecs)
+		}
+		if plan.fork {
+			l.forkOnce()
+		}
+	} else {
+		l.cloneNamespaces(plan.newFlags, nil, nil)
+	}
+	l.nsenterLine("init")
+	if plan.newNS[specs.CgroupNamespace] {
+		l.nsenterLine("cgroupns")
+	}
+	// Born in its cgroup where the host allows it (cgroup v2), else moved
+	// late, right before its final stage, as the Go init: then only what
+	// it touches from there on is charged to the container. Not with
+	// hooks before the program: they find the init in its cgroup, as
+	// with runc (see lateCgroup).
+	intoCgroup := cgroups.HostMode() == cgroups.Unified
+	late := !intoCgroup && s.lateCgroup()
+	switch {
+	case late:
+		l.nsenterLine("latecgroup")
+	case !intoCgroup:
+		l.nsenterLine("waitcgroup")
+	}
+	// The cgroup exists with its limits before the init starts; the
+	// mounts bind its directories.
+	if err := cg.Apply(-1); err != nil {
+		return step("cgroup", err)
+	}
+	if res := spec.Linux.Resources; res != nil {
+		if err := cg.Set(res); err != nil {
+			return step("cgroup", err)
+		}
+	}
+	t0 := time.Now()
+	if intoCgroup, err = l.run(intoCgroup); err != nil {
+		return err
+	}
+	s.pid = l.pid
+	s.rec.State.Pid = s.pid
+	s.rec.InitStart = l.start
+	if err := writeState(s.dir, s.rec); err != nil {
+		return err
+	}
+	m, err := recvMsg(l.sync)
+	switch {
+	case err != nil:
+		return l.exited(err)
+	case m.Type == msgError:
+		return errors.New(m.Msg)
+	case m.Type != msgProcFS || m.fd < 0:
+		return fmt.Errorf("unexpected message %q from init", m.Type)
+	}
+	procfs := os.NewFile(uintptr(m.fd), "procfs context")
+	l.closeLater(procfs)
+	var slave *os.File
+	joined := make(chan error, 1)
+	if !late {
+		if !intoCgroup {
+			if err := cg.Enter(s.pid); err != nil {
+				return step("cgroup", err)
+			}
+			if err := sendMsg(l.sync, syncMsg{Type: msgOK}); err != nil {
+				return l.exited(err)
+			}
+		}
+		// A cgroup2 mount is rooted at the init's cgroup namespace.
+		if err := s.waitCgroupNS(); err != nil {
+			return err
+		}
+		slave, err = s.prepareOnThread(ctx, procfs, true)
+	} else {
+		// Late: the init waits for its plan and touches nothing until
+		// then; moving it now (its first migration waits for an RCU
+		// grace period on cgroup v1) overlaps with the thread's mounts.
+		go func() { joined <- cg.Enter(s.pid) }()
+		slave, err = s.prepareOnThread(ctx, procfs, false)
+		if jerr := <-joined; err == nil && jerr != nil {
+			err = step("cgroup", jerr)
+		}
+	}
+	if slave != nil {
+		l.closeLater(slave)
+	}
+	if err != nil {
+		return err
+	}
+	s.r.log.Debug("rootfs ready", "container", s.id, "elapsed", time.Since(t0))
+	// The container's root, where the thread ended (sent to the init).
+	root := s.chroot
+	l.closeLater(root)
+	env := p.Env
+	if n := s.o.ListenFDs; n > 0 {
+		env = append(env, "LISTEN_FDS="+strconv.Itoa(n), "LISTEN_PID=1")
+	}
+	env = process.Environ(env, func() string { return process.HomeDirIn(root, p.User.UID) })
+	fin, err := process.Final(p, env, spec.Linux.Personality, spec.Linux.MemoryPolicy, process.WithLogger(s.r.log.With("container", s.id)))
+	if err != nil {
+		return err
+	}
+	prog, err := l.compileSeccomp()
+	if err != nil {
+		return err
+	}
+	if prog != nil {
+		fin.Seccomp, fin.SeccompFlags = prog.BPF, uint32(prog.Flags)
+	}
+	fin.StartFD = startFD
+	fin.RootFD = 0 // the number is not used: the root comes over sync
+	if h := spec.Hooks; h != nil && len(h.StartContainer) > 0 {
+		// Run by the init after start (final.c run_hooks), as the Go
+		// init's runHooks: in the process's working directory, with its
+		// environment unless hook.env is set.
+		st := s.rec.State.State
+		st.Status, st.Pid = specs.StateCreated, s.pid
+		if fin.HookState, err = json.Marshal(&st); err != nil {
+			return fmt.Errorf("startContainer hook: encode state: %w", err)
+		}
+		for _, hk := range h.StartContainer {
+			c := nsenter.Hook{Path: hk.Path, Args: hk.Args, Env: hk.Env}
+			if c.Env == nil {
+				c.Env = env
+			}
+			if hk.Timeout != nil {
+				c.Timeout = uint32(*hk.Timeout)
+			}
+			fin.Hooks = append(fin.Hooks, c)
+		}
+	}
+	fin.CloseFrom = 3 + s.o.ListenFDs + s.o.PreserveFDs
+	if !s.o.NoNewKeyring {
+		fin.Keyring = s.id
+	}
+	if slave != nil {
+		// The number is not used: the slave comes over sync.
+		fin.ConsoleFD = 0
+		if sz := p.ConsoleSize; sz != nil {
+			fin.ConsoleSize, fin.ConsoleRows, fin.ConsoleCols = true, uint16(sz.Height), uint16(sz.Width)
+		}
+	}
+	if err := l.sendConfig(fin.Encode()); err != nil {
+		return err
+	}
+	if slave != nil {
+		if err := sendFd(int(l.sync.Fd()), syncMsg{Type: msgOK}, int(slave.Fd())); err != nil {
+			return fmt.Errorf("send pty: %w", err)
+		}
+	}
+	if err := sendFd(int(l.sync.Fd()), syncMsg{Type: msgOK}, int(root.Fd())); err != nil {
+		return fmt.Errorf("send root: %w", err)
+	}
+	if late {
+		// In its cgroup (above): it may unshare its cgroup namespace.
+		if err := sendMsg(l.sync, syncMsg{Type: msgOK}); err != nil {
+			return l.exited(err)
+		}
+	}
+	if err := l.converse(ctx); err != nil {
+		return err
+	}
+	s.r.log.Debug("init ready", "container", s.id, "elapsed", time.Since(t0))
+	return nil
+}
+
+// waitCgroupNS waits until the init, born in its cgroup, has unshared
+// its cgroup namespace.
+func (s *setup) waitCgroupNS() error {
+	m, err := recvMsg(s.l.sync)
+	switch {
+	case err != nil:
+		return s.l.exited(err)
+	case m.Type == msgError:
+		return errors.New(m.Msg)
+	case m.Type != "cgroupns":
+		return fmt.Errorf("unexpected message %q from init", m.Type)
+	}
+	return nil
+}
+
+// prepareOnThread prepares the root filesystem of the init s.pid from a
+// new OS thread in its namespaces (rootThread) and returns the pty slave
+// of a terminal, bound on /dev/console (the master is s.master).
+func (s *setup) prepareOnThread(ctx context.Context, procfs *os.File, cgroupNS bool) (*os.File, error) {
+	type result struct {
+		slave *os.File
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		// Never unlocked: the thread, in the container's namespaces,
+		// ends with this goroutine.
+		goruntime.LockOSThread()
+		slave, err := s.rootThread(ctx, procfs, cgroupNS)
+		done <- result{slave, err}
+	}()
+	r := <-done
+	return r.slave, r.err
+}
+
+// nsJoins are the namespaces the thread joins when the container has its
+// own, the mount namespace last (it changes the root and working
+// directory of the thread).
+var nsJoins = []struct {
+	typ  specs.LinuxNamespaceType
+	name string
+	flag int
+}{
+	{specs.CgroupNamespace, "cgroup", unix.CLONE_NEWCGROUP},
+	{specs.IPCNamespace, "ipc", unix.CLONE_NEWIPC},
+	{specs.UTSNamespace, "uts", unix.CLONE_NEWUTS},
+	{specs.NetworkNamespace, "net", unix.CLONE_NEWNET},
+	{specs.MountNamespace, "mnt", unix.CLONE_NEWNS},
+}
+
+// rootThread runs on a locked thread that never returns to the Go
+// scheduler: everything the Go init did between its start and the final
+// stage, for the init s.pid.
+func (s *setup) rootThread(ctx context.Context, procfs *os.File, cgroupNS bool) (*os.File, error) {
+	spec, plan := s.spec, s.plan
+	var fds []int
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
+	var flags []int
+	hooks := spec.Hooks != nil && len(spec.Hooks.CreateContainer) > 0
+	if hooks && plan.has[specs.PIDNamespace] {
+		// The createContainer hooks are children of this thread: in the
+		// container's pid namespace (setns sets it for children only).
+		path := "/proc/" + strconv.Itoa(s.pid) + "/ns/pid"
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		}
+		fds = append(fds, fd)
+		flags = append(flags, unix.CLONE_NEWPID)
+	}
+	for _, ns := range nsJoins {
+		// New or joined by path: the init's (nsenter joined them).
+		if !plan.has[ns.typ] || (ns.typ == specs.CgroupNamespace && plan.newNS[ns.typ] && !cgroupNS) {
+			continue
+		}
+		path := "/proc/" + strconv.Itoa(s.pid) + "/ns/" + ns.name
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		}
+		fds = append(fds, fd)
+		flags = append(flags, ns.flag)
+	}
+	if !alive(s.pid, s.rec.InitStart) {
+		return nil, errors.New("init exited during setup")
+	}
+	// setns(CLONE_NEWNS) needs an fs_struct of the thread's own.
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return nil, os.NewSyscallError("unshare CLONE_FS", err)
+	}
+	for i, fd := range fds {
+		if err := unix.Setns(fd, flags[i]); err != nil {
+			return nil, os.NewSyscallError("setns", err)
+		}
+	}
+	if spec.Hostname != "" {
+		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+			return nil, step("set hostname", err)
+		}
+	}
+	if spec.Domainname != "" {
+		if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
+			return nil, step("set domainname", err)
+		}
+	}
+	procUsed := false
+	opts := rootfs.Options{CgroupPaths: mountCgroupPaths(s.cg, s.pid), Logger: s.r.log,
+		NoPivot: s.o.NoPivot, NoMountNS: !plan.has[specs.MountNamespace],
+		OpenProc: func() (*os.File, error) {
+			if procUsed {
+				return nil, errors.New("only one proc mount is supported without the Go init")
+			}
+			procUsed = true
+			return procfs, nil
+		}}
+	if err := rootfs.Prepare(spec, s.bundle, opts); err != nil {
+		return nil, step("prepare rootfs", err)
+	}
+	var slave *os.File
+	if spec.Process.Terminal {
+		var err error
+		if slave, err = s.terminalHere(); err != nil {
+			return nil, step("console", err)
+		}
+	}
+	if h := spec.Hooks; h != nil && (len(h.Prestart) > 0 || len(h.CreateRuntime) > 0) {
+		// In the runtime's namespaces: from another thread.
+		errc := make(chan error, 1)
+		go func() { errc <- s.runtimeHooks(ctx) }()
+		if err := <-errc; err != nil {
+			return nil, err
+		}
+	}
+	if hooks {
+		// config.md "CreateContainer Hooks": in the container's
+		// namespaces (this thread's, which forks them), in its root
+		// directory (Prepare's working directory), before pivot_root.
+		st := s.rec.State.State
+		st.Pid = s.pid
+		if err := runHooks(ctx, "createContainer", spec.Hooks.CreateContainer, &st, process.MergeEnv(spec.Process.Env)); err != nil {
+			s.hookFail = true
+			return nil, err
+		}
+	}
+	// Through the host's /proc, still visible: namespaced sysctls act on
+	// the namespaces of the writing thread, the container's.
+	if len(spec.Linux.Sysctl) > 0 {
+		if err := process.WriteSysctls(spec.Linux.Sysctl); err != nil {
+			return nil, step("sysctl", err)
+		}
+	}
+	if err := rootfs.Finish(spec, opts); err != nil {
+		return nil, step("finish rootfs", err)
+	}
+	{
+		// The init chroots into this thread's root (final.c
+		// ocikit_init_run): chroot(2) (--no-pivot, no mount namespace)
+		// moved this thread only, and pivot_root(2) moves only the tasks
+		// whose root was the namespace's root, which the init's is not
+		// when the runtime itself runs chroot'ed.
+		root, err := os.OpenFile("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("open root: %w", err)
+		}
+		s.chroot = root
+	}
+	return slave, nil
+}
+
+// terminalHere opens the container's terminal in its devpts (the working
+// directory is the root filesystem) and binds it on /dev/console; the
+// master goes to s.master.
+func (s *setup) terminalHere() (*os.File, error) {
+	root, err := unix.Open(".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: "root filesystem", Err: err}
+	}
+	master, slave, err := openPtyIn(root)
+	unix.Close(root)
+	if err != nil {
+		if master, slave, err = openRuntimePty(); err != nil {
+			return nil, err
+		}
+	}
+	if err := rootfs.BindConsole(slave); err != nil {
+		master.Close()
+		slave.Close()
+		return nil, err
+	}
+	fd, err := unix.FcntlInt(master.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	master.Close()
+	if err == nil {
+		err = s.console(fd)
+	}
+	if err != nil {
+		slave.Close()
+		return nil, err
+	}
+	return slave, nil
+}
