@@ -610,25 +610,12 @@ func (r *Repository) stream(ctx context.Context, loc string, rd io.Reader, expec
 				return fail(werr)
 			}
 			resumes++
-			at, nloc, serr := r.uploadOffset(ctx, loc)
-			var se *Error
-			if errors.As(serr, &se) && (se.Status == http.StatusNotFound || se.Status == http.StatusBadRequest) {
-				// The session cannot be continued: docker-registry keeps
-				// its offset in the Location the broken PATCH never
-				// answered with, and refuses the one before. Start over
-				// in a new session.
-				r.cancelUpload(loc)
-				var mounted bool
-				if nloc, mounted, serr = r.startUpload(ctx, expect.Digest); serr == nil && mounted {
-					return expect, nil
-				}
-				at = 0
-			}
-			if serr == nil && at > hr.n {
-				serr = fmt.Errorf("registry says it has %d bytes, %d were sent: %w", at, hr.n, errdefs.ErrInvalid)
-			}
-			if serr != nil {
+			at, nloc, mounted, serr := r.resumeUpload(ctx, loc, expect.Digest, hr.n)
+			switch {
+			case serr != nil:
 				return fail(fmt.Errorf("%w; resuming: %w", err, serr))
+			case mounted:
+				return expect, nil
 			}
 			loc = nloc
 			note(loc)
@@ -683,6 +670,29 @@ func resumable(err error) bool {
 			e.Code == "BLOB_UPLOAD_INVALID" || e.Code == "BLOB_UPLOAD_UNKNOWN"
 	}
 	return errors.Is(err, errStalled) || retryableErr(err)
+}
+
+// resumeUpload finds where the upload session loc stands after a broken
+// PATCH, sent bytes having gone out: its offset and Location, or, when the
+// session cannot be continued, a new session from 0 (mounted: the registry
+// mounted the blob from elsewhere, the upload is done).
+func (r *Repository) resumeUpload(ctx context.Context, loc string, d digest.Digest, sent int64) (at int64, nloc string, mounted bool, err error) {
+	at, nloc, err = r.uploadOffset(ctx, loc)
+	var se *Error
+	if errors.As(err, &se) && (se.Status == http.StatusNotFound || se.Status == http.StatusBadRequest) {
+		// The session cannot be continued: docker-registry keeps its
+		// offset in the Location the broken PATCH never answered with,
+		// and refuses the one before. Start over in a new session.
+		r.cancelUpload(loc)
+		if nloc, mounted, err = r.startUpload(ctx, d); err != nil || mounted {
+			return 0, nloc, mounted, err
+		}
+		at = 0
+	}
+	if err == nil && at > sent {
+		err = fmt.Errorf("registry says it has %d bytes, %d were sent: %w", at, sent, errdefs.ErrInvalid)
+	}
+	return at, nloc, false, err
 }
 
 // uploadOffset asks where upload session loc stands (GET on it,

@@ -2,14 +2,12 @@ package registry
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 
 	"github.com/ocikit/ocikit/content"
-	"github.com/ocikit/ocikit/errdefs"
 	"github.com/ocikit/ocikit/internal/fsutil"
 	digest "github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -129,23 +127,12 @@ func (r *Repository) streamFile(ctx context.Context, loc string, rd io.Reader, f
 			return fail(werr)
 		}
 		resumes++
-		at, nloc, serr := r.uploadOffset(ctx, loc)
-		var se *Error
-		if errors.As(serr, &se) && (se.Status == http.StatusNotFound || se.Status == http.StatusBadRequest) {
-			// The session cannot be continued (stream says why): start
-			// over in a new one.
-			r.cancelUpload(loc)
-			var mounted bool
-			if nloc, mounted, serr = r.startUpload(ctx, expect.Digest); serr == nil && mounted {
-				return expect, nil
-			}
-			at = 0
-		}
-		if serr == nil && at > off+n {
-			serr = fmt.Errorf("registry says it has %d bytes, %d were sent: %w", at, off+n, errdefs.ErrInvalid)
-		}
-		if serr != nil {
+		at, nloc, mounted, serr := r.resumeUpload(ctx, loc, expect.Digest, off+n)
+		switch {
+		case serr != nil:
 			return fail(fmt.Errorf("%w; resuming: %w", err, serr))
+		case mounted:
+			return expect, nil
 		}
 		loc, off = nloc, at
 		note(loc)
