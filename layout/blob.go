@@ -283,7 +283,7 @@ func (l *Layout) OpenBlob(ctx context.Context, desc v1.Descriptor) (io.ReadClose
 		f.Close()
 		return nil, fmt.Errorf("%s: %d bytes, descriptor says %d: %w", path, size, desc.Size, ErrSizeMismatch)
 	}
-	return &verifyReader{f: f, path: path, want: desc.Digest, size: desc.Size, h: desc.Digest.Algorithm().Hash()}, nil
+	return &verifyReader{restReader: restReader{f: f, path: path, size: desc.Size}, want: desc.Digest, h: desc.Digest.Algorithm().Hash()}, nil
 }
 
 // OpenBlobFrom opens blob desc from byte off on (0 <= off < desc.Size).
@@ -321,7 +321,9 @@ func (l *Layout) OpenBlobFrom(ctx context.Context, desc v1.Descriptor, off int64
 }
 
 // restReader reads a blob file from an offset to its end, checking that
-// the end is where the size says.
+// the end is where the size says. It never reads more than one byte past
+// the expected size: enough to see that the file grew, without reading
+// (or, in verifyReader, hashing) an unbounded tail.
 type restReader struct {
 	f       *os.File
 	path    string
@@ -353,51 +355,29 @@ func (r *restReader) Read(p []byte) (int, error) {
 
 func (r *restReader) Close() error { return r.f.Close() }
 
-// verifyReader hashes a blob while it is read and turns the end of the file
-// into an error unless size and digest match.
+// verifyReader hashes a blob while it is read (a restReader from its
+// start) and turns the end of the file into an error unless the digest
+// matches too.
 type verifyReader struct {
-	f    *os.File
-	path string
+	restReader
 	want digest.Digest
-	size int64
-	n    int64
 	h    hash.Hash
-	err  error
 }
 
 func (v *verifyReader) Read(p []byte) (int, error) {
 	if v.err != nil {
 		return 0, v.err
 	}
-	// Never read more than one byte past the expected size: enough to see
-	// that the file grew, without hashing an unbounded tail.
-	if rem := v.size - v.n + 1; int64(len(p)) > rem {
-		p = p[:rem]
-	}
-	n, err := v.f.Read(p)
+	n, err := v.restReader.Read(p)
 	v.h.Write(p[:n])
-	v.n += int64(n)
-	if v.n > v.size {
-		v.err = fmt.Errorf("%s: longer than %d bytes: %w", v.path, v.size, ErrSizeMismatch)
-		return n - int(v.n-v.size), v.err
-	}
 	if err == io.EOF {
-		if v.n != v.size {
-			v.err = fmt.Errorf("%s: %d bytes, descriptor says %d: %w", v.path, v.n, v.size, ErrSizeMismatch)
-			return n, v.err
-		}
 		if got := digest.NewDigest(v.want.Algorithm(), v.h); got != v.want {
 			v.err = fmt.Errorf("%s: content is %s: %w", v.path, got, ErrDigestMismatch)
 			return n, v.err
 		}
-		v.err = io.EOF
-	} else if err != nil {
-		v.err = err
 	}
 	return n, err
 }
-
-func (v *verifyReader) Close() error { return v.f.Close() }
 
 // BlobFile is the blob's open file while nothing has been read from the
 // reader (else nil), for a consumer that sends it with sendfile(2) rather
