@@ -81,16 +81,9 @@ func (s *setup) launchC(ctx context.Context) error {
 	s.l = l
 	l.spec, l.rec, l.cgroup = spec, s.rec, cg
 	l.onHooks = s.runtimeHooks
-	lfd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	startFD, err := s.listenStart()
 	if err != nil {
-		return os.NewSyscallError("socket", err)
-	}
-	startFD := l.add(os.NewFile(uintptr(lfd), "start.sock"))
-	if err := unix.Bind(lfd, &unix.SockaddrUnix{Name: sockPath(s.dirFile)}); err != nil {
-		return &os.PathError{Op: "bind", Path: s.dir + "/" + startSock, Err: err}
-	}
-	if err := unix.Listen(lfd, 1); err != nil {
-		return os.NewSyscallError("listen", err)
+		return err
 	}
 	if !p.Terminal {
 		if err := l.setStdio(s.fg, 0, 0, orStd(s.o.Stdin, os.Stdin), orStd(s.o.Stdout, os.Stdout), orStd(s.o.Stderr, os.Stderr)); err != nil {
@@ -145,13 +138,7 @@ func (s *setup) launchC(ctx context.Context) error {
 		}
 	}
 	t0 := time.Now()
-	if intoCgroup, err = l.run(intoCgroup); err != nil {
-		return err
-	}
-	s.pid = l.pid
-	s.rec.State.Pid = s.pid
-	s.rec.InitStart = l.start
-	if err := writeState(s.dir, s.rec); err != nil {
+	if intoCgroup, err = s.startInit(intoCgroup); err != nil {
 		return err
 	}
 	m, err := recvMsg(l.sync)

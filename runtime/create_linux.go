@@ -407,17 +407,8 @@ func (s *setup) launch(ctx context.Context) error {
 	// when the runtime itself has no more privileges than the container
 	// (rootless: it could not join the init's mount namespace either).
 	cfg.MountSources = plan.has[specs.UserNamespace] && os.Geteuid() == 0
-	// Start socket: the init accepts on it once ready; `start` connects.
-	lfd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return os.NewSyscallError("socket", err)
-	}
-	cfg.StartFD = l.add(os.NewFile(uintptr(lfd), "start.sock"))
-	if err := unix.Bind(lfd, &unix.SockaddrUnix{Name: sockPath(s.dirFile)}); err != nil {
-		return &os.PathError{Op: "bind", Path: filepath.Join(s.dir, startSock), Err: err}
-	}
-	if err := unix.Listen(lfd, 1); err != nil {
-		return os.NewSyscallError("listen", err)
+	if cfg.StartFD, err = s.listenStart(); err != nil {
+		return err
 	}
 	// A terminal is the init's to open in the container's devpts
 	// (setupTerminal); it sends the master back (msgConsole).
@@ -456,15 +447,7 @@ func (s *setup) launch(ctx context.Context) error {
 		return err
 	}
 	t0 := time.Now()
-	if intoCgroup, err = l.run(intoCgroup); err != nil {
-		return err
-	}
-	s.pid = l.pid
-	s.rec.State.Pid = s.pid
-	s.rec.InitStart = l.start
-	// Record the pid now: a create killed from here on leaves a
-	// "creating" container whose init delete --force kills.
-	if err := writeState(s.dir, s.rec); err != nil {
+	if intoCgroup, err = s.startInit(intoCgroup); err != nil {
 		return err
 	}
 
@@ -516,6 +499,39 @@ func (s *setup) launch(ctx context.Context) error {
 	}
 	s.r.log.Debug("init ready", "container", s.id, "elapsed", time.Since(t0))
 	return nil
+}
+
+// listenStart binds the start socket in the state directory for the
+// init, which accepts on it once ready (`start` connects), and returns its
+// descriptor number in the init.
+func (s *setup) listenStart() (int, error) {
+	lfd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, os.NewSyscallError("socket", err)
+	}
+	fd := s.l.add(os.NewFile(uintptr(lfd), "start.sock"))
+	if err := unix.Bind(lfd, &unix.SockaddrUnix{Name: sockPath(s.dirFile)}); err != nil {
+		return 0, &os.PathError{Op: "bind", Path: filepath.Join(s.dir, startSock), Err: err}
+	}
+	if err := unix.Listen(lfd, 1); err != nil {
+		return 0, os.NewSyscallError("listen", err)
+	}
+	return fd, nil
+}
+
+// startInit starts the init (launcher.run) and records its pid at once: a
+// create killed from here on leaves a "creating" container whose init
+// delete --force kills. It reports whether the init was born in its
+// cgroup.
+func (s *setup) startInit(intoCgroup bool) (bool, error) {
+	intoCgroup, err := s.l.run(intoCgroup)
+	if err != nil {
+		return false, err
+	}
+	s.pid = s.l.pid
+	s.rec.State.Pid = s.pid
+	s.rec.InitStart = s.l.start
+	return intoCgroup, writeState(s.dir, s.rec)
 }
 
 const startSock = "start.sock"
