@@ -167,16 +167,7 @@ func TestHostileLayers(t *testing.T) {
 // filepath-securejoin instead of openat2 (mode).
 func checkContained(t *testing.T, tars [][]byte, want outcome, mode string) {
 	t.Helper()
-	setupVictim(t)
-	parent := t.TempDir()
-	outside := filepath.Join(parent, "outside")
-	if err := os.MkdirAll(filepath.Join(outside, "dir"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(outside, "file"), []byte("outside"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	beforeVictim, beforeOutside := snapshot(t, victim), snapshot(t, outside)
+	parent, untouched := setupWorld(t)
 
 	var opts []Option
 	switch mode {
@@ -197,8 +188,7 @@ func checkContained(t *testing.T, tars [][]byte, want outcome, mode string) {
 	if err != nil {
 		mustNotExist(t, rootfs)
 	}
-	assertSameSnapshot(t, victim, beforeVictim, snapshot(t, victim))
-	assertSameSnapshot(t, "sibling of the root", beforeOutside, snapshot(t, outside))
+	untouched("sibling of the root")
 	entries, _ := os.ReadDir(parent)
 	for _, e := range entries {
 		if e.Name() != "outside" && e.Name() != "rootfs" {
@@ -213,16 +203,7 @@ func checkContained(t *testing.T, tars [][]byte, want outcome, mode string) {
 // unpack is, with the world outside the upper directories untouched.
 func checkOverlayDiffContained(t *testing.T, tars [][]byte, want outcome, rootless bool) {
 	t.Helper()
-	setupVictim(t)
-	parent := t.TempDir()
-	outside := filepath.Join(parent, "outside")
-	if err := os.MkdirAll(filepath.Join(outside, "dir"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(outside, "file"), []byte("outside"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	beforeVictim, beforeOutside := snapshot(t, victim), snapshot(t, outside)
+	parent, untouched := setupWorld(t)
 	var uppers []string
 	var err error
 	for i, b := range tars {
@@ -245,8 +226,29 @@ func checkOverlayDiffContained(t *testing.T, tars [][]byte, want outcome, rootle
 	case want == contained && err != nil:
 		t.Errorf("overlay diff (rootless %v): %v, want contained", rootless, err)
 	}
-	assertSameSnapshot(t, victim, beforeVictim, snapshot(t, victim))
-	assertSameSnapshot(t, "sibling of the upper directories", beforeOutside, snapshot(t, outside))
+	untouched("sibling of the upper directories")
+}
+
+// setupWorld sets up the victim directory and a parent directory for the
+// root holding a directory "outside"; untouched checks that neither
+// changed since, naming "outside" as the caller says.
+func setupWorld(t *testing.T) (parent string, untouched func(outsideName string)) {
+	t.Helper()
+	setupVictim(t)
+	parent = t.TempDir()
+	outside := filepath.Join(parent, "outside")
+	if err := os.MkdirAll(filepath.Join(outside, "dir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(outside, "file"), []byte("outside"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	beforeVictim, beforeOutside := snapshot(t, victim), snapshot(t, outside)
+	return parent, func(outsideName string) {
+		t.Helper()
+		assertSameSnapshot(t, victim, beforeVictim, snapshot(t, victim))
+		assertSameSnapshot(t, outsideName, beforeOutside, snapshot(t, outside))
+	}
 }
 
 func setupVictim(t *testing.T) {
