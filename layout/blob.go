@@ -275,13 +275,9 @@ func (l *Layout) OpenBlob(ctx context.Context, desc v1.Descriptor) (io.ReadClose
 	if err := CheckDigest(desc.Digest); err != nil {
 		return nil, err
 	}
-	f, path, size, err := l.openBlobFile(desc.Digest)
+	f, path, err := l.openSizedBlob(desc)
 	if err != nil {
 		return nil, err
-	}
-	if size != desc.Size {
-		f.Close()
-		return nil, fmt.Errorf("%s: %d bytes, descriptor says %d: %w", path, size, desc.Size, ErrSizeMismatch)
 	}
 	return &verifyReader{restReader: restReader{f: f, path: path, size: desc.Size}, want: desc.Digest, h: desc.Digest.Algorithm().Hash()}, nil
 }
@@ -305,19 +301,29 @@ func (l *Layout) OpenBlobFrom(ctx context.Context, desc v1.Descriptor, off int64
 	if off < 0 || off >= desc.Size {
 		return nil, fmt.Errorf("blob %s: offset %d of %d bytes: %w", desc.Digest, off, desc.Size, ErrSizeMismatch)
 	}
-	f, path, size, err := l.openBlobFile(desc.Digest)
+	f, path, err := l.openSizedBlob(desc)
 	if err != nil {
 		return nil, err
-	}
-	if size != desc.Size {
-		f.Close()
-		return nil, fmt.Errorf("%s: %d bytes, descriptor says %d: %w", path, size, desc.Size, ErrSizeMismatch)
 	}
 	if _, err := f.Seek(off, io.SeekStart); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("open blob: %w", err)
 	}
 	return &restReader{f: f, path: path, n: off, size: desc.Size}, nil
+}
+
+// openSizedBlob opens blob desc's file, refusing one whose size is not
+// the descriptor's (ErrSizeMismatch).
+func (l *Layout) openSizedBlob(desc v1.Descriptor) (*os.File, string, error) {
+	f, path, size, err := l.openBlobFile(desc.Digest)
+	if err != nil {
+		return nil, "", err
+	}
+	if size != desc.Size {
+		f.Close()
+		return nil, "", fmt.Errorf("%s: %d bytes, descriptor says %d: %w", path, size, desc.Size, ErrSizeMismatch)
+	}
+	return f, path, nil
 }
 
 // restReader reads a blob file from an offset to its end, checking that
