@@ -172,12 +172,7 @@ func TestImageRunNoOverlaySnapshots(t *testing.T) {
 // copy fallback read: the two-layer whiteout image runs through both.
 func TestImageRunRootlessNoOverlaySnapshots(t *testing.T) {
 	e := newRootlessIREnv(t)
-	dir := t.TempDir()
-	ref := whiteoutImage(t, testutil.Binary(t), dir)
-	openUp(t, dir)
-	if err := exec.Command("chmod", "-R", "a+rX", dir).Run(); err != nil {
-		t.Fatal(err)
-	}
+	ref := readableWhiteoutImage(t)
 	env := e.env
 	e.env = append(env, "OCIKIT_SNAPSHOT_NO_OVERLAY=1")
 	out, errs, code := e.run("image", "run", "--rm", ref)

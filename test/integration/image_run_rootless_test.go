@@ -56,6 +56,19 @@ func newRootlessIREnv(t *testing.T) *irEnv {
 	return e
 }
 
+// readableWhiteoutImage is whiteoutImage in a temporary directory that
+// nobody can read.
+func readableWhiteoutImage(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	ref := whiteoutImage(t, testutil.Binary(t), dir)
+	openUp(t, dir)
+	if err := exec.Command("chmod", "-R", "a+rX", dir).Run(); err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
 // openUp makes the directories above dir searchable by nobody.
 func openUp(t *testing.T, dir string) {
 	t.Helper()
@@ -74,12 +87,7 @@ func openUp(t *testing.T, dir string) {
 // exec and delete work; nothing stays behind.
 func TestImageRunRootless(t *testing.T) {
 	e := newRootlessIREnv(t)
-	dir := t.TempDir()
-	ref := whiteoutImage(t, testutil.Binary(t), dir)
-	openUp(t, dir)
-	if err := exec.Command("chmod", "-R", "a+rX", dir).Run(); err != nil {
-		t.Fatal(err)
-	}
+	ref := readableWhiteoutImage(t)
 	out, errs, code := e.run("image", "run", "--rm", ref)
 	if code != 0 || out != whiteoutOut+"overlay\n" {
 		t.Fatalf("cold: exit %d output %q stderr %q", code, out, errs)
