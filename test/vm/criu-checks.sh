@@ -199,6 +199,16 @@ wait_rss() {
 # since CRIU started).
 log_seconds() { sed -n 's/^(\([0-9.]*\)).*/\1/p' "$1" | tail -n 1; }
 
+# vm_rounds prints how many rounds the timing checks take: vmtest.rounds=N
+# on the kernel command line (criu.sh's OCIKIT_VM_ROUNDS), else 1.
+vm_rounds() {
+	local arg rounds=1
+	for arg in $(cat /proc/cmdline); do
+		case $arg in vmtest.rounds=?*) rounds=${arg#*=} ;; esac
+	done
+	echo "$rounds"
+}
+
 # Checkpoint (stopping) and restore times of a container with a 64 MiB
 # resident process (busybox dd holding its 64 MiB buffer, blocked on a
 # full pipe), ocikit next to runc, in turns (vmtest.rounds=N on the kernel
@@ -210,10 +220,7 @@ check_times_64m() {
 	b=$(bundle m64 '.process.args = ["sh", "-c", "dd if=/dev/zero bs=64M count=1 2>/dev/null | sleep 100000"]') || exit
 	tools=ocikit
 	command -v runc >/dev/null && tools="ocikit runc"
-	rounds=1
-	for arg in $(cat /proc/cmdline); do
-		case $arg in vmtest.rounds=?*) rounds=${arg#*=} ;; esac
-	done
+	rounds=$(vm_rounds)
 	for round in $(seq "$rounds"); do
 		for tool in $tools; do
 			case $tool in
@@ -582,10 +589,7 @@ check_lazy_64m() {
 	b2=$(bundle lm64b '.process.args = ["sh", "-c", "dd if=/dev/zero bs=64M count=1 2>/dev/null | sleep 100000"] | .linux.cgroupsPath = "/lazy64"') || exit
 	tools=ocikit
 	command -v runc >/dev/null && tools="ocikit runc"
-	rounds=1
-	for arg in $(cat /proc/cmdline); do
-		case $arg in vmtest.rounds=?*) rounds=${arg#*=} ;; esac
-	done
+	rounds=$(vm_rounds)
 	port=27300
 	for round in $(seq "$rounds"); do
 		for tool in $tools; do
