@@ -3,17 +3,14 @@ package distribution
 import (
 	"bytes"
 	"context"
-	"math/rand/v2"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/ocikit/ocikit/content"
 	"github.com/ocikit/ocikit/layout"
 	"github.com/ocikit/ocikit/registry/server"
-	specs "github.com/opencontainers/image-spec/specs-go"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -24,30 +21,7 @@ import (
 func TestPushFromFileProgress(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "src")
-	l, err := layout.Init(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := make([]byte, 3<<20)
-	rng := rand.New(rand.NewPCG(7, 8))
-	for i := range data {
-		data[i] = byte(rng.Uint32())
-	}
-	big, err := l.PutBlob(ctx, bytes.NewReader(data), v1.Descriptor{MediaType: v1.MediaTypeImageLayerGzip})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := content.PutJSON(ctx, l, v1.MediaTypeImageConfig, v1.Image{Platform: v1.Platform{OS: "linux", Architecture: "amd64"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := content.PutJSON(ctx, l, v1.MediaTypeImageManifest, v1.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: v1.MediaTypeImageManifest, Config: cfg, Layers: []v1.Descriptor{big}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Tag(ctx, "v1", m); err != nil {
-		t.Fatal(err)
-	}
+	data, big, _ := randomLayerLayout(t, dir, 7)
 	srv, err := server.New(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)

@@ -55,19 +55,18 @@ type errReader struct{ err error }
 
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
-// TestPushResume: a push from a layout whose layer upload breaks in the
-// middle of a chunk continues (--retry-times) from the offset the
-// registry's session reports, reading the layout's blob from there, and
-// lands the image with its digests.
-func TestPushResume(t *testing.T) {
+// randomLayerLayout makes a layout at dir whose tag v1 is an image
+// (manifest) of one 3 MiB layer of random bytes (data, seeded), for this
+// host's platform.
+func randomLayerLayout(t *testing.T, dir string, seed uint64) (data []byte, layer, manifest v1.Descriptor) {
+	t.Helper()
 	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), "src")
 	l, err := layout.Init(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	data := make([]byte, 3<<20)
-	rng := rand.New(rand.NewPCG(5, 6))
+	data = make([]byte, 3<<20)
+	rng := rand.New(rand.NewPCG(seed, seed+1))
 	for i := range data {
 		data[i] = byte(rng.Uint32())
 	}
@@ -86,6 +85,17 @@ func TestPushResume(t *testing.T) {
 	if err := l.Tag(ctx, "v1", m); err != nil {
 		t.Fatal(err)
 	}
+	return data, lay, m
+}
+
+// TestPushResume: a push from a layout whose layer upload breaks in the
+// middle of a chunk continues (--retry-times) from the offset the
+// registry's session reports, reading the layout's blob from there, and
+// lands the image with its digests.
+func TestPushResume(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "src")
+	_, _, m := randomLayerLayout(t, dir, 5)
 	srv, err := server.New(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
