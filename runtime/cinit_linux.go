@@ -18,7 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// A container init that never starts Go (design spike): the init is the
+// A container init that never starts Go: the init is the
 // C stage of the binary only (nsenter.c's "init" plan line, final.c's
 // ocikit_init_run), and the runtime command itself prepares the
 // container's root filesystem from one of its threads, which leaves the
@@ -35,8 +35,9 @@ import (
 // msgProcFS (init): the procfs context rides along (SCM_RIGHTS).
 const msgProcFS = "procfs"
 
-// goInitEnv, when set in the runtime's environment, keeps the Go init
-// for every container (for comparisons while this is a prototype).
+// goInitEnv, when set in the runtime's environment, keeps the Go init for
+// every container: to compare the two, or to fall back if a configuration
+// trips the init without Go (README "Where a container's start goes").
 const goInitEnv = "OCIKIT_GO_INIT"
 
 // cInit reports whether this container's init can be the C stage alone;
