@@ -2,7 +2,6 @@ package snapshot
 
 import (
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -53,40 +52,11 @@ func makeLower(t *testing.T, dir string, entries []entry) {
 	}
 }
 
-// listTree is the tree under root, one line per path: type, mode,
-// content or link target, and the user.* xattrs.
+// listTree is the tree under root (testutil.Tree) with the user.*
+// extended attributes only.
 func listTree(t *testing.T, root string) []string {
 	t.Helper()
-	var out []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		line := fmt.Sprintf("%s %v", rel, fi.Mode())
-		switch {
-		case fi.Mode().IsRegular():
-			b, _ := os.ReadFile(p)
-			line += " " + string(b)
-		case fi.Mode()&fs.ModeSymlink != 0:
-			l, _ := os.Readlink(p)
-			line += " -> " + l
-		}
-		if names, _ := listXattrs(p); len(names) > 0 {
-			slices.Sort(names)
-			line += " " + strings.Join(slices.DeleteFunc(names, func(n string) bool { return !strings.HasPrefix(n, "user.") }), ",")
-		}
-		out = append(out, line)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return testutil.Tree(t, root, testutil.TreeOptions{SkipXattr: func(n string) bool { return !strings.HasPrefix(n, "user.") }})
 }
 
 // TestApplySnapshots: a copy of hand-made snapshots applied in order is
