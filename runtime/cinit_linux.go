@@ -139,7 +139,7 @@ func (s *setup) launchC(ctx context.Context) error {
 		}
 	}
 	t0 := time.Now()
-	if intoCgroup, err = s.startInit(intoCgroup); err != nil {
+	if intoCgroup, err = s.runInit(intoCgroup); err != nil {
 		return err
 	}
 	m, err := recvMsg(l.sync)

@@ -447,7 +447,7 @@ func (s *setup) launch(ctx context.Context) error {
 		return err
 	}
 	t0 := time.Now()
-	if intoCgroup, err = s.startInit(intoCgroup); err != nil {
+	if intoCgroup, err = s.runInit(intoCgroup); err != nil {
 		return err
 	}
 
@@ -519,11 +519,11 @@ func (s *setup) listenStart() (int, error) {
 	return fd, nil
 }
 
-// startInit starts the init (launcher.run) and records its pid at once: a
+// runInit starts the init (launcher.run) and records its pid at once: a
 // create killed from here on leaves a "creating" container whose init
 // delete --force kills. It reports whether the init was born in its
 // cgroup.
-func (s *setup) startInit(intoCgroup bool) (bool, error) {
+func (s *setup) runInit(intoCgroup bool) (bool, error) {
 	intoCgroup, err := s.l.run(intoCgroup)
 	if err != nil {
 		return false, err
