@@ -67,8 +67,21 @@ func (s *setup) cInit() bool {
 			procs++
 		}
 	}
-	// The init opens one procfs context (final.c ocikit_init_run).
-	return procs <= 1
+	// The init opens one procfs context (final.c ocikit_init_run), which
+	// needs the new mount API (Linux 5.2).
+	return procs <= 1 && fsopenWorks()
+}
+
+// fsopenWorks reports whether fsopen(2) exists here: a procfs context,
+// created and dropped, mounts nothing. Before Linux 5.2 (and where a
+// seccomp profile refuses the call) the Go init mounts proc instead.
+func fsopenWorks() bool {
+	fd, err := unix.Fsopen("proc", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return false
+	}
+	unix.Close(fd)
+	return true
 }
 
 // launchC is launch for a container init without Go.

@@ -769,23 +769,21 @@ func (s *setup) abort(ctx context.Context) {
 }
 
 // killWait sends SIGKILL to pid (when it is still the process started at
-// start) and waits for it to exit, through a pidfd: no polling.
+// start) and waits for it to exit: through a pidfd, no polling, where the
+// kernel has them.
 func killWait(pid int, start uint64) error {
-	pfd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		if err == unix.ESRCH {
-			return nil
-		}
-		return os.NewSyscallError("pidfd_open", err)
-	}
-	defer unix.Close(pfd)
-	if st, state, err := procStat(pid); err != nil || (start != 0 && st != start) || state == 'Z' {
+	p, err := openPid(pid, start)
+	if errors.Is(err, unix.ESRCH) {
 		return nil
 	}
-	if err := unix.PidfdSendSignal(pfd, unix.SIGKILL, nil, 0); err != nil && err != unix.ESRCH {
-		return os.NewSyscallError("pidfd_send_signal", err)
+	if err != nil {
+		return err
 	}
-	return waitPidfd(pfd)
+	defer p.close()
+	if err := p.signal(unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
+		return err
+	}
+	return p.wait()
 }
 
 func waitPidfd(pfd int) error {

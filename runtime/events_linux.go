@@ -57,14 +57,14 @@ func (r *Runtime) Events(ctx context.Context, id string, interval time.Duration,
 	if err != nil {
 		return err
 	}
-	pfd, err := unix.PidfdOpen(rec.State.Pid, 0)
-	if err != nil {
-		return fmt.Errorf("events: %w", os.NewSyscallError("pidfd_open", err))
-	}
-	defer unix.Close(pfd)
-	if !alive(rec.State.Pid, rec.InitStart) {
+	init, err := openPid(rec.State.Pid, rec.InitStart)
+	if errors.Is(err, unix.ESRCH) {
 		return nil // stopped since statsTarget
 	}
+	if err != nil {
+		return fmt.Errorf("events: %w", err)
+	}
+	defer init.close()
 	// ctx's end wakes the poll through an eventfd.
 	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
@@ -82,7 +82,10 @@ func (r *Runtime) Events(ctx context.Context, id string, interval time.Duration,
 	if err != nil {
 		r.log.Warn("events: no oom events", "container", id, "error", err)
 	}
-	fds := []unix.PollFd{{Fd: int32(pfd), Events: unix.POLLIN}, {Fd: int32(wake), Events: unix.POLLIN}}
+	// Without a pidfd (Linux before 5.3) poll(2) ignores the negative
+	// descriptor and the init is looked at every pidPoll instead.
+	const pidPoll = 100 * time.Millisecond
+	fds := []unix.PollFd{{Fd: int32(init.fd), Events: unix.POLLIN}, {Fd: int32(wake), Events: unix.POLLIN}}
 	if oom != nil {
 		defer oom.close()
 		fds = append(fds, unix.PollFd{Fd: int32(oom.fd), Events: unix.POLLIN})
@@ -90,6 +93,9 @@ func (r *Runtime) Events(ctx context.Context, id string, interval time.Duration,
 	next := time.Now().Add(interval)
 	for {
 		wait := max(time.Until(next), 0)
+		if init.fd < 0 {
+			wait = min(wait, pidPoll)
+		}
 		// Round up: a poll that returns early would spin until next.
 		ms := int((wait + time.Millisecond - 1) / time.Millisecond)
 		for i := range fds {
@@ -109,7 +115,7 @@ func (r *Runtime) Events(ctx context.Context, id string, interval time.Duration,
 				}
 			}
 		}
-		if fds[0].Revents != 0 {
+		if fds[0].Revents != 0 || (init.fd < 0 && !alive(init.pid, init.start)) {
 			return nil // the init exited: the container stopped
 		}
 		if now := time.Now(); !now.Before(next) {

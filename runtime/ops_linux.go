@@ -255,23 +255,16 @@ func (r *Runtime) signalLeft(rec *record, sig unix.Signal) error {
 }
 
 func signalInit(rec *record, sig unix.Signal) error {
-	pfd, err := unix.PidfdOpen(rec.State.Pid, 0)
-	if errors.Is(err, unix.ESRCH) {
+	p, err := openPid(rec.State.Pid, rec.InitStart)
+	if err == nil {
+		defer p.close()
+		err = p.signal(sig)
+	}
+	switch {
+	case errors.Is(err, unix.ESRCH):
 		return notRunning(rec.State.ID)
-	}
-	if err != nil {
-		return fmt.Errorf("signal container: %w", os.NewSyscallError("pidfd_open", err))
-	}
-	defer unix.Close(pfd)
-	// The pid still names the init (the pidfd pins it from here on).
-	if !alive(rec.State.Pid, rec.InitStart) {
-		return notRunning(rec.State.ID)
-	}
-	if err := unix.PidfdSendSignal(pfd, sig, nil, 0); err != nil {
-		if errors.Is(err, unix.ESRCH) {
-			return notRunning(rec.State.ID)
-		}
-		return fmt.Errorf("signal container: %w", os.NewSyscallError("pidfd_send_signal", err))
+	case err != nil:
+		return fmt.Errorf("signal container: %w", err)
 	}
 	return nil
 }

@@ -118,15 +118,17 @@ func openDevNull(root *os.File) (*os.File, error) {
 
 // bindHandle bind-mounts the file src holds onto the file dst holds (a
 // recursive bind with rec), then applies attr (MOUNT_ATTR_RDONLY …) to the
-// new mount alone. name is the container path for messages.
-func bindHandle(src, dst *os.File, rec bool, attr uint64, name string) error {
+// new mount alone. name is the container path for messages. With attr, top
+// opens dst's path again once the bind is there, for kernels before 5.2
+// (bindHandleLegacy).
+func bindHandle(src, dst *os.File, rec bool, attr uint64, name string, top func() (*os.File, error)) error {
 	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC | unix.AT_EMPTY_PATH)
 	if rec {
 		flags |= unix.AT_RECURSIVE
 	}
 	tree, err := unix.OpenTree(int(src.Fd()), "", flags)
 	if errors.Is(err, unix.ENOSYS) {
-		return bindHandleLegacy(src, dst, rec, attr, name)
+		return bindHandleLegacy(src, dst, rec, attr, name, top)
 	}
 	if err != nil {
 		return &os.PathError{Op: "open_tree", Path: name, Err: err}
@@ -152,7 +154,7 @@ func moveMountOnto(tree, dst *os.File, name string) error {
 
 // bindHandleLegacy is bindHandle through /proc/self/fd for kernels before
 // 5.2 (no open_tree): the magic links name the very files the handles hold.
-func bindHandleLegacy(src, dst *os.File, rec bool, attr uint64, name string) error {
+func bindHandleLegacy(src, dst *os.File, rec bool, attr uint64, name string, top func() (*os.File, error)) error {
 	flags := uintptr(unix.MS_BIND)
 	if rec {
 		flags |= unix.MS_REC
@@ -163,24 +165,15 @@ func bindHandleLegacy(src, dst *os.File, rec bool, attr uint64, name string) err
 	if attr&unix.MOUNT_ATTR_RDONLY == 0 {
 		return nil
 	}
-	// dst still holds the file under the new mount; the remount must
-	// reach the new mount on top of it.
-	top, err := reopenTop(dst, name)
+	// dst still holds the file under the new mount, and so does its
+	// magic link: the remount reaches the new mount on top of it through
+	// a lookup of the path again, which crosses into it.
+	f, err := top()
 	if err != nil {
 		return err
 	}
-	defer top.Close()
-	return remountBind(fdPath(top), unix.MS_RDONLY, 0, name)
-}
-
-// reopenTop opens what is mounted on top of the file dst holds: the root
-// of the mount just placed there, through dst's magic link.
-func reopenTop(dst *os.File, name string) (*os.File, error) {
-	fd, err := unix.Open(fdPath(dst), unix.O_PATH|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: name, Err: err}
-	}
-	return os.NewFile(uintptr(fd), name), nil
+	defer f.Close()
+	return remountBind(fdPath(f), unix.MS_RDONLY, 0, name)
 }
 
 // tmpfsHandle mounts an empty read-only tmpfs (with the SELinux context
@@ -237,7 +230,7 @@ func maskPath(root *os.File, p, label string) error {
 		return err
 	}
 	defer null.Close()
-	return bindHandle(null, dst, false, 0, p)
+	return bindHandle(null, dst, false, 0, p, nil)
 }
 
 // readonlyPath binds p onto itself and makes the bind read-only
@@ -252,7 +245,7 @@ func readonlyPath(root *os.File, p string) error {
 		return err
 	}
 	defer dst.Close()
-	return bindHandle(dst, dst, true, unix.MOUNT_ATTR_RDONLY, p)
+	return bindHandle(dst, dst, true, unix.MOUNT_ATTR_RDONLY, p, func() (*os.File, error) { return openNoSymlinks(root, p) })
 }
 
 // ptySlaveMajors are the device majors of Unix98 pty slaves
@@ -304,7 +297,7 @@ func BindConsole(slave *os.File) error {
 	} else if typ != unix.S_IFREG && typ != unix.S_IFCHR {
 		return fail(errors.New("/dev/console is neither a file nor a character device"))
 	}
-	if err := bindHandle(slave, dst, false, 0, "/dev/console"); err != nil {
+	if err := bindHandle(slave, dst, false, 0, "/dev/console", nil); err != nil {
 		return fail(err)
 	}
 	return nil
