@@ -135,11 +135,16 @@ func (s *setup) launchC(ctx context.Context) error {
 	// with runc (see lateCgroup).
 	intoCgroup := cgroups.HostMode() == cgroups.Unified
 	late := !intoCgroup && s.lateCgroup()
-	switch {
-	case late:
+	if late {
 		l.nsenterLine("latecgroup")
-	case !intoCgroup:
-		l.nsenterLine("waitcgroup")
+	}
+	// Whether it was born there is known once it runs: clone3 may be
+	// missing (before Linux 5.3, or refused by a seccomp profile) or
+	// refuse CLONE_INTO_CGROUP (before 5.7); then it waits to be moved.
+	l.planEnd = func(born bool) {
+		if !late && !born {
+			l.nsenterLine("waitcgroup")
+		}
 	}
 	// The cgroup exists with its limits before the init starts; the
 	// mounts bind its directories.

@@ -50,6 +50,10 @@ type launcher struct {
 	syncFD   int // the process's end of the sync socket
 	nsenter  strings.Builder
 	viaC     bool // nsenter has a plan
+	// planEnd, when set, adds the plan's last lines once the process
+	// runs, knowing whether it was born in its cgroup: nsenter reads the
+	// plan only then (the pipe's end).
+	planEnd func(born bool)
 	fork     bool // nsenter forks: the process is a grandchild
 	pid      int
 	start    uint64 // the process's start time (procStat), once known
@@ -216,26 +220,35 @@ func (l *launcher) cloneNamespaces(flags uintptr, uidMaps, gidMaps []specs.Linux
 	}
 }
 
-// writePlan hands nsenter its plan through a pipe, when it has work.
-func (l *launcher) writePlan() error {
+// openPlan makes the pipe nsenter reads its plan from, when it has work,
+// and returns the write end.
+func (l *launcher) openPlan() (*os.File, error) {
 	if !l.viaC {
+		return nil, nil
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("nsenter pipe: %w", err)
+	}
+	fd := l.add(pr)
+	l.cmd.Env = append(l.cmd.Env, "_OCIKIT_NSENTER="+strconv.Itoa(fd))
+	return pw, nil
+}
+
+// writePlan writes nsenter's plan into pw (from openPlan) and closes it.
+func (l *launcher) writePlan(pw *os.File) error {
+	if pw == nil {
 		return nil
 	}
+	defer pw.Close()
 	plan := "sync " + strconv.Itoa(l.syncFD) + "\n" + l.nsenter.String()
 	if l.fork {
 		plan += "fork\n"
 	}
-	pr, pw, err := os.Pipe()
-	if err != nil {
+	// Far below a pipe's capacity: the write does not wait for the reader.
+	if _, err := pw.WriteString(plan); err != nil {
 		return fmt.Errorf("nsenter pipe: %w", err)
 	}
-	_, err = pw.WriteString(plan)
-	pw.Close()
-	fd := l.add(pr)
-	if err != nil {
-		return fmt.Errorf("nsenter pipe: %w", err)
-	}
-	l.cmd.Env = append(l.cmd.Env, "_OCIKIT_NSENTER="+strconv.Itoa(fd))
 	return nil
 }
 
@@ -245,8 +258,12 @@ func (l *launcher) writePlan() error {
 // the process was born there. Once it runs, the pid is that of the
 // process nsenter forked, if it forks.
 func (l *launcher) run(intoCgroup bool) (bool, error) {
-	if err := l.writePlan(); err != nil {
+	pw, err := l.openPlan()
+	if err != nil {
 		return false, err
+	}
+	if pw != nil {
+		defer pw.Close()
 	}
 	if intoCgroup {
 		intoCgroup = false
@@ -276,6 +293,12 @@ func (l *launcher) run(intoCgroup bool) (bool, error) {
 		if err := cmd.Start(); err != nil {
 			return false, fmt.Errorf("start %s: %w", l.what, err)
 		}
+	}
+	if l.planEnd != nil {
+		l.planEnd(intoCgroup)
+	}
+	if err := l.writePlan(pw); err != nil {
+		return false, err
 	}
 	l.r.log.Debug(l.what+" started", "container", l.id, "pid", cmd.Process.Pid)
 	for _, f := range l.children {
