@@ -303,16 +303,34 @@ func (s *setup) prepareOnThread(ctx context.Context, procfs *os.File, cgroupNS b
 		slave *os.File
 		err   error
 	}
-	done := make(chan result, 1)
-	go func() {
-		// Never unlocked: the thread, in the container's namespaces,
-		// ends with this goroutine.
-		goruntime.LockOSThread()
-		slave, err := s.rootThread(ctx, procfs, cgroupNS)
-		done <- result{slave, err}
-	}()
-	r := <-done
+	var r result
+	onOwnThread(func() {
+		r.slave, r.err = s.rootThread(ctx, procfs, cgroupNS)
+	})
 	return r.slave, r.err
+}
+
+// onOwnThread runs f on an OS thread locked to it that ends with it: f may
+// change the thread's namespaces and fs_struct for good. The thread is
+// never unlocked, so the Go scheduler never runs another goroutine on it.
+// It is never the main thread, which the scheduler may have free: Go
+// does not end a locked main thread but parks it for good, and as the
+// thread-group leader it is what /proc/<pid>/ns/*, /proc/<pid>/root and
+// the runtime's own /proc/self show. There f is handed to a goroutine
+// that cannot run on the main thread while this one holds it.
+func onOwnThread(f func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		goruntime.LockOSThread()
+		if unix.Gettid() == unix.Getpid() {
+			onOwnThread(f)
+			goruntime.UnlockOSThread()
+			return
+		}
+		f()
+	}()
+	<-done
 }
 
 // nsJoins are the namespaces the thread joins when the container has its

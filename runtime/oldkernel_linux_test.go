@@ -39,6 +39,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(oldKernelEnv) != "" {
 		execOldKernel()
 	}
+	if os.Getenv(mainThreadEnv) != "" {
+		os.Exit(mainThreadProbe())
+	}
 	os.Exit(m.Run())
 }
 
