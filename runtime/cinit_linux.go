@@ -359,18 +359,25 @@ func (s *setup) rootThread(ctx context.Context, procfs *os.File, cgroupNS bool) 
 			unix.Close(fd)
 		}
 	}()
-	var flags []int
+	var joins, flags []int // setns(joins[i], flags[i]) now
 	hooks := spec.Hooks != nil && len(spec.Hooks.CreateContainer) > 0
+	pidNS := -1
 	if hooks && plan.has[specs.PIDNamespace] {
 		// The createContainer hooks are children of this thread: in the
 		// container's pid namespace (setns sets it for children only).
+		// Joined right before they start (below), not here: the thread's
+		// root is the host's until pivot_root, and whatever else it forks
+		// meanwhile (the helper of an idmapped mount, in a user namespace
+		// whose owner's root may open its /proc/<pid>/root with no
+		// capability) must not be visible to processes already in a pid
+		// namespace joined by path.
 		path := "/proc/" + strconv.Itoa(s.pid) + "/ns/pid"
 		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return nil, &os.PathError{Op: "open", Path: path, Err: err}
 		}
 		fds = append(fds, fd)
-		flags = append(flags, unix.CLONE_NEWPID)
+		pidNS = fd
 	}
 	for _, ns := range nsJoins {
 		// New or joined by path: the init's (nsenter joined them).
@@ -383,7 +390,7 @@ func (s *setup) rootThread(ctx context.Context, procfs *os.File, cgroupNS bool) 
 			return nil, &os.PathError{Op: "open", Path: path, Err: err}
 		}
 		fds = append(fds, fd)
-		flags = append(flags, ns.flag)
+		joins, flags = append(joins, fd), append(flags, ns.flag)
 	}
 	if !alive(s.pid, s.rec.InitStart) {
 		return nil, errors.New("init exited during setup")
@@ -392,7 +399,7 @@ func (s *setup) rootThread(ctx context.Context, procfs *os.File, cgroupNS bool) 
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
 		return nil, os.NewSyscallError("unshare CLONE_FS", err)
 	}
-	for i, fd := range fds {
+	for i, fd := range joins {
 		if err := unix.Setns(fd, flags[i]); err != nil {
 			return nil, os.NewSyscallError("setns", err)
 		}
@@ -439,6 +446,11 @@ func (s *setup) rootThread(ctx context.Context, procfs *os.File, cgroupNS bool) 
 		// config.md "CreateContainer Hooks": in the container's
 		// namespaces (this thread's, which forks them), in its root
 		// directory (Prepare's working directory), before pivot_root.
+		if pidNS >= 0 {
+			if err := unix.Setns(pidNS, unix.CLONE_NEWPID); err != nil {
+				return nil, os.NewSyscallError("setns", err)
+			}
+		}
 		st := s.rec.State.State
 		st.Pid = s.pid
 		if err := runHooks(ctx, "createContainer", spec.Hooks.CreateContainer, &st, process.MergeEnv(spec.Process.Env)); err != nil {

@@ -112,6 +112,51 @@ func TestRootThreadContained(t *testing.T) {
 		}
 	})
 
+	// A container joining a pid namespace by path (a pod's shared one)
+	// shares it with processes running there already, as root. The thread
+	// forks while its root is still the host's (before pivot_root): the
+	// helper of an idmapped mount (a new user namespace, whose owner's
+	// root may open its /proc/<pid>/root with no capability at all) must
+	// not be born in that pid namespace; only the createContainer hooks
+	// are. A process there that polled /proc wrote host files through the
+	// helper's root after two runs. Pids are handed out in order in the
+	// idle sandbox: the first hook is the init's next.
+	t.Run("forks into a joined pid namespace", func(t *testing.T) {
+		e := e.sub(t)
+		_, sbPid := e.running("sbpid", nil)
+		hookOut := filepath.Join(t.TempDir(), "hookpid")
+		idSrc := t.TempDir()
+		b := e.bundle([]string{"true"}, func(s *specs.Spec) {
+			setNS(s, specs.PIDNamespace, "/proc/"+strconv.Itoa(sbPid)+"/ns/pid")
+			ids := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 10}}
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/home", Source: idSrc, Type: "bind",
+				Options: []string{"bind", "idmap"}, UIDMappings: ids, GIDMappings: ids})
+			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/sh",
+				Args: []string{"sh", "-c", "echo $$ >" + hookOut}}}}
+		})
+		id := e.id("joinpid")
+		e.must("create", "--bundle", b, id)
+		defer e.run("delete", "--force", id)
+		status, err := os.ReadFile("/proc/" + strconv.Itoa(e.state(id).Pid) + "/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		nspid := strings.Fields(field(string(status), "NSpid:"))
+		data, err := os.ReadFile(hookOut)
+		if err != nil {
+			t.Fatal(err)
+		}
+		initPid, err1 := strconv.Atoi(nspid[len(nspid)-1])
+		hookPid, err2 := strconv.Atoi(strings.TrimSpace(string(data)))
+		if err1 != nil || err2 != nil {
+			t.Fatalf("init's NSpid %q, hook's pid %q", nspid, data)
+		}
+		if hookPid != initPid+1 {
+			t.Errorf("in the joined pid namespace the init is %d and the hook %d: the runtime forked %d other process(es) there in between",
+				initPid, hookPid, hookPid-initPid-1)
+		}
+	})
+
 	t.Run("hostname and sysctls", func(t *testing.T) {
 		e := e.sub(t)
 		// The runtime runs in namespaces of its own, so that a write that
