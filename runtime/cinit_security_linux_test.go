@@ -119,41 +119,24 @@ func TestRootThreadContained(t *testing.T) {
 	// root may open its /proc/<pid>/root with no capability at all) must
 	// not be born in that pid namespace; only the createContainer hooks
 	// are. A process there that polled /proc wrote host files through the
-	// helper's root after two runs. Pids are handed out in order in the
-	// idle sandbox: the first hook is the init's next.
+	// helper's root after one or two runs. The same for the Go init (the
+	// systemd driver, OCIKIT_GO_INIT), which forked the helper itself.
 	t.Run("forks into a joined pid namespace", func(t *testing.T) {
-		e := e.sub(t)
-		_, sbPid := e.running("sbpid", nil)
-		hookOut := filepath.Join(t.TempDir(), "hookpid")
-		idSrc := t.TempDir()
-		b := e.bundle([]string{"true"}, func(s *specs.Spec) {
-			setNS(s, specs.PIDNamespace, "/proc/"+strconv.Itoa(sbPid)+"/ns/pid")
-			ids := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 10}}
-			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/home", Source: idSrc, Type: "bind",
-				Options: []string{"bind", "idmap"}, UIDMappings: ids, GIDMappings: ids})
-			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/sh",
-				Args: []string{"sh", "-c", "echo $$ >" + hookOut}}}}
-		})
-		id := e.id("joinpid")
-		e.must("create", "--bundle", b, id)
-		defer e.run("delete", "--force", id)
-		status, err := os.ReadFile("/proc/" + strconv.Itoa(e.state(id).Pid) + "/status")
-		if err != nil {
-			t.Fatal(err)
-		}
-		nspid := strings.Fields(field(string(status), "NSpid:"))
-		data, err := os.ReadFile(hookOut)
-		if err != nil {
-			t.Fatal(err)
-		}
-		initPid, err1 := strconv.Atoi(nspid[len(nspid)-1])
-		hookPid, err2 := strconv.Atoi(strings.TrimSpace(string(data)))
-		if err1 != nil || err2 != nil {
-			t.Fatalf("init's NSpid %q, hook's pid %q", nspid, data)
-		}
-		if hookPid != initPid+1 {
-			t.Errorf("in the joined pid namespace the init is %d and the hook %d: the runtime forked %d other process(es) there in between",
-				initPid, hookPid, hookPid-initPid-1)
+		for _, goInit := range []bool{false, true} {
+			t.Run("Go init "+strconv.FormatBool(goInit), func(t *testing.T) {
+				if goInit {
+					t.Setenv("OCIKIT_GO_INIT", "1")
+				}
+				// Pids a Go init takes for threads that ended are
+				// no concern: compare with the same container
+				// without the idmapped mount.
+				e := e.sub(t)
+				with, without := forksIntoJoinedPidNS(e, true), forksIntoJoinedPidNS(e, false)
+				if len(with) != len(without) {
+					t.Errorf("with an idmapped mount, pids %v of the joined pid namespace went to processes of the runtime's between the init and the first hook; without, %v",
+						with, without)
+				}
+			})
 		}
 	})
 
@@ -185,4 +168,72 @@ func TestRootThreadContained(t *testing.T) {
 			t.Errorf("the runtime's hostname, ip_default_ttl and shmmax changed from %q to %q", lines[0], lines[2])
 		}
 	})
+}
+
+// forksIntoJoinedPidNS creates a container joining the pid namespace of a
+// new running one, with a createContainer hook and, with idmap, an
+// idmapped mount. It returns the pids of the namespace, handed out in
+// order in the idle sandbox, that went between the init and the hook to
+// others than the init's threads: what the runtime or the init forked
+// there while mounting, with the host's root.
+func forksIntoJoinedPidNS(e *env, idmap bool) []int {
+	t := e.t
+	sandbox, sbPid := e.running("sbpid", nil)
+	defer e.run("delete", "--force", sandbox)
+	hookOut := filepath.Join(t.TempDir(), "hookpid")
+	idSrc := t.TempDir()
+	b := e.bundle([]string{"true"}, func(s *specs.Spec) {
+		setNS(s, specs.PIDNamespace, "/proc/"+strconv.Itoa(sbPid)+"/ns/pid")
+		if idmap {
+			ids := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 10}}
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/home", Source: idSrc, Type: "bind",
+				Options: []string{"bind", "idmap"}, UIDMappings: ids, GIDMappings: ids})
+		}
+		s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/sh",
+			Args: []string{"sh", "-c", "echo $$ >" + hookOut}}}}
+	})
+	id := e.id("joinpid")
+	e.must("create", "--bundle", b, id)
+	defer e.run("delete", "--force", id)
+	// The init's pid in the namespace, and its threads' (a Go init's
+	// threads take pids there too).
+	task := "/proc/" + strconv.Itoa(e.state(id).Pid) + "/task/"
+	tids, err := os.ReadDir(task)
+	if err != nil {
+		t.Fatal(err)
+	}
+	initPid, threads := 0, map[int]bool{}
+	for _, tid := range tids {
+		status, err := os.ReadFile(task + tid.Name() + "/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		nspid := strings.Fields(field(string(status), "NSpid:"))
+		if len(nspid) == 0 {
+			t.Fatalf("no NSpid for thread %s", tid.Name())
+		}
+		n, err := strconv.Atoi(nspid[len(nspid)-1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		threads[n] = true
+		if tid.Name() == strconv.Itoa(e.state(id).Pid) {
+			initPid = n
+		}
+	}
+	data, err := os.ReadFile(hookOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hookPid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || initPid == 0 {
+		t.Fatalf("init's pid %d, hook's %q", initPid, data)
+	}
+	var others []int
+	for p := initPid + 1; p < hookPid; p++ {
+		if !threads[p] {
+			others = append(others, p)
+		}
+	}
+	return others
 }

@@ -406,7 +406,13 @@ func (s *setup) launch(ctx context.Context) error {
 	// them: the runtime opens them in the init's mount namespace. Not
 	// when the runtime itself has no more privileges than the container
 	// (rootless: it could not join the init's mount namespace either).
-	cfg.MountSources = plan.has[specs.UserNamespace] && os.Geteuid() == 0
+	// Without a user namespace too: the helper an idmapped mount needs
+	// (rootfs.userNS) is then the runtime's child, not the init's, which
+	// is in the container's pid namespace with the host's root until
+	// pivot_root: a root process of a pid namespace joined by path could
+	// open the helper's /proc/<pid>/root (it owns the helper's user
+	// namespace).
+	cfg.MountSources = os.Geteuid() == 0
 	if cfg.StartFD, err = s.listenStart(); err != nil {
 		return err
 	}
