@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	goruntime "runtime"
 	"strconv"
 	"time"
 
 	"github.com/ocikit/ocikit/cgroups"
+	"github.com/ocikit/ocikit/internal/osthread"
 	"github.com/ocikit/ocikit/runtime/nsenter"
 	"github.com/ocikit/ocikit/runtime/process"
 	"github.com/ocikit/ocikit/runtime/rootfs"
@@ -298,39 +298,11 @@ func (s *setup) waitCgroupNS() error {
 // prepareOnThread prepares the root filesystem of the init s.pid from a
 // new OS thread in its namespaces (rootThread) and returns the pty slave
 // of a terminal, bound on /dev/console (the master is s.master).
-func (s *setup) prepareOnThread(ctx context.Context, procfs *os.File, cgroupNS bool) (*os.File, error) {
-	type result struct {
-		slave *os.File
-		err   error
-	}
-	var r result
-	onOwnThread(func() {
-		r.slave, r.err = s.rootThread(ctx, procfs, cgroupNS)
-	})
-	return r.slave, r.err
-}
-
-// onOwnThread runs f on an OS thread locked to it that ends with it: f may
-// change the thread's namespaces and fs_struct for good. The thread is
-// never unlocked, so the Go scheduler never runs another goroutine on it.
-// It is never the main thread, which the scheduler may have free: Go
-// does not end a locked main thread but parks it for good, and as the
-// thread-group leader it is what /proc/<pid>/ns/*, /proc/<pid>/root and
-// the runtime's own /proc/self show. There f is handed to a goroutine
-// that cannot run on the main thread while this one holds it.
-func onOwnThread(f func()) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		goruntime.LockOSThread()
-		if unix.Gettid() == unix.Getpid() {
-			onOwnThread(f)
-			goruntime.UnlockOSThread()
-			return
-		}
-		f()
-	}()
-	<-done
+func (s *setup) prepareOnThread(ctx context.Context, procfs *os.File, cgroupNS bool) (slave *os.File, err error) {
+	// A thread of its own that ends with rootThread, in the container's
+	// namespaces; never the main thread (osthread.Run).
+	osthread.Run(func() { slave, err = s.rootThread(ctx, procfs, cgroupNS) })
+	return slave, err
 }
 
 // nsJoins are the namespaces the thread joins when the container has its

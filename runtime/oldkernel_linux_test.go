@@ -39,9 +39,6 @@ func TestMain(m *testing.M) {
 	if os.Getenv(oldKernelEnv) != "" {
 		execOldKernel()
 	}
-	if os.Getenv(mainThreadEnv) != "" {
-		os.Exit(mainThreadProbe())
-	}
 	os.Exit(m.Run())
 }
 

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/ocikit/ocikit/internal/osthread"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -67,31 +68,23 @@ func OpenMountSource(spec *specs.Spec, bundle string, i int, mntns *os.File) (*o
 }
 
 // inMountNS runs fn on a thread of its own that has joined the mount
-// namespace mntns. The thread is never unlocked: it ends with the
-// goroutine, its file system attributes and namespace with it.
-func inMountNS(mntns *os.File, fn func() (*os.File, error)) (*os.File, error) {
-	type result struct {
-		f   *os.File
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
+// namespace mntns (osthread.Run: never unlocked, never the main thread):
+// it ends with fn, its file system attributes and namespace with it.
+func inMountNS(mntns *os.File, fn func() (*os.File, error)) (f *os.File, err error) {
+	osthread.Run(func() {
 		// setns(2) into a mount namespace needs a file system context
 		// (root, cwd) no other thread shares.
-		if err := unix.Unshare(unix.CLONE_FS); err != nil {
-			ch <- result{err: os.NewSyscallError("unshare", err)}
+		if err = unix.Unshare(unix.CLONE_FS); err != nil {
+			err = os.NewSyscallError("unshare", err)
 			return
 		}
-		if err := unix.Setns(int(mntns.Fd()), unix.CLONE_NEWNS); err != nil {
-			ch <- result{err: os.NewSyscallError("setns mount namespace", err)}
+		if err = unix.Setns(int(mntns.Fd()), unix.CLONE_NEWNS); err != nil {
+			err = os.NewSyscallError("setns mount namespace", err)
 			return
 		}
-		f, err := fn()
-		ch <- result{f, err}
-	}()
-	r := <-ch
-	return r.f, r.err
+		f, err = fn()
+	})
+	return f, err
 }
 
 // idmapNS returns a user namespace holding the mount's uidMappings and

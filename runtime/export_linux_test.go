@@ -1,4 +1,0 @@
-package runtime
-
-// OnOwnThread is onOwnThread for the external tests (runtime_test).
-var OnOwnThread = onOwnThread
