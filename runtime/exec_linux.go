@@ -184,7 +184,7 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 		}
 		name := nsRule.ProcName
 		path := "/proc/" + strconv.Itoa(initPid) + "/ns/" + name
-		f, err := os.Open(path)
+		f, err := openFile(path, unix.O_RDONLY)
 		if err != nil {
 			return nil, fmt.Errorf("container %q: %s namespace: %w", x.id, ns.Type, err)
 		}
@@ -199,7 +199,7 @@ func (x *execSetup) run(ctx context.Context, p *specs.Process, o *ExecOptions) (
 			l.forkOnce()
 		}
 	}
-	root, err := os.OpenFile("/proc/"+strconv.Itoa(initPid)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	root, err := openFile("/proc/"+strconv.Itoa(initPid)+"/root", unix.O_PATH|unix.O_DIRECTORY)
 	if err != nil {
 		return nil, fmt.Errorf("container %q: root: %w", x.id, err)
 	}
@@ -358,7 +358,7 @@ type execConfig struct {
 // resources, devices, ...) on first use: 1-2 ms per exec here, where a
 // page fault costs ~11 µs.
 func execSpec(dir, id string) (*specs.Spec, error) {
-	data, err := os.ReadFile(filepath.Join(dir, configFile))
+	data, err := readFile(filepath.Join(dir, configFile))
 	if err != nil {
 		return nil, fmt.Errorf("container %q: %w", id, err)
 	}
