@@ -410,7 +410,12 @@ func primeMigration(st *cgroups.State, pid int) {
 	for _, dir := range st.Paths {
 		go func() {
 			// Errors do not matter: the real migration reports its own.
-			os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0)
+			// Plain system calls: the write blocks its thread for the
+			// grace period anyway, Go's poller has nothing to add.
+			if fd, err := openRaw(filepath.Join(dir, "cgroup.procs"), unix.O_WRONLY); err == nil {
+				unix.Write(fd, []byte(strconv.Itoa(pid)))
+				unix.Close(fd)
+			}
 		}()
 		return
 	}
