@@ -235,10 +235,15 @@ static int final_child(void *arg)
 static pid_t spawn_final(struct child *c)
 {
 	char *stack = mmap(NULL, FINAL_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	pid_t pid;
 
-	if (stack == MAP_FAILED)
-		return -1;
-	return clone(final_child, stack + FINAL_STACK, CLONE_VM | SIGCHLD, c);
+	if (stack != MAP_FAILED)
+		return clone(final_child, stack + FINAL_STACK, CLONE_VM | SIGCHLD, c);
+	/* No room for a stack (the caller's RLIMIT_AS): fork(2) as before. */
+	pid = fork();
+	if (pid == 0)
+		final_child(c);
+	return pid;
 }
 
 void ocikit_nsenter(void)
