@@ -214,6 +214,9 @@ func (m *Manager) Enter(pid int) error {
 // rewritten from scratch (Update freezes a running container for that).
 func (m *Manager) Set(r *specs.LinuxResources) error {
 	if r == nil {
+		if err := m.st.decodeResources(); err != nil {
+			return err
+		}
 		r = m.st.Resources
 	}
 	r = withoutUnset(r)
@@ -227,7 +230,7 @@ func (m *Manager) Set(r *specs.LinuxResources) error {
 	if err := m.set(r, res, false); err != nil {
 		return err
 	}
-	m.st.Resources = r
+	m.st.Resources, m.st.rawResources = r, nil
 	return nil
 }
 
@@ -236,6 +239,9 @@ func (m *Manager) Set(r *specs.LinuxResources) error {
 // zero cpu.shares, leaves the current one). The device allow-list is left alone
 // unless r carries one.
 func (m *Manager) Update(r *specs.LinuxResources) error {
+	if err := m.st.decodeResources(); err != nil {
+		return err
+	}
 	merged := merge(m.st.Resources, withoutUnset(r))
 	res, err := toResources(merged, m.log)
 	if err != nil {
@@ -247,7 +253,7 @@ func (m *Manager) Update(r *specs.LinuxResources) error {
 	if err := m.set(merged, res, true); err != nil {
 		return err
 	}
-	m.st.Resources = merged
+	m.st.Resources, m.st.rawResources = merged, nil
 	return nil
 }
 

@@ -20,7 +20,7 @@ func RootlessCgroups(mode string) (bool, error) {
 		if os.Geteuid() != 0 {
 			return true, nil
 		}
-		m, err := os.ReadFile("/proc/self/uid_map")
+		m, err := readFile("/proc/self/uid_map")
 		if err != nil {
 			return false, nil
 		}
@@ -52,7 +52,7 @@ func honorXDG() bool {
 	if os.Geteuid() != 0 {
 		return true
 	}
-	m, err := os.ReadFile("/proc/self/uid_map")
+	m, err := readFile("/proc/self/uid_map")
 	if err != nil || isHostUIDMap(m) {
 		return false
 	}

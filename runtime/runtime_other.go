@@ -4,6 +4,7 @@ package runtime
 
 import (
 	"context"
+	"os"
 	"syscall"
 )
 
@@ -44,3 +45,5 @@ func (r *Runtime) Kill(context.Context, string, syscall.Signal, bool) error { re
 
 // Delete is Linux only.
 func (r *Runtime) Delete(context.Context, string, bool) error { return ErrNotSupported }
+
+func readFile(name string) ([]byte, error) { return os.ReadFile(name) }

@@ -75,7 +75,7 @@ func (rec *record) loadSpec(dir string) (*specs.Spec, error) {
 	if rec.spec != nil {
 		return rec.spec, nil
 	}
-	data, err := os.ReadFile(filepath.Join(dir, configFile))
+	data, err := readFile(filepath.Join(dir, configFile))
 	if err != nil {
 		return nil, fmt.Errorf("container %q: %w", rec.State.ID, err)
 	}
@@ -119,7 +119,7 @@ func (r *Runtime) lock(id string) (*lockedDir, error) {
 		return nil, err
 	}
 	p := r.dir(id)
-	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_DIRECTORY, 0)
+	f, err := openFile(p, unix.O_RDONLY|unix.O_DIRECTORY)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, errorf(ErrNotFound, "container %q does not exist", id)
 	}
@@ -149,7 +149,7 @@ func (r *Runtime) removeRemains(id string) error {
 		return err
 	}
 	p := r.dir(id)
-	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_DIRECTORY, 0)
+	f, err := openFile(p, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return errorf(ErrNotFound, "container %q does not exist", id)
 	}
@@ -216,7 +216,7 @@ func writeState(dir string, rec *record) error {
 }
 
 func readState(dir, id string) (*record, error) {
-	data, err := os.ReadFile(filepath.Join(dir, stateFile))
+	data, err := readFile(filepath.Join(dir, stateFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, errorf(ErrNotFound, "container %q does not exist", id)
 	}
@@ -274,7 +274,7 @@ func alive(pid int, start uint64) bool {
 
 // procStat returns the start time and state letter of pid.
 func procStat(pid int) (uint64, byte, error) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	data, err := readFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0, 0, err
 	}

@@ -16,6 +16,10 @@
 //	timeoffset <clock> <secs> <nsecs> offset for a new time namespace
 //	fork                              fork once (pid or time namespace)
 //
+// Where the final stage follows (it never returns), the fork is a
+// clone(2) with CLONE_VM on a stack of its own: nothing is copied, and the
+// child waits for its parent's exit before it does anything.
+//
 // Messages to the runtime are JSON objects, one per SOCK_SEQPACKET packet:
 // {"type":"maps","pid":N} (a new user namespace needs its maps written; the
 // runtime answers with one packet), {"type":"pid","pid":N} (the process
