@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ocikit/ocikit/cgroups"
+	"github.com/ocikit/ocikit/internal/fastjson"
 	"github.com/ocikit/ocikit/runtime/nsenter"
 	"github.com/ocikit/ocikit/runtime/process"
 	"github.com/ocikit/ocikit/runtime/rootfs"
@@ -213,7 +213,7 @@ func (s *setup) launchC(ctx context.Context) error {
 		// environment unless hook.env is set.
 		st := s.rec.State.State
 		st.Status, st.Pid = specs.StateCreated, s.pid
-		if fin.HookState, err = json.Marshal(&st); err != nil {
+		if fin.HookState, err = fastjson.Marshal(&st); err != nil {
 			return fmt.Errorf("startContainer hook: encode state: %w", err)
 		}
 		for _, hk := range h.StartContainer {

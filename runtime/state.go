@@ -1,10 +1,10 @@
 package runtime
 
 import (
-	"encoding/json"
 	"time"
 
 	"github.com/ocikit/ocikit/errdefs"
+	"github.com/ocikit/ocikit/internal/fastjson"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -40,7 +40,7 @@ type State struct {
 // do: their field order, and "pid" also when 0 (a stopped container),
 // where runtime-spec's State omits it.
 func (s State) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
+	return fastjson.Marshal(struct {
 		Version     string               `json:"ociVersion"`
 		ID          string               `json:"id"`
 		Pid         int                  `json:"pid"`
