@@ -255,7 +255,17 @@ func (s *setup) launchC(ctx context.Context) error {
 			return l.exited(err)
 		}
 	}
-	if err := l.converse(ctx); err != nil {
+	// The created state goes to disk while the init finishes its setup:
+	// a create holds the container's lock until it returns, so start,
+	// kill and delete see it only once the init is ready; a create that
+	// fails from here removes the directory (abort), one killed leaves an
+	// init whose death (it exits when sync closes) refresh notices.
+	created := s.writeCreated()
+	err = l.converse(ctx)
+	if werr := <-created; err == nil {
+		err = werr
+	}
+	if err != nil {
 		return err
 	}
 	s.r.log.Debug("init ready", "container", s.id, "elapsed", time.Since(t0))

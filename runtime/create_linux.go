@@ -194,6 +194,8 @@ type setup struct {
 	chroot   *os.File   // the root the C init chroots into (cinit_linux.go)
 	stdio    *pipeRelay // relayed stdio of a failed create, finished by abort
 	hookFail bool
+	// createdWritten: the state says created already (writeCreated).
+	createdWritten bool
 	// restore, when set, has the processes restored by CRIU instead of
 	// a new init started (restore).
 	restore *restoreJob
@@ -352,8 +354,10 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 		s.master = nil
 	}
 	s.rec.State.Status = status
-	if err := writeState(s.dir, s.rec); err != nil {
-		return nil, err
+	if !s.createdWritten || status != specs.StateCreated {
+		if err := writeState(s.dir, s.rec); err != nil {
+			return nil, err
+		}
 	}
 	if s.o.PidFile != "" {
 		if err := writePidFile(s.o.PidFile, s.pid); err != nil {
@@ -534,6 +538,18 @@ func (s *setup) runInit(intoCgroup bool) (bool, error) {
 	s.rec.State.Pid = s.pid
 	s.rec.InitStart = s.l.start
 	return intoCgroup, writeState(s.dir, s.rec)
+}
+
+// writeCreated writes the created state in the background; the channel
+// gives the result. s.rec keeps saying creating meanwhile, as the state a
+// seccomp agent receives during the init's setup does (runc's too).
+func (s *setup) writeCreated() <-chan error {
+	rec := *s.rec
+	rec.State.Status = specs.StateCreated
+	s.createdWritten = true
+	done := make(chan error, 1)
+	go func() { done <- writeState(s.dir, &rec) }()
+	return done
 }
 
 const startSock = "start.sock"
