@@ -73,14 +73,14 @@ func (s *setup) cInit() bool {
 
 // launchC is launch for a container init without Go.
 func (s *setup) launchC(ctx context.Context) error {
-	spec, plan, cg := s.spec, s.plan, s.cg
+	spec, plan := s.spec, s.plan
 	p := spec.Process
 	l, err := newLauncher(s.r, s.id, "init", nsenter.FinalEnv, s.o.ListenFDs, s.o.PreserveFDs)
 	if err != nil {
 		return err
 	}
 	s.l = l
-	l.spec, l.rec, l.cgroup = spec, s.rec, cg
+	l.spec, l.rec, l.cgroup = spec, s.rec, s.cg
 	l.onHooks = s.runtimeHooks
 	startFD, err := s.listenStart()
 	if err != nil {
@@ -133,8 +133,11 @@ func (s *setup) launchC(ctx context.Context) error {
 	// first; else it is made while the init starts (a directory and a few
 	// files per hierarchy, about 1 ms on this v1 host, beside the init's
 	// clone and execve) and waited for once the init has sent its procfs
-	// context, and on every way out: abort removes the cgroup.
-	cgDone := make(chan error, 1)
+	// context, and on every way out: abort removes the cgroup. Without a
+	// manager yet (run), the manager and the first state come after the
+	// init's start too, that state with the init's pid.
+	early := s.cg == nil
+	var cgDone chan error
 	cgWait := func() error {
 		if cgDone == nil {
 			return nil
@@ -145,16 +148,24 @@ func (s *setup) launchC(ctx context.Context) error {
 	}
 	defer cgWait()
 	if intoCgroup {
-		cgDone <- s.makeCgroup()
-		if err := cgWait(); err != nil {
+		if err := s.makeCgroup(); err != nil {
 			return err
 		}
-	} else {
+	} else if !early {
+		cgDone = make(chan error, 1)
 		go func() { cgDone <- s.makeCgroup() }()
 	}
 	t0 := time.Now()
-	if intoCgroup, err = s.runInit(intoCgroup); err != nil {
+	if intoCgroup, err = s.runInit(intoCgroup, !early); err != nil {
 		return err
+	}
+	if early {
+		if err := s.newCgroupState(); err != nil {
+			return err
+		}
+		l.cgroup = s.cg
+		cgDone = make(chan error, 1)
+		go func() { cgDone <- s.makeCgroup() }()
 	}
 	m, err := recvMsg(l.sync)
 	if cerr := cgWait(); cerr != nil {
@@ -177,7 +188,7 @@ func (s *setup) launchC(ctx context.Context) error {
 	joined := make(chan error, 1)
 	if !late {
 		if !intoCgroup {
-			if err := cg.Enter(s.pid); err != nil {
+			if err := s.cg.Enter(s.pid); err != nil {
 				return step("cgroup", err)
 			}
 			if err := sendMsg(l.sync, syncMsg{Type: msgOK}); err != nil {
@@ -193,7 +204,7 @@ func (s *setup) launchC(ctx context.Context) error {
 		// Late: the init waits for its plan and touches nothing until
 		// then; moving it now (its first migration waits for an RCU
 		// grace period on cgroup v1) overlaps with the thread's mounts.
-		go func() { joined <- cg.Enter(s.pid) }()
+		go func() { joined <- s.cg.Enter(s.pid) }()
 		slave, err = s.prepareOnThread(ctx, procfs, false)
 		if jerr := <-joined; err == nil && jerr != nil {
 			err = step("cgroup", jerr)

@@ -319,21 +319,16 @@ func newHostMounts(rootPath string) (*hostMounts, error) {
 }
 
 func (s *setup) run(ctx context.Context) (*Container, error) {
-	spec := s.spec
-	// The cgroup manager first: a configuration it refuses (or a missing
-	// systemd) fails before any process starts. Nothing is created yet.
-	cg, err := s.r.newCgroup(s.id, spec)
-	if err != nil {
-		return nil, err
-	}
-	s.cg = cg
-	// The first state, before anything exists outside the state
-	// directory: a create killed from here on leaves a "creating"
-	// container that names its cgroup, so delete --force finds all of it.
-	cgState := cg.State()
-	s.rec.Cgroup = &cgState
-	if err := writeState(s.dir, s.rec); err != nil {
-		return nil, err
+	// The cgroup manager and the first state, before anything exists
+	// outside the state directory. An init without Go that is moved into
+	// its cgroup late (cgroup v1 and hybrid hosts) is started first and
+	// launchC does these while it execs: until the first state it is a
+	// process that exits once the runtime is gone (the sync socket
+	// closes), and a configuration the manager refuses then ends it.
+	if s.restore != nil || !s.cInit() || cgroups.HostMode() == cgroups.Unified {
+		if err := s.newCgroupState(); err != nil {
+			return nil, err
+		}
 	}
 	status := specs.StateCreated
 	if s.restore != nil {
@@ -370,6 +365,23 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 	}
 	s.master = nil
 	return c, nil
+}
+
+// newCgroupState makes the cgroup manager (a configuration it refuses, or
+// a missing systemd, fails here; nothing is created yet) and writes the
+// first state: a create killed from then on leaves a "creating" container
+// that names its cgroup (and its init, once started), so delete --force
+// finds all of it.
+func (s *setup) newCgroupState() error {
+	cg, err := s.r.newCgroup(s.id, s.spec)
+	if err != nil {
+		return err
+	}
+	s.cg = cg
+	cgState := cg.State()
+	s.rec.Cgroup = &cgState
+	err = writeState(s.dir, s.rec)
+	return err
 }
 
 // launch starts the container's init through the launcher and serves it
@@ -453,7 +465,7 @@ func (s *setup) launch(ctx context.Context) error {
 		return err
 	}
 	t0 := time.Now()
-	if intoCgroup, err = s.runInit(intoCgroup); err != nil {
+	if intoCgroup, err = s.runInit(intoCgroup, true); err != nil {
 		return err
 	}
 
@@ -525,11 +537,11 @@ func (s *setup) listenStart() (int, error) {
 	return fd, nil
 }
 
-// runInit starts the init (launcher.run) and records its pid at once: a
-// create killed from here on leaves a "creating" container whose init
-// delete --force kills. It reports whether the init was born in its
-// cgroup.
-func (s *setup) runInit(intoCgroup bool) (bool, error) {
+// runInit starts the init (launcher.run) and, with write, records its pid
+// at once: a create killed from here on leaves a "creating" container
+// whose init delete --force kills. It reports whether the init was born
+// in its cgroup.
+func (s *setup) runInit(intoCgroup, write bool) (bool, error) {
 	intoCgroup, err := s.l.run(intoCgroup)
 	if err != nil {
 		return false, err
@@ -537,6 +549,9 @@ func (s *setup) runInit(intoCgroup bool) (bool, error) {
 	s.pid = s.l.pid
 	s.rec.State.Pid = s.pid
 	s.rec.InitStart = s.l.start
+	if !write {
+		return intoCgroup, nil
+	}
 	return intoCgroup, writeState(s.dir, s.rec)
 }
 

@@ -92,10 +92,11 @@ func exitStatus(err error) int {
 }
 
 // A cgroup the kernel refuses (made while the init starts, see
-// launchC) fails create and leaves no cgroup or state behind.
+// launchC), or a cgroupsPath the manager refuses (checked while the init
+// starts), fails create and leaves no cgroup or state behind.
 func TestCgroupFailureLeavesNothing(t *testing.T) {
 	e := newEnv(t)
-	for _, name := range []string{"cpus", "mems"} {
+	for _, name := range []string{"cpus", "mems", "path"} {
 		t.Run(name, func(t *testing.T) {
 			e := e.sub(t)
 			bundle := e.bundle([]string{"true"}, func(s *specs.Spec) {
@@ -104,6 +105,8 @@ func TestCgroupFailureLeavesNothing(t *testing.T) {
 					s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "4095"}}
 				case "mems":
 					s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Mems: "1023"}}
+				case "path":
+					s.Linux.CgroupsPath = "/ocikit/../escape"
 				}
 			})
 			id := e.id("cgfail")
