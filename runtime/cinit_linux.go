@@ -159,6 +159,18 @@ func (s *setup) launchC(ctx context.Context) error {
 	if intoCgroup, err = s.runInit(intoCgroup, !early); err != nil {
 		return err
 	}
+	// The cgroup hierarchies a cgroup mount binds, from the runtime's
+	// mount table while the init starts: a new mount namespace is a copy
+	// of it.
+	var hierarchies chan []rootfs.Hierarchy
+	if !intoCgroup && plan.newNS[specs.MountNamespace] && hasCgroupMount(spec) {
+		hierarchies = make(chan []rootfs.Hierarchy, 1)
+		go func() {
+			// On an error nil: the thread reads them and reports it.
+			hs, _ := rootfs.Hierarchies()
+			hierarchies <- hs
+		}()
+	}
 	if early {
 		if err := s.newCgroupState(); err != nil {
 			return err
@@ -184,6 +196,9 @@ func (s *setup) launchC(ctx context.Context) error {
 	}
 	procfs := os.NewFile(uintptr(m.fd), "procfs context")
 	l.closeLater(procfs)
+	if hierarchies != nil {
+		s.hierarchies = <-hierarchies
+	}
 	var slave *os.File
 	joined := make(chan error, 1)
 	if !late {
@@ -301,6 +316,17 @@ func (s *setup) launchC(ctx context.Context) error {
 	}
 	s.r.log.Debug("init ready", "container", s.id, "elapsed", time.Since(t0))
 	return nil
+}
+
+// hasCgroupMount reports whether the configuration mounts a cgroup
+// filesystem.
+func hasCgroupMount(spec *specs.Spec) bool {
+	for _, m := range spec.Mounts {
+		if m.Type == "cgroup" || m.Type == "cgroup2" {
+			return true
+		}
+	}
+	return false
 }
 
 // makeCgroup creates the container's cgroup, without moving anyone into
@@ -427,7 +453,7 @@ func (s *setup) rootThread(ctx context.Context, procfs *os.File, cgroupNS bool) 
 		}
 	}
 	procUsed := false
-	opts := rootfs.Options{CgroupPaths: mountCgroupPaths(s.cg, s.pid), Logger: s.r.log,
+	opts := rootfs.Options{CgroupPaths: mountCgroupPaths(s.cg, s.pid), Hierarchies: s.hierarchies, Logger: s.r.log,
 		NoPivot: s.o.NoPivot, NoMountNS: !plan.has[specs.MountNamespace],
 		OpenProc: func() (*os.File, error) {
 			if procUsed {

@@ -186,14 +186,17 @@ type setup struct {
 	dirFile  *os.File // the state directory, open (and locked)
 	rec      *record
 
-	l        *launcher
-	pid      int
-	cg       *cgroups.Manager
-	master   *os.File
-	mntns    *os.File   // the init's mount namespace, once a mount source is asked for
-	chroot   *os.File   // the root the C init chroots into (cinit_linux.go)
-	stdio    *pipeRelay // relayed stdio of a failed create, finished by abort
-	hookFail bool
+	l      *launcher
+	pid    int
+	cg     *cgroups.Manager
+	master *os.File
+	mntns  *os.File // the init's mount namespace, once a mount source is asked for
+	chroot *os.File // the root the C init chroots into (cinit_linux.go)
+	// hierarchies are the host's cgroup hierarchies, read while the C
+	// init starts (rootfs.Options.Hierarchies); nil: not read.
+	hierarchies []rootfs.Hierarchy
+	stdio       *pipeRelay // relayed stdio of a failed create, finished by abort
+	hookFail    bool
 	// createdWritten: the state says created already (writeCreated).
 	createdWritten bool
 	// restore, when set, has the processes restored by CRIU instead of

@@ -80,9 +80,12 @@ func (s *setup) mountCgroup2(m *specs.Mount, o *mountOpts) error {
 }
 
 func (s *setup) mountCgroup1(m *specs.Mount, o *mountOpts) error {
-	hs, err := Hierarchies()
-	if err != nil {
-		return mountErr(m, "", err)
+	hs := s.opts.Hierarchies
+	var err error
+	if hs == nil {
+		if hs, err = Hierarchies(); err != nil {
+			return mountErr(m, "", err)
+		}
 	}
 	// In a cgroup namespace of its own, without the container's paths,
 	// each hierarchy is mounted: the kernel roots it at the namespace's
