@@ -159,6 +159,19 @@ func (s *setup) launchC(ctx context.Context) error {
 	if intoCgroup, err = s.runInit(intoCgroup, !early); err != nil {
 		return err
 	}
+	// The thread that prepares the root filesystem joins the init's
+	// namespaces while the init starts when clone made them (nsenter
+	// joins and unshares after the execve) and the cgroup namespace is
+	// not to be joined (late: the thread stays in the runtime's).
+	var job *rootJob
+	if late && !plan.viaC {
+		job = s.startRootThread(ctx, false)
+		defer func() {
+			if job != nil {
+				job.giveUp()
+			}
+		}()
+	}
 	// The cgroup hierarchies a cgroup mount binds, from the runtime's
 	// mount table while the init starts: a new mount namespace is a copy
 	// of it.
@@ -220,7 +233,13 @@ func (s *setup) launchC(ctx context.Context) error {
 		// then; moving it now (its first migration waits for an RCU
 		// grace period on cgroup v1) overlaps with the thread's mounts.
 		go func() { joined <- s.cg.Enter(s.pid) }()
-		slave, err = s.prepareOnThread(ctx, procfs, false)
+		if job != nil {
+			j := job
+			job = nil
+			slave, err = j.run(procfs)
+		} else {
+			slave, err = s.prepareOnThread(ctx, procfs, false)
+		}
 		if jerr := <-joined; err == nil && jerr != nil {
 			err = step("cgroup", jerr)
 		}
@@ -362,21 +381,54 @@ func (s *setup) waitCgroupNS() error {
 // new OS thread in its namespaces (rootThread) and returns the pty slave
 // of a terminal, bound on /dev/console (the master is s.master).
 func (s *setup) prepareOnThread(ctx context.Context, procfs *os.File, cgroupNS bool) (*os.File, error) {
-	type result struct {
-		slave *os.File
-		err   error
-	}
-	done := make(chan result, 1)
+	return s.startRootThread(ctx, cgroupNS).run(procfs)
+}
+
+// rootJob is the thread of prepareOnThread, started before its procfs
+// context is there: it joins the init's namespaces at once, then waits.
+type rootJob struct {
+	start chan *os.File // the procfs context; closed: given up
+	done  chan rootResult
+}
+
+type rootResult struct {
+	slave *os.File
+	err   error
+}
+
+// startRootThread starts the thread, which joins the init's namespaces
+// (joinInitNS) and prepares the root filesystem once run gives it the
+// procfs context.
+func (s *setup) startRootThread(ctx context.Context, cgroupNS bool) *rootJob {
+	j := &rootJob{start: make(chan *os.File, 1), done: make(chan rootResult, 1)}
 	go func() {
 		// Never unlocked: the thread, in the container's namespaces,
 		// ends with this goroutine.
 		goruntime.LockOSThread()
-		slave, err := s.rootThread(ctx, procfs, cgroupNS)
-		done <- result{slave, err}
+		err := s.joinInitNS(cgroupNS)
+		procfs, ok := <-j.start
+		if err == nil && !ok {
+			err = errors.New("root filesystem: setup given up")
+		}
+		var slave *os.File
+		if err == nil {
+			slave, err = s.rootThread(ctx, procfs)
+		}
+		j.done <- rootResult{slave, err}
 	}()
-	r := <-done
+	return j
+}
+
+// run hands the thread the procfs context and waits for the root
+// filesystem.
+func (j *rootJob) run(procfs *os.File) (*os.File, error) {
+	j.start <- procfs
+	r := <-j.done
 	return r.slave, r.err
 }
+
+// giveUp ends a thread that run will not be called for.
+func (j *rootJob) giveUp() { close(j.start) }
 
 // nsJoins are the namespaces the thread joins when the container has its
 // own, the mount namespace last (it changes the root and working
@@ -393,10 +445,10 @@ var nsJoins = []struct {
 	{specs.MountNamespace, "mnt", unix.CLONE_NEWNS},
 }
 
-// rootThread runs on a locked thread that never returns to the Go
-// scheduler: everything the Go init did between its start and the final
-// stage, for the init s.pid.
-func (s *setup) rootThread(ctx context.Context, procfs *os.File, cgroupNS bool) (*os.File, error) {
+// joinInitNS has the locked thread of startRootThread leave the
+// runtime's fs_struct and join the init's namespaces (its cgroup
+// namespace with cgroupNS), and set the host and domain names.
+func (s *setup) joinInitNS(cgroupNS bool) error {
 	spec, plan := s.spec, s.plan
 	var fds []int
 	defer func() {
@@ -412,7 +464,7 @@ func (s *setup) rootThread(ctx context.Context, procfs *os.File, cgroupNS bool) 
 		path := "/proc/" + strconv.Itoa(s.pid) + "/ns/pid"
 		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return nil, &os.PathError{Op: "open", Path: path, Err: err}
+			return &os.PathError{Op: "open", Path: path, Err: err}
 		}
 		fds = append(fds, fd)
 		flags = append(flags, unix.CLONE_NEWPID)
@@ -425,33 +477,42 @@ func (s *setup) rootThread(ctx context.Context, procfs *os.File, cgroupNS bool) 
 		path := "/proc/" + strconv.Itoa(s.pid) + "/ns/" + ns.name
 		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return nil, &os.PathError{Op: "open", Path: path, Err: err}
+			return &os.PathError{Op: "open", Path: path, Err: err}
 		}
 		fds = append(fds, fd)
 		flags = append(flags, ns.flag)
 	}
 	if !alive(s.pid, s.rec.InitStart) {
-		return nil, errors.New("init exited during setup")
+		return errors.New("init exited during setup")
 	}
 	// setns(CLONE_NEWNS) needs an fs_struct of the thread's own.
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
-		return nil, os.NewSyscallError("unshare CLONE_FS", err)
+		return os.NewSyscallError("unshare CLONE_FS", err)
 	}
 	for i, fd := range fds {
 		if err := unix.Setns(fd, flags[i]); err != nil {
-			return nil, os.NewSyscallError("setns", err)
+			return os.NewSyscallError("setns", err)
 		}
 	}
 	if spec.Hostname != "" {
 		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
-			return nil, step("set hostname", err)
+			return step("set hostname", err)
 		}
 	}
 	if spec.Domainname != "" {
 		if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
-			return nil, step("set domainname", err)
+			return step("set domainname", err)
 		}
 	}
+	return nil
+}
+
+// rootThread runs on a locked thread that never returns to the Go
+// scheduler, in the init's namespaces (joinInitNS): everything the Go
+// init did between its start and the final stage, for the init s.pid.
+func (s *setup) rootThread(ctx context.Context, procfs *os.File) (*os.File, error) {
+	spec, plan := s.spec, s.plan
+	hooks := spec.Hooks != nil && len(spec.Hooks.CreateContainer) > 0
 	procUsed := false
 	opts := rootfs.Options{CgroupPaths: mountCgroupPaths(s.cg, s.pid), Hierarchies: s.hierarchies, Logger: s.r.log,
 		NoPivot: s.o.NoPivot, NoMountNS: !plan.has[specs.MountNamespace],
