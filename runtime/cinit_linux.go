@@ -325,6 +325,11 @@ func (s *setup) launchC(ctx context.Context) error {
 	// kill and delete see it only once the init is ready; a create that
 	// fails from here removes the directory (abort), one killed leaves an
 	// init whose death (it exits when sync closes) refresh notices.
+	// The copy of the configuration is there before the state says
+	// created.
+	if err := s.waitCopy(); err != nil {
+		return err
+	}
 	created := s.writeCreated()
 	err = l.converse(ctx)
 	if werr := <-created; err == nil {

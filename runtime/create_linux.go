@@ -199,6 +199,10 @@ type setup struct {
 	hookFail    bool
 	// createdWritten: the state says created already (writeCreated).
 	createdWritten bool
+	// copied gives the result of writing the copy of the configuration
+	// (waitCopy).
+	copied  chan error
+	copyErr error
 	// restore, when set, has the processes restored by CRIU instead of
 	// a new init started (restore).
 	restore *restoreJob
@@ -265,10 +269,13 @@ func (r *Runtime) createWith(ctx context.Context, id, bundle string, o CreateOpt
 		rootPath = filepath.Join(bundle, rootPath)
 	}
 	s := &setup{r: r, id: id, bundle: bundle, spec: spec, specData: specData, o: o, fg: fg, plan: plan, maps: maps, dir: dir, dirFile: lf, restore: rs}
-	if err := os.WriteFile(filepath.Join(dir, configFile), specData, 0o600); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("state: %w", err)
-	}
+	// The copy of the configuration is read only once create has
+	// returned (start, exec, delete, which take the lock it holds until
+	// then): it is written beside the rest of the create, and waited for
+	// before create returns or removes the directory.
+	copied := make(chan error, 1)
+	s.copied = copied
+	go func() { copied <- os.WriteFile(filepath.Join(dir, configFile), specData, 0o600) }()
 	needsSpec := spec.Linux.Seccomp != nil && spec.Linux.Seccomp.ListenerPath != ""
 	if h := spec.Hooks; h != nil && (len(h.Poststart) > 0 || len(h.Poststop) > 0) {
 		needsSpec = true
@@ -287,12 +294,14 @@ func (r *Runtime) createWith(ctx context.Context, id, bundle string, o CreateOpt
 		// root filesystem; delete must unmount what it mounted there.
 		hm, err := newHostMounts(rootPath)
 		if err != nil {
+			s.waitCopy()
 			os.RemoveAll(dir)
 			return nil, err
 		}
 		s.rec.HostMounts = hm
 	}
 	c, err := s.run(ctx)
+	s.waitCopy() // before abort removes the directory
 	if s.l != nil {
 		if err != nil {
 			s.stdio = s.l.takeStdio()
@@ -304,6 +313,18 @@ func (r *Runtime) createWith(ctx context.Context, id, bundle string, o CreateOpt
 		return nil, err
 	}
 	return c, nil
+}
+
+// waitCopy waits for the copy of the configuration in the state
+// directory and returns the error writing it, if any; again and again.
+func (s *setup) waitCopy() error {
+	if s.copied != nil {
+		if err := <-s.copied; err != nil {
+			s.copyErr = fmt.Errorf("state: %w", err)
+		}
+		s.copied = nil
+	}
+	return s.copyErr
 }
 
 // newHostMounts resolves the root filesystem as the init will (symbolic
@@ -342,6 +363,9 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 		}
 		status = specs.StateRunning
 	} else if err := s.launch(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.waitCopy(); err != nil {
 		return nil, err
 	}
 	if s.master != nil && s.o.ConsoleSocket != "" {
