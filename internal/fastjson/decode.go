@@ -62,6 +62,34 @@ func decodeFast(data []byte, v any) bool {
 type decoder struct {
 	data []byte
 	pos  int
+	// names are the JSON names of the fields of the struct types met in
+	// this call (decField).
+	names map[reflect.Type][]decField
+}
+
+// decField is a struct field as lookup sees it.
+type decField struct {
+	name      string // "" for an embedded struct whose fields are promoted
+	skip      bool   // a field encoding/json leaves alone
+	stringOpt bool   // the ",string" option
+	err       error  // errSlow: the fast path leaves the type to encoding/json
+}
+
+// fieldsOf returns the fields of struct type t, parsed once per call.
+func (d *decoder) fieldsOf(t reflect.Type) []decField {
+	if fs, ok := d.names[t]; ok {
+		return fs
+	}
+	fs := make([]decField, t.NumField())
+	for i := range fs {
+		name, opts, ok, err := fieldName(t.Field(i))
+		fs[i] = decField{name: name, skip: !ok, stringOpt: hasOpt(opts, "string"), err: err}
+	}
+	if d.names == nil {
+		d.names = map[reflect.Type][]decField{}
+	}
+	d.names[t] = fs
+	return fs
 }
 
 var (
@@ -325,7 +353,7 @@ func (d *decoder) object(v reflect.Value) error {
 		}
 		d.pos++
 		d.skipSpace()
-		f, err := fieldByName(v, key)
+		f, err := d.fieldByName(v, key)
 		if err != nil {
 			return err
 		}
@@ -355,8 +383,8 @@ func (d *decoder) object(v reflect.Value) error {
 // errSlow when encoding/json's rules need more than that: a key matching
 // only case-insensitively, a name at one depth in two embedded structs,
 // an embedded pointer.
-func fieldByName(v reflect.Value, key string) (reflect.Value, error) {
-	idx, err := lookup(v.Type(), key)
+func (d *decoder) fieldByName(v reflect.Value, key string) (reflect.Value, error) {
+	idx, err := d.lookup(v.Type(), key)
 	if err != nil || idx == nil {
 		return reflect.Value{}, err
 	}
@@ -369,34 +397,32 @@ func fieldByName(v reflect.Value, key string) (reflect.Value, error) {
 	return v, nil
 }
 
-func lookup(t reflect.Type, key string) ([]int, error) {
+func (d *decoder) lookup(t reflect.Type, key string) ([]int, error) {
 	var embedded []int
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, opts, ok, err := fieldName(f)
-		if err != nil {
-			return nil, err
+	for i, f := range d.fieldsOf(t) {
+		if f.err != nil {
+			return nil, f.err
 		}
-		if !ok {
+		if f.skip {
 			continue
 		}
-		if name == "" {
+		if f.name == "" {
 			embedded = append(embedded, i)
 			continue
 		}
-		if name == key {
-			if hasOpt(opts, "string") {
+		if f.name == key {
+			if f.stringOpt {
 				return nil, errSlow
 			}
 			return []int{i}, nil
 		}
-		if asciiFoldEqual(name, key) {
+		if asciiFoldEqual(f.name, key) {
 			return nil, errSlow
 		}
 	}
 	var found []int
 	for _, i := range embedded {
-		sub, err := lookup(t.Field(i).Type, key)
+		sub, err := d.lookup(t.Field(i).Type, key)
 		if err != nil {
 			return nil, err
 		}
@@ -534,18 +560,21 @@ func (d *decoder) array(v reflect.Value) error {
 		return errSlow // a []byte is base64 in a string
 	}
 	d.pos++
-	s := reflect.MakeSlice(t, 0, 0)
+	// Into v itself (settable, so grown in place): a new empty slice,
+	// elements appended as they come.
+	v.Set(reflect.MakeSlice(t, 0, 0))
 	d.skipSpace()
 	if d.peek() == ']' {
 		d.pos++
-		v.Set(s)
 		return nil
 	}
-	zero := reflect.Zero(t.Elem())
 	for i := 0; ; i++ {
 		d.skipSpace()
-		s = reflect.Append(s, zero)
-		if err := d.value(s.Index(i)); err != nil {
+		if i == v.Cap() {
+			v.Grow(1)
+		}
+		v.SetLen(i + 1)
+		if err := d.value(v.Index(i)); err != nil {
 			return err
 		}
 		d.skipSpace()
@@ -554,7 +583,6 @@ func (d *decoder) array(v reflect.Value) error {
 			d.pos++
 		case ']':
 			d.pos++
-			v.Set(s)
 			return nil
 		default:
 			return errSlow

@@ -21,6 +21,9 @@ func Marshal(v any) ([]byte, error) {
 
 type encoder struct {
 	buf []byte
+	// fields are the field lists of the struct types met in this call
+	// (a slice of structs, the same type in many places).
+	fields map[reflect.Type][]encField
 }
 
 var (
@@ -121,14 +124,18 @@ func (e *encoder) marshaler(m json.Marshaler) error {
 }
 
 type encField struct {
-	name      string
-	index     []int
+	name string
+	// index is the field's in its struct; path, for a field promoted
+	// from embedded structs, the indexes from the outer struct down.
+	index     int
+	path      []int
 	omitEmpty bool
 }
 
 // fields lists the fields of struct type t that encoding/json encodes, in
 // its order; errSlow where its dominance rules or options would matter.
-func fields(t reflect.Type, index []int, out []encField) ([]encField, error) {
+func fields(t reflect.Type) ([]encField, error) {
+	out := make([]encField, 0, t.NumField())
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, opts, ok, err := fieldName(f)
@@ -138,39 +145,59 @@ func fields(t reflect.Type, index []int, out []encField) ([]encField, error) {
 		if !ok {
 			continue
 		}
-		idx := append(slices.Clip(index), i)
 		if name == "" {
-			if out, err = fields(f.Type, idx, out); err != nil {
+			sub, err := fields(f.Type)
+			if err != nil {
 				return nil, err
+			}
+			for _, sf := range sub {
+				p := sf.path
+				if p == nil {
+					p = []int{sf.index}
+				}
+				sf.path = append([]int{i}, p...)
+				out = append(out, sf)
 			}
 			continue
 		}
 		if hasOpt(opts, "string") || hasOpt(opts, "omitzero") {
 			return nil, errSlow
 		}
-		out = append(out, encField{name: name, index: idx, omitEmpty: hasOpt(opts, "omitempty")})
+		out = append(out, encField{name: name, index: i, omitEmpty: hasOpt(opts, "omitempty")})
 	}
 	return out, nil
 }
 
 func (e *encoder) object(v reflect.Value) error {
-	fs, err := fields(v.Type(), nil, nil)
-	if err != nil {
-		return err
-	}
-	for i := range fs {
-		for j := range i {
-			if fs[i].name == fs[j].name {
-				return errSlow
+	fs, ok := e.fields[v.Type()]
+	if !ok {
+		var err error
+		if fs, err = fields(v.Type()); err != nil {
+			return err
+		}
+		for i := range fs {
+			for j := range i {
+				if fs[i].name == fs[j].name {
+					return errSlow
+				}
 			}
 		}
+		if e.fields == nil {
+			e.fields = map[reflect.Type][]encField{}
+		}
+		e.fields[v.Type()] = fs
 	}
 	e.buf = append(e.buf, '{')
 	first := true
 	for _, f := range fs {
-		fv := v
-		for _, i := range f.index {
-			fv = fv.Field(i)
+		var fv reflect.Value
+		if f.path == nil {
+			fv = v.Field(f.index)
+		} else {
+			fv = v
+			for _, i := range f.path {
+				fv = fv.Field(i)
+			}
 		}
 		if f.omitEmpty && isEmpty(fv) {
 			continue

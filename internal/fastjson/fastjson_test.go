@@ -285,3 +285,16 @@ func BenchmarkUnmarshalSpec(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkMarshalResources(b *testing.B) {
+	var s specs.Spec
+	if err := Unmarshal(testConfigs(b)["ocikit-spec.json"], &s); err != nil {
+		b.Fatal(err)
+	}
+	v := &record{Res: &s, Paths: map[string]string{"cpu": "/sys/fs/cgroup/cpu/x", "memory": "/sys/fs/cgroup/memory/x"}}
+	for b.Loop() {
+		if _, err := Marshal(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
