@@ -134,8 +134,8 @@ func (s *setup) launchC(ctx context.Context) error {
 	// files per hierarchy, about 1 ms on this v1 host, beside the init's
 	// clone and execve) and waited for once the init has sent its procfs
 	// context, and on every way out: abort removes the cgroup. Without a
-	// manager yet (run), the manager and the first state come after the
-	// init's start too, that state with the init's pid.
+	// manager yet (run), the manager is made beside the init's start and
+	// the first state written after it, with the init's pid.
 	early := s.cg == nil
 	var cgDone chan error
 	cgWait := func() error {
@@ -154,6 +154,20 @@ func (s *setup) launchC(ctx context.Context) error {
 	} else if !early {
 		cgDone = make(chan error, 1)
 		go func() { cgDone <- s.makeCgroup() }()
+	}
+	// The manager (it creates nothing) beside the init's clone and
+	// execve; a failed start leaves it to the garbage collector.
+	type managed struct {
+		cg  *cgroups.Manager
+		err error
+	}
+	var manager chan managed
+	if early {
+		manager = make(chan managed, 1)
+		go func() {
+			cg, err := s.r.newCgroup(s.id, spec)
+			manager <- managed{cg, err}
+		}()
 	}
 	t0 := time.Now()
 	if intoCgroup, err = s.runInit(intoCgroup, !early); err != nil {
@@ -185,7 +199,11 @@ func (s *setup) launchC(ctx context.Context) error {
 		}()
 	}
 	if early {
-		if err := s.newCgroupState(); err != nil {
+		mg := <-manager
+		if mg.err != nil {
+			return mg.err
+		}
+		if err := s.firstState(mg.cg); err != nil {
 			return err
 		}
 		l.cgroup = s.cg

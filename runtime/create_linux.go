@@ -404,11 +404,15 @@ func (s *setup) newCgroupState() error {
 	if err != nil {
 		return err
 	}
+	return s.firstState(cg)
+}
+
+// firstState records the cgroup manager cg and writes the first state.
+func (s *setup) firstState(cg *cgroups.Manager) error {
 	s.cg = cg
 	cgState := cg.State()
 	s.rec.Cgroup = &cgState
-	err = writeState(s.dir, s.rec)
-	return err
+	return writeState(s.dir, s.rec)
 }
 
 // launch starts the container's init through the launcher and serves it
