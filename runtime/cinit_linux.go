@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ocikit/ocikit/cgroups"
+	"github.com/ocikit/ocikit/internal/fastjson"
 	"github.com/ocikit/ocikit/internal/osthread"
 	"github.com/ocikit/ocikit/runtime/nsenter"
 	"github.com/ocikit/ocikit/runtime/process"
@@ -86,14 +86,14 @@ func fsopenWorks() bool {
 
 // launchC is launch for a container init without Go.
 func (s *setup) launchC(ctx context.Context) error {
-	spec, plan, cg := s.spec, s.plan, s.cg
+	spec, plan := s.spec, s.plan
 	p := spec.Process
 	l, err := newLauncher(s.r, s.id, "init", nsenter.FinalEnv, s.o.ListenFDs, s.o.PreserveFDs)
 	if err != nil {
 		return err
 	}
 	s.l = l
-	l.spec, l.rec, l.cgroup = spec, s.rec, cg
+	l.spec, l.rec, l.cgroup = spec, s.rec, s.cg
 	l.onHooks = s.runtimeHooks
 	startFD, err := s.listenStart()
 	if err != nil {
@@ -146,21 +146,95 @@ func (s *setup) launchC(ctx context.Context) error {
 			l.nsenterLine("waitcgroup")
 		}
 	}
-	// The cgroup exists with its limits before the init starts; the
-	// mounts bind its directories.
-	if err := cg.Apply(-1); err != nil {
-		return step("cgroup", err)
-	}
-	if res := spec.Linux.Resources; res != nil {
-		if err := cg.Set(res); err != nil {
-			return step("cgroup", err)
+	// The cgroup exists with its limits before the init joins it and
+	// before the mounts bind its directories. An init born in it needs it
+	// first; else it is made while the init starts (a directory and a few
+	// files per hierarchy, about 1 ms on this v1 host, beside the init's
+	// clone and execve) and waited for once the init has sent its procfs
+	// context, and on every way out: abort removes the cgroup. Without a
+	// manager yet (run), the manager is made beside the init's start and
+	// the first state written after it, with the init's pid.
+	early := s.cg == nil
+	var cgDone chan error
+	cgWait := func() error {
+		if cgDone == nil {
+			return nil
 		}
-	}
-	t0 := time.Now()
-	if intoCgroup, err = s.runInit(intoCgroup); err != nil {
+		err := <-cgDone
+		cgDone = nil
 		return err
 	}
+	defer cgWait()
+	if intoCgroup {
+		if err := s.makeCgroup(); err != nil {
+			return err
+		}
+	} else if !early {
+		cgDone = make(chan error, 1)
+		go func() { cgDone <- s.makeCgroup() }()
+	}
+	// The manager (it creates nothing) beside the init's clone and
+	// execve; a failed start leaves it to the garbage collector.
+	type managed struct {
+		cg  *cgroups.Manager
+		err error
+	}
+	var manager chan managed
+	if early {
+		manager = make(chan managed, 1)
+		go func() {
+			cg, err := s.r.newCgroup(s.id, spec)
+			manager <- managed{cg, err}
+		}()
+	}
+	t0 := time.Now()
+	if intoCgroup, err = s.runInit(intoCgroup, !early); err != nil {
+		return err
+	}
+	// The thread that prepares the root filesystem joins the init's
+	// namespaces while the init starts when clone made them (nsenter
+	// joins and unshares after the execve) and the cgroup namespace is
+	// not to be joined (late: the thread stays in the runtime's).
+	var job *rootJob
+	if late && !plan.viaC {
+		job = s.startRootThread(ctx, false)
+		defer func() {
+			if job != nil {
+				job.giveUp()
+			}
+		}()
+	}
+	// The cgroup hierarchies a cgroup mount binds, from the runtime's
+	// mount table while the init starts: a new mount namespace is a copy
+	// of it.
+	var hierarchies chan []rootfs.Hierarchy
+	if !intoCgroup && plan.newNS[specs.MountNamespace] && hasCgroupMount(spec) {
+		hierarchies = make(chan []rootfs.Hierarchy, 1)
+		go func() {
+			// On an error nil: the thread reads them and reports it.
+			hs, _ := rootfs.Hierarchies()
+			hierarchies <- hs
+		}()
+	}
+	if early {
+		mg := <-manager
+		if mg.err != nil {
+			return mg.err
+		}
+		if err := s.firstState(mg.cg); err != nil {
+			return err
+		}
+		l.cgroup = s.cg
+		cgDone = make(chan error, 1)
+		go func() { cgDone <- s.makeCgroup() }()
+	}
 	m, err := recvMsg(l.sync)
+	if cerr := cgWait(); cerr != nil {
+		if err == nil && m.fd >= 0 {
+			unix.Close(m.fd)
+		}
+		return cerr
+	}
 	switch {
 	case err != nil:
 		return l.exited(err)
@@ -171,11 +245,14 @@ func (s *setup) launchC(ctx context.Context) error {
 	}
 	procfs := os.NewFile(uintptr(m.fd), "procfs context")
 	l.closeLater(procfs)
+	if hierarchies != nil {
+		s.hierarchies = <-hierarchies
+	}
 	var slave *os.File
 	joined := make(chan error, 1)
 	if !late {
 		if !intoCgroup {
-			if err := cg.Enter(s.pid); err != nil {
+			if err := s.cg.Enter(s.pid); err != nil {
 				return step("cgroup", err)
 			}
 			if err := sendMsg(l.sync, syncMsg{Type: msgOK}); err != nil {
@@ -191,8 +268,14 @@ func (s *setup) launchC(ctx context.Context) error {
 		// Late: the init waits for its plan and touches nothing until
 		// then; moving it now (its first migration waits for an RCU
 		// grace period on cgroup v1) overlaps with the thread's mounts.
-		go func() { joined <- cg.Enter(s.pid) }()
-		slave, err = s.prepareOnThread(ctx, procfs, false)
+		go func() { joined <- s.cg.Enter(s.pid) }()
+		if job != nil {
+			j := job
+			job = nil
+			slave, err = j.run(procfs)
+		} else {
+			slave, err = s.prepareOnThread(ctx, procfs, false)
+		}
 		if jerr := <-joined; err == nil && jerr != nil {
 			err = step("cgroup", jerr)
 		}
@@ -231,7 +314,7 @@ func (s *setup) launchC(ctx context.Context) error {
 		// environment unless hook.env is set.
 		st := s.rec.State.State
 		st.Status, st.Pid = specs.StateCreated, s.pid
-		if fin.HookState, err = json.Marshal(&st); err != nil {
+		if fin.HookState, err = fastjson.Marshal(&st); err != nil {
 			return fmt.Errorf("startContainer hook: encode state: %w", err)
 		}
 		for _, hk := range h.StartContainer {
@@ -273,10 +356,50 @@ func (s *setup) launchC(ctx context.Context) error {
 			return l.exited(err)
 		}
 	}
-	if err := l.converse(ctx); err != nil {
+	// The created state goes to disk while the init finishes its setup:
+	// a create holds the container's lock until it returns, so start,
+	// kill and delete see it only once the init is ready; a create that
+	// fails from here removes the directory (abort), one killed leaves an
+	// init whose death (it exits when sync closes) refresh notices.
+	// The copy of the configuration is there before the state says
+	// created.
+	if err := s.waitCopy(); err != nil {
+		return err
+	}
+	created := s.writeCreated()
+	err = l.converse(ctx)
+	if werr := <-created; err == nil {
+		err = werr
+	}
+	if err != nil {
 		return err
 	}
 	s.r.log.Debug("init ready", "container", s.id, "elapsed", time.Since(t0))
+	return nil
+}
+
+// hasCgroupMount reports whether the configuration mounts a cgroup
+// filesystem.
+func hasCgroupMount(spec *specs.Spec) bool {
+	for _, m := range spec.Mounts {
+		if m.Type == "cgroup" || m.Type == "cgroup2" {
+			return true
+		}
+	}
+	return false
+}
+
+// makeCgroup creates the container's cgroup, without moving anyone into
+// it, and sets its limits.
+func (s *setup) makeCgroup() error {
+	if err := s.cg.Apply(-1); err != nil {
+		return step("cgroup", err)
+	}
+	if res := s.spec.Linux.Resources; res != nil {
+		if err := s.cg.Set(res); err != nil {
+			return step("cgroup", err)
+		}
+	}
 	return nil
 }
 
@@ -298,12 +421,57 @@ func (s *setup) waitCgroupNS() error {
 // prepareOnThread prepares the root filesystem of the init s.pid from a
 // new OS thread in its namespaces (rootThread) and returns the pty slave
 // of a terminal, bound on /dev/console (the master is s.master).
-func (s *setup) prepareOnThread(ctx context.Context, procfs *os.File, cgroupNS bool) (slave *os.File, err error) {
-	// A thread of its own that ends with rootThread, in the container's
-	// namespaces; never the main thread (osthread.Run).
-	osthread.Run(func() { slave, err = s.rootThread(ctx, procfs, cgroupNS) })
-	return slave, err
+func (s *setup) prepareOnThread(ctx context.Context, procfs *os.File, cgroupNS bool) (*os.File, error) {
+	return s.startRootThread(ctx, cgroupNS).run(procfs)
 }
+
+// rootJob is the thread of prepareOnThread, started before its procfs
+// context is there: it joins the init's namespaces at once, then waits.
+type rootJob struct {
+	start chan *os.File // the procfs context; closed: given up
+	done  chan rootResult
+}
+
+type rootResult struct {
+	slave *os.File
+	err   error
+}
+
+// startRootThread starts the thread, which joins the init's namespaces
+// (joinInitNS) and prepares the root filesystem once run gives it the
+// procfs context.
+func (s *setup) startRootThread(ctx context.Context, cgroupNS bool) *rootJob {
+	j := &rootJob{start: make(chan *os.File, 1), done: make(chan rootResult, 1)}
+	// A thread of its own that ends with the job, in the container's
+	// namespaces; never the main thread (osthread.Run).
+	go osthread.Run(func() {
+		pidNS, err := s.joinInitNS(cgroupNS)
+		if pidNS >= 0 {
+			defer unix.Close(pidNS)
+		}
+		procfs, ok := <-j.start
+		if err == nil && !ok {
+			err = errors.New("root filesystem: setup given up")
+		}
+		var slave *os.File
+		if err == nil {
+			slave, err = s.rootThread(ctx, procfs, pidNS)
+		}
+		j.done <- rootResult{slave, err}
+	})
+	return j
+}
+
+// run hands the thread the procfs context and waits for the root
+// filesystem.
+func (j *rootJob) run(procfs *os.File) (*os.File, error) {
+	j.start <- procfs
+	r := <-j.done
+	return r.slave, r.err
+}
+
+// giveUp ends a thread that run will not be called for.
+func (j *rootJob) giveUp() { close(j.start) }
 
 // nsJoins are the namespaces the thread joins when the container has its
 // own, the mount namespace last (it changes the root and working
@@ -320,10 +488,12 @@ var nsJoins = []struct {
 	{specs.MountNamespace, "mnt", unix.CLONE_NEWNS},
 }
 
-// rootThread runs on a locked thread that never returns to the Go
-// scheduler: everything the Go init did between its start and the final
-// stage, for the init s.pid.
-func (s *setup) rootThread(ctx context.Context, procfs *os.File, cgroupNS bool) (*os.File, error) {
+// joinInitNS has the locked thread of startRootThread leave the
+// runtime's fs_struct and join the init's namespaces (its cgroup
+// namespace with cgroupNS), and set the host and domain names. With
+// createContainer hooks and a pid namespace it returns a handle on that
+// namespace, which rootThread joins right before the hooks (else -1).
+func (s *setup) joinInitNS(cgroupNS bool) (pidNS int, err error) {
 	spec, plan := s.spec, s.plan
 	var fds []int
 	defer func() {
@@ -333,11 +503,17 @@ func (s *setup) rootThread(ctx context.Context, procfs *os.File, cgroupNS bool) 
 	}()
 	var joins, flags []int // setns(joins[i], flags[i]) now
 	hooks := spec.Hooks != nil && len(spec.Hooks.CreateContainer) > 0
-	pidNS := -1
+	pidNS = -1
+	defer func() {
+		if err != nil && pidNS >= 0 {
+			unix.Close(pidNS)
+			pidNS = -1
+		}
+	}()
 	if hooks && plan.has[specs.PIDNamespace] {
 		// The createContainer hooks are children of this thread: in the
 		// container's pid namespace (setns sets it for children only).
-		// Joined right before they start (below), not here: the thread's
+		// Joined right before they start (rootThread), not here: the thread's
 		// root is the host's until pivot_root, and whatever else it forks
 		// meanwhile (the helper of an idmapped mount, in a user namespace
 		// whose owner's root may open its /proc/<pid>/root with no
@@ -346,10 +522,9 @@ func (s *setup) rootThread(ctx context.Context, procfs *os.File, cgroupNS bool) 
 		path := "/proc/" + strconv.Itoa(s.pid) + "/ns/pid"
 		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return nil, &os.PathError{Op: "open", Path: path, Err: err}
+			return pidNS, &os.PathError{Op: "open", Path: path, Err: err}
 		}
-		fds = append(fds, fd)
-		pidNS = fd
+		pidNS = fd // kept open for rootThread
 	}
 	for _, ns := range nsJoins {
 		// New or joined by path: the init's (nsenter joined them).
@@ -359,35 +534,44 @@ func (s *setup) rootThread(ctx context.Context, procfs *os.File, cgroupNS bool) 
 		path := "/proc/" + strconv.Itoa(s.pid) + "/ns/" + ns.name
 		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return nil, &os.PathError{Op: "open", Path: path, Err: err}
+			return pidNS, &os.PathError{Op: "open", Path: path, Err: err}
 		}
 		fds = append(fds, fd)
 		joins, flags = append(joins, fd), append(flags, ns.flag)
 	}
 	if !alive(s.pid, s.rec.InitStart) {
-		return nil, errors.New("init exited during setup")
+		return pidNS, errors.New("init exited during setup")
 	}
 	// setns(CLONE_NEWNS) needs an fs_struct of the thread's own.
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
-		return nil, os.NewSyscallError("unshare CLONE_FS", err)
+		return pidNS, os.NewSyscallError("unshare CLONE_FS", err)
 	}
 	for i, fd := range joins {
 		if err := unix.Setns(fd, flags[i]); err != nil {
-			return nil, os.NewSyscallError("setns", err)
+			return pidNS, os.NewSyscallError("setns", err)
 		}
 	}
 	if spec.Hostname != "" {
 		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
-			return nil, step("set hostname", err)
+			return pidNS, step("set hostname", err)
 		}
 	}
 	if spec.Domainname != "" {
 		if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
-			return nil, step("set domainname", err)
+			return pidNS, step("set domainname", err)
 		}
 	}
+	return pidNS, nil
+}
+
+// rootThread runs on a locked thread that never returns to the Go
+// scheduler, in the init's namespaces (joinInitNS): everything the Go
+// init did between its start and the final stage, for the init s.pid.
+func (s *setup) rootThread(ctx context.Context, procfs *os.File, pidNS int) (*os.File, error) {
+	spec, plan := s.spec, s.plan
+	hooks := spec.Hooks != nil && len(spec.Hooks.CreateContainer) > 0
 	procUsed := false
-	opts := rootfs.Options{CgroupPaths: mountCgroupPaths(s.cg, s.pid), Logger: s.r.log,
+	opts := rootfs.Options{CgroupPaths: mountCgroupPaths(s.cg, s.pid), Hierarchies: s.hierarchies, Logger: s.r.log,
 		NoPivot: s.o.NoPivot, NoMountNS: !plan.has[specs.MountNamespace],
 		OpenProc: func() (*os.File, error) {
 			if procUsed {

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ocikit/ocikit/cgroups"
+	"github.com/ocikit/ocikit/internal/fastjson"
 	"github.com/ocikit/ocikit/internal/fsutil"
 	"github.com/ocikit/ocikit/runtime/nsenter"
 	"github.com/ocikit/ocikit/runtime/process"
@@ -104,7 +104,9 @@ func loadSpec(bundle, config string) (*specs.Spec, []byte, error) {
 		return nil, nil, fmt.Errorf("read bundle: %w", err)
 	}
 	var spec specs.Spec
-	if err := json.Unmarshal(data, &spec); err != nil {
+	// fastjson: encoding/json would first build its caches for every
+	// spec type, about 2 ms of each create.
+	if err := fastjson.Unmarshal(data, &spec); err != nil {
 		return nil, nil, errorf(ErrInvalidSpec, "%s: %v", config, err)
 	}
 	return &spec, data, nil
@@ -184,14 +186,23 @@ type setup struct {
 	dirFile  *os.File // the state directory, open (and locked)
 	rec      *record
 
-	l        *launcher
-	pid      int
-	cg       *cgroups.Manager
-	master   *os.File
-	mntns    *os.File   // the init's mount namespace, once a mount source is asked for
-	chroot   *os.File   // the root the C init chroots into (cinit_linux.go)
-	stdio    *pipeRelay // relayed stdio of a failed create, finished by abort
-	hookFail bool
+	l      *launcher
+	pid    int
+	cg     *cgroups.Manager
+	master *os.File
+	mntns  *os.File // the init's mount namespace, once a mount source is asked for
+	chroot *os.File // the root the C init chroots into (cinit_linux.go)
+	// hierarchies are the host's cgroup hierarchies, read while the C
+	// init starts (rootfs.Options.Hierarchies); nil: not read.
+	hierarchies []rootfs.Hierarchy
+	stdio       *pipeRelay // relayed stdio of a failed create, finished by abort
+	hookFail    bool
+	// createdWritten: the state says created already (writeCreated).
+	createdWritten bool
+	// copied gives the result of writing the copy of the configuration
+	// (waitCopy).
+	copied  chan error
+	copyErr error
 	// restore, when set, has the processes restored by CRIU instead of
 	// a new init started (restore).
 	restore *restoreJob
@@ -258,10 +269,13 @@ func (r *Runtime) createWith(ctx context.Context, id, bundle string, o CreateOpt
 		rootPath = filepath.Join(bundle, rootPath)
 	}
 	s := &setup{r: r, id: id, bundle: bundle, spec: spec, specData: specData, o: o, fg: fg, plan: plan, maps: maps, dir: dir, dirFile: lf, restore: rs}
-	if err := os.WriteFile(filepath.Join(dir, configFile), specData, 0o600); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("state: %w", err)
-	}
+	// The copy of the configuration is read only once create has
+	// returned (start, exec, delete, which take the lock it holds until
+	// then): it is written beside the rest of the create, and waited for
+	// before create returns or removes the directory.
+	copied := make(chan error, 1)
+	s.copied = copied
+	go func() { copied <- os.WriteFile(filepath.Join(dir, configFile), specData, 0o600) }()
 	needsSpec := spec.Linux.Seccomp != nil && spec.Linux.Seccomp.ListenerPath != ""
 	if h := spec.Hooks; h != nil && (len(h.Poststart) > 0 || len(h.Poststop) > 0) {
 		needsSpec = true
@@ -280,12 +294,14 @@ func (r *Runtime) createWith(ctx context.Context, id, bundle string, o CreateOpt
 		// root filesystem; delete must unmount what it mounted there.
 		hm, err := newHostMounts(rootPath)
 		if err != nil {
+			s.waitCopy()
 			os.RemoveAll(dir)
 			return nil, err
 		}
 		s.rec.HostMounts = hm
 	}
 	c, err := s.run(ctx)
+	s.waitCopy() // before abort removes the directory
 	if s.l != nil {
 		if err != nil {
 			s.stdio = s.l.takeStdio()
@@ -297,6 +313,18 @@ func (r *Runtime) createWith(ctx context.Context, id, bundle string, o CreateOpt
 		return nil, err
 	}
 	return c, nil
+}
+
+// waitCopy waits for the copy of the configuration in the state
+// directory and returns the error writing it, if any; again and again.
+func (s *setup) waitCopy() error {
+	if s.copied != nil {
+		if err := <-s.copied; err != nil {
+			s.copyErr = fmt.Errorf("state: %w", err)
+		}
+		s.copied = nil
+	}
+	return s.copyErr
 }
 
 // newHostMounts resolves the root filesystem as the init will (symbolic
@@ -315,21 +343,16 @@ func newHostMounts(rootPath string) (*hostMounts, error) {
 }
 
 func (s *setup) run(ctx context.Context) (*Container, error) {
-	spec := s.spec
-	// The cgroup manager first: a configuration it refuses (or a missing
-	// systemd) fails before any process starts. Nothing is created yet.
-	cg, err := s.r.newCgroup(s.id, spec)
-	if err != nil {
-		return nil, err
-	}
-	s.cg = cg
-	// The first state, before anything exists outside the state
-	// directory: a create killed from here on leaves a "creating"
-	// container that names its cgroup, so delete --force finds all of it.
-	cgState := cg.State()
-	s.rec.Cgroup = &cgState
-	if err := writeState(s.dir, s.rec); err != nil {
-		return nil, err
+	// The cgroup manager and the first state, before anything exists
+	// outside the state directory. An init without Go that is moved into
+	// its cgroup late (cgroup v1 and hybrid hosts) is started first and
+	// launchC does these while it execs: until the first state it is a
+	// process that exits once the runtime is gone (the sync socket
+	// closes), and a configuration the manager refuses then ends it.
+	if s.restore != nil || !s.cInit() || cgroups.HostMode() == cgroups.Unified {
+		if err := s.newCgroupState(); err != nil {
+			return nil, err
+		}
 	}
 	status := specs.StateCreated
 	if s.restore != nil {
@@ -342,6 +365,9 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 	} else if err := s.launch(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.waitCopy(); err != nil {
+		return nil, err
+	}
 	if s.master != nil && s.o.ConsoleSocket != "" {
 		if err := sendConsole(s.o.ConsoleSocket, s.master); err != nil {
 			return nil, err
@@ -350,8 +376,10 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 		s.master = nil
 	}
 	s.rec.State.Status = status
-	if err := writeState(s.dir, s.rec); err != nil {
-		return nil, err
+	if !s.createdWritten || status != specs.StateCreated {
+		if err := writeState(s.dir, s.rec); err != nil {
+			return nil, err
+		}
 	}
 	if s.o.PidFile != "" {
 		if err := writePidFile(s.o.PidFile, s.pid); err != nil {
@@ -364,6 +392,27 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 	}
 	s.master = nil
 	return c, nil
+}
+
+// newCgroupState makes the cgroup manager (a configuration it refuses, or
+// a missing systemd, fails here; nothing is created yet) and writes the
+// first state: a create killed from then on leaves a "creating" container
+// that names its cgroup (and its init, once started), so delete --force
+// finds all of it.
+func (s *setup) newCgroupState() error {
+	cg, err := s.r.newCgroup(s.id, s.spec)
+	if err != nil {
+		return err
+	}
+	return s.firstState(cg)
+}
+
+// firstState records the cgroup manager cg and writes the first state.
+func (s *setup) firstState(cg *cgroups.Manager) error {
+	s.cg = cg
+	cgState := cg.State()
+	s.rec.Cgroup = &cgState
+	return writeState(s.dir, s.rec)
 }
 
 // launch starts the container's init through the launcher and serves it
@@ -453,7 +502,7 @@ func (s *setup) launch(ctx context.Context) error {
 		return err
 	}
 	t0 := time.Now()
-	if intoCgroup, err = s.runInit(intoCgroup); err != nil {
+	if intoCgroup, err = s.runInit(intoCgroup, true); err != nil {
 		return err
 	}
 
@@ -525,11 +574,11 @@ func (s *setup) listenStart() (int, error) {
 	return fd, nil
 }
 
-// runInit starts the init (launcher.run) and records its pid at once: a
-// create killed from here on leaves a "creating" container whose init
-// delete --force kills. It reports whether the init was born in its
-// cgroup.
-func (s *setup) runInit(intoCgroup bool) (bool, error) {
+// runInit starts the init (launcher.run) and, with write, records its pid
+// at once: a create killed from here on leaves a "creating" container
+// whose init delete --force kills. It reports whether the init was born
+// in its cgroup.
+func (s *setup) runInit(intoCgroup, write bool) (bool, error) {
 	intoCgroup, err := s.l.run(intoCgroup)
 	if err != nil {
 		return false, err
@@ -537,7 +586,22 @@ func (s *setup) runInit(intoCgroup bool) (bool, error) {
 	s.pid = s.l.pid
 	s.rec.State.Pid = s.pid
 	s.rec.InitStart = s.l.start
+	if !write {
+		return intoCgroup, nil
+	}
 	return intoCgroup, writeState(s.dir, s.rec)
+}
+
+// writeCreated writes the created state in the background; the channel
+// gives the result. s.rec keeps saying creating meanwhile, as the state a
+// seccomp agent receives during the init's setup does (runc's too).
+func (s *setup) writeCreated() <-chan error {
+	rec := *s.rec
+	rec.State.Status = specs.StateCreated
+	s.createdWritten = true
+	done := make(chan error, 1)
+	go func() { done <- writeState(s.dir, &rec) }()
+	return done
 }
 
 const startSock = "start.sock"

@@ -3,12 +3,12 @@ package runtime
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os/exec"
 	"time"
 
+	"github.com/ocikit/ocikit/internal/fastjson"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -34,7 +34,7 @@ func runHooks(ctx context.Context, kind string, hooks []specs.Hook, st *specs.St
 	if len(hooks) == 0 {
 		return nil
 	}
-	data, err := json.Marshal(st)
+	data, err := fastjson.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("%s hook: encode state: %w", kind, err)
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -40,7 +39,7 @@ type launcher struct {
 	// nil for none.
 	cgroup *cgroups.Manager
 
-	cmd      *exec.Cmd
+	cmd      *child
 	files    []*os.File // ExtraFiles: descriptor 3+i
 	children []*os.File // the process's ends, closed once it runs
 	closers  []io.Closer
@@ -53,7 +52,7 @@ type launcher struct {
 	// planEnd, when set, adds the plan's last lines once the process
 	// runs, knowing whether it was born in its cgroup: nsenter reads the
 	// plan only then (the pipe's end).
-	planEnd func(born bool)
+	planEnd  func(born bool)
 	fork     bool // nsenter forks: the process is a grandchild
 	pid      int
 	start    uint64 // the process's start time (procStat), once known
@@ -98,7 +97,7 @@ func newLauncher(r *Runtime, id, what, cfgEnv string, listenFDs, preserveFDs int
 	if err != nil {
 		return nil, err
 	}
-	l.cmd = &exec.Cmd{Path: "/proc/self/fd/" + strconv.Itoa(l.add(exeFile)), Args: []string{"ocikit", "init"}}
+	l.cmd = &child{path: "/proc/self/fd/" + strconv.Itoa(l.add(exeFile)), args: []string{"ocikit", "init"}}
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
 		l.close()
@@ -122,7 +121,7 @@ func newLauncher(r *Runtime, id, what, cfgEnv string, listenFDs, preserveFDs int
 	// write in its own /proc meanwhile is written by nsenter before
 	// (oom_score_adj, timens_offsets) or by the runtime while nsenter
 	// makes it dumpable for that moment (uid_map, gid_map).
-	l.cmd.Env = []string{cfgEnv + "=" + strconv.Itoa(cfgFD), "_OCIKIT_NODUMP=1"}
+	l.cmd.env = []string{cfgEnv + "=" + strconv.Itoa(cfgFD), "_OCIKIT_NODUMP=1"}
 	return l, nil
 }
 
@@ -153,7 +152,7 @@ func (l *launcher) close() {
 // non-dumpable.
 func (l *launcher) oomScoreAdj(p *specs.Process) {
 	if p != nil && p.OOMScoreAdj != nil {
-		l.cmd.Env = append(l.cmd.Env, oomEnv+"="+strconv.Itoa(*p.OOMScoreAdj))
+		l.cmd.env = append(l.cmd.env, oomEnv+"="+strconv.Itoa(*p.OOMScoreAdj))
 	}
 }
 
@@ -162,7 +161,7 @@ func (l *launcher) oomScoreAdj(p *specs.Process) {
 // uid:gid.
 func (l *launcher) setStdio(relay bool, uid, gid int, in, out, errOut *os.File) error {
 	if !relay {
-		l.cmd.Stdin, l.cmd.Stdout, l.cmd.Stderr = in, out, errOut
+		l.cmd.stdio = [3]*os.File{in, out, errOut}
 		return nil
 	}
 	p, err := newPipeRelay(uid, gid, in, out, errOut)
@@ -170,7 +169,7 @@ func (l *launcher) setStdio(relay bool, uid, gid int, in, out, errOut *os.File) 
 		return fmt.Errorf("stdio pipes: %w", err)
 	}
 	l.stdio = p
-	l.cmd.Stdin, l.cmd.Stdout, l.cmd.Stderr = p.child[0], p.child[1], p.child[2]
+	l.cmd.stdio = p.child
 	return nil
 }
 
@@ -231,7 +230,7 @@ func (l *launcher) openPlan() (*os.File, error) {
 		return nil, fmt.Errorf("nsenter pipe: %w", err)
 	}
 	fd := l.add(pr)
-	l.cmd.Env = append(l.cmd.Env, "_OCIKIT_NSENTER="+strconv.Itoa(fd))
+	l.cmd.env = append(l.cmd.env, "_OCIKIT_NSENTER="+strconv.Itoa(fd))
 	return pw, nil
 }
 
@@ -276,9 +275,7 @@ func (l *launcher) run(intoCgroup bool) (bool, error) {
 		}
 	}
 	cmd := l.cmd
-	cmd.ExtraFiles = l.files
-	cmd.SysProcAttr = &l.attr
-	if err := cmd.Start(); err != nil {
+	if err := cmd.start(l.files, &l.attr); err != nil {
 		if !intoCgroup {
 			return false, fmt.Errorf("start %s: %w", l.what, err)
 		}
@@ -287,10 +284,7 @@ func (l *launcher) run(intoCgroup bool) (bool, error) {
 		l.r.log.Debug("clone into cgroup failed", "container", l.id, "error", err)
 		intoCgroup = false
 		l.attr.UseCgroupFD, l.attr.CgroupFD = false, -1
-		cmd = &exec.Cmd{Path: cmd.Path, Args: cmd.Args, Env: cmd.Env, Stdin: cmd.Stdin, Stdout: cmd.Stdout,
-			Stderr: cmd.Stderr, ExtraFiles: cmd.ExtraFiles, SysProcAttr: &l.attr}
-		l.cmd = cmd
-		if err := cmd.Start(); err != nil {
+		if err := cmd.start(l.files, &l.attr); err != nil {
 			return false, fmt.Errorf("start %s: %w", l.what, err)
 		}
 	}
@@ -300,11 +294,11 @@ func (l *launcher) run(intoCgroup bool) (bool, error) {
 	if err := l.writePlan(pw); err != nil {
 		return false, err
 	}
-	l.r.log.Debug(l.what+" started", "container", l.id, "pid", cmd.Process.Pid)
+	l.r.log.Debug(l.what+" started", "container", l.id, "pid", cmd.pid)
 	for _, f := range l.children {
 		f.Close()
 	}
-	l.pid = cmd.Process.Pid
+	l.pid = cmd.pid
 	if l.fork {
 		pid, err := l.waitForkedPid()
 		if err != nil {
@@ -312,7 +306,7 @@ func (l *launcher) run(intoCgroup bool) (bool, error) {
 		}
 		l.pid = pid
 		// The intermediate process exits right after reporting.
-		cmd.Wait()
+		cmd.wait()
 		l.cmd = nil
 	}
 	if st, _, err := procStat(l.pid); err == nil {
@@ -488,10 +482,10 @@ func (l *launcher) exited(err error) error {
 		return fmt.Errorf("sync with %s: %w", l.what, err)
 	}
 	if l.cmd != nil {
-		if l.pid == l.cmd.Process.Pid {
+		if l.pid == l.cmd.pid {
 			l.pid = 0 // reaped: the pid is free for others
 		}
-		werr := l.cmd.Wait()
+		werr := l.cmd.wait()
 		l.cmd = nil
 		if werr != nil {
 			return fmt.Errorf("%s: %w", l.died, werr)
@@ -506,11 +500,11 @@ func (l *launcher) kill() {
 		killWait(l.pid, l.start)
 	}
 	if l.cmd != nil {
-		if l.cmd.Process != nil && l.pid != l.cmd.Process.Pid {
-			l.cmd.Process.Kill()
+		if l.cmd.pid > 0 && l.pid != l.cmd.pid {
+			unix.Kill(l.cmd.pid, unix.SIGKILL)
 		}
-		if l.cmd.Process != nil {
-			l.cmd.Wait()
+		if l.cmd.pid > 0 {
+			l.cmd.wait()
 		}
 		l.cmd = nil
 	}
@@ -520,3 +514,71 @@ func (l *launcher) kill() {
 // or exec'd process, which writes it to the runtime's /proc before joining
 // any namespace (the final stage reports a failure).
 const oomEnv = "_OCIKIT_OOM"
+
+// child is the launched process as the runtime starts it: syscall's
+// fork and exec without os/exec, whose first start in a process also
+// checks that pidfds work by cloning and reaping a child of its own
+// (os.ensurePidfd), a vfork the runtime has no use for.
+type child struct {
+	path  string
+	args  []string
+	env   []string
+	stdio [3]*os.File // nil: /dev/null, as with os/exec
+	pid   int
+}
+
+// start forks and execs the process with stdio, then extra as
+// descriptors 3 and up; it returns once the process has called execve
+// (clone's CLONE_VFORK, or syscall's pipe when it cannot vfork).
+func (c *child) start(extra []*os.File, attr *syscall.SysProcAttr) error {
+	fds := make([]uintptr, 0, 3+len(extra))
+	for i, f := range c.stdio {
+		if f == nil {
+			mode := os.O_WRONLY
+			if i == 0 {
+				mode = os.O_RDONLY
+			}
+			null, err := os.OpenFile(os.DevNull, mode, 0)
+			if err != nil {
+				return err
+			}
+			defer null.Close()
+			f = null
+		}
+		fds = append(fds, f.Fd())
+	}
+	for _, f := range extra {
+		fds = append(fds, f.Fd())
+	}
+	pid, _, err := syscall.StartProcess(c.path, c.args, &syscall.ProcAttr{Env: c.env, Files: fds, Sys: attr})
+	if err != nil {
+		return &os.PathError{Op: "fork/exec", Path: c.path, Err: err}
+	}
+	c.pid = pid
+	return nil
+}
+
+// wait reaps the process; the error says how it ended unless it exited
+// with status 0 ("exit status 1", "signal: killed", as os/exec's).
+func (c *child) wait() error {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(c.pid, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return os.NewSyscallError("wait4", err)
+		}
+		break
+	}
+	switch {
+	case ws.Exited() && ws.ExitStatus() == 0:
+		return nil
+	case ws.Exited():
+		return fmt.Errorf("exit status %d", ws.ExitStatus())
+	case ws.Signaled():
+		return fmt.Errorf("signal: %v", ws.Signal())
+	}
+	return fmt.Errorf("wait status %#x", uint32(ws))
+}

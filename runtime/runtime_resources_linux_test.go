@@ -90,3 +90,39 @@ func exitStatus(err error) int {
 	}
 	return -1
 }
+
+// A cgroup the kernel refuses (made while the init starts, see
+// launchC), or a cgroupsPath the manager refuses (checked while the init
+// starts), fails create and leaves no cgroup or state behind.
+func TestCgroupFailureLeavesNothing(t *testing.T) {
+	e := newEnv(t)
+	for _, name := range []string{"cpus", "mems", "path"} {
+		t.Run(name, func(t *testing.T) {
+			e := e.sub(t)
+			bundle := e.bundle([]string{"true"}, func(s *specs.Spec) {
+				switch name {
+				case "cpus":
+					s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "4095"}}
+				case "mems":
+					s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Mems: "1023"}}
+				case "path":
+					s.Linux.CgroupsPath = "/ocikit/../escape"
+				}
+			})
+			id := e.id("cgfail")
+			_, stderr, err := e.run("run", "--bundle", bundle, id)
+			if err == nil {
+				t.Fatalf("run with an impossible %s limit succeeded", name)
+			}
+			if !strings.Contains(stderr, "cgroup") {
+				t.Errorf("error %q does not name the cgroup", stderr)
+			}
+			if cgroupExists(id) {
+				t.Errorf("cgroup of %s left behind", id)
+			}
+			if _, err := os.Stat(e.root + "/" + id); !os.IsNotExist(err) {
+				t.Errorf("state directory of %s left behind (%v)", id, err)
+			}
+		})
+	}
+}

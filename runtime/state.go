@@ -1,11 +1,10 @@
 package runtime
 
 import (
-	"encoding/json"
-	"strconv"
 	"time"
 
 	"github.com/ocikit/ocikit/errdefs"
+	"github.com/ocikit/ocikit/internal/fastjson"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -39,38 +38,22 @@ type State struct {
 
 // MarshalJSON writes the state as runc's `state` and `list --format json`
 // do: their field order, and "pid" also when 0 (a stopped container),
-// where runtime-spec's State omits it. Written field by field, as
-// encoding/json writes a struct of these fields (TestStateMarshalJSON),
-// without the reflection: building a struct type's encoder costs more
-// page faults than `state` and `start` otherwise spend here.
+// where runtime-spec's State omits it. fastjson writes it as encoding/json
+// writes a struct of these fields (TestStateMarshalJSON), without building
+// and caching a struct encoder, which costs more page faults than `state`
+// and `start` otherwise spend here.
 func (s State) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, 256)
-	str := func(key, v string) {
-		q, _ := json.Marshal(v) // a string always encodes
-		b = append(append(append(b, key...), q...), ',')
-	}
-	b = append(b, '{')
-	str(`"ociVersion":`, s.Version)
-	str(`"id":`, s.ID)
-	b = append(strconv.AppendInt(append(b, `"pid":`...), int64(s.Pid), 10), ',')
-	str(`"status":`, string(s.Status))
-	str(`"bundle":`, s.Bundle)
-	str(`"rootfs":`, s.Rootfs)
-	created, err := s.Created.MarshalJSON()
-	if err != nil {
-		return nil, err
-	}
-	b = append(append(append(b, `"created":`...), created...), ',')
-	if len(s.Annotations) > 0 {
-		a, err := json.Marshal(s.Annotations)
-		if err != nil {
-			return nil, err
-		}
-		b = append(append(append(b, `"annotations":`...), a...), ',')
-	}
-	str(`"owner":`, s.Owner)
-	b[len(b)-1] = '}'
-	return b, nil
+	return fastjson.Marshal(struct {
+		Version     string               `json:"ociVersion"`
+		ID          string               `json:"id"`
+		Pid         int                  `json:"pid"`
+		Status      specs.ContainerState `json:"status"`
+		Bundle      string               `json:"bundle"`
+		Rootfs      string               `json:"rootfs"`
+		Created     time.Time            `json:"created"`
+		Annotations map[string]string    `json:"annotations,omitempty"`
+		Owner       string               `json:"owner"`
+	}{s.Version, s.ID, s.Pid, s.Status, s.Bundle, s.Rootfs, s.Created, s.Annotations, s.Owner})
 }
 
 // validID reports whether id is in the set of container ids runc accepts

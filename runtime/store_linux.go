@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ocikit/ocikit/cgroups"
+	"github.com/ocikit/ocikit/internal/fastjson"
 	"github.com/ocikit/ocikit/internal/fsutil"
 	"github.com/ocikit/ocikit/runtime/rootfs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -80,7 +80,7 @@ func (rec *record) loadSpec(dir string) (*specs.Spec, error) {
 		return nil, fmt.Errorf("container %q: %w", rec.State.ID, err)
 	}
 	var spec specs.Spec
-	if err := json.Unmarshal(data, &spec); err != nil {
+	if err := fastjson.Unmarshal(data, &spec); err != nil {
 		return nil, fmt.Errorf("container %q: corrupt config.json copy: %w", rec.State.ID, err)
 	}
 	rec.spec = &spec
@@ -207,8 +207,11 @@ func (l *lockedDir) unlock() {
 
 // writeState replaces state.json atomically (write, fsync-free rename: the
 // root is a tmpfs in practice, and a torn file is what rename prevents).
+// The record is encoded and decoded (readState) with fastjson: encoding/json
+// would first build its caches for the record's types, cgroups.State's
+// linux.resources among them, in every command.
 func writeState(dir string, rec *record) error {
-	data, err := json.Marshal(rec)
+	data, err := fastjson.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}
@@ -224,7 +227,7 @@ func readState(dir, id string) (*record, error) {
 		return nil, fmt.Errorf("read state: %w", err)
 	}
 	var rec record
-	if err := json.Unmarshal(data, &rec); err != nil {
+	if err := fastjson.Unmarshal(data, &rec); err != nil {
 		return nil, fmt.Errorf("container %q: corrupt state.json: %w", id, err)
 	}
 	return &rec, nil

@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 
+	"github.com/ocikit/ocikit/internal/fastjson"
 	"github.com/ocikit/ocikit/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -94,7 +95,7 @@ type initConfig struct {
 }
 
 func sendMsg(f *os.File, m syncMsg) error {
-	data, err := json.Marshal(m)
+	data, err := fastjson.Marshal(m)
 	if err != nil {
 		return err
 	}
@@ -131,26 +132,28 @@ func recvMsg(f *os.File) (syncMsg, error) {
 	if n == 0 {
 		return syncMsg{}, io.EOF
 	}
-	m := syncMsg{fd: -1}
+	fd := -1
 	if oobn > 0 {
 		if cms, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil && len(cms) > 0 {
 			if fds, err := unix.ParseUnixRights(&cms[0]); err == nil && len(fds) > 0 {
-				m.fd = fds[0]
+				fd = fds[0]
 			}
 		}
 	}
-	if err := json.Unmarshal(buf[:n], &m); err != nil {
-		if m.fd >= 0 {
-			unix.Close(m.fd)
+	var m syncMsg
+	if err := fastjson.Unmarshal(buf[:n], &m); err != nil {
+		if fd >= 0 {
+			unix.Close(fd)
 		}
 		return syncMsg{}, fmt.Errorf("bad message from init: %w", err)
 	}
+	m.fd = fd
 	return m, nil
 }
 
 // sendFd sends a message with fd attached.
 func sendFd(sock int, m syncMsg, fd int) error {
-	data, err := json.Marshal(m)
+	data, err := fastjson.Marshal(m)
 	if err != nil {
 		return err
 	}

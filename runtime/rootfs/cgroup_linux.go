@@ -80,9 +80,12 @@ func (s *setup) mountCgroup2(m *specs.Mount, o *mountOpts) error {
 }
 
 func (s *setup) mountCgroup1(m *specs.Mount, o *mountOpts) error {
-	hs, err := Hierarchies()
-	if err != nil {
-		return mountErr(m, "", err)
+	hs := s.opts.Hierarchies
+	var err error
+	if hs == nil {
+		if hs, err = Hierarchies(); err != nil {
+			return mountErr(m, "", err)
+		}
 	}
 	// In a cgroup namespace of its own, without the container's paths,
 	// each hierarchy is mounted: the kernel roots it at the namespace's
@@ -135,8 +138,7 @@ func (s *setup) mountCgroup1(m *specs.Mount, o *mountOpts) error {
 		if dir == "" {
 			continue
 		}
-		b := &specs.Mount{Destination: dest, Source: dir, Type: "bind"}
-		if err := s.mountBind(b, bindOpts, nil); err != nil {
+		if err := s.bindCgroupDir(top, name, dir, dest, bindOpts); err != nil {
 			return err
 		}
 		if err := cgroupLinks(top, name, h.Controllers); err != nil {
@@ -149,6 +151,46 @@ func (s *setup) mountCgroup1(m *specs.Mount, o *mountOpts) error {
 		}
 	}
 	return s.finishMount(m, o, top)
+}
+
+// bindCgroupDir binds dir on a directory name it makes in the tmpfs top
+// of a cgroup mount, through top's handle: the tmpfs is new and holds
+// nothing but what mountCgroup1 put there, so the destination (dest in the
+// container) needs no resolution inside the root, whose walk of the host
+// path costs a stat per component for each hierarchy. Anything else there
+// by that name goes the general way (mountBind).
+func (s *setup) bindCgroupDir(top *os.File, name, dir, dest string, o *mountOpts) error {
+	b := &specs.Mount{Destination: dest, Source: dir, Type: "bind"}
+	if name == "" || name == "." || name == ".." || strings.Contains(name, "/") {
+		return s.mountBind(b, o, nil)
+	}
+	if err := unix.Mkdirat(int(top.Fd()), name, 0o755); err != nil {
+		if errors.Is(err, unix.EEXIST) {
+			return s.mountBind(b, o, nil)
+		}
+		return mountErr(b, "", &os.PathError{Op: "mkdir", Path: dest, Err: err})
+	}
+	fd, err := unix.Openat(int(top.Fd()), name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return mountErr(b, "", &os.PathError{Op: "open", Path: dest, Err: err})
+	}
+	f := os.NewFile(uintptr(fd), dest)
+	defer f.Close()
+	if err := mount(dir, fdPath(f), "", unix.MS_BIND|o.flags&unix.MS_REC, "", dest); err != nil {
+		return mountErr(b, "", err)
+	}
+	t := &target{name: dest, parent: top, base: name, fd: f}
+	mt, err := t.top()
+	if err != nil {
+		return mountErr(b, "", err)
+	}
+	defer mt.Close()
+	if o.flags&bindRemountFlags != 0 || o.clear&bindRemountFlags != 0 {
+		if err := setBindFlags(fdPath(mt), o.flags&bindRemountFlags, o.clear&bindRemountFlags, dest); err != nil {
+			return mountErr(b, "remount", err)
+		}
+	}
+	return s.finishMount(b, o, mt)
 }
 
 // Dir is the container's directory in the hierarchy, from paths keyed as

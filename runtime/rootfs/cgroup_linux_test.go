@@ -16,6 +16,16 @@ import (
 // of the container's directory per hierarchy; on a v2 host, a bind of the
 // container's directory (no cgroup namespace).
 func TestCgroupMount(t *testing.T) {
+	for _, given := range []bool{false, true} {
+		t.Run(map[bool]string{false: "read", true: "given"}[given], func(t *testing.T) { testCgroupMount(t, given) })
+	}
+}
+
+// testCgroupMount: with given, the hierarchies come in
+// Options.Hierarchies (read by the runtime beforehand), here only those
+// the container has a directory in: a cgroup mount binds what it is given
+// and reads no mount table.
+func testCgroupMount(t *testing.T, given bool) {
 	b := newBundle(t)
 	var st unix.Statfs_t
 	if err := unix.Statfs(cgroupRoot, &st); err != nil {
@@ -25,6 +35,7 @@ func TestCgroupMount(t *testing.T) {
 	name := "ocikit-rootfs-test-" + strconv.Itoa(os.Getpid())
 	paths := map[string]string{}
 	want := map[string]string{} // mount point in the container -> host dir
+	var hsGiven []Hierarchy
 	mk := func(hostDir, key, at string) {
 		dir := filepath.Join(hostDir, name)
 		if err := os.Mkdir(dir, 0o755); err != nil {
@@ -43,7 +54,14 @@ func TestCgroupMount(t *testing.T) {
 		}
 		for _, h := range hs {
 			if len(h.Controllers) == 1 && (h.Controllers[0] == "memory" || h.Controllers[0] == "pids") {
+				if given && len(hsGiven) > 0 {
+					// Not given, though the container has a path
+					// there: it must stay out.
+					paths[h.Controllers[0]] = h.Mountpoint
+					continue
+				}
 				mk(h.Mountpoint, h.Controllers[0], "/sys/fs/cgroup/"+filepath.Base(h.Mountpoint))
+				hsGiven = append(hsGiven, h)
 			}
 		}
 		if len(paths) == 0 {
@@ -51,7 +69,11 @@ func TestCgroupMount(t *testing.T) {
 		}
 	}
 	spec := baseSpec()
-	rep := runChild(t, &childConfig{Spec: spec, Bundle: b, CgroupPaths: paths, List: []string{"/sys/fs/cgroup"}})
+	cfg := &childConfig{Spec: spec, Bundle: b, CgroupPaths: paths, List: []string{"/sys/fs/cgroup"}}
+	if given && !v2 {
+		cfg.Hierarchies = hsGiven
+	}
+	rep := runChild(t, cfg)
 	if rep.Err != "" {
 		t.Fatalf("prepare/finish: %s", rep.Err)
 	}

@@ -47,6 +47,8 @@ type childConfig struct {
 	// Prepare.
 	Console     string
 	CgroupPaths map[string]string
+	// Hierarchies is Options.Hierarchies.
+	Hierarchies []Hierarchy
 	// Tmpfs are host directories on which the child mounts a tmpfs before
 	// Prepare (sources with submounts); Shared ones are made shared.
 	Tmpfs  []string
@@ -235,7 +237,7 @@ func childRun(cfgPath string, cfg *childConfig, rep *childReport) error {
 			return fmt.Errorf("setup: %w", err)
 		}
 	}
-	opts := Options{NoPivot: cfg.NoPivot, CgroupPaths: cfg.CgroupPaths,
+	opts := Options{NoPivot: cfg.NoPivot, CgroupPaths: cfg.CgroupPaths, Hierarchies: cfg.Hierarchies,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	if cfg.OpenSources {
 		mntns, err := os.Open("/proc/self/ns/mnt")

@@ -1,7 +1,9 @@
 package rootfs
 
 import (
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -107,5 +109,53 @@ func TestRelativeDestination(t *testing.T) {
 	}
 	if m := mountAt(rep.Mounts, "/rel/dir"); m == nil || m.FSType != "tmpfs" {
 		t.Errorf("/rel/dir: %+v, want a tmpfs", m)
+	}
+}
+
+// absentIn finds the directory of a destination that is plainly missing,
+// and leaves every other case (a dangling link, a missing parent, a file
+// in the way) to resolve's SecureJoin walk.
+func TestAbsentIn(t *testing.T) {
+	dir := t.TempDir()
+	for _, p := range []string{"etc", "file"} {
+		if p == "etc" {
+			os.Mkdir(filepath.Join(dir, p), 0o755)
+		} else {
+			os.WriteFile(filepath.Join(dir, p), nil, 0o644)
+		}
+	}
+	os.Symlink("/nowhere/x", filepath.Join(dir, "etc", "dangling"))
+	os.Symlink("etc", filepath.Join(dir, "link"))
+	r, err := openRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	tests := []struct {
+		dest string
+		want string // the parent's real path inside dir; "" for nil
+	}{
+		{"/etc/missing", "/etc"},
+		{"/link/missing", "/etc"},
+		{"/missing", "/"},
+		{"/etc/dangling", ""},
+		{"/nodir/missing", ""},
+		{"/file/missing", ""},
+		{"/etc", ""},
+	}
+	for _, tt := range tests {
+		f := r.absentIn(tt.dest)
+		got := ""
+		if f != nil {
+			real, err := os.Readlink(fdPath(f))
+			f.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = "/" + strings.TrimPrefix(strings.TrimPrefix(real, dir), "/")
+		}
+		if got != tt.want {
+			t.Errorf("absentIn(%q) = %q, want %q", tt.dest, got, tt.want)
+		}
 	}
 }

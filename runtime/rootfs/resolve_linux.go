@@ -79,19 +79,22 @@ func (r *root) resolve(dest string, k kind) (*target, error) {
 	if !errors.Is(err, os.ErrNotExist) || k == kindNone {
 		return nil, err
 	}
-	// Where the links lead: SecureJoin follows them lexically, clamped to
-	// the root. It only chooses what to create; the creation and the
-	// final lookup go through handles resolved inside the root, so a
-	// link swapped meanwhile cannot lead outside.
 	create := dest
-	if joined, err := securejoin.SecureJoin(r.path, dest); err == nil {
-		if rel, ok := strings.CutPrefix(joined, strings.TrimSuffix(r.path, "/")+"/"); ok && rel != "" {
-			create = "/" + rel
+	parent := r.absentIn(dest)
+	if parent == nil {
+		// Where the links lead: SecureJoin follows them lexically,
+		// clamped to the root. It only chooses what to create; the
+		// creation and the final lookup go through handles resolved
+		// inside the root, so a link swapped meanwhile cannot lead
+		// outside.
+		if joined, err := securejoin.SecureJoin(r.path, dest); err == nil {
+			if rel, ok := strings.CutPrefix(joined, strings.TrimSuffix(r.path, "/")+"/"); ok && rel != "" {
+				create = "/" + rel
+			}
 		}
-	}
-	parent, err := r.mkdirAll(path.Dir(create))
-	if err != nil {
-		return nil, err
+		if parent, err = r.mkdirAll(path.Dir(create)); err != nil {
+			return nil, err
+		}
 	}
 	base := path.Base(create)
 	switch k {
@@ -121,6 +124,25 @@ func (r *root) resolve(dest string, k kind) (*target, error) {
 	}
 	t.created = true
 	return t, nil
+}
+
+// absentIn returns the directory holding dest, resolved inside the root,
+// when it exists and holds nothing by dest's name, not even a dangling
+// link: the common case of a missing destination, created right there
+// without SecureJoin's walk of the host path (a stat per component). Nil
+// otherwise.
+func (r *root) absentIn(dest string) *os.File {
+	parent, err := openInRoot(r.dir, path.Dir(dest))
+	if err != nil {
+		return nil
+	}
+	var st unix.Stat_t
+	if unix.Fstat(int(parent.Fd()), &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR ||
+		unix.Fstatat(int(parent.Fd()), path.Base(dest), &st, unix.AT_SYMLINK_NOFOLLOW) != unix.ENOENT {
+		parent.Close()
+		return nil
+	}
+	return parent
 }
 
 // targetOf finds the parent directory of the file fd holds, checking that

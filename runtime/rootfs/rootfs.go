@@ -47,6 +47,12 @@ type Options struct {
 	// (unified) directory. Mounts of type cgroup bind these directories. When
 	// nil the process's own cgroups (/proc/self/cgroup) are used.
 	CgroupPaths map[string]string
+	// Hierarchies, when set, are the cgroup hierarchies mounted under
+	// /sys/fs/cgroup in the process's mount namespace (Hierarchies), read
+	// beforehand by a runtime whose init has a new mount namespace (a copy
+	// of its own): a cgroup mount on a v1 or hybrid host then reads no
+	// mount table. Nil: read when needed.
+	Hierarchies []Hierarchy
 	// OpenSource, when set, asks the runtime for the source of
 	// spec.Mounts[i], opened with the runtime's own privileges outside the
 	// container's user namespace (OpenMountSource). Prepare asks, when it
