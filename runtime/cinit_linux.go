@@ -603,6 +603,13 @@ func (s *setup) rootThread(ctx context.Context, procfs *os.File, pidNS int) (*os
 		// namespaces (this thread's, which forks them), in its root
 		// directory (Prepare's working directory), before pivot_root.
 		if pidNS >= 0 {
+			// The first process os/exec starts is preceded by os's
+			// pidfd probe, a throwaway child (os.checkPidfd, run once
+			// per process): os.FindProcess runs it now, so that it is
+			// born in the runtime's pid namespace, not the joined one.
+			if p, err := os.FindProcess(os.Getpid()); err == nil {
+				p.Release()
+			}
 			if err := unix.Setns(pidNS, unix.CLONE_NEWPID); err != nil {
 				return nil, os.NewSyscallError("setns", err)
 			}
