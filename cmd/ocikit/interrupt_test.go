@@ -27,6 +27,7 @@ func TestInterruptContext(t *testing.T) {
 		{"idle", true},
 		{"waiting", false},
 		{"derived", false},
+		{"polling", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
@@ -60,6 +61,14 @@ func interruptHelper(mode string) {
 		d, cancel := context.WithTimeout(ctx, time.Hour)
 		defer cancel()
 		wait = d.Done()
+	}
+	if mode == "polling" {
+		ctx.Err()
+		syscall.Kill(os.Getpid(), syscall.SIGTERM)
+		for ctx.Err() == nil {
+			time.Sleep(time.Millisecond)
+		}
+		return
 	}
 	syscall.Kill(os.Getpid(), syscall.SIGTERM)
 	if wait == nil {
