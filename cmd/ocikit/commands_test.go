@@ -71,3 +71,32 @@ func TestCommandFor(t *testing.T) {
 		}
 	}
 }
+
+// TestVersionOnly: -v or --version among global flags alone prints the
+// version without building the commands; anything more is cobra's.
+func TestVersionOnly(t *testing.T) {
+	root := &cobra.Command{Use: "ocikit"}
+	g := &globals{}
+	f := root.PersistentFlags()
+	f.StringVar(&g.root, "root", "", "")
+	f.BoolVar(&g.debug, "debug", false, "")
+	tests := []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"--version"}, true},
+		{[]string{"-v"}, true},
+		{[]string{"--root", "/run/x", "--debug", "-v"}, true},
+		{[]string{"--root", "-v"}, false}, // -v is the value of --root
+		{[]string{}, false},
+		{[]string{"--debug"}, false},
+		{[]string{"-v", "state"}, false},
+		{[]string{"-v", "--help"}, false},
+		{[]string{"--nosuch", "-v"}, false},
+	}
+	for _, tt := range tests {
+		if got := versionOnly(f, tt.args); got != tt.want {
+			t.Errorf("versionOnly(%q) = %v, want %v", tt.args, got, tt.want)
+		}
+	}
+}
