@@ -79,7 +79,9 @@ layer unpack and repack, bundle conversion) and validation of both.`,
 		// Only the command asked for: building the whole tree (every
 		// command's flags) costs each start a millisecond of allocations
 		// and page faults, and containerd or podman start one process
-		// per lifecycle step.
+		// per lifecycle step. Nor cobra's completion command (five
+		// commands with their flags): the command line names another.
+		root.CompletionOptions.DisableDefaultCmd = true
 		root.AddCommand(c.build(g))
 		return root
 	}
