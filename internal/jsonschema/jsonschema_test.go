@@ -153,11 +153,7 @@ func TestCompileErrors(t *testing.T) {
 // fixtures through its schema and compares every verdict with
 // gojsonschema's, the validator runtime-spec's schema/validate.go uses.
 func TestRuntimeSpecFixtures(t *testing.T) {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/opencontainers/runtime-spec").Output()
-	if err != nil {
-		t.Fatalf("locate the runtime-spec module: %v", err)
-	}
-	dir := filepath.Join(strings.TrimSpace(string(out)), "schema")
+	ours, theirs, dir := runtimeSchemas(t)
 	load := func(name string) (any, error) {
 		data, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
@@ -167,17 +163,6 @@ func TestRuntimeSpecFixtures(t *testing.T) {
 		dec.UseNumber()
 		var v any
 		return v, dec.Decode(&v)
-	}
-	ours, err := Compile(load, "config-schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sl := gojsonschema.NewSchemaLoader()
-	sl.AutoDetect = false
-	sl.Draft = gojsonschema.Draft4
-	theirs, err := sl.Compile(gojsonschema.NewReferenceLoader("file://" + filepath.Join(dir, "config-schema.json")))
-	if err != nil {
-		t.Fatal(err)
 	}
 	fixtures, _ := filepath.Glob(filepath.Join(dir, "test", "config", "*", "*.json"))
 	if len(fixtures) < 10 {
@@ -205,4 +190,63 @@ func TestRuntimeSpecFixtures(t *testing.T) {
 			t.Errorf("%s: ours %v, gojsonschema %v", f, errs, res.Errors())
 		}
 	}
+}
+
+// FuzzRuntimeConfig compares the verdict on arbitrary JSON with
+// gojsonschema's, runtime-spec's own validator, over runtime-spec's config
+// schema (no date-time there, the one format the two read differently).
+func FuzzRuntimeConfig(f *testing.F) {
+	ours, theirs, dir := runtimeSchemas(f)
+	fixtures, _ := filepath.Glob(filepath.Join(dir, "test", "config", "*", "*.json"))
+	for _, p := range fixtures {
+		if data, err := os.ReadFile(p); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		var doc any
+		if dec.Decode(&doc) != nil || dec.More() {
+			return
+		}
+		res, err := theirs.Validate(gojsonschema.NewGoLoader(doc))
+		if err != nil {
+			return
+		}
+		errs := ours.Validate(doc)
+		if (len(errs) == 0) != res.Valid() {
+			t.Fatalf("ours: %v; gojsonschema: %v", errs, res.Errors())
+		}
+	})
+}
+
+func runtimeSchemas(tb testing.TB) (*Schema, *gojsonschema.Schema, string) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/opencontainers/runtime-spec").Output()
+	if err != nil {
+		tb.Fatalf("locate the runtime-spec module: %v", err)
+	}
+	dir := filepath.Join(strings.TrimSpace(string(out)), "schema")
+	load := func(name string) (any, error) {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return nil, err
+		}
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		var v any
+		return v, dec.Decode(&v)
+	}
+	ours, err := Compile(load, "config-schema.json")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sl := gojsonschema.NewSchemaLoader()
+	sl.AutoDetect = false
+	sl.Draft = gojsonschema.Draft4
+	theirs, err := sl.Compile(gojsonschema.NewReferenceLoader("file://" + filepath.Join(dir, "config-schema.json")))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ours, theirs, dir
 }
