@@ -3,7 +3,7 @@
 //
 // Every check is either the image-spec's own JSON schema (the schema files
 // of github.com/opencontainers/image-spec/schema, embedded byte for byte and
-// compiled with xeipuuv/gojsonschema) or a semantic rule the
+// compiled with internal/jsonschema) or a semantic rule the
 // schemas cannot express, each citing the clause it enforces: digest
 // encodings of the registered algorithms, blob presence, size and digest,
 // a descriptor's mediaType against the document it points to and against
@@ -39,21 +39,21 @@
 //
 // Both specifications' schemas are compiled once per process, on first
 // use, from the embedded copies only (no network, no disk). The schema
-// engine is gojsonschema, the one runtime-spec's schema/validate.go and
-// runtime-tools use, because every ocikit process links this package,
-// the runtime's create, start and init included, and each start pays
-// every linked package's initialization. Measured on the development
-// machine (December 2026, GODEBUG=inittrace=1 and perf stat of `ocikit
-// version` built with and without each library): gojsonschema's init is
-// about 900 allocations and 2.5 ms, and it links net/http, crypto/tls and
-// crypto/x509 (about 100 page faults and 7.6 MB of binary together);
-// santhosh-tekuri/jsonschema v6 compiles every draft's metaschema at init
-// (21,000 allocations, 15-22 ms, +380 page faults), v5 8,600 allocations;
+// engine is internal/jsonschema, a draft-04 validator with no package
+// state, because every ocikit process links this package, the runtime's
+// create, start and init included, and each start pays every linked
+// package's initialization. The libraries measured (December 2026,
+// GODEBUG=inittrace=1 and perf of ocikit with and without each) all cost
+// at init: gojsonschema, used until then, 900 allocations, 127 KB and
+// about 100 page faults (five format regexps, a text/template, its
+// metaschemas); santhosh-tekuri/jsonschema v6 and its fork
+// pb33f/jsonschema v6 compile every draft's metaschema (21,000
+// allocations, 15-22 ms, +380 page faults), v5 8,600 allocations;
 // google/jsonschema-go does little at init but rejects draft-04 (both
 // specs' schemas) and reports only the first error without its instance
-// location. No draft-04 library that does nothing at init was found; this
-// is the cheapest that keeps every located problem. Its
-// date-time format also takes a bare date or time, so the config's
-// "created" values are checked against RFC 3339 beside it
-// (checkDateTimes).
+// location. internal/jsonschema reports every violation at its instance
+// location, as gojsonschema did, and its verdicts on runtime-spec's
+// fixtures match gojsonschema's (a test and a fuzz target compare them).
+// Its date-time format is RFC 3339's alone, which gojsonschema's was not
+// (it also took a bare date or time).
 package validate

@@ -230,9 +230,6 @@ func (c *checker) document(l loc, file string, k docKind, claimed string, data [
 		c.errorf(l, file, "", "%v", err)
 		return parsed{}
 	}
-	if k == kindConfig {
-		probs = append(probs, checkDateTimes(obj, probs)...)
-	}
 	before := c.r.Errors
 	for _, p := range probs {
 		c.schemaError(pointerLoc(l, doc, p.at), file, schemaClause(k), p.msg)

@@ -15,10 +15,10 @@ import (
 
 	"github.com/ocikit/ocikit/errdefs"
 	"github.com/ocikit/ocikit/internal/fsutil"
+	"github.com/ocikit/ocikit/internal/jsonschema"
 	"github.com/ocikit/ocikit/runtime/rules"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/xeipuuv/gojsonschema"
 )
 
 // runtimeSchemaFS holds the JSON schemas of runtime-spec v1.3.0, byte for
@@ -27,7 +27,7 @@ import (
 //go:embed runtime-schema/*.json
 var runtimeSchemaFS embed.FS
 
-var runtimeSchemas = sync.OnceValues(func() (map[string]*gojsonschema.Schema, error) {
+var runtimeSchemas = sync.OnceValues(func() (map[string]*jsonschema.Schema, error) {
 	return compileFS(runtimeSchemaFS, "runtime-schema", map[string]string{"config": "config-schema.json"})
 })
 

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
@@ -68,6 +71,77 @@ func TestCommandFor(t *testing.T) {
 		}
 		if got != tt.want {
 			t.Errorf("commandFor(%q) = %q, want %q", tt.args, got, tt.want)
+		}
+	}
+}
+
+// TestVersionOnly: -v or --version among global flags alone prints the
+// version without building the commands; anything more is cobra's.
+func TestVersionOnly(t *testing.T) {
+	root := &cobra.Command{Use: "ocikit"}
+	g := &globals{}
+	f := root.PersistentFlags()
+	f.StringVar(&g.root, "root", "", "")
+	f.BoolVar(&g.debug, "debug", false, "")
+	tests := []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"--version"}, true},
+		{[]string{"-v"}, true},
+		{[]string{"--root", "/run/x", "--debug", "-v"}, true},
+		{[]string{"--root", "-v"}, false}, // -v is the value of --root
+		{[]string{}, false},
+		{[]string{"--debug"}, false},
+		{[]string{"-v", "state"}, false},
+		{[]string{"-v", "--help"}, false},
+		{[]string{"--nosuch", "-v"}, false},
+	}
+	for _, tt := range tests {
+		if got := versionOnly(f, tt.args); got != tt.want {
+			t.Errorf("versionOnly(%q) = %v, want %v", tt.args, got, tt.want)
+		}
+	}
+}
+
+// TestRootFor: a command line naming a command builds that command alone,
+// without cobra's completion command; -v alone builds none; anything else
+// (here the completion command itself) builds the whole tree.
+func TestRootFor(t *testing.T) {
+	defer func(args []string) { os.Args = args }(os.Args)
+	tests := []struct {
+		args []string
+		want []string // the names of the commands built ("" for the help command cobra adds)
+	}{
+		{[]string{"--root", "/x", "state", "id"}, []string{"state"}},
+		{[]string{"--version"}, nil},
+		{[]string{"completion", "bash"}, nil}, // nil: every command
+	}
+	for _, tt := range tests {
+		os.Args = append([]string{"ocikit"}, tt.args...)
+		root := newRootCmd(&globals{})
+		var stdout bytes.Buffer
+		root.SetOut(&stdout)
+		root.SetArgs(tt.args)
+		if err := root.Execute(); err != nil && tt.args[0] != "--root" {
+			t.Fatalf("%q: %v", tt.args, err)
+		}
+		var got []string
+		for _, c := range root.Commands() {
+			if c.Name() != "help" && c.Name() != "completion" {
+				got = append(got, c.Name())
+			}
+		}
+		switch {
+		case tt.args[0] == "completion":
+			if len(got) != len(commands) || !strings.Contains(stdout.String(), "bash completion") {
+				t.Errorf("%q: %d commands built, output %.40q", tt.args, len(got), stdout.String())
+			}
+		case !slices.Equal(got, tt.want):
+			t.Errorf("%q built %q, want %q", tt.args, got, tt.want)
+		}
+		if tt.args[0] == "--root" && !root.CompletionOptions.DisableDefaultCmd {
+			t.Errorf("%q: completion command enabled", tt.args)
 		}
 	}
 }

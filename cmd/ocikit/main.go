@@ -12,8 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/ocikit/ocikit/runtime"
 	"github.com/ocikit/ocikit/runtime/vm"
@@ -47,8 +45,8 @@ func main() {
 }
 
 func run() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx := newInterruptContext(context.Background())
+	defer ctx.stop()
 	g := &globals{}
 	root := newRootCmd(g)
 	err := root.ExecuteContext(ctx)

@@ -79,8 +79,14 @@ layer unpack and repack, bundle conversion) and validation of both.`,
 		// Only the command asked for: building the whole tree (every
 		// command's flags) costs each start a millisecond of allocations
 		// and page faults, and containerd or podman start one process
-		// per lifecycle step.
+		// per lifecycle step. Nor cobra's completion command (five
+		// commands with their flags): the command line names another.
+		root.CompletionOptions.DisableDefaultCmd = true
 		root.AddCommand(c.build(g))
+		return root
+	}
+	if versionOnly(f, os.Args[1:]) {
+		// runc's --version: the version alone, without the tree.
 		return root
 	}
 	for _, c := range commands {
@@ -133,21 +139,56 @@ func commandFor(fs *pflag.FlagSet, args []string) *command {
 			}
 			return nil
 		}
-		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		var fl *pflag.Flag
-		if strings.HasPrefix(a, "--") {
-			fl = fs.Lookup(name)
-		} else if len(name) == 1 {
-			fl = fs.ShorthandLookup(name)
-		}
-		if fl == nil {
+		known, takesNext := globalFlag(fs, a)
+		if !known {
 			return nil // -v, -h, --help, or unknown: cobra decides
 		}
-		if !hasValue && fl.NoOptDefVal == "" {
+		if takesNext {
 			i++ // the flag's value
 		}
 	}
 	return nil
+}
+
+// globalFlag reports whether the argument a is a flag of fs and whether
+// its value is the next argument.
+func globalFlag(fs *pflag.FlagSet, a string) (known, takesNext bool) {
+	name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+	var fl *pflag.Flag
+	if strings.HasPrefix(a, "--") {
+		fl = fs.Lookup(name)
+	} else if len(name) == 1 {
+		fl = fs.ShorthandLookup(name)
+	}
+	if fl == nil {
+		return false, false
+	}
+	return true, !hasValue && fl.NoOptDefVal == ""
+}
+
+// versionOnly reports whether args are -v or --version among global flags
+// (fs) and nothing else, which prints the version (the root command's
+// RunE) and needs no command built.
+func versionOnly(fs *pflag.FlagSet, args []string) bool {
+	version := false
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "-v" || a == "--version" {
+			version = true
+			continue
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" || a == "--" {
+			return false
+		}
+		known, takesNext := globalFlag(fs, a)
+		if !known {
+			return false
+		}
+		if takesNext {
+			i++
+		}
+	}
+	return version
 }
 
 // newHelpCmd is `help [COMMAND]` (alias h, as runc's); an unknown topic

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -123,5 +124,35 @@ func TestLock(t *testing.T) {
 	a.Close()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// doneCounter counts the calls of Done.
+type doneCounter struct {
+	context.Context
+	calls atomic.Int32
+}
+
+func (c *doneCounter) Done() <-chan struct{} {
+	c.calls.Add(1)
+	return c.Context.Done()
+}
+
+// TestLockUncontended: a lock nobody holds is taken without asking the
+// context's Done (cmd/ocikit's context starts catching signals then).
+func TestLockUncontended(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dc := &doneCounter{Context: ctx}
+	if err := Lock(dc, f, true); err != nil {
+		t.Fatal(err)
+	}
+	if n := dc.calls.Load(); n != 0 {
+		t.Fatalf("Done called %d times for an uncontended lock", n)
 	}
 }

@@ -21,6 +21,21 @@ func Lock(ctx context.Context, f *os.File, exclusive bool) error {
 	if exclusive {
 		how = unix.LOCK_EX
 	}
+	// Uncontended, the lock is taken at once, without asking ctx.Done:
+	// ocikit's commands run with a context that starts catching signals
+	// when Done is first called (cmd/ocikit's interruptContext).
+	for {
+		err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
+		if err == nil {
+			return nil
+		}
+		if err == unix.EWOULDBLOCK {
+			break
+		}
+		if err != unix.EINTR {
+			return &os.PathError{Op: "flock", Path: f.Name(), Err: err}
+		}
+	}
 	if ctx.Done() == nil {
 		for {
 			err := unix.Flock(int(f.Fd()), how)

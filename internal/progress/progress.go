@@ -1,8 +1,7 @@
 // Package progress renders the events of an image copy
 // (distribution.Event) for ocikit image copy's --progress: bars on a
-// terminal (a bar per blob being transferred and a total, drawn with
-// mpb), one line per blob otherwise, or one JSON object per event for
-// scripts. A Reporter is safe for concurrent use: a copy may transfer
+// terminal (a bar per blob being transferred and a total), one line per
+// blob otherwise, or one JSON object per event for scripts. A Reporter is safe for concurrent use: a copy may transfer
 // several blobs at once.
 package progress
 
@@ -44,8 +43,10 @@ func New(mode string, w io.Writer) (Reporter, error) {
 	case JSON:
 		return &jsonLines{enc: json.NewEncoder(w)}, nil
 	case Auto, "":
-		if f, ok := w.(*os.File); ok && isTerminal(f) {
-			return newBars(w), nil
+		if f, ok := w.(*os.File); ok {
+			if cols, ok := terminalWidth(f); ok {
+				return newBars(w, cols), nil
+			}
 		}
 		return &plain{w: w}, nil
 	}

@@ -98,21 +98,61 @@ func TestModes(t *testing.T) {
 	}
 }
 
-// TestBars drives the bars (the terminal's rendering itself is mpb's):
-// every event of a transfer, and Close with a transfer left unfinished,
-// must return.
+// TestBars drives the bars through a transfer and a transfer left
+// unfinished, and reads the screen they leave: each drawing goes back up
+// over the one before, so the last one (after the last cursor-up) is what
+// the terminal shows.
 func TestBars(t *testing.T) {
 	var buf bytes.Buffer
-	b := newBars(&buf)
+	b := newBars(&buf, 200)
 	for _, e := range events() {
 		b.Event(e)
 	}
-	b.Event(distribution.Event{Descriptor: v1.Descriptor{Digest: digest.FromString("unfinished"), Size: 10}, Phase: distribution.PhaseStart})
-	b.Close()
-	if b.total == nil || b.total.Current() != 3<<20 {
-		t.Fatalf("total bar at %d", b.total.Current())
+	unfinished := digest.FromString("unfinished")
+	b.Event(distribution.Event{Descriptor: v1.Descriptor{Digest: unfinished, Size: 10}, Phase: distribution.PhaseStart})
+	if !strings.Contains(screen(buf.String()), short(unfinished)+" ") {
+		t.Fatalf("no bar for the transfer in progress: %q", buf.String())
 	}
-	if len(b.blobs) != 0 {
+	b.Close()
+	out := buf.String()
+	if !strings.Contains(out, "exists "+string(digest.FromString("config"))+" (100 bytes)\n") {
+		t.Errorf("no line for the skipped config: %q", out)
+	}
+	want := "\x1b[2Ktotal        [" + strings.Repeat("=", barWidth-1) + ">] 3.0 MiB / 3.0 MiB\n\x1b[J"
+	if got := screen(out); got != want {
+		t.Fatalf("last drawing %q, want the total alone, %q", got, want)
+	}
+	if len(b.blobs) != 0 || len(b.order) != 0 {
 		t.Fatalf("bars left: %d", len(b.blobs))
+	}
+}
+
+// screen is the last drawing of the bars' output.
+func screen(out string) string {
+	if i := strings.LastIndex(out, "\x1b["); i >= 0 {
+		if j := strings.LastIndex(out[:i], "A"); j >= 0 && strings.LastIndex(out[:j], "\x1b[") >= 0 {
+			return out[j+1:]
+		}
+	}
+	return out
+}
+
+func TestBarLines(t *testing.T) {
+	tests := []struct {
+		cols       int
+		done, size int64
+		want       string
+	}{
+		{200, 0, 0, "x            [>" + strings.Repeat(" ", barWidth-1) + "] 0 B / 0 B"},
+		{200, 512, 1024, "x            [" + strings.Repeat("=", barWidth/2) + ">" + strings.Repeat(" ", barWidth/2-1) + "] 512 B / 1.0 KiB"},
+		{200, 3 << 30, 3 << 30, "x            [" + strings.Repeat("=", barWidth) + "] 3.0 GiB / 3.0 GiB"},
+		{20, 1, 2, "x            [====="}, // cut to the width less one: no wrap
+	}
+	for _, tt := range tests {
+		var buf bytes.Buffer
+		(&bars{cols: tt.cols}).line(&buf, "x", tt.done, tt.size)
+		if want := "\x1b[2K" + tt.want + "\n"; buf.String() != want {
+			t.Errorf("line(%d/%d, %d cols) = %q, want %q", tt.done, tt.size, tt.cols, buf.String(), want)
+		}
 	}
 }

@@ -6,9 +6,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// isTerminal reports whether f is a terminal bars can be drawn on: one
-// with a size (a pty nobody sized has none, and mpb would draw nothing).
-func isTerminal(f *os.File) bool {
+// terminalWidth returns the width of f when it is a terminal bars can be
+// drawn on: one with a size (a pty nobody sized has none).
+func terminalWidth(f *os.File) (int, bool) {
 	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
-	return err == nil && ws.Col > 0 && ws.Row > 0
+	if err != nil || ws.Col == 0 || ws.Row == 0 {
+		return 0, false
+	}
+	return int(ws.Col), true
 }

@@ -4,6 +4,6 @@ package progress
 
 import "os"
 
-// isTerminal: bars are drawn on Linux terminals only; elsewhere Auto is
+// terminalWidth: bars are drawn on Linux terminals only; elsewhere Auto is
 // Plain.
-func isTerminal(*os.File) bool { return false }
+func terminalWidth(*os.File) (int, bool) { return 0, false }
