@@ -898,6 +898,12 @@ static void setup(int sock)
 		const char *subs[] = {"attr/exec", NULL};
 		writeattr("selinux label", F.selinux, subs, F.selinux);
 	}
+	/* The program gets the transparent huge pages its caller had (the
+	 * setting is kept across execve): turned back on here, before any
+	 * seccomp filter, which may refuse prctl, once the stage's own
+	 * memory is touched. */
+	if (ocikit_thp_restore)
+		prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0);
 	/* Without no_new_privs loading a filter needs CAP_SYS_ADMIN: before
 	 * the capabilities are dropped. With it, last (ocikit_final_exec). */
 	if (F.bpf && !F.nnp)
@@ -1093,6 +1099,8 @@ static void run_hooks(int errfd)
 			dup2(in[0], 0);
 			dup2(op[1], 1);
 			dup2(op[1], 2);
+			if (ocikit_thp_restore)
+				prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0);
 			execve(h->path, h->argv, h->envp);
 			_exit(127);
 		}

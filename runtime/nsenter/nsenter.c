@@ -30,6 +30,7 @@
 #define MAXJOIN 16
 
 int ocikit_syncfd = -1;
+int ocikit_thp_restore;
 
 /* When >= 0, errors go to this descriptor as plain text instead of to the
  * sync socket as JSON (the init after start: the start command reads it). */
@@ -259,6 +260,10 @@ void ocikit_nsenter(void)
 	/* The init runs from /proc/self/fd/N: name it for ps(1). */
 	if (getenv("_OCIKIT_INITFD") != NULL)
 		prctl(PR_SET_NAME, "ocikit:init", 0, 0, 0);
+	if (getenv("_OCIKIT_THP") != NULL) {
+		ocikit_thp_restore = 1;
+		unsetenv("_OCIKIT_THP");
+	}
 	if (env == NULL) {
 		setoom();
 		nodump();

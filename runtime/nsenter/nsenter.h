@@ -7,6 +7,11 @@
 /* The socket for messages to the runtime (-1: none). */
 extern int ocikit_syncfd;
 
+/* Whether the final stage turns transparent huge pages back on before the
+ * program's execve: the runtime turned them off for this process
+ * (_OCIKIT_THP, see runtime/launch_linux.go noHugePages). */
+extern int ocikit_thp_restore;
+
 /* The root of the runtime's procfs (O_PATH), or -1. */
 extern int ocikit_procfd;
 
