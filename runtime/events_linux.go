@@ -116,7 +116,15 @@ func (r *Runtime) Events(ctx context.Context, id string, interval time.Duration,
 			}
 		}
 		if fds[0].Revents != 0 || (init.fd < 0 && !alive(init.pid, init.start)) {
-			return nil // the init exited: the container stopped
+			// The init exited: the container stopped. cgroup v2 delays
+			// a memory.events notification that follows another by
+			// less than 10 ms (cgroup_file_notify), so the OOM kill
+			// that ended the init may not have been signalled yet: its
+			// count says.
+			if oom != nil && oom.v2 && fds[2].Revents == 0 && oom.fired(m) {
+				return emit(Event{Type: "oom", ID: id})
+			}
+			return nil
 		}
 		if now := time.Now(); !now.Before(next) {
 			s, err := m.Stats()
