@@ -76,14 +76,7 @@ func (e *env) oldKernel(args ...string) (string, string, error) {
 	e.t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{e.bin, "--root", e.root}, args...)...)
 	cmd.Env = append(os.Environ(), oldKernelEnv+"=1")
-	out, errf := e.tempFile(), e.tempFile()
-	defer out.Close()
-	defer errf.Close()
-	cmd.Stdout, cmd.Stderr = out, errf
-	err := cmd.Run()
-	o, _ := os.ReadFile(out.Name())
-	se, _ := os.ReadFile(errf.Name())
-	return string(o), string(se), err
+	return e.capture(cmd)
 }
 
 // TestOldKernel runs the container lifecycle without the system calls

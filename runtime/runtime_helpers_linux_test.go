@@ -87,9 +87,14 @@ func (e *env) bundle(args []string, mutate func(*specs.Spec)) string {
 // run runs ocikit with args and returns stdout, stderr and the error.
 func (e *env) run(args ...string) (string, string, error) {
 	e.t.Helper()
-	cmd := exec.Command(e.bin, append([]string{"--root", e.root}, args...)...)
-	// Files, not pipes: a detached container keeps its stdio open, and
-	// exec.Cmd would wait for the pipes' end.
+	return e.capture(exec.Command(e.bin, append([]string{"--root", e.root}, args...)...))
+}
+
+// capture runs cmd and returns its stdout, stderr and error. Files, not
+// pipes: a detached container keeps its stdio open, and exec.Cmd would
+// wait for the pipes' end.
+func (e *env) capture(cmd *exec.Cmd) (string, string, error) {
+	e.t.Helper()
 	out, errf := e.tempFile(), e.tempFile()
 	defer out.Close()
 	defer errf.Close()

@@ -76,14 +76,7 @@ func (e *rootlessEnv) run(args ...string) (string, string, error) {
 	cmd := exec.Command(e.bin, append([]string{"--root", e.root}, args...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: e.uid, Gid: e.gid, Groups: e.groups}}
 	cmd.Env = e.environ
-	out, errf := e.tempFile(), e.tempFile()
-	defer out.Close()
-	defer errf.Close()
-	cmd.Stdout, cmd.Stderr = out, errf
-	err := cmd.Run()
-	o, _ := os.ReadFile(out.Name())
-	se, _ := os.ReadFile(errf.Name())
-	return string(o), string(se), err
+	return e.capture(cmd)
 }
 
 func (e *rootlessEnv) must(args ...string) string {
