@@ -197,6 +197,9 @@ type setup struct {
 	hierarchies []rootfs.Hierarchy
 	stdio       *pipeRelay // relayed stdio of a failed create, finished by abort
 	hookFail    bool
+	// withoutGo: the init is the C stage alone (cInit, decided once in
+	// run: it probes fsopen).
+	withoutGo bool
 	// createdWritten: the state says created already (writeCreated).
 	createdWritten bool
 	// copied gives the result of writing the copy of the configuration
@@ -349,7 +352,8 @@ func (s *setup) run(ctx context.Context) (*Container, error) {
 	// launchC does these while it execs: until the first state it is a
 	// process that exits once the runtime is gone (the sync socket
 	// closes), and a configuration the manager refuses then ends it.
-	if s.restore != nil || !s.cInit() || cgroups.HostMode() == cgroups.Unified {
+	s.withoutGo = s.restore == nil && s.cInit()
+	if !s.withoutGo || cgroups.HostMode() == cgroups.Unified {
 		if err := s.newCgroupState(); err != nil {
 			return nil, err
 		}
@@ -422,7 +426,7 @@ func (s *setup) launch(ctx context.Context) error {
 	if plan.viaC && !nsenter.Available {
 		return errorf(ErrNotSupported, "user namespaces, namespaces given by path and time namespaces need ocikit built with cgo")
 	}
-	if s.cInit() {
+	if s.withoutGo {
 		return s.launchC(ctx)
 	}
 	l, err := newLauncher(s.r, s.id, "init", initFDEnv, s.o.ListenFDs, s.o.PreserveFDs)
