@@ -238,6 +238,21 @@ func (d *decoder) integer(neg bool) (string, error) {
 	return string(d.data[start:d.pos]), nil
 }
 
+// more consumes what follows a member or an element: a comma (true:
+// another comes) or closing (false: the object or array ended).
+func (d *decoder) more(closing byte) (bool, error) {
+	d.skipSpace()
+	switch d.peek() {
+	case ',':
+		d.pos++
+		return true, nil
+	case closing:
+		d.pos++
+		return false, nil
+	}
+	return false, errSlow
+}
+
 // str consumes a string literal and returns its value.
 func (d *decoder) str() (string, error) {
 	if d.peek() != '"' {
@@ -365,15 +380,8 @@ func (d *decoder) object(v reflect.Value) error {
 		if err != nil {
 			return err
 		}
-		d.skipSpace()
-		switch d.peek() {
-		case ',':
-			d.pos++
-		case '}':
-			d.pos++
-			return nil
-		default:
-			return errSlow
+		if more, err := d.more('}'); err != nil || !more {
+			return err
 		}
 	}
 }
@@ -540,15 +548,8 @@ func (d *decoder) mapObject(v reflect.Value) error {
 			return err
 		}
 		v.SetMapIndex(reflect.ValueOf(key).Convert(t.Key()), elem)
-		d.skipSpace()
-		switch d.peek() {
-		case ',':
-			d.pos++
-		case '}':
-			d.pos++
-			return nil
-		default:
-			return errSlow
+		if more, err := d.more('}'); err != nil || !more {
+			return err
 		}
 	}
 }
@@ -577,15 +578,8 @@ func (d *decoder) array(v reflect.Value) error {
 		if err := d.value(v.Index(i)); err != nil {
 			return err
 		}
-		d.skipSpace()
-		switch d.peek() {
-		case ',':
-			d.pos++
-		case ']':
-			d.pos++
-			return nil
-		default:
-			return errSlow
+		if more, err := d.more(']'); err != nil || !more {
+			return err
 		}
 	}
 }
@@ -614,15 +608,8 @@ func (d *decoder) skip() error {
 			if err := d.skip(); err != nil {
 				return err
 			}
-			d.skipSpace()
-			switch d.peek() {
-			case ',':
-				d.pos++
-			case '}':
-				d.pos++
-				return nil
-			default:
-				return errSlow
+			if more, err := d.more('}'); err != nil || !more {
+				return err
 			}
 		}
 	case c == '[':
@@ -637,15 +624,8 @@ func (d *decoder) skip() error {
 			if err := d.skip(); err != nil {
 				return err
 			}
-			d.skipSpace()
-			switch d.peek() {
-			case ',':
-				d.pos++
-			case ']':
-				d.pos++
-				return nil
-			default:
-				return errSlow
+			if more, err := d.more(']'); err != nil || !more {
+				return err
 			}
 		}
 	case c == '"':
