@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/ocikit/ocikit/registry/server"
 )
 
 // TestPushAgainRequests: pushing an image the registry holds already asks
@@ -20,11 +18,7 @@ import (
 func TestPushAgainRequests(t *testing.T) {
 	ctx := context.Background()
 	ti := newGzipImage(t)
-	srv, err := server.New(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := newRegistry(t)
 	var mu sync.Mutex
 	var reqs []string
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

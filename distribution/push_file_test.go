@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/ocikit/ocikit/layout"
-	"github.com/ocikit/ocikit/registry/server"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -22,11 +21,7 @@ func TestPushFromFileProgress(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "src")
 	data, big, _ := randomLayerLayout(t, dir, 7)
-	srv, err := server.New(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := newRegistry(t)
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
 	ref := "docker://" + strings.TrimPrefix(hs.URL, "http://") + "/file/img:v1"

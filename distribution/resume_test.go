@@ -14,7 +14,6 @@ import (
 
 	"github.com/ocikit/ocikit/layout"
 	"github.com/ocikit/ocikit/platform"
-	"github.com/ocikit/ocikit/registry/server"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -82,10 +81,7 @@ func partials(t *testing.T, dir string) map[string]int64 {
 func TestCopyResume(t *testing.T) {
 	ctx := context.Background()
 	ti := newGzipImage(t)
-	srv, err := server.New(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := newRegistry(t)
 	src, err := layout.Open(ctx, ti.dir)
 	if err != nil {
 		t.Fatal(err)

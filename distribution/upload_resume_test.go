@@ -58,6 +58,18 @@ func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 // randomLayerLayout makes a layout at dir whose tag v1 is an image
 // (manifest) of one 3 MiB layer of random bytes (data, seeded), for this
 // host's platform.
+// newRegistry serves an empty `image serve` registry root (closed when
+// the test ends), for tests to wrap in their own HTTP handlers.
+func newRegistry(t *testing.T) *server.Server {
+	t.Helper()
+	srv, err := server.New(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv
+}
+
 func randomLayerLayout(t *testing.T, dir string, seed uint64) (data []byte, layer, manifest v1.Descriptor) {
 	t.Helper()
 	ctx := context.Background()
@@ -96,11 +108,7 @@ func TestPushResume(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "src")
 	_, _, m := randomLayerLayout(t, dir, 5)
-	srv, err := server.New(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := newRegistry(t)
 	c := &uploadCutter{h: srv, at: 300_000}
 	hs := httptest.NewServer(c)
 	defer hs.Close()
