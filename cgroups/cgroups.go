@@ -1,8 +1,6 @@
 package cgroups
 
 import (
-	"encoding/json"
-	"fmt"
 	"log/slog"
 
 	"github.com/ocikit/ocikit/errdefs"
@@ -44,63 +42,8 @@ type State struct {
 	// mode the "" key holds the cgroup2 directory beside the v1 ones.
 	Paths map[string]string `json:"paths"`
 	// Resources are the limits currently applied (the base Update merges
-	// into), without the values that mean "not set" (withoutUnset). A
-	// State decoded from JSON leaves them nil until a Manager needs them
-	// (UnmarshalJSON); encoding it again writes them as they were.
+	// into), without the values that mean "not set" (withoutUnset).
 	Resources *specs.LinuxResources `json:"resources,omitempty"`
-
-	// rawResources is Resources as JSON while they are not decoded.
-	rawResources json.RawMessage
-}
-
-// plainState is State without its JSON methods.
-type plainState State
-
-// UnmarshalJSON decodes st, but for resources, which it keeps as they
-// are: every runtime command but update reads the State, and decoding
-// runtime-spec's LinuxResources (encoding/json builds its field caches
-// for each of its types on first use) costs about 0.5 ms per process
-// here, most of what reading a container's state costs. Manager's Set
-// and Update decode them (decodeResources).
-func (st *State) UnmarshalJSON(data []byte) error {
-	var aux struct {
-		*plainState
-		Resources json.RawMessage `json:"resources,omitempty"`
-	}
-	st.Resources, st.rawResources = nil, nil
-	aux.plainState = (*plainState)(st)
-	if err := json.Unmarshal(data, &aux); err != nil {
-		return err
-	}
-	if len(aux.Resources) > 0 && string(aux.Resources) != "null" {
-		st.rawResources = aux.Resources
-	}
-	return nil
-}
-
-// MarshalJSON encodes st as its fields read (resources last), with
-// resources not decoded yet written as they were read.
-func (st State) MarshalJSON() ([]byte, error) {
-	if st.Resources != nil || st.rawResources == nil {
-		return json.Marshal(plainState(st))
-	}
-	return json.Marshal(struct {
-		plainState
-		Resources json.RawMessage `json:"resources,omitempty"`
-	}{plainState(st), st.rawResources})
-}
-
-// decodeResources decodes the resources UnmarshalJSON kept as JSON.
-func (st *State) decodeResources() error {
-	if st.rawResources == nil {
-		return nil
-	}
-	var r specs.LinuxResources
-	if err := json.Unmarshal(st.rawResources, &r); err != nil {
-		return fmt.Errorf("cgroups: decode resources: %w", err)
-	}
-	st.Resources, st.rawResources = &r, nil
-	return nil
 }
 
 // Option configures New.

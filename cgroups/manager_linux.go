@@ -214,9 +214,6 @@ func (m *Manager) Enter(pid int) error {
 // rewritten from scratch (Update freezes a running container for that).
 func (m *Manager) Set(r *specs.LinuxResources) error {
 	if r == nil {
-		if err := m.st.decodeResources(); err != nil {
-			return err
-		}
 		r = m.st.Resources
 	}
 	r = withoutUnset(r)
@@ -230,7 +227,7 @@ func (m *Manager) Set(r *specs.LinuxResources) error {
 	if err := m.set(r, res, false); err != nil {
 		return err
 	}
-	m.st.Resources, m.st.rawResources = r, nil
+	m.st.Resources = r
 	return nil
 }
 
@@ -239,9 +236,6 @@ func (m *Manager) Set(r *specs.LinuxResources) error {
 // zero cpu.shares, leaves the current one). The device allow-list is left alone
 // unless r carries one.
 func (m *Manager) Update(r *specs.LinuxResources) error {
-	if err := m.st.decodeResources(); err != nil {
-		return err
-	}
 	merged := merge(m.st.Resources, withoutUnset(r))
 	res, err := toResources(merged, m.log)
 	if err != nil {
@@ -253,7 +247,7 @@ func (m *Manager) Update(r *specs.LinuxResources) error {
 	if err := m.set(merged, res, true); err != nil {
 		return err
 	}
-	m.st.Resources, m.st.rawResources = merged, nil
+	m.st.Resources = merged
 	return nil
 }
 
