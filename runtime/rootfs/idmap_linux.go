@@ -4,13 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
-	"syscall"
 
 	"github.com/ocikit/ocikit/internal/osthread"
+	"github.com/ocikit/ocikit/internal/userns"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -95,7 +93,10 @@ func idmapNS(spec *specs.Spec, m *specs.Mount) (*os.File, error) {
 	if uids == nil && spec.Linux != nil {
 		uids, gids = spec.Linux.UIDMappings, spec.Linux.GIDMappings
 	}
-	ns, err := userNS(uids, gids)
+	if err := ownProc(); err != nil {
+		return nil, err
+	}
+	ns, err := userns.New(uids, gids)
 	if err != nil {
 		return nil, fmt.Errorf("user namespace for idmap: %w", err)
 	}
@@ -135,56 +136,6 @@ func moveMount(tree *os.File, t *target) error {
 		return &os.PathError{Op: "move_mount", Path: t.name, Err: err}
 	}
 	return nil
-}
-
-// userNS returns a handle on a new user namespace with the given mappings.
-// A user namespace lives as long as a process or a handle holds it, and Go
-// cannot unshare one in a multi-threaded process, so a helper is started
-// in it: this executable, traced so that it stops at its first instruction
-// after execve (ptrace(2) PTRACE_TRACEME) and never runs; its namespace is
-// opened and it is killed.
-func userNS(uids, gids []specs.LinuxIDMapping) (*os.File, error) {
-	if len(uids) == 0 || len(gids) == 0 {
-		return nil, fmt.Errorf("no uid or gid mappings")
-	}
-	if err := ownProc(); err != nil {
-		return nil, err
-	}
-	// The tracer is the thread that started the helper.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	// /proc/self/exe, not os.Executable: the runtime's init runs from a
-	// detached mount or a memfd, whose paths cannot be executed.
-	cmd := exec.Command("/proc/self/exe")
-	cmd.Args = []string{"ocikit-userns-helper"}
-	cmd.Env = []string{}
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags:  unix.CLONE_NEWUSER,
-		UidMappings: idMaps(uids),
-		GidMappings: idMaps(gids),
-		Ptrace:      true,
-		Pdeathsig:   syscall.SIGKILL,
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	defer func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	}()
-	ns, err := os.Open("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/ns/user")
-	if err != nil {
-		return nil, err
-	}
-	return ns, nil
-}
-
-func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
-	out := make([]syscall.SysProcIDMap, len(m))
-	for i, e := range m {
-		out[i] = syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)}
-	}
-	return out
 }
 
 // ownProc makes sure /proc shows the caller's PID namespace: the helper's

@@ -1,0 +1,57 @@
+package userns
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// New returns a handle on a new user namespace with the given mappings
+// (neither may be empty). /proc must show the caller's pid namespace: the
+// maps are written through /proc/<pid> of the helper.
+func New(uids, gids []specs.LinuxIDMapping) (*os.File, error) {
+	if len(uids) == 0 || len(gids) == 0 {
+		return nil, errors.New("userns: no uid or gid mappings")
+	}
+	h, err := start(uids, gids)
+	if err != nil {
+		return nil, fmt.Errorf("userns: helper: %w", err)
+	}
+	defer h.end()
+	ns, err := os.Open("/proc/" + strconv.Itoa(h.pid) + "/ns/user")
+	if err != nil {
+		return nil, fmt.Errorf("userns: %w", err)
+	}
+	return ns, nil
+}
+
+// writeMaps writes the uid and gid maps of pid.
+func writeMaps(pid int, uids, gids []specs.LinuxIDMapping) error {
+	dir := "/proc/" + strconv.Itoa(pid)
+	if err := writeMap(dir+"/uid_map", uids); err != nil {
+		return err
+	}
+	return writeMap(dir+"/gid_map", gids)
+}
+
+// writeMap writes an id map file in one write(2), as the kernel wants it.
+func writeMap(path string, ids []specs.LinuxIDMapping) error {
+	var b strings.Builder
+	for _, m := range ids {
+		fmt.Fprintf(&b, "%d %d %d\n", m.ContainerID, m.HostID, m.Size)
+	}
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	if _, err := unix.Write(fd, []byte(b.String())); err != nil {
+		return &os.PathError{Op: "write", Path: path, Err: err}
+	}
+	return nil
+}
