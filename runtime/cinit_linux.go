@@ -49,7 +49,7 @@ func (s *setup) cInit() bool {
 		return false
 	case plan.has[specs.UserNamespace]:
 		return false
-	case s.r.rootless, s.r.systemd:
+	case s.r.rootless:
 		return false
 	case spec.Process == nil:
 		return false
@@ -133,7 +133,11 @@ func (s *setup) launchC(ctx context.Context) error {
 	// it touches from there on is charged to the container. Not with
 	// hooks before the program: they find the init in its cgroup, as
 	// with runc (see lateCgroup).
-	intoCgroup := cgroups.HostMode() == cgroups.Unified
+	// With the systemd driver the cgroup is a unit that systemd starts
+	// with the init in it (a scope cannot start empty): made once the
+	// init's pid is known.
+	withPid := s.r.systemd
+	intoCgroup := cgroups.HostMode() == cgroups.Unified && !withPid
 	late := !intoCgroup && s.lateCgroup()
 	if late {
 		l.nsenterLine("latecgroup")
@@ -166,12 +170,12 @@ func (s *setup) launchC(ctx context.Context) error {
 	}
 	defer cgWait()
 	if intoCgroup {
-		if err := s.makeCgroup(); err != nil {
+		if err := s.makeCgroup(-1); err != nil {
 			return err
 		}
-	} else if !early {
+	} else if !early && !withPid {
 		cgDone = make(chan error, 1)
-		go func() { cgDone <- s.makeCgroup() }()
+		go func() { cgDone <- s.makeCgroup(-1) }()
 	}
 	// The manager (it creates nothing) beside the init's clone and
 	// execve; a failed start leaves it to the garbage collector.
@@ -225,8 +229,14 @@ func (s *setup) launchC(ctx context.Context) error {
 			return err
 		}
 		l.cgroup = s.cg
+	}
+	if early || withPid {
+		pid := -1
+		if withPid {
+			pid = s.pid
+		}
 		cgDone = make(chan error, 1)
-		go func() { cgDone <- s.makeCgroup() }()
+		go func() { cgDone <- s.makeCgroup(pid) }()
 	}
 	m, err := recvMsg(l.sync)
 	if cerr := cgWait(); cerr != nil {
@@ -252,8 +262,11 @@ func (s *setup) launchC(ctx context.Context) error {
 	joined := make(chan error, 1)
 	if !late {
 		if !intoCgroup {
-			if err := s.cg.Enter(s.pid); err != nil {
-				return step("cgroup", err)
+			// (With the systemd driver the init is in its unit already.)
+			if !withPid {
+				if err := s.cg.Enter(s.pid); err != nil {
+					return step("cgroup", err)
+				}
 			}
 			if err := sendMsg(l.sync, syncMsg{Type: msgOK}); err != nil {
 				return l.exited(err)
@@ -389,10 +402,10 @@ func hasCgroupMount(spec *specs.Spec) bool {
 	return false
 }
 
-// makeCgroup creates the container's cgroup, without moving anyone into
-// it, and sets its limits.
-func (s *setup) makeCgroup() error {
-	if err := s.cg.Apply(-1); err != nil {
+// makeCgroup creates the container's cgroup, with pid in it (-1: no one),
+// and sets its limits.
+func (s *setup) makeCgroup(pid int) error {
+	if err := s.cg.Apply(pid); err != nil {
 		return step("cgroup", err)
 	}
 	if res := s.spec.Linux.Resources; res != nil {

@@ -69,6 +69,11 @@ check_scope_created() {
 	}
 	got=$(cat /proc/$pid/cgroup)
 	[ "$got" = "0::/system.slice/ocikit-sd-c1.scope" ] || fail "init's cgroup $got"
+	# The init without Go (one thread; a Go init has several), charged
+	# little to the scope.
+	threads=$(sed -n 's/^Threads:[[:space:]]*//p' /proc/$pid/status)
+	[ "$threads" = 1 ] || fail "the init has $threads threads, want 1 (the C init)"
+	echo "VMTEST info scope_memory_current $(cgfile /system.slice/ocikit-sd-c1.scope memory.current)"
 	systemctl status ocikit-sd-c1.scope >>$log 2>&1
 	st=$(systemctl status --no-pager ocikit-sd-c1.scope 2>&1)
 	case $st in
