@@ -34,8 +34,12 @@ deps:
 build:
 	GOEXPERIMENT=$(GOEXP) $(GO) build -trimpath -tags $(TAGS) -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ocikit
 
+# vet, and the library builds outside Linux and without cgo (Linux code
+# lives in _linux.go files; cgo-only code has a fallback).
 vet:
 	$(GO) vet ./...
+	GOOS=darwin $(GO) build ./...
+	CGO_ENABLED=0 $(GO) build ./...
 
 # Every test: unit tests (no root), integration tests against the real peers
 # (root; they skip cleanly without it), and a short run of every fuzz target.

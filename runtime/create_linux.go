@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ocikit/ocikit/cgroups"
@@ -712,14 +711,6 @@ func (r *Runtime) newCgroup(id string, spec *specs.Spec) (*cgroups.Manager, erro
 		return nil, step("cgroup", err)
 	}
 	return cg, nil
-}
-
-func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
-	out := make([]syscall.SysProcIDMap, len(m))
-	for i, e := range m {
-		out[i] = syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)}
-	}
-	return out
 }
 
 func isMapped(m []specs.LinuxIDMapping, id uint32) bool {

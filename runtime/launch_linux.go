@@ -15,6 +15,7 @@ import (
 
 	"github.com/ocikit/ocikit/cgroups"
 	"github.com/ocikit/ocikit/internal/fsutil"
+	"github.com/ocikit/ocikit/internal/userns"
 	"github.com/ocikit/ocikit/runtime/nsenter"
 	"github.com/ocikit/ocikit/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -211,8 +212,8 @@ func (l *launcher) cloneNamespaces(flags uintptr, uidMaps, gidMaps []specs.Linux
 	if flags&unix.CLONE_NEWUSER == 0 {
 		return
 	}
-	l.attr.UidMappings = idMaps(uidMaps)
-	l.attr.GidMappings = idMaps(gidMaps)
+	l.attr.UidMappings = userns.SysProcIDMaps(uidMaps)
+	l.attr.GidMappings = userns.SysProcIDMaps(gidMaps)
 	// An unprivileged user may write gid_map only after denying
 	// setgroups(2) (user_namespaces(7)).
 	l.attr.GidMappingsEnableSetgroups = os.Geteuid() == 0

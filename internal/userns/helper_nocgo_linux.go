@@ -36,8 +36,8 @@ func start(uids, gids []specs.LinuxIDMapping) (*helper, error) {
 	cmd.Env = []string{}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags:  unix.CLONE_NEWUSER,
-		UidMappings: idMaps(uids),
-		GidMappings: idMaps(gids),
+		UidMappings: SysProcIDMaps(uids),
+		GidMappings: SysProcIDMaps(gids),
 		Ptrace:      true,
 		Pdeathsig:   syscall.SIGKILL,
 	}
@@ -51,12 +51,4 @@ func start(uids, gids []specs.LinuxIDMapping) (*helper, error) {
 func (h *helper) end() {
 	_ = h.cmd.Process.Kill()
 	_ = h.cmd.Wait()
-}
-
-func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
-	out := make([]syscall.SysProcIDMap, len(m))
-	for i, e := range m {
-		out[i] = syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)}
-	}
-	return out
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -28,6 +29,15 @@ func New(uids, gids []specs.LinuxIDMapping) (*os.File, error) {
 		return nil, fmt.Errorf("userns: %w", err)
 	}
 	return ns, nil
+}
+
+// SysProcIDMaps are the mappings as syscall.SysProcAttr takes them.
+func SysProcIDMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, len(m))
+	for i, e := range m {
+		out[i] = syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)}
+	}
+	return out
 }
 
 // writeMaps writes the uid and gid maps of pid.

@@ -18,13 +18,6 @@ import (
 
 const cgroupRoot = "/sys/fs/cgroup"
 
-// Hierarchy is a cgroup filesystem mounted on the host under /sys/fs/cgroup.
-type Hierarchy struct {
-	Mountpoint  string   // /sys/fs/cgroup/cpu,cpuacct
-	Root        string   // the mount's root within the hierarchy (mountinfo field 4)
-	Controllers []string // cpu, cpuacct, name=systemd; none for cgroup2
-}
-
 // mountCgroup mounts a "cgroup" mount: on a cgroup v2 host a cgroup2
 // filesystem (own cgroup namespace) or a bind of the container's cgroup;
 // on a v1 (or hybrid) host a tmpfs holding a bind of the container's cgroup

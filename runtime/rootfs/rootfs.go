@@ -85,3 +85,10 @@ func (o Options) logger() *slog.Logger {
 // containerPath makes dest absolute and clean; relative destinations are
 // relative to "/" (config.md "Mounts": deprecated but allowed).
 func containerPath(dest string) string { return path.Clean("/" + dest) }
+
+// Hierarchy is a cgroup filesystem mounted on the host under /sys/fs/cgroup.
+type Hierarchy struct {
+	Mountpoint  string   // /sys/fs/cgroup/cpu,cpuacct
+	Root        string   // the mount's root within the hierarchy (mountinfo field 4)
+	Controllers []string // cpu, cpuacct, name=systemd; none for cgroup2
+}
