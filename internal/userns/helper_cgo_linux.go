@@ -39,8 +39,11 @@ func start(uids, gids []specs.LinuxIDMapping) (*helper, error) {
 		unix.Close(ready[1])
 		return nil, os.NewSyscallError("pipe2", err)
 	}
-	// No fork while os/exec and syscall start processes: their pipes and
-	// descriptors must not leak into the helper's copy of the table.
+	// The helper holds a copy of every descriptor of this process until
+	// end (it is not executed: close-on-exec does not apply), so a pipe's
+	// reader elsewhere sees end of file only once it is gone, a few
+	// milliseconds later. ForkLock orders this fork with the process
+	// starts of syscall and os/exec, as one of theirs.
 	syscall.ForkLock.Lock()
 	pid := int(C.ocikit_userns_fork(C.int(ready[1]), C.int(hold[0]), C.int(hold[1])))
 	syscall.ForkLock.Unlock()

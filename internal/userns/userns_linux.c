@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdint.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <pthread.h>
