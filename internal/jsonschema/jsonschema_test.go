@@ -154,16 +154,7 @@ func TestCompileErrors(t *testing.T) {
 // gojsonschema's, the validator runtime-spec's schema/validate.go uses.
 func TestRuntimeSpecFixtures(t *testing.T) {
 	ours, theirs, dir := runtimeSchemas(t)
-	load := func(name string) (any, error) {
-		data, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			return nil, err
-		}
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.UseNumber()
-		var v any
-		return v, dec.Decode(&v)
-	}
+	load := dirLoader(dir)
 	fixtures, _ := filepath.Glob(filepath.Join(dir, "test", "config", "*", "*.json"))
 	if len(fixtures) < 10 {
 		t.Fatalf("only %d fixtures", len(fixtures))
@@ -221,13 +212,10 @@ func FuzzRuntimeConfig(f *testing.F) {
 	})
 }
 
-func runtimeSchemas(tb testing.TB) (*Schema, *gojsonschema.Schema, string) {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/opencontainers/runtime-spec").Output()
-	if err != nil {
-		tb.Fatalf("locate the runtime-spec module: %v", err)
-	}
-	dir := filepath.Join(strings.TrimSpace(string(out)), "schema")
-	load := func(name string) (any, error) {
+// dirLoader loads the JSON documents named relative to dir, numbers as
+// json.Number.
+func dirLoader(dir string) func(name string) (any, error) {
+	return func(name string) (any, error) {
 		data, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			return nil, err
@@ -237,7 +225,15 @@ func runtimeSchemas(tb testing.TB) (*Schema, *gojsonschema.Schema, string) {
 		var v any
 		return v, dec.Decode(&v)
 	}
-	ours, err := Compile(load, "config-schema.json")
+}
+
+func runtimeSchemas(tb testing.TB) (*Schema, *gojsonschema.Schema, string) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/opencontainers/runtime-spec").Output()
+	if err != nil {
+		tb.Fatalf("locate the runtime-spec module: %v", err)
+	}
+	dir := filepath.Join(strings.TrimSpace(string(out)), "schema")
+	ours, err := Compile(dirLoader(dir), "config-schema.json")
 	if err != nil {
 		tb.Fatal(err)
 	}
