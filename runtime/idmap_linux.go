@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ocikit/ocikit/internal/userns"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -127,11 +128,7 @@ func (w *idMapWriter) write(pid int, uids, gids []specs.LinuxIDMapping) error {
 // ...) when set, else to /proc/<pid>/<file>.
 func writeMap(pid int, tool, file string, m []specs.LinuxIDMapping) error {
 	if tool == "" {
-		var b strings.Builder
-		for _, e := range m {
-			fmt.Fprintf(&b, "%d %d %d\n", e.ContainerID, e.HostID, e.Size)
-		}
-		return writeProcPid(pid, file, []byte(b.String()))
+		return writeProcPid(pid, file, userns.MapText(m))
 	}
 	args := []string{strconv.Itoa(pid)}
 	for _, e := range m {

@@ -49,18 +49,24 @@ func writeMaps(pid int, uids, gids []specs.LinuxIDMapping) error {
 	return writeMap(dir+"/gid_map", gids)
 }
 
-// writeMap writes an id map file in one write(2), as the kernel wants it.
-func writeMap(path string, ids []specs.LinuxIDMapping) error {
+// MapText is the content of a uid_map or gid_map file for the mappings
+// (user_namespaces(7)), to be written in one write(2).
+func MapText(ids []specs.LinuxIDMapping) []byte {
 	var b strings.Builder
 	for _, m := range ids {
 		fmt.Fprintf(&b, "%d %d %d\n", m.ContainerID, m.HostID, m.Size)
 	}
+	return []byte(b.String())
+}
+
+// writeMap writes an id map file in one write(2), as the kernel wants it.
+func writeMap(path string, ids []specs.LinuxIDMapping) error {
 	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer unix.Close(fd)
-	if _, err := unix.Write(fd, []byte(b.String())); err != nil {
+	if _, err := unix.Write(fd, MapText(ids)); err != nil {
 		return &os.PathError{Op: "write", Path: path, Err: err}
 	}
 	return nil
