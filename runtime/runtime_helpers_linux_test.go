@@ -87,7 +87,12 @@ func (e *env) bundle(args []string, mutate func(*specs.Spec)) string {
 // run runs ocikit with args and returns stdout, stderr and the error.
 func (e *env) run(args ...string) (string, string, error) {
 	e.t.Helper()
-	return e.capture(exec.Command(e.bin, append([]string{"--root", e.root}, args...)...))
+	return e.capture(e.command(args...))
+}
+
+// command is ocikit with args, on e's root.
+func (e *env) command(args ...string) *exec.Cmd {
+	return exec.Command(e.bin, append([]string{"--root", e.root}, args...)...)
 }
 
 // capture runs cmd and returns its stdout, stderr and error. Files, not

@@ -1,0 +1,146 @@
+package runtime_test
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/ocikit/ocikit/runtime/nsenter"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// goStarted reports whether the Go runtime ran in a command whose stderr
+// is given, run with GODEBUG=inittrace=1: it prints a line per package
+// initialised, which start's C path (runtime/nsenter/start.c) never
+// reaches.
+func goStarted(stderr string) bool { return strings.Contains(stderr, "init internal/") }
+
+var initTrace = regexp.MustCompile(`(?m)^init [^\n]*\n`)
+
+// TestStartFast: `start` in its common case runs in C before the Go
+// runtime starts and does what the Go command does (state, errors, the
+// --log record); every other case is left to Go.
+func TestStartFast(t *testing.T) {
+	if !nsenter.Available {
+		t.Skip("no cgo: no C start")
+	}
+	e := newEnv(t)
+	ok := e.bundle([]string{"sleep", "30"}, func(s *specs.Spec) {
+		// Annotations that look like the state's own fields.
+		s.Annotations = map[string]string{"status": "created", `"pid":1,`: `{"hooks":true}`}
+	})
+	rootfs := filepath.Join(t.TempDir(), "rootfs")
+	if err := os.CopyFS(rootfs, os.DirFS(e.rootfs)); err != nil {
+		t.Fatal(err)
+	}
+	// A script whose interpreter does not exist: create resolves it, the
+	// init's execve at start fails.
+	if err := os.WriteFile(filepath.Join(rootfs, "bin", "bad"), []byte("#!/nonexistent\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bad := e.bundle([]string{"/bin/bad"}, func(s *specs.Spec) { s.Root.Path = rootfs })
+	mark := filepath.Join(t.TempDir(), "poststart")
+	hooked := e.bundle([]string{"sleep", "30"}, func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "cat > " + mark}}}}
+	})
+	log := filepath.Join(t.TempDir(), "log")
+
+	tests := []struct {
+		name   string
+		bundle string
+		flags  []string // global flags before `start`, after --root
+		noFast bool     // _OCIKIT_NOFAST
+		fast   bool     // the C path is expected
+		err    string   // expected in stderr (and exit status 1)
+		logged string   // expected in the --log file
+	}{
+		{name: "plain", bundle: ok, fast: true},
+		{name: "caller flags", bundle: ok, flags: []string{"--log", log, "--log-format=json", "--systemd-cgroup", "--rootless", "auto", "--criu=criu"}, fast: true},
+		{name: "disabled", bundle: ok, noFast: true},
+		{name: "debug", bundle: ok, flags: []string{"--debug"}},
+		{name: "unknown flag", bundle: ok, flags: []string{"--no-such-flag"}, err: "unknown flag"},
+		{name: "bad rootless", bundle: ok, flags: []string{"--rootless=maybe"}, err: "--rootless"},
+		{name: "poststart hook", bundle: hooked},
+		{name: "exec fails", bundle: bad, fast: true, err: "exec /bin/bad: no such file or directory"},
+		{name: "exec fails json", bundle: bad, flags: []string{"--log", log, "--log-format", "json"}, fast: true,
+			err: "exec /bin/bad: no such file or directory", logged: `"level":"error","msg":"start ID: exec /bin/bad: no such file or directory"}`},
+		{name: "exec fails text", bundle: bad, flags: []string{"--log=" + log}, fast: true,
+			err: "exec /bin/bad: no such file or directory", logged: `level=error msg="start ID: exec /bin/bad: no such file or directory"`},
+		{name: "exec fails go", bundle: bad, flags: []string{"--log", log, "--log-format", "json"}, noFast: true,
+			err: "exec /bin/bad: no such file or directory", logged: `"level":"error","msg":"start ID: exec /bin/bad: no such file or directory"}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := e.sub(t)
+			os.Remove(log)
+			id := e.id("fast")
+			e.must("create", "--bundle", tc.bundle, id)
+			cmd := e.command(append(tc.flags, "start", id)...)
+			cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+			if tc.noFast {
+				cmd.Env = append(cmd.Env, "_OCIKIT_NOFAST=1")
+			}
+			_, stderr, err := e.capture(cmd)
+			if got := !goStarted(stderr); got != tc.fast {
+				t.Errorf("C path taken: %v, want %v", got, tc.fast)
+			}
+			msg := strings.TrimSpace(initTrace.ReplaceAllString(stderr, ""))
+			if tc.err != "" {
+				if err == nil || !strings.Contains(msg, tc.err) || strings.Contains(msg, "\n") {
+					t.Fatalf("start: %v, stderr %q; want one line with %q", err, msg, tc.err)
+				}
+				if tc.fast && msg != "ocikit: start "+id+": "+tc.err {
+					t.Errorf("stderr %q, want the Go command's %q", msg, "ocikit: start "+id+": "+tc.err)
+				}
+				if tc.logged != "" {
+					data, _ := os.ReadFile(log)
+					want := strings.ReplaceAll(tc.logged, "ID", id)
+					if !strings.Contains(string(data), want) || strings.Count(string(data), "\n") != 1 {
+						t.Errorf("log %q, want one record with %q", data, want)
+					}
+				}
+				// A refused command line leaves the container created;
+				// a failed execve, stopped.
+				want := specs.StateStopped
+				if tc.bundle == ok {
+					want = specs.StateCreated
+				}
+				if st := e.state(id); st.Status != want {
+					t.Errorf("status after a failed start %q, want %q", st.Status, want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("start: %v: %s", err, msg)
+			}
+			if msg != "" {
+				t.Errorf("start wrote %q", msg)
+			}
+			if st := e.state(id); st.Status != specs.StateRunning {
+				t.Errorf("status %q, want running", st.Status)
+			}
+			if tc.bundle == hooked {
+				if _, err := os.Stat(mark); err != nil {
+					t.Errorf("poststart hook did not run: %v", err)
+				}
+			}
+			if len(tc.flags) > 0 && tc.flags[0] == "--log" {
+				if _, err := os.Stat(log); err != nil {
+					t.Errorf("--log file not created: %v", err)
+				}
+			}
+			// A second start is the Go command's error.
+			cmd = e.command("start", id)
+			cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+			_, stderr, err = e.capture(cmd)
+			if err == nil || !goStarted(stderr) || !strings.Contains(stderr, "is running, not created") {
+				t.Errorf("second start: %v, %q; want Go's error", err, stderr)
+			}
+		})
+	}
+	t.Run("missing", func(t *testing.T) {
+		e.sub(t).fails(`container "nope" does not exist`, "start", "nope")
+	})
+}
