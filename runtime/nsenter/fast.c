@@ -1,25 +1,32 @@
 //go:build linux && cgo
 
-/* start.c: `ocikit start ID` in its common case without the Go runtime.
+/* fast.c: `ocikit start ID` and `ocikit delete [--force] ID` in their
+ * common cases without the Go runtime.
  *
- * start is one of the three commands every container costs its caller
- * (containerd, podman, CRI-O: create, start, delete), and its work is small:
- * take the container's lock, check that it is created, wake the init over
- * its start socket, wait for the execve and write the status "running".
- * Starting the Go runtime and its package initialisation for that costs
- * ~15 ms and ~2 MB per container here; this path costs well under 1 ms.
+ * create, start and delete are the three commands every container costs
+ * its caller (containerd, podman, CRI-O), and the work of the last two is
+ * small. start: take the container's lock, check that it is created, wake
+ * the init over its start socket, wait for the execve and write the status
+ * "running". delete of a container whose init has exited: remove its
+ * (empty) cgroup directories and its state directory. Starting the Go
+ * runtime and its package initialisation for that costs ~15 ms and ~2 MB
+ * per command here; this path costs about 1 ms.
  *
- * It is Runtime.Start (runtime/ops_linux.go) for the case it can do alone:
- * global flags it knows, a state.json in the exact form writeState writes,
- * a created container whose init lives, no poststart hooks and no seccomp
- * listener (record.Hooks unset). Anything else, and every error before the
- * init is woken, returns to the caller untouched, and the Go command does
- * it all and reports as it always does. Only errors after the wake-up (the
- * init's own, such as an execve that failed) are reported here, in the
- * command's format: "ocikit: start ID: MSG" on stderr, and one record in
- * the --log file (text or JSON, as cmd/ocikit's slog handler writes it).
+ * It is Runtime.Start and Runtime.Delete (runtime/ops_linux.go) for the
+ * cases they can do alone: global flags it knows, a state.json in the
+ * exact form writeState writes, no hooks and no seccomp listener
+ * (record.Hooks unset); for start a created container whose init lives;
+ * for delete one whose init is gone, with a cgroup of the filesystem
+ * driver that no process is left in, no host mounts and no bundle to
+ * remove. Anything else, and every error before the point of no return,
+ * returns to the caller with nothing changed that the Go command would not
+ * redo (a cgroup directory removed before delete hands over is one Go's
+ * Destroy finds gone), and the Go command does it all and reports as it
+ * always does. Errors after that point are reported here in the command's
+ * format: "ocikit: start ID: MSG" on stderr, and one record in the --log
+ * file (text or JSON, as cmd/ocikit's slog handler writes it).
  *
- * cmd/ocikit calls ocikit_start_fast from a constructor of its own, so that
+ * cmd/ocikit calls ocikit_fast from a constructor of its own, so that
  * programs importing package runtime never take this path. */
 
 #define _GNU_SOURCE
@@ -37,10 +44,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <signal.h>
+#include <dirent.h>
 
 #define STATE_MAX (1 << 20)
+#define MAXPATHS 32
 
-struct startargs {
+struct fastargs {
+	const char *cmd; /* "start" or "delete" */
 	const char *root;
 	const char *id;
 	const char *log;
@@ -85,11 +95,12 @@ static int validid(const char *id)
 	return 1;
 }
 
-/* parseargs accepts exactly `[GLOBAL FLAGS] start ID` with the global flags
+/* parseargs accepts `[GLOBAL FLAGS] start ID` and `[GLOBAL FLAGS] delete
+ * [--force] ID` with the global flags
  * of cmd/ocikit's root command that do not change what start does; any
  * other flag (--debug, --vm, --help, one added later) leaves the command
  * to Go. */
-static int parseargs(int argc, char **argv, struct startargs *a)
+static int parseargs(int argc, char **argv, struct fastargs *a)
 {
 	const char *v, *base;
 	int i, r;
@@ -135,9 +146,28 @@ static int parseargs(int argc, char **argv, struct startargs *a)
 			return 0;
 		}
 	}
-	if (i + 2 != argc || strcmp(argv[i], "start") || !validid(argv[i + 1]))
+	if (i + 2 == argc && !strcmp(argv[i], "start")) {
+		a->cmd = "start";
+		a->id = argv[i + 1];
+	} else if (i + 1 < argc && (!strcmp(argv[i], "delete") || !strcmp(argv[i], "rm"))) {
+		/* One ID, with --force anywhere (pflag): a stopped container
+		 * is deleted with or without it. */
+		a->cmd = "delete";
+		for (i++; i < argc; i++) {
+			if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--force") ||
+			    !strcmp(argv[i], "--force=true") || !strcmp(argv[i], "--force=false"))
+				continue;
+			if (argv[i][0] == '-' || a->id)
+				return 0;
+			a->id = argv[i];
+		}
+		if (!a->id)
+			return 0;
+	} else {
 		return 0;
-	a->id = argv[i + 1];
+	}
+	if (!validid(a->id))
+		return 0;
 	if (!a->root) {
 		/* runtime.DefaultRoot: /run/ocikit for the host's root without
 		 * XDG_RUNTIME_DIR; the other cases are Go's. */
@@ -239,25 +269,113 @@ static int number(const char **p, const char *end, unsigned long long *v)
 	return 1;
 }
 
-/* parsestate reads what start needs from state.json as writeState writes
- * it (runtime/store_linux.go record): the init's pid and start time, and
- * where "created" sits. 0 when the record is not of that exact form, not
- * created, or has hooks. */
-static int parsestate(const char *buf, size_t len, const char *id, long *pid,
-		      unsigned long long *initstart, size_t *statusoff)
-{
-	const char *p = buf, *end = buf + len;
-	unsigned long long v;
+/* record is what the C paths need of state.json. */
+struct record {
+	long pid;
+	unsigned long long initstart;
+	char status[16];
+	size_t statusoff; /* where the status word starts */
+	int hooks;	  /* record.Hooks: poststart/poststop hooks, a listener */
+	int other;	  /* what only Go handles: host mounts, systemd, rootless */
+	int npaths;
+	char *paths[MAXPATHS]; /* cgroup directories (in the buffer) */
+};
 
-	*initstart = 0;
+/* strval reads a JSON string without escapes at *p into the buffer
+ * itself (NUL-terminating it in place of the closing quote); 0 if it has
+ * escapes or is malformed. */
+static int strval(char **p, const char *end, char **out)
+{
+	char *s = *p, *q;
+
+	if (s >= end || *s != '"')
+		return 0;
+	for (q = s + 1; q < end && *q != '"'; q++)
+		if (*q == '\\' || (unsigned char)*q < 0x20)
+			return 0;
+	if (q >= end)
+		return 0;
+	*q = 0;
+	*out = s + 1;
+	*p = q + 1;
+	return 1;
+}
+
+/* parsecgroup reads cgroups.State: the directories of "paths", and
+ * whether the systemd driver or rootless mode is in play. */
+static int parsecgroup(char **pp, const char *end, struct record *r)
+{
+	char *p = *pp, *v;
+	const char *cp;
+
+	if (!lit((const char **)&p, end, "{"))
+		return 0;
+	if (*p == '}') {
+		*pp = p + 1;
+		return 1;
+	}
+	for (;;) {
+		if (lit((const char **)&p, end, "\"paths\":{")) {
+			while (*p != '}') {
+				cp = p;
+				if (!skipstr(&cp, end) || !lit(&cp, end, ":"))
+					return 0;
+				p = (char *)cp;
+				if (r->npaths >= MAXPATHS || !strval(&p, end, &v) || v[0] != '/')
+					return 0;
+				r->paths[r->npaths++] = v;
+				if (*p == ',')
+					p++;
+				else if (*p != '}')
+					return 0;
+			}
+			p++;
+		} else if (lit((const char **)&p, end, "\"systemd\":") || lit((const char **)&p, end, "\"rootless\":")) {
+			r->other = 1;
+			cp = p;
+			if (!skipval(&cp, end, 2))
+				return 0;
+			p = (char *)cp;
+		} else if (lit((const char **)&p, end, "\"id\":") || lit((const char **)&p, end, "\"cgroupsPath\":") ||
+			   lit((const char **)&p, end, "\"resources\":")) {
+			cp = p;
+			if (!skipval(&cp, end, 2))
+				return 0;
+			p = (char *)cp;
+		} else {
+			return 0; /* a field this code does not know */
+		}
+		if (p < end && *p == '}') {
+			*pp = p + 1;
+			return 1;
+		}
+		if (!lit((const char **)&p, end, ","))
+			return 0;
+	}
+}
+
+/* parsestate reads state.json as writeState writes it (runtime/store_linux.go
+ * record, fastjson, no whitespace); 0 when it is not of that exact form.
+ * The buffer is modified (paths are NUL-terminated in it). */
+static int parsestate(char *buf, size_t len, const char *id, struct record *r)
+{
+	const char *p = buf, *end = buf + len, *w;
+	unsigned long long v;
+	char *q;
+
+	memset(r, 0, sizeof(*r));
 	if (!lit(&p, end, "{\"state\":{\"ociVersion\":") || !skipstr(&p, end) ||
 	    !lit(&p, end, ",\"id\":\"") || !lit(&p, end, id) || !lit(&p, end, "\",\"pid\":") ||
-	    !number(&p, end, &v) || v == 0 || v > INT_MAX || !lit(&p, end, ",\"status\":\""))
+	    !number(&p, end, &v) || v > INT_MAX || !lit(&p, end, ",\"status\":\""))
 		return 0;
-	*pid = (long)v;
-	*statusoff = p - buf;
-	if (!lit(&p, end, "created\""))
+	r->pid = (long)v;
+	r->statusoff = p - buf;
+	for (w = p; w < end && *w >= 'a' && *w <= 'z'; w++)
+		;
+	if (w == p || w - p >= (long)sizeof(r->status) || w >= end || *w != '"')
 		return 0;
+	memcpy(r->status, p, w - p);
+	p = w + 1;
 	/* The rest of the state object. */
 	while (p < end && *p == ',') {
 		p++;
@@ -269,15 +387,30 @@ static int parsestate(const char *buf, size_t len, const char *id, long *pid,
 	/* The record's other members. */
 	while (p < end && *p == ',') {
 		p++;
-		if (lit(&p, end, "\"hooks\":"))
-			return 0; /* poststart hooks or a seccomp listener: Go's */
-		if (lit(&p, end, "\"initStart\":")) {
-			if (!number(&p, end, initstart))
+		if (lit(&p, end, "\"hooks\":")) {
+			r->hooks = 1;
+			if (!skipval(&p, end, 1))
 				return 0;
-			continue;
-		}
-		if (!skipstr(&p, end) || !lit(&p, end, ":") || !skipval(&p, end, 1))
+		} else if (lit(&p, end, "\"initStart\":")) {
+			if (!number(&p, end, &r->initstart))
+				return 0;
+		} else if (lit(&p, end, "\"cgroup\":")) {
+			q = (char *)p;
+			if (!parsecgroup(&q, end, r))
+				return 0;
+			p = q;
+		} else if (lit(&p, end, "\"hostMounts\":")) {
+			r->other = 1;
+			if (!skipval(&p, end, 1))
+				return 0;
+		} else if (lit(&p, end, "\"ownPidNS\":") || lit(&p, end, "\"noNewKeyring\":")) {
+			if (!skipval(&p, end, 1))
+				return 0;
+		} else {
+			/* A field this code does not know (a later record's,
+			 * the VM runtime's "vm"): Go's. */
 			return 0;
+		}
 	}
 	return lit(&p, end, "}") && p == end;
 }
@@ -501,12 +634,12 @@ static void logrecord(FILE *f, const char *msg, int json)
 }
 
 /* report is cmd/ocikit's reportError for one error. */
-static void report(const struct startargs *a, const char *err)
+static void report(const struct fastargs *a, const char *err)
 {
 	char msg[8192];
 	FILE *lf;
 
-	snprintf(msg, sizeof(msg), "start %s: %s", a->id, err);
+	snprintf(msg, sizeof(msg), "%s %s: %s", a->cmd, a->id, err);
 	if (!a->log && a->json) {
 		logrecord(stderr, msg, 1);
 		return;
@@ -518,17 +651,115 @@ static void report(const struct startargs *a, const char *err)
 	}
 }
 
-/* ocikit_start_fast runs `start` when argv asks for it and this path can do
- * it all; it then exits (0, or 1 with the error reported). Otherwise it
- * returns having changed nothing, and the Go command runs. */
-void ocikit_start_fast(int argc, char **argv)
+/* emptycgroup reports whether the cgroup directory dir holds no process
+ * (or is gone). */
+static int emptycgroup(const char *dir)
 {
-	struct startargs a;
-	char dir[PATH_MAX], msg[4096], reason[256], *buf = NULL;
-	size_t len, off;
-	unsigned long long initstart;
-	long pid;
-	int dirfd, r, logfd;
+	char path[PATH_MAX], c;
+	ssize_t n;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/cgroup.procs", dir) >= (int)sizeof(path))
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT;
+	while ((n = read(fd, &c, 1)) < 0 && errno == EINTR)
+		;
+	close(fd);
+	return n == 0;
+}
+
+/* clearstatedir is removeStateDir up to state.json: every other entry
+ * (files and empty directories: a create leaves no other kind). */
+static int clearstatedir(int dirfd)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd = dup(dirfd), ok = 1;
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	while (ok && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || !strcmp(de->d_name, "state.json"))
+			continue;
+		if (unlinkat(dirfd, de->d_name, 0) < 0 && errno != ENOENT &&
+		    (errno != EISDIR || unlinkat(dirfd, de->d_name, AT_REMOVEDIR) < 0))
+			ok = 0;
+	}
+	closedir(d);
+	return ok;
+}
+
+/* fastdelete is Runtime.Delete of a container whose init is gone, with no
+ * hooks, host mounts or bundle to remove and a cgroup of the filesystem
+ * driver (destroy). 0: deleted; 1: failed after the state went (msg);
+ * -1: left to Go. */
+static int fastdelete(int dirfd, const char *dir, const char *buf, size_t len, struct record *r, char *msg,
+		      size_t msglen)
+{
+	char reason[256];
+	int i;
+
+	if (r->hooks || r->other || r->pid <= 0 || alive(r->pid, r->initstart) ||
+	    memmem(buf, len, "\"org.ocikit.bundle.remove-on-delete\"", 36))
+		return -1;
+	for (i = 0; i < r->npaths; i++)
+		if (!emptycgroup(r->paths[i]))
+			return -1; /* processes outlived the init: Go's */
+	/* Deepest first would matter only for nested paths, which one
+	 * container's controllers never are. A cgroup with sub-cgroups left
+	 * (EBUSY, ENOTEMPTY) is Go's Destroy's to remove. */
+	for (i = 0; i < r->npaths; i++)
+		if (rmdir(r->paths[i]) < 0 && errno != ENOENT)
+			return -1;
+	if (!clearstatedir(dirfd))
+		return -1;
+	if (unlinkat(dirfd, "state.json", 0) < 0 && errno != ENOENT)
+		return -1;
+	if (rmdir(dir) < 0 && errno != ENOENT) {
+		lowerstrerror(reason, sizeof(reason), errno);
+		snprintf(msg, msglen, "delete: remove %.2048s: %s", dir, reason);
+		return 1;
+	}
+	return 0;
+}
+
+/* faststart is Runtime.Start of a created container without hooks. 0:
+ * started; 1: failed after the init was woken (msg); -1: left to Go. */
+static int faststart(int dirfd, char *buf, size_t len, struct record *r, char *msg, size_t msglen)
+{
+	char reason[256];
+	int rc;
+
+	if (r->hooks || strcmp(r->status, "created") || r->pid <= 0 || !alive(r->pid, r->initstart))
+		return -1;
+	rc = wake(dirfd, r->pid, msg, msglen);
+	if (rc)
+		return rc;
+	memcpy(buf + r->statusoff, "running", 7); /* "created": same length */
+	rc = writestate(dirfd, buf, len);
+	if (rc < 0) {
+		lowerstrerror(reason, sizeof(reason), -rc);
+		snprintf(msg, msglen, "write state: %s", reason);
+		return 1;
+	}
+	return 0;
+}
+
+/* ocikit_fast runs start or delete when argv asks for one and this path
+ * can do it all; it then exits (0, or 1 with the error reported).
+ * Otherwise it returns, and the Go command runs. */
+void ocikit_fast(int argc, char **argv)
+{
+	struct fastargs a;
+	struct record r;
+	char dir[PATH_MAX], msg[4096], *buf = NULL, *copy = NULL;
+	size_t len;
+	int dirfd, rc, logfd;
 
 	if (getenv("_OCIKIT_NOFAST") || !parseargs(argc, argv, &a))
 		return;
@@ -544,29 +775,24 @@ void ocikit_start_fast(int argc, char **argv)
 	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0)
 		return;
-	while ((r = flock(dirfd, LOCK_EX)) < 0 && errno == EINTR)
+	while ((rc = flock(dirfd, LOCK_EX)) < 0 && errno == EINTR)
 		;
-	if (r < 0 || !readall(dirfd, "state.json", &buf, &len) ||
-	    !parsestate(buf, len, a.id, &pid, &initstart, &off) || !alive(pid, initstart)) {
+	rc = -1;
+	/* parsestate writes into what it parses: start rewrites the copy. */
+	if (readall(dirfd, "state.json", &buf, &len) && (copy = malloc(len)) &&
+	    (memcpy(copy, buf, len), parsestate(buf, len, a.id, &r))) {
+		if (!strcmp(a.cmd, "start"))
+			rc = faststart(dirfd, copy, len, &r, msg, sizeof(msg));
+		else
+			rc = fastdelete(dirfd, dir, copy, len, &r, msg, sizeof(msg));
+	}
+	if (rc < 0) {
 		free(buf);
+		free(copy);
 		close(dirfd);
 		return;
 	}
-	r = wake(dirfd, pid, msg, sizeof(msg));
-	if (r < 0) {
-		free(buf);
-		close(dirfd);
-		return;
-	}
-	if (r > 0) {
-		report(&a, msg);
-		_exit(1);
-	}
-	memcpy(buf + off, "running", 7);
-	r = writestate(dirfd, buf, len);
-	if (r < 0) {
-		lowerstrerror(reason, sizeof(reason), -r);
-		snprintf(msg, sizeof(msg), "write state: %s", reason);
+	if (rc > 0) {
 		report(&a, msg);
 		_exit(1);
 	}

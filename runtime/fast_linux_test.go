@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ocikit/ocikit/runtime"
 	"github.com/ocikit/ocikit/runtime/nsenter"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -142,5 +143,94 @@ func TestStartFast(t *testing.T) {
 	}
 	t.Run("missing", func(t *testing.T) {
 		e.sub(t).fails(`container "nope" does not exist`, "start", "nope")
+	})
+}
+
+// TestDeleteFast: `delete` of a container whose init is gone runs in C
+// before the Go runtime starts and removes what the Go command removes
+// (cgroup, state directory); a live init, hooks, a bundle to remove or
+// processes left in the cgroup are left to Go.
+func TestDeleteFast(t *testing.T) {
+	if !nsenter.Available {
+		t.Skip("no cgo: no C delete")
+	}
+	e := newEnv(t)
+	mark := filepath.Join(t.TempDir(), "poststop")
+	tests := []struct {
+		name   string
+		args   []string // the init's program
+		mutate func(*specs.Spec)
+		flags  []string // delete's flags
+		fast   bool
+	}{
+		{name: "exited", args: []string{"true"}, fast: true},
+		{name: "exited force", args: []string{"true"}, flags: []string{"--force"}, fast: true},
+		{name: "exited rm -f after id", args: []string{"true"}, flags: []string{"ID", "-f"}, fast: true},
+		{name: "running force", args: []string{"sleep", "30"}, flags: []string{"-f"}},
+		{name: "poststop hook", args: []string{"true"}, mutate: func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "cat > " + mark}}}}
+		}},
+		{name: "remove bundle", args: []string{"true"}, mutate: func(s *specs.Spec) {
+			s.Annotations = map[string]string{runtime.AnnotationRemoveBundle: "true"}
+		}},
+		{name: "process left in cgroup", args: []string{"sh", "-c", "sleep 30 & exit 0"}, mutate: func(s *specs.Spec) {
+			// Without a pid namespace of its own the init's children
+			// outlive it.
+			dropNS(s, specs.PIDNamespace)
+		}, flags: []string{"-f"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := e.sub(t)
+			os.Remove(mark)
+			id := e.id("del")
+			bundle := e.bundle(tc.args, tc.mutate)
+			e.must("create", "--bundle", bundle, id)
+			pid := e.state(id).Pid
+			e.must("start", id)
+			if tc.args[0] != "sleep" {
+				waitGone(t, pid)
+			}
+			args := []string{"delete"}
+			if len(tc.flags) > 0 && tc.flags[0] == "ID" {
+				args = append(args, id)
+				args = append(args, tc.flags[1:]...)
+			} else {
+				args = append(append(args, tc.flags...), id)
+			}
+			cmd := e.command(args...)
+			cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+			_, stderr, err := e.capture(cmd)
+			if err != nil {
+				t.Fatalf("delete: %v: %s", err, initTrace.ReplaceAllString(stderr, ""))
+			}
+			if got := !goStarted(stderr); got != tc.fast {
+				t.Errorf("C path taken: %v, want %v", got, tc.fast)
+			}
+			if msg := strings.TrimSpace(initTrace.ReplaceAllString(stderr, "")); msg != "" {
+				t.Errorf("delete wrote %q", msg)
+			}
+			if _, err := os.Stat(filepath.Join(e.root, id)); !os.IsNotExist(err) {
+				t.Errorf("state directory left: %v", err)
+			}
+			if cgroupExists(id) {
+				t.Errorf("cgroup left")
+			}
+			if tc.mutate != nil && strings.Contains(tc.name, "hook") {
+				if _, err := os.Stat(mark); err != nil {
+					t.Errorf("poststop hook did not run: %v", err)
+				}
+			}
+			if tc.mutate != nil && strings.Contains(tc.name, "bundle") {
+				if _, err := os.Stat(bundle); !os.IsNotExist(err) {
+					t.Errorf("bundle left: %v", err)
+				}
+			}
+		})
+	}
+	t.Run("missing", func(t *testing.T) {
+		e := e.sub(t)
+		e.fails(`container "nope" does not exist`, "delete", "nope")
+		e.must("delete", "--force", "nope")
 	})
 }
