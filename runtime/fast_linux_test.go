@@ -234,3 +234,67 @@ func TestDeleteFast(t *testing.T) {
 		e.must("delete", "--force", "nope")
 	})
 }
+
+// TestKillFast: `kill ID [SIGNAL]` of a created or running container runs
+// in C before the Go runtime starts; --all, other signal names, paused or
+// stopped containers are Go's, with Go's errors.
+func TestKillFast(t *testing.T) {
+	if !nsenter.Available {
+		t.Skip("no cgo: no C kill")
+	}
+	e := newEnv(t)
+	bundle := e.bundle([]string{"sleep", "30"}, nil)
+	id := e.id("kill")
+	e.must("create", "--bundle", bundle, id)
+	pid := e.state(id).Pid
+	steps := []struct {
+		name   string
+		args   []string // after "kill"; ID stands for the container
+		fast   bool
+		err    string
+		status specs.ContainerState // after the step
+	}{
+		{"probe created", []string{"ID", "0"}, true, "", specs.StateCreated},
+		{"start", nil, false, "", specs.StateRunning},
+		{"probe running", []string{"ID", "0"}, true, "", specs.StateRunning},
+		{"ignored TERM", []string{"ID"}, true, "", specs.StateRunning},
+		{"number", []string{"ID", "10"}, true, "", specs.StateRunning},
+		{"real-time name", []string{"ID", "RTMIN+1"}, false, "", specs.StateRunning},
+		{"unknown name", []string{"ID", "NOPE"}, false, `unknown signal "NOPE"`, specs.StateRunning},
+		{"all", []string{"--all", "ID", "0"}, false, "", specs.StateRunning},
+		{"sigkill", []string{"ID", "sigkill"}, true, "", specs.StateStopped},
+		{"stopped", []string{"ID", "KILL"}, false, "container not running", specs.StateStopped},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			e := e.sub(t)
+			if st.args == nil {
+				e.must("start", id)
+				return
+			}
+			args := []string{"kill"}
+			for _, a := range st.args {
+				args = append(args, strings.ReplaceAll(a, "ID", id))
+			}
+			cmd := e.command(args...)
+			cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+			_, stderr, err := e.capture(cmd)
+			msg := strings.TrimSpace(initTrace.ReplaceAllString(stderr, ""))
+			if got := !goStarted(stderr); got != st.fast {
+				t.Errorf("C path taken: %v, want %v", got, st.fast)
+			}
+			if st.err == "" && err != nil {
+				t.Fatalf("kill: %v: %s", err, msg)
+			}
+			if st.err != "" && (err == nil || !strings.Contains(msg, st.err)) {
+				t.Fatalf("kill: %v, %q; want an error with %q", err, msg, st.err)
+			}
+			if st.status == specs.StateStopped {
+				waitGone(t, pid)
+			}
+			if got := e.state(id).Status; got != st.status {
+				t.Errorf("status %q, want %q", got, st.status)
+			}
+		})
+	}
+}
