@@ -298,3 +298,50 @@ func TestKillFast(t *testing.T) {
 		})
 	}
 }
+
+// TestStateFast: `state` runs in C before the Go runtime starts and prints
+// byte for byte what the Go command prints, in every status, annotations
+// that encoding/json escapes included.
+func TestStateFast(t *testing.T) {
+	if !nsenter.Available {
+		t.Skip("no cgo: no C state")
+	}
+	e := newEnv(t)
+	bundle := e.bundle([]string{"sleep", "30"}, func(s *specs.Spec) {
+		s.Annotations = map[string]string{"a<b>&c": "line\u2028sep", "quote": `"q" \ é`, "empty": ""}
+	})
+	id := e.id("state")
+	e.must("create", "--bundle", bundle, id)
+	compare := func(t *testing.T, want specs.ContainerState) {
+		t.Helper()
+		cmd := e.command("state", id)
+		cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+		fast, stderr, err := e.capture(cmd)
+		if err != nil || goStarted(stderr) {
+			t.Fatalf("state: %v, Go started: %v", err, goStarted(stderr))
+		}
+		cmd = e.command("state", id)
+		cmd.Env = append(os.Environ(), "_OCIKIT_NOFAST=1")
+		slow, _, err := e.capture(cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fast != slow {
+			t.Errorf("C state:\n%s\nGo state:\n%s", fast, slow)
+		}
+		if st := e.state(id); st.Status != want {
+			t.Errorf("status %q, want %q", st.Status, want)
+		}
+	}
+	compare(t, specs.StateCreated)
+	pid := e.state(id).Pid
+	e.must("start", id)
+	compare(t, specs.StateRunning)
+	e.must("pause", id)
+	compare(t, "paused")
+	e.must("resume", id)
+	e.must("kill", id, "KILL")
+	waitGone(t, pid)
+	compare(t, specs.StateStopped)
+	e.fails(`container "nope" does not exist`, "state", "nope")
+}
