@@ -929,9 +929,9 @@ static int faststate(const char *buf, struct record *r)
 	return fflush(stdout) == 0 ? 0 : -1;
 }
 
-/* ocikit_fast runs start, delete, kill or state when argv asks for one and this path
- * can do it all; it then exits (0, or 1 with the error reported).
- * Otherwise it returns, and the Go command runs. */
+/* ocikit_fast runs start, delete, kill or state when argv asks for one
+ * and this path can do it all; it then exits (0, or 1 with the error
+ * reported). Otherwise it returns, and the Go command runs. */
 void ocikit_fast(int argc, char **argv)
 {
 	struct fastargs a;
