@@ -58,7 +58,7 @@
 #define MAXPATHS 32
 
 struct fastargs {
-	const char *cmd; /* "start", "delete" or "kill" */
+	const char *cmd; /* "start", "delete", "kill" or "state" */
 	int sig;	 /* kill's signal */
 	const char *root;
 	const char *id;
@@ -93,7 +93,8 @@ static int validid(const char *id)
 {
 	size_t n = strlen(id);
 
-	if (!n || n > 1024 || !strcmp(id, ".") || !strcmp(id, ".."))
+	/* A leading '-' is a flag to cobra: Go's. */
+	if (!n || n > 1024 || !strcmp(id, ".") || !strcmp(id, "..") || id[0] == '-')
 		return 0;
 	for (; *id; id++) {
 		char c = *id;
@@ -134,10 +135,9 @@ static int parsesig(const char *s)
 }
 
 /* parseargs accepts `[GLOBAL FLAGS] start ID`, `delete [--force] ID`, `kill
- * ID [SIGNAL]` and `state ID` with the global flags
- * of cmd/ocikit's root command that do not change what start does; any
- * other flag (--debug, --vm, --help, one added later) leaves the command
- * to Go. */
+ * ID [SIGNAL]` and `state ID` with the global flags of cmd/ocikit's root
+ * command that do not change what these do; any other flag (--debug,
+ * --vm, --help, one added later) leaves the command to Go. */
 static int parseargs(int argc, char **argv, struct fastargs *a)
 {
 	const char *v, *base;
@@ -179,7 +179,7 @@ static int parseargs(int argc, char **argv, struct fastargs *a)
 				return 0;
 		} else if (!strcmp(arg, "--systemd-cgroup") || !strcmp(arg, "--systemd-cgroup=true") ||
 			   !strcmp(arg, "--systemd-cgroup=false")) {
-			/* the cgroup driver: start does not touch the cgroup */
+			/* the cgroup driver: state.json records the one used */
 		} else {
 			return 0;
 		}
@@ -282,7 +282,7 @@ static int skipval(const char **p, const char *end, int depth)
 			s++;
 		}
 	}
-	while (s < end && (strchr("-+.eE", *s) || (*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z')))
+	while (s < end && ((*s && strchr("-+.eE", *s)) || (*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z')))
 		s++;
 	if (s == *p)
 		return 0;
@@ -538,6 +538,7 @@ static int readall(int dirfd, const char *name, char **out, size_t *len)
 		free(buf);
 		return 0;
 	}
+	buf[got] = 0;
 	*out = buf;
 	*len = got;
 	return 1;
