@@ -472,8 +472,10 @@ static int parsestate(char *buf, size_t len, const char *id, struct record *r)
 	return lit(&p, end, "}") && p == end;
 }
 
-/* alive is runtime's alive(): pid is a live process (not a zombie) started
- * at start (any when 0), from /proc/<pid>/stat. */
+/* alive is runtime's alive(): 1 when pid is a live process (not a zombie)
+ * started at start (any when 0), from /proc/<pid>/stat; 0 when it is gone
+ * or another; -1 when /proc did not say (the callers then leave the
+ * command to Go). */
 static int alive(long pid, unsigned long long start)
 {
 	char path[64], buf[1024], *s;
@@ -484,26 +486,28 @@ static int alive(long pid, unsigned long long start)
 	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return 0;
+		return errno == ENOENT || errno == ESRCH ? 0 : -1;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
+	if (n < 0 && errno == ESRCH)
+		return 0; /* it exited between the open and the read */
 	if (n <= 0)
-		return 0;
+		return -1;
 	buf[n] = 0;
 	s = strrchr(buf, ')');
 	if (!s || s[1] != ' ' || !s[2])
-		return 0;
+		return -1;
 	s += 2; /* field 3, the state */
 	if (*s == 'Z' || *s == 'X')
 		return 0;
 	for (field = 3; field < 22; field++) {
 		s = strchr(s, ' ');
 		if (!s)
-			return 0;
+			return -1;
 		s++;
 	}
 	if (sscanf(s, "%llu", &st) != 1)
-		return 0;
+		return -1;
 	return start == 0 || st == start;
 }
 
@@ -762,7 +766,7 @@ static int fastdelete(int dirfd, const char *dir, const char *buf, size_t len, s
 	char reason[256];
 	int i;
 
-	if (r->hooks || r->other || r->pid <= 0 || alive(r->pid, r->initstart) ||
+	if (r->hooks || r->other || r->pid <= 0 || alive(r->pid, r->initstart) != 0 ||
 	    memmem(buf, len, "\"org.ocikit.bundle.remove-on-delete\"", 36))
 		return -1;
 	for (i = 0; i < r->npaths; i++)
@@ -793,7 +797,7 @@ static int faststart(int dirfd, char *buf, size_t len, struct record *r, char *m
 	char reason[256];
 	int rc;
 
-	if (r->hooks || strcmp(r->status, "created") || r->pid <= 0 || !alive(r->pid, r->initstart))
+	if (r->hooks || strcmp(r->status, "created") || r->pid <= 0 || alive(r->pid, r->initstart) != 1)
 		return -1;
 	rc = wake(dirfd, r->pid, msg, msglen);
 	if (rc)
@@ -821,7 +825,7 @@ static int fastkill(struct record *r, int sig)
 	if (r->pid <= 0 || (fd = syscall(SYS_pidfd_open, (pid_t)r->pid, 0)) < 0)
 		return -1;
 	/* The pid still names the init (the pidfd pins it from here on). */
-	rc = alive(r->pid, r->initstart) ? (int)syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) : -1;
+	rc = alive(r->pid, r->initstart) == 1 ? (int)syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) : -1;
 	close(fd);
 	return rc < 0 ? -1 : 0;
 }
@@ -908,7 +912,9 @@ static int faststate(const char *buf, struct record *r)
 	    strcmp(status, "paused") && strcmp(status, "stopped"))
 		return -1;
 	if (strcmp(status, "stopped")) {
-		live = r->pid > 0 && alive(r->pid, r->initstart);
+		live = r->pid > 0 ? alive(r->pid, r->initstart) : 0;
+		if (live < 0)
+			return -1;
 		if (!live && (r->pid > 0 || strcmp(status, "creating")))
 			status = "stopped";
 	}
