@@ -12,13 +12,35 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// goStarted reports whether the Go runtime ran in a command whose stderr
-// is given, run with GODEBUG=inittrace=1: it prints a line per package
-// initialised, which start's C path (runtime/nsenter/start.c) never
-// reaches.
-func goStarted(stderr string) bool { return strings.Contains(stderr, "init internal/") }
+// traced is one run of ocikit with args (on e's root, env added to the
+// environment): its stdout, its stderr as the command wrote it, whether
+// the C path of runtime/nsenter/fast.c did it, and its error. The run has
+// GODEBUG=inittrace=1, with which the Go runtime prints a line per package
+// initialised to stderr; the C path exits before it starts, and those
+// lines are taken out of the stderr returned.
+type traced struct {
+	stdout, stderr string
+	fast           bool
+	err            error
+}
 
 var initTrace = regexp.MustCompile(`(?m)^init [^\n]*\n`)
+
+func (e *env) traced(env []string, args ...string) traced {
+	e.t.Helper()
+	cmd := e.command(args...)
+	cmd.Env = append(append(os.Environ(), "GODEBUG=inittrace=1"), env...)
+	out, stderr, err := e.capture(cmd)
+	return traced{
+		stdout: out,
+		stderr: strings.TrimSpace(initTrace.ReplaceAllString(stderr, "")),
+		fast:   !strings.Contains(stderr, "init internal/"),
+		err:    err,
+	}
+}
+
+// noFast turns the C path off.
+var noFast = []string{"_OCIKIT_NOFAST=1"}
 
 // TestStartFast: `start` in its common case runs in C before the Go
 // runtime starts and does what the Go command does (state, errors, the
@@ -78,16 +100,15 @@ func TestStartFast(t *testing.T) {
 			os.Remove(log)
 			id := e.id("fast")
 			e.must("create", "--bundle", tc.bundle, id)
-			cmd := e.command(append(tc.flags, "start", id)...)
-			cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+			var env []string
 			if tc.noFast {
-				cmd.Env = append(cmd.Env, "_OCIKIT_NOFAST=1")
+				env = noFast
 			}
-			_, stderr, err := e.capture(cmd)
-			if got := !goStarted(stderr); got != tc.fast {
-				t.Errorf("C path taken: %v, want %v", got, tc.fast)
+			r := e.traced(env, append(tc.flags, "start", id)...)
+			if r.fast != tc.fast {
+				t.Errorf("C path taken: %v, want %v", r.fast, tc.fast)
 			}
-			msg := strings.TrimSpace(initTrace.ReplaceAllString(stderr, ""))
+			msg, err := r.stderr, r.err
 			if tc.err != "" {
 				if err == nil || !strings.Contains(msg, tc.err) || strings.Contains(msg, "\n") {
 					t.Fatalf("start: %v, stderr %q; want one line with %q", err, msg, tc.err)
@@ -133,11 +154,8 @@ func TestStartFast(t *testing.T) {
 				}
 			}
 			// A second start is the Go command's error.
-			cmd = e.command("start", id)
-			cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
-			_, stderr, err = e.capture(cmd)
-			if err == nil || !goStarted(stderr) || !strings.Contains(stderr, "is running, not created") {
-				t.Errorf("second start: %v, %q; want Go's error", err, stderr)
+			if r := e.traced(nil, "start", id); r.err == nil || r.fast || !strings.Contains(r.stderr, "is running, not created") {
+				t.Errorf("second start: %v, %q; want Go's error", r.err, r.stderr)
 			}
 		})
 	}
@@ -198,17 +216,15 @@ func TestDeleteFast(t *testing.T) {
 			} else {
 				args = append(append(args, tc.flags...), id)
 			}
-			cmd := e.command(args...)
-			cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
-			_, stderr, err := e.capture(cmd)
-			if err != nil {
-				t.Fatalf("delete: %v: %s", err, initTrace.ReplaceAllString(stderr, ""))
+			r := e.traced(nil, args...)
+			if r.err != nil {
+				t.Fatalf("delete: %v: %s", r.err, r.stderr)
 			}
-			if got := !goStarted(stderr); got != tc.fast {
-				t.Errorf("C path taken: %v, want %v", got, tc.fast)
+			if r.fast != tc.fast {
+				t.Errorf("C path taken: %v, want %v", r.fast, tc.fast)
 			}
-			if msg := strings.TrimSpace(initTrace.ReplaceAllString(stderr, "")); msg != "" {
-				t.Errorf("delete wrote %q", msg)
+			if r.stderr != "" {
+				t.Errorf("delete wrote %q", r.stderr)
 			}
 			if _, err := os.Stat(filepath.Join(e.root, id)); !os.IsNotExist(err) {
 				t.Errorf("state directory left: %v", err)
@@ -276,12 +292,10 @@ func TestKillFast(t *testing.T) {
 			for _, a := range st.args {
 				args = append(args, strings.ReplaceAll(a, "ID", id))
 			}
-			cmd := e.command(args...)
-			cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
-			_, stderr, err := e.capture(cmd)
-			msg := strings.TrimSpace(initTrace.ReplaceAllString(stderr, ""))
-			if got := !goStarted(stderr); got != st.fast {
-				t.Errorf("C path taken: %v, want %v", got, st.fast)
+			r := e.traced(nil, args...)
+			msg, err := r.stderr, r.err
+			if r.fast != st.fast {
+				t.Errorf("C path taken: %v, want %v", r.fast, st.fast)
 			}
 			if st.err == "" && err != nil {
 				t.Fatalf("kill: %v: %s", err, msg)
@@ -314,20 +328,16 @@ func TestStateFast(t *testing.T) {
 	e.must("create", "--bundle", bundle, id)
 	compare := func(t *testing.T, want specs.ContainerState) {
 		t.Helper()
-		cmd := e.command("state", id)
-		cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
-		fast, stderr, err := e.capture(cmd)
-		if err != nil || goStarted(stderr) {
-			t.Fatalf("state: %v, Go started: %v", err, goStarted(stderr))
+		fast := e.traced(nil, "state", id)
+		if fast.err != nil || !fast.fast {
+			t.Fatalf("state: %v, C path taken: %v", fast.err, fast.fast)
 		}
-		cmd = e.command("state", id)
-		cmd.Env = append(os.Environ(), "_OCIKIT_NOFAST=1")
-		slow, _, err := e.capture(cmd)
-		if err != nil {
-			t.Fatal(err)
+		slow := e.traced(noFast, "state", id)
+		if slow.err != nil || slow.fast {
+			t.Fatalf("state without the C path: %v, C path taken: %v", slow.err, slow.fast)
 		}
-		if fast != slow {
-			t.Errorf("C state:\n%s\nGo state:\n%s", fast, slow)
+		if fast.stdout != slow.stdout {
+			t.Errorf("C state:\n%s\nGo state:\n%s", fast.stdout, slow.stdout)
 		}
 		if st := e.state(id); st.Status != want {
 			t.Errorf("status %q, want %q", st.Status, want)
