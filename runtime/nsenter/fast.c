@@ -54,8 +54,9 @@
 #include <dirent.h>
 #include <sys/syscall.h>
 
+#include "nsenter.h"
+
 #define STATE_MAX (1 << 20)
-#define MAXPATHS 32
 
 struct fastargs {
 	const char *cmd; /* "start", "delete", "kill" or "state" */
@@ -317,19 +318,9 @@ static int number(const char **p, const char *end, unsigned long long *v)
 	return 1;
 }
 
-/* record is what the C paths need of state.json. */
-struct record {
-	long pid;
-	unsigned long long initstart;
-	char status[16];
-	size_t statusoff; /* where the status word starts */
-	size_t pidoff, pidend; /* the pid's digits */
-	size_t stateoff, stateend; /* the state object, braces included */
-	int hooks;	  /* record.Hooks: poststart/poststop hooks, a listener */
-	int other;	  /* what only Go handles: host mounts, systemd, rootless */
-	int npaths;
-	char *paths[MAXPATHS]; /* cgroup directories (in the buffer) */
-};
+/* struct ocikit_fast_record (nsenter.h) is what the C paths need of
+ * state.json. */
+#define record ocikit_fast_record
 
 /* strval reads a JSON string without escapes at *p into the buffer
  * itself (NUL-terminating it in place of the closing quote); 0 if it has
@@ -371,7 +362,7 @@ static int parsecgroup(char **pp, const char *end, struct record *r)
 				if (!skipstr(&cp, end) || !lit(&cp, end, ":"))
 					return 0;
 				p = (char *)cp;
-				if (r->npaths >= MAXPATHS || !strval(&p, end, &v) || v[0] != '/')
+				if (r->npaths >= OCIKIT_FAST_MAXPATHS || !strval(&p, end, &v) || v[0] != '/')
 					return 0;
 				r->paths[r->npaths++] = v;
 				if (*p == ',')
@@ -470,6 +461,13 @@ static int parsestate(char *buf, size_t len, const char *id, struct record *r)
 		}
 	}
 	return lit(&p, end, "}") && p == end;
+}
+
+/* ocikit_fast_parse is parsestate for package nsenter's ParseFastRecord,
+ * which tests hold against the runtime's writer. */
+int ocikit_fast_parse(char *buf, size_t len, const char *id, struct ocikit_fast_record *r)
+{
+	return parsestate(buf, len, id, r);
 }
 
 /* alive is runtime's alive(): 1 when pid is a live process (not a zombie)

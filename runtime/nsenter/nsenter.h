@@ -42,4 +42,23 @@ int ocikit_final_setup(const unsigned char *plan, size_t len, int syncfd);
 void ocikit_final_exec(int errfd) __attribute__((noreturn));
 void ocikit_init_run(int planfd, int cgroupns, int late) __attribute__((noreturn));
 
+/* What the C start, delete, kill and state (fast.c) read of state.json. */
+#define OCIKIT_FAST_MAXPATHS 32
+struct ocikit_fast_record {
+	long pid;
+	unsigned long long initstart;
+	char status[16];
+	size_t statusoff;	   /* where the status word starts */
+	size_t pidoff, pidend;	   /* the pid's digits */
+	size_t stateoff, stateend; /* the state object, braces included */
+	int hooks;		   /* record.Hooks: poststart/poststop hooks, a listener */
+	int other;		   /* what only Go handles: host mounts, systemd, rootless */
+	int npaths;
+	char *paths[OCIKIT_FAST_MAXPATHS]; /* cgroup directories (in the buffer) */
+};
+
+/* ocikit_fast_parse reads state.json (buf, modified) as fast.c does: 1 when
+ * it is of the exact form the runtime writes for container id. */
+int ocikit_fast_parse(char *buf, size_t len, const char *id, struct ocikit_fast_record *r);
+
 #endif

@@ -12,6 +12,8 @@ void __attribute__((constructor)) ocikit_nsenter_ctor(void) { ocikit_nsenter(); 
 */
 import "C"
 
+import "unsafe"
+
 // Available reports whether the constructor is linked in (cgo builds).
 const Available = true
 
@@ -39,4 +41,46 @@ func FinalSetup(f *Final, syncFD int) {
 // returns.
 func FinalExec(errFD int) {
 	C.ocikit_final_exec(C.int(errFD))
+}
+
+// FastRecord is what the C start, delete, kill and state (fast.c) read of
+// a container's state.json.
+type FastRecord struct {
+	Pid       int
+	InitStart uint64
+	Status    string
+	// Hooks is record.Hooks; Other says the record needs Go's delete (host
+	// mounts, the systemd driver, rootless cgroups).
+	Hooks, Other bool
+	// Paths are the cgroup directories.
+	Paths []string
+	// State is the state object as recorded, pid and status included.
+	State []byte
+}
+
+// ParseFastRecord reads data, a state.json of container id, with the C
+// reader of fast.c. ok is false when the C path would leave the command
+// to Go: data is not of the exact form the runtime writes. Tests hold it
+// against the runtime's writer.
+func ParseFastRecord(data []byte, id string) (rec FastRecord, ok bool) {
+	buf := C.CBytes(append(data, 0))
+	defer C.free(buf)
+	cid := C.CString(id)
+	defer C.free(unsafe.Pointer(cid))
+	var r C.struct_ocikit_fast_record
+	if C.ocikit_fast_parse((*C.char)(buf), C.size_t(len(data)), cid, &r) == 0 {
+		return FastRecord{}, false
+	}
+	rec = FastRecord{
+		Pid:       int(r.pid),
+		InitStart: uint64(r.initstart),
+		Status:    C.GoString(&r.status[0]),
+		Hooks:     r.hooks != 0,
+		Other:     r.other != 0,
+		State:     C.GoBytes(unsafe.Add(buf, r.stateoff), C.int(r.stateend-r.stateoff)),
+	}
+	for i := 0; i < int(r.npaths); i++ {
+		rec.Paths = append(rec.Paths, C.GoString(r.paths[i]))
+	}
+	return rec, true
 }
