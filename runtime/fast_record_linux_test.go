@@ -54,7 +54,7 @@ func checkFastRecord(t *testing.T, rec *record, wantOK, wantOther bool) {
 func fastTestRecord() *record {
 	return &record{
 		State: State{
-			State: specs.State{Version: specs.Version, ID: "c1", Pid: 4242, Status: specs.StateCreated, Bundle: "/b"},
+			State:  specs.State{Version: specs.Version, ID: "c1", Pid: 4242, Status: specs.StateCreated, Bundle: "/b"},
 			Rootfs: "/b/rootfs", Created: time.Date(2026, 12, 5, 1, 2, 3, 4, time.UTC),
 		},
 		InitStart: 123456,
