@@ -64,6 +64,12 @@ func TestStartFast(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := e.bundle([]string{"/bin/bad"}, func(s *specs.Spec) { s.Root.Path = rootfs })
+	// The same with a name that the log handlers escape.
+	odd := "/bin/b\"a\\d\u2028\x7f\t<&>é"
+	if err := os.WriteFile(filepath.Join(rootfs, odd), []byte("#!/nonexistent\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	oddBundle := e.bundle([]string{odd}, func(s *specs.Spec) { s.Root.Path = rootfs })
 	mark := filepath.Join(t.TempDir(), "poststart")
 	hooked := e.bundle([]string{"sleep", "30"}, func(s *specs.Spec) {
 		s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "cat > " + mark}}}}
@@ -162,6 +168,31 @@ func TestStartFast(t *testing.T) {
 	t.Run("missing", func(t *testing.T) {
 		e.sub(t).fails(`container "nope" does not exist`, "start", "nope")
 	})
+	// An error the log handlers must escape: the C path writes what the
+	// Go command writes, but for the time.
+	stamp := regexp.MustCompile(`time=\S+ |"time":"[^"]*",`)
+	for _, format := range []string{"text", "json"} {
+		t.Run("escaped "+format, func(t *testing.T) {
+			e := e.sub(t)
+			var logs, stderrs []string
+			for _, env := range [][]string{nil, noFast} {
+				os.Remove(log)
+				id := "escape-" + format
+				e.must("create", "--bundle", oddBundle, id)
+				r := e.traced(env, "--log", log, "--log-format", format, "start", id)
+				if r.err == nil || r.fast != (env == nil) {
+					t.Fatalf("start: %v, C path taken %v", r.err, r.fast)
+				}
+				data, _ := os.ReadFile(log)
+				logs = append(logs, stamp.ReplaceAllString(string(data), ""))
+				stderrs = append(stderrs, r.stderr)
+				e.must("delete", "--force", id)
+			}
+			if logs[0] != logs[1] || stderrs[0] != stderrs[1] {
+				t.Errorf("C path wrote\n%q, %q\nGo wrote\n%q, %q", logs[0], stderrs[0], logs[1], stderrs[1])
+			}
+		})
+	}
 }
 
 // TestDeleteFast: `delete` of a container whose init is gone runs in C

@@ -644,8 +644,8 @@ static int wake(int dirfd, long pid, char *msg, size_t msglen)
 	}
 }
 
-/* quote writes s to f as Go's strconv.Quote would for text that is valid
- * UTF-8 (slog's text handler), or as a JSON string body (json). */
+/* quote writes s, valid UTF-8, to f as Go's strconv.Quote does (slog's text
+ * handler), or as slog's JSON handler writes a string's body (json). */
 static void quote(FILE *f, const char *s, int json)
 {
 	for (; *s; s++) {
@@ -657,9 +657,15 @@ static void quote(FILE *f, const char *s, int json)
 		case '\r': fputs("\\r", f); break;
 		case '\t': fputs("\\t", f); break;
 		default:
-			if (c < 0x20 || c == 0x7f)
+			if (c < 0x20)
 				fprintf(f, json ? "\\u%04x" : "\\x%02x", c);
-			else
+			else if (c == 0x7f && !json)
+				fputs("\\x7f", f);
+			else if (c == 0xe2 && (unsigned char)s[1] == 0x80 && ((unsigned char)s[2] & 0xfe) == 0xa8) {
+				/* U+2028, U+2029: escaped by both */
+				fprintf(f, "\\u202%c", s[2] == (char)0xa8 ? '8' : '9');
+				s += 2;
+			} else
 				fputc(c, f);
 		}
 	}
