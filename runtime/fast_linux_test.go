@@ -106,6 +106,7 @@ func TestStartFast(t *testing.T) {
 			os.Remove(log)
 			id := e.id("fast")
 			e.must("create", "--bundle", tc.bundle, id)
+			pid := e.state(id).Pid
 			var env []string
 			if tc.noFast {
 				env = noFast
@@ -130,10 +131,14 @@ func TestStartFast(t *testing.T) {
 					}
 				}
 				// A refused command line leaves the container created;
-				// a failed execve, stopped.
+				// a failed execve, stopped once the init, which has sent
+				// its error, has exited (start does not wait for that,
+				// in either path).
 				want := specs.StateStopped
 				if tc.bundle == ok {
 					want = specs.StateCreated
+				} else {
+					waitGone(t, pid)
 				}
 				if st := e.state(id); st.Status != want {
 					t.Errorf("status after a failed start %q, want %q", st.Status, want)
