@@ -582,13 +582,6 @@ static int writestate(int dirfd, const char *buf, size_t len)
 	return 0;
 }
 
-static void lowerstrerror(char *out, size_t size, int err)
-{
-	snprintf(out, size, "%s", strerror(err));
-	if (out[0] >= 'A' && out[0] <= 'Z')
-		out[0] += 'a' - 'A';
-}
-
 /* wake is startInit: connect to the init's start socket (through the open
  * state directory, as sockPath names it), remove it, and wait until the
  * init closes its end by its execve (0) or writes why it failed (1, msg).
@@ -616,7 +609,7 @@ static int wake(int dirfd, long pid, char *msg, size_t msglen)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			lowerstrerror(reason, sizeof(reason), errno);
+			ocikit_reason(errno, reason, sizeof(reason));
 			snprintf(msg, msglen, "wait for exec: recvmsg: %s", reason);
 			close(fd);
 			return 1;
@@ -787,7 +780,7 @@ static int fastdelete(int dirfd, const char *dir, const char *buf, size_t len, s
 	if (unlinkat(dirfd, "state.json", 0) < 0 && errno != ENOENT)
 		return -1;
 	if (rmdir(dir) < 0 && errno != ENOENT) {
-		lowerstrerror(reason, sizeof(reason), errno);
+		ocikit_reason(errno, reason, sizeof(reason));
 		snprintf(msg, msglen, "delete: remove %.2048s: %s", dir, reason);
 		return 1;
 	}
@@ -809,7 +802,7 @@ static int faststart(int dirfd, char *buf, size_t len, struct record *r, char *m
 	memcpy(buf + r->statusoff, "running", 7); /* "created": same length */
 	rc = writestate(dirfd, buf, len);
 	if (rc < 0) {
-		lowerstrerror(reason, sizeof(reason), -rc);
+		ocikit_reason(-rc, reason, sizeof(reason));
 		snprintf(msg, msglen, "write state: %s", reason);
 		return 1;
 	}

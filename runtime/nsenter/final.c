@@ -200,16 +200,7 @@ static void failf(const char *fmt, ...)
 	ocikit_failmsg(msg);
 }
 
-/* reason is strerror(err) lower-cased, as Go's errors read. */
-static const char *reason(int err, char *buf, size_t size)
-{
-	snprintf(buf, size, "%s", strerror(err));
-	if (buf[0] >= 'A' && buf[0] <= 'Z')
-		buf[0] += 'a' - 'A';
-	return buf;
-}
-
-#define WHY(e) reason((e), why, sizeof(why))
+#define WHY(e) ocikit_reason((e), why, sizeof(why))
 
 /* warn sends a warning with attributes (key, value pairs) to the runtime. */
 static void warn(const char *msg, const char *k1, const char *v1, const char *k2, const char *v2)

@@ -88,14 +88,19 @@ void ocikit_failmsg(const char *msg)
 	_exit(1);
 }
 
+const char *ocikit_reason(int err, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s", strerror(err));
+	if (buf[0] >= 'A' && buf[0] <= 'Z')
+		buf[0] += 'a' - 'A';
+	return buf;
+}
+
 void ocikit_fail(const char *what, const char *arg, int err)
 {
 	char msg[2048], reason[256];
 
-	/* Lower-case, as Go's errors read: "invalid argument". */
-	snprintf(reason, sizeof(reason), "%s", strerror(err));
-	if (reason[0] >= 'A' && reason[0] <= 'Z')
-		reason[0] += 'a' - 'A';
+	ocikit_reason(err, reason, sizeof(reason));
 	if (arg)
 		snprintf(msg, sizeof(msg), "%s %s: %s", what, arg, reason);
 	else

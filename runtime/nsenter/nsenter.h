@@ -28,6 +28,10 @@ void ocikit_json_escape(char *out, size_t size, const char *s);
  * line and exits 1. */
 void ocikit_fail(const char *what, const char *arg, int err) __attribute__((noreturn));
 
+/* ocikit_reason writes strerror(err) into buf lower-cased, as Go's errors
+ * read ("invalid argument"), and returns buf. */
+const char *ocikit_reason(int err, char *buf, size_t size);
+
 /* ocikit_failmsg reports msg as it is and exits 1. */
 void ocikit_failmsg(const char *msg) __attribute__((noreturn));
 

@@ -63,7 +63,8 @@ type FastRecord struct {
 // to Go: data is not of the exact form the runtime writes. Tests hold it
 // against the runtime's writer.
 func ParseFastRecord(data []byte, id string) (rec FastRecord, ok bool) {
-	buf := C.CBytes(append(data, 0))
+	// The C reader wants a terminating NUL; the copy keeps data as it is.
+	buf := C.CBytes(append(data[:len(data):len(data)], 0))
 	defer C.free(buf)
 	cid := C.CString(id)
 	defer C.free(unsafe.Pointer(cid))
