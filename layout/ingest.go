@@ -67,6 +67,11 @@ func (l *Layout) PutBlobFrom(ctx context.Context, expect v1.Descriptor, open fun
 	}
 	defer f.Close()
 	drop := func() { f.Close(); os.Remove(f.Name()) }
+	// A writer that held the partial before us may have completed it.
+	if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() && st.Size() == expect.Size {
+		drop()
+		return expect, nil
+	}
 	h := expect.Digest.Algorithm().Hash()
 	n, err := fsutil.Copy(h, fsutil.ContextReader(ctx, io.LimitReader(f, expect.Size)))
 	if err != nil {
@@ -176,16 +181,36 @@ func (l *Layout) openPartial(ctx context.Context, d v1.Descriptor) (*os.File, er
 		return nil, err
 	}
 	defer unlock()
-	f, err := os.OpenFile(l.partialPath(d), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	free, err := fsutil.TryLock(f)
-	if err != nil || !free {
+	name := l.partialPath(d)
+	for {
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		free, err := fsutil.TryLock(f)
+		if err != nil || !free {
+			f.Close()
+			return nil, err
+		}
+		// The writer that held the lock before may have renamed the
+		// file into place (or dropped it) between our open and our lock:
+		// the file locked must still be the one at name.
+		held, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		if now, err := os.Stat(name); err == nil && os.SameFile(held, now) {
+			return f, nil
+		} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			f.Close()
+			return nil, err
+		}
 		f.Close()
-		return nil, err
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 	}
-	return f, nil
 }
 
 // HasPartial reports whether the layout keeps a partial download

@@ -82,3 +82,37 @@ func TestPutBlobFrom(t *testing.T) {
 type errReader struct{}
 
 func (errReader) Read([]byte) (int, error) { return 0, io.ErrUnexpectedEOF }
+
+// TestPutBlobFromConcurrent: writers of one blob racing on its partial
+// all succeed, whichever of them renames it into place (a writer that
+// locked the partial only after another renamed it must not fail).
+func TestPutBlobFromConcurrent(t *testing.T) {
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("0123456789"), 100)
+	desc := v1.Descriptor{MediaType: "application/octet-stream", Digest: digest.FromBytes(data), Size: int64(len(data))}
+	open := func(_ context.Context, off int64) (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(data[off:])), nil
+	}
+	for round := 0; round < 300; round++ {
+		l := newLayout(t)
+		errs := make(chan error, 8)
+		for i := 0; i < cap(errs); i++ {
+			go func() {
+				_, err := l.PutBlobFrom(ctx, desc, open)
+				errs <- err
+			}()
+		}
+		for i := 0; i < cap(errs); i++ {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		got, err := l.ReadBlob(ctx, desc)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("round %d: blob: %d bytes, %v", round, len(got), err)
+		}
+		if l.HasPartial() {
+			t.Fatalf("round %d: a partial is left", round)
+		}
+	}
+}
