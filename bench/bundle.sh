@@ -40,9 +40,9 @@ best() {
 	for ((i = 0; i < RUNS; i++)); do
 		local out="$work/out-$name-$i"
 		sync
-		t0=$(date +%s.%N)
+		t0=$EPOCHREALTIME
 		"${@//BUNDLE/$out}" >/dev/null 2>"$work/stderr" || { cat "$work/stderr" >&2; exit 1; }
-		t1=$(date +%s.%N)
+		t1=$EPOCHREALTIME
 		dt=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
 		rm -rf "$out"
 		if [[ -z $b ]] || awk -v d="$dt" -v b="$b" 'BEGIN { exit !(d < b) }'; then b=$dt; fi

@@ -64,9 +64,9 @@ echo "image: 2 layers, $size compressed; work dir $work"
 run() {
 	local name=$1; shift
 	local t0 t1
-	t0=$(date +%s.%N)
+	t0=$EPOCHREALTIME
 	"$@" >/dev/null 2>"$work/err" || { echo "$name failed:"; cat "$work/err"; return 1; }
-	t1=$(date +%s.%N)
+	t1=$EPOCHREALTIME
 	echo "$t1 - $t0" | bc >>"$work/times-$name"
 }
 median() {

@@ -50,9 +50,9 @@ best() {
 	local best="" t0 t1 dt i
 	for ((i = 0; i < RUNS; i++)); do
 		local id="bench-$name-$$-$i"
-		t0=$(date +%s.%N)
+		t0=$EPOCHREALTIME
 		(cd "$b" && "${@//ID/$id}") >/dev/null 2>"$work/stderr" || { echo "$name failed:" >&2; cat "$work/stderr" >&2; return 1; }
-		t1=$(date +%s.%N)
+		t1=$EPOCHREALTIME
 		dt=$(echo "$t1 - $t0" | bc)
 		if [[ -z $best ]] || (($(echo "$dt < $best" | bc))); then best=$dt; fi
 	done

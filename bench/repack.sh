@@ -50,11 +50,11 @@ for ((i = 0; i < RUNS; i++)); do
 	change "$bo/rootfs"
 	change "$bu/rootfs"
 	sync
-	t0=$(date +%s.%N)
+	t0=$EPOCHREALTIME
 	"$OCIKIT" image repack "$bo" "$L:o-$i" >/dev/null
-	t1=$(date +%s.%N)
+	t1=$EPOCHREALTIME
 	umoci repack --image "$L:u-$i" "$bu" >/dev/null 2>&1
-	t2=$(date +%s.%N)
+	t2=$EPOCHREALTIME
 	o=$(echo "$t1 - $t0" | bc) u=$(echo "$t2 - $t1" | bc)
 	if [[ -z $best_o ]] || (($(echo "$o < $best_o" | bc))); then best_o=$o; fi
 	if [[ -z $best_u ]] || (($(echo "$u < $best_u" | bc))); then best_u=$u; fi
@@ -69,11 +69,11 @@ best_o="" best_u=""
 for ((i = 0; i < RUNS; i++)); do
 	"$OCIKIT" image tag "$L:bench" "o-add-$i" "u-add-$i"
 	sync
-	t0=$(date +%s.%N)
+	t0=$EPOCHREALTIME
 	"$OCIKIT" image add-layer "$L:o-add-$i" "$work/app" >/dev/null
-	t1=$(date +%s.%N)
+	t1=$EPOCHREALTIME
 	umoci insert --image "$L:u-add-$i" "$work/app/srv" /srv >/dev/null 2>&1
-	t2=$(date +%s.%N)
+	t2=$EPOCHREALTIME
 	o=$(echo "$t1 - $t0" | bc) u=$(echo "$t2 - $t1" | bc)
 	if [[ -z $best_o ]] || (($(echo "$o < $best_o" | bc))); then best_o=$o; fi
 	if [[ -z $best_u ]] || (($(echo "$u < $best_u" | bc))); then best_u=$u; fi

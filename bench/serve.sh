@@ -89,14 +89,14 @@ pulls() {
 	rm -rf "$work/pull"
 	mkdir -p "$work/pull"
 	sync
-	t0=$(date +%s.%N)
+	t0=$EPOCHREALTIME
 	local ps=()
 	for ((i = 0; i < CLIENTS; i++)); do
 		skopeo copy -q --src-tls-verify=false "docker://$addr/bench/img:bench" "oci:$work/pull/$i:bench" 2>"$work/pull/err-$i" &
 		ps+=($!)
 	done
 	for p in "${ps[@]}"; do wait "$p" || fail=1; done
-	t1=$(date +%s.%N)
+	t1=$EPOCHREALTIME
 	if ((fail)); then cat "$work"/pull/err-*; exit 1; fi
 	echo "$t1 - $t0" | bc >>"$work/times-$name"
 }

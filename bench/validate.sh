@@ -35,7 +35,7 @@ store() {
 }
 
 echo "generating a layout of $IMAGES images..."
-t0=$(date +%s.%N)
+t0=$EPOCHREALTIME
 mkdir -p "$work/base/bin" "$work/base/etc" "$work/tars" "$work/configs" "$work/manifests"
 if command -v busybox >/dev/null; then cp "$(command -v busybox)" "$work/base/bin/busybox"; fi
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$work/base/etc/passwd"
@@ -69,16 +69,16 @@ store "$work/manifests"
 	done
 	printf ']}'
 } >"$L/index.json"
-t1=$(date +%s.%N)
+t1=$EPOCHREALTIME
 printf 'layout: %d images, %d blobs, %s, generated in %.1fs\n' "$IMAGES" "$(ls "$L/blobs/sha256" | wc -l)" "$(du -sh "$L" | cut -f1)" "$(echo "$t1 - $t0" | bc)"
 
 # best CMD...: the best wall time of $RUNS runs, in seconds.
 best() {
 	local b="" s e t
 	for ((r = 0; r < RUNS; r++)); do
-		s=$(date +%s.%N)
+		s=$EPOCHREALTIME
 		"$@" >/dev/null 2>&1 || { echo "FAILED: $*" >&2; return 1; }
-		e=$(date +%s.%N)
+		e=$EPOCHREALTIME
 		t=$(echo "$e - $s" | bc)
 		if [[ -z $b ]] || (($(echo "$t < $b" | bc))); then b=$t; fi
 	done

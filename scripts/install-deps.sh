@@ -8,7 +8,7 @@ PACKAGES=(
 	build-essential pkg-config libseccomp-dev git curl unzip file jq
 	busybox-static runc crun umoci skopeo podman buildah uidmap containerd
 	docker.io criu iptables docker-registry containernetworking-plugins
-	hyperfine bc e2fsprogs iproute2 procps psmisc qemu-system-x86 cpio debootstrap xz-utils
+	hyperfine bc e2fsprogs iproute2 procps psmisc strace qemu-system-x86 cpio debootstrap xz-utils
 )
 
 missing=()

@@ -34,9 +34,9 @@ run() {
 	sync
 	sleep "${SETTLE:-0}"
 	local args=("${@//OUT/$out}")
-	t0=$(date +%s.%N)
+	t0=$EPOCHREALTIME
 	"${args[@]}" >/dev/null 2>"$work/err-$name" || { cat "$work/err-$name"; exit 1; }
-	t1=$(date +%s.%N)
+	t1=$EPOCHREALTIME
 	echo "$t1 - $t0" | bc >>"$work/times-$name"
 }
 

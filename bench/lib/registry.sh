@@ -89,9 +89,9 @@ run() {
 	local t0 t1
 	local args=("${@//OUT/$work/out-${name%-again}-$i}")
 	sync
-	t0=$(date +%s.%N)
+	t0=$EPOCHREALTIME
 	"${args[@]}" >/dev/null 2>"$work/err" || { cat "$work/err"; exit 1; }
-	t1=$(date +%s.%N)
+	t1=$EPOCHREALTIME
 	echo "$t1 - $t0" | bc >>"$work/times-$name"
 }
 

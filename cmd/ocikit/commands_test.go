@@ -14,13 +14,21 @@ import (
 // and aliases, and every command of the tree is in commands.
 func TestCommandNames(t *testing.T) {
 	g := &globals{}
-	for _, c := range commands {
-		cmd := c.build(g)
-		want := append([]string{cmd.Name()}, cmd.Aliases...)
-		if !slices.Equal(c.names, want) {
-			t.Errorf("commands entry %v builds %q with aliases %v", c.names, cmd.Name(), cmd.Aliases)
+	var check func(path string, cmds []command)
+	check = func(path string, cmds []command) {
+		for _, c := range cmds {
+			cmd := c.build(g)
+			want := append([]string{cmd.Name()}, cmd.Aliases...)
+			if !slices.Equal(c.names, want) {
+				t.Errorf("%scommands entry %v builds %q with aliases %v", path, c.names, cmd.Name(), cmd.Aliases)
+			}
+			if len(cmd.Commands()) > 0 {
+				t.Errorf("%s%s: build adds subcommands; they belong in subs", path, cmd.Name())
+			}
+			check(path+cmd.Name()+" ", c.subs)
 		}
 	}
+	check("", commands)
 	root := newRootCmd(g)
 	for _, cmd := range root.Commands() {
 		if cmd.Name() == "help" || cmd.Name() == "completion" {
@@ -64,13 +72,47 @@ func TestCommandFor(t *testing.T) {
 		{[]string{"--debug"}, ""},
 	}
 	for _, tt := range tests {
-		c := commandFor(f, tt.args)
+		c, rest := commandFor(f, tt.args)
 		got := ""
 		if c != nil {
 			got = c.names[0]
+			i := slices.IndexFunc(tt.args, func(a string) bool { return slices.Contains(c.names, a) })
+			if i < 0 || !slices.Equal(rest, tt.args[i+1:]) {
+				t.Errorf("commandFor(%q): rest %q", tt.args, rest)
+			}
 		}
 		if got != tt.want {
 			t.Errorf("commandFor(%q) = %q, want %q", tt.args, got, tt.want)
+		}
+	}
+}
+
+// TestTree: a command with subcommands gets the one its arguments name,
+// or all of them when they name none; the full tree has every one.
+func TestTree(t *testing.T) {
+	image := findCommand(commands, "image")
+	tests := []struct {
+		args []string
+		want int // subcommands built; -1: all
+	}{
+		{[]string{"copy", "a", "b"}, 1},
+		{[]string{"run-wait"}, 1},
+		{[]string{"--help"}, -1},
+		{[]string{"help", "copy"}, -1},
+		{[]string{"nosuch"}, -1},
+		{nil, -1},
+	}
+	for _, tt := range tests {
+		cmd := image.tree(&globals{}, tt.args)
+		want := tt.want
+		if want < 0 {
+			want = len(image.subs)
+		}
+		if got := len(cmd.Commands()); got != want {
+			t.Errorf("image %q: %d subcommands built, want %d", tt.args, got, want)
+		}
+		if tt.want == 1 && cmd.Commands()[0].Name() != tt.args[0] {
+			t.Errorf("image %q built %q", tt.args, cmd.Commands()[0].Name())
 		}
 	}
 }

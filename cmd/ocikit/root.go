@@ -75,14 +75,14 @@ layer unpack and repack, bundle conversion) and validation of both.`,
 	f.String("criu", "criu", "accepted and ignored (criu is found in PATH)")
 	f.MarkHidden("criu")
 
-	if c := commandFor(f, os.Args[1:]); c != nil {
+	if c, rest := commandFor(f, os.Args[1:]); c != nil {
 		// Only the command asked for: building the whole tree (every
 		// command's flags) costs each start a millisecond of allocations
 		// and page faults, and containerd or podman start one process
 		// per lifecycle step. Nor cobra's completion command (five
 		// commands with their flags): the command line names another.
 		root.CompletionOptions.DisableDefaultCmd = true
-		root.AddCommand(c.build(g))
+		root.AddCommand(c.tree(g, rest))
 		return root
 	}
 	if versionOnly(f, os.Args[1:]) {
@@ -90,39 +90,70 @@ layer unpack and repack, bundle conversion) and validation of both.`,
 		return root
 	}
 	for _, c := range commands {
-		root.AddCommand(c.build(g))
+		root.AddCommand(c.tree(g, nil))
 	}
 	return root
 }
 
-// command is a top-level command: its name, aliases and constructor.
+// command is a command: its name, aliases and constructor.
 type command struct {
 	names []string
 	build func(*globals) *cobra.Command
+	// subs are the subcommands, which build does not add: tree adds
+	// the one the command line names, or all of them.
+	subs []command
+}
+
+// tree builds c with the subcommand that args (the words after c's name)
+// start with, or with all of its subcommands when they name none (help,
+// a flag, an unknown name).
+func (c *command) tree(g *globals, args []string) *cobra.Command {
+	cmd := c.build(g)
+	if len(args) > 0 {
+		if s := findCommand(c.subs, args[0]); s != nil {
+			cmd.AddCommand(s.tree(g, args[1:]))
+			return cmd
+		}
+	}
+	for i := range c.subs {
+		cmd.AddCommand(c.subs[i].tree(g, nil))
+	}
+	return cmd
+}
+
+// findCommand is the command of cmds named name (or one of its aliases).
+func findCommand(cmds []command, name string) *command {
+	for i := range cmds {
+		if slices.Contains(cmds[i].names, name) {
+			return &cmds[i]
+		}
+	}
+	return nil
 }
 
 // commands is every top-level command but help, in the order of the help
 // output. names must be each command's name and aliases
 // (TestCommandNames).
 var commands = []command{
-	{[]string{"version"}, func(*globals) *cobra.Command { return newVersionCmd() }},
-	{[]string{"image"}, newImageCmd},
-	{[]string{"spec"}, func(*globals) *cobra.Command { return newSpecCmd() }},
-	{[]string{"features"}, newFeaturesCmd},
-	{[]string{"create"}, newCreateCmd}, {[]string{"start"}, newStartCmd}, {[]string{"run"}, newRunCmd},
-	{[]string{"state"}, newStateCmd}, {[]string{"kill"}, newKillCmd}, {[]string{"delete", "rm"}, newDeleteCmd},
-	{[]string{"list", "ls"}, newListCmd}, {[]string{"init"}, func(*globals) *cobra.Command { return newInitCmd() }},
-	{[]string{"exec"}, newExecCmd},
-	{[]string{"pause"}, newPauseCmd}, {[]string{"resume"}, newResumeCmd}, {[]string{"checkpoint"}, newCheckpointCmd},
-	{[]string{"restore"}, newRestoreCmd}, {[]string{"ps"}, newPsCmd}, {[]string{"events"}, newEventsCmd},
-	{[]string{"update"}, newUpdateCmd},
-	{[]string{"validate-config"}, func(*globals) *cobra.Command { return newValidateConfigCmd() }},
+	{[]string{"version"}, func(*globals) *cobra.Command { return newVersionCmd() }, nil},
+	{[]string{"image"}, newImageCmd, imageCommands},
+	{[]string{"spec"}, func(*globals) *cobra.Command { return newSpecCmd() }, nil},
+	{[]string{"features"}, newFeaturesCmd, nil},
+	{[]string{"create"}, newCreateCmd, nil}, {[]string{"start"}, newStartCmd, nil}, {[]string{"run"}, newRunCmd, nil},
+	{[]string{"state"}, newStateCmd, nil}, {[]string{"kill"}, newKillCmd, nil}, {[]string{"delete", "rm"}, newDeleteCmd, nil},
+	{[]string{"list", "ls"}, newListCmd, nil}, {[]string{"init"}, func(*globals) *cobra.Command { return newInitCmd() }, nil},
+	{[]string{"exec"}, newExecCmd, nil},
+	{[]string{"pause"}, newPauseCmd, nil}, {[]string{"resume"}, newResumeCmd, nil}, {[]string{"checkpoint"}, newCheckpointCmd, nil},
+	{[]string{"restore"}, newRestoreCmd, nil}, {[]string{"ps"}, newPsCmd, nil}, {[]string{"events"}, newEventsCmd, nil},
+	{[]string{"update"}, newUpdateCmd, nil},
+	{[]string{"validate-config"}, func(*globals) *cobra.Command { return newValidateConfigCmd() }, nil},
 }
 
 // commandFor finds the command args name after the global flags (fs),
-// nil when they name none of commands (help, an unknown command, shell
-// completion, no command at all): then the whole tree is built.
-func commandFor(fs *pflag.FlagSet, args []string) *command {
+// and the arguments after its name; nil when they name none of commands
+// (help, an unknown command, shell completion, no command at all): then
+// the whole tree is built.
+func commandFor(fs *pflag.FlagSet, args []string) (*command, []string) {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" || a == "-" || !strings.HasPrefix(a, "-") {
@@ -130,24 +161,22 @@ func commandFor(fs *pflag.FlagSet, args []string) *command {
 				i++
 			}
 			if i >= len(args) {
-				return nil
+				return nil, nil
 			}
-			for j := range commands {
-				if slices.Contains(commands[j].names, args[i]) {
-					return &commands[j]
-				}
+			if c := findCommand(commands, args[i]); c != nil {
+				return c, args[i+1:]
 			}
-			return nil
+			return nil, nil
 		}
 		known, takesNext := globalFlag(fs, a)
 		if !known {
-			return nil // -v, -h, --help, or unknown: cobra decides
+			return nil, nil // -v, -h, --help, or unknown: cobra decides
 		}
 		if takesNext {
 			i++ // the flag's value
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // globalFlag reports whether the argument a is a flag of fs and whether
