@@ -333,7 +333,14 @@ func (c *copier) blob(ctx context.Context, d v1.Descriptor) error {
 			return nil
 		}
 	}
-	if rs, ok := c.src.(rangeSource); ok && d.Size > 0 && !layout.IsIndex(d.MediaType) && !layout.IsManifest(d.MediaType) {
+	// A transfer cut short resumes: a registry's blob downloaded into a
+	// layout, a layout's blob uploaded to a registry. From one layout to
+	// another on this machine the blob is read again instead, so a failed
+	// copy leaves no partial behind (nor the new layout that would keep it).
+	_, fromLayout := c.src.(*layout.Layout)
+	_, toLayout := c.dst.(interface{ HasPartial() bool })
+	local := fromLayout && toLayout
+	if rs, ok := c.src.(rangeSource); ok && !local && d.Size > 0 && !layout.IsIndex(d.MediaType) && !layout.IsManifest(d.MediaType) {
 		if rd, ok := c.dst.(resumingDestination); ok {
 			return c.resume(ctx, d, rs, rd)
 		}
@@ -347,7 +354,7 @@ func (c *copier) blob(ctx context.Context, d v1.Descriptor) error {
 }
 
 // rangeSource is a source that can send a blob from an offset on
-// (registry.Repository).
+// (registry.Repository; layout.Layout too, for pushes that resume).
 type rangeSource interface {
 	OpenBlobFrom(ctx context.Context, d v1.Descriptor, off int64) (io.ReadCloser, error)
 }

@@ -19,7 +19,7 @@ package main
 // ~0.5 ms per command with the binary freshly written to the page cache,
 // and ~1 ms once it was read back from disk (fewer pages per fault come
 // mapped then). The pages are the page cache's, shared by every ocikit
-// process and charged once; each process's page tables grow by ~30 KB.
+// process and charged once; page tables for them take at most ~30 KB.
 // Not in the container's processes (the init and exec stages, which
 // never start Go, or start it in the init's cgroup).
 
