@@ -432,10 +432,12 @@ func TestPrefault(t *testing.T) {
 			pids := map[string]bool{} // the pids that populated
 			execs := 0
 			for _, l := range strings.Split(string(data), "\n") {
-				pid, call, ok := strings.Cut(l, " ")
+				// strace pads the pid column to the widest pid.
+				pid, call, ok := strings.Cut(strings.TrimSpace(l), " ")
 				if !ok {
 					continue
 				}
+				call = strings.TrimSpace(call)
 				if runtimePid == "" {
 					runtimePid = pid
 				}
