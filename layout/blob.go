@@ -143,12 +143,7 @@ func (l *Layout) PutBlob(ctx context.Context, r io.Reader, expect v1.Descriptor)
 		return v1.Descriptor{}, fmt.Errorf("put blob: negative size %d: %w", expect.Size, ErrSizeMismatch)
 	}
 	if expect.Digest != "" && expect.Size > 0 {
-		path := l.blobPath(expect.Digest)
-		if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() && st.Size() == expect.Size {
-			// Refresh the mtime: GC's grace period counts from it, and
-			// the caller is about to reference this blob anew.
-			now := time.Now()
-			_ = os.Chtimes(path, now, now)
+		if present(l.blobPath(expect.Digest), expect.Size) {
 			return expect, nil
 		}
 	}
@@ -563,9 +558,7 @@ func (l *Layout) LinkBlob(ctx context.Context, src *Layout, d digest.Digest) (in
 		return 0, err
 	}
 	dst := l.blobPath(d)
-	if st, err := os.Stat(dst); err == nil && st.Mode().IsRegular() && st.Size() == size {
-		now := time.Now()
-		_ = os.Chtimes(dst, now, now)
+	if present(dst, size) {
 		return size, nil
 	}
 	algDir := filepath.Join(l.dir, blobsDir, string(d.Algorithm()))
@@ -598,4 +591,17 @@ func (l *Layout) LinkBlob(ctx context.Context, src *Layout, d digest.Digest) (in
 		return 0, fmt.Errorf("link blob: %w", err)
 	}
 	return size, nil
+}
+
+// present reports whether the blob at path is there with size bytes, and
+// then refreshes its mtime: GC's grace period counts from it, and the
+// caller is about to reference the blob anew.
+func present(path string, size int64) bool {
+	st, err := os.Stat(path)
+	if err != nil || !st.Mode().IsRegular() || st.Size() != size {
+		return false
+	}
+	now := time.Now()
+	_ = os.Chtimes(path, now, now)
+	return true
 }

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/ocikit/ocikit/content"
 	"github.com/ocikit/ocikit/errdefs"
@@ -48,9 +47,7 @@ func (l *Layout) PutBlobFrom(ctx context.Context, expect v1.Descriptor, open fun
 		return v1.Descriptor{}, fmt.Errorf("put blob %s: resumable only with a size: %w", expect.Digest, ErrSizeMismatch)
 	}
 	path := l.blobPath(expect.Digest)
-	if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() && st.Size() == expect.Size {
-		now := time.Now()
-		_ = os.Chtimes(path, now, now)
+	if present(path, expect.Size) {
 		return expect, nil
 	}
 	f, err := l.openPartial(ctx, expect)
@@ -68,7 +65,7 @@ func (l *Layout) PutBlobFrom(ctx context.Context, expect v1.Descriptor, open fun
 	defer f.Close()
 	drop := func() { f.Close(); os.Remove(f.Name()) }
 	// A writer that held the partial before us may have completed it.
-	if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() && st.Size() == expect.Size {
+	if present(path, expect.Size) {
 		drop()
 		return expect, nil
 	}
