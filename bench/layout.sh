@@ -23,18 +23,17 @@ L=$work/layout
 	go test ./layout -run '^TestGenerateBenchLayout$' -count=1 >/dev/null)
 echo "layout: $IMAGES tagged images, $(find "$L/blobs" -type f | wc -l) blobs, index.json $(stat -c %s "$L/index.json") bytes"
 
-now() { date +%s.%N; }
 best() { # best CUR NEW
 	if [[ -z $1 ]] || (($(echo "$2 < $1" | bc))); then echo "$2"; else echo "$1"; fi
 }
 
 lo="" lu=""
 for ((i = 0; i < RUNS; i++)); do
-	t0=$(now)
+	t0=$EPOCHREALTIME
 	"$OCIKIT" image ls "$L" >/dev/null
-	t1=$(now)
+	t1=$EPOCHREALTIME
 	umoci ls --layout "$L" >/dev/null
-	t2=$(now)
+	t2=$EPOCHREALTIME
 	lo=$(best "$lo" "$(echo "$t1 - $t0" | bc)")
 	lu=$(best "$lu" "$(echo "$t2 - $t1" | bc)")
 done
@@ -46,11 +45,11 @@ for ((i = 0; i < RUNS; i++)); do
 	cp -a "$L" "$work/go"
 	cp -a "$L" "$work/gu"
 	sync
-	t0=$(now)
+	t0=$EPOCHREALTIME
 	out=$("$OCIKIT" image gc "$work/go")
-	t1=$(now)
+	t1=$EPOCHREALTIME
 	umoci gc --layout "$work/gu" >/dev/null
-	t2=$(now)
+	t2=$EPOCHREALTIME
 	go=$(best "$go" "$(echo "$t1 - $t0" | bc)")
 	gu=$(best "$gu" "$(echo "$t2 - $t1" | bc)")
 	no=$(find "$work/go/blobs" -type f | wc -l) nu=$(find "$work/gu/blobs" -type f | wc -l)
@@ -66,13 +65,13 @@ if command -v skopeo >/dev/null; then
 	skopeo copy -q "oci:$L:img-0000" "oci:$T:base" >/dev/null
 	S=$work/tag-skopeo
 	cp -a "$T" "$S"
-	t0=$(now)
+	t0=$EPOCHREALTIME
 	for i in $(seq 1 20); do "$OCIKIT" image tag "$T:base" "t$i" & done
 	wait
-	t1=$(now)
+	t1=$EPOCHREALTIME
 	for i in $(seq 1 20); do skopeo copy -q "oci:$S:base" "oci:$S:t$i" >/dev/null 2>&1 & done
 	wait
-	t2=$(now)
+	t2=$EPOCHREALTIME
 	ko=$(($("$OCIKIT" image ls --json "$T" | grep -c '"tag"') - 1))
 	ks=$(($("$OCIKIT" image ls --json "$S" | grep -c '"tag"') - 1))
 	printf 'tag: 20 concurrent: ocikit kept %d/20 in %.3fs, skopeo kept %d/20 in %.3fs\n' \

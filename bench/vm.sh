@@ -33,29 +33,28 @@ for a in sh true sleep cat; do ln -s busybox "$work/b/rootfs/bin/$a"; done
 (cd "$work/b" && "$OCIKIT" spec && jq '.process.terminal=false | .process.args=["/bin/true"]' config.json >c && mv c config.json)
 jq '.process.args=["/bin/sleep","100000"]' "$work/b/config.json" >"$work/b/idle.json"
 vm() { "$OCIKIT" --vm --root "$root" "$@"; }
-now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
 echo "accelerator: $([[ -w /dev/kvm ]] && echo kvm || echo tcg), $(nproc) host CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 (cd "$work/b" && vm run warmup </dev/null >/dev/null)
 times=()
 for i in $(seq "$N"); do
-	s=$(now)
+	s=$EPOCHREALTIME
 	(cd "$work/b" && vm run "bench-$i" </dev/null >/dev/null)
-	times+=("$(secs "$s" "$(now)")")
+	times+=("$(secs "$s" "$EPOCHREALTIME")")
 done
 sorted=$(printf '%s\n' "${times[@]}" | sort -n)
 echo "run /bin/true: min $(head -1 <<<"$sorted") s, median $(sed -n "$(((N + 1) / 2))p" <<<"$sorted") s over $N runs (${times[*]})"
 
 # One boot, step by step.
-s=$(now)
+s=$EPOCHREALTIME
 (cd "$work/b" && vm create split </dev/null >/dev/null 2>&1)
-c=$(now)
+c=$EPOCHREALTIME
 vm start split
-st=$(now)
+st=$EPOCHREALTIME
 pid=$(jq -r .state.pid "$root/split/state.json")
 while [[ -e /proc/$pid ]] && ! grep -q '^Z' <(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null); do sleep 0.01; done
-e=$(now)
+e=$EPOCHREALTIME
 agent=$(grep -o 'started at [0-9.]* s, ready at [0-9.]* s' "$root/split/console.log" || true)
 down=$(grep -o '\[ *[0-9.]*\] reboot: Power down' "$root/split/console.log" | grep -o '[0-9.]*' | head -1 || true)
 vm delete --force split
