@@ -11,22 +11,20 @@ import (
 // copyTree copies the contents of the directory src into dst (an O_PATH
 // handle on the new tmpfs) for tmpcopyup: directories, regular files,
 // symbolic links, device nodes and fifos, with their mode, owner and
-// times. Everything is opened relative to the handles, never through a
-// path, so nothing in src can lead the copy elsewhere.
+// times. The tmpfs's root itself keeps what its mount gave it (mode= from
+// the options, else the directory's mode, keepDirMode; owned by root or
+// uid=/gid=), as runc and crun leave it: copying src's mode over it would
+// undo a mode= the caller asked for (podman's --tmpfs DIR:mode=1770), and
+// neither peer copies the owner. Everything is opened relative to the
+// handles, never through a path, so nothing in src can lead the copy
+// elsewhere.
 func copyTree(src, dst *os.File) error {
 	d, err := reopenDir(dst)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	var st unix.Stat_t
-	if err := unix.Fstat(int(src.Fd()), &st); err != nil {
-		return &os.PathError{Op: "stat", Path: src.Name(), Err: err}
-	}
-	if err := copyDir(src, d); err != nil {
-		return err
-	}
-	return copyMeta(int(d.Fd()), "", &st)
+	return copyDir(src, d)
 }
 
 func copyDir(src, dst *os.File) error {
@@ -112,30 +110,17 @@ func openDirAt(dirfd int, n string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), n), nil
 }
 
-// copyMeta sets owner, mode and times of n in dirfd ("" = dirfd itself).
+// copyMeta sets owner, mode and times of the entry n in dirfd.
 func copyMeta(dirfd int, n string, st *unix.Stat_t) error {
-	flags := unix.AT_SYMLINK_NOFOLLOW
-	if n == "" {
-		flags |= unix.AT_EMPTY_PATH
-	}
-	if err := unix.Fchownat(dirfd, n, int(st.Uid), int(st.Gid), flags); err != nil {
+	if err := unix.Fchownat(dirfd, n, int(st.Uid), int(st.Gid), unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return &os.PathError{Op: "chown", Path: n, Err: err}
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFLNK {
-		var err error
-		if n == "" {
-			err = unix.Fchmod(dirfd, st.Mode&0o7777)
-		} else {
-			err = unix.Fchmodat(dirfd, n, st.Mode&0o7777, 0)
-		}
-		if err != nil {
+		if err := unix.Fchmodat(dirfd, n, st.Mode&0o7777, 0); err != nil {
 			return &os.PathError{Op: "chmod", Path: n, Err: err}
 		}
 	}
 	ts := []unix.Timespec{st.Atim, st.Mtim}
-	if n == "" {
-		return unix.UtimesNanoAt(dirfd, ".", ts, 0)
-	}
 	if err := unix.UtimesNanoAt(dirfd, n, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return &os.PathError{Op: "utimes", Path: n, Err: err}
 	}

@@ -12,16 +12,30 @@ import (
 // TestTmpfsKeepsDirMode: a tmpfs over an existing directory takes that
 // directory's mode, setuid/setgid/sticky bits included, unless the options
 // say mode=; over a directory made for it, the kernel's 1777 (runc 1.1.5
-// gives 3750, 0700, 1777 and the mode= asked in the same cases).
+// gives 3750, 0700, 1777 and the mode= asked in the same cases). With
+// tmpcopyup the same, and the root stays root's: the copy brings the
+// directory's contents, not its mode or owner (podman's --tmpfs
+// /d:mode=1770 passes tmpcopyup, and runc and crun give 1770 there; crun
+// gives 1770 and root:root for /cuasked, runc 1.1.5, which chmods every
+// tmpfs to its directory's mode afterwards, 0750).
 func TestTmpfsKeepsDirMode(t *testing.T) {
 	b := newBundle(t)
 	rootfs := filepath.Join(b, "rootfs")
 	for dir, mode := range map[string]os.FileMode{"sgid": 0o750 | os.ModeSetgid | os.ModeSticky,
-		"private": 0o700, "suid": 0o755 | os.ModeSetuid, "asked": 0o700} {
+		"private": 0o700, "suid": 0o755 | os.ModeSetuid, "asked": 0o700,
+		"cu": 0o750 | os.ModeSetgid, "cuasked": 0o750} {
 		mkdirs(t, filepath.Join(rootfs, dir))
 		if err := os.Chmod(filepath.Join(rootfs, dir), mode); err != nil {
 			t.Fatal(err)
 		}
+	}
+	for _, dir := range []string{"cu", "cuasked"} {
+		if err := os.Chown(filepath.Join(rootfs, dir), 1000, 1000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(rootfs, "cu", "f"), []byte("x"), 0o640); err != nil {
+		t.Fatal(err)
 	}
 	spec := baseSpec()
 	spec.Mounts = append(spec.Mounts,
@@ -30,18 +44,31 @@ func TestTmpfsKeepsDirMode(t *testing.T) {
 		specs.Mount{Destination: "/suid", Source: "tmpfs", Type: "tmpfs"},
 		specs.Mount{Destination: "/asked", Source: "tmpfs", Type: "tmpfs", Options: []string{"mode=1733"}},
 		specs.Mount{Destination: "/new/dir", Source: "tmpfs", Type: "tmpfs"},
+		specs.Mount{Destination: "/cu", Source: "tmpfs", Type: "tmpfs", Options: []string{"tmpcopyup"}},
+		specs.Mount{Destination: "/cuasked", Source: "tmpfs", Type: "tmpfs", Options: []string{"tmpcopyup", "mode=1770"}},
+		specs.Mount{Destination: "/new/cu", Source: "tmpfs", Type: "tmpfs", Options: []string{"mode=1770", "tmpcopyup"}},
 	)
-	rep := runChild(t, &childConfig{Spec: spec, Bundle: b, Stat: []string{"/sgid", "/private", "/suid", "/asked", "/new/dir"}})
+	paths := []string{"/sgid", "/private", "/suid", "/asked", "/new/dir", "/cu", "/cuasked", "/new/cu"}
+	rep := runChild(t, &childConfig{Spec: spec, Bundle: b, Stat: append(paths, "/cu/f")})
 	if rep.Err != "" {
 		t.Fatalf("prepare/finish: %s", rep.Err)
 	}
-	for p, want := range map[string]uint32{"/sgid": 0o3750, "/private": 0o700, "/suid": 0o4755, "/asked": 0o1733, "/new/dir": 0o1777} {
-		if got := rep.Stat[p].Mode & 0o7777; got != want {
-			t.Errorf("%s: mode %04o, want %04o", p, got, want)
+	want := map[string]uint32{"/sgid": 0o3750, "/private": 0o700, "/suid": 0o4755, "/asked": 0o1733, "/new/dir": 0o1777,
+		"/cu": 0o2750, "/cuasked": 0o1770, "/new/cu": 0o1770}
+	for _, p := range paths {
+		st := rep.Stat[p]
+		if got := st.Mode & 0o7777; got != want[p] {
+			t.Errorf("%s: mode %04o, want %04o", p, got, want[p])
+		}
+		if st.UID != 0 || st.GID != 0 {
+			t.Errorf("%s: owner %d:%d, want 0:0", p, st.UID, st.GID)
 		}
 		if m := mountAt(rep.Mounts, p); m == nil || m.FSType != "tmpfs" {
 			t.Errorf("%s: no tmpfs there", p)
 		}
+	}
+	if f := rep.Stat["/cu/f"]; !f.Exists || f.Mode&0o7777 != 0o640 {
+		t.Errorf("/cu/f: %+v, want the copied file, mode 0640", f)
 	}
 }
 
