@@ -12,8 +12,9 @@ import (
 
 // TestPodman drives ocikit through podman and conmon, a real runtime
 // caller: --log/--log-format json, --pid-file, the console socket, exit
-// status, --memory and --cpus, a terminal (-t), kill and delete. Podman's storage is private to the test (vfs
-// under a temporary root).
+// status, --memory and --cpus, --tmpfs, a terminal (-t), kill and
+// delete. Podman's storage is private to the test (vfs under a temporary
+// root).
 func TestPodman(t *testing.T) {
 	e := newEnv(t)
 	podman := testutil.RequireTool(t, "podman")
@@ -53,6 +54,14 @@ func TestPodman(t *testing.T) {
 	out, err = pm(limits...)
 	if got := strings.Join(strings.Fields(out), " "); err != nil || got != "67108864 50000 100000" {
 		t.Errorf("podman run --memory 64m --cpus 0.5: %v: %q, want memory 67108864, cpu quota 50000 per 100000", err, out)
+	}
+	// --tmpfs passes tmpcopyup with the options: the tmpfs takes the
+	// mode= asked, root keeps it (runc and crun give 1770 root too).
+	tmp := append(append([]string(nil), run[:len(run)-1]...), "--tmpfs", "/scratch:rw,size=1m,mode=1770",
+		run[len(run)-1], "stat", "-c", "%a %u", "/scratch")
+	out, err = pm(tmp...)
+	if got := strings.TrimSpace(out); err != nil || got != "1770 0" {
+		t.Errorf("podman run --tmpfs /scratch:mode=1770: %v: %q, want \"1770 0\"", err, out)
 	}
 	// A terminal (-t): stdin and stdout are one, and the exit status
 	// still comes through. Line endings are the terminal's business.
