@@ -127,6 +127,11 @@ func checkSpec(spec *specs.Spec, plan *nsPlan, o CreateOptions, fg bool) error {
 	if len(p.Args) == 0 || p.Args[0] == "" {
 		return bad("config.json: process.args must not be empty")
 	}
+	if spec.Process != nil {
+		if err := checkCwd("config.json: process.cwd", p.Cwd); err != nil {
+			return err
+		}
+	}
 	if spec.Root == nil || spec.Root.Path == "" {
 		return bad("config.json: root.path is required")
 	}

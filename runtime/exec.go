@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -75,6 +76,9 @@ func execProcess(base *specs.Process, o *ExecOptions) (*specs.Process, error) {
 		if len(p.Args) == 0 || p.Args[0] == "" {
 			return nil, errorf(ErrInvalidSpec, "--process: args must not be empty")
 		}
+		if err := checkCwd("--process: cwd", p.Cwd); err != nil {
+			return nil, err
+		}
 		return p, nil
 	}
 	if len(o.Args) == 0 || o.Args[0] == "" {
@@ -98,6 +102,9 @@ func execProcess(base *specs.Process, o *ExecOptions) (*specs.Process, error) {
 	// value.
 	p.Env = process.MergeEnv(append(p.Env, o.Env...))
 	if o.Cwd != "" {
+		if err := checkCwd("--cwd", o.Cwd); err != nil {
+			return nil, err
+		}
 		p.Cwd = o.Cwd
 	}
 	if o.User != "" {
@@ -193,4 +200,18 @@ func subCgroupPath(dir, controller string, sub map[string]string) (string, error
 		return "", fmt.Errorf("--cgroup: sub-cgroup %s does not exist", d)
 	}
 	return d, nil
+}
+
+// checkCwd rejects a working directory that is not an absolute path
+// (config.md "process": cwd is REQUIRED and MUST be an absolute path), as
+// runc does, instead of letting chdir(2) resolve it against wherever the
+// process happens to be.
+func checkCwd(what, cwd string) error {
+	switch {
+	case cwd == "":
+		return errorf(ErrInvalidSpec, "%s must not be empty (an absolute path)", what)
+	case !path.IsAbs(cwd):
+		return errorf(ErrInvalidSpec, "%s %q must be an absolute path", what, cwd)
+	}
+	return nil
 }

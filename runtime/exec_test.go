@@ -66,11 +66,15 @@ func TestExecProcess(t *testing.T) {
 				t.Errorf("got %+v", p)
 			}
 		}},
-		{name: "process file wins", base: base(), o: ExecOptions{Process: &specs.Process{Args: []string{"x"}}, Args: []string{"y"}, User: "bad"}, check: func(t *testing.T, p *specs.Process) {
-			if !reflect.DeepEqual(p.Args, []string{"x"}) || p.Cwd != "" {
+		{name: "process file wins", base: base(), o: ExecOptions{Process: &specs.Process{Args: []string{"x"}, Cwd: "/x"}, Args: []string{"y"}, User: "bad", Cwd: "rel"}, check: func(t *testing.T, p *specs.Process) {
+			if !reflect.DeepEqual(p.Args, []string{"x"}) || p.Cwd != "/x" {
 				t.Errorf("got %+v", p)
 			}
 		}},
+		// config.md: cwd is REQUIRED and MUST be absolute (runc refuses both).
+		{name: "process without cwd", base: base(), o: ExecOptions{Process: &specs.Process{Args: []string{"x"}}}, err: "--process: cwd must not be empty"},
+		{name: "process with relative cwd", base: base(), o: ExecOptions{Process: &specs.Process{Args: []string{"x"}, Cwd: "rel"}}, err: `--process: cwd "rel" must be an absolute path`},
+		{name: "relative --cwd", base: base(), o: ExecOptions{Args: []string{"sh"}, Cwd: "tmp"}, err: `--cwd "tmp" must be an absolute path`},
 		{name: "no command", base: base(), o: ExecOptions{}, err: "a command is required"},
 		{name: "process without args", base: base(), o: ExecOptions{Process: &specs.Process{}}, err: "--process: args must not be empty"},
 		{name: "bad user", base: base(), o: ExecOptions{Args: []string{"sh"}, User: "root"}, err: `--user "root": want uid[:gid]`},

@@ -242,6 +242,10 @@ func TestFailureCleanup(t *testing.T) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "nosuchfs", Source: "none"})
 		}, "prepare rootfs: "},
 		{"bad cwd", []string{"true"}, func(s *specs.Spec) { s.Process.Cwd = "/nonexistent" }, "cwd: chdir /nonexistent"},
+		// config.md: cwd is REQUIRED and MUST be absolute; "bin" exists
+		// under / and chdir(2) would take it.
+		{"relative cwd", []string{"true"}, func(s *specs.Spec) { s.Process.Cwd = "bin" }, `process.cwd "bin" must be an absolute path`},
+		{"no cwd", []string{"true"}, func(s *specs.Spec) { s.Process.Cwd = "" }, "process.cwd must not be empty"},
 		{"hostname without uts", []string{"true"}, func(s *specs.Spec) { s.Hostname = "x"; dropNS(s, specs.UTSNamespace) }, "hostname needs a uts namespace"},
 		{"duplicate namespace", []string{"true"}, func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.PIDNamespace})
