@@ -23,6 +23,11 @@ func parseDocker(s, rest string) (Reference, error) {
 	bad := func(why string) (Reference, error) {
 		return Reference{}, fmt.Errorf("image reference %q: %s: %w", clip(s), why, errdefs.ErrInvalid)
 	}
+	// registry's name checks say what is wrong and are errdefs.ErrInvalid
+	// already.
+	invalid := func(err error) (Reference, error) {
+		return Reference{}, fmt.Errorf("image reference %q: %w", clip(s), err)
+	}
 	rest, ok := strings.CutPrefix(rest, "//")
 	if !ok {
 		return bad(`want docker://HOST[:PORT]/REPO[:TAG|@DIGEST]`)
@@ -45,17 +50,17 @@ func parseDocker(s, rest string) (Reference, error) {
 		}
 		r.Tag, repo = repo[i+1:], repo[:i]
 		if err := registry.ValidateTag(r.Tag); err != nil {
-			return bad(err.Error())
+			return invalid(err)
 		}
 	}
 	if !strings.ContainsAny(host, ".:") && host != "localhost" {
 		return bad(fmt.Sprintf("%q is not a registry host (want a name with a dot, a port, or localhost)", clip(host)))
 	}
 	if err := registry.ValidateHost(host); err != nil {
-		return bad(err.Error())
+		return invalid(err)
 	}
 	if err := registry.ValidateRepository(repo); err != nil {
-		return bad(err.Error())
+		return invalid(err)
 	}
 	r.Path = host + "/" + repo
 	return r, nil
@@ -175,8 +180,13 @@ func (c RegistryConfig) Options() ([]Option, error) {
 	return []Option{WithSourceRegistry(src...), WithDestinationRegistry(dst...)}, nil
 }
 
-// registryRef parses a registry reference with or without "docker://".
+// registryRef parses a registry reference with or without "docker://"; one
+// naming another scheme ("https://...", "oci://") is an error that says
+// so, not a repository named "https:".
 func registryRef(s string) (Reference, error) {
+	if t, _, ok := strings.Cut(s, "://"); ok && t != TransportDocker && !strings.ContainsAny(t, "/.:@") {
+		return Reference{}, fmt.Errorf("image reference %q: want a registry's [docker://]HOST/REPO[:TAG|@DIGEST], not %s://: %w", clip(s), t, errdefs.ErrInvalid)
+	}
 	if !strings.HasPrefix(s, TransportDocker+"://") {
 		s = TransportDocker + "://" + s
 	}

@@ -90,6 +90,12 @@ func ParseReference(s string) (Reference, error) {
 			}
 		}
 	}
+	if found && strings.HasPrefix(rest, "//") && !knownTransport(transport) {
+		// "https://h/r", "bogus://x": a URL-like name whose scheme is no
+		// transport (as a layout DIR:TAG its tag would start with "//",
+		// which no tag does). "oci:///abs/dir" is a path.
+		return Reference{}, fmt.Errorf("image reference %q: unknown transport %q (supported: docker://, oci:, oci-archive:, docker-archive:): %w", clip(s), transport, errdefs.ErrInvalid)
+	}
 	switch {
 	case found && transport == TransportDocker:
 		return parseDocker(s, rest)
@@ -155,4 +161,13 @@ func clip(s string) string {
 		return s[:140] + "..."
 	}
 	return s
+}
+
+// knownTransport reports whether t is a transport ParseReference takes.
+func knownTransport(t string) bool {
+	switch t {
+	case TransportDocker, TransportOCI, TransportOCIArchive, TransportDockerArchive:
+		return true
+	}
+	return false
 }

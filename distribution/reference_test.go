@@ -15,6 +15,7 @@ func TestParseReference(t *testing.T) {
 		in   string
 		want Reference
 		kind error
+		msg  string // part of the error's text
 	}{
 		{in: "oci:dir", want: Reference{Transport: "oci", Path: "dir"}},
 		{in: "oci:dir:v1", want: Reference{Transport: "oci", Path: "dir", Tag: "v1"}},
@@ -67,6 +68,8 @@ func TestParseReference(t *testing.T) {
 		{in: "docker:h.example/r", kind: errdefs.ErrInvalid},
 		{in: "containers-storage:img", kind: errdefs.ErrUnsupported},
 		{in: "dir:/x", kind: errdefs.ErrUnsupported},
+		{in: "https://h.example/r:t", kind: errdefs.ErrInvalid, msg: `unknown transport "https"`},
+		{in: "bogus://x", kind: errdefs.ErrInvalid, msg: `unknown transport "bogus"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -77,6 +80,9 @@ func TestParseReference(t *testing.T) {
 				}
 				if strings.Contains(err.Error(), "\n") {
 					t.Fatalf("error is not one line: %q", err)
+				}
+				if !strings.Contains(err.Error(), tt.msg) {
+					t.Fatalf("ParseReference(%q): %v; want it to say %s", tt.in, err, tt.msg)
 				}
 				return
 			}

@@ -221,6 +221,9 @@ func TestPullPushReferences(t *testing.T) {
 		{"pull", "h.example/b@" + dgst, "", "docker://h.example/b@" + dgst, "oci:b", nil},
 		{"pull", "h.example/b", "dir@" + dgst, "", "", errdefs.ErrInvalid},
 		{"pull", "b:v1", "", "", "", errdefs.ErrInvalid}, // no registry
+		{"pull", "https://h.example/a/b:v1", "", "", "", errdefs.ErrInvalid},
+		{"pull", "oci://dir", "", "", "", errdefs.ErrInvalid},
+		{"push", "img:v1", "https://h.example/a/b", "", "", errdefs.ErrInvalid},
 		{"push", "img:v1", "h.example/a/b", "oci:img:v1", "docker://h.example/a/b:v1", nil},
 		{"push", "dir", "docker://h.example/a/b:v2", "oci:dir", "docker://h.example/a/b:v2", nil},
 		{"push", "img:v1", "h.example/a/b:v2", "oci:img:v1", "docker://h.example/a/b:v2", nil},

@@ -252,7 +252,7 @@ func (r *Repository) PutBlob(ctx context.Context, rd io.Reader, expect v1.Descri
 	}
 	loc, mounted, err := r.startUpload(ctx, expect.Digest)
 	if err != nil {
-		return v1.Descriptor{}, fmt.Errorf("blob %s: start upload: %w", expect.Digest, err)
+		return v1.Descriptor{}, fmt.Errorf("start upload: %w", err)
 	}
 	if mounted {
 		// The registry has it now, verified when it was pushed there.
@@ -268,7 +268,7 @@ func (r *Repository) PutBlob(ctx context.Context, rd io.Reader, expect v1.Descri
 	if small {
 		if err := r.commit(ctx, loc, expect.Digest, data); err != nil {
 			r.cancelUpload(loc)
-			return v1.Descriptor{}, fmt.Errorf("blob %s: %w", expect.Digest, err)
+			return v1.Descriptor{}, fmt.Errorf("commit upload: %w", err)
 		}
 		return expect, nil
 	}
@@ -306,7 +306,7 @@ func (r *Repository) PutBlobFrom(ctx context.Context, expect v1.Descriptor, open
 		var mounted bool
 		var err error
 		if loc, mounted, err = r.startUpload(ctx, expect.Digest); err != nil {
-			return v1.Descriptor{}, fmt.Errorf("blob %s: start upload: %w", expect.Digest, err)
+			return v1.Descriptor{}, fmt.Errorf("start upload: %w", err)
 		}
 		if mounted {
 			return expect, nil
