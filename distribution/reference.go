@@ -27,6 +27,9 @@ const (
 	TransportDocker = "docker"
 )
 
+// supportedTransports lists the transports for error messages.
+const supportedTransports = "docker://, oci:, oci-archive:, docker-archive:"
+
 // unsupported are skopeo's other transport names: a reference starting with
 // one is refused as not supported yet, rather than taken for a directory.
 var unsupported = []string{"docker-daemon", "containers-storage", "dir", "sif", "tarball", "ostree"}
@@ -86,7 +89,7 @@ func ParseReference(s string) (Reference, error) {
 	if found {
 		for _, u := range unsupported {
 			if transport == u {
-				return Reference{}, fmt.Errorf("image reference %q: transport %q is not supported yet (supported: docker://, oci:, oci-archive:, docker-archive:): %w", clip(s), u, errdefs.ErrUnsupported)
+				return Reference{}, fmt.Errorf("image reference %q: transport %q is not supported yet (supported: %s): %w", clip(s), u, supportedTransports, errdefs.ErrUnsupported)
 			}
 		}
 	}
@@ -94,7 +97,7 @@ func ParseReference(s string) (Reference, error) {
 		// "https://h/r", "bogus://x": a URL-like name whose scheme is no
 		// transport (as a layout DIR:TAG its tag would start with "//",
 		// which no tag does). "oci:///abs/dir" is a path.
-		return Reference{}, fmt.Errorf("image reference %q: unknown transport %q (supported: docker://, oci:, oci-archive:, docker-archive:): %w", clip(s), transport, errdefs.ErrInvalid)
+		return Reference{}, fmt.Errorf("image reference %q: unknown transport %q (supported: %s): %w", clip(s), transport, supportedTransports, errdefs.ErrInvalid)
 	}
 	switch {
 	case found && transport == TransportDocker:
