@@ -40,15 +40,19 @@ func TestPodman(t *testing.T) {
 		t.Fatalf("podman import: %v: %s", err, out)
 	}
 	// This host refuses podman's default RLIMIT_NPROC and NOFILE.
-	run := []string{"run", "--rm", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "localhost/ocikit-test:latest"}
-	out, err := pm(append(run, "sh", "-c", "echo hello; exit 3")...)
+	// run is `podman run --rm` with opts, of the image, running cmd.
+	run := func(opts []string, cmd ...string) []string {
+		args := append([]string{"run", "--rm", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"}, opts...)
+		return append(append(args, "localhost/ocikit-test:latest"), cmd...)
+	}
+	out, err := pm(run(nil, "sh", "-c", "echo hello; exit 3")...)
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.Contains(out, "hello") {
 		t.Fatalf("podman run: %v: %s", err, out)
 	}
 	// Limits podman puts in linux.resources, as the container reads them
 	// in the cgroup podman shows it (v1 files here, v2 elsewhere).
-	limits := append(append([]string(nil), run[:len(run)-1]...), "--memory", "64m", "--cpus", "0.5", run[len(run)-1], "sh", "-c",
+	limits := run([]string{"--memory", "64m", "--cpus", "0.5"}, "sh", "-c",
 		"{ cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us ||"+
 			" cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max; } 2>/dev/null")
 	out, err = pm(limits...)
@@ -57,15 +61,14 @@ func TestPodman(t *testing.T) {
 	}
 	// --tmpfs passes tmpcopyup with the options: the tmpfs takes the
 	// mode= asked, root keeps it (runc and crun give 1770 root too).
-	tmp := append(append([]string(nil), run[:len(run)-1]...), "--tmpfs", "/scratch:rw,size=1m,mode=1770",
-		run[len(run)-1], "stat", "-c", "%a %u", "/scratch")
+	tmp := run([]string{"--tmpfs", "/scratch:rw,size=1m,mode=1770"}, "stat", "-c", "%a %u", "/scratch")
 	out, err = pm(tmp...)
 	if got := strings.TrimSpace(out); err != nil || got != "1770 0" {
 		t.Errorf("podman run --tmpfs /scratch:mode=1770: %v: %q, want \"1770 0\"", err, out)
 	}
 	// A terminal (-t): stdin and stdout are one, and the exit status
 	// still comes through. Line endings are the terminal's business.
-	tty := append(append([]string(nil), run[:len(run)-1]...), "-t", run[len(run)-1], "sh", "-c", "test -t 0 && test -t 1 && echo tty; exit 5")
+	tty := run([]string{"-t"}, "sh", "-c", "test -t 0 && test -t 1 && echo tty; exit 5")
 	out, err = pm(tty...)
 	if !errors.As(err, &ee) || ee.ExitCode() != 5 || strings.ReplaceAll(out, "\r\n", "\n") != "tty\n" {
 		t.Errorf("podman run -t: %v: %q, want tty and exit status 5", err, out)
@@ -83,7 +86,7 @@ func TestPodman(t *testing.T) {
 		t.Fatalf("podman rm -f: %v: %s", err, out)
 	}
 	// A failing create reaches podman as ocikit's one-line error.
-	out, err = pm(append(append([]string(nil), run...), "/nonexistent")...)
+	out, err = pm(run(nil, "/nonexistent")...)
 	if err == nil || !strings.Contains(out, `exec: stat /nonexistent: no such file or directory`) {
 		t.Errorf("podman run of a missing program: %v: %s", err, out)
 	}
