@@ -89,16 +89,6 @@ type vmRecord struct {
 
 func (r *Runtime) dir(id string) string { return filepath.Join(r.root, id) }
 
-// kvmUsable reports whether /dev/kvm opens for reading and writing.
-func kvmUsable() bool {
-	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
-	if err != nil {
-		return false
-	}
-	f.Close()
-	return true
-}
-
 // Create creates a container in a new VM (runtime.md "Create"): qemu
 // boots the guest, whose agent creates the container with ocikit's own
 // runtime; its init waits for Start. The container's pid is the host's
@@ -159,14 +149,14 @@ func (r *Runtime) create(ctx context.Context, id, bundle string, o runtime.Creat
 	if fi, err := os.Stat(rootPath); err != nil || !fi.IsDir() {
 		return nil, nil, fmt.Errorf("vm: root filesystem %s: not a directory", rootPath)
 	}
-	kvm := kvmUsable()
-	s, err := settingsFor(&spec, kvm)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: vm: %v", runtime.ErrInvalidSpec, err)
-	}
 	qemu, err := exec.LookPath(r.qemu)
 	if err != nil {
 		return nil, nil, fmt.Errorf("vm: %w", err)
+	}
+	kvm := r.kvmUsable(ctx, qemu)
+	s, err := settingsFor(&spec, kvm)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: vm: %v", runtime.ErrInvalidSpec, err)
 	}
 	bin, err := os.Executable()
 	if err != nil {
