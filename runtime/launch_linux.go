@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -345,14 +346,32 @@ func (l *launcher) waitForkedPid() (int, error) {
 }
 
 // compileSeccomp compiles the container's linux.seccomp (from the cache
-// under the root) for the process to load: nil without one.
+// under the root) for the process to load: nil without one. For the
+// init it also keeps the program in the state directory for the C exec
+// (execSeccompFile).
 func (l *launcher) compileSeccomp() (*seccomp.Program, error) {
 	sc := l.spec.Linux.Seccomp
 	if sc == nil {
 		return nil, nil
 	}
-	return seccomp.Compile(sc, seccomp.WithCacheDir(filepath.Join(l.r.root, seccompCache)), seccomp.WithLogger(l.r.log)) // "seccomp: ..."
+	prog, err := seccomp.Compile(sc, seccomp.WithCacheDir(filepath.Join(l.r.root, seccompCache)), seccomp.WithLogger(l.r.log)) // "seccomp: ..."
+	if err == nil && l.what == "init" {
+		data := binary.NativeEndian.AppendUint32(nil, uint32(prog.Flags))
+		path := filepath.Join(l.r.dir(l.id), execSeccompFile)
+		// Without it exec takes the Go path: no reason to fail for it.
+		if err := fsutil.WriteFile(path, append(data, prog.BPF...), 0o600, fsutil.NoSync()); err != nil {
+			l.r.log.Debug("keep seccomp program for exec", "container", l.id, "error", err)
+		}
+	}
+	return prog, err
 }
+
+// execSeccompFile, in a container's state directory, is its compiled
+// linux.seccomp for exec in C (runtime/nsenter/fastexec.c): the
+// seccomp(2) flags (4 bytes, the host's byte order), then the BPF
+// program. An exec in Go compiles the configuration again (from the
+// cache).
+const execSeccompFile = "exec.seccomp"
 
 // writePidFile writes the launched process's pid to path (--pid-file).
 func writePidFile(path string, pid int) error {

@@ -5,7 +5,7 @@ set -euo pipefail
 
 GO_VERSION=${GO_VERSION:-1.26.8}
 PACKAGES=(
-	build-essential pkg-config libseccomp-dev git curl unzip file jq
+	build-essential pkg-config libseccomp-dev libjansson-dev git curl unzip file jq
 	busybox-static runc crun umoci skopeo podman buildah uidmap containerd
 	docker.io criu iptables docker-registry containernetworking-plugins
 	hyperfine bc e2fsprogs iproute2 procps psmisc strace qemu-system-x86 cpio debootstrap xz-utils

@@ -65,6 +65,7 @@ struct fastargs {
 	const char *id;
 	const char *log;
 	int json;
+	struct ocikit_exec_args exec;
 };
 
 /* flagval matches "--name VALUE" and "--name=VALUE" at argv[*i]: 1 with
@@ -139,6 +140,25 @@ static int parsesig(const char *s)
  * ID [SIGNAL]` and `state ID` with the global flags of cmd/ocikit's root
  * command that do not change what these do; any other flag (--debug,
  * --vm, --help, one added later) leaves the command to Go. */
+/* hostuidmap is runtime's isHostUIDMap for /proc/self/uid_map: the
+ * identity map of the initial user namespace. */
+static int hostuidmap(void)
+{
+	char buf[256], a[16], b[16], c[16], d[2];
+	ssize_t n;
+	int fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	return sscanf(buf, "%15s %15s %15s %1s", a, b, c, d) == 3 && !strcmp(a, "0") && !strcmp(b, "0") &&
+	       !strcmp(c, "4294967295");
+}
+
 static int parseargs(int argc, char **argv, struct fastargs *a)
 {
 	const char *v, *base;
@@ -205,6 +225,11 @@ static int parseargs(int argc, char **argv, struct fastargs *a)
 	} else if (i + 2 == argc && !strcmp(argv[i], "state")) {
 		a->cmd = "state";
 		a->id = argv[i + 1];
+	} else if (i + 1 < argc && !strcmp(argv[i], "exec")) {
+		a->cmd = "exec";
+		if (!ocikit_exec_parse(argc, argv, i + 1, &a->exec))
+			return 0;
+		a->id = a->exec.id;
 	} else if ((i + 2 == argc || i + 3 == argc) && !strcmp(argv[i], "kill")) {
 		/* kill ID [SIGNAL] without --all (Go's: it freezes the cgroup). */
 		a->cmd = "kill";
@@ -218,9 +243,11 @@ static int parseargs(int argc, char **argv, struct fastargs *a)
 	if (!validid(a->id))
 		return 0;
 	if (!a->root) {
-		/* runtime.DefaultRoot: /run/ocikit for the host's root without
-		 * XDG_RUNTIME_DIR; the other cases are Go's. */
-		if (geteuid() != 0 || getenv("XDG_RUNTIME_DIR"))
+		/* runtime.DefaultRoot: /run/ocikit for root of the host's user
+		 * namespace, or without XDG_RUNTIME_DIR (conmon passes it
+		 * empty); the other cases are Go's. */
+		const char *xdg = getenv("XDG_RUNTIME_DIR");
+		if (geteuid() != 0 || (xdg && *xdg && !hostuidmap()))
 			return 0;
 		a->root = "/run/ocikit";
 	}
@@ -451,7 +478,11 @@ static int parsestate(char *buf, size_t len, const char *id, struct record *r)
 			r->other = 1;
 			if (!skipval(&p, end, 1))
 				return 0;
-		} else if (lit(&p, end, "\"ownPidNS\":") || lit(&p, end, "\"noNewKeyring\":")) {
+		} else if (lit(&p, end, "\"noNewKeyring\":")) {
+			r->nonewkeyring = lit(&p, end, "true");
+			if (!r->nonewkeyring && !lit(&p, end, "false"))
+				return 0;
+		} else if (lit(&p, end, "\"ownPidNS\":")) {
 			if (!skipval(&p, end, 1))
 				return 0;
 		} else {
@@ -509,7 +540,9 @@ static int alive(long pid, unsigned long long start)
 	return start == 0 || st == start;
 }
 
-static int readall(int dirfd, const char *name, char **out, size_t *len)
+int ocikit_fast_alive(long pid, unsigned long long start) { return alive(pid, start); }
+
+int ocikit_fast_readall(int dirfd, const char *name, char **out, size_t *len)
 {
 	struct stat stt;
 	char *buf;
@@ -690,6 +723,74 @@ static void logrecord(FILE *f, const char *msg, int json)
 		quote(f, msg, 0);
 		fputs("\"\n", f);
 	}
+}
+
+/* needsquote is slog's text handler's rule for a value, for ASCII. */
+static int needsquote(const char *s)
+{
+	if (!*s)
+		return 1;
+	for (; *s; s++)
+		if ((unsigned char)*s <= ' ' || *s == '=' || *s == '"' || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+/* textval writes one value of a text record, quoted when slog would. */
+static void textval(FILE *f, const char *s)
+{
+	if (!needsquote(s)) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	quote(f, s, 0);
+	fputc('"', f);
+}
+
+void ocikit_fast_warn(const struct ocikit_fast_log *l, const char *msg, const char **attrs, int nattrs)
+{
+	char ts[64], off[8];
+	time_t now = time(NULL);
+	struct tm tm;
+	int gmtoff, i;
+	FILE *f = stderr;
+
+	if (l->path && !(f = fopen(l->path, "ae")))
+		return;
+	localtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	gmtoff = (int)(tm.tm_gmtoff / 60);
+	if (gmtoff == 0)
+		snprintf(off, sizeof(off), "Z");
+	else
+		snprintf(off, sizeof(off), "%c%02d:%02d", gmtoff < 0 ? '-' : '+', (abs(gmtoff) / 60) % 100,
+			 abs(gmtoff) % 60);
+	if (!msg)
+		msg = "";
+	if (l->json) {
+		fprintf(f, "{\"time\":\"%s%s\",\"level\":\"warning\",\"msg\":\"", ts, off);
+		quote(f, msg, 1);
+		for (i = 0; i + 1 < nattrs; i += 2) {
+			fputs("\",\"", f);
+			quote(f, attrs[i], 1);
+			fputs("\":\"", f);
+			quote(f, attrs[i + 1], 1);
+		}
+		fputs("\"}\n", f);
+	} else {
+		fprintf(f, "time=%s%s level=warning msg=", ts, off);
+		textval(f, msg);
+		for (i = 0; i + 1 < nattrs; i += 2) {
+			fprintf(f, " %s=", attrs[i]);
+			textval(f, attrs[i + 1]);
+		}
+		fputc('\n', f);
+	}
+	if (f != stderr)
+		fclose(f);
+	else
+		fflush(f);
 }
 
 /* report is cmd/ocikit's reportError for one error. */
@@ -969,7 +1070,7 @@ void ocikit_fast(int argc, char **argv)
 	}
 	rc = -1;
 	/* parsestate writes into what it parses: start rewrites the copy. */
-	if (readall(dirfd, "state.json", &buf, &len) && (copy = malloc(len)) &&
+	if (ocikit_fast_readall(dirfd, "state.json", &buf, &len) && (copy = malloc(len)) &&
 	    (memcpy(copy, buf, len), parsestate(buf, len, a.id, &r))) {
 		if (!strcmp(a.cmd, "start"))
 			rc = faststart(dirfd, copy, len, &r, msg, sizeof(msg));
@@ -977,6 +1078,10 @@ void ocikit_fast(int argc, char **argv)
 			rc = fastkill(&r, a.sig);
 		else if (!strcmp(a.cmd, "state"))
 			rc = faststate(copy, &r);
+		else if (!strcmp(a.cmd, "exec")) {
+			struct ocikit_fast_log lg = {.path = a.log, .json = a.json};
+			rc = ocikit_fast_exec(&a.exec, dirfd, &r, &lg, msg, sizeof(msg));
+		}
 		else
 			rc = fastdelete(dirfd, dir, copy, len, &r, msg, sizeof(msg));
 	}
@@ -988,7 +1093,8 @@ void ocikit_fast(int argc, char **argv)
 	}
 	if (rc > 0) {
 		report(&a, msg);
-		_exit(1);
+		/* exec's own failure: never a status its program could have. */
+		_exit(strcmp(a.cmd, "exec") ? 1 : 255);
 	}
 	_exit(0);
 }

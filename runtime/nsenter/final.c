@@ -70,38 +70,6 @@
 #define SECCOMP_FILTER_FLAG_NEW_LISTENER (1UL << 3)
 #endif
 
-/* Record tags: keep in step with final.go. */
-enum {
-	F_ARG = 1,
-	F_ENV,
-	F_CWD,
-	F_UMASK,
-	F_USER,
-	F_GROUPS,
-	F_CAPS,
-	F_NNP,
-	F_RLIMIT,
-	F_SECCOMP,
-	F_SCHED,
-	F_IOPRIO,
-	F_PERSONALITY,
-	F_MEMPOLICY,
-	F_APPARMOR,
-	F_SELINUX,
-	F_NAME,
-	F_CPU_INITIAL,
-	F_CPU_FINAL,
-	F_SETSID,
-	F_CONSOLE,
-	F_ROOTFD,
-	F_KEYRING,
-	F_CGROUP_SYNC,
-	F_CLOSE_FROM,
-	F_START,
-	F_HOOK,
-	F_HOOKSTATE,
-};
-
 #define MAXHOOKS 64
 
 struct hook {

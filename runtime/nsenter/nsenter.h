@@ -40,6 +40,38 @@ void ocikit_failmsg(const char *msg) __attribute__((noreturn));
 extern int ocikit_oom_errno;
 extern char ocikit_oom_val[32];
 
+/* Record tags: keep in step with final.go. */
+enum {
+	F_ARG = 1,
+	F_ENV,
+	F_CWD,
+	F_UMASK,
+	F_USER,
+	F_GROUPS,
+	F_CAPS,
+	F_NNP,
+	F_RLIMIT,
+	F_SECCOMP,
+	F_SCHED,
+	F_IOPRIO,
+	F_PERSONALITY,
+	F_MEMPOLICY,
+	F_APPARMOR,
+	F_SELINUX,
+	F_NAME,
+	F_CPU_INITIAL,
+	F_CPU_FINAL,
+	F_SETSID,
+	F_CONSOLE,
+	F_ROOTFD,
+	F_KEYRING,
+	F_CGROUP_SYNC,
+	F_CLOSE_FROM,
+	F_START,
+	F_HOOK,
+	F_HOOKSTATE,
+};
+
 /* The final stage (final.c): see final.go. */
 void ocikit_final_run(int planfd) __attribute__((noreturn));
 int ocikit_final_setup(const unsigned char *plan, size_t len, int syncfd);
@@ -57,6 +89,7 @@ struct ocikit_fast_record {
 	size_t stateoff, stateend; /* the state object, braces included */
 	int hooks;		   /* record.Hooks: poststart/poststop hooks, a listener */
 	int other;		   /* what only Go handles: host mounts, systemd, rootless */
+	int nonewkeyring;	   /* record.NoNewKeyring */
 	int npaths;
 	char *paths[OCIKIT_FAST_MAXPATHS]; /* cgroup directories (in the buffer) */
 };
@@ -64,5 +97,48 @@ struct ocikit_fast_record {
 /* ocikit_fast_parse reads state.json (buf, modified) as fast.c does: 1 when
  * it is of the exact form the runtime writes for container id. */
 int ocikit_fast_parse(char *buf, size_t len, const char *id, struct ocikit_fast_record *r);
+
+/* alive is runtime's alive() (fast.c): 1 live and started at start, 0
+ * gone, -1 unknown. */
+int ocikit_fast_alive(long pid, unsigned long long start);
+
+/* ocikit_fast_readall reads the regular file name under dirfd (at most
+ * 1 MiB), NUL-terminated: 1 on success. */
+int ocikit_fast_readall(int dirfd, const char *name, char **out, size_t *len);
+
+/* Where the C commands log (--log, --log-format). */
+struct ocikit_fast_log {
+	const char *path; /* NULL: stderr */
+	int json;
+};
+
+/* ocikit_fast_warn writes a warning record as cmd/ocikit's slog handler
+ * does, with attrs as key, value pairs (nattrs counts both). */
+void ocikit_fast_warn(const struct ocikit_fast_log *l, const char *msg, const char **attrs, int nattrs);
+
+/* What `ocikit exec` asks for (fastexec.c). */
+#define OCIKIT_EXEC_MAXENV 256
+struct ocikit_exec_args {
+	const char *id;
+	const char *process; /* --process */
+	const char *pidfile; /* --pid-file */
+	const char *cwd;     /* --cwd */
+	const char *user;    /* --user */
+	const char *env[OCIKIT_EXEC_MAXENV]; /* --env */
+	int nenv;
+	int detach;
+	char **argv; /* the command after the id */
+	int argc;
+};
+
+/* ocikit_exec_parse reads exec's flags and arguments from argv[i] on: 1
+ * when this path takes them all. */
+int ocikit_exec_parse(int argc, char **argv, int i, struct ocikit_exec_args *x);
+
+/* ocikit_fast_exec runs exec with the state directory dirfd (locked) and
+ * its record r: -1 when it leaves the command to Go with nothing changed,
+ * 1 with msg set when exec failed; it exits itself on success. */
+int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_fast_record *r,
+		     const struct ocikit_fast_log *log, char *msg, size_t msglen);
 
 #endif

@@ -4,6 +4,7 @@ package nsenter
 
 /*
 #cgo CFLAGS: -Wall -O2
+#cgo LDFLAGS: -ljansson -lpthread
 #include <stdlib.h>
 #include "nsenter.h"
 extern void ocikit_nsenter(void);

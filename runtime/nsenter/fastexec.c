@@ -1,0 +1,1297 @@
+//go:build linux && cgo
+
+/* fastexec.c: `ocikit exec` in its common cases without the Go runtime.
+ *
+ * exec is what probes (Kubernetes' exec probes through containerd or
+ * CRI-O), `podman exec` and `docker exec` cost a container each time. Its
+ * work is small: read the container's state and configuration, plan the
+ * process's attributes, start the process that joins the container, move
+ * it into the container's cgroup and, in the foreground, relay its stdio
+ * and signals and wait for it. Starting the Go runtime for that costs
+ * ~11 ms and ~1.5 MB here; this path does it from the C constructor.
+ *
+ * It is Runtime.Exec (runtime/exec_linux.go) for the cases it can do
+ * alone: the global flags fast.c knows; exec's --process, --detach,
+ * --pid-file, --env, --cwd and --user; a created or running container
+ * whose state.json fast.c reads (no seccomp listener, hooks, host mounts,
+ * systemd or rootless cgroups), whose configuration copy parses with no
+ * field this file leaves to Go (a terminal, a scheduler, an I/O priority,
+ * execCPUAffinity, an AppArmor profile or SELinux label, a personality,
+ * an unknown capability or rlimit), and whose compiled seccomp filter the
+ * create left in the state directory (exec.seccomp). Anything else, and
+ * every failure before the process is started, returns to the caller
+ * with nothing changed, and the Go command does it all.
+ *
+ * The process it starts is the one the Go command starts: ocikit's own
+ * binary, executed through a read-only clone of its mount
+ * (CVE-2019-5736), with the same descriptors, environment and plans
+ * (nsenter.c's, then final.c's): what happens inside the container is
+ * the same code either way. The runtime's side of the conversation
+ * (launcher.converse) is here: the pid of a process forked into a pid
+ * namespace, the move into the cgroup, warnings, errors, and the execve
+ * that closes the socket. */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/mount.h>
+#include <linux/openat2.h>
+#include <linux/sched.h>
+
+#include <jansson.h>
+
+#include "nsenter.h"
+
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef OPEN_TREE_CLOEXEC
+#define OPEN_TREE_CLOEXEC O_CLOEXEC
+#endif
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+#ifndef PR_SET_THP_DISABLE
+#define PR_SET_THP_DISABLE 41
+#define PR_GET_THP_DISABLE 42
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+
+#define MAXNS 8
+#define MAXFDS (6 + MAXNS + 2)
+
+/* ocikit_exec_parse reads exec's flags and arguments from argv[i] on
+ * (pflag, not interspersed: flags end at the container id): 1 when every
+ * flag is one this path takes. */
+int ocikit_exec_parse(int argc, char **argv, int i, struct ocikit_exec_args *x)
+{
+	memset(x, 0, sizeof(*x));
+	for (; i < argc; i++) {
+		const char *a = argv[i], *v = NULL;
+		const char **str = NULL;
+		size_t n;
+
+		if (!strcmp(a, "--")) {
+			i++;
+			break;
+		}
+		if (a[0] != '-' || !a[1])
+			break;
+		if (!strcmp(a, "-d") || !strcmp(a, "--detach") || !strcmp(a, "--detach=true")) {
+			x->detach = 1;
+			continue;
+		}
+		if (!strcmp(a, "--detach=false")) {
+			x->detach = 0;
+			continue;
+		}
+		if (!strcmp(a, "-p") || !strncmp(a, "--process", 9))
+			str = &x->process, n = !strcmp(a, "-p") ? 2 : 9;
+		else if (!strncmp(a, "--pid-file", 10))
+			str = &x->pidfile, n = 10;
+		else if (!strncmp(a, "--cwd", 5))
+			str = &x->cwd, n = 5;
+		else if (!strcmp(a, "-u") || !strncmp(a, "--user", 6))
+			str = &x->user, n = !strcmp(a, "-u") ? 2 : 6;
+		else if (!strcmp(a, "-e") || !strncmp(a, "--env", 5))
+			str = &v, n = !strcmp(a, "-e") ? 2 : 5;
+		else
+			return 0;
+		if (a[n] == '=' && n > 2)
+			*str = a + n + 1;
+		else if (a[n])
+			return 0; /* another flag with this prefix (--process-label) */
+		else if (i + 1 < argc)
+			*str = argv[++i];
+		else
+			return 0;
+		if (str == &v) {
+			if (x->nenv >= OCIKIT_EXEC_MAXENV)
+				return 0;
+			x->env[x->nenv++] = v;
+		}
+	}
+	if (i >= argc)
+		return 0;
+	x->id = argv[i];
+	x->argv = argv + i + 1;
+	x->argc = argc - i - 1;
+	return 1;
+}
+
+/* A growing buffer for the final stage's plan. */
+struct buf {
+	unsigned char *p;
+	size_t n, cap;
+	int bad;
+};
+
+static void put(struct buf *b, const void *d, size_t n)
+{
+	if (b->bad)
+		return;
+	if (b->n + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		unsigned char *p;
+		while (cap < b->n + n)
+			cap *= 2;
+		if (!(p = realloc(b->p, cap))) {
+			b->bad = 1;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, d, n);
+	b->n += n;
+}
+
+static void put32(struct buf *b, uint32_t v) { put(b, &v, 4); }
+static void put64(struct buf *b, uint64_t v) { put(b, &v, 8); }
+
+/* rec starts a record (nsenter.Final's encoding): its tag and a length
+ * that recend fills in. */
+static size_t rec(struct buf *b, uint32_t tag)
+{
+	size_t at;
+
+	put32(b, tag);
+	at = b->n;
+	put32(b, 0);
+	return at;
+}
+
+static void recend(struct buf *b, size_t at)
+{
+	uint32_t n = b->n - at - 4;
+
+	if (!b->bad)
+		memcpy(b->p + at, &n, 4);
+}
+
+static void recstr(struct buf *b, uint32_t tag, const char *s)
+{
+	size_t at = rec(b, tag);
+	put(b, s, strlen(s));
+	recend(b, at);
+}
+
+/* Capability names (config.md, capabilities(7)) by number: those
+ * moby/sys/capability knows, which the Go path takes. */
+static const char *const capnames[] = {
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+	"CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
+	"CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
+	"CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
+	"CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
+	"CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
+	"CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+	"CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+};
+
+static const struct {
+	const char *name;
+	int res;
+} rlimits[] = {
+	{"RLIMIT_CPU", 0}, {"RLIMIT_FSIZE", 1}, {"RLIMIT_DATA", 2}, {"RLIMIT_STACK", 3},
+	{"RLIMIT_CORE", 4}, {"RLIMIT_RSS", 5}, {"RLIMIT_NPROC", 6}, {"RLIMIT_NOFILE", 7},
+	{"RLIMIT_MEMLOCK", 8}, {"RLIMIT_AS", 9}, {"RLIMIT_LOCKS", 10}, {"RLIMIT_SIGPENDING", 11},
+	{"RLIMIT_MSGQUEUE", 12}, {"RLIMIT_NICE", 13}, {"RLIMIT_RTPRIO", 14}, {"RLIMIT_RTTIME", 15},
+};
+
+/* Namespace types (config-linux.md) and their names under /proc/PID/ns. */
+static const struct {
+	const char *type, *proc;
+	int fork;
+} nstypes[] = {
+	{"user", "user", 0}, {"pid", "pid", 1}, {"network", "net", 0}, {"mount", "mnt", 0},
+	{"ipc", "ipc", 0}, {"uts", "uts", 0}, {"cgroup", "cgroup", 0}, {"time", "time", 1},
+};
+
+/* known reports whether every member of object o is one of names, with
+ * the case given: encoding/json matches member names without regard to
+ * case, jansson with it, so a name that differs only in case is Go's. */
+static int known(json_t *o, const char *const *names)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(o, k, v) {
+		const char *const *n;
+		for (n = names; *n && strcmp(k, *n); n++)
+			if (!strcasecmp(k, *n))
+				return 0;
+		(void)v;
+	}
+	return 1;
+}
+
+/* absent is true for a member that is missing or null. */
+static int absent(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+	return v == NULL || json_is_null(v);
+}
+
+/* u32 reads an integer member in 0..UINT32_MAX (0 when absent): 0 on
+ * anything else. */
+static int u32(json_t *o, const char *k, uint32_t *out)
+{
+	json_t *v = json_object_get(o, k);
+
+	*out = 0;
+	if (v == NULL || json_is_null(v))
+		return 1;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > UINT32_MAX)
+		return 0;
+	*out = (uint32_t)json_integer_value(v);
+	return 1;
+}
+
+/* strs reads an array of strings (NULL and 0 when absent or null):
+ * -1 on anything else. */
+static int strs(json_t *o, const char *k, const char ***out)
+{
+	json_t *a = json_object_get(o, k), *v;
+	size_t i;
+
+	*out = NULL;
+	if (a == NULL || json_is_null(a))
+		return 0;
+	if (!json_is_array(a))
+		return -1;
+	*out = calloc(json_array_size(a) + 1, sizeof(char *));
+	if (!*out)
+		return -1;
+	json_array_foreach(a, i, v) {
+		if (!json_is_string(v))
+			return -1;
+		(*out)[i] = json_string_value(v);
+	}
+	return (int)json_array_size(a);
+}
+
+static int lastcap(void)
+{
+	char buf[16] = "";
+	int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC), n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? atoi(buf) : -1;
+}
+
+/* homedir is process.HomeDirIn: the home directory of uid in the
+ * container's /etc/passwd, resolved in its root, or "/". */
+static char *homedir(int rootfd, uint32_t uid)
+{
+	struct open_how how = {.flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC,
+			       .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+	struct stat st;
+	char *data = NULL, *line, *next, *home = NULL;
+	size_t len = 0;
+	int fd = syscall(SYS_openat2, rootfd, "etc/passwd", &how, sizeof(how));
+
+	if (fd < 0)
+		return strdup("/");
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (16 << 20) ||
+	    !(data = malloc(st.st_size + 1))) {
+		close(fd);
+		return strdup("/");
+	}
+	for (;;) {
+		ssize_t n = read(fd, data + len, st.st_size - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += n;
+		if (len == (size_t)st.st_size)
+			break;
+	}
+	close(fd);
+	data[len] = 0;
+	/* convert.ParsePasswd: a line longer than its scanner takes is an
+	 * error, which makes the whole file count as missing. */
+	for (line = data; line && *line;) {
+		next = strchr(line, '\n');
+		if ((next ? (size_t)(next - line) : strlen(line)) > (1 << 20)) {
+			free(data);
+			return strdup("/");
+		}
+		line = next ? next + 1 : NULL;
+	}
+	for (line = data; line && *line && !home; line = next) {
+		char *f[7] = {0}, *s, *e;
+		int nf = 0;
+		unsigned long long id[2];
+		int ok = 1, k;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		for (s = line; *s == ' ' || (*s >= '\t' && *s <= '\r'); s++)
+			;
+		for (e = s + strlen(s); e > s && (e[-1] == ' ' || (e[-1] >= '\t' && e[-1] <= '\r')); e--)
+			;
+		*e = 0;
+		if (!*s || *s == '#' || *s == '+' || *s == '-' || *s == ':')
+			continue;
+		for (f[nf++] = s; *s; s++) {
+			if (*s == ':') {
+				*s = 0;
+				if (nf < 7)
+					f[nf] = s + 1;
+				nf++;
+			}
+		}
+		if (nf < 4)
+			continue;
+		for (k = 0; k < 2; k++) {
+			char *d = f[2 + k];
+			if (!*d || strspn(d, "0123456789") != strlen(d) || strlen(d) > 10) {
+				ok = 0;
+				break;
+			}
+			id[k] = strtoull(d, NULL, 10);
+			if (id[k] > 0x7fffffff)
+				ok = 0;
+		}
+		if (ok && id[0] == uid && nf > 5 && f[5] && *f[5])
+			home = strdup(f[5]);
+	}
+	free(data);
+	return home ? home : strdup("/");
+}
+
+/* envname returns the length of kv's name (up to '='). */
+static size_t envname(const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	return eq ? (size_t)(eq - kv) : strlen(kv);
+}
+
+/* hostid maps a container id through linux.uidMappings or gidMappings
+ * (identity without them), as runtime's hostID. */
+static uint32_t hostid(json_t *maps, uint32_t id)
+{
+	json_t *m;
+	size_t i;
+
+	if (!json_is_array(maps))
+		return id;
+	json_array_foreach(maps, i, m) {
+		uint32_t c, h, s;
+		if (!u32(m, "containerID", &c) || !u32(m, "hostID", &h) || !u32(m, "size", &s))
+			continue;
+		if (id >= c && id - c < s)
+			return h + id - c;
+	}
+	return id;
+}
+
+/* The launch: what the process gets and what the runtime keeps. */
+struct launch {
+	int fds[MAXFDS]; /* the process's descriptors 0.. (-1: /dev/null) */
+	int nfds;
+	char *env[8];
+	int nenv;
+	char nsplan[4096];
+	struct buf plan;
+	int fork;    /* nsenter forks (a pid or time namespace) */
+	int cgfd;    /* the cgroup v2 directory to be born in, or -1 */
+	int relay[3]; /* the runtime's ends of the stdio pipes (foreground) */
+};
+
+static void addenv(struct launch *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void addenv(struct launch *l, const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	if (s && l->nenv < 7)
+		l->env[l->nenv++] = s;
+}
+
+static int addfd(struct launch *l, int fd)
+{
+	l->fds[l->nfds] = fd;
+	return l->nfds++;
+}
+
+/* protected opens the binary for the process as initBinary's first
+ * choice: a clone of /proc/self/exe's mount, read-only, nosuid, nodev.
+ * -1 when the kernel or the caller's privileges refuse (Go then tries the
+ * other ways). */
+static int protected(void)
+{
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
+	int fd = syscall(SYS_open_tree, AT_FDCWD, "/proc/self/exe", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* samens reports whether fd is the namespace at path. */
+static int samens(int fd, const char *path)
+{
+	struct stat a, b;
+	return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* prime is primeMigration: a no-op move of the init into the cgroup it
+ * is in, on a thread of its own, so that the RCU grace period the first
+ * migration after a quiet period waits for (cgroup v1, ~10 ms here)
+ * overlaps with the rest of the setup. */
+struct primearg {
+	char path[PATH_MAX];
+	char pid[24];
+};
+
+static void *prime(void *p)
+{
+	struct primearg *a = p;
+	int fd = open(a->path, O_WRONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (write(fd, a->pid, strlen(a->pid)) < 0) {
+			/* the real migration reports its own errors */
+		}
+		close(fd);
+	}
+	return NULL;
+}
+
+/* joincgroup is Manager.Enter: pid into every cgroup directory of the
+ * container (cgroup.procs), retrying while the kernel says EINVAL (a
+ * process still being set up), as the cgroups library does. */
+static int joincgroup(struct ocikit_fast_record *r, pid_t pid, char *msg, size_t msglen)
+{
+	char path[PATH_MAX], num[24], reason[256];
+	int i, j, try, fd, err;
+
+	snprintf(num, sizeof(num), "%d", (int)pid);
+	for (i = 0; i < r->npaths; i++) {
+		for (j = 0; j < i; j++)
+			if (!strcmp(r->paths[i], r->paths[j]))
+				break;
+		if (j < i)
+			continue;
+		snprintf(path, sizeof(path), "%s/cgroup.procs", r->paths[i]);
+		for (try = 0;; try++) {
+			err = 0;
+			fd = open(path, O_WRONLY | O_CLOEXEC);
+			if (fd < 0 || write(fd, num, strlen(num)) < 0)
+				err = errno;
+			if (fd >= 0)
+				close(fd);
+			if (err != EINVAL || try >= 5)
+				break;
+			usleep(30000);
+		}
+		if (err) {
+			snprintf(msg, msglen, "cgroup: cgroups: join %s: write %s: %s", r->paths[i], path,
+				 ocikit_reason(err, reason, sizeof(reason)));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* writepid is writePidFile: the pid, written atomically. */
+static int writepid(const char *path, pid_t pid, char *msg, size_t msglen)
+{
+	char tmp[PATH_MAX + 64], num[24], reason[256];
+	const char *base = strrchr(path, '/');
+	int dlen = base ? (int)(base - path + 1) : 0, fd, err = 0, n;
+
+	n = snprintf(num, sizeof(num), "%d", (int)pid);
+	snprintf(tmp, sizeof(tmp), "%.*s.ocikit-tmp-%s-c%d", dlen, path, base ? base + 1 : path, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || write(fd, num, n) != n || fchmod(fd, 0644) < 0)
+		err = errno;
+	if (fd >= 0 && close(fd) < 0 && !err)
+		err = errno;
+	if (!err && rename(tmp, path) < 0)
+		err = errno;
+	if (err) {
+		if (fd >= 0)
+			unlink(tmp);
+		snprintf(msg, msglen, "pid file: open %s: %s", path, ocikit_reason(err, reason, sizeof(reason)));
+		return -1;
+	}
+	return 0;
+}
+
+/* spawn starts the process with l's descriptors and environment (child.start),
+ * born in l->cgfd's cgroup when it can be; returns its pid, -1 on failure. */
+static pid_t spawn(struct launch *l, int exefd, const sigset_t *mask, int *born)
+{
+	char *argv[] = {"ocikit", "init", NULL}, exe[32];
+	pid_t pid = -1;
+	int i;
+
+	*born = 0;
+	if (l->cgfd >= 0) {
+		struct clone_args ca = {.flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = l->cgfd};
+		pid = syscall(SYS_clone3, &ca, sizeof(ca));
+		if (pid > 0)
+			*born = 1;
+	}
+	if (pid < 0)
+		pid = fork();
+	if (pid != 0)
+		return pid;
+	/* The child: descriptors into place, above every target first. */
+	for (i = 0; i < l->nfds; i++) {
+		int fd = l->fds[i];
+		if (fd < 0)
+			fd = open("/dev/null", i ? O_WRONLY : O_RDONLY);
+		if (fd < 0 || (l->fds[i] = fcntl(fd, F_DUPFD, MAXFDS + 3)) < 0)
+			_exit(127);
+	}
+	for (i = 0; i < l->nfds; i++)
+		if (dup2(l->fds[i], i) < 0)
+			_exit(127);
+	syscall(SYS_close_range, l->nfds, ~0U, 0);
+	sigprocmask(SIG_SETMASK, mask, NULL);
+	snprintf(exe, sizeof(exe), "/proc/self/fd/%d", exefd);
+	l->env[l->nenv] = NULL;
+	execve(exe, argv, l->env);
+	_exit(127);
+}
+
+/* logwarn writes a warning the process sent ({"type":"warn"}) as
+ * logWarning: its message, the container, then its attributes. */
+static void logwarn(const struct ocikit_fast_log *log, const char *id, json_t *m)
+{
+	const char *attrs[34];
+	json_t *a = json_object_get(m, "attrs"), *v;
+	size_t i;
+	int n = 0;
+
+	attrs[n++] = "container";
+	attrs[n++] = id;
+	json_array_foreach(a, i, v) {
+		if (n < 34 && json_is_string(v))
+			attrs[n++] = json_string_value(v);
+	}
+	ocikit_fast_warn(log, json_string_value(json_object_get(m, "msg")), attrs, n & ~1);
+}
+
+/* converse is launcher.converse for an exec'd process: until its execve
+ * closes the socket. 0 on success (*pid the process's pid), 1 with msg. */
+static int converse(int sync, struct ocikit_fast_record *r, int fork_, int born, pid_t *pid,
+		    const struct ocikit_fast_log *log, const char *id, char *msg, size_t msglen)
+{
+	char buf[8192], cbuf[CMSG_SPACE(sizeof(int))], reason[256];
+	int waiting = fork_;
+
+	for (;;) {
+		struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf) - 1};
+		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+		struct cmsghdr *cm;
+		json_t *m;
+		const char *type;
+		ssize_t n = recvmsg(sync, &mh, MSG_CMSG_CLOEXEC);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(msg, msglen, "sync with exec: read: %s", ocikit_reason(errno, reason, sizeof(reason)));
+			return 1;
+		}
+		if ((cm = CMSG_FIRSTHDR(&mh)) && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+			/* A seccomp notify descriptor: SCMP_ACT_NOTIFY without a
+			 * listener (one would have sent exec to Go). */
+			int nfd;
+			memcpy(&nfd, CMSG_DATA(cm), sizeof(nfd));
+			close(nfd);
+			snprintf(msg, msglen, "seccomp: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath");
+			return 1;
+		}
+		if (n == 0) {
+			if (waiting) {
+				snprintf(msg, msglen, "exec: the process exited while joining the container's namespaces");
+				return 1;
+			}
+			return 0;
+		}
+		buf[n] = 0;
+		m = json_loads(buf, 0, NULL);
+		type = json_string_value(json_object_get(m, "type"));
+		if (!type) {
+			snprintf(msg, msglen, "sync with exec: bad message %.100s", buf);
+			json_decref(m);
+			return 1;
+		}
+		if (!strcmp(type, "pid") && waiting) {
+			*pid = (pid_t)json_integer_value(json_object_get(m, "pid"));
+			waiting = 0;
+		} else if (!strcmp(type, "cgroup") && !waiting) {
+			if (!born && joincgroup(r, *pid, msg, msglen) < 0) {
+				json_decref(m);
+				return 1;
+			}
+			if (send(sync, "{\"type\":\"ok\"}", 13, MSG_NOSIGNAL) < 0) {
+				/* it died: its error or EOF comes next */
+			}
+		} else if (!strcmp(type, "warn")) {
+			logwarn(log, id, m);
+		} else if (!strcmp(type, "error")) {
+			const char *e = json_string_value(json_object_get(m, "msg"));
+			snprintf(msg, msglen, "%s", e ? e : "exec failed");
+			json_decref(m);
+			return 1;
+		} else {
+			snprintf(msg, msglen, "unexpected message \"%s\" from exec", type);
+			json_decref(m);
+			return 1;
+		}
+		json_decref(m);
+	}
+}
+
+/* relaybuf is one direction of the stdio relay. */
+struct relaybuf {
+	int from, to;
+	char buf[65536];
+	size_t off, len;
+};
+
+/* foreground is foreground.wait with pipeRelay: forward signals to pid,
+ * copy stdio until the process exited and its stdout and stderr are
+ * closed, then exit with its status (128+N for signal N). */
+static void __attribute__((noreturn)) foreground(pid_t pid, int sfd, int relay[3])
+{
+	static struct relaybuf rb[3];
+	int code = -1, i;
+
+	rb[0].from = relay[0] >= 0 ? 0 : -1, rb[0].to = relay[0];
+	rb[1].from = relay[1], rb[1].to = 1;
+	rb[2].from = relay[2], rb[2].to = 2;
+	if (relay[0] >= 0)
+		fcntl(relay[0], F_SETFL, fcntl(relay[0], F_GETFL) | O_NONBLOCK);
+	for (;;) {
+		struct pollfd pf[5];
+		int np = 0, idx[5];
+
+		if (code >= 0 && rb[1].from < 0 && rb[2].from < 0)
+			break;
+		pf[np].fd = sfd, pf[np].events = POLLIN, idx[np++] = -1;
+		for (i = 0; i < 3; i++) {
+			struct relaybuf *b = &rb[i];
+			if (b->from < 0 || b->to < 0)
+				continue;
+			if (b->len > b->off)
+				pf[np].fd = b->to, pf[np].events = POLLOUT;
+			else
+				pf[np].fd = b->from, pf[np].events = POLLIN;
+			idx[np++] = i;
+		}
+		if (poll(pf, np, -1) < 0)
+			continue;
+		for (i = 0; i < np; i++) {
+			struct relaybuf *b;
+			ssize_t n;
+
+			if (!pf[i].revents)
+				continue;
+			if (idx[i] < 0) {
+				struct signalfd_siginfo si;
+				while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+					int st;
+					pid_t w;
+					switch (si.ssi_signo) {
+					case SIGCHLD:
+						while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+							if (w == pid)
+								code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+						if (w < 0 && errno == ECHILD && code < 0)
+							code = 255;
+						break;
+					case SIGURG:
+					case SIGPIPE:
+					case SIGWINCH:
+						break;
+					default:
+						kill(pid, si.ssi_signo);
+					}
+				}
+				continue;
+			}
+			b = &rb[idx[i]];
+			if (b->len > b->off) {
+				n = write(b->to, b->buf + b->off, b->len - b->off);
+				if (n > 0)
+					b->off += n;
+				else if (n < 0 && errno != EAGAIN && errno != EINTR)
+					b->off = b->len = 0, b->from = -1; /* the reader is gone */
+				if (b->off == b->len)
+					b->off = b->len = 0;
+				if (b->from < 0 && idx[i] == 0) {
+					close(b->to);
+					b->to = -1;
+				}
+				continue;
+			}
+			n = read(b->from, b->buf, sizeof(b->buf));
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				continue;
+			if (n <= 0) {
+				/* EOF: stdin's ends the process's stdin; an output's
+				 * means the process and its children closed it. */
+				if (idx[i] == 0) {
+					close(b->to);
+					b->to = -1;
+				} else {
+					close(b->from);
+				}
+				b->from = -1;
+				continue;
+			}
+			b->off = 0, b->len = n;
+			if (idx[i] > 0) {
+				/* Output: written out at once, blocking, as io.Copy. */
+				while (b->off < b->len) {
+					ssize_t w = write(b->to, b->buf + b->off, b->len - b->off);
+					if (w < 0 && errno == EINTR)
+						continue;
+					if (w <= 0) {
+						/* The caller's side is gone: the process gets
+						 * EPIPE or SIGPIPE on its next write. */
+						close(b->from);
+						b->from = -1;
+						break;
+					}
+					b->off += w;
+				}
+				b->off = b->len = 0;
+			}
+		}
+	}
+	_exit(code);
+}
+
+int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_fast_record *r,
+		     const struct ocikit_fast_log *log, char *msg, size_t msglen)
+{
+	static const char *const procfields[] = {"terminal", "consoleSize", "user", "args", "commandLine", "env",
+						  "cwd", "capabilities", "rlimits", "noNewPrivileges",
+						  "apparmorProfile", "oomScoreAdj", "scheduler", "selinuxLabel",
+						  "ioPriority", "execCPUAffinity", NULL};
+	static const char *const userfields[] = {"uid", "gid", "umask", "additionalGids", "username", NULL};
+	static const char *const capfields[] = {"bounding", "effective", "inheritable", "permitted", "ambient", NULL};
+	static const char *const rlfields[] = {"type", "hard", "soft", NULL};
+	char *cfgbuf = NULL, path[PATH_MAX], reason[256];
+	json_t *cfg = NULL, *pfile = NULL, *p, *linux_, *user, *caps, *a, *v;
+	const char **args = NULL, **env = NULL, *cwd;
+	const char **merged = NULL;
+	int nargs, nenv, nmerged = 0, i, j, k, last, rootfd = -1, exefd = -1, ret = -1, born, thp = 0;
+	int cfgp[2] = {-1, -1}, nsp[2] = {-1, -1}, syncp[2] = {-1, -1}, stdio[3][2];
+	int nsfd[MAXNS], nns = 0, sfd = -1, unified;
+	uint32_t uid, gid, umask_v = 0, hostuid, hostgid;
+	int has_umask, nnp = 0, oom = 0, has_oom = 0, ownargs = 1, blocked = 0;
+	uint64_t capset[5] = {0};
+	size_t cfglen, at;
+	struct launch l;
+	struct statfs sfs;
+	sigset_t all, old;
+	unsigned char *bpf = NULL;
+	char *sc = NULL, *home = NULL;
+	size_t sclen = 0;
+	pid_t pid = -1, direct;
+
+	memset(&l, 0, sizeof(l));
+	l.cgfd = -1;
+	for (i = 0; i < 3; i++)
+		stdio[i][0] = stdio[i][1] = l.relay[i] = -1;
+	for (i = 0; i < MAXNS; i++)
+		nsfd[i] = -1;
+
+	if (strcmp(r->status, "created") && strcmp(r->status, "running"))
+		return -1;
+	if (r->hooks || r->other || ocikit_fast_alive(r->pid, r->initstart) != 1)
+		return -1;
+	/* The configuration: the copy create kept, and --process's. */
+	if (!ocikit_fast_readall(dirfd, "config.json", &cfgbuf, &cfglen))
+		return -1;
+	cfg = json_loadb(cfgbuf, cfglen, JSON_REJECT_DUPLICATES, NULL);
+	free(cfgbuf);
+	if (!json_is_object(cfg))
+		goto out;
+	linux_ = json_object_get(cfg, "linux");
+	if (!json_is_object(linux_) || !absent(linux_, "personality"))
+		goto out;
+	if (x->process) {
+		pfile = json_load_file(x->process, JSON_REJECT_DUPLICATES, NULL);
+		p = pfile;
+	} else {
+		p = json_object_get(cfg, "process");
+		if (p == NULL || json_is_null(p))
+			goto out; /* Go's: an empty process */
+	}
+	if (!json_is_object(p) || !known(p, procfields))
+		goto out;
+	/* What this path leaves to Go. */
+	if (!absent(p, "scheduler") || !absent(p, "ioPriority") || !absent(p, "execCPUAffinity"))
+		goto out;
+	if (!absent(p, "apparmorProfile") && (!json_is_string(v = json_object_get(p, "apparmorProfile")) ||
+					      *json_string_value(v)))
+		goto out;
+	if (!absent(p, "selinuxLabel") &&
+	    (!json_is_string(v = json_object_get(p, "selinuxLabel")) || *json_string_value(v)))
+		goto out;
+	if (x->process && !absent(p, "terminal") && !json_is_false(json_object_get(p, "terminal")))
+		goto out;
+	/* args, env, cwd, user with exec's flags (execProcess). */
+	if ((nargs = strs(p, "args", &args)) < 0 || (nenv = strs(p, "env", &env)) < 0)
+		goto out;
+	if (!x->process) {
+		free(args);
+		args = (const char **)x->argv;
+		nargs = x->argc;
+	}
+	ownargs = x->process != NULL;
+	if (nargs < 1 || !args[0][0])
+		goto out;
+	v = json_object_get(p, "cwd");
+	if (v && !json_is_null(v) && !json_is_string(v))
+		goto out;
+	cwd = v && json_is_string(v) ? json_string_value(v) : "";
+	if (!x->process && x->cwd && *x->cwd)
+		cwd = x->cwd;
+	if (cwd[0] != '/')
+		goto out;
+	user = json_object_get(p, "user");
+	if (user && !json_is_null(user) && (!json_is_object(user) || !known(user, userfields)))
+		goto out;
+	if (!u32(user, "uid", &uid) || !u32(user, "gid", &gid) || !u32(user, "umask", &umask_v))
+		goto out;
+	has_umask = !absent(user, "umask");
+	a = json_object_get(user, "additionalGids");
+	if (a && !json_is_null(a) && !json_is_array(a))
+		goto out;
+	json_array_foreach(a, i, v) {
+		if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > UINT32_MAX)
+			goto out;
+	}
+	if (!x->process && x->user && *x->user) {
+		/* --user uid[:gid], numbers. */
+		char *end;
+		unsigned long long u, g;
+		if (x->user[0] < '0' || x->user[0] > '9')
+			goto out;
+		errno = 0;
+		u = strtoull(x->user, &end, 10);
+		if (errno || u > UINT32_MAX || (*end && *end != ':'))
+			goto out;
+		uid = (uint32_t)u;
+		if (*end == ':') {
+			if (end[1] < '0' || end[1] > '9')
+				goto out;
+			g = strtoull(end + 1, &end, 10);
+			if (errno || g > UINT32_MAX || *end)
+				goto out;
+			gid = (uint32_t)g;
+		}
+	}
+	v = json_object_get(p, "noNewPrivileges");
+	if (v && !json_is_null(v) && !json_is_boolean(v))
+		goto out;
+	nnp = json_is_true(v);
+	v = json_object_get(p, "oomScoreAdj");
+	if (v && !json_is_null(v)) {
+		if (!json_is_integer(v) || json_integer_value(v) < -1000 || json_integer_value(v) > 1000)
+			goto out;
+		oom = (int)json_integer_value(v), has_oom = 1;
+	}
+	/* Capabilities: a name Go warns about is Go's. */
+	if ((last = lastcap()) < 0 || last > 63)
+		goto out;
+	caps = json_object_get(p, "capabilities");
+	if (caps && !json_is_null(caps) && (!json_is_object(caps) || !known(caps, capfields)))
+		goto out;
+	for (i = 0; i < 5; i++) {
+		/* nsenter.Final's order: bounding, effective, permitted,
+		 * inheritable, ambient. */
+		static const int field[5] = {0, 1, 3, 2, 4};
+		const char **names;
+		int nn = strs(caps, capfields[field[i]], &names);
+		if (nn < 0)
+			goto out;
+		for (j = 0; j < nn; j++) {
+			for (k = 0; k < (int)(sizeof(capnames) / sizeof(*capnames)); k++)
+				if (!strcmp(names[j], capnames[k]))
+					break;
+			if (k == (int)(sizeof(capnames) / sizeof(*capnames)) || k > last) {
+				free(names);
+				goto out;
+			}
+			capset[i] |= 1ULL << k;
+		}
+		free(names);
+	}
+	/* rlimits: known types, once each, soft <= hard (ValidateRlimits). */
+	a = json_object_get(p, "rlimits");
+	if (a && !json_is_null(a) && !json_is_array(a))
+		goto out;
+	json_array_foreach(a, i, v) {
+		json_t *t = json_object_get(v, "type"), *s = json_object_get(v, "soft"), *h = json_object_get(v, "hard");
+		size_t i2;
+		json_t *v2;
+		if (!json_is_object(v) || !known(v, rlfields) || !json_is_string(t))
+			goto out;
+		for (k = 0; k < (int)(sizeof(rlimits) / sizeof(*rlimits)); k++)
+			if (!strcmp(json_string_value(t), rlimits[k].name))
+				break;
+		if (k == (int)(sizeof(rlimits) / sizeof(*rlimits)))
+			goto out;
+		if ((s && !json_is_integer(s)) || (h && !json_is_integer(h)) ||
+		    (s && json_integer_value(s) < 0) || (h && json_integer_value(h) < 0) ||
+		    (s ? json_integer_value(s) : 0) > (h ? json_integer_value(h) : 0))
+			goto out;
+		json_array_foreach(a, i2, v2) {
+			if (i2 < i && json_equal(json_object_get(v2, "type"), t))
+				goto out;
+		}
+	}
+	/* The compiled seccomp filter create kept: flags, then BPF. */
+	if (!absent(linux_, "seccomp")) {
+		if (!ocikit_fast_readall(dirfd, "exec.seccomp", &sc, &sclen) || sclen < 12 || (sclen - 4) % 8)
+			goto out;
+		bpf = (unsigned char *)sc + 4;
+	}
+	/* The namespaces to join: the init's, but those shared with us. */
+	a = json_object_get(linux_, "namespaces");
+	if (a && !json_is_null(a) && !json_is_array(a))
+		goto out;
+	json_array_foreach(a, i, v) {
+		const char *t = json_string_value(json_object_get(v, "type"));
+		if (!t)
+			goto out;
+		for (k = 0; k < (int)(sizeof(nstypes) / sizeof(*nstypes)); k++)
+			if (!strcmp(t, nstypes[k].type))
+				break;
+		if (k == (int)(sizeof(nstypes) / sizeof(*nstypes)) || nns >= MAXNS)
+			goto out;
+		snprintf(path, sizeof(path), "/proc/%ld/ns/%s", r->pid, nstypes[k].proc);
+		nsfd[nns] = open(path, O_RDONLY | O_CLOEXEC);
+		if (nsfd[nns] < 0)
+			goto out;
+		snprintf(path, sizeof(path), "/proc/self/ns/%s", nstypes[k].proc);
+		if (samens(nsfd[nns], path)) {
+			close(nsfd[nns]);
+			nsfd[nns] = -1;
+			continue;
+		}
+		l.fork |= nstypes[k].fork;
+		/* The plan's line names the descriptor the process gets. */
+		snprintf(path, sizeof(path), "join %s /proc/self/fd/%d\n", t, 6 + nns);
+		if (strlen(l.nsplan) + strlen(path) >= sizeof(l.nsplan))
+			goto out;
+		strcat(l.nsplan, path);
+		nns++;
+	}
+	snprintf(path, sizeof(path), "/proc/%ld/root", r->pid);
+	if ((rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		goto out;
+	/* Opened from a pid that is still the init: not a recycled one. */
+	if (ocikit_fast_alive(r->pid, r->initstart) != 1)
+		goto out;
+	if ((exefd = protected()) < 0)
+		goto out;
+
+	/* The environment: process.env, --env, merged (MergeEnv), and HOME
+	 * from the container's passwd when missing or empty (Environ). */
+	merged = calloc(nenv + x->nenv + 2, sizeof(char *));
+	if (!merged)
+		goto out;
+	for (i = 0; i < nenv + (x->process ? 0 : x->nenv); i++) {
+		const char *kv = i < nenv ? env[i] : x->env[i - nenv];
+		size_t n = envname(kv);
+		if (i >= nenv && (!strchr(kv, '=') || n == 0))
+			goto out; /* Go's error */
+		for (j = 0; j < nmerged; j++)
+			if (envname(merged[j]) == n && !strncmp(merged[j], kv, n))
+				break;
+		if (j < nmerged)
+			merged[j] = kv;
+		else
+			merged[nmerged++] = kv;
+	}
+	for (j = 0; j < nmerged; j++)
+		if (envname(merged[j]) == 4 && !strncmp(merged[j], "HOME", 4))
+			break;
+	if (j == nmerged || !merged[j][4] || !merged[j][5]) {
+		char *h = homedir(rootfd, uid);
+		if (!h || asprintf(&home, "HOME=%s", h) < 0)
+			home = NULL;
+		free(h);
+		if (!home)
+			goto out;
+		merged[j == nmerged ? nmerged++ : j] = home;
+	}
+
+	/* The final stage's plan (process.Final, exec's part of x.run). */
+	for (i = 0; i < nargs; i++)
+		recstr(&l.plan, F_ARG, args[i]);
+	for (i = 0; i < nmerged; i++)
+		recstr(&l.plan, F_ENV, merged[i]);
+	recstr(&l.plan, F_CWD, cwd);
+	if (has_umask) {
+		at = rec(&l.plan, F_UMASK);
+		put32(&l.plan, umask_v);
+		recend(&l.plan, at);
+	}
+	at = rec(&l.plan, F_USER);
+	put32(&l.plan, uid);
+	put32(&l.plan, gid);
+	recend(&l.plan, at);
+	a = json_object_get(user, "additionalGids");
+	if (json_array_size(a) > 0) {
+		at = rec(&l.plan, F_GROUPS);
+		json_array_foreach(a, i, v)
+			put32(&l.plan, (uint32_t)json_integer_value(v));
+		recend(&l.plan, at);
+	}
+	at = rec(&l.plan, F_CAPS);
+	for (i = 0; i < 5; i++)
+		put64(&l.plan, capset[i]);
+	put32(&l.plan, (uint32_t)last);
+	recend(&l.plan, at);
+	if (nnp)
+		recend(&l.plan, rec(&l.plan, F_NNP));
+	a = json_object_get(p, "rlimits");
+	json_array_foreach(a, i, v) {
+		const char *t = json_string_value(json_object_get(v, "type"));
+		for (k = 0; strcmp(t, rlimits[k].name); k++)
+			;
+		at = rec(&l.plan, F_RLIMIT);
+		put32(&l.plan, rlimits[k].res);
+		put64(&l.plan, (uint64_t)json_integer_value(json_object_get(v, "soft")));
+		put64(&l.plan, (uint64_t)json_integer_value(json_object_get(v, "hard")));
+		put(&l.plan, t, strlen(t));
+		recend(&l.plan, at);
+	}
+	if (bpf) {
+		at = rec(&l.plan, F_SECCOMP);
+		put(&l.plan, sc, 4);
+		put(&l.plan, bpf, sclen - 4);
+		recend(&l.plan, at);
+	}
+	recstr(&l.plan, F_NAME, "ocikit:exec");
+	recend(&l.plan, rec(&l.plan, F_SETSID));
+	at = rec(&l.plan, F_ROOTFD);
+	put32(&l.plan, 6 + nns);
+	recend(&l.plan, at);
+	if (!r->nonewkeyring)
+		recstr(&l.plan, F_KEYRING, x->id);
+	recend(&l.plan, rec(&l.plan, F_CGROUP_SYNC));
+	at = rec(&l.plan, F_CLOSE_FROM);
+	put32(&l.plan, 3);
+	recend(&l.plan, at);
+	if (l.plan.bad)
+		goto out;
+
+	/* Descriptors: stdio, the binary, the plan pipe, the sync socket,
+	 * the namespaces, the root, nsenter's plan (newLauncher's order). */
+	if (pipe2(cfgp, O_CLOEXEC) < 0 || pipe2(nsp, O_CLOEXEC) < 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, syncp) < 0)
+		goto out;
+	/* The plan is written before the process reads it: room for all. */
+	if (l.plan.n > 65536 && fcntl(cfgp[1], F_SETPIPE_SZ, (int)l.plan.n) < (int)l.plan.n)
+		goto out;
+	hostuid = hostid(json_object_get(linux_, "uidMappings"), 0);
+	hostgid = hostid(json_object_get(linux_, "gidMappings"), 0);
+	if (!x->detach) {
+		/* pipeRelay: the process gets pipes, owned by the container's
+		 * root, not the caller's files. */
+		for (i = 0; i < 3; i++) {
+			if (pipe2(stdio[i], O_CLOEXEC) < 0)
+				goto out;
+			if (fchown(stdio[i][i == 0 ? 0 : 1], hostuid, hostgid) < 0) {
+				/* best effort, as Go's */
+			}
+			l.relay[i] = stdio[i][i == 0 ? 1 : 0];
+			addfd(&l, stdio[i][i == 0 ? 0 : 1]);
+		}
+	} else {
+		for (i = 0; i < 3; i++)
+			addfd(&l, fcntl(i, F_GETFD) < 0 ? -1 : i);
+	}
+	addfd(&l, exefd);
+	addfd(&l, cfgp[0]);
+	addfd(&l, syncp[1]);
+	for (i = 0; i < nns; i++)
+		addfd(&l, nsfd[i]);
+	addfd(&l, rootfd);
+	i = addfd(&l, nsp[0]);
+	addenv(&l, "_OCIKIT_FINAL=4");
+	addenv(&l, "_OCIKIT_NODUMP=1");
+	if (prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) == 0 && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0)
+		thp = 1;
+	if (thp)
+		addenv(&l, "_OCIKIT_THP=1");
+	if (has_oom)
+		addenv(&l, "_OCIKIT_OOM=%d", oom);
+	addenv(&l, "_OCIKIT_NSENTER=%d", i);
+	if (l.nenv != 3 + thp + has_oom)
+		goto out;
+	unified = statfs("/sys/fs/cgroup", &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC;
+	if (unified && r->npaths == 1)
+		l.cgfd = open(r->paths[0], O_PATH | O_DIRECTORY | O_CLOEXEC);
+	else if (!unified && r->npaths > 0) {
+		static struct primearg pa;
+		pthread_t t;
+		snprintf(pa.path, sizeof(pa.path), "%s/cgroup.procs", r->paths[0]);
+		snprintf(pa.pid, sizeof(pa.pid), "%ld", r->pid);
+		if (pthread_create(&t, NULL, prime, &pa) == 0)
+			pthread_detach(t);
+	}
+	/* Signals wait for the foreground from now on (newForeground); a
+	 * process forked into a pid namespace is our grandchild. */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, x->detach ? NULL : &all, &old);
+	if (!x->detach) {
+		blocked = 1;
+		if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0 || (sfd = signalfd(-1, &all, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
+			goto out;
+	}
+
+	/* The point of no return: from here on errors are reported. */
+	direct = spawn(&l, 3, &old, &born);
+	if (direct < 0) {
+		snprintf(msg, msglen, "start exec: fork/exec /proc/self/fd/%d: %s", exefd,
+			 ocikit_reason(errno, reason, sizeof(reason)));
+		ret = 1;
+		goto out;
+	}
+	/* The process's ends are its own now. */
+	for (i = 0; i < l.nfds; i++)
+		if (l.fds[i] > 2)
+			close(l.fds[i]);
+	for (i = 0; i < 3; i++)
+		stdio[i][i == 0 ? 0 : 1] = -1;
+	exefd = rootfd = cfgp[0] = nsp[0] = syncp[1] = -1;
+	for (i = 0; i < nns; i++)
+		nsfd[i] = -1;
+	snprintf(path, sizeof(path), "sync 5\n%s%s", l.nsplan, l.fork ? "fork\n" : "");
+	if (write(nsp[1], path, strlen(path)) < 0 || write(cfgp[1], l.plan.p, l.plan.n) != (ssize_t)l.plan.n) {
+		snprintf(msg, msglen, "nsenter pipe: %s", ocikit_reason(errno, reason, sizeof(reason)));
+		kill(direct, SIGKILL);
+		ret = 1;
+		goto out;
+	}
+	close(nsp[1]);
+	close(cfgp[1]);
+	nsp[1] = cfgp[1] = -1;
+	pid = direct;
+	if (converse(syncp[0], r, l.fork, born, &pid, log, x->id, msg, msglen)) {
+		kill(pid, SIGKILL);
+		if (pid != direct)
+			kill(direct, SIGKILL);
+		ret = 1;
+		goto out;
+	}
+	if (x->pidfile && *x->pidfile && writepid(x->pidfile, pid, msg, msglen) < 0) {
+		kill(pid, SIGKILL);
+		ret = 1;
+		goto out;
+	}
+	/* Running: the state lock goes, as Go's startExec returns. */
+	close(dirfd);
+	if (x->detach)
+		_exit(0);
+	foreground(pid, sfd, l.relay);
+
+out:
+	for (i = 0; i < nns; i++)
+		if (nsfd[i] >= 0)
+			close(nsfd[i]);
+	for (i = 0; i < 2; i++) {
+		if (cfgp[i] >= 0)
+			close(cfgp[i]);
+		if (nsp[i] >= 0)
+			close(nsp[i]);
+		if (syncp[i] >= 0)
+			close(syncp[i]);
+	}
+	for (i = 0; i < 3; i++)
+		for (j = 0; j < 2; j++)
+			if (stdio[i][j] >= 0)
+				close(stdio[i][j]);
+	if (rootfd >= 0)
+		close(rootfd);
+	if (exefd >= 0)
+		close(exefd);
+	if (l.cgfd >= 0)
+		close(l.cgfd);
+	if (sfd >= 0)
+		close(sfd);
+	if (thp && ret < 0)
+		prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0);
+	if (ret < 0 && !x->detach)
+		prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
+	if (ret < 0 && blocked)
+		sigprocmask(SIG_SETMASK, &old, NULL);
+	for (i = 0; i < l.nenv; i++)
+		free(l.env[i]);
+	free(l.plan.p);
+	free(merged);
+	free(home);
+	free(sc);
+	free(env);
+	if (ownargs)
+		free(args);
+	json_decref(pfile);
+	json_decref(cfg);
+	return ret;
+}
