@@ -804,6 +804,12 @@ static void __attribute__((noreturn)) foreground(pid_t pid, int sfd, int relay[3
 					ssize_t w = write(b->to, b->buf + b->off, b->len - b->off);
 					if (w < 0 && errno == EINTR)
 						continue;
+					if (w < 0 && errno == EAGAIN) {
+						/* The caller's descriptor is non-blocking. */
+						struct pollfd wp = {.fd = b->to, .events = POLLOUT};
+						poll(&wp, 1, -1);
+						continue;
+					}
 					if (w <= 0) {
 						/* The caller's side is gone: the process gets
 						 * EPIPE or SIGPIPE on its next write. */
@@ -820,33 +826,366 @@ static void __attribute__((noreturn)) foreground(pid_t pid, int sfd, int relay[3
 	_exit(code);
 }
 
+/* proc is the process exec runs, as execProcess and process.Final derive
+ * it from the configuration and exec's flags. */
+struct proc {
+	const char **args, **env;
+	int nargs, nenv, ownargs;
+	const char *cwd;
+	uint32_t uid, gid, umask;
+	int has_umask;
+	json_t *groups; /* user.additionalGids (numbers, checked) */
+	uint64_t caps[5]; /* nsenter.Final's order */
+	int last;	  /* the kernel's last capability */
+	int nnp, oom, has_oom;
+	json_t *rlimits; /* checked */
+};
+
+static void freeproc(struct proc *o)
+{
+	if (o->ownargs)
+		free(o->args);
+	free(o->env);
+}
+
+/* userflag applies --user uid[:gid] (numbers): -1 on anything else. */
+static int userflag(const char *u, struct proc *o)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*u < '0' || *u > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(u, &end, 10);
+	if (errno || v > UINT32_MAX || (*end && *end != ':'))
+		return -1;
+	o->uid = (uint32_t)v;
+	if (*end != ':')
+		return 0;
+	if (end[1] < '0' || end[1] > '9')
+		return -1;
+	v = strtoull(end + 1, &end, 10);
+	if (errno || v > UINT32_MAX || *end)
+		return -1;
+	o->gid = (uint32_t)v;
+	return 0;
+}
+
+/* readcaps reads process.capabilities into o->caps: -1 for a name Go
+ * would warn about (unknown, or beyond the running kernel's). */
+static int readcaps(json_t *caps, struct proc *o)
+{
+	static const char *const fields[] = {"bounding", "effective", "inheritable", "permitted", "ambient", NULL};
+	/* nsenter.Final's order: bounding, effective, permitted, inheritable,
+	 * ambient. */
+	static const int field[5] = {0, 1, 3, 2, 4};
+	const int ncaps = sizeof(capnames) / sizeof(*capnames);
+	int i, j, k;
+
+	if ((o->last = lastcap()) < 0 || o->last > 63)
+		return -1;
+	if (caps && !json_is_null(caps) && (!json_is_object(caps) || !known(caps, fields)))
+		return -1;
+	for (i = 0; i < 5; i++) {
+		const char **names;
+		int n = strs(caps, fields[field[i]], &names);
+		if (n < 0) {
+			free(names);
+			return -1;
+		}
+		for (j = 0; j < n; j++) {
+			for (k = 0; k < ncaps && strcmp(names[j], capnames[k]); k++)
+				;
+			if (k == ncaps || k > o->last) {
+				free(names);
+				return -1;
+			}
+			o->caps[i] |= 1ULL << k;
+		}
+		free(names);
+	}
+	return 0;
+}
+
+/* rlimit returns the index in rlimits of a type's name, -1 if unknown. */
+static int rlimit(const char *name)
+{
+	int k;
+
+	for (k = 0; k < (int)(sizeof(rlimits) / sizeof(*rlimits)); k++)
+		if (!strcmp(name, rlimits[k].name))
+			return k;
+	return -1;
+}
+
+/* checkrlimits is ValidateRlimits: known types, once each, soft <= hard
+ * (numbers that encoding/json reads as uint64). */
+static int checkrlimits(json_t *a)
+{
+	static const char *const fields[] = {"type", "hard", "soft", NULL};
+	json_t *v, *w;
+	size_t i, j;
+
+	if (a && !json_is_null(a) && !json_is_array(a))
+		return -1;
+	json_array_foreach(a, i, v) {
+		json_t *t = json_object_get(v, "type"), *s = json_object_get(v, "soft"), *h = json_object_get(v, "hard");
+		if (!json_is_object(v) || !known(v, fields) || !json_is_string(t) || rlimit(json_string_value(t)) < 0)
+			return -1;
+		if ((s && !json_is_integer(s)) || (h && !json_is_integer(h)) || (s && json_integer_value(s) < 0) ||
+		    (h && json_integer_value(h) < 0) || json_integer_value(s) > json_integer_value(h))
+			return -1;
+		json_array_foreach(a, j, w) {
+			if (j < i && json_equal(json_object_get(w, "type"), t))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* readproc reads process p (the configuration's, or --process's) with
+ * exec's flags into o: -1 when the command is Go's. */
+static int readproc(json_t *p, const struct ocikit_exec_args *x, struct proc *o)
+{
+	static const char *const fields[] = {"terminal", "consoleSize", "user", "args", "commandLine", "env", "cwd",
+					     "capabilities", "rlimits", "noNewPrivileges", "apparmorProfile",
+					     "oomScoreAdj", "scheduler", "selinuxLabel", "ioPriority",
+					     "execCPUAffinity", NULL};
+	static const char *const userfields[] = {"uid", "gid", "umask", "additionalGids", "username", NULL};
+	json_t *user, *v;
+	size_t i;
+
+	memset(o, 0, sizeof(*o));
+	o->ownargs = 1;
+	if (!json_is_object(p) || !known(p, fields))
+		return -1;
+	/* What this path leaves to Go. */
+	if (!absent(p, "scheduler") || !absent(p, "ioPriority") || !absent(p, "execCPUAffinity"))
+		return -1;
+	if (!absent(p, "apparmorProfile") &&
+	    (!json_is_string(v = json_object_get(p, "apparmorProfile")) || *json_string_value(v)))
+		return -1;
+	if (!absent(p, "selinuxLabel") && (!json_is_string(v = json_object_get(p, "selinuxLabel")) || *json_string_value(v)))
+		return -1;
+	/* Without --process exec's --tty decides, and it is Go's. */
+	if (x->process && !absent(p, "terminal") && !json_is_false(json_object_get(p, "terminal")))
+		return -1;
+	if ((o->nargs = strs(p, "args", &o->args)) < 0 || (o->nenv = strs(p, "env", &o->env)) < 0)
+		return -1;
+	if (!x->process) {
+		free(o->args);
+		o->args = (const char **)x->argv;
+		o->nargs = x->argc;
+		o->ownargs = 0;
+	}
+	if (o->nargs < 1 || !o->args[0][0])
+		return -1;
+	v = json_object_get(p, "cwd");
+	if (v && !json_is_null(v) && !json_is_string(v))
+		return -1;
+	o->cwd = json_is_string(v) ? json_string_value(v) : "";
+	if (!x->process && x->cwd && *x->cwd)
+		o->cwd = x->cwd;
+	if (o->cwd[0] != '/')
+		return -1; /* Go's error (checkCwd) */
+	user = json_object_get(p, "user");
+	if (user && !json_is_null(user) && (!json_is_object(user) || !known(user, userfields)))
+		return -1;
+	if (!u32(user, "uid", &o->uid) || !u32(user, "gid", &o->gid) || !u32(user, "umask", &o->umask))
+		return -1;
+	o->has_umask = !absent(user, "umask");
+	o->groups = json_object_get(user, "additionalGids");
+	if (o->groups && !json_is_null(o->groups) && !json_is_array(o->groups))
+		return -1;
+	json_array_foreach(o->groups, i, v) {
+		if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > UINT32_MAX)
+			return -1;
+	}
+	if (!x->process && x->user && *x->user && userflag(x->user, o) < 0)
+		return -1;
+	v = json_object_get(p, "noNewPrivileges");
+	if (v && !json_is_null(v) && !json_is_boolean(v))
+		return -1;
+	o->nnp = json_is_true(v);
+	v = json_object_get(p, "oomScoreAdj");
+	if (v && !json_is_null(v)) {
+		if (!json_is_integer(v) || json_integer_value(v) < -1000 || json_integer_value(v) > 1000)
+			return -1;
+		o->oom = (int)json_integer_value(v), o->has_oom = 1;
+	}
+	if (readcaps(json_object_get(p, "capabilities"), o) < 0)
+		return -1;
+	o->rlimits = json_object_get(p, "rlimits");
+	return checkrlimits(o->rlimits);
+}
+
+/* environment is the program's environment: process.env, then --env
+ * (unless --process), merged as MergeEnv, with HOME from the container's
+ * passwd when missing or empty (Environ). NULL when the command is Go's
+ * (an --env without "="); *home holds the HOME entry made. */
+static const char **environment(const struct proc *o, const struct ocikit_exec_args *x, int rootfd, int *n,
+				char **home)
+{
+	const char **env = calloc(o->nenv + x->nenv + 2, sizeof(char *));
+	int i, j, total = o->nenv + (x->process ? 0 : x->nenv);
+
+	*n = 0;
+	*home = NULL;
+	if (!env)
+		return NULL;
+	for (i = 0; i < total; i++) {
+		const char *kv = i < o->nenv ? o->env[i] : x->env[i - o->nenv];
+		size_t len = envname(kv);
+		if (i >= o->nenv && (!strchr(kv, '=') || len == 0)) {
+			free(env);
+			return NULL;
+		}
+		for (j = 0; j < *n && !(envname(env[j]) == len && !strncmp(env[j], kv, len)); j++)
+			;
+		env[j] = kv;
+		if (j == *n)
+			(*n)++;
+	}
+	for (j = 0; j < *n && !(envname(env[j]) == 4 && !strncmp(env[j], "HOME", 4)); j++)
+		;
+	if (j == *n || !env[j][4] || !env[j][5]) {
+		char *h = homedir(rootfd, o->uid);
+		if (!h || asprintf(home, "HOME=%s", h) < 0)
+			*home = NULL;
+		free(h);
+		if (!*home) {
+			free(env);
+			return NULL;
+		}
+		env[j] = *home;
+		if (j == *n)
+			(*n)++;
+	}
+	return env;
+}
+
+/* encode writes the final stage's plan (process.Final with exec's part of
+ * execSetup.run) into b: sc is exec.seccomp's content (flags, BPF) or
+ * NULL, rootfd the root's descriptor number in the process. */
+static void encode(struct buf *b, const struct proc *o, const char **env, int nenv, const char *sc, size_t sclen,
+		   int rootfd, const char *keyring)
+{
+	json_t *v;
+	size_t at, i;
+	int k;
+
+	for (k = 0; k < o->nargs; k++)
+		recstr(b, F_ARG, o->args[k]);
+	for (k = 0; k < nenv; k++)
+		recstr(b, F_ENV, env[k]);
+	recstr(b, F_CWD, o->cwd);
+	if (o->has_umask) {
+		at = rec(b, F_UMASK);
+		put32(b, o->umask);
+		recend(b, at);
+	}
+	at = rec(b, F_USER);
+	put32(b, o->uid);
+	put32(b, o->gid);
+	recend(b, at);
+	if (json_array_size(o->groups) > 0) {
+		at = rec(b, F_GROUPS);
+		json_array_foreach(o->groups, i, v)
+			put32(b, (uint32_t)json_integer_value(v));
+		recend(b, at);
+	}
+	at = rec(b, F_CAPS);
+	for (k = 0; k < 5; k++)
+		put64(b, o->caps[k]);
+	put32(b, (uint32_t)o->last);
+	recend(b, at);
+	if (o->nnp)
+		recend(b, rec(b, F_NNP));
+	json_array_foreach(o->rlimits, i, v) {
+		const char *t = json_string_value(json_object_get(v, "type"));
+		at = rec(b, F_RLIMIT);
+		put32(b, rlimits[rlimit(t)].res);
+		put64(b, (uint64_t)json_integer_value(json_object_get(v, "soft")));
+		put64(b, (uint64_t)json_integer_value(json_object_get(v, "hard")));
+		put(b, t, strlen(t));
+		recend(b, at);
+	}
+	if (sc) {
+		at = rec(b, F_SECCOMP);
+		put(b, sc, sclen);
+		recend(b, at);
+	}
+	recstr(b, F_NAME, "ocikit:exec");
+	recend(b, rec(b, F_SETSID));
+	at = rec(b, F_ROOTFD);
+	put32(b, rootfd);
+	recend(b, at);
+	if (keyring)
+		recstr(b, F_KEYRING, keyring);
+	recend(b, rec(b, F_CGROUP_SYNC));
+	at = rec(b, F_CLOSE_FROM);
+	put32(b, 3);
+	recend(b, at);
+}
+
+/* joinplan opens the init's namespaces listed in linux.namespaces, but
+ * those it shares with us, into nsfd and writes nsenter's join lines for
+ * them (the descriptors the process gets from 6 on): their number, -1
+ * when the command is Go's. */
+static int joinplan(json_t *namespaces, long pid, int nsfd[MAXNS], struct launch *l)
+{
+	const int ntypes = sizeof(nstypes) / sizeof(*nstypes);
+	char path[128];
+	json_t *v;
+	size_t i;
+	int k, n = 0;
+
+	if (namespaces && !json_is_null(namespaces) && !json_is_array(namespaces))
+		return -1;
+	json_array_foreach(namespaces, i, v) {
+		const char *t = json_string_value(json_object_get(v, "type"));
+		if (!t)
+			return -1;
+		for (k = 0; k < ntypes && strcmp(t, nstypes[k].type); k++)
+			;
+		if (k == ntypes || n >= MAXNS)
+			return -1;
+		snprintf(path, sizeof(path), "/proc/%ld/ns/%s", pid, nstypes[k].proc);
+		if ((nsfd[n] = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			return -1;
+		snprintf(path, sizeof(path), "/proc/self/ns/%s", nstypes[k].proc);
+		if (samens(nsfd[n], path)) {
+			/* shared with the host: joining our own user
+			 * namespace would fail */
+			close(nsfd[n]);
+			nsfd[n] = -1;
+			continue;
+		}
+		l->fork |= nstypes[k].fork;
+		snprintf(path, sizeof(path), "join %s /proc/self/fd/%d\n", t, 6 + n);
+		if (strlen(l->nsplan) + strlen(path) >= sizeof(l->nsplan))
+			return -1;
+		strcat(l->nsplan, path);
+		n++;
+	}
+	return n;
+}
+
 int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_fast_record *r,
 		     const struct ocikit_fast_log *log, char *msg, size_t msglen)
 {
-	static const char *const procfields[] = {"terminal", "consoleSize", "user", "args", "commandLine", "env",
-						  "cwd", "capabilities", "rlimits", "noNewPrivileges",
-						  "apparmorProfile", "oomScoreAdj", "scheduler", "selinuxLabel",
-						  "ioPriority", "execCPUAffinity", NULL};
-	static const char *const userfields[] = {"uid", "gid", "umask", "additionalGids", "username", NULL};
-	static const char *const capfields[] = {"bounding", "effective", "inheritable", "permitted", "ambient", NULL};
-	static const char *const rlfields[] = {"type", "hard", "soft", NULL};
-	char *cfgbuf = NULL, path[PATH_MAX], reason[256];
-	json_t *cfg = NULL, *pfile = NULL, *p, *linux_, *user, *caps, *a, *v;
-	const char **args = NULL, **env = NULL, *cwd;
-	const char **merged = NULL;
-	int nargs, nenv, nmerged = 0, i, j, k, last, rootfd = -1, exefd = -1, ret = -1, born, thp = 0;
-	int cfgp[2] = {-1, -1}, nsp[2] = {-1, -1}, syncp[2] = {-1, -1}, stdio[3][2];
-	int nsfd[MAXNS], nns = 0, sfd = -1, unified;
-	uint32_t uid, gid, umask_v = 0, hostuid, hostgid;
-	int has_umask, nnp = 0, oom = 0, has_oom = 0, ownargs = 1, blocked = 0;
-	uint64_t capset[5] = {0};
-	size_t cfglen, at;
+	char *cfgbuf = NULL, *sc = NULL, *home = NULL, path[PATH_MAX], reason[256];
+	json_t *cfg = NULL, *pfile = NULL, *linux_;
+	const char **env = NULL;
+	int nenv = 0, i, j, rootfd = -1, exefd = -1, ret = -1, born, thp = 0, blocked = 0, sfd = -1, unified;
+	int cfgp[2] = {-1, -1}, nsp[2] = {-1, -1}, syncp[2] = {-1, -1}, stdio[3][2], nsfd[MAXNS], nns = 0;
+	uint32_t hostuid, hostgid;
+	size_t cfglen, sclen = 0;
+	struct proc pr = {0};
 	struct launch l;
 	struct statfs sfs;
 	sigset_t all, old;
-	unsigned char *bpf = NULL;
-	char *sc = NULL, *home = NULL;
-	size_t sclen = 0;
 	pid_t pid = -1, direct;
 
 	memset(&l, 0, sizeof(l));
@@ -865,180 +1204,20 @@ int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_
 		return -1;
 	cfg = json_loadb(cfgbuf, cfglen, JSON_REJECT_DUPLICATES, NULL);
 	free(cfgbuf);
-	if (!json_is_object(cfg))
-		goto out;
 	linux_ = json_object_get(cfg, "linux");
-	if (!json_is_object(linux_) || !absent(linux_, "personality"))
+	if (!json_is_object(cfg) || !json_is_object(linux_) || !absent(linux_, "personality"))
 		goto out;
-	if (x->process) {
+	if (x->process)
 		pfile = json_load_file(x->process, JSON_REJECT_DUPLICATES, NULL);
-		p = pfile;
-	} else {
-		p = json_object_get(cfg, "process");
-		if (p == NULL || json_is_null(p))
-			goto out; /* Go's: an empty process */
-	}
-	if (!json_is_object(p) || !known(p, procfields))
+	if (readproc(x->process ? pfile : json_object_get(cfg, "process"), x, &pr) < 0)
 		goto out;
-	/* What this path leaves to Go. */
-	if (!absent(p, "scheduler") || !absent(p, "ioPriority") || !absent(p, "execCPUAffinity"))
-		goto out;
-	if (!absent(p, "apparmorProfile") && (!json_is_string(v = json_object_get(p, "apparmorProfile")) ||
-					      *json_string_value(v)))
-		goto out;
-	if (!absent(p, "selinuxLabel") &&
-	    (!json_is_string(v = json_object_get(p, "selinuxLabel")) || *json_string_value(v)))
-		goto out;
-	if (x->process && !absent(p, "terminal") && !json_is_false(json_object_get(p, "terminal")))
-		goto out;
-	/* args, env, cwd, user with exec's flags (execProcess). */
-	if ((nargs = strs(p, "args", &args)) < 0 || (nenv = strs(p, "env", &env)) < 0)
-		goto out;
-	if (!x->process) {
-		free(args);
-		args = (const char **)x->argv;
-		nargs = x->argc;
-	}
-	ownargs = x->process != NULL;
-	if (nargs < 1 || !args[0][0])
-		goto out;
-	v = json_object_get(p, "cwd");
-	if (v && !json_is_null(v) && !json_is_string(v))
-		goto out;
-	cwd = v && json_is_string(v) ? json_string_value(v) : "";
-	if (!x->process && x->cwd && *x->cwd)
-		cwd = x->cwd;
-	if (cwd[0] != '/')
-		goto out;
-	user = json_object_get(p, "user");
-	if (user && !json_is_null(user) && (!json_is_object(user) || !known(user, userfields)))
-		goto out;
-	if (!u32(user, "uid", &uid) || !u32(user, "gid", &gid) || !u32(user, "umask", &umask_v))
-		goto out;
-	has_umask = !absent(user, "umask");
-	a = json_object_get(user, "additionalGids");
-	if (a && !json_is_null(a) && !json_is_array(a))
-		goto out;
-	json_array_foreach(a, i, v) {
-		if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > UINT32_MAX)
-			goto out;
-	}
-	if (!x->process && x->user && *x->user) {
-		/* --user uid[:gid], numbers. */
-		char *end;
-		unsigned long long u, g;
-		if (x->user[0] < '0' || x->user[0] > '9')
-			goto out;
-		errno = 0;
-		u = strtoull(x->user, &end, 10);
-		if (errno || u > UINT32_MAX || (*end && *end != ':'))
-			goto out;
-		uid = (uint32_t)u;
-		if (*end == ':') {
-			if (end[1] < '0' || end[1] > '9')
-				goto out;
-			g = strtoull(end + 1, &end, 10);
-			if (errno || g > UINT32_MAX || *end)
-				goto out;
-			gid = (uint32_t)g;
-		}
-	}
-	v = json_object_get(p, "noNewPrivileges");
-	if (v && !json_is_null(v) && !json_is_boolean(v))
-		goto out;
-	nnp = json_is_true(v);
-	v = json_object_get(p, "oomScoreAdj");
-	if (v && !json_is_null(v)) {
-		if (!json_is_integer(v) || json_integer_value(v) < -1000 || json_integer_value(v) > 1000)
-			goto out;
-		oom = (int)json_integer_value(v), has_oom = 1;
-	}
-	/* Capabilities: a name Go warns about is Go's. */
-	if ((last = lastcap()) < 0 || last > 63)
-		goto out;
-	caps = json_object_get(p, "capabilities");
-	if (caps && !json_is_null(caps) && (!json_is_object(caps) || !known(caps, capfields)))
-		goto out;
-	for (i = 0; i < 5; i++) {
-		/* nsenter.Final's order: bounding, effective, permitted,
-		 * inheritable, ambient. */
-		static const int field[5] = {0, 1, 3, 2, 4};
-		const char **names;
-		int nn = strs(caps, capfields[field[i]], &names);
-		if (nn < 0)
-			goto out;
-		for (j = 0; j < nn; j++) {
-			for (k = 0; k < (int)(sizeof(capnames) / sizeof(*capnames)); k++)
-				if (!strcmp(names[j], capnames[k]))
-					break;
-			if (k == (int)(sizeof(capnames) / sizeof(*capnames)) || k > last) {
-				free(names);
-				goto out;
-			}
-			capset[i] |= 1ULL << k;
-		}
-		free(names);
-	}
-	/* rlimits: known types, once each, soft <= hard (ValidateRlimits). */
-	a = json_object_get(p, "rlimits");
-	if (a && !json_is_null(a) && !json_is_array(a))
-		goto out;
-	json_array_foreach(a, i, v) {
-		json_t *t = json_object_get(v, "type"), *s = json_object_get(v, "soft"), *h = json_object_get(v, "hard");
-		size_t i2;
-		json_t *v2;
-		if (!json_is_object(v) || !known(v, rlfields) || !json_is_string(t))
-			goto out;
-		for (k = 0; k < (int)(sizeof(rlimits) / sizeof(*rlimits)); k++)
-			if (!strcmp(json_string_value(t), rlimits[k].name))
-				break;
-		if (k == (int)(sizeof(rlimits) / sizeof(*rlimits)))
-			goto out;
-		if ((s && !json_is_integer(s)) || (h && !json_is_integer(h)) ||
-		    (s && json_integer_value(s) < 0) || (h && json_integer_value(h) < 0) ||
-		    (s ? json_integer_value(s) : 0) > (h ? json_integer_value(h) : 0))
-			goto out;
-		json_array_foreach(a, i2, v2) {
-			if (i2 < i && json_equal(json_object_get(v2, "type"), t))
-				goto out;
-		}
-	}
 	/* The compiled seccomp filter create kept: flags, then BPF. */
-	if (!absent(linux_, "seccomp")) {
-		if (!ocikit_fast_readall(dirfd, "exec.seccomp", &sc, &sclen) || sclen < 12 || (sclen - 4) % 8)
-			goto out;
-		bpf = (unsigned char *)sc + 4;
-	}
-	/* The namespaces to join: the init's, but those shared with us. */
-	a = json_object_get(linux_, "namespaces");
-	if (a && !json_is_null(a) && !json_is_array(a))
+	if (!absent(linux_, "seccomp") &&
+	    (!ocikit_fast_readall(dirfd, "exec.seccomp", &sc, &sclen) || sclen < 12 || (sclen - 4) % 8))
 		goto out;
-	json_array_foreach(a, i, v) {
-		const char *t = json_string_value(json_object_get(v, "type"));
-		if (!t)
-			goto out;
-		for (k = 0; k < (int)(sizeof(nstypes) / sizeof(*nstypes)); k++)
-			if (!strcmp(t, nstypes[k].type))
-				break;
-		if (k == (int)(sizeof(nstypes) / sizeof(*nstypes)) || nns >= MAXNS)
-			goto out;
-		snprintf(path, sizeof(path), "/proc/%ld/ns/%s", r->pid, nstypes[k].proc);
-		nsfd[nns] = open(path, O_RDONLY | O_CLOEXEC);
-		if (nsfd[nns] < 0)
-			goto out;
-		snprintf(path, sizeof(path), "/proc/self/ns/%s", nstypes[k].proc);
-		if (samens(nsfd[nns], path)) {
-			close(nsfd[nns]);
-			nsfd[nns] = -1;
-			continue;
-		}
-		l.fork |= nstypes[k].fork;
-		/* The plan's line names the descriptor the process gets. */
-		snprintf(path, sizeof(path), "join %s /proc/self/fd/%d\n", t, 6 + nns);
-		if (strlen(l.nsplan) + strlen(path) >= sizeof(l.nsplan))
-			goto out;
-		strcat(l.nsplan, path);
-		nns++;
+	if ((nns = joinplan(json_object_get(linux_, "namespaces"), r->pid, nsfd, &l)) < 0) {
+		nns = MAXNS; /* close what was opened */
+		goto out;
 	}
 	snprintf(path, sizeof(path), "/proc/%ld/root", r->pid);
 	if ((rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
@@ -1048,96 +1227,9 @@ int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_
 		goto out;
 	if ((exefd = protected()) < 0)
 		goto out;
-
-	/* The environment: process.env, --env, merged (MergeEnv), and HOME
-	 * from the container's passwd when missing or empty (Environ). */
-	merged = calloc(nenv + x->nenv + 2, sizeof(char *));
-	if (!merged)
+	if (!(env = environment(&pr, x, rootfd, &nenv, &home)))
 		goto out;
-	for (i = 0; i < nenv + (x->process ? 0 : x->nenv); i++) {
-		const char *kv = i < nenv ? env[i] : x->env[i - nenv];
-		size_t n = envname(kv);
-		if (i >= nenv && (!strchr(kv, '=') || n == 0))
-			goto out; /* Go's error */
-		for (j = 0; j < nmerged; j++)
-			if (envname(merged[j]) == n && !strncmp(merged[j], kv, n))
-				break;
-		if (j < nmerged)
-			merged[j] = kv;
-		else
-			merged[nmerged++] = kv;
-	}
-	for (j = 0; j < nmerged; j++)
-		if (envname(merged[j]) == 4 && !strncmp(merged[j], "HOME", 4))
-			break;
-	if (j == nmerged || !merged[j][4] || !merged[j][5]) {
-		char *h = homedir(rootfd, uid);
-		if (!h || asprintf(&home, "HOME=%s", h) < 0)
-			home = NULL;
-		free(h);
-		if (!home)
-			goto out;
-		merged[j == nmerged ? nmerged++ : j] = home;
-	}
-
-	/* The final stage's plan (process.Final, exec's part of x.run). */
-	for (i = 0; i < nargs; i++)
-		recstr(&l.plan, F_ARG, args[i]);
-	for (i = 0; i < nmerged; i++)
-		recstr(&l.plan, F_ENV, merged[i]);
-	recstr(&l.plan, F_CWD, cwd);
-	if (has_umask) {
-		at = rec(&l.plan, F_UMASK);
-		put32(&l.plan, umask_v);
-		recend(&l.plan, at);
-	}
-	at = rec(&l.plan, F_USER);
-	put32(&l.plan, uid);
-	put32(&l.plan, gid);
-	recend(&l.plan, at);
-	a = json_object_get(user, "additionalGids");
-	if (json_array_size(a) > 0) {
-		at = rec(&l.plan, F_GROUPS);
-		json_array_foreach(a, i, v)
-			put32(&l.plan, (uint32_t)json_integer_value(v));
-		recend(&l.plan, at);
-	}
-	at = rec(&l.plan, F_CAPS);
-	for (i = 0; i < 5; i++)
-		put64(&l.plan, capset[i]);
-	put32(&l.plan, (uint32_t)last);
-	recend(&l.plan, at);
-	if (nnp)
-		recend(&l.plan, rec(&l.plan, F_NNP));
-	a = json_object_get(p, "rlimits");
-	json_array_foreach(a, i, v) {
-		const char *t = json_string_value(json_object_get(v, "type"));
-		for (k = 0; strcmp(t, rlimits[k].name); k++)
-			;
-		at = rec(&l.plan, F_RLIMIT);
-		put32(&l.plan, rlimits[k].res);
-		put64(&l.plan, (uint64_t)json_integer_value(json_object_get(v, "soft")));
-		put64(&l.plan, (uint64_t)json_integer_value(json_object_get(v, "hard")));
-		put(&l.plan, t, strlen(t));
-		recend(&l.plan, at);
-	}
-	if (bpf) {
-		at = rec(&l.plan, F_SECCOMP);
-		put(&l.plan, sc, 4);
-		put(&l.plan, bpf, sclen - 4);
-		recend(&l.plan, at);
-	}
-	recstr(&l.plan, F_NAME, "ocikit:exec");
-	recend(&l.plan, rec(&l.plan, F_SETSID));
-	at = rec(&l.plan, F_ROOTFD);
-	put32(&l.plan, 6 + nns);
-	recend(&l.plan, at);
-	if (!r->nonewkeyring)
-		recstr(&l.plan, F_KEYRING, x->id);
-	recend(&l.plan, rec(&l.plan, F_CGROUP_SYNC));
-	at = rec(&l.plan, F_CLOSE_FROM);
-	put32(&l.plan, 3);
-	recend(&l.plan, at);
+	encode(&l.plan, &pr, env, nenv, sc, sclen, 6 + nns, r->nonewkeyring ? NULL : x->id);
 	if (l.plan.bad)
 		goto out;
 
@@ -1151,21 +1243,22 @@ int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_
 		goto out;
 	hostuid = hostid(json_object_get(linux_, "uidMappings"), 0);
 	hostgid = hostid(json_object_get(linux_, "gidMappings"), 0);
-	if (!x->detach) {
-		/* pipeRelay: the process gets pipes, owned by the container's
-		 * root, not the caller's files. */
-		for (i = 0; i < 3; i++) {
-			if (pipe2(stdio[i], O_CLOEXEC) < 0)
-				goto out;
-			if (fchown(stdio[i][i == 0 ? 0 : 1], hostuid, hostgid) < 0) {
-				/* best effort, as Go's */
-			}
-			l.relay[i] = stdio[i][i == 0 ? 1 : 0];
-			addfd(&l, stdio[i][i == 0 ? 0 : 1]);
-		}
-	} else {
-		for (i = 0; i < 3; i++)
+	for (i = 0; i < 3; i++) {
+		int child = i == 0 ? 0 : 1;
+		if (x->detach) {
+			/* the caller's stdio (/dev/null for one closed) */
 			addfd(&l, fcntl(i, F_GETFD) < 0 ? -1 : i);
+			continue;
+		}
+		/* pipeRelay: pipes owned by the container's root, not the
+		 * caller's files. */
+		if (pipe2(stdio[i], O_CLOEXEC) < 0)
+			goto out;
+		if (fchown(stdio[i][child], hostuid, hostgid) < 0) {
+			/* best effort, as Go's */
+		}
+		l.relay[i] = stdio[i][1 - child];
+		addfd(&l, stdio[i][child]);
 	}
 	addfd(&l, exefd);
 	addfd(&l, cfgp[0]);
@@ -1180,15 +1273,17 @@ int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_
 		thp = 1;
 	if (thp)
 		addenv(&l, "_OCIKIT_THP=1");
-	if (has_oom)
-		addenv(&l, "_OCIKIT_OOM=%d", oom);
+	if (pr.has_oom)
+		addenv(&l, "_OCIKIT_OOM=%d", pr.oom);
 	addenv(&l, "_OCIKIT_NSENTER=%d", i);
-	if (l.nenv != 3 + thp + has_oom)
+	if (l.nenv != 3 + thp + pr.has_oom)
 		goto out;
+	/* Born in the cgroup on cgroup v2 (clone3 CLONE_INTO_CGROUP); on v1
+	 * moved when it asks, the grace period primed meanwhile. */
 	unified = statfs("/sys/fs/cgroup", &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC;
-	if (unified && r->npaths == 1)
+	if (unified && r->npaths == 1) {
 		l.cgfd = open(r->paths[0], O_PATH | O_DIRECTORY | O_CLOEXEC);
-	else if (!unified && r->npaths > 0) {
+	} else if (!unified && r->npaths > 0) {
 		static struct primearg pa;
 		pthread_t t;
 		snprintf(pa.path, sizeof(pa.path), "%s/cgroup.procs", r->paths[0]);
@@ -1196,13 +1291,14 @@ int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_
 		if (pthread_create(&t, NULL, prime, &pa) == 0)
 			pthread_detach(t);
 	}
-	/* Signals wait for the foreground from now on (newForeground); a
+	/* In the foreground signals wait from now on (newForeground), and a
 	 * process forked into a pid namespace is our grandchild. */
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, x->detach ? NULL : &all, &old);
 	if (!x->detach) {
 		blocked = 1;
-		if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0 || (sfd = signalfd(-1, &all, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
+		if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0 ||
+		    (sfd = signalfd(-1, &all, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
 			goto out;
 	}
 
@@ -1276,21 +1372,22 @@ out:
 		close(l.cgfd);
 	if (sfd >= 0)
 		close(sfd);
-	if (thp && ret < 0)
-		prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0);
-	if (ret < 0 && !x->detach)
-		prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
-	if (ret < 0 && blocked)
-		sigprocmask(SIG_SETMASK, &old, NULL);
+	if (ret < 0) {
+		/* Back to what the Go command expects. */
+		if (thp)
+			prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0);
+		if (blocked) {
+			prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
+			sigprocmask(SIG_SETMASK, &old, NULL);
+		}
+	}
 	for (i = 0; i < l.nenv; i++)
 		free(l.env[i]);
 	free(l.plan.p);
-	free(merged);
+	free(env);
 	free(home);
 	free(sc);
-	free(env);
-	if (ownargs)
-		free(args);
+	freeproc(&pr);
 	json_decref(pfile);
 	json_decref(cfg);
 	return ret;
