@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/exec.sh: N sequential `exec ID /bin/true` into a running busybox
 # container (sleep) with ocikit, crun and runc, interleaved in rounds of 10
-# (ocikit, crun, runc, ocikit, ...) so that the load of a shared machine
+# (ocikit, crun, runc, then crun, runc, ocikit, ...: the order rotates,
+# see rotated in lib/runtimes.sh) so that the load of a shared machine
 # hits all alike; prints ms per exec and the ratio to crun. Each runtime
 # execs into its own container created from the same bundle.
 #
@@ -41,7 +42,8 @@ done
 # of cgroup_threadgroup_rwsem), so one runtime's exec right after
 # another's would be measured cheaper than on its own.
 for ((i = 0; i < n; i += 10)); do
-	for rt in "$@"; do
+	rotated "$((i / 10))" "$@"
+	for rt in "${order[@]}"; do
 		s=${EPOCHREALTIME/./}
 		for ((j = i; j < i + 10 && j < n; j++)); do
 			"$rt" --root "$STATE/$(name "$rt")" exec "bench-$(name "$rt")" /bin/true || { echo "$rt exec failed" >&2; exit 1; }

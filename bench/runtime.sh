@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench/runtime.sh: N sequential `run` of /bin/true in a busybox bundle with
-# ocikit, crun and runc, interleaved (ocikit, crun, runc, ocikit, ...) so
-# that the load of a shared machine hits all alike; prints ms per container
-# and the ratio to crun.
+# ocikit, crun and runc, interleaved (ocikit, crun, runc, then crun, runc,
+# ocikit, ...: the order rotates, see rotated) so that the load of a shared
+# machine hits all alike; prints ms per container and the ratio to crun.
 #
 #   OCIKIT=bin/ocikit N=100 bash bench/runtime.sh
 #   OCIKIT_BASE=bin/ocikit-main ...   # also a second ocikit build
@@ -31,7 +31,8 @@ for rt in "$@"; do
 	total[$rt]=0
 done
 for ((i = 0; i < n; i++)); do
-	for rt in "$@"; do
+	rotated "$i" "$@"
+	for rt in "${order[@]}"; do
 		s=${EPOCHREALTIME/./}
 		"$rt" --root "$STATE/$(name "$rt")" run "b$i" >/dev/null || { echo "$rt run failed" >&2; exit 1; }
 		e=${EPOCHREALTIME/./}

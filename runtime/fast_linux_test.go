@@ -11,6 +11,7 @@ import (
 	"github.com/ocikit/ocikit/runtime"
 	"github.com/ocikit/ocikit/runtime/nsenter"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // traced is one run of ocikit with args (on e's root, env added to the
@@ -456,6 +457,65 @@ func TestPrefault(t *testing.T) {
 				t.Errorf("populated by %v, want the runtime (%s) alone:\n%s", pids, runtimePid, data)
 			case !tt.want && len(pids) > 0:
 				t.Errorf("populated by %v, want none:\n%s", pids, data)
+			}
+		})
+	}
+}
+
+// TestPrimeCgroup: on cgroup v1 `run` and `create` start, from the
+// constructor, a no-op move of the runtime into its own cgroup (fast.c
+// primeself), so that the RCU grace period the init's move into the
+// container's cgroup waits for after a quiet period has begun by then;
+// no other command does, nor one run with _OCIKIT_NOFAST.
+func TestPrimeCgroup(t *testing.T) {
+	if !nsenter.Available {
+		t.Skip("no cgo: no constructor")
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs("/sys/fs/cgroup", &st); err != nil || st.Type == unix.CGROUP2_SUPER_MAGIC {
+		t.Skip("cgroup v2: the init is born in its cgroup, nothing to prime")
+	}
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		t.Skip("no strace (make deps installs it)")
+	}
+	e := newEnv(t)
+	bundle := e.bundle([]string{"true"}, nil)
+	for _, tt := range []struct {
+		name string
+		env  []string
+		args []string
+		want bool
+	}{
+		{"run", nil, []string{"run", "--bundle", bundle, e.id("prime")}, true},
+		{"off", noFast, []string{"run", "--bundle", bundle, e.id("prime-off")}, false},
+		{"list", nil, []string{"list"}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			trace := filepath.Join(t.TempDir(), "trace")
+			args := append([]string{"-f", "-qq", "-e", "trace=write", "-e", "signal=none", "-y", "-o", trace,
+				e.bin, "--root", e.root}, tt.args...)
+			cmd := exec.Command(strace, args...)
+			cmd.Env = append(os.Environ(), tt.env...)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%v: %v: %s", tt.args, err, out)
+			}
+			data, err := os.ReadFile(trace)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// "TID write(FD</sys/fs/cgroup/.../cgroup.procs>, "PID", N)": a
+			// write into a cgroup other than the container's (whose
+			// path names its id) is the runtime's move into its own.
+			id := tt.args[len(tt.args)-1]
+			primed := false
+			for _, l := range strings.Split(string(data), "\n") {
+				if path, _, ok := strings.Cut(l, "/cgroup.procs>"); ok && !strings.Contains(path, id) {
+					primed = true
+				}
+			}
+			if primed != tt.want {
+				t.Errorf("the runtime moved itself into its cgroup: %v, want %v:\n%s", primed, tt.want, data)
 			}
 		})
 	}

@@ -99,6 +99,18 @@ memdir() {
 peak() {
 	if [[ -e $1/memory.max_usage_in_bytes ]]; then cat "$1/memory.max_usage_in_bytes"; else cat "$1/memory.peak"; fi
 }
+# rotated K RT...: sets order to the runtimes rotated by K places. A round
+# that always runs the runtimes in one order favours some places: the
+# runtime right after another pays for what that one left behind (two
+# ocikit builds swapped places swapped their times, ~2 ms per run).
+rotated() {
+	local k=$1 j
+	shift
+	order=()
+	for ((j = 0; j < $#; j++)); do
+		order+=("${@:$(((j + k) % $# + 1)):1}")
+	done
+}
 '
 
 # print_ratios TITLE UNIT SCALE: reads "runtime value" lines (value in

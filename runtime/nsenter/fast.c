@@ -52,6 +52,7 @@
 #include <unistd.h>
 #include <signal.h>
 #include <dirent.h>
+#include <pthread.h>
 #include <sys/syscall.h>
 
 #include "nsenter.h"
@@ -1034,6 +1035,70 @@ static int faststate(const char *buf, struct record *r)
 	return fflush(stdout) == 0 ? 0 : -1;
 }
 
+/* primeself: for `create` and `run`, which Go does, a thread of the
+ * constructor moves this process into the cgroup it is in (cgroup.procs of
+ * its first cgroup v1 hierarchy): a no-op that starts the RCU grace period
+ * the kernel's first cgroup migration after a quiet period waits for (the
+ * rcu_sync of cgroup_threadgroup_rwsem, which every hierarchy shares;
+ * ~10 ms here). The init's move into the container's cgroup, a few
+ * milliseconds later, then waits only for what is left of it; exec's
+ * primeMigration does the same with the init's pid. Nothing on cgroup v2,
+ * where the init is born in its cgroup (clone3 CLONE_INTO_CGROUP). */
+static void *primewrite(void *arg)
+{
+	char *path = arg, pid[24];
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		snprintf(pid, sizeof(pid), "%d", (int)getpid());
+		if (write(fd, pid, strlen(pid)) < 0) {
+			/* the real migration reports its own errors */
+		}
+		close(fd);
+	}
+	return NULL;
+}
+
+static void primeself(int argc, char **argv)
+{
+	static char path[PATH_MAX];
+	char buf[4096], *line, *save;
+	const char *cmd = NULL;
+	pthread_t t;
+	ssize_t n;
+	int i, fd;
+
+	for (i = 1; i < argc && !cmd; i++) {
+		if (argv[i][0] != '-')
+			cmd = argv[i];
+		else if (!strcmp(argv[i], "--root") || !strcmp(argv[i], "--log") || !strcmp(argv[i], "--log-format") ||
+			 !strcmp(argv[i], "--criu") || !strcmp(argv[i], "--rootless"))
+			i++; /* the flag's value */
+	}
+	if (!cmd || (strcmp(cmd, "create") && strcmp(cmd, "run")) || geteuid() != 0)
+		return;
+	if ((fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	/* "ID:CONTROLLERS:PATH" lines; v2's has no controllers. */
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *ctl = strchr(line, ':'), *cg;
+		if (!ctl || !(cg = strchr(++ctl, ':')) || cg == ctl || !strncmp(ctl, "name=", 5))
+			continue;
+		*cg++ = 0;
+		if (strchr(ctl, ','))
+			*strchr(ctl, ',') = 0; /* cpu,cpuacct: either mount's name */
+		snprintf(path, sizeof(path), "/sys/fs/cgroup/%s%s/cgroup.procs", ctl, cg);
+		if (access(path, W_OK) == 0 && pthread_create(&t, NULL, primewrite, path) == 0)
+			pthread_detach(t);
+		return;
+	}
+}
+
 /* ocikit_fast runs start, delete, kill or state when argv asks for one
  * and this path can do it all; it then exits (0, or 1 with the error
  * reported). Otherwise it returns, and the Go command runs. */
@@ -1045,8 +1110,12 @@ void ocikit_fast(int argc, char **argv)
 	size_t len;
 	int dirfd, rc, logfd;
 
-	if (getenv("_OCIKIT_NOFAST") || !parseargs(argc, argv, &a))
+	if (getenv("_OCIKIT_NOFAST"))
 		return;
+	if (!parseargs(argc, argv, &a)) {
+		primeself(argc, argv);
+		return;
+	}
 	if (snprintf(dir, sizeof(dir), "%s/%s", a.root, a.id) >= (int)sizeof(dir))
 		return;
 	if (a.log) {
