@@ -570,15 +570,48 @@ static int writepid(const char *path, pid_t pid, char *msg, size_t msglen)
 	return 0;
 }
 
+static pid_t spawnchild(struct launch *l, int exefd, const sigset_t *mask, int *born, int errfd);
+
 /* spawn starts the process with l's descriptors and environment (child.start),
- * born in l->cgfd's cgroup when it can be; returns its pid, -1 on failure. */
+ * born in l->cgfd's cgroup when it can be; returns its pid once it has
+ * called execve, -1 with errno on failure (the execve's, which the child
+ * sends over a close-on-exec pipe, as syscall.StartProcess does). */
 static pid_t spawn(struct launch *l, int exefd, const sigset_t *mask, int *born)
+{
+	pid_t pid;
+	int errp[2], err = 0;
+	ssize_t n;
+
+	*born = 0;
+	if (pipe2(errp, O_CLOEXEC) < 0)
+		return -1;
+	pid = spawnchild(l, exefd, mask, born, errp[1]);
+	err = errno;
+	close(errp[1]);
+	if (pid < 0) {
+		close(errp[0]);
+		errno = err;
+		return -1;
+	}
+	while ((n = read(errp[0], &err, sizeof(err))) < 0 && errno == EINTR)
+		;
+	close(errp[0]);
+	if (n == sizeof(err)) {
+		waitpid(pid, NULL, 0);
+		errno = err;
+		return -1;
+	}
+	return pid;
+}
+
+/* spawnchild forks (or clones into l->cgfd's cgroup) the process; the
+ * child reports a failed execve's errno on errfd. */
+static pid_t spawnchild(struct launch *l, int exefd, const sigset_t *mask, int *born, int errfd)
 {
 	char *argv[] = {"ocikit", "init", NULL}, exe[32];
 	pid_t pid = -1;
-	int i;
+	int i, err;
 
-	*born = 0;
 	if (l->cgfd >= 0) {
 		struct clone_args ca = {.flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = l->cgfd};
 		pid = syscall(SYS_clone3, &ca, sizeof(ca));
@@ -589,22 +622,32 @@ static pid_t spawn(struct launch *l, int exefd, const sigset_t *mask, int *born)
 		pid = fork();
 	if (pid != 0)
 		return pid;
-	/* The child: descriptors into place, above every target first. */
+	/* The child: descriptors into place, above every target first; the
+	 * error pipe right after them, closed by the execve. */
+	if ((errfd = fcntl(errfd, F_DUPFD_CLOEXEC, MAXFDS + 3)) < 0)
+		_exit(127);
 	for (i = 0; i < l->nfds; i++) {
 		int fd = l->fds[i];
 		if (fd < 0)
 			fd = open("/dev/null", i ? O_WRONLY : O_RDONLY);
 		if (fd < 0 || (l->fds[i] = fcntl(fd, F_DUPFD, MAXFDS + 3)) < 0)
-			_exit(127);
+			goto fail;
 	}
 	for (i = 0; i < l->nfds; i++)
 		if (dup2(l->fds[i], i) < 0)
-			_exit(127);
-	syscall(SYS_close_range, l->nfds, ~0U, 0);
+			goto fail;
+	if ((errfd = dup3(errfd, l->nfds, O_CLOEXEC)) < 0)
+		_exit(127);
+	syscall(SYS_close_range, l->nfds + 1, ~0U, 0);
 	sigprocmask(SIG_SETMASK, mask, NULL);
 	snprintf(exe, sizeof(exe), "/proc/self/fd/%d", exefd);
 	l->env[l->nenv] = NULL;
 	execve(exe, argv, l->env);
+fail:
+	err = errno;
+	if (write(errfd, &err, sizeof(err)) < 0) {
+		/* the runtime sees the pipe close without a word */
+	}
 	_exit(127);
 }
 
