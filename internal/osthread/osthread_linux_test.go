@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -68,5 +69,33 @@ func TestRunNotMainThread(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != "own thread, ended" {
 		t.Fatalf("Run from a free main thread: %v: %s", err, out)
+	}
+}
+
+// TestRunThreadGone checks that the thread is gone when Run returns, not
+// only f: until it exits it is still where f left it. Goroutines spinning
+// on more Ps than CPUs make the exiting thread wait for a CPU, as a
+// loaded machine does.
+func TestRunThreadGone(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4 * runtime.NumCPU()))
+	stop := make(chan struct{})
+	defer close(stop)
+	for range 4 * runtime.NumCPU() {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+			}
+		}()
+	}
+	for i := 0; i < 200; i++ {
+		var tid int
+		Run(func() { tid = unix.Gettid() })
+		if err := unix.Access("/proc/self/task/"+strconv.Itoa(tid), unix.F_OK); err == nil {
+			t.Fatalf("run %d: thread %d still there after Run returned", i, tid)
+		}
 	}
 }
