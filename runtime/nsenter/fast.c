@@ -1064,6 +1064,7 @@ static void primeself(int argc, char **argv)
 	static char path[PATH_MAX];
 	char buf[4096], *line, *save;
 	const char *cmd = NULL;
+	sigset_t all, prev;
 	pthread_t t;
 	ssize_t n;
 	int i, fd;
@@ -1093,8 +1094,16 @@ static void primeself(int argc, char **argv)
 		if (strchr(ctl, ','))
 			*strchr(ctl, ',') = 0; /* cpu,cpuacct: either mount's name */
 		snprintf(path, sizeof(path), "/sys/fs/cgroup/%s%s/cgroup.procs", ctl, cg);
-		if (access(path, W_OK) == 0 && pthread_create(&t, NULL, primewrite, path) == 0)
+		if (access(path, W_OK) != 0)
+			return;
+		/* With every signal blocked: the process's signals are the Go
+		 * runtime's to handle (a SIGCHLD taken by this thread before
+		 * Go installs its handlers would be lost). */
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &prev);
+		if (pthread_create(&t, NULL, primewrite, path) == 0)
 			pthread_detach(t);
+		pthread_sigmask(SIG_SETMASK, &prev, NULL);
 		return;
 	}
 }

@@ -1329,10 +1329,16 @@ int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_
 	} else if (!unified && r->npaths > 0) {
 		static struct primearg pa;
 		pthread_t t;
+		sigset_t none, prev;
 		snprintf(pa.path, sizeof(pa.path), "%s/cgroup.procs", r->paths[0]);
 		snprintf(pa.pid, sizeof(pa.pid), "%ld", r->pid);
+		/* With every signal blocked: a process-directed signal (the
+		 * SIGCHLD the foreground waits for) must not go to it. */
+		sigfillset(&none);
+		pthread_sigmask(SIG_SETMASK, &none, &prev);
 		if (pthread_create(&t, NULL, prime, &pa) == 0)
 			pthread_detach(t);
+		pthread_sigmask(SIG_SETMASK, &prev, NULL);
 	}
 	/* In the foreground signals wait from now on (newForeground), and a
 	 * process forked into a pid namespace is our grandchild. */
