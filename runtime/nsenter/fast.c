@@ -543,38 +543,46 @@ static int alive(long pid, unsigned long long start)
 
 int ocikit_fast_alive(long pid, unsigned long long start) { return alive(pid, start); }
 
-int ocikit_fast_readall(int dirfd, const char *name, char **out, size_t *len)
+ssize_t ocikit_readfd(int fd, size_t max, char **out, size_t *size)
 {
-	struct stat stt;
+	struct stat st;
 	char *buf;
 	size_t got = 0;
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
-	if (fd < 0)
-		return 0;
-	if (fstat(fd, &stt) < 0 || !S_ISREG(stt.st_mode) || stt.st_size <= 0 || stt.st_size > STATE_MAX) {
-		close(fd);
-		return 0;
-	}
-	buf = malloc(stt.st_size + 1);
-	if (!buf) {
-		close(fd);
-		return 0;
-	}
-	while (got < (size_t)stt.st_size) {
-		ssize_t n = read(fd, buf + got, stt.st_size - got);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max ||
+	    !(buf = malloc(st.st_size + 1)))
+		return -1;
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, st.st_size - got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
 		got += n;
 	}
+	buf[got] = 0;
+	*out = buf;
+	*size = st.st_size;
+	return got;
+}
+
+int ocikit_fast_readall(int dirfd, const char *name, char **out, size_t *len)
+{
+	char *buf;
+	size_t size;
+	ssize_t got;
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return 0;
+	got = ocikit_readfd(fd, STATE_MAX, &buf, &size);
 	close(fd);
-	if (got != (size_t)stt.st_size) {
+	if (got < 0)
+		return 0;
+	if (size == 0 || (size_t)got != size) {
 		free(buf);
 		return 0;
 	}
-	buf[got] = 0;
 	*out = buf;
 	*len = got;
 	return 1;
@@ -698,11 +706,11 @@ static void quote(FILE *f, const char *s, int json)
 	}
 }
 
-/* logrecord writes the error as cmd/ocikit's slog handler does (level
- * "error", the time in RFC 3339 with seconds, logrus's format). */
-static void logrecord(FILE *f, const char *msg, int json)
+/* timestamp writes the time now as RFC 3339 to the second, in the local
+ * zone (logrus's format, cmd/ocikit's lowerLevel). */
+static void timestamp(char *out, size_t size)
 {
-	char ts[64], off[8];
+	char ts[40], off[8];
 	time_t now = time(NULL);
 	struct tm tm;
 	int gmtoff;
@@ -715,12 +723,22 @@ static void logrecord(FILE *f, const char *msg, int json)
 	else
 		snprintf(off, sizeof(off), "%c%02d:%02d", gmtoff < 0 ? '-' : '+', (abs(gmtoff) / 60) % 100,
 			 abs(gmtoff) % 60);
+	snprintf(out, size, "%s%s", ts, off);
+}
+
+/* logrecord writes the error as cmd/ocikit's slog handler does (level
+ * "error", the time in RFC 3339 with seconds, logrus's format). */
+static void logrecord(FILE *f, const char *msg, int json)
+{
+	char ts[64];
+
+	timestamp(ts, sizeof(ts));
 	if (json) {
-		fprintf(f, "{\"time\":\"%s%s\",\"level\":\"error\",\"msg\":\"", ts, off);
+		fprintf(f, "{\"time\":\"%s\",\"level\":\"error\",\"msg\":\"", ts);
 		quote(f, msg, 1);
 		fputs("\"}\n", f);
 	} else {
-		fprintf(f, "time=%s%s level=error msg=\"", ts, off);
+		fprintf(f, "time=%s level=error msg=\"", ts);
 		quote(f, msg, 0);
 		fputs("\"\n", f);
 	}
@@ -751,26 +769,17 @@ static void textval(FILE *f, const char *s)
 
 void ocikit_fast_warn(const struct ocikit_fast_log *l, const char *msg, const char **attrs, int nattrs)
 {
-	char ts[64], off[8];
-	time_t now = time(NULL);
-	struct tm tm;
-	int gmtoff, i;
+	char ts[64];
+	int i;
 	FILE *f = stderr;
 
 	if (l->path && !(f = fopen(l->path, "ae")))
 		return;
-	localtime_r(&now, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	gmtoff = (int)(tm.tm_gmtoff / 60);
-	if (gmtoff == 0)
-		snprintf(off, sizeof(off), "Z");
-	else
-		snprintf(off, sizeof(off), "%c%02d:%02d", gmtoff < 0 ? '-' : '+', (abs(gmtoff) / 60) % 100,
-			 abs(gmtoff) % 60);
+	timestamp(ts, sizeof(ts));
 	if (!msg)
 		msg = "";
 	if (l->json) {
-		fprintf(f, "{\"time\":\"%s%s\",\"level\":\"warning\",\"msg\":\"", ts, off);
+		fprintf(f, "{\"time\":\"%s\",\"level\":\"warning\",\"msg\":\"", ts);
 		quote(f, msg, 1);
 		for (i = 0; i + 1 < nattrs; i += 2) {
 			fputs("\",\"", f);
@@ -780,7 +789,7 @@ void ocikit_fast_warn(const struct ocikit_fast_log *l, const char *msg, const ch
 		}
 		fputs("\"}\n", f);
 	} else {
-		fprintf(f, "time=%s%s level=warning msg=", ts, off);
+		fprintf(f, "time=%s level=warning msg=", ts);
 		textval(f, msg);
 		for (i = 0; i + 1 < nattrs; i += 2) {
 			fprintf(f, " %s=", attrs[i]);
@@ -1035,6 +1044,50 @@ static int faststate(const char *buf, struct record *r)
 	return fflush(stdout) == 0 ? 0 : -1;
 }
 
+/* A priming write: the pid for a cgroup.procs file. */
+struct prime {
+	char path[PATH_MAX];
+	char pid[24];
+};
+
+static void *primewrite(void *arg)
+{
+	struct prime *p = arg;
+	int fd = open(p->path, O_WRONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (write(fd, p->pid, strlen(p->pid)) < 0) {
+			/* the real migration reports its own errors */
+		}
+		close(fd);
+	}
+	free(p);
+	return NULL;
+}
+
+void ocikit_prime_cgroup(const char *procs, long pid)
+{
+	struct prime *p = malloc(sizeof(*p));
+	sigset_t all, prev;
+	pthread_t t;
+
+	if (!p)
+		return;
+	snprintf(p->path, sizeof(p->path), "%s", procs);
+	snprintf(p->pid, sizeof(p->pid), "%ld", pid);
+	/* With every signal blocked: a process-directed signal (the SIGCHLD
+	 * exec's foreground waits for on a signalfd, or one before the Go
+	 * runtime has installed its handlers) must not go to this thread,
+	 * whose default action would drop it. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &prev);
+	if (pthread_create(&t, NULL, primewrite, p) == 0)
+		pthread_detach(t);
+	else
+		free(p);
+	pthread_sigmask(SIG_SETMASK, &prev, NULL);
+}
+
 /* primeself: for `create` and `run`, which Go does, a thread of the
  * constructor moves this process into the cgroup it is in (cgroup.procs of
  * its first cgroup v1 hierarchy): a no-op that starts the RCU grace period
@@ -1044,28 +1097,10 @@ static int faststate(const char *buf, struct record *r)
  * milliseconds later, then waits only for what is left of it; exec's
  * primeMigration does the same with the init's pid. Nothing on cgroup v2,
  * where the init is born in its cgroup (clone3 CLONE_INTO_CGROUP). */
-static void *primewrite(void *arg)
-{
-	char *path = arg, pid[24];
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-
-	if (fd >= 0) {
-		snprintf(pid, sizeof(pid), "%d", (int)getpid());
-		if (write(fd, pid, strlen(pid)) < 0) {
-			/* the real migration reports its own errors */
-		}
-		close(fd);
-	}
-	return NULL;
-}
-
 static void primeself(int argc, char **argv)
 {
-	static char path[PATH_MAX];
-	char buf[4096], *line, *save;
+	char path[PATH_MAX], buf[4096], *line, *save;
 	const char *cmd = NULL;
-	sigset_t all, prev;
-	pthread_t t;
 	ssize_t n;
 	int i, fd;
 
@@ -1094,16 +1129,8 @@ static void primeself(int argc, char **argv)
 		if (strchr(ctl, ','))
 			*strchr(ctl, ',') = 0; /* cpu,cpuacct: either mount's name */
 		snprintf(path, sizeof(path), "/sys/fs/cgroup/%s%s/cgroup.procs", ctl, cg);
-		if (access(path, W_OK) != 0)
-			return;
-		/* With every signal blocked: the process's signals are the Go
-		 * runtime's to handle (a SIGCHLD taken by this thread before
-		 * Go installs its handlers would be lost). */
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &prev);
-		if (pthread_create(&t, NULL, primewrite, path) == 0)
-			pthread_detach(t);
-		pthread_sigmask(SIG_SETMASK, &prev, NULL);
+		if (access(path, W_OK) == 0)
+			ocikit_prime_cgroup(path, getpid());
 		return;
 	}
 }

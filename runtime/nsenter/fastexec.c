@@ -36,7 +36,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -212,19 +211,6 @@ static void recstr(struct buf *b, uint32_t tag, const char *s)
 	recend(b, at);
 }
 
-/* Capability names (config.md, capabilities(7)) by number: those
- * moby/sys/capability knows, which the Go path takes. */
-static const char *const capnames[] = {
-	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
-	"CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
-	"CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
-	"CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
-	"CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
-	"CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
-	"CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
-	"CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
-};
-
 static const struct {
 	const char *name;
 	int res;
@@ -325,30 +311,17 @@ static char *homedir(int rootfd, uint32_t uid)
 {
 	struct open_how how = {.flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC,
 			       .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
-	struct stat st;
 	char *data = NULL, *line, *next, *home = NULL;
-	size_t len = 0;
+	size_t size;
+	ssize_t got;
 	int fd = syscall(SYS_openat2, rootfd, "etc/passwd", &how, sizeof(how));
 
 	if (fd < 0)
 		return strdup("/");
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (16 << 20) ||
-	    !(data = malloc(st.st_size + 1))) {
-		close(fd);
-		return strdup("/");
-	}
-	for (;;) {
-		ssize_t n = read(fd, data + len, st.st_size - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += n;
-		if (len == (size_t)st.st_size)
-			break;
-	}
+	got = ocikit_readfd(fd, 16 << 20, &data, &size);
 	close(fd);
-	data[len] = 0;
+	if (got < 0)
+		return strdup("/");
 	/* convert.ParsePasswd: a line longer than its scanner takes is an
 	 * error, which makes the whole file count as missing. */
 	for (line = data; line && *line;) {
@@ -484,29 +457,6 @@ static int samens(int fd, const char *path)
 {
 	struct stat a, b;
 	return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-}
-
-/* prime is primeMigration: a no-op move of the init into the cgroup it
- * is in, on a thread of its own, so that the RCU grace period the first
- * migration after a quiet period waits for (cgroup v1, ~10 ms here)
- * overlaps with the rest of the setup. */
-struct primearg {
-	char path[PATH_MAX];
-	char pid[24];
-};
-
-static void *prime(void *p)
-{
-	struct primearg *a = p;
-	int fd = open(a->path, O_WRONLY | O_CLOEXEC);
-
-	if (fd >= 0) {
-		if (write(fd, a->pid, strlen(a->pid)) < 0) {
-			/* the real migration reports its own errors */
-		}
-		close(fd);
-	}
-	return NULL;
 }
 
 /* joincgroup is Manager.Enter: pid into every cgroup directory of the
@@ -923,7 +873,6 @@ static int readcaps(json_t *caps, struct proc *o)
 	/* nsenter.Final's order: bounding, effective, permitted, inheritable,
 	 * ambient. */
 	static const int field[5] = {0, 1, 3, 2, 4};
-	const int ncaps = sizeof(capnames) / sizeof(*capnames);
 	int i, j, k;
 
 	if ((o->last = lastcap()) < 0 || o->last > 63)
@@ -938,9 +887,9 @@ static int readcaps(json_t *caps, struct proc *o)
 			return -1;
 		}
 		for (j = 0; j < n; j++) {
-			for (k = 0; k < ncaps && strcmp(names[j], capnames[k]); k++)
+			for (k = 0; k < ocikit_ncapnames && strcmp(names[j], ocikit_capnames[k]); k++)
 				;
-			if (k == ncaps || k > o->last) {
+			if (k == ocikit_ncapnames || k > o->last) {
 				free(names);
 				return -1;
 			}
@@ -1327,18 +1276,10 @@ int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_
 	if (unified && r->npaths == 1) {
 		l.cgfd = open(r->paths[0], O_PATH | O_DIRECTORY | O_CLOEXEC);
 	} else if (!unified && r->npaths > 0) {
-		static struct primearg pa;
-		pthread_t t;
-		sigset_t none, prev;
-		snprintf(pa.path, sizeof(pa.path), "%s/cgroup.procs", r->paths[0]);
-		snprintf(pa.pid, sizeof(pa.pid), "%ld", r->pid);
-		/* With every signal blocked: a process-directed signal (the
-		 * SIGCHLD the foreground waits for) must not go to it. */
-		sigfillset(&none);
-		pthread_sigmask(SIG_SETMASK, &none, &prev);
-		if (pthread_create(&t, NULL, prime, &pa) == 0)
-			pthread_detach(t);
-		pthread_sigmask(SIG_SETMASK, &prev, NULL);
+		/* primeMigration: a no-op move of the init, so that the
+		 * grace period overlaps with the rest of the setup. */
+		snprintf(path, sizeof(path), "%s/cgroup.procs", r->paths[0]);
+		ocikit_prime_cgroup(path, r->pid);
 	}
 	/* In the foreground signals wait from now on (newForeground), and a
 	 * process forked into a pid namespace is our grandchild. */

@@ -135,7 +135,9 @@ static struct {
 	char path[PATH_MAX];
 } F = {.consolefd = -1, .rootfd = -1, .close_from = -1, .startfd = -1};
 
-static const char *capnames[] = {
+/* Capability names (config.md, capabilities(7)) by number: those
+ * moby/sys/capability knows, which the Go side takes. */
+const char *const ocikit_capnames[] = {
 	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
 	"CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
 	"CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK",
@@ -146,11 +148,12 @@ static const char *capnames[] = {
 	"CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
 	"CAP_CHECKPOINT_RESTORE",
 };
+const int ocikit_ncapnames = sizeof(ocikit_capnames) / sizeof(ocikit_capnames[0]);
 
 static const char *capname(unsigned i, char *buf, size_t size)
 {
-	if (i < sizeof(capnames) / sizeof(capnames[0]))
-		return capnames[i];
+	if (i < (unsigned)ocikit_ncapnames)
+		return ocikit_capnames[i];
 	snprintf(buf, size, "CAP_%u", i);
 	return buf;
 }

@@ -3,6 +3,7 @@
 #define OCIKIT_NSENTER_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* The socket for messages to the runtime (-1: none). */
 extern int ocikit_syncfd;
@@ -72,6 +73,10 @@ enum {
 	F_HOOKSTATE,
 };
 
+/* Capability names by number (final.c), as moby/sys/capability names them. */
+extern const char *const ocikit_capnames[];
+extern const int ocikit_ncapnames;
+
 /* The final stage (final.c): see final.go. */
 void ocikit_final_run(int planfd) __attribute__((noreturn));
 int ocikit_final_setup(const unsigned char *plan, size_t len, int syncfd);
@@ -102,9 +107,21 @@ int ocikit_fast_parse(char *buf, size_t len, const char *id, struct ocikit_fast_
  * gone, -1 unknown. */
 int ocikit_fast_alive(long pid, unsigned long long start);
 
+/* ocikit_readfd reads the regular file fd, if its size is at most max,
+ * into a NUL-terminated buffer (*out, to free) and sets *size to its size:
+ * the bytes read (fewer than *size when it shrank meanwhile or a read
+ * failed), -1 when it is no regular file, too large or memory is short. */
+ssize_t ocikit_readfd(int fd, size_t max, char **out, size_t *size);
+
 /* ocikit_fast_readall reads the regular file name under dirfd (at most
  * 1 MiB), NUL-terminated: 1 on success. */
 int ocikit_fast_readall(int dirfd, const char *name, char **out, size_t *len);
+
+/* ocikit_prime_cgroup writes pid to the cgroup.procs file procs on a
+ * detached thread with every signal blocked: on cgroup v1 a no-op move
+ * that starts the RCU grace period a later migration would wait for
+ * (fast.c primeself, exec's primeMigration). */
+void ocikit_prime_cgroup(const char *procs, long pid);
 
 /* Where the C commands log (--log, --log-format). */
 struct ocikit_fast_log {
