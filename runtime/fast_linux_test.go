@@ -417,17 +417,8 @@ func TestPrefault(t *testing.T) {
 		{"off", []string{"_OCIKIT_NOPREFAULT=1"}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			trace := filepath.Join(t.TempDir(), "trace")
-			cmd := exec.Command(strace, "-f", "-qq", "-e", "trace=madvise,execve", "-o", trace,
-				e.bin, "--root", e.root, "run", "--bundle", bundle, e.id("prefault-"+tt.name))
-			cmd.Env = append(os.Environ(), tt.env...)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("run: %v: %s", err, out)
-			}
-			data, err := os.ReadFile(trace)
-			if err != nil {
-				t.Fatal(err)
-			}
+			data := e.straced(t, strace, tt.env, []string{"-e", "trace=madvise,execve"},
+				"run", "--bundle", bundle, e.id("prefault-"+tt.name))
 			// "PID syscall(...)": the runtime is the pid of the first line.
 			var runtimePid string
 			pids := map[string]bool{} // the pids that populated
@@ -492,18 +483,7 @@ func TestPrimeCgroup(t *testing.T) {
 		{"list", nil, []string{"list"}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			trace := filepath.Join(t.TempDir(), "trace")
-			args := append([]string{"-f", "-qq", "-e", "trace=write", "-e", "signal=none", "-y", "-o", trace,
-				e.bin, "--root", e.root}, tt.args...)
-			cmd := exec.Command(strace, args...)
-			cmd.Env = append(os.Environ(), tt.env...)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("%v: %v: %s", tt.args, err, out)
-			}
-			data, err := os.ReadFile(trace)
-			if err != nil {
-				t.Fatal(err)
-			}
+			data := e.straced(t, strace, tt.env, []string{"-e", "trace=write", "-e", "signal=none", "-y"}, tt.args...)
 			// "TID write(FD</sys/fs/cgroup/.../cgroup.procs>, "PID", N)": a
 			// write into a cgroup other than the container's (whose
 			// path names its id) is the runtime's move into its own.
@@ -519,4 +499,23 @@ func TestPrimeCgroup(t *testing.T) {
 			}
 		})
 	}
+}
+
+// straced runs ocikit with args on e's root (env added to the
+// environment) under strace -f with the options opts and returns the
+// trace.
+func (e *env) straced(t *testing.T, strace string, env, opts []string, args ...string) []byte {
+	t.Helper()
+	trace := filepath.Join(t.TempDir(), "trace")
+	cmd := exec.Command(strace, append(append(append([]string{"-f", "-qq", "-o", trace}, opts...),
+		e.bin, "--root", e.root), args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %v: %s", args, err, out)
+	}
+	data, err := os.ReadFile(trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
