@@ -2,8 +2,10 @@
 # bench/lifecycle.sh: each step of a container's life as containerd and
 # podman drive it (create, start, delete --force of /bin/true, which has
 # exited by then), N containers each with ocikit, crun and runc,
-# interleaved (ocikit, crun, runc, ocikit, ...); prints ms per step and the
+# interleaved (ocikit, crun, runc, then crun, runc, ocikit, ...); prints ms per step and the
 # ratio to crun. start and delete are ocikit's C paths (runtime/nsenter/fast.c).
+# The order rotates each container (see rotated in lib/runtimes.sh): a
+# runtime right after another pays for what that one left behind.
 #
 #   OCIKIT=bin/ocikit N=60 bash bench/lifecycle.sh
 #   OCIKIT_BASE=bin/ocikit-main ...   # also a second ocikit build
@@ -31,7 +33,8 @@ for rt in "$@"; do
 	for step in create start delete; do total[$rt.$step]=0; done
 done
 for ((i = 0; i < n; i++)); do
-	for rt in "$@"; do
+	rotated "$i" "$@"
+	for rt in "${order[@]}"; do
 		r=("$rt" --root "$STATE/$(name "$rt")")
 		s=${EPOCHREALTIME/./}
 		"${r[@]}" create "c$i" </dev/null >/dev/null || { echo "$rt create failed" >&2; exit 1; }

@@ -394,65 +394,6 @@ func TestStateFast(t *testing.T) {
 	e.fails(`container "nope" does not exist`, "state", "nope")
 }
 
-// TestPrefault: a Go command of the binary maps its read-only segments
-// in one madvise at start (cmd/ocikit/fast_linux.go); the container's
-// processes, which never start Go, do not (what they map is charged to
-// the container), nor does a command run with _OCIKIT_NOPREFAULT.
-func TestPrefault(t *testing.T) {
-	if !nsenter.Available {
-		t.Skip("no cgo: no constructor")
-	}
-	strace, err := exec.LookPath("strace")
-	if err != nil {
-		t.Skip("no strace (make deps installs it)")
-	}
-	e := newEnv(t)
-	bundle := e.bundle([]string{"true"}, nil)
-	for _, tt := range []struct {
-		name string
-		env  []string
-		want bool
-	}{
-		{"default", nil, true},
-		{"off", []string{"_OCIKIT_NOPREFAULT=1"}, false},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			data := e.straced(t, strace, tt.env, []string{"-e", "trace=madvise,execve"},
-				"run", "--bundle", bundle, e.id("prefault-"+tt.name))
-			// "PID syscall(...)": the runtime is the pid of the first line.
-			var runtimePid string
-			pids := map[string]bool{} // the pids that populated
-			execs := 0
-			for _, l := range strings.Split(string(data), "\n") {
-				// strace pads the pid column to the widest pid.
-				pid, call, ok := strings.Cut(strings.TrimSpace(l), " ")
-				if !ok {
-					continue
-				}
-				call = strings.TrimSpace(call)
-				if runtimePid == "" {
-					runtimePid = pid
-				}
-				if strings.HasPrefix(call, "execve(") {
-					execs++
-				}
-				if strings.Contains(call, "MADV_POPULATE_READ") {
-					pids[pid] = true
-				}
-			}
-			if execs < 3 { // the runtime, the init, the container's program
-				t.Fatalf("trace shows %d execve calls, want 3:\n%s", execs, data)
-			}
-			switch {
-			case tt.want && (!pids[runtimePid] || len(pids) != 1):
-				t.Errorf("populated by %v, want the runtime (%s) alone:\n%s", pids, runtimePid, data)
-			case !tt.want && len(pids) > 0:
-				t.Errorf("populated by %v, want none:\n%s", pids, data)
-			}
-		})
-	}
-}
-
 // TestPrimeCgroup: on cgroup v1 `run` and `create` start, from the
 // constructor, a no-op move of the runtime into its own cgroup (fast.c
 // primeself), so that the RCU grace period the init's move into the
