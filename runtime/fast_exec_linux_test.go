@@ -91,6 +91,11 @@ func TestExecFast(t *testing.T) {
 	})
 	apparmor := writeProcess("apparmor", specs.Process{Args: []string{"true"}, Cwd: "/", ApparmorProfile: "unconfined"})
 	terminal := writeProcess("terminal", specs.Process{Args: []string{"true"}, Cwd: "/", Terminal: true})
+	// What a process sees of its terminal: its name, owner and mode, that
+	// stdio is it, its size, and who runs.
+	const ttyProbe = `tty; stat -c '%u:%g %a' "$(tty)"; test -t 0 && test -t 1 && test -t 2 && echo stdio-tty; stty size; id -u`
+	sized := writeProcess("sized", specs.Process{Args: []string{"sh", "-c", ttyProbe}, Cwd: "/", Terminal: true,
+		ConsoleSize: &specs.Box{Height: 12, Width: 34}, User: specs.User{UID: 1000, GID: 1000}})
 	caseFold := filepath.Join(dir, "case.json")
 	if err := os.WriteFile(caseFold, []byte(`{"Args":["true"],"cwd":"/"}`), 0o644); err != nil {
 		t.Fatal(err)
@@ -122,7 +127,10 @@ func TestExecFast(t *testing.T) {
 		{name: "apparmor", args: []string{"-p", apparmor, "ID"}, code: 255, err: "apparmor"},
 		{name: "terminal", args: []string{"-p", terminal, "ID"}, code: 255, err: "--console-socket"},
 		{name: "member name case", args: []string{"-p", caseFold, "ID"}},
-		{name: "tty flag", args: []string{"--tty=false", "ID", "true"}},
+		{name: "tty flag", args: []string{"--tty=false", "ID", "true"}, fast: true},
+		{name: "console socket without terminal", args: []string{"--console-socket", filepath.Join(dir, "none.sock"), "ID", "true"}, code: 255, err: "without a terminal"},
+		{name: "terminal in the foreground", args: []string{"-t", "ID", "true"}},
+		{name: "console socket missing", args: []string{"-t", "-d", "--console-socket", filepath.Join(dir, "none.sock"), "ID", "true"}, fast: true, code: 255, err: "console socket: dial unix"},
 	}
 	for _, c := range containers {
 		t.Run(c.name, func(t *testing.T) {
@@ -170,6 +178,40 @@ func TestExecFast(t *testing.T) {
 					}
 				})
 			}
+			// A terminal goes to --console-socket (containerd's shim and
+			// conmon: --detach), a pty of the container's devpts owned by
+			// the process's user.
+			t.Run("console socket", func(t *testing.T) {
+				for _, cs := range []struct {
+					name string
+					args []string
+					want string
+				}{
+					{"tty", []string{"-t", "ID", "sh", "-c", ttyProbe}, "/dev/pts/"},
+					{"tty user", []string{"--tty", "-u", "1000", "ID", "sh", "-c", ttyProbe}, ":5 620"},
+					{"process", []string{"-p", sized, "ID"}, "12 34"},
+				} {
+					t.Run(cs.name, func(t *testing.T) {
+						var outs [2]string
+						for i, env := range [][]string{nil, noFast} {
+							sock := filepath.Join(t.TempDir(), "console.sock")
+							got := recvConsole(t, sock)
+							args := []string{"exec", "--detach", "--console-socket", sock}
+							for _, a := range cs.args {
+								args = append(args, strings.ReplaceAll(a, "ID", id))
+							}
+							r := e.traced(env, args...)
+							if r.err != nil || r.fast != (env == nil) {
+								t.Fatalf("exec (C path allowed: %v): %v, %q; C path taken: %v", env == nil, r.err, r.stderr, r.fast)
+							}
+							outs[i] = strings.ReplaceAll(<-got, "\r\n", "\n")
+						}
+						if outs[0] != outs[1] || !strings.Contains(outs[0], cs.want) || !strings.Contains(outs[0], "stdio-tty") {
+							t.Errorf("terminal with the C path:\n%s\nwith Go:\n%s\nwant %q", outs[0], outs[1], cs.want)
+						}
+					})
+				}
+			})
 			t.Run("stdin", func(t *testing.T) {
 				in := strings.Repeat("0123456789abcdef", 1<<16) // 1 MiB
 				for _, env := range [][]string{nil, noFast} {

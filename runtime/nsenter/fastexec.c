@@ -12,10 +12,11 @@
  *
  * It is Runtime.Exec (runtime/exec_linux.go) for the cases it can do
  * alone: the global flags fast.c knows; exec's --process, --detach,
- * --pid-file, --env, --cwd and --user; a created or running container
- * whose state.json fast.c reads (no seccomp listener, hooks, host mounts,
- * systemd or rootless cgroups), whose configuration copy parses with no
- * field this file leaves to Go (a terminal, a scheduler, an I/O priority,
+ * --pid-file, --env, --cwd, --user, --tty and --console-socket; a created
+ * or running container whose state.json fast.c reads (no seccomp
+ * listener, hooks, host mounts, systemd or rootless cgroups), whose
+ * configuration copy parses with no field this file leaves to Go (a
+ * terminal relayed in the foreground, a scheduler, an I/O priority,
  * execCPUAffinity, an AppArmor profile or SELinux label, a personality,
  * an unknown capability or rlimit), and whose compiled seccomp filter the
  * create left in the state directory (exec.seccomp). Anything else, and
@@ -44,12 +45,15 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/mount.h>
@@ -88,6 +92,9 @@
 #define PR_SET_THP_DISABLE 41
 #define PR_GET_THP_DISABLE 42
 #endif
+#ifndef DEVPTS_SUPER_MAGIC
+#define DEVPTS_SUPER_MAGIC 0x1cd1
+#endif
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
@@ -120,12 +127,22 @@ int ocikit_exec_parse(int argc, char **argv, int i, struct ocikit_exec_args *x)
 			x->detach = 0;
 			continue;
 		}
+		if (!strcmp(a, "-t") || !strcmp(a, "--tty") || !strcmp(a, "--tty=true")) {
+			x->tty = 1;
+			continue;
+		}
+		if (!strcmp(a, "--tty=false")) {
+			x->tty = 0;
+			continue;
+		}
 		if (!strcmp(a, "-p") || !strncmp(a, "--process", 9))
 			str = &x->process, n = !strcmp(a, "-p") ? 2 : 9;
 		else if (!strncmp(a, "--pid-file", 10))
 			str = &x->pidfile, n = 10;
 		else if (!strncmp(a, "--cwd", 5))
 			str = &x->cwd, n = 5;
+		else if (!strncmp(a, "--console-socket", 16))
+			str = &x->console, n = 16;
 		else if (!strcmp(a, "-u") || !strncmp(a, "--user", 6))
 			str = &x->user, n = !strcmp(a, "-u") ? 2 : 6;
 		else if (!strcmp(a, "-e") || !strncmp(a, "--env", 5))
@@ -832,6 +849,8 @@ struct proc {
 	int last;	  /* the kernel's last capability */
 	int nnp, oom, has_oom;
 	json_t *rlimits; /* checked */
+	int terminal, has_size;
+	uint32_t rows, cols; /* consoleSize: height, width */
 };
 
 static void freeproc(struct proc *o)
@@ -960,9 +979,20 @@ static int readproc(json_t *p, const struct ocikit_exec_args *x, struct proc *o)
 		return -1;
 	if (!absent(p, "selinuxLabel") && (!json_is_string(v = json_object_get(p, "selinuxLabel")) || *json_string_value(v)))
 		return -1;
-	/* Without --process exec's --tty decides, and it is Go's. */
-	if (x->process && !absent(p, "terminal") && !json_is_false(json_object_get(p, "terminal")))
+	/* The terminal: --process's, else --tty (execProcess); the console
+	 * size only from --process. */
+	v = json_object_get(p, "terminal");
+	if (v && !json_is_null(v) && !json_is_boolean(v))
 		return -1;
+	o->terminal = x->process ? json_is_true(v) : x->tty;
+	v = json_object_get(p, "consoleSize");
+	if (x->process && v && !json_is_null(v)) {
+		static const char *const sizefields[] = {"height", "width", NULL};
+		if (!json_is_object(v) || !known(v, sizefields) || !u32(v, "height", &o->rows) ||
+		    !u32(v, "width", &o->cols) || o->rows > UINT16_MAX || o->cols > UINT16_MAX)
+			return -1;
+		o->has_size = 1;
+	}
 	if ((o->nargs = strs(p, "args", &o->args)) < 0 || (o->nenv = strs(p, "env", &o->env)) < 0)
 		return -1;
 	if (!x->process) {
@@ -1059,9 +1089,10 @@ static const char **environment(const struct proc *o, const struct ocikit_exec_a
 
 /* encode writes the final stage's plan (process.Final with exec's part of
  * execSetup.run) into b: sc is exec.seccomp's content (flags, BPF) or
- * NULL, rootfd the root's descriptor number in the process. */
+ * NULL, rootfd the root's descriptor number in the process, consolefd
+ * the terminal's (-1: none). */
 static void encode(struct buf *b, const struct proc *o, const char **env, int nenv, const char *sc, size_t sclen,
-		   int rootfd, const char *keyring)
+		   int rootfd, int consolefd, const char *keyring)
 {
 	json_t *v;
 	size_t at, i;
@@ -1110,6 +1141,16 @@ static void encode(struct buf *b, const struct proc *o, const char **env, int ne
 	}
 	recstr(b, F_NAME, "ocikit:exec");
 	recend(b, rec(b, F_SETSID));
+	if (consolefd >= 0) {
+		uint16_t rows = (uint16_t)o->rows, cols = (uint16_t)o->cols;
+		unsigned char size = o->has_size;
+		at = rec(b, F_CONSOLE);
+		put32(b, (uint32_t)consolefd);
+		put(b, &rows, 2);
+		put(b, &cols, 2);
+		put(b, &size, 1);
+		recend(b, at);
+	}
 	at = rec(b, F_ROOTFD);
 	put32(b, rootfd);
 	recend(b, at);
@@ -1119,6 +1160,78 @@ static void encode(struct buf *b, const struct proc *o, const char **env, int ne
 	at = rec(b, F_CLOSE_FROM);
 	put32(b, 3);
 	recend(b, at);
+}
+
+/* ptyin opens a pseudo-terminal in the devpts at dev/pts of the
+ * container's root rootfd (openPtyIn): resolved inside the root, opened
+ * O_PATH and reopened only once it is the ptmx device (5:2) of a devpts,
+ * unlocked, its slave from the master (TIOCGPTPEER). 0, or -1 when the
+ * command is Go's (which also knows the fallback to the runtime's
+ * devpts). */
+static int ptyin(int rootfd, int *master, int *slave)
+{
+	struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+	char path[64];
+	struct statfs sfs;
+	struct stat st;
+	int fd, m, s, unlock = 0;
+
+	*master = *slave = -1;
+	if ((fd = (int)syscall(SYS_openat2, rootfd, "dev/pts/ptmx", &how, sizeof(how))) < 0)
+		return -1;
+	if (fstatfs(fd, &sfs) < 0 || fstat(fd, &st) < 0 || sfs.f_type != DEVPTS_SUPER_MAGIC ||
+	    !S_ISCHR(st.st_mode) || st.st_rdev != makedev(5, 2)) {
+		close(fd);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	m = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	close(fd);
+	if (m < 0)
+		return -1;
+	if (ioctl(m, TIOCSPTLCK, &unlock) < 0 || (s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+		close(m);
+		return -1;
+	}
+	*master = m;
+	*slave = s;
+	return 0;
+}
+
+/* sendconsole hands the pty master to the --console-socket caller, as
+ * Go's sendConsole: one message naming it, the descriptor attached. */
+static int sendconsole(const char *path, int master, char *msg, size_t msglen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char name[] = "/dev/ptmx", cbuf[CMSG_SPACE(sizeof(int))], reason[256];
+	struct iovec iov = {.iov_base = name, .iov_len = sizeof(name) - 1};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *c;
+	int fd;
+
+	memset(cbuf, 0, sizeof(cbuf));
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &master, sizeof(int));
+	strcpy(sa.sun_path, path); /* its length checked before the start */
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		snprintf(msg, msglen, "console socket: dial unix %s: connect: %s", path,
+			 ocikit_reason(errno, reason, sizeof(reason)));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0) {
+		snprintf(msg, msglen, "console socket %s: send pty: write unix ->%s: %s", path, path,
+			 ocikit_reason(errno, reason, sizeof(reason)));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
 }
 
 /* joinplan opens the init's namespaces listed in linux.namespaces, but
@@ -1171,6 +1284,7 @@ int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_
 	json_t *cfg = NULL, *pfile = NULL, *linux_;
 	const char **env = NULL;
 	int nenv = 0, i, j, rootfd = -1, exefd = -1, ret = -1, born, thp = 0, blocked = 0, sfd = -1, unified;
+	int master = -1, slave = -1, console;
 	int cfgp[2] = {-1, -1}, nsp[2] = {-1, -1}, syncp[2] = {-1, -1}, stdio[3][2], nsfd[MAXNS], nns = 0;
 	uint32_t hostuid, hostgid;
 	size_t cfglen, sclen = 0;
@@ -1203,6 +1317,14 @@ int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_
 		pfile = json_load_file(x->process, JSON_REJECT_DUPLICATES, NULL);
 	if (readproc(x->process ? pfile : json_object_get(cfg, "process"), x, &pr) < 0)
 		goto out;
+	/* A terminal here only goes to --console-socket (detached, as
+	 * containerd's shim and conmon ask); relayed in the foreground it is
+	 * Go's, as are the errors of a terminal without a socket and of a
+	 * socket without a terminal. */
+	console = x->console && *x->console;
+	if (pr.terminal ? !x->detach || !console || strlen(x->console) >= sizeof(((struct sockaddr_un *)0)->sun_path)
+			: console)
+		goto out;
 	/* The compiled seccomp filter create kept: flags, then BPF. */
 	if (!absent(linux_, "seccomp") &&
 	    (!ocikit_fast_readall(dirfd, "exec.seccomp", &sc, &sclen) || sclen < 12 || (sclen - 4) % 8))
@@ -1217,11 +1339,21 @@ int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_
 	/* Opened from a pid that is still the init: not a recycled one. */
 	if (ocikit_fast_alive(r->pid, r->initstart) != 1)
 		goto out;
+	/* The terminal is one of the container's devpts (openContainerPty),
+	 * owned by the process's user (chownTerminal). */
+	if (pr.terminal) {
+		if (ptyin(rootfd, &master, &slave) < 0)
+			goto out;
+		if (fchown(slave, hostid(json_object_get(linux_, "uidMappings"), pr.uid), -1) < 0 && errno != EINVAL &&
+		    errno != EPERM)
+			goto out;
+	}
 	if ((exefd = protected()) < 0)
 		goto out;
 	if (!(env = environment(&pr, x, rootfd, &nenv, &home)))
 		goto out;
-	encode(&l.plan, &pr, env, nenv, sc, sclen, 6 + nns, r->nonewkeyring ? NULL : x->id);
+	encode(&l.plan, &pr, env, nenv, sc, sclen, 6 + nns, pr.terminal ? 7 + nns : -1,
+	       r->nonewkeyring ? NULL : x->id);
 	if (l.plan.bad)
 		goto out;
 
@@ -1238,8 +1370,9 @@ int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_
 	for (i = 0; i < 3; i++) {
 		int child = i == 0 ? 0 : 1;
 		if (x->detach) {
-			/* the caller's stdio (/dev/null for one closed) */
-			addfd(&l, fcntl(i, F_GETFD) < 0 ? -1 : i);
+			/* the caller's stdio (/dev/null for one closed); with a
+			 * terminal /dev/null: the terminal is the stdio. */
+			addfd(&l, pr.terminal || fcntl(i, F_GETFD) < 0 ? -1 : i);
 			continue;
 		}
 		/* pipeRelay: pipes owned by the container's root, not the
@@ -1258,6 +1391,8 @@ int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_
 	for (i = 0; i < nns; i++)
 		addfd(&l, nsfd[i]);
 	addfd(&l, rootfd);
+	if (pr.terminal)
+		addfd(&l, slave);
 	i = addfd(&l, nsp[0]);
 	addenv(&l, "_OCIKIT_FINAL=4");
 	addenv(&l, "_OCIKIT_NODUMP=1");
@@ -1306,7 +1441,7 @@ int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_
 			close(l.fds[i]);
 	for (i = 0; i < 3; i++)
 		stdio[i][i == 0 ? 0 : 1] = -1;
-	exefd = rootfd = cfgp[0] = nsp[0] = syncp[1] = -1;
+	exefd = rootfd = slave = cfgp[0] = nsp[0] = syncp[1] = -1;
 	for (i = 0; i < nns; i++)
 		nsfd[i] = -1;
 	snprintf(path, sizeof(path), "sync 5\n%s%s", l.nsplan, l.fork ? "fork\n" : "");
@@ -1326,6 +1461,15 @@ int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_
 			kill(direct, SIGKILL);
 		ret = 1;
 		goto out;
+	}
+	if (master >= 0) {
+		if (sendconsole(x->console, master, msg, msglen) < 0) {
+			kill(pid, SIGKILL);
+			ret = 1;
+			goto out;
+		}
+		close(master);
+		master = -1;
 	}
 	if (x->pidfile && *x->pidfile && writepid(x->pidfile, pid, msg, msglen) < 0) {
 		kill(pid, SIGKILL);
@@ -1356,6 +1500,10 @@ out:
 				close(stdio[i][j]);
 	if (rootfd >= 0)
 		close(rootfd);
+	if (master >= 0)
+		close(master);
+	if (slave >= 0)
+		close(slave);
 	if (exefd >= 0)
 		close(exefd);
 	if (l.cgfd >= 0)

@@ -144,6 +144,8 @@ struct ocikit_exec_args {
 	const char *env[OCIKIT_EXEC_MAXENV]; /* --env */
 	int nenv;
 	int detach;
+	int tty;	     /* --tty */
+	const char *console; /* --console-socket */
 	char **argv; /* the command after the id */
 	int argc;
 };
