@@ -100,7 +100,9 @@
 #endif
 
 #define MAXNS 8
-#define MAXFDS (6 + MAXNS + 2)
+/* stdio, the binary, the plan, sync; the namespaces; the root, the
+ * terminal, nsenter's plan */
+#define MAXFDS (6 + MAXNS + 3)
 
 /* ocikit_exec_parse reads exec's flags and arguments from argv[i] on
  * (pflag, not interspersed: flags end at the container id): 1 when every
