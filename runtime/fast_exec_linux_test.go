@@ -39,8 +39,10 @@ func TestExecFast(t *testing.T) {
 		mutate func(*specs.Spec)
 	}{
 		{name: "default"},
+		// Every namespace type: exec joins eight.
 		{name: "seccomp userns", mutate: func(s *specs.Spec) {
-			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace},
+				specs.LinuxNamespace{Type: specs.TimeNamespace})
 			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 300000, Size: 65536}}
 			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 300000, Size: 65536}}
 			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
