@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -121,4 +122,108 @@ func TestRunFlags(t *testing.T) {
 			t.Errorf("output %q", out)
 		}
 	})
+}
+
+// TestRunForwardsEverySignal: whatever a foreground `run` receives goes to
+// the container's program (standard and real-time signals; SIGWINCH
+// resizes a terminal instead, as with runc), and the program starts with
+// the caller's signal mask and no signal ignored (runc 1.1 passes the
+// mask on too; crun 1.8 clears it).
+func TestRunForwardsEverySignal(t *testing.T) {
+	e := newEnv(t)
+	// Each signal's trap prints its name; USR1 ends the program.
+	b := e.bundle([]string{"sh", "-c", `grep -E '^Sig(Blk|Ign):' /proc/self/status
+for s in USR2 HUP ALRM CONT 37 64 TERM; do trap "echo $s" $s; done
+trap 'echo USR1; exit 3' USR1
+echo ready
+while :; do sleep 1000 & wait $!; done`}, nil)
+	signals := []syscall.Signal{syscall.SIGUSR2, syscall.SIGHUP, syscall.SIGALRM, syscall.SIGCONT, 37, 64, syscall.SIGTERM}
+	for _, tt := range []struct {
+		name   string
+		caller string // the caller's mask, as /proc/PID/status shows it
+	}{
+		{"no mask", "0000000000000000"},
+		// A caller that blocks SIGUSR2 (python3 blocks it, then execs).
+		{"caller's mask", "0000000000000800"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			args := []string{e.bin, "--root", e.root, "run", "--bundle", b, e.id("sig")}
+			if tt.caller != "0000000000000000" {
+				py, err := exec.LookPath("python3")
+				if err != nil {
+					t.Skip("no python3 to block a signal before exec")
+				}
+				args = append([]string{py, "-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_BLOCK, [12]); os.execv(sys.argv[1], sys.argv[1:])"}, args...)
+			}
+			cmd := exec.Command(args[0], args[1:]...)
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				cmd.Process.Kill()
+				cmd.Wait()
+			}()
+			// Lines as they come, so that a signal that never arrives
+			// fails the test instead of hanging it.
+			lines := make(chan string, 16)
+			go func() {
+				defer close(lines)
+				r := bufio.NewReader(out)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					lines <- line
+				}
+			}()
+			next := func() string {
+				select {
+				case l := <-lines:
+					return l
+				case <-time.After(10 * time.Second):
+					return "(nothing in 10 s)"
+				}
+			}
+			var head []string
+			for len(head) == 0 || head[len(head)-1] != "ready\n" {
+				line := next()
+				if line == "" || strings.HasPrefix(line, "(nothing") {
+					t.Fatalf("before ready: %q", head)
+				}
+				head = append(head, line)
+			}
+			if want := "SigBlk:\t" + tt.caller + "\n"; head[0] != want {
+				t.Errorf("the program's mask %q, want %q", head[0], want)
+			}
+			if head[1] != "SigIgn:\t0000000000000000\n" {
+				t.Errorf("the program ignores %q", head[1])
+			}
+			for _, s := range signals {
+				if s == syscall.SIGUSR2 && tt.caller != "0000000000000000" {
+					continue // blocked in the program
+				}
+				if err := cmd.Process.Signal(s); err != nil {
+					t.Fatal(err)
+				}
+				want := strings.TrimPrefix(unix.SignalName(s), "SIG")
+				if want == "" {
+					want = strconv.Itoa(int(s))
+				}
+				if line := next(); strings.TrimSpace(line) != want {
+					t.Fatalf("after %v the program printed %q, want %s", s, line, want)
+				}
+			}
+			cmd.Process.Signal(syscall.SIGUSR1)
+			last := next()
+			var ee *exec.ExitError
+			if err := cmd.Wait(); !errors.As(err, &ee) || ee.ExitCode() != 3 || last != "USR1\n" {
+				t.Errorf("after SIGUSR1: %v, %q; want status 3 and USR1", err, last)
+			}
+		})
+	}
 }
