@@ -1205,18 +1205,9 @@ static int ptyin(int rootfd, int *master, int *slave)
 static int sendconsole(const char *path, int master, char *msg, size_t msglen)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char name[] = "/dev/ptmx", cbuf[CMSG_SPACE(sizeof(int))], reason[256];
-	struct iovec iov = {.iov_base = name, .iov_len = sizeof(name) - 1};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
-	struct cmsghdr *c;
+	char reason[256];
 	int fd;
 
-	memset(cbuf, 0, sizeof(cbuf));
-	c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &master, sizeof(int));
 	strcpy(sa.sun_path, path); /* its length checked before the start */
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
 	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
@@ -1226,7 +1217,7 @@ static int sendconsole(const char *path, int master, char *msg, size_t msglen)
 			close(fd);
 		return -1;
 	}
-	if (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0) {
+	if (ocikit_sendfd(fd, "/dev/ptmx", master) < 0) {
 		snprintf(msg, msglen, "console socket %s: send pty: write unix ->%s: %s", path, path,
 			 ocikit_reason(errno, reason, sizeof(reason)));
 		close(fd);

@@ -475,8 +475,8 @@ static void rlimits_late(void)
 	}
 }
 
-/* sendfd sends the JSON message msg with fd to the socket sock. */
-static int sendfd(int sock, const char *msg, int fd)
+/* ocikit_sendfd sends the message msg with fd to the socket sock. */
+int ocikit_sendfd(int sock, const char *msg, int fd)
 {
 	struct iovec iov = {(void *)msg, strlen(msg)};
 	char cbuf[CMSG_SPACE(sizeof(int))];
@@ -532,7 +532,7 @@ static void load_seccomp(int sock, int ack)
 		failf("seccomp: load filter: %s", WHY(errno));
 	}
 	if (F.scflags & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
-		if (sendfd(sock, "{\"type\":\"seccomp\"}", (int)r) < 0)
+		if (ocikit_sendfd(sock, "{\"type\":\"seccomp\"}", (int)r) < 0)
 			failf("seccomp: send notify fd: %s", WHY(errno));
 		close((int)r);
 		if (ack)
@@ -1175,7 +1175,7 @@ void ocikit_init_run(int planfd, int cgroupns, int late)
 	fs = syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC);
 	if (fs < 0)
 		failf("fsopen proc: %s", WHY(errno));
-	if (sendfd(ocikit_syncfd, "{\"type\":\"procfs\"}", fs) < 0)
+	if (ocikit_sendfd(ocikit_syncfd, "{\"type\":\"procfs\"}", fs) < 0)
 		_exit(1);
 	close(fs);
 	if (late != 1) {

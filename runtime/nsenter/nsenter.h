@@ -150,6 +150,10 @@ struct ocikit_exec_args {
 	int argc;
 };
 
+/* ocikit_sendfd sends the message msg with fd over the socket sock
+ * (final.c): 0, or -1 with errno. */
+int ocikit_sendfd(int sock, const char *msg, int fd);
+
 /* ocikit_exec_parse reads exec's flags and arguments from argv[i] on: 1
  * when this path takes them all. */
 int ocikit_exec_parse(int argc, char **argv, int i, struct ocikit_exec_args *x);
