@@ -127,7 +127,7 @@ func TestRunFlags(t *testing.T) {
 // TestRunForwardsEverySignal: whatever a foreground `run` receives goes to
 // the container's program (standard and real-time signals; SIGWINCH
 // resizes a terminal instead, as with runc), and the program starts with
-// the caller's signal mask and no signal ignored (runc 1.1 passes the
+// the caller's signal mask and ignored signals (runc 1.1 passes the
 // mask on too; crun 1.8 clears it).
 func TestRunForwardsEverySignal(t *testing.T) {
 	e := newEnv(t)
@@ -138,6 +138,16 @@ trap 'echo USR1; exit 3' USR1
 echo ready
 while :; do sleep 1000 & wait $!; done`}, nil)
 	signals := []syscall.Signal{syscall.SIGUSR2, syscall.SIGHUP, syscall.SIGALRM, syscall.SIGCONT, 37, 64, syscall.SIGTERM}
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ignored := ""
+	for _, l := range strings.SplitAfter(string(status), "\n") {
+		if strings.HasPrefix(l, "SigIgn:") {
+			ignored = l
+		}
+	}
 	for _, tt := range []struct {
 		name   string
 		caller string // the caller's mask, as /proc/PID/status shows it
@@ -200,8 +210,11 @@ while :; do sleep 1000 & wait $!; done`}, nil)
 			if want := "SigBlk:\t" + tt.caller + "\n"; head[0] != want {
 				t.Errorf("the program's mask %q, want %q", head[0], want)
 			}
-			if head[1] != "SigIgn:\t0000000000000000\n" {
-				t.Errorf("the program ignores %q", head[1])
+			// Ignored signals pass through exec: what this test's own
+			// caller ignores and Go leaves alone (signals 32 and 33 under
+			// CI's harness), the program ignores too.
+			if head[1] != ignored {
+				t.Errorf("the program ignores %q, this test %q", head[1], ignored)
 			}
 			for _, s := range signals {
 				if s == syscall.SIGUSR2 && tt.caller != "0000000000000000" {
