@@ -17,7 +17,7 @@ import (
 
 // checkFastRecord encodes rec as writeState does and checks what the C
 // reader of runtime/nsenter/fast.c makes of it.
-func checkFastRecord(t *testing.T, rec *record, wantOK, wantOther bool) {
+func checkFastRecord(t *testing.T, rec *record, wantOK bool, want goFlags) {
 	t.Helper()
 	data, err := fastjson.Marshal(rec)
 	if err != nil {
@@ -44,12 +44,17 @@ func checkFastRecord(t *testing.T, rec *record, wantOK, wantOther bool) {
 	slices.Sort(got.Paths)
 	switch {
 	case got.Pid != rec.State.Pid, got.InitStart != rec.InitStart, got.Status != string(rec.State.Status),
-		got.Hooks != rec.Hooks, got.Other != wantOther, !slices.Equal(got.Paths, paths):
+		got.Hooks != rec.Hooks, got.Other != want.other, got.ExecOther != want.execOther, got.Systemd != want.systemd,
+		!slices.Equal(got.Paths, paths):
 		t.Errorf("C reader: %+v\nfor %s", got, data)
 	case !bytes.Equal(got.State, state):
 		t.Errorf("C reader's state object:\n%s\nwant\n%s", got.State, state)
 	}
 }
+
+// goFlags are what the C reader says is Go's: delete (other), exec
+// (execOther); and the systemd driver.
+type goFlags struct{ other, execOther, systemd bool }
 
 func fastTestRecord() *record {
 	return &record{
@@ -70,37 +75,43 @@ func TestFastRecord(t *testing.T) {
 		"name=systemd": "/sys/fs/cgroup/systemd/ocikit/c1", "": "/sys/fs/cgroup/unified/ocikit/c1",
 	}, Resources: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}}}
 	tests := []struct {
-		name          string
-		mutate        func(*record)
-		ok, wantOther bool
+		name   string
+		mutate func(*record)
+		ok     bool
+		want   goFlags
 	}{
-		{"plain", nil, true, false},
-		{"no pid", func(r *record) { r.State.Pid = 0; r.State.Status = specs.StateCreating }, true, false},
-		{"cgroup v1 and hybrid", func(r *record) { r.Cgroup = v1 }, true, false},
+		{"plain", nil, true, goFlags{}},
+		{"no pid", func(r *record) { r.State.Pid = 0; r.State.Status = specs.StateCreating }, true, goFlags{}},
+		{"cgroup v1 and hybrid", func(r *record) { r.Cgroup = v1 }, true, goFlags{}},
 		{"cgroup v2", func(r *record) {
 			r.Cgroup = &cgroups.State{ID: "c1", CgroupsPath: "/ocikit/c1", Paths: map[string]string{"": "/sys/fs/cgroup/ocikit/c1"}}
-		}, true, false},
+		}, true, goFlags{}},
 		{"systemd", func(r *record) {
 			c := *v1
 			c.Systemd = true
 			r.Cgroup = &c
-		}, true, true},
+		}, true, goFlags{other: true, systemd: true}},
 		{"rootless", func(r *record) {
 			c := *v1
 			c.Rootless = true
 			r.Cgroup = &c
-		}, true, true},
-		{"hooks", func(r *record) { r.Hooks = true }, true, false},
-		{"host mounts", func(r *record) { r.HostMounts = &hostMounts{Root: "/b/rootfs", Keep: []int{1, 2}} }, true, true},
-		{"keyring", func(r *record) { r.NoNewKeyring = true; r.OwnPidNS = false }, true, false},
-		{"paused", func(r *record) { r.State.Status = StatePaused }, true, false},
+		}, true, goFlags{other: true, execOther: true}},
+		{"rootless systemd", func(r *record) {
+			c := *v1
+			c.Systemd, c.Rootless = true, true
+			r.Cgroup = &c
+		}, true, goFlags{other: true, execOther: true, systemd: true}},
+		{"hooks", func(r *record) { r.Hooks = true }, true, goFlags{}},
+		{"host mounts", func(r *record) { r.HostMounts = &hostMounts{Root: "/b/rootfs", Keep: []int{1, 2}} }, true, goFlags{other: true, execOther: true}},
+		{"keyring", func(r *record) { r.NoNewKeyring = true; r.OwnPidNS = false }, true, goFlags{}},
+		{"paused", func(r *record) { r.State.Status = StatePaused }, true, goFlags{}},
 		{"annotations like fields", func(r *record) {
 			r.State.Annotations = map[string]string{"status": "created", `"pid":1,"status":"running"}`: `{"hooks":true}`, "é\u2028<&>": "\\\"\n"}
-		}, true, false},
-		{"owner", func(r *record) { r.State.Owner = "#1000" }, true, false},
+		}, true, goFlags{}},
+		{"owner", func(r *record) { r.State.Owner = "#1000" }, true, goFlags{}},
 		{"path with a quote", func(r *record) {
 			r.Cgroup = &cgroups.State{ID: "c1", Paths: map[string]string{"": `/sys/fs/cgroup/a"b`}}
-		}, false, false},
+		}, false, goFlags{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -108,7 +119,7 @@ func TestFastRecord(t *testing.T) {
 			if tc.mutate != nil {
 				tc.mutate(rec)
 			}
-			checkFastRecord(t, rec, tc.ok, tc.wantOther)
+			checkFastRecord(t, rec, tc.ok, tc.want)
 		})
 	}
 
@@ -154,7 +165,7 @@ func FuzzFastRecord(f *testing.F) {
 		rec.InitStart = start
 		rec.Hooks = hooks
 		rec.State.Status = []specs.ContainerState{specs.StateCreating, specs.StateCreated, specs.StateRunning, StatePaused, specs.StateStopped}[status%5]
-		checkFastRecord(t, rec, true, false)
+		checkFastRecord(t, rec, true, goFlags{})
 		if r, ok := nsenter.ParseFastRecord(raw, "c1"); ok && (r.Status == "" || strings.Trim(r.Status, "abcdefghijklmnopqrstuvwxyz") != "") {
 			t.Errorf("the C reader took %q with status %q", raw, r.Status)
 		}

@@ -376,6 +376,7 @@ static int parsecgroup(char **pp, const char *end, struct record *r)
 {
 	char *p = *pp, *v;
 	const char *cp;
+	int sd;
 
 	if (!lit((const char **)&p, end, "{"))
 		return 0;
@@ -399,8 +400,13 @@ static int parsecgroup(char **pp, const char *end, struct record *r)
 					return 0;
 			}
 			p++;
-		} else if (lit((const char **)&p, end, "\"systemd\":") || lit((const char **)&p, end, "\"rootless\":")) {
+		} else if ((sd = lit((const char **)&p, end, "\"systemd\":")) ||
+			   lit((const char **)&p, end, "\"rootless\":")) {
 			r->other = 1;
+			if (sd && end - p >= 4 && !strncmp(p, "true", 4))
+				r->systemd = 1;
+			else
+				r->execother = 1;
 			cp = p;
 			if (!skipval(&cp, end, 2))
 				return 0;
@@ -476,7 +482,7 @@ static int parsestate(char *buf, size_t len, const char *id, struct record *r)
 				return 0;
 			p = q;
 		} else if (lit(&p, end, "\"hostMounts\":")) {
-			r->other = 1;
+			r->other = r->execother = 1;
 			if (!skipval(&p, end, 1))
 				return 0;
 		} else if (lit(&p, end, "\"noNewKeyring\":")) {

@@ -14,7 +14,8 @@
  * alone: the global flags fast.c knows; exec's --process, --detach,
  * --pid-file, --env, --cwd, --user, --tty and --console-socket; a created
  * or running container whose state.json fast.c reads (no seccomp
- * listener, hooks, host mounts, systemd or rootless cgroups), whose
+ * listener, hooks, host mounts or rootless cgroups; a systemd scope only
+ * on cgroup v2, where the process is born in it), whose
  * configuration copy parses with no field this file leaves to Go (a
  * terminal relayed in the foreground, a scheduler, an I/O priority,
  * execCPUAffinity, an AppArmor profile or SELinux label, a personality,
@@ -1296,7 +1297,7 @@ int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_
 
 	if (strcmp(r->status, "created") && strcmp(r->status, "running"))
 		return -1;
-	if (r->hooks || r->other || ocikit_fast_alive(r->pid, r->initstart) != 1)
+	if (r->hooks || r->execother || ocikit_fast_alive(r->pid, r->initstart) != 1)
 		return -1;
 	/* The configuration: the copy create kept, and --process's. */
 	if (!ocikit_fast_readall(dirfd, "config.json", &cfgbuf, &cfglen))
@@ -1401,9 +1402,14 @@ int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_
 	/* Born in the cgroup on cgroup v2 (clone3 CLONE_INTO_CGROUP); on v1
 	 * moved when it asks, the grace period primed meanwhile. */
 	unified = statfs("/sys/fs/cgroup", &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC;
-	if (unified && r->npaths == 1) {
+	if (unified && r->npaths == 1)
 		l.cgfd = open(r->paths[0], O_PATH | O_DIRECTORY | O_CLOEXEC);
-	} else if (!unified && r->npaths > 0) {
+	/* The systemd driver's scope: born in it on cgroup v2, as Go's exec
+	 * is; elsewhere Go's exec, which can ask systemd to move the
+	 * process when a write to cgroup.procs is refused. */
+	if (r->systemd && l.cgfd < 0)
+		goto out;
+	if (!unified && r->npaths > 0) {
 		/* primeMigration: a no-op move of the init, so that the
 		 * grace period overlaps with the rest of the setup. */
 		snprintf(path, sizeof(path), "%s/cgroup.procs", r->paths[0]);

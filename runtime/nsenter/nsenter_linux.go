@@ -51,8 +51,9 @@ type FastRecord struct {
 	InitStart uint64
 	Status    string
 	// Hooks is record.Hooks; Other says the record needs Go's delete (host
-	// mounts, the systemd driver, rootless cgroups).
-	Hooks, Other bool
+	// mounts, the systemd driver, rootless cgroups), ExecOther Go's exec
+	// (host mounts, rootless cgroups); Systemd is the systemd driver.
+	Hooks, Other, ExecOther, Systemd bool
 	// Paths are the cgroup directories.
 	Paths []string
 	// State is the state object as recorded, pid and status included.
@@ -79,6 +80,8 @@ func ParseFastRecord(data []byte, id string) (rec FastRecord, ok bool) {
 		Status:    C.GoString(&r.status[0]),
 		Hooks:     r.hooks != 0,
 		Other:     r.other != 0,
+		ExecOther: r.execother != 0,
+		Systemd:   r.systemd != 0,
 		State:     C.GoBytes(unsafe.Add(buf, r.stateoff), C.int(r.stateend-r.stateoff)),
 	}
 	for i := 0; i < int(r.npaths); i++ {

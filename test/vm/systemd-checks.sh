@@ -114,6 +114,10 @@ check_exec_joins() {
 	[ "$got" = "0::/" ] || fail "exec'd process in $got, want 0::/ (the scope)"
 	got=$(out $O exec sd-c1 cat /sys/fs/cgroup/memory.max)
 	[ "$got" = 67108864 ] || fail "memory.max seen inside: $got"
+	# Born in the scope (clone3 into its cgroup), exec needs no Go: the
+	# Go runtime would print its package initialisation here.
+	got=$(GODEBUG=inittrace=1 $O exec sd-c1 cat /proc/self/cgroup 2>&1)
+	[ "$got" = "0::/" ] || fail "exec without Go: $got"
 }
 
 check_update() {
