@@ -48,6 +48,11 @@ func TestExecFast(t *testing.T) {
 			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
 				{Names: []string{"sethostname"}, Action: specs.ActErrno}}}
 		}},
+		// Hooks do not concern exec (a seccomp listener does:
+		// TestExecSeccompListener).
+		{name: "hooks", mutate: func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: "/bin/true"}}, Poststop: []specs.Hook{{Path: "/bin/true"}}}
+		}},
 		{name: "no keyring", flags: []string{"--no-new-keyring"}, mutate: func(s *specs.Spec) {
 			s.Process.Env = append(s.Process.Env, "HOME=/from/config", "X=1", "X=2")
 			s.Process.Cwd = "/tmp"

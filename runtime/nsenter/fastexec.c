@@ -14,7 +14,7 @@
  * alone: the global flags fast.c knows; exec's --process, --detach,
  * --pid-file, --env, --cwd, --user, --tty and --console-socket; a created
  * or running container whose state.json fast.c reads (no seccomp
- * listener, hooks, host mounts or rootless cgroups; a systemd scope only
+ * listener, host mounts or rootless cgroups; a systemd scope only
  * on cgroup v2, where the process is born in it), whose
  * configuration copy parses with no field this file leaves to Go (a
  * terminal relayed in the foreground, a scheduler, an I/O priority,
@@ -92,6 +92,9 @@
 #ifndef PR_SET_THP_DISABLE
 #define PR_SET_THP_DISABLE 41
 #define PR_GET_THP_DISABLE 42
+#endif
+#ifndef SECCOMP_FILTER_FLAG_NEW_LISTENER
+#define SECCOMP_FILTER_FLAG_NEW_LISTENER (1U << 3)
 #endif
 #ifndef DEVPTS_SUPER_MAGIC
 #define DEVPTS_SUPER_MAGIC 0x1cd1
@@ -1297,7 +1300,9 @@ int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_
 
 	if (strcmp(r->status, "created") && strcmp(r->status, "running"))
 		return -1;
-	if (r->hooks || r->execother || ocikit_fast_alive(r->pid, r->initstart) != 1)
+	/* Hooks do not concern exec (record.Hooks also says "a seccomp
+	 * listener", checked below from the configuration and the filter). */
+	if (r->execother || ocikit_fast_alive(r->pid, r->initstart) != 1)
 		return -1;
 	/* The configuration: the copy create kept, and --process's. */
 	if (!ocikit_fast_readall(dirfd, "config.json", &cfgbuf, &cfglen))
@@ -1319,10 +1324,20 @@ int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_
 	if (pr.terminal ? !x->detach || !console || strlen(x->console) >= sizeof(((struct sockaddr_un *)0)->sun_path)
 			: console)
 		goto out;
-	/* The compiled seccomp filter create kept: flags, then BPF. */
-	if (!absent(linux_, "seccomp") &&
-	    (!ocikit_fast_readall(dirfd, "exec.seccomp", &sc, &sclen) || sclen < 12 || (sclen - 4) % 8))
-		goto out;
+	/* The compiled seccomp filter create kept: flags, then BPF. A seccomp
+	 * agent (listenerPath, a filter that makes a listener) gets the
+	 * process's notify descriptor from Go's exec. */
+	if (!absent(linux_, "seccomp")) {
+		json_t *sec = json_object_get(linux_, "seccomp"), *lp = json_object_get(sec, "listenerPath");
+		uint32_t flags;
+		if (!json_is_object(sec) || (lp && !json_is_null(lp) && (!json_is_string(lp) || *json_string_value(lp))))
+			goto out;
+		if (!ocikit_fast_readall(dirfd, "exec.seccomp", &sc, &sclen) || sclen < 12 || (sclen - 4) % 8)
+			goto out;
+		memcpy(&flags, sc, 4);
+		if (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER)
+			goto out;
+	}
 	if ((nns = joinplan(json_object_get(linux_, "namespaces"), r->pid, nsfd, &l)) < 0) {
 		nns = MAXNS; /* close what was opened */
 		goto out;
