@@ -138,6 +138,8 @@ func TestExecFast(t *testing.T) {
 		{name: "console socket without terminal", args: []string{"--console-socket", filepath.Join(dir, "none.sock"), "ID", "true"}, code: 255, err: "without a terminal"},
 		{name: "terminal in the foreground", args: []string{"-t", "ID", "true"}},
 		{name: "console socket missing", args: []string{"-t", "-d", "--console-socket", filepath.Join(dir, "none.sock"), "ID", "true"}, fast: true, code: 255, err: "console socket: dial unix"},
+		// "@name" is the abstract namespace to Go's net package: Go's.
+		{name: "abstract console socket", args: []string{"-t", "-d", "--console-socket", "@ocikit-test-none", "ID", "true"}, code: 255, err: "console socket: dial unix @ocikit-test-none"},
 	}
 	for _, c := range containers {
 		t.Run(c.name, func(t *testing.T) {

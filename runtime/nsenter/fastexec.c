@@ -1324,6 +1324,8 @@ int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_
 	if (pr.terminal ? !x->detach || !console || strlen(x->console) >= sizeof(((struct sockaddr_un *)0)->sun_path)
 			: console)
 		goto out;
+	if (console && x->console[0] == '@')
+		goto out; /* Go dials "@name" in the abstract namespace */
 	/* The compiled seccomp filter create kept: flags, then BPF. A seccomp
 	 * agent (listenerPath, a filter that makes a listener) gets the
 	 * process's notify descriptor from Go's exec. */
