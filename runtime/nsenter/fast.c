@@ -402,7 +402,6 @@ static int parsecgroup(char **pp, const char *end, struct record *r)
 			p++;
 		} else if ((sd = lit((const char **)&p, end, "\"systemd\":")) ||
 			   lit((const char **)&p, end, "\"rootless\":")) {
-			r->other = 1;
 			if (sd && end - p >= 4 && !strncmp(p, "true", 4))
 				r->systemd = 1;
 			else
@@ -482,7 +481,7 @@ static int parsestate(char *buf, size_t len, const char *id, struct record *r)
 				return 0;
 			p = q;
 		} else if (lit(&p, end, "\"hostMounts\":")) {
-			r->other = r->execother = 1;
+			r->execother = 1;
 			if (!skipval(&p, end, 1))
 				return 0;
 		} else if (lit(&p, end, "\"noNewKeyring\":")) {
@@ -880,7 +879,7 @@ static int fastdelete(int dirfd, const char *dir, const char *buf, size_t len, s
 	char reason[256];
 	int i;
 
-	if (r->hooks || r->other || r->pid <= 0 || alive(r->pid, r->initstart) != 0 ||
+	if (r->hooks || r->systemd || r->execother || r->pid <= 0 || alive(r->pid, r->initstart) != 0 ||
 	    memmem(buf, len, "\"org.ocikit.bundle.remove-on-delete\"", 36))
 		return -1;
 	for (i = 0; i < r->npaths; i++)

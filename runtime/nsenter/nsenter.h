@@ -93,9 +93,8 @@ struct ocikit_fast_record {
 	size_t pidoff, pidend;	   /* the pid's digits */
 	size_t stateoff, stateend; /* the state object, braces included */
 	int hooks;		   /* record.Hooks: poststart/poststop hooks, a listener */
-	int other;		   /* what only Go deletes: host mounts, systemd, rootless */
-	int systemd;		   /* the systemd driver (root's: exec can join its scope) */
-	int execother;		   /* what only Go's exec handles: host mounts, rootless */
+	int systemd;		   /* the systemd driver: delete is Go's (the unit), exec not */
+	int execother;		   /* what only Go's exec and delete handle: host mounts, rootless */
 	int nonewkeyring;	   /* record.NoNewKeyring */
 	int npaths;
 	char *paths[OCIKIT_FAST_MAXPATHS]; /* cgroup directories (in the buffer) */

@@ -79,7 +79,7 @@ func ParseFastRecord(data []byte, id string) (rec FastRecord, ok bool) {
 		InitStart: uint64(r.initstart),
 		Status:    C.GoString(&r.status[0]),
 		Hooks:     r.hooks != 0,
-		Other:     r.other != 0,
+		Other:     r.systemd != 0 || r.execother != 0,
 		ExecOther: r.execother != 0,
 		Systemd:   r.systemd != 0,
 		State:     C.GoBytes(unsafe.Add(buf, r.stateoff), C.int(r.stateend-r.stateoff)),
