@@ -67,6 +67,8 @@ struct fastargs {
 	const char *log;
 	int json;
 	struct ocikit_exec_args exec;
+	struct ocikit_create_args create;
+	int systemd; /* --systemd-cgroup */
 };
 
 /* flagval matches "--name VALUE" and "--name=VALUE" at argv[*i]: 1 with
@@ -201,7 +203,9 @@ static int parseargs(int argc, char **argv, struct fastargs *a)
 				return 0;
 		} else if (!strcmp(arg, "--systemd-cgroup") || !strcmp(arg, "--systemd-cgroup=true") ||
 			   !strcmp(arg, "--systemd-cgroup=false")) {
-			/* the cgroup driver: state.json records the one used */
+			/* the cgroup driver: state.json records the one used
+			 * (create makes the cgroupfs one only) */
+			a->systemd = strcmp(arg, "--systemd-cgroup=false") != 0;
 		} else {
 			return 0;
 		}
@@ -231,6 +235,11 @@ static int parseargs(int argc, char **argv, struct fastargs *a)
 		if (!ocikit_exec_parse(argc, argv, i + 1, &a->exec))
 			return 0;
 		a->id = a->exec.id;
+	} else if (i + 1 < argc && !strcmp(argv[i], "create")) {
+		a->cmd = "create";
+		if (a->systemd || !ocikit_create_parse(argc, argv, i + 1, &a->create))
+			return 0;
+		a->id = a->create.id;
 	} else if ((i + 2 == argc || i + 3 == argc) && !strcmp(argv[i], "kill")) {
 		/* kill ID [SIGNAL] without --all (Go's: it freezes the cgroup). */
 		a->cmd = "kill";
@@ -595,7 +604,7 @@ int ocikit_fast_readall(int dirfd, const char *name, char **out, size_t *len)
 
 /* writestate replaces state.json as fsutil.WriteFile does: a temporary file
  * beside it, mode 0600, renamed over it. */
-static int writestate(int dirfd, const char *buf, size_t len)
+int ocikit_fast_writestate(int dirfd, const char *buf, size_t len)
 {
 	char tmp[64];
 	size_t done = 0;
@@ -847,7 +856,7 @@ static int emptycgroup(const char *dir)
 
 /* clearstatedir is removeStateDir up to state.json: every other entry
  * (files and empty directories: a create leaves no other kind). */
-static int clearstatedir(int dirfd)
+int ocikit_fast_clearstatedir(int dirfd)
 {
 	struct dirent *de;
 	DIR *d;
@@ -891,7 +900,7 @@ static int fastdelete(int dirfd, const char *dir, const char *buf, size_t len, s
 	for (i = 0; i < r->npaths; i++)
 		if (rmdir(r->paths[i]) < 0 && errno != ENOENT)
 			return -1;
-	if (!clearstatedir(dirfd))
+	if (!ocikit_fast_clearstatedir(dirfd))
 		return -1;
 	if (unlinkat(dirfd, "state.json", 0) < 0 && errno != ENOENT)
 		return -1;
@@ -916,7 +925,7 @@ static int faststart(int dirfd, char *buf, size_t len, struct record *r, char *m
 	if (rc)
 		return rc;
 	memcpy(buf + r->statusoff, "running", 7); /* "created": same length */
-	rc = writestate(dirfd, buf, len);
+	rc = ocikit_fast_writestate(dirfd, buf, len);
 	if (rc < 0) {
 		ocikit_reason(-rc, reason, sizeof(reason));
 		snprintf(msg, msglen, "write state: %s", reason);
@@ -1159,6 +1168,23 @@ void ocikit_fast(int argc, char **argv)
 	}
 	if (snprintf(dir, sizeof(dir), "%s/%s", a.root, a.id) >= (int)sizeof(dir))
 		return;
+	if (!strcmp(a.cmd, "create")) {
+		struct ocikit_fast_log lg = {.path = a.log, .json = a.json};
+		if (a.log) {
+			if ((logfd = open(a.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0)
+				return;
+			close(logfd);
+		}
+		primeself(argc, argv);
+		rc = ocikit_fast_create(&a.create, a.root, &lg, msg, sizeof(msg));
+		if (rc < 0)
+			return;
+		if (rc > 0) {
+			report(&a, msg);
+			_exit(1);
+		}
+		_exit(0);
+	}
 	if (a.log) {
 		/* The Go command opens (creates) its log first, as runc. */
 		logfd = open(a.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);

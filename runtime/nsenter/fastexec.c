@@ -64,6 +64,7 @@
 #include <jansson.h>
 
 #include "nsenter.h"
+#include "fastint.h"
 
 #ifndef SYS_open_tree
 #define SYS_open_tree 428
@@ -103,10 +104,6 @@
 #define SYS_close_range 436
 #endif
 
-#define MAXNS 8
-/* stdio, the binary, the plan, sync; the namespaces; the root, the
- * terminal, nsenter's plan */
-#define MAXFDS (6 + MAXNS + 3)
 
 /* ocikit_exec_parse reads exec's flags and arguments from argv[i] on
  * (pflag, not interspersed: flags end at the container id): 1 when every
@@ -177,14 +174,8 @@ int ocikit_exec_parse(int argc, char **argv, int i, struct ocikit_exec_args *x)
 	return 1;
 }
 
-/* A growing buffer for the final stage's plan. */
-struct buf {
-	unsigned char *p;
-	size_t n, cap;
-	int bad;
-};
 
-static void put(struct buf *b, const void *d, size_t n)
+void fx_put(struct buf *b, const void *d, size_t n)
 {
 	if (b->bad)
 		return;
@@ -204,22 +195,22 @@ static void put(struct buf *b, const void *d, size_t n)
 	b->n += n;
 }
 
-static void put32(struct buf *b, uint32_t v) { put(b, &v, 4); }
-static void put64(struct buf *b, uint64_t v) { put(b, &v, 8); }
+void fx_put32(struct buf *b, uint32_t v) { fx_put(b, &v, 4); }
+void fx_put64(struct buf *b, uint64_t v) { fx_put(b, &v, 8); }
 
 /* rec starts a record (nsenter.Final's encoding): its tag and a length
  * that recend fills in. */
-static size_t rec(struct buf *b, uint32_t tag)
+size_t fx_rec(struct buf *b, uint32_t tag)
 {
 	size_t at;
 
-	put32(b, tag);
+	fx_put32(b, tag);
 	at = b->n;
-	put32(b, 0);
+	fx_put32(b, 0);
 	return at;
 }
 
-static void recend(struct buf *b, size_t at)
+void fx_recend(struct buf *b, size_t at)
 {
 	uint32_t n = b->n - at - 4;
 
@@ -227,11 +218,11 @@ static void recend(struct buf *b, size_t at)
 		memcpy(b->p + at, &n, 4);
 }
 
-static void recstr(struct buf *b, uint32_t tag, const char *s)
+void fx_recstr(struct buf *b, uint32_t tag, const char *s)
 {
-	size_t at = rec(b, tag);
-	put(b, s, strlen(s));
-	recend(b, at);
+	size_t at = fx_rec(b, tag);
+	fx_put(b, s, strlen(s));
+	fx_recend(b, at);
 }
 
 static const struct {
@@ -256,7 +247,7 @@ static const struct {
 /* known reports whether every member of object o is one of names, with
  * the case given: encoding/json matches member names without regard to
  * case, jansson with it, so a name that differs only in case is Go's. */
-static int known(json_t *o, const char *const *names)
+int fx_known(json_t *o, const char *const *names)
 {
 	const char *k;
 	json_t *v;
@@ -272,7 +263,7 @@ static int known(json_t *o, const char *const *names)
 }
 
 /* absent is true for a member that is missing or null. */
-static int absent(json_t *o, const char *k)
+int fx_absent(json_t *o, const char *k)
 {
 	json_t *v = json_object_get(o, k);
 	return v == NULL || json_is_null(v);
@@ -280,7 +271,7 @@ static int absent(json_t *o, const char *k)
 
 /* u32 reads an integer member in 0..UINT32_MAX (0 when absent): 0 on
  * anything else. */
-static int u32(json_t *o, const char *k, uint32_t *out)
+int fx_u32(json_t *o, const char *k, uint32_t *out)
 {
 	json_t *v = json_object_get(o, k);
 
@@ -295,7 +286,7 @@ static int u32(json_t *o, const char *k, uint32_t *out)
 
 /* strs reads an array of strings (NULL and 0 when absent or null):
  * -1 on anything else. */
-static int strs(json_t *o, const char *k, const char ***out)
+int fx_strs(json_t *o, const char *k, const char ***out)
 {
 	json_t *a = json_object_get(o, k), *v;
 	size_t i;
@@ -407,7 +398,7 @@ static size_t envname(const char *kv)
 
 /* hostid maps a container id through linux.uidMappings or gidMappings
  * (identity without them), as runtime's hostID. */
-static uint32_t hostid(json_t *maps, uint32_t id)
+uint32_t fx_hostid(json_t *maps, uint32_t id)
 {
 	json_t *m;
 	size_t i;
@@ -416,7 +407,7 @@ static uint32_t hostid(json_t *maps, uint32_t id)
 		return id;
 	json_array_foreach(maps, i, m) {
 		uint32_t c, h, s;
-		if (!u32(m, "containerID", &c) || !u32(m, "hostID", &h) || !u32(m, "size", &s))
+		if (!fx_u32(m, "containerID", &c) || !fx_u32(m, "hostID", &h) || !fx_u32(m, "size", &s))
 			continue;
 		if (id >= c && id - c < s)
 			return h + id - c;
@@ -424,21 +415,8 @@ static uint32_t hostid(json_t *maps, uint32_t id)
 	return id;
 }
 
-/* The launch: what the process gets and what the runtime keeps. */
-struct launch {
-	int fds[MAXFDS]; /* the process's descriptors 0.. (-1: /dev/null) */
-	int nfds;
-	char *env[8];
-	int nenv;
-	char nsplan[4096];
-	struct buf plan;
-	int fork;    /* nsenter forks (a pid or time namespace) */
-	int cgfd;    /* the cgroup v2 directory to be born in, or -1 */
-	int relay[3]; /* the runtime's ends of the stdio pipes (foreground) */
-};
 
-static void addenv(struct launch *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void addenv(struct launch *l, const char *fmt, ...)
+void fx_addenv(struct launch *l, const char *fmt, ...)
 {
 	va_list ap;
 	char *s = NULL;
@@ -451,7 +429,7 @@ static void addenv(struct launch *l, const char *fmt, ...)
 		l->env[l->nenv++] = s;
 }
 
-static int addfd(struct launch *l, int fd)
+int fx_addfd(struct launch *l, int fd)
 {
 	l->fds[l->nfds] = fd;
 	return l->nfds++;
@@ -461,7 +439,7 @@ static int addfd(struct launch *l, int fd)
  * choice: a clone of /proc/self/exe's mount, read-only, nosuid, nodev.
  * -1 when the kernel or the caller's privileges refuse (Go then tries the
  * other ways). */
-static int protected(void)
+int fx_protected(void)
 {
 	struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
 	int fd = syscall(SYS_open_tree, AT_FDCWD, "/proc/self/exe", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
@@ -519,7 +497,7 @@ static int joincgroup(struct ocikit_fast_record *r, pid_t pid, char *msg, size_t
 }
 
 /* writepid is writePidFile: the pid, written atomically. */
-static int writepid(const char *path, pid_t pid, char *msg, size_t msglen)
+int fx_writepid(const char *path, pid_t pid, char *msg, size_t msglen)
 {
 	char tmp[PATH_MAX + 64], num[24], reason[256];
 	const char *base = strrchr(path, '/');
@@ -549,7 +527,7 @@ static pid_t spawnchild(struct launch *l, int exefd, const sigset_t *mask, int *
  * born in l->cgfd's cgroup when it can be; returns its pid once it has
  * called execve, -1 with errno on failure (the execve's, which the child
  * sends over a close-on-exec pipe, as syscall.StartProcess does). */
-static pid_t spawn(struct launch *l, int exefd, const sigset_t *mask, int *born)
+pid_t fx_spawn(struct launch *l, int exefd, const sigset_t *mask, int *born)
 {
 	pid_t pid;
 	int errp[2], err = 0;
@@ -586,10 +564,18 @@ static pid_t spawnchild(struct launch *l, int exefd, const sigset_t *mask, int *
 	int i, err;
 
 	if (l->cgfd >= 0) {
-		struct clone_args ca = {.flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = l->cgfd};
+		struct clone_args ca = {.flags = CLONE_INTO_CGROUP | l->cloneflags, .exit_signal = SIGCHLD,
+					.cgroup = l->cgfd};
 		pid = syscall(SYS_clone3, &ca, sizeof(ca));
 		if (pid > 0)
 			*born = 1;
+	}
+	if (pid < 0 && l->cloneflags) {
+		/* New namespaces (an init): clone3 with their flags. */
+		struct clone_args ca = {.flags = l->cloneflags, .exit_signal = SIGCHLD};
+		pid = syscall(SYS_clone3, &ca, sizeof(ca));
+		if (pid < 0)
+			return -1;
 	}
 	if (pid < 0)
 		pid = fork();
@@ -626,7 +612,7 @@ fail:
 
 /* logwarn writes a warning the process sent ({"type":"warn"}) as
  * logWarning: its message, the container, then its attributes. */
-static void logwarn(const struct ocikit_fast_log *log, const char *id, json_t *m)
+void fx_logwarn(const struct ocikit_fast_log *log, const char *id, json_t *m)
 {
 	const char *attrs[34];
 	json_t *a = json_object_get(m, "attrs"), *v;
@@ -700,7 +686,7 @@ static int converse(int sync, struct ocikit_fast_record *r, int fork_, int born,
 				/* it died: its error or EOF comes next */
 			}
 		} else if (!strcmp(type, "warn")) {
-			logwarn(log, id, m);
+			fx_logwarn(log, id, m);
 		} else if (!strcmp(type, "error")) {
 			const char *e = json_string_value(json_object_get(m, "msg"));
 			snprintf(msg, msglen, "%s", e ? e : "exec failed");
@@ -842,24 +828,8 @@ static void __attribute__((noreturn)) foreground(pid_t pid, int sfd, int relay[3
 	_exit(code);
 }
 
-/* proc is the process exec runs, as execProcess and process.Final derive
- * it from the configuration and exec's flags. */
-struct proc {
-	const char **args, **env;
-	int nargs, nenv, ownargs;
-	const char *cwd;
-	uint32_t uid, gid, umask;
-	int has_umask;
-	json_t *groups; /* user.additionalGids (numbers, checked) */
-	uint64_t caps[5]; /* nsenter.Final's order */
-	int last;	  /* the kernel's last capability */
-	int nnp, oom, has_oom;
-	json_t *rlimits; /* checked */
-	int terminal, has_size;
-	uint32_t rows, cols; /* consoleSize: height, width */
-};
 
-static void freeproc(struct proc *o)
+void fx_freeproc(struct proc *o)
 {
 	if (o->ownargs)
 		free(o->args);
@@ -902,11 +872,11 @@ static int readcaps(json_t *caps, struct proc *o)
 
 	if ((o->last = lastcap()) < 0 || o->last > 63)
 		return -1;
-	if (caps && !json_is_null(caps) && (!json_is_object(caps) || !known(caps, fields)))
+	if (caps && !json_is_null(caps) && (!json_is_object(caps) || !fx_known(caps, fields)))
 		return -1;
 	for (i = 0; i < 5; i++) {
 		const char **names;
-		int n = strs(caps, fields[field[i]], &names);
+		int n = fx_strs(caps, fields[field[i]], &names);
 		if (n < 0) {
 			free(names);
 			return -1;
@@ -948,7 +918,7 @@ static int checkrlimits(json_t *a)
 		return -1;
 	json_array_foreach(a, i, v) {
 		json_t *t = json_object_get(v, "type"), *s = json_object_get(v, "soft"), *h = json_object_get(v, "hard");
-		if (!json_is_object(v) || !known(v, fields) || !json_is_string(t) || rlimit(json_string_value(t)) < 0)
+		if (!json_is_object(v) || !fx_known(v, fields) || !json_is_string(t) || rlimit(json_string_value(t)) < 0)
 			return -1;
 		if ((s && !json_is_integer(s)) || (h && !json_is_integer(h)) || (s && json_integer_value(s) < 0) ||
 		    (h && json_integer_value(h) < 0) || json_integer_value(s) > json_integer_value(h))
@@ -963,7 +933,7 @@ static int checkrlimits(json_t *a)
 
 /* readproc reads process p (the configuration's, or --process's) with
  * exec's flags into o: -1 when the command is Go's. */
-static int readproc(json_t *p, const struct ocikit_exec_args *x, struct proc *o)
+int fx_readproc(json_t *p, const struct ocikit_exec_args *x, struct proc *o)
 {
 	static const char *const fields[] = {"terminal", "consoleSize", "user", "args", "commandLine", "env", "cwd",
 					     "capabilities", "rlimits", "noNewPrivileges", "apparmorProfile",
@@ -975,15 +945,15 @@ static int readproc(json_t *p, const struct ocikit_exec_args *x, struct proc *o)
 
 	memset(o, 0, sizeof(*o));
 	o->ownargs = 1;
-	if (!json_is_object(p) || !known(p, fields))
+	if (!json_is_object(p) || !fx_known(p, fields))
 		return -1;
 	/* What this path leaves to Go. */
-	if (!absent(p, "scheduler") || !absent(p, "ioPriority") || !absent(p, "execCPUAffinity"))
+	if (!fx_absent(p, "scheduler") || !fx_absent(p, "ioPriority") || !fx_absent(p, "execCPUAffinity"))
 		return -1;
-	if (!absent(p, "apparmorProfile") &&
+	if (!fx_absent(p, "apparmorProfile") &&
 	    (!json_is_string(v = json_object_get(p, "apparmorProfile")) || *json_string_value(v)))
 		return -1;
-	if (!absent(p, "selinuxLabel") && (!json_is_string(v = json_object_get(p, "selinuxLabel")) || *json_string_value(v)))
+	if (!fx_absent(p, "selinuxLabel") && (!json_is_string(v = json_object_get(p, "selinuxLabel")) || *json_string_value(v)))
 		return -1;
 	/* The terminal: --process's, else --tty (execProcess); the console
 	 * size only from --process. */
@@ -994,12 +964,12 @@ static int readproc(json_t *p, const struct ocikit_exec_args *x, struct proc *o)
 	v = json_object_get(p, "consoleSize");
 	if (x->process && v && !json_is_null(v)) {
 		static const char *const sizefields[] = {"height", "width", NULL};
-		if (!json_is_object(v) || !known(v, sizefields) || !u32(v, "height", &o->rows) ||
-		    !u32(v, "width", &o->cols) || o->rows > UINT16_MAX || o->cols > UINT16_MAX)
+		if (!json_is_object(v) || !fx_known(v, sizefields) || !fx_u32(v, "height", &o->rows) ||
+		    !fx_u32(v, "width", &o->cols) || o->rows > UINT16_MAX || o->cols > UINT16_MAX)
 			return -1;
 		o->has_size = 1;
 	}
-	if ((o->nargs = strs(p, "args", &o->args)) < 0 || (o->nenv = strs(p, "env", &o->env)) < 0)
+	if ((o->nargs = fx_strs(p, "args", &o->args)) < 0 || (o->nenv = fx_strs(p, "env", &o->env)) < 0)
 		return -1;
 	if (!x->process) {
 		free(o->args);
@@ -1018,11 +988,11 @@ static int readproc(json_t *p, const struct ocikit_exec_args *x, struct proc *o)
 	if (o->cwd[0] != '/')
 		return -1; /* Go's error (checkCwd) */
 	user = json_object_get(p, "user");
-	if (user && !json_is_null(user) && (!json_is_object(user) || !known(user, userfields)))
+	if (user && !json_is_null(user) && (!json_is_object(user) || !fx_known(user, userfields)))
 		return -1;
-	if (!u32(user, "uid", &o->uid) || !u32(user, "gid", &o->gid) || !u32(user, "umask", &o->umask))
+	if (!fx_u32(user, "uid", &o->uid) || !fx_u32(user, "gid", &o->gid) || !fx_u32(user, "umask", &o->umask))
 		return -1;
-	o->has_umask = !absent(user, "umask");
+	o->has_umask = !fx_absent(user, "umask");
 	o->groups = json_object_get(user, "additionalGids");
 	if (o->groups && !json_is_null(o->groups) && !json_is_array(o->groups))
 		return -1;
@@ -1052,7 +1022,7 @@ static int readproc(json_t *p, const struct ocikit_exec_args *x, struct proc *o)
  * (unless --process), merged as MergeEnv, with HOME from the container's
  * passwd when missing or empty (Environ). NULL when the command is Go's
  * (an --env without "="); *home holds the HOME entry made. */
-static const char **environment(const struct proc *o, const struct ocikit_exec_args *x, int rootfd, int *n,
+const char **fx_environment(const struct proc *o, const struct ocikit_exec_args *x, int rootfd, int *n,
 				char **home)
 {
 	const char **env = calloc(o->nenv + x->nenv + 2, sizeof(char *));
@@ -1093,79 +1063,84 @@ static const char **environment(const struct proc *o, const struct ocikit_exec_a
 	return env;
 }
 
-/* encode writes the final stage's plan (process.Final with exec's part of
- * execSetup.run) into b: sc is exec.seccomp's content (flags, BPF) or
- * NULL, rootfd the root's descriptor number in the process, consolefd
- * the terminal's (-1: none). */
-static void encode(struct buf *b, const struct proc *o, const char **env, int nenv, const char *sc, size_t sclen,
-		   int rootfd, int consolefd, const char *keyring)
+/* fx_encode writes the final stage's plan (process.Final, with exec's
+ * part of execSetup.run or the init's of launchC) into b. */
+void fx_encode(struct buf *b, const struct proc *o, const char **env, int nenv, const struct fx_plan *f)
 {
 	json_t *v;
 	size_t at, i;
-	int k;
+	int k, init = f->startfd >= 0;
 
 	for (k = 0; k < o->nargs; k++)
-		recstr(b, F_ARG, o->args[k]);
+		fx_recstr(b, F_ARG, o->args[k]);
 	for (k = 0; k < nenv; k++)
-		recstr(b, F_ENV, env[k]);
-	recstr(b, F_CWD, o->cwd);
+		fx_recstr(b, F_ENV, env[k]);
+	fx_recstr(b, F_CWD, o->cwd);
 	if (o->has_umask) {
-		at = rec(b, F_UMASK);
-		put32(b, o->umask);
-		recend(b, at);
+		at = fx_rec(b, F_UMASK);
+		fx_put32(b, o->umask);
+		fx_recend(b, at);
 	}
-	at = rec(b, F_USER);
-	put32(b, o->uid);
-	put32(b, o->gid);
-	recend(b, at);
+	at = fx_rec(b, F_USER);
+	fx_put32(b, o->uid);
+	fx_put32(b, o->gid);
+	fx_recend(b, at);
 	if (json_array_size(o->groups) > 0) {
-		at = rec(b, F_GROUPS);
+		at = fx_rec(b, F_GROUPS);
 		json_array_foreach(o->groups, i, v)
-			put32(b, (uint32_t)json_integer_value(v));
-		recend(b, at);
+			fx_put32(b, (uint32_t)json_integer_value(v));
+		fx_recend(b, at);
 	}
-	at = rec(b, F_CAPS);
+	at = fx_rec(b, F_CAPS);
 	for (k = 0; k < 5; k++)
-		put64(b, o->caps[k]);
-	put32(b, (uint32_t)o->last);
-	recend(b, at);
+		fx_put64(b, o->caps[k]);
+	fx_put32(b, (uint32_t)o->last);
+	fx_recend(b, at);
 	if (o->nnp)
-		recend(b, rec(b, F_NNP));
+		fx_recend(b, fx_rec(b, F_NNP));
 	json_array_foreach(o->rlimits, i, v) {
 		const char *t = json_string_value(json_object_get(v, "type"));
-		at = rec(b, F_RLIMIT);
-		put32(b, rlimits[rlimit(t)].res);
-		put64(b, (uint64_t)json_integer_value(json_object_get(v, "soft")));
-		put64(b, (uint64_t)json_integer_value(json_object_get(v, "hard")));
-		put(b, t, strlen(t));
-		recend(b, at);
+		at = fx_rec(b, F_RLIMIT);
+		fx_put32(b, rlimits[rlimit(t)].res);
+		fx_put64(b, (uint64_t)json_integer_value(json_object_get(v, "soft")));
+		fx_put64(b, (uint64_t)json_integer_value(json_object_get(v, "hard")));
+		fx_put(b, t, strlen(t));
+		fx_recend(b, at);
 	}
-	if (sc) {
-		at = rec(b, F_SECCOMP);
-		put(b, sc, sclen);
-		recend(b, at);
+	if (f->sc) {
+		at = fx_rec(b, F_SECCOMP);
+		fx_put(b, f->sc, f->sclen);
+		fx_recend(b, at);
 	}
-	recstr(b, F_NAME, "ocikit:exec");
-	recend(b, rec(b, F_SETSID));
-	if (consolefd >= 0) {
+	if (!init) {
+		fx_recstr(b, F_NAME, "ocikit:exec");
+		fx_recend(b, fx_rec(b, F_SETSID));
+	}
+	if (f->consolefd >= 0) {
 		uint16_t rows = (uint16_t)o->rows, cols = (uint16_t)o->cols;
 		unsigned char size = o->has_size;
-		at = rec(b, F_CONSOLE);
-		put32(b, (uint32_t)consolefd);
-		put(b, &rows, 2);
-		put(b, &cols, 2);
-		put(b, &size, 1);
-		recend(b, at);
+		at = fx_rec(b, F_CONSOLE);
+		fx_put32(b, (uint32_t)f->consolefd);
+		fx_put(b, &rows, 2);
+		fx_put(b, &cols, 2);
+		fx_put(b, &size, 1);
+		fx_recend(b, at);
 	}
-	at = rec(b, F_ROOTFD);
-	put32(b, rootfd);
-	recend(b, at);
-	if (keyring)
-		recstr(b, F_KEYRING, keyring);
-	recend(b, rec(b, F_CGROUP_SYNC));
-	at = rec(b, F_CLOSE_FROM);
-	put32(b, 3);
-	recend(b, at);
+	at = fx_rec(b, F_ROOTFD);
+	fx_put32(b, f->rootfd);
+	fx_recend(b, at);
+	if (f->keyring)
+		fx_recstr(b, F_KEYRING, f->keyring);
+	if (!init)
+		fx_recend(b, fx_rec(b, F_CGROUP_SYNC));
+	at = fx_rec(b, F_CLOSE_FROM);
+	fx_put32(b, 3);
+	fx_recend(b, at);
+	if (init) {
+		at = fx_rec(b, F_START);
+		fx_put32(b, (uint32_t)f->startfd);
+		fx_recend(b, at);
+	}
 }
 
 /* ptyin opens a pseudo-terminal in the devpts at dev/pts of the
@@ -1310,11 +1285,11 @@ int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_
 	cfg = json_loadb(cfgbuf, cfglen, JSON_REJECT_DUPLICATES, NULL);
 	free(cfgbuf);
 	linux_ = json_object_get(cfg, "linux");
-	if (!json_is_object(cfg) || !json_is_object(linux_) || !absent(linux_, "personality"))
+	if (!json_is_object(cfg) || !json_is_object(linux_) || !fx_absent(linux_, "personality"))
 		goto out;
 	if (x->process)
 		pfile = json_load_file(x->process, JSON_REJECT_DUPLICATES, NULL);
-	if (readproc(x->process ? pfile : json_object_get(cfg, "process"), x, &pr) < 0)
+	if (fx_readproc(x->process ? pfile : json_object_get(cfg, "process"), x, &pr) < 0)
 		goto out;
 	/* A terminal here only goes to --console-socket (detached, as
 	 * containerd's shim and conmon ask); relayed in the foreground it is
@@ -1329,7 +1304,7 @@ int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_
 	/* The compiled seccomp filter create kept: flags, then BPF. A seccomp
 	 * agent (listenerPath, a filter that makes a listener) gets the
 	 * process's notify descriptor from Go's exec. */
-	if (!absent(linux_, "seccomp")) {
+	if (!fx_absent(linux_, "seccomp")) {
 		json_t *sec = json_object_get(linux_, "seccomp"), *lp = json_object_get(sec, "listenerPath");
 		uint32_t flags;
 		if (!json_is_object(sec) || (lp && !json_is_null(lp) && (!json_is_string(lp) || *json_string_value(lp))))
@@ -1355,16 +1330,19 @@ int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_
 	if (pr.terminal) {
 		if (ptyin(rootfd, &master, &slave) < 0)
 			goto out;
-		if (fchown(slave, hostid(json_object_get(linux_, "uidMappings"), pr.uid), -1) < 0 && errno != EINVAL &&
+		if (fchown(slave, fx_hostid(json_object_get(linux_, "uidMappings"), pr.uid), -1) < 0 && errno != EINVAL &&
 		    errno != EPERM)
 			goto out;
 	}
-	if ((exefd = protected()) < 0)
+	if ((exefd = fx_protected()) < 0)
 		goto out;
-	if (!(env = environment(&pr, x, rootfd, &nenv, &home)))
+	if (!(env = fx_environment(&pr, x, rootfd, &nenv, &home)))
 		goto out;
-	encode(&l.plan, &pr, env, nenv, sc, sclen, 6 + nns, pr.terminal ? 7 + nns : -1,
-	       r->nonewkeyring ? NULL : x->id);
+	{
+		struct fx_plan f = {.sc = sc, .sclen = sclen, .rootfd = 6 + nns, .consolefd = pr.terminal ? 7 + nns : -1,
+				    .keyring = r->nonewkeyring ? NULL : x->id, .startfd = -1};
+		fx_encode(&l.plan, &pr, env, nenv, &f);
+	}
 	if (l.plan.bad)
 		goto out;
 
@@ -1376,14 +1354,14 @@ int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_
 	/* The plan is written before the process reads it: room for all. */
 	if (l.plan.n > 65536 && fcntl(cfgp[1], F_SETPIPE_SZ, (int)l.plan.n) < (int)l.plan.n)
 		goto out;
-	hostuid = hostid(json_object_get(linux_, "uidMappings"), 0);
-	hostgid = hostid(json_object_get(linux_, "gidMappings"), 0);
+	hostuid = fx_hostid(json_object_get(linux_, "uidMappings"), 0);
+	hostgid = fx_hostid(json_object_get(linux_, "gidMappings"), 0);
 	for (i = 0; i < 3; i++) {
 		int child = i == 0 ? 0 : 1;
 		if (x->detach) {
 			/* the caller's stdio (/dev/null for one closed); with a
 			 * terminal /dev/null: the terminal is the stdio. */
-			addfd(&l, pr.terminal || fcntl(i, F_GETFD) < 0 ? -1 : i);
+			fx_addfd(&l, pr.terminal || fcntl(i, F_GETFD) < 0 ? -1 : i);
 			continue;
 		}
 		/* pipeRelay: pipes owned by the container's root, not the
@@ -1394,26 +1372,26 @@ int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_
 			/* best effort, as Go's */
 		}
 		l.relay[i] = stdio[i][1 - child];
-		addfd(&l, stdio[i][child]);
+		fx_addfd(&l, stdio[i][child]);
 	}
-	addfd(&l, exefd);
-	addfd(&l, cfgp[0]);
-	addfd(&l, syncp[1]);
+	fx_addfd(&l, exefd);
+	fx_addfd(&l, cfgp[0]);
+	fx_addfd(&l, syncp[1]);
 	for (i = 0; i < nns; i++)
-		addfd(&l, nsfd[i]);
-	addfd(&l, rootfd);
+		fx_addfd(&l, nsfd[i]);
+	fx_addfd(&l, rootfd);
 	if (pr.terminal)
-		addfd(&l, slave);
-	i = addfd(&l, nsp[0]);
-	addenv(&l, "_OCIKIT_FINAL=4");
-	addenv(&l, "_OCIKIT_NODUMP=1");
+		fx_addfd(&l, slave);
+	i = fx_addfd(&l, nsp[0]);
+	fx_addenv(&l, "_OCIKIT_FINAL=4");
+	fx_addenv(&l, "_OCIKIT_NODUMP=1");
 	if (prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) == 0 && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0)
 		thp = 1;
 	if (thp)
-		addenv(&l, "_OCIKIT_THP=1");
+		fx_addenv(&l, "_OCIKIT_THP=1");
 	if (pr.has_oom)
-		addenv(&l, "_OCIKIT_OOM=%d", pr.oom);
-	addenv(&l, "_OCIKIT_NSENTER=%d", i);
+		fx_addenv(&l, "_OCIKIT_OOM=%d", pr.oom);
+	fx_addenv(&l, "_OCIKIT_NSENTER=%d", i);
 	if (l.nenv != 3 + thp + pr.has_oom)
 		goto out;
 	/* Born in the cgroup on cgroup v2 (clone3 CLONE_INTO_CGROUP); on v1
@@ -1444,7 +1422,7 @@ int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_
 	}
 
 	/* The point of no return: from here on errors are reported. */
-	direct = spawn(&l, 3, &old, &born);
+	direct = fx_spawn(&l, 3, &old, &born);
 	if (direct < 0) {
 		snprintf(msg, msglen, "start exec: fork/exec /proc/self/fd/%d: %s", exefd,
 			 ocikit_reason(errno, reason, sizeof(reason)));
@@ -1487,7 +1465,7 @@ int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_
 		close(master);
 		master = -1;
 	}
-	if (x->pidfile && *x->pidfile && writepid(x->pidfile, pid, msg, msglen) < 0) {
+	if (x->pidfile && *x->pidfile && fx_writepid(x->pidfile, pid, msg, msglen) < 0) {
 		kill(pid, SIGKILL);
 		ret = 1;
 		goto out;
@@ -1541,7 +1519,7 @@ out:
 	free(env);
 	free(home);
 	free(sc);
-	freeproc(&pr);
+	fx_freeproc(&pr);
 	json_decref(pfile);
 	json_decref(cfg);
 	return ret;

@@ -153,6 +153,19 @@ struct ocikit_exec_args {
 
 /* ocikit_sendfd sends the message msg with fd over the socket sock
  * (final.c): 0, or -1 with errno. */
+struct ocikit_create_args {
+	const char *id;
+	const char *bundle;  /* --bundle (default ".") */
+	const char *pidfile; /* --pid-file */
+	int nopivot, nonewkeyring, nosubreaper;
+};
+
+int ocikit_create_parse(int argc, char **argv, int i, struct ocikit_create_args *c);
+int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, const struct ocikit_fast_log *log,
+		       char *msg, size_t msglen);
+int ocikit_fast_writestate(int dirfd, const char *buf, size_t len);
+int ocikit_fast_clearstatedir(int dirfd);
+
 int ocikit_sendfd(int sock, const char *msg, int fd);
 
 /* ocikit_exec_parse reads exec's flags and arguments from argv[i] on: 1

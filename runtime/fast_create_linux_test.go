@@ -1,0 +1,210 @@
+package runtime_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/ocikit/ocikit/runtime/nsenter"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// createProbe prints what a container's init sees that create decides:
+// its mounts (mountinfo without the ids and device numbers, which differ
+// from one container to the next), /dev, its names, ids, capabilities,
+// limits, environment, working directory and cgroups.
+const createProbe = `awk '{ for (i = 1; i <= NF; i++) if ($i == "-") break; printf "%s %s", $5, $6; for (j = 7; j < i; j++) printf " %s", $j; printf " - %s %s %s\n", $(i+1), $(i+2), $(i+3) }' /proc/self/mountinfo
+ls -ln /dev /dev/pts /dev/shm /dev/mqueue | sed 's/ [A-Z][a-z][a-z] .* / /'
+stat -c '%n %f %u:%g %t:%T' /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty /dev/ptmx /dev/console 2>&1
+hostname; domainname 2>/dev/null || cat /proc/sys/kernel/domainname
+id; echo "home=$HOME"; env | sort; pwd; umask; ulimit -n; cat /proc/self/oom_score_adj
+grep -E '^(Uid|Gid|Groups|Cap[A-Za-z]+|NoNewPrivs|Seccomp):' /proc/self/status
+cat /proc/self/cgroup
+ls /sys/fs/cgroup; ls /sys/fs/cgroup/memory | head -3
+for n in mnt pid net ipc uts cgroup; do readlink /proc/self/ns/$n >/dev/null && echo ns-$n; done
+touch /probe 2>&1 | sed 's/^touch: //'; cat /proc/kcore 2>&1 | head -c 64; echo; ls /proc/acpi 2>&1
+sed 's/.* //' /proc/keys | sort; ps -o pid,args | head -3`
+
+// TestCreateFast: `create` of the configurations runc's and podman's
+// callers write runs in C before the Go runtime starts
+// (runtime/nsenter/fastcreate.c), and the container it leaves is the Go
+// command's: the same state, cgroup files, mounts, devices and process;
+// failures say the same; every other case is the Go command's.
+func TestCreateFast(t *testing.T) {
+	if !nsenter.Available {
+		t.Skip("no cgo: no C create")
+	}
+	e := newEnv(t)
+	mem, pids := int64(64<<20), int64(100)
+	shares := uint64(512)
+	weight := uint16(0)
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "file"), []byte("bound\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		flags  []string // create's
+		mutate func(*specs.Spec)
+		fast   bool   // the C path is expected
+		err    string // create fails with this in stderr
+	}{
+		{name: "default", fast: true},
+		{name: "podman-like", fast: true, mutate: func(s *specs.Spec) {
+			s.Hostname = "box"
+			s.Annotations = map[string]string{"io.podman.x": "1", "a": "b c"}
+			s.Process.Env = append(s.Process.Env, "HOME=/root", "X=1", "X=2")
+			s.Process.Cwd = "/tmp"
+			s.Process.User = specs.User{UID: 1000, GID: 100, AdditionalGids: []uint32{10}}
+			s.Process.NoNewPrivileges = true
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 1024, Hard: 1024}}
+			s.Mounts = append(s.Mounts,
+				specs.Mount{Destination: "/etc/hostname", Type: "bind", Source: filepath.Join(src, "file"), Options: []string{"rbind", "ro"}},
+				specs.Mount{Destination: "/mnt/src", Type: "bind", Source: src, Options: []string{"bind", "nosuid", "nodev"}},
+				specs.Mount{Destination: "/run", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=755"}})
+			s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &mem}
+			s.Linux.Resources.Pids = &specs.LinuxPids{Limit: &pids}
+			s.Linux.Resources.CPU = &specs.LinuxCPU{Shares: &shares}
+			// Docker's zero values: unset.
+			s.Linux.Resources.BlockIO = &specs.LinuxBlockIO{Weight: &weight}
+		}},
+		{name: "read-only root", fast: true, flags: []string{"--no-new-keyring"}, mutate: func(s *specs.Spec) {
+			s.Root.Readonly = true
+			s.Domainname = "example.org"
+			s.Linux.CgroupsPath = "/ocikit-test/" + filepath.Base(s.Root.Path)
+		}},
+		{name: "no pivot", fast: true, flags: []string{"--no-pivot"}},
+		{name: "no cgroup namespace", fast: true, mutate: func(s *specs.Spec) {
+			var ns []specs.LinuxNamespace
+			for _, n := range s.Linux.Namespaces {
+				if n.Type != specs.CgroupNamespace {
+					ns = append(ns, n)
+				}
+			}
+			s.Linux.Namespaces = ns
+		}},
+		// Failures after the init started: reported the same.
+		{name: "missing bind source", fast: true, err: "no such file or directory", mutate: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: "/nonexistent-ocikit", Options: []string{"bind"}})
+		}},
+		{name: "no program", fast: true, err: "no such file or directory", mutate: func(s *specs.Spec) {
+			s.Process.Args = []string{"/nonexistent"}
+		}},
+		// Go's.
+		{name: "hooks", mutate: func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/true"}}}
+		}},
+		{name: "seccomp", mutate: func(s *specs.Spec) {
+			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow}
+		}},
+		{name: "sysctl", mutate: func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"kernel.shmmni": "4096"} }},
+		{name: "user namespace", mutate: func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 300000, Size: 65536}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 300000, Size: 65536}}
+		}},
+		{name: "terminal", err: "--console-socket", mutate: func(s *specs.Spec) { s.Process.Terminal = true }},
+		{name: "bad version", err: "ociVersion", mutate: func(s *specs.Spec) { s.Version = "2.0.0" }},
+		{name: "console socket flag", flags: []string{"--console-socket", "/nonexistent.sock"}, err: "process.terminal is false"},
+	}
+	masks := regexp.MustCompile(`"(pid|initStart)":\d+|"created":"[^"]*"`)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := e.sub(t)
+			bundle := e.bundle([]string{"sh", "-c", createProbe}, c.mutate)
+			id := e.id("cfast")
+			var outs, states, stderrs, cgfiles [2]string
+			for i, env := range [][]string{nil, noFast} {
+				out := e.tempFile()
+				cmd := e.command(append(append([]string{"create", "--bundle", bundle}, c.flags...), id)...)
+				cmd.Env = append(append(os.Environ(), "GODEBUG=inittrace=1"), env...)
+				errf := e.tempFile()
+				cmd.Stdout, cmd.Stderr = out, errf
+				err := cmd.Run()
+				se, _ := os.ReadFile(errf.Name())
+				fast := !strings.Contains(string(se), "init internal/")
+				stderrs[i] = strings.TrimSpace(initTrace.ReplaceAllString(string(se), ""))
+				if fast != (c.fast && env == nil) {
+					t.Errorf("C path taken: %v (C path allowed: %v), want %v", fast, env == nil, c.fast)
+				}
+				if c.err != "" {
+					if err == nil || !strings.Contains(stderrs[i], c.err) {
+						t.Errorf("create (C path allowed: %v): %v, %q; want an error with %q", env == nil, err, stderrs[i], c.err)
+					}
+					if _, serr := os.Stat(filepath.Join(e.root, id)); serr == nil {
+						t.Errorf("a failed create left its state directory")
+					}
+					out.Close()
+					continue
+				}
+				if err != nil {
+					t.Fatalf("create (C path allowed: %v): %v: %s", env == nil, err, stderrs[i])
+				}
+				data, err := os.ReadFile(filepath.Join(e.root, id, "state.json"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				states[i] = masks.ReplaceAllString(string(data), `"$1":0`)
+				st := e.state(id)
+				if st.Status != specs.StateCreated || st.Pid <= 0 {
+					t.Errorf("state after create: %+v", st)
+				}
+				cgfiles[i] = cgroupFiles(t, data)
+				e.must("start", id)
+				waitGone(t, st.Pid)
+				e.must("delete", id)
+				o, _ := os.ReadFile(out.Name())
+				outs[i] = strings.ReplaceAll(string(o), id, "ID")
+				out.Close()
+			}
+			if c.err != "" {
+				if stderrs[0] != stderrs[1] {
+					t.Errorf("stderr with the C path %q, with Go %q", stderrs[0], stderrs[1])
+				}
+				return
+			}
+			if outs[0] != outs[1] {
+				t.Errorf("the init saw with the C path:\n%s\nwith Go:\n%s", outs[0], outs[1])
+			}
+			if states[0] != states[1] {
+				t.Errorf("state.json with the C path:\n%s\nwith Go:\n%s", states[0], states[1])
+			}
+			if cgfiles[0] != cgfiles[1] {
+				t.Errorf("cgroup files with the C path:\n%s\nwith Go:\n%s", cgfiles[0], cgfiles[1])
+			}
+			if !strings.Contains(outs[0], "ns-mnt") {
+				t.Errorf("probe printed %q", outs[0])
+			}
+		})
+	}
+}
+
+// cgroupFiles lists the limits in the cgroup directories state.json names
+// (read while the container is created).
+func cgroupFiles(t *testing.T, state []byte) string {
+	t.Helper()
+	var rec struct {
+		Cgroup struct {
+			Paths map[string]string `json:"paths"`
+		} `json:"cgroup"`
+	}
+	if err := json.Unmarshal(state, &rec); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for ctl, dir := range rec.Cgroup.Paths {
+		for _, f := range []string{"devices.list", "memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.soft_limit_in_bytes",
+			"pids.max", "cpu.shares", "cpu.cfs_quota_us", "cpu.cfs_period_us", "blkio.weight", "blkio.bfq.weight", "cpuset.cpus", "cpuset.mems",
+			"memory.max", "pids.max", "cpu.max", "cpu.weight", "io.weight"} {
+			if data, err := os.ReadFile(filepath.Join(dir, f)); err == nil {
+				lines = append(lines, ctl+"/"+f+": "+strings.TrimSpace(string(data)))
+			}
+		}
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}

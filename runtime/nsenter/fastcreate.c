@@ -1,0 +1,891 @@
+//go:build linux && cgo
+
+/* fastcreate.c: `ocikit create` in its common case without the Go
+ * runtime.
+ *
+ * create is the command every container costs its caller, and the Go
+ * command's own behaviour while it works (its scheduler's threads, its
+ * memory: a cgo "hello" alone is ~1 MB of anonymous memory, crun's whole
+ * create ~1.1 MB) is what kept it behind crun's (README "What remains of
+ * the gap"). This path is Runtime.Create with the container init of
+ * cinit_linux.go (launchC, cgroup v1 and hybrid hosts, where the init
+ * joins its cgroup late) for the configurations it can do alone: root
+ * in the host's user namespace with the cgroupfs driver; create's
+ * --bundle, --pid-file, --no-pivot and --no-new-keyring; new namespaces
+ * only (mount among them; no user or time namespace); no hooks, no
+ * terminal, no seccomp, no sysctl, no mount label; a process
+ * fastexec.c's reader takes; mounts crootfs.c takes and resources
+ * ccgroup.c takes. Anything else, and every failure before the init is
+ * started, returns to the caller with nothing changed (the state
+ * directory it made is removed again), and the Go command does it all
+ * and reports as it always does.
+ *
+ * Everything the container sees is the same code either way: the init is
+ * ocikit's binary executed through a read-only clone of its mount
+ * (CVE-2019-5736), with the descriptors, environment and nsenter plan
+ * launchC gives it, so nsenter.c and final.c (ocikit_init_run) do its
+ * part; the root filesystem is prepared by crootfs.c from a thread that
+ * leaves this process's fs_struct and joins the init's namespaces, as
+ * rootThread does; the state directory holds what Go's create leaves
+ * (config.json, state.json, start.sock), so start, exec, kill, state and
+ * delete, in C or in Go, cannot tell which path made it. */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "nsenter.h"
+#include "fastint.h"
+#include "crootfs.h"
+#include "ccgroup.h"
+
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+/* ocikit_create_parse reads create's flags and its id from argv[i] on
+ * (pflag, interspersed): 1 when every flag is one this path takes. */
+int ocikit_create_parse(int argc, char **argv, int i, struct ocikit_create_args *c)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} bools[] = {
+		{"--no-pivot", offsetof(struct ocikit_create_args, nopivot)},
+		{"--no-new-keyring", offsetof(struct ocikit_create_args, nonewkeyring)},
+		{"--no-subreaper", offsetof(struct ocikit_create_args, nosubreaper)},
+	};
+	memset(c, 0, sizeof(*c));
+	c->bundle = ".";
+	for (; i < argc; i++) {
+		const char *a = argv[i], **str = NULL;
+		size_t k, n = 0;
+		int matched = 0;
+
+		if (!strcmp(a, "--")) {
+			for (i++; i < argc; i++) {
+				if (c->id)
+					return 0;
+				c->id = argv[i];
+			}
+			break;
+		}
+		if (a[0] != '-' || !a[1]) {
+			if (c->id)
+				return 0;
+			c->id = a;
+			continue;
+		}
+		for (k = 0; k < sizeof(bools) / sizeof(*bools); k++) {
+			size_t l = strlen(bools[k].name);
+			int *f = (int *)((char *)c + bools[k].off);
+			if (strncmp(a, bools[k].name, l))
+				continue;
+			if (!a[l] || !strcmp(a + l, "=true"))
+				*f = 1;
+			else if (!strcmp(a + l, "=false"))
+				*f = 0;
+			else
+				continue;
+			matched = 1;
+		}
+		if (matched)
+			continue;
+		if (!strcmp(a, "-b") || !strncmp(a, "--bundle", 8))
+			str = &c->bundle, n = !strcmp(a, "-b") ? 2 : 8;
+		else if (!strncmp(a, "--pid-file", 10))
+			str = &c->pidfile, n = 10;
+		else
+			return 0; /* --console-socket, --preserve-fds, --config, ... */
+		if (a[n] == '=' && n > 2)
+			*str = a + n + 1;
+		else if (a[n])
+			return 0;
+		else if (i + 1 < argc)
+			*str = argv[++i];
+		else
+			return 0;
+	}
+	return c->id != NULL && *c->bundle;
+}
+
+/* plain reports whether s needs no escaping in JSON as Go's encoder
+ * writes it (printable ASCII but '"', '\\', '<', '>' and '&'): the state
+ * is then written with printf and is the same bytes as Go's. */
+static int plain(const char *s)
+{
+	for (; *s; s++)
+		if (*s < 0x20 || *s > 0x7e || strchr("\"\\<>&", *s))
+			return 0;
+	return 1;
+}
+
+/* absdir is filepath.Abs: p joined to the working directory and cleaned
+ * (no symbolic link resolved). NULL when it is too long. */
+static char *absdir(const char *p)
+{
+	char cwd[PATH_MAX], *in, *out, *s, *save, *tok;
+	size_t n = 0;
+
+	if (p[0] == '/')
+		cwd[0] = 0;
+	else if (!getcwd(cwd, sizeof(cwd)))
+		return NULL;
+	if (asprintf(&in, "%s/%s", cwd, p) < 0)
+		return NULL;
+	out = calloc(strlen(in) + 2, 1);
+	if (!out) {
+		free(in);
+		return NULL;
+	}
+	for (s = in; (tok = strtok_r(s, "/", &save)); s = NULL) {
+		if (!strcmp(tok, "."))
+			continue;
+		if (!strcmp(tok, "..")) {
+			while (n > 0 && out[n - 1] != '/')
+				n--;
+			if (n > 0)
+				n--; /* the slash */
+			out[n] = 0;
+			continue;
+		}
+		out[n++] = '/';
+		strcpy(out + n, tok);
+		n += strlen(tok);
+	}
+	if (n == 0)
+		strcpy(out, "/");
+	free(in);
+	return out;
+}
+
+/* rfc3339 is time.Time's RFC3339Nano in UTC: trailing zeros of the
+ * fraction dropped, and the fraction with them. */
+static void rfc3339(char *out, size_t size)
+{
+	struct timespec ts;
+	struct tm tm;
+	char frac[16];
+	int k;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(frac, sizeof(frac), ".%09ld", ts.tv_nsec);
+	for (k = 9; k > 0 && frac[k] == '0'; k--)
+		frac[k] = 0;
+	if (k == 0)
+		frac[0] = 0;
+	snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d%sZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+}
+
+/* starttime is field 22 of /proc/PID/stat (procStat): 0 on failure. */
+static unsigned long long starttime(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long v = 0;
+	int fd, k;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	/* after the command's closing parenthesis: field 3 on */
+	if (!(p = strrchr(buf, ')')))
+		return 0;
+	for (k = 2; k < 22 && p; k++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		v = strtoull(p + 1, NULL, 10);
+	return v;
+}
+
+/* What create needs of the configuration beyond process, mounts and
+ * resources. */
+struct cconf {
+	json_t *cfg;
+	const char *hostname, *domainname;
+	unsigned long long cloneflags; /* new namespaces but cgroup */
+	int cgroupns;		       /* a cgroup namespace is listed */
+	json_t *annotations;	       /* object of plain strings, or NULL */
+};
+
+/* str reads an optional string member ("" when absent or null): 0 on
+ * anything else. */
+static int str(json_t *o, const char *k, const char **out)
+{
+	json_t *v = json_object_get(o, k);
+
+	*out = "";
+	if (!v || json_is_null(v))
+		return 1;
+	if (!json_is_string(v))
+		return 0;
+	*out = json_string_value(v);
+	return 1;
+}
+
+/* empty is true for a member that is missing, null, or an empty array,
+ * object or string. */
+static int empty(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+
+	return !v || json_is_null(v) || (json_is_array(v) && !json_array_size(v)) ||
+	       (json_is_object(v) && !json_object_size(v)) || (json_is_string(v) && !*json_string_value(v));
+}
+
+/* semver1 is rules.SupportedVersion: MAJOR.MINOR.PATCH with major 1, an
+ * optional pre-release after '-'; build metadata and the rest are Go's
+ * to judge. */
+static int semver1(const char *v)
+{
+	int part;
+
+	if (strncmp(v, "1.", 2))
+		return 0;
+	v += 2;
+	for (part = 0; part < 2; part++) {
+		const char *s = v;
+		while (*v >= '0' && *v <= '9')
+			v++;
+		if (v == s || (v - s > 1 && *s == '0'))
+			return 0;
+		if (part == 0 && *v++ != '.')
+			return 0;
+	}
+	return *v == 0;
+}
+
+/* readconf checks the parts of the configuration create itself handles:
+ * 0 when this path takes them, -1 when the command is Go's. */
+static int readconf(json_t *cfg, struct cconf *c)
+{
+	static const char *const top[] = {"ociVersion", "process", "root",	  "hostname", "domainname",
+					  "mounts",	"hooks",   "annotations", "linux",    NULL};
+	static const char *const lin[] = {"namespaces",    "resources",	    "cgroupsPath",	 "devices",
+					  "maskedPaths",   "readonlyPaths", "rootfsPropagation", "sysctl",
+					  "mountLabel",	   "seccomp",	    "uidMappings",	 "gidMappings", NULL};
+	static const struct {
+		const char *type;
+		unsigned long long flag;
+	} ns[] = {
+		{"pid", CLONE_NEWPID}, {"network", CLONE_NEWNET}, {"ipc", CLONE_NEWIPC},
+		{"uts", CLONE_NEWUTS}, {"mount", CLONE_NEWNS},	  {"cgroup", 0},
+	};
+	json_t *linux_ = json_object_get(cfg, "linux"), *hooks = json_object_get(cfg, "hooks"), *v, *a;
+	const char *ver, *k;
+	unsigned seen = 0;
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	c->cfg = cfg;
+	if (!json_is_object(cfg) || !fx_known(cfg, top) || !json_is_object(linux_) || !fx_known(linux_, lin))
+		return -1;
+	if (!str(cfg, "ociVersion", &ver) || !semver1(ver))
+		return -1;
+	/* Hooks: none of any kind (the Go command runs them). */
+	if (hooks && !json_is_null(hooks)) {
+		if (!json_is_object(hooks))
+			return -1;
+		json_object_foreach(hooks, k, v) {
+			if (!json_is_null(v) && !(json_is_array(v) && !json_array_size(v)))
+				return -1;
+		}
+	}
+	if (!str(cfg, "hostname", &c->hostname) || !str(cfg, "domainname", &c->domainname))
+		return -1;
+	/* What this path leaves to Go. */
+	if (!empty(linux_, "sysctl") || !empty(linux_, "mountLabel") || !fx_absent(linux_, "seccomp") ||
+	    !empty(linux_, "uidMappings") || !empty(linux_, "gidMappings"))
+		return -1;
+	a = json_object_get(linux_, "namespaces");
+	if (!json_is_array(a))
+		return -1;
+	json_array_foreach(a, i, v) {
+		static const char *const fields[] = {"type", "path", NULL};
+		const char *t, *p;
+		size_t j;
+		if (!json_is_object(v) || !fx_known(v, fields) || !str(v, "type", &t) || !str(v, "path", &p) || *p)
+			return -1;
+		for (j = 0; j < sizeof(ns) / sizeof(*ns) && strcmp(t, ns[j].type); j++)
+			;
+		if (j == sizeof(ns) / sizeof(*ns) || seen & (1u << j))
+			return -1;
+		seen |= 1u << j;
+		c->cloneflags |= ns[j].flag;
+		if (!strcmp(t, "cgroup"))
+			c->cgroupns = 1;
+	}
+	/* A mount namespace (host mounts are Go's); a hostname needs uts. */
+	if (!(c->cloneflags & CLONE_NEWNS))
+		return -1;
+	if ((*c->hostname || *c->domainname) && !(c->cloneflags & CLONE_NEWUTS))
+		return -1;
+	v = json_object_get(cfg, "annotations");
+	if (v && !json_is_null(v)) {
+		const char *key;
+		json_t *val;
+		if (!json_is_object(v))
+			return -1;
+		json_object_foreach(v, key, val) {
+			if (!json_is_string(val) || !plain(key) || !plain(json_string_value(val)))
+				return -1;
+		}
+		if (json_object_size(v))
+			c->annotations = v;
+	}
+	return 0;
+}
+
+static int cmpstr(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+/* putannotations writes the state's "annotations" member as Go's encoder
+ * does (keys sorted), or nothing. */
+static int putannotations(char **out, json_t *a)
+{
+	const char **keys;
+	const char *k;
+	json_t *v;
+	size_t n = 0, i, len = 0;
+	FILE *f;
+
+	*out = NULL;
+	if (!a)
+		return (*out = strdup("")) ? 0 : -1;
+	if (!(keys = calloc(json_object_size(a), sizeof(*keys))))
+		return -1;
+	json_object_foreach(a, k, v)
+		keys[n++] = k;
+	qsort(keys, n, sizeof(*keys), cmpstr);
+	if (!(f = open_memstream(out, &len))) {
+		free(keys);
+		return -1;
+	}
+	fputs(",\"annotations\":{", f);
+	for (i = 0; i < n; i++)
+		fprintf(f, "%s\"%s\":\"%s\"", i ? "," : "", keys[i], json_string_value(json_object_get(a, keys[i])));
+	fputs("}", f);
+	fclose(f);
+	free(keys);
+	return 0;
+}
+
+/* The thread that prepares the root filesystem (rootThread): in the
+ * init's namespaces, with an fs_struct of its own. */
+struct rootjob {
+	pid_t pid;
+	const struct cconf *c;
+	struct ocikit_rootfs *rp;
+	const char *const *cgkeys, *const *cgdirs;
+	int ncg, procfs, nopivot;
+	int rootfd; /* out: the container's root */
+	char msg[4096];
+};
+
+static void *rootthread(void *arg)
+{
+	static const struct {
+		const char *name;
+		int flag;
+	} joins[] = {
+		/* joinInitNS's order, the mount namespace last; the cgroup
+		 * namespace is not joined: the init unshares it once moved
+		 * into its cgroup (late). */
+		{"ipc", CLONE_NEWIPC},
+		{"uts", CLONE_NEWUTS},
+		{"net", CLONE_NEWNET},
+		{"mnt", CLONE_NEWNS},
+	};
+	struct rootjob *j = arg;
+	char path[64], reason[256];
+	size_t k;
+
+	j->rootfd = -1;
+	if (unshare(CLONE_FS) < 0) {
+		snprintf(j->msg, sizeof(j->msg), "unshare CLONE_FS: %s", ocikit_reason(errno, reason, sizeof(reason)));
+		return NULL;
+	}
+	for (k = 0; k < sizeof(joins) / sizeof(*joins); k++) {
+		int fd;
+		if (!(j->c->cloneflags & (unsigned long long)joins[k].flag))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)j->pid, joins[k].name);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+			snprintf(j->msg, sizeof(j->msg), "open %s: %s", path, ocikit_reason(errno, reason, sizeof(reason)));
+			return NULL;
+		}
+		if (setns(fd, joins[k].flag) < 0) {
+			snprintf(j->msg, sizeof(j->msg), "setns: %s", ocikit_reason(errno, reason, sizeof(reason)));
+			close(fd);
+			return NULL;
+		}
+		close(fd);
+	}
+	if (*j->c->hostname && sethostname(j->c->hostname, strlen(j->c->hostname)) < 0) {
+		snprintf(j->msg, sizeof(j->msg), "set hostname: %s", ocikit_reason(errno, reason, sizeof(reason)));
+		return NULL;
+	}
+	if (*j->c->domainname && setdomainname(j->c->domainname, strlen(j->c->domainname)) < 0) {
+		snprintf(j->msg, sizeof(j->msg), "set domainname: %s", ocikit_reason(errno, reason, sizeof(reason)));
+		return NULL;
+	}
+	if (ocikit_rootfs_prepare(j->rp, j->cgkeys, j->cgdirs, j->ncg, j->c->cgroupns, j->procfs, j->msg,
+				  sizeof(j->msg)) < 0 ||
+	    ocikit_rootfs_finish(j->rp, j->nopivot, j->msg, sizeof(j->msg)) < 0)
+		return NULL;
+	/* The init chroots into this thread's root (ocikit_init_run). */
+	if ((j->rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		snprintf(j->msg, sizeof(j->msg), "open root: %s", ocikit_reason(errno, reason, sizeof(reason)));
+	return NULL;
+}
+
+/* putstate writes state.json as writeState does (record's members in
+ * their order, the state as State.MarshalJSON). */
+static int putstate(int dirfd, const char *id, long pid, const char *status, const char *bundle, const char *rootfs,
+		    const char *created, const char *annotations, unsigned long long initstart, const char *cgroup,
+		    int ownpidns, int nonewkeyring)
+{
+	char *buf = NULL;
+	int n, rc;
+
+	n = asprintf(&buf,
+		     "{\"state\":{\"ociVersion\":\"1.3.0\",\"id\":\"%s\",\"pid\":%ld,\"status\":\"%s\",\"bundle\":\"%s\","
+		     "\"rootfs\":\"%s\",\"created\":\"%s\"%s,\"owner\":\"\"}%s%.0llu%s%s%s%s}",
+		     id, pid, status, bundle, rootfs, created, annotations, initstart ? ",\"initStart\":" : "", initstart,
+		     cgroup ? ",\"cgroup\":" : "", cgroup ? cgroup : "", ownpidns ? ",\"ownPidNS\":true" : "",
+		     nonewkeyring ? ",\"noNewKeyring\":true" : "");
+	if (n < 0)
+		return -ENOMEM;
+	rc = ocikit_fast_writestate(dirfd, buf, n);
+	free(buf);
+	return rc;
+}
+
+/* sendok answers the init ({"type":"ok"}), with a descriptor when fd >= 0. */
+static int sendok(int sync, int fd)
+{
+	if (fd >= 0)
+		return ocikit_sendfd(sync, "{\"type\":\"ok\"}", fd);
+	return send(sync, "{\"type\":\"ok\"}", 13, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+/* recvprocfs waits for the init's procfs context: the descriptor, or -1
+ * with msg (its error, or how it ended). */
+static int recvprocfs(int sync, char *msg, size_t msglen)
+{
+	char buf[8192], cbuf[CMSG_SPACE(sizeof(int))], reason[256];
+	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf) - 1};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *cm;
+	const char *type;
+	json_t *m;
+	ssize_t n;
+	int fd = -1;
+
+	while ((n = recvmsg(sync, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+		;
+	if (n < 0) {
+		snprintf(msg, msglen, "sync with init: read: %s", ocikit_reason(errno, reason, sizeof(reason)));
+		return -1;
+	}
+	if (n == 0) {
+		snprintf(msg, msglen, "init exited during setup");
+		return -1;
+	}
+	if ((cm = CMSG_FIRSTHDR(&mh)) && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+		memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
+	buf[n] = 0;
+	m = json_loads(buf, 0, NULL);
+	type = json_string_value(json_object_get(m, "type"));
+	if (type && !strcmp(type, "procfs") && fd >= 0) {
+		json_decref(m);
+		return fd;
+	}
+	if (type && !strcmp(type, "error"))
+		snprintf(msg, msglen, "%s", json_string_value(json_object_get(m, "msg")) ?: "init failed");
+	else
+		snprintf(msg, msglen, "unexpected message \"%s\" from init", type ? type : buf);
+	if (fd >= 0)
+		close(fd);
+	json_decref(m);
+	return -1;
+}
+
+/* waitready is launcher.converse for the init: warnings, an error, or
+ * {"type":"ready"} (0). */
+static int waitready(int sync, pid_t pid, const struct ocikit_fast_log *log, const char *id, char *msg,
+		     size_t msglen)
+{
+	char buf[8192], reason[256];
+
+	for (;;) {
+		const char *type;
+		json_t *m;
+		ssize_t n = recv(sync, buf, sizeof(buf) - 1, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(msg, msglen, "sync with init: read: %s", ocikit_reason(errno, reason, sizeof(reason)));
+			return -1;
+		}
+		if (n == 0) {
+			int ws;
+			/* exited: how, as launcher.exited says it */
+			if (waitpid(pid, &ws, 0) == pid && WIFEXITED(ws) && WEXITSTATUS(ws))
+				snprintf(msg, msglen, "init exited during setup: exit status %d", WEXITSTATUS(ws));
+			else if (WIFSIGNALED(ws))
+				snprintf(msg, msglen, "init exited during setup: signal: %s", strsignal(WTERMSIG(ws)));
+			else
+				snprintf(msg, msglen, "init exited during setup");
+			return -1;
+		}
+		buf[n] = 0;
+		m = json_loads(buf, 0, NULL);
+		type = json_string_value(json_object_get(m, "type"));
+		if (type && !strcmp(type, "ready")) {
+			json_decref(m);
+			return 0;
+		}
+		if (type && !strcmp(type, "warn")) {
+			fx_logwarn(log, id, m);
+			json_decref(m);
+			continue;
+		}
+		if (type && !strcmp(type, "error"))
+			snprintf(msg, msglen, "%s", json_string_value(json_object_get(m, "msg")) ?: "init failed");
+		else
+			snprintf(msg, msglen, "unexpected message \"%s\" from init", type ? type : buf);
+		json_decref(m);
+		return -1;
+	}
+}
+
+int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, const struct ocikit_fast_log *log,
+		       char *msg, size_t msglen)
+{
+	char *cfgbuf = NULL, *bundle = NULL, *rootfs = NULL, *dir = NULL, *ann = NULL, *cgrec = NULL, *home = NULL;
+	char path[PATH_MAX], created[64], reason[256], nsplan[128];
+	const char *const *cgkeys = NULL, *const *cgdirs = NULL;
+	const char **env = NULL;
+	json_t *cfg = NULL, *rootobj;
+	struct ocikit_rootfs *rp = NULL;
+	struct ocikit_cgroup *cg = NULL;
+	struct ocikit_exec_args px = {.process = "config.json"};
+	struct proc pr = {0};
+	struct cconf c;
+	struct launch l;
+	struct statfs sfs;
+	struct stat st;
+	struct rootjob job;
+	pthread_t th;
+	sigset_t mask;
+	size_t cfglen;
+	pid_t pid = -1;
+	unsigned long long initstart;
+	int ret = -1, dirfd = -1, made = 0, lsock = -1, exefd = -1, thp = 0, born, ncg = 0, nenv = 0, i, procfs = -1;
+	int cfgp[2] = {-1, -1}, nsp[2] = {-1, -1}, syncp[2] = {-1, -1}, fd, cgmade = 0;
+	const char *rootpath;
+	uint32_t u;
+
+	memset(&l, 0, sizeof(l));
+	l.cgfd = -1;
+	memset(&job, 0, sizeof(job));
+	job.rootfd = -1;
+	(void)u;
+
+	/* Root of the host's user namespace with the cgroupfs driver on a
+	 * cgroup v1 or hybrid host; no socket activation. */
+	if (geteuid() != 0 || getenv("LISTEN_FDS") || statfs("/sys/fs/cgroup", &sfs) < 0 ||
+	    sfs.f_type == CGROUP2_SUPER_MAGIC)
+		return -1;
+	/* crootfs.c has no fallback for kernels before mount_setattr (5.12,
+	 * the newest call it makes; openat2 is probed by its plan): Go's. */
+	if (syscall(SYS_mount_setattr, -1, "", 0, NULL, 0) < 0 && errno == ENOSYS)
+		return -1;
+	if (!(bundle = absdir(x->bundle)) || !plain(bundle))
+		goto out;
+	if (snprintf(path, sizeof(path), "%s/config.json", bundle) >= (int)sizeof(path) ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		goto out;
+	i = ocikit_readfd(fd, 64 << 20, &cfgbuf, &cfglen) < 0;
+	close(fd);
+	if (i)
+		goto out;
+	cfg = json_loadb(cfgbuf, cfglen, JSON_REJECT_DUPLICATES, NULL);
+	if (!cfg || readconf(cfg, &c) < 0)
+		goto out;
+	rootobj = json_object_get(cfg, "root");
+	{
+		static const char *const fields[] = {"path", "readonly", NULL};
+		if (!json_is_object(rootobj) || !fx_known(rootobj, fields) || !str(rootobj, "path", &rootpath) ||
+		    !*rootpath)
+			goto out;
+	}
+	if (rootpath[0] == '/')
+		rootfs = absdir(rootpath);
+	else if (asprintf(&rootfs, "%s/%s", bundle, rootpath) >= 0) {
+		char *r = absdir(rootfs);
+		free(rootfs);
+		rootfs = r;
+	} else
+		rootfs = NULL;
+	if (!rootfs || !plain(rootfs))
+		goto out;
+	if (fx_readproc(json_object_get(cfg, "process"), &px, &pr) < 0 || pr.terminal)
+		goto out;
+	if (putannotations(&ann, c.annotations) < 0)
+		goto out;
+	if (ocikit_cgroup_plan(cfg, x->id, &cg, msg, msglen) != 0)
+		goto out;
+	if (ocikit_rootfs_plan(cfg, bundle, &rp, msg, msglen) != 0)
+		goto out;
+	ncg = ocikit_cgroup_paths(cg, &cgkeys, &cgdirs);
+	if (ncg < 0 || !(cgrec = ocikit_cgroup_record(cg)))
+		goto out;
+	for (i = 0; i < 3; i++)
+		if (fcntl(i, F_GETFD) < 0)
+			goto out; /* Go's StartProcess fails on it */
+
+	/* The state directory (Go's MkdirAll of the root, then Mkdir):
+	 * one that exists is Go's "already exists". */
+	if (asprintf(&dir, "%s/%s", root, x->id) < 0) {
+		dir = NULL;
+		goto out;
+	}
+	if (stat(root, &st) < 0) {
+		char *p = strdup(root), *s;
+		for (s = p + 1; p && (s = strchr(s, '/')); s++) {
+			*s = 0;
+			mkdir(p, 0700);
+			*s = '/';
+		}
+		if (p)
+			mkdir(p, 0700);
+		free(p);
+	}
+	if (mkdir(dir, 0700) < 0)
+		goto out;
+	made = 1;
+	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || flock(dirfd, LOCK_EX) < 0)
+		goto out;
+	rfc3339(created, sizeof(created));
+	/* The copy of the configuration, as read (os.WriteFile). */
+	if ((fd = openat(dirfd, "config.json", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+		goto out;
+	i = write(fd, cfgbuf, cfglen) != (ssize_t)cfglen;
+	if (close(fd) < 0 || i)
+		goto out;
+	/* The start socket (listenStart), named through the directory. */
+	{
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		if ((lsock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
+			goto out;
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/start.sock", dirfd);
+		if (bind(lsock, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lsock, 1) < 0)
+			goto out;
+	}
+	if ((exefd = fx_protected()) < 0)
+		goto out;
+	if (pipe2(cfgp, O_CLOEXEC) < 0 || pipe2(nsp, O_CLOEXEC) < 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, syncp) < 0)
+		goto out;
+	/* Descriptors as newLauncher and launchC add them: stdio (the
+	 * caller's), the binary, the plan pipe, sync, the start socket,
+	 * nsenter's plan. */
+	for (i = 0; i < 3; i++)
+		fx_addfd(&l, i);
+	fx_addfd(&l, exefd);
+	fx_addfd(&l, cfgp[0]);
+	fx_addfd(&l, syncp[1]);
+	fx_addfd(&l, lsock);
+	i = fx_addfd(&l, nsp[0]);
+	fx_addenv(&l, "_OCIKIT_FINAL=4");
+	fx_addenv(&l, "_OCIKIT_NODUMP=1");
+	if (prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) == 0 && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0)
+		thp = 1;
+	if (thp)
+		fx_addenv(&l, "_OCIKIT_THP=1");
+	if (pr.has_oom)
+		fx_addenv(&l, "_OCIKIT_OOM=%d", pr.oom);
+	fx_addenv(&l, "_OCIKIT_NSENTER=%d", i);
+	if (l.nenv != 3 + thp + pr.has_oom)
+		goto out;
+	l.cloneflags = c.cloneflags;
+	snprintf(nsplan, sizeof(nsplan), "sync 5\ninit\n%slatecgroup\n", c.cgroupns ? "cgroupns\n" : "");
+	sigprocmask(SIG_SETMASK, NULL, &mask);
+
+	/* A start that fails is Go's to retry and report; from here on
+	 * errors are reported. */
+	pid = fx_spawn(&l, 3, &mask, &born);
+	if (pid < 0)
+		goto out;
+	ret = 1;
+	close(exefd);
+	close(cfgp[0]);
+	close(syncp[1]);
+	close(nsp[0]);
+	close(lsock);
+	exefd = cfgp[0] = syncp[1] = nsp[0] = lsock = -1;
+	if (write(nsp[1], nsplan, strlen(nsplan)) < 0) {
+		snprintf(msg, msglen, "nsenter pipe: %s", ocikit_reason(errno, reason, sizeof(reason)));
+		goto out;
+	}
+	close(nsp[1]);
+	nsp[1] = -1;
+	initstart = starttime(pid);
+	/* The first state: a create killed from here on leaves a
+	 * "creating" container naming its init and cgroup. */
+	if ((i = putstate(dirfd, x->id, pid, "creating", bundle, rootfs, created, ann, initstart, cgrec,
+			  (c.cloneflags & CLONE_NEWPID) != 0, x->nonewkeyring)) < 0) {
+		snprintf(msg, msglen, "state: %s", ocikit_reason(-i, reason, sizeof(reason)));
+		goto out;
+	}
+	/* The cgroup, with its limits, while the init execs. */
+	if (ocikit_cgroup_create(cg, msg, msglen) < 0)
+		goto out;
+	cgmade = 1;
+	if ((procfs = recvprocfs(syncp[0], msg, msglen)) < 0)
+		goto out;
+	job.pid = pid;
+	job.c = &c;
+	job.rp = rp;
+	job.cgkeys = cgkeys;
+	job.cgdirs = cgdirs;
+	job.ncg = ncg;
+	job.procfs = procfs;
+	job.nopivot = x->nopivot;
+	if ((i = pthread_create(&th, NULL, rootthread, &job))) {
+		snprintf(msg, msglen, "root filesystem: %s", ocikit_reason(i, reason, sizeof(reason)));
+		goto out;
+	}
+	/* Late: the init is moved while the thread mounts (its first
+	 * migration waits for an RCU grace period on cgroup v1). */
+	i = ocikit_cgroup_enter(cg, pid, msg, msglen);
+	pthread_join(th, NULL);
+	if (i < 0)
+		goto out;
+	if (job.rootfd < 0) {
+		snprintf(msg, msglen, "%s", job.msg);
+		goto out;
+	}
+	if (!(env = fx_environment(&pr, &px, job.rootfd, &nenv, &home))) {
+		snprintf(msg, msglen, "environment: out of memory");
+		goto out;
+	}
+	{
+		struct fx_plan f = {.rootfd = 0, .consolefd = -1, .keyring = x->nonewkeyring ? NULL : x->id, .startfd = 6};
+		fx_encode(&l.plan, &pr, env, nenv, &f);
+	}
+	if (l.plan.bad) {
+		snprintf(msg, msglen, "encode init config: out of memory");
+		goto out;
+	}
+	if (l.plan.n > 65536 && fcntl(cfgp[1], F_SETPIPE_SZ, (int)l.plan.n) < (int)l.plan.n) {
+		snprintf(msg, msglen, "init config: too large");
+		goto out;
+	}
+	if (write(cfgp[1], l.plan.p, l.plan.n) != (ssize_t)l.plan.n) {
+		snprintf(msg, msglen, "init config: %s", ocikit_reason(errno, reason, sizeof(reason)));
+		goto out;
+	}
+	close(cfgp[1]);
+	cfgp[1] = -1;
+	if (sendok(syncp[0], job.rootfd) < 0) {
+		snprintf(msg, msglen, "send root: %s", ocikit_reason(errno, reason, sizeof(reason)));
+		goto out;
+	}
+	/* In its cgroup: it may unshare its cgroup namespace. */
+	sendok(syncp[0], -1);
+	if ((i = putstate(dirfd, x->id, pid, "created", bundle, rootfs, created, ann, initstart, cgrec,
+			  (c.cloneflags & CLONE_NEWPID) != 0, x->nonewkeyring)) < 0) {
+		snprintf(msg, msglen, "state: %s", ocikit_reason(-i, reason, sizeof(reason)));
+		goto out;
+	}
+	if (waitready(syncp[0], pid, log, x->id, msg, msglen) < 0)
+		goto out;
+	if (x->pidfile && *x->pidfile && fx_writepid(x->pidfile, pid, msg, msglen) < 0)
+		goto out;
+	ret = 0;
+
+out:
+	if (ret > 0 && pid > 0) {
+		/* abort: the init, its cgroup, the state directory */
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (ret != 0 && cgmade)
+		ocikit_cgroup_remove(cg);
+	if (ret != 0 && made) {
+		if (dirfd >= 0) {
+			ocikit_fast_clearstatedir(dirfd);
+			unlinkat(dirfd, "state.json", 0);
+		}
+		rmdir(dir);
+	}
+	if (dirfd >= 0)
+		close(dirfd);
+	for (i = 0; i < 2; i++) {
+		if (cfgp[i] >= 0)
+			close(cfgp[i]);
+		if (nsp[i] >= 0)
+			close(nsp[i]);
+		if (syncp[i] >= 0)
+			close(syncp[i]);
+	}
+	if (lsock >= 0)
+		close(lsock);
+	if (exefd >= 0)
+		close(exefd);
+	if (procfs >= 0)
+		close(procfs);
+	if (job.rootfd >= 0)
+		close(job.rootfd);
+	if (ret < 0 && thp)
+		prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0);
+	for (i = 0; i < l.nenv; i++)
+		free(l.env[i]);
+	free(l.plan.p);
+	free(env);
+	free(home);
+	fx_freeproc(&pr);
+	ocikit_rootfs_free(rp);
+	ocikit_cgroup_free(cg);
+	free(cgrec);
+	free(ann);
+	free(dir);
+	free(rootfs);
+	free(bundle);
+	free(cfgbuf);
+	json_decref(cfg);
+	return ret;
+}
