@@ -235,9 +235,9 @@ static int parseargs(int argc, char **argv, struct fastargs *a)
 		if (!ocikit_exec_parse(argc, argv, i + 1, &a->exec))
 			return 0;
 		a->id = a->exec.id;
-	} else if (i + 1 < argc && !strcmp(argv[i], "create")) {
-		a->cmd = "create";
-		if (a->systemd || !ocikit_create_parse(argc, argv, i + 1, &a->create))
+	} else if (i + 1 < argc && (!strcmp(argv[i], "create") || !strcmp(argv[i], "run"))) {
+		a->cmd = argv[i];
+		if (a->systemd || !ocikit_create_parse(argc, argv, i + 1, !strcmp(argv[i], "run"), &a->create))
 			return 0;
 		a->id = a->create.id;
 	} else if ((i + 2 == argc || i + 3 == argc) && !strcmp(argv[i], "kill")) {
@@ -934,6 +934,48 @@ static int faststart(int dirfd, char *buf, size_t len, struct record *r, char *m
 	return 0;
 }
 
+/* ocikit_fast_start is faststart for `run`, which holds the state
+ * directory's lock since its create: 0, 1 (msg) or -1 (Go's start). */
+int ocikit_fast_start(int dirfd, const char *id, char *msg, size_t msglen)
+{
+	struct record r;
+	char *buf = NULL, *copy = NULL;
+	size_t len;
+	int rc = -1;
+
+	if (ocikit_fast_readall(dirfd, "state.json", &buf, &len) && (copy = malloc(len)) &&
+	    (memcpy(copy, buf, len), parsestate(buf, len, id, &r)))
+		rc = faststart(dirfd, copy, len, &r, msg, msglen);
+	free(buf);
+	free(copy);
+	return rc;
+}
+
+/* ocikit_fast_delete is fastdelete for `run` once its program exited
+ * (deleteQuiet): 0, 1 (msg) or -1 (Go's delete). */
+int ocikit_fast_delete(const char *root, const char *id, char *msg, size_t msglen)
+{
+	struct record r;
+	char dir[PATH_MAX], *buf = NULL, *copy = NULL;
+	size_t len;
+	int dirfd, rc = -1;
+
+	if (snprintf(dir, sizeof(dir), "%s/%s", root, id) >= (int)sizeof(dir) ||
+	    (dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	while ((rc = flock(dirfd, LOCK_EX)) < 0 && errno == EINTR)
+		;
+	if (rc == 0 && ocikit_fast_readall(dirfd, "state.json", &buf, &len) && (copy = malloc(len)) &&
+	    (memcpy(copy, buf, len), parsestate(buf, len, id, &r)))
+		rc = fastdelete(dirfd, dir, copy, len, &r, msg, msglen);
+	else
+		rc = -1;
+	free(buf);
+	free(copy);
+	close(dirfd);
+	return rc;
+}
+
 /* fastkill is Runtime.Kill without --all of a created or running
  * container: the init's signal through a pidfd, the init checked to be
  * the one recorded. 0: sent; -1: left to Go (paused, gone, any error:
@@ -1168,7 +1210,7 @@ void ocikit_fast(int argc, char **argv)
 	}
 	if (snprintf(dir, sizeof(dir), "%s/%s", a.root, a.id) >= (int)sizeof(dir))
 		return;
-	if (!strcmp(a.cmd, "create")) {
+	if (!strcmp(a.cmd, "create") || !strcmp(a.cmd, "run")) {
 		struct ocikit_fast_log lg = {.path = a.log, .json = a.json};
 		if (a.log) {
 			if ((logfd = open(a.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0)
@@ -1176,7 +1218,8 @@ void ocikit_fast(int argc, char **argv)
 			close(logfd);
 		}
 		primeself(argc, argv);
-		rc = ocikit_fast_create(&a.create, a.root, &lg, msg, sizeof(msg));
+		rc = a.create.run ? ocikit_fast_run(&a.create, a.root, &lg, msg, sizeof(msg))
+				  : ocikit_fast_create(&a.create, a.root, &lg, NULL, msg, sizeof(msg));
 		if (rc < 0)
 			return;
 		if (rc > 0) {

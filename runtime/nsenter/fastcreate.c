@@ -42,6 +42,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -67,18 +68,23 @@
 
 /* ocikit_create_parse reads create's flags and its id from argv[i] on
  * (pflag, interspersed): 1 when every flag is one this path takes. */
-int ocikit_create_parse(int argc, char **argv, int i, struct ocikit_create_args *c)
+int ocikit_create_parse(int argc, char **argv, int i, int run, struct ocikit_create_args *c)
 {
 	static const struct {
 		const char *name;
 		size_t off;
+		int run; /* run's only */
 	} bools[] = {
-		{"--no-pivot", offsetof(struct ocikit_create_args, nopivot)},
-		{"--no-new-keyring", offsetof(struct ocikit_create_args, nonewkeyring)},
-		{"--no-subreaper", offsetof(struct ocikit_create_args, nosubreaper)},
+		{"--no-pivot", offsetof(struct ocikit_create_args, nopivot), 0},
+		{"--no-new-keyring", offsetof(struct ocikit_create_args, nonewkeyring), 0},
+		{"--no-subreaper", offsetof(struct ocikit_create_args, nosubreaper), 0},
+		{"--detach", offsetof(struct ocikit_create_args, detach), 1},
+		{"-d", offsetof(struct ocikit_create_args, detach), 1},
+		{"--keep", offsetof(struct ocikit_create_args, keep), 1},
 	};
 	memset(c, 0, sizeof(*c));
 	c->bundle = ".";
+	c->run = run;
 	for (; i < argc; i++) {
 		const char *a = argv[i], **str = NULL;
 		size_t k, n = 0;
@@ -101,7 +107,7 @@ int ocikit_create_parse(int argc, char **argv, int i, struct ocikit_create_args 
 		for (k = 0; k < sizeof(bools) / sizeof(*bools); k++) {
 			size_t l = strlen(bools[k].name);
 			int *f = (int *)((char *)c + bools[k].off);
-			if (strncmp(a, bools[k].name, l))
+			if (strncmp(a, bools[k].name, l) || (bools[k].run && !run) || (a[1] != '-' && a[l]))
 				continue;
 			if (!a[l] || !strcmp(a + l, "=true"))
 				*f = 1;
@@ -590,7 +596,7 @@ static int waitready(int sync, pid_t pid, const struct ocikit_fast_log *log, con
 }
 
 int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, const struct ocikit_fast_log *log,
-		       char *msg, size_t msglen)
+		       struct ocikit_run_state *rs, char *msg, size_t msglen)
 {
 	char *cfgbuf = NULL, *bundle = NULL, *rootfs = NULL, *dir = NULL, *ann = NULL, *cgrec = NULL, *home = NULL;
 	char path[PATH_MAX], created[64], reason[256], nsplan[128];
@@ -613,6 +619,8 @@ int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, con
 	unsigned long long initstart;
 	int ret = -1, dirfd = -1, made = 0, lsock = -1, exefd = -1, thp = 0, born, ncg = 0, nenv = 0, i, procfs = -1;
 	int cfgp[2] = {-1, -1}, nsp[2] = {-1, -1}, syncp[2] = {-1, -1}, fd, cgmade = 0;
+	int fg = rs && !x->detach, stdio[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}}, sfd = -1, blocked = 0, j;
+	sigset_t all;
 	const char *rootpath;
 	uint32_t u;
 
@@ -719,10 +727,22 @@ int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, con
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, syncp) < 0)
 		goto out;
 	/* Descriptors as newLauncher and launchC add them: stdio (the
-	 * caller's), the binary, the plan pipe, sync, the start socket,
-	 * nsenter's plan. */
-	for (i = 0; i < 3; i++)
-		fx_addfd(&l, i);
+	 * caller's; run's in the foreground: pipes it relays, owned by the
+	 * container's root), the binary, the plan pipe, sync, the start
+	 * socket, nsenter's plan. */
+	for (i = 0; i < 3; i++) {
+		int child = i == 0 ? 0 : 1;
+		if (!fg) {
+			fx_addfd(&l, i);
+			continue;
+		}
+		if (pipe2(stdio[i], O_CLOEXEC) < 0)
+			goto out;
+		if (fchown(stdio[i][child], 0, 0) < 0) {
+			/* best effort, as Go's */
+		}
+		fx_addfd(&l, stdio[i][child]);
+	}
 	fx_addfd(&l, exefd);
 	fx_addfd(&l, cfgp[0]);
 	fx_addfd(&l, syncp[1]);
@@ -740,8 +760,19 @@ int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, con
 	if (l.nenv != 3 + thp + pr.has_oom)
 		goto out;
 	l.cloneflags = c.cloneflags;
+	l.fg = fg;
 	snprintf(nsplan, sizeof(nsplan), "sync 5\ninit\n%slatecgroup\n", c.cgroupns ? "cgroupns\n" : "");
 	sigprocmask(SIG_SETMASK, NULL, &mask);
+	if (fg) {
+		/* newForeground: every signal caught from now on, for the
+		 * program (the init gets the caller's mask); a subreaper. */
+		sigfillset(&all);
+		sigprocmask(SIG_BLOCK, &all, NULL);
+		blocked = 1;
+		if ((!x->nosubreaper && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) ||
+		    (sfd = signalfd(-1, &all, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
+			goto out;
+	}
 
 	/* A start that fails is Go's to retry and report; from here on
 	 * errors are reported. */
@@ -755,6 +786,10 @@ int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, con
 	close(nsp[0]);
 	close(lsock);
 	exefd = cfgp[0] = syncp[1] = nsp[0] = lsock = -1;
+	for (i = 0; i < 3 && fg; i++) {
+		close(stdio[i][i == 0 ? 0 : 1]);
+		stdio[i][i == 0 ? 0 : 1] = -1;
+	}
 	if (write(nsp[1], nsplan, strlen(nsplan)) < 0) {
 		snprintf(msg, msglen, "nsenter pipe: %s", ocikit_reason(errno, reason, sizeof(reason)));
 		goto out;
@@ -835,6 +870,15 @@ int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, con
 	if (x->pidfile && *x->pidfile && fx_writepid(x->pidfile, pid, msg, msglen) < 0)
 		goto out;
 	ret = 0;
+	if (rs) {
+		/* run goes on: start under the lock create holds, then wait */
+		rs->dirfd = dirfd, rs->pid = pid, rs->sfd = sfd;
+		dirfd = sfd = -1;
+		for (i = 0; i < 3; i++) {
+			rs->relay[i] = fg ? stdio[i][i == 0 ? 1 : 0] : -1;
+			stdio[i][i == 0 ? 1 : 0] = -1;
+		}
+	}
 
 out:
 	if (ret > 0 && pid > 0) {
@@ -870,8 +914,19 @@ out:
 		close(procfs);
 	if (job.rootfd >= 0)
 		close(job.rootfd);
+	for (i = 0; i < 3; i++)
+		for (j = 0; j < 2; j++)
+			if (stdio[i][j] >= 0)
+				close(stdio[i][j]);
+	if (sfd >= 0)
+		close(sfd);
 	if (ret < 0 && thp)
 		prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0);
+	if (ret < 0 && blocked) {
+		/* Back to what the Go command expects. */
+		prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
+		sigprocmask(SIG_SETMASK, &mask, NULL);
+	}
 	for (i = 0; i < l.nenv; i++)
 		free(l.env[i]);
 	free(l.plan.p);
@@ -888,4 +943,85 @@ out:
 	free(cfgbuf);
 	json_decref(cfg);
 	return ret;
+}
+
+/* The container a foreground run deletes once its program exited. */
+struct after {
+	const char *root, *id;
+	const struct ocikit_fast_log *log;
+};
+
+/* runcmd runs this binary with args (Go's command where the C path has
+ * to hand over) and waits for it: its exit status. */
+static int runcmd(char *const args[])
+{
+	pid_t p = fork();
+	int st;
+
+	if (p == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execv("/proc/self/exe", args);
+		_exit(127);
+	}
+	if (p < 0)
+		return -1;
+	while (waitpid(p, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* deleteafter is deleteQuiet: in C, or Go's delete --force where it is
+ * Go's (processes left in the cgroup, ...); a failure is a warning. */
+static void deleteafter(void *arg)
+{
+	const struct after *a = arg;
+	char msg[4096];
+	int rc = ocikit_fast_delete(a->root, a->id, msg, sizeof(msg));
+
+	if (rc < 0) {
+		char *args[] = {"ocikit", "--root", (char *)a->root, "delete", "--force", (char *)a->id, NULL};
+		runcmd(args);
+	} else if (rc > 0) {
+		const char *attrs[] = {"container", a->id, "error", msg};
+		ocikit_fast_warn(a->log, "delete after run", attrs, 4);
+	}
+}
+
+/* ocikit_fast_run is Runtime.Run (RunDetached with --detach) after the C
+ * create: start, and in the foreground forward signals and relay stdio
+ * until the program exits, delete the container (unless --keep) and exit
+ * with the program's status. -1: Go's whole run (nothing happened). */
+int ocikit_fast_run(const struct ocikit_create_args *x, const char *root, const struct ocikit_fast_log *log,
+		    char *msg, size_t msglen)
+{
+	struct ocikit_run_state rs = {.dirfd = -1, .relay = {-1, -1, -1}, .sfd = -1};
+	struct after after = {.root = root, .id = x->id, .log = log};
+	int rc = ocikit_fast_create(x, root, log, &rs, msg, msglen);
+
+	if (rc)
+		return rc;
+	rc = ocikit_fast_start(rs.dirfd, x->id, msg, msglen);
+	close(rs.dirfd);
+	if (rc < 0) {
+		/* Go's start (it never is after this create: the init
+		 * waits, no hooks), then Go's delete. */
+		char *args[] = {"ocikit", "--root", (char *)root, "start", (char *)x->id, NULL};
+		rc = runcmd(args) == 0 ? 0 : 1;
+		if (rc)
+			snprintf(msg, msglen, "start failed");
+	}
+	if (rc) {
+		char m[4096];
+		if (ocikit_fast_delete(root, x->id, m, sizeof(m)) < 0) {
+			char *args[] = {"ocikit", "--root", (char *)root, "delete", "--force", (char *)x->id, NULL};
+			runcmd(args);
+		}
+		return 1;
+	}
+	if (x->detach)
+		return 0;
+	fx_foreground(rs.pid, rs.sfd, rs.relay, x->keep ? NULL : deleteafter, &after);
 }

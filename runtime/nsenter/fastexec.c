@@ -598,6 +598,20 @@ static pid_t spawnchild(struct launch *l, int exefd, const sigset_t *mask, int *
 	if ((errfd = dup3(errfd, l->nfds, O_CLOEXEC)) < 0)
 		_exit(127);
 	syscall(SYS_close_range, l->nfds + 1, ~0U, 0);
+	/* The dispositions a Go runtime command leaves its children
+	 * (clearSignalHandlers): every signal it handles back to the default,
+	 * ignored or not; an inherited SIG_IGN only where Go respects it
+	 * (signals 32 and 33, glibc's; SIGHUP and SIGINT unless the command
+	 * catches every signal in the foreground). */
+	for (i = 1; i < 65; i++) {
+		struct sigaction sa;
+		if (i == SIGKILL || i == SIGSTOP || i == 32 || i == 33 || (!l->fg && (i == SIGHUP || i == SIGINT)))
+			continue;
+		if (sigaction(i, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN) {
+			sa.sa_handler = SIG_DFL;
+			sigaction(i, &sa, NULL);
+		}
+	}
 	sigprocmask(SIG_SETMASK, mask, NULL);
 	snprintf(exe, sizeof(exe), "/proc/self/fd/%d", exefd);
 	l->env[l->nenv] = NULL;
@@ -708,10 +722,11 @@ struct relaybuf {
 	size_t off, len;
 };
 
-/* foreground is foreground.wait with pipeRelay: forward signals to pid,
+/* fx_foreground is foreground.wait with pipeRelay: forward signals to pid,
  * copy stdio until the process exited and its stdout and stderr are
- * closed, then exit with its status (128+N for signal N). */
-static void __attribute__((noreturn)) foreground(pid_t pid, int sfd, int relay[3])
+ * closed, then exit with its status (128+N for signal N). onexit, when
+ * set, runs once the process has exited (run deletes the container). */
+void fx_foreground(pid_t pid, int sfd, int relay[3], void (*onexit)(void *), void *arg)
 {
 	static struct relaybuf rb[3];
 	int code = -1, i;
@@ -758,6 +773,10 @@ static void __attribute__((noreturn)) foreground(pid_t pid, int sfd, int relay[3
 								code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 						if (w < 0 && errno == ECHILD && code < 0)
 							code = 255;
+						if (code >= 0 && onexit) {
+							onexit(arg);
+							onexit = NULL;
+						}
 						break;
 					case SIGURG:
 					case SIGPIPE:
@@ -1414,6 +1433,7 @@ int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_
 	 * process forked into a pid namespace is our grandchild. */
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, x->detach ? NULL : &all, &old);
+	l.fg = !x->detach;
 	if (!x->detach) {
 		blocked = 1;
 		if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0 ||
@@ -1474,7 +1494,7 @@ int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_
 	close(dirfd);
 	if (x->detach)
 		_exit(0);
-	foreground(pid, sfd, l.relay);
+	fx_foreground(pid, sfd, l.relay, NULL, NULL);
 
 out:
 	for (i = 0; i < nns; i++)

@@ -51,6 +51,7 @@ struct launch {
 	int fork;    /* nsenter forks (a pid or time namespace) */
 	int cgfd;    /* the cgroup v2 directory to be born in, or -1 */
 	unsigned long long cloneflags; /* CLONE_NEW* of an init's namespaces */
+	int fg; /* the runtime waits in the foreground, catching every signal */
 	int relay[3]; /* the runtime's ends of the stdio pipes (foreground) */
 };
 
@@ -72,6 +73,7 @@ int fx_writepid(const char *path, pid_t pid, char *msg, size_t msglen);
 pid_t fx_spawn(struct launch *l, int exefd, const sigset_t *mask, int *born);
 void fx_logwarn(const struct ocikit_fast_log *log, const char *id, json_t *m);
 void fx_freeproc(struct proc *o);
+void fx_foreground(pid_t pid, int sfd, int relay[3], void (*onexit)(void *), void *arg) __attribute__((noreturn));
 int fx_readproc(json_t *p, const struct ocikit_exec_args *x, struct proc *o);
 const char **fx_environment(const struct proc *o, const struct ocikit_exec_args *x, int rootfd, int *n, char **home);
 

@@ -158,11 +158,25 @@ struct ocikit_create_args {
 	const char *bundle;  /* --bundle (default ".") */
 	const char *pidfile; /* --pid-file */
 	int nopivot, nonewkeyring, nosubreaper;
+	int run, detach, keep; /* run's */
 };
 
-int ocikit_create_parse(int argc, char **argv, int i, struct ocikit_create_args *c);
+/* What create leaves `run` (in the foreground: the init's stdio relayed,
+ * every signal blocked and read from sfd). */
+struct ocikit_run_state {
+	int dirfd; /* the state directory, locked */
+	pid_t pid;
+	int relay[3];
+	int sfd;
+};
+
+int ocikit_create_parse(int argc, char **argv, int i, int run, struct ocikit_create_args *c);
 int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, const struct ocikit_fast_log *log,
-		       char *msg, size_t msglen);
+		       struct ocikit_run_state *rs, char *msg, size_t msglen);
+int ocikit_fast_run(const struct ocikit_create_args *x, const char *root, const struct ocikit_fast_log *log,
+		    char *msg, size_t msglen);
+int ocikit_fast_start(int dirfd, const char *id, char *msg, size_t msglen);
+int ocikit_fast_delete(const char *root, const char *id, char *msg, size_t msglen);
 int ocikit_fast_writestate(int dirfd, const char *buf, size_t len);
 int ocikit_fast_clearstatedir(int dirfd);
 
