@@ -22,7 +22,7 @@ ls -ln /dev /dev/pts /dev/shm /dev/mqueue | sed 's/ [A-Z][a-z][a-z] .* / /'
 stat -c '%n %f %u:%g %t:%T' /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty /dev/ptmx /dev/console 2>&1
 hostname; domainname 2>/dev/null || cat /proc/sys/kernel/domainname
 id; echo "home=$HOME"; env | sort; pwd; umask; ulimit -n; cat /proc/self/oom_score_adj
-grep -E '^(Uid|Gid|Groups|Cap[A-Za-z]+|NoNewPrivs|Seccomp):' /proc/self/status
+grep -E '^(Uid|Gid|Groups|Cap[A-Za-z]+|NoNewPrivs|Seccomp|SigBlk|SigIgn):' /proc/self/status
 cat /proc/self/cgroup
 ls /sys/fs/cgroup; ls /sys/fs/cgroup/memory | head -3
 for n in mnt pid net ipc uts cgroup; do readlink /proc/self/ns/$n >/dev/null && echo ns-$n; done
@@ -47,11 +47,13 @@ func TestCreateFast(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases := []struct {
-		name   string
-		flags  []string // create's
-		mutate func(*specs.Spec)
-		fast   bool   // the C path is expected
-		err    string // create fails with this in stderr
+		name    string
+		globals []string // before "create"
+		flags   []string // create's
+		mutate  func(*specs.Spec)
+		fast    bool   // the C path is expected
+		err     string // create fails with this in stderr
+		ignore  bool   // the caller ignores SIGPIPE, SIGTERM, SIGHUP and SIGINT
 	}{
 		{name: "default", fast: true},
 		{name: "podman-like", fast: true, mutate: func(s *specs.Spec) {
@@ -78,6 +80,16 @@ func TestCreateFast(t *testing.T) {
 			s.Linux.CgroupsPath = "/ocikit-test/" + filepath.Base(s.Root.Path)
 		}},
 		{name: "no pivot", fast: true, flags: []string{"--no-pivot"}},
+		// What a Go command's children get: ignored signals back to
+		// the default but SIGHUP and SIGINT.
+		{name: "ignored signals", fast: true, ignore: true},
+		// The init killed during setup (its memory limit): Go's words.
+		{name: "init killed", fast: true, err: "init exited during setup: signal: killed", mutate: func(s *specs.Spec) {
+			limit := int64(4096)
+			s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit}
+		}},
+		{name: "rootless flag", globals: []string{"--rootless", "true"}},
+		{name: "systemd flag", globals: []string{"--systemd-cgroup"}, err: "systemd"},
 		{name: "no cgroup namespace", fast: true, mutate: func(s *specs.Spec) {
 			var ns []specs.LinuxNamespace
 			for _, n := range s.Linux.Namespaces {
@@ -120,7 +132,11 @@ func TestCreateFast(t *testing.T) {
 			var outs, states, stderrs, cgfiles [2]string
 			for i, env := range [][]string{nil, noFast} {
 				out := e.tempFile()
-				cmd := e.command(append(append([]string{"create", "--bundle", bundle}, c.flags...), id)...)
+				cmd := e.command(append(append(append(c.globals, "create", "--bundle", bundle), c.flags...), id)...)
+				if c.ignore {
+					cmd.Args = append([]string{"sh", "-c", `trap "" PIPE TERM HUP INT; exec "$0" "$@"`}, cmd.Args...)
+					cmd.Path = "/bin/sh"
+				}
 				cmd.Env = append(append(os.Environ(), "GODEBUG=inittrace=1"), env...)
 				errf := e.tempFile()
 				cmd.Stdout, cmd.Stderr = out, errf
@@ -207,4 +223,65 @@ func cgroupFiles(t *testing.T, state []byte) string {
 	}
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")
+}
+
+// TestRunFast: `run` of a configuration the C create takes stays in C
+// (start, the relay, the wait, the delete) and behaves as the Go
+// command: output, stdin, exit status, --keep, --detach.
+func TestRunFast(t *testing.T) {
+	if !nsenter.Available {
+		t.Skip("no cgo: no C run")
+	}
+	e := newEnv(t)
+	probe := e.bundle([]string{"sh", "-c", `read line; echo "got $line"; echo err >&2; ` + createProbe + `; exit 3`}, nil)
+	sleeper := e.bundle([]string{"sleep", "1000"}, nil)
+	for _, c := range []struct {
+		name   string
+		flags  []string
+		bundle string
+		code   int
+		state  specs.ContainerState // after run returns; "" for none
+	}{
+		{name: "foreground", bundle: probe, code: 3},
+		{name: "keep", flags: []string{"--keep"}, bundle: probe, code: 3, state: specs.StateStopped},
+		{name: "detach", flags: []string{"--detach"}, bundle: sleeper, state: specs.StateRunning},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := e.sub(t)
+			var outs, errs [2]string
+			for i, env := range [][]string{nil, noFast} {
+				id := e.id("rfast")
+				cmd := e.command(append(append([]string{"run", "--bundle", c.bundle}, c.flags...), id)...)
+				cmd.Env = append(append(os.Environ(), "GODEBUG=inittrace=1"), env...)
+				cmd.Stdin = strings.NewReader("hello\n")
+				out, stderr, err := e.capture(cmd)
+				fast := !strings.Contains(stderr, "init internal/")
+				if fast != (env == nil) {
+					t.Errorf("C path taken: %v, want %v", fast, env == nil)
+				}
+				if exitCode(err) != c.code && !(c.code == 0 && err == nil) {
+					t.Errorf("run (C path allowed: %v): %v, want exit status %d", env == nil, err, c.code)
+				}
+				outs[i] = strings.ReplaceAll(out, id, "ID")
+				errs[i] = strings.TrimSpace(initTrace.ReplaceAllString(stderr, ""))
+				_, serr := os.Stat(filepath.Join(e.root, id))
+				if c.state == "" {
+					if serr == nil {
+						t.Errorf("run left the container")
+					}
+					continue
+				}
+				if st := e.state(id); st.Status != c.state {
+					t.Errorf("after run: %s, want %s", st.Status, c.state)
+				}
+				e.must("delete", "--force", id)
+			}
+			if outs[0] != outs[1] || errs[0] != errs[1] {
+				t.Errorf("run with the C path:\n%s\n%s\nwith Go:\n%s\n%s", outs[0], errs[0], outs[1], errs[1])
+			}
+			if c.code == 3 && !strings.Contains(outs[0], "got hello") {
+				t.Errorf("run printed %q", outs[0])
+			}
+		})
+	}
 }

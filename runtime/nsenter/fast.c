@@ -68,7 +68,8 @@ struct fastargs {
 	int json;
 	struct ocikit_exec_args exec;
 	struct ocikit_create_args create;
-	int systemd; /* --systemd-cgroup */
+	int systemd;  /* --systemd-cgroup */
+	int rootless; /* --rootless true */
 };
 
 /* flagval matches "--name VALUE" and "--name=VALUE" at argv[*i]: 1 with
@@ -198,6 +199,7 @@ static int parseargs(int argc, char **argv, struct fastargs *a)
 		} else if ((r = flagval(argv, argc, &i, "--rootless", &v))) {
 			if (r < 0 || (strcmp(v, "true") && strcmp(v, "false") && strcmp(v, "auto")))
 				return 0;
+			a->rootless = !strcmp(v, "true");
 		} else if ((r = flagval(argv, argc, &i, "--criu", &v))) {
 			if (r < 0)
 				return 0;
@@ -237,7 +239,9 @@ static int parseargs(int argc, char **argv, struct fastargs *a)
 		a->id = a->exec.id;
 	} else if (i + 1 < argc && (!strcmp(argv[i], "create") || !strcmp(argv[i], "run"))) {
 		a->cmd = argv[i];
-		if (a->systemd || !ocikit_create_parse(argc, argv, i + 1, !strcmp(argv[i], "run"), &a->create))
+		/* The cgroupfs driver as root of the host's user namespace
+		 * only: rootless cgroups are Go's (RootlessCgroups). */
+		if (a->systemd || a->rootless || geteuid() != 0 || !hostuidmap() || !ocikit_create_parse(argc, argv, i + 1, !strcmp(argv[i], "run"), &a->create))
 			return 0;
 		a->id = a->create.id;
 	} else if ((i + 2 == argc || i + 3 == argc) && !strcmp(argv[i], "kill")) {

@@ -59,6 +59,12 @@
 #include "crootfs.h"
 #include "ccgroup.h"
 
+#ifndef SYS_fsopen
+#define SYS_fsopen 430
+#endif
+#ifndef FSOPEN_CLOEXEC
+#define FSOPEN_CLOEXEC 1
+#endif
 #ifndef SYS_mount_setattr
 #define SYS_mount_setattr 442
 #endif
@@ -290,6 +296,42 @@ static int semver1(const char *v)
 	return *v == 0;
 }
 
+/* longpath reports whether s is too long for crootfs.c's path buffers
+ * (Go reports "file name too long" where they would cut it short). */
+static int longpath(json_t *s)
+{
+	return json_is_string(s) && strlen(json_string_value(s)) >= PATH_MAX / 2;
+}
+
+/* haslong reports whether a path of the configuration is too long for
+ * the C path: mount destinations and sources, masked and read-only
+ * paths, device paths, the root. */
+static int haslong(json_t *cfg)
+{
+	json_t *linux_ = json_object_get(cfg, "linux"), *v;
+	size_t i;
+
+	if (longpath(json_object_get(json_object_get(cfg, "root"), "path")))
+		return 1;
+	json_array_foreach(json_object_get(cfg, "mounts"), i, v) {
+		if (longpath(json_object_get(v, "destination")) || longpath(json_object_get(v, "source")))
+			return 1;
+	}
+	json_array_foreach(json_object_get(linux_, "maskedPaths"), i, v) {
+		if (longpath(v))
+			return 1;
+	}
+	json_array_foreach(json_object_get(linux_, "readonlyPaths"), i, v) {
+		if (longpath(v))
+			return 1;
+	}
+	json_array_foreach(json_object_get(linux_, "devices"), i, v) {
+		if (longpath(json_object_get(v, "path")))
+			return 1;
+	}
+	return 0;
+}
+
 /* readconf checks the parts of the configuration create itself handles:
  * 0 when this path takes them, -1 when the command is Go's. */
 static int readconf(json_t *cfg, struct cconf *c)
@@ -503,9 +545,34 @@ static int sendok(int sync, int fd)
 	return send(sync, "{\"type\":\"ok\"}", 13, MSG_NOSIGNAL) < 0 ? -1 : 0;
 }
 
+/* exited is launcher.exited: the init closed sync (or died: a
+ * SOCK_SEQPACKET peer's death may read as ECONNRESET) without saying why;
+ * it is reaped (*pid = -1) and how it ended goes to msg. */
+static void exited(pid_t *pid, char *msg, size_t msglen)
+{
+	int ws = 0;
+	pid_t w;
+
+	while ((w = waitpid(*pid, &ws, 0)) < 0 && errno == EINTR)
+		;
+	if (w == *pid)
+		*pid = -1;
+	if (w > 0 && WIFEXITED(ws) && WEXITSTATUS(ws))
+		snprintf(msg, msglen, "init exited during setup: exit status %d", WEXITSTATUS(ws));
+	else if (w > 0 && WIFSIGNALED(ws)) {
+		/* Go's names are glibc's, lower-cased ("killed") */
+		int n = snprintf(msg, msglen, "init exited during setup: signal: ");
+		snprintf(msg + n, msglen - n, "%s", strsignal(WTERMSIG(ws)));
+		if (msg[n] >= 'A' && msg[n] <= 'Z')
+			msg[n] += 'a' - 'A';
+	}
+	else
+		snprintf(msg, msglen, "init exited during setup");
+}
+
 /* recvprocfs waits for the init's procfs context: the descriptor, or -1
  * with msg (its error, or how it ended). */
-static int recvprocfs(int sync, char *msg, size_t msglen)
+static int recvprocfs(int sync, pid_t *pid, char *msg, size_t msglen)
 {
 	char buf[8192], cbuf[CMSG_SPACE(sizeof(int))], reason[256];
 	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf) - 1};
@@ -518,12 +585,12 @@ static int recvprocfs(int sync, char *msg, size_t msglen)
 
 	while ((n = recvmsg(sync, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
 		;
-	if (n < 0) {
+	if (n < 0 && errno != ECONNRESET) {
 		snprintf(msg, msglen, "sync with init: read: %s", ocikit_reason(errno, reason, sizeof(reason)));
 		return -1;
 	}
-	if (n == 0) {
-		snprintf(msg, msglen, "init exited during setup");
+	if (n <= 0) {
+		exited(pid, msg, msglen);
 		return -1;
 	}
 	if ((cm = CMSG_FIRSTHDR(&mh)) && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
@@ -547,7 +614,7 @@ static int recvprocfs(int sync, char *msg, size_t msglen)
 
 /* waitready is launcher.converse for the init: warnings, an error, or
  * {"type":"ready"} (0). */
-static int waitready(int sync, pid_t pid, const struct ocikit_fast_log *log, const char *id, char *msg,
+static int waitready(int sync, pid_t *pid, const struct ocikit_fast_log *log, const char *id, char *msg,
 		     size_t msglen)
 {
 	char buf[8192], reason[256];
@@ -559,19 +626,12 @@ static int waitready(int sync, pid_t pid, const struct ocikit_fast_log *log, con
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
+		if (n < 0 && errno != ECONNRESET) {
 			snprintf(msg, msglen, "sync with init: read: %s", ocikit_reason(errno, reason, sizeof(reason)));
 			return -1;
 		}
-		if (n == 0) {
-			int ws;
-			/* exited: how, as launcher.exited says it */
-			if (waitpid(pid, &ws, 0) == pid && WIFEXITED(ws) && WEXITSTATUS(ws))
-				snprintf(msg, msglen, "init exited during setup: exit status %d", WEXITSTATUS(ws));
-			else if (WIFSIGNALED(ws))
-				snprintf(msg, msglen, "init exited during setup: signal: %s", strsignal(WTERMSIG(ws)));
-			else
-				snprintf(msg, msglen, "init exited during setup");
+		if (n <= 0) {
+			exited(pid, msg, msglen);
 			return -1;
 		}
 		buf[n] = 0;
@@ -613,6 +673,7 @@ int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, con
 	struct stat st;
 	struct rootjob job;
 	pthread_t th;
+	pthread_attr_t tattr;
 	sigset_t mask;
 	size_t cfglen;
 	pid_t pid = -1;
@@ -639,6 +700,10 @@ int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, con
 	 * the newest call it makes; openat2 is probed by its plan): Go's. */
 	if (syscall(SYS_mount_setattr, -1, "", 0, NULL, 0) < 0 && errno == ENOSYS)
 		return -1;
+	/* The init opens a procfs context (cInit's fsopenWorks). */
+	if ((fd = syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC)) < 0)
+		return -1;
+	close(fd);
 	if (!(bundle = absdir(x->bundle)) || !plain(bundle))
 		goto out;
 	if (snprintf(path, sizeof(path), "%s/config.json", bundle) >= (int)sizeof(path) ||
@@ -649,7 +714,7 @@ int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, con
 	if (i)
 		goto out;
 	cfg = json_loadb(cfgbuf, cfglen, JSON_REJECT_DUPLICATES, NULL);
-	if (!cfg || readconf(cfg, &c) < 0)
+	if (!cfg || readconf(cfg, &c) < 0 || haslong(cfg))
 		goto out;
 	rootobj = json_object_get(cfg, "root");
 	{
@@ -659,7 +724,7 @@ int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, con
 			goto out;
 	}
 	if (rootpath[0] == '/')
-		rootfs = absdir(rootpath);
+		rootfs = strdup(rootpath); /* as written (Go's Rootfs) */
 	else if (asprintf(&rootfs, "%s/%s", bundle, rootpath) >= 0) {
 		char *r = absdir(rootfs);
 		free(rootfs);
@@ -808,7 +873,16 @@ int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, con
 	if (ocikit_cgroup_create(cg, msg, msglen) < 0)
 		goto out;
 	cgmade = 1;
-	if ((procfs = recvprocfs(syncp[0], msg, msglen)) < 0)
+	/* A directory the driver may leave out (a named hierarchy's, which
+	 * Go's mountCgroupPaths then replaces with the init's own cgroup)
+	 * is Go's: nothing of this container is visible yet. */
+	for (i = 0; i < ncg; i++) {
+		if (stat(cgdirs[i], &st) < 0) {
+			ret = -1;
+			goto out;
+		}
+	}
+	if ((procfs = recvprocfs(syncp[0], &pid, msg, msglen)) < 0)
 		goto out;
 	job.pid = pid;
 	job.c = &c;
@@ -818,7 +892,13 @@ int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, con
 	job.ncg = ncg;
 	job.procfs = procfs;
 	job.nopivot = x->nopivot;
-	if ((i = pthread_create(&th, NULL, rootthread, &job))) {
+	/* crootfs.c keeps path buffers on its stack: a stack of a known
+	 * size, whatever RLIMIT_STACK says. */
+	pthread_attr_init(&tattr);
+	pthread_attr_setstacksize(&tattr, 1 << 20);
+	i = pthread_create(&th, &tattr, rootthread, &job);
+	pthread_attr_destroy(&tattr);
+	if (i) {
 		snprintf(msg, msglen, "root filesystem: %s", ocikit_reason(i, reason, sizeof(reason)));
 		goto out;
 	}
@@ -865,7 +945,7 @@ int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, con
 		snprintf(msg, msglen, "state: %s", ocikit_reason(-i, reason, sizeof(reason)));
 		goto out;
 	}
-	if (waitready(syncp[0], pid, log, x->id, msg, msglen) < 0)
+	if (waitready(syncp[0], &pid, log, x->id, msg, msglen) < 0)
 		goto out;
 	if (x->pidfile && *x->pidfile && fx_writepid(x->pidfile, pid, msg, msglen) < 0)
 		goto out;
@@ -881,7 +961,7 @@ int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, con
 	}
 
 out:
-	if (ret > 0 && pid > 0) {
+	if (ret != 0 && pid > 0) {
 		/* abort: the init, its cgroup, the state directory */
 		kill(pid, SIGKILL);
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
