@@ -813,16 +813,7 @@ int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, con
 	fx_addfd(&l, syncp[1]);
 	fx_addfd(&l, lsock);
 	i = fx_addfd(&l, nsp[0]);
-	fx_addenv(&l, "_OCIKIT_FINAL=4");
-	fx_addenv(&l, "_OCIKIT_NODUMP=1");
-	if (prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) == 0 && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0)
-		thp = 1;
-	if (thp)
-		fx_addenv(&l, "_OCIKIT_THP=1");
-	if (pr.has_oom)
-		fx_addenv(&l, "_OCIKIT_OOM=%d", pr.oom);
-	fx_addenv(&l, "_OCIKIT_NSENTER=%d", i);
-	if (l.nenv != 3 + thp + pr.has_oom)
+	if (fx_launchenv(&l, &pr, i, &thp) < 0)
 		goto out;
 	l.cloneflags = c.cloneflags;
 	l.fg = fg;

@@ -435,6 +435,24 @@ int fx_addfd(struct launch *l, int fd)
 	return l->nfds++;
 }
 
+/* fx_launchenv gives the process newLauncher's environment: its final
+ * plan on descriptor 4, non-dumpable, transparent huge pages off for it
+ * (*thp: turned off here, to be turned back on if the command goes to
+ * Go), its oom_score_adj, nsenter's plan on descriptor nsenterfd. -1 when
+ * a variable could not be made. */
+int fx_launchenv(struct launch *l, const struct proc *pr, int nsenterfd, int *thp)
+{
+	fx_addenv(l, "_OCIKIT_FINAL=4");
+	fx_addenv(l, "_OCIKIT_NODUMP=1");
+	*thp = prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) == 0 && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0;
+	if (*thp)
+		fx_addenv(l, "_OCIKIT_THP=1");
+	if (pr->has_oom)
+		fx_addenv(l, "_OCIKIT_OOM=%d", pr->oom);
+	fx_addenv(l, "_OCIKIT_NSENTER=%d", nsenterfd);
+	return l->nenv == 3 + *thp + pr->has_oom ? 0 : -1;
+}
+
 /* protected opens the binary for the process as initBinary's first
  * choice: a clone of /proc/self/exe's mount, read-only, nosuid, nodev.
  * -1 when the kernel or the caller's privileges refuse (Go then tries the
@@ -1402,16 +1420,7 @@ int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_
 	if (pr.terminal)
 		fx_addfd(&l, slave);
 	i = fx_addfd(&l, nsp[0]);
-	fx_addenv(&l, "_OCIKIT_FINAL=4");
-	fx_addenv(&l, "_OCIKIT_NODUMP=1");
-	if (prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) == 0 && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0)
-		thp = 1;
-	if (thp)
-		fx_addenv(&l, "_OCIKIT_THP=1");
-	if (pr.has_oom)
-		fx_addenv(&l, "_OCIKIT_OOM=%d", pr.oom);
-	fx_addenv(&l, "_OCIKIT_NSENTER=%d", i);
-	if (l.nenv != 3 + thp + pr.has_oom)
+	if (fx_launchenv(&l, &pr, i, &thp) < 0)
 		goto out;
 	/* Born in the cgroup on cgroup v2 (clone3 CLONE_INTO_CGROUP); on v1
 	 * moved when it asks, the grace period primed meanwhile. */

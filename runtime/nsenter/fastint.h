@@ -69,6 +69,7 @@ uint32_t fx_hostid(json_t *maps, uint32_t id);
 void fx_addenv(struct launch *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int fx_addfd(struct launch *l, int fd);
 int fx_protected(void);
+int fx_launchenv(struct launch *l, const struct proc *pr, int nsenterfd, int *thp);
 int fx_writepid(const char *path, pid_t pid, char *msg, size_t msglen);
 pid_t fx_spawn(struct launch *l, int exefd, const sigset_t *mask, int *born);
 void fx_logwarn(const struct ocikit_fast_log *log, const char *id, json_t *m);
