@@ -88,6 +88,12 @@ func TestCreateFast(t *testing.T) {
 			limit := int64(4096)
 			s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit}
 		}},
+		// The cgroup refused while the root filesystem waits for it
+		// (the cgroup mount): the cgroup's error.
+		{name: "cgroup refused", fast: true, err: "cpu-shares", mutate: func(s *specs.Spec) {
+			one := uint64(1)
+			s.Linux.Resources.CPU = &specs.LinuxCPU{Shares: &one}
+		}},
 		{name: "rootless flag", globals: []string{"--rootless", "true"}},
 		{name: "systemd flag", globals: []string{"--systemd-cgroup"}, err: "systemd"},
 		{name: "no cgroup namespace", fast: true, mutate: func(s *specs.Spec) {

@@ -239,6 +239,10 @@ struct ocikit_rootfs {
 	int nropaths;
 	struct rdevice *devs;
 	int ndevs;
+	/* ocikit_rootfs_cgroup_wait's: called once before the first cgroup
+	 * mount; -1 stops the preparation. */
+	int (*cgwait)(void *);
+	void *cgarg;
 };
 
 static char *xstrdup(const char *s)
@@ -1785,6 +1789,16 @@ static int mount_cgroup(struct cerr *e, struct setup *s, const struct rmount *m)
 {
 	struct statfs st;
 
+	if (s->p->cgwait) {
+		int (*wait)(void *) = s->p->cgwait;
+		s->p->cgwait = NULL;
+		if (wait(s->p->cgarg) < 0) {
+			snprintf(e->msg, sizeof(e->msg), "the container's cgroup was not created");
+			e->bare = 0;
+			return -1;
+		}
+	}
+
 	if (statfs(CGROUP_ROOT, &st) < 0) {
 		perr(e, "statfs", CGROUP_ROOT, errno);
 		return mount_err(e, m, "");
@@ -2355,4 +2369,10 @@ int ocikit_rootfs_finish(struct ocikit_rootfs *p, int nopivot, char *msg, size_t
 		return -1;
 	}
 	return 0;
+}
+
+void ocikit_rootfs_cgroup_wait(struct ocikit_rootfs *p, int (*wait)(void *arg), void *arg)
+{
+	p->cgwait = wait;
+	p->cgarg = arg;
 }

@@ -42,6 +42,13 @@ int ocikit_rootfs_bind_console(int slave, char *msg, size_t msglen);
  * MS_MOVE and chroot), rootfsPropagation, a read-only /dev, maskedPaths,
  * readonlyPaths, a read-only root. -1 with msg ("finish rootfs: ...") on
  * failure. */
+/* ocikit_rootfs_cgroup_wait has prepare call wait(arg) once, right
+ * before the first cgroup mount, whose directories must exist by then:
+ * the caller creates the cgroup meanwhile (on cgroup v1 its directories
+ * may wait for an RCU grace period). wait returns -1 when the cgroup
+ * could not be created; prepare then fails. */
+void ocikit_rootfs_cgroup_wait(struct ocikit_rootfs *p, int (*wait)(void *arg), void *arg);
+
 int ocikit_rootfs_finish(struct ocikit_rootfs *p, int nopivot, char *msg, size_t msglen);
 
 #endif

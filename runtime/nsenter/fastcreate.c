@@ -446,17 +446,51 @@ static int putannotations(char **out, json_t *a)
 	return 0;
 }
 
+static int recvprocfs(int sync, pid_t *pid, char *msg, size_t msglen);
+
 /* The thread that prepares the root filesystem (rootThread): in the
  * init's namespaces, with an fs_struct of its own. */
 struct rootjob {
 	pid_t pid;
+	int sync; /* the init's procfs context comes over it first */
 	const struct cconf *c;
 	struct ocikit_rootfs *rp;
 	const char *const *cgkeys, *const *cgdirs;
-	int ncg, procfs, nopivot;
+	int ncg, nopivot;
+	int procfs; /* out: the context, to close */
+	int reaped; /* out: the init died before it sent it (reaped) */
 	int rootfd; /* out: the container's root */
 	char msg[4096];
+	/* The cgroup, which the main thread creates meanwhile: the thread
+	 * waits for it before a cgroup mount (cgroupready). */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int cgstate; /* 0: being created, 1: created, -1: failed */
 };
+
+/* cgroupready is the thread's wait for the cgroup (crootfs.c calls it
+ * before the first cgroup mount): 0 once created, -1 when it failed. */
+static int cgroupready(void *arg)
+{
+	struct rootjob *j = arg;
+	int st;
+
+	pthread_mutex_lock(&j->mu);
+	while (!j->cgstate)
+		pthread_cond_wait(&j->cv, &j->mu);
+	st = j->cgstate;
+	pthread_mutex_unlock(&j->mu);
+	return st > 0 ? 0 : -1;
+}
+
+/* cgroupdone tells the thread whether the cgroup exists. */
+static void cgroupdone(struct rootjob *j, int ok)
+{
+	pthread_mutex_lock(&j->mu);
+	j->cgstate = ok ? 1 : -1;
+	pthread_cond_broadcast(&j->cv);
+	pthread_mutex_unlock(&j->mu);
+}
 
 static void *rootthread(void *arg)
 {
@@ -477,6 +511,13 @@ static void *rootthread(void *arg)
 	size_t k;
 
 	j->rootfd = -1;
+	{
+		pid_t p = j->pid;
+		if ((j->procfs = recvprocfs(j->sync, &p, j->msg, sizeof(j->msg))) < 0) {
+			j->reaped = p < 0;
+			return NULL;
+		}
+	}
 	if (unshare(CLONE_FS) < 0) {
 		snprintf(j->msg, sizeof(j->msg), "unshare CLONE_FS: %s", ocikit_reason(errno, reason, sizeof(reason)));
 		return NULL;
@@ -505,6 +546,7 @@ static void *rootthread(void *arg)
 		snprintf(j->msg, sizeof(j->msg), "set domainname: %s", ocikit_reason(errno, reason, sizeof(reason)));
 		return NULL;
 	}
+	ocikit_rootfs_cgroup_wait(j->rp, cgroupready, j);
 	if (ocikit_rootfs_prepare(j->rp, j->cgkeys, j->cgdirs, j->ncg, j->c->cgroupns, j->procfs, j->msg,
 				  sizeof(j->msg)) < 0 ||
 	    ocikit_rootfs_finish(j->rp, j->nopivot, j->msg, sizeof(j->msg)) < 0)
@@ -605,7 +647,7 @@ static int recvprocfs(int sync, pid_t *pid, char *msg, size_t msglen)
 	if (type && !strcmp(type, "error"))
 		snprintf(msg, msglen, "%s", json_string_value(json_object_get(m, "msg")) ?: "init failed");
 	else
-		snprintf(msg, msglen, "unexpected message \"%s\" from init", type ? type : buf);
+		snprintf(msg, msglen, "unexpected message \"%.100s\" from init", type ? type : buf);
 	if (fd >= 0)
 		close(fd);
 	json_decref(m);
@@ -649,7 +691,7 @@ static int waitready(int sync, pid_t *pid, const struct ocikit_fast_log *log, co
 		if (type && !strcmp(type, "error"))
 			snprintf(msg, msglen, "%s", json_string_value(json_object_get(m, "msg")) ?: "init failed");
 		else
-			snprintf(msg, msglen, "unexpected message \"%s\" from init", type ? type : buf);
+			snprintf(msg, msglen, "unexpected message \"%.100s\" from init", type ? type : buf);
 		json_decref(m);
 		return -1;
 	}
@@ -860,29 +902,23 @@ int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, con
 		snprintf(msg, msglen, "state: %s", ocikit_reason(-i, reason, sizeof(reason)));
 		goto out;
 	}
-	/* The cgroup, with its limits, while the init execs. */
-	if (ocikit_cgroup_create(cg, msg, msglen) < 0)
-		goto out;
-	cgmade = 1;
-	/* A directory the driver may leave out (a named hierarchy's, which
-	 * Go's mountCgroupPaths then replaces with the init's own cgroup)
-	 * is Go's: nothing of this container is visible yet. */
-	for (i = 0; i < ncg; i++) {
-		if (stat(cgdirs[i], &st) < 0) {
-			ret = -1;
-			goto out;
-		}
-	}
-	if ((procfs = recvprocfs(syncp[0], &pid, msg, msglen)) < 0)
-		goto out;
+	/* The thread that prepares the root filesystem starts now: it
+	 * waits for the init's procfs context, joins its namespaces and
+	 * mounts, up to a cgroup mount, while the cgroup is made here. On
+	 * cgroup v1 that waits for the RCU grace period the migration the
+	 * command primed at its start began (fast.c primeself): the
+	 * directories too take the lock the migration holds meanwhile. */
 	job.pid = pid;
+	job.sync = syncp[0];
 	job.c = &c;
 	job.rp = rp;
 	job.cgkeys = cgkeys;
 	job.cgdirs = cgdirs;
 	job.ncg = ncg;
-	job.procfs = procfs;
+	job.procfs = -1;
 	job.nopivot = x->nopivot;
+	pthread_mutex_init(&job.mu, NULL);
+	pthread_cond_init(&job.cv, NULL);
 	/* crootfs.c keeps path buffers on its stack: a stack of a known
 	 * size, whatever RLIMIT_STACK says. */
 	pthread_attr_init(&tattr);
@@ -893,10 +929,35 @@ int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, con
 		snprintf(msg, msglen, "root filesystem: %s", ocikit_reason(i, reason, sizeof(reason)));
 		goto out;
 	}
-	/* Late: the init is moved while the thread mounts (its first
-	 * migration waits for an RCU grace period on cgroup v1). */
-	i = ocikit_cgroup_enter(cg, pid, msg, msglen);
+	/* The cgroup, with its limits; a directory the driver may leave
+	 * out (a named hierarchy's, which Go's mountCgroupPaths replaces
+	 * with the init's own cgroup) is Go's: nothing of this container
+	 * is visible outside the init's namespaces yet. Late: the init is
+	 * moved while the thread mounts. */
+	i = ocikit_cgroup_create(cg, msg, msglen);
+	cgmade = i == 0;
+	for (j = 0; i == 0 && j < ncg; j++) {
+		if (stat(cgdirs[j], &st) < 0)
+			i = 1;
+	}
+	cgroupdone(&job, i == 0);
+	if (i == 0)
+		i = ocikit_cgroup_enter(cg, pid, msg, msglen);
 	pthread_join(th, NULL);
+	pthread_cond_destroy(&job.cv);
+	pthread_mutex_destroy(&job.mu);
+	procfs = job.procfs;
+	if (job.reaped)
+		pid = -1;
+	if (job.procfs < 0) {
+		/* the init died or failed before its procfs context */
+		snprintf(msg, msglen, "%s", job.msg);
+		goto out;
+	}
+	if (i > 0) {
+		ret = -1;
+		goto out;
+	}
 	if (i < 0)
 		goto out;
 	if (job.rootfd < 0) {
