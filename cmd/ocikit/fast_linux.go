@@ -2,8 +2,9 @@
 
 package main
 
-// `ocikit start`, `delete`, `kill`, `state` and `exec` in their common cases run
-// before the Go runtime starts, in C (runtime/nsenter/fast.c): the
+// `ocikit start`, `delete`, `kill`, `state`, `exec`, `create` and `run` in
+// their common cases run before the Go runtime starts, in C
+// (runtime/nsenter/fast.c, fastexec.c, fastcreate.c): the
 // constructor below hands it the command line, and it returns, having
 // changed nothing, for every case it does not take. Registered here, in
 // the command, so that programs importing the runtime package keep their

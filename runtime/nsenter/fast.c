@@ -2,7 +2,8 @@
 
 /* fast.c: `ocikit start ID`, `ocikit delete [--force] ID`, `ocikit kill
  * ID [SIGNAL]` and `ocikit state ID` in their common cases without the Go
- * runtime.
+ * runtime, and the dispatch of `exec` (fastexec.c) and of `create` and
+ * `run` (fastcreate.c).
  *
  * create, start and delete are the three commands every container costs
  * its caller (containerd, podman, CRI-O), and the work of the last two is
