@@ -39,6 +39,7 @@
 #include <linux/magic.h>
 
 #include "ccgroup.h"
+#include "fastint.h"
 
 #define CGROOT "/sys/fs/cgroup"
 #define HYBRID CGROOT "/unified"
@@ -98,23 +99,6 @@ static const char *controllerpath(struct ocikit_cgroup *cg, int sub)
 }
 
 /* --- reading the configuration ---------------------------------------- */
-
-/* known reports whether every member of o is one of names or none that
- * differs from one only in case: encoding/json matches member names
- * without regard to case, jansson with it. */
-static int known(json_t *o, const char *const *names)
-{
-	const char *k, *const *n;
-	json_t *v;
-
-	json_object_foreach(o, k, v) {
-		for (n = names; *n && strcmp(k, *n); n++)
-			if (!strcasecmp(k, *n))
-				return 0;
-		(void)v;
-	}
-	return 1;
-}
 
 /* member returns o's member k, NULL when missing or null. */
 static json_t *member(json_t *o, const char *k)
@@ -194,7 +178,7 @@ static int devices(struct ocikit_cgroup *cg, json_t *list, json_t *rec)
 	for (i = 0; i < n; i++) {
 		struct devrule *dr = &cg->rules[i];
 		d = json_array_get(list, i);
-		if (!json_is_object(d) || !known(d, names))
+		if (!json_is_object(d) || !fx_known(d, names))
 			return 1;
 		a = member(d, "allow");
 		if (a && !json_is_boolean(a))
@@ -263,7 +247,7 @@ static int resources(struct ocikit_cgroup *cg, json_t *r)
 	long long x;
 	int h, rc;
 
-	if (!json_is_object(r) || !known(r, top))
+	if (!json_is_object(r) || !fx_known(r, top))
 		return 1;
 	if (!emptylist(r, "hugepageLimits") || !emptymap(r, "rdma") || !emptymap(r, "unified"))
 		return 1;
@@ -280,9 +264,9 @@ static int resources(struct ocikit_cgroup *cg, json_t *r)
 		return rc;
 
 	if ((o = member(r, "memory"))) {
-		if (!json_is_object(o) || !known(o, memn) || !(sub = json_object()) ||
+		if (!json_is_object(o) || !fx_known(o, memn) || !(sub = json_object()) ||
 		    json_object_set_new(rec, "memory", sub))
-			return json_is_object(o) && known(o, memn) ? -1 : 1;
+			return json_is_object(o) && fx_known(o, memn) ? -1 : 1;
 		/* limit, reservation, swap: 0 is unset. */
 		if ((h = integer(o, "limit", LLONG_MIN, LLONG_MAX, &cg->mem)) < 0 ||
 		    !setint(sub, "limit", h && cg->mem, cg->mem))
@@ -326,7 +310,7 @@ static int resources(struct ocikit_cgroup *cg, json_t *r)
 	}
 
 	if ((o = member(r, "cpu"))) {
-		if (!json_is_object(o) || !known(o, cpun))
+		if (!json_is_object(o) || !fx_known(o, cpun))
 			return 1;
 		if (!(sub = json_object()) || json_object_set_new(rec, "cpu", sub))
 			return -1;
@@ -367,7 +351,7 @@ static int resources(struct ocikit_cgroup *cg, json_t *r)
 	}
 
 	if ((o = member(r, "pids"))) {
-		if (!json_is_object(o) || !known(o, pidn))
+		if (!json_is_object(o) || !fx_known(o, pidn))
 			return 1;
 		if (!(sub = json_object()) || json_object_set_new(rec, "pids", sub))
 			return -1;
@@ -379,7 +363,7 @@ static int resources(struct ocikit_cgroup *cg, json_t *r)
 	}
 
 	if ((o = member(r, "blockIO"))) {
-		if (!json_is_object(o) || !known(o, blkn))
+		if (!json_is_object(o) || !fx_known(o, blkn))
 			return 1;
 		if (!(sub = json_object()) || json_object_set_new(rec, "blockIO", sub))
 			return -1;
@@ -399,7 +383,7 @@ static int resources(struct ocikit_cgroup *cg, json_t *r)
 	}
 
 	if ((o = member(r, "network"))) {
-		if (!json_is_object(o) || !known(o, netn))
+		if (!json_is_object(o) || !fx_known(o, netn))
 			return 1;
 		x = 0;
 		if (integer(o, "classID", 0, UINT32_MAX, &x) < 0 || x || !emptylist(o, "priorities"))
@@ -694,10 +678,10 @@ int ocikit_cgroup_plan(json_t *config, const char *id, struct ocikit_cgroup **ou
 	int rc = 1, hybrid, colons, i;
 
 	*out = NULL;
-	if (!json_is_object(config) || !known(config, rootn) || !id || !*id || strchr(id, '/') || !strcmp(id, ".") ||
+	if (!json_is_object(config) || !fx_known(config, rootn) || !id || !*id || strchr(id, '/') || !strcmp(id, ".") ||
 	    !strcmp(id, ".."))
 		return 1;
-	if ((lin = member(config, "linux")) && (!json_is_object(lin) || !known(lin, linn)))
+	if ((lin = member(config, "linux")) && (!json_is_object(lin) || !fx_known(lin, linn)))
 		return 1;
 	if (string(lin, "cgroupsPath", &cgpath) < 0)
 		return 1;

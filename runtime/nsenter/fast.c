@@ -525,10 +525,12 @@ int ocikit_fast_parse(char *buf, size_t len, const char *id, struct ocikit_fast_
  * started at start (any when 0), from /proc/<pid>/stat; 0 when it is gone
  * or another; -1 when /proc did not say (the callers then leave the
  * command to Go). */
-static int alive(long pid, unsigned long long start)
+/* ocikit_fast_procstat reads /proc/PID/stat's state (field 3) and start
+ * time (field 22, procStat): 1, 0 when the process is gone, -1 when the
+ * file cannot be read as one. */
+int ocikit_fast_procstat(long pid, char *state, unsigned long long *start)
 {
 	char path[64], buf[1024], *s;
-	unsigned long long st = 0;
 	ssize_t n;
 	int fd, field;
 
@@ -547,16 +549,26 @@ static int alive(long pid, unsigned long long start)
 	if (!s || s[1] != ' ' || !s[2])
 		return -1;
 	s += 2; /* field 3, the state */
-	if (*s == 'Z' || *s == 'X')
-		return 0;
+	*state = *s;
 	for (field = 3; field < 22; field++) {
 		s = strchr(s, ' ');
 		if (!s)
 			return -1;
 		s++;
 	}
-	if (sscanf(s, "%llu", &st) != 1)
-		return -1;
+	return sscanf(s, "%llu", start) == 1 ? 1 : -1;
+}
+
+static int alive(long pid, unsigned long long start)
+{
+	unsigned long long st = 0;
+	char state = 0;
+	int rc = ocikit_fast_procstat(pid, &state, &st);
+
+	if (state == 'Z' || state == 'X')
+		return 0; /* exited, not reaped yet */
+	if (rc <= 0)
+		return rc;
 	return start == 0 || st == start;
 }
 
@@ -939,17 +951,39 @@ static int faststart(int dirfd, char *buf, size_t len, struct record *r, char *m
 	return 0;
 }
 
+/* lockdir takes the state directory's lock (the Go command's
+ * fsutil.Lock): 0, or -1. */
+static int lockdir(int dirfd)
+{
+	int rc;
+
+	while ((rc = flock(dirfd, LOCK_EX)) < 0 && errno == EINTR)
+		;
+	return rc;
+}
+
+/* loadstate reads and parses the container's state.json: 1 with *buf
+ * (parsestate writes into what it parses), *copy (as read, which start
+ * rewrites) and *len; 0 when the command is Go's. */
+static int loadstate(int dirfd, const char *id, char **buf, char **copy, size_t *len, struct record *r)
+{
+	*buf = *copy = NULL;
+	if (!ocikit_fast_readall(dirfd, "state.json", buf, len) || !(*copy = malloc(*len)))
+		return 0;
+	memcpy(*copy, *buf, *len);
+	return parsestate(*buf, *len, id, r);
+}
+
 /* ocikit_fast_start is faststart for `run`, which holds the state
  * directory's lock since its create: 0, 1 (msg) or -1 (Go's start). */
 int ocikit_fast_start(int dirfd, const char *id, char *msg, size_t msglen)
 {
 	struct record r;
-	char *buf = NULL, *copy = NULL;
+	char *buf, *copy;
 	size_t len;
 	int rc = -1;
 
-	if (ocikit_fast_readall(dirfd, "state.json", &buf, &len) && (copy = malloc(len)) &&
-	    (memcpy(copy, buf, len), parsestate(buf, len, id, &r)))
+	if (loadstate(dirfd, id, &buf, &copy, &len, &r))
 		rc = faststart(dirfd, copy, len, &r, msg, msglen);
 	free(buf);
 	free(copy);
@@ -968,13 +1002,8 @@ int ocikit_fast_delete(const char *root, const char *id, char *msg, size_t msgle
 	if (snprintf(dir, sizeof(dir), "%s/%s", root, id) >= (int)sizeof(dir) ||
 	    (dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return -1;
-	while ((rc = flock(dirfd, LOCK_EX)) < 0 && errno == EINTR)
-		;
-	if (rc == 0 && ocikit_fast_readall(dirfd, "state.json", &buf, &len) && (copy = malloc(len)) &&
-	    (memcpy(copy, buf, len), parsestate(buf, len, id, &r)))
+	if (lockdir(dirfd) == 0 && loadstate(dirfd, id, &buf, &copy, &len, &r))
 		rc = fastdelete(dirfd, dir, copy, len, &r, msg, msglen);
-	else
-		rc = -1;
 	free(buf);
 	free(copy);
 	close(dirfd);
@@ -1244,18 +1273,12 @@ void ocikit_fast(int argc, char **argv)
 	if (dirfd < 0)
 		return;
 	/* state takes no lock: state.json is replaced atomically. */
-	if (strcmp(a.cmd, "state")) {
-		while ((rc = flock(dirfd, LOCK_EX)) < 0 && errno == EINTR)
-			;
-		if (rc < 0) {
-			close(dirfd);
-			return;
-		}
+	if (strcmp(a.cmd, "state") && lockdir(dirfd) < 0) {
+		close(dirfd);
+		return;
 	}
 	rc = -1;
-	/* parsestate writes into what it parses: start rewrites the copy. */
-	if (ocikit_fast_readall(dirfd, "state.json", &buf, &len) && (copy = malloc(len)) &&
-	    (memcpy(copy, buf, len), parsestate(buf, len, a.id, &r))) {
+	if (loadstate(dirfd, a.id, &buf, &copy, &len, &r)) {
 		if (!strcmp(a.cmd, "start"))
 			rc = faststart(dirfd, copy, len, &r, msg, sizeof(msg));
 		else if (!strcmp(a.cmd, "kill"))

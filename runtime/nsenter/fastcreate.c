@@ -213,30 +213,13 @@ static void rfc3339(char *out, size_t size)
 		 tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
 }
 
-/* starttime is field 22 of /proc/PID/stat (procStat): 0 on failure. */
+/* starttime is the init's start time (procStat): 0 on failure. */
 static unsigned long long starttime(pid_t pid)
 {
-	char path[64], buf[1024], *p;
-	unsigned long long v = 0;
-	int fd, k;
-	ssize_t n;
+	unsigned long long st = 0;
+	char state;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	/* after the command's closing parenthesis: field 3 on */
-	if (!(p = strrchr(buf, ')')))
-		return 0;
-	for (k = 2; k < 22 && p; k++)
-		p = strchr(p + 1, ' ');
-	if (p)
-		v = strtoull(p + 1, NULL, 10);
-	return v;
+	return ocikit_fast_procstat(pid, &state, &st) == 1 ? st : 0;
 }
 
 /* What create needs of the configuration beyond process, mounts and
@@ -612,19 +595,18 @@ static void exited(pid_t *pid, char *msg, size_t msglen)
 		snprintf(msg, msglen, "init exited during setup");
 }
 
-/* recvprocfs waits for the init's procfs context: the descriptor, or -1
- * with msg (its error, or how it ended). */
-static int recvprocfs(int sync, pid_t *pid, char *msg, size_t msglen)
+/* recvinit reads the init's next message over sync into m (a JSON
+ * object), with the descriptor it carries in *fd (-1: none): 0, or -1
+ * with msg, the init reaped when it closed sync (exited). */
+static int recvinit(int sync, pid_t *pid, json_t **m, int *fd, char *msg, size_t msglen)
 {
 	char buf[8192], cbuf[CMSG_SPACE(sizeof(int))], reason[256];
 	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf) - 1};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
 	struct cmsghdr *cm;
-	const char *type;
-	json_t *m;
 	ssize_t n;
-	int fd = -1;
 
+	*fd = -1;
 	while ((n = recvmsg(sync, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
 		;
 	if (n < 0 && errno != ECONNRESET) {
@@ -636,18 +618,44 @@ static int recvprocfs(int sync, pid_t *pid, char *msg, size_t msglen)
 		return -1;
 	}
 	if ((cm = CMSG_FIRSTHDR(&mh)) && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-		memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
+		memcpy(fd, CMSG_DATA(cm), sizeof(*fd));
 	buf[n] = 0;
-	m = json_loads(buf, 0, NULL);
+	if (!(*m = json_loads(buf, 0, NULL)) || !json_is_string(json_object_get(*m, "type"))) {
+		snprintf(msg, msglen, "unexpected message \"%.100s\" from init", buf);
+		json_decref(*m);
+		if (*fd >= 0)
+			close(*fd);
+		return -1;
+	}
+	return 0;
+}
+
+/* failed is a message that ends the conversation: the init's error, or
+ * one it should not have sent. */
+static void failed(json_t *m, const char *type, char *msg, size_t msglen)
+{
+	if (!strcmp(type, "error"))
+		snprintf(msg, msglen, "%s", json_string_value(json_object_get(m, "msg")) ?: "init failed");
+	else
+		snprintf(msg, msglen, "unexpected message \"%.100s\" from init", type);
+}
+
+/* recvprocfs waits for the init's procfs context: the descriptor, or -1
+ * with msg (its error, or how it ended). */
+static int recvprocfs(int sync, pid_t *pid, char *msg, size_t msglen)
+{
+	const char *type;
+	json_t *m;
+	int fd;
+
+	if (recvinit(sync, pid, &m, &fd, msg, msglen) < 0)
+		return -1;
 	type = json_string_value(json_object_get(m, "type"));
-	if (type && !strcmp(type, "procfs") && fd >= 0) {
+	if (!strcmp(type, "procfs") && fd >= 0) {
 		json_decref(m);
 		return fd;
 	}
-	if (type && !strcmp(type, "error"))
-		snprintf(msg, msglen, "%s", json_string_value(json_object_get(m, "msg")) ?: "init failed");
-	else
-		snprintf(msg, msglen, "unexpected message \"%.100s\" from init", type ? type : buf);
+	failed(m, type, msg, msglen);
 	if (fd >= 0)
 		close(fd);
 	json_decref(m);
@@ -659,39 +667,26 @@ static int recvprocfs(int sync, pid_t *pid, char *msg, size_t msglen)
 static int waitready(int sync, pid_t *pid, const struct ocikit_fast_log *log, const char *id, char *msg,
 		     size_t msglen)
 {
-	char buf[8192], reason[256];
-
 	for (;;) {
 		const char *type;
 		json_t *m;
-		ssize_t n = recv(sync, buf, sizeof(buf) - 1, 0);
+		int fd;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno != ECONNRESET) {
-			snprintf(msg, msglen, "sync with init: read: %s", ocikit_reason(errno, reason, sizeof(reason)));
+		if (recvinit(sync, pid, &m, &fd, msg, msglen) < 0)
 			return -1;
-		}
-		if (n <= 0) {
-			exited(pid, msg, msglen);
-			return -1;
-		}
-		buf[n] = 0;
-		m = json_loads(buf, 0, NULL);
+		if (fd >= 0)
+			close(fd);
 		type = json_string_value(json_object_get(m, "type"));
-		if (type && !strcmp(type, "ready")) {
+		if (!strcmp(type, "ready")) {
 			json_decref(m);
 			return 0;
 		}
-		if (type && !strcmp(type, "warn")) {
+		if (!strcmp(type, "warn")) {
 			fx_logwarn(log, id, m);
 			json_decref(m);
 			continue;
 		}
-		if (type && !strcmp(type, "error"))
-			snprintf(msg, msglen, "%s", json_string_value(json_object_get(m, "msg")) ?: "init failed");
-		else
-			snprintf(msg, msglen, "unexpected message \"%.100s\" from init", type ? type : buf);
+		failed(m, type, msg, msglen);
 		json_decref(m);
 		return -1;
 	}

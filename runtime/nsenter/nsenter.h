@@ -107,6 +107,7 @@ int ocikit_fast_parse(char *buf, size_t len, const char *id, struct ocikit_fast_
 /* alive is runtime's alive() (fast.c): 1 live and started at start, 0
  * gone, -1 unknown. */
 int ocikit_fast_alive(long pid, unsigned long long start);
+int ocikit_fast_procstat(long pid, char *state, unsigned long long *start);
 
 /* ocikit_readfd reads the regular file fd, if its size is at most max,
  * into a NUL-terminated buffer (*out, to free) and sets *size to its size:
