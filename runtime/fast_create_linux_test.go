@@ -80,6 +80,9 @@ func TestCreateFast(t *testing.T) {
 			s.Linux.CgroupsPath = "/ocikit-test/" + filepath.Base(s.Root.Path)
 		}},
 		{name: "no pivot", fast: true, flags: []string{"--no-pivot"}},
+		// runc spec's version: a SemVer pre-release.
+		{name: "pre-release version", fast: true, mutate: func(s *specs.Spec) { s.Version = "1.0.2-dev" }},
+		{name: "leading zero", err: "ociVersion", mutate: func(s *specs.Spec) { s.Version = "1.0.2-01" }},
 		// What a Go command's children get: ignored signals back to
 		// the default but SIGHUP and SIGINT.
 		{name: "ignored signals", fast: true, ignore: true},

@@ -257,26 +257,68 @@ static int empty(json_t *o, const char *k)
 	       (json_is_object(v) && !json_object_size(v)) || (json_is_string(v) && !*json_string_value(v));
 }
 
-/* semver1 is rules.SupportedVersion: MAJOR.MINOR.PATCH with major 1, an
- * optional pre-release after '-'; build metadata and the rest are Go's
- * to judge. */
+/* numeric is rules.numeric for s up to end: digits, no leading zero
+ * unless it is "0". */
+static int numeric(const char *s, const char *end)
+{
+	const char *p;
+
+	if (s == end || (end - s > 1 && *s == '0'))
+		return 0;
+	for (p = s; p < end; p++)
+		if (*p < '0' || *p > '9')
+			return 0;
+	return 1;
+}
+
+/* identifiers is rules.identifiers for s up to end: dot-separated
+ * non-empty [0-9A-Za-z-]+; with pre-release rules a numeric identifier
+ * has no leading zero. */
+static int identifiers(const char *s, const char *end, int pre)
+{
+	for (;;) {
+		const char *p;
+		int digits = 1;
+
+		for (p = s; p < end && *p != '.'; p++) {
+			if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '-')
+				digits = 0;
+			else if (*p < '0' || *p > '9')
+				return 0;
+		}
+		if (p == s || (pre && digits && !numeric(s, p)))
+			return 0;
+		if (p == end)
+			return 1;
+		s = p + 1;
+	}
+}
+
+/* semver1 is rules.SupportedVersion: SemVer 2.0.0 with major version 1
+ * ("1.0.2-dev", runc spec's, included). */
 static int semver1(const char *v)
 {
+	const char *end = v + strlen(v), *plus = strchr(v, '+'), *core, *dot;
 	int part;
 
-	if (strncmp(v, "1.", 2))
-		return 0;
-	v += 2;
-	for (part = 0; part < 2; part++) {
-		const char *s = v;
-		while (*v >= '0' && *v <= '9')
-			v++;
-		if (v == s || (v - s > 1 && *s == '0'))
+	if (plus) {
+		if (!identifiers(plus + 1, end, 0))
 			return 0;
-		if (part == 0 && *v++ != '.')
-			return 0;
+		end = plus;
 	}
-	return *v == 0;
+	core = memchr(v, '-', end - v);
+	if (core) {
+		if (!identifiers(core + 1, end, 1))
+			return 0;
+		end = core;
+	}
+	for (part = 0; part < 3; part++) {
+		dot = part < 2 ? memchr(v, '.', end - v) : end;
+		if (!dot || !numeric(v, dot) || (part == 0 && (dot - v != 1 || *v != '1')))
+			return 0;
+		v = dot + 1;
+	}
+	return 1;
 }
 
 /* longpath reports whether s is too long for crootfs.c's path buffers
