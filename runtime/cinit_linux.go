@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ocikit/ocikit/cgroups"
@@ -141,6 +142,9 @@ func (s *setup) launchC(ctx context.Context) error {
 	late := !intoCgroup && s.lateCgroup()
 	if late {
 		l.nsenterLine("latecgroup")
+		if words := affinityWords(); words != "" {
+			l.nsenterLine("cpus%s", words)
+		}
 	}
 	// Whether it was born there is known once it runs: clone3 may be
 	// missing (before Linux 5.3, or refused by a seccomp profile) or
@@ -689,4 +693,25 @@ func (s *setup) terminalHere() (*os.File, error) {
 		return nil, err
 	}
 	return slave, nil
+}
+
+// affinityWords is nsenter's "cpus" line: this process's CPU affinity as
+// hex words, which the init takes back right before its execve after it
+// ran on one CPU from its start (see nsenter.c). "" when unknown.
+func affinityWords() string {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		return ""
+	}
+	last := -1
+	for i, w := range set {
+		if w != 0 {
+			last = i
+		}
+	}
+	var b strings.Builder
+	for _, w := range set[:last+1] {
+		fmt.Fprintf(&b, " %x", uint64(w))
+	}
+	return b.String()
 }

@@ -3,9 +3,12 @@ package runtime_test
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	goruntime "runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -22,7 +25,7 @@ ls -ln /dev /dev/pts /dev/shm /dev/mqueue | sed 's/ [A-Z][a-z][a-z] .* / /'
 stat -c '%n %f %u:%g %t:%T' /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty /dev/ptmx /dev/console 2>&1
 hostname; domainname 2>/dev/null || cat /proc/sys/kernel/domainname
 id; echo "home=$HOME"; env | sort; pwd; umask; ulimit -n; cat /proc/self/oom_score_adj
-grep -E '^(Uid|Gid|Groups|Cap[A-Za-z]+|NoNewPrivs|Seccomp|SigBlk|SigIgn):' /proc/self/status
+grep -E '^(Uid|Gid|Groups|Cap[A-Za-z]+|NoNewPrivs|Seccomp|SigBlk|SigIgn|Cpus_allowed_list):' /proc/self/status
 cat /proc/self/cgroup
 ls /sys/fs/cgroup; ls /sys/fs/cgroup/memory | head -3
 for n in mnt pid net ipc uts cgroup; do readlink /proc/self/ns/$n >/dev/null && echo ns-$n; done
@@ -39,6 +42,7 @@ func TestCreateFast(t *testing.T) {
 		t.Skip("no cgo: no C create")
 	}
 	e := newEnv(t)
+	lastCPU := strconv.Itoa(goruntime.NumCPU() - 1)
 	mem, pids := int64(64<<20), int64(100)
 	shares := uint64(512)
 	weight := uint16(0)
@@ -54,6 +58,7 @@ func TestCreateFast(t *testing.T) {
 		fast    bool   // the C path is expected
 		err     string // create fails with this in stderr
 		ignore  bool   // the caller ignores SIGPIPE, SIGTERM, SIGHUP and SIGINT
+		cpus    string // the caller's CPU affinity (taskset -c)
 	}{
 		{name: "default", fast: true},
 		{name: "podman-like", fast: true, mutate: func(s *specs.Spec) {
@@ -96,6 +101,13 @@ func TestCreateFast(t *testing.T) {
 		{name: "cgroup refused", fast: true, err: "cpu-shares", mutate: func(s *specs.Spec) {
 			one := uint64(1)
 			s.Linux.Resources.CPU = &specs.LinuxCPU{Shares: &one}
+		}},
+		// The init runs on one CPU until its execve, then has the
+		// caller's affinity, within the container's cpuset.
+		{name: "caller's affinity", fast: true, cpus: "0"},
+		{name: "cpuset", fast: true, mutate: func(s *specs.Spec) { s.Linux.Resources.CPU = &specs.LinuxCPU{Cpus: "0"} }},
+		{name: "affinity outside the cpuset", fast: true, cpus: lastCPU, mutate: func(s *specs.Spec) {
+			s.Linux.Resources.CPU = &specs.LinuxCPU{Cpus: "0"}
 		}},
 		{name: "rootless flag", globals: []string{"--rootless", "true"}},
 		{name: "systemd flag", globals: []string{"--systemd-cgroup"}, err: "systemd"},
@@ -145,6 +157,14 @@ func TestCreateFast(t *testing.T) {
 				if c.ignore {
 					cmd.Args = append([]string{"sh", "-c", `trap "" PIPE TERM HUP INT; exec "$0" "$@"`}, cmd.Args...)
 					cmd.Path = "/bin/sh"
+				}
+				if c.cpus != "" {
+					path, err := exec.LookPath("taskset")
+					if err != nil {
+						t.Skip("no taskset")
+					}
+					cmd.Args = append([]string{"taskset", "-c", c.cpus}, cmd.Args...)
+					cmd.Path = path
 				}
 				cmd.Env = append(append(os.Environ(), "GODEBUG=inittrace=1"), env...)
 				errf := e.tempFile()

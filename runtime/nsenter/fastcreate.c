@@ -704,6 +704,32 @@ static int recvprocfs(int sync, pid_t *pid, char *msg, size_t msglen)
 	return -1;
 }
 
+/* cpusline adds to nsenter's plan the "cpus" line: this process's CPU
+ * affinity, which the init, started on one CPU only, takes back just
+ * before its execve (see "cpus" in nsenter.c). 0 when it cannot. */
+static int cpusline(char *plan, size_t size)
+{
+	cpu_set_t cpus;
+	size_t n = strlen(plan), i, last = 0;
+	int w;
+
+	if (sched_getaffinity(0, sizeof(cpus), &cpus) < 0)
+		return 0;
+	for (i = 0; i < sizeof(cpus.__bits) / sizeof(cpus.__bits[0]); i++)
+		if (cpus.__bits[i])
+			last = i;
+	w = snprintf(plan + n, size - n, "cpus");
+	for (i = 0; i <= last && w > 0 && (size_t)w < size - n; i++)
+		w += snprintf(plan + n + w, size - n - w, " %lx", (unsigned long)cpus.__bits[i]);
+	if (w <= 0 || (size_t)w + 1 >= size - n) {
+		plan[n] = 0;
+		return 0;
+	}
+	plan[n + w] = '\n';
+	plan[n + w + 1] = 0;
+	return 1;
+}
+
 /* waitready is launcher.converse for the init: warnings, an error, or
  * {"type":"ready"} (0). */
 static int waitready(int sync, pid_t *pid, const struct ocikit_fast_log *log, const char *id, char *msg,
@@ -897,6 +923,7 @@ int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, con
 	l.cloneflags = c.cloneflags;
 	l.fg = fg;
 	snprintf(nsplan, sizeof(nsplan), "sync 5\ninit\n%slatecgroup\n", c.cgroupns ? "cgroupns\n" : "");
+	cpusline(nsplan, sizeof(nsplan));
 	sigprocmask(SIG_SETMASK, NULL, &mask);
 	if (fg) {
 		/* newForeground: every signal caught from now on, for the

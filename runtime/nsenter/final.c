@@ -832,6 +832,58 @@ static void close_from(int low)
 	closedir(d);
 }
 
+/* The affinity an init takes back before its execve (see "cpus" in
+ * nsenter.c), if it was started on one CPU. */
+static cpu_set_t init_cpus;
+static int init_pinned;
+
+void ocikit_init_cpus(const char *words)
+{
+	char *end;
+	size_t i;
+
+	CPU_ZERO(&init_cpus);
+	for (i = 0; i < sizeof(init_cpus.__bits) / sizeof(init_cpus.__bits[0]); i++) {
+		unsigned long w = strtoul(words, &end, 16);
+		if (end == words)
+			break;
+		init_cpus.__bits[i] = w;
+		words = end;
+	}
+	if (i == 0)
+		return;
+	/* Here: the execve that started this process could still move it
+	 * to the idlest CPU (sched_exec), now it stays. */
+	{
+		cpu_set_t one;
+		int cpu = sched_getcpu();
+		CPU_ZERO(&one);
+		if (cpu >= 0) {
+			CPU_SET(cpu, &one);
+			init_pinned = sched_setaffinity(0, sizeof(one), &one) == 0;
+		}
+	}
+}
+
+/* unpin gives the init the runtime's affinity back, which the kernel
+ * intersects with the cpuset the container is in; if none of it is in
+ * there, that cpuset's CPUs, as the kernel does when it moves a task
+ * into a cpuset that has none of its CPUs. Before any seccomp
+ * filter, which may refuse sched_setaffinity. */
+static void unpin(void)
+{
+	char why[128];
+
+	if (!init_pinned)
+		return;
+	init_pinned = 0;
+	if (sched_setaffinity(0, sizeof(init_cpus), &init_cpus) == 0)
+		return;
+	memset(&init_cpus, 0xff, sizeof(init_cpus));
+	if (sched_setaffinity(0, sizeof(init_cpus), &init_cpus) < 0)
+		failf("restore CPU affinity: %s", WHY(errno));
+}
+
 /* setup gives the calling thread the process's attributes short of what
  * must come last (procsetup's order), and resolves the program. */
 static void setup(int sock)
@@ -868,8 +920,10 @@ static void setup(int sock)
 		prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0);
 	/* Without no_new_privs loading a filter needs CAP_SYS_ADMIN: before
 	 * the capabilities are dropped. With it, last (ocikit_final_exec). */
-	if (F.bpf && !F.nnp)
+	if (F.bpf && !F.nnp) {
+		unpin();
 		load_seccomp(sock, 1);
+	}
 	rlimits_early();
 	fix_stdio_owner();
 	set_user();
@@ -914,6 +968,7 @@ void ocikit_final_exec(int errfd)
 	close_above(F.close_from, errfd >= 0 ? errfd : ocikit_syncfd);
 	/* The address-space rlimits last: nothing is mapped after them. */
 	rlimits_late();
+	unpin();
 	if (F.bpf && F.nnp)
 		load_seccomp(errfd >= 0 ? errfd : ocikit_syncfd, errfd < 0);
 	execve(F.path, F.argv, F.envp ? F.envp : (char *[]){NULL});

@@ -309,6 +309,14 @@ void ocikit_nsenter(void)
 			late = 1;
 		} else if (!strcmp(line, "waitcgroup")) {
 			late = 2;
+		} else if (!strncmp(line, "cpus ", 5)) {
+			/* An init that the runtime started on the CPU it
+			 * started on: every page it and its execve charge to
+			 * the container's cgroup comes from that CPU's batch
+			 * of 64 pages, not from one per CPU it wandered to
+			 * (memory.max_usage_in_bytes counts them all). The
+			 * runtime's affinity, hex words, to take back. */
+			ocikit_init_cpus(line + 5);
 		}
 	}
 	fclose(f);

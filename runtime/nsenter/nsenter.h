@@ -82,6 +82,7 @@ void ocikit_final_run(int planfd) __attribute__((noreturn));
 int ocikit_final_setup(const unsigned char *plan, size_t len, int syncfd);
 void ocikit_final_exec(int errfd) __attribute__((noreturn));
 void ocikit_init_run(int planfd, int cgroupns, int late) __attribute__((noreturn));
+void ocikit_init_cpus(const char *words);
 
 /* What the C start, delete, kill and state (fast.c) read of state.json. */
 #define OCIKIT_FAST_MAXPATHS 32
