@@ -7,6 +7,8 @@
 # (target: at most 0.1x the first push). A third client gives the floor
 # the registry itself sets: curl, one process per blob, each a monolithic
 # POST+PUT of the blob file (no hashing, no client work to speak of).
+# Then both clients push into an empty `ocikit image serve` (a registry
+# that hashes with the CPU's SHA extensions and is not the bound).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib/registry.sh
@@ -42,6 +44,40 @@ for ((i = 0; i < RUNS; i++)); do
 	registry_start
 	run curl curl_push
 done
+# serve_start: an empty `ocikit image serve` on a new port ($REG).
+serve_start() {
+	serve_stop
+	rm -rf "$work/served"
+	mkdir "$work/served"
+	REG=127.0.0.1:$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	"$OCIKIT" image serve --addr "$REG" "$work/served" >"$work/serve.log" 2>&1 &
+	serve_pid=$!
+	local i
+	for ((i = 0; i < 200; i++)); do
+		curl -sf "http://$REG/v2/" >/dev/null && return
+		sleep 0.05
+	done
+	cat "$work/serve.log"
+	exit 1
+}
+serve_stop() {
+	if [[ -n ${serve_pid:-} ]]; then
+		kill "$serve_pid" 2>/dev/null || true
+		wait "$serve_pid" 2>/dev/null || true
+		serve_pid=
+	fi
+}
+trap 'serve_stop; registry_cleanup' EXIT
+for ((i = 0; i < RUNS; i++)); do
+	serve_start
+	run ocikit-serve "$OCIKIT" image copy -q "$src" docker://$REG/bench/img:v1
+	serve_start
+	run skopeo-serve skopeo copy -q --dest-tls-verify=false "$src" docker://$REG/bench/img:v1
+done
+serve_stop
+echo "into docker-registry:"
 report "push-into-empty ocikit skopeo" "push-again ocikit-again skopeo-again"
 awk -v o="$(median ocikit)" -v c="$(median curl)" -v s="$(median skopeo)" 'BEGIN { printf "floor (curl, no client work): %.3fs, %.2fx skopeo; ocikit %.2fx the floor\n", c, c / s, o / c }'
 awk -v a="$(median ocikit-again)" -v f="$(median ocikit)" 'BEGIN { printf "ocikit second copy / first: %.3fx\n", a / f }'
+echo "into ocikit image serve:"
+report "push-into-empty ocikit-serve skopeo-serve"
