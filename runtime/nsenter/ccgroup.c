@@ -121,20 +121,6 @@ static int integer(json_t *o, const char *k, long long lo, long long hi, long lo
 	return 1;
 }
 
-/* string reads a string member ("" when absent): 0, or -1. */
-static int string(json_t *o, const char *k, const char **out)
-{
-	json_t *v = member(o, k);
-
-	*out = "";
-	if (!v)
-		return 0;
-	if (!json_is_string(v))
-		return -1;
-	*out = json_string_value(v);
-	return 0;
-}
-
 /* emptylist reports whether member k is missing, null or an empty array
  * (Go's nil or empty slice, which this code can ignore). */
 static int emptylist(json_t *o, const char *k)
@@ -184,7 +170,7 @@ static int devices(struct ocikit_cgroup *cg, json_t *list, json_t *rec)
 		if (a && !json_is_boolean(a))
 			return 1;
 		dr->allow = a && json_is_true(a);
-		if (string(d, "type", &type) < 0 || string(d, "access", &access) < 0)
+		if (fx_str(d, "type", &type) < 0 || fx_str(d, "access", &access) < 0)
 			return 1;
 		if (!strcmp(type, "") || !strcmp(type, "a"))
 			dr->type = 'a';
@@ -341,7 +327,7 @@ static int resources(struct ocikit_cgroup *cg, json_t *r)
 			return 1;
 		if (member(o, "idle"))
 			return 1;
-		if (string(o, "cpus", &t) < 0 || string(o, "mems", &t2) < 0)
+		if (fx_str(o, "cpus", &t) < 0 || fx_str(o, "mems", &t2) < 0)
 			return 1;
 		if (!(cg->cpus = strdup(t)) || !(cg->mems = strdup(t2)))
 			return -1;
@@ -683,7 +669,7 @@ int ocikit_cgroup_plan(json_t *config, const char *id, struct ocikit_cgroup **ou
 		return 1;
 	if ((lin = member(config, "linux")) && (!json_is_object(lin) || !fx_known(lin, linn)))
 		return 1;
-	if (string(lin, "cgroupsPath", &cgpath) < 0)
+	if (fx_str(lin, "cgroupsPath", &cgpath) < 0)
 		return 1;
 	/* Pure cgroup v2 (the unified hierarchy needs eBPF device rules) is
 	 * Go's; /sys/fs/cgroup must be the tmpfs of the v1 hierarchies. */

@@ -43,63 +43,15 @@
 #include <sys/vfs.h>
 #include <linux/openat2.h>
 
+#include "kernel.h"
+
 #include "crootfs.h"
+#include "fastint.h"
 
 /* Messages and paths are cut at their buffers' size: a path longer than
  * PATH_MAX is one the kernel refuses anyway. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
-#ifndef SYS_open_tree
-#define SYS_open_tree 428
-#endif
-#ifndef SYS_move_mount
-#define SYS_move_mount 429
-#endif
-#ifndef SYS_fsopen
-#define SYS_fsopen 430
-#endif
-#ifndef SYS_fsconfig
-#define SYS_fsconfig 431
-#endif
-#ifndef SYS_fsmount
-#define SYS_fsmount 432
-#endif
-#ifndef SYS_openat2
-#define SYS_openat2 437
-#endif
-#ifndef SYS_mount_setattr
-#define SYS_mount_setattr 442
-#endif
-#ifndef OPEN_TREE_CLONE
-#define OPEN_TREE_CLONE 1
-#endif
-#ifndef OPEN_TREE_CLOEXEC
-#define OPEN_TREE_CLOEXEC O_CLOEXEC
-#endif
-#ifndef AT_RECURSIVE
-#define AT_RECURSIVE 0x8000
-#endif
-#ifndef MOVE_MOUNT_F_EMPTY_PATH
-#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
-#endif
-#ifndef MOVE_MOUNT_T_EMPTY_PATH
-#define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
-#endif
-#ifndef FSOPEN_CLOEXEC
-#define FSOPEN_CLOEXEC 0x00000001
-#endif
-#ifndef FSMOUNT_CLOEXEC
-#define FSMOUNT_CLOEXEC 0x00000001
-#endif
-#ifndef FSCONFIG_SET_FLAG
-#define FSCONFIG_SET_FLAG 0
-#endif
-#ifndef FSCONFIG_SET_STRING
-#define FSCONFIG_SET_STRING 1
-#endif
-#ifndef FSCONFIG_CMD_CREATE
-#define FSCONFIG_CMD_CREATE 6
-#endif
 #ifndef MOUNT_ATTR_RDONLY
 #define MOUNT_ATTR_RDONLY 0x00000001
 #define MOUNT_ATTR_NOSUID 0x00000002
@@ -119,12 +71,6 @@
 #endif
 #ifndef STATX_MNT_ID
 #define STATX_MNT_ID 0x1000U
-#endif
-#ifndef PROC_SUPER_MAGIC
-#define PROC_SUPER_MAGIC 0x9fa0
-#endif
-#ifndef CGROUP2_SUPER_MAGIC
-#define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
 #define ST_NOSYMFOLLOW_ 0x2000 /* statfs(2) f_flags, Linux 5.10 */
 
@@ -506,19 +452,6 @@ static int strings(json_t *a, const char *what, char ***out, int *n, char *msg, 
 	return 0;
 }
 
-static int opt_string(json_t *o, const char *key, const char **out)
-{
-	json_t *v = json_object_get(o, key);
-
-	*out = "";
-	if (!v || json_is_null(v))
-		return 0;
-	if (!json_is_string(v))
-		return -1;
-	*out = json_string_value(v);
-	return 0;
-}
-
 /* set_integer reads an optional unsigned number into *out (unchanged when absent). */
 static int opt_number(json_t *o, const char *key, long long *out)
 {
@@ -566,16 +499,16 @@ static int plan_mount(json_t *j, struct rmount *m, int *procs, char *msg, size_t
 		snprintf(msg, msglen, "config: mounts: not an object");
 		return -1;
 	}
-	if (opt_string(j, "destination", &s) < 0)
+	if (fx_str(j, "destination", &s) < 0)
 		goto bad;
 	m->rawdest = xstrdup(s);
 	snprintf(path, sizeof(path), "/%s", s);
 	path_clean(path, path, sizeof(path));
 	m->dest = xstrdup(path);
-	if (opt_string(j, "source", &s) < 0)
+	if (fx_str(j, "source", &s) < 0)
 		goto bad;
 	m->source = xstrdup(s);
-	if (opt_string(j, "type", &s) < 0)
+	if (fx_str(j, "type", &s) < 0)
 		goto bad;
 	m->type = xstrdup(s);
 	if (json_object_get(j, "uidMappings") || json_object_get(j, "gidMappings"))
@@ -625,14 +558,14 @@ static int plan_device(json_t *j, struct rdevice *d, char *msg, size_t msglen)
 	char path[PATH_MAX];
 	long long major = 0, minor = 0, mode = 0666, uid = 0, gid = 0;
 
-	if (!json_is_object(j) || opt_string(j, "path", &s) < 0)
+	if (!json_is_object(j) || fx_str(j, "path", &s) < 0)
 		goto bad;
 	snprintf(path, sizeof(path), "/%s", s);
 	path_clean(path, path, sizeof(path));
 	d->path = xstrdup(path);
 	if (!strcmp(path, "/"))
 		return 1;
-	if (opt_string(j, "type", &s) < 0)
+	if (fx_str(j, "type", &s) < 0)
 		goto bad;
 	if (!strcmp(s, "c") || !strcmp(s, "u"))
 		d->type = S_IFCHR;
@@ -677,7 +610,7 @@ int ocikit_rootfs_plan(json_t *config, const char *bundle, struct ocikit_rootfs 
 	p->bundle = xstrdup(bundle);
 	root = json_object_get(config, "root");
 	lnx = json_object_get(config, "linux");
-	if (!json_is_object(root) || opt_string(root, "path", &s) < 0 || !*s)
+	if (!json_is_object(root) || fx_str(root, "path", &s) < 0 || !*s)
 		goto out; /* Go: "rootfs: config has no root.path" */
 	p->rootpath = xstrdup(s);
 	v = json_object_get(root, "readonly");
@@ -689,7 +622,7 @@ int ocikit_rootfs_plan(json_t *config, const char *bundle, struct ocikit_rootfs 
 		goto out;
 	if (!json_is_object(lnx))
 		goto out; /* no mount namespace */
-	if (opt_string(lnx, "mountLabel", &s) < 0)
+	if (fx_str(lnx, "mountLabel", &s) < 0)
 		goto bad;
 	if (*s)
 		goto out;
@@ -701,7 +634,7 @@ int ocikit_rootfs_plan(json_t *config, const char *bundle, struct ocikit_rootfs 
 	json_array_foreach(ns, i, v) {
 		const char *t;
 
-		if (!json_is_object(v) || opt_string(v, "type", &t) < 0)
+		if (!json_is_object(v) || fx_str(v, "type", &t) < 0)
 			goto bad;
 		if (!strcmp(t, "user"))
 			goto out;
@@ -712,7 +645,7 @@ int ocikit_rootfs_plan(json_t *config, const char *bundle, struct ocikit_rootfs 
 	}
 	if (!mountns)
 		goto out;
-	if (opt_string(lnx, "rootfsPropagation", &s) < 0)
+	if (fx_str(lnx, "rootfsPropagation", &s) < 0)
 		goto bad;
 	if (root_propagation(s, &p->before, &p->after) < 0)
 		goto out; /* Go reports it */

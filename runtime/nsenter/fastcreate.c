@@ -54,23 +54,13 @@
 
 #include <jansson.h>
 
+#include "kernel.h"
+
 #include "nsenter.h"
 #include "fastint.h"
 #include "crootfs.h"
 #include "ccgroup.h"
 
-#ifndef SYS_fsopen
-#define SYS_fsopen 430
-#endif
-#ifndef FSOPEN_CLOEXEC
-#define FSOPEN_CLOEXEC 1
-#endif
-#ifndef SYS_mount_setattr
-#define SYS_mount_setattr 442
-#endif
-#ifndef CGROUP2_SUPER_MAGIC
-#define CGROUP2_SUPER_MAGIC 0x63677270
-#endif
 
 /* ocikit_create_parse reads create's flags and its id from argv[i] on
  * (pflag, interspersed): 1 when every flag is one this path takes. */
@@ -232,21 +222,6 @@ struct cconf {
 	json_t *annotations;	       /* object of plain strings, or NULL */
 };
 
-/* str reads an optional string member ("" when absent or null): 0 on
- * anything else. */
-static int str(json_t *o, const char *k, const char **out)
-{
-	json_t *v = json_object_get(o, k);
-
-	*out = "";
-	if (!v || json_is_null(v))
-		return 1;
-	if (!json_is_string(v))
-		return 0;
-	*out = json_string_value(v);
-	return 1;
-}
-
 /* empty is true for a member that is missing, null, or an empty array,
  * object or string. */
 static int empty(json_t *o, const char *k)
@@ -382,7 +357,7 @@ static int readconf(json_t *cfg, struct cconf *c)
 	c->cfg = cfg;
 	if (!json_is_object(cfg) || !fx_known(cfg, top) || !json_is_object(linux_) || !fx_known(linux_, lin))
 		return -1;
-	if (!str(cfg, "ociVersion", &ver) || !semver1(ver))
+	if (fx_str(cfg, "ociVersion", &ver) < 0 || !semver1(ver))
 		return -1;
 	/* Hooks: none of any kind (the Go command runs them). */
 	if (hooks && !json_is_null(hooks)) {
@@ -393,7 +368,7 @@ static int readconf(json_t *cfg, struct cconf *c)
 				return -1;
 		}
 	}
-	if (!str(cfg, "hostname", &c->hostname) || !str(cfg, "domainname", &c->domainname))
+	if (fx_str(cfg, "hostname", &c->hostname) < 0 || fx_str(cfg, "domainname", &c->domainname) < 0)
 		return -1;
 	/* What this path leaves to Go. */
 	if (!empty(linux_, "sysctl") || !empty(linux_, "mountLabel") || !fx_absent(linux_, "seccomp") ||
@@ -406,7 +381,7 @@ static int readconf(json_t *cfg, struct cconf *c)
 		static const char *const fields[] = {"type", "path", NULL};
 		const char *t, *p;
 		size_t j;
-		if (!json_is_object(v) || !fx_known(v, fields) || !str(v, "type", &t) || !str(v, "path", &p) || *p)
+		if (!json_is_object(v) || !fx_known(v, fields) || fx_str(v, "type", &t) < 0 || fx_str(v, "path", &p) < 0 || *p)
 			return -1;
 		for (j = 0; j < sizeof(ns) / sizeof(*ns) && strcmp(t, ns[j].type); j++)
 			;
@@ -824,7 +799,7 @@ int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, con
 	rootobj = json_object_get(cfg, "root");
 	{
 		static const char *const fields[] = {"path", "readonly", NULL};
-		if (!json_is_object(rootobj) || !fx_known(rootobj, fields) || !str(rootobj, "path", &rootpath) ||
+		if (!json_is_object(rootobj) || !fx_known(rootobj, fields) || fx_str(rootobj, "path", &rootpath) < 0 ||
 		    !*rootpath)
 			goto out;
 	}

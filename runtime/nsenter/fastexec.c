@@ -63,46 +63,11 @@
 
 #include <jansson.h>
 
+#include "kernel.h"
+
 #include "nsenter.h"
 #include "fastint.h"
 
-#ifndef SYS_open_tree
-#define SYS_open_tree 428
-#endif
-#ifndef SYS_mount_setattr
-#define SYS_mount_setattr 442
-#endif
-#ifndef SYS_openat2
-#define SYS_openat2 437
-#endif
-#ifndef SYS_clone3
-#define SYS_clone3 435
-#endif
-#ifndef CLONE_INTO_CGROUP
-#define CLONE_INTO_CGROUP 0x200000000ULL
-#endif
-#ifndef OPEN_TREE_CLONE
-#define OPEN_TREE_CLONE 1
-#endif
-#ifndef OPEN_TREE_CLOEXEC
-#define OPEN_TREE_CLOEXEC O_CLOEXEC
-#endif
-#ifndef CGROUP2_SUPER_MAGIC
-#define CGROUP2_SUPER_MAGIC 0x63677270
-#endif
-#ifndef PR_SET_THP_DISABLE
-#define PR_SET_THP_DISABLE 41
-#define PR_GET_THP_DISABLE 42
-#endif
-#ifndef SECCOMP_FILTER_FLAG_NEW_LISTENER
-#define SECCOMP_FILTER_FLAG_NEW_LISTENER (1U << 3)
-#endif
-#ifndef DEVPTS_SUPER_MAGIC
-#define DEVPTS_SUPER_MAGIC 0x1cd1
-#endif
-#ifndef SYS_close_range
-#define SYS_close_range 436
-#endif
 
 
 /* ocikit_exec_parse reads exec's flags and arguments from argv[i] on
@@ -267,6 +232,21 @@ int fx_absent(json_t *o, const char *k)
 {
 	json_t *v = json_object_get(o, k);
 	return v == NULL || json_is_null(v);
+}
+
+/* str reads an optional string member ("" when missing or null): 0, or
+ * -1 for anything else. */
+int fx_str(json_t *o, const char *k, const char **out)
+{
+	json_t *v = json_object_get(o, k);
+
+	*out = "";
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return -1;
+	*out = json_string_value(v);
+	return 0;
 }
 
 /* u32 reads an integer member in 0..UINT32_MAX (0 when absent): 0 on

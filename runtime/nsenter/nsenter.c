@@ -17,15 +17,11 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "kernel.h"
+
 #include "nsenter.h"
 
-#ifndef CLONE_NEWTIME
-#define CLONE_NEWTIME 0x00000080
-#endif
 
-#ifndef PROC_SUPER_MAGIC
-#define PROC_SUPER_MAGIC 0x9fa0
-#endif
 
 #define MAXJOIN 16
 
