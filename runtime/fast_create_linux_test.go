@@ -314,3 +314,29 @@ func TestRunFast(t *testing.T) {
 		})
 	}
 }
+
+// TestInitPinHooks: the init runs on one CPU until the program's execve
+// (nsenter's "cpus" line), but neither a startContainer hook it starts
+// nor the program sees that: both have the runtime's affinity.
+func TestInitPinHooks(t *testing.T) {
+	e := newEnv(t)
+	self, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := regexp.MustCompile(`Cpus_allowed_list:\s*(\S+)`).FindStringSubmatch(string(self))
+	if want == nil {
+		t.Skip("no Cpus_allowed_list in /proc/self/status")
+	}
+	status := `sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status`
+	bundle := e.bundle([]string{"sh", "-c", `echo "hook $(cat /mnt/pin/hook)"; echo "program $(` + status + `)"`}, func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt/pin", Type: "tmpfs", Source: "tmpfs"})
+		s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", status + " >/mnt/pin/hook"}}}}
+	})
+	for i := 0; i < 5; i++ {
+		out := e.must("run", "--bundle", bundle, e.id("pinhook"))
+		if exp := "hook " + want[1] + "\nprogram " + want[1] + "\n"; out != exp {
+			t.Fatalf("run printed %q, want %q", out, exp)
+		}
+	}
+}

@@ -739,7 +739,7 @@ int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, con
 		       struct ocikit_run_state *rs, char *msg, size_t msglen)
 {
 	char *cfgbuf = NULL, *bundle = NULL, *rootfs = NULL, *dir = NULL, *ann = NULL, *cgrec = NULL, *home = NULL;
-	char path[PATH_MAX], created[64], reason[256], nsplan[128];
+	char path[PATH_MAX], created[64], reason[256], nsplan[512];
 	const char *const *cgkeys = NULL, *const *cgdirs = NULL;
 	const char **env = NULL;
 	json_t *cfg = NULL, *rootobj;

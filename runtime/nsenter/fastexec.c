@@ -234,7 +234,7 @@ int fx_absent(json_t *o, const char *k)
 	return v == NULL || json_is_null(v);
 }
 
-/* str reads an optional string member ("" when missing or null): 0, or
+/* fx_str reads an optional string member ("" when missing or null): 0, or
  * -1 for anything else. */
 int fx_str(json_t *o, const char *k, const char **out)
 {

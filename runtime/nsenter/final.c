@@ -849,11 +849,25 @@ void ocikit_init_cpus(const char *words)
 	}
 }
 
-/* unpin gives the init the runtime's affinity back, which the kernel
- * intersects with the cpuset the container is in; if none of it is in
- * there, that cpuset's CPUs, as the kernel does when it moves a task
- * into a cpuset that has none of its CPUs. Before any seccomp
- * filter, which may refuse sched_setaffinity. */
+/* restore_cpus gives the calling process the runtime's affinity back,
+ * which the kernel intersects with the cpuset the container is in; if
+ * none of it is in there, that cpuset's CPUs, as the kernel does when it
+ * moves a task into a cpuset that has none of its CPUs. -1 with errno. */
+static int restore_cpus(void)
+{
+	cpu_set_t all;
+
+	if (sched_setaffinity(0, sizeof(init_cpus), &init_cpus) == 0)
+		return 0;
+	memset(&all, 0xff, sizeof(all));
+	return sched_setaffinity(0, sizeof(all), &all);
+}
+
+/* unpin ends the init's stay on one CPU: right before the program's
+ * execve, or before a seccomp filter that is loaded earlier (without
+ * no_new_privs, while the init still has CAP_SYS_ADMIN), since a filter
+ * may refuse sched_setaffinity; the execve's charges then come from
+ * wherever it runs. */
 static void unpin(void)
 {
 	char why[128];
@@ -861,10 +875,7 @@ static void unpin(void)
 	if (!init_pinned)
 		return;
 	init_pinned = 0;
-	if (sched_setaffinity(0, sizeof(init_cpus), &init_cpus) == 0)
-		return;
-	memset(&init_cpus, 0xff, sizeof(init_cpus));
-	if (sched_setaffinity(0, sizeof(init_cpus), &init_cpus) < 0)
+	if (restore_cpus() < 0)
 		failf("restore CPU affinity: %s", WHY(errno));
 }
 
@@ -1102,6 +1113,10 @@ static void run_hooks(int errfd)
 			dup2(op[1], 2);
 			if (ocikit_thp_restore)
 				prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0);
+			/* A hook is not the init: the runtime's affinity
+			 * (best effort; the hook's own failure says more). */
+			if (init_pinned)
+				restore_cpus();
 			execve(h->path, h->argv, h->envp);
 			_exit(127);
 		}
