@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	goruntime "runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/ocikit/ocikit/runtime/nsenter"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // createProbe prints what a container's init sees that create decides:
@@ -42,7 +42,22 @@ func TestCreateFast(t *testing.T) {
 		t.Skip("no cgo: no C create")
 	}
 	e := newEnv(t)
-	lastCPU := strconv.Itoa(goruntime.NumCPU() - 1)
+	// The first and the last CPU this test may run on (a CI machine's
+	// may not start at 0).
+	var cpus unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &cpus); err != nil {
+		t.Fatal(err)
+	}
+	first, last := -1, -1
+	for i := 0; i < len(cpus)*64; i++ {
+		if cpus.IsSet(i) {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	firstCPU, lastCPU := strconv.Itoa(first), strconv.Itoa(last)
 	mem, pids := int64(64<<20), int64(100)
 	shares := uint64(512)
 	weight := uint16(0)
@@ -104,10 +119,10 @@ func TestCreateFast(t *testing.T) {
 		}},
 		// The init runs on one CPU until its execve, then has the
 		// caller's affinity, within the container's cpuset.
-		{name: "caller's affinity", fast: true, cpus: "0"},
-		{name: "cpuset", fast: true, mutate: func(s *specs.Spec) { s.Linux.Resources.CPU = &specs.LinuxCPU{Cpus: "0"} }},
+		{name: "caller's affinity", fast: true, cpus: firstCPU},
+		{name: "cpuset", fast: true, mutate: func(s *specs.Spec) { s.Linux.Resources.CPU = &specs.LinuxCPU{Cpus: firstCPU} }},
 		{name: "affinity outside the cpuset", fast: true, cpus: lastCPU, mutate: func(s *specs.Spec) {
-			s.Linux.Resources.CPU = &specs.LinuxCPU{Cpus: "0"}
+			s.Linux.Resources.CPU = &specs.LinuxCPU{Cpus: firstCPU}
 		}},
 		{name: "rootless flag", globals: []string{"--rootless", "true"}},
 		{name: "systemd flag", globals: []string{"--systemd-cgroup"}, err: "systemd"},
