@@ -5,8 +5,8 @@
 # container and the ratio to crun. The whole path is timed: podman, its
 # storage (vfs), conmon, the runtime's create, start and delete, and
 # podman's cleanup. Podman's configuration is the runtime's input here
-# (seccomp profile, network namespace by path, sysctls, /dev/shm, ...),
-# which is what a user who swaps runtimes under podman sees.
+# (its seccomp profile, a sysctl, /dev/shm, ...), which is what a user
+# who swaps runtimes under podman sees.
 #
 #   OCIKIT=bin/ocikit N=10 bash bench/podman.sh
 #

@@ -29,6 +29,8 @@ grep -E '^(Uid|Gid|Groups|Cap[A-Za-z]+|NoNewPrivs|Seccomp|SigBlk|SigIgn|Cpus_all
 cat /proc/self/cgroup
 ls /sys/fs/cgroup; ls /sys/fs/cgroup/memory | head -3
 for n in mnt pid net ipc uts cgroup; do readlink /proc/self/ns/$n >/dev/null && echo ns-$n; done
+cat /proc/sys/kernel/shmmni /proc/sys/net/ipv4/ping_group_range
+mkdir /tmp/probe-dir 2>&1 | sed 's/^mkdir: //'; rmdir /tmp/probe-dir 2>/dev/null
 touch /probe 2>&1 | sed 's/^touch: //'; cat /proc/kcore 2>&1 | head -c 64; echo; ls /proc/acpi 2>&1
 sed 's/.* //' /proc/keys | sort; ps -o pid,args | head -2`
 
@@ -74,6 +76,7 @@ func TestCreateFast(t *testing.T) {
 		err     string // create fails with this in stderr
 		ignore  bool   // the caller ignores SIGPIPE, SIGTERM, SIGHUP and SIGINT
 		cpus    string // the caller's CPU affinity (taskset -c)
+		warm    bool   // a Go create first (seccomp: the compiled program's cache)
 	}{
 		{name: "default", fast: true},
 		{name: "podman-like", fast: true, mutate: func(s *specs.Spec) {
@@ -146,10 +149,51 @@ func TestCreateFast(t *testing.T) {
 		{name: "hooks", mutate: func(s *specs.Spec) {
 			s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/true"}}}
 		}},
-		{name: "seccomp", mutate: func(s *specs.Spec) {
+		// linux.seccomp: C once the Go command compiled the profile
+		// (seccomp.CEntry), Go's until then.
+		{name: "seccomp", warm: true, fast: true, mutate: func(s *specs.Spec) {
 			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow}
 		}},
-		{name: "sysctl", mutate: func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"kernel.shmmni": "4096"} }},
+		{name: "seccomp profile", warm: true, fast: true, mutate: func(s *specs.Spec) {
+			enosys := uint(38)
+			s.Process.NoNewPrivileges = false // loaded while the init has CAP_SYS_ADMIN
+			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow,
+				Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32},
+				Flags:         []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog},
+				Syscalls: []specs.LinuxSyscall{
+					{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno, ErrnoRet: &enosys},
+					{Names: []string{"personality"}, Action: specs.ActErrno, Args: []specs.LinuxSeccompArg{{Index: 0, Value: 8, ValueTwo: 0, Op: specs.OpEqualTo}}},
+					{Names: []string{"socket"}, Action: specs.ActErrno, Args: []specs.LinuxSeccompArg{{Index: 0, Value: 0xff, ValueTwo: 40, Op: specs.OpMaskedEqual}}},
+				}}
+		}},
+		{name: "seccomp not compiled yet", mutate: func(s *specs.Spec) {
+			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+				{Names: []string{"acct"}, Action: specs.ActErrno},
+			}}
+		}},
+		// Namespaced sysctls, in C when the host has the file and
+		// may write it; Go's when not, with its words.
+		{name: "sysctl", fast: true, mutate: func(s *specs.Spec) {
+			s.Linux.Sysctl = map[string]string{"kernel.shmmni": "4000", "net/ipv4/ping_group_range": "0 0", "net.ipv4.ip_forward": "1"}
+		}},
+		{name: "sysctl refused", fast: true, err: "write /proc/sys/net/ipv4/ping_group_range: invalid argument", mutate: func(s *specs.Spec) {
+			s.Linux.Sysctl = map[string]string{"net.ipv4.ping_group_range": "garbage"}
+		}},
+		{name: "sysctl missing", err: "nonexistent", mutate: func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"net.ipv4.nonexistent": "1"} }},
+		{name: "sysctl read-only", err: "permission denied", mutate: func(s *specs.Spec) {
+			s.Linux.Sysctl = map[string]string{"net.ipv4.tcp_available_congestion_control": "cubic"}
+		}},
+		{name: "sysctl of the host", err: "not namespaced", mutate: func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"kernel.pid_max": "4096"} }},
+		{name: "sysctl without its namespace", err: "needs a network namespace", mutate: func(s *specs.Spec) {
+			s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
+			var ns []specs.LinuxNamespace
+			for _, n := range s.Linux.Namespaces {
+				if n.Type != specs.NetworkNamespace {
+					ns = append(ns, n)
+				}
+			}
+			s.Linux.Namespaces = ns
+		}},
 		{name: "user namespace", mutate: func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 300000, Size: 65536}}
@@ -159,13 +203,23 @@ func TestCreateFast(t *testing.T) {
 		{name: "bad version", err: "ociVersion", mutate: func(s *specs.Spec) { s.Version = "2.0.0" }},
 		{name: "console socket flag", flags: []string{"--console-socket", "/nonexistent.sock"}, err: "process.terminal is false"},
 	}
+	reopenFD := regexp.MustCompile(`reopen fd \d+`)
 	masks := regexp.MustCompile(`"(pid|initStart)":\d+|"created":"[^"]*"`)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			e := e.sub(t)
 			bundle := e.bundle([]string{"sh", "-c", createProbe}, c.mutate)
 			id := e.id("cfast")
-			var outs, states, stderrs, cgfiles [2]string
+			if c.warm {
+				warm := e.id("warm")
+				cmd := e.command("create", "--bundle", bundle, warm)
+				cmd.Env = append(os.Environ(), noFast...)
+				if _, stderr, err := e.capture(cmd); err != nil {
+					t.Fatalf("warm-up create: %v: %s", err, stderr)
+				}
+				e.must("delete", "--force", warm)
+			}
+			var outs, states, stderrs, cgfiles, progs [2]string
 			for i, env := range [][]string{nil, noFast} {
 				out := e.tempFile()
 				cmd := e.command(append(append(append(c.globals, "create", "--bundle", bundle), c.flags...), id)...)
@@ -188,6 +242,9 @@ func TestCreateFast(t *testing.T) {
 				se, _ := os.ReadFile(errf.Name())
 				fast := !strings.Contains(string(se), "init internal/")
 				stderrs[i] = strings.TrimSpace(initTrace.ReplaceAllString(string(se), ""))
+				// pathrs-lite names the descriptor it reopens, whose
+				// number depends on what the command opened before.
+				stderrs[i] = reopenFD.ReplaceAllString(stderrs[i], "reopen fd N")
 				if fast != (c.fast && env == nil) {
 					t.Errorf("C path taken: %v (C path allowed: %v), want %v", fast, env == nil, c.fast)
 				}
@@ -214,6 +271,8 @@ func TestCreateFast(t *testing.T) {
 					t.Errorf("state after create: %+v", st)
 				}
 				cgfiles[i] = cgroupFiles(t, data)
+				prog, _ := os.ReadFile(filepath.Join(e.root, id, "exec.seccomp"))
+				progs[i] = string(prog)
 				e.must("start", id)
 				waitGone(t, st.Pid)
 				e.must("delete", id)
@@ -232,6 +291,9 @@ func TestCreateFast(t *testing.T) {
 			}
 			if states[0] != states[1] {
 				t.Errorf("state.json with the C path:\n%s\nwith Go:\n%s", states[0], states[1])
+			}
+			if progs[0] != progs[1] {
+				t.Errorf("exec.seccomp with the C path: %d bytes, with Go: %d bytes, not the same", len(progs[0]), len(progs[1]))
 			}
 			if cgfiles[0] != cgfiles[1] {
 				t.Errorf("cgroup files with the C path:\n%s\nwith Go:\n%s", cgfiles[0], cgfiles[1])

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -354,13 +355,26 @@ func (l *launcher) compileSeccomp() (*seccomp.Program, error) {
 	if sc == nil {
 		return nil, nil
 	}
-	prog, err := seccomp.Compile(sc, seccomp.WithCacheDir(filepath.Join(l.r.root, seccompCache)), seccomp.WithLogger(l.r.log)) // "seccomp: ..."
+	cache := filepath.Join(l.r.root, seccompCache)
+	prog, err := seccomp.Compile(sc, seccomp.WithCacheDir(cache), seccomp.WithLogger(l.r.log)) // "seccomp: ..."
 	if err == nil && l.what == "init" {
 		data := binary.NativeEndian.AppendUint32(nil, uint32(prog.Flags))
+		data = append(data, prog.BPF...)
 		path := filepath.Join(l.r.dir(l.id), execSeccompFile)
 		// Without it exec takes the Go path: no reason to fail for it.
-		if err := fsutil.WriteFile(path, append(data, prog.BPF...), 0o600, fsutil.NoSync()); err != nil {
+		if err := fsutil.WriteFile(path, data, 0o600, fsutil.NoSync()); err != nil {
 			l.r.log.Debug("keep seccomp program for exec", "container", l.id, "error", err)
+		}
+		// The entry the next create reads in C (seccomp.CEntry); it
+		// takes no listener. Written once: a failure costs the next
+		// create its C path only.
+		if name, header := seccomp.CEntry(sc); name != "" && sc.ListenerPath == "" {
+			path := filepath.Join(cache, name)
+			if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+				if err := fsutil.WriteFile(path, append(header, data...), 0o600, fsutil.NoSync()); err != nil {
+					l.r.log.Debug("seccomp: cache for C", "error", err)
+				}
+			}
 		}
 	}
 	return prog, err

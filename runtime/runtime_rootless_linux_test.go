@@ -228,9 +228,12 @@ func TestSeccompUnderRlimitAS(t *testing.T) {
 			t.Errorf("run %d printed %q", i, out)
 		}
 	}
+	// The program, and its entry for the C create (seccomp.CEntry),
+	// which took the second run.
 	cached, _ := filepath.Glob(filepath.Join(e.root, ".seccomp-cache", "*.bpf"))
-	if len(cached) != 1 {
-		t.Errorf("seccomp cache holds %v, want one program", cached)
+	forC, _ := filepath.Glob(filepath.Join(e.root, ".seccomp-cache", "c-*.bpf"))
+	if len(cached) != 2 || len(forC) != 1 {
+		t.Errorf("seccomp cache holds %v, want one program and its entry for the C create", cached)
 	}
 }
 

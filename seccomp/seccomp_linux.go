@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"os"
 	"path/filepath"
@@ -186,6 +187,28 @@ func cacheKey(cfg *specs.LinuxSeccomp) string {
 	h.Write(data)
 	fmt.Fprintf(h, "\x00%s\x00%s", LibraryVersion(), goruntime.GOARCH)
 	return hex.EncodeToString(h.Sum(nil)) + ".bpf"
+}
+
+// CEntry names cfg's compiled program for the C create
+// (runtime/nsenter/cseccomp.c), which reads it from the cache directory
+// without starting Go: the file name, "c-" and the FNV-1a 64 hash of the
+// header in hex, ".bpf", and the header the file starts with: cfg's JSON
+// as encoding/json writes it (the listener fields left out: the C create
+// takes no listener), a NUL, "libseccomp " and the library's version, a
+// NUL. The file goes on with the seccomp(2) flags (4 bytes, the host's
+// byte order) and the BPF program. The C create builds the header from
+// the configuration it read and uses a file only if it starts with
+// exactly that header: a hash collision costs a compile, never a wrong
+// filter.
+func CEntry(cfg *specs.LinuxSeccomp) (name string, header []byte) {
+	c := *cfg
+	c.ListenerPath, c.ListenerMetadata = "", ""
+	data, _ := json.Marshal(&c)
+	header = append(append(data, "\x00libseccomp "...), LibraryVersion()...)
+	header = append(header, 0)
+	h := fnv.New64a()
+	h.Write(header)
+	return fmt.Sprintf("c-%016x.bpf", h.Sum64()), header
 }
 
 // storeCache writes bpf atomically; a failure only costs the next compile.

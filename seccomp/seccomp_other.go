@@ -39,3 +39,6 @@ func Features() *features.Seccomp {
 
 // LibraryVersion returns "" in builds without libseccomp.
 func LibraryVersion() string { return "" }
+
+// CEntry is Linux and cgo only: no entry.
+func CEntry(*specs.LinuxSeccomp) (string, []byte) { return "", nil }

@@ -13,9 +13,11 @@
  * in the host's user namespace with the cgroupfs driver; create's
  * --bundle, --pid-file, --no-pivot and --no-new-keyring; new namespaces
  * only (mount among them; no user or time namespace); no hooks, no
- * terminal, no seccomp, no sysctl, no mount label; a process
- * fastexec.c's reader takes; mounts crootfs.c takes and resources
- * ccgroup.c takes. Anything else, and every failure before the init is
+ * terminal, no mount label; a linux.seccomp the Go command has compiled
+ * before (cseccomp.c: the first container with a profile is Go's);
+ * namespaced sysctls the host lets it write; a process fastexec.c's
+ * reader takes; mounts crootfs.c takes and resources ccgroup.c takes.
+ * Anything else, and every failure before the init is
  * started, returns to the caller with nothing changed (the state
  * directory it made is removed again), and the Go command does it all
  * and reports as it always does.
@@ -27,8 +29,9 @@
  * part; the root filesystem is prepared by crootfs.c from a thread that
  * leaves this process's fs_struct and joins the init's namespaces, as
  * rootThread does; the state directory holds what Go's create leaves
- * (config.json, state.json, start.sock), so start, exec, kill, state and
- * delete, in C or in Go, cannot tell which path made it. */
+ * (config.json, state.json, start.sock, exec.seccomp), so start, exec,
+ * kill, state and delete, in C or in Go, cannot tell which path made
+ * it. */
 
 #define _GNU_SOURCE
 #include <errno.h>
@@ -54,6 +57,7 @@
 
 #include <jansson.h>
 
+#include <linux/openat2.h>
 #include "kernel.h"
 
 #include "nsenter.h"
@@ -133,17 +137,6 @@ int ocikit_create_parse(int argc, char **argv, int i, int run, struct ocikit_cre
 	return c->id != NULL && *c->bundle;
 }
 
-/* plain reports whether s needs no escaping in JSON as Go's encoder
- * writes it (printable ASCII but '"', '\\', '<', '>' and '&'): the state
- * is then written with printf and is the same bytes as Go's. */
-static int plain(const char *s)
-{
-	for (; *s; s++)
-		if (*s < 0x20 || *s > 0x7e || strchr("\"\\<>&", *s))
-			return 0;
-	return 1;
-}
-
 /* absdir is filepath.Abs: p joined to the working directory and cleaned
  * (no symbolic link resolved). NULL when it is too long. */
 static char *absdir(const char *p)
@@ -220,6 +213,8 @@ struct cconf {
 	unsigned long long cloneflags; /* new namespaces but cgroup */
 	int cgroupns;		       /* a cgroup namespace is listed */
 	json_t *annotations;	       /* object of plain strings, or NULL */
+	json_t *seccomp;	       /* linux.seccomp, or NULL */
+	const char **sysctl;	       /* linux.sysctl: key, value, ..., NULL; sorted */
 };
 
 /* empty is true for a member that is missing, null, or an empty array,
@@ -332,6 +327,84 @@ static int haslong(json_t *cfg)
 	return 0;
 }
 
+static int cmpstr(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+/* sysctlns is process.SysctlNamespace: the namespace that scopes key
+ * (0: none, the host's). */
+static unsigned long long sysctlns(const char *key)
+{
+	static const char *const ipc[] = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni",	     "kernel.sem",
+					  "kernel.shmall", "kernel.shmmax", "kernel.shm_rmid_forced", "kernel.shmmni",
+					  NULL};
+	char k[256];
+	size_t i;
+
+	if (strlen(key) >= sizeof(k))
+		return 0;
+	for (i = 0; key[i]; i++)
+		k[i] = key[i] == '/' ? '.' : key[i];
+	k[i] = 0;
+	for (i = 0; ipc[i]; i++)
+		if (!strcmp(k, ipc[i]))
+			return CLONE_NEWIPC;
+	if (!strncmp(k, "fs.mqueue.", 10))
+		return CLONE_NEWIPC;
+	if (!strncmp(k, "net.", 4))
+		return CLONE_NEWNET;
+	if (!strcmp(k, "kernel.hostname") || !strcmp(k, "kernel.domainname"))
+		return CLONE_NEWUTS;
+	return 0;
+}
+
+/* sysctlpath is the key's file under /proc: "sys/" and the key with its
+ * dots as slashes, or as written when it has a slash (WriteSysctls). */
+static void sysctlpath(const char *key, char *out, size_t n)
+{
+	size_t i, w = snprintf(out, n, "sys/%s", key);
+
+	if (w >= n || strchr(key, '/'))
+		return;
+	for (i = 4; out[i]; i++)
+		if (out[i] == '.')
+			out[i] = '/';
+}
+
+/* readsysctl takes linux.sysctl when every key passes ValidateSysctls
+ * against new namespaces and the file is writable here (the host's
+ * namespaces: what is not, or is missing, is the Go command's to report,
+ * in its words), with plain strings: keys and values, sorted by key. */
+static int readsysctl(json_t *o, struct cconf *c)
+{
+	const char *k;
+	json_t *v;
+	size_t n = 0;
+
+	if (!o || json_is_null(o))
+		return 0;
+	if (!json_is_object(o))
+		return -1;
+	if (!json_object_size(o))
+		return 0;
+	if (!(c->sysctl = calloc(2 * json_object_size(o) + 1, sizeof(char *))))
+		return -1;
+	json_object_foreach(o, k, v) {
+		unsigned long long ns = sysctlns(k);
+		char path[300];
+		if (!json_is_string(v) || !fx_plain(k) || !fx_plain(json_string_value(v)) || !*k || strstr(k, "..") ||
+		    k[0] == '.' || k[0] == '/' || !ns || !(c->cloneflags & ns))
+			return -1;
+		sysctlpath(k, path + 6, sizeof(path) - 6);
+		memcpy(path, "/proc/", 6);
+		if (access(path, W_OK) < 0)
+			return -1;
+		c->sysctl[n++] = k;
+		c->sysctl[n++] = json_string_value(v);
+	}
+	/* sorted by key, pairs kept together */
+	qsort(c->sysctl, n / 2, 2 * sizeof(char *), cmpstr);
+	return 0;
+}
+
 /* readconf checks the parts of the configuration create itself handles:
  * 0 when this path takes them, -1 when the command is Go's. */
 static int readconf(json_t *cfg, struct cconf *c)
@@ -371,9 +444,10 @@ static int readconf(json_t *cfg, struct cconf *c)
 	if (fx_str(cfg, "hostname", &c->hostname) < 0 || fx_str(cfg, "domainname", &c->domainname) < 0)
 		return -1;
 	/* What this path leaves to Go. */
-	if (!empty(linux_, "sysctl") || !empty(linux_, "mountLabel") || !fx_absent(linux_, "seccomp") ||
-	    !empty(linux_, "uidMappings") || !empty(linux_, "gidMappings"))
+	if (!empty(linux_, "mountLabel") || !empty(linux_, "uidMappings") || !empty(linux_, "gidMappings"))
 		return -1;
+	if (!fx_absent(linux_, "seccomp"))
+		c->seccomp = json_object_get(linux_, "seccomp");
 	a = json_object_get(linux_, "namespaces");
 	if (!json_is_array(a))
 		return -1;
@@ -397,6 +471,8 @@ static int readconf(json_t *cfg, struct cconf *c)
 		return -1;
 	if ((*c->hostname || *c->domainname) && !(c->cloneflags & CLONE_NEWUTS))
 		return -1;
+	if (readsysctl(json_object_get(linux_, "sysctl"), c) < 0)
+		return -1;
 	v = json_object_get(cfg, "annotations");
 	if (v && !json_is_null(v)) {
 		const char *key;
@@ -404,7 +480,7 @@ static int readconf(json_t *cfg, struct cconf *c)
 		if (!json_is_object(v))
 			return -1;
 		json_object_foreach(v, key, val) {
-			if (!json_is_string(val) || !plain(key) || !plain(json_string_value(val)))
+			if (!json_is_string(val) || !fx_plain(key) || !fx_plain(json_string_value(val)))
 				return -1;
 		}
 		if (json_object_size(v))
@@ -412,8 +488,6 @@ static int readconf(json_t *cfg, struct cconf *c)
 	}
 	return 0;
 }
-
-static int cmpstr(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 
 /* putannotations writes the state's "annotations" member as Go's encoder
  * does (keys sorted), or nothing. */
@@ -483,6 +557,51 @@ static int cgroupready(void *arg)
 	return st > 0 ? 0 : -1;
 }
 
+/* writesysctls is WriteSysctls, before Finish makes /proc/sys read-only:
+ * the files of a procfs of this thread's own, as pathrs-lite opens them
+ * for the Go command, in the namespaces the thread joined (the
+ * container's), in the order of their keys; errors in Go's words. */
+static int writesysctls(const char **kv, char *msg, size_t msglen)
+{
+	struct open_how how = {.flags = O_WRONLY | O_CLOEXEC,
+			       .resolve = RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS};
+	char reason[256], path[300];
+	int fs, mnt = -1, fd, i, err = 0;
+
+	fs = syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC);
+	if (fs >= 0 && syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+		mnt = syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+	if (mnt < 0)
+		err = errno;
+	if (fs >= 0)
+		close(fs);
+	if (mnt < 0) {
+		snprintf(msg, msglen, "sysctl: process: procfs: %s", ocikit_reason(err, reason, sizeof(reason)));
+		return -1;
+	}
+	for (i = 0; kv[i]; i += 2) {
+		ssize_t n;
+		sysctlpath(kv[i], path, sizeof(path));
+		fd = syscall(SYS_openat2, mnt, path, &how, sizeof(how));
+		if (fd < 0) {
+			snprintf(msg, msglen,
+				 "sysctl: process: sysctl %s=%s: unsafe procfs detected: openat2 fsmount:fscontext:proc/./%s: %s",
+				 kv[i], kv[i + 1], path, ocikit_reason(errno, reason, sizeof(reason)));
+			break;
+		}
+		n = write(fd, kv[i + 1], strlen(kv[i + 1]));
+		err = errno;
+		close(fd);
+		if (n < 0) {
+			snprintf(msg, msglen, "sysctl: process: sysctl %s=%s: write /proc/%s: %s", kv[i], kv[i + 1], path,
+				 ocikit_reason(err, reason, sizeof(reason)));
+			break;
+		}
+	}
+	close(mnt);
+	return kv[i] ? -1 : 0;
+}
+
 /* cgroupdone tells the thread whether the cgroup exists. */
 static void cgroupdone(struct rootjob *j, int ok)
 {
@@ -549,6 +668,7 @@ static void *rootthread(void *arg)
 	ocikit_rootfs_cgroup_wait(j->rp, cgroupready, j);
 	if (ocikit_rootfs_prepare(j->rp, j->cgkeys, j->cgdirs, j->ncg, j->c->cgroupns, j->procfs, j->msg,
 				  sizeof(j->msg)) < 0 ||
+	    (j->c->sysctl && writesysctls(j->c->sysctl, j->msg, sizeof(j->msg)) < 0) ||
 	    ocikit_rootfs_finish(j->rp, j->nopivot, j->msg, sizeof(j->msg)) < 0)
 		return NULL;
 	/* The init chroots into this thread's root (ocikit_init_run). */
@@ -739,6 +859,8 @@ int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, con
 		       struct ocikit_run_state *rs, char *msg, size_t msglen)
 {
 	char *cfgbuf = NULL, *bundle = NULL, *rootfs = NULL, *dir = NULL, *ann = NULL, *cgrec = NULL, *home = NULL;
+	char *sc = NULL;
+	size_t sclen = 0;
 	char path[PATH_MAX], created[64], reason[256], nsplan[512];
 	const char *const *cgkeys = NULL, *const *cgdirs = NULL;
 	const char **env = NULL;
@@ -747,7 +869,7 @@ int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, con
 	struct ocikit_cgroup *cg = NULL;
 	struct ocikit_exec_args px = {.process = "config.json"};
 	struct proc pr = {0};
-	struct cconf c;
+	struct cconf c = {0};
 	struct launch l;
 	struct statfs sfs;
 	struct stat st;
@@ -784,7 +906,7 @@ int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, con
 	if ((fd = syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC)) < 0)
 		return -1;
 	close(fd);
-	if (!(bundle = absdir(x->bundle)) || !plain(bundle))
+	if (!(bundle = absdir(x->bundle)) || !fx_plain(bundle))
 		goto out;
 	if (snprintf(path, sizeof(path), "%s/config.json", bundle) >= (int)sizeof(path) ||
 	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
@@ -811,11 +933,14 @@ int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, con
 		rootfs = r;
 	} else
 		rootfs = NULL;
-	if (!rootfs || !plain(rootfs))
+	if (!rootfs || !fx_plain(rootfs))
 		goto out;
 	if (fx_readproc(json_object_get(cfg, "process"), &px, &pr) < 0 || pr.terminal)
 		goto out;
 	if (putannotations(&ann, c.annotations) < 0)
+		goto out;
+	/* linux.seccomp: the program the Go command compiled for it. */
+	if (c.seccomp && !ocikit_seccomp_cached(c.seccomp, root, &sc, &sclen))
 		goto out;
 	if (ocikit_cgroup_plan(cfg, x->id, &cg, msg, msglen) != 0)
 		goto out;
@@ -857,6 +982,14 @@ int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, con
 	i = write(fd, cfgbuf, cfglen) != (ssize_t)cfglen;
 	if (close(fd) < 0 || i)
 		goto out;
+	/* The program for exec in C (execSeccompFile). */
+	if (sc) {
+		if ((fd = openat(dirfd, "exec.seccomp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
+			goto out;
+		i = write(fd, sc, sclen) != (ssize_t)sclen;
+		if (close(fd) < 0 || i)
+			goto out;
+	}
 	/* The start socket (listenStart), named through the directory. */
 	{
 		struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -1008,7 +1141,8 @@ int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, con
 		goto out;
 	}
 	{
-		struct fx_plan f = {.rootfd = 0, .consolefd = -1, .keyring = x->nonewkeyring ? NULL : x->id, .startfd = 6};
+		struct fx_plan f = {.sc = sc, .sclen = sclen, .rootfd = 0, .consolefd = -1,
+				    .keyring = x->nonewkeyring ? NULL : x->id, .startfd = 6};
 		fx_encode(&l.plan, &pr, env, nenv, &f);
 	}
 	if (l.plan.bad) {
@@ -1112,6 +1246,8 @@ out:
 	free(rootfs);
 	free(bundle);
 	free(cfgbuf);
+	free(sc);
+	free(c.sysctl);
 	json_decref(cfg);
 	return ret;
 }

@@ -234,6 +234,17 @@ int fx_absent(json_t *o, const char *k)
 	return v == NULL || json_is_null(v);
 }
 
+/* fx_plain reports whether s needs no escaping in JSON as Go's encoder
+ * writes it (printable ASCII but '"', '\\', '<', '>' and '&'): the state
+ * is then written with printf and is the same bytes as Go's. */
+int fx_plain(const char *s)
+{
+	for (; *s; s++)
+		if (*s < 0x20 || *s > 0x7e || strchr("\"\\<>&", *s))
+			return 0;
+	return 1;
+}
+
 /* fx_str reads an optional string member ("" when missing or null): 0, or
  * -1 for anything else. */
 int fx_str(json_t *o, const char *k, const char **out)

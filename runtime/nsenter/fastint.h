@@ -64,6 +64,8 @@ void fx_recstr(struct buf *b, uint32_t tag, const char *s);
 int fx_known(json_t *o, const char *const *names);
 int fx_absent(json_t *o, const char *k);
 int fx_str(json_t *o, const char *k, const char **out);
+int fx_plain(const char *s);
+int ocikit_seccomp_cached(json_t *sec, const char *root, char **payload, size_t *len);
 int fx_u32(json_t *o, const char *k, uint32_t *out);
 int fx_strs(json_t *o, const char *k, const char ***out);
 uint32_t fx_hostid(json_t *maps, uint32_t id);

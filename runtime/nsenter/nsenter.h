@@ -105,6 +105,10 @@ struct ocikit_fast_record {
  * it is of the exact form the runtime writes for container id. */
 int ocikit_fast_parse(char *buf, size_t len, const char *id, struct ocikit_fast_record *r);
 
+/* ocikit_seccomp_header is cseccomp.c's seccomp.CEntry header for a
+ * linux.seccomp object in JSON: 0, or -1 when the C create leaves it to Go. */
+int ocikit_seccomp_header(const char *js, size_t n, char **out, size_t *len);
+
 /* alive is runtime's alive() (fast.c): 1 live and started at start, 0
  * gone, -1 unknown. */
 int ocikit_fast_alive(long pid, unsigned long long start);

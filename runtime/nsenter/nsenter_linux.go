@@ -4,7 +4,7 @@ package nsenter
 
 /*
 #cgo CFLAGS: -Wall -O2
-#cgo LDFLAGS: -ljansson -lpthread
+#cgo LDFLAGS: -ljansson -lpthread -lseccomp
 #include <stdlib.h>
 #include "nsenter.h"
 extern void ocikit_nsenter(void);
@@ -88,4 +88,20 @@ func ParseFastRecord(data []byte, id string) (rec FastRecord, ok bool) {
 		rec.Paths = append(rec.Paths, C.GoString(r.paths[i]))
 	}
 	return rec, true
+}
+
+// SeccompHeader is the header the C create (cseccomp.c) looks for in the
+// seccomp cache for linux.seccomp given as JSON; ok is false when the C
+// create leaves that configuration to Go. Tests hold it against
+// seccomp.CEntry.
+func SeccompHeader(js []byte) (header []byte, ok bool) {
+	p := C.CBytes(js)
+	defer C.free(p)
+	var out *C.char
+	var n C.size_t
+	if C.ocikit_seccomp_header((*C.char)(p), C.size_t(len(js)), &out, &n) != 0 {
+		return nil, false
+	}
+	defer C.free(unsafe.Pointer(out))
+	return C.GoBytes(unsafe.Pointer(out), C.int(n)), true
 }
