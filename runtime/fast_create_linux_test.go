@@ -72,11 +72,12 @@ func TestCreateFast(t *testing.T) {
 		globals []string // before "create"
 		flags   []string // create's
 		mutate  func(*specs.Spec)
-		fast    bool   // the C path is expected
-		err     string // create fails with this in stderr
-		ignore  bool   // the caller ignores SIGPIPE, SIGTERM, SIGHUP and SIGINT
-		cpus    string // the caller's CPU affinity (taskset -c)
-		warm    bool   // a Go create first (seccomp: the compiled program's cache)
+		fast    bool                // the C path is expected
+		err     string              // create fails with this in stderr
+		ignore  bool                // the caller ignores SIGPIPE, SIGTERM, SIGHUP and SIGINT
+		cpus    string              // the caller's CPU affinity (taskset -c)
+		warm    bool                // a Go create first (seccomp: the compiled program's cache)
+		raw     func(string) string // edits config.json's text (after the warm-up)
 	}{
 		{name: "default", fast: true},
 		{name: "podman-like", fast: true, mutate: func(s *specs.Spec) {
@@ -166,6 +167,23 @@ func TestCreateFast(t *testing.T) {
 					{Names: []string{"socket"}, Action: specs.ActErrno, Args: []specs.LinuxSeccompArg{{Index: 0, Value: 0xff, ValueTwo: 40, Op: specs.OpMaskedEqual}}},
 				}}
 		}},
+		// What encoding/json reads and jansson does not: a member
+		// name that folds to a known one by Unicode rules (ſ is s),
+		// and -0 for an unsigned field. Go's, both.
+		{name: "seccomp member that folds", warm: true, mutate: func(s *specs.Spec) {
+			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow}
+		}, raw: func(c string) string {
+			return strings.Replace(c, `"defaultAction":"SCMP_ACT_ALLOW"`,
+				`"defaultAction":"SCMP_ACT_ALLOW","ſyscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"}]`, 1)
+		}},
+		// A program compiled, then refused by the init: Go's words.
+		{name: "seccomp notify without a listener", warm: true, err: "SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath", mutate: func(s *specs.Spec) {
+			s.Process.NoNewPrivileges = false
+			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+				{Names: []string{"mkdir"}, Action: specs.ActNotify},
+			}}
+		}},
+		{name: "minus zero", err: "-0", raw: func(c string) string { return strings.Replace(c, `"uid":0`, `"uid":-0`, 1) }},
 		{name: "seccomp not compiled yet", mutate: func(s *specs.Spec) {
 			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
 				{Names: []string{"acct"}, Action: specs.ActErrno},
@@ -178,6 +196,10 @@ func TestCreateFast(t *testing.T) {
 		}},
 		{name: "sysctl refused", fast: true, err: "write /proc/sys/net/ipv4/ping_group_range: invalid argument", mutate: func(s *specs.Spec) {
 			s.Linux.Sysctl = map[string]string{"net.ipv4.ping_group_range": "garbage"}
+		}},
+		// Writable on the host, read-only in a new network namespace.
+		{name: "sysctl read-only in its namespace", fast: true, err: "reopen fd N: permission denied", mutate: func(s *specs.Spec) {
+			s.Linux.Sysctl = map[string]string{"net.core.rmem_max": "1000000"}
 		}},
 		{name: "sysctl missing", err: "nonexistent", mutate: func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"net.ipv4.nonexistent": "1"} }},
 		{name: "sysctl read-only", err: "permission denied", mutate: func(s *specs.Spec) {
@@ -214,10 +236,22 @@ func TestCreateFast(t *testing.T) {
 				warm := e.id("warm")
 				cmd := e.command("create", "--bundle", bundle, warm)
 				cmd.Env = append(os.Environ(), noFast...)
-				if _, stderr, err := e.capture(cmd); err != nil {
+				if _, stderr, err := e.capture(cmd); err != nil && c.err == "" {
 					t.Fatalf("warm-up create: %v: %s", err, stderr)
 				}
-				e.must("delete", "--force", warm)
+				e.run("delete", "--force", warm)
+			}
+			if c.raw != nil {
+				path := filepath.Join(bundle, "config.json")
+				data, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if edited := c.raw(string(data)); edited == string(data) {
+					t.Fatal("raw edit changed nothing")
+				} else if err := os.WriteFile(path, []byte(edited), 0o644); err != nil {
+					t.Fatal(err)
+				}
 			}
 			var outs, states, stderrs, cgfiles, progs [2]string
 			for i, env := range [][]string{nil, noFast} {

@@ -366,12 +366,14 @@ func (l *launcher) compileSeccomp() (*seccomp.Program, error) {
 			l.r.log.Debug("keep seccomp program for exec", "container", l.id, "error", err)
 		}
 		// The entry the next create reads in C (seccomp.CEntry); it
-		// takes no listener. Written once: a failure costs the next
+		// takes no listener. Written once, and durably: the C create
+		// trusts an entry whose header matches, so a crash must not
+		// leave one with a zeroed program. A failure costs the next
 		// create its C path only.
 		if name, header := seccomp.CEntry(sc); name != "" && sc.ListenerPath == "" {
 			path := filepath.Join(cache, name)
 			if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-				if err := fsutil.WriteFile(path, append(header, data...), 0o600, fsutil.NoSync()); err != nil {
+				if err := fsutil.WriteFile(path, append(header, data...), 0o600); err != nil {
 					l.r.log.Debug("seccomp: cache for C", "error", err)
 				}
 			}

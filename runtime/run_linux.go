@@ -62,6 +62,12 @@ func (r *Runtime) Run(ctx context.Context, id, bundle string, o CreateOptions) (
 	code := fg.wait(c.Pid, tty)
 	r.log.Debug("exited", "container", id, "status", code, "elapsed", time.Since(t0))
 	if o.Keep {
+		// The output to its end, as without --keep and as the C run
+		// (fx_foreground): once the process exited, until nothing in
+		// the container holds its stdout and stderr.
+		if c.stdio != nil {
+			c.stdio.finish()
+		}
 		return code, nil
 	}
 	r.deleteQuiet(ctx, id)

@@ -194,8 +194,8 @@ func cacheKey(cfg *specs.LinuxSeccomp) string {
 // without starting Go: the file name, "c-" and the FNV-1a 64 hash of the
 // header in hex, ".bpf", and the header the file starts with: cfg's JSON
 // as encoding/json writes it (the listener fields left out: the C create
-// takes no listener), a NUL, "libseccomp " and the library's version, a
-// NUL. The file goes on with the seccomp(2) flags (4 bytes, the host's
+// takes no listener), a NUL, "libseccomp ", the library's version, a
+// space and GOARCH, a NUL. The file goes on with the seccomp(2) flags (4 bytes, the host's
 // byte order) and the BPF program. The C create builds the header from
 // the configuration it read and uses a file only if it starts with
 // exactly that header: a hash collision costs a compile, never a wrong
@@ -205,7 +205,7 @@ func CEntry(cfg *specs.LinuxSeccomp) (name string, header []byte) {
 	c.ListenerPath, c.ListenerMetadata = "", ""
 	data, _ := json.Marshal(&c)
 	header = append(append(data, "\x00libseccomp "...), LibraryVersion()...)
-	header = append(header, 0)
+	header = append(append(append(header, ' '), goruntime.GOARCH...), 0)
 	h := fnv.New64a()
 	h.Write(header)
 	return fmt.Sprintf("c-%016x.bpf", h.Sum64()), header

@@ -406,6 +406,13 @@ func (d *decoder) fieldByName(v reflect.Value, key string) (reflect.Value, error
 }
 
 func (d *decoder) lookup(t reflect.Type, key string) ([]int, error) {
+	// encoding/json folds names by Unicode simple folding: ſ (2 bytes)
+	// matches s, K (3 bytes) k, so a key of another length may match.
+	for i := 0; i < len(key); i++ {
+		if key[i] >= utf8.RuneSelf {
+			return nil, errSlow
+		}
+	}
 	var embedded []int
 	for i, f := range d.fieldsOf(t) {
 		if f.err != nil {

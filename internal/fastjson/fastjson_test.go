@@ -82,6 +82,8 @@ func TestUnmarshalEdges(t *testing.T) {
 		{"embedded struct fields", `{"linux":{"resources":{"blockIO":{"weightDevice":[{"major":8,"minor":0,"weight":10}]}}}}`, true},
 		{"whitespace", " \n{ \"hostname\" : \"h\" ,\t\"domainname\":\"d\" }\r\n", true},
 		{"case-insensitive key", `{"HostName":"h"}`, false},
+		{"key that folds to another length", `{"hoſtname":"h"}`, false},
+		{"escaped key that folds", `{"\u212aernel":1,"ſyscalls":[]}`, false},
 		{"duplicate key", `{"hostname":"a","hostname":"b"}`, false},
 		{"duplicate struct key merges", `{"process":{"cwd":"/"},"process":{"args":["a"]}}`, false},
 		{"float into int", `{"process":{"oomScoreAdj":1.0}}`, false},

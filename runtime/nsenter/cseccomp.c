@@ -25,6 +25,32 @@
 
 #include "fastint.h"
 
+/* GOARCH is Go's name of the architecture the binary was built for, part
+ * of seccomp.CEntry's header ("": unknown here, no C path). */
+#if defined(__x86_64__) && defined(__ILP32__)
+#define GOARCH "" /* x32: no Go port */
+#elif defined(__x86_64__)
+#define GOARCH "amd64"
+#elif defined(__i386__)
+#define GOARCH "386"
+#elif defined(__aarch64__)
+#define GOARCH "arm64"
+#elif defined(__arm__)
+#define GOARCH "arm"
+#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define GOARCH "ppc64le"
+#elif defined(__powerpc64__)
+#define GOARCH "ppc64"
+#elif defined(__s390x__)
+#define GOARCH "s390x"
+#elif defined(__riscv) && __riscv_xlen == 64
+#define GOARCH "riscv64"
+#elif defined(__loongarch64)
+#define GOARCH "loong64"
+#else
+#define GOARCH ""
+#endif
+
 /* put_str writes a string member's value as encoding/json does for a
  * string without anything to escape; -1 for anything else. */
 static int put_str(FILE *f, json_t *v)
@@ -213,8 +239,10 @@ static int header(json_t *sec, char **out, size_t *len)
 		}
 		fputc(']', f);
 	}
-	fprintf(f, "}%clibseccomp %u.%u.%u%c", 0, ver->major, ver->minor, ver->micro, 0);
-	if (fclose(f) != 0 || bad) {
+	fprintf(f, "}%clibseccomp %u.%u.%u %s%c", 0, ver->major, ver->minor, ver->micro, GOARCH, 0);
+	/* SCMP_ACT_NOTIFY wants a listener, which is Go's; without one Go
+	 * fails the create in its words. */
+	if (fclose(f) != 0 || bad || !GOARCH[0] || memmem(*out, *len, "\"SCMP_ACT_NOTIFY\"", 17)) {
 		free(*out);
 		*out = NULL;
 		return -1;
@@ -250,6 +278,7 @@ int ocikit_seccomp_cached(json_t *sec, const char *root, char **payload, size_t 
 {
 	char *hdr = NULL, *data = NULL, path[PATH_MAX];
 	size_t hlen = 0, dlen = 0;
+	ssize_t got;
 	int fd, ok = 0;
 
 	*payload = NULL;
@@ -261,7 +290,8 @@ int ocikit_seccomp_cached(json_t *sec, const char *root, char **payload, size_t 
 		goto out;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
 		goto out;
-	ok = ocikit_readfd(fd, 16 << 20, &data, &dlen) >= 0;
+	got = ocikit_readfd(fd, 16 << 20, &data, &dlen);
+	ok = got >= 0 && (size_t)got == dlen; /* all of it */
 	close(fd);
 	/* The header, then the flags and at least one instruction. */
 	if (!ok || dlen < hlen + 4 + 8 || (dlen - hlen - 4) % 8 || memcmp(data, hdr, hlen)) {

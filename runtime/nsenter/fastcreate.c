@@ -563,9 +563,9 @@ static int cgroupready(void *arg)
  * container's), in the order of their keys; errors in Go's words. */
 static int writesysctls(const char **kv, char *msg, size_t msglen)
 {
-	struct open_how how = {.flags = O_WRONLY | O_CLOEXEC,
+	struct open_how how = {.flags = O_PATH | O_CLOEXEC,
 			       .resolve = RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS};
-	char reason[256], path[300];
+	char reason[256], path[300], reopen[64];
 	int fs, mnt = -1, fd, i, err = 0;
 
 	fs = syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC);
@@ -582,11 +582,23 @@ static int writesysctls(const char **kv, char *msg, size_t msglen)
 	for (i = 0; kv[i]; i += 2) {
 		ssize_t n;
 		sysctlpath(kv[i], path, sizeof(path));
-		fd = syscall(SYS_openat2, mnt, path, &how, sizeof(how));
-		if (fd < 0) {
+		int opath = syscall(SYS_openat2, mnt, path, &how, sizeof(how));
+		if (opath < 0) {
 			snprintf(msg, msglen,
 				 "sysctl: process: sysctl %s=%s: unsafe procfs detected: openat2 fsmount:fscontext:proc/./%s: %s",
 				 kv[i], kv[i + 1], path, ocikit_reason(errno, reason, sizeof(reason)));
+			break;
+		}
+		/* Opened for writing through the handle, as pathrs-lite
+		 * reopens it (a file the namespace makes read-only fails
+		 * here, in its words). */
+		snprintf(reopen, sizeof(reopen), "thread-self/fd/%d", opath);
+		fd = openat(mnt, reopen, O_WRONLY | O_CLOEXEC);
+		err = errno;
+		close(opath);
+		if (fd < 0) {
+			snprintf(msg, msglen, "sysctl: process: sysctl %s=%s: open /proc/%s: reopen fd %d: %s", kv[i], kv[i + 1],
+				 path, opath, ocikit_reason(err, reason, sizeof(reason)));
 			break;
 		}
 		n = write(fd, kv[i + 1], strlen(kv[i + 1]));
@@ -861,6 +873,7 @@ int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, con
 	char *cfgbuf = NULL, *bundle = NULL, *rootfs = NULL, *dir = NULL, *ann = NULL, *cgrec = NULL, *home = NULL;
 	char *sc = NULL;
 	size_t sclen = 0;
+	ssize_t got;
 	char path[PATH_MAX], created[64], reason[256], nsplan[512];
 	const char *const *cgkeys = NULL, *const *cgdirs = NULL;
 	const char **env = NULL;
@@ -911,12 +924,13 @@ int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, con
 	if (snprintf(path, sizeof(path), "%s/config.json", bundle) >= (int)sizeof(path) ||
 	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		goto out;
-	i = ocikit_readfd(fd, 64 << 20, &cfgbuf, &cfglen) < 0;
+	got = ocikit_readfd(fd, 64 << 20, &cfgbuf, &cfglen);
+	i = got < 0 || (size_t)got != cfglen; /* a short read is Go's */
 	close(fd);
 	if (i)
 		goto out;
 	cfg = json_loadb(cfgbuf, cfglen, JSON_REJECT_DUPLICATES, NULL);
-	if (!cfg || readconf(cfg, &c) < 0 || haslong(cfg))
+	if (!cfg || fx_negzero(cfgbuf, cfglen) || !fx_asciikeys(cfg) || readconf(cfg, &c) < 0 || haslong(cfg))
 		goto out;
 	rootobj = json_object_get(cfg, "root");
 	{

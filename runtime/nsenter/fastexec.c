@@ -245,6 +245,54 @@ int fx_plain(const char *s)
 	return 1;
 }
 
+/* fx_asciikeys reports whether every member name in v, at any depth, is
+ * ASCII: encoding/json matches names by Unicode case folding (ſ is s, K
+ * is k), which jansson and fx_known do not, so a name like "ſyscalls" is
+ * a member to Go and an unknown one here. */
+int fx_asciikeys(json_t *v)
+{
+	const char *k;
+	json_t *m;
+	size_t i;
+
+	if (json_is_object(v)) {
+		json_object_foreach(v, k, m) {
+			for (const unsigned char *p = (const unsigned char *)k; *p; p++)
+				if (*p >= 0x80)
+					return 0;
+			if (!fx_asciikeys(m))
+				return 0;
+		}
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, m) {
+			if (!fx_asciikeys(m))
+				return 0;
+		}
+	}
+	return 1;
+}
+
+/* fx_negzero reports whether JSON text b has a number that starts with
+ * "-0": jansson reads -0 as the integer 0, which encoding/json refuses
+ * for an unsigned field. */
+int fx_negzero(const char *b, size_t n)
+{
+	int instr = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (instr) {
+			if (b[i] == '\\')
+				i++;
+			else if (b[i] == '"')
+				instr = 0;
+		} else if (b[i] == '"')
+			instr = 1;
+		else if (b[i] == '-' && i + 1 < n && b[i + 1] == '0')
+			return 1;
+	}
+	return 0;
+}
+
 /* fx_str reads an optional string member ("" when missing or null): 0, or
  * -1 for anything else. */
 int fx_str(json_t *o, const char *k, const char **out)
@@ -1311,12 +1359,24 @@ int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_
 	if (!ocikit_fast_readall(dirfd, "config.json", &cfgbuf, &cfglen))
 		return -1;
 	cfg = json_loadb(cfgbuf, cfglen, JSON_REJECT_DUPLICATES, NULL);
+	i = fx_negzero(cfgbuf, cfglen);
 	free(cfgbuf);
 	linux_ = json_object_get(cfg, "linux");
-	if (!json_is_object(cfg) || !json_is_object(linux_) || !fx_absent(linux_, "personality"))
+	if (i || !json_is_object(cfg) || !fx_asciikeys(cfg) || !json_is_object(linux_) || !fx_absent(linux_, "personality"))
 		goto out;
-	if (x->process)
-		pfile = json_load_file(x->process, JSON_REJECT_DUPLICATES, NULL);
+	if (x->process) {
+		int fd = open(x->process, O_RDONLY | O_CLOEXEC);
+		char *pbuf = NULL;
+		size_t plen = 0;
+		ssize_t got = fd < 0 ? -1 : ocikit_readfd(fd, 64 << 20, &pbuf, &plen);
+		if (fd >= 0)
+			close(fd);
+		if (got >= 0 && (size_t)got == plen && !fx_negzero(pbuf, plen))
+			pfile = json_loadb(pbuf, plen, JSON_REJECT_DUPLICATES, NULL);
+		free(pbuf);
+		if (!pfile || !fx_asciikeys(pfile))
+			goto out;
+	}
 	if (fx_readproc(x->process ? pfile : json_object_get(cfg, "process"), x, &pr) < 0)
 		goto out;
 	/* A terminal here only goes to --console-socket (detached, as

@@ -65,6 +65,8 @@ int fx_known(json_t *o, const char *const *names);
 int fx_absent(json_t *o, const char *k);
 int fx_str(json_t *o, const char *k, const char **out);
 int fx_plain(const char *s);
+int fx_asciikeys(json_t *v);
+int fx_negzero(const char *b, size_t n);
 int ocikit_seccomp_cached(json_t *sec, const char *root, char **payload, size_t *len);
 int fx_u32(json_t *o, const char *k, uint32_t *out);
 int fx_strs(json_t *o, const char *k, const char ***out);
