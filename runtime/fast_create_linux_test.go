@@ -60,6 +60,23 @@ func TestCreateFast(t *testing.T) {
 		}
 	}
 	firstCPU, lastCPU := strconv.Itoa(first), strconv.Itoa(last)
+	// Namespaces to join by path: a process's network, ipc and uts,
+	// with values the probe shows only in them (new namespaces have
+	// "1 0" and 4096).
+	holder := exec.Command("unshare", "--net", "--ipc", "--uts", "sh", "-c",
+		"echo 4 4 >/proc/sys/net/ipv4/ping_group_range && echo 4444 >/proc/sys/kernel/shmmni && exec sleep 1000")
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { holder.Process.Kill(); holder.Wait() })
+	nsPath := func(name string) string { return "/proc/" + strconv.Itoa(holder.Process.Pid) + "/ns/" + name }
+	join := func(s *specs.Spec, paths map[specs.LinuxNamespaceType]string) {
+		for i, n := range s.Linux.Namespaces {
+			if p, ok := paths[n.Type]; ok {
+				s.Linux.Namespaces[i].Path = p
+			}
+		}
+	}
 	mem, pids := int64(64<<20), int64(100)
 	shares := uint64(512)
 	weight := uint16(0)
@@ -78,6 +95,7 @@ func TestCreateFast(t *testing.T) {
 		cpus    string              // the caller's CPU affinity (taskset -c)
 		warm    bool                // a Go create first (seccomp: the compiled program's cache)
 		raw     func(string) string // edits config.json's text (after the warm-up)
+		want    string              // in the probe's output
 	}{
 		{name: "default", fast: true},
 		{name: "podman-like", fast: true, mutate: func(s *specs.Spec) {
@@ -127,6 +145,26 @@ func TestCreateFast(t *testing.T) {
 		{name: "cpuset", fast: true, mutate: func(s *specs.Spec) { s.Linux.Resources.CPU = &specs.LinuxCPU{Cpus: firstCPU} }},
 		{name: "affinity outside the cpuset", fast: true, cpus: lastCPU, mutate: func(s *specs.Spec) {
 			s.Linux.Resources.CPU = &specs.LinuxCPU{Cpus: firstCPU}
+		}},
+		// Namespaces joined by path (podman's network, a pod's
+		// sandbox): nsenter joins them in the init.
+		{name: "namespaces by path", fast: true, want: "4\t4", mutate: func(s *specs.Spec) {
+			s.Hostname, s.Domainname = "", ""
+			join(s, map[specs.LinuxNamespaceType]string{specs.NetworkNamespace: nsPath("net"), specs.IPCNamespace: nsPath("ipc"), specs.UTSNamespace: nsPath("uts")})
+			s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
+		}},
+		{name: "network namespace by path", fast: true, want: "4\t4", mutate: func(s *specs.Spec) {
+			s.Hostname = "box"
+			join(s, map[specs.LinuxNamespaceType]string{specs.NetworkNamespace: nsPath("net")})
+		}},
+		{name: "missing namespace path", fast: true, err: "/nonexistent-ns", mutate: func(s *specs.Spec) {
+			join(s, map[specs.LinuxNamespaceType]string{specs.NetworkNamespace: "/nonexistent-ns"})
+		}},
+		{name: "namespace of another type", fast: true, err: "invalid argument", mutate: func(s *specs.Spec) {
+			join(s, map[specs.LinuxNamespaceType]string{specs.NetworkNamespace: nsPath("ipc")})
+		}},
+		{name: "pid namespace by path", mutate: func(s *specs.Spec) {
+			join(s, map[specs.LinuxNamespaceType]string{specs.PIDNamespace: nsPath("pid")})
 		}},
 		{name: "rootless flag", globals: []string{"--rootless", "true"}},
 		{name: "systemd flag", globals: []string{"--systemd-cgroup"}, err: "systemd"},
@@ -331,6 +369,9 @@ func TestCreateFast(t *testing.T) {
 			}
 			if cgfiles[0] != cgfiles[1] {
 				t.Errorf("cgroup files with the C path:\n%s\nwith Go:\n%s", cgfiles[0], cgfiles[1])
+			}
+			if !strings.Contains(outs[0], c.want) {
+				t.Errorf("probe printed no %q:\n%s", c.want, outs[0])
 			}
 			if !strings.Contains(outs[0], "ns-mnt") {
 				t.Errorf("probe printed %q", outs[0])

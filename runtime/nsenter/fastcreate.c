@@ -12,7 +12,8 @@
  * joins its cgroup late) for the configurations it can do alone: root
  * in the host's user namespace with the cgroupfs driver; create's
  * --bundle, --pid-file, --no-pivot and --no-new-keyring; new namespaces
- * only (mount among them; no user or time namespace); no hooks, no
+ * (mount among them; no user or time namespace), and network, ipc and
+ * uts namespaces joined by path; no hooks, no
  * terminal, no mount label; a linux.seccomp the Go command has compiled
  * before (cseccomp.c: the first container with a profile is Go's);
  * namespaced sysctls the host lets it write; a process fastexec.c's
@@ -211,6 +212,9 @@ struct cconf {
 	json_t *cfg;
 	const char *hostname, *domainname;
 	unsigned long long cloneflags; /* new namespaces but cgroup */
+	unsigned long long joinflags;  /* namespaces joined by path */
+	const char *joins[3][2];       /* their types and paths, as listed */
+	int njoins;
 	int cgroupns;		       /* a cgroup namespace is listed */
 	json_t *annotations;	       /* object of plain strings, or NULL */
 	json_t *seccomp;	       /* linux.seccomp, or NULL */
@@ -391,7 +395,7 @@ static int readsysctl(json_t *o, struct cconf *c)
 		unsigned long long ns = sysctlns(k);
 		char path[300];
 		if (!json_is_string(v) || !fx_plain(k) || !fx_plain(json_string_value(v)) || !*k || strstr(k, "..") ||
-		    k[0] == '.' || k[0] == '/' || !ns || !(c->cloneflags & ns))
+		    k[0] == '.' || k[0] == '/' || !ns || !((c->cloneflags | c->joinflags) & ns))
 			return -1;
 		sysctlpath(k, path + 6, sizeof(path) - 6);
 		memcpy(path, "/proc/", 6);
@@ -455,13 +459,28 @@ static int readconf(json_t *cfg, struct cconf *c)
 		static const char *const fields[] = {"type", "path", NULL};
 		const char *t, *p;
 		size_t j;
-		if (!json_is_object(v) || !fx_known(v, fields) || fx_str(v, "type", &t) < 0 || fx_str(v, "path", &p) < 0 || *p)
+		if (!json_is_object(v) || !fx_known(v, fields) || fx_str(v, "type", &t) < 0 || fx_str(v, "path", &p) < 0)
 			return -1;
 		for (j = 0; j < sizeof(ns) / sizeof(*ns) && strcmp(t, ns[j].type); j++)
 			;
 		if (j == sizeof(ns) / sizeof(*ns) || seen & (1u << j))
 			return -1;
 		seen |= 1u << j;
+		if (*p) {
+			/* Joined by path (nsenter's "join" line, in the init
+			 * before anything else): a network, ipc or uts
+			 * namespace, as podman's network and a Kubernetes pod's
+			 * sandbox give them. The others are Go's (a pid
+			 * namespace needs nsenter's fork). */
+			if (!(ns[j].flag & (CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)) || p[0] != '/' || !fx_plain(p) ||
+			    strlen(p) >= 1024)
+				return -1;
+			c->joinflags |= ns[j].flag;
+			c->joins[c->njoins][0] = t;
+			c->joins[c->njoins][1] = p;
+			c->njoins++;
+			continue;
+		}
 		c->cloneflags |= ns[j].flag;
 		if (!strcmp(t, "cgroup"))
 			c->cgroupns = 1;
@@ -655,7 +674,7 @@ static void *rootthread(void *arg)
 	}
 	for (k = 0; k < sizeof(joins) / sizeof(*joins); k++) {
 		int fd;
-		if (!(j->c->cloneflags & (unsigned long long)joins[k].flag))
+		if (!((j->c->cloneflags | j->c->joinflags) & (unsigned long long)joins[k].flag))
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)j->pid, joins[k].name);
 		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
@@ -874,7 +893,7 @@ int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, con
 	char *sc = NULL;
 	size_t sclen = 0;
 	ssize_t got;
-	char path[PATH_MAX], created[64], reason[256], nsplan[512];
+	char path[PATH_MAX], created[64], reason[256], nsplan[4096];
 	const char *const *cgkeys = NULL, *const *cgdirs = NULL;
 	const char **env = NULL;
 	json_t *cfg = NULL, *rootobj;
@@ -1044,7 +1063,10 @@ int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, con
 		goto out;
 	l.cloneflags = c.cloneflags;
 	l.fg = fg;
-	snprintf(nsplan, sizeof(nsplan), "sync 5\ninit\n%slatecgroup\n", c.cgroupns ? "cgroupns\n" : "");
+	i = snprintf(nsplan, sizeof(nsplan), "sync 5\n");
+	for (j = 0; j < c.njoins; j++)
+		i += snprintf(nsplan + i, sizeof(nsplan) - i, "join %s %s\n", c.joins[j][0], c.joins[j][1]);
+	snprintf(nsplan + i, sizeof(nsplan) - i, "init\n%slatecgroup\n", c.cgroupns ? "cgroupns\n" : "");
 	cpusline(nsplan, sizeof(nsplan));
 	sigprocmask(SIG_SETMASK, NULL, &mask);
 	if (fg) {
