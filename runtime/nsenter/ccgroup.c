@@ -100,18 +100,11 @@ static const char *controllerpath(struct ocikit_cgroup *cg, int sub)
 
 /* --- reading the configuration ---------------------------------------- */
 
-/* member returns o's member k, NULL when missing or null. */
-static json_t *member(json_t *o, const char *k)
-{
-	json_t *v = o ? json_object_get(o, k) : NULL;
-	return v && !json_is_null(v) ? v : NULL;
-}
-
 /* integer reads an integer member within lo..hi: 1 set, 0 absent, -1 not
  * what Go's decoder takes. */
 static int integer(json_t *o, const char *k, long long lo, long long hi, long long *out)
 {
-	json_t *v = member(o, k);
+	json_t *v = fx_member(o, k);
 
 	if (!v)
 		return 0;
@@ -125,13 +118,13 @@ static int integer(json_t *o, const char *k, long long lo, long long hi, long lo
  * (Go's nil or empty slice, which this code can ignore). */
 static int emptylist(json_t *o, const char *k)
 {
-	json_t *v = member(o, k);
+	json_t *v = fx_member(o, k);
 	return !v || (json_is_array(v) && json_array_size(v) == 0);
 }
 
 static int emptymap(json_t *o, const char *k)
 {
-	json_t *v = member(o, k);
+	json_t *v = fx_member(o, k);
 	return !v || (json_is_object(v) && json_object_size(v) == 0);
 }
 
@@ -166,7 +159,7 @@ static int devices(struct ocikit_cgroup *cg, json_t *list, json_t *rec)
 		d = json_array_get(list, i);
 		if (!json_is_object(d) || !fx_known(d, names))
 			return 1;
-		a = member(d, "allow");
+		a = fx_member(d, "allow");
 		if (a && !json_is_boolean(a))
 			return 1;
 		dr->allow = a && json_is_true(a);
@@ -241,7 +234,7 @@ static int resources(struct ocikit_cgroup *cg, json_t *r)
 		return -1;
 	cg->swappiness = -1;
 
-	if ((o = member(r, "devices")) && (!json_is_array(o) || json_array_size(o))) {
+	if ((o = fx_member(r, "devices")) && (!json_is_array(o) || json_array_size(o))) {
 		if (!(sub = json_array()) || json_object_set_new(rec, "devices", sub))
 			return -1;
 	} else
@@ -249,7 +242,7 @@ static int resources(struct ocikit_cgroup *cg, json_t *r)
 	if ((rc = devices(cg, sub ? o : NULL, sub)))
 		return rc;
 
-	if ((o = member(r, "memory"))) {
+	if ((o = fx_member(r, "memory"))) {
 		if (!json_is_object(o) || !fx_known(o, memn) || !(sub = json_object()) ||
 		    json_object_set_new(rec, "memory", sub))
 			return json_is_object(o) && fx_known(o, memn) ? -1 : 1;
@@ -278,16 +271,16 @@ static int resources(struct ocikit_cgroup *cg, json_t *r)
 		}
 		/* disableOOMKiller and checkBeforeUpdate: false is unset; the
 		 * latter does nothing on cgroup v1. useHierarchy: not here. */
-		if ((v = member(o, "disableOOMKiller"))) {
+		if ((v = fx_member(o, "disableOOMKiller"))) {
 			if (!json_is_boolean(v))
 				return 1;
 			cg->oomoff = json_is_true(v);
 			if (cg->oomoff && json_object_set_new(sub, "disableOOMKiller", json_true()))
 				return -1;
 		}
-		if (member(o, "useHierarchy"))
+		if (fx_member(o, "useHierarchy"))
 			return 1;
-		if ((v = member(o, "checkBeforeUpdate"))) {
+		if ((v = fx_member(o, "checkBeforeUpdate"))) {
 			if (!json_is_boolean(v))
 				return 1;
 			if (json_is_true(v) && json_object_set_new(sub, "checkBeforeUpdate", json_true()))
@@ -295,7 +288,7 @@ static int resources(struct ocikit_cgroup *cg, json_t *r)
 		}
 	}
 
-	if ((o = member(r, "cpu"))) {
+	if ((o = fx_member(r, "cpu"))) {
 		if (!json_is_object(o) || !fx_known(o, cpun))
 			return 1;
 		if (!(sub = json_object()) || json_object_set_new(rec, "cpu", sub))
@@ -312,7 +305,7 @@ static int resources(struct ocikit_cgroup *cg, json_t *r)
 			return 1;
 		if (!setint(sub, "quota", h && cg->quota, cg->quota))
 			return -1;
-		if (member(o, "burst"))
+		if (fx_member(o, "burst"))
 			return 1;
 		x = 0;
 		if ((h = integer(o, "period", 0, LLONG_MAX, &x)) < 0)
@@ -325,7 +318,7 @@ static int resources(struct ocikit_cgroup *cg, json_t *r)
 			return 1;
 		if (integer(o, "realtimePeriod", 0, LLONG_MAX, &x) < 0 || x)
 			return 1;
-		if (member(o, "idle"))
+		if (fx_member(o, "idle"))
 			return 1;
 		if (fx_str(o, "cpus", &t) < 0 || fx_str(o, "mems", &t2) < 0)
 			return 1;
@@ -336,7 +329,7 @@ static int resources(struct ocikit_cgroup *cg, json_t *r)
 			return -1;
 	}
 
-	if ((o = member(r, "pids"))) {
+	if ((o = fx_member(r, "pids"))) {
 		if (!json_is_object(o) || !fx_known(o, pidn))
 			return 1;
 		if (!(sub = json_object()) || json_object_set_new(rec, "pids", sub))
@@ -348,7 +341,7 @@ static int resources(struct ocikit_cgroup *cg, json_t *r)
 			return -1;
 	}
 
-	if ((o = member(r, "blockIO"))) {
+	if ((o = fx_member(r, "blockIO"))) {
 		if (!json_is_object(o) || !fx_known(o, blkn))
 			return 1;
 		if (!(sub = json_object()) || json_object_set_new(rec, "blockIO", sub))
@@ -368,7 +361,7 @@ static int resources(struct ocikit_cgroup *cg, json_t *r)
 			return 1;
 	}
 
-	if ((o = member(r, "network"))) {
+	if ((o = fx_member(r, "network"))) {
 		if (!json_is_object(o) || !fx_known(o, netn))
 			return 1;
 		x = 0;
@@ -667,7 +660,7 @@ int ocikit_cgroup_plan(json_t *config, const char *id, struct ocikit_cgroup **ou
 	if (!json_is_object(config) || !fx_known(config, rootn) || !id || !*id || strchr(id, '/') || !strcmp(id, ".") ||
 	    !strcmp(id, ".."))
 		return 1;
-	if ((lin = member(config, "linux")) && (!json_is_object(lin) || !fx_known(lin, linn)))
+	if ((lin = fx_member(config, "linux")) && (!json_is_object(lin) || !fx_known(lin, linn)))
 		return 1;
 	if (fx_str(lin, "cgroupsPath", &cgpath) < 0)
 		return 1;
@@ -708,7 +701,7 @@ int ocikit_cgroup_plan(json_t *config, const char *id, struct ocikit_cgroup **ou
 	if (!(cg->id = strdup(id)))
 		goto oom;
 
-	if ((res = member(lin, "resources"))) {
+	if ((res = fx_member(lin, "resources"))) {
 		cg->set = 1;
 		if ((rc = resources(cg, res)))
 			goto fail;

@@ -71,18 +71,10 @@ static int put_uint(FILE *f, json_t *v)
 	return 0;
 }
 
-/* present is a member that Go's decoder does not leave at its zero
- * value for being missing or null. */
-static json_t *present(json_t *o, const char *k)
-{
-	json_t *v = json_object_get(o, k);
-	return v && !json_is_null(v) ? v : NULL;
-}
-
 /* unset is a string member that is missing, null or "" (Go's zero). */
 static int unset(json_t *o, const char *k)
 {
-	json_t *v = present(o, k);
+	json_t *v = fx_member(o, k);
 	return !v || (json_is_string(v) && !*json_string_value(v));
 }
 
@@ -90,7 +82,7 @@ static int unset(json_t *o, const char *k)
  * its string or number, or the zero value when it is missing or null. */
 static int put_member(FILE *f, json_t *o, const char *k, int number)
 {
-	json_t *v = present(o, k);
+	json_t *v = fx_member(o, k);
 
 	fprintf(f, "\"%s\":", k);
 	if (!v) {
@@ -104,7 +96,7 @@ static int put_member(FILE *f, json_t *o, const char *k, int number)
  * member is omitempty (then nothing, for nil or empty). */
 static int put_strs(FILE *f, json_t *o, const char *k, int omitempty, int *first)
 {
-	json_t *a = present(o, k), *v;
+	json_t *a = fx_member(o, k), *v;
 	size_t i;
 
 	if (a && !json_is_array(a))
@@ -131,7 +123,7 @@ static int put_strs(FILE *f, json_t *o, const char *k, int omitempty, int *first
 /* put_errno writes a *uint member (omitempty: nothing when nil). */
 static int put_errno(FILE *f, json_t *o, const char *k)
 {
-	json_t *v = present(o, k);
+	json_t *v = fx_member(o, k);
 
 	if (!v)
 		return 0;
@@ -153,7 +145,7 @@ static int put_arg(FILE *f, json_t *a)
 	if (put_member(f, a, "value", 1) < 0)
 		return -1;
 	/* omitempty: not when 0 */
-	if ((v = present(a, "valueTwo")) && !(json_is_integer(v) && json_integer_value(v) == 0)) {
+	if ((v = fx_member(a, "valueTwo")) && !(json_is_integer(v) && json_integer_value(v) == 0)) {
 		fputs(",\"valueTwo\":", f);
 		if (put_uint(f, v) < 0)
 			return -1;
@@ -182,7 +174,7 @@ static int put_syscall(FILE *f, json_t *s)
 		return -1;
 	if (put_errno(f, s, "errnoRet") < 0)
 		return -1;
-	a = present(s, "args");
+	a = fx_member(s, "args");
 	if (a && !json_is_array(a))
 		return -1;
 	if (a && json_array_size(a)) {
@@ -224,7 +216,7 @@ static int header(json_t *sec, char **out, size_t *len)
 	bad = bad || put_errno(f, sec, "defaultErrnoRet") < 0;
 	bad = bad || put_strs(f, sec, "architectures", 1, &first) < 0;
 	bad = bad || put_strs(f, sec, "flags", 1, &first) < 0;
-	a = present(sec, "syscalls");
+	a = fx_member(sec, "syscalls");
 	if (!bad && a && !json_is_array(a))
 		bad = 1;
 	if (!bad && a && json_array_size(a)) {
@@ -278,7 +270,6 @@ int ocikit_seccomp_cached(json_t *sec, const char *root, char **payload, size_t 
 {
 	char *hdr = NULL, *data = NULL, path[PATH_MAX];
 	size_t hlen = 0, dlen = 0;
-	ssize_t got;
 	int fd, ok = 0;
 
 	*payload = NULL;
@@ -290,8 +281,7 @@ int ocikit_seccomp_cached(json_t *sec, const char *root, char **payload, size_t 
 		goto out;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
 		goto out;
-	got = ocikit_readfd(fd, 16 << 20, &data, &dlen);
-	ok = got >= 0 && (size_t)got == dlen; /* all of it */
+	ok = ocikit_readfull(fd, 16 << 20, &data, &dlen);
 	close(fd);
 	/* The header, then the flags and at least one instruction. */
 	if (!ok || dlen < hlen + 4 + 8 || (dlen - hlen - 4) % 8 || memcmp(data, hdr, hlen)) {

@@ -597,26 +597,36 @@ ssize_t ocikit_readfd(int fd, size_t max, char **out, size_t *size)
 	return got;
 }
 
-int ocikit_fast_readall(int dirfd, const char *name, char **out, size_t *len)
+int ocikit_readfull(int fd, size_t max, char **out, size_t *len)
 {
 	char *buf;
 	size_t size;
-	ssize_t got;
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t got = ocikit_readfd(fd, max, &buf, &size);
 
-	if (fd < 0)
-		return 0;
-	got = ocikit_readfd(fd, STATE_MAX, &buf, &size);
-	close(fd);
 	if (got < 0)
 		return 0;
-	if (size == 0 || (size_t)got != size) {
+	if ((size_t)got != size) {
 		free(buf);
 		return 0;
 	}
 	*out = buf;
-	*len = got;
+	*len = size;
 	return 1;
+}
+
+int ocikit_fast_readall(int dirfd, const char *name, char **out, size_t *len)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), ok;
+
+	if (fd < 0)
+		return 0;
+	ok = ocikit_readfull(fd, STATE_MAX, out, len);
+	close(fd);
+	if (ok && *len == 0) {
+		free(*out);
+		return 0;
+	}
+	return ok;
 }
 
 /* writestate replaces state.json as fsutil.WriteFile does: a temporary file

@@ -892,7 +892,6 @@ int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, con
 	char *cfgbuf = NULL, *bundle = NULL, *rootfs = NULL, *dir = NULL, *ann = NULL, *cgrec = NULL, *home = NULL;
 	char *sc = NULL;
 	size_t sclen = 0;
-	ssize_t got;
 	char path[PATH_MAX], created[64], reason[256], nsplan[4096];
 	const char *const *cgkeys = NULL, *const *cgdirs = NULL;
 	const char **env = NULL;
@@ -943,13 +942,12 @@ int ocikit_fast_create(const struct ocikit_create_args *x, const char *root, con
 	if (snprintf(path, sizeof(path), "%s/config.json", bundle) >= (int)sizeof(path) ||
 	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		goto out;
-	got = ocikit_readfd(fd, 64 << 20, &cfgbuf, &cfglen);
-	i = got < 0 || (size_t)got != cfglen; /* a short read is Go's */
+	i = ocikit_readfull(fd, 64 << 20, &cfgbuf, &cfglen); /* a short read is Go's */
 	close(fd);
-	if (i)
+	if (!i)
 		goto out;
-	cfg = json_loadb(cfgbuf, cfglen, JSON_REJECT_DUPLICATES, NULL);
-	if (!cfg || fx_negzero(cfgbuf, cfglen) || !fx_asciikeys(cfg) || readconf(cfg, &c) < 0 || haslong(cfg))
+	cfg = fx_loadconf(cfgbuf, cfglen);
+	if (!cfg || readconf(cfg, &c) < 0 || haslong(cfg))
 		goto out;
 	rootobj = json_object_get(cfg, "root");
 	{

@@ -228,10 +228,14 @@ int fx_known(json_t *o, const char *const *names)
 }
 
 /* absent is true for a member that is missing or null. */
-int fx_absent(json_t *o, const char *k)
+int fx_absent(json_t *o, const char *k) { return fx_member(o, k) == NULL; }
+
+/* fx_member is o's member k, NULL when it is missing or null (what Go's
+ * decoder leaves at the zero value) or o is no object. */
+json_t *fx_member(json_t *o, const char *k)
 {
 	json_t *v = json_object_get(o, k);
-	return v == NULL || json_is_null(v);
+	return v && !json_is_null(v) ? v : NULL;
 }
 
 /* fx_plain reports whether s needs no escaping in JSON as Go's encoder
@@ -245,11 +249,11 @@ int fx_plain(const char *s)
 	return 1;
 }
 
-/* fx_asciikeys reports whether every member name in v, at any depth, is
+/* asciikeys reports whether every member name in v, at any depth, is
  * ASCII: encoding/json matches names by Unicode case folding (ſ is s, K
  * is k), which jansson and fx_known do not, so a name like "ſyscalls" is
  * a member to Go and an unknown one here. */
-int fx_asciikeys(json_t *v)
+static int asciikeys(json_t *v)
 {
 	const char *k;
 	json_t *m;
@@ -260,22 +264,22 @@ int fx_asciikeys(json_t *v)
 			for (const unsigned char *p = (const unsigned char *)k; *p; p++)
 				if (*p >= 0x80)
 					return 0;
-			if (!fx_asciikeys(m))
+			if (!asciikeys(m))
 				return 0;
 		}
 	} else if (json_is_array(v)) {
 		json_array_foreach(v, i, m) {
-			if (!fx_asciikeys(m))
+			if (!asciikeys(m))
 				return 0;
 		}
 	}
 	return 1;
 }
 
-/* fx_negzero reports whether JSON text b has a number that starts with
+/* negzero reports whether JSON text b has a number that starts with
  * "-0": jansson reads -0 as the integer 0, which encoding/json refuses
  * for an unsigned field. */
-int fx_negzero(const char *b, size_t n)
+static int negzero(const char *b, size_t n)
 {
 	int instr = 0;
 
@@ -291,6 +295,23 @@ int fx_negzero(const char *b, size_t n)
 			return 1;
 	}
 	return 0;
+}
+
+/* fx_loadconf parses a configuration (config.json, exec's --process) as
+ * the C paths read it: NULL when jansson refuses it, or when it holds what
+ * jansson and encoding/json read differently (a duplicate member, -0, a
+ * member name that only Unicode folding matches), which is Go's. */
+json_t *fx_loadconf(const char *buf, size_t len)
+{
+	json_t *v;
+
+	if (negzero(buf, len) || !(v = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL)))
+		return NULL;
+	if (!asciikeys(v)) {
+		json_decref(v);
+		return NULL;
+	}
+	return v;
 }
 
 /* fx_str reads an optional string member ("" when missing or null): 0, or
@@ -1358,23 +1379,21 @@ int ocikit_fast_exec(const struct ocikit_exec_args *x, int dirfd, struct ocikit_
 	/* The configuration: the copy create kept, and --process's. */
 	if (!ocikit_fast_readall(dirfd, "config.json", &cfgbuf, &cfglen))
 		return -1;
-	cfg = json_loadb(cfgbuf, cfglen, JSON_REJECT_DUPLICATES, NULL);
-	i = fx_negzero(cfgbuf, cfglen);
+	cfg = fx_loadconf(cfgbuf, cfglen);
 	free(cfgbuf);
 	linux_ = json_object_get(cfg, "linux");
-	if (i || !json_is_object(cfg) || !fx_asciikeys(cfg) || !json_is_object(linux_) || !fx_absent(linux_, "personality"))
+	if (!json_is_object(cfg) || !json_is_object(linux_) || !fx_absent(linux_, "personality"))
 		goto out;
 	if (x->process) {
 		int fd = open(x->process, O_RDONLY | O_CLOEXEC);
 		char *pbuf = NULL;
 		size_t plen = 0;
-		ssize_t got = fd < 0 ? -1 : ocikit_readfd(fd, 64 << 20, &pbuf, &plen);
+		if (fd >= 0 && ocikit_readfull(fd, 64 << 20, &pbuf, &plen))
+			pfile = fx_loadconf(pbuf, plen);
 		if (fd >= 0)
 			close(fd);
-		if (got >= 0 && (size_t)got == plen && !fx_negzero(pbuf, plen))
-			pfile = json_loadb(pbuf, plen, JSON_REJECT_DUPLICATES, NULL);
 		free(pbuf);
-		if (!pfile || !fx_asciikeys(pfile))
+		if (!pfile)
 			goto out;
 	}
 	if (fx_readproc(x->process ? pfile : json_object_get(cfg, "process"), x, &pr) < 0)

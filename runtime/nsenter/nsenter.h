@@ -120,6 +120,10 @@ int ocikit_fast_procstat(long pid, char *state, unsigned long long *start);
  * failed), -1 when it is no regular file, too large or memory is short. */
 ssize_t ocikit_readfd(int fd, size_t max, char **out, size_t *size);
 
+/* ocikit_readfull is ocikit_readfd that takes only the whole file: 1 and
+ * the buffer (to free) and its length, or 0. */
+int ocikit_readfull(int fd, size_t max, char **out, size_t *len);
+
 /* ocikit_fast_readall reads the regular file name under dirfd (at most
  * 1 MiB), NUL-terminated: 1 on success. */
 int ocikit_fast_readall(int dirfd, const char *name, char **out, size_t *len);
