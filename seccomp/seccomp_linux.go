@@ -180,11 +180,8 @@ func export(f *libseccomp.ScmpFilter) ([]byte, error) {
 // fields, which do not change the program), the libseccomp version and the
 // architecture.
 func cacheKey(cfg *specs.LinuxSeccomp) string {
-	c := *cfg
-	c.ListenerPath, c.ListenerMetadata = "", ""
-	data, _ := json.Marshal(&c)
 	h := sha256.New()
-	h.Write(data)
+	h.Write(programJSON(cfg))
 	fmt.Fprintf(h, "\x00%s\x00%s", LibraryVersion(), goruntime.GOARCH)
 	return hex.EncodeToString(h.Sum(nil)) + ".bpf"
 }
@@ -201,14 +198,20 @@ func cacheKey(cfg *specs.LinuxSeccomp) string {
 // exactly that header: a hash collision costs a compile, never a wrong
 // filter.
 func CEntry(cfg *specs.LinuxSeccomp) (name string, header []byte) {
-	c := *cfg
-	c.ListenerPath, c.ListenerMetadata = "", ""
-	data, _ := json.Marshal(&c)
-	header = append(append(data, "\x00libseccomp "...), LibraryVersion()...)
+	header = append(append(programJSON(cfg), "\x00libseccomp "...), LibraryVersion()...)
 	header = append(append(append(header, ' '), goruntime.GOARCH...), 0)
 	h := fnv.New64a()
 	h.Write(header)
 	return fmt.Sprintf("c-%016x.bpf", h.Sum64()), header
+}
+
+// programJSON is what of cfg makes its program: its JSON without the
+// listener fields.
+func programJSON(cfg *specs.LinuxSeccomp) []byte {
+	c := *cfg
+	c.ListenerPath, c.ListenerMetadata = "", ""
+	data, _ := json.Marshal(&c)
+	return data
 }
 
 // storeCache writes bpf atomically; a failure only costs the next compile.
