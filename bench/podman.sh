@@ -35,23 +35,10 @@ n=$1 work=$2; shift 2
 pod=(podman --root "$work/store" --runroot "$work/run" --storage-driver vfs --cgroup-manager cgroupfs --events-backend file)
 "${pod[@]}" import -q "$work/image.tar" localhost/ocikit-bench:latest >/dev/null
 one() { # one RUNTIME
-	"${pod[@]}" --runtime "$1" run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 localhost/ocikit-bench /bin/true
+	"${pod[@]}" --runtime "$1" run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 localhost/ocikit-bench /bin/true ||
+		{ echo "podman run with $1 failed" >&2; return 1; }
 }
-declare -A total
-for rt in "$@"; do
-	one "$rt" || { echo "podman run with $rt failed" >&2; exit 1; }
-	total[$rt]=0
-done
-for ((i = 0; i < n; i++)); do
-	rotated "$i" "$@"
-	for rt in "${order[@]}"; do
-		s=${EPOCHREALTIME/./}
-		one "$rt" || { echo "podman run with $rt failed" >&2; exit 1; }
-		e=${EPOCHREALTIME/./}
-		total[$rt]=$((${total[$rt]} + e - s))
-	done
-done
-for rt in "$@"; do echo "$(name "$rt") $((${total[$rt]} / n))"; done
+timed_rounds "$n" one "$@"
 "${pod[@]}" rmi -a -f >/dev/null 2>&1 || true
 SH
 out=$(unshare -m bash "$work/loop.sh" "$N" "$work" "${runtimes[@]}")

@@ -49,16 +49,10 @@ serve_start() {
 	serve_stop
 	rm -rf "$work/served"
 	mkdir "$work/served"
-	REG=127.0.0.1:$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	REG=127.0.0.1:$(loopback_port)
 	"$OCIKIT" image serve --addr "$REG" "$work/served" >"$work/serve.log" 2>&1 &
 	serve_pid=$!
-	local i
-	for ((i = 0; i < 200; i++)); do
-		curl -sf "http://$REG/v2/" >/dev/null && return
-		sleep 0.05
-	done
-	cat "$work/serve.log"
-	exit 1
+	await_registry "$work/serve.log"
 }
 serve_stop() {
 	if [[ -n ${serve_pid:-} ]]; then

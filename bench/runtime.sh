@@ -24,22 +24,11 @@ $loop_prelude
 SH
 cat >>"$work/loop.sh" <<'SH'
 n=$1; shift
-declare -A total
-for rt in "$@"; do
-	mkdir -p "$STATE/$(name "$rt")"
-	"$rt" --root "$STATE/$(name "$rt")" run warm >/dev/null || { echo "$rt run failed" >&2; exit 1; }
-	total[$rt]=0
-done
-for ((i = 0; i < n; i++)); do
-	rotated "$i" "$@"
-	for rt in "${order[@]}"; do
-		s=${EPOCHREALTIME/./}
-		"$rt" --root "$STATE/$(name "$rt")" run "b$i" >/dev/null || { echo "$rt run failed" >&2; exit 1; }
-		e=${EPOCHREALTIME/./}
-		total[$rt]=$(( ${total[$rt]} + e - s ))
-	done
-done
-for rt in "$@"; do echo "$(name "$rt") $(( ${total[$rt]} / n ))"; done
+for rt in "$@"; do mkdir -p "$STATE/$(name "$rt")"; done
+one() { # one RUNTIME ID
+	"$1" --root "$STATE/$(name "$1")" run "$2" >/dev/null || { echo "$1 run failed" >&2; return 1; }
+}
+timed_rounds "$n" one "$@"
 SH
 cd "$work/bundle"
 STATE=$work/state unshare -m bash "$work/loop.sh" "$N" "${runtimes[@]}" |

@@ -49,7 +49,7 @@ registry_start() {
 		wait "$reg_pid" 2>/dev/null || true
 	fi
 	rm -rf "$work/registry"
-	REG=127.0.0.1:$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	REG=127.0.0.1:$(loopback_port)
 	cat >"$work/registry.yml" <<-YML
 	version: 0.1
 	log:
@@ -65,12 +65,24 @@ registry_start() {
 	YML
 	docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
 	reg_pid=$!
+	await_registry "$work/registry.log"
+}
+
+# loopback_port: a port on 127.0.0.1 that nothing listens on.
+loopback_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# await_registry LOG: waits up to 10 s for the registry at $REG to answer
+# /v2/; else prints LOG, the registry's output, and exits.
+await_registry() {
 	local i
 	for ((i = 0; i < 200; i++)); do
-		curl -sf "http://$REG/v2/" >/dev/null && break
+		curl -sf "http://$REG/v2/" >/dev/null && return
 		sleep 0.05
 	done
-	curl -sf "http://$REG/v2/" >/dev/null || { cat "$work/registry.log"; exit 1; }
+	cat "$1"
+	exit 1
 }
 
 registry_cleanup() {

@@ -111,6 +111,29 @@ rotated() {
 		order+=("${@:$(((j + k) % $# + 1)):1}")
 	done
 }
+# timed_rounds N FN RT...: FN RT warm once for each runtime, then N
+# rounds of FN RT bI, the order rotating (rotated), each call timed;
+# prints each runtime name and its mean time in microseconds. FN says
+# what failed; a failure ends the loop.
+timed_rounds() {
+	local n=$1 fn=$2 i rt s e
+	shift 2
+	local -A total
+	for rt in "$@"; do
+		"$fn" "$rt" warm || exit 1
+		total[$rt]=0
+	done
+	for ((i = 0; i < n; i++)); do
+		rotated "$i" "$@"
+		for rt in "${order[@]}"; do
+			s=${EPOCHREALTIME/./}
+			"$fn" "$rt" "b$i" || exit 1
+			e=${EPOCHREALTIME/./}
+			total[$rt]=$(( ${total[$rt]} + e - s ))
+		done
+	done
+	for rt in "$@"; do echo "$(name "$rt") $(( ${total[$rt]} / n ))"; done
+}
 '
 
 # print_ratios TITLE UNIT SCALE: reads "runtime value" lines (value in
